@@ -1,0 +1,126 @@
+package quant
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/x448/float16"
+)
+
+// This file holds the float32 ↔ float16 and float32 ↔ bfloat16 conversions,
+// bit-exact with ggml (spec ggml-quants.md §1). Every fp16 scale of every
+// block format goes through F32ToF16.
+
+// F32ToF16 converts f to IEEE binary16 bits the way ggml does: round to
+// nearest, ties to even, gradual underflow, overflow to ±Inf, and every NaN
+// to the canonical quiet NaN sign|0x7E00.
+//
+// It is a branch-light transcription of ggml's portable
+// ggml_compute_fp32_to_fp16; f32ToF16Ref is the plain twin it is tested
+// against over all 2³² inputs.
+func F32ToF16(f float32) uint16 {
+	const (
+		scaleToInf  = float32(0x1.0p+112)
+		scaleToZero = float32(0x1.0p-110)
+	)
+	w := math.Float32bits(f)
+	// Scaling by 2^112 then 2^-110 rounds the mantissa to fp16 precision
+	// for values that become subnormal and pushes overflowing values to Inf.
+	base := float32(float32(abs32(f)*scaleToInf) * scaleToZero)
+	shl1 := w + w
+	sign := w & 0x80000000
+	bias := shl1 & 0xFF000000
+	if bias < 0x71000000 {
+		bias = 0x71000000
+	}
+	base = float32(math.Float32frombits((bias>>1)+0x07800000) + base)
+	bits := math.Float32bits(base)
+	expBits := (bits >> 13) & 0x00007C00
+	mantBits := bits & 0x00000FFF
+	if shl1 > 0xFF000000 { // NaN
+		return uint16(sign>>16) | 0x7E00
+	}
+	return uint16(sign>>16) | uint16(expBits+mantBits)
+}
+
+// f32ToF16Ref is the reference conversion: x448/float16's IEEE conversion
+// with ggml's canonical NaN.
+func f32ToF16Ref(f float32) uint16 {
+	if f != f {
+		return uint16(math.Float32bits(f)>>16)&0x8000 | 0x7E00
+	}
+	return float16.Fromfloat32(f).Bits()
+}
+
+// f16Table maps every binary16 bit pattern to its exact float32 value.
+var f16Table = func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = float16.Frombits(uint16(i)).Float32()
+	}
+	return &t
+}()
+
+// F16ToF32 widens binary16 bits to float32 exactly (NaN payloads kept).
+func F16ToF32(h uint16) float32 { return f16Table[h] }
+
+// F32ToBF16 converts f to bfloat16 bits as ggml_compute_fp32_to_bf16 does:
+// round to nearest even, no flush of subnormals, NaN forced quiet with its
+// sign and top payload bits kept.
+func F32ToBF16(f float32) uint16 {
+	u := math.Float32bits(f)
+	if u&0x7FFFFFFF > 0x7F800000 {
+		return uint16(u>>16) | 0x0040
+	}
+	return uint16((u + 0x7FFF + (u>>16)&1) >> 16)
+}
+
+// BF16ToF32 widens bfloat16 bits to float32 exactly.
+func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ 0x80000000) }
+
+// The F32, F16 and BF16 "quantizers" are element-wise conversions; rows do
+// not matter to them.
+
+func quantizeF32(dst []byte, src []float32, _ int, _ []float32) {
+	dst = dst[:4*len(src)]
+	for i, v := range src {
+		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+	}
+}
+
+func dequantizeF32(dst []float32, src []byte) {
+	src = src[:4*len(dst)]
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+}
+
+func quantizeF16(dst []byte, src []float32, _ int, _ []float32) {
+	dst = dst[:2*len(src)]
+	for i, v := range src {
+		binary.LittleEndian.PutUint16(dst[2*i:], F32ToF16(v))
+	}
+}
+
+func dequantizeF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = f16Table[binary.LittleEndian.Uint16(src[2*i:])]
+	}
+}
+
+func quantizeBF16(dst []byte, src []float32, _ int, _ []float32) {
+	dst = dst[:2*len(src)]
+	for i, v := range src {
+		binary.LittleEndian.PutUint16(dst[2*i:], F32ToBF16(v))
+	}
+}
+
+func dequantizeBF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+	}
+}

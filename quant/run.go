@@ -1,0 +1,265 @@
+package quant
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// DType is the element encoding of an input buffer.
+type DType int
+
+// Input encodings Quantize accepts.
+const (
+	DTypeF32  DType = iota // float32
+	DTypeF16               // IEEE binary16 bits
+	DTypeBF16              // bfloat16 bits
+)
+
+// Input is a read-only view of the values to quantize. Make one with
+// F32Input, F16Input or BF16Input; the zero Input is empty.
+type Input struct {
+	dtype DType
+	f32   []float32
+	u16   []uint16
+}
+
+// F32Input views float32 values.
+func F32Input(x []float32) Input { return Input{dtype: DTypeF32, f32: x} }
+
+// F16Input views IEEE binary16 values given as their bit patterns.
+func F16Input(bits []uint16) Input { return Input{dtype: DTypeF16, u16: bits} }
+
+// BF16Input views bfloat16 values given as their bit patterns.
+func BF16Input(bits []uint16) Input { return Input{dtype: DTypeBF16, u16: bits} }
+
+// Len returns the number of values.
+func (in Input) Len() int {
+	if in.dtype == DTypeF32 {
+		return len(in.f32)
+	}
+	return len(in.u16)
+}
+
+// DType returns the element encoding.
+func (in Input) DType() DType { return in.dtype }
+
+// floats returns values [lo, hi) as float32: the input itself when it is
+// float32, otherwise converted (exactly) into scratch.
+func (in Input) floats(lo, hi int, scratch []float32) []float32 {
+	switch in.dtype {
+	case DTypeF16:
+		out := scratch[:hi-lo]
+		for i, h := range in.u16[lo:hi] {
+			out[i] = f16Table[h]
+		}
+		return out
+	case DTypeBF16:
+		out := scratch[:hi-lo]
+		for i, h := range in.u16[lo:hi] {
+			out[i] = BF16ToF32(h)
+		}
+		return out
+	default:
+		return in.f32[lo:hi]
+	}
+}
+
+// Options tunes Quantize and Dequantize. The zero value is ready to use.
+type Options struct {
+	// Threads is the number of goroutines to use; ≤ 0 means GOMAXPROCS.
+	// The output never depends on it.
+	Threads int
+	// Imatrix is an importance matrix: one non-negative weight per column
+	// (len = nPerRow), or nil.
+	Imatrix []float32
+	// AllowNonFinite lets NaN and ±Inf through to the float types (F32, F16,
+	// BF16), which convert them as IEEE does. Block types always reject them.
+	AllowNonFinite bool
+	// Cancelled is polled between chunks of work; when it returns true the
+	// call stops and returns ErrCancelled. Nil means never.
+	Cancelled func() bool
+	// Progress, if set, is called from worker goroutines with the number of
+	// elements each finished chunk held. It must be safe for concurrent use.
+	Progress func(elements int)
+}
+
+// chunkElements is the amount of work a worker takes at a time: small enough
+// to balance load and to keep a converted chunk in cache, large enough that
+// scheduling costs nothing.
+const chunkElements = 1 << 14
+
+// Quantize encodes the values of src, laid out as rows of nPerRow elements,
+// into dst as type t, and returns the number of bytes written. dst must hold
+// at least len(src)/nPerRow rows of t. The result is identical for every
+// Options.Threads.
+func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, error) {
+	tr, ok := t.Traits()
+	if !ok {
+		return 0, argErr("type", "unknown ggml type id %d", uint32(t))
+	}
+	if !tr.CanQuantize() {
+		return 0, &UnsupportedError{Type: t, Op: "quantize"}
+	}
+	n := src.Len()
+	if n == 0 {
+		return 0, argErr("x", "is empty; expected at least one row of %d elements", tr.BlockSize)
+	}
+	if nPerRow <= 0 || nPerRow%tr.BlockSize != 0 {
+		return 0, argErr("x", "row length %d is not a positive multiple of the %s block size %d", nPerRow, tr.Name, tr.BlockSize)
+	}
+	if n%nPerRow != 0 {
+		return 0, argErr("x", "%d elements do not make whole rows of %d", n, nPerRow)
+	}
+	if opt.Imatrix != nil && len(opt.Imatrix) != nPerRow {
+		return 0, argErr("imatrix", "has %d entries; expected one per column, %d", len(opt.Imatrix), nPerRow)
+	}
+	need := n / tr.BlockSize * tr.BlockBytes
+	if len(dst) < need {
+		return 0, argErr("out", "holds %d bytes; expected at least %d for %d %s values", len(dst), need, n, tr.Name)
+	}
+	checkFinite := !(tr.Float && opt.AllowNonFinite)
+
+	// Without an importance matrix every block of every type is independent
+	// (spec §0.1), so the work is cut into chunks of whole blocks whatever
+	// the rows are. With one, rows keep their identity (row statistics
+	// enter the math), so chunks are made of whole rows.
+	unit := tr.BlockSize
+	if opt.Imatrix != nil {
+		unit = nPerRow
+	}
+	per := max(1, chunkElements/unit) * unit
+	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+		if src.dtype != DTypeF32 && len(*scratch) < hi-lo {
+			*scratch = make([]float32, per)
+		}
+		x := src.floats(lo, hi, *scratch)
+		if checkFinite {
+			if i := firstNonFinite(x); i >= 0 {
+				at := lo + i
+				return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
+			}
+		}
+		rowLen := hi - lo
+		if opt.Imatrix != nil {
+			rowLen = nPerRow
+		}
+		tr.quantize(dst[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return need, nil
+}
+
+// Dequantize decodes len(dst) values of type t from src into dst. src must
+// hold at least the encoded size of len(dst) values.
+func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
+	tr, ok := t.Traits()
+	if !ok {
+		return argErr("type", "unknown ggml type id %d", uint32(t))
+	}
+	if !tr.CanDequantize() {
+		return &UnsupportedError{Type: t, Op: "dequantize"}
+	}
+	n := len(dst)
+	if n == 0 {
+		return argErr("shape", "has no elements; expected at least one block of %d", tr.BlockSize)
+	}
+	if n%tr.BlockSize != 0 {
+		return argErr("shape", "%d elements are not a whole number of %s blocks of %d", n, tr.Name, tr.BlockSize)
+	}
+	need := n / tr.BlockSize * tr.BlockBytes
+	if len(src) < need {
+		return argErr("data", "holds %d bytes; expected at least %d for %d %s values", len(src), need, n, tr.Name)
+	}
+	per := max(1, chunkElements/tr.BlockSize) * tr.BlockSize
+	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
+		tr.dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
+		return nil
+	})
+}
+
+// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+func firstNonFinite(x []float32) int {
+	for i, v := range x {
+		if math.Float32bits(v)&0x7F800000 == 0x7F800000 {
+			return i
+		}
+	}
+	return -1
+}
+
+// forChunks runs work over [0, n) cut into chunks of per elements (the last
+// may be shorter), on up to opt.Threads goroutines. Chunks are handed out in
+// order, so when several fail the error of the lowest chunk is returned and
+// the result does not depend on scheduling. A panic in a worker becomes a
+// *PanicError. Every goroutine has finished when forChunks returns.
+func forChunks(n, per int, opt Options, work func(lo, hi int, scratch *[]float32) error) error {
+	chunks := (n + per - 1) / per
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	threads = min(threads, chunks)
+
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		errChunk = chunks // index of the chunk that failed first
+		firstErr error
+		stop     atomic.Bool
+	)
+	fail := func(c int, err error) {
+		mu.Lock()
+		if c < errChunk {
+			errChunk, firstErr = c, err
+		}
+		mu.Unlock()
+		stop.Store(true)
+	}
+	worker := func() {
+		var scratch []float32
+		c := -1
+		defer func() {
+			if r := recover(); r != nil {
+				fail(c, &PanicError{Value: r, Stack: debug.Stack()})
+			}
+		}()
+		for !stop.Load() {
+			c = int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			if opt.Cancelled != nil && opt.Cancelled() {
+				fail(c, ErrCancelled)
+				return
+			}
+			lo, hi := c*per, min(n, (c+1)*per)
+			if err := work(lo, hi, &scratch); err != nil {
+				fail(c, err)
+				return
+			}
+			if opt.Progress != nil {
+				opt.Progress(hi - lo)
+			}
+		}
+	}
+	if threads <= 1 {
+		worker()
+	} else {
+		var wg sync.WaitGroup
+		for range threads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				worker()
+			}()
+		}
+		wg.Wait()
+	}
+	return firstErr
+}
