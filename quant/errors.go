@@ -1,13 +1,14 @@
 package quant
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/wick-ml/wick/internal/parallel"
 )
 
 // ErrCancelled is returned when Options.Cancelled reported true before the
 // work was done. The output buffer is then only partly written.
-var ErrCancelled = errors.New("quant: cancelled")
+var ErrCancelled = parallel.ErrCancelled
 
 // ArgumentError reports an argument that breaks the contract of a public
 // entry point. Arg names the argument as the C and Python APIs name it.
@@ -57,9 +58,4 @@ func (e *UnsupportedError) Error() string {
 
 // PanicError is a panic recovered in a worker goroutine: a bug in Wick,
 // turned into an error so that it cannot take the host process down.
-type PanicError struct {
-	Value any
-	Stack []byte
-}
-
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+type PanicError = parallel.PanicError

@@ -2,10 +2,8 @@ package quant
 
 import (
 	"math"
-	"runtime"
-	"runtime/debug"
-	"sync"
-	"sync/atomic"
+
+	"github.com/wick-ml/wick/internal/parallel"
 )
 
 // DType is the element encoding of an input buffer.
@@ -193,73 +191,8 @@ func firstNonFinite(x []float32) int {
 	return -1
 }
 
-// forChunks runs work over [0, n) cut into chunks of per elements (the last
-// may be shorter), on up to opt.Threads goroutines. Chunks are handed out in
-// order, so when several fail the error of the lowest chunk is returned and
-// the result does not depend on scheduling. A panic in a worker becomes a
-// *PanicError. Every goroutine has finished when forChunks returns.
+// forChunks runs work over [0, n) in chunks of per elements on up to
+// opt.Threads goroutines; see parallel.Run for the guarantees.
 func forChunks(n, per int, opt Options, work func(lo, hi int, scratch *[]float32) error) error {
-	chunks := (n + per - 1) / per
-	threads := opt.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	threads = min(threads, chunks)
-
-	var (
-		next     atomic.Int64
-		mu       sync.Mutex
-		errChunk = chunks // index of the chunk that failed first
-		firstErr error
-		stop     atomic.Bool
-	)
-	fail := func(c int, err error) {
-		mu.Lock()
-		if c < errChunk {
-			errChunk, firstErr = c, err
-		}
-		mu.Unlock()
-		stop.Store(true)
-	}
-	worker := func() {
-		var scratch []float32
-		c := -1
-		defer func() {
-			if r := recover(); r != nil {
-				fail(c, &PanicError{Value: r, Stack: debug.Stack()})
-			}
-		}()
-		for !stop.Load() {
-			c = int(next.Add(1) - 1)
-			if c >= chunks {
-				return
-			}
-			if opt.Cancelled != nil && opt.Cancelled() {
-				fail(c, ErrCancelled)
-				return
-			}
-			lo, hi := c*per, min(n, (c+1)*per)
-			if err := work(lo, hi, &scratch); err != nil {
-				fail(c, err)
-				return
-			}
-			if opt.Progress != nil {
-				opt.Progress(hi - lo)
-			}
-		}
-	}
-	if threads <= 1 {
-		worker()
-	} else {
-		var wg sync.WaitGroup
-		for range threads {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				worker()
-			}()
-		}
-		wg.Wait()
-	}
-	return firstErr
+	return parallel.Run(n, per, parallel.Options{Threads: opt.Threads, Cancelled: opt.Cancelled, Progress: opt.Progress}, work)
 }

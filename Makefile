@@ -1,0 +1,80 @@
+# Wick's developer commands. Everything installs what it needs into .venv
+# (Python packages from the package index, Go modules from the module proxy).
+#
+#   make demo    set up, then run the main job on bundled data
+#   make test    set up, then go vet + Go tests (-race) + pytest
+#   make bench   set up, then print Wick beside the reference quantizers
+#   make lint    gofmt, go vet, ruff
+#
+# WITH_LLAMA=1 also installs llama-cpp-python (it compiles llama.cpp: a few
+# minutes) so that the tests and benchmarks that use llama.cpp itself run.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GO ?= go
+LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
+GO_SOURCES := $(shell find quant io export internal -name '*.go' -not -name '*_test.go' 2>/dev/null) export/wick.h go.mod go.sum
+LIB := python/wick/_lib/libwick.so
+
+.PHONY: all setup lib test gotest pytest bench demo lint fmt clean llama
+
+all: test
+
+# The virtual environment with Wick installed in editable mode and the test
+# dependencies. Rebuilt when the packaging files change.
+$(VENV)/.installed: pyproject.toml setup.py build_native.py
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else "Wick needs Python 3.9 or newer")'
+	@command -v $(GO) >/dev/null || { echo "error: Wick's core needs the Go toolchain (1.25 or newer) on PATH: https://go.dev/dl/"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,dev]"
+	@touch $@
+
+setup: $(VENV)/.installed
+
+# llama-cpp-python (compiles llama.cpp) for the tests that run llama.cpp itself.
+$(VENV)/.llama: | $(VENV)/.installed
+	$(PY) -m pip install -q "$(LLAMA_CPP_PYTHON)"
+	@touch $@
+
+llama: $(VENV)/.llama
+
+# The native library, rebuilt whenever a Go source changes.
+$(LIB): $(GO_SOURCES) | $(VENV)/.installed
+	$(PY) build_native.py
+
+lib: $(LIB)
+
+test: setup lib $(if $(WITH_LLAMA),llama) gotest pytest
+
+gotest:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -race -short ./...
+	# FMA must never change the bytes: the same tests with AVX2+FMA code generation
+	GOAMD64=v3 $(GO) test -short ./quant/...
+	# exhaustive checks (all 2^32 float32 inputs), too slow under -race
+	$(GO) test -run 'Exhaustive' ./quant/...
+
+# pytest exits 5 when it collects no test: that is a failure too.
+pytest: setup lib
+	$(PY) -m pytest tests -q
+
+bench: setup lib $(if $(WITH_LLAMA),llama)
+	$(PY) bench/bench.py
+
+demo: setup lib
+	$(PY) examples/quickstart.py
+
+lint: setup
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(PY) -m ruff check python tests bench examples build_native.py setup.py
+
+fmt: setup
+	gofmt -w .
+	$(PY) -m ruff check --fix python tests bench examples build_native.py setup.py
+
+clean:
+	rm -rf $(VENV) build dist python/wick/_lib *.egg-info python/*.egg-info .pytest_cache

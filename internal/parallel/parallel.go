@@ -1,0 +1,118 @@
+// Package parallel runs chunked work over goroutines with the guarantees
+// Wick's C boundary needs: deterministic error reporting, cancellation
+// between chunks, panics in workers turned into errors, and every goroutine
+// finished before Run returns (so no caller memory is touched afterwards).
+package parallel
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrCancelled is returned when Options.Cancelled reported true before the
+// work was done. Outputs are then only partly written.
+var ErrCancelled = errors.New("cancelled")
+
+// PanicError is a panic recovered in a worker goroutine: a bug, turned into
+// an error so that it cannot take the host process down.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Options controls Run.
+type Options struct {
+	// Threads is the number of goroutines; ≤ 0 means GOMAXPROCS. Never more
+	// than there are chunks.
+	Threads int
+	// Cancelled is polled before each chunk; nil means never.
+	Cancelled func() bool
+	// Progress, if set, is called with the size of each finished chunk,
+	// from the worker goroutines.
+	Progress func(n int)
+}
+
+// Work processes [lo, hi). scratch is private to the calling goroutine and
+// may be grown and reused across its chunks.
+type Work func(lo, hi int, scratch *[]float32) error
+
+// Run calls work over [0, n) cut into chunks of per elements (the last may
+// be shorter). Chunks are handed out in increasing order, so when several
+// fail, the error of the lowest chunk is returned whatever the scheduling.
+func Run(n, per int, opt Options, work Work) error {
+	if n <= 0 {
+		return nil
+	}
+	if per <= 0 {
+		per = n
+	}
+	chunks := (n + per - 1) / per
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	threads = min(threads, chunks)
+
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		errChunk = chunks // index of the lowest failed chunk so far
+		firstErr error
+		stop     atomic.Bool
+	)
+	fail := func(c int, err error) {
+		mu.Lock()
+		if c < errChunk {
+			errChunk, firstErr = c, err
+		}
+		mu.Unlock()
+		stop.Store(true)
+	}
+	worker := func() {
+		var scratch []float32
+		c := -1
+		defer func() {
+			if r := recover(); r != nil {
+				fail(c, &PanicError{Value: r, Stack: debug.Stack()})
+			}
+		}()
+		for !stop.Load() {
+			c = int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			if opt.Cancelled != nil && opt.Cancelled() {
+				fail(c, ErrCancelled)
+				return
+			}
+			lo, hi := c*per, min(n, (c+1)*per)
+			if err := work(lo, hi, &scratch); err != nil {
+				fail(c, err)
+				return
+			}
+			if opt.Progress != nil {
+				opt.Progress(hi - lo)
+			}
+		}
+	}
+	if threads <= 1 {
+		worker()
+		return firstErr
+	}
+	var wg sync.WaitGroup
+	for range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker()
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}

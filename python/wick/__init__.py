@@ -1,0 +1,90 @@
+"""Wick: quantize model weights with a fast Go core, byte-exact with ggml.
+
+The numpy API so far::
+
+    import numpy as np, wick
+    x = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)
+    q = wick.quantize(x, "Q8_0")            # uint8 blocks, shape (4096, 4352)
+    y = wick.dequantize(q, "Q8_0", x.shape)  # float32, shape (4096, 4096)
+    wick.types()                             # the ggml type table
+
+Every call releases the GIL, splits the work over goroutines (``threads=``),
+gives the same bytes for every thread count, and can be interrupted with
+Ctrl-C. Errors are :class:`WickError` subclasses that are also the builtin
+exception you would expect (``ValueError``, ``TypeError``, ``OSError``, ...).
+
+The native library is loaded on first use. It does not survive ``fork()``:
+use the ``spawn`` or ``forkserver`` start methods of :mod:`multiprocessing`
+(see :class:`WickForkError`).
+"""
+
+from __future__ import annotations
+
+from . import _native
+from ._quantize import dequantize, quantize
+from ._types import TypeInfo, type_info, types
+from .errors import (
+    WickCancelledError,
+    WickError,
+    WickForkError,
+    WickFormatError,
+    WickInternalError,
+    WickNonFiniteError,
+    WickOSError,
+    WickTypeError,
+    WickUnsupportedError,
+    WickValueError,
+)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return "0+unknown"
+    try:
+        return version("wick")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()
+
+# Fail at import, with instructions, if the library was never built. It is
+# opened lazily (first call), which keeps `import wick` cheap and fork-safe.
+if not _native.library_path().exists():
+    raise ImportError(_native.missing_library_message(_native.library_path()))
+
+
+def library_info() -> dict:
+    """What the native library reports about itself: ABI version, Go version,
+    architecture, status codes and the type table (as plain JSON data)."""
+    return dict(_native.info())
+
+
+def max_threads() -> int:
+    """The number of threads a call with ``threads=None`` uses (Go's GOMAXPROCS,
+    which follows the container's CPU limit)."""
+    return int(_native.lib().wick_max_procs())
+
+
+__all__ = [
+    "__version__",
+    "quantize",
+    "dequantize",
+    "types",
+    "type_info",
+    "TypeInfo",
+    "library_info",
+    "max_threads",
+    "WickError",
+    "WickValueError",
+    "WickTypeError",
+    "WickNonFiniteError",
+    "WickFormatError",
+    "WickUnsupportedError",
+    "WickOSError",
+    "WickInternalError",
+    "WickCancelledError",
+    "WickForkError",
+]

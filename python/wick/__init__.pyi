@@ -1,0 +1,78 @@
+# Type stubs for the public API of the wick package.
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import (
+    WickCancelledError as WickCancelledError,
+)
+from .errors import (
+    WickError as WickError,
+)
+from .errors import (
+    WickForkError as WickForkError,
+)
+from .errors import (
+    WickFormatError as WickFormatError,
+)
+from .errors import (
+    WickInternalError as WickInternalError,
+)
+from .errors import (
+    WickNonFiniteError as WickNonFiniteError,
+)
+from .errors import (
+    WickOSError as WickOSError,
+)
+from .errors import (
+    WickTypeError as WickTypeError,
+)
+from .errors import (
+    WickUnsupportedError as WickUnsupportedError,
+)
+from .errors import (
+    WickValueError as WickValueError,
+)
+
+__version__: str
+
+class TypeInfo:
+    name: str
+    id: int
+    block_size: int
+    type_size: int
+    float: bool
+    can_quantize: bool
+    can_dequantize: bool
+    def __init__(self, name: str, id: int, block_size: int, type_size: int, float: bool,
+                 can_quantize: bool, can_dequantize: bool) -> None: ...
+    def row_nbytes(self, n: int) -> int: ...
+    @property
+    def bits_per_weight(self) -> float: ...
+
+TypeLike = Union[str, int, TypeInfo]
+ShapeLike = Union[int, Sequence[int]]
+
+def types() -> Tuple[TypeInfo, ...]: ...
+def type_info(t: TypeLike) -> TypeInfo: ...
+def library_info() -> dict: ...
+def max_threads() -> int: ...
+def quantize(
+    x: npt.ArrayLike,
+    type: TypeLike,
+    *,
+    threads: Optional[int] = ...,
+    imatrix: Optional[npt.ArrayLike] = ...,
+    allow_non_finite: bool = ...,
+    src_dtype: Optional[str] = ...,
+    out: Optional[npt.NDArray[np.uint8]] = ...,
+) -> npt.NDArray[np.uint8]: ...
+def dequantize(
+    data: Union[npt.NDArray[np.uint8], bytes, bytearray, memoryview],
+    type: TypeLike,
+    shape: ShapeLike,
+    *,
+    threads: Optional[int] = ...,
+    out: Optional[npt.NDArray[np.float32]] = ...,
+) -> npt.NDArray[np.float32]: ...
