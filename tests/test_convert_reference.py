@@ -59,6 +59,8 @@ def test_metadata_matches_reference_converter(name):
             # a new tokenizer the converter's hash table does not know: Wick's structural rule decides
             assert v == fx["wick_pre"]
             continue
+        if wv is None:
+            continue  # value not stored (large array)
         assert _same_value(t, e, v, wv), f"{k}: {str(v)[:80]} != reference {str(wv)[:80]}"
 
 

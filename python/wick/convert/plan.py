@@ -308,7 +308,7 @@ def build_plan_from_parts(
     vocab, tok_kvs = tokenizer_metadata(adapter.vocab_readers, tokenizer, raw_config,
                                         vocab_size=hp.n_vocab,
                                         reads_add_prefix_space=adapter.reads_add_prefix_space,
-                                        pre_override=tokenizer_pre)
+                                        pre_override=tokenizer_pre, quirks=adapter.tokenizer_quirks)
     n_vocab = len(vocab.tokens)
 
     sources: Dict[str, TensorSource] = {}
@@ -371,6 +371,52 @@ def build_plan_from_parts(
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
                 file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
                 metadata=kvs, tensors=out, model_dir=model_dir)
+
+
+def permute_qk_rows(a: np.ndarray, n_head: int) -> np.ndarray:
+    """The ``permute_qk`` transform, written as its index formula (reference for the Go executor).
+
+    Rows (axis 0) are reordered: with D = rows / n_head, for head h, i < D/2,
+    j in {0, 1}: ``new[h*D + 2*i + j] = old[h*D + j*D/2 + i]``.
+    """
+    rows = a.shape[0]
+    if n_head <= 0 or rows % n_head or (rows // n_head) % 2:
+        raise PlanError(f"convert: permute_qk: {rows} rows cannot be split into {n_head} heads of even size")
+    d = rows // n_head
+    src = np.empty(rows, dtype=np.int64)
+    for h in range(n_head):
+        for i in range(d // 2):
+            for j in range(2):
+                src[h * d + 2 * i + j] = h * d + j * (d // 2) + i
+    return a[src]
+
+
+def apply_transforms(sources: Sequence[np.ndarray], transforms: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Apply a tensor's plan transforms to its (already float32) source arrays.
+
+    This is the executable definition of the transform semantics in the
+    module docstring, for tests and debugging; the Go executor does the real
+    work.
+    """
+    arrays = [np.asarray(a, dtype=np.float32) for a in sources]
+    ops = [t.get("op") for t in transforms]
+    if len(arrays) > 1:
+        if "stack" not in ops:
+            raise PlanError("convert: several sources need a 'stack' transform")
+        out = np.stack(arrays)
+    elif len(arrays) == 1:
+        out = arrays[0]
+    else:
+        raise PlanError("convert: a transform needs at least one source")
+    for t in transforms:
+        op = t.get("op")
+        if op == "stack":
+            continue
+        if op == "permute_qk":
+            out = permute_qk_rows(out, int(t["n_head"]))
+        else:
+            raise PlanError(f"convert: unknown transform {op!r}")
+    return out
 
 
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:

@@ -129,7 +129,7 @@ class Vocab:
     bos_id: Optional[int] = None  # filled from the special-token KVs for display
 
 
-class _OrderedKVs:
+class OrderedKVs:
     """Mimics GGUFWriter's dict: re-adding a key keeps its first position."""
 
     def __init__(self) -> None:
@@ -590,7 +590,7 @@ class SpecialVocab:
 
     def kvs(self) -> List[V.KV]:
         """The KV entries in ``add_to_gguf`` order."""
-        out = _OrderedKVs()
+        out = OrderedKVs()
         if self.merges:
             out.add(V.array("tokenizer.ggml.merges", V.ValueType.STRING, self.merges))
         for typ, tid in self.special_token_ids.items():
@@ -829,7 +829,7 @@ def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Option
 
 def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Dict[str, Any], *,
                        vocab_size: Optional[int] = None, reads_add_prefix_space: bool = False,
-                       pre_override: Optional[str] = None) -> Tuple[Vocab, List[V.KV]]:
+                       pre_override: Optional[str] = None, quirks=None) -> Tuple[Vocab, List[V.KV]]:
     """The ``tokenizer.*`` KV entries in the converter's order, and the vocabulary read.
 
     ``config`` is the raw config.json (its ``*_token_id`` entries are the
@@ -839,7 +839,7 @@ def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Di
     if vocab_size is None:
         vs = config.get("vocab_size")
         vocab_size = vs if isinstance(vs, int) and not isinstance(vs, bool) and vs > 0 else None
-    kvs = _OrderedKVs()
+    kvs = OrderedKVs()
     tc = files.tokenizer_config
     if reads_add_prefix_space and tc is not None and tc.get("add_prefix_space") is not None:
         aps = tc["add_prefix_space"]
@@ -869,4 +869,6 @@ def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Di
     for kv in sv.kvs():
         kvs.add(kv)
     vocab.bos_id = sv.special_token_ids.get("bos")
+    if quirks is not None:
+        quirks(files, config, vocab_size, kvs)
     return vocab, kvs.items()

@@ -314,6 +314,10 @@ class Adapter:
     # names the converter drops without a word
     SKIP_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
 
+    def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
+        """Adjust the tokenizer KVs after the generic reader (``kvs`` is a
+        :class:`~wick.convert.tokenizer.OrderedKVs`; re-adding a key keeps its place)."""
+
     def extra_tensors(self, config: Dict[str, Any], hp: HParams) -> List[MappedTensor]:
         """Tensors generated from config.json (written first, as the converter does)."""
         return []

@@ -17,13 +17,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, _num
+from .. import values as V
 from ..errors import ConfigError
+from ..tokenizer import special_vocab
 
 
 def llama3_rope_factors(base: float, dim: int, factor: float = 8.0, low_freq_factor: float = 1.0,
@@ -78,6 +80,22 @@ class LlamaAdapter(Adapter):
     # transformers 4.57 LlamaConfig
     config_defaults = {"max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
     computes_head_dim = True
+
+    def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
+        """LlamaModel.set_vocab's special cases, keyed on the vocabulary size.
+
+        CodeLlama (32016 tokens): a second special-token pass for the infill
+        tokens; only ``eot`` (32010 unless set) has a GGUF key. Granite small
+        models (49152 tokens): ``add_bos_token`` false.
+        """
+        if vocab_size == 32016:
+            sv = special_vocab(files, config, load_merges=False, types=("prefix", "suffix", "middle", "eot"))
+            for typ, tid in (("prefix", 32007), ("suffix", 32008), ("middle", 32009), ("eot", 32010)):
+                sv.special_token_ids.setdefault(typ, tid)
+            for kv in sv.kvs():
+                kvs.add(kv)
+        if vocab_size == 49152:
+            kvs.add(V.boolean("tokenizer.ggml.add_bos_token", False))
 
     def extra_tensors(self, config: Dict[str, Any], hp: HParams) -> List[MappedTensor]:
         rp = self.rope_parameters(config)
