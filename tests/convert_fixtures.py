@@ -210,7 +210,8 @@ def spm_model(pieces: Sequence[Tuple[str, float, int]]) -> bytes:
         if typ != 1:
             p += _field(3, 0, _varint(typ))
         body += _field(1, 2, p)
-    return body + _field(2, 2, _field(3, 0, _varint(2)))
+    # trainer_spec: model_type BPE (field 3 = 2), byte_fallback (field 35) = true
+    return body + _field(2, 2, _field(3, 0, _varint(2)) + _field(35, 0, _varint(1)))
 
 
 def llama2_pieces(n: int = 32000) -> List[Tuple[str, float, int]]:

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from wick.convert import TokenizerFiles, build_plan_from_parts
-from wick.convert.values import ValueType
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "convert_reference.json").read_text(encoding="utf-8"))
 FIXTURES = {f["name"]: f for f in GOLDEN["fixtures"]}

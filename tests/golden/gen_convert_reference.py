@@ -47,7 +47,7 @@ OUT = HERE / "convert_reference.json"
 sys.path.insert(0, str(HERE.parents[1] / "examples"))
 
 import transformers  # noqa: E402  (must see the real "torch is absent" state first)
-from transformers import AutoConfig, AutoTokenizer  # noqa: E402,F401
+from transformers import AutoConfig, AutoTokenizer  # noqa: E402,F401  (import before the stand-in)
 
 
 class _Inert:

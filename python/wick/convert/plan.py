@@ -94,7 +94,7 @@ from . import values as V
 from .archs import HParams, MappedTensor, TensorSource, adapter_for
 from .errors import ConfigError, PlanError, TensorShapeError
 from .general import general_metadata, parameter_counts
-from .ggml_types import GGML_TYPES, SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
+from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
 from .ggml_types import target as lookup_target
 from .mixture import MixtureModel, MixtureOptions, choose_types
 from .tokenizer import TokenizerFiles, tokenizer_metadata
