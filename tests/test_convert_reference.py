@@ -1,9 +1,9 @@
 """Wick's plans against llama.cpp's own convert_hf_to_gguf.py.
 
-tests/golden/convert_reference.json holds, for eight fixture model
-directories (Llama 3.2 / Llama 3 fine-tune / Qwen2.5 / Qwen3 with byte-level
-BPE; Llama 2 with tokenizer.model; Llama 2 with only tokenizer.json; Mistral;
-Mixtral), the fixture inputs and what the real converter wrote for them: every
+tests/golden/convert_reference.json holds, for a dozen fixture model
+directories (Llama 3.2 / Llama 3 fine-tunes / Qwen2.5 (+YaRN) / Qwen3 with
+byte-level BPE; Llama 2 with tokenizer.model (+linear RoPE scaling, CodeLlama);
+Llama 2 with only tokenizer.json; Mistral; Mixtral), the fixture inputs and what the real converter wrote for them: every
 metadata key in order with its GGUF type and value, and its tensor-name map
 (tests/golden/gen_convert_reference.py). Wick must reproduce all of it.
 """

@@ -320,6 +320,14 @@ def fixtures():
                                                      "top_p": 0.8, "top_k": 20}},
                    wick_pre="qwen2"))
 
+    # 3b. Qwen2.5 long-context (YaRN) rope scaling
+    cfg = dict(cfg, rope_scaling={"factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn",
+                                  "beta_fast": 32.0, "beta_slow": 1.0}, max_position_embeddings=131072)
+    fx.append(dict(name="qwen2_yarn", dir="Qwen2.5-7B-Instruct-1M", config=cfg,
+                   tensors=hf_tensors(cfg, tied=True, qkv_bias=True),
+                   files={"tokenizer.json": qwen_tokenizer_json(vocab, merges), "tokenizer_config.json": qwen_tokenizer_config(n)},
+                   wick_pre="qwen2"))
+
     # 4. Qwen3 style: q/k norms, head_dim != hidden/heads, untied
     cfg = base_cfg("Qwen3ForCausalLM", num_key_value_heads=2, head_dim=32, vocab_size=n + len(QWEN_SPECIALS),
                    max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000, tie_word_embeddings=False,
@@ -357,6 +365,13 @@ def fixtures():
     fx.append(dict(name="mistral_spm", dir="Mistral-7B-v0.1", config=cfg, tensors=hf_tensors(cfg, tied=False),
                    files={"tokenizer.model": spm_model(pieces),
                           "tokenizer_config.json": llama2_tokenizer_config({"add_bos_token": True})},
+                   wick_pre="default"))
+
+    # 7a. linear rope scaling, old "type" spelling
+    cfg = base_cfg("LlamaForCausalLM", vocab_size=n_spm, max_position_embeddings=8192, rms_norm_eps=1e-6,
+                   rope_scaling={"type": "linear", "factor": 2.0}, tie_word_embeddings=False)
+    fx.append(dict(name="llama_linear_rope", dir="vicuna-7b-16k", config=cfg, tensors=hf_tensors(cfg, tied=False),
+                   files={"tokenizer.model": spm_model(pieces), "tokenizer_config.json": llama2_tokenizer_config()},
                    wick_pre="default"))
 
     # 7b. CodeLlama: 32016 tokens triggers the converter's infill-token special case

@@ -27,8 +27,11 @@ exist wins, as in the converter):
     byte-level BPE ``tokenizer.json`` (Llama 3, Qwen2/2.5/3, Mistral-Nemo,
     SmolLM): ids 0 … config ``vocab_size``-1 take the vocabulary / added-token
     strings verbatim; holes become ``[PAD{id}]`` (UNUSED); added tokens are
-    CONTROL when ``special`` or special-looking (``<|…|>``, ``<｜…｜>``,
-    ``<pad>``, ``<mask>``, ``<unused…>``…), else USER_DEFINED (with ``▁`` → space);
+    CONTROL when special or special-looking (``<|…|>``, ``<｜…｜>``,
+    ``<pad>``, ``<mask>``, ``<unused…>``…), else USER_DEFINED (with ``▁`` → space).
+    "Special" follows transformers: tokenizer_config.json ``added_tokens_decoder``
+    flags win over tokenizer.json's, and every token tokenizer_config.json names
+    (bos/eos/unk/sep/pad/cls/mask, additional_special_tokens) is special;
     merges from ``model.merges`` in either form (``"a b"`` strings, or
     ``["a", "b"]`` pairs, joined by one space with literal spaces inside a part
     written as U+0120), else ``merges.txt``. Model ``"gpt2"``.
