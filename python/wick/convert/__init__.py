@@ -1,0 +1,96 @@
+"""Planning the conversion of a Hugging Face model directory to GGUF.
+
+``wick convert ./Llama-3.2-1B -o out.gguf --type Q4_K_M`` is split in two:
+this package decides *what* to write — every metadata key with its exact GGUF
+type, and per output tensor its source tensor(s), name, shape, ggml type and
+transforms — as a plain-data :class:`Plan`; the Go executor reads the
+safetensors, transforms, quantizes and writes the file.
+
+The plan reproduces llama.cpp's own pipeline: ``convert_hf_to_gguf.py``
+(metadata, tokenizer, tensor names, q/k permutation, ``rope_freqs``) and, for
+quantized targets, ``llama-quantize`` (the per-tensor mixture rules, tensor
+order and the position of ``general.file_type``).
+
+Typical use::
+
+    from wick.convert import build_plan, format_plan_table
+    plan = build_plan("./Llama-3.2-1B", "Q4_K_M")
+    print(format_plan_table(plan))        # --dry-run
+    plan_json = plan.to_json()            # handed to the Go executor
+
+Pieces:
+
+* :mod:`.archs` — one adapter module per architecture (llama, mistral, qwen2, qwen3)
+* :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
+* :mod:`.mixture` — llama-quantize's per-tensor type rules
+* :mod:`.plan` — the plan data structure and its JSON schema
+* :mod:`.load` — reading a model directory (no tensor data)
+* :mod:`.errors` — the exceptions
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
+
+from .archs import supported_architectures
+from .errors import (ConfigError, ConvertError, MissingTensorError, ModelFileNotFoundError, ModelFormatError, PlanError,
+                     SafetensorsHeaderError, TensorShapeError, TokenizerError, UnexpectedTensorError,
+                     UnknownTargetError, UnsupportedArchitectureError, UnsupportedTokenizerError)
+from .ggml_types import TARGETS
+from .load import ModelParts, read_model_dir, read_safetensors_header
+from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
+from .tokenizer import TokenizerFiles
+from .values import KV, ValueType
+
+__all__ = [
+    "build_plan", "build_plan_from_parts", "format_plan_table", "read_model_dir", "read_safetensors_header",
+    "Plan", "TensorPlan", "SourceRef", "ModelParts", "TokenizerFiles", "KV", "ValueType", "TARGETS",
+    "supported_architectures",
+    "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
+    "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
+    "UnsupportedArchitectureError", "UnsupportedTokenizerError",
+]
+
+
+def build_plan(
+    model: Union[str, "os.PathLike[str]", ModelParts],
+    target: str,
+    *,
+    imatrix_names: Optional[Iterable[str]] = None,
+    list_tensors: Optional[Callable[[str], Any]] = None,
+    tokenizer_pre: Optional[str] = None,
+    model_name: Optional[str] = None,
+    pure: bool = False,
+    output_tensor_type: Optional[str] = None,
+    token_embedding_type: Optional[str] = None,
+    tensor_types: Sequence[Tuple[str, str]] = (),
+    leave_output_tensor: bool = False,
+) -> Plan:
+    """Plan the conversion of a model directory (or already-read :class:`ModelParts`) to ``target``.
+
+    Args:
+        model: a Hugging Face model directory, or :class:`ModelParts`.
+        target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
+        imatrix_names: GGUF tensor names covered by an importance matrix
+            (None: no imatrix).
+        list_tensors: ``path -> {name: (dtype, shape)}`` for a .safetensors
+            file; default: :func:`read_safetensors_header`.
+        tokenizer_pre: force ``tokenizer.ggml.pre`` (byte-level BPE only).
+        model_name: force ``general.name``.
+        pure, output_tensor_type, token_embedding_type, tensor_types,
+        leave_output_tensor: as llama-quantize's options of the same names.
+
+    Raises:
+        ConvertError subclasses naming the file, key or tensor at fault.
+    """
+    if isinstance(model, ModelParts):
+        parts = model
+    else:
+        parts = read_model_dir(model, list_tensors or read_safetensors_header)
+    return build_plan_from_parts(
+        parts.config, parts.tokenizer, parts.tensors, target,
+        imatrix_names=imatrix_names, dir_name=parts.dir_name, model_dir=parts.model_dir,
+        generation_config=parts.generation_config, model_card=parts.model_card, tokenizer_pre=tokenizer_pre,
+        model_name=model_name, pure=pure, output_tensor_type=output_tensor_type,
+        token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor)

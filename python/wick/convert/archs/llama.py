@@ -1,0 +1,118 @@
+"""Llama (1, 2, 3, 3.1, 3.2, 3.3) → GGUF arch ``llama``.
+
+* q_proj / k_proj weights and biases are permuted from Hugging Face's
+  rotate-half RoPE layout to ggml's interleaved pairs (k with the KV-head
+  count), as the data transform ``{"op": "permute_qk", "n_head": N}``.
+* Llama 3.1+ ``rope_scaling.rope_type == "llama3"`` writes no scaling keys but
+  an F32 tensor ``rope_freqs.weight`` of head_dim/2 per-frequency factors
+  (:func:`llama3_rope_factors`).
+* Writes ``llama.vocab_size`` and ``llama.rope.dimension_count``; copies
+  tokenizer_config.json ``add_prefix_space``; reads the tokenizer as
+  SentencePiece (tokenizer.model), then a Llama-style tokenizer.json with byte
+  fallback, then byte-level BPE (Llama 3).
+* Tied embeddings: no ``lm_head.weight`` in the checkpoint means no
+  ``output.weight`` in the file (llama.cpp then reuses ``token_embd``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import register
+from ._base import CONFIG, Adapter, HParams, MappedTensor, _num
+from .. import values as V
+from ..errors import ConfigError
+from ..tokenizer import special_vocab
+
+
+def llama3_rope_factors(base: float, dim: int, factor: float = 8.0, low_freq_factor: float = 1.0,
+                        high_freq_factor: float = 4.0, old_context_len: float = 8192) -> np.ndarray:
+    """The ``rope_freqs`` tensor of Llama 3.1-style RoPE scaling, in float32.
+
+    Follows ``LlamaModel.generate_extra_tensors`` of convert_hf_to_gguf.py
+    operation by operation in float32 (the converter uses float32 torch
+    tensors with Python scalars, which torch casts to float32):
+    ``freq = 1 / base ** (k / dim)`` for k = 0, 2, …, dim-2;
+    ``wavelen = 2π / freq``; factor 1 above the high-frequency wavelength
+    bound, ``factor`` below the low one, and
+    ``1 / ((1 - s) / factor + s)`` with
+    ``s = (old_ctx / wavelen - low) / (high - low)`` in between.
+
+    The power is computed in float64 and rounded once to float32 (correctly
+    rounded); torch's vectorised ``powf`` is specified to 1 ulp, so in rare
+    cases a transition-band value may differ from the converter's by 1 ulp.
+    """
+    f32 = np.float32
+    k = np.arange(0, dim, 2, dtype=np.float32)
+    expo = k / f32(dim)
+    powed = np.power(np.float64(f32(base)), expo.astype(np.float64)).astype(np.float32)
+    freqs = f32(1.0) / powed
+    low_wl = f32(old_context_len / low_freq_factor)
+    high_wl = f32(old_context_len / high_freq_factor)
+    two_pi = f32(2 * math.pi)
+    out = np.empty(len(freqs), dtype=np.float32)
+    for i, fr in enumerate(freqs):
+        wavelen = two_pi / fr
+        if wavelen < high_wl:
+            out[i] = 1.0
+        elif wavelen > low_wl:
+            out[i] = f32(factor)
+        else:
+            smooth = (f32(old_context_len) / wavelen - f32(low_freq_factor)) / f32(high_freq_factor - low_freq_factor)
+            out[i] = f32(1) / ((f32(1) - smooth) / f32(factor) + smooth)
+    return out
+
+
+@register
+class LlamaAdapter(Adapter):
+    """LlamaForCausalLM → ``llama``."""
+
+    name = "llama"
+    hf_architectures = ("LlamaForCausalLM", "LLaMAForCausalLM")
+    gguf_arch = "llama"
+    permute_qk = True
+    vocab_readers = ("spm", "llama_hf", "gpt2")
+    llama_extras = True
+    reads_add_prefix_space = True
+    # transformers 4.57 LlamaConfig
+    config_defaults = {"max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
+    computes_head_dim = True
+
+    def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
+        """LlamaModel.set_vocab's special cases, keyed on the vocabulary size.
+
+        CodeLlama (32016 tokens): a second special-token pass for the infill
+        tokens; only ``eot`` (32010 unless set) has a GGUF key. Granite small
+        models (49152 tokens): ``add_bos_token`` false.
+        """
+        if vocab_size == 32016:
+            sv = special_vocab(files, config, load_merges=False, types=("prefix", "suffix", "middle", "eot"))
+            for typ, tid in (("prefix", 32007), ("suffix", 32008), ("middle", 32009), ("eot", 32010)):
+                sv.special_token_ids.setdefault(typ, tid)
+            for kv in sv.kvs():
+                kvs.add(kv)
+        if vocab_size == 49152:
+            kvs.add(V.boolean("tokenizer.ggml.add_bos_token", False))
+
+    def extra_tensors(self, config: Dict[str, Any], hp: HParams) -> List[MappedTensor]:
+        rp = self.rope_parameters(config)
+        rp = rp.get("full_attention", rp)
+        rope_type = rp.get("rope_type", "")
+        if not isinstance(rope_type, str) or rope_type.lower() != "llama3":
+            return []
+
+        def num(key: str, default: float) -> float:
+            v = rp.get(key, default)
+            return _num(f"rope_scaling.{key}", v)
+
+        base = num("rope_theta", 10000.0)
+        low = num("low_freq_factor", 1.0)
+        high = num("high_freq_factor", 4.0)
+        if high == low:
+            raise ConfigError(f"convert: {CONFIG}: rope_scaling high_freq_factor equals low_freq_factor ({low})", CONFIG)
+        data = llama3_rope_factors(
+            base, hp.head_dim, num("factor", 8.0), low, high, num("original_max_position_embeddings", 8192))
+        return [MappedTensor("rope_freqs.weight", [], [len(data)], data=data, force_f32=True)]

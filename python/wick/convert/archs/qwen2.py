@@ -1,0 +1,37 @@
+"""Qwen2 / Qwen2.5 → GGUF arch ``qwen2``.
+
+Differences from Llama: NEOX-style RoPE, so q/k are **not** permuted; q/k/v
+projections carry biases (written F32 as ``blk.N.attn_{q,k,v}.bias``); no
+``qwen2.vocab_size`` or ``qwen2.rope.dimension_count`` keys (llama.cpp
+derives the rotary dimension from the head size). The tokenizer is read as
+SentencePiece if a tokenizer.model exists, else as byte-level BPE
+(tokenizer.json, pre-tokenizer ``qwen2``). Checkpoints without
+``lm_head.weight`` (tied embeddings, e.g. Qwen2.5-0.5B) get no
+``output.weight``.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from . import register
+from ._base import Adapter, HParams, LayerRule
+
+
+@register
+class Qwen2Adapter(Adapter):
+    """Qwen2ForCausalLM → ``qwen2``."""
+
+    name = "qwen2"
+    hf_architectures = ("Qwen2ForCausalLM",)
+    gguf_arch = "qwen2"
+    permute_qk = False
+    vocab_readers = ("spm", "gpt2")
+    # transformers 4.57 Qwen2Config (no head_dim attribute)
+    config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
+
+    def layer_rules(self, hp: HParams) -> List[LayerRule]:
+        # attn_output / MLP biases do not exist in Qwen2 checkpoints and the
+        # qwen2 loader would reject them
+        drop = {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"}
+        return [r for r in super().layer_rules(hp) if r.gguf not in drop]

@@ -1,0 +1,140 @@
+"""ggml type names and block sizes, and the conversion targets (llama_ftype).
+
+The authoritative ggml type table is ``quant/types.go`` (the Python package
+proper reads it from the native library). The conversion planner must work
+without the native library — for ``--dry-run`` and in tests — so it keeps the
+few facts it needs here: the id and block size of every type a plan can name.
+``tests/test_convert_mixture.py`` cross-checks this table against
+``quant/types.go``.
+
+A *target* is what the user asks for (``--type Q4_K_M``): a ``llama_ftype``.
+Its *default type* is the ggml type most weights get; the mixture rules
+(:mod:`wick.convert.mixture`) choose the exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+from .errors import UnknownTargetError
+
+# name -> (ggml_type id, block size in elements, bytes per block)
+GGML_TYPES: Dict[str, Tuple[int, int, int]] = {
+    "F32": (0, 1, 4),
+    "F16": (1, 1, 2),
+    "Q4_0": (2, 32, 18),
+    "Q4_1": (3, 32, 20),
+    "Q5_0": (6, 32, 22),
+    "Q5_1": (7, 32, 24),
+    "Q8_0": (8, 32, 34),
+    "Q2_K": (10, 256, 84),
+    "Q3_K": (11, 256, 110),
+    "Q4_K": (12, 256, 144),
+    "Q5_K": (13, 256, 176),
+    "Q6_K": (14, 256, 210),
+    "IQ2_XXS": (16, 256, 66),
+    "IQ2_XS": (17, 256, 74),
+    "IQ3_XXS": (18, 256, 98),
+    "IQ1_S": (19, 256, 50),
+    "IQ4_NL": (20, 32, 18),
+    "IQ3_S": (21, 256, 110),
+    "IQ2_S": (22, 256, 82),
+    "IQ4_XS": (23, 256, 136),
+    "IQ1_M": (29, 256, 56),
+    "BF16": (30, 1, 2),
+    "TQ1_0": (34, 256, 54),
+    "TQ2_0": (35, 256, 66),
+}
+
+# bytes per element of the safetensors dtypes a plan may read
+SOURCE_DTYPE_SIZES = {"F32": 4, "F16": 2, "BF16": 2}
+
+# Types that are not block-quantized (ggml_is_quantized() is false for them).
+FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
+
+
+def block_size(type_name: str) -> int:
+    """Elements per block of a ggml type (1 for F32/F16/BF16)."""
+    try:
+        return GGML_TYPES[type_name][1]
+    except KeyError:
+        raise UnknownTargetError(f"convert: unknown ggml type {type_name!r}; known: {', '.join(GGML_TYPES)}") from None
+
+
+def row_nbytes(type_name: str, n: int) -> int:
+    """Encoded size of a row of ``n`` elements (``n`` a multiple of the block size)."""
+    bs = block_size(type_name)
+    if n % bs:
+        raise UnknownTargetError(f"convert: a row of {n} elements is not a multiple of the {type_name} block size {bs}")
+    return n // bs * GGML_TYPES[type_name][2]
+
+
+def is_quantized(type_name: str) -> bool:
+    """ggml_is_quantized(): true for block types, false for F32/F16/BF16."""
+    block_size(type_name)
+    return type_name not in FLOAT_TYPES
+
+
+@dataclass(frozen=True)
+class Target:
+    """A conversion target (one ``llama_ftype``).
+
+    Attributes:
+        name: the user-facing name, e.g. ``"Q4_K_M"``.
+        ftype: the ``llama_ftype`` value written to ``general.file_type``.
+        default_type: the ggml type most 2-D weights get
+            (``llama_ftype_get_default_type``).
+        via_quantize: True when the reference pipeline is
+            ``convert_hf_to_gguf.py --outtype f32`` followed by ``llama-quantize``;
+            False for the types ``convert_hf_to_gguf.py`` writes itself
+            (F32, F16, BF16, Q8_0), whose reference is the converter alone.
+            It decides the metadata order and the tensor order of the plan.
+    """
+
+    name: str
+    ftype: int
+    default_type: str
+    via_quantize: bool
+
+
+_TARGET_LIST = [
+    Target("F32", 0, "F32", False),
+    Target("F16", 1, "F16", False),
+    Target("Q4_0", 2, "Q4_0", True),
+    Target("Q4_1", 3, "Q4_1", True),
+    Target("Q8_0", 7, "Q8_0", False),
+    Target("Q5_0", 8, "Q5_0", True),
+    Target("Q5_1", 9, "Q5_1", True),
+    Target("Q2_K", 10, "Q2_K", True),
+    Target("Q3_K_S", 11, "Q3_K", True),
+    Target("Q3_K_M", 12, "Q3_K", True),
+    Target("Q3_K_L", 13, "Q3_K", True),
+    Target("Q4_K_S", 14, "Q4_K", True),
+    Target("Q4_K_M", 15, "Q4_K", True),
+    Target("Q5_K_S", 16, "Q5_K", True),
+    Target("Q5_K_M", 17, "Q5_K", True),
+    Target("Q6_K", 18, "Q6_K", True),
+    Target("IQ4_NL", 25, "IQ4_NL", True),
+    Target("IQ4_XS", 30, "IQ4_XS", True),
+    Target("BF16", 32, "BF16", False),
+]
+
+TARGETS: Dict[str, Target] = {t.name: t for t in _TARGET_LIST}
+
+# Accepted spellings besides the canonical names (llama-quantize's own aliases).
+_ALIASES = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"}
+
+
+def target(name: str) -> Target:
+    """Look a target up by name (case-insensitive; ``Q4_K`` means ``Q4_K_M`` as in llama-quantize)."""
+    if not isinstance(name, str):
+        raise UnknownTargetError(f"convert: target must be a string like 'Q4_K_M', got {type(name).__name__}")
+    key = name.strip().upper()
+    key = _ALIASES.get(key, key)
+    try:
+        return TARGETS[key]
+    except KeyError:
+        raise UnknownTargetError(
+            f"convert: unknown target {name!r}; supported targets: {', '.join(TARGETS)}"
+        ) from None

@@ -1,0 +1,490 @@
+"""The conversion plan: plain data describing the GGUF file to write.
+
+Python decides *what* to write; the Go executor decides *how fast*. The plan
+crosses the C boundary as JSON (:meth:`Plan.to_json`). It names every
+metadata entry with its exact GGUF value type and, for every output tensor,
+where its values come from, what to do to them and which ggml type to encode.
+
+JSON schema (version 1)
+-----------------------
+::
+
+    {
+      "schema": 1,
+      "model_dir": "/path/to/model" | null,   # source files are relative to it
+      "hf_architecture": "LlamaForCausalLM",
+      "architecture": "llama",                # general.architecture
+      "target": "Q4_K_M",
+      "file_type": 15,                        # general.file_type (llama_ftype)
+      "reference": "convert+quantize",        # or "convert": which llama.cpp
+                                              # pipeline the file reproduces
+      "alignment": 32,                        # tensor data alignment
+      "metadata": [                           # in file order
+        {"key": "general.architecture", "type": "STRING", "value": "llama"},
+        {"key": "llama.block_count", "type": "UINT32", "value": 16},
+        {"key": "llama.rope.freq_base", "type": "FLOAT32", "value": 500000.0},
+        {"key": "tokenizer.ggml.tokens", "type": "ARRAY",
+         "element_type": "STRING", "value": ["!", "\\"", ...]},
+        ...
+      ],
+      "tensors": [                            # in file order
+        {
+          "name": "blk.0.attn_q.weight",      # GGUF tensor name
+          "shape": [2048, 2048],              # GGUF ne order: ne[0] = row length
+          "type": "Q4_K",                     # output ggml type name
+          "nbytes": 2359296,                  # encoded size (check value)
+          "sources": [                        # [] for generated tensors
+            {"file": "model.safetensors",     # relative to model_dir
+             "tensor": "model.layers.0.self_attn.q_proj.weight",
+             "dtype": "BF16",                 # F32 | F16 | BF16 (safetensors)
+             "shape": [2048, 2048]}           # row-major (safetensors) order
+          ],
+          "transforms": [{"op": "permute_qk", "n_head": 32}],
+          "data": null,                       # or {"dtype": "F32",
+                                              #  "base64": "<little-endian bytes>"}
+          "imatrix": null,                    # or the imatrix entry name to use
+          "reason": "attn_q: default"         # why this type (display only)
+        }, ...
+      ]
+    }
+
+Value types are the GGUF names (UINT8 … FLOAT64, BOOL, STRING, ARRAY);
+arrays carry ``element_type`` (never ARRAY). FLOAT32 values are already
+rounded to binary32. Integers are JSON integers.
+
+Tensor semantics, applied in this order:
+
+1. **Read** each source tensor and widen it to float32 exactly (BF16/F16/F32).
+2. **Stack**: several sources (Mixtral experts) with ``{"op": "stack"}`` are
+   concatenated in list order along a new outermost axis (ne[2]).
+3. **Transforms** (in list order):
+
+   ``{"op": "permute_qk", "n_head": N}``
+       reorder the *rows* (outermost axis; a 1-D bias is N·D rows of one
+       element) of the source matrix with R rows: with D = R / N (even), for
+       head h < N, i < D/2, j ∈ {0, 1}:
+       ``new_row[h·D + 2i + j] = old_row[h·D + j·D/2 + i]`` —
+       Hugging Face's rotate-half RoPE layout → ggml's interleaved pairs.
+       Columns are untouched, so it can be applied row by row.
+   ``{"op": "stack"}``
+       marker for step 2 (no data change by itself).
+
+4. **Encode** to ``type``: F32 copy; F16 round-to-nearest-even (as numpy);
+   BF16 as ggml/gguf-py (round-to-nearest-even, NaN kept quiet); block types
+   row by row with ggml's reference quantizers (and the imatrix entry named by
+   ``imatrix`` when present).
+
+Generated tensors (``rope_freqs.weight``) carry their float32 values inline
+in ``data`` (base64 of little-endian bytes) and no sources.
+
+The file is GGUF v3 with ``alignment`` 32: header, the metadata in list order,
+tensor infos in list order, then the tensor data in the same order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import values as V
+from .archs import HParams, MappedTensor, TensorSource, adapter_for
+from .errors import ConfigError, PlanError, TensorShapeError
+from .general import general_metadata, parameter_counts
+from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
+from .ggml_types import target as lookup_target
+from .mixture import MixtureModel, MixtureOptions, choose_types
+from .tokenizer import TokenizerFiles, tokenizer_metadata
+
+SCHEMA_VERSION = 1
+ALIGNMENT = 32
+QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
+
+
+@dataclass
+class SourceRef:
+    """One checkpoint tensor read by an output tensor."""
+
+    file: str
+    tensor: str
+    dtype: str
+    shape: List[int]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
+
+
+@dataclass
+class TensorPlan:
+    """One output tensor (see the module docstring for the semantics)."""
+
+    name: str
+    shape: List[int]
+    type: str
+    sources: List[SourceRef] = field(default_factory=list)
+    transforms: List[Dict[str, Any]] = field(default_factory=list)
+    data: Optional[np.ndarray] = None
+    imatrix: Optional[str] = None
+    reason: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        """Encoded size in bytes."""
+        rows = 1
+        for d in self.shape[1:]:
+            rows *= d
+        return row_nbytes(self.type, self.shape[0]) * rows
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = None
+        if self.data is not None:
+            data = {"dtype": "F32", "base64": base64.b64encode(np.asarray(self.data, dtype="<f4").tobytes()).decode("ascii")}
+        return {
+            "name": self.name, "shape": list(self.shape), "type": self.type, "nbytes": self.nbytes,
+            "sources": [s.to_dict() for s in self.sources], "transforms": [dict(t) for t in self.transforms],
+            "data": data, "imatrix": self.imatrix, "reason": self.reason,
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "TensorPlan":
+        try:
+            data = None
+            if d.get("data") is not None:
+                if d["data"].get("dtype") != "F32":
+                    raise PlanError(f"convert: tensor {d['name']!r}: inline data must be F32")
+                data = np.frombuffer(base64.b64decode(d["data"]["base64"]), dtype="<f4").astype(np.float32)
+            t = TensorPlan(
+                name=d["name"], shape=[int(x) for x in d["shape"]], type=d["type"],
+                sources=[SourceRef(s["file"], s["tensor"], s["dtype"], [int(x) for x in s["shape"]]) for s in d["sources"]],
+                transforms=[dict(x) for x in d["transforms"]], data=data, imatrix=d.get("imatrix"),
+                reason=d.get("reason", ""))
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            if isinstance(e, PlanError):
+                raise
+            raise PlanError(f"convert: malformed tensor entry in plan: {e!r}") from None
+        block_size(t.type)
+        if "nbytes" in d and int(d["nbytes"]) != t.nbytes:
+            raise PlanError(f"convert: tensor {t.name!r}: nbytes {d['nbytes']} does not match shape and type ({t.nbytes})")
+        return t
+
+
+@dataclass
+class Plan:
+    """A complete conversion plan (see the module docstring)."""
+
+    hf_architecture: str
+    architecture: str
+    target: str
+    file_type: int
+    reference: str
+    metadata: List[V.KV]
+    tensors: List[TensorPlan]
+    model_dir: Optional[str] = None
+    alignment: int = ALIGNMENT
+    schema: int = SCHEMA_VERSION
+
+    def meta(self, key: str) -> Any:
+        """The value of a metadata key (KeyError if absent)."""
+        for kv in self.metadata:
+            if kv.key == key:
+                return kv.value
+        raise KeyError(key)
+
+    def tensor(self, name: str) -> TensorPlan:
+        """The output tensor named ``name`` (KeyError if absent)."""
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "schema": self.schema, "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
+            "architecture": self.architecture, "target": self.target, "file_type": self.file_type,
+            "reference": self.reference, "alignment": self.alignment,
+            "metadata": [kv.to_dict() for kv in self.metadata],
+            "tensors": [t.to_dict() for t in self.tensors],
+        }
+
+    def to_json(self, indent: Optional[int] = None) -> str:
+        """The plan as JSON text (UTF-8 safe: non-ASCII is escaped)."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=True, allow_nan=False)
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "Plan":
+        """Rebuild (and validate) a plan from :meth:`to_dict` output."""
+        try:
+            if d.get("schema") != SCHEMA_VERSION:
+                raise PlanError(f"convert: plan schema {d.get('schema')!r} is not {SCHEMA_VERSION}")
+            return Plan(
+                hf_architecture=d["hf_architecture"], architecture=d["architecture"], target=d["target"],
+                file_type=int(d["file_type"]), reference=d["reference"],
+                metadata=[V.KV.from_dict(x) for x in d["metadata"]],
+                tensors=[TensorPlan.from_dict(x) for x in d["tensors"]],
+                model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"])
+        except (KeyError, TypeError, AttributeError) as e:
+            raise PlanError(f"convert: malformed plan: {e!r}") from None
+
+    @staticmethod
+    def from_json(text: str) -> "Plan":
+        """Inverse of :meth:`to_json`."""
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PlanError(f"convert: plan is not valid JSON: {e}") from None
+        if not isinstance(d, dict):
+            raise PlanError("convert: plan JSON must be an object")
+        return Plan.from_dict(d)
+
+    @property
+    def total_nbytes(self) -> int:
+        """Sum of the encoded tensor sizes (without alignment padding)."""
+        return sum(t.nbytes for t in self.tensors)
+
+
+def _options_given(o: MixtureOptions) -> bool:
+    return bool(o.pure or o.output_tensor_type or o.token_embedding_type or o.tensor_types
+                or not o.quantize_output_tensor)
+
+
+def build_plan_from_parts(
+    config: Mapping[str, Any],
+    tokenizer: TokenizerFiles,
+    tensors: Mapping[str, Tuple[str, str, Sequence[int]]],
+    target: str,
+    *,
+    imatrix_names: Optional[Iterable[str]] = None,
+    dir_name: Optional[str] = None,
+    model_dir: Optional[str] = None,
+    generation_config: Optional[Mapping[str, Any]] = None,
+    model_card: Optional[Mapping[str, Any]] = None,
+    tokenizer_pre: Optional[str] = None,
+    model_name: Optional[str] = None,
+    pure: bool = False,
+    output_tensor_type: Optional[str] = None,
+    token_embedding_type: Optional[str] = None,
+    tensor_types: Sequence[Tuple[str, str]] = (),
+    leave_output_tensor: bool = False,
+) -> Plan:
+    """Build a plan from already-parsed inputs (no file access).
+
+    Args:
+        config: config.json.
+        tokenizer: the parsed tokenizer files.
+        tensors: checkpoint tensor name → ``(file, dtype, shape)`` with the
+            file relative to the model directory, the safetensors dtype
+            (``"BF16"`` …) and the row-major shape.
+        target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
+        imatrix_names: names of the tensors an importance matrix covers
+            (GGUF names); ``None`` means no imatrix. Its presence changes some
+            mixture rules, as in llama-quantize.
+        dir_name: the model directory's name (used for general.name & co.).
+        model_dir: recorded in the plan; source files are relative to it.
+        generation_config: generation_config.json (sampling defaults).
+        model_card: README.md front matter as a dict.
+        tokenizer_pre: force ``tokenizer.ggml.pre`` for a byte-level BPE tokenizer.
+        model_name: force ``general.name``.
+        pure, output_tensor_type, token_embedding_type, tensor_types,
+        leave_output_tensor: llama-quantize's ``--pure``,
+            ``--output-tensor-type``, ``--token-embedding-type``,
+            ``--tensor-type REGEX=TYPE`` and ``--leave-output-tensor``.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError("convert: config.json must hold a JSON object", "config.json")
+    raw_config = dict(config)
+    tgt: Target = lookup_target(target)
+    adapter = adapter_for(raw_config)
+    merged = dict(raw_config)
+    if isinstance(merged.get("text_config"), dict):
+        merged = {**merged, **merged["text_config"]}
+    # hyper-parameters as the reference converter reads them (AutoConfig defaults);
+    # tokenizer special ids and general.* come from the raw config.json
+    hp_config = adapter.normalize_config(merged)
+    hp: HParams = adapter.hparams(hp_config)
+
+    vocab, tok_kvs = tokenizer_metadata(adapter.vocab_readers, tokenizer, raw_config,
+                                        vocab_size=hp.n_vocab,
+                                        reads_add_prefix_space=adapter.reads_add_prefix_space,
+                                        pre_override=tokenizer_pre, quirks=adapter.tokenizer_quirks)
+    n_vocab = len(vocab.tokens)
+
+    sources: Dict[str, TensorSource] = {}
+    for name, entry in tensors.items():
+        try:
+            file, dtype, shape = entry
+            shape_t = tuple(int(x) for x in shape)
+        except (TypeError, ValueError):
+            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape), got {entry!r}") from None
+        if any(x < 0 for x in shape_t):
+            raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
+        sources[name] = TensorSource(str(file), str(dtype), shape_t)
+    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
+
+    options = MixtureOptions(
+        has_imatrix=imatrix_names is not None, pure=pure, output_tensor_type=output_tensor_type,
+        token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
+        quantize_output_tensor=not leave_output_tensor)
+    via_quantize = tgt.via_quantize or _options_given(options)
+
+    # metadata, in the converter's order
+    counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
+    kvs: List[V.KV] = [V.string("general.architecture", adapter.gguf_arch), V.string("general.type", "model")]
+    kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
+                            model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
+                            name_override=model_name)
+    kvs += adapter.metadata(hp_config, hp, tgt.ftype)
+    kvs.append(V.u32("general.quantization_version", QUANTIZATION_VERSION))
+    kvs += tok_kvs
+    keys = [kv.key for kv in kvs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise PlanError(f"convert: metadata key {dup!r} would be written twice")
+    if via_quantize:
+        # llama-quantize re-sets these two, which moves them to the end
+        moved = {k.key: k for k in kvs if k.key in ("general.quantization_version", "general.file_type")}
+        kvs = [k for k in kvs if k.key not in moved] + [moved["general.quantization_version"], moved["general.file_type"]]
+
+    imatrix_set = set(imatrix_names) if imatrix_names is not None else None
+    by_name = {t.name: t for t in mapped}
+    out: List[TensorPlan] = []
+    if via_quantize:
+        mm = MixtureModel(adapter.gguf_arch, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_expert)
+        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type="F32")
+        for c in choices:
+            t = by_name[c.name]
+            imat = c.name if (imatrix_set is not None and c.name in imatrix_set and c.type != "F32"
+                              and is_quantized(c.type)) else None
+            out.append(_tensor_plan(t, c.type, c.reason, imat))
+    else:
+        for t in mapped:
+            if t.force_f32 or tgt.default_type == "F32":
+                typ, why = "F32", "kept F32 (1-D, norm, bias or router)" if t.force_f32 else "F32 target"
+            else:
+                typ, why = tgt.default_type, "default"
+                if t.ne[0] % block_size(typ):
+                    typ, why = "F16", f"ne[0]={t.ne[0]} not a multiple of {block_size(tgt.default_type)}: F16"
+            out.append(_tensor_plan(t, typ, why, None))
+
+    return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
+                file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
+                metadata=kvs, tensors=out, model_dir=model_dir)
+
+
+def permute_qk_rows(a: np.ndarray, n_head: int) -> np.ndarray:
+    """The ``permute_qk`` transform, written as its index formula (reference for the Go executor).
+
+    Rows (axis 0) are reordered: with D = rows / n_head, for head h, i < D/2,
+    j in {0, 1}: ``new[h*D + 2*i + j] = old[h*D + j*D/2 + i]``.
+    """
+    rows = a.shape[0]
+    if n_head <= 0 or rows % n_head or (rows // n_head) % 2:
+        raise PlanError(f"convert: permute_qk: {rows} rows cannot be split into {n_head} heads of even size")
+    d = rows // n_head
+    src = np.empty(rows, dtype=np.int64)
+    for h in range(n_head):
+        for i in range(d // 2):
+            for j in range(2):
+                src[h * d + 2 * i + j] = h * d + j * (d // 2) + i
+    return a[src]
+
+
+def apply_transforms(sources: Sequence[np.ndarray], transforms: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Apply a tensor's plan transforms to its (already float32) source arrays.
+
+    This is the executable definition of the transform semantics in the
+    module docstring, for tests and debugging; the Go executor does the real
+    work.
+    """
+    arrays = [np.asarray(a, dtype=np.float32) for a in sources]
+    ops = [t.get("op") for t in transforms]
+    if len(arrays) > 1:
+        if "stack" not in ops:
+            raise PlanError("convert: several sources need a 'stack' transform")
+        out = np.stack(arrays)
+    elif len(arrays) == 1:
+        out = arrays[0]
+    else:
+        raise PlanError("convert: a transform needs at least one source")
+    for t in transforms:
+        op = t.get("op")
+        if op == "stack":
+            continue
+        if op == "permute_qk":
+            out = permute_qk_rows(out, int(t["n_head"]))
+        else:
+            raise PlanError(f"convert: unknown transform {op!r}")
+    return out
+
+
+def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
+    return TensorPlan(
+        name=t.name, shape=list(t.ne), type=typ,
+        sources=[SourceRef(s.file, hf, s.dtype, list(s.shape)) for hf, s in t.sources],
+        transforms=list(t.transforms), data=t.data, imatrix=imatrix, reason=reason)
+
+
+# ------------------------------------------------------------------ display
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} TiB"  # pragma: no cover
+
+
+def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
+    """A readable rendering of the plan (what ``wick convert --dry-run`` prints)."""
+    lines: List[str] = []
+    lines.append(f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+    if metadata:
+        lines.append("")
+        lines.append(f"metadata ({len(plan.metadata)} keys):")
+        kw = max((len(kv.key) for kv in plan.metadata), default=0)
+        for kv in plan.metadata:
+            if kv.type == V.ValueType.ARRAY:
+                head = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in kv.value[:4])
+                more = ", …" if len(kv.value) > 4 else ""
+                val = f"[{head}{more}] ({len(kv.value)} × {kv.element_type.name})"
+                tname = "ARRAY"
+            else:
+                val = repr(kv.value) if isinstance(kv.value, str) else str(kv.value)
+                tname = kv.type.name
+            if len(val) > max_value_chars:
+                val = val[:max_value_chars - 1] + "…"
+            val = val.replace("\n", "\\n")
+            lines.append(f"  {kv.key:<{kw}}  {tname:<8} {val}")
+    lines.append("")
+    lines.append(f"tensors ({len(plan.tensors)}):")
+    rows = [("#", "name", "shape (ne)", "type", "from", "source", "transform", "size", "why")]
+    src_total = 0
+    for i, t in enumerate(plan.tensors):
+        if t.sources:
+            s0 = t.sources[0]
+            dt = s0.dtype
+            src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
+            for s in t.sources:
+                n = 1
+                for d in s.shape:
+                    n *= d
+                src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
+        else:
+            dt, src = "gen", "(generated)"
+        tr = ",".join(f"{x['op']}({x['n_head']})" if x.get("op") == "permute_qk" else x.get("op", "?")
+                      for x in t.transforms) or "-"
+        rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, _human(t.nbytes), t.reason))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
+    for r in rows:
+        lines.append("  " + "  ".join(r[c].ljust(widths[c]) for c in range(len(widths))) + "  " + r[-1])
+    by_type: Dict[str, Tuple[int, int]] = {}
+    for t in plan.tensors:
+        c, b = by_type.get(t.type, (0, 0))
+        by_type[t.type] = (c + 1, b + t.nbytes)
+    lines.append("")
+    summary = ", ".join(f"{k}: {c} ({_human(b)})" for k, (c, b) in sorted(by_type.items(), key=lambda kv: -kv[1][1]))
+    lines.append(f"types: {summary}")
+    lines.append(f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written")
+    return "\n".join(lines)

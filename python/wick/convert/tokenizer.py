@@ -1,0 +1,877 @@
+"""Tokenizer metadata (``tokenizer.*`` GGUF keys) from Hugging Face tokenizer files.
+
+No tokenizer library is used: everything is read from the JSON files (and the
+SentencePiece protobuf) directly, reproducing what llama.cpp's
+``convert_hf_to_gguf.py`` (``_set_vocab_sentencepiece``, ``_set_vocab_llama_hf``,
+``_set_vocab_gpt2``) and gguf-py's ``SpecialVocab`` write, key for key and in
+the same order.
+
+Readers (an adapter lists the ones to try, in order; the first whose files
+exist wins, as in the converter):
+
+``spm``
+    ``tokenizer.model`` (SentencePiece protobuf, parsed here): tokens, scores
+    and types of every piece; ids up to config ``vocab_size`` without a piece
+    become ``[PAD{id}]`` (score -10000, UNUSED); ``added_tokens.json`` and
+    tokenizer_config.json ``added_tokens_decoder`` entries overwrite their ids
+    (score -1000; CONTROL if special or special-looking, else USER_DEFINED).
+    ``tokenizer.ggml.model = "llama"``, ``pre = "default"``.
+``llama_hf``
+    a Llama-2-style ``tokenizer.json`` (BPE with ``byte_fallback`` and a
+    ``Sequence`` decoder) without tokenizer.model: base vocabulary then added
+    tokens above it, score -1000 each, ``<0xNN>`` → BYTE, the tokenizer's
+    special tokens → CONTROL. Model ``"llama"``, pre ``"default"``.
+    Unlike the converter, ids up to config ``vocab_size`` that have no token
+    are filled with ``[PAD{id}]`` (UNUSED) so the file matches the embedding.
+``gpt2``
+    byte-level BPE ``tokenizer.json`` (Llama 3, Qwen2/2.5/3, Mistral-Nemo,
+    SmolLM): ids 0 … config ``vocab_size``-1 take the vocabulary / added-token
+    strings verbatim; holes become ``[PAD{id}]`` (UNUSED); added tokens are
+    CONTROL when special or special-looking (``<|…|>``, ``<｜…｜>``,
+    ``<pad>``, ``<mask>``, ``<unused…>``…), else USER_DEFINED (with ``▁`` → space).
+    "Special" follows transformers: tokenizer_config.json ``added_tokens_decoder``
+    flags win over tokenizer.json's, and every token tokenizer_config.json names
+    (bos/eos/unk/sep/pad/cls/mask, additional_special_tokens) is special;
+    merges from ``model.merges`` in either form (``"a b"`` strings, or
+    ``["a", "b"]`` pairs, joined by one space with literal spaces inside a part
+    written as U+0120), else ``merges.txt``. Model ``"gpt2"``.
+
+Special tokens follow ``SpecialVocab``: ids of bos/eos/unk/sep/pad/mask from
+tokenizer_config.json ``*_token`` looked up in tokenizer.json ``added_tokens``,
+then config.json ``*_token_id`` (integers only; lists such as Llama 3.1's
+``eos_token_id: [...]`` are ignored), first source wins; ``add_bos``/``add_eos``/
+``add_sep`` inferred from tokenizer.json ``post_processor`` (ByteLevel,
+RobertaProcessing, TemplateProcessing) then tokenizer_config.json
+``add_*_token``; the chat template from tokenizer_config.json, else
+``chat_template.jinja`` (+ ``additional_chat_templates/*.jinja``), else
+``chat_template.json`` — only when tokenizer_config.json exists; lowercase /
+strip-accents normalizer flags.
+
+The BPE pre-tokenizer (``tokenizer.ggml.pre``)
+----------------------------------------------
+llama.cpp's converter identifies the pre-tokenizer by encoding a probe string
+with the Hugging Face tokenizer and hashing the ids. Without a tokenizer
+library Wick instead recognises the *structure* of tokenizer.json's
+``pre_tokenizer`` — which is what llama.cpp actually re-implements for each
+name (its regexes, and the ``ignore_merges`` flag of the BPE model):
+
+=====================================================================  ==============
+pre_tokenizer (Sequence of …)                                          written pre
+=====================================================================  ==============
+Split(Llama-3 regex, ``\\p{N}{1,3}`` digits, Isolated) + ByteLevel(no   ``llama-bpe``
+regex), model ``ignore_merges: true``
+the same with ``ignore_merges`` false/absent                            ``smaug-bpe``
+Split(Qwen2 regex: same but single ``\\p{N}``, Isolated) + ByteLevel      ``qwen2``
+Split(Tekken regex, Isolated) + ByteLevel (Mistral-Nemo)                ``tekken``
+Digits(individual) + ByteLevel(use_regex) (SmolLM)                      ``smollm``
+ByteLevel(use_regex) alone (GPT-2 style)                               ``gpt-2``
+=====================================================================  ==============
+
+ByteLevel must have ``add_prefix_space: false``. Anything else raises
+:class:`~wick.convert.errors.UnsupportedTokenizerError` (pass ``tokenizer_pre=``
+to :func:`wick.convert.build_plan` to force a name). Several names in the
+converter's hash table share one structure (llama.cpp then tokenizes them
+identically); for those Wick writes the name above, which can differ from the
+converter's string for re-packaged tokenizers.
+
+Known deviations from the converter (documented, deliberate): added tokens with
+``normalized: false`` are not round-tripped through a tokenizer (identity for
+ordinary special tokens); the set-ordered ``tokenizer.chat_templates`` list is
+written in file order.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from . import values as V
+from .errors import TokenizerError, UnsupportedTokenizerError
+
+# token types (llama_token_type / gguf TokenType)
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+
+TOKENIZER_JSON = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+TOKENIZER_MODEL = "tokenizer.model"
+
+
+@dataclass
+class TokenizerFiles:
+    """The tokenizer-related files of a model directory, already parsed.
+
+    Every field is optional; ``None`` means the file does not exist.
+    ``tokenizer_model`` is the raw bytes of tokenizer.model (SentencePiece
+    protobuf). ``additional_chat_templates`` maps a template name (file stem)
+    to its text, in file-name order.
+    """
+
+    tokenizer_json: Optional[Dict[str, Any]] = None
+    tokenizer_config: Optional[Dict[str, Any]] = None
+    tokenizer_model: Optional[bytes] = None
+    added_tokens_json: Optional[Dict[str, Any]] = None
+    special_tokens_map: Optional[Dict[str, Any]] = None
+    merges_txt: Optional[str] = None
+    chat_template_jinja: Optional[str] = None
+    chat_template_json: Optional[Dict[str, Any]] = None
+    additional_chat_templates: Optional[Dict[str, str]] = None
+
+
+@dataclass
+class Vocab:
+    """The result of reading a tokenizer: what :func:`tokenizer_metadata` writes."""
+
+    model: str  # "llama" or "gpt2"
+    pre: str
+    tokens: List[str]
+    types: List[int]
+    scores: Optional[List[float]] = None
+    reader: str = ""
+    bos_id: Optional[int] = None  # filled from the special-token KVs for display
+
+
+class OrderedKVs:
+    """Mimics GGUFWriter's dict: re-adding a key keeps its first position."""
+
+    def __init__(self) -> None:
+        self._d: Dict[str, V.KV] = {}
+
+    def add(self, kv: V.KV) -> None:
+        self._d[kv.key] = kv
+
+    def remove(self, key: str) -> None:
+        self._d.pop(key, None)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._d
+
+    def items(self) -> List[V.KV]:
+        return list(self._d.values())
+
+
+# ----------------------------------------------------------------- helpers
+def does_token_look_special(token: str) -> bool:
+    """The converter's heuristic for added tokens that should be CONTROL."""
+    if token in ("<pad>", "<mask>", "<2mass>", "[@BOS@]"):
+        return True
+    if token.startswith("<|") and token.endswith("|>"):
+        return True
+    if token.startswith("<｜") and token.endswith("｜>"):
+        return True
+    return token.startswith("<unused") and token.endswith(">")
+
+
+def _need_dict(name: str, d: Any, what: str) -> Dict[str, Any]:
+    if not isinstance(d, dict):
+        raise TokenizerError(f"convert: {name}: {what} must be an object, got {type(d).__name__}", name)
+    return d
+
+
+def _added_tokens(tj: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    if not tj:
+        return []
+    at = tj.get("added_tokens", [])
+    if at is None:
+        return []
+    if not isinstance(at, list):
+        raise TokenizerError(f"convert: {TOKENIZER_JSON}: 'added_tokens' must be a list", TOKENIZER_JSON)
+    for i, a in enumerate(at):
+        if not isinstance(a, dict) or not isinstance(a.get("content"), str) or isinstance(a.get("id"), bool) \
+                or not isinstance(a.get("id"), int) or a["id"] < 0:
+            raise TokenizerError(f"convert: {TOKENIZER_JSON}: added_tokens[{i}] needs a string 'content' and a "
+                                 f"non-negative integer 'id', got {a!r}", TOKENIZER_JSON)
+    return at
+
+
+def _model_vocab(tj: Dict[str, Any]) -> Dict[str, int]:
+    model = _need_dict(TOKENIZER_JSON, tj.get("model"), "'model'")
+    vocab = model.get("vocab")
+    if not isinstance(vocab, dict):
+        raise TokenizerError(f"convert: {TOKENIZER_JSON}: 'model.vocab' must be an object token → id "
+                             f"(model type {model.get('type')!r} is not supported)", TOKENIZER_JSON)
+    for tok, i in vocab.items():
+        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+            raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.vocab[{tok!r}] must be a non-negative integer id, got {i!r}",
+                                 TOKENIZER_JSON)
+    return vocab
+
+
+# ---------------------------------------------------------- pre-tokenizer
+LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+TEKKEN_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?"
+                r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def pre_tokenizer_signature(tj: Dict[str, Any]) -> Tuple[Tuple[Any, ...], ...]:
+    """A normalised description of tokenizer.json's ``pre_tokenizer`` (one tuple per step)."""
+    pre = tj.get("pre_tokenizer")
+    if pre is None:
+        return ()
+    pre = _need_dict(TOKENIZER_JSON, pre, "'pre_tokenizer'")
+    steps = pre.get("pretokenizers") if pre.get("type") == "Sequence" else [pre]
+    if not isinstance(steps, list):
+        raise TokenizerError(f"convert: {TOKENIZER_JSON}: pre_tokenizer Sequence needs a 'pretokenizers' list", TOKENIZER_JSON)
+    sig = []
+    for s in steps:
+        s = _need_dict(TOKENIZER_JSON, s, "a pre_tokenizer step")
+        t = s.get("type")
+        if t == "Split":
+            pat = s.get("pattern") or {}
+            rx = pat.get("Regex") if isinstance(pat, dict) else None
+            lit = pat.get("String") if isinstance(pat, dict) else None
+            sig.append(("Split", "regex" if rx is not None else "string", rx if rx is not None else lit,
+                        s.get("behavior"), bool(s.get("invert", False))))
+        elif t == "ByteLevel":
+            sig.append(("ByteLevel", bool(s.get("add_prefix_space", True)), bool(s.get("use_regex", True))))
+        elif t == "Digits":
+            sig.append(("Digits", bool(s.get("individual_digits", False))))
+        else:
+            sig.append((str(t),))
+    return tuple(sig)
+
+
+_PRE_TABLE = [
+    ("qwen2", (("Split", "regex", QWEN2_REGEX, "Isolated", False), ("ByteLevel", False, False)), None),
+    ("tekken", (("Split", "regex", TEKKEN_REGEX, "Isolated", False), ("ByteLevel", False, False)), None),
+    ("llama-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), ("ByteLevel", False, False)), True),
+    ("smaug-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), ("ByteLevel", False, False)), False),
+    ("smollm", (("Digits", True), ("ByteLevel", False, True)), None),
+    ("gpt-2", (("ByteLevel", False, True),), None),
+]
+
+
+def detect_pre_tokenizer(tj: Dict[str, Any]) -> str:
+    """The ``tokenizer.ggml.pre`` name for a byte-level BPE tokenizer.json (rule table in the module docstring)."""
+    sig = pre_tokenizer_signature(tj)
+    model = tj.get("model") if isinstance(tj.get("model"), dict) else {}
+    ignore_merges = bool(model.get("ignore_merges", False))
+    for name, want, need_ignore in _PRE_TABLE:
+        if sig == want and (need_ignore is None or need_ignore == ignore_merges):
+            return name
+    known = ", ".join(n for n, _, _ in _PRE_TABLE)
+    raise UnsupportedTokenizerError(
+        f"convert: {TOKENIZER_JSON}: the BPE pre-tokenizer is not recognised (pre_tokenizer = {sig!r}); "
+        f"recognised: {known}. If llama.cpp knows this tokenizer, pass tokenizer_pre='<name>' explicitly.")
+
+
+# -------------------------------------------------------- SentencePiece
+def _varint(buf: bytes, pos: int, where: str) -> Tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(buf):
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: truncated varint in {where}", TOKENIZER_MODEL)
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: varint too long in {where}", TOKENIZER_MODEL)
+
+
+def _fields(buf: bytes, where: str):
+    """Iterate (field number, wire type, value) over one protobuf message."""
+    pos = 0
+    n = len(buf)
+    while pos < n:
+        key, pos = _varint(buf, pos, where)
+        fno, wt = key >> 3, key & 7
+        if fno == 0:
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: field number 0 in {where}", TOKENIZER_MODEL)
+        if wt == 0:
+            v, pos = _varint(buf, pos, where)
+        elif wt == 1:
+            if pos + 8 > n:
+                raise TokenizerError(f"convert: {TOKENIZER_MODEL}: truncated fixed64 in {where}", TOKENIZER_MODEL)
+            v, pos = buf[pos:pos + 8], pos + 8
+        elif wt == 2:
+            ln, pos = _varint(buf, pos, where)
+            if pos + ln > n:
+                raise TokenizerError(f"convert: {TOKENIZER_MODEL}: length {ln} runs past the end of {where}", TOKENIZER_MODEL)
+            v, pos = buf[pos:pos + ln], pos + ln
+        elif wt == 5:
+            if pos + 4 > n:
+                raise TokenizerError(f"convert: {TOKENIZER_MODEL}: truncated fixed32 in {where}", TOKENIZER_MODEL)
+            v, pos = buf[pos:pos + 4], pos + 4
+        else:
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: unsupported protobuf wire type {wt} in {where}", TOKENIZER_MODEL)
+        yield fno, wt, v
+
+
+def parse_sentencepiece(data: bytes) -> List[Tuple[str, float, int]]:
+    """(piece, score, type) of every piece of a SentencePiece ``ModelProto``.
+
+    Types are SentencePiece's: 1 NORMAL, 2 UNKNOWN, 3 CONTROL, 4 USER_DEFINED,
+    5 UNUSED, 6 BYTE (missing = NORMAL); a missing score is 0.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TokenizerError(f"convert: {TOKENIZER_MODEL}: expected bytes", TOKENIZER_MODEL)
+    data = bytes(data)
+    pieces = []
+    for fno, wt, v in _fields(data, "ModelProto"):
+        if fno != 1:
+            continue
+        if wt != 2:
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: ModelProto.pieces has wire type {wt}", TOKENIZER_MODEL)
+        idx = len(pieces)
+        piece, score, ptype = None, 0.0, 1
+        for f2, w2, v2 in _fields(v, f"piece {idx}"):
+            if f2 == 1 and w2 == 2:
+                try:
+                    piece = v2.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise TokenizerError(f"convert: {TOKENIZER_MODEL}: piece {idx} is not valid UTF-8", TOKENIZER_MODEL) from None
+            elif f2 == 2 and w2 == 5:
+                score = struct.unpack("<f", v2)[0]
+            elif f2 == 3 and w2 == 0:
+                ptype = v2
+        if piece is None:
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: piece {idx} has no text", TOKENIZER_MODEL)
+        if not 1 <= ptype <= 6:
+            raise TokenizerError(f"convert: {TOKENIZER_MODEL}: piece {idx} ({piece!r}) has unknown type {ptype}", TOKENIZER_MODEL)
+        pieces.append((piece, score, ptype))
+    if not pieces:
+        raise TokenizerError(f"convert: {TOKENIZER_MODEL}: no pieces (is this a SentencePiece model?)", TOKENIZER_MODEL)
+    return pieces
+
+
+def _vocab_spm(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
+    pieces = parse_sentencepiece(files.tokenizer_model)
+    n = vocab_size or len(pieces)
+    tokens = [f"[PAD{i}]" for i in range(n)]
+    scores = [-10000.0] * n
+    types = [UNUSED] * n
+    for i, (piece, score, ptype) in enumerate(pieces):
+        if i >= n:
+            break
+        tokens[i] = piece
+        scores[i] = score
+        types[i] = {UNKNOWN: UNKNOWN, CONTROL: CONTROL, UNUSED: UNUSED, BYTE: BYTE}.get(ptype, NORMAL)
+    if files.added_tokens_json is not None:
+        _need_dict("added_tokens.json", files.added_tokens_json, "the file")
+        for text, tid in files.added_tokens_json.items():
+            if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0:
+                raise TokenizerError(f"convert: added_tokens.json: id of {text!r} must be a non-negative integer", "added_tokens.json")
+            if tid >= n:
+                continue
+            tokens[tid], scores[tid], types[tid] = text, -1000.0, USER_DEFINED
+    for tid, data in _added_tokens_decoder(files).items():
+        if tid < 0 or tid >= n:
+            continue
+        tok = data["content"]
+        if data.get("special") or does_token_look_special(tok):
+            types[tid] = CONTROL
+        else:
+            tok = tok.replace("\u2581", " ")
+            types[tid] = USER_DEFINED
+        scores[tid] = -1000.0
+        tokens[tid] = tok
+    return Vocab("llama", "default", tokens, types, scores, reader="spm")
+
+
+# ------------------------------------------------------------- llama_hf
+_LLAMA_TOKENIZER_DEFAULTS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+
+
+def _special_token_strings(files: TokenizerFiles, llama_defaults: bool = True) -> List[str]:
+    """transformers' ``all_special_tokens``: the tokens tokenizer_config.json / special_tokens_map.json name."""
+    tc = dict(files.tokenizer_config or {})
+    if llama_defaults and (str(tc.get("tokenizer_class", "")).startswith("LlamaTokenizer") or not tc.get("tokenizer_class")):
+        for k, v in _LLAMA_TOKENIZER_DEFAULTS.items():
+            tc.setdefault(k, v)
+    for k, v in (files.special_tokens_map or {}).items():
+        tc[k] = v
+
+    def content(v: Any) -> Optional[str]:
+        if isinstance(v, str):
+            return v
+        if isinstance(v, dict) and isinstance(v.get("content"), str):
+            return v["content"]
+        return None
+
+    out: List[str] = []
+    for k in ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
+        c = content(tc.get(k))
+        if c is not None and c not in out:
+            out.append(c)
+    for v in tc.get("additional_special_tokens", []) or []:
+        c = content(v)
+        if c is not None and c not in out:
+            out.append(c)
+    return out
+
+
+def _added_tokens_decoder(files: TokenizerFiles) -> Dict[int, Dict[str, Any]]:
+    tc = files.tokenizer_config or {}
+    atd = tc.get("added_tokens_decoder") or {}
+    _need_dict(TOKENIZER_CONFIG, atd, "'added_tokens_decoder'")
+    out: Dict[int, Dict[str, Any]] = {}
+    for key, data in atd.items():
+        try:
+            tid = int(key)
+        except ValueError:
+            raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: added_tokens_decoder key {key!r} is not an id", TOKENIZER_CONFIG) from None
+        if not isinstance(data, dict) or not isinstance(data.get("content"), str):
+            raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: added_tokens_decoder[{key}] needs a string 'content'", TOKENIZER_CONFIG)
+        out[tid] = data
+    return out
+
+
+def _is_llama_hf(tj: Dict[str, Any]) -> bool:
+    model = tj.get("model") if isinstance(tj.get("model"), dict) else {}
+    if model.get("type") == "BPE" and model.get("ignore_merges", False) and not model.get("byte_fallback", True):
+        return False  # Llama 3: handled by the gpt2 reader
+    dec = tj.get("decoder") if isinstance(tj.get("decoder"), dict) else {}
+    return model.get("type") == "BPE" and bool(model.get("byte_fallback", False)) and dec.get("type") == "Sequence"
+
+
+_BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+
+
+def _vocab_llama_hf(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
+    tj = files.tokenizer_json
+    base = _model_vocab(tj)
+    n_base = len(base)
+    reverse: Dict[int, str] = {}
+    for tok, i in base.items():
+        reverse[i] = tok
+    if sorted(reverse) != list(range(n_base)):
+        raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.vocab ids are not 0…{n_base - 1} without gaps", TOKENIZER_JSON)
+    added = {a["content"]: a["id"] for a in _added_tokens(tj)}
+    full = dict(base)
+    full.update(added)
+    specials = _special_token_strings(files)
+    special_ids = {full[s] for s in specials if s in full}
+    tokens: List[str] = []
+    types: List[int] = []
+    added_list = sorted(((t, i) for t, i in added.items() if i >= n_base), key=lambda x: x[1])
+    added_ids = {i for _, i in added_list}
+    for i in range(n_base):
+        if i in added_ids:
+            continue
+        text = reverse[i]
+        tokens.append(text)
+        if _BYTE_TOKEN.fullmatch(text):
+            types.append(BYTE)
+        else:
+            types.append(CONTROL if i in special_ids else NORMAL)
+    for pos, (text, tid) in enumerate(added_list):
+        if tid != len(tokens):
+            raise TokenizerError(f"convert: {TOKENIZER_JSON}: added token {text!r} has id {tid}, expected {len(tokens)} "
+                                 "(added tokens must follow the base vocabulary without gaps)", TOKENIZER_JSON)
+        tokens.append(text)
+        types.append(CONTROL if text in specials else USER_DEFINED)
+    scores = [-1000.0] * len(tokens)
+    if vocab_size is not None and vocab_size > len(tokens):
+        for i in range(len(tokens), vocab_size):
+            tokens.append(f"[PAD{i}]")
+            types.append(UNUSED)
+            scores.append(-1000.0)
+    return Vocab("llama", "default", tokens, types, scores, reader="llama_hf")
+
+
+# ----------------------------------------------------------------- gpt2
+def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: Optional[str]) -> Vocab:
+    tj = files.tokenizer_json
+    base = _model_vocab(tj)
+    added = _added_tokens(tj)
+    atd = _added_tokens_decoder(files)
+    full = dict(base)
+    for a in added:
+        full[a["content"]] = a["id"]
+    for tid, data in atd.items():
+        full.setdefault(data["content"], tid)
+    n = vocab_size if vocab_size is not None else len(full)
+    if full and max(full.values()) >= n:
+        worst = max(full, key=full.get)
+        raise TokenizerError(f"convert: {TOKENIZER_JSON}: token {worst!r} has id {full[worst]}, but config.json vocab_size is {n}",
+                             TOKENIZER_JSON)
+    pre = pre_override if pre_override is not None else detect_pre_tokenizer(tj)
+    reverse: Dict[int, str] = {}
+    for tok, i in full.items():
+        if i in reverse and reverse[i] != tok:
+            raise TokenizerError(f"convert: {TOKENIZER_JSON}: id {i} is used by both {reverse[i]!r} and {tok!r}", TOKENIZER_JSON)
+        reverse[i] = tok
+    # What transformers treats as added tokens, and which of them are special:
+    # tokenizer.json added_tokens, tokenizer_config.json added_tokens_decoder
+    # (whose flags win), and the tokens tokenizer_config.json names as special
+    # (bos/eos/…/additional_special_tokens), which are always special.
+    named = set(_special_token_strings(files, llama_defaults=False))
+    special_by_id: Dict[int, bool] = {}
+    for a in added:
+        special_by_id.setdefault(a["id"], bool(a.get("special")))
+    for tid, data in atd.items():
+        special_by_id[tid] = bool(data.get("special"))
+    added_contents = {a["content"] for a in added} | {d["content"] for d in atd.values()} | (named & set(full))
+    tokens: List[str] = []
+    types: List[int] = []
+    for i in range(n):
+        tok = reverse.get(i)
+        if tok is None:
+            tokens.append(f"[PAD{i}]")
+            types.append(UNUSED)
+            continue
+        if tok in added_contents:
+            special = special_by_id.get(i, False) or tok in named
+            if special or does_token_look_special(tok):
+                types.append(CONTROL)
+            else:
+                tok = tok.replace("\u2581", " ")
+                types.append(USER_DEFINED)
+        else:
+            types.append(NORMAL)
+        tokens.append(tok)
+    return Vocab("gpt2", pre, tokens, types, None, reader="gpt2")
+
+
+def _merges(files: TokenizerFiles) -> List[str]:
+    tj = files.tokenizer_json or {}
+    model = tj.get("model") if isinstance(tj.get("model"), dict) else {}
+    merges = model.get("merges")
+    if isinstance(merges, list) and merges:
+        if isinstance(merges[0], str):
+            for i, m in enumerate(merges):
+                if not isinstance(m, str):
+                    raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.merges[{i}] is not a string", TOKENIZER_JSON)
+            return list(merges)
+        if isinstance(merges[0], list) and len(merges[0]) == 2 and isinstance(merges[0][0], str):
+            out = []
+            for i, pair in enumerate(merges):
+                if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+                    raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.merges[{i}] is not a pair of strings", TOKENIZER_JSON)
+                out.append(" ".join(p.replace(" ", "\u0120") for p in pair))
+            return out
+        raise TokenizerError(f"convert: {TOKENIZER_JSON}: unknown model.merges format (first entry {merges[0]!r})", TOKENIZER_JSON)
+    if files.merges_txt is not None:
+        lines = files.merges_txt.splitlines(keepends=True)
+        if lines and lines[0].strip().startswith("#"):
+            lines = lines[1:]
+        out = []
+        for line in lines:
+            parts = line.strip().split(None, 3)
+            if not parts:
+                continue
+            if len(parts) != 2:
+                continue  # the converter skips malformed lines with a warning
+            out.append(f"{parts[0]} {parts[1]}")
+        return out
+    return []
+
+
+# --------------------------------------------------------- special vocab
+_ID_KEYS = {
+    "bos": "tokenizer.ggml.bos_token_id",
+    "eos": "tokenizer.ggml.eos_token_id",
+    "unk": "tokenizer.ggml.unknown_token_id",
+    "sep": "tokenizer.ggml.seperator_token_id",
+    "pad": "tokenizer.ggml.padding_token_id",
+    "mask": "tokenizer.ggml.mask_token_id",
+    "eot": "tokenizer.ggml.eot_token_id",
+    "eom": "tokenizer.ggml.eom_token_id",
+}
+_ADD_KEYS = {"bos": "tokenizer.ggml.add_bos_token", "eos": "tokenizer.ggml.add_eos_token", "sep": "tokenizer.ggml.add_sep_token"}
+
+
+@dataclass
+class SpecialVocab:
+    """gguf-py's SpecialVocab, computed from parsed files."""
+
+    merges: List[str] = field(default_factory=list)
+    special_token_ids: Dict[str, int] = field(default_factory=dict)
+    add_special_token: Dict[str, bool] = field(default_factory=dict)
+    chat_template: Any = None
+    normalizer_lowercase: Optional[bool] = None
+    normalizer_strip_accents: Optional[bool] = None
+
+    def kvs(self) -> List[V.KV]:
+        """The KV entries in ``add_to_gguf`` order."""
+        out = OrderedKVs()
+        if self.merges:
+            out.add(V.array("tokenizer.ggml.merges", V.ValueType.STRING, self.merges))
+        for typ, tid in self.special_token_ids.items():
+            if typ in _ID_KEYS:
+                out.add(V.u32(_ID_KEYS[typ], tid))
+        for typ, val in self.add_special_token.items():
+            if typ in _ADD_KEYS:
+                out.add(V.boolean(_ADD_KEYS[typ], val))
+        for kv in chat_template_kvs(self.chat_template):
+            out.add(kv)
+        if self.normalizer_lowercase is not None:
+            out.add(V.boolean("tokenizer.ggml.normalizer.lowercase", self.normalizer_lowercase))
+        if self.normalizer_strip_accents is not None:
+            out.add(V.boolean("tokenizer.ggml.normalizer.strip_accents", self.normalizer_strip_accents))
+        return out.items()
+
+
+def chat_template_kvs(value: Any) -> List[V.KV]:
+    """GGUFWriter.add_chat_template: a string, or a list of {name, template}."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [V.string("tokenizer.chat_template", value)] if value else []
+    out: List[V.KV] = []
+    default = None
+    names: List[str] = []
+    for choice in value:
+        if not isinstance(choice, dict):
+            raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: chat_template list entries must be objects", TOKENIZER_CONFIG)
+        name = choice.get("name", "") or ""
+        tmpl = choice.get("template")
+        name = "".join(c if (c.isascii() and c.isalnum()) else "_" for c in str(name))
+        if name and tmpl is not None:
+            if not isinstance(tmpl, str):
+                raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: chat template {name!r} is not a string", TOKENIZER_CONFIG)
+            if name == "default":
+                default = tmpl
+            else:
+                if name not in names:
+                    names.append(name)
+                if tmpl:
+                    out.append(V.string(f"tokenizer.chat_template.{name}", tmpl))
+    if names:
+        out.append(V.array("tokenizer.chat_templates", V.ValueType.STRING, names))
+    if default:
+        out.append(V.string("tokenizer.chat_template", default))
+    return out
+
+
+def _parse_normalizer(sv: SpecialVocab, norm: Any) -> None:
+    if not isinstance(norm, dict):
+        return
+    t = norm.get("type")
+    if t == "Lowercase":
+        sv.normalizer_lowercase = True
+    elif t == "StripAccents":
+        sv.normalizer_strip_accents = True
+    elif t == "BertNormalizer":
+        if "lowercase" in norm:
+            sv.normalizer_lowercase = norm["lowercase"]
+        if "strip_accents" in norm:
+            sv.normalizer_strip_accents = norm["strip_accents"]
+    elif t == "Sequence":
+        for n in norm.get("normalizers", []) or []:
+            _parse_normalizer(sv, n)
+
+
+def special_vocab(files: TokenizerFiles, config: Dict[str, Any], *, load_merges: bool,
+                  n_vocab: Optional[int] = None, types: Sequence[str] = ("bos", "eos", "unk", "sep", "pad", "cls", "mask")
+                  ) -> SpecialVocab:
+    """Port of gguf-py ``SpecialVocab`` (see the module docstring)."""
+    sv = SpecialVocab()
+    stypes = list(types)
+
+    def set_id(typ: str, tid: Any) -> None:
+        if isinstance(tid, bool) or not isinstance(tid, int):
+            return
+        if tid < 0:
+            raise TokenizerError(f"convert: invalid id {tid} for special token {typ!r}")
+        if n_vocab is None or tid < n_vocab:
+            sv.special_token_ids.setdefault(typ, tid)
+
+    tj = files.tokenizer_json
+    tc = dict(files.tokenizer_config) if files.tokenizer_config is not None else None
+    if tj is not None:
+        if load_merges:
+            sv.merges = _merges(files)
+        if tj.get("normalizer"):
+            _parse_normalizer(sv, tj["normalizer"])
+        added = _added_tokens(tj)
+    else:
+        added = []
+    if tj:
+        cfg = tc or {}
+        s_bos, s_cls, s_eos, s_sep = cfg.get("bos_token"), cfg.get("cls_token"), cfg.get("eos_token"), cfg.get("sep_token")
+        if not s_bos and s_cls and tc:
+            tc["bos_token"] = s_bos = s_cls
+        if not s_eos and s_sep and tc:
+            tc["eos_token"] = s_eos = s_sep
+        post = tj.get("post_processor")
+        if post:
+            post = _need_dict(TOKENIZER_JSON, post, "'post_processor'")
+            procs = post.get("processors", [post])
+            for proc in procs if isinstance(procs, list) else []:
+                if not isinstance(proc, dict):
+                    continue
+                ptype = proc.get("type")
+                if ptype == "ByteLevel":
+                    sv.add_special_token.setdefault("bos", False)
+                    sv.add_special_token.setdefault("eos", False)
+                elif ptype == "RobertaProcessing":
+                    sv.add_special_token["bos"] = True
+                    sv.add_special_token["eos"] = True
+                    sv.add_special_token["sep"] = True
+                    if not s_cls and tc:
+                        s_cls = (proc.get("cls") or [s_bos])[0]
+                        tc["cls_token"] = s_cls
+                    if not s_sep and tc:
+                        s_sep = (proc.get("sep") or [s_eos])[0]
+                        tc["sep_token"] = s_sep
+                elif ptype == "TemplateProcessing":
+                    single = proc.get("single", []) or []
+                    pair = proc.get("pair", []) or []
+
+                    def sid(entry: Any) -> Any:
+                        return entry.get("SpecialToken", {}).get("id") if isinstance(entry, dict) else None
+
+                    first = last = None
+                    if len(single) > 1:
+                        first = sid(single[0])
+                        if first:
+                            if not tc:
+                                s_bos = first
+                            elif first not in (s_bos, s_cls):
+                                if not s_bos:
+                                    tc["bos_token"] = s_bos = first
+                                if not s_cls:
+                                    tc["cls_token"] = s_cls = first
+                            sv.add_special_token["bos"] = first in (s_bos, s_cls)
+                        last = sid(single[-1])
+                        if last:
+                            if not tc:
+                                s_eos = last
+                            elif last != s_eos:
+                                if "eot" not in stypes:
+                                    stypes.append("eot")
+                                    tc["eot_token"] = s_eos
+                                elif "eom" not in stypes:
+                                    stypes.append("eom")
+                                    tc["eom_token"] = s_eos
+                                tc["eos_token"] = s_eos = last
+                            sv.add_special_token["eos"] = last == s_eos
+                    if pair:
+                        start = 1 if first and sid(pair[0]) == first else 0
+                        stop = -1 if last and sid(pair[-1]) == last else None
+                        mid = pair[slice(start, stop)]
+                        if mid:
+                            a = mid[0].get("Sequence", {}).get("id") if isinstance(mid[0], dict) else None
+                            b = mid[-1].get("Sequence", {}).get("id") if isinstance(mid[-1], dict) else None
+                            mid = mid[1:-1]
+                            if a == "A" and b == "B" and mid:
+                                add_sep = False
+                                e0 = sid(mid[0])
+                                if e0 and e0 in (s_sep, s_eos) and not last:
+                                    add_sep = True
+                                if len(mid) == 2:
+                                    e1 = sid(mid[1])
+                                    if e1 and e1 in (s_sep, s_eos):
+                                        add_sep = True
+                                sv.add_special_token["sep"] = add_sep
+                                if add_sep and not s_sep and tc:
+                                    tc["sep_token"] = s_eos
+    if tc:
+        alt: Any = None
+        if files.chat_template_jinja is not None:
+            alt = files.chat_template_jinja
+            if files.additional_chat_templates:
+                alt = [{"name": "default", "template": alt}] + [
+                    {"name": k, "template": v} for k, v in files.additional_chat_templates.items()]
+        elif files.chat_template_json is not None:
+            alt = files.chat_template_json.get("chat_template") if isinstance(files.chat_template_json, dict) else None
+        ct = tc.get("chat_template", alt)
+        if ct is None or isinstance(ct, (str, list)):
+            sv.chat_template = ct
+        for typ in stypes:
+            add = tc.get(f"add_{typ}_token")
+            if isinstance(add, bool) and typ not in sv.add_special_token:
+                sv.add_special_token[typ] = add
+            entry = tc.get(f"{typ}_token")
+            if isinstance(entry, str):
+                content = entry
+            elif isinstance(entry, dict) and isinstance(entry.get("content"), str):
+                content = entry["content"]
+            else:
+                continue
+            tid = next((a.get("id") for a in added if a.get("content") == content), None)
+            set_id(typ, tid)
+    if config is not None:
+        tcfg = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+        for typ in stypes:
+            tid = config.get(f"{typ}_token_id")
+            if tid is None:
+                tid = tcfg.get(f"{typ}_token_id")
+            set_id(typ, tid)
+    return sv
+
+
+# ------------------------------------------------------------------ entry
+def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Optional[int],
+               pre_override: Optional[str] = None) -> Vocab:
+    """Read tokens/types/scores with the first applicable reader of ``readers``."""
+    tried = []
+    for r in readers:
+        if r == "spm":
+            tried.append(TOKENIZER_MODEL)
+            if files.tokenizer_model is not None:
+                return _vocab_spm(files, vocab_size)
+        elif r == "llama_hf":
+            tried.append(f"{TOKENIZER_JSON} (Llama BPE with byte fallback)")
+            if files.tokenizer_json is not None and _is_llama_hf(files.tokenizer_json):
+                return _vocab_llama_hf(files, vocab_size)
+        elif r == "gpt2":
+            tried.append(f"{TOKENIZER_JSON} (byte-level BPE)")
+            if files.tokenizer_json is not None:
+                model = files.tokenizer_json.get("model")
+                if not isinstance(model, dict) or model.get("type") != "BPE":
+                    kind = model.get("type") if isinstance(model, dict) else None
+                    raise UnsupportedTokenizerError(
+                        f"convert: {TOKENIZER_JSON}: tokenizer model type {kind!r} is not supported (expected a BPE model)")
+                return _vocab_gpt2(files, vocab_size, pre_override)
+        else:
+            raise ValueError(f"unknown tokenizer reader {r!r}")
+    from .errors import ModelFileNotFoundError
+    raise ModelFileNotFoundError(f"convert: no usable tokenizer found; looked for: {', '.join(tried)}")
+
+
+def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Dict[str, Any], *,
+                       vocab_size: Optional[int] = None, reads_add_prefix_space: bool = False,
+                       pre_override: Optional[str] = None, quirks=None) -> Tuple[Vocab, List[V.KV]]:
+    """The ``tokenizer.*`` KV entries in the converter's order, and the vocabulary read.
+
+    ``config`` is the raw config.json (its ``*_token_id`` entries are the
+    fallback special ids); ``vocab_size`` (default: config ``vocab_size``)
+    sizes the token list.
+    """
+    if vocab_size is None:
+        vs = config.get("vocab_size")
+        vocab_size = vs if isinstance(vs, int) and not isinstance(vs, bool) and vs > 0 else None
+    kvs = OrderedKVs()
+    tc = files.tokenizer_config
+    if reads_add_prefix_space and tc is not None and tc.get("add_prefix_space") is not None:
+        aps = tc["add_prefix_space"]
+        if not isinstance(aps, bool):
+            raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: 'add_prefix_space' must be a bool, got {aps!r}", TOKENIZER_CONFIG)
+        kvs.add(V.boolean("tokenizer.ggml.add_space_prefix", aps))
+    vocab = read_vocab(readers, files, vocab_size, pre_override)
+    seen: Dict[str, int] = {}
+    for i, t in enumerate(vocab.tokens):
+        j = seen.setdefault(t, i)
+        if j != i:
+            raise TokenizerError(f"convert: token string {t!r} appears at ids {j} and {i}; llama.cpp requires unique tokens")
+    kvs.add(V.string("tokenizer.ggml.model", vocab.model))
+    if vocab.pre:
+        kvs.add(V.string("tokenizer.ggml.pre", vocab.pre))
+    kvs.add(V.array("tokenizer.ggml.tokens", V.ValueType.STRING, vocab.tokens))
+    if vocab.scores is not None:
+        kvs.add(V.array("tokenizer.ggml.scores", V.ValueType.FLOAT32, vocab.scores))
+    kvs.add(V.array("tokenizer.ggml.token_type", V.ValueType.INT32, vocab.types))
+    if vocab.model == "gpt2":
+        sv = special_vocab(files, config, load_merges=True)
+        if not sv.merges:
+            raise TokenizerError(f"convert: {TOKENIZER_JSON}: a BPE tokenizer needs merges (model.merges or merges.txt); "
+                                 "llama.cpp refuses a gpt2 vocabulary without them", TOKENIZER_JSON)
+    else:
+        sv = special_vocab(files, config, load_merges=False, n_vocab=len(vocab.tokens))
+    for kv in sv.kvs():
+        kvs.add(kv)
+    vocab.bos_id = sv.special_token_ids.get("bos")
+    if quirks is not None:
+        quirks(files, config, vocab_size, kvs)
+    return vocab, kvs.items()

@@ -1,0 +1,297 @@
+"""Generate tests/golden/mixture_types.json from the real llama-quantize.
+
+Run by hand (output committed):
+
+    /tmp/llvenv/bin/python tests/golden/gen_mixture_types.py
+
+It needs a venv with ``llama-cpp-python`` (which bundles libllama with
+``llama_model_quantize``), ``gguf`` and ``numpy``. For each small model below
+it writes a deterministic F32 GGUF with gguf's ``GGUFWriter`` (the shape of
+what ``convert_hf_to_gguf.py --outtype f32`` produces: 2-D weights, F32 norms
+and biases, an optional ``rope_freqs``), quantizes it with
+``llama_model_quantize`` to every target (some also with an importance
+matrix), and reads back with ``GGUFReader``:
+
+* the type llama-quantize gave every tensor,
+* the tensor order of the quantized file,
+* the metadata key order of the quantized file (where llama-quantize moves
+  ``general.quantization_version`` / ``general.file_type``) and the
+  ``general.file_type`` value.
+
+The models are chosen to exercise every branch of the rules Wick
+reimplements (``python/wick/convert/mixture.py``): GQA ratios 1, 2, 4, 5;
+tied and untied output; 4, 8, 16, 24, 32 and 80 layers (the use_more_bits
+patterns and the 70B rule, for llama and qwen2); an 8-expert MoE; qwen3 with
+head_dim != hidden/heads; row lengths that are not multiples of 256 (the
+K-quant fallback) and not multiples of 32 (the F16 fallback). Each model's
+description (arch, hyper-parameters, tensor names and shapes) is stored in the
+JSON so the test can replay it without this script.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import gguf
+import llama_cpp
+
+OUT = Path(__file__).with_name("mixture_types.json")
+
+# llama_ftype values (include/llama.h)
+FTYPES = {
+    "F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9,
+    "Q2_K": 10, "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15,
+    "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30, "BF16": 32,
+}
+IMATRIX_TARGETS = ["Q4_0", "Q5_0", "IQ4_NL", "IQ4_XS", "Q4_K_M"]
+
+# one character per ggml type keeps the file small: a run's "types" is a
+# string with one code per tensor of "output_tensor_order"
+TYPE_CODES = {
+    "F32": "f", "F16": "h", "BF16": "b", "Q4_0": "0", "Q4_1": "1", "Q5_0": "5", "Q5_1": "6",
+    "Q8_0": "8", "Q2_K": "B", "Q3_K": "C", "Q4_K": "D", "Q5_K": "E", "Q6_K": "F",
+    "IQ4_NL": "n", "IQ4_XS": "x",
+}
+
+MODELS = [
+    # name, arch, n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, tied, n_expert, extras
+    dict(name="llama_16l_gqa4_tied", arch="llama", n_layer=16, n_embd=256, n_head=4, n_head_kv=1,
+         head_dim=64, n_ff=512, n_vocab=320, tied=True, n_expert=0, rope_freqs=True),
+    dict(name="llama_32l_mha_untied", arch="llama", n_layer=32, n_embd=256, n_head=4, n_head_kv=4,
+         head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    dict(name="llama_22l_gqa2_untied", arch="llama", n_layer=22, n_embd=256, n_head=4, n_head_kv=2,
+         head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    dict(name="qwen2_24l_e320_tied", arch="qwen2", n_layer=24, n_embd=320, n_head=5, n_head_kv=1,
+         head_dim=64, n_ff=512, n_vocab=300, tied=True, n_expert=0, rope_freqs=False),
+    dict(name="llama_80l_gqa2_untied", arch="llama", n_layer=80, n_embd=256, n_head=4, n_head_kv=2,
+         head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    dict(name="llama_80l_mha_untied", arch="llama", n_layer=80, n_embd=256, n_head=4, n_head_kv=4,
+         head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    dict(name="qwen2_80l_mha_tied", arch="qwen2", n_layer=80, n_embd=256, n_head=4, n_head_kv=4,
+         head_dim=64, n_ff=256, n_vocab=256, tied=True, n_expert=0, rope_freqs=False),
+    dict(name="llama_4l_moe8", arch="llama", n_layer=4, n_embd=256, n_head=4, n_head_kv=1,
+         head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=8, rope_freqs=False),
+    dict(name="qwen3_8l_hd128", arch="qwen3", n_layer=8, n_embd=256, n_head=4, n_head_kv=2,
+         head_dim=128, n_ff=512, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    dict(name="llama_4l_e272_untied", arch="llama", n_layer=4, n_embd=272, n_head=4, n_head_kv=4,
+         head_dim=68, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+]
+
+
+def tensor_list(m: dict) -> list[tuple[str, list[int]]]:
+    """(name, ne) of every tensor of the model, in converter order."""
+    E, F, V = m["n_embd"], m["n_ff"], m["n_vocab"]
+    Hd, H, Hkv, X = m["head_dim"], m["n_head"], m["n_head_kv"], m["n_expert"]
+    out: list[tuple[str, list[int]]] = []
+    if m["rope_freqs"]:
+        out.append(("rope_freqs.weight", [Hd // 2]))
+    out.append(("token_embd.weight", [E, V]))
+    out.append(("output_norm.weight", [E]))
+    if not m["tied"]:
+        out.append(("output.weight", [E, V]))
+    for i in range(m["n_layer"]):
+        p = f"blk.{i}."
+        out.append((p + "attn_norm.weight", [E]))
+        out.append((p + "attn_q.weight", [E, H * Hd]))
+        out.append((p + "attn_k.weight", [E, Hkv * Hd]))
+        out.append((p + "attn_v.weight", [E, Hkv * Hd]))
+        if m["arch"] == "qwen2":
+            out.append((p + "attn_q.bias", [H * Hd]))
+            out.append((p + "attn_k.bias", [Hkv * Hd]))
+            out.append((p + "attn_v.bias", [Hkv * Hd]))
+        if m["arch"] == "qwen3":
+            out.append((p + "attn_q_norm.weight", [Hd]))
+            out.append((p + "attn_k_norm.weight", [Hd]))
+        out.append((p + "attn_output.weight", [H * Hd, E]))
+        out.append((p + "ffn_norm.weight", [E]))
+        if X:
+            out.append((p + "ffn_gate_inp.weight", [E, X]))
+            out.append((p + "ffn_gate_exps.weight", [E, F, X]))
+            out.append((p + "ffn_up_exps.weight", [E, F, X]))
+            out.append((p + "ffn_down_exps.weight", [F, E, X]))
+        else:
+            out.append((p + "ffn_gate.weight", [E, F]))
+            out.append((p + "ffn_up.weight", [E, F]))
+            out.append((p + "ffn_down.weight", [F, E]))
+    return out
+
+
+def write_f32_gguf(m: dict, path: str) -> None:
+    rng = np.random.default_rng(1234)
+    w = gguf.GGUFWriter(path, m["arch"])
+    w.add_type("model")
+    w.add_name(m["name"])
+    w.add_block_count(m["n_layer"])
+    w.add_context_length(256)
+    w.add_embedding_length(m["n_embd"])
+    w.add_feed_forward_length(m["n_ff"])
+    w.add_head_count(m["n_head"])
+    w.add_head_count_kv(m["n_head_kv"])
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    if m["head_dim"] * m["n_head"] != m["n_embd"]:
+        w.add_key_length(m["head_dim"])
+        w.add_value_length(m["head_dim"])
+    if m["n_expert"]:
+        w.add_expert_count(m["n_expert"])
+        w.add_expert_used_count(2)
+    w.add_file_type(0)
+    if m["arch"] == "llama":
+        w.add_vocab_size(m["n_vocab"])
+        w.add_rope_dimension_count(m["head_dim"])
+    w.add_quantization_version(2)
+    # a minimal SentencePiece-style vocabulary so the file is a complete model
+    n = m["n_vocab"]
+    toks = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    toks = toks[:n] + [f"tok{i}" for i in range(len(toks), n)]
+    types = [2, 3, 3] + [6] * 256 + [1] * n
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(toks)
+    w.add_token_scores([0.0] * n)
+    w.add_token_types(types[:n])
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    for name, ne in tensor_list(m):
+        shape = tuple(reversed(ne))
+        if name == "rope_freqs.weight":
+            a = np.ones(shape, dtype=np.float32)
+        elif len(ne) == 1:
+            a = (1.0 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
+        else:
+            a = (0.02 * rng.standard_normal(shape)).astype(np.float32)
+        w.add_tensor(name, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def quantize(src: str, dst: str, ftype: int, imatrix: dict[str, np.ndarray] | None) -> None:
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = 2
+    keep = []
+    if imatrix:
+        arr = (llama_cpp.llama_model_imatrix_data * (len(imatrix) + 1))()
+        for i, (name, vec) in enumerate(imatrix.items()):
+            buf = np.ascontiguousarray(vec, dtype=np.float32)
+            keep.append(buf)
+            arr[i].name = name.encode()
+            arr[i].data = buf.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            arr[i].size = buf.size
+        arr[len(imatrix)].name = None
+        keep.append(arr)
+        params.imatrix = ctypes.cast(arr, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+    rc = llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params))
+    if rc != 0:
+        raise RuntimeError(f"llama_model_quantize({src} -> ftype {ftype}) failed with {rc}")
+
+
+def read_back(path: str) -> dict:
+    r = gguf.GGUFReader(path)
+    types = {t.name: t.tensor_type.name for t in r.tensors}
+    order = [t.name for t in r.tensors]
+    keys = [f.name for f in r.fields.values() if not f.name.startswith("GGUF.")]
+    ft = r.fields["general.file_type"]
+    file_type = int(ft.parts[ft.data[0]][0])
+    return {"types": types, "order": order, "keys": keys, "file_type": file_type}
+
+
+def llama_cpp_commit() -> str:
+    ref = Path("/work/ref/llama_cpp_python-0.3.36/vendor/llama.cpp")
+    try:
+        return subprocess.run(["git", "-C", str(ref), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def main() -> None:
+    llama_cpp.llama_backend_init()
+    result = {
+        "generator": "tests/golden/gen_mixture_types.py",
+        "command": "/tmp/llvenv/bin/python tests/golden/gen_mixture_types.py",
+        "llama_cpp_python": llama_cpp.__version__,
+        "llama_cpp_commit": llama_cpp_commit(),
+        "gguf_py": getattr(gguf, "__version__", "0.19.0"),
+        "type_codes": TYPE_CODES,
+        "note": "input files are F32 (convert_hf_to_gguf --outtype f32 shape); "
+                "'+imatrix' runs pass an all-ones importance matrix for every 2-D weight",
+        "models": [],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in MODELS:
+            t0 = time.time()
+            src = os.path.join(tmp, m["name"] + ".f32.gguf")
+            write_f32_gguf(m, src)
+            tensors = tensor_list(m)
+            imat = {name: np.ones(ne[0] * (ne[2] if len(ne) > 2 else 1), dtype=np.float32)
+                    for name, ne in tensors if len(ne) >= 2}
+            runs = {}
+            key_orders = {}
+            order = None
+            for tname, ft in FTYPES.items():
+                for use_imatrix in ([False, True] if tname in IMATRIX_TARGETS else [False]):
+                    label = tname + ("+imatrix" if use_imatrix else "")
+                    dst = os.path.join(tmp, f"{m['name']}.{label}.gguf")
+                    quantize(src, dst, ft, imat if use_imatrix else None)
+                    rb = read_back(dst)
+                    os.remove(dst)
+                    if order is None:
+                        order = rb["order"]
+                    elif rb["order"] != order:
+                        raise RuntimeError(f"{m['name']}: tensor order differs for {label}")
+                    runs[label] = {"file_type": rb["file_type"], "types": "".join(TYPE_CODES[rb["types"][n]] for n in order)}
+                    key_orders.setdefault(json.dumps(rb["keys"]), []).append(label)
+            in_keys = read_back(src)["keys"]
+            os.remove(src)
+            if len(key_orders) != 1:
+                raise RuntimeError(f"{m['name']}: key order differs between targets: {key_orders}")
+            result["models"].append({
+                "spec": m,
+                "tensors": [[n, ne] for n, ne in tensors],
+                "input_key_order": in_keys,
+                "output_key_order": json.loads(next(iter(key_orders))),
+                "output_tensor_order": order,
+                "runs": runs,
+            })
+            print(f"{m['name']}: {len(runs)} runs in {time.time() - t0:.1f}s", file=sys.stderr)
+    # one line per model entry field keeps the file diffable yet compact
+    lines = ["{"]
+    head = {k: v for k, v in result.items() if k != "models"}
+    for k, v in head.items():
+        lines.append(f" {json.dumps(k)}: {json.dumps(v)},")
+    lines.append(' "models": [')
+    for mi, entry in enumerate(result["models"]):
+        lines.append("  {")
+        items = list(entry.items())
+        for ki, (k, v) in enumerate(items):
+            if k == "runs":
+                lines.append('   "runs": {')
+                labels = list(v)
+                for li, label in enumerate(labels):
+                    sep = "," if li + 1 < len(labels) else ""
+                    lines.append(f"    {json.dumps(label)}: {json.dumps(v[label])}{sep}")
+                lines.append("   }" + ("," if ki + 1 < len(items) else ""))
+            else:
+                lines.append(f"   {json.dumps(k)}: {json.dumps(v)}" + ("," if ki + 1 < len(items) else ""))
+        lines.append("  }" + ("," if mi + 1 < len(result["models"]) else ""))
+    lines.append(" ]")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    json.loads(text)  # self-check
+    OUT.write_text(text)
+    print(f"wrote {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
