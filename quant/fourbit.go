@@ -1,0 +1,271 @@
+package quant
+
+import "math"
+
+// This file holds bitsandbytes' 4-bit quantization, NF4 and FP4
+// (quantize_4bit / dequantize_4bit, spec blockwise.md §3), with the CUDA
+// kernels' decision rules. Blocks, absmax, the reciprocal and the non-finite
+// rules are those of the 8-bit quantizer (blockwise.go).
+
+var (
+	nf4ThresholdValues = func() (t [15]float32) {
+		for i, b := range nf4Thresholds {
+			t[i] = math.Float32frombits(b)
+		}
+		return t
+	}()
+	fp4ThresholdValues = func() (t [7]float32) {
+		for i, b := range fp4Thresholds {
+			t[i] = math.Float32frombits(b)
+		}
+		return t
+	}()
+)
+
+// nf4CodeRef is the CUDA NF4 rule: the number of thresholds x is strictly
+// above (a value equal to a threshold gets the lower code; NaN gets 0). The
+// kernel's decision tree over the sorted thresholds computes the same.
+func nf4CodeRef(x float32) uint8 {
+	var c uint8
+	for _, t := range nf4ThresholdValues {
+		if x > t {
+			c++
+		}
+	}
+	return c
+}
+
+// fp4CodeRef is the CUDA FP4 rule: sign bit set iff x < 0 (so -0.0 and NaN
+// get sign 0), and the magnitude code whose rank in increasing value is the
+// number of thresholds |x| is strictly above.
+func fp4CodeRef(x float32) uint8 {
+	var sign uint8
+	if x < 0 {
+		sign = 8
+	}
+	a := abs32(x)
+	k := 0
+	for _, t := range fp4ThresholdValues {
+		if a > t {
+			k++
+		}
+	}
+	return sign | fp4MagnitudeOrder[k]
+}
+
+func (t FourBitType) rule() func(float32) uint8 {
+	if t == FP4 {
+		return fp4CodeRef
+	}
+	return nf4CodeRef
+}
+
+func (t FourBitType) decider() *decider {
+	if t == FP4 {
+		return getFP4Decider()
+	}
+	return getNF4Decider()
+}
+
+// dequantTable is the table CUDA bitsandbytes dequantizes t with.
+func (t FourBitType) dequantTable() *[16]float32 {
+	if t == FP4 {
+		return &fp4DequantTable
+	}
+	return &nf4Table
+}
+
+func checkFourBitType(t FourBitType) error {
+	if !t.valid() {
+		return argErr("quant_type", "is %d; expected NF4 (%d) or FP4 (%d)", int(t), int(NF4), int(FP4))
+	}
+	return nil
+}
+
+// Quantize4Bit quantizes src to 4-bit codes of type typ, packed two per byte
+// exactly as bitsandbytes' quantize_4bit does on CUDA: element 2j in the high
+// nibble of packed[j], element 2j+1 in the low nibble; for odd n the last low
+// nibble is padding, the code the value 0.0 gets in the last block (NF4 0111,
+// FP4 0000, and 0000 for both when the last block is all zero). absmax[b] is
+// max |x| over block b, in float32 (for double quantization pass it on to
+// NestedOffset and QuantizeNested).
+//
+// blocksize is one of 32, 64, …, 4096. len(packed) must be (n+1)/2 and
+// len(absmax) ceil(n/blocksize), n = src.Len(). An empty src is valid.
+// opt.Imatrix must be nil. The result is identical for every opt.Threads.
+func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, blocksize int, opt Options) error {
+	if err := checkFourBitType(typ); err != nil {
+		return err
+	}
+	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+		return err
+	}
+	if err := checkNoImatrix(opt); err != nil {
+		return err
+	}
+	n := src.Len()
+	if want := (n + 1) / 2; len(packed) != want {
+		return argErr("packed", "has %d bytes; expected %d, two codes per byte for %d elements of x", len(packed), want, n)
+	}
+	if nb := numBlocks(n, blocksize); len(absmax) != nb {
+		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of x", len(absmax), nb, blocksize)
+	}
+	if n == 0 {
+		return nil
+	}
+	rule, dec := typ.rule(), typ.decider()
+	per := chunkFor(blocksize)
+	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+		x := chunkFloats(src, lo, hi, per, scratch)
+		for b := lo; b < hi; b += blocksize {
+			e := min(b+blocksize, hi)
+			xb := x[b-lo : e-lo]
+			s, err := scaleBlock(xb, e-b == blocksize, opt.AllowNonFinite)
+			if err >= 0 {
+				return &BlockwiseNonFiniteError{Format: typ.String(), Index: b + err, Block: b / blocksize, Value: xb[err]}
+			}
+			absmax[b/blocksize] = s.absmax
+			out := packed[b/2 : (e+1)/2]
+			if s.fast && dec != nil {
+				dec.encode4(out, xb, s.r)
+			} else {
+				encode4Ref(out, xb, s.r, rule)
+			}
+			if len(xb)%2 == 1 {
+				// The kernel pads the block with zeros and quantizes them too.
+				out[len(out)-1] |= rule(0 * s.r)
+			}
+		}
+		return nil
+	})
+}
+
+// encode4Ref packs the codes of x·r two per byte, high nibble first; an odd
+// last element leaves its low nibble 0. It is the reference twin of
+// decider.encode4 and the path for blocks a decider does not cover.
+func encode4Ref(dst []uint8, x []float32, r float32, rule func(float32) uint8) {
+	for i, v := range x {
+		c := rule(v * r)
+		if i%2 == 0 {
+			dst[i/2] = c << 4
+		} else {
+			dst[i/2] |= c
+		}
+	}
+}
+
+// encode4 is encode4Ref with the decider in place of the rule.
+func (d *decider) encode4(dst []uint8, x []float32, r float32) {
+	pairs := len(x) / 2
+	if d.multi {
+		encode4Ref(dst, x, r, d.code)
+		return
+	}
+	dst = dst[:(len(x)+1)/2]
+	for j := 0; j < pairs; j++ {
+		p := x[2*j : 2*j+2 : 2*j+2]
+		x0, x1 := p[0]*r, p[1]*r
+		h0 := uint16(math.Float32bits(x0) >> 16)
+		h1 := uint16(math.Float32bits(x1) >> 16)
+		c0, c1 := d.codes[h0], d.codes[h1]
+		if x0 > d.thr[h0] {
+			c0 >>= 8
+		}
+		if x1 > d.thr[h1] {
+			c1 >>= 8
+		}
+		dst[j] = uint8(c0)<<4 | uint8(c1)
+	}
+	if len(x)%2 == 1 {
+		dst[pairs] = d.code(x[2*pairs]*r) << 4
+	}
+}
+
+// quantize4BitRef is the plain reference of Quantize4Bit for float32 input
+// and valid arguments, non-finite values included (CUDA semantics).
+func quantize4BitRef(packed []uint8, absmax []float32, x []float32, typ FourBitType, blocksize int) {
+	rule := typ.rule()
+	for b := 0; b*blocksize < len(x); b++ {
+		lo, hi := b*blocksize, min((b+1)*blocksize, len(x))
+		a := absmaxRef(x[lo:hi], hi-lo == blocksize)
+		absmax[b] = a
+		r := 1 / a
+		for i := lo; i < hi; i++ {
+			c := rule(x[i] * r)
+			if i%2 == 0 {
+				packed[i/2] = c << 4
+			} else {
+				packed[i/2] |= c
+			}
+		}
+		if hi%2 == 1 {
+			packed[hi/2] |= rule(0 * r) // the kernel's zero padding
+		}
+	}
+}
+
+// Dequantize4Bit reverses Quantize4Bit: dst[i] = f32(table[code_i] ·
+// absmax[i/blocksize]), rounded to the encoding of dst, where code_i is the
+// high nibble of packed[i/2] for even i and the low nibble for odd i, and
+// table is the one CUDA bitsandbytes uses for typ (QuantMap, except that FP4
+// code 8 gives -0.0). bitsandbytes' 4-bit dequantizers use these built-in
+// tables, not the quant_map stored in a state.
+//
+// blocksize is one of 32, 64, …, 4096; len(packed) must be (n+1)/2 and
+// len(absmax) ceil(n/blocksize), n = dst.Len(). For a double-quantized
+// absmax, rebuild it with DequantizeNested first.
+func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitType, blocksize int, opt Options) error {
+	if err := checkFourBitType(typ); err != nil {
+		return err
+	}
+	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+		return err
+	}
+	n := dst.Len()
+	if want := (n + 1) / 2; len(packed) != want {
+		return argErr("packed", "has %d bytes; expected %d, two codes per byte for %d elements of out", len(packed), want, n)
+	}
+	if nb := numBlocks(n, blocksize); len(absmax) != nb {
+		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of out", len(absmax), nb, blocksize)
+	}
+	if n == 0 {
+		return nil
+	}
+	table := typ.dequantTable()
+	per := chunkFor(blocksize)
+	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+		if dst.dtype == DTypeF32 {
+			decode4(dst.f32[lo:hi], packed, absmax, lo, blocksize, table)
+			return nil
+		}
+		if len(*scratch) < hi-lo {
+			*scratch = make([]float32, per)
+		}
+		y := (*scratch)[:hi-lo]
+		decode4(y, packed, absmax, lo, blocksize, table)
+		dst.put(lo, y)
+		return nil
+	})
+}
+
+// decode4 writes y[i] = table[code of element lo+i] · absmax of its block,
+// for lo and blocksize even.
+func decode4(y []float32, packed []uint8, absmax []float32, lo, blocksize int, table *[16]float32) {
+	for i := 0; i < len(y); {
+		b := (lo + i) / blocksize
+		e := min(len(y), (b+1)*blocksize-lo)
+		a := absmax[b]
+		yb := y[i:e]
+		pb := packed[(lo+i)/2 : (lo+e+1)/2]
+		j := 0
+		for ; j+1 < len(yb); j += 2 {
+			p := pb[j/2]
+			yb[j] = table[p>>4] * a
+			yb[j+1] = table[p&0x0F] * a
+		}
+		if j < len(yb) {
+			yb[j] = table[pb[j/2]>>4] * a
+		}
+		i = e
+	}
+}
