@@ -75,23 +75,12 @@ func (o Output) Len() int {
 // DType returns the element encoding.
 func (o Output) DType() DType { return o.dtype }
 
-// put stores the float32 values v at [lo, lo+len(v)), rounding them to the
-// output's encoding.
-func (o Output) put(lo int, v []float32) {
-	switch o.dtype {
-	case DTypeF16:
-		dst := o.u16[lo : lo+len(v)]
-		for i, f := range v {
-			dst[i] = F32ToF16(f)
-		}
-	case DTypeBF16:
-		dst := o.u16[lo : lo+len(v)]
-		for i, f := range v {
-			dst[i] = F32ToBF16(f)
-		}
-	default:
-		copy(o.f32[lo:lo+len(v)], v)
+// toHalf rounds f to the 16-bit encoding of o (nearest, ties to even).
+func (o Output) toHalf(f float32) uint16 {
+	if o.dtype == DTypeBF16 {
+		return F32ToBF16(f)
 	}
+	return F32ToF16(f)
 }
 
 // BlockwiseNonFiniteError reports a NaN or ±Inf input to a bitsandbytes
@@ -230,7 +219,8 @@ type blockScale struct {
 // elements). It returns the index within x of the first non-finite element
 // if there is one and allowNonFinite is false, else -1.
 func scaleBlock(x []float32, full, allowNonFinite bool) (blockScale, int) {
-	m := maxAbsBits(x)
+	m, v := maxAbsBitsVec(x)
+	m = max(m, maxAbsBits(x[v:]))
 	if m < 0x7F800000 {
 		a := math.Float32frombits(m)
 		r := 1 / a
@@ -331,20 +321,22 @@ func encodeCodeRef(dst []uint8, x []float32, r float32, code *[256]float32) {
 // encode writes the code of every x·r, for a block whose scale is fast.
 func (d *decider) encode(dst []uint8, x []float32, r float32) {
 	dst = dst[:len(x)]
-	if d.multi {
+	if d.multi != nil {
 		for i, v := range x {
 			dst[i] = d.code(v * r)
 		}
 		return
 	}
-	for i, v := range x {
-		xn := v * r
-		h := uint16(math.Float32bits(xn) >> 16)
-		c := d.codes[h]
-		if xn > d.thr[h] {
-			c >>= 8
-		}
-		dst[i] = uint8(c)
+	i := encodeTableVec(dst, x, r, &d.tab)
+	for ; i+4 <= len(x); i += 4 {
+		v, o := x[i:i+4:i+4], dst[i:i+4:i+4]
+		o[0] = d.pick(v[0] * r)
+		o[1] = d.pick(v[1] * r)
+		o[2] = d.pick(v[2] * r)
+		o[3] = d.pick(v[3] * r)
+	}
+	for ; i < len(x); i++ {
+		dst[i] = d.pick(x[i] * r)
 	}
 }
 
@@ -395,17 +387,12 @@ func DequantizeBlockwise(dst Output, codes []uint8, absmax []float32, code *[256
 	}
 	// Any cut works: each element finds its own block.
 	per := chunkElements
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
 		if dst.dtype == DTypeF32 {
 			decodeCodes(dst.f32[lo:hi], codes[lo:hi], absmax, lo, blocksize, code)
-			return nil
+		} else {
+			decodeCodesHalf(dst, lo, hi, codes[lo:hi], absmax, blocksize, code)
 		}
-		if len(*scratch) < hi-lo {
-			*scratch = make([]float32, per)
-		}
-		y := (*scratch)[:hi-lo]
-		decodeCodes(y, codes[lo:hi], absmax, lo, blocksize, code)
-		dst.put(lo, y)
 		return nil
 	})
 }
@@ -420,6 +407,34 @@ func decodeCodes(y []float32, q []uint8, absmax []float32, lo, blocksize int, co
 		yb, qb := y[i:e], q[i:e]
 		for j, c := range qb {
 			yb[j] = code[c] * a
+		}
+		i = e
+	}
+}
+
+// decodeCodesHalf is decodeCodes for the 16-bit outputs dst[lo:hi]. A block
+// of 512 elements or more is decoded through a table of its 256 possible
+// outputs, each rounded once, which gives the same bits.
+func decodeCodesHalf(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize int, code *[256]float32) {
+	y := dst.u16[lo:hi]
+	q = q[:len(y)]
+	var lut [256]uint16
+	for i := 0; i < len(y); {
+		b := (lo + i) / blocksize
+		e := min(len(y), (b+1)*blocksize-lo)
+		a := absmax[b]
+		yb, qb := y[i:e], q[i:e]
+		if len(yb) >= 512 {
+			for k := range lut {
+				lut[k] = dst.toHalf(code[k] * a)
+			}
+			for j, c := range qb {
+				yb[j] = lut[c]
+			}
+		} else {
+			for j, c := range qb {
+				yb[j] = dst.toHalf(code[c] * a)
+			}
 		}
 		i = e
 	}

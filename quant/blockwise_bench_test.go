@@ -108,3 +108,60 @@ func BenchmarkMaxAbsBits(b *testing.B) {
 	}
 	_ = sink
 }
+
+func BenchmarkQuantizeHalfInput(b *testing.B) {
+	x := benchInput()
+	h, bh := make([]uint16, len(x)), make([]uint16, len(x))
+	for i, v := range x {
+		h[i], bh[i] = F32ToF16(v), F32ToBF16(v)
+	}
+	codes := make([]uint8, len(x))
+	packed := make([]uint8, len(x)/2)
+	for _, c := range []struct {
+		name string
+		in   Input
+	}{{"f16", F16Input(h)}, {"bf16", BF16Input(bh)}} {
+		b.Run(c.name+"/8bit/bs256", func(b *testing.B) {
+			absmax := make([]float32, numBlocks(len(x), 256))
+			benchLoop(b, 2*len(x), func() error {
+				return QuantizeBlockwise(codes, absmax, c.in, nil, 256, Options{})
+			})
+		})
+		b.Run(c.name+"/nf4/bs64", func(b *testing.B) {
+			absmax := make([]float32, numBlocks(len(x), 64))
+			benchLoop(b, 2*len(x), func() error {
+				return Quantize4Bit(packed, absmax, c.in, NF4, 64, Options{})
+			})
+		})
+	}
+}
+
+func BenchmarkDequantizeHalfOutput(b *testing.B) {
+	x := benchInput()
+	codes := make([]uint8, len(x))
+	absmax := make([]float32, numBlocks(len(x), 4096))
+	if err := QuantizeBlockwise(codes, absmax, F32Input(x), nil, 4096, Options{}); err != nil {
+		b.Fatal(err)
+	}
+	packed := make([]uint8, len(x)/2)
+	absmax4 := make([]float32, numBlocks(len(x), 64))
+	if err := Quantize4Bit(packed, absmax4, F32Input(x), NF4, 64, Options{}); err != nil {
+		b.Fatal(err)
+	}
+	y := make([]uint16, len(x))
+	for _, c := range []struct {
+		name string
+		out  Output
+	}{{"f16", F16Output(y)}, {"bf16", BF16Output(y)}} {
+		b.Run(c.name+"/8bit/bs4096", func(b *testing.B) {
+			benchLoop(b, 2*len(x), func() error {
+				return DequantizeBlockwise(c.out, codes, absmax, nil, 4096, Options{})
+			})
+		})
+		b.Run(c.name+"/nf4/bs64", func(b *testing.B) {
+			benchLoop(b, 2*len(x), func() error {
+				return Dequantize4Bit(c.out, packed, absmax4, NF4, 64, Options{})
+			})
+		})
+	}
+}

@@ -230,9 +230,10 @@ func nextUlps(v float32, d int) float32 {
 	return v
 }
 
-// customCodes are 8-bit tables other than the default: the unsigned map
-// (multi-boundary intervals), bitsandbytes' zero-padded linear and normal
-// maps (equal neighbours), and a table with entries outside [-1, 1].
+// customCodes are 8-bit tables other than the default: the unsigned map,
+// bitsandbytes' zero-padded linear and normal maps (equal neighbours), a
+// table with entries outside [-1, 1], and a dense one whose entries are
+// closer than a decider interval (multi-boundary intervals).
 func customCodes() map[string]*[256]float32 {
 	out := map[string]*[256]float32{}
 	u := DynamicCode(false)
@@ -306,12 +307,12 @@ func TestDecidersMatchRules(t *testing.T) {
 	}
 	check("nf4", getNF4Decider(), nf4CodeRef, append(nf4ThresholdValues[:], nf4Table[:]...))
 	check("fp4", getFP4Decider(), fp4CodeRef, append(fp4ThresholdValues[:], fp4Table[:]...))
-	if getNF4Decider().multi || getFP4Decider().multi {
+	if getNF4Decider().multi != nil || getFP4Decider().multi != nil {
 		t.Error("NF4/FP4 deciders need the rule somewhere")
 	}
 	signed := DynamicCode(true)
 	d := codeDecider(&signed, 0)
-	if d.multi {
+	if d.multi != nil {
 		t.Error("the signed dynamic map's decider needs the rule somewhere")
 	}
 	check("signed", d, func(x float32) uint8 { return searchCodeRef(&signed, x) }, append(midpoints32(&signed), signed[:]...))
@@ -319,7 +320,7 @@ func TestDecidersMatchRules(t *testing.T) {
 		d := buildCodeDecider(code)
 		check(name, d, func(x float32) uint8 { return searchCodeRef(code, x) }, append(midpoints32(code), code[:]...))
 	}
-	if !buildCodeDecider(customCodes()["dense"]).multi {
+	if buildCodeDecider(customCodes()["dense"]).multi == nil {
 		t.Error("the dense table should have intervals with two boundaries (the test of that path is void)")
 	}
 }

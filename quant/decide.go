@@ -14,28 +14,39 @@ import (
 // stand for ("ranks"), the rank never decreases as x grows. So over any
 // interval of float32 values the rule changes its answer at a few boundary
 // points only. The decider cuts the float32 line into the 65536 intervals
-// that share the top 16 bits of their bit pattern (sign, exponent and 7
+// that share the top 16 bits h of their bit pattern (sign, exponent and 7
 // mantissa bits, i.e. the bfloat16 buckets; each is a contiguous range of
-// values) and stores for each: the code at its low end, the code at its
-// high end, and the largest value thr that still gets the low-end code. Then
+// values). Within an interval the low 16 bits order the values once they
+// are flipped for negative numbers:
 //
-//	code(x) = x > thr[h] ? hi[h] : lo[h],  h = bits(x) >> 16
+//	key(x) = (u ^ (u >> 31 arithmetic)) & 0xFFFF,  u = bits(x)
 //
-// where thr = +Inf for an interval without boundary. The boundaries are
+// increases with x inside each interval (for negative x it is 0xFFFF minus
+// the low bits; -0.0 has the largest key of its interval, +0.0 the smallest
+// of its own). For each interval tab[h] packs the code at its low end, the
+// code at its high end, and the key t of the largest value that still gets
+// the low-end code:
+//
+//	tab[h] = lo | hi << 8 | t << 16
+//	code(x) = key(x) > t ? hi : lo
+//
+// with t = 0xFFFF for an interval without boundary. The boundaries are
 // found by bisection with the rule itself, so ties, strict and non-strict
 // comparisons and the ±0 cases come out exactly as the rule has them. An
 // interval holding two or more boundaries (possible only for code tables
-// with entries closer together than 1/128 of their binade, such as the
-// unsigned dynamic map near 1) gets thr = NaN and is answered by the rule.
+// with entries closer together than 1/128 of their binade) is marked in
+// multi and answered by the rule.
 //
 // NaN and ±Inf inputs are outside the contract: callers only use a decider
 // for blocks whose normalized values are all finite.
 type decider struct {
-	thr   [1 << 16]float32
-	codes [1 << 16]uint16 // low-end code | high-end code << 8
-	multi bool            // some interval needs the rule (thr is NaN there)
+	tab   [1 << 16]uint32
+	multi []bool // nil, or true for the intervals the rule must answer
 	rule  func(float32) uint8
 }
+
+// deciderKey is key(x) above, for u = bits(x).
+func deciderKey(u uint32) uint32 { return (u ^ uint32(int32(u)>>31)) & 0xFFFF }
 
 // newDecider builds the decider of rule. order lists the codes the rule can
 // return in increasing order of the value they stand for. It returns nil if
@@ -57,22 +68,20 @@ func newDecider(rule func(float32) uint8, order []uint8) *decider {
 		return r
 	}
 	d := &decider{rule: rule}
-	prevHigh := -1 // rank at the high end of the previous positive interval
-	// Walk the intervals in increasing value: negative ones from -Inf up to
-	// -0, then positive ones from +0 up to +Inf. NaN buckets are skipped.
+	prevHigh := -1 // rank at the high end of the previous interval
+	// Walk the intervals in increasing value: negative ones from -MaxFloat32
+	// up to -0, then positive ones from +0 up to MaxFloat32.
 	visit := func(h uint32) bool {
 		base := h << 16
-		neg := h >= 0x8000
-		val := func(i uint32) float32 { // i-th value of the interval, increasing
-			if neg {
+		val := func(i uint32) float32 { // the value of key i in interval h
+			if h >= 0x8000 {
 				return math.Float32frombits(base | (0xFFFF - i))
 			}
 			return math.Float32frombits(base | i)
 		}
 		if h&0x7FFF >= 0x7F80 {
 			// ±Inf and NaN live here; finite inputs never do.
-			d.thr[h] = float32(math.Inf(1))
-			d.codes[h] = uint16(rule(float32(math.NaN()))) * 0x101
+			d.tab[h] = uint32(rule(float32(math.NaN())))*0x101 | 0xFFFF<<16
 			return true
 		}
 		r0, r1 := rank(val(0)), rank(val(0xFFFF))
@@ -81,11 +90,10 @@ func newDecider(rule func(float32) uint8, order []uint8) *decider {
 		}
 		prevHigh = r1
 		if r0 == r1 {
-			d.thr[h] = float32(math.Inf(1))
-			d.codes[h] = uint16(order[r0]) * 0x101
+			d.tab[h] = uint32(order[r0])*0x101 | 0xFFFF<<16
 			return true
 		}
-		// Smallest i with rank(val(i)) > r0.
+		// The largest key lo with rank(val(lo)) == r0.
 		lo, hi := uint32(0), uint32(0xFFFF) // rank(val(lo)) == r0 < rank(val(hi))
 		for hi-lo > 1 {
 			mid := lo + (hi-lo)/2
@@ -95,12 +103,12 @@ func newDecider(rule func(float32) uint8, order []uint8) *decider {
 				lo = mid
 			}
 		}
-		if rank(val(hi)) == r1 {
-			d.thr[h] = val(lo)
-			d.codes[h] = uint16(order[r0]) | uint16(order[r1])<<8
-		} else {
-			d.thr[h] = float32(math.NaN())
-			d.multi = true
+		d.tab[h] = uint32(order[r0]) | uint32(order[r1])<<8 | lo<<16
+		if rank(val(hi)) != r1 {
+			if d.multi == nil {
+				d.multi = make([]bool, 1<<16)
+			}
+			d.multi[h] = true
 		}
 		return true
 	}
@@ -120,18 +128,22 @@ func newDecider(rule func(float32) uint8, order []uint8) *decider {
 	return d
 }
 
+// pick is the decider's answer for a finite x outside the multi intervals.
+func (d *decider) pick(x float32) uint8 {
+	u := math.Float32bits(x)
+	e := d.tab[u>>16]
+	if deciderKey(u) > e>>16 {
+		return uint8(e >> 8)
+	}
+	return uint8(e)
+}
+
 // code returns the rule's code for a finite x.
 func (d *decider) code(x float32) uint8 {
-	h := uint16(math.Float32bits(x) >> 16)
-	t := d.thr[h]
-	if t != t {
+	if d.multi != nil && d.multi[math.Float32bits(x)>>16] {
 		return d.rule(x)
 	}
-	c := d.codes[h]
-	if x > t {
-		c >>= 8
-	}
-	return uint8(c)
+	return d.pick(x)
 }
 
 var (

@@ -126,10 +126,14 @@ func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, 
 			}
 			absmax[b/blocksize] = s.absmax
 			out := packed[b/2 : (e+1)/2]
+			// The vector kernel evaluates the rule itself, for any input;
+			// the rest (all of it without a vector unit) goes to the
+			// decider when the block allows it, else to the rule.
+			v := encode4Vec(out, xb, s.r, typ)
 			if s.fast && dec != nil {
-				dec.encode4(out, xb, s.r)
+				dec.encode4(out[v/2:], xb[v:], s.r)
 			} else {
-				encode4Ref(out, xb, s.r, rule)
+				encode4Ref(out[v/2:], xb[v:], s.r, rule)
 			}
 			if len(xb)%2 == 1 {
 				// The kernel pads the block with zeros and quantizes them too.
@@ -157,24 +161,19 @@ func encode4Ref(dst []uint8, x []float32, r float32, rule func(float32) uint8) {
 // encode4 is encode4Ref with the decider in place of the rule.
 func (d *decider) encode4(dst []uint8, x []float32, r float32) {
 	pairs := len(x) / 2
-	if d.multi {
+	if d.multi != nil {
 		encode4Ref(dst, x, r, d.code)
 		return
 	}
 	dst = dst[:(len(x)+1)/2]
-	for j := 0; j < pairs; j++ {
-		p := x[2*j : 2*j+2 : 2*j+2]
-		x0, x1 := p[0]*r, p[1]*r
-		h0 := uint16(math.Float32bits(x0) >> 16)
-		h1 := uint16(math.Float32bits(x1) >> 16)
-		c0, c1 := d.codes[h0], d.codes[h1]
-		if x0 > d.thr[h0] {
-			c0 >>= 8
-		}
-		if x1 > d.thr[h1] {
-			c1 >>= 8
-		}
-		dst[j] = uint8(c0)<<4 | uint8(c1)
+	j := 0
+	for ; j+2 <= pairs; j += 2 {
+		v, o := x[2*j:2*j+4:2*j+4], dst[j:j+2:j+2]
+		o[0] = d.pick(v[0]*r)<<4 | d.pick(v[1]*r)
+		o[1] = d.pick(v[2]*r)<<4 | d.pick(v[3]*r)
+	}
+	for ; j < pairs; j++ {
+		dst[j] = d.pick(x[2*j]*r)<<4 | d.pick(x[2*j+1]*r)
 	}
 	if len(x)%2 == 1 {
 		dst[pairs] = d.code(x[2*pairs]*r) << 4
@@ -233,17 +232,12 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 	}
 	table := typ.dequantTable()
 	per := chunkFor(blocksize)
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
 		if dst.dtype == DTypeF32 {
 			decode4(dst.f32[lo:hi], packed, absmax, lo, blocksize, table)
-			return nil
+		} else {
+			decode4Half(dst, lo, hi, packed, absmax, blocksize, table)
 		}
-		if len(*scratch) < hi-lo {
-			*scratch = make([]float32, per)
-		}
-		y := (*scratch)[:hi-lo]
-		decode4(y, packed, absmax, lo, blocksize, table)
-		dst.put(lo, y)
 		return nil
 	})
 }
@@ -265,6 +259,33 @@ func decode4(y []float32, packed []uint8, absmax []float32, lo, blocksize int, t
 		}
 		if j < len(yb) {
 			yb[j] = table[pb[j/2]>>4] * a
+		}
+		i = e
+	}
+}
+
+// decode4Half is decode4 for the 16-bit outputs dst[lo:hi], through a table
+// of the 16 outputs of each block, each rounded once.
+func decode4Half(dst Output, lo, hi int, packed []uint8, absmax []float32, blocksize int, table *[16]float32) {
+	y := dst.u16[lo:hi]
+	var lut [16]uint16
+	for i := 0; i < len(y); {
+		b := (lo + i) / blocksize
+		e := min(len(y), (b+1)*blocksize-lo)
+		a := absmax[b]
+		for k := range lut {
+			lut[k] = dst.toHalf(table[k] * a)
+		}
+		yb := y[i:e]
+		pb := packed[(lo+i)/2 : (lo+e+1)/2]
+		j := 0
+		for ; j+1 < len(yb); j += 2 {
+			p := pb[j/2]
+			yb[j] = lut[p>>4]
+			yb[j+1] = lut[p&0x0F]
+		}
+		if j < len(yb) {
+			yb[j] = lut[pb[j/2]>>4]
 		}
 		i = e
 	}
