@@ -187,14 +187,24 @@ func QuantizeBlockwise(codes []uint8, absmax []float32, src Input, code *[256]fl
 				return &BlockwiseNonFiniteError{Format: "8-bit block-wise", Index: b + err, Block: b / blocksize, Value: xb[err]}
 			}
 			absmax[b/blocksize] = s.absmax
-			if s.fast && dec != nil {
+			switch {
+			case s.fast && dec != nil:
 				dec.encode(codes[b:e], xb, s.r)
-			} else {
+			case s.absmax == 0:
+				// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
+				fillBytes(codes[b:e], searchCodeRef(code, float32(math.NaN())))
+			default:
 				encodeCodeRef(codes[b:e], xb, s.r, code)
 			}
 		}
 		return nil
 	})
+}
+
+func fillBytes(b []byte, v byte) {
+	for i := range b {
+		b[i] = v
+	}
 }
 
 // chunkFloats returns src[lo:hi] as float32 values, converted into scratch

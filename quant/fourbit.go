@@ -130,9 +130,14 @@ func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, 
 			// the rest (all of it without a vector unit) goes to the
 			// decider when the block allows it, else to the rule.
 			v := encode4Vec(out, xb, s.r, typ)
-			if s.fast && dec != nil {
+			switch {
+			case s.fast && dec != nil:
 				dec.encode4(out[v/2:], xb[v:], s.r)
-			} else {
+			case s.absmax == 0:
+				// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
+				c := rule(float32(math.NaN()))
+				fillBytes(out[v/2:], c<<4|c)
+			default:
 				encode4Ref(out[v/2:], xb[v:], s.r, rule)
 			}
 			if len(xb)%2 == 1 {
