@@ -57,11 +57,13 @@ func F32Output(dst []float32) Output { return Output{dtype: DTypeF32, f32: dst} 
 
 // F16Output views dst as IEEE binary16 outputs, written as bit patterns.
 // Values are rounded from float32 to nearest, ties to even, as CUDA
-// bitsandbytes does when it writes half outputs.
+// bitsandbytes does when it writes half outputs (with F32ToF16, so a NaN,
+// possible only when an absmax is non-finite, becomes ggml's 0x7E00 with
+// its sign where CUDA writes 0x7FFF).
 func F16Output(dst []uint16) Output { return Output{dtype: DTypeF16, u16: dst} }
 
 // BF16Output views dst as bfloat16 outputs, written as bit patterns, rounded
-// from float32 to nearest, ties to even.
+// from float32 to nearest, ties to even (with F32ToBF16).
 func BF16Output(dst []uint16) Output { return Output{dtype: DTypeBF16, u16: dst} }
 
 // Len returns the number of values the output holds.

@@ -192,8 +192,9 @@ var deciderCache struct {
 }
 
 // codeDecider returns the decider of the CUDA code search over code, or nil
-// when the caller should use the rule directly (n too small to pay for
-// building a decider of an uncommon table).
+// when the caller should use the rule directly: building a decider takes
+// about as long as searching 2^16 elements, so smaller inputs with an
+// uncached custom table are searched.
 func codeDecider(code *[256]float32, n int) *decider {
 	if *code == dynamicSigned {
 		dynDeciderOnce.Do(func() { dynDecider = buildCodeDecider(code) })
@@ -208,7 +209,7 @@ func codeDecider(code *[256]float32, n int) *decider {
 		}
 	}
 	c.Unlock()
-	if n < 1<<20 {
+	if n < 1<<16 {
 		return nil
 	}
 	d := buildCodeDecider(code)
