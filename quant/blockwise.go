@@ -94,6 +94,7 @@ type BlockwiseNonFiniteError struct {
 	Value  float32
 }
 
+// Error describes the element and how to allow it.
 func (e *BlockwiseNonFiniteError) Error() string {
 	return fmt.Sprintf("quant: x: element %d (block %d) is %v; %s quantization needs finite input (Options.AllowNonFinite selects bitsandbytes' CUDA behaviour)",
 		e.Index, e.Block, e.Value, e.Format)

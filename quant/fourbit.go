@@ -113,7 +113,11 @@ func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, 
 	if n == 0 {
 		return nil
 	}
-	rule, dec := typ.rule(), typ.decider()
+	rule := typ.rule()
+	var dec *decider // only needed where there is no vector kernel
+	if !haveAVX2 {
+		dec = typ.decider()
+	}
 	per := chunkFor(blocksize)
 	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		x := chunkFloats(src, lo, hi, per, scratch)
@@ -127,8 +131,9 @@ func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, 
 			absmax[b/blocksize] = s.absmax
 			out := packed[b/2 : (e+1)/2]
 			// The vector kernel evaluates the rule itself, for any input;
-			// the rest (all of it without a vector unit) goes to the
-			// decider when the block allows it, else to the rule.
+			// the rest (all of it without a vector unit, else fewer than
+			// 16 elements) goes to the decider when there is one and the
+			// block allows it, else to the rule.
 			v := encode4Vec(out, xb, s.r, typ)
 			switch {
 			case s.fast && dec != nil:
