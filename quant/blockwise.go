@@ -160,45 +160,68 @@ func QuantizeBlockwise(codes []uint8, absmax []float32, src Input, code *[256]fl
 	if err := checkBlocksize("blocksize", blocksize, blockSizes8); err != nil {
 		return err
 	}
+	code, err := blockwiseArgs(codes, absmax, src.Len(), code, blocksize, opt)
+	if err != nil || src.Len() == 0 {
+		return err
+	}
+	dec := codeDecider(code, src.Len())
+	nan := searchCodeRef(code, float32(math.NaN()))
+	return quantizeBlocks(src, absmax, blocksize, opt, "8-bit block-wise", opt.AllowNonFinite, func(lo, hi int, x []float32, s blockScale) {
+		switch {
+		case s.fast && dec != nil:
+			dec.encode(codes[lo:hi], x, s.r)
+		case s.absmax == 0:
+			// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
+			fillBytes(codes[lo:hi], nan)
+		default:
+			encodeCodeRef(codes[lo:hi], x, s.r, code)
+		}
+	})
+}
+
+// blockwiseArgs validates what the 8-bit quantizers share (all but the
+// block size) and returns the code table to use.
+func blockwiseArgs(codes []uint8, absmax []float32, n int, code *[256]float32, blocksize int, opt Options) (*[256]float32, error) {
 	if code == nil {
 		code = &dynamicSigned
 	} else if err := checkCode(code, true); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkNoImatrix(opt); err != nil {
-		return err
+		return nil, err
 	}
-	n := src.Len()
 	if len(codes) != n {
-		return argErr("codes", "has %d entries; expected %d, one per element of x", len(codes), n)
+		return nil, argErr("codes", "has %d entries; expected %d, one per element of x", len(codes), n)
 	}
-	if nb := numBlocks(n, blocksize); len(absmax) != nb {
-		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of x", len(absmax), nb, blocksize)
+	return code, checkAbsmaxLen("absmax", len(absmax), n, blocksize, "x")
+}
+
+func checkAbsmaxLen(arg string, got, n, blocksize int, of string) error {
+	if nb := numBlocks(n, blocksize); got != nb {
+		return argErr(arg, "has %d entries; expected %d, one per block of %d elements of %s", got, nb, blocksize, of)
 	}
-	if n == 0 {
-		return nil
-	}
-	dec := codeDecider(code, n)
+	return nil
+}
+
+// quantizeBlocks is the driver of the block-wise quantizers. It cuts src
+// into chunks of whole blocks for forChunks, widens half inputs, scales each
+// block (scaleBlock), stores its absmax and hands it to encode with its flat
+// range [lo, hi). A non-finite element stops the work with a
+// *BlockwiseNonFiniteError naming format, unless allowNonFinite.
+func quantizeBlocks(src Input, absmax []float32, blocksize int, opt Options, format string, allowNonFinite bool,
+	encode func(lo, hi int, x []float32, s blockScale)) error {
 	per := chunkFor(blocksize)
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+	return forChunks(src.Len(), per, opt, func(lo, hi int, scratch *[]float32) error {
 		x := chunkFloats(src, lo, hi, per, scratch)
 		for b := lo; b < hi; b += blocksize {
 			e := min(b+blocksize, hi)
 			xb := x[b-lo : e-lo]
-			s, err := scaleBlock(xb, e-b == blocksize, opt.AllowNonFinite)
-			if err >= 0 {
-				return &BlockwiseNonFiniteError{Format: "8-bit block-wise", Index: b + err, Block: b / blocksize, Value: xb[err]}
+			s, bad := scaleBlock(xb, e-b == blocksize, allowNonFinite)
+			if bad >= 0 {
+				return &BlockwiseNonFiniteError{Format: format, Index: b + bad, Block: b / blocksize, Value: xb[bad]}
 			}
 			absmax[b/blocksize] = s.absmax
-			switch {
-			case s.fast && dec != nil:
-				dec.encode(codes[b:e], xb, s.r)
-			case s.absmax == 0:
-				// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
-				fillBytes(codes[b:e], searchCodeRef(code, float32(math.NaN())))
-			default:
-				encodeCodeRef(codes[b:e], xb, s.r, code)
-			}
+			encode(b, e, xb, s)
 		}
 		return nil
 	})
@@ -392,8 +415,8 @@ func DequantizeBlockwise(dst Output, codes []uint8, absmax []float32, code *[256
 	if len(codes) != n {
 		return argErr("codes", "has %d entries; expected %d, one per element of out", len(codes), n)
 	}
-	if nb := numBlocks(n, blocksize); len(absmax) != nb {
-		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of out", len(absmax), nb, blocksize)
+	if err := checkAbsmaxLen("absmax", len(absmax), n, blocksize, "out"); err != nil {
+		return err
 	}
 	if n == 0 {
 		return nil

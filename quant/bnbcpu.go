@@ -99,11 +99,11 @@ func cpuLUT(code *[256]float32) *[1 << 16]uint8 {
 	return lut
 }
 
-func checkCPURules(opt Options) error {
+func checkFiniteOnly(opt Options) error {
 	if opt.AllowNonFinite {
 		return argErr("allow_non_finite", "is set; bitsandbytes' CPU rules are defined for finite input only")
 	}
-	return checkNoImatrix(opt)
+	return nil
 }
 
 // QuantizeBlockwiseCPU is QuantizeBlockwise with the rules of bitsandbytes'
@@ -114,46 +114,23 @@ func QuantizeBlockwiseCPU(codes []uint8, absmax []float32, src Input, code *[256
 	if blocksize <= 0 {
 		return argErr("blocksize", "is %d; expected a positive block size", blocksize)
 	}
-	if code == nil {
-		code = &dynamicSigned
-	} else if err := checkCode(code, true); err != nil {
+	if err := checkFiniteOnly(opt); err != nil {
 		return err
 	}
-	if err := checkCPURules(opt); err != nil {
+	code, err := blockwiseArgs(codes, absmax, src.Len(), code, blocksize, opt)
+	if err != nil || src.Len() == 0 {
 		return err
-	}
-	n := src.Len()
-	if len(codes) != n {
-		return argErr("codes", "has %d entries; expected %d, one per element of x", len(codes), n)
-	}
-	if nb := numBlocks(n, blocksize); len(absmax) != nb {
-		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of x", len(absmax), nb, blocksize)
-	}
-	if n == 0 {
-		return nil
 	}
 	lut := cpuLUT(code)
-	per := chunkFor(blocksize)
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		x := chunkFloats(src, lo, hi, per, scratch)
-		for b := lo; b < hi; b += blocksize {
-			e := min(b+blocksize, hi)
-			xb := x[b-lo : e-lo]
-			s, bad := scaleBlock(xb, e-b == blocksize, false)
-			if bad >= 0 {
-				return &BlockwiseNonFiniteError{Format: "8-bit block-wise", Index: b + bad, Block: b / blocksize, Value: xb[bad]}
-			}
-			absmax[b/blocksize] = s.absmax
-			if s.absmax == 0 {
-				fillBytes(codes[b:e], 0)
-				continue
-			}
-			out := codes[b:e]
-			for i, v := range xb {
-				out[i] = lut[cpuGridIndex(v*s.r)]
-			}
+	return quantizeBlocks(src, absmax, blocksize, opt, "8-bit block-wise", false, func(lo, hi int, x []float32, s blockScale) {
+		out := codes[lo:hi]
+		if s.absmax == 0 {
+			fillBytes(out, 0)
+			return
 		}
-		return nil
+		for i, v := range x {
+			out[i] = lut[cpuGridIndex(v*s.r)]
+		}
 	})
 }
 
@@ -213,63 +190,38 @@ func (c *cpu4) decider() *decider {
 // (PyTorch's default path; see the top of bnbcpu.go). Non-finite input is
 // always an error and opt.AllowNonFinite must not be set.
 func Quantize4BitCPU(packed []uint8, absmax []float32, src Input, typ FourBitType, blocksize int, opt Options) error {
-	if err := checkFourBitType(typ); err != nil {
+	if err := checkFiniteOnly(opt); err != nil {
 		return err
 	}
-	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+	if err := fourBitArgs(packed, absmax, src.Len(), typ, blocksize, opt); err != nil || src.Len() == 0 {
 		return err
-	}
-	if err := checkCPURules(opt); err != nil {
-		return err
-	}
-	n := src.Len()
-	if want := (n + 1) / 2; len(packed) != want {
-		return argErr("packed", "has %d bytes; expected %d, two codes per byte for %d elements of x", len(packed), want, n)
-	}
-	if nb := numBlocks(n, blocksize); len(absmax) != nb {
-		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of x", len(absmax), nb, blocksize)
-	}
-	if n == 0 {
-		return nil
 	}
 	c := typ.cpu()
 	dec := c.decider()
-	per := chunkFor(blocksize)
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		x := chunkFloats(src, lo, hi, per, scratch)
-		for b := lo; b < hi; b += blocksize {
-			e := min(b+blocksize, hi)
-			xb := x[b-lo : e-lo]
-			s, bad := scaleBlock(xb, e-b == blocksize, false)
-			if bad >= 0 {
-				return &BlockwiseNonFiniteError{Format: typ.String(), Index: b + bad, Block: b / blocksize, Value: xb[bad]}
-			}
-			am := max(s.absmax, cpuTinyAbsmax)
-			out := packed[b/2 : (e+1)/2]
-			if e-b == blocksize {
-				absmax[b/blocksize] = s.absmax
-				r := 1 / am
-				if dec != nil {
-					dec.encode4(out, xb, r)
-				} else {
-					encode4Ref(out, xb, r, c.rule)
-				}
+	return quantizeBlocks(src, absmax, blocksize, opt, typ.String(), false, func(lo, hi int, x []float32, s blockScale) {
+		am := max(s.absmax, cpuTinyAbsmax)
+		out := packed[lo/2 : (hi+1)/2]
+		if hi-lo == blocksize {
+			r := 1 / am
+			if dec != nil {
+				dec.encode4(out, x, r)
 			} else {
-				absmax[b/blocksize] = am
-				for i, v := range xb {
-					code := c.rule(v / am)
-					if i%2 == 0 {
-						out[i/2] = code << 4
-					} else {
-						out[i/2] |= code
-					}
-				}
+				encode4Ref(out, x, r, c.rule)
 			}
-			if len(xb)%2 == 1 {
-				out[len(out)-1] |= c.rule(0) // PyTorch pads the normalized values with 0
+		} else {
+			absmax[lo/blocksize] = am // PyTorch stores the clamped maximum here
+			for i, v := range x {
+				code := c.rule(v / am)
+				if i%2 == 0 {
+					out[i/2] = code << 4
+				} else {
+					out[i/2] |= code
+				}
 			}
 		}
-		return nil
+		if len(x)%2 == 1 {
+			out[len(out)-1] |= c.rule(0) // PyTorch pads the normalized values with 0
+		}
 	})
 }
 
@@ -311,21 +263,12 @@ func QuantizeNestedCPU(codes []uint8, nestedAbsmax []float32, absmax []float32, 
 	if nestedBlocksize <= 0 {
 		return argErr("nested_blocksize", "is %d; expected a positive block size", nestedBlocksize)
 	}
-	if len(codes) != len(absmax) {
-		return argErr("codes", "has %d entries; expected %d, one per absmax entry", len(codes), len(absmax))
+	if err := checkFiniteOnly(opt); err != nil {
+		return err
 	}
-	if nb := numBlocks(len(absmax), nestedBlocksize); len(nestedAbsmax) != nb {
-		return argErr("nested_absmax", "has %d entries; expected %d, one per block of %d absmax entries", len(nestedAbsmax), nb, nestedBlocksize)
-	}
-	if !isFinite32(offset) {
-		return argErr("offset", "is %v; expected a finite value", offset)
-	}
-	centered := make([]float32, len(absmax))
-	for i, a := range absmax {
-		centered[i] = a - offset
-		if !isFinite32(centered[i]) {
-			return argErr("absmax", "entry %d is %v; expected finite values", i, a)
-		}
+	centered, err := centerAbsmax(codes, nestedAbsmax, absmax, offset, nestedBlocksize, opt)
+	if err != nil {
+		return err
 	}
 	opt.Progress = nil
 	return QuantizeBlockwiseCPU(codes, nestedAbsmax, F32Input(centered), nil, nestedBlocksize, opt)

@@ -121,10 +121,10 @@ var fp4Thresholds = [7]uint32{
 var fp4MagnitudeOrder = [8]uint8{0b000, 0b001, 0b110, 0b111, 0b100, 0b101, 0b010, 0b011}
 
 var (
-	dynamicSigned   = floatsFromBits256(&dynamicSignedBits)
-	dynamicUnsigned = floatsFromBits256(&dynamicUnsignedBits)
-	nf4Table        = floatsFromBits16(&nf4Bits)
-	fp4Table        = floatsFromBits16(&fp4Bits)
+	dynamicSigned   = [256]float32(fromBits(dynamicSignedBits[:]))
+	dynamicUnsigned = [256]float32(fromBits(dynamicUnsignedBits[:]))
+	nf4Table        = [16]float32(fromBits(nf4Bits[:]))
+	fp4Table        = [16]float32(fromBits(fp4Bits[:]))
 	// fp4DequantTable is what CUDA bitsandbytes multiplies by when it
 	// dequantizes FP4: fp4Table with -0.0 for code 8.
 	fp4DequantTable = func() [16]float32 {
@@ -132,22 +132,17 @@ var (
 		t[8] = float32(math.Copysign(0, -1))
 		return t
 	}()
+	nf4ThresholdValues = [15]float32(fromBits(nf4Thresholds[:]))
+	fp4ThresholdValues = [7]float32(fromBits(fp4Thresholds[:]))
 )
 
-func floatsFromBits256(b *[256]uint32) [256]float32 {
-	var t [256]float32
-	for i, u := range b {
-		t[i] = math.Float32frombits(u)
+// fromBits returns the float32 values of bit patterns.
+func fromBits(bits []uint32) []float32 {
+	out := make([]float32, len(bits))
+	for i, u := range bits {
+		out[i] = math.Float32frombits(u)
 	}
-	return t
-}
-
-func floatsFromBits16(b *[16]uint32) [16]float32 {
-	var t [16]float32
-	for i, u := range b {
-		t[i] = math.Float32frombits(u)
-	}
-	return t
+	return out
 }
 
 // DynamicCode returns bitsandbytes' dynamic ("tree") 8-bit code, the table

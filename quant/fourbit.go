@@ -7,21 +7,6 @@ import "math"
 // kernels' decision rules. Blocks, absmax, the reciprocal and the non-finite
 // rules are those of the 8-bit quantizer (blockwise.go).
 
-var (
-	nf4ThresholdValues = func() (t [15]float32) {
-		for i, b := range nf4Thresholds {
-			t[i] = math.Float32frombits(b)
-		}
-		return t
-	}()
-	fp4ThresholdValues = func() (t [7]float32) {
-		for i, b := range fp4Thresholds {
-			t[i] = math.Float32frombits(b)
-		}
-		return t
-	}()
-)
-
 // nf4CodeRef is the CUDA NF4 rule: the number of thresholds x is strictly
 // above (a value equal to a threshold gets the lower code; NaN gets 0). The
 // kernel's decision tree over the sorted thresholds computes the same.
@@ -94,6 +79,40 @@ func checkFourBitType(t FourBitType) error {
 // len(absmax) ceil(n/blocksize), n = src.Len(). An empty src is valid.
 // opt.Imatrix must be nil. The result is identical for every opt.Threads.
 func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, blocksize int, opt Options) error {
+	if err := fourBitArgs(packed, absmax, src.Len(), typ, blocksize, opt); err != nil || src.Len() == 0 {
+		return err
+	}
+	rule := typ.rule()
+	nan := rule(float32(math.NaN()))
+	var dec *decider // only needed where there is no vector kernel
+	if !haveAVX2 {
+		dec = typ.decider()
+	}
+	return quantizeBlocks(src, absmax, blocksize, opt, typ.String(), opt.AllowNonFinite, func(lo, hi int, x []float32, s blockScale) {
+		out := packed[lo/2 : (hi+1)/2]
+		// The vector kernel evaluates the rule itself, for any input; the
+		// rest (all of it without a vector unit, else fewer than 16
+		// elements) goes to the decider when there is one and the block
+		// allows it, else to the rule.
+		v := encode4Vec(out, x, s.r, typ)
+		switch {
+		case s.fast && dec != nil:
+			dec.encode4(out[v/2:], x[v:], s.r)
+		case s.absmax == 0:
+			// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
+			fillBytes(out[v/2:], nan<<4|nan)
+		default:
+			encode4Ref(out[v/2:], x[v:], s.r, rule)
+		}
+		if len(x)%2 == 1 {
+			// The kernel pads the block with zeros and quantizes them too.
+			out[len(out)-1] |= rule(0 * s.r)
+		}
+	})
+}
+
+// fourBitArgs validates the arguments of the 4-bit quantizers.
+func fourBitArgs(packed []uint8, absmax []float32, n int, typ FourBitType, blocksize int, opt Options) error {
 	if err := checkFourBitType(typ); err != nil {
 		return err
 	}
@@ -103,55 +122,17 @@ func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, 
 	if err := checkNoImatrix(opt); err != nil {
 		return err
 	}
-	n := src.Len()
-	if want := (n + 1) / 2; len(packed) != want {
-		return argErr("packed", "has %d bytes; expected %d, two codes per byte for %d elements of x", len(packed), want, n)
+	if err := checkPackedLen(len(packed), n, "x"); err != nil {
+		return err
 	}
-	if nb := numBlocks(n, blocksize); len(absmax) != nb {
-		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of x", len(absmax), nb, blocksize)
+	return checkAbsmaxLen("absmax", len(absmax), n, blocksize, "x")
+}
+
+func checkPackedLen(got, n int, of string) error {
+	if want := (n + 1) / 2; got != want {
+		return argErr("packed", "has %d bytes; expected %d, two codes per byte for %d elements of %s", got, want, n, of)
 	}
-	if n == 0 {
-		return nil
-	}
-	rule := typ.rule()
-	var dec *decider // only needed where there is no vector kernel
-	if !haveAVX2 {
-		dec = typ.decider()
-	}
-	per := chunkFor(blocksize)
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		x := chunkFloats(src, lo, hi, per, scratch)
-		for b := lo; b < hi; b += blocksize {
-			e := min(b+blocksize, hi)
-			xb := x[b-lo : e-lo]
-			s, err := scaleBlock(xb, e-b == blocksize, opt.AllowNonFinite)
-			if err >= 0 {
-				return &BlockwiseNonFiniteError{Format: typ.String(), Index: b + err, Block: b / blocksize, Value: xb[err]}
-			}
-			absmax[b/blocksize] = s.absmax
-			out := packed[b/2 : (e+1)/2]
-			// The vector kernel evaluates the rule itself, for any input;
-			// the rest (all of it without a vector unit, else fewer than
-			// 16 elements) goes to the decider when there is one and the
-			// block allows it, else to the rule.
-			v := encode4Vec(out, xb, s.r, typ)
-			switch {
-			case s.fast && dec != nil:
-				dec.encode4(out[v/2:], xb[v:], s.r)
-			case s.absmax == 0:
-				// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
-				c := rule(float32(math.NaN()))
-				fillBytes(out[v/2:], c<<4|c)
-			default:
-				encode4Ref(out[v/2:], xb[v:], s.r, rule)
-			}
-			if len(xb)%2 == 1 {
-				// The kernel pads the block with zeros and quantizes them too.
-				out[len(out)-1] |= rule(0 * s.r)
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
 // encode4Ref packs the codes of x·r two per byte, high nibble first; an odd
@@ -231,11 +212,11 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 		return err
 	}
 	n := dst.Len()
-	if want := (n + 1) / 2; len(packed) != want {
-		return argErr("packed", "has %d bytes; expected %d, two codes per byte for %d elements of out", len(packed), want, n)
+	if err := checkPackedLen(len(packed), n, "out"); err != nil {
+		return err
 	}
-	if nb := numBlocks(n, blocksize); len(absmax) != nb {
-		return argErr("absmax", "has %d entries; expected %d, one per block of %d elements of out", len(absmax), nb, blocksize)
+	if err := checkAbsmaxLen("absmax", len(absmax), n, blocksize, "out"); err != nil {
+		return err
 	}
 	if n == 0 {
 		return nil

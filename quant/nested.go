@@ -54,27 +54,42 @@ func QuantizeNested(codes []uint8, nestedAbsmax []float32, absmax []float32, off
 	if err := checkBlocksize("nested_blocksize", nestedBlocksize, blockSizes8); err != nil {
 		return err
 	}
-	if err := checkNoImatrix(opt); err != nil {
+	centered, err := centerAbsmax(codes, nestedAbsmax, absmax, offset, nestedBlocksize, opt)
+	if err != nil {
 		return err
 	}
-	if len(codes) != len(absmax) {
-		return argErr("codes", "has %d entries; expected %d, one per absmax entry", len(codes), len(absmax))
+	opt.Progress = nil
+	return QuantizeBlockwise(codes, nestedAbsmax, F32Input(centered), nil, nestedBlocksize, opt)
+}
+
+// centerAbsmax validates the arguments of the nested quantizers and returns
+// the values f32(absmax[i] - offset) they quantize, which must be finite
+// unless opt.AllowNonFinite.
+func centerAbsmax(codes []uint8, nestedAbsmax []float32, absmax []float32, offset float32, nestedBlocksize int, opt Options) ([]float32, error) {
+	if err := checkNoImatrix(opt); err != nil {
+		return nil, err
 	}
-	if nb := numBlocks(len(absmax), nestedBlocksize); len(nestedAbsmax) != nb {
-		return argErr("nested_absmax", "has %d entries; expected %d, one per block of %d absmax entries", len(nestedAbsmax), nb, nestedBlocksize)
+	if err := checkNestedLens(len(codes), len(nestedAbsmax), len(absmax), nestedBlocksize); err != nil {
+		return nil, err
 	}
 	centered := make([]float32, len(absmax))
 	for i, a := range absmax {
 		centered[i] = a - offset
 		if !opt.AllowNonFinite && !isFinite32(centered[i]) {
 			if !isFinite32(offset) {
-				return argErr("offset", "is %v; expected a finite value", offset)
+				return nil, argErr("offset", "is %v; expected a finite value", offset)
 			}
-			return argErr("absmax", "entry %d is %v; expected finite values (Options.AllowNonFinite selects bitsandbytes' CUDA behaviour)", i, a)
+			return nil, argErr("absmax", "entry %d is %v; expected finite values (Options.AllowNonFinite selects bitsandbytes' CUDA behaviour)", i, a)
 		}
 	}
-	opt.Progress = nil
-	return QuantizeBlockwise(codes, nestedAbsmax, F32Input(centered), nil, nestedBlocksize, opt)
+	return centered, nil
+}
+
+func checkNestedLens(codes, nestedAbsmax, absmax, nestedBlocksize int) error {
+	if codes != absmax {
+		return argErr("codes", "has %d entries; expected %d, one per absmax entry", codes, absmax)
+	}
+	return checkAbsmaxLen("nested_absmax", nestedAbsmax, absmax, nestedBlocksize, "absmax")
 }
 
 // DequantizeNested rebuilds a double-quantized absmax exactly as
@@ -91,11 +106,8 @@ func DequantizeNested(absmax []float32, codes []uint8, nestedAbsmax []float32, o
 	} else if err := checkCode(code, false); err != nil {
 		return err
 	}
-	if len(codes) != len(absmax) {
-		return argErr("codes", "has %d entries; expected %d, one per absmax entry", len(codes), len(absmax))
-	}
-	if nb := numBlocks(len(absmax), nestedBlocksize); len(nestedAbsmax) != nb {
-		return argErr("nested_absmax", "has %d entries; expected %d, one per block of %d absmax entries", len(nestedAbsmax), nb, nestedBlocksize)
+	if err := checkNestedLens(len(codes), len(nestedAbsmax), len(absmax), nestedBlocksize); err != nil {
+		return err
 	}
 	for i, c := range codes {
 		absmax[i] = float32(code[c]*nestedAbsmax[i/nestedBlocksize]) + offset
