@@ -176,6 +176,69 @@ func TestAppendixC(t *testing.T) {
 	})
 }
 
+// TestTiesThroughTheAPI: with absmax 1 (r = 1) the normalized values are
+// the inputs, so C.5's midpoints reach the search unchanged: ties go to the
+// even index, NF4/FP4 values equal to a threshold get the lower code.
+func TestTiesThroughTheAPI(t *testing.T) {
+	x := append([]float32{1}, f32s(0xbf7c6666, 0xbf78cccd, 0xb493a3b7, 0x3493a3b7, 0x3f7c6666, 0x3f7f199a)...)
+	codes, absmax := quant8(t, x, nil, 32, Options{})
+	sameBytes(t, "8-bit ties", codes, []byte{255, 0, 2, 126, 128, 254, 254})
+	sameBits32(t, "absmax", absmax, []float32{1})
+	y := append([]float32{1}, nf4ThresholdValues[:]...)
+	packed, _ := quant4(t, y, NF4, 32, Options{})
+	for k := range nf4ThresholdValues { // element k+1 equals threshold k: code k
+		c := packed[(k+1)/2]
+		if (k+1)%2 == 0 {
+			c >>= 4
+		}
+		if c&0x0F != byte(k) {
+			t.Errorf("NF4 value on threshold %d got code %d", k, c&0x0F)
+		}
+	}
+	z := []float32{1}
+	for _, v := range fp4ThresholdValues {
+		z = append(z, v, -v)
+	}
+	packed, _ = quant4(t, z, FP4, 32, Options{})
+	for k := range fp4ThresholdValues { // |x| on threshold k: magnitude rank k
+		// Element 2k+1 (+t) is the low nibble of byte k, element 2k+2 (-t)
+		// the high nibble of byte k+1.
+		pos, neg := packed[k]&0x0F, packed[k+1]>>4
+		if pos != fp4MagnitudeOrder[k] || neg != 8|fp4MagnitudeOrder[k] {
+			t.Errorf("FP4 ±threshold %d got %04b / %04b, want %04b / %04b", k, pos, neg, fp4MagnitudeOrder[k], 8|fp4MagnitudeOrder[k])
+		}
+	}
+}
+
+// TestSubnormalAndHugeBlocks pins the IEEE behaviour documented in
+// blockwise.go (CUDA flushes subnormals instead): a block whose absmax is
+// below 2^-128 has r = +Inf, so its non-zero values become ±Inf (codes 255
+// and 0, NF4 15 and 0) and its zeros NaN (code 0); a block with absmax
+// MaxFloat32 has a subnormal r and quantizes normally.
+func TestSubnormalAndHugeBlocks(t *testing.T) {
+	tiny := math.Float32frombits(1)
+	x := []float32{tiny, -tiny, 0, tiny}
+	codes, absmax := quant8(t, x, nil, 32, Options{})
+	sameBytes(t, "subnormal block", codes, []byte{255, 0, 0, 255})
+	sameBits32(t, "subnormal absmax", absmax, []float32{tiny})
+	packed, _ := quant4(t, x, NF4, 32, Options{})
+	sameBytes(t, "subnormal NF4", packed, []byte{0xf0, 0x0f})
+	h := []float32{math.MaxFloat32, -math.MaxFloat32 / 2, 0, 1}
+	codes, absmax = quant8(t, h, nil, 32, Options{})
+	signed := DynamicCode(true)
+	want := make([]uint8, len(h))
+	for i, v := range h {
+		want[i] = searchCodeRef(&signed, v*(1/float32(math.MaxFloat32)))
+	}
+	sameBytes(t, "huge block", codes, want)
+	if codes[0] != 255 || codes[2] != 127 {
+		t.Errorf("huge block codes %v", codes)
+	}
+	if absmax[0] != math.MaxFloat32 {
+		t.Errorf("huge absmax %v", absmax[0])
+	}
+}
+
 // midpoints32 returns the float32 midpoints f32(c_k + c_{k+1})/2.
 func midpoints32(code *[256]float32) []float32 {
 	m := make([]float32, 255)
