@@ -234,12 +234,19 @@ func fillBytes(b []byte, v byte) {
 }
 
 // chunkFloats returns src[lo:hi] as float32 values, converted into scratch
-// (grown to per values when needed) for half inputs.
+// (grown to per values when needed) for half inputs: by the vector kernel
+// where there is one, the rest by Input.floats.
 func chunkFloats(src Input, lo, hi, per int, scratch *[]float32) []float32 {
-	if src.dtype != DTypeF32 && len(*scratch) < hi-lo {
+	if src.dtype == DTypeF32 {
+		return src.f32[lo:hi]
+	}
+	if len(*scratch) < hi-lo {
 		*scratch = make([]float32, per)
 	}
-	return src.floats(lo, hi, *scratch)
+	out := (*scratch)[:hi-lo]
+	v := widenVec(out, src.u16[lo:hi], src.dtype)
+	src.floats(lo+v, hi, out[v:])
+	return out
 }
 
 // blockScale is the normalization of one block.
