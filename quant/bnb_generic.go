@@ -4,7 +4,10 @@ package quant
 
 // Without the AVX2 kernels of bnb_amd64.s, the Go code does all the work.
 
-const haveAVX2 = false
+const (
+	haveAVX2 = false
+	haveF16C = false
+)
 
 func maxAbsBitsVec(x []float32) (uint32, int) { return 0, 0 }
 
