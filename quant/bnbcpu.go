@@ -76,26 +76,14 @@ func buildCPULUT(code *[256]float32) *[1 << 16]uint8 {
 	return lut
 }
 
-// cpuLUTCache keeps the grid tables of the last few code tables.
-var cpuLUTCache struct {
-	sync.Mutex
-	keys [4][256]float32
-	vals [4]*[1 << 16]uint8
-	next int
-}
+var cpuLUTCache tableCache[[1 << 16]uint8]
 
 func cpuLUT(code *[256]float32) *[1 << 16]uint8 {
-	c := &cpuLUTCache
-	c.Lock()
-	defer c.Unlock()
-	for i, v := range c.vals {
-		if v != nil && c.keys[i] == *code {
-			return v
-		}
+	if lut := cpuLUTCache.get(code); lut != nil {
+		return lut
 	}
 	lut := buildCPULUT(code)
-	c.keys[c.next], c.vals[c.next] = *code, lut
-	c.next = (c.next + 1) % len(c.vals)
+	cpuLUTCache.put(code, lut)
 	return lut
 }
 

@@ -182,14 +182,35 @@ var fp4ValueOrder = func() (o [16]uint8) {
 	return o
 }()
 
-// deciderCache keeps the deciders of the last few custom 8-bit code tables,
-// so that quantizing many tensors with one table builds its decider once.
-var deciderCache struct {
-	sync.Mutex
+// tableCache keeps what was derived from the last few code tables (a
+// decider, a grid table), so that quantizing many tensors with one custom
+// table derives it once.
+type tableCache[V any] struct {
+	mu   sync.Mutex
 	keys [4][256]float32
-	vals [4]*decider
+	vals [4]*V
 	next int
 }
+
+func (c *tableCache[V]) get(code *[256]float32) *V {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, v := range c.vals {
+		if v != nil && c.keys[i] == *code {
+			return v
+		}
+	}
+	return nil
+}
+
+func (c *tableCache[V]) put(code *[256]float32, v *V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys[c.next], c.vals[c.next] = *code, v
+	c.next = (c.next + 1) % len(c.vals)
+}
+
+var deciderCache tableCache[decider]
 
 // codeDecider returns the decider of the CUDA code search over code, or nil
 // when the caller should use the rule directly: building a decider takes
@@ -200,23 +221,13 @@ func codeDecider(code *[256]float32, n int) *decider {
 		dynDeciderOnce.Do(func() { dynDecider = buildCodeDecider(code) })
 		return dynDecider
 	}
-	c := &deciderCache
-	c.Lock()
-	for i, v := range c.vals {
-		if v != nil && c.keys[i] == *code {
-			c.Unlock()
-			return v
-		}
-	}
-	c.Unlock()
-	if n < 1<<16 {
-		return nil
+	if d := deciderCache.get(code); d != nil || n < 1<<16 {
+		return d
 	}
 	d := buildCodeDecider(code)
-	c.Lock()
-	c.keys[c.next], c.vals[c.next] = *code, d
-	c.next = (c.next + 1) % len(c.vals)
-	c.Unlock()
+	if d != nil {
+		deciderCache.put(code, d)
+	}
 	return d
 }
 
