@@ -18,11 +18,13 @@ import (
 //	lut[i] = the first k with f32 midpoint m_k ≥ f32(-1 + f32(2i/65535)), else 255
 //
 // an approximation of the nearest code that differs from it for about 0.2 %
-// of the elements (an exact 0.0 in a non-zero block gets the code nearest to
-// the grid point 32768, not the zero code). The last multiply-add is fused as
-// GCC compiles bitsandbytes for x86-64 with FMA; bitsandbytes built for ARM
-// (NEON) rounds (x_n+1)·32767.5 + 0.5 differently and can differ in rare
-// elements.
+// of the elements (an exact 0.0 in a non-zero block gets the code of grid
+// point 32768, 1.5e-5, not the zero code). Wick fuses the last multiply-add,
+// as GCC contracts it in bitsandbytes' x86-64 build (compiled with FMA
+// enabled); the goldens agree with the fused and the unfused form alike,
+// which differ only for values within an ulp of a grid boundary.
+// bitsandbytes built for ARM (NEON) computes (x_n+1)·32767.5 + 0.5 and can
+// differ in such rare elements too.
 //
 // 4-bit (PyTorch's default path, which bitsandbytes uses for quantize_4bit
 // on CPU): am = max(absmax, f32(1e-38)); in full blocks x_n = f32(x·f32(1/am))
