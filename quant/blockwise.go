@@ -26,14 +26,17 @@ import (
 // they behave as on CUDA (spec §2.7, §3.7): NaN is ignored by the maximum and
 // gets code 0; a block holding ±Inf has absmax +Inf, so r = 0 and its finite
 // elements get the code of 0.0 and its infinite ones code 0; a full block of
-// NaN stores absmax -MaxFloat32. A block whose elements are all ±0 stores
-// absmax 0, r = +Inf, x_n = NaN and therefore code 0 for every element, as
-// on CUDA.
+// NaN stores absmax -MaxFloat32, a partial last block of NaN absmax 0 (the
+// kernel's padding zeros take part in its maximum). A block whose elements
+// are all ±0 stores absmax 0, r = +Inf, x_n = NaN and therefore code 0 for
+// every element, as on CUDA.
 //
 // Subnormal inputs follow IEEE arithmetic. CUDA, built with fast-math,
-// flushes them to zero; the results differ only for blocks whose absmax is
-// subnormal (or above 2^126), and in the sign bit FP4 gives to subnormal
-// negative inputs (1000 here, 0000 on CUDA); both dequantize to ±0 there.
+// flushes subnormal inputs, reciprocals and products to zero. The results
+// differ only for blocks whose absmax is subnormal (CUDA: absmax 0, codes 0)
+// or at least 2^126 (CUDA: r = 0, every element the code of 0.0), in the
+// sign bit FP4 gives to subnormal negative inputs (1000 here, 0000 on CUDA;
+// both dequantize to ±0), and in subnormal dequantized values (CUDA: ±0).
 
 // blockSizes8 are the block sizes QuantizeBlockwise accepts: bitsandbytes'
 // CUDA set 64…4096, plus 32, which the same rules handle unchanged (CUDA
