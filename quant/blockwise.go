@@ -34,7 +34,7 @@ import (
 // Subnormal inputs follow IEEE arithmetic. CUDA, built with fast-math,
 // flushes subnormal inputs, reciprocals and products to zero. The results
 // differ only for blocks whose absmax is subnormal (CUDA: absmax 0, codes 0)
-// or at least 2^126 (CUDA: r = 0, every element the code of 0.0), in the
+// or above 2^126 (CUDA: r = 0, every element the code of 0.0), in the
 // sign bit FP4 gives to subnormal negative inputs (1000 here, 0000 on CUDA;
 // both dequantize to ±0), and in subnormal dequantized values (CUDA: ±0).
 
