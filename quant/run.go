@@ -71,10 +71,13 @@ type Options struct {
 	// The output never depends on it.
 	Threads int
 	// Imatrix is an importance matrix: one non-negative weight per column
-	// (len = nPerRow), or nil.
+	// (len = nPerRow), or nil. The bitsandbytes quantizers take none.
 	Imatrix []float32
 	// AllowNonFinite lets NaN and ±Inf through to the float types (F32, F16,
-	// BF16), which convert them as IEEE does. Block types always reject them.
+	// BF16), which convert them as IEEE does. ggml block types always reject
+	// them. The bitsandbytes quantizers (QuantizeBlockwise, Quantize4Bit,
+	// QuantizeNested) reject them unless it is set, and then behave as
+	// bitsandbytes' CUDA kernels do.
 	AllowNonFinite bool
 	// Cancelled is polled between chunks of work; when it returns true the
 	// call stops and returns ErrCancelled. Nil means never.

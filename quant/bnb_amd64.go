@@ -1,0 +1,166 @@
+//go:build amd64 && !purego
+
+package quant
+
+// The AVX2 kernels of the bitsandbytes quantizers (bnb_amd64.s). Each
+// computes exactly what its Go twin computes (maxAbsBits; the NF4 and FP4
+// rules nf4CodeRef and fp4CodeRef, which the AVX2 code evaluates for every
+// input, NaN and ±Inf included); TestVectorKernels checks them against each
+// other. Build with -tags purego to use the Go twins only.
+
+// haveAVX2 reports whether the CPU and the OS support AVX2; haveF16C
+// whether they also support the F16C conversions.
+var (
+	haveAVX2 = detectAVX2()
+	haveF16C = haveAVX2 && detectF16C()
+)
+
+func detectF16C() bool {
+	_, _, ecx1, _ := cpuid(1, 0)
+	return ecx1&(1<<29) != 0
+}
+
+func detectAVX2() bool {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const osxsave, avx = 1 << 27, 1 << 28
+	if ecx1&osxsave == 0 || ecx1&avx == 0 {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled by the OS
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0
+}
+
+//go:noescape
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+//go:noescape
+func xgetbv() (eax, edx uint32)
+
+// maxAbsBitsAVX2 returns the largest sign-cleared bit pattern among the
+// first len(x) &^ 31 elements of x (0 if there are none).
+//
+//go:noescape
+func maxAbsBitsAVX2(x []float32) uint32
+
+// encodeNF4AVX2 writes the NF4 codes of x[i]·r for the first len(x) &^ 15
+// elements, packed two per byte, high nibble first, into dst. thr holds each
+// NF4 threshold repeated 8 times.
+//
+//go:noescape
+func encodeNF4AVX2(dst []uint8, x []float32, r float32, thr *[15][8]float32)
+
+// encodeFP4AVX2 is encodeNF4AVX2 for FP4; thr holds the 7 magnitude
+// thresholds, each repeated 8 times, and order the magnitude codes by
+// increasing value.
+//
+//go:noescape
+func encodeFP4AVX2(dst []uint8, x []float32, r float32, thr *[7][8]float32, order *[8]uint32)
+
+var (
+	nf4Broadcast = func() (t [15][8]float32) {
+		for k, v := range nf4ThresholdValues {
+			for i := range t[k] {
+				t[k][i] = v
+			}
+		}
+		return t
+	}()
+	fp4Broadcast = func() (t [7][8]float32) {
+		for k, v := range fp4ThresholdValues {
+			for i := range t[k] {
+				t[k][i] = v
+			}
+		}
+		return t
+	}()
+	fp4Order32 = func() (o [8]uint32) {
+		for i, m := range fp4MagnitudeOrder {
+			o[i] = uint32(m)
+		}
+		return o
+	}()
+)
+
+// maxAbsBitsVec returns maxAbsBits of a leading part of x and the length of
+// that part (0 when there is no vector unit).
+func maxAbsBitsVec(x []float32) (uint32, int) {
+	if !haveAVX2 {
+		return 0, 0
+	}
+	return maxAbsBitsAVX2(x), len(x) &^ 31
+}
+
+// encode4Vec writes the packed 4-bit codes of x[i]·r (the rule of typ,
+// exactly) for a leading part of x of even length, and returns that length
+// (0 when there is no vector unit).
+func encode4Vec(dst []uint8, x []float32, r float32, typ FourBitType) int {
+	n := len(x) &^ 15
+	if !haveAVX2 || n == 0 {
+		return 0
+	}
+	_ = dst[n/2-1]
+	if typ == FP4 {
+		encodeFP4AVX2(dst, x, r, &fp4Broadcast, &fp4Order32)
+	} else {
+		encodeNF4AVX2(dst, x, r, &nf4Broadcast)
+	}
+	return n
+}
+
+// encodeTableAVX2 writes, for the first len(x) &^ 15 elements, the code the
+// decider table tab gives x[i]·r (decider.pick, vectorized with gathers).
+//
+//go:noescape
+func encodeTableAVX2(dst []uint8, x []float32, r float32, tab *[1 << 16]uint32)
+
+// encodeTableVec is decider.pick for a leading part of x, whose length it
+// returns (0 when there is no vector unit). The decider must have no multi
+// intervals and every x[i]·r must be finite.
+func encodeTableVec(dst []uint8, x []float32, r float32, tab *[1 << 16]uint32) int {
+	n := len(x) &^ 15
+	if !haveAVX2 || n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	encodeTableAVX2(dst, x, r, tab)
+	return n
+}
+
+// widenF16AVX2 converts the first len(src) &^ 15 binary16 values of src to
+// float32 (VCVTPH2PS: exact; a signaling NaN comes out quiet).
+//
+//go:noescape
+func widenF16AVX2(dst []float32, src []uint16)
+
+// widenBF16AVX2 converts the first len(src) &^ 15 bfloat16 values of src to
+// float32 (exact: the bits move up by 16).
+//
+//go:noescape
+func widenBF16AVX2(dst []float32, src []uint16)
+
+// widenVec widens a leading part of the half values src into dst, exactly
+// as Input.floats does (except the quiet bit of signaling NaNs), and
+// returns its length (0 when there is no vector unit).
+func widenVec(dst []float32, src []uint16, dt DType) int {
+	n := len(src) &^ 15
+	if n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	switch {
+	case dt == DTypeBF16 && haveAVX2:
+		widenBF16AVX2(dst, src)
+	case dt == DTypeF16 && haveF16C:
+		widenF16AVX2(dst, src)
+	default:
+		return 0
+	}
+	return n
+}

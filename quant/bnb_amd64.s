@@ -1,0 +1,289 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 kernels of the bitsandbytes quantizers. Their Go twins and the
+// contracts are in bnb_amd64.go.
+
+DATA absMask<>+0(SB)/4, $0x7fffffff
+GLOBL absMask<>(SB), RODATA|NOPTR, $4
+
+DATA eight<>+0(SB)/4, $8
+GLOBL eight<>(SB), RODATA|NOPTR, $4
+
+// Byte multipliers for VPMADDUBSW: code[2j]·16 + code[2j+1].
+DATA nibbleMul<>+0(SB)/8, $0x0110011001100110
+DATA nibbleMul<>+8(SB)/8, $0x0110011001100110
+GLOBL nibbleMul<>(SB), RODATA|NOPTR, $16
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
+
+// func maxAbsBitsAVX2(x []float32) uint32
+// Unsigned maximum of x[i] & 0x7fffffff over 32 elements per iteration, in
+// four accumulators.
+TEXT ·maxAbsBitsAVX2(SB), NOSPLIT, $0-28
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	SHRQ $5, CX
+	VPBROADCASTD absMask<>(SB), Y4
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	TESTQ CX, CX
+	JZ reduce
+
+loop:
+	VPAND (SI), Y4, Y5
+	VPAND 32(SI), Y4, Y6
+	VPAND 64(SI), Y4, Y7
+	VPAND 96(SI), Y4, Y8
+	VPMAXUD Y5, Y0, Y0
+	VPMAXUD Y6, Y1, Y1
+	VPMAXUD Y7, Y2, Y2
+	VPMAXUD Y8, Y3, Y3
+	ADDQ $128, SI
+	DECQ CX
+	JNZ loop
+
+reduce:
+	VPMAXUD Y1, Y0, Y0
+	VPMAXUD Y3, Y2, Y2
+	VPMAXUD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPMAXUD X1, X0, X0
+	VMOVD X0, AX
+	MOVL AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// One threshold for 16 lanes (Y0, Y1): count the lanes strictly above it
+// (ordered compare: NaN is never above) into Y2, Y3.
+#define COUNT(off) \
+	VCMPPS $0x1e, off(R8), Y0, Y4 \
+	VCMPPS $0x1e, off(R8), Y1, Y5 \
+	VPSUBD Y4, Y2, Y2 \
+	VPSUBD Y5, Y3, Y3
+
+// Pack the 16 codes in the dword lanes of Y2, Y3 into 8 bytes at (DI), two
+// per byte, the first in the high nibble.
+#define PACK \
+	VPACKUSDW Y3, Y2, Y2 \
+	VPERMQ $0xd8, Y2, Y2 \
+	VEXTRACTI128 $1, Y2, X3 \
+	VPACKUSWB X3, X2, X2 \
+	VPMADDUBSW X14, X2, X2 \
+	VPACKUSWB X2, X2, X2 \
+	VMOVQ X2, (DI)
+
+// func encodeNF4AVX2(dst []uint8, x []float32, r float32, thr *[15][8]float32)
+TEXT ·encodeNF4AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	MOVQ thr+56(FP), R8
+	SHRQ $4, CX
+	JZ nf4done
+	VBROADCASTSS r+48(FP), Y15
+	VMOVDQU nibbleMul<>(SB), X14
+
+nf4loop:
+	VMULPS (SI), Y15, Y0
+	VMULPS 32(SI), Y15, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	COUNT(0)
+	COUNT(32)
+	COUNT(64)
+	COUNT(96)
+	COUNT(128)
+	COUNT(160)
+	COUNT(192)
+	COUNT(224)
+	COUNT(256)
+	COUNT(288)
+	COUNT(320)
+	COUNT(352)
+	COUNT(384)
+	COUNT(416)
+	COUNT(448)
+	PACK
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ nf4loop
+	VZEROUPPER
+
+nf4done:
+	RET
+
+// func encodeFP4AVX2(dst []uint8, x []float32, r float32, thr *[7][8]float32, order *[8]uint32)
+// sign = x_n < 0 (ordered: -0.0 and NaN are not), magnitude code =
+// order[number of thresholds |x_n| is strictly above].
+TEXT ·encodeFP4AVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	MOVQ thr+56(FP), R8
+	MOVQ order+64(FP), R9
+	SHRQ $4, CX
+	JZ fp4done
+	VBROADCASTSS r+48(FP), Y15
+	VMOVDQU nibbleMul<>(SB), X14
+	VPBROADCASTD absMask<>(SB), Y13
+	VPBROADCASTD eight<>(SB), Y11
+	VMOVDQU (R9), Y12
+	VPXOR Y10, Y10, Y10
+
+fp4loop:
+	VMULPS (SI), Y15, Y0
+	VMULPS 32(SI), Y15, Y1
+	VCMPPS $0x11, Y10, Y0, Y6
+	VCMPPS $0x11, Y10, Y1, Y7
+	VPAND Y11, Y6, Y6
+	VPAND Y11, Y7, Y7
+	VPAND Y13, Y0, Y0
+	VPAND Y13, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	COUNT(0)
+	COUNT(32)
+	COUNT(64)
+	COUNT(96)
+	COUNT(128)
+	COUNT(160)
+	COUNT(192)
+	VPERMD Y12, Y2, Y2
+	VPERMD Y12, Y3, Y3
+	VPOR Y6, Y2, Y2
+	VPOR Y7, Y3, Y3
+	PACK
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ fp4loop
+	VZEROUPPER
+
+fp4done:
+	RET
+
+DATA low16<>+0(SB)/4, $0xffff
+GLOBL low16<>(SB), RODATA|NOPTR, $4
+
+DATA lowByte<>+0(SB)/4, $0xff
+GLOBL lowByte<>(SB), RODATA|NOPTR, $4
+
+// Decider lookup for 8 lanes: x_n in Y(x), table entries gathered into
+// Y(e) (mask register Y(m), indices Y(h)), code left in the dword lanes of
+// Y(e): e >> (key(x_n) > e>>16 ? 8 : 0) & 0xff.
+#define LOOKUP(x, h, m, e, k, t) \
+	VPSRLD $16, x, h \
+	VPCMPEQD m, m, m \
+	VPGATHERDD m, (R8)(h*4), e \
+	VPSRAD $31, x, k \
+	VPXOR k, x, k \
+	VPAND Y14, k, k \
+	VPSRLD $16, e, t \
+	VPCMPGTD t, k, k \
+	VPAND Y13, k, k \
+	VPSRLVD k, e, e \
+	VPAND Y12, e, e
+
+// func encodeTableAVX2(dst []uint8, x []float32, r float32, tab *[1 << 16]uint32)
+TEXT ·encodeTableAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	MOVQ tab+56(FP), R8
+	SHRQ $4, CX
+	JZ tabdone
+	VBROADCASTSS r+48(FP), Y15
+	VPBROADCASTD low16<>(SB), Y14
+	VPBROADCASTD eight<>(SB), Y13
+	VPBROADCASTD lowByte<>(SB), Y12
+
+tabloop:
+	VMULPS (SI), Y15, Y0
+	VMULPS 32(SI), Y15, Y1
+	LOOKUP(Y0, Y2, Y3, Y4, Y5, Y6)
+	LOOKUP(Y1, Y7, Y8, Y9, Y10, Y11)
+	VPACKUSDW Y9, Y4, Y4
+	VPERMQ $0xd8, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPACKUSWB X5, X4, X4
+	VMOVDQU X4, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ tabloop
+	VZEROUPPER
+
+tabdone:
+	RET
+
+// func widenF16AVX2(dst []float32, src []uint16)
+TEXT ·widenF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $4, CX
+	JZ f16done
+
+f16loop:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ f16loop
+	VZEROUPPER
+
+f16done:
+	RET
+
+// func widenBF16AVX2(dst []float32, src []uint16)
+TEXT ·widenBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $4, CX
+	JZ bf16done
+
+bf16loop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPSLLD $16, Y0, Y0
+	VPSLLD $16, Y1, Y1
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y1, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ bf16loop
+	VZEROUPPER
+
+bf16done:
+	RET
