@@ -134,7 +134,6 @@ def main() -> int:
     x = (rng.standard_normal((args.rows, args.cols)) * 0.02).astype(np.float32)
     nbytes = x.nbytes
 
-    anchors = ["gguf-numpy" if gguf else None, "llama.cpp" if ggml else None]
     print(f"Wick {wick.__version__} benchmark: {args.rows}×{args.cols} float32 ({nbytes / 2**20:.0f} MiB) per call, "
           f"median of {args.repeats} runs; MB/s of float32 input (CPU time/wall time)")
     print(f"anchors: gguf {getattr(gguf, '__version__', None) or (gguf and 'installed') or 'not installed'}, "

@@ -42,6 +42,14 @@ var infoJSON = func() []byte {
 		"src_dtypes":     srcDTypeNames,
 		"quantize_flags": map[string]int{"allow_non_finite": flagAllowNonFinite},
 		"types":          types,
+		"bnb": map[string]any{
+			"rules":       map[string]int{"cuda": rulesCUDA, "cpu": rulesCPU},
+			"quant_types": map[string]int{quant.NF4.String(): int(quant.NF4), quant.FP4.String(): int(quant.FP4)},
+			"tables": map[string]int{"dynamic_signed": tableDynamicSigned, "dynamic_unsigned": tableDynamicUnsigned,
+				"nf4": tableNF4, "fp4": tableFP4},
+			"blocksizes":            quant.BlockSizes(),
+			"nested_blocksize_4bit": quant.NestedBlocksize4Bit,
+		},
 	})
 	if err != nil {
 		panic(err)

@@ -46,6 +46,7 @@ func classify(err error) int {
 	var (
 		arg  *quant.ArgumentError
 		nf   *quant.NonFiniteError
+		bnf  *quant.BlockwiseNonFiniteError
 		uns  *quant.UnsupportedError
 		pan  *quant.PanicError
 		path *fs.PathError
@@ -54,7 +55,7 @@ func classify(err error) int {
 	switch {
 	case errors.As(err, &bad), errors.As(err, &arg):
 		return statusInvalid
-	case errors.As(err, &nf):
+	case errors.As(err, &nf), errors.As(err, &bnf):
 		return statusNonFinite
 	case errors.As(err, &uns):
 		return statusUnsupported

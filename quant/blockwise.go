@@ -43,6 +43,10 @@ import (
 // bitsandbytes accepts 32 for 4-bit quantization only).
 var blockSizes8 = []int{32, 64, 128, 256, 512, 1024, 2048, 4096}
 
+// BlockSizes returns the block sizes QuantizeBlockwise and Quantize4Bit
+// accept, ascending.
+func BlockSizes() []int { return append([]int(nil), blockSizes8...) }
+
 // blockSizes4 are the block sizes bitsandbytes accepts for 4-bit
 // quantization, on every backend.
 var blockSizes4 = blockSizes8

@@ -159,7 +159,7 @@ def test_go_side_validates_too():
         _native.check(rc, err)
     rc = lib.wick_quantize(8, 9, ffi.from_buffer("uint8_t[]", x), 64, 64, ffi.NULL, 0, 0,
                            ffi.from_buffer("uint8_t[]", out, require_writable=True), out.nbytes, 0, ffi.NULL, err, _native.ERRLEN)
-    with pytest.raises(wick.WickValueError, match=r"x: unknown source dtype code 9"):
+    with pytest.raises(wick.WickValueError, match=r"x: unknown dtype code 9"):
         _native.check(rc, err)
     rc = lib.wick_quantize(8, 0, ffi.from_buffer("uint8_t[]", x), 64, 64, ffi.NULL, 0, 1 << 7,
                            ffi.from_buffer("uint8_t[]", out, require_writable=True), out.nbytes, 0, ffi.NULL, err, _native.ERRLEN)

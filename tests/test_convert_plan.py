@@ -11,11 +11,27 @@ import numpy as np
 import pytest
 
 import convert_fixtures as FX
-from wick.convert import (TokenizerFiles, build_plan, build_plan_from_parts, format_plan_table, read_model_dir,
-                          read_safetensors_header)
-from wick.convert.errors import (ConfigError, ConvertError, MissingTensorError, ModelFileNotFoundError,
-                                 ModelFormatError, PlanError, SafetensorsHeaderError, TensorShapeError,
-                                 TokenizerError, UnexpectedTensorError, UnknownTargetError)
+from wick.convert import (
+    TokenizerFiles,
+    build_plan,
+    build_plan_from_parts,
+    format_plan_table,
+    read_model_dir,
+    read_safetensors_header,
+)
+from wick.convert.errors import (
+    ConfigError,
+    ConvertError,
+    MissingTensorError,
+    ModelFileNotFoundError,
+    ModelFormatError,
+    PlanError,
+    SafetensorsHeaderError,
+    TensorShapeError,
+    TokenizerError,
+    UnexpectedTensorError,
+    UnknownTargetError,
+)
 from wick.convert.plan import Plan
 from wick.convert.values import ValueType
 

@@ -52,7 +52,7 @@ def test_metadata_matches_reference_converter(name):
     got = [(kv.key, kv.type.name, kv.element_type.name if kv.element_type else None, kv.value) for kv in plan.metadata]
     want = [tuple(x) for x in fx["metadata"]]
     assert [g[0] for g in got] == [w[0] for w in want], "key order differs"
-    for (k, t, e, v), (wk, wt, we, wv) in zip(got, want):
+    for (k, t, e, v), (_wk, wt, we, wv) in zip(got, want):
         assert (t, e) == (wt, we), f"{k}: type {t}/{e}, reference {wt}/{we}"
         if k == "tokenizer.ggml.pre" and str(wv).startswith("<unrecognised:"):
             # a new tokenizer the converter's hash table does not know: Wick's structural rule decides

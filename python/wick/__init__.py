@@ -8,6 +8,9 @@ The numpy API so far::
     y = wick.dequantize(q, "Q8_0", x.shape)  # float32, shape (4096, 4096)
     wick.types()                             # the ggml type table
 
+    codes, state = wick.quantize_blockwise(x, blocksize=256)   # bitsandbytes 8-bit
+    packed, state = wick.quantize_4bit(x, quant_type="nf4")    # bitsandbytes NF4/FP4
+
 Every call releases the GIL, splits the work over goroutines (``threads=``),
 gives the same bytes for every thread count, and can be interrupted with
 Ctrl-C. Errors are :class:`WickError` subclasses that are also the builtin
@@ -23,6 +26,14 @@ from __future__ import annotations
 from . import _native
 from ._quantize import dequantize, quantize
 from ._types import TypeInfo, type_info, types
+from .blockwise import (
+    QuantState,
+    code_table,
+    dequantize_4bit,
+    dequantize_blockwise,
+    quantize_4bit,
+    quantize_blockwise,
+)
 from .errors import (
     WickCancelledError,
     WickError,
@@ -74,6 +85,12 @@ __all__ = [
     "dequantize",
     "types",
     "type_info",
+    "quantize_blockwise",
+    "dequantize_blockwise",
+    "quantize_4bit",
+    "dequantize_4bit",
+    "QuantState",
+    "code_table",
     "TypeInfo",
     "library_info",
     "max_threads",

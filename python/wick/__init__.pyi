@@ -1,5 +1,5 @@
 # Type stubs for the public API of the wick package.
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -76,3 +76,54 @@ def dequantize(
     threads: Optional[int] = ...,
     out: Optional[npt.NDArray[np.float32]] = ...,
 ) -> npt.NDArray[np.float32]: ...
+
+class QuantState:
+    absmax: np.ndarray
+    blocksize: int
+    code: np.ndarray
+    dtype: str
+    shape: Optional[Tuple[int, ...]]
+    quant_type: Optional[str]
+    offset: Optional[float]
+    state2: Optional[QuantState]
+    def __init__(self, absmax: np.ndarray, blocksize: int, code: np.ndarray, dtype: str,
+                 shape: Optional[Tuple[int, ...]] = ..., quant_type: Optional[str] = ...,
+                 offset: Optional[float] = ..., state2: Optional[QuantState] = ...) -> None: ...
+    @property
+    def nested(self) -> bool: ...
+    def validate(self) -> None: ...
+    def as_dict(self, packed: bool = ...) -> dict: ...
+    @classmethod
+    def from_dict(cls, qs_dict: Any) -> QuantState: ...
+
+def code_table(name: str) -> npt.NDArray[np.float32]: ...
+def quantize_blockwise(
+    x: npt.ArrayLike,
+    blocksize: int = ...,
+    code: Optional[npt.ArrayLike] = ...,
+    nested: bool = ...,
+    *,
+    threads: Optional[int] = ...,
+    rules: str = ...,
+    allow_non_finite: bool = ...,
+    src_dtype: Optional[str] = ...,
+    nested_offset: Optional[float] = ...,
+) -> Tuple[npt.NDArray[np.uint8], QuantState]: ...
+def dequantize_blockwise(
+    codes: npt.ArrayLike, state: QuantState, *, out_dtype: Any = ..., threads: Optional[int] = ...
+) -> np.ndarray: ...
+def quantize_4bit(
+    x: npt.ArrayLike,
+    blocksize: int = ...,
+    quant_type: str = ...,
+    compress_statistics: bool = ...,
+    *,
+    threads: Optional[int] = ...,
+    rules: str = ...,
+    allow_non_finite: bool = ...,
+    src_dtype: Optional[str] = ...,
+    nested_offset: Optional[float] = ...,
+) -> Tuple[npt.NDArray[np.uint8], QuantState]: ...
+def dequantize_4bit(
+    packed: npt.ArrayLike, state: QuantState, *, out_dtype: Any = ..., threads: Optional[int] = ...
+) -> np.ndarray: ...

@@ -83,8 +83,8 @@ for _name in ("torch", "torch.nn", "torch.nn.functional", "torch._tensor", "torc
 sys.path.insert(0, str(LLAMA_CPP / "gguf-py"))
 sys.path.insert(0, str(LLAMA_CPP))
 
-import gguf  # noqa: E402  (the tree's own gguf-py)
 import conversion  # noqa: E402
+import gguf  # noqa: E402  (the tree's own gguf-py)
 from conversion import base as conv_base  # noqa: E402
 
 import make_tiny_llama as tiny  # noqa: E402

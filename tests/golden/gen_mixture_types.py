@@ -39,9 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import gguf
 import llama_cpp
+import numpy as np
 
 OUT = Path(__file__).with_name("mixture_types.json")
 

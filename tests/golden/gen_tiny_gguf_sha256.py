@@ -31,9 +31,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import gguf
 import llama_cpp
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))

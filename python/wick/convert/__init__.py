@@ -34,9 +34,21 @@ import os
 from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 
 from .archs import supported_architectures
-from .errors import (ConfigError, ConvertError, MissingTensorError, ModelFileNotFoundError, ModelFormatError, PlanError,
-                     SafetensorsHeaderError, TensorShapeError, TokenizerError, UnexpectedTensorError,
-                     UnknownTargetError, UnsupportedArchitectureError, UnsupportedTokenizerError)
+from .errors import (
+    ConfigError,
+    ConvertError,
+    MissingTensorError,
+    ModelFileNotFoundError,
+    ModelFormatError,
+    PlanError,
+    SafetensorsHeaderError,
+    TensorShapeError,
+    TokenizerError,
+    UnexpectedTensorError,
+    UnknownTargetError,
+    UnsupportedArchitectureError,
+    UnsupportedTokenizerError,
+)
 from .ggml_types import TARGETS
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
@@ -54,7 +66,7 @@ __all__ = [
 
 
 def build_plan(
-    model: Union[str, "os.PathLike[str]", ModelParts],
+    model: Union[str, os.PathLike[str], ModelParts],
     target: str,
     *,
     imatrix_names: Optional[Iterable[str]] = None,

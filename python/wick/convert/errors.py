@@ -26,16 +26,18 @@ UnexpectedTensorError          ValueError          the checkpoint holds a tensor
 PlanError                      ValueError          a plan (dict/JSON) is malformed
 =============================  ==================  ============================================
 
-The lead re-parents :class:`ConvertError` under ``wick.WickError`` when the
-package is integrated; nothing else needs to change.
+:class:`ConvertError` is a :class:`wick.WickError`, so ``except wick.WickError``
+catches conversion errors too.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from ..errors import WickError
 
-class ConvertError(Exception):
+
+class ConvertError(WickError):
     """Base class of every exception raised by :mod:`wick.convert`."""
 
 

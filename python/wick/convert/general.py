@@ -88,7 +88,7 @@ def model_id_components(model_id: Optional[str], total_params: int = 0
                 at_start = False
             if len(t) == 0:
                 t.add("finetune")
-    for part, t in zip(reversed(parts), reversed(kinds)):
+    for _part, t in zip(reversed(parts), reversed(kinds)):
         if "basename" in t and len(t) > 1:
             t.remove("basename")
         else:

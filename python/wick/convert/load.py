@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-from .errors import (ConfigError, ModelFileNotFoundError, ModelFormatError, SafetensorsHeaderError, TokenizerError)
+from .errors import ConfigError, ModelFileNotFoundError, ModelFormatError, SafetensorsHeaderError, TokenizerError
 from .tokenizer import TokenizerFiles
 
 TensorListing = Mapping[str, Tuple[str, Sequence[int]]]  # name -> (dtype, shape)
@@ -92,7 +92,7 @@ def read_safetensors_header(path: str) -> Dict[str, Tuple[str, Tuple[int, ...]]]
         spans.append((offs[0], offs[1], tname))
         out[tname] = (dtype, tuple(shape))
     spans.sort()
-    for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
+    for (_b0, e0, n0), (b1, _e1, n1) in zip(spans, spans[1:]):
         if b1 < e0:
             raise SafetensorsHeaderError(f"convert: {name}: tensors {n0!r} and {n1!r} overlap", name)
     return out
@@ -104,7 +104,7 @@ def _read_json(path: Path, required: bool, error=ModelFormatError) -> Optional[A
             raise ModelFileNotFoundError(f"convert: {path.name}: not found in {path.parent}", str(path))
         return None
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise error(f"convert: {path.name}: invalid JSON: {e}", path.name) from None
@@ -203,7 +203,7 @@ class ModelParts:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
-def read_model_dir(path: "str | os.PathLike[str]",
+def read_model_dir(path: str | os.PathLike[str],
                    list_tensors: Callable[[str], TensorListing] = read_safetensors_header) -> ModelParts:
     """Read a Hugging Face model directory (no tensor data)."""
     from .general import load_model_card

@@ -57,7 +57,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import ConvertError, UnknownTargetError
-from .ggml_types import Target, block_size, is_quantized, target as lookup_target
+from .ggml_types import Target, block_size, is_quantized
+from .ggml_types import target as lookup_target
 
 __all__ = [
     "MixtureModel",

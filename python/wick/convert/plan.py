@@ -149,7 +149,7 @@ class TensorPlan:
         }
 
     @staticmethod
-    def from_dict(d: Mapping[str, Any]) -> "TensorPlan":
+    def from_dict(d: Mapping[str, Any]) -> TensorPlan:
         try:
             data = None
             if d.get("data") is not None:
@@ -214,7 +214,7 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=True, allow_nan=False)
 
     @staticmethod
-    def from_dict(d: Mapping[str, Any]) -> "Plan":
+    def from_dict(d: Mapping[str, Any]) -> Plan:
         """Rebuild (and validate) a plan from :meth:`to_dict` output."""
         try:
             if d.get("schema") != SCHEMA_VERSION:
@@ -229,7 +229,7 @@ class Plan:
             raise PlanError(f"convert: malformed plan: {e!r}") from None
 
     @staticmethod
-    def from_json(text: str) -> "Plan":
+    def from_json(text: str) -> Plan:
         """Inverse of :meth:`to_json`."""
         try:
             d = json.loads(text)

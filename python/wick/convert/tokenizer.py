@@ -463,7 +463,7 @@ def _vocab_llama_hf(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
             types.append(BYTE)
         else:
             types.append(CONTROL if i in special_ids else NORMAL)
-    for pos, (text, tid) in enumerate(added_list):
+    for _pos, (text, tid) in enumerate(added_list):
         if tid != len(tokens):
             raise TokenizerError(f"convert: {TOKENIZER_JSON}: added token {text!r} has id {tid}, expected {len(tokens)} "
                                  "(added tokens must follow the base vocabulary without gaps)", TOKENIZER_JSON)

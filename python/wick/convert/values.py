@@ -118,7 +118,7 @@ class KV:
         return d
 
     @staticmethod
-    def from_dict(d: dict) -> "KV":
+    def from_dict(d: dict) -> KV:
         """Inverse of :meth:`to_dict`; validates types and ranges."""
         try:
             key = d["key"]

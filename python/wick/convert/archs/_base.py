@@ -400,7 +400,7 @@ class Adapter:
                     found[gname] = MappedTensor(gname, srcs, [cols, rows, hp.n_expert], [{"op": "stack"}])
             order = self._moe_order(order, found, hp, tensors)
 
-        for hf, (gname, sym, req) in globals_.items():
+        for hf, (gname, _sym, req) in globals_.items():
             if req and gname not in found:
                 raise MissingTensorError(f"convert: missing tensor {hf!r} (GGUF {gname!r}) in the checkpoint")
         for bid in range(hp.n_layer):

@@ -21,11 +21,11 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from . import register
-from ._base import CONFIG, Adapter, HParams, MappedTensor, _num
 from .. import values as V
 from ..errors import ConfigError
 from ..tokenizer import special_vocab
+from . import register
+from ._base import CONFIG, Adapter, HParams, MappedTensor, _num
 
 
 def llama3_rope_factors(base: float, dim: int, factor: float = 8.0, low_freq_factor: float = 1.0,
