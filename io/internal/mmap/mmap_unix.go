@@ -1,0 +1,22 @@
+//go:build linux || darwin
+
+package mmap
+
+import (
+	"os"
+	"syscall"
+)
+
+const canMap = true
+
+func mapFile(f *os.File, size int) ([]byte, error) {
+	return syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+}
+
+func unmap(b []byte) error { return syscall.Munmap(b) }
+
+// The mapping starts on a page boundary, so a page-aligned sub-slice has a
+// page-aligned address, as madvise requires.
+func adviseDontNeed(b []byte) error { return syscall.Madvise(b, syscall.MADV_DONTNEED) }
+
+func adviseWillNeed(b []byte) error { return syscall.Madvise(b, syscall.MADV_WILLNEED) }
