@@ -13,14 +13,15 @@
 //  1. magic "GGUF" (ErrBadMagic), version 2 or 3 (ErrUnsupportedVersion;
 //     ErrBigEndian for a byte-swapped version);
 //  2. tensor and KV counts that the bytes left can hold (ErrBadCount);
-//  3. metadata in file order: non-empty (ErrInvalidKey), unique
+//  3. metadata in file order: non-empty UTF-8 (ErrInvalidKey), unique
 //     (ErrDuplicateKey) keys; known value types (ErrUnknownValueType);
 //     strings and arrays that fit in the bytes left and under the caps
 //     (ErrStringTooLong, ErrArrayTooLong, ErrNestingTooDeep;
 //     WithMaxStringLength, WithMaxArrayLength, WithMaxArrayDepth);
 //     general.alignment a UINT32 non-zero power of two (ErrBadAlignment);
 //  4. tensor infos in file order: names of at most 63 bytes
-//     (ErrNameTooLong), unique (ErrDuplicateTensor); at most 4 dims
+//     (ErrNameTooLong), UTF-8 (ErrInvalidName; ggml does not check, gguf-py
+//     does), unique (ErrDuplicateTensor); at most 4 dims
 //     (ErrTooManyDims), each < 2^63 (ErrBadDim); element count and byte
 //     size within int64 (ErrShapeOverflow); a ggml type Wick knows
 //     (ErrUnknownType, from quant.Type's table); ne[0] a multiple of the

@@ -47,13 +47,15 @@ var (
 	ErrNestingTooDeep = errors.New("gguf: arrays nested too deep")
 	// ErrUnknownValueType: a metadata value type id of 13 or more.
 	ErrUnknownValueType = errors.New("gguf: unknown metadata value type")
-	// ErrInvalidKey: an empty metadata key.
+	// ErrInvalidKey: an empty metadata key, or one that is not valid UTF-8.
 	ErrInvalidKey = errors.New("gguf: invalid metadata key")
 	// ErrDuplicateKey: a metadata key that appears twice.
 	ErrDuplicateKey = errors.New("gguf: duplicate metadata key")
 	// ErrBadAlignment: general.alignment is not a UINT32, or not a non-zero
 	// power of two.
 	ErrBadAlignment = errors.New("gguf: bad general.alignment")
+	// ErrInvalidName: a tensor name that is not valid UTF-8.
+	ErrInvalidName = errors.New("gguf: invalid tensor name")
 	// ErrNameTooLong: a tensor name of 64 bytes or more (ggml's limit is 63
 	// plus the terminating NUL).
 	ErrNameTooLong = errors.New("gguf: tensor name too long")

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/wick-ml/wick/io/internal/mmap"
 	"github.com/wick-ml/wick/quant"
@@ -409,6 +410,9 @@ func parse(data []byte, path string, o options) (*File, error) {
 		if key == "" {
 			return nil, d.fail(ErrFormat, ErrInvalidKey, at, "KV %d has an empty key", i)
 		}
+		if !utf8.ValidString(key) {
+			return nil, d.fail(ErrFormat, ErrInvalidKey, at, "KV %d: the key is not valid UTF-8", i)
+		}
 		if _, dup := f.keys[key]; dup {
 			return nil, d.fail(ErrFormat, ErrDuplicateKey, at, "KV %d repeats KV %d", i, f.keys[key])
 		}
@@ -446,6 +450,9 @@ func parse(data []byte, path string, o options) (*File, error) {
 		d.tensor = name
 		if len(name) > MaxNameLength {
 			return nil, d.fail(ErrFormat, ErrNameTooLong, at, "%d bytes, ggml allows at most %d", len(name), MaxNameLength)
+		}
+		if !utf8.ValidString(name) {
+			return nil, d.fail(ErrFormat, ErrInvalidName, at, "tensor %d: the name is not valid UTF-8", i)
 		}
 		if j, dup := f.names[name]; dup {
 			return nil, d.fail(ErrFormat, ErrDuplicateTensor, at, "tensor %d repeats tensor %d", i, j)

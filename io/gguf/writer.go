@@ -163,7 +163,7 @@ func (w *Writer) checkValue(key string, v Value, depth int) error {
 	return nil
 }
 
-// AddTensor declares a tensor: its name (at most 63 bytes, unique), type
+// AddTensor declares a tensor: its name (UTF-8, at most 63 bytes, unique), type
 // and dims in ggml order (dims[0] is the row length and must be a multiple
 // of the type's block size; at most 4 dims, each ≥ 0). Tensors' data must
 // then be written in the order they were declared.
@@ -176,6 +176,9 @@ func (w *Writer) AddTensor(name string, typ quant.Type, dims []int64) error {
 	}
 	if len(name) > MaxNameLength {
 		return argErr(name, "", ErrNameTooLong, "%d bytes, ggml allows at most %d", len(name), MaxNameLength)
+	}
+	if !utf8.ValidString(name) {
+		return argErr(name, "", ErrInvalidName, "not valid UTF-8")
 	}
 	if _, dup := w.names[name]; dup {
 		return argErr(name, "", ErrDuplicateTensor, "already added")

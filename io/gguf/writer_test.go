@@ -260,6 +260,7 @@ func TestWriterRejects(t *testing.T) {
 	}
 	check("duplicate key", w.AddKV("k", Uint8(2)), ErrDuplicateKey)
 	check("name 64 bytes", w.AddTensor(strings.Repeat("n", 64), quant.F32, []int64{1}), ErrNameTooLong)
+	check("name not UTF-8", w.AddTensor("\xff", quant.F32, []int64{1}), ErrInvalidName)
 	check("5 dims", w.AddTensor("t", quant.F32, []int64{1, 1, 1, 1, 1}), ErrTooManyDims)
 	check("negative dim", w.AddTensor("t", quant.F32, []int64{-1}), ErrBadDim)
 	check("overflow", w.AddTensor("t", quant.F32, []int64{1 << 32, 1 << 32}), ErrShapeOverflow)
