@@ -22,8 +22,8 @@ var (
 )
 
 // The specific failures. An *Error wraps one of them; test with errors.Is.
-// Reader checks run in the order listed here (after the truncation check of
-// each field), so a file with several defects reports the first.
+// The reader's checks run in the order the package documentation lists, so
+// a file with several defects reports the first.
 var (
 	// ErrTruncated: the file ends inside the 8-byte header length or inside
 	// the header. It also matches io.ErrUnexpectedEOF.

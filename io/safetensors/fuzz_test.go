@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -118,4 +120,43 @@ func FuzzParse(f *testing.F) {
 		}
 		sameFile(t, again, file)
 	})
+}
+
+// TestAllocationBound parses every seed and requires the reader to
+// allocate no more than a small multiple of the file size.
+func TestAllocationBound(t *testing.T) {
+	seeds := seedFiles(t)
+	// A big header of many tiny tensors, the worst ratio of entries to bytes.
+	var hb strings.Builder
+	hb.WriteString("{")
+	for i := range 5000 {
+		if i > 0 {
+			hb.WriteString(",")
+		}
+		fmt.Fprintf(&hb, `"%d":{"dtype":"U8","shape":[1],"data_offsets":[%d,%d]}`, i, i, i+1)
+	}
+	hb.WriteString("}")
+	seeds["many"] = stBytes(hb.String(), make([]byte, 5000))
+	for name, b := range seeds {
+		var before, after, kept runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f, err := Parse(b)
+		runtime.ReadMemStats(&after)
+		runtime.GC()
+		runtime.ReadMemStats(&kept)
+		if name == "many" && err != nil {
+			t.Fatal(err)
+		}
+		// What the File keeps, and the garbage the JSON token decoder
+		// makes on the way (about 25 bytes per header byte).
+		if got, limit := int64(kept.HeapAlloc)-int64(before.HeapAlloc), int64(4*len(b)+16384); got > limit {
+			t.Errorf("%s: %d bytes kept for a %d-byte file", name, got, len(b))
+		}
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(32*len(b)+16384); got > limit {
+			t.Errorf("%s: %d bytes allocated for a %d-byte file", name, got, len(b))
+		}
+		runtime.KeepAlive(f)
+		t.Logf("%s: %d bytes: kept %d, allocated %d", name, len(b), int64(kept.HeapAlloc)-int64(before.HeapAlloc), after.TotalAlloc-before.TotalAlloc)
+	}
 }

@@ -72,19 +72,20 @@ func (p *jsonParser) str(ctx, what string, schemaErr error) (string, error) {
 	return s, nil
 }
 
-// uint reads a JSON number that must be a non-negative integer below 2^64.
-func (p *jsonParser) uint(ctx, what string) (uint64, error) {
+// uint reads element i of the array field, a JSON number that must be a
+// non-negative integer below 2^64.
+func (p *jsonParser) uint(ctx, field string, i int) (uint64, error) {
 	tok, err := p.token(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n, ok := tok.(json.Number)
 	if !ok {
-		return 0, formatErr(p.path, ctx, ErrInvalidHeader, "%s must be a non-negative integer, found %s", what, tokenKind(tok))
+		return 0, formatErr(p.path, ctx, ErrInvalidHeader, "%s[%d] must be a non-negative integer, found %s", field, i, tokenKind(tok))
 	}
 	v, err := strconv.ParseUint(string(n), 10, 64)
 	if err != nil {
-		return 0, formatErr(p.path, ctx, ErrInvalidHeader, "%s = %s is not an integer in [0, 2^64)", what, n)
+		return 0, formatErr(p.path, ctx, ErrInvalidHeader, "%s[%d] = %s is not an integer in [0, 2^64)", field, i, n)
 	}
 	return v, nil
 }
@@ -250,7 +251,7 @@ func (p *jsonParser) entry(name string) (headerEntry, error) {
 			}
 			e.shape = []uint64{}
 			for p.dec.More() {
-				v, err := p.uint(name, "shape["+strconv.Itoa(len(e.shape))+"]")
+				v, err := p.uint(name, "shape", len(e.shape))
 				if err != nil {
 					return e, err
 				}
@@ -265,7 +266,7 @@ func (p *jsonParser) entry(name string) (headerEntry, error) {
 			}
 			n := 0
 			for p.dec.More() {
-				v, err := p.uint(name, "data_offsets["+strconv.Itoa(n)+"]")
+				v, err := p.uint(name, "data_offsets", n)
 				if err != nil {
 					return e, err
 				}
