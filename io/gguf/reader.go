@@ -199,12 +199,14 @@ func (d *decoder) u64(what string) (uint64, error) {
 }
 
 // str reads a string (u64 length + bytes), copying it out of the file.
+// what names it in errors.
 func (d *decoder) str(what string) (string, error) {
 	at := d.off
-	n, err := d.u64(what + " length")
-	if err != nil {
-		return "", err
+	if d.left() < 8 {
+		return "", d.fail(ErrFormat, ErrTruncated, at, "the length of %s needs 8 bytes, %d left", what, d.left())
 	}
+	n := binary.LittleEndian.Uint64(d.b[d.off:])
+	d.off += 8
 	if n > uint64(d.left()) {
 		return "", d.fail(ErrFormat, ErrStringTooLong, at, "%s of %d bytes, only %d left in the file", what, n, d.left())
 	}
@@ -230,7 +232,7 @@ func (d *decoder) value(t ValueType, depth int) (Value, error) {
 	case TypeArray:
 		return d.array(depth)
 	}
-	b, err := d.take(int64(fixedSize[t]), t.String()+" value")
+	b, err := d.take(int64(fixedSize[t]), "the value")
 	if err != nil {
 		return Value{}, err
 	}
@@ -263,7 +265,7 @@ func (d *decoder) array(depth int) (Value, error) {
 	case TypeString:
 		xs := make([]string, count)
 		for i := range xs {
-			if xs[i], err = d.str(fmt.Sprintf("string %d of the array", i)); err != nil {
+			if xs[i], err = d.str("a string of the array"); err != nil {
 				return Value{}, err
 			}
 		}
@@ -402,7 +404,7 @@ func parse(data []byte, path string, o options) (*File, error) {
 	f.keys = make(map[string]int, nKV)
 	for i := range int(nKV) {
 		at := d.off
-		key, err := d.str(fmt.Sprintf("key of KV %d", i))
+		key, err := d.str("the key")
 		if err != nil {
 			return nil, err
 		}
@@ -443,7 +445,7 @@ func parse(data []byte, path string, o options) (*File, error) {
 	f.names = make(map[string]int, nTensors)
 	for i := range int(nTensors) {
 		at := d.off
-		name, err := d.str(fmt.Sprintf("name of tensor %d", i))
+		name, err := d.str("the tensor name")
 		if err != nil {
 			return nil, err
 		}

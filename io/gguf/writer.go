@@ -248,6 +248,13 @@ func (w *Writer) skipEmpty() {
 	}
 }
 
+func appendBool(b []byte, x bool) []byte {
+	if x {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(len(s)))
 	return append(b, s...)
@@ -272,10 +279,7 @@ func appendValue(b []byte, v Value) []byte {
 	case float32:
 		return le.AppendUint32(b, math.Float32bits(x))
 	case bool:
-		if x {
-			return append(b, 1)
-		}
-		return append(b, 0)
+		return appendBool(b, x)
 	case string:
 		return appendString(b, x)
 	case uint64:
@@ -302,36 +306,37 @@ func appendValue(b []byte, v Value) []byte {
 
 // appendElems encodes the elements of a scalar-typed array.
 func appendElems(b []byte, v Value) []byte {
+	le := binary.LittleEndian
 	switch x := v.v.(type) {
 	case []int8:
-		return appendEach(b, x, Int8)
+		return appendEach(b, x, func(b []byte, e int8) []byte { return append(b, byte(e)) })
 	case []uint16:
-		return appendEach(b, x, Uint16)
+		return appendEach(b, x, le.AppendUint16)
 	case []int16:
-		return appendEach(b, x, Int16)
+		return appendEach(b, x, func(b []byte, e int16) []byte { return le.AppendUint16(b, uint16(e)) })
 	case []uint32:
-		return appendEach(b, x, Uint32)
+		return appendEach(b, x, le.AppendUint32)
 	case []int32:
-		return appendEach(b, x, Int32)
+		return appendEach(b, x, func(b []byte, e int32) []byte { return le.AppendUint32(b, uint32(e)) })
 	case []float32:
-		return appendEach(b, x, Float32)
+		return appendEach(b, x, func(b []byte, e float32) []byte { return le.AppendUint32(b, math.Float32bits(e)) })
 	case []bool:
-		return appendEach(b, x, Bool)
+		return appendEach(b, x, appendBool)
 	case []string:
-		return appendEach(b, x, String)
+		return appendEach(b, x, appendString)
 	case []uint64:
-		return appendEach(b, x, Uint64)
+		return appendEach(b, x, le.AppendUint64)
 	case []int64:
-		return appendEach(b, x, Int64)
+		return appendEach(b, x, func(b []byte, e int64) []byte { return le.AppendUint64(b, uint64(e)) })
 	case []float64:
-		return appendEach(b, x, Float64)
+		return appendEach(b, x, func(b []byte, e float64) []byte { return le.AppendUint64(b, math.Float64bits(e)) })
 	}
 	panic(fmt.Sprintf("gguf: unencodable array %T", v.v)) // unreachable: constructors make only the types above
 }
 
-func appendEach[T Elem](b []byte, xs []T, mk func(T) Value) []byte {
+func appendEach[T Elem](b []byte, xs []T, enc func([]byte, T) []byte) []byte {
 	for _, x := range xs {
-		b = appendValue(b, mk(x))
+		b = enc(b, x)
 	}
 	return b
 }
