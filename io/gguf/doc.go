@@ -48,6 +48,8 @@
 // ElemType, Any or As. TensorInfo.Dims are in ggml order (Dims[0] is the
 // row length); Shape gives row-major order. TensorData returns a zero-copy
 // view of the mapping; Release drops consumed pages from the resident set.
+// A mapped file must not be truncated while in use (SIGBUS; see
+// debug.SetPanicOnFault).
 //
 // # Writing
 //

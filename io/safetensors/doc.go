@@ -36,9 +36,9 @@
 // corrupt or hostile), ErrLimit (over a configured limit) or ErrArgument
 // (the caller asked for something invalid). Operating-system failures are
 // returned as they come (*fs.PathError). Files the reference reader
-// accepts are accepted, with two deliberate exceptions: duplicate names,
-// and dimensions of 2^63 or more (possible there when another dimension
-// is 0).
+// accepts are accepted, with deliberate exceptions: duplicate names,
+// dimensions of 2^63 or more (possible there when another dimension is 0),
+// and unknown fields nested deeper than 64 levels.
 //
 // Data returns a zero-copy, read-only view of a tensor's bytes; Release
 // drops a consumed tensor's pages from the resident set (madvise
@@ -46,16 +46,18 @@
 // Float32 and DecodeFloat32 convert every dtype but C64, F4 and F6_* to
 // float32 (exhaustively tested against numpy and ml_dtypes for the 8- and
 // 16-bit dtypes). A mapped file must not be truncated while in use: the
-// kernel would deliver SIGBUS on access.
+// kernel would deliver SIGBUS on access, which Go turns into a fatal error
+// unless the reading goroutine has called debug.SetPanicOnFault(true).
 //
 // OpenModel opens a model directory, index or single file as one Model.
 //
 // # Writing
 //
 // Write and WriteFile produce files the reference reader reads back
-// identically, byte-identical to the reference writer for the same tensor
-// order (the reference writer sorts tensors by dtype, then name; Write
-// keeps the caller's order). WriteFile writes to a temporary file beside
+// identically. They are byte-identical to the reference writer's for the
+// same tensor order and at most one metadata key (the reference writer
+// sorts tensors by dtype, then name, where Write keeps the caller's order,
+// and it writes metadata keys in hash-map order, where Write sorts them). WriteFile writes to a temporary file beside
 // the destination and renames it into place after an fsync.
 //
 // # Safety for callers across a C ABI
