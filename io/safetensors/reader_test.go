@@ -381,3 +381,38 @@ func TestReferenceFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentUse reads, converts and releases tensors of one mapped
+// File from several goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	f, err := OpenModel("testdata/ref/all_dtypes.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			var err error
+			for _, ti := range f.Tensors() {
+				if _, e := f.Data(ti.Name); e != nil {
+					err = e
+				}
+				if ti.DType.CanDecode() {
+					if _, e := f.Float32(ti.Name); e != nil {
+						err = e
+					}
+				}
+				if g%2 == 0 {
+					f.Release(ti.Name)
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
