@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/wick-ml/wick/quant"
 )
 
 // seedFiles returns the fuzz seeds: gguf-py's files, the spec example and
@@ -125,6 +128,36 @@ func TestAllocationBound(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(16*len(b)+8192); got > limit {
 			t.Errorf("%s: %d bytes allocated for a %d-byte file", name, got, len(b))
+		}
+	}
+}
+
+// TestAllocationNotFromCounts: in a large file (as a model file is, most of
+// it tensor data), counts that the bytes left could hold must still not be
+// trusted for allocation before their items are decoded.
+func TestAllocationNotFromCounts(t *testing.T) {
+	const tail = 8 << 20 // stands for tensor data
+	cases := map[string][]byte{
+		// 600k KVs fit in the bytes left; the second one is garbage.
+		"KV count": newGB(3, 0, tail/14).kv("a", TypeUint8).u8(1).u64(math.MaxUint64).raw(make([]byte, tail)).b,
+		// 1M strings fit; the first claims more than the file holds.
+		"string array count": newGB(3, 0, 1).kv("a", TypeArray).u32(uint32(TypeString)).u64(tail / 8).u64(1 << 40).raw(make([]byte, tail)).b,
+		// 700k arrays of arrays fit; the first has an invalid element type.
+		"nested array count": newGB(3, 0, 1).kv("a", TypeArray).u32(uint32(TypeArray)).u64(tail / 12).u32(99).raw(make([]byte, tail)).b,
+		// 350k tensor infos fit; the second one is garbage.
+		"tensor count": newGB(3, tail/24, 0).tensor("t", quant.F32, 0, 1).u64(math.MaxUint64).raw(make([]byte, tail)).b,
+	}
+	for name, b := range cases {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Parse(b)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 256<<10 {
+			t.Errorf("%s: %d bytes allocated before failing with %v", name, got, err)
 		}
 	}
 }

@@ -155,8 +155,9 @@ func Parse(data []byte, opts ...Option) (*File, error) {
 }
 
 // decoder reads the header, KV section and tensor infos. Every length and
-// count is checked against the bytes left (and the caps) before anything
-// is allocated for it, so allocations stay proportional to the file size.
+// count is checked against the bytes left (and the caps) before it is
+// used, and memory is allocated only for bytes actually decoded (see
+// capHint), so allocations stay proportional to the header's size.
 type decoder struct {
 	b    []byte
 	off  int64
@@ -263,22 +264,26 @@ func (d *decoder) array(depth int) (Value, error) {
 	count := int(n)
 	switch elem {
 	case TypeString:
-		xs := make([]string, count)
-		for i := range xs {
-			if xs[i], err = d.str("a string of the array"); err != nil {
+		xs := make([]string, 0, d.stringsPresent(count))
+		for range count {
+			s, err := d.str("a string of the array")
+			if err != nil {
 				return Value{}, err
 			}
+			xs = append(xs, s)
 		}
 		return Value{typ: TypeArray, elem: TypeString, v: xs}, nil
 	case TypeArray:
 		if depth+1 > d.o.maxDepth {
 			return Value{}, d.fail(ErrLimit, ErrNestingTooDeep, at, "array of arrays at depth %d, over the cap of %d", depth+1, d.o.maxDepth)
 		}
-		xs := make([]Value, count)
-		for i := range xs {
-			if xs[i], err = d.array(depth + 1); err != nil {
+		xs := make([]Value, 0, capHint(n))
+		for range count {
+			v, err := d.array(depth + 1)
+			if err != nil {
 				return Value{}, err
 			}
+			xs = append(xs, v)
 		}
 		return Value{typ: TypeArray, elem: TypeArray, v: xs}, nil
 	}
@@ -288,6 +293,30 @@ func (d *decoder) array(depth int) (Value, error) {
 	}
 	return Value{typ: TypeArray, elem: elem, v: decodeSlice(elem, b, count)}, nil
 }
+
+// stringsPresent counts how many of the next n strings are wholly present
+// in the file, without decoding them: the exact capacity for a string array.
+func (d *decoder) stringsPresent(n int) int {
+	off, size := d.off, int64(len(d.b))
+	for i := range n {
+		if size-off < 8 {
+			return i
+		}
+		l := binary.LittleEndian.Uint64(d.b[off:])
+		off += 8
+		if l > uint64(size-off) {
+			return i
+		}
+		off += int64(l)
+	}
+	return n
+}
+
+// capHint is the initial capacity for n declared items whose encodings
+// have not been read yet. A declared count only bounds what the bytes left
+// could hold (and those may be gigabytes of tensor data), so memory grows
+// with the items actually decoded instead of trusting it.
+func capHint(n uint64) int { return int(min(n, 1024)) }
 
 // decodeScalar decodes one little-endian value of scalar type t from b.
 func decodeScalar(t ValueType, b []byte) Value {
@@ -400,8 +429,8 @@ func parse(data []byte, path string, o options) (*File, error) {
 	}
 	f := &File{path: path, data: data, version: version, alignment: DefaultAlignment}
 	// 3. Metadata.
-	f.kvs = make([]KV, 0, nKV)
-	f.keys = make(map[string]int, nKV)
+	f.kvs = make([]KV, 0, capHint(nKV))
+	f.keys = make(map[string]int, capHint(nKV))
 	for i := range int(nKV) {
 		at := d.off
 		key, err := d.str("the key")
@@ -441,8 +470,8 @@ func parse(data []byte, path string, o options) (*File, error) {
 		d.key = ""
 	}
 	// 4. Tensor infos.
-	f.tensors = make([]TensorInfo, 0, nTensors)
-	f.names = make(map[string]int, nTensors)
+	f.tensors = make([]TensorInfo, 0, capHint(nTensors))
+	f.names = make(map[string]int, capHint(nTensors))
 	for i := range int(nTensors) {
 		at := d.off
 		name, err := d.str("the tensor name")
