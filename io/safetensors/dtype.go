@@ -144,6 +144,20 @@ func (d DType) ByteSize(n uint64) (int64, error) {
 	return int64(lo / 8), nil
 }
 
+// shapeBytes returns the byte size of a tensor of dtype d and shape
+// (entries ≥ 0), or ErrShapeOverflow or ErrPartialByte.
+func shapeBytes(d DType, shape []int64) (int64, error) {
+	count := uint64(1)
+	for _, n := range shape {
+		hi, lo := bits.Mul64(count, uint64(n))
+		if hi != 0 || lo > math.MaxInt64 {
+			return 0, ErrShapeOverflow
+		}
+		count = lo
+	}
+	return d.ByteSize(count)
+}
+
 // DecodeFloat32 converts the elements in src, stored as dtype d, to
 // float32 in dst, and returns the number of elements converted.
 // len(dst) must equal the number of elements in src.

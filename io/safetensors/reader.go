@@ -1,11 +1,11 @@
 package safetensors
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
-	"math/bits"
 	"slices"
 	"unicode/utf8"
 
@@ -117,24 +117,15 @@ func parse(data []byte, path string, o options) (*File, error) {
 		t := &tensors[i]
 		t.Name, t.DType = e.name, e.dtype
 		t.Shape = make([]int64, len(e.shape))
-		count := uint64(1)
 		for j, d := range e.shape {
 			if d > math.MaxInt64 {
 				return nil, formatErr(path, e.name, ErrShapeOverflow, "shape[%d] = %d is over 2^63-1", j, d)
 			}
 			t.Shape[j] = int64(d)
-			hi, lo := bits.Mul64(count, d)
-			if hi != 0 || lo > math.MaxInt64 {
-				return nil, formatErr(path, e.name, ErrShapeOverflow, "the element count of shape %v is over 2^63-1", e.shape)
-			}
-			count = lo
 		}
-		nbytes, err := e.dtype.ByteSize(count)
+		nbytes, err := shapeBytes(e.dtype, t.Shape)
 		if err != nil {
-			if err == ErrPartialByte {
-				return nil, formatErr(path, e.name, ErrPartialByte, "%d elements of %v are %d bits", count, e.dtype, count*uint64(e.dtype.Bits()))
-			}
-			return nil, formatErr(path, e.name, ErrShapeOverflow, "%d elements of %v overflow int64 bytes", count, e.dtype)
+			return nil, formatErr(path, e.name, err, "shape %v of %v", e.shape, e.dtype)
 		}
 		begin, end := e.offsets[0], e.offsets[1]
 		if begin > end {
@@ -156,10 +147,7 @@ func parse(data []byte, path string, o options) (*File, error) {
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		x, y := tensors[a].DataOffsets, tensors[b].DataOffsets
-		if x[0] != y[0] {
-			return cmpInt64(x[0], y[0])
-		}
-		return cmpInt64(x[1], y[1])
+		return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]))
 	})
 	pos := int64(0)
 	for _, i := range order {
@@ -190,16 +178,6 @@ func parse(data []byte, path string, o options) (*File, error) {
 		f.byName[tensors[i].Name] = k
 	}
 	return f, nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func firstInvalidUTF8(b []byte) int {

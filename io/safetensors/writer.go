@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
-	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -106,18 +104,12 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 		if !t.DType.Valid() {
 			return nil, argErr("", t.Name, ErrUnknownDType, "%v", t.DType)
 		}
-		count := uint64(1)
 		for j, d := range t.Shape {
 			if d < 0 {
 				return nil, argErr("", t.Name, ErrInvalidShape, "shape[%d] = %d is negative", j, d)
 			}
-			hi, lo := bits.Mul64(count, uint64(d))
-			if hi != 0 || lo > math.MaxInt64 {
-				return nil, argErr("", t.Name, ErrShapeOverflow, "the element count of shape %v is over 2^63-1", t.Shape)
-			}
-			count = lo
 		}
-		size, err := t.DType.ByteSize(count)
+		size, err := shapeBytes(t.DType, t.Shape)
 		if err != nil {
 			return nil, argErr("", t.Name, err, "shape %v of %v", t.Shape, t.DType)
 		}
