@@ -630,7 +630,8 @@ func (f *File) TensorData(name string) ([]byte, error) {
 
 // Release tells the kernel that the named tensor's bytes will not be read
 // again soon, so their pages can leave the resident set (madvise
-// MADV_DONTNEED). Views stay valid. A no-op for a file read into memory.
+// MADV_DONTNEED). Views stay valid. A no-op for a file read into memory,
+// and off Linux.
 func (f *File) Release(name string) error {
 	return f.advise(name, (*mmap.File).Release)
 }

@@ -258,14 +258,14 @@ func (f *File) Float32(name string) ([]float32, error) {
 // MADV_DONTNEED over the pages the tensor touches). Views stay valid and
 // readable: touching them again re-reads the file. Call it once a tensor
 // has been consumed to keep the memory of a long conversion bounded. It is
-// a no-op when the file was read into memory.
+// a no-op when the file was read into memory, and off Linux.
 func (f *File) Release(name string) error {
 	return f.advise(name, (*mmap.File).Release)
 }
 
 // Prefetch tells the kernel that the named tensor's bytes will be read
 // soon (madvise MADV_WILLNEED). It is a no-op when the file was read into
-// memory.
+// memory, and off Linux.
 func (f *File) Prefetch(name string) error {
 	return f.advise(name, (*mmap.File).Prefetch)
 }

@@ -62,7 +62,7 @@ func (f *File) Mapped() bool { return f.mapped }
 // Release tells the kernel that bytes [off, off+n) will not be needed again
 // soon, so their pages can leave the process's resident set. The content
 // stays readable: touching it again reads it back from the file. It is a
-// no-op for content read into memory.
+// no-op for content read into memory, and off Linux.
 func (f *File) Release(off, n int) error {
 	if !f.mapped || n <= 0 {
 		return nil
@@ -75,7 +75,7 @@ func (f *File) Release(off, n int) error {
 }
 
 // Prefetch tells the kernel that bytes [off, off+n) will be read soon. It is
-// a no-op for content read into memory.
+// a no-op for content read into memory, and off Linux.
 func (f *File) Prefetch(off, n int) error {
 	if !f.mapped || n <= 0 {
 		return nil

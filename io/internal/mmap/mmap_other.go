@@ -14,7 +14,3 @@ var errNoMmap = errors.New("memory mapping is not supported on this platform")
 func mapFile(*os.File, int) ([]byte, error) { return nil, errNoMmap }
 
 func unmap([]byte) error { return nil }
-
-func adviseDontNeed([]byte) error { return nil }
-
-func adviseWillNeed([]byte) error { return nil }
