@@ -231,13 +231,29 @@ func (w *Writer) writeHeader() error {
 		b = binary.LittleEndian.AppendUint32(b, uint32(t.Type))
 		b = binary.LittleEndian.AppendUint64(b, uint64(t.Offset))
 	}
-	pad, _ := alignUp(int64(len(b)), w.alignment)
-	b = append(b, make([]byte, pad-int64(len(b)))...)
 	w.header = true
 	if _, err := w.bw.Write(b); err != nil {
 		return w.fail(err)
 	}
+	if err := w.pad(int64(len(b))); err != nil {
+		return err
+	}
 	w.skipEmpty()
+	return nil
+}
+
+var zeros [4096]byte
+
+// pad writes zeros from n up to the next multiple of the alignment.
+func (w *Writer) pad(n int64) error {
+	padded, _ := alignUp(n, w.alignment) // n is a real size: cannot overflow
+	for left := padded - n; left > 0; {
+		k := min(left, int64(len(zeros)))
+		if _, err := w.bw.Write(zeros[:k]); err != nil {
+			return w.fail(err)
+		}
+		left -= k
+	}
 	return nil
 }
 
@@ -292,22 +308,17 @@ func appendValue(b []byte, v Value) []byte {
 	// An array: element type, count, then the elements untagged.
 	b = le.AppendUint32(b, uint32(v.elem))
 	b = le.AppendUint64(b, uint64(v.Len()))
+	return appendElems(b, v)
+}
+
+// appendElems encodes the elements of an array.
+func appendElems(b []byte, v Value) []byte {
+	le := binary.LittleEndian
 	switch x := v.v.(type) {
 	case []uint8:
 		return append(b, x...)
 	case []Value:
-		for _, e := range x {
-			b = appendValue(b, e)
-		}
-		return b
-	}
-	return appendElems(b, v)
-}
-
-// appendElems encodes the elements of a scalar-typed array.
-func appendElems(b []byte, v Value) []byte {
-	le := binary.LittleEndian
-	switch x := v.v.(type) {
+		return appendEach(b, x, appendValue)
 	case []int8:
 		return appendEach(b, x, func(b []byte, e int8) []byte { return append(b, byte(e)) })
 	case []uint16:
@@ -334,7 +345,7 @@ func appendElems(b []byte, v Value) []byte {
 	panic(fmt.Sprintf("gguf: unencodable array %T", v.v)) // unreachable: constructors make only the types above
 }
 
-func appendEach[T Elem](b []byte, xs []T, enc func([]byte, T) []byte) []byte {
+func appendEach[T any](b []byte, xs []T, enc func([]byte, T) []byte) []byte {
 	for _, x := range xs {
 		b = enc(b, x)
 	}
@@ -396,9 +407,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 		p = p[n:]
 		w.written += int64(n)
 		if w.written == t.Size {
-			padded, _ := alignUp(t.Size, w.alignment)
-			if _, err := w.bw.Write(make([]byte, padded-t.Size)); err != nil {
-				return done, w.fail(err)
+			if err := w.pad(t.Size); err != nil {
+				return done, err
 			}
 			w.cur++
 			w.written = 0
