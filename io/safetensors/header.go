@@ -10,7 +10,7 @@ import (
 // This file parses a safetensors JSON header with a token decoder, so that
 // duplicate names are seen (encoding/json keeps the last one silently) and
 // the JSON order of entries is kept. It checks the JSON shape only; sizes,
-// offsets and layout are checked by validate in reader.go.
+// offsets and layout are checked by parse in reader.go.
 
 // headerEntry is one tensor entry as written in the header.
 type headerEntry struct {
@@ -42,7 +42,7 @@ func (p *jsonParser) token(ctx string) (json.Token, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, formatErr(p.path, ctx, ErrInvalidJSON, "%v (near byte %d of the header)", err, p.dec.InputOffset())
+		return nil, formatErr(p.path, ctx, ErrInvalidJSON, "%v (near byte %d of the JSON)", err, p.dec.InputOffset())
 	}
 	return tok, nil
 }
