@@ -12,8 +12,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
+	"github.com/wick-ml/wick/io/gguf"
+	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
 )
 
@@ -28,6 +31,8 @@ const (
 	statusUnsupported = 5 // a known thing Wick cannot do: NotImplementedError
 	statusCancelled   = 6 // the caller cancelled through wick_ctl
 	statusNonFinite   = 7 // NaN/Inf where finite values are needed: ValueError
+	statusNotFound    = 8 // a file that should exist does not: FileNotFoundError
+	statusExists      = 9 // an output that must not exist does: FileExistsError
 )
 
 var statusNames = map[string]int{
@@ -39,22 +44,33 @@ var statusNames = map[string]int{
 	"unsupported":      statusUnsupported,
 	"cancelled":        statusCancelled,
 	"non_finite":       statusNonFinite,
+	"not_found":        statusNotFound,
+	"exists":           statusExists,
 }
 
 // classify maps an error from the Go packages to a status code.
 func classify(err error) int {
 	var (
-		arg  *quant.ArgumentError
-		nf   *quant.NonFiniteError
-		bnf  *quant.BlockwiseNonFiniteError
-		uns  *quant.UnsupportedError
-		pan  *quant.PanicError
-		path *fs.PathError
-		bad  *badArg
+		arg   *quant.ArgumentError
+		nf    *quant.NonFiniteError
+		bnf   *quant.BlockwiseNonFiniteError
+		uns   *quant.UnsupportedError
+		pan   *quant.PanicError
+		path  *fs.PathError
+		bad   *badArg
+		errno syscall.Errno
 	)
 	switch {
-	case errors.As(err, &bad), errors.As(err, &arg):
+	case errors.As(err, &bad), errors.As(err, &arg),
+		errors.Is(err, gguf.ErrArgument), errors.Is(err, safetensors.ErrArgument):
 		return statusInvalid
+	case errors.Is(err, gguf.ErrFormat), errors.Is(err, gguf.ErrLimit),
+		errors.Is(err, safetensors.ErrFormat), errors.Is(err, safetensors.ErrLimit):
+		return statusFormat
+	case errors.Is(err, fs.ErrNotExist):
+		return statusNotFound
+	case errors.Is(err, fs.ErrExist):
+		return statusExists
 	case errors.As(err, &nf), errors.As(err, &bnf):
 		return statusNonFinite
 	case errors.As(err, &uns):
@@ -63,7 +79,7 @@ func classify(err error) int {
 		return statusCancelled
 	case errors.As(err, &pan):
 		return statusInternal
-	case errors.As(err, &path):
+	case errors.As(err, &path), errors.As(err, &errno):
 		return statusOS
 	}
 	return statusInternal

@@ -33,7 +33,7 @@ from wick.convert.errors import (
     UnknownTargetError,
 )
 from wick.convert.plan import Plan
-from wick.convert.values import ValueType
+from wick.gguf.values import ValueType
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("make_tiny_llama", ROOT / "examples" / "make_tiny_llama.py")
@@ -295,22 +295,22 @@ def test_sharded_checkpoint_with_index(tmp_path):
 
 
 def test_values_types():
-    from wick.convert import values as V
+    from wick.gguf import values as V
     assert V.u32("a", 5).type == ValueType.UINT32
     assert V.f32("a", 0.1).value == float(np.float32(0.1))
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.u32("a", -1)
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.u32("a", 2 ** 32)
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.u32("a", True)
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.f32("a", 1e39)
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.array("a", ValueType.STRING, [])
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.array("a", ValueType.INT32, [1, 2 ** 31])
-    with pytest.raises(PlanError):
+    with pytest.raises(V.MetadataError):
         V.string("a", "\ud800")
     assert V.array("a", ValueType.FLOAT32, [0.1, 1]).value == [float(np.float32(0.1)), 1.0]
 

@@ -23,7 +23,7 @@ use the ``spawn`` or ``forkserver`` start methods of :mod:`multiprocessing`
 
 from __future__ import annotations
 
-from . import _native
+from . import _native, gguf, safetensors
 from ._quantize import dequantize, quantize
 from ._types import TypeInfo, type_info, types
 from .blockwise import (
@@ -38,6 +38,8 @@ from .errors import (
     WickCancelledError,
     WickError,
     WickForkError,
+    WickFileExistsError,
+    WickFileNotFoundError,
     WickFormatError,
     WickInternalError,
     WickNonFiniteError,
@@ -81,6 +83,8 @@ def max_threads() -> int:
 
 __all__ = [
     "__version__",
+    "gguf",
+    "safetensors",
     "quantize",
     "dequantize",
     "types",
@@ -101,6 +105,8 @@ __all__ = [
     "WickFormatError",
     "WickUnsupportedError",
     "WickOSError",
+    "WickFileNotFoundError",
+    "WickFileExistsError",
     "WickInternalError",
     "WickCancelledError",
     "WickForkError",

@@ -55,6 +55,16 @@ int wick_bnb_nested_offset(wick_cf32* absmax, size_t n, float* offset, char* err
 int wick_bnb_quantize_nested(wick_cf32* absmax, size_t n, float offset, int32_t nestedBlocksize, int32_t rules, uint32_t flags, uint8_t* codes, float* nestedAbsmax, size_t nNested, int32_t threads, char* errBuf, size_t errLen);
 int wick_bnb_dequantize_nested(wick_cbytes* codes, size_t n, wick_cf32* nestedAbsmax, size_t nNested, float offset, wick_cf32* code, size_t codeLen, int32_t nestedBlocksize, float* absmax, char* errBuf, size_t errLen);
 int wick_bnb_table(int32_t which, float* out, size_t n, char* errBuf, size_t errLen);
+int wick_result_read(int64_t id, uint8_t* buf, size_t n, char* errBuf, size_t errLen);
+void wick_result_free(int64_t id);
+int wick_gguf_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
+int wick_safetensors_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
+int wick_safetensors_decode(wick_cchar* dtype, size_t dtypeLen, wick_cbytes* src, size_t srcLen, float* dst, size_t n, char* errBuf, size_t errLen);
+int wick_safetensors_write(wick_cchar* path, size_t pathLen, wick_cchar* header, size_t headerLen, uint8_t** bufs, size_t* lens, size_t count, uint32_t flags, char* errBuf, size_t errLen);
+int wick_gguf_create(wick_cchar* path, size_t pathLen, wick_cchar* header, size_t headerLen, uint32_t flags, int64_t* handle, char* errBuf, size_t errLen);
+int wick_gguf_write(int64_t handle, wick_cbytes* data, size_t n, char* errBuf, size_t errLen);
+int wick_gguf_commit(int64_t handle, char* errBuf, size_t errLen);
+int wick_gguf_abort(int64_t handle, char* errBuf, size_t errLen);
 int wick_debug_panic(int32_t where, char* errBuf, size_t errLen);
 int wick_debug_spin(int64_t millis, wick_ctl* ctl, char* errBuf, size_t errLen);
 int64_t wick_info_json(char* buf, size_t n);
@@ -161,6 +171,29 @@ def info() -> dict:
 
 def errbuf() -> Any:
     return ffi.new("char[]", ERRLEN)
+
+
+def text(s: str) -> tuple:
+    """(char buffer, byte length) of a str, UTF-8 encoded, for (ptr, len) arguments."""
+    b = s.encode("utf-8")
+    return ffi.from_buffer("char[]", b), len(b)
+
+
+def take_result(result_id: int, n: int) -> bytes:
+    """Copy out (and free) a result the library stored under ``result_id``."""
+    buf = bytearray(n)
+    err = errbuf()
+    check(lib().wick_result_read(result_id, ffi.from_buffer("uint8_t[]", buf, require_writable=True) if n else ffi.NULL, n,
+                                 err, ERRLEN), err)
+    return bytes(buf)
+
+
+def call_with_result(fn: Callable[..., int], *args: Any) -> bytes:
+    """Call ``fn(*args, &id, &len, err, errlen)`` and return the result's bytes."""
+    rid, rlen = ffi.new("int64_t *"), ffi.new("int64_t *")
+    err = errbuf()
+    check(fn(*args, rid, rlen, err, ERRLEN), err)
+    return take_result(rid[0], rlen[0])
 
 
 def check(rc: int, err: Any) -> None:

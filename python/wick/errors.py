@@ -17,6 +17,8 @@ WickNonFiniteError     ValueError                  input holds NaN/Inf where it 
 WickFormatError        ValueError                  a file is corrupt, truncated or hostile
 WickUnsupportedError   NotImplementedError         a known type/operation Wick cannot do (yet)
 WickOSError            OSError                     the operating system refused (file, disk)
+WickFileNotFoundError  FileNotFoundError           a file to read does not exist
+WickFileExistsError    FileExistsError             an output exists and overwriting was not asked
 WickInternalError      RuntimeError                a bug in Wick (a recovered Go panic)
 WickCancelledError     -                           a call was cancelled through its control block
 WickForkError          RuntimeError                the library is used in a fork()ed child
@@ -57,6 +59,14 @@ class WickOSError(WickError, OSError):
     """The operating system refused an operation (missing file, permissions, full disk)."""
 
 
+class WickFileNotFoundError(WickOSError, FileNotFoundError):
+    """A file Wick was asked to read does not exist."""
+
+
+class WickFileExistsError(WickOSError, FileExistsError):
+    """An output file already exists and overwriting was not asked for."""
+
+
 class WickInternalError(WickError, RuntimeError):
     """A bug in Wick: a panic in the Go core, caught before it could crash the process."""
 
@@ -88,6 +98,8 @@ STATUS_EXCEPTIONS = {
     "unsupported": WickUnsupportedError,
     "non_finite": WickNonFiniteError,
     "cancelled": WickCancelledError,
+    "not_found": WickFileNotFoundError,
+    "exists": WickFileExistsError,
 }
 
 __all__ = [
@@ -98,6 +110,8 @@ __all__ = [
     "WickFormatError",
     "WickUnsupportedError",
     "WickOSError",
+    "WickFileNotFoundError",
+    "WickFileExistsError",
     "WickInternalError",
     "WickCancelledError",
     "WickForkError",

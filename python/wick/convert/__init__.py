@@ -53,7 +53,7 @@ from .ggml_types import TARGETS
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
 from .tokenizer import TokenizerFiles
-from .values import KV, ValueType
+from ..gguf.values import KV, ValueType
 
 __all__ = [
     "build_plan", "build_plan_from_parts", "format_plan_table", "read_model_dir", "read_safetensors_header",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import values as V
+from ..gguf import values as V
 from .errors import ConfigError
 
 GENERATION_CONFIG = "generation_config.json"

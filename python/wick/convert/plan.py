@@ -90,7 +90,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import values as V
+from ..gguf import values as V
 from .archs import HParams, MappedTensor, TensorSource, adapter_for
 from .errors import ConfigError, PlanError, TensorShapeError
 from .general import general_metadata, parameter_counts
@@ -225,6 +225,8 @@ class Plan:
                 metadata=[V.KV.from_dict(x) for x in d["metadata"]],
                 tensors=[TensorPlan.from_dict(x) for x in d["tensors"]],
                 model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"])
+        except V.MetadataError as e:
+            raise PlanError(f"convert: malformed plan: {e}") from None
         except (KeyError, TypeError, AttributeError) as e:
             raise PlanError(f"convert: malformed plan: {e!r}") from None
 

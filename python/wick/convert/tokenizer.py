@@ -87,7 +87,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import values as V
+from ..gguf import values as V
 from .errors import TokenizerError, UnsupportedTokenizerError
 
 # token types (llama_token_type / gguf TokenType)

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import values as V
+from ...gguf import values as V
 from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnexpectedTensorError
 
 CONFIG = "config.json"

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .. import values as V
+from ...gguf import values as V
 from ..errors import ConfigError
 from ..tokenizer import special_vocab
 from . import register

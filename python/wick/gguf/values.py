@@ -20,7 +20,11 @@ from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
-from .errors import PlanError
+from ..errors import WickValueError
+
+
+class MetadataError(WickValueError):
+    """A metadata value that does not fit its GGUF value type (range, type, encoding)."""
 
 
 class ValueType(IntEnum):
@@ -55,11 +59,11 @@ _INT_RANGES = {
 
 def _round_f32(key: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-        raise PlanError(f"convert: metadata {key!r}: expected a number for FLOAT32, got {v!r}")
+        raise MetadataError(f"gguf: metadata {key!r}: expected a number for FLOAT32, got {v!r}")
     with np.errstate(over="ignore"):
         r = float(np.float32(v))
     if math.isinf(r) and not math.isinf(float(v)):
-        raise PlanError(f"convert: metadata {key!r}: {v!r} overflows float32")
+        raise MetadataError(f"gguf: metadata {key!r}: {v!r} overflows float32")
     return r
 
 
@@ -67,30 +71,30 @@ def _check_scalar(key: str, t: ValueType, v: Any) -> Any:
     """Validate (and normalise) one scalar of type ``t``; returns the value to store."""
     if t in _INT_RANGES:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise PlanError(f"convert: metadata {key!r}: expected an integer for {t.name}, got {v!r}")
+            raise MetadataError(f"gguf: metadata {key!r}: expected an integer for {t.name}, got {v!r}")
         lo, hi = _INT_RANGES[t]
         if not lo <= int(v) <= hi:
-            raise PlanError(f"convert: metadata {key!r}: {v} is out of range for {t.name} [{lo}, {hi}]")
+            raise MetadataError(f"gguf: metadata {key!r}: {v} is out of range for {t.name} [{lo}, {hi}]")
         return int(v)
     if t == ValueType.FLOAT32:
         return _round_f32(key, v)
     if t == ValueType.FLOAT64:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-            raise PlanError(f"convert: metadata {key!r}: expected a number for FLOAT64, got {v!r}")
+            raise MetadataError(f"gguf: metadata {key!r}: expected a number for FLOAT64, got {v!r}")
         return float(v)
     if t == ValueType.BOOL:
         if not isinstance(v, (bool, np.bool_)):
-            raise PlanError(f"convert: metadata {key!r}: expected a bool, got {v!r}")
+            raise MetadataError(f"gguf: metadata {key!r}: expected a bool, got {v!r}")
         return bool(v)
     if t == ValueType.STRING:
         if not isinstance(v, str):
-            raise PlanError(f"convert: metadata {key!r}: expected a string, got {type(v).__name__}")
+            raise MetadataError(f"gguf: metadata {key!r}: expected a string, got {type(v).__name__}")
         try:
             v.encode("utf-8")
         except UnicodeEncodeError as e:
-            raise PlanError(f"convert: metadata {key!r}: string is not valid Unicode ({e.reason})") from None
+            raise MetadataError(f"gguf: metadata {key!r}: string is not valid Unicode ({e.reason})") from None
         return v
-    raise PlanError(f"convert: metadata {key!r}: {t.name} is not a scalar type")
+    raise MetadataError(f"gguf: metadata {key!r}: {t.name} is not a scalar type")
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class KV:
                 return array(key, ValueType[d["element_type"]], d["value"])
             return KV(key, t, _check_scalar(key, t, d["value"]))
         except (KeyError, TypeError) as e:
-            raise PlanError(f"convert: malformed metadata entry {d!r}: {e}") from None
+            raise MetadataError(f"gguf: malformed metadata entry {d!r}: {e}") from None
 
 
 def u32(key: str, v: int) -> KV:
@@ -158,26 +162,26 @@ def boolean(key: str, v: bool) -> KV:
 def array(key: str, element_type: ValueType, values: Iterable[Any]) -> KV:
     """An ARRAY entry of ``element_type`` scalars (validated element by element)."""
     if element_type == ValueType.ARRAY:
-        raise PlanError(f"convert: metadata {key!r}: nested arrays are not supported by ggml")
+        raise MetadataError(f"gguf: metadata {key!r}: nested arrays are not supported by ggml")
     vals: List[Any] = list(values)
     if not vals:
         # gguf-py refuses to write empty arrays; so do we.
-        raise PlanError(f"convert: metadata {key!r}: empty arrays are not written")
+        raise MetadataError(f"gguf: metadata {key!r}: empty arrays are not written")
     if element_type == ValueType.STRING:
         for i, s in enumerate(vals):
             if not isinstance(s, str):
-                raise PlanError(f"convert: metadata {key!r}[{i}]: expected a string, got {type(s).__name__}")
+                raise MetadataError(f"gguf: metadata {key!r}[{i}]: expected a string, got {type(s).__name__}")
         # one encode over the joined strings is far cheaper than one per element
         try:
             "".join(vals).encode("utf-8")
         except UnicodeEncodeError as e:
-            raise PlanError(f"convert: metadata {key!r}: an element is not valid Unicode ({e.reason})") from None
+            raise MetadataError(f"gguf: metadata {key!r}: an element is not valid Unicode ({e.reason})") from None
     elif element_type in _INT_RANGES:
         lo, hi = _INT_RANGES[element_type]
         out = []
         for i, x in enumerate(vals):
             if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not lo <= int(x) <= hi:
-                raise PlanError(f"convert: metadata {key!r}[{i}]: {x!r} is not a valid {element_type.name}")
+                raise MetadataError(f"gguf: metadata {key!r}[{i}]: {x!r} is not a valid {element_type.name}")
             out.append(int(x))
         vals = out
     elif element_type == ValueType.FLOAT32:
@@ -186,7 +190,7 @@ def array(key: str, element_type: ValueType, values: Iterable[Any]) -> KV:
             r = arr.astype(np.float32)
         bad = np.isinf(r) & ~np.isinf(arr)
         if bad.any():
-            raise PlanError(f"convert: metadata {key!r}[{int(np.argmax(bad))}]: overflows float32")
+            raise MetadataError(f"gguf: metadata {key!r}[{int(np.argmax(bad))}]: overflows float32")
         vals = r.astype(np.float64).tolist()
     else:
         vals = [_check_scalar(f"{key}[{i}]", element_type, x) for i, x in enumerate(vals)]
