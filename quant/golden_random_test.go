@@ -343,4 +343,3 @@ func referenceTwin(t Type) quantizeFunc {
 	}
 	return nil
 }
-

@@ -1,0 +1,210 @@
+package quant
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Differential tests: every fast encoder against its reference twin, on
+// random and adversarial rows, with and without an importance matrix.
+
+type kernelPair struct {
+	typ       Type
+	fast, ref quantizeFunc
+}
+
+var kernelPairs = []kernelPair{
+	{Q4_0, quantizeQ4_0, quantizeQ4_0Ref},
+	{Q4_1, quantizeQ4_1, quantizeQ4_1Ref},
+	{Q5_0, quantizeQ5_0, quantizeQ5_0Ref},
+	{Q5_1, quantizeQ5_1, quantizeQ5_1Ref},
+	{Q2_K, quantizeQ2_K, quantizeQ2_KRef},
+	{Q3_K, quantizeQ3_K, quantizeQ3_KRef},
+	{Q4_K, quantizeQ4_K, quantizeQ4_KRef},
+	{Q5_K, quantizeQ5_K, quantizeQ5_KRef},
+	{Q6_K, quantizeQ6_K, quantizeQ6_KRef},
+	{IQ4_NL, quantizeIQ4_NL, quantizeIQ4_NLRef},
+}
+
+// adversarialRows returns 256-element rows built from hostile 16-element
+// groups: zeros of both signs, constant groups, exact ties, tiny, subnormal
+// and huge values, single outliers, alternating signs, near-ties around
+// halves, and mixtures of all of these within one super-block.
+func adversarialRows(rng *rand.Rand, nrows int) []float32 {
+	group := func(kind int) []float32 {
+		g := make([]float32, 16)
+		c := float32(rng.NormFloat64())
+		for i := range g {
+			switch kind {
+			case 0: // zeros
+			case 1:
+				g[i] = float32(math.Copysign(0, -1))
+			case 2: // constant
+				g[i] = c
+			case 3: // constant negative, tiny
+				g[i] = -1e-30
+			case 4: // smallest subnormals
+				g[i] = math.Float32frombits(uint32(rng.IntN(8)) | uint32(rng.IntN(2))<<31)
+			case 5: // subnormal range
+				g[i] = float32(rng.NormFloat64() * 1e-39)
+			case 6: // around GROUP_MAX_EPS
+				g[i] = float32(rng.NormFloat64() * 1e-15)
+			case 7: // huge
+				g[i] = float32(rng.NormFloat64() * 1e37)
+			case 8: // near the float32 maximum, mixed signs
+				g[i] = math.MaxFloat32 * float32(1-2*rng.IntN(2)) / float32(rng.IntN(3)+1)
+			case 9: // integers: exact ties after scaling
+				g[i] = float32(rng.IntN(17) - 8)
+			case 10: // halves
+				g[i] = float32(rng.IntN(33)-16) / 2
+			case 11: // one outlier
+				if i == rng.IntN(16) {
+					g[i] = float32(rng.NormFloat64() * 1000)
+				} else {
+					g[i] = float32(rng.NormFloat64() * 1e-3)
+				}
+			case 12: // one ulp around k + 0.5
+				v := float32(rng.IntN(16)) + 0.5
+				g[i] = math.Nextafter32(v, float32(rng.IntN(2)*100-50))
+			case 13: // all positive
+				g[i] = float32(1 + rng.Float64())
+			case 14: // all negative
+				g[i] = float32(-1 - rng.Float64())
+			case 15: // alternating extremes
+				g[i] = float32(1 - 2*(i&1))
+			default: // plain normal
+				g[i] = float32(rng.NormFloat64())
+			}
+		}
+		return g
+	}
+	x := make([]float32, 0, 256*nrows)
+	for len(x) < 256*nrows {
+		if rng.IntN(4) == 0 { // a whole super-block of one kind
+			k := rng.IntN(17)
+			for range 16 {
+				x = append(x, group(k)...)
+			}
+			continue
+		}
+		x = append(x, group(rng.IntN(17))...)
+	}
+	return x
+}
+
+// randomImatrix returns importance weights: mostly positive, with zeros,
+// tiny and large entries.
+func randomImatrix(rng *rand.Rand, n int) []float32 {
+	w := make([]float32, n)
+	for i := range w {
+		switch rng.IntN(20) {
+		case 0:
+			w[i] = 0
+		case 1:
+			w[i] = 1e-30
+		case 2:
+			w[i] = 1e20
+		default:
+			w[i] = float32(rng.Float64()*4 + 0.01)
+		}
+	}
+	return w
+}
+
+func diffCheck(t *testing.T, p kernelPair, what string, x []float32, nPerRow int, im []float32) {
+	t.Helper()
+	tr, _ := p.typ.Traits()
+	n := len(x) / tr.BlockSize * tr.BlockBytes
+	got, want := make([]byte, n), make([]byte, n)
+	p.fast(got, x, nPerRow, im)
+	p.ref(want, x, nPerRow, im)
+	if !bytes.Equal(got, want) {
+		reportBlockMismatch(t, fmt.Sprintf("%s fast vs reference (%s)", tr.Name, what), tr, got, want)
+	}
+}
+
+func TestKernelsFastMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	rows := 24
+	if testing.Short() {
+		rows = 6
+	}
+	inputs := map[string][]float32{"adversarial": adversarialRows(rng, rows)}
+	for _, d := range []string{"normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"} {
+		inputs[d] = goldenBits(d, rng.Uint64(), rows, 256)
+	}
+	inputs["random"] = randomBlocks(rng, 8*rows)
+	for _, p := range kernelPairs {
+		for name, x := range inputs {
+			diffCheck(t, p, name, x, 256, nil)
+			diffCheck(t, p, name+"+imatrix", x, 256, randomImatrix(rng, 256))
+			diffCheck(t, p, name+"+imatrix/rows of 512", x[:len(x)/512*512], 512, randomImatrix(rng, 512))
+		}
+	}
+}
+
+// FuzzKernels: random rows from a seed, every type, with and without an
+// importance matrix.
+func FuzzKernels(f *testing.F) {
+	f.Add(uint64(1), uint64(2), uint8(0))
+	f.Add(uint64(3), uint64(4), uint8(1))
+	f.Fuzz(func(t *testing.T, a, b uint64, mode uint8) {
+		rng := rand.New(rand.NewPCG(a, b))
+		var x []float32
+		switch mode % 3 {
+		case 0:
+			x = adversarialRows(rng, 1)
+		case 1:
+			x = randomBlocks(rng, 8)
+		default:
+			x = goldenBits([]string{"normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"}[rng.IntN(7)], a, 1, 256)
+		}
+		var im []float32
+		if mode&4 != 0 {
+			im = randomImatrix(rng, 256)
+		}
+		for _, p := range kernelPairs {
+			diffCheck(t, p, "fuzz", x, 256, im)
+		}
+	})
+}
+
+// TestBestIndexIQ4NL: the branch-free level lookup equals ggml's binary
+// search for every float32 (every 97th one with -short).
+func TestBestIndexIQ4NL(t *testing.T) {
+	step := uint64(1)
+	if testing.Short() {
+		step = 97
+	}
+	for u := uint64(0); u < 1<<32; u += step {
+		x := math.Float32frombits(uint32(u))
+		if got, want := bestIndexIQ4NL(x), bestIndexIQ4NLRef(x); got != want {
+			t.Fatalf("x = %v (%08x): %d, ggml's search %d", x, u, got, want)
+		}
+	}
+}
+
+// TestNearestInt pins nearest_int's rounding (half to even) and its
+// out-of-range behaviour, which the kernels rely on.
+func TestNearestInt(t *testing.T) {
+	for _, c := range []struct {
+		in   float32
+		want int32
+	}{{2.5, 2}, {3.5, 4}, {-2.5, -2}, {-3.5, -4}, {0.49999997, 0}, {1e6 + 0.5, 1e6}, {-0.0, 0},
+		{float32(math.Inf(1)), -4194304}, {float32(math.NaN()), 0}} {
+		if got := nearestInt(c.in); got != c.want {
+			t.Errorf("nearestInt(%v) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
+
+// TestAdversarialRowsFinite: the generator itself only makes valid input.
+func TestAdversarialRowsFinite(t *testing.T) {
+	x := adversarialRows(rand.New(rand.NewPCG(1, 1)), 64)
+	if i := firstNonFinite(x); i >= 0 {
+		t.Fatalf("element %d is %v", i, x[i])
+	}
+}

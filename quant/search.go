@@ -1,0 +1,164 @@
+package quant
+
+import "math"
+
+// Lane-parallel building blocks of the fast encoders.
+//
+// The expensive part of every K-quant, imatrix and IQ4_NL encoder is a
+// search over candidate scales: for each candidate ggml runs the same short
+// loop over the group's elements, accumulating a few sums in element order,
+// and then keeps the best candidate in candidate order. The candidates are
+// independent of each other, so they can be evaluated side by side — one
+// candidate per SIMD lane — without changing a single rounding: every lane
+// performs exactly ggml's operations in ggml's order. Only the final choice,
+// which depends on the order of the candidates, stays sequential (in the
+// callers).
+//
+// Each primitive below is written as a plain Go loop over lanes, which is
+// both the portable implementation and the documentation of the assembly
+// version (search_amd64.s). A "lane block" is 8 lanes; nl, the number of
+// lanes, is always a multiple of 8. Per-element per-lane data is laid out
+// element-major: buf[i*nl + k] for element i, lane k.
+
+// maxGroup is the largest group any search runs on.
+const maxGroup = 32
+
+// qkxEval8Generic evaluates 8 candidates of make_qkx2_quants /
+// make_qkx3_quants, all with the same min: for lane k with inverse scale
+// is[k], over i = 0..n-1 in order (xm[i] = x[i] − min),
+//
+//	l = clamp(nearestInt(is[k]*xm[i]), 0, nmax); Lf[i*8+k] = l
+//	sumL += w[i]*l; sumL2 += (w[i]*l)*l; sumXL += (w[i]*l)*x[i]
+//
+// then ggml's least-squares fit of scale and min (this_scale, this_min,
+// with this_min > 0 replaced by 0 and this_scale by sumXL/sumL2) and the
+// error Σ w[i]·f(((this_scale*l) + this_min) − x[i]), f = |·| when mad,
+// squaring otherwise. res[0], res[1], res[2] receive this_scale, this_min
+// and the error; a lane whose determinant D is not positive (a candidate
+// ggml skips) gets error +Inf, which no comparison `err < best` accepts.
+func qkxEval8Generic(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool,
+	Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+	n := len(xm)
+	var sumL, sumL2, sumXL [8]float32
+	for i := 0; i < n; i++ {
+		xi, wi, xmi := x[i], w[i], xm[i]
+		for k := 0; k < 8; k++ {
+			l := float32(clampI32(nearestInt(float32(is[k]*xmi)), 0, nmax))
+			Lf[i*8+k] = l
+			wl := float32(wi * l)
+			sumL[k] += wl
+			sumL2[k] += float32(wl * l)
+			sumXL[k] += float32(wl * xi)
+		}
+	}
+	var ts, tm, err [8]float32
+	for k := 0; k < 8; k++ {
+		D := float32(sumW*sumL2[k]) - float32(sumL[k]*sumL[k])
+		ts[k] = (float32(sumW*sumXL[k]) - float32(sumX*sumL[k])) / D
+		tm[k] = (float32(sumL2[k]*sumX) - float32(sumL[k]*sumXL[k])) / D
+		if tm[k] > 0 {
+			tm[k] = 0
+			ts[k] = sumXL[k] / sumL2[k]
+		}
+	}
+	for i := 0; i < n; i++ {
+		xi, wi := x[i], w[i]
+		for k := 0; k < 8; k++ {
+			diff := float32(float32(ts[k]*Lf[i*8+k])+tm[k]) - xi
+			if mad {
+				diff = abs32(diff)
+			} else {
+				diff = float32(diff * diff)
+			}
+			err[k] += float32(wi * diff)
+		}
+	}
+	for k := 0; k < 8; k++ {
+		D := float32(sumW*sumL2[k]) - float32(sumL[k]*sumL[k])
+		if !(D > 0) {
+			err[k] = posInf32
+		}
+	}
+	res[0], res[1], res[2] = ts, tm, err
+}
+
+var posInf32 = float32(math.Inf(1))
+
+// qxSumsGeneric is the sum pass of make_qx_quants for nl candidate inverse
+// scales: for lane k and i = 0..n-1 in order, with wx[i] = w[i]*x[i],
+//
+//	l = clamp(nearestInt(iscale[k]*x[i]), -nmax, nmax-1)
+//	sumLX[k] += wx[i]*l; sumL2[k] += (w[i]*l)*l
+//
+// sums receives sumLX then sumL2.
+func qxSumsGeneric(x, w, wx []float32, iscale []float32, nmax int32, sums []float32) {
+	n, nl := len(x), len(iscale)
+	sumLX, sumL2 := sums[0:nl], sums[nl:2*nl]
+	for k := 0; k < nl; k++ {
+		sumLX[k], sumL2[k] = 0, 0
+	}
+	for i := 0; i < n; i++ {
+		xi, wi, wxi := x[i], w[i], wx[i]
+		for k := 0; k < nl; k++ {
+			l := float32(clampI32(nearestInt(float32(iscale[k]*xi)), -nmax, nmax-1))
+			sumLX[k] += float32(wxi * l)
+			sumL2[k] += float32(float32(wi*l) * l)
+		}
+	}
+}
+
+// iq4nlSumsGeneric is the sum pass of IQ4_NL's scale search for nl
+// candidate inverse scales: for lane k and i = 0..n-1 in order,
+//
+//	q = kvalues[bestIndexIQ4NL(id[k]*x[i])]
+//	sumQX[k] += (w[i]*q)*x[i]; sumQ2[k] += (w[i]*q)*q
+//
+// sums receives sumQX then sumQ2.
+func iq4nlSumsGeneric(x, w []float32, id []float32, sums []float32) {
+	n, nl := len(x), len(id)
+	sumQX, sumQ2 := sums[0:nl], sums[nl:2*nl]
+	for k := 0; k < nl; k++ {
+		sumQX[k], sumQ2[k] = 0, 0
+	}
+	for i := 0; i < n; i++ {
+		xi, wi := x[i], w[i]
+		for k := 0; k < nl; k++ {
+			q := float32(kvaluesIQ4NL[bestIndexIQ4NL(float32(id[k]*xi))])
+			wq := float32(wi * q)
+			sumQX[k] += float32(wq * xi)
+			sumQ2[k] += float32(wq * q)
+		}
+	}
+}
+
+// iq4nlMids holds the midpoints between adjacent IQ4_NL levels.
+var iq4nlMids = func() (m [15]float32) {
+	for j := range m {
+		m[j] = float32(int(kvaluesIQ4NL[j])+int(kvaluesIQ4NL[j+1])) / 2
+	}
+	return m
+}()
+
+// bestIndexIQ4NL is bestIndexIQ4NLRef without branches: the number of
+// level midpoints that x is not below. The two agree for every float32
+// (TestBestIndexIQ4NL checks all 2³² inputs in long mode): near a midpoint
+// ggml's differences x − K[lo] and K[hi] − x are computed exactly, so its
+// comparison is the exact one, x < midpoint; a NaN compares "not below"
+// every midpoint and gives 15, as ggml's search does.
+func bestIndexIQ4NL(x float32) int {
+	n := 0
+	for _, m := range &iq4nlMids {
+		if !(x < m) {
+			n++
+		}
+	}
+	return n
+}
+
+// requantGeneric is the requantization step shared by the K-quants: for
+// i < len(x), out[i] = uint8(clamp(nearestInt((x[i]+add)/div), lo, hi) + off).
+func requantGeneric(out []uint8, x []float32, add, div float32, lo, hi, off int32) {
+	for i, v := range x {
+		out[i] = uint8(clampI32(nearestInt((v+add)/div), lo, hi) + off)
+	}
+}

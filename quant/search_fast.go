@@ -1,0 +1,249 @@
+package quant
+
+import "math"
+
+// Fast versions of ggml's scale searches (make_qkx2/3_quants,
+// make_qx_quants, IQ4_NL's search), built on the lane-parallel primitives of
+// search.go. Each returns exactly what its reference twin in
+// kquants_helpers.go / iq4_nl_ref.go returns; the differential tests in
+// search_test.go check it.
+
+// The primitives, replaced by assembly at init where the CPU allows.
+var (
+	qkxEval8   = qkxEval8Generic
+	qxSums     = qxSumsGeneric
+	iq4nlSums  = iq4nlSumsGeneric
+	requant    = requantGeneric
+	iq4nlIndex = iq4nlIndexGeneric
+)
+
+// qkxConfig is one parameter set of make_qkx2_quants / make_qkx3_quants.
+type qkxConfig struct {
+	nmax   int32
+	nstep  int
+	useMad bool
+	qkx3   bool
+	// num[is] = (rmin + rdelta·is) + nmax, the numerator of candidate is's
+	// inverse scale; entries past nstep (lane padding) repeat the last one.
+	num [48]float32
+}
+
+func newQkxConfig(nmax int32, rmin, rdelta float32, nstep int, useMad, qkx3 bool) *qkxConfig {
+	c := &qkxConfig{nmax: nmax, nstep: nstep, useMad: useMad, qkx3: qkx3}
+	for is := range c.num {
+		k := min(is, nstep)
+		c.num[is] = float32(rmin+float32(rdelta*float32(k))) + float32(nmax)
+	}
+	return c
+}
+
+var (
+	qkxQ2_K   = newQkxConfig(3, -0.5, 0.1, 15, true, false)
+	qkxQ4_K   = newQkxConfig(15, -1, 0.1, 20, false, false)
+	qkxQ5_K   = newQkxConfig(31, -0.5, 0.1, 15, false, false)
+	qkx3Q2_K  = newQkxConfig(3, -0.9, 0.05, 36, false, true)
+	qkx3Q4    = newQkxConfig(15, -0.9, 0.05, 36, false, true) // Q4_K and Q4_1 with imatrix
+	qkx3Q5    = newQkxConfig(31, -0.9, 0.05, 36, false, true) // Q5_K and Q5_1 with imatrix
+	qxNumByNm = map[int32]*[24]float32{4: qxNumerators(4), 8: qxNumerators(8), 16: qxNumerators(16), 32: qxNumerators(32)}
+)
+
+// makeQkx is makeQkxQuantsRef for a configuration, with explicit weights,
+// n ≤ maxGroup.
+//
+// ggml's candidate loop is not a set of independent evaluations: when a
+// candidate wins, the min it found becomes the min of every later candidate
+// (both their inverse scale nmax'/(max − min) and their levels
+// nearest_int(iscale·(x − min)) use it). So candidates are evaluated 8 at a
+// time with the current min, scanned in order, and after a win that changes
+// the min the evaluation restarts at the next candidate with the new min.
+func makeQkx(n int, c *qkxConfig, x, w []float32, L []uint8) (scale, theMin float32) {
+	x, w, L = x[:n], w[:n], L[:n]
+	min, max := x[0], x[0]
+	sumW := w[0]
+	sumX := float32(sumW * x[0])
+	for i := 1; i < n; i++ {
+		if x[i] < min {
+			min = x[i]
+		}
+		if x[i] > max {
+			max = x[i]
+		}
+		sumW += w[i]
+		sumX += float32(w[i] * x[i])
+	}
+	if min > 0 {
+		min = 0
+	}
+	if (!c.qkx3 && max == min) || (c.qkx3 && max <= min) {
+		for i := range L {
+			L[i] = 0
+		}
+		return 0, -min
+	}
+	nmax := c.nmax
+	var xm [maxGroup]float32
+	for i := range x {
+		xm[i] = x[i] - min
+	}
+	iscale := float32(nmax) / (max - min)
+	scale = 1 / iscale
+	var best float32
+	for i := range x {
+		l := clampI32(nearestInt(float32(iscale*xm[i])), 0, nmax)
+		L[i] = uint8(l)
+		diff := float32(float32(scale*float32(l))+min) - x[i]
+		if c.useMad {
+			diff = abs32(diff)
+		} else {
+			diff = float32(diff * diff)
+		}
+		best += float32(w[i] * diff)
+	}
+	var (
+		is  [8]float32
+		Lf  [maxGroup * 8]float32
+		res [3][8]float32
+	)
+	for p := 0; p <= c.nstep; {
+		rng := max - min
+		for k := range is {
+			is[k] = c.num[p+k] / rng
+		}
+		qkxEval8(xm[:n], x, w, &is, nmax, sumW, sumX, c.useMad, &Lf, &res)
+		next := p + 8
+		for k := 0; k < 8 && p+k <= c.nstep; k++ {
+			if res[2][k] < best {
+				best, scale = res[2][k], res[0][k]
+				for i := range L {
+					L[i] = uint8(Lf[i*8+k])
+				}
+				if tm := res[1][k]; math.Float32bits(tm) != math.Float32bits(min) {
+					min = tm
+					next = p + k + 1
+					for i := range x {
+						xm[i] = x[i] - min
+					}
+					break
+				}
+			}
+		}
+		p = next
+	}
+	return scale, -min
+}
+
+// qxNumerators returns the numerators of make_qx_quants' 19 inverse scales
+// (lane 0: −nmax; lanes 1..18: −(nmax + 0.1·is) for is = −9..−1, 1..9),
+// padded to 24 lanes.
+func qxNumerators(nmax int32) *[24]float32 {
+	var num [24]float32
+	num[0] = float32(-nmax)
+	k := 1
+	for is := -9; is <= 9; is++ {
+		if is != 0 {
+			num[k] = -(float32(nmax) + float32(0.1*float32(is)))
+			k++
+		}
+	}
+	for ; k < 24; k++ {
+		num[k] = num[18]
+	}
+	return &num
+}
+
+// makeQx is makeQxQuantsRef with weights (qw, or x² when qw is nil), n ≤ 32.
+func makeQx(n int, nmax int32, x, qw []float32, L []int8) float32 {
+	x, L = x[:n], L[:n]
+	var max, amax float32
+	for _, v := range x {
+		if a := abs32(v); a > amax {
+			amax, max = a, v
+		}
+	}
+	if amax < groupMaxEps {
+		for i := range L {
+			L[i] = 0
+		}
+		return 0
+	}
+	var w, wx [maxGroup]float32
+	for i, v := range x {
+		wi := float32(v * v)
+		if qw != nil {
+			wi = qw[i]
+		}
+		w[i] = wi
+		wx[i] = float32(wi * v)
+	}
+	const nl = 24
+	num := qxNumByNm[nmax]
+	var is [nl]float32
+	for k := range is {
+		is[k] = num[k] / max
+	}
+	var sums [2 * nl]float32
+	qxSums(x, w[:n], wx[:n], is[:], nmax, sums[:])
+	sumlx, suml2 := sums[0], sums[nl]
+	var scale float32
+	if suml2 != 0 {
+		scale = sumlx / suml2
+	}
+	best := float32(scale * sumlx)
+	win := 0
+	for k := 1; k <= 18; k++ {
+		sumlx, suml2 = sums[k], sums[nl+k]
+		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+			scale = sumlx / suml2
+			best = float32(scale * sumlx)
+			win = k
+		}
+	}
+	iscale := is[win]
+	for i, v := range x {
+		L[i] = int8(nmax + clampI32(nearestInt(float32(iscale*v)), -nmax, nmax-1))
+	}
+	return scale
+}
+
+// iq4nlNum holds the numerators (itry − 127) of IQ4_NL's 15 search
+// candidates, in lanes 1..15 (lane 0 is the initial 1/d).
+var iq4nlNum = func() (n [16]float32) {
+	for itry := -7; itry <= 7; itry++ {
+		n[itry+8] = float32(itry + int(kvaluesIQ4NL[0]))
+	}
+	return n
+}()
+
+// iq4nlIndexGeneric sets out[i] = bestIndexIQ4NL(id*x[i]).
+func iq4nlIndexGeneric(out []uint8, x []float32, id float32) {
+	for i, v := range x {
+		out[i] = uint8(bestIndexIQ4NL(float32(id * v)))
+	}
+}
+
+// iq4nlScale is the scale search of iq4nlBlockRef (amax ≥ GROUP_MAX_EPS):
+// it returns the block's float32 scale.
+func iq4nlScale(x, w []float32, max float32) float32 {
+	var id [16]float32
+	d := -max / float32(kvaluesIQ4NL[0])
+	id[0] = 1 / d
+	for k := 1; k < 16; k++ {
+		id[k] = iq4nlNum[k] / max
+	}
+	var sums [32]float32
+	iq4nlSums(x, w, id[:], sums[:])
+	sumqx, sumq2 := sums[0], sums[16]
+	d = 0
+	if sumq2 > 0 {
+		d = sumqx / sumq2
+	}
+	best := float32(d * sumqx)
+	for k := 1; k < 16; k++ {
+		sumqx, sumq2 = sums[k], sums[16+k]
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			d = sumqx / sumq2
+			best = float32(d * sumqx)
+		}
+	}
+	return d
+}
