@@ -1,0 +1,85 @@
+//go:build !noasm
+
+package quant
+
+
+
+// Assembly versions (search_amd64.s, AVX2 without FMA) of the lane
+// primitives of search.go. Each computes exactly what its generic twin
+// computes; TestSearchAsmMatchesGeneric checks them against each other.
+
+//go:noescape
+func qkxEval8AVX2(xm, x, w *float32, n int, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32)
+
+//go:noescape
+func qxSums24AVX2(x, w, wx *float32, n int, is *[24]float32, nmax int32, sums *[48]float32)
+
+//go:noescape
+func iq4nlSums16AVX2(x, w *float32, id *[16]float32, sums *[32]float32)
+
+//go:noescape
+func iq4nlIndex32AVX2(out *uint8, x *float32, id float32)
+
+//go:noescape
+func requantAVX2(out *uint8, x *float32, n int, add, div float32, lo, hi, off int32)
+
+// iq4nlAsmTables holds the constants of the IQ4_NL level lookup in
+// assembly: the 16 levels (as two 8-lane tables), and the level midpoints
+// the branch-free binary search probes: mid[7]; mid[3] and mid[11];
+// mid[1], mid[5], mid[9], mid[13]; mid[0], mid[2], …, mid[14].
+var iq4nlAsmTables = func() (t [6][8]float32) {
+	for j := 0; j < 8; j++ {
+		t[0][j] = float32(kvaluesIQ4NL[j])
+		t[1][j] = float32(kvaluesIQ4NL[j+8])
+		t[5][j] = iq4nlMids[2*j]
+	}
+	for j := 0; j < 4; j++ {
+		t[4][j] = iq4nlMids[4*j+1]
+	}
+	t[2][0] = iq4nlMids[7]
+	t[3][0], t[3][1] = iq4nlMids[3], iq4nlMids[11]
+	return t
+}()
+
+func init() {
+	if !hasAVX2 {
+		return
+	}
+	qkxEval8 = func(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+		n := len(xm)
+		if n == 0 || len(x) < n || len(w) < n || n > maxGroup {
+			panic("quant: qkxEval8: bad lengths")
+		}
+		qkxEval8AVX2(&xm[0], &x[0], &w[0], n, is, nmax, sumW, sumX, mad, Lf, res)
+	}
+	qxSums = func(x, w, wx []float32, is []float32, nmax int32, sums []float32) {
+		n := len(x)
+		if n == 0 || len(w) < n || len(wx) < n || len(is) != 24 || len(sums) != 48 {
+			panic("quant: qxSums: bad lengths")
+		}
+		qxSums24AVX2(&x[0], &w[0], &wx[0], n, (*[24]float32)(is), nmax, (*[48]float32)(sums))
+	}
+	iq4nlSums = func(x, w []float32, id []float32, sums []float32) {
+		if len(x) != 32 || len(w) != 32 || len(id) != 16 || len(sums) != 32 {
+			panic("quant: iq4nlSums: bad lengths")
+		}
+		iq4nlSums16AVX2(&x[0], &w[0], (*[16]float32)(id), (*[32]float32)(sums))
+	}
+	iq4nlIndex = func(out []uint8, x []float32, id float32) {
+		if len(x) != 32 || len(out) < 32 {
+			panic("quant: iq4nlIndex: bad lengths")
+		}
+		iq4nlIndex32AVX2(&out[0], &x[0], id)
+	}
+	requant = func(out []uint8, x []float32, add, div float32, lo, hi, off int32) {
+		n := len(x)
+		if n%8 != 0 || len(out) < n {
+			requantGeneric(out, x, add, div, lo, hi, off)
+			return
+		}
+		if n > 0 {
+			requantAVX2(&out[0], &x[0], n, add, div, lo, hi, off)
+		}
+	}
+
+}

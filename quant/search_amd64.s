@@ -1,0 +1,357 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// AVX2 versions of the lane primitives of search.go. No FMA is used: every
+// product is rounded by VMULPS before any VADDPS/VSUBPS consumes it, and the
+// operands keep ggml's order (for VEX instructions, Go's middle operand is
+// the first source). Each routine's header comment repeats the Go loop it
+// implements.
+
+// BCAST32 broadcasts the 32-bit constant c into the YMM register y,
+// through the general register AX.
+#define BCAST32(c, x, y) MOVL $c, AX; VMOVD AX, x; VPBROADCASTD x, y
+
+// func qkxEval8AVX2(xm, x, w *float32, n int, is *[8]float32, nmax int32,
+//	sumW, sumX float32, mad bool, Lf *[256]float32, res *[3][8]float32)
+//
+// Reference: qkxEval8Generic. Per lane k (one YMM lane):
+//	for i < n: l = clamp(nearestInt(is[k]*xm[i]), 0, nmax); Lf[8i+k] = l
+//	           sumL += w[i]*l; sumL2 += (w[i]*l)*l; sumXL += (w[i]*l)*x[i]
+//	D = sumW*sumL2 - sumL*sumL
+//	ts = (sumW*sumXL - sumX*sumL)/D; tm = (sumL2*sumX - sumL*sumXL)/D
+//	if tm > 0 { tm = 0; ts = sumXL/sumL2 }
+//	for i < n: diff = ((ts*l)+tm) - x[i]; err += w[i]*(mad ? |diff| : diff*diff)
+//	if !(D > 0) { err = +Inf }
+//	res[0][k], res[1][k], res[2][k] = ts, tm, err
+TEXT ·qkxEval8AVX2(SB), NOSPLIT, $0-72
+	MOVQ xm+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ w+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ is+32(FP), AX
+	VMOVUPS (AX), Y0               // Y0 = is
+	BCAST32(0x4B400000, X1, Y1)    // Y1 = 12582912.0
+	MOVL nmax+40(FP), AX
+	VMOVD AX, X2
+	VPBROADCASTD X2, Y2            // Y2 = nmax
+	VXORPS Y3, Y3, Y3              // Y3 = 0
+	VXORPS Y4, Y4, Y4              // Y4 = sumL
+	VXORPS Y5, Y5, Y5              // Y5 = sumL2
+	VXORPS Y6, Y6, Y6              // Y6 = sumXL
+	BCAST32(0x007FFFFF, X11, Y11)
+	BCAST32(0x00400000, X12, Y12)
+	MOVQ Lf+56(FP), BX
+	XORQ R8, R8
+	MOVQ BX, R9
+
+qkx_sums:
+	VBROADCASTSS (SI)(R8*4), Y7
+	VMULPS Y7, Y0, Y7              // is*xm
+	VADDPS Y1, Y7, Y7              // nearestInt: + 1.5*2^23,
+	VPAND Y11, Y7, Y7              //   low 23 bits,
+	VPSUBD Y12, Y7, Y7             //   - 0x400000
+	VPMINSD Y2, Y7, Y7
+	VPMAXSD Y3, Y7, Y7
+	VCVTDQ2PS Y7, Y7               // l
+	VMOVUPS Y7, (R9)
+	VBROADCASTSS (DX)(R8*4), Y8
+	VMULPS Y7, Y8, Y8              // wl = w*l
+	VADDPS Y8, Y4, Y4              // sumL += wl
+	VMULPS Y7, Y8, Y9
+	VADDPS Y9, Y5, Y5              // sumL2 += wl*l
+	VBROADCASTSS (DI)(R8*4), Y10
+	VMULPS Y10, Y8, Y10
+	VADDPS Y10, Y6, Y6             // sumXL += wl*x
+	ADDQ $32, R9
+	INCQ R8
+	CMPQ R8, CX
+	JLT qkx_sums
+
+	VBROADCASTSS sumW+44(FP), Y13
+	VBROADCASTSS sumX+48(FP), Y14
+	VMULPS Y5, Y13, Y7             // sumW*sumL2
+	VMULPS Y4, Y4, Y8              // sumL*sumL
+	VSUBPS Y8, Y7, Y7              // Y7 = D
+	VMULPS Y6, Y13, Y8             // sumW*sumXL
+	VMULPS Y4, Y14, Y9             // sumX*sumL
+	VSUBPS Y9, Y8, Y8
+	VDIVPS Y7, Y8, Y8              // Y8 = ts
+	VMULPS Y14, Y5, Y9             // sumL2*sumX
+	VMULPS Y6, Y4, Y10             // sumL*sumXL
+	VSUBPS Y10, Y9, Y9
+	VDIVPS Y7, Y9, Y9              // Y9 = tm
+	VCMPPS $0x1E, Y3, Y9, Y10      // tm > 0 (ordered)
+	VDIVPS Y5, Y6, Y11             // sumXL/sumL2
+	VBLENDVPS Y10, Y11, Y8, Y8     // ts = tm > 0 ? sumXL/sumL2 : ts
+	VANDNPS Y9, Y10, Y9            // tm = tm > 0 ? +0 : tm
+	VCMPPS $0x1E, Y3, Y7, Y7       // Y7 = D > 0
+
+	VXORPS Y4, Y4, Y4              // Y4 = err
+	XORQ R8, R8
+	MOVQ BX, R9
+	MOVBLZX mad+52(FP), AX
+	TESTL AX, AX
+	JNZ qkx_mad
+
+qkx_sq:
+	VMULPS (R9), Y8, Y11           // ts*l
+	VADDPS Y9, Y11, Y11            // + tm
+	VBROADCASTSS (DI)(R8*4), Y12
+	VSUBPS Y12, Y11, Y11           // - x
+	VMULPS Y11, Y11, Y11           // diff*diff
+	VBROADCASTSS (DX)(R8*4), Y12
+	VMULPS Y11, Y12, Y11           // w*diff
+	VADDPS Y11, Y4, Y4
+	ADDQ $32, R9
+	INCQ R8
+	CMPQ R8, CX
+	JLT qkx_sq
+	JMP qkx_done
+
+qkx_mad:
+	BCAST32(0x7FFFFFFF, X13, Y13)
+qkx_madloop:
+	VMULPS (R9), Y8, Y11           // ts*l
+	VADDPS Y9, Y11, Y11            // + tm
+	VBROADCASTSS (DI)(R8*4), Y12
+	VSUBPS Y12, Y11, Y11           // - x
+	VANDPS Y13, Y11, Y11           // |diff|
+	VBROADCASTSS (DX)(R8*4), Y12
+	VMULPS Y11, Y12, Y11           // w*|diff|
+	VADDPS Y11, Y4, Y4
+	ADDQ $32, R9
+	INCQ R8
+	CMPQ R8, CX
+	JLT qkx_madloop
+
+qkx_done:
+	BCAST32(0x7F800000, X12, Y12)  // +Inf
+	VBLENDVPS Y7, Y4, Y12, Y4      // err = D > 0 ? err : +Inf
+	MOVQ res+64(FP), AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	VMOVUPS Y4, 64(AX)
+	VZEROUPPER
+	RET
+
+// QX_LANES does one 8-lane block g of qxSums24AVX2 for the element whose
+// x, w, wx are broadcast in Y9, Y10, Y11: accumulators LX and L2.
+#define QX_LANES(g, LX, L2) \
+	VMOVUPS (g*32)(R11), Y12 \
+	VMULPS Y9, Y12, Y12 \
+	VADDPS Y6, Y12, Y12 \
+	VPAND Y13, Y12, Y12 \
+	VPSUBD Y14, Y12, Y12 \
+	VPMINSD Y7, Y12, Y12 \
+	VPMAXSD Y8, Y12, Y12 \
+	VCVTDQ2PS Y12, Y12 \
+	VMULPS Y12, Y11, Y15 \
+	VADDPS Y15, LX, LX \
+	VMULPS Y12, Y10, Y15 \
+	VMULPS Y12, Y15, Y15 \
+	VADDPS Y15, L2, L2
+
+// func qxSums24AVX2(x, w, wx *float32, n int, is *[24]float32, nmax int32, sums *[48]float32)
+//
+// Reference: qxSumsGeneric with 24 lanes. Per lane k:
+//	for i < n: l = clamp(nearestInt(is[k]*x[i]), -nmax, nmax-1)
+//	           sumLX += wx[i]*l; sumL2 += (w[i]*l)*l
+//	sums[k], sums[24+k] = sumLX, sumL2
+TEXT ·qxSums24AVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ wx+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ is+32(FP), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVL nmax+40(FP), R9
+	BCAST32(0x4B400000, X6, Y6)
+	LEAL -1(R9), BX
+	VMOVD BX, X7
+	VPBROADCASTD X7, Y7            // nmax-1
+	NEGL R9
+	VMOVD R9, X8
+	VPBROADCASTD X8, Y8            // -nmax
+	BCAST32(0x007FFFFF, X13, Y13)
+	BCAST32(0x00400000, X14, Y14)
+	XORQ R8, R8
+
+qx_loop:
+	VBROADCASTSS (SI)(R8*4), Y9
+	VBROADCASTSS (DI)(R8*4), Y10
+	VBROADCASTSS (DX)(R8*4), Y11
+	QX_LANES(0, Y0, Y3)
+	QX_LANES(1, Y1, Y4)
+	QX_LANES(2, Y2, Y5)
+	INCQ R8
+	CMPQ R8, CX
+	JLT qx_loop
+
+	MOVQ sums+48(FP), BX
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	VMOVUPS Y2, 64(BX)
+	VMOVUPS Y3, 96(BX)
+	VMOVUPS Y4, 128(BX)
+	VMOVUPS Y5, 160(BX)
+	VZEROUPPER
+	RET
+
+// IQ4_INDEX computes in Y13 the IQ4_NL level index (0..15) of the 8 values
+// in Y4, as the number of level midpoints m with !(v < m) (NaN counts every
+// midpoint), by a branch-free binary search over the midpoint tables:
+// Y8 = mid[7], Y9 = mid[3], Y10 = mid[11], Y11 = mid[1,5,9,13],
+// Y12 = mid[0,2,...,14]. Clobbers Y5, Y14.
+#define IQ4_INDEX \
+	VCMPPS $0x15, Y8, Y4, Y5 \
+	VBLENDVPS Y5, Y10, Y9, Y14 \
+	VPSRLD $31, Y5, Y5 \
+	VPSLLD $3, Y5, Y13 \
+	VCMPPS $0x15, Y14, Y4, Y14 \
+	VPSRLD $31, Y14, Y14 \
+	VPSLLD $2, Y14, Y14 \
+	VPADDD Y14, Y13, Y13 \
+	VPSRLD $2, Y13, Y14 \
+	VPERMPS Y11, Y14, Y14 \
+	VCMPPS $0x15, Y14, Y4, Y14 \
+	VPSRLD $31, Y14, Y14 \
+	VPSLLD $1, Y14, Y14 \
+	VPADDD Y14, Y13, Y13 \
+	VPSRLD $1, Y13, Y14 \
+	VPERMPS Y12, Y14, Y14 \
+	VCMPPS $0x15, Y14, Y4, Y14 \
+	VPSRLD $31, Y14, Y14 \
+	VPADDD Y14, Y13, Y13
+
+// IQ4_TABLES loads the midpoint tables used by IQ4_INDEX and the level
+// tables (Y6 = levels 0..7, Y7 = levels 8..15) from iq4nlAsmTables.
+#define IQ4_TABLES \
+	MOVQ $·iq4nlAsmTables(SB), AX \
+	VMOVUPS (AX), Y6 \
+	VMOVUPS 32(AX), Y7 \
+	VBROADCASTSS 64(AX), Y8 \
+	VBROADCASTSS 96(AX), Y9 \
+	VBROADCASTSS 100(AX), Y10 \
+	VMOVUPS 128(AX), Y11 \
+	VMOVUPS 160(AX), Y12
+
+// func iq4nlSums16AVX2(x, w *float32, id *[16]float32, sums *[32]float32)
+//
+// Reference: iq4nlSumsGeneric with n = 32 and 16 lanes. Per lane k:
+//	for i < 32: q = kvalues[bestIndexIQ4NL(id[k]*x[i])]
+//	            sumQX += (w[i]*q)*x[i]; sumQ2 += (w[i]*q)*q
+//	sums[k], sums[16+k] = sumQX, sumQ2
+TEXT ·iq4nlSums16AVX2(SB), NOSPLIT, $0-32
+	IQ4_TABLES
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ id+16(FP), DX
+	MOVQ sums+24(FP), BX
+	XORQ R10, R10                  // lane block 0, 1
+
+iq4_block:
+	VMOVUPS (DX)(R10*1), Y2        // id
+	VXORPS Y0, Y0, Y0              // sumQX
+	VXORPS Y1, Y1, Y1              // sumQ2
+	XORQ R8, R8
+
+iq4_loop:
+	VBROADCASTSS (SI)(R8*4), Y3    // x
+	VMULPS Y3, Y2, Y4              // id*x
+	IQ4_INDEX
+	VPERMPS Y6, Y13, Y14           // levels[idx & 7]
+	VPERMPS Y7, Y13, Y15           // levels[8 + idx & 7]
+	VPSLLD $28, Y13, Y13           // bit 3 of idx to the sign
+	VBLENDVPS Y13, Y15, Y14, Y14   // q
+	VBROADCASTSS (DI)(R8*4), Y5    // w
+	VMULPS Y14, Y5, Y5             // wq = w*q
+	VMULPS Y3, Y5, Y15             // wq*x
+	VADDPS Y15, Y0, Y0
+	VMULPS Y14, Y5, Y15            // wq*q
+	VADDPS Y15, Y1, Y1
+	INCQ R8
+	CMPQ R8, $32
+	JLT iq4_loop
+
+	VMOVUPS Y0, (BX)(R10*1)
+	VMOVUPS Y1, 64(BX)(R10*1)
+	ADDQ $32, R10
+	CMPQ R10, $64
+	JLT iq4_block
+	VZEROUPPER
+	RET
+
+// func iq4nlIndex32AVX2(out *uint8, x *float32, id float32)
+//
+// Reference: iq4nlIndexGeneric with 32 values:
+//	for i < 32: out[i] = bestIndexIQ4NL(id*x[i])
+TEXT ·iq4nlIndex32AVX2(SB), NOSPLIT, $0-20
+	IQ4_TABLES
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS id+16(FP), Y2
+	XORQ R8, R8
+
+iq4i_loop:
+	VMOVUPS (SI)(R8*4), Y3
+	VMULPS Y3, Y2, Y4              // id*x
+	IQ4_INDEX
+	VEXTRACTI128 $1, Y13, X14
+	VPACKUSDW X14, X13, X13
+	VPACKUSWB X13, X13, X13
+	MOVQ X13, (DI)(R8*1)
+	ADDQ $8, R8
+	CMPQ R8, $32
+	JLT iq4i_loop
+	VZEROUPPER
+	RET
+
+// func requantAVX2(out *uint8, x *float32, n int, add, div float32, lo, hi, off int32)
+//
+// Reference: requantGeneric, n a multiple of 8:
+//	for i < n: out[i] = uint8(clamp(nearestInt((x[i]+add)/div), lo, hi) + off)
+TEXT ·requantAVX2(SB), NOSPLIT, $0-44
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS add+24(FP), Y0
+	VBROADCASTSS div+28(FP), Y1
+	MOVL lo+32(FP), AX
+	VMOVD AX, X2
+	VPBROADCASTD X2, Y2
+	MOVL hi+36(FP), AX
+	VMOVD AX, X3
+	VPBROADCASTD X3, Y3
+	MOVL off+40(FP), AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y4
+	BCAST32(0x4B400000, X5, Y5)
+	BCAST32(0x007FFFFF, X6, Y6)
+	BCAST32(0x00400000, X7, Y7)
+	XORQ R8, R8
+
+rq_loop:
+	VMOVUPS (SI)(R8*4), Y8
+	VADDPS Y0, Y8, Y8              // x + add
+	VDIVPS Y1, Y8, Y8              // / div
+	VADDPS Y5, Y8, Y8              // nearestInt
+	VPAND Y6, Y8, Y8
+	VPSUBD Y7, Y8, Y8
+	VPMINSD Y3, Y8, Y8
+	VPMAXSD Y2, Y8, Y8
+	VPADDD Y4, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPACKUSDW X9, X8, X8
+	VPACKUSWB X8, X8, X8
+	MOVQ X8, (DI)(R8*1)
+	ADDQ $8, R8
+	CMPQ R8, CX
+	JLT rq_loop
+	VZEROUPPER
+	RET

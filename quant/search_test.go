@@ -1,0 +1,211 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The lane primitives: whatever implementation is installed (assembly on
+// AVX2 machines) against the generic Go loops, on random and hostile data.
+// With -tags noasm, or on a CPU without AVX2, both sides are the generic
+// code and the test is trivially true; TestAsmInstalled says which it is.
+
+func TestAsmInstalled(t *testing.T) {
+	t.Logf("assembly kernels installed: %v", asmInstalled())
+}
+
+// searchValues returns n values of a random flavour: normal, tiny, huge,
+// integers, zeros, or a mixture.
+func searchValues(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	kind := rng.IntN(7)
+	for i := range x {
+		switch kind {
+		case 0:
+			x[i] = float32(rng.NormFloat64())
+		case 1:
+			x[i] = float32(rng.NormFloat64() * 1e-38)
+		case 2:
+			x[i] = float32(rng.NormFloat64() * 1e37)
+		case 3:
+			x[i] = float32(rng.IntN(9) - 4)
+		case 4:
+			if rng.IntN(3) == 0 {
+				x[i] = float32(rng.NormFloat64())
+			}
+		case 5:
+			x[i] = math.Float32frombits(rng.Uint32()&^0x7F800000 | uint32(rng.IntN(254)+1)<<23)
+		default:
+			x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(20)-10)))
+		}
+	}
+	return x
+}
+
+// sameBitsOrNaN is sameBits except that any two NaNs are equal. It is used
+// for make_qkx's errors only: with the mad criterion a NaN difference turns
+// into a positive NaN (|NaN|) while other NaNs are x86's negative default
+// NaN, and which of two NaNs an addition returns depends on operand order,
+// which neither gcc nor Go specify. An error is only ever compared
+// (err < best), and every comparison with a NaN is false, so the sign of a
+// NaN error cannot change any output.
+func sameBitsOrNaN(a, b []float32) bool {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) && !(a[i] != a[i] && b[i] != b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameBits(a, b []float32) bool {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSearchAsmMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	iters := 20000
+	if testing.Short() {
+		iters = 3000
+	}
+	for it := 0; it < iters; it++ {
+		n := []int{16, 32}[rng.IntN(2)]
+		x := searchValues(rng, n)
+		w := searchValues(rng, n)
+		if rng.IntN(2) == 0 {
+			for i := range w {
+				w[i] = abs32(w[i])
+			}
+		}
+		// qkxEval8: iscales from a realistic range, sometimes hostile
+		var is [8]float32
+		for k := range is {
+			is[k] = float32(rng.Float64() * 40)
+			if rng.IntN(20) == 0 {
+				is[k] = []float32{0, posInf32, 1e30, 1e-30}[rng.IntN(4)]
+			}
+		}
+		min := float32(0)
+		for _, v := range x {
+			if v < min {
+				min = v
+			}
+		}
+		xm := make([]float32, n)
+		for i := range x {
+			xm[i] = x[i] - min
+		}
+		var sumW, sumX float32
+		for i := range x {
+			sumW += w[i]
+			sumX += float32(w[i] * x[i])
+		}
+		nmax := []int32{3, 15, 31}[rng.IntN(3)]
+		mad := rng.IntN(2) == 0
+		var Lf1, Lf2 [maxGroup * 8]float32
+		var r1, r2 [3][8]float32
+		qkxEval8(xm, x, w, &is, nmax, sumW, sumX, mad, &Lf1, &r1)
+		qkxEval8Generic(xm, x, w, &is, nmax, sumW, sumX, mad, &Lf2, &r2)
+		if Lf1 != Lf2 || !sameBits(r1[0][:], r2[0][:]) || !sameBits(r1[1][:], r2[1][:]) || !sameBitsOrNaN(r1[2][:], r2[2][:]) {
+			t.Fatalf("qkxEval8 differs: x=%v w=%v is=%v\n got  %v\n want %v\n bits %x\n want %x", x, w, is, r1, r2, bitsOf(r1[:]), bitsOf(r2[:]))
+		}
+
+		// qxSums
+		nm := []int32{4, 8, 16, 32}[rng.IntN(4)]
+		wx := make([]float32, n)
+		for i := range x {
+			wx[i] = float32(w[i] * x[i])
+		}
+		is24 := make([]float32, 24)
+		for k := range is24 {
+			is24[k] = float32(rng.NormFloat64() * 40)
+			if rng.IntN(20) == 0 {
+				is24[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
+			}
+		}
+		s1, s2 := make([]float32, 48), make([]float32, 48)
+		qxSums(x, w, wx, is24, nm, s1)
+		qxSumsGeneric(x, w, wx, is24, nm, s2)
+		if !sameBits(s1, s2) {
+			t.Fatalf("qxSums differs: x=%v\n got  %v\n want %v", x, s1, s2)
+		}
+
+		// IQ4_NL sums and indices (n = 32)
+		x32 := searchValues(rng, 32)
+		w32 := searchValues(rng, 32)
+		id := make([]float32, 16)
+		for k := range id {
+			id[k] = float32(rng.NormFloat64() * 200)
+			if rng.IntN(20) == 0 {
+				id[k] = []float32{0, posInf32, 1e30, -1e-30}[rng.IntN(4)]
+			}
+		}
+		t1, t2 := make([]float32, 32), make([]float32, 32)
+		iq4nlSums(x32, w32, id, t1)
+		iq4nlSumsGeneric(x32, w32, id, t2)
+		if !sameBits(t1, t2) {
+			t.Fatalf("iq4nlSums differs: x=%v id=%v\n got  %v\n want %v", x32, id, t1, t2)
+		}
+		var i1, i2 [32]uint8
+		iq4nlIndex(i1[:], x32, id[0])
+		iq4nlIndexGeneric(i2[:], x32, id[0])
+		if i1 != i2 {
+			t.Fatalf("iq4nlIndex differs: x=%v id=%v\n got  %v\n want %v", x32, id[0], i1, i2)
+		}
+
+		// requant
+		add := float32(rng.NormFloat64())
+		if rng.IntN(3) == 0 {
+			add = 0
+		}
+		div := float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(10)-5)))
+		lo, hi, off := []int32{0, -4, -32}[it%3], []int32{3, 15, 31, 3, 31}[it%5], []int32{0, 4, 32}[it%3]
+		var q1, q2 [32]uint8
+		requant(q1[:n], x, add, div, lo, hi, off)
+		requantGeneric(q2[:n], x, add, div, lo, hi, off)
+		if q1 != q2 {
+			t.Fatalf("requant differs: x=%v add=%v div=%v\n got  %v\n want %v", x, add, div, q1, q2)
+		}
+	}
+}
+
+// FuzzSearchAsm drives the same comparison from fuzzed seeds.
+func FuzzSearchAsm(f *testing.F) {
+	f.Add(uint64(5))
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, seed>>7))
+		x := searchValues(rng, 32)
+		w := searchValues(rng, 32)
+		id := searchValues(rng, 16)
+		t1, t2 := make([]float32, 32), make([]float32, 32)
+		iq4nlSums(x, w, id, t1)
+		iq4nlSumsGeneric(x, w, id, t2)
+		if !sameBits(t1, t2) {
+			t.Fatalf("iq4nlSums differs")
+		}
+		is := searchValues(rng, 24)
+		s1, s2 := make([]float32, 48), make([]float32, 48)
+		qxSums(x, w, w, is, 8, s1)
+		qxSumsGeneric(x, w, w, is, 8, s2)
+		if !sameBits(s1, s2) {
+			t.Fatalf("qxSums differs")
+		}
+	})
+}
+
+func bitsOf(r [][8]float32) (b [][8]uint32) {
+	for _, v := range r {
+		var u [8]uint32
+		for k := range v {
+			u[k] = math.Float32bits(v[k])
+		}
+		b = append(b, u)
+	}
+	return b
+}
