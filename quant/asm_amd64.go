@@ -4,4 +4,4 @@ package quant
 
 // asmInstalled reports whether the assembly kernels replaced the generic
 // ones at init.
-func asmInstalled() bool { return hasAVX2 }
+func asmInstalled() bool { return useAVX2 }

@@ -93,9 +93,27 @@ func q3_KBlock(y []byte, x, qw []float32) {
 	)
 	clear(sc)
 	if qw == nil {
-		var maxScale, amax float32
+		var (
+			maxScale, amax float32
+			xt             [16][8]float32
+			lt             [16][8]int32
+		)
+		for g := 0; g < 16; g += 8 {
+			for k := 0; k < 8; k++ {
+				xs := (*[16]float32)(x[16*(g+k):])
+				for i, v := range xs {
+					xt[i][k] = v
+				}
+			}
+			makeQ3Quants8((*[8]float32)(scales[g:]), &xt, &lt)
+			for k := 0; k < 8; k++ {
+				Lg := (*[16]uint8)(L[16*(g+k):])
+				for i := range Lg {
+					Lg[i] = uint8(lt[i][k])
+				}
+			}
+		}
 		for j := 0; j < 16; j++ {
-			scales[j] = makeQ3Quants((*[16]float32)(x[16*j:]), (*[16]uint8)(L[16*j:]))
 			if s := abs32(scales[j]); s > amax {
 				amax, maxScale = s, scales[j]
 			}
@@ -147,74 +165,13 @@ func q3_KBlock(y []byte, x, qw []float32) {
 	for m := 0; m < 32; m++ {
 		var h uint8
 		for b := 0; b < 8; b++ {
-			j := 32*b + m
-			if L[j] > 3 {
-				h |= 1 << b
-				L[j] -= 4
-			}
+			l := L[32*b+m] // 0..7: bit 2 set exactly when l > 3
+			h |= (l >> 2) << b
+			L[32*b+m] = l & 3
 		}
 		hmask[m] = h
 	}
 	packP2(y[32:96], L[:])
-}
-
-// makeQ3Quants is makeQ3QuantsRef (n = 16, nmax = 4) with the weights and
-// their products hoisted out of the refinement sweeps; L receives 0..7.
-func makeQ3Quants(x *[16]float32, L *[16]uint8) float32 {
-	const nmax = 4
-	var max, amax float32
-	for _, v := range x {
-		if a := abs32(v); a > amax {
-			amax, max = a, v
-		}
-	}
-	if amax < groupMaxEps {
-		*L = [16]uint8{}
-		return 0
-	}
-	var w, wx [16]float32
-	var l [16]int32
-	iscale := float32(-nmax) / max
-	var sumlx, suml2 float32
-	for i, v := range x {
-		li := clampI32(nearestInt(float32(iscale*v)), -nmax, nmax-1)
-		l[i] = li
-		wi := float32(v * v)
-		w[i], wx[i] = wi, float32(wi*v)
-		fl := float32(li)
-		sumlx += float32(wx[i] * fl)
-		suml2 += float32(float32(wi*fl) * fl)
-	}
-	for itry := 0; itry < 5; itry++ {
-		changed := false
-		for i := 0; i < 16; i++ {
-			fl := float32(l[i])
-			slx := sumlx - float32(wx[i]*fl)
-			if slx > 0 {
-				sl2 := suml2 - float32(float32(w[i]*fl)*fl)
-				newL := clampI32(nearestInt(float32(x[i]*sl2)/slx), -nmax, nmax-1)
-				if newL != l[i] {
-					fn := float32(newL)
-					slx += float32(wx[i] * fn)
-					sl2 += float32(float32(w[i]*fn) * fn)
-					if sl2 > 0 && float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
-						l[i], sumlx, suml2 = newL, slx, sl2
-						changed = true
-					}
-				}
-			}
-		}
-		if !changed {
-			break
-		}
-	}
-	for i := range L {
-		L[i] = uint8(l[i] + nmax)
-	}
-	if suml2 > 0 {
-		return sumlx / suml2
-	}
-	return 0
 }
 
 func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {

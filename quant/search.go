@@ -162,3 +162,80 @@ func requantGeneric(out []uint8, x []float32, add, div float32, lo, hi, off int3
 		out[i] = uint8(clampI32(nearestInt((v+add)/div), lo, hi) + off)
 	}
 }
+
+// makeQ3Quants8Generic is make_q3_quants (n = 16, nmax = 4, do_rmse) for 8
+// groups at once, one group per lane: xt[i][k] is element i of group k.
+// It leaves the levels l+4 ∈ 0..7 in lt[i][k] and the group scales in
+// scale[k]; an all-zero group (max |x| < GROUP_MAX_EPS) gets levels 0 and
+// scale 0. Every lane performs exactly ggml's operations; the refinement
+// sweeps run while any lane still changes (at most 5). A lane whose sweep
+// changed nothing is left unchanged by further sweeps, since a sweep is a
+// function of the state it starts from, so this equals ggml's per-group
+// loop, which stops at its first sweep without change.
+func makeQ3Quants8Generic(xt *[16][8]float32, lt *[16][8]int32, scale *[8]float32) {
+	const nmax = 4
+	var max, amax, iscale, sumlx, suml2 [8]float32
+	for i := 0; i < 16; i++ {
+		for k := 0; k < 8; k++ {
+			if a := abs32(xt[i][k]); a > amax[k] {
+				amax[k], max[k] = a, xt[i][k]
+			}
+		}
+	}
+	for k := range iscale {
+		iscale[k] = float32(-nmax) / max[k]
+	}
+	for i := 0; i < 16; i++ {
+		for k := 0; k < 8; k++ {
+			x := xt[i][k]
+			l := clampI32(nearestInt(float32(iscale[k]*x)), -nmax, nmax-1)
+			lt[i][k] = l
+			w := float32(x * x)
+			fl := float32(l)
+			sumlx[k] += float32(float32(w*x) * fl)
+			suml2[k] += float32(float32(w*fl) * fl)
+		}
+	}
+	for itry := 0; itry < 5; itry++ {
+		changed := false
+		for i := 0; i < 16; i++ {
+			for k := 0; k < 8; k++ {
+				x := xt[i][k]
+				w := float32(x * x)
+				wx := float32(w * x)
+				fl := float32(lt[i][k])
+				slx := sumlx[k] - float32(wx*fl)
+				sl2 := suml2[k] - float32(float32(w*fl)*fl)
+				newL := clampI32(nearestInt(float32(x*sl2)/slx), -nmax, nmax-1)
+				fn := float32(newL)
+				slx2 := slx + float32(wx*fn)
+				sl22 := sl2 + float32(float32(w*fn)*fn)
+				if slx > 0 && newL != lt[i][k] && sl22 > 0 &&
+					float32(float32(slx2*slx2)*suml2[k]) > float32(float32(sumlx[k]*sumlx[k])*sl22) {
+					lt[i][k], sumlx[k], suml2[k] = newL, slx2, sl22
+					changed = true
+				}
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	for k := 0; k < 8; k++ {
+		scale[k] = 0
+		if suml2[k] > 0 {
+			scale[k] = sumlx[k] / suml2[k]
+		}
+		zero := amax[k] < groupMaxEps
+		if zero {
+			scale[k] = 0
+		}
+		for i := 0; i < 16; i++ {
+			if zero {
+				lt[i][k] = 0
+			} else {
+				lt[i][k] += nmax
+			}
+		}
+	}
+}

@@ -2,8 +2,6 @@
 
 package quant
 
-
-
 // Assembly versions (search_amd64.s, AVX2 without FMA) of the lane
 // primitives of search.go. Each computes exactly what its generic twin
 // computes; TestSearchAsmMatchesGeneric checks them against each other.
@@ -19,6 +17,9 @@ func iq4nlSums16AVX2(x, w *float32, id *[16]float32, sums *[32]float32)
 
 //go:noescape
 func iq4nlIndex32AVX2(out *uint8, x *float32, id float32)
+
+//go:noescape
+func q3Quants8AVX2(xt *[16][8]float32, lt *[16][8]int32, scale *[8]float32)
 
 //go:noescape
 func requantAVX2(out *uint8, x *float32, n int, add, div float32, lo, hi, off int32)
@@ -41,45 +42,72 @@ var iq4nlAsmTables = func() (t [6][8]float32) {
 	return t
 }()
 
-func init() {
-	if !hasAVX2 {
+// useAVX2 selects the assembly kernels; tests may clear it to exercise the
+// generic code on an AVX2 machine.
+var useAVX2 = hasAVX2
+
+func qkxEval8(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+	if !useAVX2 {
+		qkxEval8Generic(xm, x, w, is, nmax, sumW, sumX, mad, Lf, res)
 		return
 	}
-	qkxEval8 = func(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
-		n := len(xm)
-		if n == 0 || len(x) < n || len(w) < n || n > maxGroup {
-			panic("quant: qkxEval8: bad lengths")
-		}
-		qkxEval8AVX2(&xm[0], &x[0], &w[0], n, is, nmax, sumW, sumX, mad, Lf, res)
+	n := len(xm)
+	if n == 0 || len(x) < n || len(w) < n || n > maxGroup {
+		panic("quant: qkxEval8: bad lengths")
 	}
-	qxSums = func(x, w, wx []float32, is []float32, nmax int32, sums []float32) {
-		n := len(x)
-		if n == 0 || len(w) < n || len(wx) < n || len(is) != 24 || len(sums) != 48 {
-			panic("quant: qxSums: bad lengths")
-		}
-		qxSums24AVX2(&x[0], &w[0], &wx[0], n, (*[24]float32)(is), nmax, (*[48]float32)(sums))
-	}
-	iq4nlSums = func(x, w []float32, id []float32, sums []float32) {
-		if len(x) != 32 || len(w) != 32 || len(id) != 16 || len(sums) != 32 {
-			panic("quant: iq4nlSums: bad lengths")
-		}
-		iq4nlSums16AVX2(&x[0], &w[0], (*[16]float32)(id), (*[32]float32)(sums))
-	}
-	iq4nlIndex = func(out []uint8, x []float32, id float32) {
-		if len(x) != 32 || len(out) < 32 {
-			panic("quant: iq4nlIndex: bad lengths")
-		}
-		iq4nlIndex32AVX2(&out[0], &x[0], id)
-	}
-	requant = func(out []uint8, x []float32, add, div float32, lo, hi, off int32) {
-		n := len(x)
-		if n%8 != 0 || len(out) < n {
-			requantGeneric(out, x, add, div, lo, hi, off)
-			return
-		}
-		if n > 0 {
-			requantAVX2(&out[0], &x[0], n, add, div, lo, hi, off)
-		}
-	}
+	qkxEval8AVX2(&xm[0], &x[0], &w[0], n, is, nmax, sumW, sumX, mad, Lf, res)
+}
 
+func qxSums(x, w, wx []float32, is []float32, nmax int32, sums []float32) {
+	n := len(x)
+	if !useAVX2 || len(is) != 24 {
+		qxSumsGeneric(x, w, wx, is, nmax, sums)
+		return
+	}
+	if n == 0 || len(w) < n || len(wx) < n || len(sums) != 48 {
+		panic("quant: qxSums: bad lengths")
+	}
+	qxSums24AVX2(&x[0], &w[0], &wx[0], n, (*[24]float32)(is), nmax, (*[48]float32)(sums))
+}
+
+func iq4nlSums(x, w []float32, id []float32, sums []float32) {
+	if !useAVX2 || len(x) != 32 || len(id) != 16 {
+		iq4nlSumsGeneric(x, w, id, sums)
+		return
+	}
+	if len(w) != 32 || len(sums) != 32 {
+		panic("quant: iq4nlSums: bad lengths")
+	}
+	iq4nlSums16AVX2(&x[0], &w[0], (*[16]float32)(id), (*[32]float32)(sums))
+}
+
+func iq4nlIndex(out []uint8, x []float32, id float32) {
+	if !useAVX2 || len(x) != 32 {
+		iq4nlIndexGeneric(out, x, id)
+		return
+	}
+	if len(out) < 32 {
+		panic("quant: iq4nlIndex: bad lengths")
+	}
+	iq4nlIndex32AVX2(&out[0], &x[0], id)
+}
+
+func requant(out []uint8, x []float32, add, div float32, lo, hi, off int32) {
+	n := len(x)
+	if !useAVX2 || n%8 != 0 || n == 0 {
+		requantGeneric(out, x, add, div, lo, hi, off)
+		return
+	}
+	if len(out) < n {
+		panic("quant: requant: bad lengths")
+	}
+	requantAVX2(&out[0], &x[0], n, add, div, lo, hi, off)
+}
+
+func makeQ3Quants8(scale *[8]float32, xt *[16][8]float32, lt *[16][8]int32) {
+	if !useAVX2 {
+		makeQ3Quants8Generic(xt, lt, scale)
+		return
+	}
+	q3Quants8AVX2(xt, lt, scale)
 }

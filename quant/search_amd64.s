@@ -355,3 +355,151 @@ rq_loop:
 	JLT rq_loop
 	VZEROUPPER
 	RET
+
+// NEAREST_CLAMP turns the floats in Y into clamp(nearestInt(Y), lo, hi)
+// (int32): Y12 = 12582912.0, Y13 = 0x007FFFFF, Y14 = 0x00400000,
+// LO/HI = the bounds.
+#define NEAREST_CLAMP(Y, LO, HI) \
+	VADDPS Y12, Y, Y \
+	VPAND Y13, Y, Y \
+	VPSUBD Y14, Y, Y \
+	VPMINSD HI, Y, Y \
+	VPMAXSD LO, Y, Y
+
+// func q3Quants8AVX2(xt *[16][8]float32, lt *[16][8]int32, scale *[8]float32)
+//
+// Reference: makeQ3Quants8Generic (make_q3_quants, n = 16, nmax = 4, for
+// 8 groups, one per lane). Per lane:
+//	max = first x with the largest |x|; iscale = -4/max
+//	for i: l[i] = clamp(nearestInt(iscale*x), -4, 3); w = x*x
+//	       sumlx += (w*x)*l; suml2 += (w*l)*l
+//	up to 5 sweeps, while some lane changed:
+//	  for i: slx = sumlx - (w*x)*l; sl2 = suml2 - (w*l)*l
+//	         new = clamp(nearestInt((x*sl2)/slx), -4, 3)
+//	         slx2 = slx + (w*x)*new; sl22 = sl2 + (w*new)*new
+//	         if slx > 0 && new != l && sl22 > 0 &&
+//	            (slx2*slx2)*suml2 > (sumlx*sumlx)*sl22 { l, sumlx, suml2 = new, slx2, sl22 }
+//	scale = suml2 > 0 ? sumlx/suml2 : 0; l += 4
+//	amax < 1e-15: scale = 0, l = 0
+TEXT ·q3Quants8AVX2(SB), NOSPLIT, $0-24
+	MOVQ xt+0(FP), SI
+	MOVQ lt+8(FP), DI
+	BCAST32(0x7FFFFFFF, X15, Y15)
+	BCAST32(0x4B400000, X12, Y12)
+	BCAST32(0x007FFFFF, X13, Y13)
+	BCAST32(0x00400000, X14, Y14)
+
+	// max, amax
+	VXORPS Y0, Y0, Y0              // amax
+	VXORPS Y1, Y1, Y1              // max
+	XORQ R8, R8
+q3_max:
+	VMOVUPS (SI)(R8*1), Y2
+	VANDPS Y15, Y2, Y3
+	VCMPPS $0x1E, Y0, Y3, Y4       // |x| > amax
+	VBLENDVPS Y4, Y3, Y0, Y0
+	VBLENDVPS Y4, Y2, Y1, Y1
+	ADDQ $32, R8
+	CMPQ R8, $512
+	JLT q3_max
+
+	BCAST32(0xC0800000, X2, Y2)    // -4.0
+	VDIVPS Y1, Y2, Y1              // Y1 = iscale = -4/max
+	BCAST32(0xFFFFFFFC, X10, Y10)  // -4 (int)
+	BCAST32(0x00000003, X11, Y11)  // 3
+
+	// initial levels and sums
+	VXORPS Y5, Y5, Y5              // sumlx
+	VXORPS Y6, Y6, Y6              // suml2
+	XORQ R8, R8
+q3_init:
+	VMOVUPS (SI)(R8*1), Y2         // x
+	VMULPS Y2, Y1, Y3              // iscale*x
+	NEAREST_CLAMP(Y3, Y10, Y11)
+	VMOVDQU Y3, (DI)(R8*1)
+	VCVTDQ2PS Y3, Y3               // l
+	VMULPS Y2, Y2, Y4              // w = x*x
+	VMULPS Y2, Y4, Y7              // w*x
+	VMULPS Y3, Y7, Y7              // (w*x)*l
+	VADDPS Y7, Y5, Y5
+	VMULPS Y3, Y4, Y7              // w*l
+	VMULPS Y3, Y7, Y7              // (w*l)*l
+	VADDPS Y7, Y6, Y6
+	ADDQ $32, R8
+	CMPQ R8, $512
+	JLT q3_init
+
+	MOVQ scale+16(FP), DX
+	VMOVUPS Y0, (DX)               // keep amax for the end
+
+	MOVQ $5, R9
+q3_sweep:
+	VXORPS Y9, Y9, Y9              // changed
+	XORQ R8, R8
+q3_elem:
+	VMOVUPS (SI)(R8*1), Y2         // x
+	VMOVDQU (DI)(R8*1), Y8         // l (int)
+	VCVTDQ2PS Y8, Y3               // fl
+	VMULPS Y2, Y2, Y4              // w = x*x
+	VMULPS Y2, Y4, Y7              // wx = w*x
+	VMULPS Y3, Y7, Y1              // wx*fl
+	VSUBPS Y1, Y5, Y1              // slx = sumlx - wx*fl
+	VMULPS Y3, Y4, Y0              // w*fl
+	VMULPS Y3, Y0, Y0              // (w*fl)*fl
+	VSUBPS Y0, Y6, Y0              // sl2 = suml2 - (w*fl)*fl
+	VMULPS Y0, Y2, Y3              // x*sl2
+	VDIVPS Y1, Y3, Y3              // (x*sl2)/slx
+	NEAREST_CLAMP(Y3, Y10, Y11)    // new
+	VPCMPEQD Y8, Y3, Y15           // new == l
+	VCVTDQ2PS Y3, Y2               // fn
+	VMULPS Y2, Y7, Y7              // wx*fn
+	VADDPS Y7, Y1, Y7              // slx2 = slx + wx*fn
+	VMULPS Y2, Y4, Y4              // w*fn
+	VMULPS Y2, Y4, Y4              // (w*fn)*fn
+	VADDPS Y4, Y0, Y4              // sl22 = sl2 + (w*fn)*fn
+	VXORPS Y2, Y2, Y2
+	VCMPPS $0x1E, Y2, Y1, Y1       // slx > 0
+	VCMPPS $0x1E, Y2, Y4, Y0       // sl22 > 0
+	VANDPS Y0, Y1, Y1
+	VANDNPS Y1, Y15, Y1            // and new != l
+	VMULPS Y7, Y7, Y0              // slx2*slx2
+	VMULPS Y6, Y0, Y0              // (slx2*slx2)*suml2
+	VMULPS Y5, Y5, Y2              // sumlx*sumlx
+	VMULPS Y4, Y2, Y2              // (sumlx*sumlx)*sl22
+	VCMPPS $0x1E, Y2, Y0, Y0       // a > b
+	VANDPS Y0, Y1, Y1              // accept
+	VBLENDVPS Y1, Y3, Y8, Y8
+	VMOVDQU Y8, (DI)(R8*1)
+	VBLENDVPS Y1, Y7, Y5, Y5
+	VBLENDVPS Y1, Y4, Y6, Y6
+	VORPS Y1, Y9, Y9
+	ADDQ $32, R8
+	CMPQ R8, $512
+	JLT q3_elem
+	VPTEST Y9, Y9
+	JZ q3_done
+	DECQ R9
+	JNZ q3_sweep
+
+q3_done:
+	VXORPS Y2, Y2, Y2
+	VCMPPS $0x1E, Y2, Y6, Y0       // suml2 > 0
+	VDIVPS Y6, Y5, Y1              // sumlx/suml2
+	VANDPS Y0, Y1, Y1
+	VMOVUPS (DX), Y3               // amax
+	BCAST32(0x26901D7D, X4, Y4)    // 1e-15
+	VCMPPS $0x11, Y4, Y3, Y4       // amax < 1e-15 (ordered)
+	VANDNPS Y1, Y4, Y1
+	VMOVUPS Y1, (DX)
+	BCAST32(0x00000004, X5, Y5)
+	XORQ R8, R8
+q3_fin:
+	VMOVDQU (DI)(R8*1), Y8
+	VPADDD Y5, Y8, Y8
+	VPANDN Y8, Y4, Y8              // all-zero groups: level 0
+	VMOVDQU Y8, (DI)(R8*1)
+	ADDQ $32, R8
+	CMPQ R8, $512
+	JLT q3_fin
+	VZEROUPPER
+	RET

@@ -8,14 +8,11 @@ import "math"
 // kquants_helpers.go / iq4_nl_ref.go returns; the differential tests in
 // search_test.go check it.
 
-// The primitives, replaced by assembly at init where the CPU allows.
-var (
-	qkxEval8   = qkxEval8Generic
-	qxSums     = qxSumsGeneric
-	iq4nlSums  = iq4nlSumsGeneric
-	requant    = requantGeneric
-	iq4nlIndex = iq4nlIndexGeneric
-)
+// The primitives qkxEval8, qxSums, iq4nlSums, iq4nlIndex and requant are
+// defined in search_amd64.go (assembly when the CPU allows, else the
+// generic loops) and search_noasm.go (generic loops). They are plain
+// functions, not function variables, so that escape analysis keeps the
+// callers' scratch arrays on the stack.
 
 // qkxConfig is one parameter set of make_qkx2_quants / make_qkx3_quants.
 type qkxConfig struct {

@@ -159,6 +159,42 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 			t.Fatalf("iq4nlIndex differs: x=%v id=%v\n got  %v\n want %v", x32, id[0], i1, i2)
 		}
 
+		// make_q3_quants for 8 groups: asm vs generic, and generic vs the
+		// per-group reference
+		var xt [16][8]float32
+		for k := 0; k < 8; k++ {
+			g := searchValues(rng, 16)
+			if rng.IntN(8) == 0 {
+				g = make([]float32, 16) // all-zero group
+			}
+			for i := range g {
+				xt[i][k] = g[i]
+			}
+		}
+		var lt1, lt2 [16][8]int32
+		var sc1, sc2 [8]float32
+		makeQ3Quants8(&sc1, &xt, &lt1)
+		makeQ3Quants8Generic(&xt, &lt2, &sc2)
+		if lt1 != lt2 || !sameBits(sc1[:], sc2[:]) {
+			t.Fatalf("makeQ3Quants8 differs: xt=%v\n got  %v %v\n want %v %v", xt, sc1, lt1, sc2, lt2)
+		}
+		for k := 0; k < 8; k++ {
+			var g [16]float32
+			var L [16]int8
+			for i := range g {
+				g[i] = xt[i][k]
+			}
+			s := makeQ3QuantsRef(g[:], L[:])
+			for i := range L {
+				if int32(L[i]) != lt2[i][k] {
+					t.Fatalf("makeQ3Quants8Generic lane %d differs from makeQ3QuantsRef: %v", k, g)
+				}
+			}
+			if math.Float32bits(s) != math.Float32bits(sc2[k]) {
+				t.Fatalf("makeQ3Quants8Generic lane %d scale %v, reference %v", k, sc2[k], s)
+			}
+		}
+
 		// requant
 		add := float32(rng.NormFloat64())
 		if rng.IntN(3) == 0 {

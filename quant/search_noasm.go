@@ -1,0 +1,25 @@
+//go:build !amd64 || noasm
+
+package quant
+
+// Without assembly the lane primitives are the generic loops of search.go.
+
+func qkxEval8(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+	qkxEval8Generic(xm, x, w, is, nmax, sumW, sumX, mad, Lf, res)
+}
+
+func qxSums(x, w, wx []float32, is []float32, nmax int32, sums []float32) {
+	qxSumsGeneric(x, w, wx, is, nmax, sums)
+}
+
+func iq4nlSums(x, w []float32, id []float32, sums []float32) { iq4nlSumsGeneric(x, w, id, sums) }
+
+func iq4nlIndex(out []uint8, x []float32, id float32) { iq4nlIndexGeneric(out, x, id) }
+
+func requant(out []uint8, x []float32, add, div float32, lo, hi, off int32) {
+	requantGeneric(out, x, add, div, lo, hi, off)
+}
+
+func makeQ3Quants8(scale *[8]float32, xt *[16][8]float32, lt *[16][8]int32) {
+	makeQ3Quants8Generic(xt, lt, scale)
+}
