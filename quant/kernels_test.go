@@ -208,3 +208,74 @@ func TestAdversarialRowsFinite(t *testing.T) {
 		t.Fatalf("element %d is %v", i, x[i])
 	}
 }
+
+// TestLegacyAsmMatchesGeneric compares the installed legacy block loops
+// (assembly on AVX2) with the generic Go loops on hostile blocks, including
+// blocks whose min or max is a zero of either sign.
+func TestLegacyAsmMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	x := adversarialRows(rng, 64)
+	x = append(x, randomBlocks(rng, 4000)...)
+	for b := 0; b < 400; b++ { // zeros of both signs mixed with positives / negatives
+		blk := make([]float32, 32)
+		for i := range blk {
+			switch rng.IntN(4) {
+			case 0:
+				blk[i] = 0
+			case 1:
+				blk[i] = float32(math.Copysign(0, -1))
+			case 2:
+				blk[i] = float32(rng.Float64())
+			default:
+				if b%2 == 0 {
+					blk[i] = -float32(rng.Float64())
+				}
+			}
+		}
+		x = append(x, blk...)
+	}
+	for _, c := range []struct {
+		name          string
+		inst, generic func([]byte, []float32)
+		blockLen      int
+	}{
+		{"Q4_0", q4_0Blocks, q4_0BlocksGeneric, q4_0Len},
+		{"Q4_1", q4_1Blocks, q4_1BlocksGeneric, q4_1Len},
+		{"Q5_0", q5_0Blocks, q5_0BlocksGeneric, q5_0Len},
+		{"Q5_1", q5_1Blocks, q5_1BlocksGeneric, q5_1Len},
+	} {
+		got := make([]byte, len(x)/32*c.blockLen)
+		want := make([]byte, len(got))
+		c.inst(got, x)
+		c.generic(want, x)
+		if !bytes.Equal(got, want) {
+			tr, _ := Lookup(c.name)
+			reportBlockMismatch(t, c.name+" asm vs generic", tr, got, want)
+		}
+	}
+}
+
+func TestAnyNonFinite(t *testing.T) {
+	for _, n := range []int{0, 1, 31, 32, 33, 64, 100, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i) - 50
+		}
+		if anyNonFinite(x) || anyNonFiniteGeneric(x) {
+			t.Fatalf("n=%d: finite input reported non-finite", n)
+		}
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0xFF800001)} {
+			for i := 0; i < n; i++ {
+				x[i] = bad
+				if !anyNonFinite(x) || !anyNonFiniteGeneric(x) {
+					t.Fatalf("n=%d: %v at %d not found", n, bad, i)
+				}
+				x[i] = float32(i) - 50
+			}
+		}
+	}
+	x := []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
+	if anyNonFiniteGeneric(x) {
+		t.Fatal("extreme finite values reported non-finite")
+	}
+}

@@ -11,13 +11,8 @@ import (
 // with the fast make_qx_quants / make_qkx3_quants searches. Reference twins:
 // legacy_ref.go; differential test: legacy_test.go.
 
-// Block loops, replaced by assembly at init where the CPU allows.
-var (
-	q4_0Blocks = q4_0BlocksGeneric
-	q4_1Blocks = q4_1BlocksGeneric
-	q5_0Blocks = q5_0BlocksGeneric
-	q5_1Blocks = q5_1BlocksGeneric
-)
+// The block loops q4_0Blocks … q5_1Blocks are defined in legacy_amd64.go
+// (assembly when the CPU allows) and legacy_noasm.go.
 
 func quantizeQ4_0(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	if imatrix == nil {
@@ -232,4 +227,15 @@ func min32(a, b int32) int32 {
 		return a
 	}
 	return b
+}
+
+// anyNonFiniteGeneric reports whether x holds a NaN or ±Inf without a
+// branch per value: adding 1 to the exponent field sets bit 31 exactly when
+// the exponent is all ones.
+func anyNonFiniteGeneric(x []float32) bool {
+	var acc uint32
+	for _, v := range x {
+		acc |= (math.Float32bits(v)&0x7F800000 + 0x00800000) & 0x80000000
+	}
+	return acc != 0
 }

@@ -184,7 +184,11 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 }
 
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+// The common all-finite case is decided by the vectorised anyNonFinite.
 func firstNonFinite(x []float32) int {
+	if !anyNonFinite(x) {
+		return -1
+	}
 	for i, v := range x {
 		if math.Float32bits(v)&0x7F800000 == 0x7F800000 {
 			return i

@@ -468,11 +468,18 @@ q3_elem:
 	VMULPS Y4, Y2, Y2              // (sumlx*sumlx)*sl22
 	VCMPPS $0x1E, Y2, Y0, Y0       // a > b
 	VANDPS Y0, Y1, Y1              // accept
+	// Acceptances are rare: branch around the update so that, when no
+	// lane accepts, the next element does not wait for this one's long
+	// dependency chain (the CPU predicts the branch, as it does for ggml).
+	VMOVMSKPS Y1, AX
+	TESTL AX, AX
+	JZ q3_next
 	VBLENDVPS Y1, Y3, Y8, Y8
 	VMOVDQU Y8, (DI)(R8*1)
 	VBLENDVPS Y1, Y7, Y5, Y5
 	VBLENDVPS Y1, Y4, Y6, Y6
 	VORPS Y1, Y9, Y9
+q3_next:
 	ADDQ $32, R8
 	CMPQ R8, $512
 	JLT q3_elem
