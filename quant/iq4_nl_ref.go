@@ -54,7 +54,7 @@ func iq4nlBlockRef(y []byte, x, qw []float32) {
 	)
 	sigma2 := float32(sumSquares(x) * (2.0 / 32))
 	if qw != nil {
-		imatrixWeights(weight[:], x, qw, sigma2)
+		imatrixWeightsRef(weight[:], x, qw, sigma2)
 	} else {
 		for j := range weight {
 			weight[j] = float32(x[j] * x[j])

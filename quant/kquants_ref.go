@@ -155,7 +155,7 @@ func q2_KBlockRef(y []byte, x, qw []float32) {
 	} else {
 		sigma2 := sumSquares(x[:qkK]) / qkK
 		for j := 0; j < 16; j++ {
-			imatrixWeights(weights[:], x[16*j:16*j+16], qw[16*j:], sigma2)
+			imatrixWeightsRef(weights[:], x[16*j:16*j+16], qw[16*j:], sigma2)
 			for l := 0; l < 16; l++ {
 				sw[j] += weights[l]
 			}
@@ -239,7 +239,7 @@ func q3_KBlockRef(y []byte, x, qw []float32) {
 		var Ls [16]int8
 		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
 		for j := 0; j < 16; j++ {
-			imatrixWeights(weights[:], x[16*j:16*j+16], qw[16*j:], sigma2)
+			imatrixWeightsRef(weights[:], x[16*j:16*j+16], qw[16*j:], sigma2)
 			var sumw float32
 			for l := 0; l < 16; l++ {
 				sumw += weights[l]
@@ -386,7 +386,7 @@ func q45_KScalesRef(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		var Ls, Lm [8]uint8
 		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
 		for j := 0; j < 8; j++ {
-			imatrixWeights(weights[:], x[32*j:32*j+32], qw[32*j:], sigma2)
+			imatrixWeightsRef(weights[:], x[32*j:32*j+32], qw[32*j:], sigma2)
 			var sumw float32
 			for l := 0; l < 32; l++ {
 				sumw += weights[l]

@@ -15,6 +15,24 @@
 
 #define BCAST32(c, x, y) MOVL $c, AX; VMOVD AX, x; VPBROADCASTD x, y
 
+// SCALAR32(c, x) loads the float32 bits c into the low lane of x.
+#define SCALAR32(c, x) MOVL $c, AX; VMOVD AX, x
+
+// Constants (8 lanes each).
+#define CONST8(name, v) \
+	DATA name<>+0(SB)/4, $v; DATA name<>+4(SB)/4, $v; DATA name<>+8(SB)/4, $v; DATA name<>+12(SB)/4, $v; \
+	DATA name<>+16(SB)/4, $v; DATA name<>+20(SB)/4, $v; DATA name<>+24(SB)/4, $v; DATA name<>+28(SB)/4, $v; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+CONST8(cAbs, 0x7FFFFFFF)
+CONST8(c8h, 0x41080000)   // 8.5
+CONST8(c16h, 0x41840000)  // 16.5
+CONST8(cHalf, 0x3F000000) // 0.5
+CONST8(cI15, 15)
+CONST8(cI31, 31)
+CONST8(c0F, 0x0F)
+CONST8(c1F, 0x1F)
+
 // LOAD4 loads the block at SI into Y0..Y3.
 #define LOAD4 \
 	VMOVUPS (SI), Y0 \
@@ -39,12 +57,12 @@
 // ABSMAX_FIRST leaves in X9 the first element of the block with the
 // largest magnitude (sign kept), +0 for an all-zero block, like ggml's
 // scan `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }`.
-// Needs Y15 = 0x7FFFFFFF; clobbers Y4..Y9, AX, BX, R10, R11.
+// Clobbers Y4..Y9, AX, BX, R10, R11.
 #define ABSMAX_FIRST(label) \
-	VANDPS Y15, Y0, Y4 \
-	VANDPS Y15, Y1, Y5 \
-	VANDPS Y15, Y2, Y6 \
-	VANDPS Y15, Y3, Y7 \
+	VANDPS cAbs<>(SB), Y0, Y4 \
+	VANDPS cAbs<>(SB), Y1, Y5 \
+	VANDPS cAbs<>(SB), Y2, Y6 \
+	VANDPS cAbs<>(SB), Y3, Y7 \
 	VPMAXUD Y5, Y4, Y8 \
 	VPMAXUD Y7, Y6, Y9 \
 	VPMAXUD Y9, Y8, Y8 \
@@ -110,7 +128,7 @@ label:
 
 // INV_SCALE sets Y12 to the broadcast of (X9 != 0 ? 1/X9 : 0).
 #define INV_SCALE \
-	BCAST32(0x3F800000, X12, Y12) \
+	SCALAR32(0x3F800000, X12) \
 	VDIVSS X9, X12, X12 \
 	VXORPS X13, X13, X13 \
 	VCMPSS $4, X13, X9, X13 \
@@ -153,7 +171,6 @@ label:
 
 // QH_BITS stores at off(DI) the u32 whose bit e is bit 4 of level e
 // (levels in Y0..Y3), then keeps only the low nibbles in Y0..Y3.
-// Needs Y14 = 0x0F.
 #define QH_BITS(off) \
 	VPSLLD $27, Y0, Y4 \
 	VPSLLD $27, Y1, Y5 \
@@ -161,10 +178,10 @@ label:
 	VPSLLD $27, Y3, Y7 \
 	MASK32(Y4, Y5, Y6, Y7) \
 	MOVL AX, off(DI) \
-	VPAND Y14, Y0, Y0 \
-	VPAND Y14, Y1, Y1 \
-	VPAND Y14, Y2, Y2 \
-	VPAND Y14, Y3, Y3
+	VPAND c0F<>(SB), Y0, Y0 \
+	VPAND c0F<>(SB), Y1, Y1 \
+	VPAND c0F<>(SB), Y2, Y2 \
+	VPAND c0F<>(SB), Y3, Y3
 
 // func q4_0BlocksAVX2(dst *byte, src *float32, nb int)
 //
@@ -177,17 +194,16 @@ TEXT ·q4_0BlocksAVX2(SB), NOSPLIT, $0-24
 	MOVQ nb+16(FP), CX
 	TESTQ CX, CX
 	JZ q40_end
-	BCAST32(0x7FFFFFFF, X15, Y15)
+	VMOVUPS c8h<>(SB), Y10
+	VMOVUPS cI15<>(SB), Y11
+	VMOVUPS c0F<>(SB), Y14
 q40_loop:
 	LOAD4
 	ABSMAX_FIRST(q40_max)
-	BCAST32(0xC1000000, X10, Y10)  // -8
-	VDIVSS X10, X9, X9             // d = max / -8
+	SCALAR32(0xC1000000, X13)      // -8
+	VDIVSS X13, X9, X9             // d = max / -8
 	PUT_F16(X9, 0)
 	INV_SCALE
-	BCAST32(0x41080000, X10, Y10)  // 8.5
-	BCAST32(15, X11, Y11)
-	BCAST32(0x0F, X14, Y14)
 	QUANT(Y0, Y10, Y11, Y14)
 	QUANT(Y1, Y10, Y11, Y14)
 	QUANT(Y2, Y10, Y11, Y14)
@@ -212,22 +228,20 @@ TEXT ·q5_0BlocksAVX2(SB), NOSPLIT, $0-24
 	MOVQ nb+16(FP), CX
 	TESTQ CX, CX
 	JZ q50_end
-	BCAST32(0x7FFFFFFF, X15, Y15)
+	VMOVUPS c16h<>(SB), Y10
+	VMOVUPS cI31<>(SB), Y11
+	VMOVUPS c1F<>(SB), Y14
 q50_loop:
 	LOAD4
 	ABSMAX_FIRST(q50_max)
-	BCAST32(0xC1800000, X10, Y10)  // -16
-	VDIVSS X10, X9, X9             // d = max / -16
+	SCALAR32(0xC1800000, X13)      // -16
+	VDIVSS X13, X9, X9             // d = max / -16
 	PUT_F16(X9, 0)
 	INV_SCALE
-	BCAST32(0x41840000, X10, Y10)  // 16.5
-	BCAST32(31, X11, Y11)
-	BCAST32(0x1F, X14, Y14)
 	QUANT(Y0, Y10, Y11, Y14)
 	QUANT(Y1, Y10, Y11, Y14)
 	QUANT(Y2, Y10, Y11, Y14)
 	QUANT(Y3, Y10, Y11, Y14)
-	BCAST32(0x0F, X14, Y14)
 	QH_BITS(2)
 	PACK_NIBBLES(6)
 	ADDQ $128, SI
@@ -249,11 +263,13 @@ TEXT ·q4_1BlocksAVX2(SB), NOSPLIT, $0-24
 	MOVQ nb+16(FP), CX
 	TESTQ CX, CX
 	JZ q41_end
+	VMOVUPS cHalf<>(SB), Y14
+	VMOVUPS cI15<>(SB), Y15
 q41_loop:
 	LOAD4
 	MINMAX(q41_z1, q41_z2)
 	VSUBSS X10, X11, X9            // max - min
-	BCAST32(0x41700000, X12, Y12)  // 15
+	SCALAR32(0x41700000, X12)      // 15
 	VDIVSS X12, X9, X9             // d
 	PUT_F16(X9, 0)
 	PUT_F16(X10, 2)
@@ -263,13 +279,10 @@ q41_loop:
 	VSUBPS Y10, Y1, Y1
 	VSUBPS Y10, Y2, Y2
 	VSUBPS Y10, Y3, Y3
-	BCAST32(0x3F000000, X10, Y10)  // 0.5
-	BCAST32(15, X11, Y11)
-	BCAST32(0x0F, X14, Y14)
-	QUANT(Y0, Y10, Y11, Y14)
-	QUANT(Y1, Y10, Y11, Y14)
-	QUANT(Y2, Y10, Y11, Y14)
-	QUANT(Y3, Y10, Y11, Y14)
+	QUANT(Y0, Y14, Y15, c0F<>(SB))
+	QUANT(Y1, Y14, Y15, c0F<>(SB))
+	QUANT(Y2, Y14, Y15, c0F<>(SB))
+	QUANT(Y3, Y14, Y15, c0F<>(SB))
 	PACK_NIBBLES(4)
 	ADDQ $128, SI
 	ADDQ $20, DI
@@ -289,11 +302,13 @@ TEXT ·q5_1BlocksAVX2(SB), NOSPLIT, $0-24
 	MOVQ nb+16(FP), CX
 	TESTQ CX, CX
 	JZ q51_end
+	VMOVUPS cHalf<>(SB), Y14
+	VMOVUPS c1F<>(SB), Y15
 q51_loop:
 	LOAD4
 	MINMAX(q51_z1, q51_z2)
 	VSUBSS X10, X11, X9            // max - min
-	BCAST32(0x41F80000, X12, Y12)  // 31
+	SCALAR32(0x41F80000, X12)      // 31
 	VDIVSS X12, X9, X9             // d
 	PUT_F16(X9, 0)
 	PUT_F16(X10, 2)
@@ -303,13 +318,10 @@ q51_loop:
 	VSUBPS Y10, Y1, Y1
 	VSUBPS Y10, Y2, Y2
 	VSUBPS Y10, Y3, Y3
-	BCAST32(0x3F000000, X10, Y10)  // 0.5
-	BCAST32(0x1F, X14, Y14)
-	QUANT_NOMIN(Y0, Y10, Y14)
-	QUANT_NOMIN(Y1, Y10, Y14)
-	QUANT_NOMIN(Y2, Y10, Y14)
-	QUANT_NOMIN(Y3, Y10, Y14)
-	BCAST32(0x0F, X14, Y14)
+	QUANT_NOMIN(Y0, Y14, Y15)
+	QUANT_NOMIN(Y1, Y14, Y15)
+	QUANT_NOMIN(Y2, Y14, Y15)
+	QUANT_NOMIN(Y3, Y14, Y15)
 	QH_BITS(4)
 	PACK_NIBBLES(8)
 	ADDQ $128, SI

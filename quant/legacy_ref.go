@@ -60,9 +60,9 @@ func rowSigma2(x []float32) float32 {
 	return s / float32(len(x))
 }
 
-// imatrixWeights sets w[j] = qw[j]·sqrt(sigma2 + x[j]²), the weighting every
-// imatrix variant except Q6_K uses.
-func imatrixWeights(w, x, qw []float32, sigma2 float32) {
+// imatrixWeightsRef sets w[j] = qw[j]·sqrt(sigma2 + x[j]²), the weighting
+// every imatrix variant except Q6_K uses.
+func imatrixWeightsRef(w, x, qw []float32, sigma2 float32) {
 	for j := range w {
 		w[j] = float32(qw[j] * sqrt32(sigma2+float32(x[j]*x[j])))
 	}
@@ -106,7 +106,7 @@ func quantizeQ4_0Ref(dst []byte, src []float32, nPerRow int, imatrix []float32) 
 		var u [qk4]uint8
 		for b := 0; b < nPerRow/qk4; b++ {
 			xb := x[b*qk4 : (b+1)*qk4]
-			imatrixWeights(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
+			imatrixWeightsRef(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
 			d := makeQxQuantsRef(qk4, 8, xb, L[:], w[:])
 			putF16(y[b*q4_0Len:], d)
 			for j := range L {
@@ -153,7 +153,7 @@ func quantizeQ5_0Ref(dst []byte, src []float32, nPerRow int, imatrix []float32) 
 		var u [qk4]uint8
 		for b := 0; b < nPerRow/qk4; b++ {
 			xb := x[b*qk4 : (b+1)*qk4]
-			imatrixWeights(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
+			imatrixWeightsRef(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
 			d := makeQxQuantsRef(qk4, 16, xb, L[:], w[:])
 			yb := y[b*q5_0Len : (b+1)*q5_0Len]
 			putF16(yb, d)
@@ -200,7 +200,7 @@ func quantizeQ4_1Ref(dst []byte, src []float32, nPerRow int, imatrix []float32) 
 		var L, Laux [qk4]uint8
 		for b := 0; b < nPerRow/qk4; b++ {
 			xb := x[b*qk4 : (b+1)*qk4]
-			imatrixWeights(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
+			imatrixWeightsRef(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
 			d, min := makeQkxQuantsRef(qk4, 15, xb, w[:], L[:], Laux[:], -0.9, 0.05, 36, false, true)
 			yb := y[b*q4_1Len : (b+1)*q4_1Len]
 			putF16(yb, d)
@@ -246,7 +246,7 @@ func quantizeQ5_1Ref(dst []byte, src []float32, nPerRow int, imatrix []float32) 
 		var L, Laux [qk4]uint8
 		for b := 0; b < nPerRow/qk4; b++ {
 			xb := x[b*qk4 : (b+1)*qk4]
-			imatrixWeights(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
+			imatrixWeightsRef(w[:], xb, imatrix[b*qk4:(b+1)*qk4], sigma2)
 			d, min := makeQkxQuantsRef(qk4, 31, xb, w[:], L[:], Laux[:], -0.9, 0.05, 36, false, true)
 			yb := y[b*q5_1Len : (b+1)*q5_1Len]
 			putF16(yb, d)

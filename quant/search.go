@@ -84,26 +84,34 @@ func qkxEval8Generic(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX 
 
 var posInf32 = float32(math.Inf(1))
 
-// qxSumsGeneric is the sum pass of make_qx_quants for nl candidate inverse
-// scales: for lane k and i = 0..n-1 in order, with wx[i] = w[i]*x[i],
+// qxSumsGeneric is the sum pass of make_qx_quants for 24 candidates with
+// inverse scales num[k]/max: for lane k and i = 0..n-1 in order, with
+// wx[i] = w[i]*x[i],
 //
-//	l = clamp(nearestInt(iscale[k]*x[i]), -nmax, nmax-1)
+//	l = clamp(nearestInt((num[k]/max)*x[i]), -nmax, nmax-1)
 //	sumLX[k] += wx[i]*l; sumL2[k] += (w[i]*l)*l
 //
-// sums receives sumLX then sumL2.
-func qxSumsGeneric(x, w, wx []float32, iscale []float32, nmax int32, sums []float32) {
-	n, nl := len(x), len(iscale)
-	sumLX, sumL2 := sums[0:nl], sums[nl:2*nl]
-	for k := 0; k < nl; k++ {
-		sumLX[k], sumL2[k] = 0, 0
+// sums receives sumLX in sums[0:24] and sumL2 in sums[24:48].
+func qxSumsGeneric(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {
+	var is [24]float32
+	for k := range is {
+		is[k] = num[k] / max
 	}
-	for i := 0; i < n; i++ {
+	*sums = [48]float32{}
+	for i := range x {
 		xi, wi, wxi := x[i], w[i], wx[i]
-		for k := 0; k < nl; k++ {
-			l := float32(clampI32(nearestInt(float32(iscale[k]*xi)), -nmax, nmax-1))
-			sumLX[k] += float32(wxi * l)
-			sumL2[k] += float32(float32(wi*l) * l)
+		for k := 0; k < 24; k++ {
+			l := float32(clampI32(nearestInt(float32(is[k]*xi)), -nmax, nmax-1))
+			sums[k] += float32(wxi * l)
+			sums[24+k] += float32(float32(wi*l) * l)
 		}
+	}
+}
+
+// imatrixWeightsGeneric sets w[j] = qw[j]·sqrt(sigma2 + x[j]²).
+func imatrixWeightsGeneric(w, x, qw []float32, sigma2 float32) {
+	for j := range w {
+		w[j] = float32(qw[j] * sqrt32(sigma2+float32(x[j]*x[j])))
 	}
 }
 

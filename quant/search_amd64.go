@@ -10,7 +10,10 @@ package quant
 func qkxEval8AVX2(xm, x, w *float32, n int, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32)
 
 //go:noescape
-func qxSums24AVX2(x, w, wx *float32, n int, is *[24]float32, nmax int32, sums *[48]float32)
+func qxSums24AVX2(x, w, wx *float32, n int, num *[24]float32, max float32, nmax int32, sums *[48]float32)
+
+//go:noescape
+func imatrixWeightsAVX2(w, x, qw *float32, n int, sigma2 float32)
 
 //go:noescape
 func iq4nlSums16AVX2(x, w *float32, id *[16]float32, sums *[32]float32)
@@ -58,16 +61,29 @@ func qkxEval8(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32
 	qkxEval8AVX2(&xm[0], &x[0], &w[0], n, is, nmax, sumW, sumX, mad, Lf, res)
 }
 
-func qxSums(x, w, wx []float32, is []float32, nmax int32, sums []float32) {
+func qxSums(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {
 	n := len(x)
-	if !useAVX2 || len(is) != 24 {
-		qxSumsGeneric(x, w, wx, is, nmax, sums)
+	if !useAVX2 || n == 0 {
+		qxSumsGeneric(x, w, wx, num, max, nmax, sums)
 		return
 	}
-	if n == 0 || len(w) < n || len(wx) < n || len(sums) != 48 {
+	if len(w) < n || len(wx) < n {
 		panic("quant: qxSums: bad lengths")
 	}
-	qxSums24AVX2(&x[0], &w[0], &wx[0], n, (*[24]float32)(is), nmax, (*[48]float32)(sums))
+	qxSums24AVX2(&x[0], &w[0], &wx[0], n, num, max, nmax, sums)
+}
+
+// imatrixWeights sets w[j] = qw[j]·sqrt(sigma2 + x[j]²) (imatrixWeightsRef).
+func imatrixWeights(w, x, qw []float32, sigma2 float32) {
+	n := len(w)
+	if !useAVX2 || n%8 != 0 || n == 0 {
+		imatrixWeightsGeneric(w, x, qw, sigma2)
+		return
+	}
+	if len(x) < n || len(qw) < n {
+		panic("quant: imatrixWeights: bad lengths")
+	}
+	imatrixWeightsAVX2(&w[0], &x[0], &qw[0], n, sigma2)
 }
 
 func iq4nlSums(x, w []float32, id []float32, sums []float32) {

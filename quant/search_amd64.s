@@ -152,25 +152,36 @@ qkx_done:
 	VMULPS Y12, Y15, Y15 \
 	VADDPS Y15, L2, L2
 
-// func qxSums24AVX2(x, w, wx *float32, n int, is *[24]float32, nmax int32, sums *[48]float32)
+// func qxSums24AVX2(x, w, wx *float32, n int, num *[24]float32, max float32, nmax int32, sums *[48]float32)
 //
-// Reference: qxSumsGeneric with 24 lanes. Per lane k:
+// Reference: qxSumsGeneric. Per lane k, with is[k] = num[k]/max:
 //	for i < n: l = clamp(nearestInt(is[k]*x[i]), -nmax, nmax-1)
 //	           sumLX += wx[i]*l; sumL2 += (w[i]*l)*l
 //	sums[k], sums[24+k] = sumLX, sumL2
-TEXT ·qxSums24AVX2(SB), NOSPLIT, $0-56
+TEXT ·qxSums24AVX2(SB), NOSPLIT, $96-56
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), DI
 	MOVQ wx+16(FP), DX
 	MOVQ n+24(FP), CX
-	MOVQ is+32(FP), R11
+	MOVQ num+32(FP), R11
+	VBROADCASTSS max+40(FP), Y0
+	VMOVUPS (R11), Y1
+	VDIVPS Y0, Y1, Y1
+	VMOVUPS Y1, 0(SP)
+	VMOVUPS 32(R11), Y1
+	VDIVPS Y0, Y1, Y1
+	VMOVUPS Y1, 32(SP)
+	VMOVUPS 64(R11), Y1
+	VDIVPS Y0, Y1, Y1
+	VMOVUPS Y1, 64(SP)
+	LEAQ 0(SP), R11                // R11 = is
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
-	MOVL nmax+40(FP), R9
+	MOVL nmax+44(FP), R9
 	BCAST32(0x4B400000, X6, Y6)
 	LEAL -1(R9), BX
 	VMOVD BX, X7
@@ -200,6 +211,31 @@ qx_loop:
 	VMOVUPS Y3, 96(BX)
 	VMOVUPS Y4, 128(BX)
 	VMOVUPS Y5, 160(BX)
+	VZEROUPPER
+	RET
+
+// func imatrixWeightsAVX2(w, x, qw *float32, n int, sigma2 float32)
+//
+// Reference: imatrixWeightsGeneric, n a multiple of 8:
+//	for j < n: w[j] = qw[j] * sqrt(sigma2 + x[j]*x[j])
+TEXT ·imatrixWeightsAVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ qw+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS sigma2+32(FP), Y0
+	XORQ R8, R8
+iw_loop:
+	VMOVUPS (SI)(R8*4), Y1
+	VMULPS Y1, Y1, Y1              // x*x
+	VADDPS Y1, Y0, Y1              // sigma2 + x*x
+	VSQRTPS Y1, Y1
+	VMOVUPS (DX)(R8*4), Y2
+	VMULPS Y1, Y2, Y1              // qw * sqrt(...)
+	VMOVUPS Y1, (DI)(R8*4)
+	ADDQ $8, R8
+	CMPQ R8, CX
+	JLT iw_loop
 	VZEROUPPER
 	RET
 

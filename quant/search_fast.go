@@ -41,7 +41,10 @@ var (
 	qkx3Q2_K  = newQkxConfig(3, -0.9, 0.05, 36, false, true)
 	qkx3Q4    = newQkxConfig(15, -0.9, 0.05, 36, false, true) // Q4_K and Q4_1 with imatrix
 	qkx3Q5    = newQkxConfig(31, -0.9, 0.05, 36, false, true) // Q5_K and Q5_1 with imatrix
-	qxNumByNm = map[int32]*[24]float32{4: qxNumerators(4), 8: qxNumerators(8), 16: qxNumerators(16), 32: qxNumerators(32)}
+	qxNum4    = qxNumerators(4)
+	qxNum8    = qxNumerators(8)
+	qxNum16   = qxNumerators(16)
+	qxNum32   = qxNumerators(32)
 )
 
 // makeQkx is makeQkxQuantsRef for a configuration, with explicit weights,
@@ -172,15 +175,20 @@ func makeQx(n int, nmax int32, x, qw []float32, L []int8) float32 {
 		w[i] = wi
 		wx[i] = float32(wi * v)
 	}
-	const nl = 24
-	num := qxNumByNm[nmax]
-	var is [nl]float32
-	for k := range is {
-		is[k] = num[k] / max
+	var num *[24]float32
+	switch nmax {
+	case 4:
+		num = qxNum4
+	case 8:
+		num = qxNum8
+	case 16:
+		num = qxNum16
+	default:
+		num = qxNum32
 	}
-	var sums [2 * nl]float32
-	qxSums(x, w[:n], wx[:n], is[:], nmax, sums[:])
-	sumlx, suml2 := sums[0], sums[nl]
+	var sums [48]float32
+	qxSums(x, w[:n], wx[:n], num, max, nmax, &sums)
+	sumlx, suml2 := sums[0], sums[24]
 	var scale float32
 	if suml2 != 0 {
 		scale = sumlx / suml2
@@ -188,14 +196,14 @@ func makeQx(n int, nmax int32, x, qw []float32, L []int8) float32 {
 	best := float32(scale * sumlx)
 	win := 0
 	for k := 1; k <= 18; k++ {
-		sumlx, suml2 = sums[k], sums[nl+k]
+		sumlx, suml2 = sums[k], sums[24+k]
 		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
 			scale = sumlx / suml2
 			best = float32(scale * sumlx)
 			win = k
 		}
 	}
-	iscale := is[win]
+	iscale := num[win] / max
 	for i, v := range x {
 		L[i] = int8(nmax + clampI32(nearestInt(float32(iscale*v)), -nmax, nmax-1))
 	}

@@ -8,9 +8,11 @@ func qkxEval8(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32
 	qkxEval8Generic(xm, x, w, is, nmax, sumW, sumX, mad, Lf, res)
 }
 
-func qxSums(x, w, wx []float32, is []float32, nmax int32, sums []float32) {
-	qxSumsGeneric(x, w, wx, is, nmax, sums)
+func qxSums(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {
+	qxSumsGeneric(x, w, wx, num, max, nmax, sums)
 }
+
+func imatrixWeights(w, x, qw []float32, sigma2 float32) { imatrixWeightsGeneric(w, x, qw, sigma2) }
 
 func iq4nlSums(x, w []float32, id []float32, sums []float32) { iq4nlSumsGeneric(x, w, id, sums) }
 

@@ -122,18 +122,34 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 		for i := range x {
 			wx[i] = float32(w[i] * x[i])
 		}
-		is24 := make([]float32, 24)
-		for k := range is24 {
-			is24[k] = float32(rng.NormFloat64() * 40)
+		var num [24]float32
+		for k := range num {
+			num[k] = float32(rng.NormFloat64() * 40)
 			if rng.IntN(20) == 0 {
-				is24[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
+				num[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
 			}
 		}
-		s1, s2 := make([]float32, 48), make([]float32, 48)
-		qxSums(x, w, wx, is24, nm, s1)
-		qxSumsGeneric(x, w, wx, is24, nm, s2)
-		if !sameBits(s1, s2) {
+		max := x[rng.IntN(n)]
+		if rng.IntN(10) == 0 {
+			max = []float32{0, 1e-30, -1e30}[rng.IntN(3)]
+		}
+		var s1, s2 [48]float32
+		qxSums(x, w, wx, &num, max, nm, &s1)
+		qxSumsGeneric(x, w, wx, &num, max, nm, &s2)
+		if !sameBits(s1[:], s2[:]) {
 			t.Fatalf("qxSums differs: x=%v\n got  %v\n want %v", x, s1, s2)
+		}
+
+		// imatrix weights
+		sigma2 := abs32(float32(rng.NormFloat64()))
+		if rng.IntN(5) == 0 {
+			sigma2 = []float32{0, posInf32, 1e38}[rng.IntN(3)]
+		}
+		w1, w2 := make([]float32, n), make([]float32, n)
+		imatrixWeights(w1, x, w, sigma2)
+		imatrixWeightsGeneric(w2, x, w, sigma2)
+		if !sameBits(w1, w2) {
+			t.Fatalf("imatrixWeights differs: x=%v qw=%v sigma2=%v\n got  %v\n want %v", x, w, sigma2, w1, w2)
 		}
 
 		// IQ4_NL sums and indices (n = 32)
@@ -225,11 +241,12 @@ func FuzzSearchAsm(f *testing.F) {
 		if !sameBits(t1, t2) {
 			t.Fatalf("iq4nlSums differs")
 		}
-		is := searchValues(rng, 24)
-		s1, s2 := make([]float32, 48), make([]float32, 48)
-		qxSums(x, w, w, is, 8, s1)
-		qxSumsGeneric(x, w, w, is, 8, s2)
-		if !sameBits(s1, s2) {
+		var num [24]float32
+		copy(num[:], searchValues(rng, 24))
+		var s1, s2 [48]float32
+		qxSums(x, w, w, &num, x[0], 8, &s1)
+		qxSumsGeneric(x, w, w, &num, x[0], 8, &s2)
+		if !sameBits(s1[:], s2[:]) {
 			t.Fatalf("qxSums differs")
 		}
 	})
