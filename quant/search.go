@@ -25,9 +25,9 @@ const maxGroup = 32
 
 // qkxEval8Generic evaluates 8 candidates of make_qkx2_quants /
 // make_qkx3_quants, all with the same min: for lane k with inverse scale
-// is[k], over i = 0..n-1 in order (xm[i] = x[i] − min),
+// is[k] = num[k]/rng, over i = 0..n-1 in order,
 //
-//	l = clamp(nearestInt(is[k]*xm[i]), 0, nmax); Lf[i*8+k] = l
+//	l = clamp(nearestInt(is[k]*(x[i] - min)), 0, nmax); Lf[i*8+k] = l
 //	sumL += w[i]*l; sumL2 += (w[i]*l)*l; sumXL += (w[i]*l)*x[i]
 //
 // then ggml's least-squares fit of scale and min (this_scale, this_min,
@@ -36,12 +36,20 @@ const maxGroup = 32
 // squaring otherwise. res[0], res[1], res[2] receive this_scale, this_min
 // and the error; a lane whose determinant D is not positive (a candidate
 // ggml skips) gets error +Inf, which no comparison `err < best` accepts.
-func qkxEval8Generic(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool,
-	Lf *[maxGroup * 8]float32, res *[3][8]float32) {
-	n := len(xm)
-	var sumL, sumL2, sumXL [8]float32
+//
+// With first set, lane 0 is ggml's initial guess instead of a candidate:
+// its scale is 1/is[0] and its min is min (no fit), and it is never
+// skipped.
+func qkxEval8Generic(x, w []float32, num *[8]float32, rng, min float32, nmax int32, sumW, sumX float32,
+	mad, first bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+	n := len(x)
+	var is, sumL, sumL2, sumXL [8]float32
+	for k := range is {
+		is[k] = num[k] / rng
+	}
 	for i := 0; i < n; i++ {
-		xi, wi, xmi := x[i], w[i], xm[i]
+		xi, wi := x[i], w[i]
+		xmi := xi - min
 		for k := 0; k < 8; k++ {
 			l := float32(clampI32(nearestInt(float32(is[k]*xmi)), 0, nmax))
 			Lf[i*8+k] = l
@@ -52,14 +60,19 @@ func qkxEval8Generic(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX 
 		}
 	}
 	var ts, tm, err [8]float32
+	var valid [8]bool
 	for k := 0; k < 8; k++ {
 		D := float32(sumW*sumL2[k]) - float32(sumL[k]*sumL[k])
+		valid[k] = D > 0
 		ts[k] = (float32(sumW*sumXL[k]) - float32(sumX*sumL[k])) / D
 		tm[k] = (float32(sumL2[k]*sumX) - float32(sumL[k]*sumXL[k])) / D
 		if tm[k] > 0 {
 			tm[k] = 0
 			ts[k] = sumXL[k] / sumL2[k]
 		}
+	}
+	if first {
+		ts[0], tm[0], valid[0] = 1/is[0], min, true
 	}
 	for i := 0; i < n; i++ {
 		xi, wi := x[i], w[i]
@@ -74,8 +87,7 @@ func qkxEval8Generic(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX 
 		}
 	}
 	for k := 0; k < 8; k++ {
-		D := float32(sumW*sumL2[k]) - float32(sumL[k]*sumL[k])
-		if !(D > 0) {
+		if !valid[k] {
 			err[k] = posInf32
 		}
 	}

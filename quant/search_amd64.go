@@ -7,7 +7,7 @@ package quant
 // computes; TestSearchAsmMatchesGeneric checks them against each other.
 
 //go:noescape
-func qkxEval8AVX2(xm, x, w *float32, n int, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32)
+func qkxEval8AVX2(x, w *float32, n int, num *[8]float32, rng, min float32, nmax int32, sumW, sumX float32, mad, first bool, Lf *[maxGroup * 8]float32, res *[3][8]float32)
 
 //go:noescape
 func qxSums24AVX2(x, w, wx *float32, n int, num *[24]float32, max float32, nmax int32, sums *[48]float32)
@@ -49,16 +49,17 @@ var iq4nlAsmTables = func() (t [6][8]float32) {
 // generic code on an AVX2 machine.
 var useAVX2 = hasAVX2
 
-func qkxEval8(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+func qkxEval8(x, w []float32, num *[8]float32, rng, min float32, nmax int32, sumW, sumX float32,
+	mad, first bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
 	if !useAVX2 {
-		qkxEval8Generic(xm, x, w, is, nmax, sumW, sumX, mad, Lf, res)
+		qkxEval8Generic(x, w, num, rng, min, nmax, sumW, sumX, mad, first, Lf, res)
 		return
 	}
-	n := len(xm)
-	if n == 0 || len(x) < n || len(w) < n || n > maxGroup {
+	n := len(x)
+	if n == 0 || len(w) < n || n > maxGroup {
 		panic("quant: qkxEval8: bad lengths")
 	}
-	qkxEval8AVX2(&xm[0], &x[0], &w[0], n, is, nmax, sumW, sumX, mad, Lf, res)
+	qkxEval8AVX2(&x[0], &w[0], n, num, rng, min, nmax, sumW, sumX, mad, first, Lf, res)
 }
 
 func qxSums(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {

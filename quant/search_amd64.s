@@ -12,25 +12,27 @@
 // through the general register AX.
 #define BCAST32(c, x, y) MOVL $c, AX; VMOVD AX, x; VPBROADCASTD x, y
 
-// func qkxEval8AVX2(xm, x, w *float32, n int, is *[8]float32, nmax int32,
-//	sumW, sumX float32, mad bool, Lf *[256]float32, res *[3][8]float32)
+// func qkxEval8AVX2(x, w *float32, n int, num *[8]float32, rng, min float32, nmax int32,
+//	sumW, sumX float32, mad, first bool, Lf *[256]float32, res *[3][8]float32)
 //
-// Reference: qkxEval8Generic. Per lane k (one YMM lane):
-//	for i < n: l = clamp(nearestInt(is[k]*xm[i]), 0, nmax); Lf[8i+k] = l
+// Reference: qkxEval8Generic. Per lane k (one YMM lane), is = num[k]/rng:
+//	for i < n: l = clamp(nearestInt(is*(x[i]-min)), 0, nmax); Lf[8i+k] = l
 //	           sumL += w[i]*l; sumL2 += (w[i]*l)*l; sumXL += (w[i]*l)*x[i]
 //	D = sumW*sumL2 - sumL*sumL
 //	ts = (sumW*sumXL - sumX*sumL)/D; tm = (sumL2*sumX - sumL*sumXL)/D
 //	if tm > 0 { tm = 0; ts = sumXL/sumL2 }
+//	if first && k == 0 { ts = 1/is; tm = min; D treated as positive }
 //	for i < n: diff = ((ts*l)+tm) - x[i]; err += w[i]*(mad ? |diff| : diff*diff)
 //	if !(D > 0) { err = +Inf }
 //	res[0][k], res[1][k], res[2][k] = ts, tm, err
 TEXT ·qkxEval8AVX2(SB), NOSPLIT, $0-72
-	MOVQ xm+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ w+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVQ is+32(FP), AX
-	VMOVUPS (AX), Y0               // Y0 = is
+	MOVQ x+0(FP), DI
+	MOVQ w+8(FP), DX
+	MOVQ n+16(FP), CX
+	MOVQ num+24(FP), AX
+	VMOVUPS (AX), Y0
+	VBROADCASTSS rng+32(FP), Y1
+	VDIVPS Y1, Y0, Y0              // Y0 = is = num/rng
 	BCAST32(0x4B400000, X1, Y1)    // Y1 = 12582912.0
 	MOVL nmax+40(FP), AX
 	VMOVD AX, X2
@@ -41,13 +43,15 @@ TEXT ·qkxEval8AVX2(SB), NOSPLIT, $0-72
 	VXORPS Y6, Y6, Y6              // Y6 = sumXL
 	BCAST32(0x007FFFFF, X11, Y11)
 	BCAST32(0x00400000, X12, Y12)
+	VBROADCASTSS min+36(FP), Y13   // Y13 = min
 	MOVQ Lf+56(FP), BX
 	XORQ R8, R8
 	MOVQ BX, R9
 
 qkx_sums:
-	VBROADCASTSS (SI)(R8*4), Y7
-	VMULPS Y7, Y0, Y7              // is*xm
+	VBROADCASTSS (DI)(R8*4), Y10   // x
+	VSUBPS Y13, Y10, Y7            // x - min
+	VMULPS Y7, Y0, Y7              // is*(x-min)
 	VADDPS Y1, Y7, Y7              // nearestInt: + 1.5*2^23,
 	VPAND Y11, Y7, Y7              //   low 23 bits,
 	VPSUBD Y12, Y7, Y7             //   - 0x400000
@@ -60,7 +64,6 @@ qkx_sums:
 	VADDPS Y8, Y4, Y4              // sumL += wl
 	VMULPS Y7, Y8, Y9
 	VADDPS Y9, Y5, Y5              // sumL2 += wl*l
-	VBROADCASTSS (DI)(R8*4), Y10
 	VMULPS Y10, Y8, Y10
 	VADDPS Y10, Y6, Y6             // sumXL += wl*x
 	ADDQ $32, R9
@@ -87,6 +90,19 @@ qkx_sums:
 	VANDNPS Y9, Y10, Y9            // tm = tm > 0 ? +0 : tm
 	VCMPPS $0x1E, Y3, Y7, Y7       // Y7 = D > 0
 
+	MOVBLZX first+53(FP), AX
+	TESTL AX, AX
+	JZ qkx_err
+	BCAST32(0x3F800000, X10, Y10)
+	VDIVPS Y0, Y10, Y10            // 1/is
+	VBROADCASTSS min+36(FP), Y11
+	MOVL $-1, AX
+	VMOVD AX, X12                  // lane 0 only
+	VBLENDVPS Y12, Y10, Y8, Y8     // ts[0] = 1/is[0]
+	VBLENDVPS Y12, Y11, Y9, Y9     // tm[0] = min
+	VORPS Y12, Y7, Y7              // lane 0 valid
+
+qkx_err:
 	VXORPS Y4, Y4, Y4              // Y4 = err
 	XORQ R8, R8
 	MOVQ BX, R9

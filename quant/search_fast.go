@@ -20,31 +20,33 @@ type qkxConfig struct {
 	nstep  int
 	useMad bool
 	qkx3   bool
-	// num[is] = (rmin + rdelta·is) + nmax, the numerator of candidate is's
-	// inverse scale; entries past nstep (lane padding) repeat the last one.
-	num [48]float32
+	// num[0] = nmax, the numerator of ggml's initial inverse scale, and
+	// num[1+is] = (rmin + rdelta·is) + nmax, that of candidate is; entries
+	// past the last candidate (lane padding) repeat it.
+	num [56]float32
 }
 
 func newQkxConfig(nmax int32, rmin, rdelta float32, nstep int, useMad, qkx3 bool) *qkxConfig {
 	c := &qkxConfig{nmax: nmax, nstep: nstep, useMad: useMad, qkx3: qkx3}
-	for is := range c.num {
-		k := min(is, nstep)
-		c.num[is] = float32(rmin+float32(rdelta*float32(k))) + float32(nmax)
+	c.num[0] = float32(nmax)
+	for k := 1; k < len(c.num); k++ {
+		is := min(k-1, nstep)
+		c.num[k] = float32(rmin+float32(rdelta*float32(is))) + float32(nmax)
 	}
 	return c
 }
 
 var (
-	qkxQ2_K   = newQkxConfig(3, -0.5, 0.1, 15, true, false)
-	qkxQ4_K   = newQkxConfig(15, -1, 0.1, 20, false, false)
-	qkxQ5_K   = newQkxConfig(31, -0.5, 0.1, 15, false, false)
-	qkx3Q2_K  = newQkxConfig(3, -0.9, 0.05, 36, false, true)
-	qkx3Q4    = newQkxConfig(15, -0.9, 0.05, 36, false, true) // Q4_K and Q4_1 with imatrix
-	qkx3Q5    = newQkxConfig(31, -0.9, 0.05, 36, false, true) // Q5_K and Q5_1 with imatrix
-	qxNum4    = qxNumerators(4)
-	qxNum8    = qxNumerators(8)
-	qxNum16   = qxNumerators(16)
-	qxNum32   = qxNumerators(32)
+	qkxQ2_K  = newQkxConfig(3, -0.5, 0.1, 15, true, false)
+	qkxQ4_K  = newQkxConfig(15, -1, 0.1, 20, false, false)
+	qkxQ5_K  = newQkxConfig(31, -0.5, 0.1, 15, false, false)
+	qkx3Q2_K = newQkxConfig(3, -0.9, 0.05, 36, false, true)
+	qkx3Q4   = newQkxConfig(15, -0.9, 0.05, 36, false, true) // Q4_K and Q4_1 with imatrix
+	qkx3Q5   = newQkxConfig(31, -0.9, 0.05, 36, false, true) // Q5_K and Q5_1 with imatrix
+	qxNum4   = qxNumerators(4)
+	qxNum8   = qxNumerators(8)
+	qxNum16  = qxNumerators(16)
+	qxNum32  = qxNumerators(32)
 )
 
 // makeQkx is makeQkxQuantsRef for a configuration, with explicit weights,
@@ -53,9 +55,10 @@ var (
 // ggml's candidate loop is not a set of independent evaluations: when a
 // candidate wins, the min it found becomes the min of every later candidate
 // (both their inverse scale nmax'/(max − min) and their levels
-// nearest_int(iscale·(x − min)) use it). So candidates are evaluated 8 at a
-// time with the current min, scanned in order, and after a win that changes
-// the min the evaluation restarts at the next candidate with the new min.
+// nearest_int(iscale·(x − min)) use it). So the initial guess and the
+// candidates are evaluated 8 at a time with the current min, scanned in
+// order, and after a win that changes the min the evaluation restarts at
+// the next candidate with the new min.
 func makeQkx(n int, c *qkxConfig, x, w []float32, L []uint8) (scale, theMin float32) {
 	x, w, L = x[:n], w[:n], L[:n]
 	min, max := x[0], x[0]
@@ -80,54 +83,42 @@ func makeQkx(n int, c *qkxConfig, x, w []float32, L []uint8) (scale, theMin floa
 		}
 		return 0, -min
 	}
-	nmax := c.nmax
-	var xm [maxGroup]float32
-	for i := range x {
-		xm[i] = x[i] - min
-	}
-	iscale := float32(nmax) / (max - min)
-	scale = 1 / iscale
-	var best float32
-	for i := range x {
-		l := clampI32(nearestInt(float32(iscale*xm[i])), 0, nmax)
-		L[i] = uint8(l)
-		diff := float32(float32(scale*float32(l))+min) - x[i]
-		if c.useMad {
-			diff = abs32(diff)
-		} else {
-			diff = float32(diff * diff)
-		}
-		best += float32(w[i] * diff)
-	}
 	var (
-		is  [8]float32
-		Lf  [maxGroup * 8]float32
-		res [3][8]float32
+		Lf   [maxGroup * 8]float32
+		res  [3][8]float32
+		best float32
+		// the winner: its position in c.num and the min it was evaluated with
+		winPos          int
+		winMin, evalRng float32
+		winRng          float32
 	)
-	for p := 0; p <= c.nstep; {
-		rng := max - min
-		for k := range is {
-			is[k] = c.num[p+k] / rng
-		}
-		qkxEval8(xm[:n], x, w, &is, nmax, sumW, sumX, c.useMad, &Lf, &res)
+	last := c.nstep + 1 // position of the last candidate in c.num
+	for p := 0; p <= last; {
+		evalRng = max - min
+		evalMin := min
+		qkxEval8(x, w, (*[8]float32)(c.num[p:]), evalRng, evalMin, c.nmax, sumW, sumX, c.useMad, p == 0, &Lf, &res)
 		next := p + 8
-		for k := 0; k < 8 && p+k <= c.nstep; k++ {
+		for k := 0; k < 8 && p+k <= last; k++ {
+			if p+k == 0 { // ggml's initial guess: the error to beat
+				best, scale = res[2][0], res[0][0]
+				winPos, winMin, winRng = 0, evalMin, evalRng
+				continue
+			}
 			if res[2][k] < best {
 				best, scale = res[2][k], res[0][k]
-				for i := range L {
-					L[i] = uint8(Lf[i*8+k])
-				}
+				winPos, winMin, winRng = p+k, evalMin, evalRng
 				if tm := res[1][k]; math.Float32bits(tm) != math.Float32bits(min) {
 					min = tm
 					next = p + k + 1
-					for i := range x {
-						xm[i] = x[i] - min
-					}
 					break
 				}
 			}
 		}
 		p = next
+	}
+	iscale := c.num[winPos] / winRng
+	for i := range x {
+		L[i] = uint8(clampI32(nearestInt(float32(iscale*(x[i]-winMin))), 0, c.nmax))
 	}
 	return scale, -min
 }

@@ -4,8 +4,9 @@ package quant
 
 // Without assembly the lane primitives are the generic loops of search.go.
 
-func qkxEval8(xm, x, w []float32, is *[8]float32, nmax int32, sumW, sumX float32, mad bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
-	qkxEval8Generic(xm, x, w, is, nmax, sumW, sumX, mad, Lf, res)
+func qkxEval8(x, w []float32, num *[8]float32, rng, min float32, nmax int32, sumW, sumX float32,
+	mad, first bool, Lf *[maxGroup * 8]float32, res *[3][8]float32) {
+	qkxEval8Generic(x, w, num, rng, min, nmax, sumW, sumX, mad, first, Lf, res)
 }
 
 func qxSums(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {

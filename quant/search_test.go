@@ -83,23 +83,29 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 				w[i] = abs32(w[i])
 			}
 		}
-		// qkxEval8: iscales from a realistic range, sometimes hostile
-		var is [8]float32
-		for k := range is {
-			is[k] = float32(rng.Float64() * 40)
+		// qkxEval8: numerators of a realistic range, sometimes hostile
+		var num [8]float32
+		for k := range num {
+			num[k] = float32(rng.Float64() * 40)
 			if rng.IntN(20) == 0 {
-				is[k] = []float32{0, posInf32, 1e30, 1e-30}[rng.IntN(4)]
+				num[k] = []float32{0, posInf32, 1e30, 1e-30}[rng.IntN(4)]
 			}
 		}
-		min := float32(0)
+		min, max := float32(0), float32(0)
 		for _, v := range x {
 			if v < min {
 				min = v
 			}
+			if v > max {
+				max = v
+			}
 		}
-		xm := make([]float32, n)
-		for i := range x {
-			xm[i] = x[i] - min
+		if rng.IntN(4) == 0 {
+			min = float32(rng.NormFloat64()) // a regression min
+		}
+		rngv := max - min
+		if rng.IntN(20) == 0 {
+			rngv = []float32{0, 1e-38, posInf32}[rng.IntN(3)]
 		}
 		var sumW, sumX float32
 		for i := range x {
@@ -107,13 +113,13 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 			sumX += float32(w[i] * x[i])
 		}
 		nmax := []int32{3, 15, 31}[rng.IntN(3)]
-		mad := rng.IntN(2) == 0
+		mad, first := rng.IntN(2) == 0, rng.IntN(2) == 0
 		var Lf1, Lf2 [maxGroup * 8]float32
 		var r1, r2 [3][8]float32
-		qkxEval8(xm, x, w, &is, nmax, sumW, sumX, mad, &Lf1, &r1)
-		qkxEval8Generic(xm, x, w, &is, nmax, sumW, sumX, mad, &Lf2, &r2)
+		qkxEval8(x, w, &num, rngv, min, nmax, sumW, sumX, mad, first, &Lf1, &r1)
+		qkxEval8Generic(x, w, &num, rngv, min, nmax, sumW, sumX, mad, first, &Lf2, &r2)
 		if Lf1 != Lf2 || !sameBits(r1[0][:], r2[0][:]) || !sameBits(r1[1][:], r2[1][:]) || !sameBitsOrNaN(r1[2][:], r2[2][:]) {
-			t.Fatalf("qkxEval8 differs: x=%v w=%v is=%v\n got  %v\n want %v\n bits %x\n want %x", x, w, is, r1, r2, bitsOf(r1[:]), bitsOf(r2[:]))
+			t.Fatalf("qkxEval8 differs: x=%v w=%v num=%v\n got  %v\n want %v\n bits %x\n want %x", x, w, num, r1, r2, bitsOf(r1[:]), bitsOf(r2[:]))
 		}
 
 		// qxSums
@@ -122,20 +128,20 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 		for i := range x {
 			wx[i] = float32(w[i] * x[i])
 		}
-		var num [24]float32
-		for k := range num {
-			num[k] = float32(rng.NormFloat64() * 40)
+		var num24 [24]float32
+		for k := range num24 {
+			num24[k] = float32(rng.NormFloat64() * 40)
 			if rng.IntN(20) == 0 {
-				num[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
+				num24[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
 			}
 		}
-		max := x[rng.IntN(n)]
+		qmax := x[rng.IntN(n)]
 		if rng.IntN(10) == 0 {
-			max = []float32{0, 1e-30, -1e30}[rng.IntN(3)]
+			qmax = []float32{0, 1e-30, -1e30}[rng.IntN(3)]
 		}
 		var s1, s2 [48]float32
-		qxSums(x, w, wx, &num, max, nm, &s1)
-		qxSumsGeneric(x, w, wx, &num, max, nm, &s2)
+		qxSums(x, w, wx, &num24, qmax, nm, &s1)
+		qxSumsGeneric(x, w, wx, &num24, qmax, nm, &s2)
 		if !sameBits(s1[:], s2[:]) {
 			t.Fatalf("qxSums differs: x=%v\n got  %v\n want %v", x, s1, s2)
 		}
