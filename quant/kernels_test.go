@@ -216,6 +216,14 @@ func TestLegacyAsmMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	x := adversarialRows(rng, 64)
 	x = append(x, randomBlocks(rng, 4000)...)
+	for b := 0; b < 400; b++ { // ties of +max and -max in either order
+		blk := make([]float32, 32)
+		for i := range blk {
+			blk[i] = float32(rng.IntN(9) - 4)
+		}
+		blk[rng.IntN(32)], blk[rng.IntN(32)] = 4, -4
+		x = append(x, blk...)
+	}
 	for b := 0; b < 400; b++ { // zeros of both signs mixed with positives / negatives
 		blk := make([]float32, 32)
 		for i := range blk {

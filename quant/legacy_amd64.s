@@ -25,6 +25,7 @@
 	GLOBL name<>(SB), RODATA|NOPTR, $32
 
 CONST8(cAbs, 0x7FFFFFFF)
+CONST8(cNeg, 0x80000000)
 CONST8(c8h, 0x41080000)   // 8.5
 CONST8(c16h, 0x41840000)  // 16.5
 CONST8(cHalf, 0x3F000000) // 0.5
@@ -56,26 +57,45 @@ CONST8(c1F, 0x1F)
 
 // ABSMAX_FIRST leaves in X9 the first element of the block with the
 // largest magnitude (sign kept), +0 for an all-zero block, like ggml's
-// scan `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }`.
-// Clobbers Y4..Y9, AX, BX, R10, R11.
-#define ABSMAX_FIRST(label) \
+// scan `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }`. With
+// M+ = max(x) and M- = min(x): if M+ > -M- the answer is M+, if M+ < -M- it
+// is M-; only when M+ == -M- (both signs reach the largest magnitude, or
+// the block is all zero) does the position matter, and that rare case
+// takes the exact scan for the first index. Clobbers Y4..Y9, AX, BX, R10,
+// R11.
+#define ABSMAX_FIRST(tie, done) \
+	VMAXPS Y1, Y0, Y8 \
+	VMAXPS Y3, Y2, Y9 \
+	VMAXPS Y9, Y8, Y8 \
+	VMINPS Y1, Y0, Y4 \
+	VMINPS Y3, Y2, Y5 \
+	VMINPS Y5, Y4, Y4 \
+	VPERM2F128 $1, Y8, Y8, Y9 \
+	VPERM2F128 $1, Y4, Y4, Y5 \
+	VMAXPS Y9, Y8, Y8 \
+	VMINPS Y5, Y4, Y4 \
+	VPERMILPS $0x4E, Y8, Y9 \
+	VPERMILPS $0x4E, Y4, Y5 \
+	VMAXPS Y9, Y8, Y8 \
+	VMINPS Y5, Y4, Y4 \
+	VPERMILPS $0xB1, Y8, Y9 \
+	VPERMILPS $0xB1, Y4, Y5 \
+	VMAXPS X9, X8, X8 \
+	VMINPS X5, X4, X4 \
+	VXORPS cNeg<>(SB), X4, X5 \
+	VCMPSS $0x1E, X5, X8, X6 \
+	VBLENDVPS X6, X8, X4, X9 \
+	VUCOMISS X5, X8 \
+	JNE done \
+	VXORPS X9, X9, X9 \
+	VUCOMISS X9, X8 \
+	JE done \
 	VANDPS cAbs<>(SB), Y0, Y4 \
 	VANDPS cAbs<>(SB), Y1, Y5 \
 	VANDPS cAbs<>(SB), Y2, Y6 \
 	VANDPS cAbs<>(SB), Y3, Y7 \
-	VPMAXUD Y5, Y4, Y8 \
-	VPMAXUD Y7, Y6, Y9 \
-	VPMAXUD Y9, Y8, Y8 \
-	VPERM2I128 $1, Y8, Y8, Y9 \
-	VPMAXUD Y9, Y8, Y8 \
-	VPSHUFD $0x4E, Y8, Y9 \
-	VPMAXUD Y9, Y8, Y8 \
-	VPSHUFD $0xB1, Y8, Y9 \
-	VPMAXUD Y9, Y8, Y8 \
-	VMOVD X8, AX \
-	VXORPS X9, X9, X9 \
-	TESTL AX, AX \
-	JZ label \
+	VANDPS cAbs<>(SB), X8, X8 \
+	VBROADCASTSS X8, Y8 \
 	VPCMPEQD Y8, Y4, Y4 \
 	VPCMPEQD Y8, Y5, Y5 \
 	VPCMPEQD Y8, Y6, Y6 \
@@ -83,7 +103,7 @@ CONST8(c1F, 0x1F)
 	MASK32(Y4, Y5, Y6, Y7) \
 	BSFL AX, AX \
 	VMOVSS (SI)(AX*4), X9 \
-label:
+done:
 
 // HMIN / HMAX reduce Y8 to its minimum / maximum in every lane.
 #define HREDUCE(OP) \
@@ -199,7 +219,7 @@ TEXT ·q4_0BlocksAVX2(SB), NOSPLIT, $0-24
 	VMOVUPS c0F<>(SB), Y14
 q40_loop:
 	LOAD4
-	ABSMAX_FIRST(q40_max)
+	ABSMAX_FIRST(q40_tie, q40_max)
 	SCALAR32(0xC1000000, X13)      // -8
 	VDIVSS X13, X9, X9             // d = max / -8
 	PUT_F16(X9, 0)
@@ -233,7 +253,7 @@ TEXT ·q5_0BlocksAVX2(SB), NOSPLIT, $0-24
 	VMOVUPS c1F<>(SB), Y14
 q50_loop:
 	LOAD4
-	ABSMAX_FIRST(q50_max)
+	ABSMAX_FIRST(q50_tie, q50_max)
 	SCALAR32(0xC1800000, X13)      // -16
 	VDIVSS X13, X9, X9             // d = max / -16
 	PUT_F16(X9, 0)
