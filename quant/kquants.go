@@ -130,8 +130,7 @@ func q3_KBlock(y []byte, x, qw []float32) {
 		}
 	} else {
 		var weights, sw [16]float32
-		var Ls [16]int8
-		var Li [16]int8
+		var Ls [16]uint8
 		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
 		for j := 0; j < 16; j++ {
 			xs := x[16*j : 16*j+16]
@@ -141,14 +140,11 @@ func q3_KBlock(y []byte, x, qw []float32) {
 				s += v
 			}
 			sw[j] = s
-			scales[j] = makeQx(16, 4, xs, weights[:], Li[:])
-			for i, v := range Li {
-				L[16*j+i] = uint8(v)
-			}
+			scales[j] = makeQx(16, 4, xs, weights[:], L[16*j:])
 		}
 		dBlock := makeQx(16, 32, scales[:], sw[:], Ls[:])
 		for j := 0; j < 16; j++ {
-			packP3(sc, j, Ls[j])
+			packP3(sc, j, int8(Ls[j]))
 		}
 		putF16(y[108:], dBlock)
 	}
@@ -295,7 +291,6 @@ func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 func q6_KBlock(y []byte, x, qw []float32) {
 	var (
 		L      [qkK]uint8
-		Li     [16]int8
 		scales [16]float32
 	)
 	var maxScale, maxAbsScale float32
@@ -304,10 +299,7 @@ func q6_KBlock(y []byte, x, qw []float32) {
 		if qw != nil {
 			w = qw[16*ib : 16*ib+16]
 		}
-		scale := makeQx(16, 32, x[16*ib:16*ib+16], w, Li[:])
-		for i, v := range Li {
-			L[16*ib+i] = uint8(v)
-		}
+		scale := makeQx(16, 32, x[16*ib:16*ib+16], w, L[16*ib:])
 		scales[ib] = scale
 		if a := abs32(scale); a > maxAbsScale {
 			maxAbsScale, maxScale = a, scale

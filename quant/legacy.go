@@ -20,11 +20,9 @@ func quantizeQ4_0(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		return
 	}
 	legacyRows(dst, src, nPerRow, imatrix, q4_0Len, func(y []byte, xb, w []float32) {
-		var L [qk4]int8
+		var L [qk4]uint8
 		putF16(y, makeQx(qk4, 8, xb, w, L[:]))
-		for j := 0; j < 16; j++ {
-			y[2+j] = uint8(L[j]) | uint8(L[j+16])<<4
-		}
+		packNibbles(y[2:], L[:])
 	})
 }
 
@@ -34,13 +32,9 @@ func quantizeQ5_0(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		return
 	}
 	legacyRows(dst, src, nPerRow, imatrix, q5_0Len, func(y []byte, xb, w []float32) {
-		var L [qk4]int8
+		var L [qk4]uint8
 		putF16(y, makeQx(qk4, 16, xb, w, L[:]))
-		var u [qk4]uint8
-		for j, v := range L {
-			u[j] = uint8(v)
-		}
-		binary.LittleEndian.PutUint32(y[2:], packQ5(y[6:], u[:]))
+		binary.LittleEndian.PutUint32(y[2:], packQ5(y[6:], L[:]))
 	})
 }
 

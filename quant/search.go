@@ -96,27 +96,50 @@ func qkxEval8Generic(x, w []float32, num *[8]float32, rng, min float32, nmax int
 
 var posInf32 = float32(math.Inf(1))
 
-// qxSumsGeneric is the sum pass of make_qx_quants for 24 candidates with
-// inverse scales num[k]/max: for lane k and i = 0..n-1 in order, with
-// wx[i] = w[i]*x[i],
+// qxSearchGeneric is the scan and sum pass of make_qx_quants (rmse_type
+// 1) for 24 candidates with inverse scales num[k]/max: it finds max, the
+// first x with the largest |x|, and reports ok = false for an all-zero
+// group (max |x| < GROUP_MAX_EPS); otherwise, for lane k and i = 0..n-1
+// in order, with w[i] = qw[i] (or x[i]*x[i] when qw is nil),
 //
 //	l = clamp(nearestInt((num[k]/max)*x[i]), -nmax, nmax-1)
-//	sumLX[k] += wx[i]*l; sumL2[k] += (w[i]*l)*l
+//	sumLX[k] += (w[i]*x[i])*l; sumL2[k] += (w[i]*l)*l
 //
-// sums receives sumLX in sums[0:24] and sumL2 in sums[24:48].
-func qxSumsGeneric(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {
+// and sums receives sumLX in sums[0:24] and sumL2 in sums[24:48].
+func qxSearchGeneric(x, qw []float32, num *[24]float32, nmax int32, sums *[48]float32) (max float32, ok bool) {
+	var amax float32
+	for _, v := range x {
+		if a := abs32(v); a > amax {
+			amax, max = a, v
+		}
+	}
+	if amax < groupMaxEps {
+		return max, false
+	}
 	var is [24]float32
 	for k := range is {
 		is[k] = num[k] / max
 	}
 	*sums = [48]float32{}
-	for i := range x {
-		xi, wi, wxi := x[i], w[i], wx[i]
+	for i, xi := range x {
+		wi := float32(xi * xi)
+		if qw != nil {
+			wi = qw[i]
+		}
+		wxi := float32(wi * xi)
 		for k := 0; k < 24; k++ {
 			l := float32(clampI32(nearestInt(float32(is[k]*xi)), -nmax, nmax-1))
 			sums[k] += float32(wxi * l)
 			sums[24+k] += float32(float32(wi*l) * l)
 		}
+	}
+	return max, true
+}
+
+// roundScaledGeneric sets out[i] = uint8(clamp(nearestInt(iscale*x[i]), lo, hi) + off).
+func roundScaledGeneric(out []uint8, x []float32, iscale float32, lo, hi, off int32) {
+	for i, v := range x {
+		out[i] = uint8(clampI32(nearestInt(float32(iscale*v)), lo, hi) + off)
 	}
 }
 

@@ -10,7 +10,10 @@ package quant
 func qkxEval8AVX2(x, w *float32, n int, num *[8]float32, rng, min float32, nmax int32, sumW, sumX float32, mad, first bool, Lf *[maxGroup * 8]float32, res *[3][8]float32)
 
 //go:noescape
-func qxSums24AVX2(x, w, wx *float32, n int, num *[24]float32, max float32, nmax int32, sums *[48]float32)
+func qxSearchAVX2(x, qw *float32, n int, num *[24]float32, nmax int32, sums *[48]float32) (max float32, ok bool)
+
+//go:noescape
+func roundScaledAVX2(out *uint8, x *float32, n int, iscale float32, lo, hi, off int32)
 
 //go:noescape
 func imatrixWeightsAVX2(w, x, qw *float32, n int, sigma2 float32)
@@ -62,16 +65,31 @@ func qkxEval8(x, w []float32, num *[8]float32, rng, min float32, nmax int32, sum
 	qkxEval8AVX2(&x[0], &w[0], n, num, rng, min, nmax, sumW, sumX, mad, first, Lf, res)
 }
 
-func qxSums(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {
+func qxSearch(x, qw []float32, num *[24]float32, nmax int32, sums *[48]float32) (float32, bool) {
 	n := len(x)
-	if !useAVX2 || n == 0 {
-		qxSumsGeneric(x, w, wx, num, max, nmax, sums)
+	if !useAVX2 || n == 0 || n%8 != 0 {
+		return qxSearchGeneric(x, qw, num, nmax, sums)
+	}
+	var pqw *float32
+	if qw != nil {
+		if len(qw) < n {
+			panic("quant: qxSearch: bad lengths")
+		}
+		pqw = &qw[0]
+	}
+	return qxSearchAVX2(&x[0], pqw, n, num, nmax, sums)
+}
+
+func roundScaled(out []uint8, x []float32, iscale float32, lo, hi, off int32) {
+	n := len(x)
+	if !useAVX2 || n == 0 || n%8 != 0 {
+		roundScaledGeneric(out, x, iscale, lo, hi, off)
 		return
 	}
-	if len(w) < n || len(wx) < n {
-		panic("quant: qxSums: bad lengths")
+	if len(out) < n {
+		panic("quant: roundScaled: bad lengths")
 	}
-	qxSums24AVX2(&x[0], &w[0], &wx[0], n, num, max, nmax, sums)
+	roundScaledAVX2(&out[0], &x[0], n, iscale, lo, hi, off)
 }
 
 // imatrixWeights sets w[j] = qw[j]·sqrt(sigma2 + x[j]²) (imatrixWeightsRef).

@@ -168,27 +168,79 @@ qkx_done:
 	VMULPS Y12, Y15, Y15 \
 	VADDPS Y15, L2, L2
 
-// func qxSums24AVX2(x, w, wx *float32, n int, num *[24]float32, max float32, nmax int32, sums *[48]float32)
+// QX_ELEMENTS runs the sum loop of qxSearchAVX2 over i < CX; WEIGHT
+// leaves w[i] in Y10 given x[i] in Y9.
+#define QX_ELEMENTS(loop, WEIGHT) \
+loop: \
+	VBROADCASTSS (SI)(R8*4), Y9 \
+	WEIGHT \
+	VMULPS Y9, Y10, Y11 \
+	QX_LANES(0, Y0, Y3) \
+	QX_LANES(1, Y1, Y4) \
+	QX_LANES(2, Y2, Y5) \
+	INCQ R8 \
+	CMPQ R8, CX \
+	JLT loop
+
+#define QX_W_IMATRIX VBROADCASTSS (DI)(R8*4), Y10
+#define QX_W_SQUARE VMULPS Y9, Y9, Y10
+
+// func qxSearchAVX2(x, qw *float32, n int, num *[24]float32, nmax int32, sums *[48]float32) (max float32, ok bool)
 //
-// Reference: qxSumsGeneric. Per lane k, with is[k] = num[k]/max:
+// Reference: qxSearchGeneric, n a multiple of 8:
+//	max = first x with the largest |x|; if max|x| < 1e-15 { return max, false }
+//	per lane k, is[k] = num[k]/max; w[i] = qw[i] (or x[i]*x[i] if qw == nil):
 //	for i < n: l = clamp(nearestInt(is[k]*x[i]), -nmax, nmax-1)
-//	           sumLX += wx[i]*l; sumL2 += (w[i]*l)*l
+//	           sumLX += (w[i]*x[i])*l; sumL2 += (w[i]*l)*l
 //	sums[k], sums[24+k] = sumLX, sumL2
-TEXT ·qxSums24AVX2(SB), NOSPLIT, $96-56
+TEXT ·qxSearchAVX2(SB), NOSPLIT, $96-53
 	MOVQ x+0(FP), SI
-	MOVQ w+8(FP), DI
-	MOVQ wx+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVQ num+32(FP), R11
-	VBROADCASTSS max+40(FP), Y0
+	MOVQ qw+8(FP), DI
+	MOVQ n+16(FP), CX
+	BCAST32(0x7FFFFFFF, X15, Y15)
+	VPXOR Y0, Y0, Y0
+	XORQ R8, R8
+qxs_amax:
+	VANDPS (SI)(R8*4), Y15, Y1
+	VPMAXUD Y1, Y0, Y0
+	ADDQ $8, R8
+	CMPQ R8, CX
+	JLT qxs_amax
+	VPERM2I128 $1, Y0, Y0, Y1
+	VPMAXUD Y1, Y0, Y0
+	VPSHUFD $0x4E, Y0, Y1
+	VPMAXUD Y1, Y0, Y0
+	VPSHUFD $0xB1, Y0, Y1
+	VPMAXUD Y1, Y0, Y0             // Y0 = max |x| in every lane
+	MOVL $0x26901D7D, AX           // 1e-15
+	VMOVD AX, X1
+	VUCOMISS X1, X0
+	JCS qxs_zero                   // max|x| < 1e-15
+	XORQ R8, R8
+qxs_first:
+	VANDPS (SI)(R8*4), Y15, Y1
+	VPCMPEQD Y0, Y1, Y1
+	VMOVMSKPS Y1, AX
+	TESTL AX, AX
+	JNZ qxs_found
+	ADDQ $8, R8
+	JMP qxs_first
+qxs_found:
+	BSFL AX, AX
+	ADDQ R8, AX
+	VMOVSS (SI)(AX*4), X2          // max
+	VMOVSS X2, max+48(FP)
+	MOVB $1, ok+52(FP)
+	VBROADCASTSS X2, Y2
+	MOVQ num+24(FP), R11
 	VMOVUPS (R11), Y1
-	VDIVPS Y0, Y1, Y1
+	VDIVPS Y2, Y1, Y1
 	VMOVUPS Y1, 0(SP)
 	VMOVUPS 32(R11), Y1
-	VDIVPS Y0, Y1, Y1
+	VDIVPS Y2, Y1, Y1
 	VMOVUPS Y1, 32(SP)
 	VMOVUPS 64(R11), Y1
-	VDIVPS Y0, Y1, Y1
+	VDIVPS Y2, Y1, Y1
 	VMOVUPS Y1, 64(SP)
 	LEAQ 0(SP), R11                // R11 = is
 	VXORPS Y0, Y0, Y0
@@ -197,7 +249,7 @@ TEXT ·qxSums24AVX2(SB), NOSPLIT, $96-56
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
-	MOVL nmax+44(FP), R9
+	MOVL nmax+32(FP), R9
 	BCAST32(0x4B400000, X6, Y6)
 	LEAL -1(R9), BX
 	VMOVD BX, X7
@@ -208,25 +260,66 @@ TEXT ·qxSums24AVX2(SB), NOSPLIT, $96-56
 	BCAST32(0x007FFFFF, X13, Y13)
 	BCAST32(0x00400000, X14, Y14)
 	XORQ R8, R8
-
-qx_loop:
-	VBROADCASTSS (SI)(R8*4), Y9
-	VBROADCASTSS (DI)(R8*4), Y10
-	VBROADCASTSS (DX)(R8*4), Y11
-	QX_LANES(0, Y0, Y3)
-	QX_LANES(1, Y1, Y4)
-	QX_LANES(2, Y2, Y5)
-	INCQ R8
-	CMPQ R8, CX
-	JLT qx_loop
-
-	MOVQ sums+48(FP), BX
+	TESTQ DI, DI
+	JZ qxs_square
+	QX_ELEMENTS(qxs_loop_im, QX_W_IMATRIX)
+	JMP qxs_store
+qxs_square:
+	QX_ELEMENTS(qxs_loop_sq, QX_W_SQUARE)
+qxs_store:
+	MOVQ sums+40(FP), BX
 	VMOVUPS Y0, (BX)
 	VMOVUPS Y1, 32(BX)
 	VMOVUPS Y2, 64(BX)
 	VMOVUPS Y3, 96(BX)
 	VMOVUPS Y4, 128(BX)
 	VMOVUPS Y5, 160(BX)
+	VZEROUPPER
+	RET
+qxs_zero:
+	MOVL $0, max+48(FP)
+	MOVB $0, ok+52(FP)
+	VZEROUPPER
+	RET
+
+// func roundScaledAVX2(out *uint8, x *float32, n int, iscale float32, lo, hi, off int32)
+//
+// Reference: roundScaledGeneric, n a multiple of 8:
+//	for i < n: out[i] = uint8(clamp(nearestInt(iscale*x[i]), lo, hi) + off)
+TEXT ·roundScaledAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS iscale+24(FP), Y0
+	MOVL lo+28(FP), AX
+	VMOVD AX, X2
+	VPBROADCASTD X2, Y2
+	MOVL hi+32(FP), AX
+	VMOVD AX, X3
+	VPBROADCASTD X3, Y3
+	MOVL off+36(FP), AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y4
+	BCAST32(0x4B400000, X5, Y5)
+	BCAST32(0x007FFFFF, X6, Y6)
+	BCAST32(0x00400000, X7, Y7)
+	XORQ R8, R8
+rs_loop:
+	VMOVUPS (SI)(R8*4), Y8
+	VMULPS Y8, Y0, Y8              // iscale*x
+	VADDPS Y5, Y8, Y8              // nearestInt
+	VPAND Y6, Y8, Y8
+	VPSUBD Y7, Y8, Y8
+	VPMINSD Y3, Y8, Y8
+	VPMAXSD Y2, Y8, Y8
+	VPADDD Y4, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPACKUSDW X9, X8, X8
+	VPACKUSWB X8, X8, X8
+	MOVQ X8, (DI)(R8*1)
+	ADDQ $8, R8
+	CMPQ R8, CX
+	JLT rs_loop
 	VZEROUPPER
 	RET
 

@@ -142,29 +142,12 @@ func qxNumerators(nmax int32) *[24]float32 {
 	return &num
 }
 
-// makeQx is makeQxQuantsRef with weights (qw, or x² when qw is nil), n ≤ 32.
-func makeQx(n int, nmax int32, x, qw []float32, L []int8) float32 {
+// makeQx is makeQxQuantsRef with weights (qw, or x² when qw is nil),
+// n ≤ 32, levels written as uint8 (0..2·nmax−1).
+func makeQx(n int, nmax int32, x, qw []float32, L []uint8) float32 {
 	x, L = x[:n], L[:n]
-	var max, amax float32
-	for _, v := range x {
-		if a := abs32(v); a > amax {
-			amax, max = a, v
-		}
-	}
-	if amax < groupMaxEps {
-		for i := range L {
-			L[i] = 0
-		}
-		return 0
-	}
-	var w, wx [maxGroup]float32
-	for i, v := range x {
-		wi := float32(v * v)
-		if qw != nil {
-			wi = qw[i]
-		}
-		w[i] = wi
-		wx[i] = float32(wi * v)
+	if qw != nil {
+		qw = qw[:n]
 	}
 	var num *[24]float32
 	switch nmax {
@@ -178,7 +161,11 @@ func makeQx(n int, nmax int32, x, qw []float32, L []int8) float32 {
 		num = qxNum32
 	}
 	var sums [48]float32
-	qxSums(x, w[:n], wx[:n], num, max, nmax, &sums)
+	max, ok := qxSearch(x, qw, num, nmax, &sums)
+	if !ok {
+		clear(L)
+		return 0
+	}
 	sumlx, suml2 := sums[0], sums[24]
 	var scale float32
 	if suml2 != 0 {
@@ -194,10 +181,7 @@ func makeQx(n int, nmax int32, x, qw []float32, L []int8) float32 {
 			win = k
 		}
 	}
-	iscale := num[win] / max
-	for i, v := range x {
-		L[i] = int8(nmax + clampI32(nearestInt(float32(iscale*v)), -nmax, nmax-1))
-	}
+	roundScaled(L, x, num[win]/max, -nmax, nmax-1, nmax)
 	return scale
 }
 

@@ -9,8 +9,12 @@ func qkxEval8(x, w []float32, num *[8]float32, rng, min float32, nmax int32, sum
 	qkxEval8Generic(x, w, num, rng, min, nmax, sumW, sumX, mad, first, Lf, res)
 }
 
-func qxSums(x, w, wx []float32, num *[24]float32, max float32, nmax int32, sums *[48]float32) {
-	qxSumsGeneric(x, w, wx, num, max, nmax, sums)
+func qxSearch(x, qw []float32, num *[24]float32, nmax int32, sums *[48]float32) (float32, bool) {
+	return qxSearchGeneric(x, qw, num, nmax, sums)
+}
+
+func roundScaled(out []uint8, x []float32, iscale float32, lo, hi, off int32) {
+	roundScaledGeneric(out, x, iscale, lo, hi, off)
 }
 
 func imatrixWeights(w, x, qw []float32, sigma2 float32) { imatrixWeightsGeneric(w, x, qw, sigma2) }

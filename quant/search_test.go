@@ -122,12 +122,8 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 			t.Fatalf("qkxEval8 differs: x=%v w=%v num=%v\n got  %v\n want %v\n bits %x\n want %x", x, w, num, r1, r2, bitsOf(r1[:]), bitsOf(r2[:]))
 		}
 
-		// qxSums
+		// make_qx_quants scan and sums, and the final rounding
 		nm := []int32{4, 8, 16, 32}[rng.IntN(4)]
-		wx := make([]float32, n)
-		for i := range x {
-			wx[i] = float32(w[i] * x[i])
-		}
 		var num24 [24]float32
 		for k := range num24 {
 			num24[k] = float32(rng.NormFloat64() * 40)
@@ -135,15 +131,22 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 				num24[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
 			}
 		}
-		qmax := x[rng.IntN(n)]
-		if rng.IntN(10) == 0 {
-			qmax = []float32{0, 1e-30, -1e30}[rng.IntN(3)]
-		}
 		var s1, s2 [48]float32
-		qxSums(x, w, wx, &num24, qmax, nm, &s1)
-		qxSumsGeneric(x, w, wx, &num24, qmax, nm, &s2)
-		if !sameBits(s1[:], s2[:]) {
-			t.Fatalf("qxSums differs: x=%v\n got  %v\n want %v", x, s1, s2)
+		qw := w
+		if rng.IntN(2) == 0 {
+			qw = nil
+		}
+		m1, ok1 := qxSearch(x, qw, &num24, nm, &s1)
+		m2, ok2 := qxSearchGeneric(x, qw, &num24, nm, &s2)
+		if ok1 != ok2 || (ok1 && (math.Float32bits(m1) != math.Float32bits(m2) || !sameBits(s1[:], s2[:]))) {
+			t.Fatalf("qxSearch differs: x=%v\n got  %v %v %v\n want %v %v %v", x, m1, ok1, s1, m2, ok2, s2)
+		}
+		var rs1, rs2 [32]uint8
+		isc := num24[0] / x[0]
+		roundScaled(rs1[:n], x, isc, -nm, nm-1, nm)
+		roundScaledGeneric(rs2[:n], x, isc, -nm, nm-1, nm)
+		if rs1 != rs2 {
+			t.Fatalf("roundScaled differs: x=%v iscale=%v\n got  %v\n want %v", x, isc, rs1, rs2)
 		}
 
 		// imatrix weights
@@ -250,10 +253,10 @@ func FuzzSearchAsm(f *testing.F) {
 		var num [24]float32
 		copy(num[:], searchValues(rng, 24))
 		var s1, s2 [48]float32
-		qxSums(x, w, w, &num, x[0], 8, &s1)
-		qxSumsGeneric(x, w, w, &num, x[0], 8, &s2)
-		if !sameBits(s1[:], s2[:]) {
-			t.Fatalf("qxSums differs")
+		m1, ok1 := qxSearch(x, w, &num, 8, &s1)
+		m2, ok2 := qxSearchGeneric(x, w, &num, 8, &s2)
+		if ok1 != ok2 || (ok1 && (math.Float32bits(m1) != math.Float32bits(m2) || !sameBits(s1[:], s2[:]))) {
+			t.Fatalf("qxSearch differs")
 		}
 	})
 }
