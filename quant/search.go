@@ -105,7 +105,10 @@ var posInf32 = float32(math.Inf(1))
 //	l = clamp(nearestInt((num[k]/max)*x[i]), -nmax, nmax-1)
 //	sumLX[k] += (w[i]*x[i])*l; sumL2[k] += (w[i]*l)*l
 //
-// and sums receives sumLX in sums[0:24] and sumL2 in sums[24:48].
+// and sums receives sumLX in sums[0:24] and sumL2 in sums[24:48]. The
+// numerators must satisfy |num[k]| ≤ nmax+1 (make_qx_quants' do), which
+// bounds every is[k]*x[i] and lets the assembly version round in the float
+// domain.
 func qxSearchGeneric(x, qw []float32, num *[24]float32, nmax int32, sums *[48]float32) (max float32, ok bool) {
 	var amax float32
 	for _, v := range x {

@@ -151,17 +151,19 @@ qkx_done:
 	VZEROUPPER
 	RET
 
-// QX_LANES does one 8-lane block g of qxSums24AVX2 for the element whose
-// x, w, wx are broadcast in Y9, Y10, Y11: accumulators LX and L2.
+// QX_LANES does one 8-lane block g of qxSearchAVX2 for the element whose
+// x, w, w*x are broadcast in Y9, Y10, Y11: accumulators LX and L2.
+// Here |is*x| ≤ (nmax+1)·(1+2⁻²³)² because |x| ≤ |max| and
+// |num| ≤ nmax+1, so nearest_int's round-half-even is computed in the float
+// domain — (t + 1.5·2²³) − 1.5·2²³ is exact for |t| < 2²² — and the clamp
+// with VMINPS/VMAXPS (no NaN can occur): the level l is the same float as
+// float(clamp(nearestInt(t), -nmax, nmax-1)).
 #define QX_LANES(g, LX, L2) \
-	VMOVUPS (g*32)(R11), Y12 \
-	VMULPS Y9, Y12, Y12 \
+	VMULPS (g*32)(R11), Y9, Y12 \
 	VADDPS Y6, Y12, Y12 \
-	VPAND Y13, Y12, Y12 \
-	VPSUBD Y14, Y12, Y12 \
-	VPMINSD Y7, Y12, Y12 \
-	VPMAXSD Y8, Y12, Y12 \
-	VCVTDQ2PS Y12, Y12 \
+	VSUBPS Y6, Y12, Y12 \
+	VMINPS Y7, Y12, Y12 \
+	VMAXPS Y8, Y12, Y12 \
 	VMULPS Y12, Y11, Y15 \
 	VADDPS Y15, LX, LX \
 	VMULPS Y12, Y10, Y15 \
@@ -187,7 +189,8 @@ loop: \
 
 // func qxSearchAVX2(x, qw *float32, n int, num *[24]float32, nmax int32, sums *[48]float32) (max float32, ok bool)
 //
-// Reference: qxSearchGeneric, n a multiple of 8:
+// Reference: qxSearchGeneric, n a multiple of 8 and |num[k]| ≤ nmax+1 (as
+// make_qx_quants' candidates are):
 //	max = first x with the largest |x|; if max|x| < 1e-15 { return max, false }
 //	per lane k, is[k] = num[k]/max; w[i] = qw[i] (or x[i]*x[i] if qw == nil):
 //	for i < n: l = clamp(nearestInt(is[k]*x[i]), -nmax, nmax-1)
@@ -253,12 +256,12 @@ qxs_found:
 	BCAST32(0x4B400000, X6, Y6)
 	LEAL -1(R9), BX
 	VMOVD BX, X7
-	VPBROADCASTD X7, Y7            // nmax-1
+	VPBROADCASTD X7, Y7
+	VCVTDQ2PS Y7, Y7               // nmax-1
 	NEGL R9
 	VMOVD R9, X8
-	VPBROADCASTD X8, Y8            // -nmax
-	BCAST32(0x007FFFFF, X13, Y13)
-	BCAST32(0x00400000, X14, Y14)
+	VPBROADCASTD X8, Y8
+	VCVTDQ2PS Y8, Y8               // -nmax
 	XORQ R8, R8
 	TESTQ DI, DI
 	JZ qxs_square

@@ -124,12 +124,17 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 
 		// make_qx_quants scan and sums, and the final rounding
 		nm := []int32{4, 8, 16, 32}[rng.IntN(4)]
+		// numerators within qxSearch's contract |num| ≤ nmax+1, including
+		// the extremes and values just around half-integers of the levels
 		var num24 [24]float32
 		for k := range num24 {
-			num24[k] = float32(rng.NormFloat64() * 40)
-			if rng.IntN(20) == 0 {
-				num24[k] = []float32{0, posInf32, -posInf32, 1e30}[rng.IntN(4)]
+			num24[k] = float32(rng.Float64()*2-1) * float32(nm+1)
+			if rng.IntN(10) == 0 {
+				num24[k] = []float32{0, float32(nm + 1), -float32(nm + 1), float32(nm) + 0.5}[rng.IntN(4)]
 			}
+		}
+		if rng.IntN(2) == 0 {
+			num24 = *map[int32]*[24]float32{4: qxNum4, 8: qxNum8, 16: qxNum16, 32: qxNum32}[nm]
 		}
 		var s1, s2 [48]float32
 		qw := w
@@ -251,7 +256,9 @@ func FuzzSearchAsm(f *testing.F) {
 			t.Fatalf("iq4nlSums differs")
 		}
 		var num [24]float32
-		copy(num[:], searchValues(rng, 24))
+		for k, v := range searchValues(rng, 24) {
+			num[k] = float32(math.Mod(float64(v), 9)) // within the contract for nmax 8
+		}
 		var s1, s2 [48]float32
 		m1, ok1 := qxSearch(x, w, &num, 8, &s1)
 		m2, ok2 := qxSearchGeneric(x, w, &num, 8, &s2)
