@@ -287,3 +287,51 @@ func TestAnyNonFinite(t *testing.T) {
 		t.Fatal("extreme finite values reported non-finite")
 	}
 }
+
+// TestNewTypesThreadInvariance: for every type of this file's kernels, the
+// bytes do not depend on the thread count or on where chunks are cut, with
+// and without an importance matrix, and F16/BF16 inputs equal their exact
+// float32 widening.
+func TestNewTypesThreadInvariance(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	shapes := [][2]int{{1, 256}, {3, 768}, {2, chunkElements + 256}, {9, 4096}}
+	if testing.Short() {
+		shapes = shapes[:3]
+	}
+	for _, p := range kernelPairs {
+		for _, shape := range shapes {
+			x := make([]float32, shape[0]*shape[1])
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			im := randomImatrix(rng, shape[1])
+			for _, opt := range []Options{{}, {Imatrix: im}} {
+				opt.Threads = 1
+				one := mustQuantize(t, p.typ, F32Input(x), shape[1], opt)
+				for _, threads := range []int{2, 3, 8} {
+					opt.Threads = threads
+					if got := mustQuantize(t, p.typ, F32Input(x), shape[1], opt); !bytes.Equal(got, one) {
+						t.Fatalf("%s %v imatrix=%v: threads=%d differs from threads=1", p.typ, shape, opt.Imatrix != nil, threads)
+					}
+				}
+			}
+		}
+		// half-precision inputs
+		h := make([]uint16, 3*256)
+		w := make([]float32, len(h))
+		for i := range h {
+			h[i] = F32ToF16(float32(rng.NormFloat64()))
+			w[i] = F16ToF32(h[i])
+		}
+		if !bytes.Equal(mustQuantize(t, p.typ, F16Input(h), 256, Options{}), mustQuantize(t, p.typ, F32Input(w), 256, Options{})) {
+			t.Errorf("%s: F16 input differs from its float32 widening", p.typ)
+		}
+		for i := range h {
+			h[i] = F32ToBF16(float32(rng.NormFloat64()))
+			w[i] = BF16ToF32(h[i])
+		}
+		if !bytes.Equal(mustQuantize(t, p.typ, BF16Input(h), 256, Options{}), mustQuantize(t, p.typ, F32Input(w), 256, Options{})) {
+			t.Errorf("%s: BF16 input differs from its float32 widening", p.typ)
+		}
+	}
+}
