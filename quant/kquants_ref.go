@@ -184,17 +184,23 @@ func q2_KBlockRef(y []byte, x, qw []float32) {
 	packP2(y[16:80], L[:])
 }
 
+// dequantizeQ2_K: x = (d·(sc & 15))·q − dmin·(sc >> 4) per 16-element group
+// (ggml's dequantize_row_q2_K, each product rounded before the subtraction).
 func dequantizeQ2_K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
-		blk := src[b*q2_KLen : (b+1)*q2_KLen]
-		y := dst[b*qkK : (b+1)*qkK]
+		blk := (*[q2_KLen]byte)(src[b*q2_KLen:])
+		y := (*[qkK]float32)(dst[b*qkK:])
 		d, min := getF16(blk[80:]), getF16(blk[82:])
-		for e := 0; e < qkK; e++ {
-			sc := blk[e/16]
-			q := blk[16+32*(e/128)+e%32] >> (2 * ((e % 128) / 32)) & 3
+		for g := 0; g < 16; g++ {
+			sc := blk[g]
 			dl := float32(d * float32(sc&0xF))
 			ml := float32(min * float32(sc>>4))
-			y[e] = float32(dl*float32(q)) - ml
+			qs := (*[16]byte)(blk[16+32*(g/8)+16*(g%2):])
+			shift := 2 * ((g % 8) / 2)
+			yg := (*[16]float32)(y[16*g:])
+			for l, q := range qs {
+				yg[l] = float32(dl*float32(q>>shift&3)) - ml
+			}
 		}
 	}
 }
@@ -279,18 +285,28 @@ func q3_KBlockRef(y []byte, x, qw []float32) {
 	packP2(y[32:96], U[:])
 }
 
+// dequantizeQ3_K: x = (d·(S−32))·(low2 − (hbit ? 0 : 4)) per 16-element
+// group (ggml's dequantize_row_q3_K).
 func dequantizeQ3_K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
-		blk := src[b*q3_KLen : (b+1)*q3_KLen]
-		y := dst[b*qkK : (b+1)*qkK]
+		blk := (*[q3_KLen]byte)(src[b*q3_KLen:])
+		y := (*[qkK]float32)(dst[b*qkK:])
 		d := getF16(blk[108:])
-		for e := 0; e < qkK; e++ {
-			dl := d * float32(int32(q3Scale(blk[96:108], e/16)))
-			q := int32(blk[32+32*(e/128)+e%32] >> (2 * ((e % 128) / 32)) & 3)
-			if blk[e%32]&(1<<(e/32)) == 0 {
-				q -= 4
+		for g := 0; g < 16; g++ {
+			dl := float32(d * float32(int32(q3Scale(blk[96:108], g))))
+			off := 16 * (g % 2)
+			qs := (*[16]byte)(blk[32+32*(g/8)+off:])
+			hm := (*[16]byte)(blk[off:])
+			shift := 2 * ((g % 8) / 2)
+			hbit := uint8(1) << (g / 2)
+			yg := (*[16]float32)(y[16*g:])
+			for l := range yg {
+				q := int32(qs[l] >> shift & 3)
+				if hm[l]&hbit == 0 {
+					q -= 4
+				}
+				yg[l] = dl * float32(q)
 			}
-			y[e] = dl * float32(q)
 		}
 	}
 }
@@ -421,41 +437,46 @@ func q45_KScalesRef(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 	}
 }
 
+// dequantizeQ4_K: x = (d·sc)·q − dmin·m per 32-element sub-block (ggml's
+// dequantize_row_q4_K).
 func dequantizeQ4_K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
-		blk := src[b*q4_KLen : (b+1)*q4_KLen]
-		y := dst[b*qkK : (b+1)*qkK]
+		blk := (*[q4_KLen]byte)(src[b*q4_KLen:])
+		y := (*[qkK]float32)(dst[b*qkK:])
 		d, min := getF16(blk[0:]), getF16(blk[2:])
-		for e := 0; e < qkK; e++ {
-			s, m := getScaleMinK4(e/32, blk[4:16])
-			q := blk[16+32*(e/64)+e%32]
-			if (e/32)%2 == 0 {
-				q &= 0xF
-			} else {
-				q >>= 4
+		for s := 0; s < 8; s++ {
+			sc, m := getScaleMinK4(s, blk[4:16])
+			d1 := float32(d * float32(sc))
+			m1 := float32(min * float32(m))
+			qs := (*[32]byte)(blk[16+32*(s/2):])
+			shift := 4 * (s % 2)
+			ys := (*[32]float32)(y[32*s:])
+			for l, q := range qs {
+				ys[l] = float32(d1*float32(q>>shift&0xF)) - m1
 			}
-			y[e] = float32(float32(d*float32(s))*float32(q)) - float32(min*float32(m))
 		}
 	}
 }
 
+// dequantizeQ5_K: x = (d·sc)·(q + 16·hbit) − dmin·m per 32-element
+// sub-block (ggml's dequantize_row_q5_K).
 func dequantizeQ5_K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
-		blk := src[b*q5_KLen : (b+1)*q5_KLen]
-		y := dst[b*qkK : (b+1)*qkK]
+		blk := (*[q5_KLen]byte)(src[b*q5_KLen:])
+		y := (*[qkK]float32)(dst[b*qkK:])
 		d, min := getF16(blk[0:]), getF16(blk[2:])
-		for e := 0; e < qkK; e++ {
-			s, m := getScaleMinK4(e/32, blk[4:16])
-			q := blk[48+32*(e/64)+e%32]
-			if (e/32)%2 == 0 {
-				q &= 0xF
-			} else {
-				q >>= 4
+		qh := (*[32]byte)(blk[16:48])
+		for s := 0; s < 8; s++ {
+			sc, m := getScaleMinK4(s, blk[4:16])
+			d1 := float32(d * float32(sc))
+			m1 := float32(min * float32(m))
+			qs := (*[32]byte)(blk[48+32*(s/2):])
+			shift := 4 * (s % 2)
+			ys := (*[32]float32)(y[32*s:])
+			for l, q := range qs {
+				v := q>>shift&0xF | (qh[l]>>s&1)<<4
+				ys[l] = float32(d1*float32(v)) - m1
 			}
-			if blk[16+e%32]&(1<<(e/32)) != 0 {
-				q += 16
-			}
-			y[e] = float32(float32(d*float32(s))*float32(q)) - float32(min*float32(m))
 		}
 	}
 }
@@ -521,25 +542,29 @@ func q6_KBlockRef(y []byte, x, qw []float32) {
 	}
 }
 
+// dequantizeQ6_K: x = (d·sc)·(q − 32) per 16-element group (ggml's
+// dequantize_row_q6_K).
 func dequantizeQ6_K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
-		blk := src[b*q6_KLen : (b+1)*q6_KLen]
-		y := dst[b*qkK : (b+1)*qkK]
+		blk := (*[q6_KLen]byte)(src[b*q6_KLen:])
+		y := (*[qkK]float32)(dst[b*qkK:])
 		d := getF16(blk[208:])
-		for e := 0; e < qkK; e++ {
-			h, k, l := e/128, (e%128)/32, e%32
-			var lo uint8
-			if k%2 == 0 {
-				lo = blk[64*h+l]
-			} else {
-				lo = blk[64*h+32+l]
+		var ds [16]float32
+		for g := range ds {
+			ds[g] = float32(d * float32(int8(blk[192+g])))
+		}
+		for h := 0; h < 2; h++ {
+			ql := (*[64]byte)(blk[64*h:])
+			qh := (*[32]byte)(blk[128+32*h:])
+			yh := (*[128]float32)(y[128*h:])
+			for l := 0; l < 32; l++ {
+				g := 8*h + l/16
+				hb := qh[l]
+				yh[l] = ds[g] * float32(int32(ql[l]&0xF|(hb&3)<<4)-32)
+				yh[l+32] = ds[g+2] * float32(int32(ql[l+32]&0xF|(hb>>2&3)<<4)-32)
+				yh[l+64] = ds[g+4] * float32(int32(ql[l]>>4|(hb>>4&3)<<4)-32)
+				yh[l+96] = ds[g+6] * float32(int32(ql[l+32]>>4|(hb>>6&3)<<4)-32)
 			}
-			if k >= 2 {
-				lo >>= 4
-			}
-			hi := (blk[128+32*h+l] >> (2 * k)) & 3
-			q := int32(lo&0xF|hi<<4) - 32
-			y[e] = float32(d*float32(int8(blk[192+e/16]))) * float32(q)
 		}
 	}
 }
