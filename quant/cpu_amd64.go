@@ -30,3 +30,7 @@ var hasAVX2 = func() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0 // AVX2
 }()
+
+// asmInstalled reports whether the assembly kernels replaced the generic
+// ones at init.
+func asmInstalled() bool { return useAVX2 }

@@ -7,18 +7,20 @@ import "math"
 // The expensive part of every K-quant, imatrix and IQ4_NL encoder is a
 // search over candidate scales: for each candidate ggml runs the same short
 // loop over the group's elements, accumulating a few sums in element order,
-// and then keeps the best candidate in candidate order. The candidates are
-// independent of each other, so they can be evaluated side by side — one
-// candidate per SIMD lane — without changing a single rounding: every lane
-// performs exactly ggml's operations in ggml's order. Only the final choice,
-// which depends on the order of the candidates, stays sequential (in the
-// callers).
+// and then keeps the best candidate in candidate order. Candidates can be
+// evaluated side by side — one candidate per SIMD lane — without changing a
+// single rounding: every lane performs exactly ggml's operations in ggml's
+// order. Only the choice, which depends on the order of the candidates,
+// stays sequential (in the callers, search_fast.go). For make_qx_quants and
+// IQ4_NL the candidates are independent; make_qkx2/3_quants' are not (see
+// makeQkx) and are re-evaluated after a win that changes the min.
 //
-// Each primitive below is written as a plain Go loop over lanes, which is
-// both the portable implementation and the documentation of the assembly
-// version (search_amd64.s). A "lane block" is 8 lanes; nl, the number of
-// lanes, is always a multiple of 8. Per-element per-lane data is laid out
-// element-major: buf[i*nl + k] for element i, lane k.
+// Each primitive below is written as a plain Go loop over lanes. It is both
+// the portable implementation (used with -tags noasm, on other
+// architectures and on CPUs without AVX2) and the documentation of the
+// assembly version in search_amd64.s; TestSearchAsmMatchesGeneric compares
+// the two. Per-element per-lane data is laid out element-major:
+// buf[i*lanes + k] for element i, lane k.
 
 // maxGroup is the largest group any search runs on.
 const maxGroup = 32

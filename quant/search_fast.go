@@ -5,14 +5,15 @@ import "math"
 // Fast versions of ggml's scale searches (make_qkx2/3_quants,
 // make_qx_quants, IQ4_NL's search), built on the lane-parallel primitives of
 // search.go. Each returns exactly what its reference twin in
-// kquants_helpers.go / iq4_nl_ref.go returns; the differential tests in
-// search_test.go check it.
+// kquants_helpers.go / iq4_nl_ref.go returns; the differential tests
+// (kernels_test.go, search_test.go) check it.
 
-// The primitives qkxEval8, qxSums, iq4nlSums, iq4nlIndex and requant are
-// defined in search_amd64.go (assembly when the CPU allows, else the
-// generic loops) and search_noasm.go (generic loops). They are plain
-// functions, not function variables, so that escape analysis keeps the
-// callers' scratch arrays on the stack.
+// The primitives qkxEval8, qxSearch, roundScaled, iq4nlSums, iq4nlIndex,
+// requant, imatrixWeights and makeQ3Quants8 are defined in search_amd64.go
+// (assembly when the CPU allows, else the generic loops) and
+// search_noasm.go (generic loops). They are plain functions, not function
+// variables, so that escape analysis keeps the callers' scratch arrays on
+// the stack.
 
 // qkxConfig is one parameter set of make_qkx2_quants / make_qkx3_quants.
 type qkxConfig struct {

@@ -30,3 +30,7 @@ func requant(out []uint8, x []float32, add, div float32, lo, hi, off int32) {
 func makeQ3Quants8(scale *[8]float32, xt *[16][8]float32, lt *[16][8]int32) {
 	makeQ3Quants8Generic(xt, lt, scale)
 }
+
+// asmInstalled reports whether the assembly kernels replaced the generic
+// ones at init: never in this build.
+func asmInstalled() bool { return false }
