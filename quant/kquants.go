@@ -50,7 +50,7 @@ func q2_KBlock(y []byte, x, qw []float32) {
 	} else {
 		var sw [16]float32
 		var Ls, Lm [16]uint8
-		sigma2 := sumSquares(x[:qkK]) / qkK
+		sigma2 := float32(sumSquares(x[:qkK]) / qkK)
 		for j := 0; j < 16; j++ {
 			xs := x[16*j : 16*j+16]
 			imatrixWeights(weights[:], xs, qw[16*j:], sigma2)
@@ -131,7 +131,7 @@ func q3_KBlock(y []byte, x, qw []float32) {
 	} else {
 		var weights, sw [16]float32
 		var Ls [16]uint8
-		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
+		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 16; j++ {
 			xs := x[16*j : 16*j+16]
 			imatrixWeights(weights[:], xs, qw[16*j:], sigma2)
@@ -216,7 +216,7 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		var maxScale, maxMin float32
 		for j := 0; j < 8; j++ {
 			xs := x[32*j : 32*j+32]
-			avX := sqrt32(sumSquares(xs) / 32)
+			avX := sqrt32(float32(sumSquares(xs) / 32))
 			for l, v := range xs {
 				weights[l] = avX + abs32(v)
 			}
@@ -249,7 +249,7 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		}
 		var sw [8]float32
 		var Ls, Lm [8]uint8
-		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
+		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 8; j++ {
 			xs := x[32*j : 32*j+32]
 			imatrixWeights(weights[:], xs, qw[32*j:], sigma2)

@@ -153,7 +153,7 @@ func q2_KBlockRef(y []byte, x, qw []float32) {
 			putF16(y[82:], 0)
 		}
 	} else {
-		sigma2 := sumSquares(x[:qkK]) / qkK
+		sigma2 := float32(sumSquares(x[:qkK]) / qkK)
 		for j := 0; j < 16; j++ {
 			imatrixWeightsRef(weights[:], x[16*j:16*j+16], qw[16*j:], sigma2)
 			for l := 0; l < 16; l++ {
@@ -243,7 +243,7 @@ func q3_KBlockRef(y []byte, x, qw []float32) {
 	} else {
 		var weights, sw [16]float32
 		var Ls [16]int8
-		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
+		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 16; j++ {
 			imatrixWeightsRef(weights[:], x[16*j:16*j+16], qw[16*j:], sigma2)
 			var sumw float32
@@ -371,7 +371,7 @@ func q45_KScalesRef(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		var maxScale, maxMin float32
 		for j := 0; j < 8; j++ {
 			xs := x[32*j : 32*j+32]
-			avX := sqrt32(sumSquares(xs) / 32)
+			avX := sqrt32(float32(sumSquares(xs) / 32))
 			for l := 0; l < 32; l++ {
 				weights[l] = avX + abs32(xs[l])
 			}
@@ -400,7 +400,7 @@ func q45_KScalesRef(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 	} else {
 		var sw [8]float32
 		var Ls, Lm [8]uint8
-		sigma2 := float32(2*sumSquares(x[:qkK])) / qkK
+		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 8; j++ {
 			imatrixWeightsRef(weights[:], x[32*j:32*j+32], qw[32*j:], sigma2)
 			var sumw float32

@@ -57,7 +57,7 @@ func rowSigma2(x []float32) float32 {
 	for _, v := range x {
 		s += float32(v * v)
 	}
-	return s / float32(len(x))
+	return float32(s / float32(len(x)))
 }
 
 // imatrixWeightsRef sets w[j] = qw[j]·sqrt(sigma2 + x[j]²), the weighting
