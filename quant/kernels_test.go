@@ -251,6 +251,7 @@ func TestLegacyAsmMatchesGeneric(t *testing.T) {
 		{"Q4_1", q4_1Blocks, q4_1BlocksGeneric, q4_1Len},
 		{"Q5_0", q5_0Blocks, q5_0BlocksGeneric, q5_0Len},
 		{"Q5_1", q5_1Blocks, q5_1BlocksGeneric, q5_1Len},
+		{"Q8_0", q8_0Blocks, func(d []byte, s []float32) { quantizeQ8_0Generic(d, s, 0, nil) }, q8_0Bytes},
 	} {
 		got := make([]byte, len(x)/32*c.blockLen)
 		want := make([]byte, len(got))
@@ -332,6 +333,27 @@ func TestNewTypesThreadInvariance(t *testing.T) {
 		}
 		if !bytes.Equal(mustQuantize(t, p.typ, BF16Input(h), 256, Options{}), mustQuantize(t, p.typ, F32Input(w), 256, Options{})) {
 			t.Errorf("%s: BF16 input differs from its float32 widening", p.typ)
+		}
+	}
+}
+
+// TestRoundHalfAwayFloat32 checks the identity the Q8_0 assembly uses,
+// trunc(v + copysign(0.49999997, v)) == roundf(v) in float32 arithmetic,
+// for every float32 with |v| ≤ 256 (every 61st one with -short) — the
+// range of x·id in Q8_0 is |v| ≤ 127·(1+2⁻²³)².
+func TestRoundHalfAwayFloat32(t *testing.T) {
+	limit := math.Float32bits(256)
+	step := uint32(1)
+	if testing.Short() {
+		step = 61
+	}
+	half := math.Float32frombits(0x3EFFFFFF)
+	for u := uint32(0); u <= limit; u += step {
+		for _, v := range []float32{math.Float32frombits(u), -math.Float32frombits(u)} {
+			got := int32(v + float32(math.Copysign(float64(half), float64(v))))
+			if want := int32(math.Round(float64(v))); got != want {
+				t.Fatalf("v=%v (%08x): trick %d, roundf %d", v, math.Float32bits(v), got, want)
+			}
 		}
 	}
 }

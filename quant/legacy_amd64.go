@@ -15,6 +15,9 @@ func q5_0BlocksAVX2(dst *byte, src *float32, nb int)
 func q5_1BlocksAVX2(dst *byte, src *float32, nb int)
 
 //go:noescape
+func q8_0BlocksAVX2(dst *byte, src *float32, nb int)
+
+//go:noescape
 func anyNonFiniteAVX2(x *float32, n int) bool
 
 // legacyBlocks runs an assembly block loop over the whole blocks of src.
@@ -42,6 +45,10 @@ func q5_0Blocks(dst []byte, src []float32) {
 
 func q5_1Blocks(dst []byte, src []float32) {
 	legacyBlocks(q5_1BlocksAVX2, q5_1BlocksGeneric, q5_1Len, dst, src)
+}
+
+func q8_0Blocks(dst []byte, src []float32) {
+	legacyBlocks(q8_0BlocksAVX2, func(dst []byte, src []float32) { quantizeQ8_0Generic(dst, src, 0, nil) }, q8_0Bytes, dst, src)
 }
 
 // anyNonFinite reports whether x holds a NaN or ±Inf.

@@ -33,6 +33,19 @@ CONST8(cI15, 15)
 CONST8(cI31, 31)
 CONST8(c0F, 0x0F)
 CONST8(c1F, 0x1F)
+CONST8(cFF, 0xFF)
+
+// q80perm puts the dwords of VPACKUSWB's lane-interleaved result in order.
+DATA q80perm<>+0(SB)/4, $0
+DATA q80perm<>+4(SB)/4, $4
+DATA q80perm<>+8(SB)/4, $1
+DATA q80perm<>+12(SB)/4, $5
+DATA q80perm<>+16(SB)/4, $2
+DATA q80perm<>+20(SB)/4, $6
+DATA q80perm<>+24(SB)/4, $3
+DATA q80perm<>+28(SB)/4, $7
+GLOBL q80perm<>(SB), RODATA|NOPTR, $32
+CONST8(cHalfDown, 0x3EFFFFFF) // 0.49999997, the float just below 0.5
 
 // LOAD4 loads the block at SI into Y0..Y3.
 #define LOAD4 \
@@ -168,6 +181,17 @@ label:
 	VCVTTPS2DQ Y, Y \
 	VPMINSD MAXQ, Y, Y \
 	VPAND MASK, Y, Y
+
+// Q8_ROUND(Y): Y = int32(trunc(v + copysign(0.49999997, v))) & 0xFF with
+// v = Y*Y12 (= roundf(x*id) cut to 8 bits). Needs Y14 = sign mask,
+// Y11 = 0.49999997, Y10 = 0xFF; clobbers Y13.
+#define Q8_ROUND(Y) \
+	VMULPS Y12, Y, Y \
+	VANDPS Y14, Y, Y13 \
+	VORPS Y11, Y13, Y13 \
+	VADDPS Y13, Y, Y \
+	VCVTTPS2DQ Y, Y \
+	VPAND Y10, Y, Y
 
 // QUANT_NOMIN(Y, OFF, MASK): Y = int32(Y*Y12 + OFF) & MASK.
 #define QUANT_NOMIN(Y, OFF, MASK) \
@@ -349,6 +373,61 @@ q51_loop:
 	DECQ CX
 	JNZ q51_loop
 q51_end:
+	VZEROUPPER
+	RET
+
+// func q8_0BlocksAVX2(dst *byte, src *float32, nb int)
+//
+// Reference: quantizeQ8_0Generic / ggml's quantize_row_q8_0_ref. Per block:
+// amax = max |x|; d = amax/127; id = d != 0 ? 1/d : 0; y = fp16(d);
+// q[j] = int8(roundf(x[j]*id)). roundf (half away from zero) is computed as
+// trunc(v + copysign(0.49999997, v)) in float32, which equals roundf(v) for
+// every float32 v (TestRoundHalfAwayFloat32 checks it exhaustively on the
+// range used); the int32 result is cut to its low byte like C's conversion
+// to int8 (NaN and ±Inf, from an overflowed id, give 0).
+TEXT ·q8_0BlocksAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ q80_end
+	VMOVDQU q80perm<>(SB), Y15
+	VMOVUPS cNeg<>(SB), Y14
+	VMOVUPS cHalfDown<>(SB), Y11
+	VMOVUPS cFF<>(SB), Y10
+q80_loop:
+	LOAD4
+	VANDPS cAbs<>(SB), Y0, Y4
+	VANDPS cAbs<>(SB), Y1, Y5
+	VANDPS cAbs<>(SB), Y2, Y6
+	VANDPS cAbs<>(SB), Y3, Y7
+	VPMAXUD Y5, Y4, Y8
+	VPMAXUD Y7, Y6, Y9
+	VPMAXUD Y9, Y8, Y8
+	VPERM2I128 $1, Y8, Y8, Y9
+	VPMAXUD Y9, Y8, Y8
+	VPSHUFD $0x4E, Y8, Y9
+	VPMAXUD Y9, Y8, Y8
+	VPSHUFD $0xB1, Y8, Y9
+	VPMAXUD Y9, Y8, Y9             // X9 = amax
+	SCALAR32(0x42FE0000, X13)      // 127
+	VDIVSS X13, X9, X9             // d = amax / 127
+	PUT_F16(X9, 0)
+	INV_SCALE
+	Q8_ROUND(Y0)
+	Q8_ROUND(Y1)
+	Q8_ROUND(Y2)
+	Q8_ROUND(Y3)
+	VPACKUSDW Y1, Y0, Y0
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
+	VPERMD Y0, Y15, Y0
+	VMOVDQU Y0, 2(DI)
+	ADDQ $128, SI
+	ADDQ $34, DI
+	DECQ CX
+	JNZ q80_loop
+q80_end:
 	VZEROUPPER
 	RET
 
