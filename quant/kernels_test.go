@@ -193,7 +193,7 @@ func TestNearestInt(t *testing.T) {
 	for _, c := range []struct {
 		in   float32
 		want int32
-	}{{2.5, 2}, {3.5, 4}, {-2.5, -2}, {-3.5, -4}, {0.49999997, 0}, {1e6 + 0.5, 1e6}, {-0.0, 0},
+	}{{2.5, 2}, {3.5, 4}, {-2.5, -2}, {-3.5, -4}, {0.49999997, 0}, {1e6 + 0.5, 1e6}, {float32(math.Copysign(0, -1)), 0},
 		{float32(math.Inf(1)), -4194304}, {float32(math.NaN()), 0}} {
 		if got := nearestInt(c.in); got != c.want {
 			t.Errorf("nearestInt(%v) = %d, want %d", c.in, got, c.want)

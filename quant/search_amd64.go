@@ -30,7 +30,7 @@ func q3Quants8AVX2(xt *[16][8]float32, lt *[16][8]int32, scale *[8]float32)
 //go:noescape
 func requantAVX2(out *uint8, x *float32, n int, add, div float32, lo, hi, off int32)
 
-// iq4nlAsmTables holds the constants of the IQ4_NL level lookup in
+// iq4nlAsmTables (read by search_amd64.s) holds the constants of the IQ4_NL level lookup in
 // assembly: the 16 levels (as two 8-lane tables), and the level midpoints
 // the branch-free binary search probes: mid[7]; mid[3] and mid[11];
 // mid[1], mid[5], mid[9], mid[13]; mid[0], mid[2], …, mid[14].
@@ -47,6 +47,8 @@ var iq4nlAsmTables = func() (t [6][8]float32) {
 	t[3][0], t[3][1] = iq4nlMids[3], iq4nlMids[11]
 	return t
 }()
+
+var _ = &iq4nlAsmTables // referenced only from assembly
 
 // useAVX2 selects the assembly kernels; tests may clear it to exercise the
 // generic code on an AVX2 machine.
