@@ -32,7 +32,6 @@ CONST8(cHalf, 0x3F000000) // 0.5
 CONST8(cI15, 15)
 CONST8(cI31, 31)
 CONST8(c0F, 0x0F)
-CONST8(c1F, 0x1F)
 CONST8(cFF, 0xFF)
 
 // q80perm puts the dwords of VPACKUSWB's lane-interleaved result in order.
@@ -144,18 +143,26 @@ done:
 label:
 
 // MINMAX leaves the block's min in X10 and max in X11 (ggml: strict
-// comparisons from ±FLT_MAX, so among equal values the first one).
+// comparisons from ±FLT_MAX, so among equal values the first one). Both
+// are reduced together, the min as the max of the negated values.
 #define MINMAX(l1, l2) \
 	VMINPS Y1, Y0, Y8 \
 	VMINPS Y3, Y2, Y9 \
 	VMINPS Y9, Y8, Y8 \
-	HREDUCE(VMINPS) \
-	VMOVAPS X8, X10 \
-	VMAXPS Y1, Y0, Y8 \
-	VMAXPS Y3, Y2, Y9 \
-	VMAXPS Y9, Y8, Y8 \
-	HREDUCE(VMAXPS) \
-	VMOVAPS X8, X11 \
+	VMAXPS Y1, Y0, Y4 \
+	VMAXPS Y3, Y2, Y5 \
+	VMAXPS Y5, Y4, Y4 \
+	VXORPS cNeg<>(SB), Y8, Y8 \
+	VPERM2F128 $0x20, Y8, Y4, Y5 \
+	VPERM2F128 $0x31, Y8, Y4, Y6 \
+	VMAXPS Y6, Y5, Y5 \
+	VPERMILPS $0x4E, Y5, Y6 \
+	VMAXPS Y6, Y5, Y5 \
+	VPERMILPS $0xB1, Y5, Y6 \
+	VMAXPS Y6, Y5, Y5 \
+	VMOVAPS X5, X11 \
+	VEXTRACTF128 $1, Y5, X10 \
+	VXORPS cNeg<>(SB), X10, X10 \
 	FIRST_ZERO(X10, l1) \
 	FIRST_ZERO(X11, l2)
 
@@ -174,13 +181,19 @@ label:
 	VMOVD X13, AX \
 	MOVW AX, off(DI)
 
-// QUANT(Y, OFF, MAXQ, MASK): Y = (int32(Y*Y12 + OFF) min MAXQ) & MASK.
-#define QUANT(Y, OFF, MAXQ, MASK) \
+// QUANT(Y, OFF, MAXQ): Y = min(MAXQ, int32(Y*Y12 + OFF)).
+//
+// No mask is needed before packing: with a finite id the levels are in
+// 0..MAXQ, and the only other result, 0x80000000 from VCVTTPS2DQ for NaN or
+// ±Inf, has zero low bits like C's conversion and packs to 0 (unsigned
+// saturation). It occurs either for every element of a block (id = ±Inf)
+// or next to levels that are all 0 (Q4_1/Q5_1 with max − min = +Inf, id =
+// 0), so OR-ing two levels into a byte never loses a nonzero nibble.
+#define QUANT(Y, OFF, MAXQ) \
 	VMULPS Y12, Y, Y \
 	VADDPS OFF, Y, Y \
 	VCVTTPS2DQ Y, Y \
-	VPMINSD MAXQ, Y, Y \
-	VPAND MASK, Y, Y
+	VPMINSD MAXQ, Y, Y
 
 // Q8_ROUND(Y): Y = int32(trunc(v + copysign(0.49999997, v))) & 0xFF with
 // v = Y*Y12 (= roundf(x*id) cut to 8 bits). Needs Y14 = sign mask,
@@ -193,12 +206,18 @@ label:
 	VCVTTPS2DQ Y, Y \
 	VPAND Y10, Y, Y
 
-// QUANT_NOMIN(Y, OFF, MASK): Y = int32(Y*Y12 + OFF) & MASK.
-#define QUANT_NOMIN(Y, OFF, MASK) \
+// QUANT_NOMIN(Y, OFF): Y = int32(Y*Y12 + OFF) (see QUANT).
+#define QUANT_NOMIN(Y, OFF) \
 	VMULPS Y12, Y, Y \
 	VADDPS OFF, Y, Y \
-	VCVTTPS2DQ Y, Y \
-	VPAND MASK, Y, Y
+	VCVTTPS2DQ Y, Y
+
+// PUT_F16_PAIR stores fp16(X9) at 0(DI) and fp16(X10) at 2(DI).
+#define PUT_F16_PAIR \
+	VUNPCKLPS X10, X9, X13 \
+	VCVTPS2PH $0, X13, X13 \
+	VMOVD X13, AX \
+	MOVL AX, (DI)
 
 // PACK_NIBBLES(off) stores 16 bytes at off(DI): byte j = q[j] | q[j+16]<<4,
 // with the 4-bit levels of elements 0-7, 8-15, 16-23, 24-31 in Y0..Y3.
@@ -240,7 +259,6 @@ TEXT ·q4_0BlocksAVX2(SB), NOSPLIT, $0-24
 	JZ q40_end
 	VMOVUPS c8h<>(SB), Y10
 	VMOVUPS cI15<>(SB), Y11
-	VMOVUPS c0F<>(SB), Y14
 q40_loop:
 	LOAD4
 	ABSMAX_FIRST(q40_tie, q40_max)
@@ -248,10 +266,10 @@ q40_loop:
 	VDIVSS X13, X9, X9             // d = max / -8
 	PUT_F16(X9, 0)
 	INV_SCALE
-	QUANT(Y0, Y10, Y11, Y14)
-	QUANT(Y1, Y10, Y11, Y14)
-	QUANT(Y2, Y10, Y11, Y14)
-	QUANT(Y3, Y10, Y11, Y14)
+	QUANT(Y0, Y10, Y11)
+	QUANT(Y1, Y10, Y11)
+	QUANT(Y2, Y10, Y11)
+	QUANT(Y3, Y10, Y11)
 	PACK_NIBBLES(2)
 	ADDQ $128, SI
 	ADDQ $18, DI
@@ -274,7 +292,6 @@ TEXT ·q5_0BlocksAVX2(SB), NOSPLIT, $0-24
 	JZ q50_end
 	VMOVUPS c16h<>(SB), Y10
 	VMOVUPS cI31<>(SB), Y11
-	VMOVUPS c1F<>(SB), Y14
 q50_loop:
 	LOAD4
 	ABSMAX_FIRST(q50_tie, q50_max)
@@ -282,10 +299,10 @@ q50_loop:
 	VDIVSS X13, X9, X9             // d = max / -16
 	PUT_F16(X9, 0)
 	INV_SCALE
-	QUANT(Y0, Y10, Y11, Y14)
-	QUANT(Y1, Y10, Y11, Y14)
-	QUANT(Y2, Y10, Y11, Y14)
-	QUANT(Y3, Y10, Y11, Y14)
+	QUANT(Y0, Y10, Y11)
+	QUANT(Y1, Y10, Y11)
+	QUANT(Y2, Y10, Y11)
+	QUANT(Y3, Y10, Y11)
 	QH_BITS(2)
 	PACK_NIBBLES(6)
 	ADDQ $128, SI
@@ -315,18 +332,17 @@ q41_loop:
 	VSUBSS X10, X11, X9            // max - min
 	SCALAR32(0x41700000, X12)      // 15
 	VDIVSS X12, X9, X9             // d
-	PUT_F16(X9, 0)
-	PUT_F16(X10, 2)
+	PUT_F16_PAIR
 	INV_SCALE
 	VBROADCASTSS X10, Y10          // min
 	VSUBPS Y10, Y0, Y0             // x - min
 	VSUBPS Y10, Y1, Y1
 	VSUBPS Y10, Y2, Y2
 	VSUBPS Y10, Y3, Y3
-	QUANT(Y0, Y14, Y15, c0F<>(SB))
-	QUANT(Y1, Y14, Y15, c0F<>(SB))
-	QUANT(Y2, Y14, Y15, c0F<>(SB))
-	QUANT(Y3, Y14, Y15, c0F<>(SB))
+	QUANT(Y0, Y14, Y15)
+	QUANT(Y1, Y14, Y15)
+	QUANT(Y2, Y14, Y15)
+	QUANT(Y3, Y14, Y15)
 	PACK_NIBBLES(4)
 	ADDQ $128, SI
 	ADDQ $20, DI
@@ -347,25 +363,23 @@ TEXT ·q5_1BlocksAVX2(SB), NOSPLIT, $0-24
 	TESTQ CX, CX
 	JZ q51_end
 	VMOVUPS cHalf<>(SB), Y14
-	VMOVUPS c1F<>(SB), Y15
 q51_loop:
 	LOAD4
 	MINMAX(q51_z1, q51_z2)
 	VSUBSS X10, X11, X9            // max - min
 	SCALAR32(0x41F80000, X12)      // 31
 	VDIVSS X12, X9, X9             // d
-	PUT_F16(X9, 0)
-	PUT_F16(X10, 2)
+	PUT_F16_PAIR
 	INV_SCALE
 	VBROADCASTSS X10, Y10          // min
 	VSUBPS Y10, Y0, Y0             // x - min
 	VSUBPS Y10, Y1, Y1
 	VSUBPS Y10, Y2, Y2
 	VSUBPS Y10, Y3, Y3
-	QUANT_NOMIN(Y0, Y14, Y15)
-	QUANT_NOMIN(Y1, Y14, Y15)
-	QUANT_NOMIN(Y2, Y14, Y15)
-	QUANT_NOMIN(Y3, Y14, Y15)
+	QUANT_NOMIN(Y0, Y14)
+	QUANT_NOMIN(Y1, Y14)
+	QUANT_NOMIN(Y2, Y14)
+	QUANT_NOMIN(Y3, Y14)
 	QH_BITS(4)
 	PACK_NIBBLES(8)
 	ADDQ $128, SI
