@@ -34,3 +34,11 @@ var hasAVX2 = func() bool {
 // asmInstalled reports whether the assembly kernels replaced the generic
 // ones at init.
 func asmInstalled() bool { return useAVX2 }
+
+// setAsm switches the assembly kernels on or off (when the CPU has them)
+// and returns a function restoring the previous setting. For tests.
+func setAsm(on bool) (restore func()) {
+	old := useAVX2
+	useAVX2 = on && hasAVX2
+	return func() { useAVX2 = old }
+}

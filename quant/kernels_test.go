@@ -357,3 +357,29 @@ func TestRoundHalfAwayFloat32(t *testing.T) {
 		}
 	}
 }
+
+// TestGenericPathsOnThisMachine runs the fast encoders with the assembly
+// switched off, so that the portable Go paths (what arm64 and -tags noasm
+// use) are checked against the references and llama.cpp's hashes by a plain
+// `go test` on an AVX2 machine as well.
+func TestGenericPathsOnThisMachine(t *testing.T) {
+	defer setAsm(false)()
+	rng := rand.New(rand.NewPCG(51, 52))
+	x := adversarialRows(rng, 8)
+	x = append(x, goldenBits("nearzero", 9, 4, 256)...)
+	x = append(x, goldenBits("huge", 10, 4, 256)...)
+	for _, p := range kernelPairs {
+		diffCheck(t, p, "generic", x, 256, nil)
+		diffCheck(t, p, "generic+imatrix", x, 256, randomImatrix(rng, 256))
+	}
+	got := make([]byte, len(x)/32*34)
+	want := make([]byte, len(got))
+	quantizeQ8_0(got, x, 256, nil)
+	quantizeQ8_0Ref(want, x, 256, nil)
+	if !bytes.Equal(got, want) {
+		t.Error("Q8_0 generic path differs from the reference")
+	}
+	if !testing.Short() {
+		TestGoldenRandom(t)
+	}
+}

@@ -34,3 +34,6 @@ func makeQ3Quants8(scale *[8]float32, xt *[16][8]float32, lt *[16][8]int32) {
 // asmInstalled reports whether the assembly kernels replaced the generic
 // ones at init: never in this build.
 func asmInstalled() bool { return false }
+
+// setAsm is a no-op in this build: there are no assembly kernels.
+func setAsm(bool) (restore func()) { return func() {} }
