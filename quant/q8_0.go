@@ -35,17 +35,26 @@ func quantizeQ8_0Ref(dst []byte, src []float32, _ int, _ []float32) {
 		}
 		binary.LittleEndian.PutUint16(y, F32ToF16(d))
 		for j, v := range x {
-			y[2+j] = byte(int8(math.Round(float64(float32(v * id)))))
+			// float→int8 as C compiles it on x86 (±Inf and NaN, which a
+			// subnormal-small scale produces, give 0 on every platform)
+			y[2+j] = byte(int8(truncToInt32(float32(math.Round(float64(float32(v * id)))))))
 		}
 	}
 }
 
-// quantizeQ8_0 is quantizeQ8_0Ref made faster: the absolute maximum is taken
-// on the sign-cleared bit patterns (for finite floats their integer order is
-// their numeric order), and roundf(v) for |v| ≤ 128 is computed as
-// trunc(float64(v) ± 0.5), which is exact because a float32 in that range plus
-// one half is representable in float64.
+// quantizeQ8_0 is the Q8_0 encoder of the type table: the AVX2 block loop
+// where the CPU allows (legacy_amd64.s), quantizeQ8_0Generic otherwise.
 func quantizeQ8_0(dst []byte, src []float32, _ int, _ []float32) {
+	q8_0Blocks(dst[:len(src)/q8_0Block*q8_0Bytes], src)
+}
+
+// quantizeQ8_0Generic is quantizeQ8_0Ref made faster: the absolute maximum
+// is taken on the sign-cleared bit patterns (for finite floats their integer
+// order is their numeric order), and roundf(v) for |v| ≤ 128 is computed as
+// trunc(float64(v) ± 0.5), which is exact because a float32 in that range
+// plus one half is representable in float64. A block whose inverse scale
+// overflowed (subnormal-small values) goes through the reference.
+func quantizeQ8_0Generic(dst []byte, src []float32, _ int, _ []float32) {
 	nb := len(src) / q8_0Block
 	dst = dst[:nb*q8_0Bytes]
 	for b := 0; b < nb; b++ {
@@ -63,6 +72,10 @@ func quantizeQ8_0(dst []byte, src []float32, _ int, _ []float32) {
 		var id float32
 		if d != 0 {
 			id = 1 / d
+		}
+		if !isFinite32(id) {
+			quantizeQ8_0Ref(y[:], x[:], q8_0Block, nil)
+			continue
 		}
 		h := F32ToF16(d)
 		y[0] = byte(h)

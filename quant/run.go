@@ -117,6 +117,10 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	if opt.Imatrix != nil && len(opt.Imatrix) != nPerRow {
 		return 0, argErr("imatrix", "has %d entries; expected one per column, %d", len(opt.Imatrix), nPerRow)
 	}
+	if i := firstNonFinite(opt.Imatrix); i >= 0 {
+		// llama-quantize rejects such an imatrix too
+		return 0, argErr("imatrix", "entry %d is %v; expected finite weights", i, opt.Imatrix[i])
+	}
 	need := n / tr.BlockSize * tr.BlockBytes
 	if len(dst) < need {
 		return 0, argErr("out", "holds %d bytes; expected at least %d for %d %s values", len(dst), need, n, tr.Name)
@@ -185,7 +189,11 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 }
 
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+// The common all-finite case is decided by the vectorised anyNonFinite.
 func firstNonFinite(x []float32) int {
+	if !anyNonFinite(x) {
+		return -1
+	}
 	for i, v := range x {
 		if math.Float32bits(v)&0x7F800000 == 0x7F800000 {
 			return i

@@ -132,6 +132,8 @@ func TestArgumentErrors(t *testing.T) {
 		{Q8_0, 100, F32Input(x[:40]), 32, Options{}, "x"},
 		{Q8_0, 67, F32Input(x), 32, Options{}, "out"},
 		{Q8_0, 68, F32Input(x), 32, Options{Imatrix: make([]float32, 5)}, "imatrix"},
+		{Q4_K, 288, F32Input(make([]float32, 512)), 256, Options{Imatrix: append(make([]float32, 255), float32(math.NaN()))}, "imatrix"},
+		{Q4_0, 36, F32Input(x), 32, Options{Imatrix: append(make([]float32, 31), float32(math.Inf(1)))}, "imatrix"},
 	}
 	for i, c := range cases {
 		_, err := Quantize(c.typ, make([]byte, c.dst), c.src, c.nPerRow, c.opt)
