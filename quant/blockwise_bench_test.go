@@ -30,7 +30,7 @@ func benchLoop(b *testing.B, bytes int, f func() error) {
 	}
 }
 
-func benchInput() []float32 {
+func bnbBenchInput() []float32 {
 	rng := rand.New(rand.NewPCG(11, 12))
 	x := make([]float32, benchN)
 	for i := range x {
@@ -40,7 +40,7 @@ func benchInput() []float32 {
 }
 
 func BenchmarkQuantizeBlockwise(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	codes := make([]uint8, len(x))
 	for _, bs := range []int{4096, 256, 64} {
 		absmax := make([]float32, numBlocks(len(x), bs))
@@ -53,7 +53,7 @@ func BenchmarkQuantizeBlockwise(b *testing.B) {
 }
 
 func BenchmarkQuantize4Bit(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	packed := make([]uint8, len(x)/2)
 	for _, typ := range []FourBitType{NF4, FP4} {
 		for _, bs := range []int{64, 4096} {
@@ -68,7 +68,7 @@ func BenchmarkQuantize4Bit(b *testing.B) {
 }
 
 func BenchmarkDequantizeBlockwise(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	codes := make([]uint8, len(x))
 	absmax := make([]float32, numBlocks(len(x), 4096))
 	if err := QuantizeBlockwise(codes, absmax, F32Input(x), nil, 4096, Options{}); err != nil {
@@ -81,7 +81,7 @@ func BenchmarkDequantizeBlockwise(b *testing.B) {
 }
 
 func BenchmarkDequantize4Bit(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	packed := make([]uint8, len(x)/2)
 	absmax := make([]float32, numBlocks(len(x), 64))
 	if err := Quantize4Bit(packed, absmax, F32Input(x), NF4, 64, Options{}); err != nil {
@@ -94,7 +94,7 @@ func BenchmarkDequantize4Bit(b *testing.B) {
 }
 
 func BenchmarkMaxAbsBits(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	var sink uint32
 	for _, n := range []int{4096, len(x)} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
@@ -110,7 +110,7 @@ func BenchmarkMaxAbsBits(b *testing.B) {
 }
 
 func BenchmarkQuantizeHalfInput(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	h, bh := make([]uint16, len(x)), make([]uint16, len(x))
 	for i, v := range x {
 		h[i], bh[i] = F32ToF16(v), F32ToBF16(v)
@@ -137,7 +137,7 @@ func BenchmarkQuantizeHalfInput(b *testing.B) {
 }
 
 func BenchmarkDequantizeHalfOutput(b *testing.B) {
-	x := benchInput()
+	x := bnbBenchInput()
 	codes := make([]uint8, len(x))
 	absmax := make([]float32, numBlocks(len(x), 4096))
 	if err := QuantizeBlockwise(codes, absmax, F32Input(x), nil, 4096, Options{}); err != nil {

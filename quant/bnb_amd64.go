@@ -1,4 +1,4 @@
-//go:build amd64 && !purego
+//go:build amd64 && !noasm
 
 package quant
 
@@ -6,42 +6,13 @@ package quant
 // computes exactly what its Go twin computes (maxAbsBits; the NF4 and FP4
 // rules nf4CodeRef and fp4CodeRef, which the AVX2 code evaluates for every
 // input, NaN and ±Inf included); TestVectorKernels checks them against each
-// other. Build with -tags purego to use the Go twins only.
+// other. Build with -tags noasm to use the Go twins only.
 
-// haveAVX2 reports whether the CPU and the OS support AVX2; haveF16C
-// whether they also support the F16C conversions.
+// The kernels here need AVX2 and F16C, which hasAVX2 (cpu_amd64.go) checks.
 var (
-	haveAVX2 = detectAVX2()
-	haveF16C = haveAVX2 && detectF16C()
+	haveAVX2 = hasAVX2
+	haveF16C = hasAVX2
 )
-
-func detectF16C() bool {
-	_, _, ecx1, _ := cpuid(1, 0)
-	return ecx1&(1<<29) != 0
-}
-
-func detectAVX2() bool {
-	maxLeaf, _, _, _ := cpuid(0, 0)
-	if maxLeaf < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const osxsave, avx = 1 << 27, 1 << 28
-	if ecx1&osxsave == 0 || ecx1&avx == 0 {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled by the OS
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0
-}
-
-//go:noescape
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-//go:noescape
-func xgetbv() (eax, edx uint32)
 
 // maxAbsBitsAVX2 returns the largest sign-cleared bit pattern among the
 // first len(x) &^ 31 elements of x (0 if there are none).

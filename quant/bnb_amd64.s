@@ -1,4 +1,4 @@
-//go:build amd64 && !purego
+//go:build amd64 && !noasm
 
 #include "textflag.h"
 
@@ -15,25 +15,6 @@ GLOBL eight<>(SB), RODATA|NOPTR, $4
 DATA nibbleMul<>+0(SB)/8, $0x0110011001100110
 DATA nibbleMul<>+8(SB)/8, $0x0110011001100110
 GLOBL nibbleMul<>(SB), RODATA|NOPTR, $16
-
-// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-TEXT ·cpuid(SB), NOSPLIT, $0-24
-	MOVL eaxArg+0(FP), AX
-	MOVL ecxArg+4(FP), CX
-	CPUID
-	MOVL AX, eax+8(FP)
-	MOVL BX, ebx+12(FP)
-	MOVL CX, ecx+16(FP)
-	MOVL DX, edx+20(FP)
-	RET
-
-// func xgetbv() (eax, edx uint32)
-TEXT ·xgetbv(SB), NOSPLIT, $0-8
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, eax+0(FP)
-	MOVL DX, edx+4(FP)
-	RET
 
 // func maxAbsBitsAVX2(x []float32) uint32
 // Unsigned maximum of x[i] & 0x7fffffff over 32 elements per iteration, in

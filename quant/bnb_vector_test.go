@@ -7,7 +7,7 @@ import (
 )
 
 // TestVectorKernels: the vector kernels (AVX2 on amd64 unless built with
-// -tags purego) compute exactly what their Go twins compute, on random,
+// -tags noasm) compute exactly what their Go twins compute, on random,
 // adversarial and non-finite inputs, for every length around the vector
 // width.
 func TestVectorKernels(t *testing.T) {

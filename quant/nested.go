@@ -1,7 +1,5 @@
 package quant
 
-import "math"
-
 // This file holds bitsandbytes' double ("nested") quantization of absmax
 // (compress_statistics=True for 4-bit, nested=True for 8-bit; spec
 // blockwise.md §4):
@@ -114,5 +112,3 @@ func DequantizeNested(absmax []float32, codes []uint8, nestedAbsmax []float32, o
 	}
 	return nil
 }
-
-func isFinite32(f float32) bool { return math.Float32bits(f)&0x7F800000 != 0x7F800000 }

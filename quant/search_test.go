@@ -119,7 +119,7 @@ func TestSearchAsmMatchesGeneric(t *testing.T) {
 		qkxEval8(x, w, &num, rngv, min, nmax, sumW, sumX, mad, first, &Lf1, &r1)
 		qkxEval8Generic(x, w, &num, rngv, min, nmax, sumW, sumX, mad, first, &Lf2, &r2)
 		if Lf1 != Lf2 || !sameBits(r1[0][:], r2[0][:]) || !sameBits(r1[1][:], r2[1][:]) || !sameBitsOrNaN(r1[2][:], r2[2][:]) {
-			t.Fatalf("qkxEval8 differs: x=%v w=%v num=%v\n got  %v\n want %v\n bits %x\n want %x", x, w, num, r1, r2, bitsOf(r1[:]), bitsOf(r2[:]))
+			t.Fatalf("qkxEval8 differs: x=%v w=%v num=%v\n got  %v\n want %v\n bits %x\n want %x", x, w, num, r1, r2, laneBits(r1[:]), laneBits(r2[:]))
 		}
 
 		// make_qx_quants scan and sums, and the final rounding
@@ -268,7 +268,7 @@ func FuzzSearchAsm(f *testing.F) {
 	})
 }
 
-func bitsOf(r [][8]float32) (b [][8]uint32) {
+func laneBits(r [][8]float32) (b [][8]uint32) {
 	for _, v := range r {
 		var u [8]uint32
 		for k := range v {

@@ -37,9 +37,9 @@ from .blockwise import (
 from .errors import (
     WickCancelledError,
     WickError,
-    WickForkError,
     WickFileExistsError,
     WickFileNotFoundError,
+    WickForkError,
     WickFormatError,
     WickInternalError,
     WickNonFiniteError,

@@ -9,50 +9,36 @@ from . import safetensors as safetensors
 from .errors import (
     WickCancelledError as WickCancelledError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickError as WickError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickFileExistsError as WickFileExistsError,
+)
+from .errors import (
     WickFileNotFoundError as WickFileNotFoundError,
+)
+from .errors import (
     WickForkError as WickForkError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickFormatError as WickFormatError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickInternalError as WickInternalError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickNonFiniteError as WickNonFiniteError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickOSError as WickOSError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickTypeError as WickTypeError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickUnsupportedError as WickUnsupportedError,
 )
-from . import gguf as gguf
-from . import safetensors as safetensors
 from .errors import (
     WickValueError as WickValueError,
 )

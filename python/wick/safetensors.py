@@ -67,7 +67,7 @@ class SafetensorsModel(Mapping[str, np.ndarray]):
 
     It is a read-only mapping from tensor name to zero-copy numpy array."""
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"]):
+    def __init__(self, path: Union[str, os.PathLike[str]]):
         self.path = str(path)
         buf, n = _native.text(self.path)
         info = json.loads(_native.call_with_result(_native.lib().wick_safetensors_describe, buf, n))
@@ -139,7 +139,7 @@ class SafetensorsModel(Mapping[str, np.ndarray]):
             m.close()
         self._maps.clear()
 
-    def __enter__(self) -> "SafetensorsModel":
+    def __enter__(self) -> SafetensorsModel:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -149,13 +149,13 @@ class SafetensorsModel(Mapping[str, np.ndarray]):
         return f"<wick.safetensors.SafetensorsModel {self.path!r}: {len(self.files)} file(s), {len(self.tensors)} tensors>"
 
 
-def open(path: Union[str, "os.PathLike[str]"]) -> SafetensorsModel:  # noqa: A001
+def open(path: Union[str, os.PathLike[str]]) -> SafetensorsModel:  # noqa: A001
     """Open a .safetensors file, a ``model.safetensors.index.json``, or a model directory."""
     return SafetensorsModel(path)
 
 
 def write(
-    path: Union[str, "os.PathLike[str]"],
+    path: Union[str, os.PathLike[str]],
     tensors: Mapping[str, Any],
     metadata: Optional[Mapping[str, str]] = None,
     *,

@@ -78,7 +78,8 @@ def element_bits(dist, seed, rows, n_per_row):
     """float32 inputs of a case, as uint32 bit patterns (rows*n_per_row)."""
     n = rows * n_per_row
     r = splitmix64(seed, n)
-    u16 = lambda k: ((r >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.int64)
+    def u16(k):
+        return ((r >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.int64)
     idx = np.arange(n, dtype=np.int64)
     col = idx % n_per_row
     row = idx // n_per_row
@@ -125,9 +126,10 @@ def element_bits(dist, seed, rows, n_per_row):
         # 7 bell*2**-20
         g = idx // 16
         kinds = np.array([mix1(seed + int(k)) % 8 for k in range(n // 16)], dtype=np.int64)[g]
-        sub = ((r & np.uint64(0x807FFFFF))).astype(np.uint32)
+        sub = (r & np.uint64(0x807FFFFF)).astype(np.uint32)
         out = np.zeros(n, np.uint32)
-        sel = lambda k: kinds == k
+        def sel(k):
+            return kinds == k
         out[sel(1)] = np.uint32(0x80000000)
         out[sel(2)] = f32_from_int_scaled(bell[sel(2)], -80).view(np.uint32)
         out[sel(3)] = sub[sel(3)]

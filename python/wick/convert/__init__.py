@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 
+from ..gguf.values import KV, ValueType
 from .archs import supported_architectures
 from .errors import (
     ConfigError,
@@ -53,7 +54,6 @@ from .ggml_types import TARGETS
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
 from .tokenizer import TokenizerFiles
-from ..gguf.values import KV, ValueType
 
 __all__ = [
     "build_plan", "build_plan_from_parts", "format_plan_table", "read_model_dir", "read_safetensors_header",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
@@ -124,7 +125,7 @@ class Metadata(Mapping[str, Any]):
 class GGUFFile:
     """An open, validated GGUF file. Use :func:`open`."""
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"]):
+    def __init__(self, path: Union[str, os.PathLike[str]]):
         self.path = str(path)
         buf, n = _native.text(self.path)
         info = json.loads(_native.call_with_result(_native.lib().wick_gguf_describe, buf, n))
@@ -172,7 +173,7 @@ class GGUFFile:
         """Unmap the file (arrays already returned stay valid)."""
         self._map.close()
 
-    def __enter__(self) -> "GGUFFile":
+    def __enter__(self) -> GGUFFile:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -182,7 +183,7 @@ class GGUFFile:
         return f"<wick.gguf.GGUFFile {self.path!r}: v{self.version}, {len(self.metadata)} keys, {len(self.tensors)} tensors>"
 
 
-def open(path: Union[str, "os.PathLike[str]"]) -> GGUFFile:  # noqa: A001 - the module's natural verb
+def open(path: Union[str, os.PathLike[str]]) -> GGUFFile:  # noqa: A001 - the module's natural verb
     """Open and validate a GGUF file (v2 or v3)."""
     return GGUFFile(path)
 
@@ -278,7 +279,7 @@ def _tensor_entry(name: str, t: Any) -> Tuple[dict, np.ndarray]:
 
 
 def write(
-    path: Union[str, "os.PathLike[str]"],
+    path: Union[str, os.PathLike[str]],
     metadata: Union[Mapping[str, Any], Iterable[KV]] = (),
     tensors: Mapping[str, Any] = {},  # noqa: B006 - read only
     *,
