@@ -1,5 +1,8 @@
 module github.com/wick-ml/wick
 
-go 1.25
+go 1.25.0
 
-require github.com/x448/float16 v0.8.4 // indirect
+require (
+	github.com/x448/float16 v0.8.4
+	golang.org/x/sys v0.41.0
+)

@@ -1,10 +1,6 @@
 package quant
 
-import (
-	"math"
-
-	"github.com/wick-ml/wick/internal/parallel"
-)
+import "github.com/wick-ml/wick/internal/parallel"
 
 // DType is the element encoding of an input buffer.
 type DType int
@@ -50,15 +46,11 @@ func (in Input) floats(lo, hi int, scratch []float32) []float32 {
 	switch in.dtype {
 	case DTypeF16:
 		out := scratch[:hi-lo]
-		for i, h := range in.u16[lo:hi] {
-			out[i] = f16Table[h]
-		}
+		kern.widenF16(out, in.u16[lo:hi])
 		return out
 	case DTypeBF16:
 		out := scratch[:hi-lo]
-		for i, h := range in.u16[lo:hi] {
-			out[i] = BF16ToF32(h)
-		}
+		kern.widenBF16(out, in.u16[lo:hi])
 		return out
 	default:
 		return in.f32[lo:hi]
@@ -179,16 +171,6 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 		tr.dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
 		return nil
 	})
-}
-
-// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
-func firstNonFinite(x []float32) int {
-	for i, v := range x {
-		if math.Float32bits(v)&0x7F800000 == 0x7F800000 {
-			return i
-		}
-	}
-	return -1
 }
 
 // forChunks runs work over [0, n) in chunks of per elements on up to

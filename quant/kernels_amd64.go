@@ -1,0 +1,238 @@
+//go:build amd64 && !noasm
+
+package quant
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// This file declares the AVX2 + F16C assembly kernels (kernels_amd64.s) and
+// wraps them into a kernelSet. The routines process whole vector steps
+// only; the wrappers finish the last few elements with the generic Go twins,
+// which compute the same bits. The assembly uses no FMA instruction, and
+// every float operation is a single IEEE binary32 operation rounded to
+// nearest even, in the order the reference performs it.
+//
+// Each routine's doc comment is the Go loop it implements; the generic
+// twins in float.go and q8_0.go are those loops as code.
+
+// selectKernels picks the assembly when the CPU (and the OS, for the YMM
+// registers) supports AVX2 and F16C, else the generic Go kernels.
+func selectKernels() kernelSet {
+	if cpu.X86.HasAVX2 && hasF16C() {
+		return avx2Kernels
+	}
+	return genericKernels
+}
+
+// hasF16C reports CPUID.1:ECX.F16C[bit 29]. (golang.org/x/sys/cpu reports
+// it only from versions that need Go 1.26.) The OS support for YMM state it
+// needs is the one cpu.X86.HasAVX2 already checked.
+func hasF16C() bool { return cpuid1ECX()&(1<<29) != 0 }
+
+func cpuid1ECX() uint32
+
+var avx2Kernels = kernelSet{
+	name:       "avx2",
+	encodeF32:  copyF32ToBytes,
+	decodeF32:  copyBytesToF32,
+	encodeF16:  encodeF16AVX2,
+	decodeF16:  decodeF16AVX2,
+	encodeBF16: encodeBF16AVX2,
+	decodeBF16: decodeBF16AVX2,
+	widenF16: func(dst []float32, src []uint16) {
+		decodeF16AVX2(dst[:len(src)], u16Bytes(src))
+	},
+	widenBF16: func(dst []float32, src []uint16) {
+		decodeBF16AVX2(dst[:len(src)], u16Bytes(src))
+	},
+	quantizeQ8_0: func(dst []byte, src []float32) {
+		nb := len(src) / q8_0Block
+		_ = dst[:nb*q8_0Bytes] // the assembly writes nb blocks: check first
+		if nb > 0 {
+			quantizeQ8_0AVX2(dst, src[:nb*q8_0Block])
+		}
+	},
+	dequantizeQ8_0: func(dst []float32, src []byte) {
+		nb := len(dst) / q8_0Block
+		_ = src[:nb*q8_0Bytes]
+		if nb > 0 {
+			dequantizeQ8_0AVX2(dst[:nb*q8_0Block], src)
+		}
+	},
+	firstNonFinite: func(x []float32) int {
+		for i := firstNonFiniteGroupAVX2(x); i < len(x); i++ {
+			if isNonFinite(x[i]) {
+				return i
+			}
+		}
+		return -1
+	},
+}
+
+// On little-endian amd64 a float32 slice already is its little-endian
+// encoding: F32 "quantization" and its inverse are memory copies.
+
+func copyF32ToBytes(dst []byte, src []float32) {
+	copy(dst[:4*len(src)], unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)))
+}
+
+func copyBytesToF32(dst []float32, src []byte) {
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), src[:4*len(dst)])
+}
+
+// u16Bytes views native (little-endian) uint16 values as their bytes.
+func u16Bytes(s []uint16) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 2*len(s))
+}
+
+// vecStep is the element count the conversion routines handle per step; the
+// wrappers below pass them a multiple of it.
+const vecStep = 16
+
+func encodeF16AVX2(dst []byte, src []float32) {
+	n := len(src) &^ (vecStep - 1)
+	_ = dst[:2*len(src)]
+	if n > 0 {
+		f32ToF16AVX2(dst, src[:n])
+	}
+	encodeF16Generic(dst[2*n:], src[n:])
+}
+
+func decodeF16AVX2(dst []float32, src []byte) {
+	n := len(dst) &^ (vecStep - 1)
+	_ = src[:2*len(dst)]
+	if n > 0 {
+		f16ToF32AVX2(dst[:n], src)
+	}
+	decodeF16Generic(dst[n:], src[2*n:])
+}
+
+func encodeBF16AVX2(dst []byte, src []float32) {
+	n := len(src) &^ (vecStep - 1)
+	_ = dst[:2*len(src)]
+	if n > 0 {
+		f32ToBF16AVX2(dst, src[:n])
+	}
+	encodeBF16Generic(dst[2*n:], src[n:])
+}
+
+func decodeBF16AVX2(dst []float32, src []byte) {
+	n := len(dst) &^ (vecStep - 1)
+	_ = src[:2*len(dst)]
+	if n > 0 {
+		bf16ToF32AVX2(dst[:n], src)
+	}
+	decodeBF16Generic(dst[n:], src[2*n:])
+}
+
+// f32ToF16AVX2 is
+//
+//	for i, v := range src {
+//		binary.LittleEndian.PutUint16(dst[2*i:], F32ToF16(v))
+//	}
+//
+// with VCVTPS2PH (round to nearest even) after replacing every NaN lane by
+// sign|0x7FC00000, which F16C turns into ggml's canonical sign|0x7E00.
+// len(src) must be a multiple of 16 and len(dst) ≥ 2·len(src).
+//
+//go:noescape
+func f32ToF16AVX2(dst []byte, src []float32)
+
+// f16ToF32AVX2 is
+//
+//	for i := range dst {
+//		dst[i] = F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+//	}
+//
+// with VCVTPH2PS (exact), then the quiet bit set in NaN lanes, as ggml's
+// conversion and f16Table do (VCVTPH2PS alone keeps a signalling NaN
+// signalling). len(dst) must be a multiple of 16 and len(src) ≥ 2·len(dst).
+//
+//go:noescape
+func f16ToF32AVX2(dst []float32, src []byte)
+
+// f32ToBF16AVX2 is
+//
+//	for i, v := range src {
+//		u := math.Float32bits(v)
+//		if u&0x7FFFFFFF > 0x7F800000 {
+//			u |= 0x00400000 // NaN: quiet, sign and top payload kept
+//		} else {
+//			u += 0x7FFF + (u>>16)&1 // round to nearest even
+//		}
+//		binary.LittleEndian.PutUint16(dst[2*i:], uint16(u>>16))
+//	}
+//
+// in 32-bit integer lanes. len(src) must be a multiple of 16 and
+// len(dst) ≥ 2·len(src).
+//
+//go:noescape
+func f32ToBF16AVX2(dst []byte, src []float32)
+
+// bf16ToF32AVX2 is
+//
+//	for i := range dst {
+//		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+//	}
+//
+// len(dst) must be a multiple of 16 and len(src) ≥ 2·len(dst).
+//
+//go:noescape
+func bf16ToF32AVX2(dst []float32, src []byte)
+
+// quantizeQ8_0AVX2 is, for each block b of 32 values x = src[32b:32b+32]
+// written to y = dst[34b:34b+34],
+//
+//	amax := max over j of abs32(x[j])
+//	d := amax / 127
+//	id := float32(0)
+//	if d != 0 {
+//		id = 1 / d
+//	}
+//	binary.LittleEndian.PutUint16(y, F32ToF16(d)) // VCVTPS2PH: d is finite and ≥ 0
+//	for j := range x {
+//		v := x[j] * id
+//		y[2+j] = byte(int32(v + copysign(0.49999997, v))) // = roundf(v) for |v| ≤ 128
+//	}
+//
+// with every float operation rounded to float32; the int32 conversion
+// truncates, and out-of-range lanes (id = +Inf, reached only by blocks of
+// tiny values) give 0x80000000, whose low byte 0 is what q8Byte and ggml's
+// x86-64 build produce. len(src) must be a positive multiple of 32, len(dst)
+// ≥ 34·len(src)/32, and every value finite.
+//
+//go:noescape
+func quantizeQ8_0AVX2(dst []byte, src []float32)
+
+// dequantizeQ8_0AVX2 is, for each block b of y = src[34b:34b+34] decoded
+// into x = dst[32b:32b+32],
+//
+//	d := F16ToF32(binary.LittleEndian.Uint16(y))
+//	for j := range x {
+//		x[j] = float32(int8(y[2+j])) * d
+//	}
+//
+// len(dst) must be a positive multiple of 32 and len(src) ≥ 34·len(dst)/32.
+//
+//go:noescape
+func dequantizeQ8_0AVX2(dst []float32, src []byte)
+
+// firstNonFiniteGroupAVX2 returns the start of the first group of 32 values
+// x[32k:32k+32] that holds a NaN or ±Inf (exponent bits all ones, the rule
+// of isNonFinite), or len(x) rounded down to a multiple of 32 when no whole
+// group does. It is
+//
+//	for g := 0; g+32 <= len(x); g += 32 {
+//		for _, v := range x[g : g+32] {
+//			if isNonFinite(v) {
+//				return g
+//			}
+//		}
+//	}
+//	return len(x) &^ 31
+//
+//go:noescape
+func firstNonFiniteGroupAVX2(x []float32) int

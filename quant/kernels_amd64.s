@@ -1,0 +1,321 @@
+//go:build amd64 && !noasm
+
+// AVX2 + F16C kernels. Each routine's contract and the Go loop it implements
+// are in kernels_amd64.go. No FMA instruction is used anywhere: every float
+// operation is one IEEE binary32 operation rounded to nearest even (MXCSR
+// default), as in the reference. Operands are in Go order: sources first,
+// destination last.
+
+#include "textflag.h"
+
+// BCAST32 broadcasts the 32-bit constant c into the YMM register r.
+#define BCAST32(c, r, xr) MOVL $c, AX; VMOVD AX, xr; VPBROADCASTD xr, r
+
+// func cpuid1ECX() uint32
+TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	MOVL CX, ret+0(FP)
+	RET
+
+// func f32ToF16AVX2(dst []byte, src []float32)
+TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $4, CX                       // steps of 16 values
+	JZ   f16enc_done
+	BCAST32(0x80000000, Y15, X15)     // sign bit
+	BCAST32(0x7FC00000, Y14, X14)     // quiet NaN, empty payload
+
+f16enc_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	// NaN lanes become sign|0x7FC00000, which VCVTPS2PH narrows to sign|0x7E00.
+	VCMPPS  $3, Y0, Y0, Y2            // unordered with itself: NaN
+	VCMPPS  $3, Y1, Y1, Y3
+	VANDPS  Y15, Y0, Y4
+	VANDPS  Y15, Y1, Y5
+	VORPS   Y14, Y4, Y4
+	VORPS   Y14, Y5, Y5
+	VBLENDVPS Y2, Y4, Y0, Y0          // Y0 = NaN ? Y4 : Y0
+	VBLENDVPS Y3, Y5, Y1, Y1
+	VCVTPS2PH $0, Y0, (DI)            // imm 0: round to nearest even
+	VCVTPS2PH $0, Y1, 16(DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  f16enc_loop
+	VZEROUPPER
+
+f16enc_done:
+	RET
+
+// func f16ToF32AVX2(dst []float32, src []byte)
+TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	SHRQ $4, CX
+	JZ   f16dec_done
+	BCAST32(0x00400000, Y15, X15)     // the quiet bit
+
+f16dec_loop:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	// VCVTPH2PS keeps a signalling NaN signalling; ggml's conversion quiets it.
+	VCMPPS  $3, Y0, Y0, Y2            // NaN lanes
+	VCMPPS  $3, Y1, Y1, Y3
+	VANDPS  Y15, Y2, Y2
+	VANDPS  Y15, Y3, Y3
+	VORPS   Y2, Y0, Y0
+	VORPS   Y3, Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  f16dec_loop
+	VZEROUPPER
+
+f16dec_done:
+	RET
+
+// func f32ToBF16AVX2(dst []byte, src []float32)
+TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $4, CX
+	JZ   bf16enc_done
+	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
+	BCAST32(0x7F800000, Y14, X14)     // +Inf: magnitudes above it are NaN
+	BCAST32(0x00000001, Y13, X13)
+	BCAST32(0x00007FFF, Y12, X12)
+	BCAST32(0x00400000, Y11, X11)     // the quiet bit
+
+bf16enc_loop:
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	// rounded: u + 0x7FFF + ((u >> 16) & 1)
+	VPSRLD  $16, Y0, Y2
+	VPSRLD  $16, Y1, Y3
+	VPAND   Y13, Y2, Y2
+	VPAND   Y13, Y3, Y3
+	VPADDD  Y12, Y2, Y2
+	VPADDD  Y12, Y3, Y3
+	VPADDD  Y0, Y2, Y2
+	VPADDD  Y1, Y3, Y3
+	// NaN: u | 0x00400000
+	VPAND   Y15, Y0, Y4
+	VPAND   Y15, Y1, Y5
+	VPCMPGTD Y14, Y4, Y4              // |u| > 0x7F800000 (signed compare of non-negative values)
+	VPCMPGTD Y14, Y5, Y5
+	VPOR    Y11, Y0, Y0
+	VPOR    Y11, Y1, Y1
+	VPBLENDVB Y4, Y0, Y2, Y2          // Y2 = NaN ? Y0 : Y2
+	VPBLENDVB Y5, Y1, Y3, Y3
+	VPSRLD  $16, Y2, Y2
+	VPSRLD  $16, Y3, Y3
+	VPACKUSDW Y3, Y2, Y2              // 16-bit lanes, 64-bit groups in order 0 2 1 3
+	VPERMQ  $0xD8, Y2, Y2
+	VMOVDQU Y2, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  bf16enc_loop
+	VZEROUPPER
+
+bf16enc_done:
+	RET
+
+// func bf16ToF32AVX2(dst []float32, src []byte)
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	SHRQ $4, CX
+	JZ   bf16dec_done
+
+bf16dec_loop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPSLLD $16, Y0, Y0
+	VPSLLD $16, Y1, Y1
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y1, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  bf16dec_loop
+	VZEROUPPER
+
+bf16dec_done:
+	RET
+
+// func quantizeQ8_0AVX2(dst []byte, src []float32)
+TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $5, CX                       // blocks
+	JZ   q8enc_done
+	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
+	BCAST32(0x42FE0000, Y14, X14)     // 127.0
+	BCAST32(0x3F800000, Y13, X13)     // 1.0
+	VXORPS  Y12, Y12, Y12             // 0.0
+	BCAST32(0x3EFFFFFF, Y11, X11)     // 0.49999997 = 0.5 - 2^-25
+	BCAST32(0x000000FF, Y10, X10)     // low byte of each 32-bit lane
+	// VPERMD indices that put the four 32-bit groups of each source block
+	// back in order after the in-lane packs: 0 4 1 5 2 6 3 7.
+	MOVQ $0x0000000400000000, AX
+	VMOVQ AX, X9
+	MOVQ $0x0000000500000001, AX
+	VPINSRQ $1, AX, X9, X9
+	MOVQ $0x0000000600000002, AX
+	VMOVQ AX, X8
+	MOVQ $0x0000000700000003, AX
+	VPINSRQ $1, AX, X8, X8
+	VINSERTI128 $1, X8, Y9, Y9
+
+q8enc_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	// amax = max |x|
+	VANDPS  Y15, Y0, Y4
+	VANDPS  Y15, Y1, Y5
+	VANDPS  Y15, Y2, Y6
+	VANDPS  Y15, Y3, Y7
+	VMAXPS  Y5, Y4, Y4
+	VMAXPS  Y7, Y6, Y6
+	VMAXPS  Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS  X5, X4, X4
+	VPERMILPS $0x4E, X4, X5
+	VMAXPS  X5, X4, X4
+	VPERMILPS $0xB1, X4, X5
+	VMAXPS  X5, X4, X4                // amax in every lane
+	VDIVPS  X14, X4, X4               // d = amax / 127
+	VCVTPS2PH $0, X4, X5
+	VMOVD   X5, AX
+	MOVW    AX, (DI)                  // fp16(d)
+	VDIVPS  X4, X13, X5               // 1 / d
+	VCMPPS  $0, X12, X4, X6           // d == 0
+	VANDNPS X5, X6, X5                // id = d == 0 ? 0 : 1/d
+	VINSERTF128 $1, X5, Y5, Y5        // id in all 8 lanes
+	// v = x * id; q = trunc(v + copysign(0.49999997, v))
+	VMULPS  Y5, Y0, Y0
+	VMULPS  Y5, Y1, Y1
+	VMULPS  Y5, Y2, Y2
+	VMULPS  Y5, Y3, Y3
+	VANDNPS Y0, Y15, Y4               // sign bits of v
+	VANDNPS Y1, Y15, Y5
+	VANDNPS Y2, Y15, Y6
+	VANDNPS Y3, Y15, Y7
+	VORPS   Y11, Y4, Y4
+	VORPS   Y11, Y5, Y5
+	VORPS   Y11, Y6, Y6
+	VORPS   Y11, Y7, Y7
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	// Keep each lane's low byte (C's int → int8_t), then pack without
+	// saturation effects: 0..255 survives both unsigned-saturating packs.
+	VPAND   Y10, Y0, Y0
+	VPAND   Y10, Y1, Y1
+	VPAND   Y10, Y2, Y2
+	VPAND   Y10, Y3, Y3
+	VPACKUSDW Y1, Y0, Y0              // per 128-bit lane: x0 x1 (8 words)
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0              // per lane: 4-byte groups 0 8 16 24 | 4 12 20 28
+	VPERMD  Y0, Y9, Y0
+	VMOVDQU Y0, 2(DI)
+	ADDQ $128, SI
+	ADDQ $34, DI
+	DECQ CX
+	JNZ  q8enc_loop
+	VZEROUPPER
+
+q8enc_done:
+	RET
+
+// func dequantizeQ8_0AVX2(dst []float32, src []byte)
+TEXT ·dequantizeQ8_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	SHRQ $5, CX
+	JZ   q8dec_done
+
+q8dec_loop:
+	MOVWLZX (SI), AX
+	VMOVD   AX, X0
+	VCVTPH2PS X0, X0
+	VBROADCASTSS X0, Y0               // d
+	VPMOVSXBD 2(SI), Y1
+	VPMOVSXBD 10(SI), Y2
+	VPMOVSXBD 18(SI), Y3
+	VPMOVSXBD 26(SI), Y4
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VCVTDQ2PS Y4, Y4
+	VMULPS  Y0, Y1, Y1
+	VMULPS  Y0, Y2, Y2
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y0, Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $34, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  q8dec_loop
+	VZEROUPPER
+
+q8dec_done:
+	RET
+
+// func firstNonFiniteGroupAVX2(x []float32) int
+TEXT ·firstNonFiniteGroupAVX2(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	ANDQ $-32, CX
+	XORQ BX, BX
+	CMPQ BX, CX
+	JEQ  nf_done
+	BCAST32(0x7F800000, Y15, X15)     // exponent bits
+
+nf_loop:
+	VPAND   (SI)(BX*4), Y15, Y0
+	VPAND   32(SI)(BX*4), Y15, Y1
+	VPAND   64(SI)(BX*4), Y15, Y2
+	VPAND   96(SI)(BX*4), Y15, Y3
+	VPCMPEQD Y15, Y0, Y0
+	VPCMPEQD Y15, Y1, Y1
+	VPCMPEQD Y15, Y2, Y2
+	VPCMPEQD Y15, Y3, Y3
+	VPOR    Y1, Y0, Y0
+	VPOR    Y3, Y2, Y2
+	VPOR    Y2, Y0, Y0
+	VPTEST  Y0, Y0
+	JNZ     nf_found
+	ADDQ $32, BX
+	CMPQ BX, CX
+	JNE  nf_loop
+
+nf_found:
+	VZEROUPPER
+
+nf_done:
+	MOVQ BX, ret+24(FP)
+	RET
