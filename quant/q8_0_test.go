@@ -49,6 +49,19 @@ func adversarialBlocks(rng *rand.Rand) [][]float32 {
 		}
 		return math.Nextafter32(v, 200)
 	})
+	// 0.5 - 2⁻²⁵ and its neighbours: v + 0.5 rounds up to 1 in float32,
+	// the classic roundf pitfall; with amax = 127 the scale is exactly 1
+	block(func(i int) float32 {
+		if i == 0 {
+			return 127
+		}
+		v := []float32{math.Nextafter32(0.5, 0), 0.5, math.Nextafter32(0.5, 1), math.Nextafter32(math.Nextafter32(0.5, 0), 0)}[i%4]
+		v += float32(i / 8) // k + near-half for k = 0..3
+		if i&4 != 0 {
+			v = -v
+		}
+		return v
+	})
 	return out
 }
 
