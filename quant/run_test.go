@@ -3,6 +3,7 @@ package quant
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -232,4 +233,63 @@ func mustTraits(t Type) Traits {
 		panic(t)
 	}
 	return tr
+}
+
+// TestDriverKernelSetsAgree runs Quantize and Dequantize through every
+// kernel set (swapping the one in use) on float32, float16 and bfloat16
+// inputs with NaN and ±Inf let through, and requires identical bytes: the
+// driver's widening and scan paths are covered as well as the kernels.
+func TestDriverKernelSetsAgree(t *testing.T) {
+	sets := kernelSets()
+	if len(sets) < 2 {
+		t.Skip("only the generic kernels on this build/CPU")
+	}
+	defer func(k kernelSet) { kern = k }(kern)
+	rng := rand.New(rand.NewPCG(15, 16))
+	n := 2*chunkElements + 96
+	x := testFloats(rng, n)
+	h := testHalves(rng, n)
+	finite := randomBlocks(rng, n/32)
+	inputs := []struct {
+		name string
+		in   Input
+	}{{"f32", F32Input(x)}, {"f16", F16Input(h)}, {"bf16", BF16Input(h)}, {"f32-finite", F32Input(finite)}}
+	for _, typ := range []Type{F32, F16, BF16, Q8_0} {
+		tr := mustTraits(typ)
+		for _, in := range inputs {
+			var first []byte
+			var firstErr string
+			for _, ks := range sets {
+				kern = ks
+				out := make([]byte, n/tr.BlockSize*tr.BlockBytes)
+				_, err := Quantize(typ, out, in.in, 96, Options{Threads: 2, AllowNonFinite: true})
+				es := fmt.Sprint(err)
+				if first == nil {
+					first, firstErr = out, es
+					continue
+				}
+				if es != firstErr || !bytes.Equal(out, first) {
+					t.Fatalf("%s from %s: %s differs from %s (errors %q, %q)", typ, in.name, ks.name, sets[0].name, es, firstErr)
+				}
+			}
+		}
+		// decoding the encoded bytes of random bits
+		enc := make([]byte, n/tr.BlockSize*tr.BlockBytes)
+		for i := range enc {
+			enc[i] = byte(rng.Uint32())
+		}
+		var first []float32
+		for _, ks := range sets {
+			kern = ks
+			dec := make([]float32, n)
+			if err := Dequantize(typ, dec, enc, Options{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if first == nil {
+				first = dec
+			} else if i := sameBits32(dec, first); i >= 0 {
+				t.Fatalf("%s dequantize: %s differs from %s at %d", typ, ks.name, sets[0].name, i)
+			}
+		}
+	}
 }
