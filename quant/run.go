@@ -81,6 +81,10 @@ type Options struct {
 // scheduling costs nothing.
 const chunkElements = 1 << 14
 
+// sliceElements is the size of the slices a chunk is processed in (8 KiB of
+// float32, well inside L1).
+const sliceElements = 1 << 11
+
 // Quantize encodes the values of src, laid out as rows of nPerRow elements,
 // into dst as type t, and returns the number of bytes written. dst must hold
 // at least len(src)/nPerRow rows of t. The result is identical for every
@@ -121,22 +125,33 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 		unit = nPerRow
 	}
 	per := max(1, chunkElements/unit) * unit
+	// Each chunk is widened (F16/BF16 input), checked and encoded slice by
+	// slice: the widening and the scan leave a slice in L1 just before the
+	// kernel reads it, so neither costs an extra trip to memory. With an
+	// importance matrix the kernel needs whole rows: one slice per chunk.
+	step := per
+	if opt.Imatrix == nil {
+		step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
+	}
 	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		if src.dtype != DTypeF32 && len(*scratch) < hi-lo {
-			*scratch = make([]float32, per)
+		if src.dtype != DTypeF32 && len(*scratch) < step {
+			*scratch = make([]float32, step)
 		}
-		x := src.floats(lo, hi, *scratch)
-		if checkFinite {
-			if i := firstNonFinite(x); i >= 0 {
-				at := lo + i
-				return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
+		for s := lo; s < hi; s += step {
+			e := min(s+step, hi)
+			x := src.floats(s, e, *scratch)
+			if checkFinite {
+				if i := firstNonFinite(x); i >= 0 {
+					at := s + i
+					return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
+				}
 			}
+			rowLen := e - s
+			if opt.Imatrix != nil {
+				rowLen = nPerRow
+			}
+			tr.quantize(dst[s/tr.BlockSize*tr.BlockBytes:e/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
 		}
-		rowLen := hi - lo
-		if opt.Imatrix != nil {
-			rowLen = nPerRow
-		}
-		tr.quantize(dst[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
 		return nil
 	})
 	if err != nil {
