@@ -41,6 +41,12 @@ type kernelSet struct {
 
 	// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
 	firstNonFinite func(x []float32) int
+
+	// Streaming variants (nil when a set has none): the same results,
+	// written with non-temporal stores that bypass the cache, for outputs
+	// too large to be read back from it (see streamBytes).
+	encodeF32NT, encodeF16NT, encodeBF16NT                   func(dst []byte, src []float32)
+	decodeF32NT, decodeF16NT, decodeBF16NT, dequantizeQ8_0NT func(dst []float32, src []byte)
 }
 
 // genericKernels is the portable Go implementation of every kernel.
@@ -89,3 +95,36 @@ func dequantizeQ8_0(dst []float32, src []byte)                   { kern.dequanti
 
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
 func firstNonFinite(x []float32) int { return kern.firstNonFinite(x) }
+
+// streamBytes is the output size from which Quantize and Dequantize use the
+// streaming kernels: larger than the caches a core can count on, so the
+// output would only evict the input (the same threshold as Go's memmove).
+const streamBytes = 1 << 20
+
+// streamQuantizer returns the streaming encoder of type t, or nil.
+func streamQuantizer(t Type) func(dst []byte, src []float32) {
+	switch t {
+	case F32:
+		return kern.encodeF32NT
+	case F16:
+		return kern.encodeF16NT
+	case BF16:
+		return kern.encodeBF16NT
+	}
+	return nil
+}
+
+// streamDequantizer returns the streaming decoder of type t, or nil.
+func streamDequantizer(t Type) func(dst []float32, src []byte) {
+	switch t {
+	case F32:
+		return kern.decodeF32NT
+	case F16:
+		return kern.decodeF16NT
+	case BF16:
+		return kern.decodeBF16NT
+	case Q8_0:
+		return kern.dequantizeQ8_0NT
+	}
+	return nil
+}

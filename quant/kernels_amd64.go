@@ -16,7 +16,9 @@ import (
 // nearest even, in the order the reference performs it.
 //
 // Each routine's doc comment is the Go loop it implements; the generic
-// twins in float.go and q8_0.go are those loops as code.
+// twins in float.go and q8_0.go are those loops as code. The routines with
+// an nt argument write with non-temporal stores when it is true (dst must
+// then start on a 32-byte boundary): same bytes, written past the cache.
 
 // selectKernels picks the assembly when the CPU (and the OS, for the YMM
 // registers) supports AVX2 and F16C, else the generic Go kernels.
@@ -38,15 +40,15 @@ var avx2Kernels = kernelSet{
 	name:       "avx2",
 	encodeF32:  copyF32ToBytes,
 	decodeF32:  copyBytesToF32,
-	encodeF16:  encodeF16AVX2,
-	decodeF16:  decodeF16AVX2,
-	encodeBF16: encodeBF16AVX2,
-	decodeBF16: decodeBF16AVX2,
+	encodeF16:  func(dst []byte, src []float32) { encodeF16AVX2(dst, src, false) },
+	decodeF16:  func(dst []float32, src []byte) { decodeF16AVX2(dst, src, false) },
+	encodeBF16: func(dst []byte, src []float32) { encodeBF16AVX2(dst, src, false) },
+	decodeBF16: func(dst []float32, src []byte) { decodeBF16AVX2(dst, src, false) },
 	widenF16: func(dst []float32, src []uint16) {
-		decodeF16AVX2(dst[:len(src)], u16Bytes(src))
+		decodeF16AVX2(dst[:len(src)], u16Bytes(src), false)
 	},
 	widenBF16: func(dst []float32, src []uint16) {
-		decodeBF16AVX2(dst[:len(src)], u16Bytes(src))
+		decodeBF16AVX2(dst[:len(src)], u16Bytes(src), false)
 	},
 	quantizeQ8_0: func(dst []byte, src []float32) {
 		nb := len(src) / q8_0Block
@@ -55,13 +57,7 @@ var avx2Kernels = kernelSet{
 			quantizeQ8_0AVX2(dst, src[:nb*q8_0Block])
 		}
 	},
-	dequantizeQ8_0: func(dst []float32, src []byte) {
-		nb := len(dst) / q8_0Block
-		_ = src[:nb*q8_0Bytes]
-		if nb > 0 {
-			dequantizeQ8_0AVX2(dst[:nb*q8_0Block], src)
-		}
-	},
+	dequantizeQ8_0: func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, false) },
 	firstNonFinite: func(x []float32) int {
 		for i := firstNonFiniteGroupAVX2(x); i < len(x); i++ {
 			if isNonFinite(x[i]) {
@@ -70,17 +66,53 @@ var avx2Kernels = kernelSet{
 		}
 		return -1
 	},
+
+	encodeF32NT:      copyF32ToBytesNT,
+	decodeF32NT:      copyBytesToF32NT,
+	encodeF16NT:      func(dst []byte, src []float32) { encodeF16AVX2(dst, src, true) },
+	decodeF16NT:      func(dst []float32, src []byte) { decodeF16AVX2(dst, src, true) },
+	encodeBF16NT:     func(dst []byte, src []float32) { encodeBF16AVX2(dst, src, true) },
+	decodeBF16NT:     func(dst []float32, src []byte) { decodeBF16AVX2(dst, src, true) },
+	dequantizeQ8_0NT: func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, true) },
 }
 
 // On little-endian amd64 a float32 slice already is its little-endian
 // encoding: F32 "quantization" and its inverse are memory copies.
 
-func copyF32ToBytes(dst []byte, src []float32) {
-	copy(dst[:4*len(src)], unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)))
+func f32Bytes(s []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 4*len(s))
 }
 
-func copyBytesToF32(dst []float32, src []byte) {
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), src[:4*len(dst)])
+func copyF32ToBytes(dst []byte, src []float32) { copy(dst[:4*len(src)], f32Bytes(src)) }
+func copyBytesToF32(dst []float32, src []byte) { copy(f32Bytes(dst), src[:4*len(dst)]) }
+
+func copyF32ToBytesNT(dst []byte, src []float32) { copyNT(dst[:4*len(src)], f32Bytes(src)) }
+func copyBytesToF32NT(dst []float32, src []byte) { copyNT(f32Bytes(dst), src[:4*len(dst)]) }
+
+// copyNT is copy(dst, src) for len(dst) == len(src), with non-temporal
+// stores for the 32-byte aligned middle of dst.
+func copyNT(dst, src []byte) {
+	head := min(alignHead(dst, 1), len(dst))
+	body := (len(dst) - head) &^ 127
+	copy(dst[:head], src)
+	if body > 0 {
+		copyNTAVX2(dst[head:head+body], src[head:head+body])
+	}
+	copy(dst[head+body:], src[head+body:])
+}
+
+// alignHead returns the number of elements of size bytes to skip from the
+// start of b for the rest to begin on a 32-byte boundary, or len(b) when
+// that is impossible (b not aligned to size).
+func alignHead(b []byte, size int) int {
+	if len(b) == 0 {
+		return 0
+	}
+	a := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % 32)
+	if a%size != 0 {
+		return len(b)
+	}
+	return (32 - a) % 32 / size
 }
 
 // u16Bytes views native (little-endian) uint16 values as their bytes.
@@ -92,41 +124,86 @@ func u16Bytes(s []uint16) []byte {
 // wrappers below pass them a multiple of it.
 const vecStep = 16
 
-func encodeF16AVX2(dst []byte, src []float32) {
-	n := len(src) &^ (vecStep - 1)
-	_ = dst[:2*len(src)]
-	if n > 0 {
-		f32ToF16AVX2(dst, src[:n])
+// The wrappers run the assembly on whole steps and the generic twins on
+// the rest. With nt, the assembly writes with non-temporal stores and so
+// must start on a 32-byte boundary of dst: the generic code does the
+// elements before it (or everything, when dst cannot be aligned).
+
+func encodeF16AVX2(dst []byte, src []float32, nt bool) {
+	dst = dst[:2*len(src)]
+	head := 0
+	if nt {
+		head = min(alignHead(dst, 2), len(src))
+		encodeF16Generic(dst[:2*head], src[:head])
 	}
-	encodeF16Generic(dst[2*n:], src[n:])
+	n := (len(src) - head) &^ (vecStep - 1)
+	if n > 0 {
+		f32ToF16AVX2(dst[2*head:], src[head:head+n], nt)
+	}
+	encodeF16Generic(dst[2*(head+n):], src[head+n:])
 }
 
-func decodeF16AVX2(dst []float32, src []byte) {
-	n := len(dst) &^ (vecStep - 1)
-	_ = src[:2*len(dst)]
-	if n > 0 {
-		f16ToF32AVX2(dst[:n], src)
+func decodeF16AVX2(dst []float32, src []byte, nt bool) {
+	src = src[:2*len(dst)]
+	head := 0
+	if nt {
+		head = min(alignHead(f32Bytes(dst), 4), len(dst))
+		decodeF16Generic(dst[:head], src)
 	}
-	decodeF16Generic(dst[n:], src[2*n:])
+	n := (len(dst) - head) &^ (vecStep - 1)
+	if n > 0 {
+		f16ToF32AVX2(dst[head:head+n], src[2*head:], nt)
+	}
+	decodeF16Generic(dst[head+n:], src[2*(head+n):])
 }
 
-func encodeBF16AVX2(dst []byte, src []float32) {
-	n := len(src) &^ (vecStep - 1)
-	_ = dst[:2*len(src)]
-	if n > 0 {
-		f32ToBF16AVX2(dst, src[:n])
+func encodeBF16AVX2(dst []byte, src []float32, nt bool) {
+	dst = dst[:2*len(src)]
+	head := 0
+	if nt {
+		head = min(alignHead(dst, 2), len(src))
+		encodeBF16Generic(dst[:2*head], src[:head])
 	}
-	encodeBF16Generic(dst[2*n:], src[n:])
+	n := (len(src) - head) &^ (vecStep - 1)
+	if n > 0 {
+		f32ToBF16AVX2(dst[2*head:], src[head:head+n], nt)
+	}
+	encodeBF16Generic(dst[2*(head+n):], src[head+n:])
 }
 
-func decodeBF16AVX2(dst []float32, src []byte) {
-	n := len(dst) &^ (vecStep - 1)
-	_ = src[:2*len(dst)]
-	if n > 0 {
-		bf16ToF32AVX2(dst[:n], src)
+func decodeBF16AVX2(dst []float32, src []byte, nt bool) {
+	src = src[:2*len(dst)]
+	head := 0
+	if nt {
+		head = min(alignHead(f32Bytes(dst), 4), len(dst))
+		decodeBF16Generic(dst[:head], src)
 	}
-	decodeBF16Generic(dst[n:], src[2*n:])
+	n := (len(dst) - head) &^ (vecStep - 1)
+	if n > 0 {
+		bf16ToF32AVX2(dst[head:head+n], src[2*head:], nt)
+	}
+	decodeBF16Generic(dst[head+n:], src[2*(head+n):])
 }
+
+// dequantizeQ8_0Stream decodes whole blocks; with nt it streams only when
+// dst starts on a 32-byte boundary (a block is 128 bytes of output, so all
+// blocks then do).
+func dequantizeQ8_0Stream(dst []float32, src []byte, nt bool) {
+	nb := len(dst) / q8_0Block
+	_ = src[:nb*q8_0Bytes]
+	if nt && alignHead(f32Bytes(dst), 4) != 0 {
+		nt = false
+	}
+	if nb > 0 {
+		dequantizeQ8_0AVX2(dst[:nb*q8_0Block], src, nt)
+	}
+}
+
+// copyNTAVX2 copies len(src) bytes, a multiple of 128, to dst, which must
+// start on a 32-byte boundary, with non-temporal stores: copy(dst, src).
+//
+//go:noescape
+func copyNTAVX2(dst, src []byte)
 
 // f32ToF16AVX2 is
 //
@@ -139,7 +216,7 @@ func decodeBF16AVX2(dst []float32, src []byte) {
 // len(src) must be a multiple of 16 and len(dst) ≥ 2·len(src).
 //
 //go:noescape
-func f32ToF16AVX2(dst []byte, src []float32)
+func f32ToF16AVX2(dst []byte, src []float32, nt bool)
 
 // f16ToF32AVX2 is
 //
@@ -152,7 +229,7 @@ func f32ToF16AVX2(dst []byte, src []float32)
 // signalling). len(dst) must be a multiple of 16 and len(src) ≥ 2·len(dst).
 //
 //go:noescape
-func f16ToF32AVX2(dst []float32, src []byte)
+func f16ToF32AVX2(dst []float32, src []byte, nt bool)
 
 // f32ToBF16AVX2 is
 //
@@ -170,7 +247,7 @@ func f16ToF32AVX2(dst []float32, src []byte)
 // len(dst) ≥ 2·len(src).
 //
 //go:noescape
-func f32ToBF16AVX2(dst []byte, src []float32)
+func f32ToBF16AVX2(dst []byte, src []float32, nt bool)
 
 // bf16ToF32AVX2 is
 //
@@ -181,7 +258,7 @@ func f32ToBF16AVX2(dst []byte, src []float32)
 // len(dst) must be a multiple of 16 and len(src) ≥ 2·len(dst).
 //
 //go:noescape
-func bf16ToF32AVX2(dst []float32, src []byte)
+func bf16ToF32AVX2(dst []float32, src []byte, nt bool)
 
 // quantizeQ8_0AVX2 is, for each block b of 32 values x = src[32b:32b+32]
 // written to y = dst[34b:34b+34],
@@ -218,7 +295,7 @@ func quantizeQ8_0AVX2(dst []byte, src []float32)
 // len(dst) must be a positive multiple of 32 and len(src) ≥ 34·len(dst)/32.
 //
 //go:noescape
-func dequantizeQ8_0AVX2(dst []float32, src []byte)
+func dequantizeQ8_0AVX2(dst []float32, src []byte, nt bool)
 
 // firstNonFiniteGroupAVX2 returns the start of the first group of 32 values
 // x[32k:32k+32] that holds a NaN or ±Inf (exponent bits all ones, the rule

@@ -19,8 +19,33 @@ TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4
 	MOVL CX, ret+0(FP)
 	RET
 
-// func f32ToF16AVX2(dst []byte, src []float32)
-TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-48
+// The element-wise routines come in two loops that differ only in the
+// store: VMOVDQU, or VMOVNTDQ (non-temporal, for outputs that would only
+// evict useful cache lines; the caller aligns dst to 32 bytes, and SFENCE
+// orders the stores before the routine returns). Each loop body is a macro
+// taking the store instruction.
+
+// func f32ToF16AVX2(dst []byte, src []float32, nt bool)
+#define F16ENC_STEP(STORE) \
+	VMOVUPS (SI), Y0; \
+	VMOVUPS 32(SI), Y1; \
+	/* NaN lanes become sign|0x7FC00000, which VCVTPS2PH narrows to sign|0x7E00. */ \
+	VCMPPS  $3, Y0, Y0, Y2 /* unordered with itself: NaN */; \
+	VCMPPS  $3, Y1, Y1, Y3; \
+	VANDPS  Y15, Y0, Y4; \
+	VANDPS  Y15, Y1, Y5; \
+	VORPS   Y14, Y4, Y4; \
+	VORPS   Y14, Y5, Y5; \
+	VBLENDVPS Y2, Y4, Y0, Y0 /* Y0 = NaN ? Y4 : Y0 */; \
+	VBLENDVPS Y3, Y5, Y1, Y1; \
+	VCVTPS2PH $0, Y0, X0 /* imm 0: round to nearest even */; \
+	VCVTPS2PH $0, Y1, X1; \
+	VINSERTI128 $1, X1, Y0, Y0; \
+	STORE   Y0, (DI); \
+	ADDQ $64, SI; \
+	ADDQ $32, DI
+
+TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ src_len+32(FP), CX
@@ -28,62 +53,100 @@ TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-48
 	JZ   f16enc_done
 	BCAST32(0x80000000, Y15, X15)     // sign bit
 	BCAST32(0x7FC00000, Y14, X14)     // quiet NaN, empty payload
+	CMPB nt+48(FP), $0
+	JNE  f16enc_nt
 
 f16enc_loop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	// NaN lanes become sign|0x7FC00000, which VCVTPS2PH narrows to sign|0x7E00.
-	VCMPPS  $3, Y0, Y0, Y2            // unordered with itself: NaN
-	VCMPPS  $3, Y1, Y1, Y3
-	VANDPS  Y15, Y0, Y4
-	VANDPS  Y15, Y1, Y5
-	VORPS   Y14, Y4, Y4
-	VORPS   Y14, Y5, Y5
-	VBLENDVPS Y2, Y4, Y0, Y0          // Y0 = NaN ? Y4 : Y0
-	VBLENDVPS Y3, Y5, Y1, Y1
-	VCVTPS2PH $0, Y0, (DI)            // imm 0: round to nearest even
-	VCVTPS2PH $0, Y1, 16(DI)
-	ADDQ $64, SI
-	ADDQ $32, DI
+	F16ENC_STEP(VMOVDQU)
 	DECQ CX
 	JNZ  f16enc_loop
+	VZEROUPPER
+	RET
+
+f16enc_nt:
+	F16ENC_STEP(VMOVNTDQ)
+	DECQ CX
+	JNZ  f16enc_nt
+	SFENCE
 	VZEROUPPER
 
 f16enc_done:
 	RET
 
-// func f16ToF32AVX2(dst []float32, src []byte)
-TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
+// func f16ToF32AVX2(dst []float32, src []byte, nt bool)
+#define F16DEC_STEP(STORE) \
+	VCVTPH2PS (SI), Y0; \
+	VCVTPH2PS 16(SI), Y1; \
+	/* VCVTPH2PS keeps a signalling NaN signalling; ggml's conversion quiets it. */ \
+	VCMPPS  $3, Y0, Y0, Y2 /* NaN lanes */; \
+	VCMPPS  $3, Y1, Y1, Y3; \
+	VANDPS  Y15, Y2, Y2; \
+	VANDPS  Y15, Y3, Y3; \
+	VORPS   Y2, Y0, Y0; \
+	VORPS   Y3, Y1, Y1; \
+	STORE   Y0, (DI); \
+	STORE   Y1, 32(DI); \
+	ADDQ $32, SI; \
+	ADDQ $64, DI
+
+TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ dst_len+8(FP), CX
 	MOVQ src_base+24(FP), SI
 	SHRQ $4, CX
 	JZ   f16dec_done
 	BCAST32(0x00400000, Y15, X15)     // the quiet bit
+	CMPB nt+48(FP), $0
+	JNE  f16dec_nt
 
 f16dec_loop:
-	VCVTPH2PS (SI), Y0
-	VCVTPH2PS 16(SI), Y1
-	// VCVTPH2PS keeps a signalling NaN signalling; ggml's conversion quiets it.
-	VCMPPS  $3, Y0, Y0, Y2            // NaN lanes
-	VCMPPS  $3, Y1, Y1, Y3
-	VANDPS  Y15, Y2, Y2
-	VANDPS  Y15, Y3, Y3
-	VORPS   Y2, Y0, Y0
-	VORPS   Y3, Y1, Y1
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	ADDQ $32, SI
-	ADDQ $64, DI
+	F16DEC_STEP(VMOVUPS)
 	DECQ CX
 	JNZ  f16dec_loop
+	VZEROUPPER
+	RET
+
+f16dec_nt:
+	F16DEC_STEP(VMOVNTPS)
+	DECQ CX
+	JNZ  f16dec_nt
+	SFENCE
 	VZEROUPPER
 
 f16dec_done:
 	RET
 
-// func f32ToBF16AVX2(dst []byte, src []float32)
-TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-48
+// func f32ToBF16AVX2(dst []byte, src []float32, nt bool)
+#define BF16ENC_STEP(STORE) \
+	VMOVDQU (SI), Y0; \
+	VMOVDQU 32(SI), Y1; \
+	/* rounded: u + 0x7FFF + ((u >> 16) & 1) */ \
+	VPSRLD  $16, Y0, Y2; \
+	VPSRLD  $16, Y1, Y3; \
+	VPAND   Y13, Y2, Y2; \
+	VPAND   Y13, Y3, Y3; \
+	VPADDD  Y12, Y2, Y2; \
+	VPADDD  Y12, Y3, Y3; \
+	VPADDD  Y0, Y2, Y2; \
+	VPADDD  Y1, Y3, Y3; \
+	/* NaN: u | 0x00400000 */ \
+	VPAND   Y15, Y0, Y4; \
+	VPAND   Y15, Y1, Y5; \
+	VPCMPGTD Y14, Y4, Y4 /* |u| > 0x7F800000 (signed compare of non-negative values) */; \
+	VPCMPGTD Y14, Y5, Y5; \
+	VPOR    Y11, Y0, Y0; \
+	VPOR    Y11, Y1, Y1; \
+	VPBLENDVB Y4, Y0, Y2, Y2 /* Y2 = NaN ? Y0 : Y2 */; \
+	VPBLENDVB Y5, Y1, Y3, Y3; \
+	VPSRLD  $16, Y2, Y2; \
+	VPSRLD  $16, Y3, Y3; \
+	VPACKUSDW Y3, Y2, Y2 /* 16-bit lanes, 64-bit groups in order 0 2 1 3 */; \
+	VPERMQ  $0xD8, Y2, Y2; \
+	STORE   Y2, (DI); \
+	ADDQ $64, SI; \
+	ADDQ $32, DI
+
+TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ src_len+32(FP), CX
@@ -94,64 +157,90 @@ TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-48
 	BCAST32(0x00000001, Y13, X13)
 	BCAST32(0x00007FFF, Y12, X12)
 	BCAST32(0x00400000, Y11, X11)     // the quiet bit
+	CMPB nt+48(FP), $0
+	JNE  bf16enc_nt
 
 bf16enc_loop:
-	VMOVDQU (SI), Y0
-	VMOVDQU 32(SI), Y1
-	// rounded: u + 0x7FFF + ((u >> 16) & 1)
-	VPSRLD  $16, Y0, Y2
-	VPSRLD  $16, Y1, Y3
-	VPAND   Y13, Y2, Y2
-	VPAND   Y13, Y3, Y3
-	VPADDD  Y12, Y2, Y2
-	VPADDD  Y12, Y3, Y3
-	VPADDD  Y0, Y2, Y2
-	VPADDD  Y1, Y3, Y3
-	// NaN: u | 0x00400000
-	VPAND   Y15, Y0, Y4
-	VPAND   Y15, Y1, Y5
-	VPCMPGTD Y14, Y4, Y4              // |u| > 0x7F800000 (signed compare of non-negative values)
-	VPCMPGTD Y14, Y5, Y5
-	VPOR    Y11, Y0, Y0
-	VPOR    Y11, Y1, Y1
-	VPBLENDVB Y4, Y0, Y2, Y2          // Y2 = NaN ? Y0 : Y2
-	VPBLENDVB Y5, Y1, Y3, Y3
-	VPSRLD  $16, Y2, Y2
-	VPSRLD  $16, Y3, Y3
-	VPACKUSDW Y3, Y2, Y2              // 16-bit lanes, 64-bit groups in order 0 2 1 3
-	VPERMQ  $0xD8, Y2, Y2
-	VMOVDQU Y2, (DI)
-	ADDQ $64, SI
-	ADDQ $32, DI
+	BF16ENC_STEP(VMOVDQU)
 	DECQ CX
 	JNZ  bf16enc_loop
+	VZEROUPPER
+	RET
+
+bf16enc_nt:
+	BF16ENC_STEP(VMOVNTDQ)
+	DECQ CX
+	JNZ  bf16enc_nt
+	SFENCE
 	VZEROUPPER
 
 bf16enc_done:
 	RET
 
-// func bf16ToF32AVX2(dst []float32, src []byte)
-TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
+// func bf16ToF32AVX2(dst []float32, src []byte, nt bool)
+#define BF16DEC_STEP(STORE) \
+	VPMOVZXWD (SI), Y0; \
+	VPMOVZXWD 16(SI), Y1; \
+	VPSLLD $16, Y0, Y0; \
+	VPSLLD $16, Y1, Y1; \
+	STORE  Y0, (DI); \
+	STORE  Y1, 32(DI); \
+	ADDQ $32, SI; \
+	ADDQ $64, DI
+
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ dst_len+8(FP), CX
 	MOVQ src_base+24(FP), SI
 	SHRQ $4, CX
 	JZ   bf16dec_done
+	CMPB nt+48(FP), $0
+	JNE  bf16dec_nt
 
 bf16dec_loop:
-	VPMOVZXWD (SI), Y0
-	VPMOVZXWD 16(SI), Y1
-	VPSLLD $16, Y0, Y0
-	VPSLLD $16, Y1, Y1
-	VMOVDQU Y0, (DI)
-	VMOVDQU Y1, 32(DI)
-	ADDQ $32, SI
-	ADDQ $64, DI
+	BF16DEC_STEP(VMOVDQU)
 	DECQ CX
 	JNZ  bf16dec_loop
 	VZEROUPPER
+	RET
+
+bf16dec_nt:
+	BF16DEC_STEP(VMOVNTDQ)
+	DECQ CX
+	JNZ  bf16dec_nt
+	SFENCE
+	VZEROUPPER
 
 bf16dec_done:
+	RET
+
+// func copyNTAVX2(dst, src []byte)
+// Copies len(src) bytes (a multiple of 128) to a 32-byte aligned dst with
+// non-temporal stores.
+TEXT ·copyNTAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $7, CX
+	JZ   copynt_done
+
+copynt_loop:
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	VMOVDQU 64(SI), Y2
+	VMOVDQU 96(SI), Y3
+	VMOVNTDQ Y0, (DI)
+	VMOVNTDQ Y1, 32(DI)
+	VMOVNTDQ Y2, 64(DI)
+	VMOVNTDQ Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  copynt_loop
+	SFENCE
+	VZEROUPPER
+
+copynt_done:
 	RET
 
 // func quantizeQ8_0AVX2(dst []byte, src []float32)
@@ -247,39 +336,52 @@ q8enc_loop:
 q8enc_done:
 	RET
 
-// func dequantizeQ8_0AVX2(dst []float32, src []byte)
-TEXT ·dequantizeQ8_0AVX2(SB), NOSPLIT, $0-48
+// func dequantizeQ8_0AVX2(dst []float32, src []byte, nt bool)
+#define Q8DEC_STEP(STORE) \
+	MOVWLZX (SI), AX; \
+	VMOVD   AX, X0; \
+	VCVTPH2PS X0, X0; \
+	VBROADCASTSS X0, Y0 /* d */; \
+	VPMOVSXBD 2(SI), Y1; \
+	VPMOVSXBD 10(SI), Y2; \
+	VPMOVSXBD 18(SI), Y3; \
+	VPMOVSXBD 26(SI), Y4; \
+	VCVTDQ2PS Y1, Y1; \
+	VCVTDQ2PS Y2, Y2; \
+	VCVTDQ2PS Y3, Y3; \
+	VCVTDQ2PS Y4, Y4; \
+	VMULPS  Y0, Y1, Y1; \
+	VMULPS  Y0, Y2, Y2; \
+	VMULPS  Y0, Y3, Y3; \
+	VMULPS  Y0, Y4, Y4; \
+	STORE   Y1, (DI); \
+	STORE   Y2, 32(DI); \
+	STORE   Y3, 64(DI); \
+	STORE   Y4, 96(DI); \
+	ADDQ $34, SI; \
+	ADDQ $128, DI
+
+TEXT ·dequantizeQ8_0AVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ dst_len+8(FP), CX
 	MOVQ src_base+24(FP), SI
 	SHRQ $5, CX
 	JZ   q8dec_done
+	CMPB nt+48(FP), $0
+	JNE  q8dec_nt
 
 q8dec_loop:
-	MOVWLZX (SI), AX
-	VMOVD   AX, X0
-	VCVTPH2PS X0, X0
-	VBROADCASTSS X0, Y0               // d
-	VPMOVSXBD 2(SI), Y1
-	VPMOVSXBD 10(SI), Y2
-	VPMOVSXBD 18(SI), Y3
-	VPMOVSXBD 26(SI), Y4
-	VCVTDQ2PS Y1, Y1
-	VCVTDQ2PS Y2, Y2
-	VCVTDQ2PS Y3, Y3
-	VCVTDQ2PS Y4, Y4
-	VMULPS  Y0, Y1, Y1
-	VMULPS  Y0, Y2, Y2
-	VMULPS  Y0, Y3, Y3
-	VMULPS  Y0, Y4, Y4
-	VMOVUPS Y1, (DI)
-	VMOVUPS Y2, 32(DI)
-	VMOVUPS Y3, 64(DI)
-	VMOVUPS Y4, 96(DI)
-	ADDQ $34, SI
-	ADDQ $128, DI
+	Q8DEC_STEP(VMOVUPS)
 	DECQ CX
 	JNZ  q8dec_loop
+	VZEROUPPER
+	RET
+
+q8dec_nt:
+	Q8DEC_STEP(VMOVNTPS)
+	DECQ CX
+	JNZ  q8dec_nt
+	SFENCE
 	VZEROUPPER
 
 q8dec_done:

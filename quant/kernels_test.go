@@ -151,17 +151,26 @@ func TestKernelConversions(t *testing.T) {
 					what := func(k string) string { return fmt.Sprintf("%s n=%d off=%d", k, n, off) }
 
 					// F32 → F16 / BF16 / F32 bytes
+					refF16 := func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, refF16Bits(f)) }
+					refBF16 := func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, refBF16Bits(f)) }
+					refF32 := func(f float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(f)) }
 					for _, c := range []struct {
 						name string
 						enc  func([]byte, []float32)
 						size int
 						ref  func(float32) []byte
 					}{
-						{"encodeF16", ks.encodeF16, 2, func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, refF16Bits(f)) }},
-						{"encodeBF16", ks.encodeBF16, 2, func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, refBF16Bits(f)) }},
-						{"encodeF32", ks.encodeF32, 4, func(f float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(f)) }},
+						{"encodeF16", ks.encodeF16, 2, refF16},
+						{"encodeBF16", ks.encodeBF16, 2, refBF16},
+						{"encodeF32", ks.encodeF32, 4, refF32},
+						{"encodeF16NT", ks.encodeF16NT, 2, refF16},
+						{"encodeBF16NT", ks.encodeBF16NT, 2, refBF16},
+						{"encodeF32NT", ks.encodeF32NT, 4, refF32},
 					} {
-						dst, check := guarded(c.size*n, off)
+						if c.enc == nil {
+							continue
+						}
+						dst, check := guarded(c.size*n, 2*off+off%2) // odd offsets too: unalignable for NT
 						c.enc(dst, x)
 						check(t, what(c.name))
 						for i, v := range x {
@@ -181,7 +190,12 @@ func TestKernelConversions(t *testing.T) {
 						{"widenF16", func(d []float32) { ks.widenF16(d, h) }, refF16ToF32Bits},
 						{"decodeBF16", func(d []float32) { ks.decodeBF16(d, hb) }, func(h uint16) uint32 { return uint32(h) << 16 }},
 						{"widenBF16", func(d []float32) { ks.widenBF16(d, h) }, func(h uint16) uint32 { return uint32(h) << 16 }},
+						{"decodeF16NT", func(d []float32) { ks.decodeF16NT(d, hb) }, refF16ToF32Bits},
+						{"decodeBF16NT", func(d []float32) { ks.decodeBF16NT(d, hb) }, func(h uint16) uint32 { return uint32(h) << 16 }},
 					} {
+						if ks.decodeF16NT == nil && len(c.name) > 2 && c.name[len(c.name)-2:] == "NT" {
+							continue
+						}
 						dst, check := guardedF32(n, off)
 						c.run(dst)
 						check(t, what(c.name))
@@ -197,11 +211,16 @@ func TestKernelConversions(t *testing.T) {
 					for i, v := range x {
 						binary.LittleEndian.PutUint32(xb[4*i:], math.Float32bits(v))
 					}
-					dst, check := guardedF32(n, off)
-					ks.decodeF32(dst, xb)
-					check(t, what("decodeF32"))
-					if i := sameBits32(dst, x); i >= 0 {
-						t.Fatalf("%s: element %d", what("decodeF32"), i)
+					for _, dec := range []func([]float32, []byte){ks.decodeF32, ks.decodeF32NT} {
+						if dec == nil {
+							continue
+						}
+						dst, check := guardedF32(n, off)
+						dec(dst, xb)
+						check(t, what("decodeF32"))
+						if i := sameBits32(dst, x); i >= 0 {
+							t.Fatalf("%s: element %d", what("decodeF32"), i)
+						}
 					}
 				}
 			}
@@ -288,13 +307,20 @@ func TestKernelQ8_0(t *testing.T) {
 				if !bytes.Equal(got, want) {
 					reportBlockMismatch(t, ks.name+" "+what, mustTraits(Q8_0), got, want)
 				}
-				dec, guard := guardedF32(len(x), off)
-				ks.dequantizeQ8_0(dec, got)
-				guard(t, what+" dequantize")
 				ref := make([]float32, len(x))
 				dequantizeQ8_0Generic(ref, want)
-				if i := sameBits32(dec, ref); i >= 0 {
-					t.Fatalf("%s dequantize: element %d: %08x, want %08x", what, i, math.Float32bits(dec[i]), math.Float32bits(ref[i]))
+				for _, f := range []func([]float32, []byte){ks.dequantizeQ8_0, ks.dequantizeQ8_0NT} {
+					if f == nil {
+						continue
+					}
+					for _, doff := range []int{off, off + 8} { // 32-byte aligned or not
+						dec, guard := guardedF32(len(x), doff)
+						f(dec, got)
+						guard(t, what+" dequantize")
+						if i := sameBits32(dec, ref); i >= 0 {
+							t.Fatalf("%s dequantize: element %d: %08x, want %08x", what, i, math.Float32bits(dec[i]), math.Float32bits(ref[i]))
+						}
+					}
 				}
 			}
 			check(big, 0, "big")

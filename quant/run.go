@@ -130,8 +130,12 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	// kernel reads it, so neither costs an extra trip to memory. With an
 	// importance matrix the kernel needs whole rows: one slice per chunk.
 	step := per
+	quantize := tr.quantize
 	if opt.Imatrix == nil {
 		step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
+		if f := streamQuantizer(t); f != nil && need >= streamBytes {
+			quantize = func(dst []byte, src []float32, _ int, _ []float32) { f(dst, src) }
+		}
 	}
 	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if src.dtype != DTypeF32 && len(*scratch) < step {
@@ -150,7 +154,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 			if opt.Imatrix != nil {
 				rowLen = nPerRow
 			}
-			tr.quantize(dst[s/tr.BlockSize*tr.BlockBytes:e/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
+			quantize(dst[s/tr.BlockSize*tr.BlockBytes:e/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
 		}
 		return nil
 	})
@@ -182,8 +186,12 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 		return argErr("data", "holds %d bytes; expected at least %d for %d %s values", len(src), need, n, tr.Name)
 	}
 	per := max(1, chunkElements/tr.BlockSize) * tr.BlockSize
+	dequantize := tr.dequantize
+	if f := streamDequantizer(t); f != nil && 4*n >= streamBytes {
+		dequantize = f
+	}
 	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
-		tr.dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
+		dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
 		return nil
 	})
 }

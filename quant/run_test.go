@@ -246,7 +246,7 @@ func TestDriverKernelSetsAgree(t *testing.T) {
 	}
 	defer func(k kernelSet) { kern = k }(kern)
 	rng := rand.New(rand.NewPCG(15, 16))
-	n := 2*chunkElements + 96
+	n := 1<<19 + 96 // outputs above streamBytes: the streaming kernels run too
 	x := testFloats(rng, n)
 	h := testHalves(rng, n)
 	finite := randomBlocks(rng, n/32)
