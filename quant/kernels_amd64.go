@@ -265,21 +265,22 @@ func bf16ToF32AVX2(dst []float32, src []byte, nt bool)
 //
 //	amax := max over j of abs32(x[j])
 //	d := amax / 127
-//	id := float32(0)
-//	if d != 0 {
-//		id = 1 / d
+//	id := 1 / d
+//	if !(id < +Inf) { // d == 0, or 1/d overflows (amax < 127·2⁻¹²⁸)
+//		id = 0
 //	}
 //	binary.LittleEndian.PutUint16(y, F32ToF16(d)) // VCVTPS2PH: d is finite and ≥ 0
 //	for j := range x {
 //		v := x[j] * id
-//		y[2+j] = byte(int32(v + copysign(0.49999997, v))) // = roundf(v) for |v| ≤ 128
+//		y[2+j] = byte(int8(int32(v + copysign(0.49999997, v)))) // = roundf(v) for |v| ≤ 128
 //	}
 //
 // with every float operation rounded to float32; the int32 conversion
-// truncates, and out-of-range lanes (id = +Inf, reached only by blocks of
-// tiny values) give 0x80000000, whose low byte 0 is what q8Byte and ggml's
-// x86-64 build produce. len(src) must be a positive multiple of 32, len(dst)
-// ≥ 34·len(src)/32, and every value finite.
+// truncates. Where the reference's id overflows to +Inf, each x·id is ±Inf
+// or NaN, which ggml's x86-64 build (and q8Byte) converts to 0: x·0 gives
+// the same 0. Two blocks are done per iteration. len(src) must be a
+// positive multiple of 32, len(dst) ≥ 34·len(src)/32, and every value
+// finite.
 //
 //go:noescape
 func quantizeQ8_0AVX2(dst []byte, src []float32)

@@ -244,6 +244,56 @@ copynt_done:
 	RET
 
 // func quantizeQ8_0AVX2(dst []byte, src []float32)
+//
+// Two blocks per iteration share the horizontal maximum, the divisions and
+// the fp16 conversion (the lower 128-bit lane serves block A, the upper one
+// block B); a last odd block goes through the same steps alone.
+//
+// id = 1/d is replaced by 0 unless it is below +Inf: for d = 0, as in the
+// reference, and for the tiny blocks whose 1/d overflows, where every x·id
+// would be ±Inf or NaN and ggml's x86-64 conversion makes every quant 0,
+// which x·0 gives too. All quants are then within ±127, so the saturating
+// packs are exact.
+
+// Q8_AMAX(off, r): r = |x| maximum lane-wise over the block at off(SI); clobbers Y0-Y3.
+#define Q8_AMAX(off, r) \
+	VANDPS  off(SI), Y15, Y0; \
+	VANDPS  off+32(SI), Y15, Y1; \
+	VANDPS  off+64(SI), Y15, Y2; \
+	VANDPS  off+96(SI), Y15, Y3; \
+	VMAXPS  Y1, Y0, Y0; \
+	VMAXPS  Y3, Y2, Y2; \
+	VMAXPS  Y2, Y0, r
+
+// Q8_QUANTS(off, id, out): the 32 quants of the block at off(SI), scaled by
+// the id in every lane of Y register id, stored at out(DI); clobbers Y0-Y7.
+#define Q8_QUANTS(off, id, out) \
+	VMULPS  off(SI), id, Y0 /* v = x * id */; \
+	VMULPS  off+32(SI), id, Y1; \
+	VMULPS  off+64(SI), id, Y2; \
+	VMULPS  off+96(SI), id, Y3; \
+	VANDNPS Y0, Y15, Y4 /* sign bits of v */; \
+	VANDNPS Y1, Y15, Y5; \
+	VANDNPS Y2, Y15, Y6; \
+	VANDNPS Y3, Y15, Y7; \
+	VORPS   Y11, Y4, Y4 /* copysign(0.49999997, v) */; \
+	VORPS   Y11, Y5, Y5; \
+	VORPS   Y11, Y6, Y6; \
+	VORPS   Y11, Y7, Y7; \
+	VADDPS  Y4, Y0, Y0; \
+	VADDPS  Y5, Y1, Y1; \
+	VADDPS  Y6, Y2, Y2; \
+	VADDPS  Y7, Y3, Y3; \
+	VCVTTPS2DQ Y0, Y0 /* truncate */; \
+	VCVTTPS2DQ Y1, Y1; \
+	VCVTTPS2DQ Y2, Y2; \
+	VCVTTPS2DQ Y3, Y3; \
+	VPACKSSDW Y1, Y0, Y0 /* per 128-bit lane: x0 x1 (8 words) */; \
+	VPACKSSDW Y3, Y2, Y2; \
+	VPACKSSWB Y2, Y0, Y0 /* per lane: 4-byte groups 0 8 16 24 | 4 12 20 28 */; \
+	VPERMD  Y0, Y10, Y0; \
+	VMOVDQU Y0, out(DI)
+
 TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
@@ -253,84 +303,72 @@ TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-48
 	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
 	BCAST32(0x42FE0000, Y14, X14)     // 127.0
 	BCAST32(0x3F800000, Y13, X13)     // 1.0
-	VXORPS  Y12, Y12, Y12             // 0.0
+	BCAST32(0x7F800000, Y12, X12)     // +Inf
 	BCAST32(0x3EFFFFFF, Y11, X11)     // 0.49999997 = 0.5 - 2^-25
-	BCAST32(0x000000FF, Y10, X10)     // low byte of each 32-bit lane
-	// VPERMD indices that put the four 32-bit groups of each source block
-	// back in order after the in-lane packs: 0 4 1 5 2 6 3 7.
+	// VPERMD indices that put the four 32-bit groups of each block back in
+	// order after the in-lane packs: 0 4 1 5 2 6 3 7.
 	MOVQ $0x0000000400000000, AX
-	VMOVQ AX, X9
+	VMOVQ AX, X10
 	MOVQ $0x0000000500000001, AX
-	VPINSRQ $1, AX, X9, X9
+	VPINSRQ $1, AX, X10, X10
 	MOVQ $0x0000000600000002, AX
-	VMOVQ AX, X8
+	VMOVQ AX, X9
 	MOVQ $0x0000000700000003, AX
-	VPINSRQ $1, AX, X8, X8
-	VINSERTI128 $1, X8, Y9, Y9
+	VPINSRQ $1, AX, X9, X9
+	VINSERTI128 $1, X9, Y10, Y10
+	MOVQ CX, DX
+	SHRQ $1, CX                       // pairs of blocks
+	JZ   q8enc_single
 
-q8enc_loop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	// amax = max |x|
-	VANDPS  Y15, Y0, Y4
-	VANDPS  Y15, Y1, Y5
-	VANDPS  Y15, Y2, Y6
-	VANDPS  Y15, Y3, Y7
-	VMAXPS  Y5, Y4, Y4
-	VMAXPS  Y7, Y6, Y6
-	VMAXPS  Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS  X5, X4, X4
-	VPERMILPS $0x4E, X4, X5
-	VMAXPS  X5, X4, X4
-	VPERMILPS $0xB1, X4, X5
-	VMAXPS  X5, X4, X4                // amax in every lane
-	VDIVPS  X14, X4, X4               // d = amax / 127
-	VCVTPS2PH $0, X4, X5
-	VMOVD   X5, AX
-	MOVW    AX, (DI)                  // fp16(d)
-	VDIVPS  X4, X13, X5               // 1 / d
-	VCMPPS  $0, X12, X4, X6           // d == 0
-	VANDNPS X5, X6, X5                // id = d == 0 ? 0 : 1/d
-	VINSERTF128 $1, X5, Y5, Y5        // id in all 8 lanes
-	// v = x * id; q = trunc(v + copysign(0.49999997, v))
-	VMULPS  Y5, Y0, Y0
-	VMULPS  Y5, Y1, Y1
-	VMULPS  Y5, Y2, Y2
-	VMULPS  Y5, Y3, Y3
-	VANDNPS Y0, Y15, Y4               // sign bits of v
-	VANDNPS Y1, Y15, Y5
-	VANDNPS Y2, Y15, Y6
-	VANDNPS Y3, Y15, Y7
-	VORPS   Y11, Y4, Y4
-	VORPS   Y11, Y5, Y5
-	VORPS   Y11, Y6, Y6
-	VORPS   Y11, Y7, Y7
-	VADDPS  Y4, Y0, Y0
-	VADDPS  Y5, Y1, Y1
-	VADDPS  Y6, Y2, Y2
-	VADDPS  Y7, Y3, Y3
-	VCVTTPS2DQ Y0, Y0
-	VCVTTPS2DQ Y1, Y1
-	VCVTTPS2DQ Y2, Y2
-	VCVTTPS2DQ Y3, Y3
-	// Keep each lane's low byte (C's int → int8_t), then pack without
-	// saturation effects: 0..255 survives both unsigned-saturating packs.
-	VPAND   Y10, Y0, Y0
-	VPAND   Y10, Y1, Y1
-	VPAND   Y10, Y2, Y2
-	VPAND   Y10, Y3, Y3
-	VPACKUSDW Y1, Y0, Y0              // per 128-bit lane: x0 x1 (8 words)
-	VPACKUSDW Y3, Y2, Y2
-	VPACKUSWB Y2, Y0, Y0              // per lane: 4-byte groups 0 8 16 24 | 4 12 20 28
-	VPERMD  Y0, Y9, Y0
-	VMOVDQU Y0, 2(DI)
-	ADDQ $128, SI
-	ADDQ $34, DI
+q8enc_pair:
+	Q8_AMAX(0, Y8)                    // block A
+	Q8_AMAX(128, Y9)                  // block B
+	VPERM2F128 $0x20, Y9, Y8, Y0      // A.lo | B.lo
+	VPERM2F128 $0x31, Y9, Y8, Y1      // A.hi | B.hi
+	VMAXPS  Y1, Y0, Y0
+	VPERMILPS $0x4E, Y0, Y1
+	VMAXPS  Y1, Y0, Y0
+	VPERMILPS $0xB1, Y0, Y1
+	VMAXPS  Y1, Y0, Y0                // amax of A in the low lane, of B in the high one
+	VDIVPS  Y14, Y0, Y0               // d = amax / 127
+	VCVTPS2PH $0, Y0, X1              // fp16(d): A in word 0, B in word 4
+	VPEXTRW $0, X1, AX
+	MOVW    AX, (DI)
+	VPEXTRW $4, X1, AX
+	MOVW    AX, 34(DI)
+	VDIVPS  Y0, Y13, Y1               // 1 / d
+	VCMPPS  $0x11, Y12, Y1, Y2        // 1/d < +Inf (LT_OQ)
+	VANDPS  Y2, Y1, Y1                // id
+	VPERM2F128 $0x00, Y1, Y1, Y8      // id of A in all 8 lanes
+	VPERM2F128 $0x11, Y1, Y1, Y9      // id of B
+	Q8_QUANTS(0, Y8, 2)
+	Q8_QUANTS(128, Y9, 36)
+	ADDQ $256, SI
+	ADDQ $68, DI
 	DECQ CX
-	JNZ  q8enc_loop
+	JNZ  q8enc_pair
+
+q8enc_single:
+	ANDQ $1, DX
+	JZ   q8enc_end
+	Q8_AMAX(0, Y8)
+	VEXTRACTF128 $1, Y8, X1
+	VMAXPS  X1, X8, X0
+	VPERMILPS $0x4E, X0, X1
+	VMAXPS  X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VMAXPS  X1, X0, X0                // amax in every lane
+	VDIVPS  X14, X0, X0               // d = amax / 127
+	VCVTPS2PH $0, X0, X1
+	VPEXTRW $0, X1, AX
+	MOVW    AX, (DI)
+	VDIVPS  X0, X13, X1               // 1 / d
+	VCMPPS  $0x11, X12, X1, X2        // 1/d < +Inf
+	VANDPS  X2, X1, X1
+	VINSERTF128 $1, X1, Y1, Y8        // id in all 8 lanes
+	Q8_QUANTS(0, Y8, 2)
+
+q8enc_end:
 	VZEROUPPER
 
 q8enc_done:

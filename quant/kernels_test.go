@@ -298,6 +298,9 @@ func TestKernelQ8_0(t *testing.T) {
 	for _, ks := range kernelSets() {
 		t.Run(ks.name, func(t *testing.T) {
 			check := func(x []float32, off int, what string) {
+				if i := firstNonFiniteGeneric(x); i >= 0 {
+					t.Fatalf("%s: test input %d is %v: Q8_0 kernels take finite values only", what, i, x[i])
+				}
 				nb := len(x) / 32
 				want := make([]byte, nb*34)
 				quantizeQ8_0Ref(want, x, len(x), nil)
