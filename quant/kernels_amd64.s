@@ -245,28 +245,78 @@ copynt_done:
 
 // func quantizeQ8_0AVX2(dst []byte, src []float32)
 //
-// Two blocks per iteration share the horizontal maximum, the divisions and
-// the fp16 conversion (the lower 128-bit lane serves block A, the upper one
-// block B); a last odd block goes through the same steps alone.
+// Blocks go in pairs: the lower 128-bit lane serves block A, the upper one
+// block B, so the two share the horizontal maximum, the divisions and the
+// fp16 conversion. The loop is software-pipelined: while it computes the
+// quants of one pair it already runs the long dependency chain (maximum,
+// two divisions) of the next. A last odd block goes alone.
 //
 // id = 1/d is replaced by 0 unless it is below +Inf: for d = 0, as in the
 // reference, and for the tiny blocks whose 1/d overflows, where every x·id
 // would be ±Inf or NaN and ggml's x86-64 conversion makes every quant 0,
 // which x·0 gives too. All quants are then within ±127, so the saturating
 // packs are exact.
+//
+// The maximum is taken on the sign-cleared bit patterns as unsigned
+// integers: for finite floats that order is the numeric order.
 
-// Q8_AMAX(off, r): r = |x| maximum lane-wise over the block at off(SI); clobbers Y0-Y3.
+DATA q8c127<>+0(SB)/8, $0x42FE000042FE0000
+DATA q8c127<>+8(SB)/8, $0x42FE000042FE0000
+DATA q8c127<>+16(SB)/8, $0x42FE000042FE0000
+DATA q8c127<>+24(SB)/8, $0x42FE000042FE0000
+GLOBL q8c127<>(SB), RODATA|NOPTR, $32
+
+DATA q8cOne<>+0(SB)/8, $0x3F8000003F800000
+DATA q8cOne<>+8(SB)/8, $0x3F8000003F800000
+DATA q8cOne<>+16(SB)/8, $0x3F8000003F800000
+DATA q8cOne<>+24(SB)/8, $0x3F8000003F800000
+GLOBL q8cOne<>(SB), RODATA|NOPTR, $32
+
+DATA q8cInf<>+0(SB)/8, $0x7F8000007F800000
+DATA q8cInf<>+8(SB)/8, $0x7F8000007F800000
+DATA q8cInf<>+16(SB)/8, $0x7F8000007F800000
+DATA q8cInf<>+24(SB)/8, $0x7F8000007F800000
+GLOBL q8cInf<>(SB), RODATA|NOPTR, $32
+
+// Q8_AMAX(off, r): r = lane-wise maximum of |x| over the block at off(SI);
+// clobbers Y0-Y3.
 #define Q8_AMAX(off, r) \
-	VANDPS  off(SI), Y15, Y0; \
-	VANDPS  off+32(SI), Y15, Y1; \
-	VANDPS  off+64(SI), Y15, Y2; \
-	VANDPS  off+96(SI), Y15, Y3; \
-	VMAXPS  Y1, Y0, Y0; \
-	VMAXPS  Y3, Y2, Y2; \
-	VMAXPS  Y2, Y0, r
+	VPAND   off(SI), Y15, Y0; \
+	VPAND   off+32(SI), Y15, Y1; \
+	VPAND   off+64(SI), Y15, Y2; \
+	VPAND   off+96(SI), Y15, Y3; \
+	VPMAXUD Y1, Y0, Y0; \
+	VPMAXUD Y3, Y2, Y2; \
+	VPMAXUD Y2, Y0, r
+
+// Q8_PAIR_IDS(off, out, idA, idB): for the blocks at off(SI) and
+// off+128(SI), stores fp16(d) at out(DI) and out+34(DI) and leaves their id
+// in every lane of idA and idB; clobbers Y0-Y3.
+#define Q8_PAIR_IDS(off, out, idA, idB) \
+	Q8_AMAX(off, idA); \
+	Q8_AMAX(off+128, idB); \
+	VPERM2I128 $0x20, idB, idA, Y0 /* A.lo | B.lo */; \
+	VPERM2I128 $0x31, idB, idA, Y1 /* A.hi | B.hi */; \
+	VPMAXUD Y1, Y0, Y0; \
+	VPSHUFD $0x4E, Y0, Y1; \
+	VPMAXUD Y1, Y0, Y0; \
+	VPSHUFD $0xB1, Y0, Y1; \
+	VPMAXUD Y1, Y0, Y0 /* amax: of A in the low lane, of B in the high one */; \
+	VDIVPS  q8c127<>(SB), Y0, Y0 /* d = amax / 127 */; \
+	VCVTPS2PH $0, Y0, X1 /* fp16(d): A in word 0, B in word 4 */; \
+	VPEXTRW $0, X1, AX; \
+	MOVW    AX, out(DI); \
+	VPEXTRW $4, X1, AX; \
+	MOVW    AX, out+34(DI); \
+	VMOVUPS q8cOne<>(SB), Y1; \
+	VDIVPS  Y0, Y1, Y1 /* 1 / d */; \
+	VCMPPS  $0x11, q8cInf<>(SB), Y1, Y2 /* 1/d < +Inf (LT_OQ) */; \
+	VANDPS  Y2, Y1, Y1 /* id */; \
+	VPERM2F128 $0x00, Y1, Y1, idA; \
+	VPERM2F128 $0x11, Y1, Y1, idB
 
 // Q8_QUANTS(off, id, out): the 32 quants of the block at off(SI), scaled by
-// the id in every lane of Y register id, stored at out(DI); clobbers Y0-Y7.
+// the id in every lane of id, stored at out(DI); clobbers Y0-Y7.
 #define Q8_QUANTS(off, id, out) \
 	VMULPS  off(SI), id, Y0 /* v = x * id */; \
 	VMULPS  off+32(SI), id, Y1; \
@@ -301,9 +351,6 @@ TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-48
 	SHRQ $5, CX                       // blocks
 	JZ   q8enc_done
 	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
-	BCAST32(0x42FE0000, Y14, X14)     // 127.0
-	BCAST32(0x3F800000, Y13, X13)     // 1.0
-	BCAST32(0x7F800000, Y12, X12)     // +Inf
 	BCAST32(0x3EFFFFFF, Y11, X11)     // 0.49999997 = 0.5 - 2^-25
 	// VPERMD indices that put the four 32-bit groups of each block back in
 	// order after the in-lane packs: 0 4 1 5 2 6 3 7.
@@ -319,51 +366,44 @@ TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-48
 	MOVQ CX, DX
 	SHRQ $1, CX                       // pairs of blocks
 	JZ   q8enc_single
+	Q8_PAIR_IDS(0, 0, Y8, Y9)         // the first pair's ids
+	DECQ CX
+	JZ   q8enc_last_pair
 
 q8enc_pair:
-	Q8_AMAX(0, Y8)                    // block A
-	Q8_AMAX(128, Y9)                  // block B
-	VPERM2F128 $0x20, Y9, Y8, Y0      // A.lo | B.lo
-	VPERM2F128 $0x31, Y9, Y8, Y1      // A.hi | B.hi
-	VMAXPS  Y1, Y0, Y0
-	VPERMILPS $0x4E, Y0, Y1
-	VMAXPS  Y1, Y0, Y0
-	VPERMILPS $0xB1, Y0, Y1
-	VMAXPS  Y1, Y0, Y0                // amax of A in the low lane, of B in the high one
-	VDIVPS  Y14, Y0, Y0               // d = amax / 127
-	VCVTPS2PH $0, Y0, X1              // fp16(d): A in word 0, B in word 4
-	VPEXTRW $0, X1, AX
-	MOVW    AX, (DI)
-	VPEXTRW $4, X1, AX
-	MOVW    AX, 34(DI)
-	VDIVPS  Y0, Y13, Y1               // 1 / d
-	VCMPPS  $0x11, Y12, Y1, Y2        // 1/d < +Inf (LT_OQ)
-	VANDPS  Y2, Y1, Y1                // id
-	VPERM2F128 $0x00, Y1, Y1, Y8      // id of A in all 8 lanes
-	VPERM2F128 $0x11, Y1, Y1, Y9      // id of B
+	Q8_PAIR_IDS(256, 68, Y12, Y13)    // the next pair's ids, ahead
 	Q8_QUANTS(0, Y8, 2)
 	Q8_QUANTS(128, Y9, 36)
+	VMOVAPS Y12, Y8
+	VMOVAPS Y13, Y9
 	ADDQ $256, SI
 	ADDQ $68, DI
 	DECQ CX
 	JNZ  q8enc_pair
 
+q8enc_last_pair:
+	Q8_QUANTS(0, Y8, 2)
+	Q8_QUANTS(128, Y9, 36)
+	ADDQ $256, SI
+	ADDQ $68, DI
+
 q8enc_single:
 	ANDQ $1, DX
 	JZ   q8enc_end
 	Q8_AMAX(0, Y8)
-	VEXTRACTF128 $1, Y8, X1
-	VMAXPS  X1, X8, X0
-	VPERMILPS $0x4E, X0, X1
-	VMAXPS  X1, X0, X0
-	VPERMILPS $0xB1, X0, X1
-	VMAXPS  X1, X0, X0                // amax in every lane
-	VDIVPS  X14, X0, X0               // d = amax / 127
+	VEXTRACTI128 $1, Y8, X1
+	VPMAXUD X1, X8, X0
+	VPSHUFD $0x4E, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VPMAXUD X1, X0, X0                // amax in every lane
+	VDIVPS  q8c127<>(SB), X0, X0      // d = amax / 127
 	VCVTPS2PH $0, X0, X1
 	VPEXTRW $0, X1, AX
 	MOVW    AX, (DI)
-	VDIVPS  X0, X13, X1               // 1 / d
-	VCMPPS  $0x11, X12, X1, X2        // 1/d < +Inf
+	VMOVUPS q8cOne<>(SB), X1
+	VDIVPS  X0, X1, X1                // 1 / d
+	VCMPPS  $0x11, q8cInf<>(SB), X1, X2 // 1/d < +Inf
 	VANDPS  X2, X1, X1
 	VINSERTF128 $1, X1, Y1, Y8        // id in all 8 lanes
 	Q8_QUANTS(0, Y8, 2)
