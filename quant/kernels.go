@@ -39,6 +39,11 @@ type kernelSet struct {
 	quantizeQ8_0   func(dst []byte, src []float32)
 	dequantizeQ8_0 func(dst []float32, src []byte)
 
+	// quantizeQ8_0Checked (nil when a set has none) is quantizeQ8_0 for any
+	// input, fused with the non-finite check: it reports whether every
+	// value was finite, and when one was not, what it wrote is meaningless.
+	quantizeQ8_0Checked func(dst []byte, src []float32) (finite bool)
+
 	// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
 	firstNonFinite func(x []float32) int
 
@@ -110,6 +115,15 @@ func streamQuantizer(t Type) func(dst []byte, src []float32) {
 		return kern.encodeF16NT
 	case BF16:
 		return kern.encodeBF16NT
+	}
+	return nil
+}
+
+// checkedQuantizer returns the encoder of type t that checks for non-finite
+// input itself (so that Quantize need not scan first), or nil.
+func checkedQuantizer(t Type) func(dst []byte, src []float32) (finite bool) {
+	if t == Q8_0 {
+		return kern.quantizeQ8_0Checked
 	}
 	return nil
 }

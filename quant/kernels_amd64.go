@@ -50,14 +50,9 @@ var avx2Kernels = kernelSet{
 	widenBF16: func(dst []float32, src []uint16) {
 		decodeBF16AVX2(dst[:len(src)], u16Bytes(src), false)
 	},
-	quantizeQ8_0: func(dst []byte, src []float32) {
-		nb := len(src) / q8_0Block
-		_ = dst[:nb*q8_0Bytes] // the assembly writes nb blocks: check first
-		if nb > 0 {
-			quantizeQ8_0AVX2(dst, src[:nb*q8_0Block])
-		}
-	},
-	dequantizeQ8_0: func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, false) },
+	quantizeQ8_0:        func(dst []byte, src []float32) { quantizeQ8_0Checked(dst, src) },
+	quantizeQ8_0Checked: quantizeQ8_0Checked,
+	dequantizeQ8_0:      func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, false) },
 	firstNonFinite: func(x []float32) int {
 		for i := firstNonFiniteGroupAVX2(x); i < len(x); i++ {
 			if isNonFinite(x[i]) {
@@ -185,6 +180,17 @@ func decodeBF16AVX2(dst []float32, src []byte, nt bool) {
 	decodeBF16Generic(dst[head+n:], src[2*(head+n):])
 }
 
+// quantizeQ8_0Checked encodes whole blocks and reports whether every value
+// was finite.
+func quantizeQ8_0Checked(dst []byte, src []float32) bool {
+	nb := len(src) / q8_0Block
+	_ = dst[:nb*q8_0Bytes] // the assembly writes nb blocks: check first
+	if nb == 0 {
+		return true
+	}
+	return quantizeQ8_0AVX2(dst, src[:nb*q8_0Block])
+}
+
 // dequantizeQ8_0Stream decodes whole blocks; with nt it streams only when
 // dst starts on a 32-byte boundary (a block is 128 bytes of output, so all
 // blocks then do).
@@ -278,12 +284,13 @@ func bf16ToF32AVX2(dst []float32, src []byte, nt bool)
 // with every float operation rounded to float32; the int32 conversion
 // truncates. Where the reference's id overflows to +Inf, each x·id is ±Inf
 // or NaN, which ggml's x86-64 build (and q8Byte) converts to 0: x·0 gives
-// the same 0. Two blocks are done per iteration. len(src) must be a
-// positive multiple of 32, len(dst) ≥ 34·len(src)/32, and every value
-// finite.
+// the same 0. It returns whether every value was finite (every amax below
+// +Inf: the rule of isNonFinite, read off the block maxima). When one was
+// not, the bytes written are meaningless (the driver reports an error). len(src)
+// must be a positive multiple of 32 and len(dst) ≥ 34·len(src)/32.
 //
 //go:noescape
-func quantizeQ8_0AVX2(dst []byte, src []float32)
+func quantizeQ8_0AVX2(dst []byte, src []float32) (finite bool)
 
 // dequantizeQ8_0AVX2 is, for each block b of y = src[34b:34b+34] decoded
 // into x = dst[32b:32b+32],

@@ -302,6 +302,7 @@ GLOBL q8cInf<>(SB), RODATA|NOPTR, $32
 	VPMAXUD Y1, Y0, Y0; \
 	VPSHUFD $0xB1, Y0, Y1; \
 	VPMAXUD Y1, Y0, Y0 /* amax: of A in the low lane, of B in the high one */; \
+	VPMAXUD Y0, Y14, Y14 /* the largest magnitude so far */; \
 	VDIVPS  q8c127<>(SB), Y0, Y0 /* d = amax / 127 */; \
 	VCVTPS2PH $0, Y0, X1 /* fp16(d): A in word 0, B in word 4 */; \
 	VPEXTRW $0, X1, AX; \
@@ -344,12 +345,13 @@ GLOBL q8cInf<>(SB), RODATA|NOPTR, $32
 	VPERMD  Y0, Y10, Y0; \
 	VMOVDQU Y0, out(DI)
 
-TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-48
+TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ src_len+32(FP), CX
+	VPXOR Y14, Y14, Y14               // largest magnitude bits seen
 	SHRQ $5, CX                       // blocks
-	JZ   q8enc_done
+	JZ   q8enc_end
 	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
 	BCAST32(0x3EFFFFFF, Y11, X11)     // 0.49999997 = 0.5 - 2^-25
 	// VPERMD indices that put the four 32-bit groups of each block back in
@@ -397,6 +399,7 @@ q8enc_single:
 	VPMAXUD X1, X0, X0
 	VPSHUFD $0xB1, X0, X1
 	VPMAXUD X1, X0, X0                // amax in every lane
+	VPMAXUD Y0, Y14, Y14
 	VDIVPS  q8c127<>(SB), X0, X0      // d = amax / 127
 	VCVTPS2PH $0, X0, X1
 	VPEXTRW $0, X1, AX
@@ -409,9 +412,16 @@ q8enc_single:
 	Q8_QUANTS(0, Y8, 2)
 
 q8enc_end:
+	// finite: every magnitude below +Inf's bits (they are ≤ 0x7FFFFFFF, so
+	// the signed comparison is the unsigned one)
+	VEXTRACTI128 $1, Y14, X0
+	VPMAXUD X0, X14, X14              // each 128-bit lane held one value (pairs: A's, B's)
+	VMOVD   X14, AX
+	XORL    BX, BX
+	CMPL    AX, $0x7F800000
+	SETCS   BX
+	MOVB    BX, finite+48(FP)
 	VZEROUPPER
-
-q8enc_done:
 	RET
 
 // func dequantizeQ8_0AVX2(dst []float32, src []byte, nt bool)

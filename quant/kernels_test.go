@@ -572,3 +572,40 @@ func FuzzKernelQ8_0(f *testing.F) {
 		}
 	})
 }
+
+// TestKernelQ8_0Checked: the fused encoder reports non-finite input exactly
+// when isNonFinite sees some, wherever it is (every position of 1..5
+// blocks, odd counts going through the single-block path), and otherwise
+// writes the reference bytes.
+func TestKernelQ8_0Checked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	bad := []uint32{0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0xFFFFFFFF, 0x7FBFFFFF}
+	for _, ks := range kernelSets() {
+		if ks.quantizeQ8_0Checked == nil {
+			continue
+		}
+		for nb := 0; nb <= 5; nb++ {
+			x := randomBlocks(rng, nb)
+			if nb > 0 {
+				x[rng.IntN(len(x))] = math.MaxFloat32
+			}
+			want := make([]byte, 34*nb)
+			quantizeQ8_0Ref(want, x, len(x), nil)
+			got := make([]byte, 34*nb)
+			if !ks.quantizeQ8_0Checked(got, x) {
+				t.Fatalf("%s: %d finite blocks reported non-finite", ks.name, nb)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: %d blocks: bytes differ from the reference", ks.name, nb)
+			}
+			for p := range x {
+				old := x[p]
+				x[p] = math.Float32frombits(bad[p%len(bad)])
+				if ks.quantizeQ8_0Checked(got, x) {
+					t.Fatalf("%s: %d blocks, %08x at %d not reported", ks.name, nb, math.Float32bits(x[p]), p)
+				}
+				x[p] = old
+			}
+		}
+	}
+}

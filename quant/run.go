@@ -131,10 +131,14 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	// importance matrix the kernel needs whole rows: one slice per chunk.
 	step := per
 	quantize := tr.quantize
+	var checked func(dst []byte, src []float32) bool // encodes and checks in one pass
 	if opt.Imatrix == nil {
 		step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		if f := streamQuantizer(t); f != nil && need >= streamBytes {
 			quantize = func(dst []byte, src []float32, _ int, _ []float32) { f(dst, src) }
+		}
+		if checkFinite {
+			checked = checkedQuantizer(t)
 		}
 	}
 	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
@@ -144,17 +148,27 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 		for s := lo; s < hi; s += step {
 			e := min(s+step, hi)
 			x := src.floats(s, e, *scratch)
-			if checkFinite {
-				if i := firstNonFinite(x); i >= 0 {
-					at := s + i
-					return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
+			out := dst[s/tr.BlockSize*tr.BlockBytes : e/tr.BlockSize*tr.BlockBytes]
+			bad := -1 // index of the first non-finite value in x
+			if checked != nil {
+				if checked(out, x) {
+					continue // encoded, all finite
 				}
+				if bad = firstNonFinite(x); bad < 0 {
+					panic("quant: a checked kernel reported a non-finite value that the scan does not see")
+				}
+			} else if checkFinite {
+				bad = firstNonFinite(x)
+			}
+			if bad >= 0 {
+				at := s + bad
+				return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[bad]}
 			}
 			rowLen := e - s
 			if opt.Imatrix != nil {
 				rowLen = nPerRow
 			}
-			quantize(dst[s/tr.BlockSize*tr.BlockBytes:e/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
+			quantize(out, x, rowLen, opt.Imatrix)
 		}
 		return nil
 	})
