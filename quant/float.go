@@ -90,13 +90,18 @@ func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ 0x80000000) }
 
 // The generic slice kernels of the F32, F16 and BF16 types (see kernels.go
-// for the contracts). Byte buffers are little-endian.
+// for the contracts). Byte buffers are little-endian. The encoders report
+// whether every value was finite, keeping the largest magnitude they saw.
 
-func encodeF32Generic(dst []byte, src []float32) {
+func encodeF32Generic(dst []byte, src []float32) (finite bool) {
 	dst = dst[:4*len(src)]
+	var m uint32
 	for i, v := range src {
-		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+		u := math.Float32bits(v)
+		m = max(m, u&0x7FFFFFFF)
+		binary.LittleEndian.PutUint32(dst[4*i:], u)
 	}
+	return m < infBits
 }
 
 func decodeF32Generic(dst []float32, src []byte) {
@@ -106,11 +111,14 @@ func decodeF32Generic(dst []float32, src []byte) {
 	}
 }
 
-func encodeF16Generic(dst []byte, src []float32) {
+func encodeF16Generic(dst []byte, src []float32) (finite bool) {
 	dst = dst[:2*len(src)]
+	var m uint32
 	for i, v := range src {
+		m = max(m, math.Float32bits(v)&0x7FFFFFFF)
 		binary.LittleEndian.PutUint16(dst[2*i:], F32ToF16(v))
 	}
+	return m < infBits
 }
 
 func decodeF16Generic(dst []float32, src []byte) {
@@ -120,11 +128,14 @@ func decodeF16Generic(dst []float32, src []byte) {
 	}
 }
 
-func encodeBF16Generic(dst []byte, src []float32) {
+func encodeBF16Generic(dst []byte, src []float32) (finite bool) {
 	dst = dst[:2*len(src)]
+	var m uint32
 	for i, v := range src {
+		m = max(m, math.Float32bits(v)&0x7FFFFFFF)
 		binary.LittleEndian.PutUint16(dst[2*i:], F32ToBF16(v))
 	}
+	return m < infBits
 }
 
 func decodeBF16Generic(dst []float32, src []byte) {
@@ -148,10 +159,14 @@ func widenBF16Generic(dst []float32, src []uint16) {
 	}
 }
 
-// isNonFinite is the one statement of the rule Quantize enforces: a value is
-// non-finite (NaN or ±Inf) when its exponent bits are all ones. The assembly
-// scan tests the same bits.
-func isNonFinite(v float32) bool { return math.Float32bits(v)&0x7F800000 == 0x7F800000 }
+// infBits and isNonFinite state, in one place, the rule Quantize enforces:
+// a value is non-finite (NaN or ±Inf) when its exponent bits are all ones,
+// that is when its magnitude bits (sign cleared) are at least those of
+// +Inf. Kernels that check as they encode keep the largest magnitude bits
+// they see and compare them with infBits; the scans test each value.
+const infBits = 0x7F800000
+
+func isNonFinite(v float32) bool { return math.Float32bits(v)&0x7FFFFFFF >= infBits }
 
 func firstNonFiniteGeneric(x []float32) int {
 	for i, v := range x {

@@ -18,31 +18,29 @@ package quant
 //   - encode*: len(dst) ≥ size × len(src); decode*: len(src) ≥ size × len(dst),
 //     where size is 4 (F32) or 2 (F16, BF16); byte buffers are little-endian.
 //   - widen*: len(dst) ≥ len(src); src holds native uint16 bit patterns.
-//   - quantizeQ8_0: len(src) a multiple of 32, len(dst) ≥ 34 per block, every
-//     value finite; dequantizeQ8_0: len(dst) a multiple of 32, len(src) ≥ 34
-//     per block.
+//   - quantizeQ8_0: len(src) a multiple of 32, len(dst) ≥ 34 per block;
+//     dequantizeQ8_0: len(dst) a multiple of 32, len(src) ≥ 34 per block.
+//   - The encoders (encode*, quantizeQ8_0) take any input and report
+//     whether every value was finite (see infBits), so that Quantize need
+//     not scan first. The bytes they write for non-finite input are IEEE's
+//     for the float types, and meaningless for Q8_0 (Quantize rejects it).
 //
 // All of them are bit-exact with ggml (spec ggml-quants.md §1, §3.1), which
 // the differential tests check set against set.
 type kernelSet struct {
 	name string // "avx2" or "generic", for test and benchmark names
 
-	encodeF32  func(dst []byte, src []float32)
+	encodeF32  func(dst []byte, src []float32) (finite bool)
 	decodeF32  func(dst []float32, src []byte)
-	encodeF16  func(dst []byte, src []float32)
+	encodeF16  func(dst []byte, src []float32) (finite bool)
 	decodeF16  func(dst []float32, src []byte)
-	encodeBF16 func(dst []byte, src []float32)
+	encodeBF16 func(dst []byte, src []float32) (finite bool)
 	decodeBF16 func(dst []float32, src []byte)
 	widenF16   func(dst []float32, src []uint16)
 	widenBF16  func(dst []float32, src []uint16)
 
-	quantizeQ8_0   func(dst []byte, src []float32)
+	quantizeQ8_0   func(dst []byte, src []float32) (finite bool)
 	dequantizeQ8_0 func(dst []float32, src []byte)
-
-	// quantizeQ8_0Checked (nil when a set has none) is quantizeQ8_0 for any
-	// input, fused with the non-finite check: it reports whether every
-	// value was finite, and when one was not, what it wrote is meaningless.
-	quantizeQ8_0Checked func(dst []byte, src []float32) (finite bool)
 
 	// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
 	firstNonFinite func(x []float32) int
@@ -50,7 +48,7 @@ type kernelSet struct {
 	// Streaming variants (nil when a set has none): the same results,
 	// written with non-temporal stores that bypass the cache, for outputs
 	// too large to be read back from it (see streamBytes).
-	encodeF32NT, encodeF16NT, encodeBF16NT                   func(dst []byte, src []float32)
+	encodeF32NT, encodeF16NT, encodeBF16NT                   func(dst []byte, src []float32) (finite bool)
 	decodeF32NT, decodeF16NT, decodeBF16NT, dequantizeQ8_0NT func(dst []float32, src []byte)
 }
 
@@ -84,7 +82,7 @@ func kernelSets() []kernelSet {
 }
 
 // The table's element-wise "quantizers": rows and the importance matrix do
-// not matter to them.
+// not matter to them. (Quantize calls the kernels through checkedEncoder.)
 
 func quantizeF32(dst []byte, src []float32, _ int, _ []float32)  { kern.encodeF32(dst, src) }
 func quantizeF16(dst []byte, src []float32, _ int, _ []float32)  { kern.encodeF16(dst, src) }
@@ -106,39 +104,45 @@ func firstNonFinite(x []float32) int { return kern.firstNonFinite(x) }
 // output would only evict the input (the same threshold as Go's memmove).
 const streamBytes = 1 << 20
 
-// streamQuantizer returns the streaming encoder of type t, or nil.
-func streamQuantizer(t Type) func(dst []byte, src []float32) {
+// checkedEncoder returns the kernel that encodes type t and reports whether
+// every value was finite (the streaming one if stream and the set has it),
+// or nil when t has none: Quantize then scans and calls the table's kernel.
+func checkedEncoder(t Type, stream bool) func(dst []byte, src []float32) (finite bool) {
+	var f, nt func(dst []byte, src []float32) bool
 	switch t {
 	case F32:
-		return kern.encodeF32NT
+		f, nt = kern.encodeF32, kern.encodeF32NT
 	case F16:
-		return kern.encodeF16NT
+		f, nt = kern.encodeF16, kern.encodeF16NT
 	case BF16:
-		return kern.encodeBF16NT
-	}
-	return nil
-}
-
-// checkedQuantizer returns the encoder of type t that checks for non-finite
-// input itself (so that Quantize need not scan first), or nil.
-func checkedQuantizer(t Type) func(dst []byte, src []float32) (finite bool) {
-	if t == Q8_0 {
-		return kern.quantizeQ8_0Checked
-	}
-	return nil
-}
-
-// streamDequantizer returns the streaming decoder of type t, or nil.
-func streamDequantizer(t Type) func(dst []float32, src []byte) {
-	switch t {
-	case F32:
-		return kern.decodeF32NT
-	case F16:
-		return kern.decodeF16NT
-	case BF16:
-		return kern.decodeBF16NT
+		f, nt = kern.encodeBF16, kern.encodeBF16NT
 	case Q8_0:
-		return kern.dequantizeQ8_0NT
+		f = kern.quantizeQ8_0
 	}
-	return nil
+	if stream && nt != nil {
+		return nt
+	}
+	return f
+}
+
+// decoder returns the kernel that decodes type t: the table's, or its
+// streaming variant when stream and the set has one.
+func decoder(t Type, tr Traits, stream bool) func(dst []float32, src []byte) {
+	if stream {
+		var nt func(dst []float32, src []byte)
+		switch t {
+		case F32:
+			nt = kern.decodeF32NT
+		case F16:
+			nt = kern.decodeF16NT
+		case BF16:
+			nt = kern.decodeBF16NT
+		case Q8_0:
+			nt = kern.dequantizeQ8_0NT
+		}
+		if nt != nil {
+			return nt
+		}
+	}
+	return tr.dequantize
 }

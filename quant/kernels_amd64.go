@@ -38,11 +38,11 @@ func cpuid1ECX() uint32
 
 var avx2Kernels = kernelSet{
 	name:       "avx2",
-	encodeF32:  copyF32ToBytes,
+	encodeF32:  func(dst []byte, src []float32) bool { return encodeF32AVX2(dst, src, false) },
 	decodeF32:  copyBytesToF32,
-	encodeF16:  func(dst []byte, src []float32) { encodeF16AVX2(dst, src, false) },
+	encodeF16:  func(dst []byte, src []float32) bool { return encodeF16AVX2(dst, src, false) },
 	decodeF16:  func(dst []float32, src []byte) { decodeF16AVX2(dst, src, false) },
-	encodeBF16: func(dst []byte, src []float32) { encodeBF16AVX2(dst, src, false) },
+	encodeBF16: func(dst []byte, src []float32) bool { return encodeBF16AVX2(dst, src, false) },
 	decodeBF16: func(dst []float32, src []byte) { decodeBF16AVX2(dst, src, false) },
 	widenF16: func(dst []float32, src []uint16) {
 		decodeF16AVX2(dst[:len(src)], u16Bytes(src), false)
@@ -50,9 +50,8 @@ var avx2Kernels = kernelSet{
 	widenBF16: func(dst []float32, src []uint16) {
 		decodeBF16AVX2(dst[:len(src)], u16Bytes(src), false)
 	},
-	quantizeQ8_0:        func(dst []byte, src []float32) { quantizeQ8_0Checked(dst, src) },
-	quantizeQ8_0Checked: quantizeQ8_0Checked,
-	dequantizeQ8_0:      func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, false) },
+	quantizeQ8_0:   quantizeQ8_0Blocks,
+	dequantizeQ8_0: func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, false) },
 	firstNonFinite: func(x []float32) int {
 		for i := firstNonFiniteGroupAVX2(x); i < len(x); i++ {
 			if isNonFinite(x[i]) {
@@ -62,38 +61,40 @@ var avx2Kernels = kernelSet{
 		return -1
 	},
 
-	encodeF32NT:      copyF32ToBytesNT,
+	encodeF32NT:      func(dst []byte, src []float32) bool { return encodeF32AVX2(dst, src, true) },
 	decodeF32NT:      copyBytesToF32NT,
-	encodeF16NT:      func(dst []byte, src []float32) { encodeF16AVX2(dst, src, true) },
+	encodeF16NT:      func(dst []byte, src []float32) bool { return encodeF16AVX2(dst, src, true) },
 	decodeF16NT:      func(dst []float32, src []byte) { decodeF16AVX2(dst, src, true) },
-	encodeBF16NT:     func(dst []byte, src []float32) { encodeBF16AVX2(dst, src, true) },
+	encodeBF16NT:     func(dst []byte, src []float32) bool { return encodeBF16AVX2(dst, src, true) },
 	decodeBF16NT:     func(dst []float32, src []byte) { decodeBF16AVX2(dst, src, true) },
 	dequantizeQ8_0NT: func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, true) },
 }
 
-// On little-endian amd64 a float32 slice already is its little-endian
-// encoding: F32 "quantization" and its inverse are memory copies.
-
+// f32Bytes views float32 values as their bytes, which on little-endian
+// amd64 already are their little-endian encoding.
 func f32Bytes(s []float32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 4*len(s))
 }
 
-func copyF32ToBytes(dst []byte, src []float32) { copy(dst[:4*len(src)], f32Bytes(src)) }
+// u16Bytes views native (little-endian) uint16 values as their bytes.
+func u16Bytes(s []uint16) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 2*len(s))
+}
+
+// F32 decoding is a memory copy (the encoder is one too, fused with the
+// finiteness check, in copyF32AVX2).
+
 func copyBytesToF32(dst []float32, src []byte) { copy(f32Bytes(dst), src[:4*len(dst)]) }
 
-func copyF32ToBytesNT(dst []byte, src []float32) { copyNT(dst[:4*len(src)], f32Bytes(src)) }
-func copyBytesToF32NT(dst []float32, src []byte) { copyNT(f32Bytes(dst), src[:4*len(dst)]) }
-
-// copyNT is copy(dst, src) for len(dst) == len(src), with non-temporal
-// stores for the 32-byte aligned middle of dst.
-func copyNT(dst, src []byte) {
-	head := min(alignHead(dst, 1), len(dst))
-	body := (len(dst) - head) &^ 127
-	copy(dst[:head], src)
+func copyBytesToF32NT(dst []float32, src []byte) {
+	d := f32Bytes(dst)
+	head := min(alignHead(d, 1), len(d))
+	body := (len(d) - head) &^ 127
+	copy(d[:head], src)
 	if body > 0 {
-		copyNTAVX2(dst[head:head+body], src[head:head+body])
+		copyNTAVX2(d[head:head+body], src[head:head+body])
 	}
-	copy(dst[head+body:], src[head+body:])
+	copy(d[head+body:], src[head+body:len(d)])
 }
 
 // alignHead returns the number of elements of size bytes to skip from the
@@ -110,32 +111,45 @@ func alignHead(b []byte, size int) int {
 	return (32 - a) % 32 / size
 }
 
-// u16Bytes views native (little-endian) uint16 values as their bytes.
-func u16Bytes(s []uint16) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 2*len(s))
-}
-
 // vecStep is the element count the conversion routines handle per step; the
 // wrappers below pass them a multiple of it.
 const vecStep = 16
 
-// The wrappers run the assembly on whole steps and the generic twins on
-// the rest. With nt, the assembly writes with non-temporal stores and so
-// must start on a 32-byte boundary of dst: the generic code does the
-// elements before it (or everything, when dst cannot be aligned).
+// The encoder wrappers run the assembly on whole steps and the generic
+// twins on the rest, and combine their finiteness reports. With nt, the
+// assembly writes with non-temporal stores and so must start on a 32-byte
+// boundary of dst: the generic code does the elements before it (or
+// everything, when dst cannot be aligned). The decoders do the same
+// without a report.
 
-func encodeF16AVX2(dst []byte, src []float32, nt bool) {
+func encodeF32AVX2(dst []byte, src []float32, nt bool) bool {
+	dst = dst[:4*len(src)]
+	head := 0
+	finite := true
+	if nt {
+		head = min(alignHead(dst, 4), len(src))
+		finite = encodeF32Generic(dst[:4*head], src[:head])
+	}
+	n := (len(src) - head) &^ 31
+	if n > 0 && !copyF32AVX2(dst[4*head:], src[head:head+n], nt) {
+		finite = false
+	}
+	return encodeF32Generic(dst[4*(head+n):], src[head+n:]) && finite
+}
+
+func encodeF16AVX2(dst []byte, src []float32, nt bool) bool {
 	dst = dst[:2*len(src)]
 	head := 0
+	finite := true
 	if nt {
 		head = min(alignHead(dst, 2), len(src))
-		encodeF16Generic(dst[:2*head], src[:head])
+		finite = encodeF16Generic(dst[:2*head], src[:head])
 	}
 	n := (len(src) - head) &^ (vecStep - 1)
-	if n > 0 {
-		f32ToF16AVX2(dst[2*head:], src[head:head+n], nt)
+	if n > 0 && !f32ToF16AVX2(dst[2*head:], src[head:head+n], nt) {
+		finite = false
 	}
-	encodeF16Generic(dst[2*(head+n):], src[head+n:])
+	return encodeF16Generic(dst[2*(head+n):], src[head+n:]) && finite
 }
 
 func decodeF16AVX2(dst []float32, src []byte, nt bool) {
@@ -152,18 +166,19 @@ func decodeF16AVX2(dst []float32, src []byte, nt bool) {
 	decodeF16Generic(dst[head+n:], src[2*(head+n):])
 }
 
-func encodeBF16AVX2(dst []byte, src []float32, nt bool) {
+func encodeBF16AVX2(dst []byte, src []float32, nt bool) bool {
 	dst = dst[:2*len(src)]
 	head := 0
+	finite := true
 	if nt {
 		head = min(alignHead(dst, 2), len(src))
-		encodeBF16Generic(dst[:2*head], src[:head])
+		finite = encodeBF16Generic(dst[:2*head], src[:head])
 	}
 	n := (len(src) - head) &^ (vecStep - 1)
-	if n > 0 {
-		f32ToBF16AVX2(dst[2*head:], src[head:head+n], nt)
+	if n > 0 && !f32ToBF16AVX2(dst[2*head:], src[head:head+n], nt) {
+		finite = false
 	}
-	encodeBF16Generic(dst[2*(head+n):], src[head+n:])
+	return encodeBF16Generic(dst[2*(head+n):], src[head+n:]) && finite
 }
 
 func decodeBF16AVX2(dst []float32, src []byte, nt bool) {
@@ -180,9 +195,9 @@ func decodeBF16AVX2(dst []float32, src []byte, nt bool) {
 	decodeBF16Generic(dst[head+n:], src[2*(head+n):])
 }
 
-// quantizeQ8_0Checked encodes whole blocks and reports whether every value
+// quantizeQ8_0Blocks encodes whole blocks and reports whether every value
 // was finite.
-func quantizeQ8_0Checked(dst []byte, src []float32) bool {
+func quantizeQ8_0Blocks(dst []byte, src []float32) bool {
 	nb := len(src) / q8_0Block
 	_ = dst[:nb*q8_0Bytes] // the assembly writes nb blocks: check first
 	if nb == 0 {
@@ -205,6 +220,19 @@ func dequantizeQ8_0Stream(dst []float32, src []byte, nt bool) {
 	}
 }
 
+// copyF32AVX2 is
+//
+//	for i, v := range src {
+//		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+//	}
+//	return every abs32(v) below +Inf
+//
+// that is, a copy that keeps the largest magnitude bits it sees (see
+// infBits). len(src) must be a multiple of 32 and len(dst) ≥ 4·len(src).
+//
+//go:noescape
+func copyF32AVX2(dst []byte, src []float32, nt bool) (finite bool)
+
 // copyNTAVX2 copies len(src) bytes, a multiple of 128, to dst, which must
 // start on a 32-byte boundary, with non-temporal stores: copy(dst, src).
 //
@@ -216,13 +244,14 @@ func copyNTAVX2(dst, src []byte)
 //	for i, v := range src {
 //		binary.LittleEndian.PutUint16(dst[2*i:], F32ToF16(v))
 //	}
+//	return every abs32(v) below +Inf
 //
 // with VCVTPS2PH (round to nearest even) after replacing every NaN lane by
 // sign|0x7FC00000, which F16C turns into ggml's canonical sign|0x7E00.
 // len(src) must be a multiple of 16 and len(dst) ≥ 2·len(src).
 //
 //go:noescape
-func f32ToF16AVX2(dst []byte, src []float32, nt bool)
+func f32ToF16AVX2(dst []byte, src []float32, nt bool) (finite bool)
 
 // f16ToF32AVX2 is
 //
@@ -248,12 +277,13 @@ func f16ToF32AVX2(dst []float32, src []byte, nt bool)
 //		}
 //		binary.LittleEndian.PutUint16(dst[2*i:], uint16(u>>16))
 //	}
+//	return every abs32(v) below +Inf
 //
 // in 32-bit integer lanes. len(src) must be a multiple of 16 and
 // len(dst) ≥ 2·len(src).
 //
 //go:noescape
-func f32ToBF16AVX2(dst []byte, src []float32, nt bool)
+func f32ToBF16AVX2(dst []byte, src []float32, nt bool) (finite bool)
 
 // bf16ToF32AVX2 is
 //

@@ -11,6 +11,22 @@
 // BCAST32 broadcasts the 32-bit constant c into the YMM register r.
 #define BCAST32(c, r, xr) MOVL $c, AX; VMOVD AX, xr; VPBROADCASTD xr, r
 
+// FINITE(acc, accx, ret) stores into ret whether the largest magnitude
+// bits, lane-wise in acc, are below those of +Inf (infBits in float.go);
+// clobbers X0, X1, AX, BX.
+#define FINITE(acc, accx, ret) \
+	VEXTRACTI128 $1, acc, X0; \
+	VPMAXUD X0, accx, X0; \
+	VPSHUFD $0x4E, X0, X1; \
+	VPMAXUD X1, X0, X0; \
+	VPSHUFD $0xB1, X0, X1; \
+	VPMAXUD X1, X0, X0; \
+	VMOVD   X0, AX; \
+	XORL    BX, BX; \
+	CMPL    AX, $0x7F800000; \
+	SETCS   BX; \
+	MOVB    BX, ret
+
 // func cpuid1ECX() uint32
 TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4
 	MOVL $1, AX
@@ -29,6 +45,10 @@ TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4
 #define F16ENC_STEP(STORE) \
 	VMOVUPS (SI), Y0; \
 	VMOVUPS 32(SI), Y1; \
+	VPAND   Y13, Y0, Y6 /* magnitudes, for the finiteness check */; \
+	VPAND   Y13, Y1, Y7; \
+	VPMAXUD Y6, Y12, Y12; \
+	VPMAXUD Y7, Y12, Y12; \
 	/* NaN lanes become sign|0x7FC00000, which VCVTPS2PH narrows to sign|0x7E00. */ \
 	VCMPPS  $3, Y0, Y0, Y2 /* unordered with itself: NaN */; \
 	VCMPPS  $3, Y1, Y1, Y3; \
@@ -45,14 +65,16 @@ TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4
 	ADDQ $64, SI; \
 	ADDQ $32, DI
 
-TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-49
+TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-57
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ src_len+32(FP), CX
+	VPXOR Y12, Y12, Y12               // largest magnitude bits seen
 	SHRQ $4, CX                       // steps of 16 values
 	JZ   f16enc_done
 	BCAST32(0x80000000, Y15, X15)     // sign bit
 	BCAST32(0x7FC00000, Y14, X14)     // quiet NaN, empty payload
+	BCAST32(0x7FFFFFFF, Y13, X13)     // magnitude mask
 	CMPB nt+48(FP), $0
 	JNE  f16enc_nt
 
@@ -60,17 +82,17 @@ f16enc_loop:
 	F16ENC_STEP(VMOVDQU)
 	DECQ CX
 	JNZ  f16enc_loop
-	VZEROUPPER
-	RET
+	JMP  f16enc_done
 
 f16enc_nt:
 	F16ENC_STEP(VMOVNTDQ)
 	DECQ CX
 	JNZ  f16enc_nt
 	SFENCE
-	VZEROUPPER
 
 f16enc_done:
+	FINITE(Y12, X12, finite+56(FP))
+	VZEROUPPER
 	RET
 
 // func f16ToF32AVX2(dst []float32, src []byte, nt bool)
@@ -132,6 +154,8 @@ f16dec_done:
 	/* NaN: u | 0x00400000 */ \
 	VPAND   Y15, Y0, Y4; \
 	VPAND   Y15, Y1, Y5; \
+	VPMAXUD Y4, Y10, Y10 /* largest magnitude, for the finiteness check */; \
+	VPMAXUD Y5, Y10, Y10; \
 	VPCMPGTD Y14, Y4, Y4 /* |u| > 0x7F800000 (signed compare of non-negative values) */; \
 	VPCMPGTD Y14, Y5, Y5; \
 	VPOR    Y11, Y0, Y0; \
@@ -146,10 +170,11 @@ f16dec_done:
 	ADDQ $64, SI; \
 	ADDQ $32, DI
 
-TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-49
+TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-57
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ src_len+32(FP), CX
+	VPXOR Y10, Y10, Y10               // largest magnitude bits seen
 	SHRQ $4, CX
 	JZ   bf16enc_done
 	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
@@ -164,17 +189,17 @@ bf16enc_loop:
 	BF16ENC_STEP(VMOVDQU)
 	DECQ CX
 	JNZ  bf16enc_loop
-	VZEROUPPER
-	RET
+	JMP  bf16enc_done
 
 bf16enc_nt:
 	BF16ENC_STEP(VMOVNTDQ)
 	DECQ CX
 	JNZ  bf16enc_nt
 	SFENCE
-	VZEROUPPER
 
 bf16enc_done:
+	FINITE(Y10, X10, finite+56(FP))
+	VZEROUPPER
 	RET
 
 // func bf16ToF32AVX2(dst []float32, src []byte, nt bool)
@@ -214,9 +239,56 @@ bf16dec_nt:
 bf16dec_done:
 	RET
 
+// func copyF32AVX2(dst []byte, src []float32, nt bool) (finite bool)
+#define COPY_STEP(STORE) \
+	VMOVDQU (SI), Y0; \
+	VMOVDQU 32(SI), Y1; \
+	VMOVDQU 64(SI), Y2; \
+	VMOVDQU 96(SI), Y3; \
+	VPAND   Y15, Y0, Y4 /* magnitudes */; \
+	VPAND   Y15, Y1, Y5; \
+	VPAND   Y15, Y2, Y6; \
+	VPAND   Y15, Y3, Y7; \
+	VPMAXUD Y5, Y4, Y4; \
+	VPMAXUD Y7, Y6, Y6; \
+	VPMAXUD Y6, Y4, Y4; \
+	VPMAXUD Y4, Y12, Y12; \
+	STORE   Y0, (DI); \
+	STORE   Y1, 32(DI); \
+	STORE   Y2, 64(DI); \
+	STORE   Y3, 96(DI); \
+	ADDQ $128, SI; \
+	ADDQ $128, DI
+
+TEXT ·copyF32AVX2(SB), NOSPLIT, $0-57
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	VPXOR Y12, Y12, Y12               // largest magnitude bits seen
+	SHRQ $5, CX                       // steps of 32 values
+	JZ   copy_done
+	BCAST32(0x7FFFFFFF, Y15, X15)     // magnitude mask
+	CMPB nt+48(FP), $0
+	JNE  copy_nt
+
+copy_loop:
+	COPY_STEP(VMOVDQU)
+	DECQ CX
+	JNZ  copy_loop
+	JMP  copy_done
+
+copy_nt:
+	COPY_STEP(VMOVNTDQ)
+	DECQ CX
+	JNZ  copy_nt
+	SFENCE
+
+copy_done:
+	FINITE(Y12, X12, finite+56(FP))
+	VZEROUPPER
+	RET
+
 // func copyNTAVX2(dst, src []byte)
-// Copies len(src) bytes (a multiple of 128) to a 32-byte aligned dst with
-// non-temporal stores.
 TEXT ·copyNTAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
@@ -412,15 +484,7 @@ q8enc_single:
 	Q8_QUANTS(0, Y8, 2)
 
 q8enc_end:
-	// finite: every magnitude below +Inf's bits (they are ≤ 0x7FFFFFFF, so
-	// the signed comparison is the unsigned one)
-	VEXTRACTI128 $1, Y14, X0
-	VPMAXUD X0, X14, X14              // each 128-bit lane held one value (pairs: A's, B's)
-	VMOVD   X14, AX
-	XORL    BX, BX
-	CMPL    AX, $0x7F800000
-	SETCS   BX
-	MOVB    BX, finite+48(FP)
+	FINITE(Y14, X14, finite+48(FP))
 	VZEROUPPER
 	RET
 

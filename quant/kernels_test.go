@@ -156,7 +156,7 @@ func TestKernelConversions(t *testing.T) {
 					refF32 := func(f float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(f)) }
 					for _, c := range []struct {
 						name string
-						enc  func([]byte, []float32)
+						enc  func([]byte, []float32) bool
 						size int
 						ref  func(float32) []byte
 					}{
@@ -170,9 +170,28 @@ func TestKernelConversions(t *testing.T) {
 						if c.enc == nil {
 							continue
 						}
+						// all finite (the non-finite values made ±MaxFloat32), then as is
+						xf := append([]float32(nil), x...)
+						for i, v := range xf {
+							if isNonFinite(v) {
+								xf[i] = float32(math.Copysign(math.MaxFloat32, float64(v)))
+							}
+						}
 						dst, check := guarded(c.size*n, 2*off+off%2) // odd offsets too: unalignable for NT
-						c.enc(dst, x)
+						if !c.enc(dst, xf) {
+							t.Fatalf("%s: finite input reported non-finite", what(c.name))
+						}
 						check(t, what(c.name))
+						for i, v := range xf {
+							if want := c.ref(v); !bytes.Equal(dst[c.size*i:c.size*i+c.size], want) {
+								t.Fatalf("%s: element %d (%08x): got % x, want % x", what(c.name), i, math.Float32bits(v), dst[c.size*i:c.size*i+c.size], want)
+							}
+						}
+						finite := c.enc(dst, x)
+						check(t, what(c.name))
+						if want := firstNonFiniteGeneric(x) < 0; finite != want {
+							t.Fatalf("%s: reported finite=%v, want %v", what(c.name), finite, want)
+						}
 						for i, v := range x {
 							if want := c.ref(v); !bytes.Equal(dst[c.size*i:c.size*i+c.size], want) {
 								t.Fatalf("%s: element %d (%08x): got % x, want % x", what(c.name), i, math.Float32bits(v), dst[c.size*i:c.size*i+c.size], want)
@@ -573,7 +592,7 @@ func FuzzKernelQ8_0(f *testing.F) {
 	})
 }
 
-// TestKernelQ8_0Checked: the fused encoder reports non-finite input exactly
+// TestKernelQ8_0Checked: the Q8_0 encoder reports non-finite input exactly
 // when isNonFinite sees some, wherever it is (every position of 1..5
 // blocks, odd counts going through the single-block path), and otherwise
 // writes the reference bytes.
@@ -581,9 +600,6 @@ func TestKernelQ8_0Checked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	bad := []uint32{0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0xFFFFFFFF, 0x7FBFFFFF}
 	for _, ks := range kernelSets() {
-		if ks.quantizeQ8_0Checked == nil {
-			continue
-		}
 		for nb := 0; nb <= 5; nb++ {
 			x := randomBlocks(rng, nb)
 			if nb > 0 {
@@ -592,7 +608,7 @@ func TestKernelQ8_0Checked(t *testing.T) {
 			want := make([]byte, 34*nb)
 			quantizeQ8_0Ref(want, x, len(x), nil)
 			got := make([]byte, 34*nb)
-			if !ks.quantizeQ8_0Checked(got, x) {
+			if !ks.quantizeQ8_0(got, x) {
 				t.Fatalf("%s: %d finite blocks reported non-finite", ks.name, nb)
 			}
 			if !bytes.Equal(got, want) {
@@ -601,7 +617,7 @@ func TestKernelQ8_0Checked(t *testing.T) {
 			for p := range x {
 				old := x[p]
 				x[p] = math.Float32frombits(bad[p%len(bad)])
-				if ks.quantizeQ8_0Checked(got, x) {
+				if ks.quantizeQ8_0(got, x) {
 					t.Fatalf("%s: %d blocks, %08x at %d not reported", ks.name, nb, math.Float32bits(x[p]), p)
 				}
 				x[p] = old

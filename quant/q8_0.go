@@ -50,15 +50,19 @@ func quantizeQ8_0Ref(dst []byte, src []float32, _ int, _ []float32) {
 // |v| ≤ 128 is computed as trunc(float64(v) ± 0.5), which is exact because a
 // float32 in that range plus one half is representable in float64.
 //
+// It reports whether every value was finite (see infBits); when one was
+// not, the bytes are meaningless and the caller reports an error.
+//
 // A block whose amax is below 127·2⁻¹²⁸ has id = 1/d = +Inf, so x·id is ±Inf
 // or NaN (for x = 0). ggml, compiled for x86-64, converts those with
 // cvttss2si, whose out-of-range result 0x80000000 keeps 0 in its low byte
 // (checked with llama.cpp's ggml_quantize_chunk: such blocks are all zero).
 // q8Byte states that explicitly rather than relying on how the platform
 // converts out-of-range floats.
-func quantizeQ8_0Generic(dst []byte, src []float32) {
+func quantizeQ8_0Generic(dst []byte, src []float32) (finite bool) {
 	nb := len(src) / q8_0Block
 	dst = dst[:nb*q8_0Bytes]
+	var all uint32 // the largest magnitude bits seen
 	for b := 0; b < nb; b++ {
 		x := (*[q8_0Block]float32)(src[b*q8_0Block:])
 		y := (*[q8_0Bytes]byte)(dst[b*q8_0Bytes:])
@@ -69,7 +73,9 @@ func quantizeQ8_0Generic(dst []byte, src []float32) {
 			m2 = max(m2, math.Float32bits(x[j+2])&0x7FFFFFFF)
 			m3 = max(m3, math.Float32bits(x[j+3])&0x7FFFFFFF)
 		}
-		amax := math.Float32frombits(max(max(m0, m1), max(m2, m3)))
+		amaxBits := max(max(m0, m1), max(m2, m3))
+		all = max(all, amaxBits)
+		amax := math.Float32frombits(amaxBits)
 		d := amax / 127
 		var id float32
 		if d != 0 {
@@ -82,6 +88,7 @@ func quantizeQ8_0Generic(dst []byte, src []float32) {
 			y[2+j] = q8Byte(float32(x[j] * id))
 		}
 	}
+	return all < infBits
 }
 
 // q8Byte is (int8_t)roundf(v) as ggml's x86-64 build computes it: round half

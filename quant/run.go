@@ -129,17 +129,14 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	// slice: the widening and the scan leave a slice in L1 just before the
 	// kernel reads it, so neither costs an extra trip to memory. With an
 	// importance matrix the kernel needs whole rows: one slice per chunk.
+	//
+	// The element-wise types and Q8_0 have kernels that check finiteness
+	// as they encode (checkedEncoder); the others get a scan first.
 	step := per
-	quantize := tr.quantize
-	var checked func(dst []byte, src []float32) bool // encodes and checks in one pass
+	var encode func(dst []byte, src []float32) (finite bool)
 	if opt.Imatrix == nil {
 		step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
-		if f := streamQuantizer(t); f != nil && need >= streamBytes {
-			quantize = func(dst []byte, src []float32, _ int, _ []float32) { f(dst, src) }
-		}
-		if checkFinite {
-			checked = checkedQuantizer(t)
-		}
+		encode = checkedEncoder(t, need >= streamBytes)
 	}
 	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if src.dtype != DTypeF32 && len(*scratch) < step {
@@ -149,26 +146,25 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 			e := min(s+step, hi)
 			x := src.floats(s, e, *scratch)
 			out := dst[s/tr.BlockSize*tr.BlockBytes : e/tr.BlockSize*tr.BlockBytes]
-			bad := -1 // index of the first non-finite value in x
-			if checked != nil {
-				if checked(out, x) {
-					continue // encoded, all finite
+			if encode != nil {
+				if encode(out, x) || !checkFinite {
+					continue
 				}
-				if bad = firstNonFinite(x); bad < 0 {
-					panic("quant: a checked kernel reported a non-finite value that the scan does not see")
+			} else if !checkFinite || firstNonFinite(x) < 0 {
+				rowLen := e - s
+				if opt.Imatrix != nil {
+					rowLen = nPerRow
 				}
-			} else if checkFinite {
-				bad = firstNonFinite(x)
+				tr.quantize(out, x, rowLen, opt.Imatrix)
+				continue
 			}
-			if bad >= 0 {
-				at := s + bad
-				return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[bad]}
+			// x holds a non-finite value: report the first.
+			i := firstNonFinite(x)
+			if i < 0 {
+				panic("quant: an encoder reported a non-finite value that the scan does not see")
 			}
-			rowLen := e - s
-			if opt.Imatrix != nil {
-				rowLen = nPerRow
-			}
-			quantize(out, x, rowLen, opt.Imatrix)
+			at := s + i
+			return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
 		}
 		return nil
 	})
@@ -200,10 +196,7 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 		return argErr("data", "holds %d bytes; expected at least %d for %d %s values", len(src), need, n, tr.Name)
 	}
 	per := max(1, chunkElements/tr.BlockSize) * tr.BlockSize
-	dequantize := tr.dequantize
-	if f := streamDequantizer(t); f != nil && 4*n >= streamBytes {
-		dequantize = f
-	}
+	dequantize := decoder(t, tr, 4*n >= streamBytes)
 	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
 		dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
 		return nil

@@ -246,7 +246,7 @@ func TestDriverKernelSetsAgree(t *testing.T) {
 	}
 	defer func(k kernelSet) { kern = k }(kern)
 	rng := rand.New(rand.NewPCG(15, 16))
-	n := 1<<19 + 96 // outputs above streamBytes: the streaming kernels run too
+	const n = 96 * 5462 // rows of 96; outputs above streamBytes: the streaming kernels run too
 	x := testFloats(rng, n)
 	h := testHalves(rng, n)
 	finite := randomBlocks(rng, n/32)
@@ -256,20 +256,37 @@ func TestDriverKernelSetsAgree(t *testing.T) {
 	}{{"f32", F32Input(x)}, {"f16", F16Input(h)}, {"bf16", BF16Input(h)}, {"f32-finite", F32Input(finite)}}
 	for _, typ := range []Type{F32, F16, BF16, Q8_0} {
 		tr := mustTraits(typ)
+		imatrix := make([]float32, 96) // with one, the scan-then-kernel path runs
+		for i := range imatrix {
+			imatrix[i] = 1
+		}
 		for _, in := range inputs {
-			var first []byte
-			var firstErr string
-			for _, ks := range sets {
-				kern = ks
-				out := make([]byte, n/tr.BlockSize*tr.BlockBytes)
-				_, err := Quantize(typ, out, in.in, 96, Options{Threads: 2, AllowNonFinite: true})
-				es := fmt.Sprint(err)
-				if first == nil {
-					first, firstErr = out, es
-					continue
+			for _, opt := range []Options{{Threads: 2, AllowNonFinite: true}, {Threads: 2}, {Threads: 2, Imatrix: imatrix}} {
+				var first []byte
+				var firstErr string
+				for _, ks := range sets {
+					kern = ks
+					out := make([]byte, n/tr.BlockSize*tr.BlockBytes)
+					_, err := Quantize(typ, out, in.in, 96, opt)
+					var nf *NonFiniteError
+					if err != nil && !errors.As(err, &nf) {
+						t.Fatalf("%s from %s %+v: %v", typ, in.name, opt, err)
+					}
+					es := fmt.Sprint(err)
+					if first == nil {
+						first, firstErr = out, es
+						continue
+					}
+					if es != firstErr || (err == nil && !bytes.Equal(out, first)) {
+						t.Fatalf("%s from %s %+v: %s differs from %s (errors %q, %q)", typ, in.name, opt, ks.name, sets[0].name, es, firstErr)
+					}
 				}
-				if es != firstErr || !bytes.Equal(out, first) {
-					t.Fatalf("%s from %s: %s differs from %s (errors %q, %q)", typ, in.name, ks.name, sets[0].name, es, firstErr)
+				if typ == Q8_0 && in.name == "f32-finite" {
+					want := make([]byte, len(first))
+					quantizeQ8_0Ref(want, finite, 96, nil)
+					if !bytes.Equal(first, want) {
+						t.Fatalf("Q8_0 %+v: Quantize differs from quantizeQ8_0Ref", opt)
+					}
 				}
 			}
 		}
