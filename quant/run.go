@@ -125,18 +125,21 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 		unit = nPerRow
 	}
 	per := max(1, chunkElements/unit) * unit
-	// Each chunk is widened (F16/BF16 input), checked and encoded slice by
-	// slice: the widening and the scan leave a slice in L1 just before the
-	// kernel reads it, so neither costs an extra trip to memory. With an
-	// importance matrix the kernel needs whole rows: one slice per chunk.
-	//
 	// The element-wise types and Q8_0 have kernels that check finiteness
 	// as they encode (checkedEncoder); the others get a scan first.
+	//
+	// A chunk is widened (F16/BF16 input), scanned and encoded slice by
+	// slice: the widening and the scan leave a slice in L1 just before the
+	// kernel reads it, so neither costs an extra trip to memory. A checked
+	// kernel on float32 input takes the whole chunk at once. With an
+	// importance matrix the kernel needs whole rows: one slice per chunk.
 	step := per
 	var encode func(dst []byte, src []float32) (finite bool)
 	if opt.Imatrix == nil {
-		step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		encode = checkedEncoder(t, need >= streamBytes)
+		if encode == nil || src.dtype != DTypeF32 {
+			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
+		}
 	}
 	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if src.dtype != DTypeF32 && len(*scratch) < step {
