@@ -34,6 +34,7 @@ func selectKernels() kernelSet {
 // needs is the one cpu.X86.HasAVX2 already checked.
 func hasF16C() bool { return cpuid1ECX()&(1<<29) != 0 }
 
+// cpuid1ECX returns ECX of CPUID leaf 1 (the feature flags).
 func cpuid1ECX() uint32
 
 var avx2Kernels = kernelSet{
@@ -314,10 +315,12 @@ func bf16ToF32AVX2(dst []float32, src []byte, nt bool)
 // with every float operation rounded to float32; the int32 conversion
 // truncates. Where the reference's id overflows to +Inf, each x·id is ±Inf
 // or NaN, which ggml's x86-64 build (and q8Byte) converts to 0: x·0 gives
-// the same 0. It returns whether every value was finite (every amax below
-// +Inf: the rule of isNonFinite, read off the block maxima). When one was
-// not, the bytes written are meaningless (the driver reports an error). len(src)
-// must be a positive multiple of 32 and len(dst) ≥ 34·len(src)/32.
+// the same 0. The maximum is taken on the magnitude bits as unsigned
+// integers, which for finite floats is their numeric order; it returns
+// whether every block's maximum was below infBits (every value finite).
+// When one was not, the bytes written are meaningless (Quantize reports an
+// error). len(src) must be a positive multiple of 32 and
+// len(dst) ≥ 34·len(src)/32.
 //
 //go:noescape
 func quantizeQ8_0AVX2(dst []byte, src []float32) (finite bool)
