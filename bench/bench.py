@@ -13,6 +13,18 @@ at 1 thread and at every available core. The anchors get the same thread count:
 the array's rows are split over that many Python threads (numpy and ctypes release
 the GIL), as llama-quantize splits a tensor's rows over its threads.
 
+Every implementation must hand back a buffer of its own: when an anchor returns
+(a view of) its input, as the ``gguf`` package does for F32 (``astype(copy=False)``),
+the harness copies the result, so that "quantizing" to F32 is a copy for everyone.
+
+Output arrays are allocated by each call, for every implementation. glibc serves
+allocations of 32 MiB and more (every float32 output here) with a fresh ``mmap``,
+so each call would pay its page faults: about as long as the work itself, the same
+for everyone, and it hides the kernels' differences. The harness therefore raises
+glibc's mmap and trim thresholds (``mallopt``) so that every implementation's
+outputs come from reused, already-mapped heap memory; ``--fresh-pages`` measures
+with the default allocator instead.
+
 Figures are MB/s of float32 input (decimal MB: 10^6 bytes), the median of
 ``--repeats`` runs after one warm-up, with the median CPU time / wall time beside
 them: about 1.0 per thread when the process had its cores to itself, lower when
@@ -72,6 +84,32 @@ def split_rows(fn: Callable[[np.ndarray], object], x: np.ndarray, threads: int) 
     return run
 
 
+def reuse_heap_memory() -> bool:
+    """Make glibc reuse freed heap memory for large arrays (see the module docstring)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(libc.mallopt(m_trim_threshold, 1 << 31))
+    except (OSError, AttributeError):
+        return False
+
+
+def owning(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn``, made to return a buffer of its own when it returned its input (or a view)."""
+
+    def run(a: np.ndarray) -> np.ndarray:
+        r = fn(a)
+        return r.copy() if np.may_share_memory(r, a) else r
+
+    return run
+
+
 def gguf_quantizers():
     try:
         import gguf
@@ -123,7 +161,10 @@ def main() -> int:
     ap.add_argument("--threads", nargs="*", type=int, help="thread counts (default: 1 and every core)")
     ap.add_argument("--no-dequantize", action="store_true", help="skip the dequantize rows")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--fresh-pages", action="store_true",
+                    help="keep glibc's default allocator: every large output is a fresh mmap (page faults included)")
     args = ap.parse_args()
+    heap_reuse = False if args.fresh_pages else reuse_heap_memory()
 
     gguf, quants = gguf_quantizers()
     ggml = GGMLReference.load()
@@ -138,7 +179,7 @@ def main() -> int:
           f"median of {args.repeats} runs; MB/s of float32 input (CPU time/wall time)")
     print(f"anchors: gguf {getattr(gguf, '__version__', None) or (gguf and 'installed') or 'not installed'}, "
           f"llama.cpp {ggml.version if ggml else 'not installed (make bench WITH_LLAMA=1)'}; machine: {machine()['cpu']}, "
-          f"{ncpu} threads available")
+          f"{ncpu} threads available; outputs from {'reused heap memory' if heap_reuse else 'fresh pages'}")
     header = f"{'op':<10} {'type':<6} {'thr':>3}  {'wick':>15}  {'gguf-numpy':>15} {'×gguf':>7}  {'llama.cpp':>15} {'×llama':>7}"
     print(header)
     print("-" * len(header))
@@ -152,9 +193,10 @@ def main() -> int:
         encoded = wick.quantize(x, name)
         for threads in thread_counts:
             row = {"op": "quantize", "type": name, "threads": threads, "input_bytes": nbytes}
-            row["wick"] = measure(lambda: wick.quantize(x, name, threads=threads), args.repeats)
-            row["gguf"] = measure(split_rows(lambda a: quants.quantize(a, qtype), x, threads), args.repeats) if has_gguf else None
-            row["llama.cpp"] = measure(split_rows(lambda a: ggml.quantize(a, name), x, threads), args.repeats) if has_ggml else None
+            row["wick"] = measure(lambda name=name, threads=threads: wick.quantize(x, name, threads=threads), args.repeats)
+            row["gguf"] = (measure(split_rows(owning(lambda a, qtype=qtype: quants.quantize(a, qtype)), x, threads), args.repeats)
+                           if has_gguf else None)
+            row["llama.cpp"] = measure(split_rows(lambda a, name=name: ggml.quantize(a, name), x, threads), args.repeats) if has_ggml else None
             results.append(row)
             print(f"{'quantize':<10} {name:<6} {threads:>3}  {fmt_rate(row['wick'], nbytes):>15}  "
                   f"{fmt_rate(row['gguf'], nbytes):>15} {fmt_ratio(row['wick'], row['gguf']):>7}  "
@@ -164,8 +206,9 @@ def main() -> int:
         for threads in thread_counts:
             # dequantize figures count the float32 output bytes, so rows compare
             row = {"op": "dequantize", "type": name, "threads": threads, "output_bytes": nbytes}
-            row["wick"] = measure(lambda: wick.dequantize(encoded, name, x.shape, threads=threads), args.repeats)
-            row["gguf"] = (measure(split_rows(lambda a: quants.dequantize(a, qtype), encoded, threads), args.repeats)
+            row["wick"] = measure(lambda encoded=encoded, name=name, threads=threads:
+                                  wick.dequantize(encoded, name, x.shape, threads=threads), args.repeats)
+            row["gguf"] = (measure(split_rows(owning(lambda a, qtype=qtype: quants.dequantize(a, qtype)), encoded, threads), args.repeats)
                            if gguf else None)
             row["llama.cpp"] = None
             results.append(row)
@@ -181,6 +224,7 @@ def main() -> int:
         "anchors": {"gguf": getattr(gguf, "__version__", None) if gguf else None, "llama.cpp": ggml.version if ggml else None},
         "shape": [args.rows, args.cols],
         "repeats": args.repeats,
+        "heap_reuse": heap_reuse,
         "units": "MB/s = input_bytes (or output_bytes) / wall_s / 1e6",
         "results": results,
     }

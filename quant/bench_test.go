@@ -1,68 +1,92 @@
 package quant
 
 import (
-	"os"
-	"strconv"
-	"sync"
+	"math/rand/v2"
 	"testing"
 )
 
-// Benchmark inputs: the golden generator's "normal" distribution, 4096 rows
-// of 4096 (64 MB of float32), so the same data can be fed to llama.cpp's
-// ggml_quantize_chunk for comparison. WICK_BENCH_ROWS overrides the row count.
-var benchInput = sync.OnceValues(func() ([]float32, []float32) {
-	rows := 4096
-	if s := os.Getenv("WICK_BENCH_ROWS"); s != "" {
-		rows, _ = strconv.Atoi(s)
+// Benchmarks of every kernel set on one driver chunk (in cache: the
+// kernels' own speed) and of the public entry points on 32 MiB of float32
+// (memory included), as `make bench` measures them from Python. Run with
+//
+//	go test -run '^$' -bench . -cpu 1 ./quant/
+//
+// Throughput (MB/s) counts the float32 side: input for quantize, output
+// for dequantize.
+
+func benchInput(n int) ([]float32, []uint16) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := make([]float32, n)
+	h := make([]uint16, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 0.02)
+		h[i] = F32ToF16(x[i])
 	}
-	return goldenBits("normal", 12345, rows, 4096), goldenImatrix(678, 4096)
-})
+	return x, h
+}
 
-var benchTypes = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL}
-
-// BenchmarkQuantize measures Quantize on 4096×4096 float32 per type, without
-// and with an importance matrix. Run with -cpu 1 for single-thread figures.
-func BenchmarkQuantize(b *testing.B) {
-	x, im := benchInput()
-	for _, typ := range benchTypes {
-		tr, _ := typ.Traits()
-		out := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
-		for _, withIm := range []bool{false, true} {
-			name := tr.Name
-			opt := Options{}
-			if withIm {
-				if typ == Q8_0 {
-					continue
-				}
-				name += "+imatrix"
-				opt.Imatrix = im
-			}
-			b.Run(name, func(b *testing.B) {
-				b.SetBytes(int64(4 * len(x)))
+func BenchmarkKernels(b *testing.B) {
+	const n = chunkElements
+	x, h := benchInput(n)
+	b16 := make([]byte, 2*n)
+	b32 := make([]byte, 4*n)
+	q8 := make([]byte, n/32*34)
+	f := make([]float32, n)
+	for _, ks := range kernelSets() {
+		ks.encodeF16(b16, x)
+		ks.quantizeQ8_0(q8, x)
+		for _, c := range []struct {
+			name string
+			run  func()
+		}{
+			{"encodeF32", func() { ks.encodeF32(b32, x) }},
+			{"decodeF32", func() { ks.decodeF32(f, b32) }},
+			{"encodeF16", func() { ks.encodeF16(b16, x) }},
+			{"decodeF16", func() { ks.decodeF16(f, b16) }},
+			{"encodeBF16", func() { ks.encodeBF16(b16, x) }},
+			{"decodeBF16", func() { ks.decodeBF16(f, b16) }},
+			{"widenF16", func() { ks.widenF16(f, h) }},
+			{"widenBF16", func() { ks.widenBF16(f, h) }},
+			{"quantizeQ8_0", func() { ks.quantizeQ8_0(q8, x) }},
+			{"dequantizeQ8_0", func() { ks.dequantizeQ8_0(f, q8) }},
+			{"firstNonFinite", func() { ks.firstNonFinite(x) }},
+		} {
+			b.Run(ks.name+"/"+c.name, func(b *testing.B) {
+				b.SetBytes(4 * n)
 				for b.Loop() {
-					if _, err := Quantize(typ, out, F32Input(x), 4096, opt); err != nil {
-						b.Fatal(err)
-					}
+					c.run()
 				}
 			})
 		}
 	}
 }
 
-// BenchmarkDequantize measures Dequantize per type (output bytes per second).
-func BenchmarkDequantize(b *testing.B) {
-	x, _ := benchInput()
-	for _, typ := range benchTypes {
-		tr, _ := typ.Traits()
-		q := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
-		if _, err := Quantize(typ, q, F32Input(x), 4096, Options{}); err != nil {
-			b.Fatal(err)
+// BenchmarkQuantize times Quantize/Dequantize on a 2048×4096 tensor with
+// the kernels in use, one thread unless -cpu says more.
+func BenchmarkQuantize(b *testing.B) {
+	const rows, cols = 2048, 4096
+	x, h := benchInput(rows * cols)
+	for _, typ := range []Type{F32, F16, BF16, Q8_0} {
+		tr := mustTraits(typ)
+		out := make([]byte, rows*cols/tr.BlockSize*tr.BlockBytes)
+		for _, in := range []struct {
+			name string
+			in   Input
+		}{{"f32", F32Input(x)}, {"f16", F16Input(h)}} {
+			b.Run(typ.String()+"/from-"+in.name, func(b *testing.B) {
+				b.SetBytes(4 * rows * cols)
+				for b.Loop() {
+					if _, err := Quantize(typ, out, in.in, cols, Options{Threads: 0}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
-		y := make([]float32, len(x))
-		b.Run(tr.Name, func(b *testing.B) {
-			b.SetBytes(int64(4 * len(x)))
+		dec := make([]float32, rows*cols)
+		b.Run(typ.String()+"/dequantize", func(b *testing.B) {
+			b.SetBytes(4 * rows * cols)
 			for b.Loop() {
-				if err := Dequantize(typ, y, q, Options{}); err != nil {
+				if err := Dequantize(typ, dec, out, Options{Threads: 0}); err != nil {
 					b.Fatal(err)
 				}
 			}

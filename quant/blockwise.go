@@ -250,10 +250,7 @@ func chunkFloats(src Input, lo, hi, per int, scratch *[]float32) []float32 {
 	if len(*scratch) < hi-lo {
 		*scratch = make([]float32, per)
 	}
-	out := (*scratch)[:hi-lo]
-	v := widenVec(out, src.u16[lo:hi], src.dtype)
-	src.floats(lo+v, hi, out[v:])
-	return out
+	return src.floats(lo, hi, *scratch)
 }
 
 // blockScale is the normalization of one block.

@@ -8,11 +8,8 @@ package quant
 // input, NaN and ±Inf included); TestVectorKernels checks them against each
 // other. Build with -tags noasm to use the Go twins only.
 
-// The kernels here need AVX2 and F16C, which hasAVX2 (cpu_amd64.go) checks.
-var (
-	haveAVX2 = hasAVX2
-	haveF16C = hasAVX2
-)
+// haveAVX2: the kernels here need AVX2, which hasAVX2 (cpu_amd64.go) checks.
+var haveAVX2 = hasAVX2
 
 // maxAbsBitsAVX2 returns the largest sign-cleared bit pattern among the
 // first len(x) &^ 31 elements of x (0 if there are none).
@@ -101,37 +98,5 @@ func encodeTableVec(dst []uint8, x []float32, r float32, tab *[1 << 16]uint32) i
 	}
 	_ = dst[n-1]
 	encodeTableAVX2(dst, x, r, tab)
-	return n
-}
-
-// widenF16AVX2 converts the first len(src) &^ 15 binary16 values of src to
-// float32 (VCVTPH2PS: exact; a signaling NaN comes out quiet).
-//
-//go:noescape
-func widenF16AVX2(dst []float32, src []uint16)
-
-// widenBF16AVX2 converts the first len(src) &^ 15 bfloat16 values of src to
-// float32 (exact: the bits move up by 16).
-//
-//go:noescape
-func widenBF16AVX2(dst []float32, src []uint16)
-
-// widenVec widens a leading part of the half values src into dst, exactly
-// as Input.floats does (except the quiet bit of signaling NaNs), and
-// returns its length (0 when there is no vector unit).
-func widenVec(dst []float32, src []uint16, dt DType) int {
-	n := len(src) &^ 15
-	if n == 0 {
-		return 0
-	}
-	_ = dst[n-1]
-	switch {
-	case dt == DTypeBF16 && haveAVX2:
-		widenBF16AVX2(dst, src)
-	case dt == DTypeF16 && haveF16C:
-		widenF16AVX2(dst, src)
-	default:
-		return 0
-	}
 	return n
 }

@@ -4,15 +4,10 @@ package quant
 
 // Without the AVX2 kernels of bnb_amd64.s, the Go code does all the work.
 
-const (
-	haveAVX2 = false
-	haveF16C = false
-)
+const haveAVX2 = false
 
 func maxAbsBitsVec(x []float32) (uint32, int) { return 0, 0 }
 
 func encode4Vec(dst []uint8, x []float32, r float32, typ FourBitType) int { return 0 }
 
 func encodeTableVec(dst []uint8, x []float32, r float32, tab *[1 << 16]uint32) int { return 0 }
-
-func widenVec(dst []float32, src []uint16, dt DType) int { return 0 }

@@ -99,46 +99,6 @@ func TestVectorDeciderLookup(t *testing.T) {
 	}
 }
 
-// TestVectorWiden: the vector widening gives every one of the 65536
-// float16 and bfloat16 bit patterns the float32 bits F16ToF32 / BF16ToF32
-// give (a NaN stays a NaN of the same sign; VCVTPH2PS sets the quiet bit of
-// a signaling one).
-func TestVectorWiden(t *testing.T) {
-	if !haveAVX2 {
-		t.Skip("no vector kernels in this build")
-	}
-	src := make([]uint16, 1<<16+7)
-	for i := range src {
-		src[i] = uint16(i * 40503) // a permutation of all patterns, then 7 more
-	}
-	for _, c := range []struct {
-		dt   DType
-		want func(uint16) float32
-	}{{DTypeF16, F16ToF32}, {DTypeBF16, BF16ToF32}} {
-		dst := make([]float32, len(src)+1)
-		n := widenVec(dst, src, c.dt)
-		if c.dt == DTypeF16 && !haveF16C {
-			continue
-		}
-		if n != len(src)&^15 || dst[n] != 0 {
-			t.Fatalf("dtype %d: widened %d of %d (or wrote past)", c.dt, n, len(src))
-		}
-		for i, h := range src[:n] {
-			got, want := dst[i], c.want(h)
-			gb, wb := math.Float32bits(got), math.Float32bits(want)
-			if want != want {
-				if got == got || gb>>31 != wb>>31 {
-					t.Fatalf("dtype %d: %04x widened to %08x, want a NaN like %08x", c.dt, h, gb, wb)
-				}
-				continue
-			}
-			if gb != wb {
-				t.Fatalf("dtype %d: %04x widened to %08x, want %08x", c.dt, h, gb, wb)
-			}
-		}
-	}
-}
-
 func FuzzVectorKernels(f *testing.F) {
 	f.Add([]byte{0, 0, 128, 63, 0, 0, 0, 191}, float32(1))
 	f.Fuzz(func(t *testing.T, raw []byte, r float32) {

@@ -52,16 +52,25 @@ func f32ToF16Ref(f float32) uint16 {
 	return float16.Fromfloat32(f).Bits()
 }
 
-// f16Table maps every binary16 bit pattern to its exact float32 value.
+// f16Table maps every binary16 bit pattern to its float32 value as ggml's
+// ggml_compute_fp16_to_fp32 computes it: exact, except that a signalling NaN
+// comes out quiet (ggml's conversion multiplies by 2⁻¹¹², which sets the
+// quiet bit; checked with llama.cpp's ggml_fp16_to_fp32_row: 7C01 →
+// 7FC02000). x448 and numpy keep the signalling bit (7F802000).
 var f16Table = func() *[1 << 16]float32 {
 	var t [1 << 16]float32
 	for i := range t {
-		t[i] = float16.Frombits(uint16(i)).Float32()
+		f := float16.Frombits(uint16(i)).Float32()
+		if f != f {
+			f = math.Float32frombits(math.Float32bits(f) | 0x00400000)
+		}
+		t[i] = f
 	}
 	return &t
 }()
 
-// F16ToF32 widens binary16 bits to float32 exactly (NaN payloads kept).
+// F16ToF32 widens binary16 bits to float32 exactly as ggml does: every
+// number exactly, NaNs with their sign and payload and the quiet bit set.
 func F16ToF32(h uint16) float32 { return f16Table[h] }
 
 // F32ToBF16 converts f to bfloat16 bits as ggml_compute_fp32_to_bf16 does:
@@ -80,47 +89,90 @@ func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) 
 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ 0x80000000) }
 
-// The F32, F16 and BF16 "quantizers" are element-wise conversions; rows do
-// not matter to them.
+// The generic slice kernels of the F32, F16 and BF16 types (see kernels.go
+// for the contracts). Byte buffers are little-endian. The encoders report
+// whether every value was finite, keeping the largest magnitude they saw.
 
-func quantizeF32(dst []byte, src []float32, _ int, _ []float32) {
+func encodeF32Generic(dst []byte, src []float32) (finite bool) {
 	dst = dst[:4*len(src)]
+	var m uint32
 	for i, v := range src {
-		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+		u := math.Float32bits(v)
+		m = max(m, u&0x7FFFFFFF)
+		binary.LittleEndian.PutUint32(dst[4*i:], u)
 	}
+	return m < infBits
 }
 
-func dequantizeF32(dst []float32, src []byte) {
+func decodeF32Generic(dst []float32, src []byte) {
 	src = src[:4*len(dst)]
 	for i := range dst {
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 	}
 }
 
-func quantizeF16(dst []byte, src []float32, _ int, _ []float32) {
+func encodeF16Generic(dst []byte, src []float32) (finite bool) {
 	dst = dst[:2*len(src)]
+	var m uint32
 	for i, v := range src {
+		m = max(m, math.Float32bits(v)&0x7FFFFFFF)
 		binary.LittleEndian.PutUint16(dst[2*i:], F32ToF16(v))
 	}
+	return m < infBits
 }
 
-func dequantizeF16(dst []float32, src []byte) {
+func decodeF16Generic(dst []float32, src []byte) {
 	src = src[:2*len(dst)]
 	for i := range dst {
 		dst[i] = f16Table[binary.LittleEndian.Uint16(src[2*i:])]
 	}
 }
 
-func quantizeBF16(dst []byte, src []float32, _ int, _ []float32) {
+func encodeBF16Generic(dst []byte, src []float32) (finite bool) {
 	dst = dst[:2*len(src)]
+	var m uint32
 	for i, v := range src {
+		m = max(m, math.Float32bits(v)&0x7FFFFFFF)
 		binary.LittleEndian.PutUint16(dst[2*i:], F32ToBF16(v))
 	}
+	return m < infBits
 }
 
-func dequantizeBF16(dst []float32, src []byte) {
+func decodeBF16Generic(dst []float32, src []byte) {
 	src = src[:2*len(dst)]
 	for i := range dst {
 		dst[i] = BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
+}
+
+func widenF16Generic(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = f16Table[h]
+	}
+}
+
+func widenBF16Generic(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = BF16ToF32(h)
+	}
+}
+
+// infBits and isNonFinite state, in one place, the rule Quantize enforces:
+// a value is non-finite (NaN or ±Inf) when its exponent bits are all ones,
+// that is when its magnitude bits (sign cleared) are at least those of
+// +Inf. Kernels that check as they encode keep the largest magnitude bits
+// they see and compare them with infBits; the scans test each value.
+const infBits = 0x7F800000
+
+func isNonFinite(v float32) bool { return math.Float32bits(v)&0x7FFFFFFF >= infBits }
+
+func firstNonFiniteGeneric(x []float32) int {
+	for i, v := range x {
+		if isNonFinite(v) {
+			return i
+		}
+	}
+	return -1
 }

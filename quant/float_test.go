@@ -1,9 +1,9 @@
 package quant
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math"
-	"runtime"
-	"sync"
 	"testing"
 )
 
@@ -44,35 +44,38 @@ func TestF32ToF16Points(t *testing.T) {
 	}
 }
 
-// TestF32ToF16Exhaustive compares the fast conversion with the x448-based
-// reference on all 2³² float32 inputs (about 20 s on 2 cores; skipped with
-// -short, which `make test` uses under the race detector).
+// TestF32ToF16Exhaustive compares the scalar conversion and every kernel
+// set's encodeF16 (the assembly included) with the x448-based reference on
+// all 2³² float32 inputs (about 30 s on 2 cores; skipped with -short, which
+// `make test` uses under the race detector).
 func TestF32ToF16Exhaustive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("exhaustive: run without -short")
 	}
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	bad := make([]uint64, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for hi := uint64(w); hi < 1<<16; hi += uint64(workers) {
-				for lo := uint64(0); lo < 1<<16; lo++ {
-					u := uint32(hi<<16 | lo)
-					f := math.Float32frombits(u)
-					if F32ToF16(f) != f32ToF16Ref(f) {
-						if bad[w] == 0 {
-							t.Errorf("F32ToF16(%08x) = %04x, reference %04x", u, F32ToF16(f), f32ToF16Ref(f))
-						}
-						bad[w]++
-					}
+	sets := kernelSets()
+	parallelRange(1<<32, func(lo, hi uint64) error {
+		x := make([]float32, hi-lo)
+		for i := range x {
+			x[i] = math.Float32frombits(uint32(lo + uint64(i)))
+		}
+		outs := make([][]byte, len(sets))
+		for k, ks := range sets {
+			outs[k] = make([]byte, 2*len(x))
+			ks.encodeF16(outs[k], x)
+		}
+		for i, f := range x {
+			want := f32ToF16Ref(f)
+			if got := F32ToF16(f); got != want {
+				return fmt.Errorf("F32ToF16(%08x) = %04x, reference %04x", math.Float32bits(f), got, want)
+			}
+			for k, ks := range sets {
+				if got := binary.LittleEndian.Uint16(outs[k][2*i:]); got != want {
+					return fmt.Errorf("%s encodeF16(%08x) = %04x, reference %04x", ks.name, math.Float32bits(f), got, want)
 				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+		return nil
+	}, t)
 }
 
 // TestF16ToF32AllCodes round-trips all 65 536 half codes: widening is exact,
@@ -119,6 +122,34 @@ func TestBF16AllCodes(t *testing.T) {
 		}
 		if got := F32ToBF16(f); got != want {
 			t.Fatalf("F32ToBF16(BF16ToF32(%04x)) = %04x, want %04x", h, got, want)
+		}
+	}
+}
+
+// TestF16ToF32NaNs: ggml's widening sets the quiet bit of signalling NaNs
+// and keeps sign and payload. Expected bits from llama.cpp's
+// ggml_fp16_to_fp32_row (llama-cpp-python 0.3.36); numpy and x448 would
+// give 7F802000 for 7C01.
+func TestF16ToF32NaNs(t *testing.T) {
+	for _, p := range []struct {
+		in  uint16
+		out uint32
+	}{{0x7C01, 0x7FC02000}, {0xFC01, 0xFFC02000}, {0x7D00, 0x7FE00000}, {0x7E01, 0x7FC02000}, {0x7C00, 0x7F800000}, {0x0001, 0x33800000}} {
+		if got := math.Float32bits(F16ToF32(p.in)); got != p.out {
+			t.Errorf("F16ToF32(%04x) = %08x, want %08x", p.in, got, p.out)
+		}
+		for _, ks := range kernelSets() {
+			out := make([]float32, 16) // one whole vector step for the assembly
+			in := make([]uint16, 16)
+			for i := range in {
+				in[i] = p.in
+			}
+			ks.widenF16(out, in)
+			for _, v := range out {
+				if got := math.Float32bits(v); got != p.out {
+					t.Fatalf("%s widenF16(%04x) = %08x, want %08x", ks.name, p.in, got, p.out)
+				}
+			}
 		}
 	}
 }

@@ -2,384 +2,626 @@ package quant
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
+	"unsafe"
+
+	"github.com/x448/float16"
 )
 
-// Differential tests: every fast encoder against its reference twin, on
-// random and adversarial rows, with and without an importance matrix.
+// Differential tests of every kernel set this build and CPU can run (the
+// assembly and the generic Go twins) against the plain references, with
+// guard bytes around every output, every length 0..70 and unaligned slices.
 
-type kernelPair struct {
-	typ       Type
-	fast, ref quantizeFunc
-}
+const guardByte = 0x5a
 
-var kernelPairs = []kernelPair{
-	{Q4_0, quantizeQ4_0, quantizeQ4_0Ref},
-	{Q4_1, quantizeQ4_1, quantizeQ4_1Ref},
-	{Q5_0, quantizeQ5_0, quantizeQ5_0Ref},
-	{Q5_1, quantizeQ5_1, quantizeQ5_1Ref},
-	{Q2_K, quantizeQ2_K, quantizeQ2_KRef},
-	{Q3_K, quantizeQ3_K, quantizeQ3_KRef},
-	{Q4_K, quantizeQ4_K, quantizeQ4_KRef},
-	{Q5_K, quantizeQ5_K, quantizeQ5_KRef},
-	{Q6_K, quantizeQ6_K, quantizeQ6_KRef},
-	{IQ4_NL, quantizeIQ4_NL, quantizeIQ4_NLRef},
-}
-
-// adversarialRows returns 256-element rows built from hostile 16-element
-// groups: zeros of both signs, constant groups, exact ties, tiny, subnormal
-// and huge values, single outliers, alternating signs, near-ties around
-// halves, and mixtures of all of these within one super-block.
-func adversarialRows(rng *rand.Rand, nrows int) []float32 {
-	group := func(kind int) []float32 {
-		g := make([]float32, 16)
-		c := float32(rng.NormFloat64())
-		for i := range g {
-			switch kind {
-			case 0: // zeros
-			case 1:
-				g[i] = float32(math.Copysign(0, -1))
-			case 2: // constant
-				g[i] = c
-			case 3: // constant negative, tiny
-				g[i] = -1e-30
-			case 4: // smallest subnormals
-				g[i] = math.Float32frombits(uint32(rng.IntN(8)) | uint32(rng.IntN(2))<<31)
-			case 5: // subnormal range
-				g[i] = float32(rng.NormFloat64() * 1e-39)
-			case 6: // around GROUP_MAX_EPS
-				g[i] = float32(rng.NormFloat64() * 1e-15)
-			case 7: // huge
-				g[i] = float32(rng.NormFloat64() * 1e37)
-			case 8: // near the float32 maximum, mixed signs
-				g[i] = math.MaxFloat32 * float32(1-2*rng.IntN(2)) / float32(rng.IntN(3)+1)
-			case 9: // integers: exact ties after scaling
-				g[i] = float32(rng.IntN(17) - 8)
-			case 10: // halves
-				g[i] = float32(rng.IntN(33)-16) / 2
-			case 11: // one outlier
-				if i == rng.IntN(16) {
-					g[i] = float32(rng.NormFloat64() * 1000)
-				} else {
-					g[i] = float32(rng.NormFloat64() * 1e-3)
-				}
-			case 12: // one ulp around k + 0.5
-				v := float32(rng.IntN(16)) + 0.5
-				g[i] = math.Nextafter32(v, float32(rng.IntN(2)*100-50))
-			case 13: // all positive
-				g[i] = float32(1 + rng.Float64())
-			case 14: // all negative
-				g[i] = float32(-1 - rng.Float64())
-			case 15: // alternating extremes
-				g[i] = float32(1 - 2*(i&1))
-			default: // plain normal
-				g[i] = float32(rng.NormFloat64())
-			}
-		}
-		return g
+// guarded returns a zeroed n-byte slice carved out of a larger buffer at the
+// given misalignment, whose surroundings hold guardByte; check reports any
+// write outside the slice (an overrun that -race and bounds checks cannot
+// see inside assembly).
+func guarded(n, offset int) (buf []byte, check func(t *testing.T, what string)) {
+	const pad = 64
+	all := make([]byte, pad+offset+n+pad)
+	for i := range all {
+		all[i] = guardByte
 	}
-	x := make([]float32, 0, 256*nrows)
-	for len(x) < 256*nrows {
-		if rng.IntN(4) == 0 { // a whole super-block of one kind
-			k := rng.IntN(17)
-			for range 16 {
-				x = append(x, group(k)...)
+	buf = all[pad+offset : pad+offset+n : pad+offset+n]
+	clear(buf)
+	return buf, func(t *testing.T, what string) {
+		t.Helper()
+		for i, b := range all {
+			if (i < pad+offset || i >= pad+offset+n) && b != guardByte {
+				t.Fatalf("%s: byte %d outside the output was overwritten (%#x)", what, i-pad-offset, b)
 			}
-			continue
 		}
-		x = append(x, group(rng.IntN(17))...)
+	}
+}
+
+// guardedF32 is guarded for float32 outputs, offset counted in elements
+// (Go's checkptr, on under -race, forbids misaligned float32 pointers).
+func guardedF32(n, offset int) ([]float32, func(t *testing.T, what string)) {
+	b, check := guarded(4*n, 4*offset)
+	if n == 0 {
+		return []float32{}, check
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), check
+}
+
+// adversarialF32 returns the float32 bit patterns that stress the
+// conversions: zeros, subnormals, rounding ties of fp16 and bf16, the fp16
+// overflow threshold, huge values, infinities and NaNs with payloads.
+func adversarialF32() []uint32 {
+	u := []uint32{
+		0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00800000,
+		0x3F800000, 0xBF800000, 0x3DCCCCCD,
+		0x33000000, 0x33000001, 0x33400000, 0xB3400000, 0x387FC000, 0x387FE000, 0x387FF000, 0x38800000, // fp16 subnormal edges
+		0x3F801000, 0x3F803000, 0x3F801001, 0x3F802FFF, 0xBF803000, // fp16 ties
+		0x3F808000, 0x3F818000, 0x3F807FFF, 0x3F808001, 0xBF818000, // bf16 ties
+		0x477FE000, 0x477FEFFF, 0x477FF000, 0xC77FF000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F7F8000, 0x7F7F7FFF,
+		0x7F800000, 0xFF800000,
+		0x7F800001, 0xFF800001, 0x7FC00000, 0xFFC00000, 0x7FC00001, 0x7FBFFFFF, 0xFFFFFFFF, 0x7FFFFFFF,
+		0x7FA00000, 0xFF802000, 0x7F801FFF, 0x7FFFE000,
+	}
+	return u
+}
+
+// testFloats returns n float32 inputs mixing adversarial patterns, random
+// bits (NaNs included) and ordinary magnitudes.
+func testFloats(rng *rand.Rand, n int) []float32 {
+	adv := adversarialF32()
+	x := make([]float32, n)
+	for i := range x {
+		switch rng.IntN(4) {
+		case 0:
+			x[i] = math.Float32frombits(adv[rng.IntN(len(adv))])
+		case 1:
+			x[i] = math.Float32frombits(rng.Uint32())
+		case 2:
+			x[i] = float32(rng.NormFloat64() * math.Pow(2, float64(rng.IntN(40)-25)))
+		default:
+			x[i] = float32(rng.NormFloat64())
+		}
 	}
 	return x
 }
 
-// randomImatrix returns importance weights: mostly positive, with zeros,
-// tiny and large entries.
-func randomImatrix(rng *rand.Rand, n int) []float32 {
-	w := make([]float32, n)
-	for i := range w {
-		switch rng.IntN(20) {
-		case 0:
-			w[i] = 0
-		case 1:
-			w[i] = 1e-30
-		case 2:
-			w[i] = 1e20
+func testHalves(rng *rand.Rand, n int) []uint16 {
+	h := make([]uint16, n)
+	for i := range h {
+		switch rng.IntN(3) {
+		case 0: // Inf, NaN (quiet and signalling), zero, subnormal
+			specials := []uint16{0x7C00, 0xFC00, 0x7C01, 0xFC01, 0x7D00, 0x7E00, 0x7FFF, 0xFFFF, 0x0000, 0x8000, 0x0001, 0x83FF, 0x7F80, 0x7FC0, 0xFF81}
+			h[i] = specials[rng.IntN(len(specials))]
 		default:
-			w[i] = float32(rng.Float64()*4 + 0.01)
+			h[i] = uint16(rng.Uint32())
 		}
 	}
-	return w
+	return h
 }
 
-func diffCheck(t *testing.T, p kernelPair, what string, x []float32, nPerRow int, im []float32) {
-	t.Helper()
-	tr, _ := p.typ.Traits()
-	n := len(x) / tr.BlockSize * tr.BlockBytes
-	got, want := make([]byte, n), make([]byte, n)
-	p.fast(got, x, nPerRow, im)
-	p.ref(want, x, nPerRow, im)
-	if !bytes.Equal(got, want) {
-		reportBlockMismatch(t, fmt.Sprintf("%s fast vs reference (%s)", tr.Name, what), tr, got, want)
+// Reference conversions, element by element, stated independently of the
+// kernels: x448's IEEE conversions with ggml's NaN rules.
+
+func refF16Bits(f float32) uint16 { return f32ToF16Ref(f) }
+
+func refF16ToF32Bits(h uint16) uint32 {
+	u := math.Float32bits(float16.Frombits(h).Float32())
+	if h&0x7C00 == 0x7C00 && h&0x03FF != 0 {
+		u |= 0x00400000 // ggml's widening quiets signalling NaNs
 	}
+	return u
 }
 
-func TestKernelsFastMatchReference(t *testing.T) {
+func refBF16Bits(f float32) uint16 { return F32ToBF16(f) }
+
+func firstBitDiff32(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestKernelConversions checks every element-wise kernel of every set
+// against the references, for every length 0..70 at 4 misalignments and a
+// long random run.
+func TestKernelConversions(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	rows := 24
-	if testing.Short() {
-		rows = 6
+	lengths := make([]int, 0, 80)
+	for n := 0; n <= 70; n++ {
+		lengths = append(lengths, n)
 	}
-	inputs := map[string][]float32{"adversarial": adversarialRows(rng, rows)}
-	for _, d := range []string{"normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"} {
-		inputs[d] = goldenBits(d, rng.Uint64(), rows, 256)
-	}
-	inputs["random"] = randomBlocks(rng, 8*rows)
-	for _, p := range kernelPairs {
-		for name, x := range inputs {
-			diffCheck(t, p, name, x, 256, nil)
-			diffCheck(t, p, name+"+imatrix", x, 256, randomImatrix(rng, 256))
-			diffCheck(t, p, name+"+imatrix/rows of 512", x[:len(x)/512*512], 512, randomImatrix(rng, 512))
-		}
-	}
-}
+	lengths = append(lengths, 1000, 4099, chunkElements+17)
+	for _, ks := range kernelSets() {
+		t.Run(ks.name, func(t *testing.T) {
+			for _, n := range lengths {
+				for off := 0; off < 4; off++ {
+					x := testFloats(rng, n+off)[off:] // input misaligned too
+					h := testHalves(rng, n+off)[off:]
+					hb := make([]byte, 2*n+1)[1:] // odd address
+					for i, v := range h {
+						binary.LittleEndian.PutUint16(hb[2*i:], v)
+					}
+					what := func(k string) string { return fmt.Sprintf("%s n=%d off=%d", k, n, off) }
 
-// FuzzKernels: random rows from a seed, every type, with and without an
-// importance matrix.
-func FuzzKernels(f *testing.F) {
-	f.Add(uint64(1), uint64(2), uint8(0))
-	f.Add(uint64(3), uint64(4), uint8(1))
-	f.Fuzz(func(t *testing.T, a, b uint64, mode uint8) {
-		rng := rand.New(rand.NewPCG(a, b))
-		var x []float32
-		switch mode % 3 {
-		case 0:
-			x = adversarialRows(rng, 1)
-		case 1:
-			x = randomBlocks(rng, 8)
-		default:
-			x = goldenBits([]string{"normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"}[rng.IntN(7)], a, 1, 256)
-		}
-		var im []float32
-		if mode&4 != 0 {
-			im = randomImatrix(rng, 256)
-		}
-		for _, p := range kernelPairs {
-			diffCheck(t, p, "fuzz", x, 256, im)
-		}
-	})
-}
+					// F32 → F16 / BF16 / F32 bytes
+					refF16 := func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, refF16Bits(f)) }
+					refBF16 := func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, refBF16Bits(f)) }
+					refF32 := func(f float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(f)) }
+					for _, c := range []struct {
+						name string
+						enc  func([]byte, []float32) bool
+						size int
+						ref  func(float32) []byte
+					}{
+						{"encodeF16", ks.encodeF16, 2, refF16},
+						{"encodeBF16", ks.encodeBF16, 2, refBF16},
+						{"encodeF32", ks.encodeF32, 4, refF32},
+						{"encodeF16NT", ks.encodeF16NT, 2, refF16},
+						{"encodeBF16NT", ks.encodeBF16NT, 2, refBF16},
+						{"encodeF32NT", ks.encodeF32NT, 4, refF32},
+					} {
+						if c.enc == nil {
+							continue
+						}
+						// all finite (the non-finite values made ±MaxFloat32), then as is
+						xf := append([]float32(nil), x...)
+						for i, v := range xf {
+							if isNonFinite(v) {
+								xf[i] = float32(math.Copysign(math.MaxFloat32, float64(v)))
+							}
+						}
+						dst, check := guarded(c.size*n, 2*off+off%2) // odd offsets too: unalignable for NT
+						if !c.enc(dst, xf) {
+							t.Fatalf("%s: finite input reported non-finite", what(c.name))
+						}
+						check(t, what(c.name))
+						for i, v := range xf {
+							if want := c.ref(v); !bytes.Equal(dst[c.size*i:c.size*i+c.size], want) {
+								t.Fatalf("%s: element %d (%08x): got % x, want % x", what(c.name), i, math.Float32bits(v), dst[c.size*i:c.size*i+c.size], want)
+							}
+						}
+						finite := c.enc(dst, x)
+						check(t, what(c.name))
+						if want := firstNonFiniteGeneric(x) < 0; finite != want {
+							t.Fatalf("%s: reported finite=%v, want %v", what(c.name), finite, want)
+						}
+						for i, v := range x {
+							if want := c.ref(v); !bytes.Equal(dst[c.size*i:c.size*i+c.size], want) {
+								t.Fatalf("%s: element %d (%08x): got % x, want % x", what(c.name), i, math.Float32bits(v), dst[c.size*i:c.size*i+c.size], want)
+							}
+						}
+					}
 
-// TestBestIndexIQ4NL: the branch-free level lookup equals ggml's binary
-// search for every float32 (every 97th one with -short).
-func TestBestIndexIQ4NL(t *testing.T) {
-	step := uint64(1)
-	if testing.Short() {
-		step = 97
-	}
-	for u := uint64(0); u < 1<<32; u += step {
-		x := math.Float32frombits(uint32(u))
-		if got, want := bestIndexIQ4NL(x), bestIndexIQ4NLRef(x); got != want {
-			t.Fatalf("x = %v (%08x): %d, ggml's search %d", x, u, got, want)
-		}
-	}
-}
+					// F16 / BF16 bytes and uint16 → float32
+					for _, c := range []struct {
+						name string
+						run  func([]float32)
+						ref  func(uint16) uint32
+					}{
+						{"decodeF16", func(d []float32) { ks.decodeF16(d, hb) }, refF16ToF32Bits},
+						{"widenF16", func(d []float32) { ks.widenF16(d, h) }, refF16ToF32Bits},
+						{"decodeBF16", func(d []float32) { ks.decodeBF16(d, hb) }, func(h uint16) uint32 { return uint32(h) << 16 }},
+						{"widenBF16", func(d []float32) { ks.widenBF16(d, h) }, func(h uint16) uint32 { return uint32(h) << 16 }},
+						{"decodeF16NT", func(d []float32) { ks.decodeF16NT(d, hb) }, refF16ToF32Bits},
+						{"decodeBF16NT", func(d []float32) { ks.decodeBF16NT(d, hb) }, func(h uint16) uint32 { return uint32(h) << 16 }},
+					} {
+						if ks.decodeF16NT == nil && len(c.name) > 2 && c.name[len(c.name)-2:] == "NT" {
+							continue
+						}
+						dst, check := guardedF32(n, off)
+						c.run(dst)
+						check(t, what(c.name))
+						for i, v := range h {
+							if got, want := math.Float32bits(dst[i]), c.ref(v); got != want {
+								t.Fatalf("%s: element %d (%04x): got %08x, want %08x", what(c.name), i, v, got, want)
+							}
+						}
+					}
 
-// TestNearestInt pins nearest_int's rounding (half to even) and its
-// out-of-range behaviour, which the kernels rely on.
-func TestNearestInt(t *testing.T) {
-	for _, c := range []struct {
-		in   float32
-		want int32
-	}{{2.5, 2}, {3.5, 4}, {-2.5, -2}, {-3.5, -4}, {0.49999997, 0}, {1e6 + 0.5, 1e6}, {float32(math.Copysign(0, -1)), 0},
-		{float32(math.Inf(1)), -4194304}, {float32(math.NaN()), 0}} {
-		if got := nearestInt(c.in); got != c.want {
-			t.Errorf("nearestInt(%v) = %d, want %d", c.in, got, c.want)
-		}
-	}
-}
-
-// TestAdversarialRowsFinite: the generator itself only makes valid input.
-func TestAdversarialRowsFinite(t *testing.T) {
-	x := adversarialRows(rand.New(rand.NewPCG(1, 1)), 64)
-	if i := firstNonFinite(x); i >= 0 {
-		t.Fatalf("element %d is %v", i, x[i])
-	}
-}
-
-// TestLegacyAsmMatchesGeneric compares the installed legacy block loops
-// (assembly on AVX2) with the generic Go loops on hostile blocks, including
-// blocks whose min or max is a zero of either sign.
-func TestLegacyAsmMatchesGeneric(t *testing.T) {
-	rng := rand.New(rand.NewPCG(31, 32))
-	x := adversarialRows(rng, 64)
-	x = append(x, randomBlocks(rng, 4000)...)
-	for b := 0; b < 400; b++ { // ties of +max and -max in either order
-		blk := make([]float32, 32)
-		for i := range blk {
-			blk[i] = float32(rng.IntN(9) - 4)
-		}
-		blk[rng.IntN(32)], blk[rng.IntN(32)] = 4, -4
-		x = append(x, blk...)
-	}
-	for b := 0; b < 400; b++ { // zeros of both signs mixed with positives / negatives
-		blk := make([]float32, 32)
-		for i := range blk {
-			switch rng.IntN(4) {
-			case 0:
-				blk[i] = 0
-			case 1:
-				blk[i] = float32(math.Copysign(0, -1))
-			case 2:
-				blk[i] = float32(rng.Float64())
-			default:
-				if b%2 == 0 {
-					blk[i] = -float32(rng.Float64())
+					// bytes → F32
+					xb := make([]byte, 4*n+3)[3:]
+					for i, v := range x {
+						binary.LittleEndian.PutUint32(xb[4*i:], math.Float32bits(v))
+					}
+					for _, dec := range []func([]float32, []byte){ks.decodeF32, ks.decodeF32NT} {
+						if dec == nil {
+							continue
+						}
+						dst, check := guardedF32(n, off)
+						dec(dst, xb)
+						check(t, what("decodeF32"))
+						if i := firstBitDiff32(dst, x); i >= 0 {
+							t.Fatalf("%s: element %d", what("decodeF32"), i)
+						}
+					}
 				}
 			}
-		}
-		x = append(x, blk...)
+		})
 	}
-	for _, c := range []struct {
-		name          string
-		inst, generic func([]byte, []float32)
-		blockLen      int
-	}{
-		{"Q4_0", q4_0Blocks, q4_0BlocksGeneric, q4_0Len},
-		{"Q4_1", q4_1Blocks, q4_1BlocksGeneric, q4_1Len},
-		{"Q5_0", q5_0Blocks, q5_0BlocksGeneric, q5_0Len},
-		{"Q5_1", q5_1Blocks, q5_1BlocksGeneric, q5_1Len},
-		{"Q8_0", q8_0Blocks, func(d []byte, s []float32) { quantizeQ8_0Generic(d, s, 0, nil) }, q8_0Bytes},
-	} {
-		got := make([]byte, len(x)/32*c.blockLen)
-		want := make([]byte, len(got))
-		c.inst(got, x)
-		c.generic(want, x)
-		if !bytes.Equal(got, want) {
-			tr, _ := Lookup(c.name)
-			reportBlockMismatch(t, c.name+" asm vs generic", tr, got, want)
+}
+
+// TestKernelAllHalfCodes decodes all 65 536 codes of both half types with
+// every set.
+func TestKernelAllHalfCodes(t *testing.T) {
+	h := make([]uint16, 1<<16)
+	for i := range h {
+		h[i] = uint16(i)
+	}
+	for _, ks := range kernelSets() {
+		f16 := make([]float32, len(h))
+		bf := make([]float32, len(h))
+		ks.widenF16(f16, h)
+		ks.widenBF16(bf, h)
+		for i, v := range h {
+			if got, want := math.Float32bits(f16[i]), refF16ToF32Bits(v); got != want {
+				t.Fatalf("%s widenF16(%04x) = %08x, want %08x", ks.name, v, got, want)
+			}
+			if got := math.Float32bits(bf[i]); got != uint32(v)<<16 {
+				t.Fatalf("%s widenBF16(%04x) = %08x", ks.name, v, got)
+			}
 		}
 	}
 }
 
-func TestAnyNonFinite(t *testing.T) {
-	for _, n := range []int{0, 1, 31, 32, 33, 64, 100, 1000} {
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = float32(i) - 50
-		}
-		if anyNonFinite(x) || anyNonFiniteGeneric(x) {
-			t.Fatalf("n=%d: finite input reported non-finite", n)
-		}
-		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0xFF800001)} {
-			for i := 0; i < n; i++ {
-				x[i] = bad
-				if !anyNonFinite(x) || !anyNonFiniteGeneric(x) {
-					t.Fatalf("n=%d: %v at %d not found", n, bad, i)
+// TestKernelFirstNonFinite puts one NaN or ±Inf (and sometimes a second,
+// later one) at every position of every length up to 100, misaligned.
+func TestKernelFirstNonFinite(t *testing.T) {
+	bad := []uint32{0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0xFFFFFFFF}
+	good := []uint32{0x7F7FFFFF, 0xFF7FFFFF, 0x00000000, 0x3F800000, 0x007FFFFF}
+	for _, ks := range kernelSets() {
+		for n := 0; n <= 100; n++ {
+			for off := 0; off < 2; off++ {
+				buf := make([]float32, n+off)
+				x := buf[off:]
+				for i := range x {
+					x[i] = math.Float32frombits(good[i%len(good)])
 				}
-				x[i] = float32(i) - 50
-			}
-		}
-	}
-	x := []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
-	if anyNonFiniteGeneric(x) {
-		t.Fatal("extreme finite values reported non-finite")
-	}
-}
-
-// TestNewTypesThreadInvariance: for every type of this file's kernels, the
-// bytes do not depend on the thread count or on where chunks are cut, with
-// and without an importance matrix, and F16/BF16 inputs equal their exact
-// float32 widening.
-func TestNewTypesThreadInvariance(t *testing.T) {
-	rng := rand.New(rand.NewPCG(41, 42))
-	shapes := [][2]int{{1, 256}, {3, 768}, {2, chunkElements + 256}, {9, 4096}}
-	if testing.Short() {
-		shapes = shapes[:3]
-	}
-	for _, p := range kernelPairs {
-		for _, shape := range shapes {
-			x := make([]float32, shape[0]*shape[1])
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			im := randomImatrix(rng, shape[1])
-			for _, opt := range []Options{{}, {Imatrix: im}} {
-				opt.Threads = 1
-				one := mustQuantize(t, p.typ, F32Input(x), shape[1], opt)
-				for _, threads := range []int{2, 3, 8} {
-					opt.Threads = threads
-					if got := mustQuantize(t, p.typ, F32Input(x), shape[1], opt); !bytes.Equal(got, one) {
-						t.Fatalf("%s %v imatrix=%v: threads=%d differs from threads=1", p.typ, shape, opt.Imatrix != nil, threads)
+				if got := ks.firstNonFinite(x); got != -1 {
+					t.Fatalf("%s: n=%d all finite: got %d", ks.name, n, got)
+				}
+				for p := 0; p < n; p++ {
+					x[p] = math.Float32frombits(bad[p%len(bad)])
+					if p+33 < n {
+						x[p+33] = math.Float32frombits(bad[(p+1)%len(bad)])
+					}
+					if got := ks.firstNonFinite(x); got != p {
+						t.Fatalf("%s: n=%d off=%d bad at %d: got %d", ks.name, n, off, p, got)
+					}
+					x[p] = math.Float32frombits(good[p%len(good)])
+					if p+33 < n {
+						x[p+33] = math.Float32frombits(good[(p+33)%len(good)])
 					}
 				}
 			}
 		}
-		// half-precision inputs
-		h := make([]uint16, 3*256)
-		w := make([]float32, len(h))
-		for i := range h {
-			h[i] = F32ToF16(float32(rng.NormFloat64()))
-			w[i] = F16ToF32(h[i])
-		}
-		if !bytes.Equal(mustQuantize(t, p.typ, F16Input(h), 256, Options{}), mustQuantize(t, p.typ, F32Input(w), 256, Options{})) {
-			t.Errorf("%s: F16 input differs from its float32 widening", p.typ)
-		}
-		for i := range h {
-			h[i] = F32ToBF16(float32(rng.NormFloat64()))
-			w[i] = BF16ToF32(h[i])
-		}
-		if !bytes.Equal(mustQuantize(t, p.typ, BF16Input(h), 256, Options{}), mustQuantize(t, p.typ, F32Input(w), 256, Options{})) {
-			t.Errorf("%s: BF16 input differs from its float32 widening", p.typ)
-		}
 	}
 }
 
-// TestRoundHalfAwayFloat32 checks the identity the Q8_0 assembly uses,
-// trunc(v + copysign(0.49999997, v)) == roundf(v) in float32 arithmetic,
-// for every float32 with |v| ≤ 256 (every 61st one with -short) — the
-// range of x·id in Q8_0 is |v| ≤ 127·(1+2⁻²³)².
+// TestKernelQ8_0 compares every set's Q8_0 encoder with the reference
+// transcription of ggml (adversarial and random blocks, 0..70 blocks at odd
+// offsets, guarded outputs), and the decoders with each other.
+func TestKernelQ8_0(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var adv []float32
+	for _, b := range adversarialBlocks(rng) {
+		adv = append(adv, b...)
+	}
+	big := append(append([]float32(nil), adv...), randomBlocks(rng, 20000)...)
+	for _, ks := range kernelSets() {
+		t.Run(ks.name, func(t *testing.T) {
+			check := func(x []float32, off int, what string) {
+				if i := firstNonFiniteGeneric(x); i >= 0 {
+					t.Fatalf("%s: test input %d is %v: Q8_0 kernels take finite values only", what, i, x[i])
+				}
+				nb := len(x) / 32
+				want := make([]byte, nb*34)
+				quantizeQ8_0Ref(want, x, len(x), nil)
+				got, guard := guarded(nb*34, off)
+				ks.quantizeQ8_0(got, x)
+				guard(t, what+" quantize")
+				if !bytes.Equal(got, want) {
+					reportBlockMismatch(t, ks.name+" "+what, mustTraits(Q8_0), got, want)
+				}
+				ref := make([]float32, len(x))
+				dequantizeQ8_0Generic(ref, want)
+				for _, f := range []func([]float32, []byte){ks.dequantizeQ8_0, ks.dequantizeQ8_0NT} {
+					if f == nil {
+						continue
+					}
+					for _, doff := range []int{off, off + 8} { // 32-byte aligned or not
+						dec, guard := guardedF32(len(x), doff)
+						f(dec, got)
+						guard(t, what+" dequantize")
+						if i := firstBitDiff32(dec, ref); i >= 0 {
+							t.Fatalf("%s dequantize: element %d: %08x, want %08x", what, i, math.Float32bits(dec[i]), math.Float32bits(ref[i]))
+						}
+					}
+				}
+			}
+			check(big, 0, "big")
+			for nb := 0; nb <= 70; nb++ {
+				for off := 0; off < 3; off++ {
+					x := randomBlocks(rng, nb)
+					// some blocks adversarial
+					for b := 0; b < nb; b += 3 {
+						a := rng.IntN(len(adv) / 32)
+						copy(x[32*b:32*b+32], adv[32*a:32*a+32])
+					}
+					xs := append(make([]float32, off), x...)[off:]
+					check(xs, 2*off+1, fmt.Sprintf("nb=%d off=%d", nb, off))
+				}
+			}
+		})
+	}
+}
+
+// TestQ8_0TinyScale: blocks whose amax is below 127·2⁻¹²⁸ have id = +Inf.
+// llama.cpp's ggml_quantize_chunk (llama-cpp-python 0.3.36, x86-64) returns
+// 34 zero bytes for both blocks below (d rounds to fp16 zero and every
+// quant, from ±Inf or NaN, converts to 0).
+func TestQ8_0TinyScale(t *testing.T) {
+	a := make([]float32, 32)
+	for i := range a {
+		a[i] = float32(i-16) * 1e-40
+	}
+	b := make([]float32, 32)
+	b[3], b[5] = 1e-38, -1e-38
+	x := append(a, b...)
+	for _, ks := range kernelSets() {
+		got := make([]byte, 68)
+		for i := range got {
+			got[i] = 0xEE
+		}
+		ks.quantizeQ8_0(got, x)
+		if !bytes.Equal(got, make([]byte, 68)) {
+			t.Errorf("%s: got % x, want ggml's all-zero blocks", ks.name, got)
+		}
+	}
+	ref := make([]byte, 68)
+	quantizeQ8_0Ref(ref, x, 64, nil)
+	if !bytes.Equal(ref, make([]byte, 68)) {
+		t.Errorf("reference: got % x", ref)
+	}
+}
+
+// TestRoundHalfAwayFloat32 proves the float32 rounding identity the
+// assembly Q8_0 uses: trunc(v + copysign(0.49999997, v)), each operation in
+// float32, equals roundf(v) for every float32 with |v| ≤ 128.
 func TestRoundHalfAwayFloat32(t *testing.T) {
-	limit := math.Float32bits(256)
+	const h = float32(0.49999997)
+	if math.Float32bits(h) != 0x3EFFFFFF {
+		t.Fatalf("constant %08x", math.Float32bits(h))
+	}
+	limit := math.Float32bits(128)
 	step := uint32(1)
 	if testing.Short() {
-		step = 61
+		step = 89
 	}
-	half := math.Float32frombits(0x3EFFFFFF)
 	for u := uint32(0); u <= limit; u += step {
 		for _, v := range []float32{math.Float32frombits(u), -math.Float32frombits(u)} {
-			got := int32(v + float32(math.Copysign(float64(half), float64(v))))
-			if want := int32(math.Round(float64(v))); got != want {
+			s := float32(v + float32(math.Copysign(float64(h), float64(v))))
+			if got, want := int32(s), int32(math.Round(float64(v))); got != want {
 				t.Fatalf("v=%v (%08x): trick %d, roundf %d", v, math.Float32bits(v), got, want)
 			}
 		}
 	}
 }
 
-// TestGenericPathsOnThisMachine runs the fast encoders with the assembly
-// switched off, so that the portable Go paths (what arm64 and -tags noasm
-// use) are checked against the references and llama.cpp's hashes by a plain
-// `go test` on an AVX2 machine as well.
-func TestGenericPathsOnThisMachine(t *testing.T) {
-	defer setAsm(false)()
-	rng := rand.New(rand.NewPCG(51, 52))
-	x := adversarialRows(rng, 8)
-	x = append(x, goldenBits("nearzero", 9, 4, 256)...)
-	x = append(x, goldenBits("huge", 10, 4, 256)...)
-	for _, p := range kernelPairs {
-		diffCheck(t, p, "generic", x, 256, nil)
-		diffCheck(t, p, "generic+imatrix", x, 256, randomImatrix(rng, 256))
+// TestQ8_0RoundingExhaustive runs every float32 v with |v| ≤ 127 through
+// each set's Q8_0 kernel: a block whose amax is 127 has d = 1 and id = 1,
+// so its quants are exactly roundf(x). 31 values ride with a 127 per block.
+func TestQ8_0RoundingExhaustive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("exhaustive: run without -short")
 	}
-	got := make([]byte, len(x)/32*34)
-	want := make([]byte, len(got))
-	quantizeQ8_0(got, x, 256, nil)
-	quantizeQ8_0Ref(want, x, 256, nil)
-	if !bytes.Equal(got, want) {
-		t.Error("Q8_0 generic path differs from the reference")
+	limit := math.Float32bits(127)
+	for _, ks := range kernelSets() {
+		parallelRange(uint64(limit)+1, func(lo, hi uint64) error {
+			const perBlock = 31
+			nb := int(hi-lo+perBlock-1) / perBlock
+			x := make([]float32, 2*32*nb) // positive then negative
+			out := make([]byte, 2*34*nb)
+			for b := 0; b < 2*nb; b++ {
+				x[32*b] = 127
+				for j := 1; j < 32; j++ {
+					u := lo + uint64(b%nb*perBlock+j-1)
+					if u >= hi {
+						u = lo
+					}
+					v := math.Float32frombits(uint32(u))
+					if b >= nb {
+						v = -v
+					}
+					x[32*b+j] = v
+				}
+			}
+			ks.quantizeQ8_0(out, x)
+			for b := 0; b < 2*nb; b++ {
+				if out[34*b] != 0x00 || out[34*b+1] != 0x3C { // fp16(1)
+					return fmt.Errorf("%s: block scale % x", ks.name, out[34*b:34*b+2])
+				}
+				for j := 0; j < 32; j++ {
+					v := x[32*b+j]
+					if want := byte(int8(math.Round(float64(v)))); out[34*b+2+j] != want {
+						return fmt.Errorf("%s: v=%v (%08x): got %d, want %d", ks.name, v, math.Float32bits(v), int8(out[34*b+2+j]), int8(want))
+					}
+				}
+			}
+			return nil
+		}, t)
 	}
-	if !testing.Short() {
-		TestGoldenRandom(t)
+}
+
+// parallelRange calls f on chunks of [0, n) on every core, failing the test
+// on the first error.
+func parallelRange(n uint64, f func(lo, hi uint64) error, t *testing.T) {
+	t.Helper()
+	const chunk = 1 << 16
+	workers := runtime.GOMAXPROCS(0)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := uint64(w) * chunk; lo < n; lo += uint64(workers) * chunk {
+				if err := f(lo, min(lo+chunk, n)); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		t.Fatal(first)
+	}
+}
+
+// TestF32ToBF16Exhaustive compares every set's BF16 encoder with F32ToBF16
+// (the transcription of ggml_compute_fp32_to_bf16) on all 2³² inputs.
+func TestF32ToBF16Exhaustive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("exhaustive: run without -short")
+	}
+	for _, ks := range kernelSets() {
+		parallelRange(1<<32, func(lo, hi uint64) error {
+			x := make([]float32, hi-lo)
+			for i := range x {
+				x[i] = math.Float32frombits(uint32(lo + uint64(i)))
+			}
+			out := make([]byte, 2*len(x))
+			ks.encodeBF16(out, x)
+			for i, v := range x {
+				if got, want := binary.LittleEndian.Uint16(out[2*i:]), F32ToBF16(v); got != want {
+					return fmt.Errorf("%s encodeBF16(%08x) = %04x, want %04x", ks.name, math.Float32bits(v), got, want)
+				}
+			}
+			return nil
+		}, t)
+	}
+}
+
+// Fuzz targets: arbitrary bytes as float32 / half inputs; every set must
+// agree with the references.
+
+func FuzzKernelConversions(f *testing.F) {
+	seed := []byte{}
+	for _, u := range adversarialF32() {
+		seed = binary.LittleEndian.AppendUint32(seed, u)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x := make([]float32, len(data)/4)
+		for i := range x {
+			x[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		h := make([]uint16, len(data)/2)
+		for i := range h {
+			h[i] = binary.LittleEndian.Uint16(data[2*i:])
+		}
+		for _, ks := range kernelSets() {
+			out := make([]byte, 2*len(x))
+			ks.encodeF16(out, x)
+			for i, v := range x {
+				if got, want := binary.LittleEndian.Uint16(out[2*i:]), refF16Bits(v); got != want {
+					t.Fatalf("%s encodeF16(%08x) = %04x, want %04x", ks.name, math.Float32bits(v), got, want)
+				}
+			}
+			ks.encodeBF16(out, x)
+			for i, v := range x {
+				if got, want := binary.LittleEndian.Uint16(out[2*i:]), refBF16Bits(v); got != want {
+					t.Fatalf("%s encodeBF16(%08x) = %04x, want %04x", ks.name, math.Float32bits(v), got, want)
+				}
+			}
+			w := make([]float32, len(h))
+			ks.decodeF16(w, data)
+			for i, v := range h {
+				if got, want := math.Float32bits(w[i]), refF16ToF32Bits(v); got != want {
+					t.Fatalf("%s decodeF16(%04x) = %08x, want %08x", ks.name, v, got, want)
+				}
+			}
+			if got, want := ks.firstNonFinite(x), firstNonFiniteGeneric(x); got != want {
+				t.Fatalf("%s firstNonFinite = %d, want %d", ks.name, got, want)
+			}
+		}
+	})
+}
+
+func FuzzKernelQ8_0(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, float32(1))
+	f.Fuzz(func(t *testing.T, data []byte, scale float32) {
+		if isNonFinite(scale) {
+			return
+		}
+		nb := (len(data)/4 + 31) / 32
+		x := make([]float32, 32*nb)
+		for i := 0; i+4 <= len(data); i += 4 {
+			v := math.Float32frombits(binary.LittleEndian.Uint32(data[i:]))
+			if isNonFinite(v) {
+				v = 0
+			}
+			x[i/4] = v * scale
+			if isNonFinite(x[i/4]) {
+				x[i/4] = scale
+			}
+		}
+		want := make([]byte, 34*nb)
+		quantizeQ8_0Ref(want, x, len(x), nil)
+		for _, ks := range kernelSets() {
+			got := make([]byte, 34*nb)
+			ks.quantizeQ8_0(got, x)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: Q8_0 differs from the reference for %v", ks.name, x)
+			}
+		}
+	})
+}
+
+// TestKernelQ8_0Checked: the Q8_0 encoder reports non-finite input exactly
+// when isNonFinite sees some, wherever it is (every position of 1..5
+// blocks, odd counts going through the single-block path), and otherwise
+// writes the reference bytes.
+func TestKernelQ8_0Checked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	bad := []uint32{0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0xFFFFFFFF, 0x7FBFFFFF}
+	for _, ks := range kernelSets() {
+		for nb := 0; nb <= 5; nb++ {
+			x := randomBlocks(rng, nb)
+			if nb > 0 {
+				x[rng.IntN(len(x))] = math.MaxFloat32
+			}
+			want := make([]byte, 34*nb)
+			quantizeQ8_0Ref(want, x, len(x), nil)
+			got := make([]byte, 34*nb)
+			if !ks.quantizeQ8_0(got, x) {
+				t.Fatalf("%s: %d finite blocks reported non-finite", ks.name, nb)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: %d blocks: bytes differ from the reference", ks.name, nb)
+			}
+			for p := range x {
+				old := x[p]
+				x[p] = math.Float32frombits(bad[p%len(bad)])
+				if ks.quantizeQ8_0(got, x) {
+					t.Fatalf("%s: %d blocks, %08x at %d not reported", ks.name, nb, math.Float32bits(x[p]), p)
+				}
+				x[p] = old
+			}
+		}
 	}
 }

@@ -222,14 +222,3 @@ func min32(a, b int32) int32 {
 	}
 	return b
 }
-
-// anyNonFiniteGeneric reports whether x holds a NaN or ±Inf without a
-// branch per value: adding 1 to the exponent field sets bit 31 exactly when
-// the exponent is all ones.
-func anyNonFiniteGeneric(x []float32) bool {
-	var acc uint32
-	for _, v := range x {
-		acc |= (math.Float32bits(v)&0x7F800000 + 0x00800000) & 0x80000000
-	}
-	return acc != 0
-}

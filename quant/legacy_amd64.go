@@ -1,4 +1,4 @@
-//go:build !noasm
+//go:build amd64 && !noasm
 
 package quant
 
@@ -13,12 +13,6 @@ func q5_0BlocksAVX2(dst *byte, src *float32, nb int)
 
 //go:noescape
 func q5_1BlocksAVX2(dst *byte, src *float32, nb int)
-
-//go:noescape
-func q8_0BlocksAVX2(dst *byte, src *float32, nb int)
-
-//go:noescape
-func anyNonFiniteAVX2(x *float32, n int) bool
 
 // legacyBlocks runs an assembly block loop over the whole blocks of src.
 func legacyBlocks(asm func(*byte, *float32, int), generic func([]byte, []float32), blockLen int, dst []byte, src []float32) {
@@ -45,20 +39,4 @@ func q5_0Blocks(dst []byte, src []float32) {
 
 func q5_1Blocks(dst []byte, src []float32) {
 	legacyBlocks(q5_1BlocksAVX2, q5_1BlocksGeneric, q5_1Len, dst, src)
-}
-
-func q8_0Blocks(dst []byte, src []float32) {
-	legacyBlocks(q8_0BlocksAVX2, func(dst []byte, src []float32) { quantizeQ8_0Generic(dst, src, 0, nil) }, q8_0Bytes, dst, src)
-}
-
-// anyNonFinite reports whether x holds a NaN or ±Inf.
-func anyNonFinite(x []float32) bool {
-	n := len(x) &^ 31
-	if useAVX2 && n > 0 && anyNonFiniteAVX2(&x[0], n) {
-		return true
-	}
-	if !useAVX2 {
-		n = 0
-	}
-	return anyNonFiniteGeneric(x[n:])
 }

@@ -1,4 +1,4 @@
-//go:build !noasm
+//go:build amd64 && !noasm
 
 #include "textflag.h"
 
@@ -387,96 +387,5 @@ q51_loop:
 	DECQ CX
 	JNZ q51_loop
 q51_end:
-	VZEROUPPER
-	RET
-
-// func q8_0BlocksAVX2(dst *byte, src *float32, nb int)
-//
-// Reference: quantizeQ8_0Generic / ggml's quantize_row_q8_0_ref. Per block:
-// amax = max |x|; d = amax/127; id = d != 0 ? 1/d : 0; y = fp16(d);
-// q[j] = int8(roundf(x[j]*id)). roundf (half away from zero) is computed as
-// trunc(v + copysign(0.49999997, v)) in float32, which equals roundf(v) for
-// every float32 v (TestRoundHalfAwayFloat32 checks it exhaustively on the
-// range used); the int32 result is cut to its low byte like C's conversion
-// to int8 (NaN and ±Inf, from an overflowed id, give 0).
-TEXT ·q8_0BlocksAVX2(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ nb+16(FP), CX
-	TESTQ CX, CX
-	JZ q80_end
-	VMOVDQU q80perm<>(SB), Y15
-	VMOVUPS cNeg<>(SB), Y14
-	VMOVUPS cHalfDown<>(SB), Y11
-	VMOVUPS cFF<>(SB), Y10
-q80_loop:
-	LOAD4
-	VANDPS cAbs<>(SB), Y0, Y4
-	VANDPS cAbs<>(SB), Y1, Y5
-	VANDPS cAbs<>(SB), Y2, Y6
-	VANDPS cAbs<>(SB), Y3, Y7
-	VPMAXUD Y5, Y4, Y8
-	VPMAXUD Y7, Y6, Y9
-	VPMAXUD Y9, Y8, Y8
-	VPERM2I128 $1, Y8, Y8, Y9
-	VPMAXUD Y9, Y8, Y8
-	VPSHUFD $0x4E, Y8, Y9
-	VPMAXUD Y9, Y8, Y8
-	VPSHUFD $0xB1, Y8, Y9
-	VPMAXUD Y9, Y8, Y9             // X9 = amax
-	SCALAR32(0x42FE0000, X13)      // 127
-	VDIVSS X13, X9, X9             // d = amax / 127
-	PUT_F16(X9, 0)
-	INV_SCALE
-	Q8_ROUND(Y0)
-	Q8_ROUND(Y1)
-	Q8_ROUND(Y2)
-	Q8_ROUND(Y3)
-	VPACKUSDW Y1, Y0, Y0
-	VPACKUSDW Y3, Y2, Y2
-	VPACKUSWB Y2, Y0, Y0
-	VPERMD Y0, Y15, Y0
-	VMOVDQU Y0, 2(DI)
-	ADDQ $128, SI
-	ADDQ $34, DI
-	DECQ CX
-	JNZ q80_loop
-q80_end:
-	VZEROUPPER
-	RET
-
-// func anyNonFiniteAVX2(x *float32, n int) bool
-//
-// Reference: anyNonFiniteGeneric, n a multiple of 32:
-//	for i < n: if bits(x[i]) & 0x7F800000 == 0x7F800000 { return true }
-TEXT ·anyNonFiniteAVX2(SB), NOSPLIT, $0-17
-	MOVQ x+0(FP), SI
-	MOVQ n+8(FP), CX
-	BCAST32(0x7F800000, X15, Y15)
-	SHRQ $5, CX
-	JZ nf_no
-nf_loop:
-	VANDPS (SI), Y15, Y0
-	VANDPS 32(SI), Y15, Y1
-	VANDPS 64(SI), Y15, Y2
-	VANDPS 96(SI), Y15, Y3
-	VPCMPEQD Y15, Y0, Y0
-	VPCMPEQD Y15, Y1, Y1
-	VPCMPEQD Y15, Y2, Y2
-	VPCMPEQD Y15, Y3, Y3
-	VPOR Y1, Y0, Y0
-	VPOR Y3, Y2, Y2
-	VPOR Y2, Y0, Y0
-	VPTEST Y0, Y0
-	JNZ nf_yes
-	ADDQ $128, SI
-	DECQ CX
-	JNZ nf_loop
-nf_no:
-	MOVB $0, ret+16(FP)
-	VZEROUPPER
-	RET
-nf_yes:
-	MOVB $1, ret+16(FP)
 	VZEROUPPER
 	RET

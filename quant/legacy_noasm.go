@@ -6,8 +6,3 @@ func q4_0Blocks(dst []byte, src []float32) { q4_0BlocksGeneric(dst, src) }
 func q4_1Blocks(dst []byte, src []float32) { q4_1BlocksGeneric(dst, src) }
 func q5_0Blocks(dst []byte, src []float32) { q5_0BlocksGeneric(dst, src) }
 func q5_1Blocks(dst []byte, src []float32) { q5_1BlocksGeneric(dst, src) }
-
-func q8_0Blocks(dst []byte, src []float32) { quantizeQ8_0Generic(dst, src, 0, nil) }
-
-// anyNonFinite reports whether x holds a NaN or ±Inf.
-func anyNonFinite(x []float32) bool { return anyNonFiniteGeneric(x) }

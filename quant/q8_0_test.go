@@ -22,7 +22,9 @@ func adversarialBlocks(rng *rand.Rand) [][]float32 {
 	block(func(i int) float32 { return float32(math.Copysign(0, -1)) })
 	block(func(i int) float32 { return math.Float32frombits(uint32(i + 1)) }) // smallest subnormals
 	block(func(i int) float32 { return float32(i-16) * 1e-40 })
-	block(func(i int) float32 { return math.MaxFloat32 * float32(i-16) / 16 })
+	// huge values up to ±MaxFloat32 (finite: Q8_0 kernels only see finite input)
+	block(func(i int) float32 { return math.MaxFloat32 / 16 * float32(i-16) })
+	block(func(i int) float32 { return math.MaxFloat32 * float32(1-2*(i&1)) })
 	block(func(i int) float32 { return float32(i) - 15.5 }) // many halves
 	block(func(i int) float32 {                             // exact ties q+0.5 after scaling by 127/amax
 		if i == 0 {
@@ -48,6 +50,19 @@ func adversarialBlocks(rng *rand.Rand) [][]float32 {
 			return math.Nextafter32(v, 0)
 		}
 		return math.Nextafter32(v, 200)
+	})
+	// 0.5 - 2⁻²⁵ and its neighbours: v + 0.5 rounds up to 1 in float32,
+	// the classic roundf pitfall; with amax = 127 the scale is exactly 1
+	block(func(i int) float32 {
+		if i == 0 {
+			return 127
+		}
+		v := []float32{math.Nextafter32(0.5, 0), 0.5, math.Nextafter32(0.5, 1), math.Nextafter32(math.Nextafter32(0.5, 0), 0)}[i%4]
+		v += float32(i / 8) // k + near-half for k = 0..3
+		if i&4 != 0 {
+			v = -v
+		}
+		return v
 	})
 	return out
 }

@@ -1,10 +1,6 @@
 package quant
 
-import (
-	"math"
-
-	"github.com/wick-ml/wick/internal/parallel"
-)
+import "github.com/wick-ml/wick/internal/parallel"
 
 // DType is the element encoding of an input buffer.
 type DType int
@@ -50,15 +46,11 @@ func (in Input) floats(lo, hi int, scratch []float32) []float32 {
 	switch in.dtype {
 	case DTypeF16:
 		out := scratch[:hi-lo]
-		for i, h := range in.u16[lo:hi] {
-			out[i] = f16Table[h]
-		}
+		kern.widenF16(out, in.u16[lo:hi])
 		return out
 	case DTypeBF16:
 		out := scratch[:hi-lo]
-		for i, h := range in.u16[lo:hi] {
-			out[i] = BF16ToF32(h)
-		}
+		kern.widenBF16(out, in.u16[lo:hi])
 		return out
 	default:
 		return in.f32[lo:hi]
@@ -71,7 +63,7 @@ type Options struct {
 	// The output never depends on it.
 	Threads int
 	// Imatrix is an importance matrix: one non-negative weight per column
-	// (len = nPerRow), or nil. The bitsandbytes quantizers take none.
+	// (len = nPerRow), or nil.
 	Imatrix []float32
 	// AllowNonFinite lets NaN and ±Inf through to the float types (F32, F16,
 	// BF16), which convert them as IEEE does. ggml block types always reject
@@ -91,6 +83,10 @@ type Options struct {
 // to balance load and to keep a converted chunk in cache, large enough that
 // scheduling costs nothing.
 const chunkElements = 1 << 14
+
+// sliceElements is the size of the slices a chunk is processed in (8 KiB of
+// float32, well inside L1).
+const sliceElements = 1 << 11
 
 // Quantize encodes the values of src, laid out as rows of nPerRow elements,
 // into dst as type t, and returns the number of bytes written. dst must hold
@@ -136,22 +132,50 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 		unit = nPerRow
 	}
 	per := max(1, chunkElements/unit) * unit
+	// The element-wise types and Q8_0 have kernels that check finiteness
+	// as they encode (checkedEncoder); the others get a scan first.
+	//
+	// A chunk is widened (F16/BF16 input), scanned and encoded slice by
+	// slice: the widening and the scan leave a slice in L1 just before the
+	// kernel reads it, so neither costs an extra trip to memory. A checked
+	// kernel on float32 input takes the whole chunk at once. With an
+	// importance matrix the kernel needs whole rows: one slice per chunk.
+	step := per
+	var encode func(dst []byte, src []float32) (finite bool)
+	if opt.Imatrix == nil {
+		encode = checkedEncoder(t, need >= streamBytes)
+		if encode == nil || src.dtype != DTypeF32 {
+			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
+		}
+	}
 	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		if src.dtype != DTypeF32 && len(*scratch) < hi-lo {
-			*scratch = make([]float32, per)
+		if src.dtype != DTypeF32 && len(*scratch) < step {
+			*scratch = make([]float32, step)
 		}
-		x := src.floats(lo, hi, *scratch)
-		if checkFinite {
-			if i := firstNonFinite(x); i >= 0 {
-				at := lo + i
-				return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
+		for s := lo; s < hi; s += step {
+			e := min(s+step, hi)
+			x := src.floats(s, e, *scratch)
+			out := dst[s/tr.BlockSize*tr.BlockBytes : e/tr.BlockSize*tr.BlockBytes]
+			if encode != nil {
+				if encode(out, x) || !checkFinite {
+					continue
+				}
+			} else if !checkFinite || firstNonFinite(x) < 0 {
+				rowLen := e - s
+				if opt.Imatrix != nil {
+					rowLen = nPerRow
+				}
+				tr.quantize(out, x, rowLen, opt.Imatrix)
+				continue
 			}
+			// x holds a non-finite value: report the first.
+			i := firstNonFinite(x)
+			if i < 0 {
+				panic("quant: an encoder reported a non-finite value that the scan does not see")
+			}
+			at := s + i
+			return &NonFiniteError{Type: t, Index: at, Row: at / nPerRow, Column: at % nPerRow, Value: x[i]}
 		}
-		rowLen := hi - lo
-		if opt.Imatrix != nil {
-			rowLen = nPerRow
-		}
-		tr.quantize(dst[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes], x, rowLen, opt.Imatrix)
 		return nil
 	})
 	if err != nil {
@@ -182,24 +206,11 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 		return argErr("data", "holds %d bytes; expected at least %d for %d %s values", len(src), need, n, tr.Name)
 	}
 	per := max(1, chunkElements/tr.BlockSize) * tr.BlockSize
+	dequantize := decoder(t, tr, 4*n >= streamBytes)
 	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
-		tr.dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
+		dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
 		return nil
 	})
-}
-
-// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
-// The common all-finite case is decided by the vectorised anyNonFinite.
-func firstNonFinite(x []float32) int {
-	if !anyNonFinite(x) {
-		return -1
-	}
-	for i, v := range x {
-		if math.Float32bits(v)&0x7F800000 == 0x7F800000 {
-			return i
-		}
-	}
-	return -1
 }
 
 // forChunks runs work over [0, n) in chunks of per elements on up to

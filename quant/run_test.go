@@ -3,6 +3,7 @@ package quant
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -234,4 +235,80 @@ func mustTraits(t Type) Traits {
 		panic(t)
 	}
 	return tr
+}
+
+// TestDriverKernelSetsAgree runs Quantize and Dequantize through every
+// kernel set (swapping the one in use) on float32, float16 and bfloat16
+// inputs with NaN and ±Inf let through, and requires identical bytes: the
+// driver's widening and scan paths are covered as well as the kernels.
+func TestDriverKernelSetsAgree(t *testing.T) {
+	sets := kernelSets()
+	if len(sets) < 2 {
+		t.Skip("only the generic kernels on this build/CPU")
+	}
+	defer func(k kernelSet) { kern = k }(kern)
+	rng := rand.New(rand.NewPCG(15, 16))
+	const n = 96 * 5462 // rows of 96; outputs above streamBytes: the streaming kernels run too
+	x := testFloats(rng, n)
+	h := testHalves(rng, n)
+	finite := randomBlocks(rng, n/32)
+	inputs := []struct {
+		name string
+		in   Input
+	}{{"f32", F32Input(x)}, {"f16", F16Input(h)}, {"bf16", BF16Input(h)}, {"f32-finite", F32Input(finite)}}
+	for _, typ := range []Type{F32, F16, BF16, Q8_0} {
+		tr := mustTraits(typ)
+		imatrix := make([]float32, 96) // with one, the scan-then-kernel path runs
+		for i := range imatrix {
+			imatrix[i] = 1
+		}
+		for _, in := range inputs {
+			for _, opt := range []Options{{Threads: 2, AllowNonFinite: true}, {Threads: 2}, {Threads: 2, Imatrix: imatrix}} {
+				var first []byte
+				var firstErr string
+				for _, ks := range sets {
+					kern = ks
+					out := make([]byte, n/tr.BlockSize*tr.BlockBytes)
+					_, err := Quantize(typ, out, in.in, 96, opt)
+					var nf *NonFiniteError
+					if err != nil && !errors.As(err, &nf) {
+						t.Fatalf("%s from %s %+v: %v", typ, in.name, opt, err)
+					}
+					es := fmt.Sprint(err)
+					if first == nil {
+						first, firstErr = out, es
+						continue
+					}
+					if es != firstErr || (err == nil && !bytes.Equal(out, first)) {
+						t.Fatalf("%s from %s %+v: %s differs from %s (errors %q, %q)", typ, in.name, opt, ks.name, sets[0].name, es, firstErr)
+					}
+				}
+				if typ == Q8_0 && in.name == "f32-finite" {
+					want := make([]byte, len(first))
+					quantizeQ8_0Ref(want, finite, 96, nil)
+					if !bytes.Equal(first, want) {
+						t.Fatalf("Q8_0 %+v: Quantize differs from quantizeQ8_0Ref", opt)
+					}
+				}
+			}
+		}
+		// decoding the encoded bytes of random bits
+		enc := make([]byte, n/tr.BlockSize*tr.BlockBytes)
+		for i := range enc {
+			enc[i] = byte(rng.Uint32())
+		}
+		var first []float32
+		for _, ks := range sets {
+			kern = ks
+			dec := make([]float32, n)
+			if err := Dequantize(typ, dec, enc, Options{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if first == nil {
+				first = dec
+			} else if i := firstBitDiff32(dec, first); i >= 0 {
+				t.Fatalf("%s dequantize: %s differs from %s at %d", typ, ks.name, sets[0].name, i)
+			}
+		}
+	}
 }

@@ -48,3 +48,37 @@ def test_matches_llama_cpp_with_imatrix(rng, name):
     want = REF.quantize(x, name, imatrix=imatrix)
     got = wick.quantize(x, name, imatrix=imatrix)
     assert np.array_equal(got, want)
+
+
+def edge_rows(n_per_row: int = 256) -> np.ndarray:
+    """Finite inputs at the edges of the kernels' arithmetic, one row per case."""
+    f32 = np.float32
+    half_below = np.nextafter(f32(0.5), f32(0))  # 0.5 - 2**-25: v + 0.5 rounds up in float32
+    i = np.arange(n_per_row)
+    rows = [
+        (i - n_per_row // 2) * f32(1e-40),  # subnormals: 1/d overflows to +Inf (Q8_0 quants 0)
+        np.where(i % 2, f32(1e-38), f32(-1e-38)),  # tiny normals, same overflow
+        np.where(i % 2, f32(3.4028235e38), f32(-3.4028235e38)),  # ±FLT_MAX
+        (i - n_per_row // 2) * f32(3.4028235e38 / n_per_row),  # huge, spread
+        np.where(i % 32 == 0, f32(127), np.where(i % 2, half_below, -half_below) + (i % 8)),  # roundf near-ties
+        np.where(i % 32 == 0, f32(127), (i % 16) + f32(0.5)),  # exact ties at scale 1
+        np.full(n_per_row, f32(65519.996)),  # fp16 rounding edge below 65520
+        np.full(n_per_row, f32(65520)),  # rounds to fp16 Inf
+        np.float32(1) + (i % 4) * np.float32(2.0**-11),  # fp16 ties to even
+        np.float32(1) + (i % 4) * np.float32(2.0**-8),  # bf16 ties to even
+        np.zeros(n_per_row),
+        -np.zeros(n_per_row),
+    ]
+    return np.stack([np.asarray(r, dtype=np.float32) for r in rows])
+
+
+@pytest.mark.parametrize("name", QUANTIZABLE)
+def test_edge_rows_match_llama_cpp(name):
+    if REF.requires_imatrix(name):
+        pytest.skip(f"llama.cpp needs an imatrix for {name}")
+    x = edge_rows()
+    assert np.all(np.isfinite(x))
+    want = REF.quantize(x, name)
+    got = wick.quantize(x, name, threads=1)
+    bad = np.flatnonzero(~np.all(got == want, axis=-1))
+    assert bad.size == 0, f"{name}: edge rows {bad.tolist()} differ from llama.cpp"

@@ -173,6 +173,27 @@ def test_contiguous_input_is_not_copied(rng):
     assert enc == "float16" and np.shares_memory(arr, h)
 
 
+def test_bit_patterns_and_encoded_bytes_in_any_layout(rng):
+    # uint16 bit patterns (src_dtype) and encoded uint8 data are passed in place when
+    # C-contiguous and aligned, and copied once into that form otherwise.
+    from wick import _arrays
+
+    x = random_array(rng, (8, 128))
+    bits = (x.view(np.uint32) >> 16).astype(np.uint16)
+    arr, enc = _arrays.source_array(bits, "bfloat16")
+    assert enc == "bfloat16" and np.shares_memory(arr, bits)
+    strided = np.repeat(bits, 2, axis=1)[:, ::2]
+    assert not strided.flags.c_contiguous
+    want = wick.quantize(bits, "Q8_0", src_dtype="bfloat16")
+    assert np.array_equal(wick.quantize(strided, "Q8_0", src_dtype="bfloat16"), want)
+    q = wick.quantize(x, "Q8_0")
+    assert np.shares_memory(_arrays.byte_source(q), q)
+    q_strided = np.repeat(q, 2, axis=0)[::2]
+    assert not q_strided.flags.c_contiguous
+    got = wick.dequantize(q_strided, "Q8_0", x.shape).view(np.uint32)
+    assert np.array_equal(got, wick.dequantize(q, "Q8_0", x.shape).view(np.uint32))
+
+
 def test_read_only_and_memmap_inputs(tmp_path, rng):
     x = random_array(rng, (16, 64))
     ro = x.copy()
