@@ -84,6 +84,63 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_options(args: argparse.Namespace) -> dict:
+    overrides = []
+    for item in args.tensor_type:
+        pat, sep, typ = item.rpartition("=")
+        if not sep or not pat:
+            raise SystemExit(f"wick: error: --tensor-type expects REGEX=TYPE, got {item!r}")
+        overrides.append((pat, typ.upper()))
+    opts = {"pure": args.pure, "tensor_types": overrides, "leave_output_tensor": args.leave_output_tensor}
+    if args.output_tensor_type:
+        opts["output_tensor_type"] = args.output_tensor_type.upper()
+    if args.token_embedding_type:
+        opts["token_embedding_type"] = args.token_embedding_type.upper()
+    if getattr(args, "tokenizer_pre", None):
+        opts["tokenizer_pre"] = args.tokenizer_pre
+    return opts
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    import wick
+    from wick.convert import build_plan, format_plan_table
+
+    target = args.type.upper()
+    if args.dry_run:
+        print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
+        return 0
+    if not args.output:
+        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+    if os.path.exists(args.output) and not args.force:
+        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    try:
+        report = wick.convert(args.model, args.output, target, threads=args.threads, overwrite=args.force,
+                              progress=not args.no_progress and sys.stderr.isatty() or args.progress,
+                              **_plan_options(args))
+    except KeyboardInterrupt:
+        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    print(report)
+    if args.json_report:
+        with open(args.json_report, "w", encoding="utf-8") as f:
+            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
+                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+    return 0
+
+
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pure", action="store_true", help="no mixture: every quantizable tensor gets the target's default type")
+    p.add_argument("--output-tensor-type", help="ggml type for output.weight")
+    p.add_argument("--token-embedding-type", help="ggml type for token_embd.weight")
+    p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
+                   help="override the type of tensors whose name matches REGEX (repeatable)")
+    p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wick", description="Quantize model weights to GGUF with a fast Go core.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -92,6 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
+    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
+                       description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
+                       "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
+    p.add_argument("model", help="the model directory")
+    p.add_argument("-o", "--output", help="the GGUF file to write")
+    p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
+                   "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
+    p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (metadata and per-tensor types) and stop")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    p.add_argument("--tokenizer-pre", help="force tokenizer.ggml.pre (byte-level BPE only)")
+    _add_plan_options(p)
+    p.set_defaults(func=_cmd_convert)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
     return parser
