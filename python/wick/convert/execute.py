@@ -81,7 +81,7 @@ class _Progress:
 
 def execute(
     plan: Union[Plan, dict, str],
-    output: Union[str, "os.PathLike[str]"],
+    output: Union[str, os.PathLike[str]],
     *,
     overwrite: bool = False,
     threads: Optional[int] = None,

@@ -50,7 +50,7 @@ class TensorReport:
         return 8 * self.bytes / self.elements if self.elements else 0.0
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "TensorReport":
+    def from_json(cls, d: Dict[str, Any]) -> TensorReport:
         se, sq = _num(d["sum_sq_err"]), _num(d["sum_sq"])
         return cls(name=d["name"], type=d["type"], shape=tuple(reversed(d["shape"])), source_dtype=d["source_dtype"],
                    elements=int(d["elements"]), bytes=int(d["bytes"]), rmse=_num(d["rmse"]),
