@@ -68,8 +68,18 @@ pytest: setup lib
 bench: setup lib $(if $(WITH_LLAMA),llama)
 	$(PY) bench/bench.py
 
-demo: setup lib
-	$(PY) examples/quickstart.py
+# The main job on the bundled demo model: examples/make_tiny_llama.py writes a
+# deterministic few-MB Llama-3-shaped Hugging Face model (weights, BPE
+# tokenizer, config), then `wick convert` turns it into a Q4_K_M GGUF file
+# llama.cpp loads, and prints the per-tensor report.
+DEMO_MODEL := examples/tiny-llama
+DEMO_TYPE ?= Q4_K_M
+
+$(DEMO_MODEL)/model.safetensors: examples/make_tiny_llama.py | $(VENV)/.installed
+	$(PY) examples/make_tiny_llama.py $(DEMO_MODEL)
+
+demo: setup lib $(DEMO_MODEL)/model.safetensors
+	$(VENV)/bin/wick convert $(DEMO_MODEL) -o examples/tiny-llama-$(DEMO_TYPE).gguf --type $(DEMO_TYPE) --force --progress
 
 lint: setup
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
