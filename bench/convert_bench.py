@@ -78,7 +78,10 @@ def main() -> int:
         w = measured(wick + ["convert", str(args.model), "-o", str(args.out / f"synth-{t}.gguf"), "--type", t,
                              "--force", "--no-progress", "--threads", str(args.threads)])
         row = {"type": t, "threads": args.threads, "wick": w, "wick_f16_step": step1}
-        line = f"  {t:<7} wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f})  {w['peak_rss_mib']:6.0f} MiB"
+        size = (args.model / "model.safetensors").stat().st_size
+        w["input_mb_per_s"] = size / w["wall_s"] / 1e6
+        line = (f"  {t:<7} wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) {w['input_mb_per_s']:5.0f} MB/s of bf16 input"
+                f"  {w['peak_rss_mib']:6.0f} MiB")
         if have_llama and t in FTYPES:
             script = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); "
                       f"p.nthread = {args.threads}; p.ftype = {FTYPES[t]}; "
