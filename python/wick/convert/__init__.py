@@ -152,8 +152,22 @@ class _CallableModule(__import__("types").ModuleType):
     """Lets ``wick.convert(model, output, type=...)`` be called while
     ``wick.convert.build_plan`` etc. stay importable from the same name."""
 
-    def __call__(self, model: Any, output: Any, type: str = "Q8_0", **kwargs: Any) -> Any:
-        return convert_model(model, output, type, **kwargs)
+    def __call__(
+        self,
+        model: Union[str, os.PathLike[str]],
+        output: Union[str, os.PathLike[str]],
+        type: str = "Q8_0",
+        *,
+        threads: Optional[int] = None,
+        overwrite: bool = False,
+        progress: Any = False,
+        dry_run: bool = False,
+        **plan_options: Any,
+    ) -> Any:
+        return convert_model(model, output, type, threads=threads, overwrite=overwrite, progress=progress,
+                             dry_run=dry_run, **plan_options)
+
+    __call__.__doc__ = convert_model.__doc__
 
 
 __import__("sys").modules[__name__].__class__ = _CallableModule
