@@ -1,4 +1,9 @@
-"""Planning the conversion of a Hugging Face model directory to GGUF.
+"""Converting a Hugging Face model directory to GGUF: ``wick.convert(...)``.
+
+This module is callable::
+
+    report = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M")   # see convert_model
+    plan = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M", dry_run=True)
 
 ``wick convert ./Llama-3.2-1B -o out.gguf --type Q4_K_M`` is split in two:
 this package decides *what* to write — every metadata key with its exact GGUF
@@ -25,7 +30,11 @@ Pieces:
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
 * :mod:`.load` — reading a model directory (no tensor data)
+* :mod:`.execute` — running a plan: the Go executor, progress, Ctrl-C
+* :mod:`.report` — the :class:`~wick.convert.report.ConversionReport`
 * :mod:`.errors` — the exceptions
+
+The user's guide is docs/convert.md.
 """
 
 from __future__ import annotations
@@ -139,6 +148,22 @@ def convert_model(
         A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
         max |error| and SNR; prints as a table, renders as HTML in Jupyter), or the
         plan when ``dry_run``.
+
+    Raises:
+        ConvertError: a subclass naming the file, key or tensor at fault when the
+            model directory cannot be converted (missing files, unsupported
+            architecture or tokenizer, unknown target, ...).
+        wick.WickFileExistsError: ``output`` exists and ``overwrite`` is false.
+        wick.WickNonFiniteError: a weight is NaN or infinite (names the tensor).
+        wick.WickOSError: the operating system refused (unwritable directory, full disk).
+        KeyboardInterrupt: Ctrl-C, after the executor stopped and removed its
+            temporary file.
+
+    Example::
+
+        report = wick.convert("./tiny-llama", "tiny.gguf", type="Q4_K_M", progress=True)
+        print(report.summary())
+        worst = min(report.tensors, key=lambda t: t.snr_db)
     """
     plan = build_plan(model, type, **plan_options)
     if dry_run:
