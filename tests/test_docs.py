@@ -243,3 +243,16 @@ def test_cited_tests_exist():
                 f"{p.relative_to(ROOT)} cites {m.group('file')} {m.group('name')}: no such Go test")
             cited += 1
     assert cited >= 10, "the README's exactness claims should cite their tests"
+
+
+@pytest.mark.slow
+def test_quickstart_script_runs():
+    """examples/quickstart.py (every type on one matrix, against the gguf package) runs and agrees."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Q8_0" in r.stdout and "Q4_K" in r.stdout
+    assert "  NO" not in r.stdout, r.stdout
