@@ -31,15 +31,20 @@ def test_notebook_is_stored_without_outputs():
 
 
 @pytest.mark.slow
-def test_notebook_runs(tmp_path):
+def test_notebook_runs(tmp_path, monkeypatch):
     nb = _read()
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
-    shutil.copy(ROOT / "examples" / "make_tiny_llama.py", tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(ROOT / "examples" / "make_tiny_llama.py", work)
+    # Jupyter, IPython and matplotlib keep state under $HOME: keep it in the temporary directory
+    for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
 
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+                                     resources={"metadata": {"path": str(work)}})
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
 
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
@@ -50,4 +55,4 @@ def test_notebook_runs(tmp_path):
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
     assert len(images) >= 3, f"expected the three figures, got {len(images)}"
     for target in ("Q4_K_M", "Q8_0", "Q2_K"):
-        assert (tmp_path / f"tiny-llama-{target}.gguf").stat().st_size > 0
+        assert (work / f"tiny-llama-{target}.gguf").stat().st_size > 0
