@@ -2,7 +2,10 @@
 """Wick in one screen: quantize a weight matrix to every type Wick can write,
 check the bytes against the `gguf` package's reference, and report size and error.
 
-    make demo        # or: python examples/quickstart.py
+    .venv/bin/python examples/quickstart.py     # after `make setup lib`
+
+(``make demo`` converts the demo model instead; examples/quickstart.ipynb is
+the notebook tour of a conversion.)
 """
 
 from __future__ import annotations

@@ -54,3 +54,50 @@ def test_public_callables_have_docstrings():
         obj = getattr(wick, name)
         if callable(obj):
             assert inspect.getdoc(obj), f"wick.{name} has no docstring"
+
+
+# Modules whose public names (``__all__``, else names without a leading
+# underscore defined in the module) make up Wick's documented API.
+PUBLIC_MODULES = [
+    "wick", "wick.errors", "wick.gguf", "wick.gguf.values", "wick.safetensors", "wick.blockwise",
+    "wick.quant_state", "wick.testing", "wick.cli", "wick.convert", "wick.convert.report",
+    "wick.convert.plan", "wick.convert.execute", "wick.convert.errors", "wick.convert.ggml_types",
+    "wick.convert.mixture", "wick.convert.load", "wick.convert.archs",
+]
+
+
+def _public_members(module):
+    names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+    for name in names:
+        obj = getattr(module, name, None)
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            if obj.__module__ == module.__name__ or module.__name__ == "wick":
+                yield name, obj
+
+
+def test_public_modules_classes_functions_and_methods_have_docstrings():
+    import importlib
+
+    missing = []
+    for modname in PUBLIC_MODULES:
+        module = importlib.import_module(modname)
+        if not (module.__doc__ or "").strip():
+            missing.append(modname)
+        for name, obj in _public_members(module):
+            if not (obj.__doc__ or "").strip():
+                missing.append(f"{modname}.{name}")
+            if inspect.isclass(obj) and not issubclass(obj, BaseException):
+                for attr, value in vars(obj).items():
+                    if attr.startswith("_"):
+                        continue
+                    fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+                    if inspect.isfunction(fn) and not (fn.__doc__ or "").strip():
+                        missing.append(f"{modname}.{name}.{attr}")
+    assert not missing, f"public API without a docstring: {missing}"
+
+
+def test_convert_is_callable_with_the_documented_options():
+    sig = inspect.signature(wick.convert)
+    assert list(sig.parameters)[:3] == ["model", "output", "type"]
+    assert {"threads", "overwrite", "progress", "dry_run"} <= set(sig.parameters)
+    assert "Convert a Hugging Face model directory" in inspect.getdoc(type(wick.convert).__call__)

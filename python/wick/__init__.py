@@ -1,15 +1,25 @@
-"""Wick: quantize model weights with a fast Go core, byte-exact with ggml.
+"""Wick: quantize model weights with a fast Go core, byte-exact with ggml and bitsandbytes.
 
-The numpy API so far::
+Convert a Hugging Face model directory to a llama.cpp GGUF file in one step
+(byte-identical to ``convert_hf_to_gguf.py`` followed by ``llama-quantize``)::
 
-    import numpy as np, wick
+    import wick
+    report = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M")
+    print(report)                            # per tensor: type, size, RMSE, SNR
+
+Quantize numpy arrays to ggml's block formats and bitsandbytes' formats::
+
+    import numpy as np
     x = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)
-    q = wick.quantize(x, "Q8_0")            # uint8 blocks, shape (4096, 4352)
-    y = wick.dequantize(q, "Q8_0", x.shape)  # float32, shape (4096, 4096)
+    q = wick.quantize(x, "Q4_K")             # uint8 blocks, shape (4096, 2304)
+    y = wick.dequantize(q, "Q4_K", x.shape)  # float32, shape (4096, 4096)
     wick.types()                             # the ggml type table
 
     codes, state = wick.quantize_blockwise(x, blocksize=256)   # bitsandbytes 8-bit
     packed, state = wick.quantize_4bit(x, quant_type="nf4")    # bitsandbytes NF4/FP4
+
+Read and write the files: :mod:`wick.gguf` (``open``, ``write``) and
+:mod:`wick.safetensors` (``open``, ``write``).
 
 Every call releases the GIL, splits the work over goroutines (``threads=``),
 gives the same bytes for every thread count, and can be interrupted with

@@ -1,11 +1,15 @@
 # Type stubs for the public API of the wick package.
-from typing import Any, Optional, Sequence, Tuple, Union
+import builtins
+import os
+from typing import Any, Callable, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from . import gguf as gguf
 from . import safetensors as safetensors
+from .convert.plan import Plan
+from .convert.report import ConversionReport
 from .errors import (
     WickCancelledError as WickCancelledError,
 )
@@ -57,10 +61,12 @@ class TypeInfo:
                  can_quantize: bool, can_dequantize: bool) -> None: ...
     def row_nbytes(self, n: int) -> int: ...
     @property
-    def bits_per_weight(self) -> float: ...
+    def bits_per_weight(self) -> builtins.float: ...  # builtins: the field `float` shadows the type here
 
 TypeLike = Union[str, int, TypeInfo]
 ShapeLike = Union[int, Sequence[int]]
+PathLike = Union[str, os.PathLike[str]]
+ProgressLike = Union[bool, Callable[[int, int, str], None], None]
 
 def types() -> Tuple[TypeInfo, ...]: ...
 def type_info(t: TypeLike) -> TypeInfo: ...
@@ -136,6 +142,29 @@ def dequantize_4bit(
     packed: npt.ArrayLike, state: QuantState, *, out_dtype: Any = ..., threads: Optional[int] = ...
 ) -> np.ndarray: ...
 
-# wick.convert is a callable module: wick.convert(model_dir, output, type=...) converts,
-# and wick.convert.build_plan, wick.convert.format_plan_table, ... plan.
-def convert(model: Any, output: Any, type: str = ..., **kwargs: Any) -> Any: ...
+# ``wick.convert`` is a callable module: ``wick.convert(model, output, type=...)``
+# converts, and ``wick.convert.build_plan`` etc. are importable from it.
+@overload
+def convert(
+    model: PathLike,
+    output: PathLike,
+    type: str = ...,
+    *,
+    threads: Optional[int] = ...,
+    overwrite: bool = ...,
+    progress: ProgressLike = ...,
+    dry_run: Literal[False] = ...,
+    **plan_options: Any,
+) -> ConversionReport: ...
+@overload
+def convert(
+    model: PathLike,
+    output: PathLike,
+    type: str = ...,
+    *,
+    threads: Optional[int] = ...,
+    overwrite: bool = ...,
+    progress: ProgressLike = ...,
+    dry_run: Literal[True],
+    **plan_options: Any,
+) -> Plan: ...

@@ -1,4 +1,10 @@
-"""The ``wick`` command line."""
+"""The ``wick`` command line (also ``python -m wick``).
+
+Subcommands: ``convert`` (a Hugging Face model directory to GGUF, with a dry
+run), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
+``types`` (the ggml type table) and ``version``. Errors print one line,
+``wick: error: ...``, and exit 1; Ctrl-C exits 130. See docs/cli.md.
+"""
 
 from __future__ import annotations
 
@@ -142,6 +148,7 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``wick`` command and its subcommands."""
     parser = argparse.ArgumentParser(prog="wick", description="Quantize model weights to GGUF with a fast Go core.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("types", help="list the ggml types and what Wick can do with each")
@@ -171,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the ``wick`` command with ``argv`` (default: ``sys.argv[1:]``) and return its
+    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted.
+    An internal error (a bug in Wick) propagates with its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

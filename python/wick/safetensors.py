@@ -59,13 +59,21 @@ class TensorInfo:
 
     @property
     def n_elements(self) -> int:
+        """Number of elements (1 for a 0-d tensor)."""
         return math.prod(self.shape)
 
 
 class SafetensorsModel(Mapping[str, np.ndarray]):
     """A validated safetensors file, or all shards of a model. Use :func:`open`.
 
-    It is a read-only mapping from tensor name to zero-copy numpy array."""
+    It is a read-only mapping from tensor name to zero-copy numpy array.
+
+    Attributes:
+        path: what was opened (file, index or directory).
+        files: the .safetensors files, in order.
+        file_metadata: each file's ``__metadata__`` (str → str), by path.
+        tensors: name → :class:`TensorInfo`.
+    """
 
     def __init__(self, path: Union[str, os.PathLike[str]]):
         self.path = str(path)

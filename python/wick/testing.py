@@ -56,6 +56,7 @@ class GGMLReference:
 
     @property
     def version(self) -> str:
+        """The llama-cpp-python version the library comes from (for reports)."""
         try:
             from importlib.metadata import version
 
@@ -64,6 +65,7 @@ class GGMLReference:
             return "unknown"
 
     def requires_imatrix(self, t: _types.TypeLike) -> bool:
+        """Whether ggml refuses to quantize to ``t`` without an importance matrix."""
         return bool(self._requires_imatrix(_types.type_info(t).id))
 
     def quantize(self, x: np.ndarray, t: _types.TypeLike, imatrix: Any = None, threads: int = 1) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Planning the conversion of a Hugging Face model directory to GGUF.
+"""Converting a Hugging Face model directory to GGUF: ``wick.convert(...)``.
+
+This module is callable::
+
+    report = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M")   # see convert_model
+    plan = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M", dry_run=True)
 
 ``wick convert ./Llama-3.2-1B -o out.gguf --type Q4_K_M`` is split in two:
 this package decides *what* to write — every metadata key with its exact GGUF
@@ -25,7 +30,11 @@ Pieces:
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
 * :mod:`.load` — reading a model directory (no tensor data)
+* :mod:`.execute` — running a plan: the Go executor, progress, Ctrl-C
+* :mod:`.report` — the :class:`~wick.convert.report.ConversionReport`
 * :mod:`.errors` — the exceptions
+
+The user's guide is docs/convert.md.
 """
 
 from __future__ import annotations
@@ -139,6 +148,22 @@ def convert_model(
         A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
         max |error| and SNR; prints as a table, renders as HTML in Jupyter), or the
         plan when ``dry_run``.
+
+    Raises:
+        ConvertError: a subclass naming the file, key or tensor at fault when the
+            model directory cannot be converted (missing files, unsupported
+            architecture or tokenizer, unknown target, ...).
+        wick.WickFileExistsError: ``output`` exists and ``overwrite`` is false.
+        wick.WickNonFiniteError: a weight is NaN or infinite (names the tensor).
+        wick.WickOSError: the operating system refused (unwritable directory, full disk).
+        KeyboardInterrupt: Ctrl-C, after the executor stopped and removed its
+            temporary file.
+
+    Example::
+
+        report = wick.convert("./tiny-llama", "tiny.gguf", type="Q4_K_M", progress=True)
+        print(report.summary())
+        worst = min(report.tensors, key=lambda t: t.snr_db)
     """
     plan = build_plan(model, type, **plan_options)
     if dry_run:
@@ -152,8 +177,22 @@ class _CallableModule(__import__("types").ModuleType):
     """Lets ``wick.convert(model, output, type=...)`` be called while
     ``wick.convert.build_plan`` etc. stay importable from the same name."""
 
-    def __call__(self, model: Any, output: Any, type: str = "Q8_0", **kwargs: Any) -> Any:
-        return convert_model(model, output, type, **kwargs)
+    def __call__(
+        self,
+        model: Union[str, os.PathLike[str]],
+        output: Union[str, os.PathLike[str]],
+        type: str = "Q8_0",
+        *,
+        threads: Optional[int] = None,
+        overwrite: bool = False,
+        progress: Any = False,
+        dry_run: bool = False,
+        **plan_options: Any,
+    ) -> Any:
+        return convert_model(model, output, type, threads=threads, overwrite=overwrite, progress=progress,
+                             dry_run=dry_run, **plan_options)
+
+    __call__.__doc__ = convert_model.__doc__
 
 
 __import__("sys").modules[__name__].__class__ = _CallableModule

@@ -114,6 +114,7 @@ class SourceRef:
     shape: List[int]
 
     def to_dict(self) -> Dict[str, Any]:
+        """The JSON form (an entry of a tensor's ``sources``)."""
         return {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
 
 
@@ -139,6 +140,7 @@ class TensorPlan:
         return row_nbytes(self.type, self.shape[0]) * rows
 
     def to_dict(self) -> Dict[str, Any]:
+        """The JSON form of this tensor (inline ``data`` as base64 of little-endian float32)."""
         data = None
         if self.data is not None:
             data = {"dtype": "F32", "base64": base64.b64encode(np.asarray(self.data, dtype="<f4").tobytes()).decode("ascii")}
@@ -150,6 +152,8 @@ class TensorPlan:
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> TensorPlan:
+        """Rebuild a tensor entry from :meth:`to_dict` output; raises :class:`PlanError`
+        when it is malformed or its ``nbytes`` disagrees with its shape and type."""
         try:
             data = None
             if d.get("data") is not None:
@@ -201,6 +205,7 @@ class Plan:
         raise KeyError(name)
 
     def to_dict(self) -> Dict[str, Any]:
+        """The plan as plain JSON-ready data (the schema of the module docstring)."""
         return {
             "schema": self.schema, "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
             "architecture": self.architecture, "target": self.target, "file_type": self.file_type,

@@ -31,7 +31,22 @@ def snr_db(sum_sq: float, sum_sq_err: float) -> float:
 
 @dataclass(frozen=True)
 class TensorReport:
-    """One written tensor. ``shape`` is row-major (numpy's order)."""
+    """One written tensor and how far its values moved.
+
+    Attributes:
+        name: the GGUF tensor name.
+        type: the ggml type written (``"Q4_K"``, ``"F32"``, ...).
+        shape: row-major (numpy's order).
+        source_dtype: the safetensors dtype it was read from (``"BF16"``...).
+        elements: number of weights.
+        bytes: encoded size in the file.
+        rmse: root-mean-square error of the decoded values against the
+            float32 widening of the source (after transforms).
+        max_abs_err: largest absolute error.
+        snr_db: 10·log10(sum_sq / sum_sq_err): ``inf`` when exact.
+        sum_sq_err, sum_sq: the sums behind rmse and snr_db (float64), so
+            totals over several tensors can be formed.
+    """
 
     name: str
     type: str
@@ -47,10 +62,12 @@ class TensorReport:
 
     @property
     def bits_per_weight(self) -> float:
+        """Encoded bits per weight (e.g. 4.5 for Q4_K)."""
         return 8 * self.bytes / self.elements if self.elements else 0.0
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> TensorReport:
+        """Build from one tensor entry of the executor's JSON report (shape in ggml order)."""
         se, sq = _num(d["sum_sq_err"]), _num(d["sum_sq"])
         return cls(name=d["name"], type=d["type"], shape=tuple(reversed(d["shape"])), source_dtype=d["source_dtype"],
                    elements=int(d["elements"]), bytes=int(d["bytes"]), rmse=_num(d["rmse"]),
@@ -67,7 +84,16 @@ def _fmt(v: float, spec: str) -> str:
 
 @dataclass
 class ConversionReport:
-    """What :func:`wick.convert` wrote."""
+    """What :func:`wick.convert` wrote: ``print()`` it for a table, display it in
+    Jupyter for an HTML table, or take :meth:`to_dicts` as plain data.
+
+    Attributes:
+        output: the GGUF file written.
+        target: the conversion target (``"Q4_K_M"``...).
+        tensors: one :class:`TensorReport` per tensor, in file order.
+        seconds: wall time of the conversion.
+        file_bytes: size of the file (tensor data, metadata and padding).
+    """
 
     output: str
     target: str
@@ -77,6 +103,7 @@ class ConversionReport:
 
     @property
     def elements(self) -> int:
+        """Number of weights in the file."""
         return sum(t.elements for t in self.tensors)
 
     @property
@@ -86,6 +113,7 @@ class ConversionReport:
 
     @property
     def bits_per_weight(self) -> float:
+        """Tensor data bits per weight, over the whole file."""
         return 8 * self.bytes / self.elements if self.elements else 0.0
 
     @property
@@ -111,6 +139,7 @@ class ConversionReport:
         return out
 
     def summary(self) -> str:
+        """One line: file, target, tensor and weight counts, size, bits/weight, RMSE, SNR, time."""
         return (f"{self.output}: {self.target}, {len(self.tensors)} tensors, {self.elements:,} weights, "
                 f"{self.file_bytes / 2**20:,.1f} MiB, {self.bits_per_weight:.2f} bits/weight, "
                 f"RMSE {self.rmse:.3g}, SNR {_fmt(self.snr_db, '.1f')} dB, {self.seconds:.1f} s")

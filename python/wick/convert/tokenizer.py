@@ -139,15 +139,18 @@ class OrderedKVs:
         self._d: Dict[str, V.KV] = {}
 
     def add(self, kv: V.KV) -> None:
+        """Set ``kv``; a key already present keeps its position and takes the new value."""
         self._d[kv.key] = kv
 
     def remove(self, key: str) -> None:
+        """Drop ``key`` if present."""
         self._d.pop(key, None)
 
     def __contains__(self, key: str) -> bool:
         return key in self._d
 
     def items(self) -> List[V.KV]:
+        """The entries, in first-insertion order."""
         return list(self._d.values())
 
 

@@ -71,6 +71,7 @@ class TensorInfo:
 
     @property
     def n_elements(self) -> int:
+        """Number of elements (1 for a tensor without dimensions)."""
         return math.prod(self.shape)
 
 
@@ -123,7 +124,16 @@ class Metadata(Mapping[str, Any]):
 
 
 class GGUFFile:
-    """An open, validated GGUF file. Use :func:`open`."""
+    """An open, validated, memory-mapped GGUF file. Use :func:`open`.
+
+    Attributes:
+        path: the file.
+        version: the GGUF version (2 or 3).
+        alignment: the tensor data alignment (``general.alignment``, default 32).
+        data_offset: where the tensor data section starts.
+        metadata: the :class:`Metadata`, in file order.
+        tensors: name → :class:`TensorInfo`, in file order.
+    """
 
     def __init__(self, path: Union[str, os.PathLike[str]]):
         self.path = str(path)
