@@ -14,8 +14,9 @@ tokenizer has, so planning and writing the 128256-entry vocabulary is timed
 realistically. Weights are N(0, 0.02²) (norms 1), generated and written
 tensor by tensor in row chunks, so memory stays small.
 
-Needs only numpy. The safetensors writer below streams the data; replace it
-with Wick's own writer once that lands.
+Needs only numpy. The safetensors writer below streams the data tensor by
+tensor in row chunks (wick.safetensors.write takes whole arrays, which for a
+1B model would need the whole model in memory).
 """
 
 from __future__ import annotations

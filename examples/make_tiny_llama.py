@@ -18,8 +18,9 @@ checkpoint holds:
 * ``model.safetensors`` — BF16 random weights (std 0.02, norms 1).
 
 The safetensors bytes come from the minimal writer below (header JSON padded
-to 8 bytes, tensors back to back). It is a stand-in: replace it with Wick's
-own safetensors writer once that lands. Needs only numpy.
+to 8 bytes, tensors back to back), so that the script needs only numpy and
+runs before Wick is built. It stays: the golden files record the SHA-256 of
+exactly these bytes (tests/golden/tiny_gguf_sha256.json).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ import "C"
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 	"unsafe"
 
@@ -116,7 +118,10 @@ func wick_gguf_describe(path *C.wick_cchar, pathLen C.size_t, id, n *C.int64_t, 
 		}
 		f, err := gguf.Open(p)
 		if err != nil {
-			return err
+			if errors.Is(err, gguf.ErrFormat) || errors.Is(err, gguf.ErrLimit) {
+				return err // already says "gguf: <path>: ..."
+			}
+			return fmt.Errorf("gguf: %w", err)
 		}
 		defer f.Close()
 		tensors := make([]ggufTensorJSON, 0, len(f.Tensors()))
@@ -162,7 +167,10 @@ func wick_safetensors_describe(path *C.wick_cchar, pathLen C.size_t, id, n *C.in
 		}
 		m, err := safetensors.OpenModel(p)
 		if err != nil {
-			return err
+			if errors.Is(err, safetensors.ErrFormat) || errors.Is(err, safetensors.ErrLimit) || errors.Is(err, safetensors.ErrArgument) {
+				return err
+			}
+			return fmt.Errorf("safetensors: %w", err)
 		}
 		defer m.Close()
 		var files []stFileJSON

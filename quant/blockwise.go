@@ -103,7 +103,7 @@ type BlockwiseNonFiniteError struct {
 
 // Error describes the element and how to allow it.
 func (e *BlockwiseNonFiniteError) Error() string {
-	return fmt.Sprintf("quant: x: element %d (block %d) is %v; %s quantization needs finite input (Options.AllowNonFinite selects bitsandbytes' CUDA behaviour)",
+	return fmt.Sprintf("quant: x: element %d (block %d) is %v; %s quantization needs finite input (allow_non_finite=True, Options.AllowNonFinite in Go, selects bitsandbytes' CUDA behaviour)",
 		e.Index, e.Block, e.Value, e.Format)
 }
 

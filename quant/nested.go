@@ -77,7 +77,7 @@ func centerAbsmax(codes []uint8, nestedAbsmax []float32, absmax []float32, offse
 			if !isFinite32(offset) {
 				return nil, argErr("offset", "is %v; expected a finite value", offset)
 			}
-			return nil, argErr("absmax", "entry %d is %v; expected finite values (Options.AllowNonFinite selects bitsandbytes' CUDA behaviour)", i, a)
+			return nil, argErr("absmax", "entry %d is %v; expected finite values (allow_non_finite=True, Options.AllowNonFinite in Go, selects bitsandbytes' CUDA behaviour)", i, a)
 		}
 	}
 	return centered, nil

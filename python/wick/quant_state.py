@@ -154,6 +154,13 @@ class QuantState:
             self.shape = tuple(int(s) for s in self.shape)
         self.validate()
 
+    def __repr__(self) -> str:
+        kind = self.quant_type or "8-bit"
+        nested = f", nested (offset {self.offset:.6g}, nested blocksize {self.state2.blocksize})" if self.nested else ""
+        shape = f", shape {self.shape}" if self.shape is not None else ""
+        return (f"QuantState({kind}, blocksize {self.blocksize}, {np.asarray(self.absmax).size} absmax, "
+                f"dtype {self.dtype}{shape}{nested})")
+
     @property
     def nested(self) -> bool:
         """Whether absmax is double-quantized (bitsandbytes'

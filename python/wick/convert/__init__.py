@@ -168,7 +168,14 @@ def convert_model(
     plan = build_plan(model, type, **plan_options)
     if dry_run:
         return plan
+    from .. import _types
+    from ..errors import WickUnsupportedError
     from .execute import execute
+
+    missing = sorted({t.type for t in plan.tensors if not _types.type_info(t.type).can_quantize})
+    if missing:
+        raise WickUnsupportedError(f"type: {type} needs {', '.join(missing)}, which Wick cannot write yet; "
+                                   "choose another target (the plan itself is available with dry_run=True)")
 
     return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
 

@@ -123,11 +123,15 @@ def execute(
     nthreads = _threads(threads)
     bar = _Progress(plan, progress)
     ok = False
+    from ..errors import WickFileExistsError
+
     try:
         _native.invoke(lib.wick_convert, (pbuf, len(text), obuf, olen, 1 if overwrite else 0, nthreads, ctl,
                                           rid, rlen, err, _native.ERRLEN),
                        ctl=ctl, err=err, nbytes=len(text), tick=lambda: bar.update(ctl.done, ctl.item))
         ok = True
+    except WickFileExistsError as e:
+        raise WickFileExistsError(f"{e} (pass overwrite=True, or --force, to replace it)") from None
     finally:
         bar.close(ok)
     raw = json.loads(_native.take_result(rid[0], rlen[0]))

@@ -138,11 +138,19 @@ class ConversionReport:
             out.append(d)
         return out
 
+    @property
+    def snr_db_lossy(self) -> float:
+        """SNR over the tensors that changed (the quantized ones), leaving out the
+        exact copies (norms kept as F32), whose energy would flatter the figure."""
+        lossy = [t for t in self.tensors if t.sum_sq_err > 0]
+        return snr_db(sum(t.sum_sq for t in lossy), sum(t.sum_sq_err for t in lossy))
+
     def summary(self) -> str:
         """One line: file, target, tensor and weight counts, size, bits/weight, RMSE, SNR, time."""
         return (f"{self.output}: {self.target}, {len(self.tensors)} tensors, {self.elements:,} weights, "
                 f"{self.file_bytes / 2**20:,.1f} MiB, {self.bits_per_weight:.2f} bits/weight, "
-                f"RMSE {self.rmse:.3g}, SNR {_fmt(self.snr_db, '.1f')} dB, {self.seconds:.1f} s")
+                f"RMSE {self.rmse:.3g}, SNR {_fmt(self.snr_db_lossy, '.1f')} dB over the quantized tensors, "
+                f"{self.seconds:.1f} s")
 
     def _rows(self) -> List[Tuple[str, ...]]:
         rows = []

@@ -38,7 +38,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 import numpy as np
 
 from .. import _arrays, _files, _native, _types
-from ..errors import WickTypeError, WickValueError
+from ..errors import WickFileExistsError, WickTypeError, WickValueError
 from . import values
 from .values import KV, ValueType
 
@@ -317,8 +317,11 @@ def write(
     pbuf, plen = _native.text(str(path))
     handle = ffi.new("int64_t *")
     err = _native.errbuf()
-    _native.check(lib.wick_gguf_create(pbuf, plen, ffi.from_buffer("char[]", header), len(header), 1 if overwrite else 0,
-                                       handle, err, _native.ERRLEN), err)
+    try:
+        _native.check(lib.wick_gguf_create(pbuf, plen, ffi.from_buffer("char[]", header), len(header),
+                                           1 if overwrite else 0, handle, err, _native.ERRLEN), err)
+    except WickFileExistsError as e:
+        raise WickFileExistsError(f"{e} (pass overwrite=True to replace it)") from None
     try:
         for _, data in entries:
             if data.nbytes:
