@@ -13,8 +13,8 @@ import (
 	"github.com/wick-ml/wick/io/gguf"
 )
 
-// seedFiles returns the fuzz seeds: valid files of both formats, the
-// files in testdata, and every hostile case.
+// seedFiles returns the fuzz seeds: valid files of both formats and every
+// hostile case (FuzzParse adds the real files in testdata too).
 func seedFiles(t testing.TB) map[string][]byte {
 	seeds := map[string][]byte{
 		"legacy": legacyBytes([]legacyEntry{
@@ -28,6 +28,15 @@ func seedFiles(t testing.TB) map[string][]byte {
 		}, fullMeta()),
 		"gguf-no-metadata": ggufBytes(t, []ggufEntry{{"a.weight", []float32{1}, []float32{1}}}, ggufMeta{}),
 	}
+	for i, c := range hostileCases(t) {
+		seeds[fmt.Sprintf("hostile-%02d", i)] = c.file
+	}
+	return seeds
+}
+
+// realFiles returns the files llama-imatrix wrote (testdata).
+func realFiles(t testing.TB) map[string][]byte {
+	seeds := map[string][]byte{}
 	if entries, err := os.ReadDir("testdata"); err == nil {
 		for _, e := range entries {
 			if e.IsDir() || !(strings.HasSuffix(e.Name(), ".gguf") || strings.HasSuffix(e.Name(), ".dat")) {
@@ -39,9 +48,6 @@ func seedFiles(t testing.TB) map[string][]byte {
 			}
 			seeds[e.Name()] = b
 		}
-	}
-	for i, c := range hostileCases(t) {
-		seeds[fmt.Sprintf("hostile-%02d", i)] = c.file
 	}
 	return seeds
 }
@@ -72,6 +78,9 @@ func TestWriteSeedCorpus(t *testing.T) {
 // equal to the documented normalisation of Sums.
 func FuzzParse(f *testing.F) {
 	for _, b := range seedFiles(f) {
+		f.Add(b)
+	}
+	for _, b := range realFiles(f) {
 		f.Add(b)
 	}
 	dir := f.TempDir()

@@ -5,6 +5,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import gguf as gguf
+from . import imatrix as imatrix
 from . import safetensors as safetensors
 from .errors import (
     WickCancelledError as WickCancelledError,

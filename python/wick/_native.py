@@ -65,6 +65,8 @@ int wick_gguf_create(wick_cchar* path, size_t pathLen, wick_cchar* header, size_
 int wick_gguf_write(int64_t handle, wick_cbytes* data, size_t n, char* errBuf, size_t errLen);
 int wick_gguf_commit(int64_t handle, char* errBuf, size_t errLen);
 int wick_gguf_abort(int64_t handle, char* errBuf, size_t errLen);
+int wick_imatrix_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
+int wick_imatrix_values(wick_cchar* path, size_t pathLen, wick_cchar* name, size_t nameLen, uint32_t flags, float* dst, size_t n, char* errBuf, size_t errLen);
 int wick_debug_panic(int32_t where, char* errBuf, size_t errLen);
 int wick_debug_spin(int64_t millis, wick_ctl* ctl, char* errBuf, size_t errLen);
 int64_t wick_info_json(char* buf, size_t n);

@@ -84,6 +84,43 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tensor_type_overrides(items: List[str]) -> list:
+    out = []
+    for item in items:
+        pat, sep, typ = item.rpartition("=")
+        if not sep or not pat:
+            raise SystemExit(f"wick: error: --tensor-type expects REGEX=TYPE, got {item!r}")
+        out.append((pat, typ.upper()))
+    return out
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    import wick.convert as wc
+
+    if not args.dry_run and not args.output:
+        print("wick: error: give -o OUT.gguf (or --dry-run to only print the plan)", file=sys.stderr)
+        return 2
+    plan = wc.requantize_plan(
+        args.input, args.type, imatrix=args.imatrix,
+        imatrix_include=args.include_weights, imatrix_exclude=args.exclude_weights,
+        pure=args.pure, output_tensor_type=args.output_tensor_type and args.output_tensor_type.upper(),
+        token_embedding_type=args.token_embedding_type and args.token_embedding_type.upper(),
+        tensor_types=_tensor_type_overrides(args.tensor_type), leave_output_tensor=args.leave_output_tensor)
+    if args.dry_run:
+        print(plan.to_json(indent=1) if args.json else wc.format_plan_table(plan, metadata=not args.no_metadata))
+        return 0
+    # The Go plan executor (wick.convert.execute, export wick_convert) is being
+    # written on another branch; this is its call site.
+    execute = getattr(wc, "execute", None)
+    if execute is None:
+        print("wick: error: this build of Wick has no plan executor yet (wick.convert.execute); "
+              "use --dry-run to print the plan", file=sys.stderr)
+        return 1
+    execute(plan, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wick", description="Quantize model weights to GGUF with a fast Go core.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -92,6 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
+    p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
+                       description="Requantize a GGUF model (F32, F16 or BF16 tensors) to TYPE, producing the file "
+                                   "llama-quantize would write, optionally weighted by an importance matrix.")
+    p.add_argument("input", help="the GGUF model to requantize")
+    p.add_argument("-o", "--output", help="the GGUF file to write")
+    p.add_argument("--type", required=True, help="target: Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, F16, BF16, ...")
+    p.add_argument("--imatrix", help="importance matrix (llama-imatrix output, GGUF or legacy .dat)")
+    p.add_argument("--include-weights", action="append", default=[], metavar="NAME",
+                   help="use the imatrix only for tensors whose name contains NAME (repeatable)")
+    p.add_argument("--exclude-weights", action="append", default=[], metavar="NAME",
+                   help="do not use the imatrix for tensors whose name contains NAME (repeatable)")
+    p.add_argument("--pure", action="store_true", help="no mixture: every quantizable tensor gets the default type")
+    p.add_argument("--output-tensor-type", help="ggml type for output.weight")
+    p.add_argument("--token-embedding-type", help="ggml type for token_embd.weight")
+    p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
+                   help="override the type of tensors whose name matches REGEX (repeatable)")
+    p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight as it is")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (types, sizes, metadata); write nothing")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
+    p.set_defaults(func=_cmd_quantize)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
     return parser

@@ -24,6 +24,8 @@ Pieces:
 * :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
+* :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``)
+* :mod:`.imatrix_plan` — how an importance matrix enters a plan
 * :mod:`.load` — reading a model directory (no tensor data)
 * :mod:`.errors` — the exceptions
 """
@@ -38,10 +40,14 @@ from .archs import supported_architectures
 from .errors import (
     ConfigError,
     ConvertError,
+    ImatrixError,
+    ImatrixMismatchError,
+    ImatrixRequiredError,
     MissingTensorError,
     ModelFileNotFoundError,
     ModelFormatError,
     PlanError,
+    RequantizeInputError,
     SafetensorsHeaderError,
     TensorShapeError,
     TokenizerError,
@@ -51,17 +57,20 @@ from .errors import (
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
+from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
+from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
 __all__ = [
-    "build_plan", "build_plan_from_parts", "format_plan_table", "read_model_dir", "read_safetensors_header",
+    "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo", "read_model_dir", "read_safetensors_header",
     "Plan", "TensorPlan", "SourceRef", "ModelParts", "TokenizerFiles", "KV", "ValueType", "TARGETS",
     "supported_architectures",
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
-    "UnsupportedArchitectureError", "UnsupportedTokenizerError",
+    "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
+    "ImatrixRequiredError", "RequantizeInputError",
 ]
 
 
@@ -70,6 +79,9 @@ def build_plan(
     target: str,
     *,
     imatrix_names: Optional[Iterable[str]] = None,
+    imatrix: Any = None,
+    imatrix_include: Sequence[str] = (),
+    imatrix_exclude: Sequence[str] = (),
     list_tensors: Optional[Callable[[str], Any]] = None,
     tokenizer_pre: Optional[str] = None,
     model_name: Optional[str] = None,
@@ -85,7 +97,13 @@ def build_plan(
         model: a Hugging Face model directory, or :class:`ModelParts`.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
         imatrix_names: GGUF tensor names covered by an importance matrix
-            (None: no imatrix).
+            (None: no imatrix); names only, for a plan to display.
+        imatrix: an importance-matrix file (path, :class:`wick.imatrix.ImatrixFile`
+            or :class:`ImatrixInfo`) used as ``llama-quantize --imatrix``: it
+            changes the mixture, is checked against the tensors, adds the
+            ``quantize.imatrix.*`` metadata and sets the plan's ``imatrix_file``.
+        imatrix_include, imatrix_exclude: llama-quantize's
+            ``--include-weights`` / ``--exclude-weights`` (name substrings).
         list_tensors: ``path -> {name: (dtype, shape)}`` for a .safetensors
             file; default: :func:`read_safetensors_header`.
         tokenizer_pre: force ``tokenizer.ggml.pre`` (byte-level BPE only).
@@ -100,9 +118,13 @@ def build_plan(
         parts = model
     else:
         parts = read_model_dir(model, list_tensors or read_safetensors_header)
+    info = None
+    if imatrix is not None:
+        info = imatrix if isinstance(imatrix, ImatrixInfo) else ImatrixInfo.load(
+            imatrix, include=imatrix_include, exclude=imatrix_exclude)
     return build_plan_from_parts(
         parts.config, parts.tokenizer, parts.tensors, target,
-        imatrix_names=imatrix_names, dir_name=parts.dir_name, model_dir=parts.model_dir,
+        imatrix_names=imatrix_names, imatrix=info, dir_name=parts.dir_name, model_dir=parts.model_dir,
         generation_config=parts.generation_config, model_card=parts.model_card, tokenizer_pre=tokenizer_pre,
         model_name=model_name, pure=pure, output_tensor_type=output_tensor_type,
         token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor)
