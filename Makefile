@@ -17,7 +17,7 @@ LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
 GO_SOURCES := $(shell find quant io export internal -name '*.go' -not -name '*_test.go' 2>/dev/null) export/wick.h go.mod go.sum
 LIB := python/wick/_lib/libwick.so
 
-.PHONY: all setup lib test gotest pytest bench demo lint fmt clean llama
+.PHONY: all setup lib test gotest pytest bench bench-quick demo lint fmt clean llama
 
 all: test
 
@@ -65,11 +65,27 @@ gotest:
 pytest: setup lib
 	$(PY) -m pytest tests -q
 
-bench: setup lib $(if $(WITH_LLAMA),llama)
+# bench: quantizer throughput beside the anchors, then a whole-model
+# conversion (peak RSS and wall time; writes a 2.5 GB synthetic model into
+# bench/.cache once). bench-quick: the first part only.
+bench: bench-quick
+	$(PY) bench/convert_bench.py
+
+bench-quick: setup lib $(if $(WITH_LLAMA),llama)
 	$(PY) bench/bench.py
 
-demo: setup lib
-	$(PY) examples/quickstart.py
+# The main job on the bundled demo model: examples/make_tiny_llama.py writes a
+# deterministic few-MB Llama-3-shaped Hugging Face model (weights, BPE
+# tokenizer, config), then `wick convert` turns it into a Q4_K_M GGUF file
+# llama.cpp loads, and prints the per-tensor report.
+DEMO_MODEL := examples/tiny-llama
+DEMO_TYPE ?= Q4_K_M
+
+$(DEMO_MODEL)/model.safetensors: examples/make_tiny_llama.py | $(VENV)/.installed
+	$(PY) examples/make_tiny_llama.py $(DEMO_MODEL)
+
+demo: setup lib $(DEMO_MODEL)/model.safetensors
+	$(VENV)/bin/wick convert $(DEMO_MODEL) -o examples/tiny-llama-$(DEMO_TYPE).gguf --type $(DEMO_TYPE) --force --progress
 
 lint: setup
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -9,9 +9,17 @@ import (
 	"errors"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/imatrix"
 )
+
+// The plan executor (wick_convert) reads a plan's imatrix_file with
+// package imatrix: *imatrix.File's Values gives the weights llama-quantize
+// uses.
+func init() {
+	openImatrix = func(path string) (convert.Imatrix, error) { return imatrix.Open(path) }
+}
 
 type imatrixEntryJSON struct {
 	Name     string  `json:"name"`

@@ -30,7 +30,7 @@ import "C"
 
 // abiVersion changes whenever an exported signature or a struct in the
 // header changes. The Python package refuses a library with another one.
-const abiVersion = 2
+const abiVersion = 3
 
 func main() {}
 

@@ -6,6 +6,7 @@ package main
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/imatrix"
 	"github.com/wick-ml/wick/io/safetensors"
@@ -60,10 +62,14 @@ func classify(err error) int {
 		path  *fs.PathError
 		bad   *badArg
 		errno syscall.Errno
+		plan  *convert.PlanError
+		cnf   *convert.NonFiniteError
 	)
 	switch {
 	case errors.As(err, &bad), errors.As(err, &arg),
 		errors.Is(err, gguf.ErrArgument), errors.Is(err, safetensors.ErrArgument), errors.Is(err, imatrix.ErrArgument):
+		return statusInvalid
+	case errors.As(err, &plan):
 		return statusInvalid
 	case errors.Is(err, gguf.ErrFormat), errors.Is(err, gguf.ErrLimit),
 		errors.Is(err, safetensors.ErrFormat), errors.Is(err, safetensors.ErrLimit),
@@ -73,11 +79,11 @@ func classify(err error) int {
 		return statusNotFound
 	case errors.Is(err, fs.ErrExist):
 		return statusExists
-	case errors.As(err, &nf), errors.As(err, &bnf):
+	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf):
 		return statusNonFinite
 	case errors.As(err, &uns):
 		return statusUnsupported
-	case errors.Is(err, quant.ErrCancelled):
+	case errors.Is(err, quant.ErrCancelled), errors.Is(err, context.Canceled):
 		return statusCancelled
 	case errors.As(err, &pan):
 		return statusInternal

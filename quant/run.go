@@ -77,6 +77,11 @@ type Options struct {
 	// Progress, if set, is called from worker goroutines with the number of
 	// elements each finished chunk held. It must be safe for concurrent use.
 	Progress func(elements int)
+	// Stats, if set, receives the quantization error of a Quantize call
+	// (added to what it already holds): each encoded slice is decoded again
+	// while it is in cache and compared with its input. The figures do not
+	// depend on Threads.
+	Stats *ErrorStats
 }
 
 // chunkElements is the amount of work a worker takes at a time: small enough
@@ -132,6 +137,13 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 		unit = nPerRow
 	}
 	per := max(1, chunkElements/unit) * unit
+	var parts []ErrorStats // per chunk, merged in chunk order below
+	if opt.Stats != nil {
+		if !tr.CanDequantize() {
+			return 0, &UnsupportedError{Type: t, Op: "dequantize"}
+		}
+		parts = make([]ErrorStats, (n+per-1)/per)
+	}
 	// The element-wise types and Q8_0 have kernels that check finiteness
 	// as they encode (checkedEncoder); the others get a scan first.
 	//
@@ -143,7 +155,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	step := per
 	var encode func(dst []byte, src []float32) (finite bool)
 	if opt.Imatrix == nil {
-		encode = checkedEncoder(t, need >= streamBytes)
+		encode = checkedEncoder(t, need >= streamBytes && opt.Stats == nil)
 		if encode == nil || src.dtype != DTypeF32 {
 			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		}
@@ -158,6 +170,9 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 			out := dst[s/tr.BlockSize*tr.BlockBytes : e/tr.BlockSize*tr.BlockBytes]
 			if encode != nil {
 				if encode(out, x) || !checkFinite {
+					if parts != nil {
+						parts[lo/per].add(tr, x, out)
+					}
 					continue
 				}
 			} else if !checkFinite || firstNonFinite(x) < 0 {
@@ -166,6 +181,9 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 					rowLen = nPerRow
 				}
 				tr.quantize(out, x, rowLen, opt.Imatrix)
+				if parts != nil {
+					parts[lo/per].add(tr, x, out)
+				}
 				continue
 			}
 			// x holds a non-finite value: report the first.
@@ -180,6 +198,9 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	})
 	if err != nil {
 		return 0, err
+	}
+	for i := range parts {
+		opt.Stats.Merge(parts[i])
 	}
 	return need, nil
 }

@@ -215,10 +215,10 @@ def test_safetensors_header_reader(tmp_path):
                  "y": {"dtype": "F32", "shape": [], "data_offsets": [12, 16]}})
     assert read_safetensors_header(str(p)) == {"x": ("BF16", (2, 3)), "y": ("F32", ())}
     bad = [
-        ({"x": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 10]}}, None, "expected 12"),
+        ({"x": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 10]}}, None, "needs 12 bytes"),
         ({"x": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 2]}}, None, "unknown dtype"),
-        ({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}, None, "non-negative"),
-        ({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, 4, "outside"),
+        ({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}, None, r"shape\[0\] = -1 is not an integer"),
+        ({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, 4, "beyond the end"),
         ({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
           "y": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, None, "overlap"),
     ]
@@ -231,10 +231,10 @@ def test_safetensors_header_reader(tmp_path):
     with pytest.raises(SafetensorsHeaderError, match="JSON"):
         read_safetensors_header(str(p))
     p.write_bytes(b"\x01\x02")
-    with pytest.raises(SafetensorsHeaderError, match="too short"):
+    with pytest.raises(SafetensorsHeaderError, match="truncated"):
         read_safetensors_header(str(p))
     p.write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
-    with pytest.raises(SafetensorsHeaderError, match="exceeds"):
+    with pytest.raises(SafetensorsHeaderError, match="header too large"):
         read_safetensors_header(str(p))
     with pytest.raises(ModelFileNotFoundError):
         read_safetensors_header(str(tmp_path / "nope.safetensors"))

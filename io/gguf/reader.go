@@ -636,6 +636,17 @@ func (f *File) Release(name string) error {
 	return f.advise(name, (*mmap.File).Release)
 }
 
+// ReleaseRange is Release for bytes [off, off+n) of the named tensor's
+// data only (clamped to the tensor), so that a long pass over one large
+// tensor can drop what it has consumed as it goes.
+func (f *File) ReleaseRange(name string, off, n int64) error {
+	return f.advise(name, func(m *mmap.File, start, size int) error {
+		lo := min(max(off, 0), int64(size))
+		hi := min(max(off+n, lo), int64(size))
+		return m.Release(start+int(lo), int(hi-lo))
+	})
+}
+
 // Prefetch tells the kernel that the named tensor's bytes will be read soon.
 func (f *File) Prefetch(name string) error {
 	return f.advise(name, (*mmap.File).Prefetch)

@@ -69,6 +69,17 @@ if not _native.library_path().exists():
     raise ImportError(_native.missing_library_message(_native.library_path()))
 
 
+def __getattr__(name: str):
+    # wick.convert (the converter, callable as wick.convert(model, out, type=...))
+    # is imported on first use: it carries the model knowledge, which plain
+    # quantization does not need.
+    if name == "convert":
+        import importlib
+
+        return importlib.import_module(".convert", __name__)
+    raise AttributeError(f"module 'wick' has no attribute {name!r}")
+
+
 def library_info() -> dict:
     """What the native library reports about itself: ABI version, Go version,
     architecture, status codes and the type table (as plain JSON data)."""
@@ -86,6 +97,7 @@ __all__ = [
     "gguf",
     "imatrix",
     "safetensors",
+    "convert",
     "quantize",
     "dequantize",
     "types",

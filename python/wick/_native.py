@@ -25,14 +25,14 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from cffi import FFI
 
 from .errors import STATUS_EXCEPTIONS, WickForkError, WickInternalError
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 # The C declarations of export/ (keep in the order and spelling of the
 # generated header; tests/test_native.py checks them against it).
@@ -45,6 +45,7 @@ typedef struct wick_ctl {
     int32_t reserved;
     int64_t done;
     int64_t total;
+    int64_t item;
 } wick_ctl;
 
 int wick_bnb_quantize_blockwise(int32_t srcDType, wick_cbytes* src, size_t n, wick_cf32* code, size_t codeLen, int32_t blocksize, int32_t rules, uint32_t flags, uint8_t* codes, float* absmax, size_t nAbsmax, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
@@ -65,6 +66,7 @@ int wick_gguf_create(wick_cchar* path, size_t pathLen, wick_cchar* header, size_
 int wick_gguf_write(int64_t handle, wick_cbytes* data, size_t n, char* errBuf, size_t errLen);
 int wick_gguf_commit(int64_t handle, char* errBuf, size_t errLen);
 int wick_gguf_abort(int64_t handle, char* errBuf, size_t errLen);
+int wick_convert(wick_cchar* planJSON, size_t planLen, wick_cchar* out, size_t outLen, uint32_t flags, int32_t threads, wick_ctl* ctl, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
 int wick_imatrix_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
 int wick_imatrix_values(wick_cchar* path, size_t pathLen, wick_cchar* name, size_t nameLen, uint32_t flags, float* dst, size_t n, char* errBuf, size_t errLen);
 int wick_debug_panic(int32_t where, char* errBuf, size_t errLen);
@@ -214,7 +216,8 @@ def check(rc: int, err: Any) -> None:
 INTERRUPTIBLE_BYTES = 4 << 20
 
 
-def invoke(fn: Callable[..., int], args: tuple, *, ctl: Any, err: Any, nbytes: int) -> None:
+def invoke(fn: Callable[..., int], args: tuple, *, ctl: Any, err: Any, nbytes: int,
+           tick: Optional[Callable[[], None]] = None) -> None:
     """Call ``fn(*args)`` (a library function) and raise on a failure status.
 
     ``ctl`` must be the ``wick_ctl*`` passed in ``args``. When the call is large
@@ -222,8 +225,11 @@ def invoke(fn: Callable[..., int], args: tuple, *, ctl: Any, err: Any, nbytes: i
     thread waits; a KeyboardInterrupt then sets ``ctl.cancel``, waits for Go to
     stop (the helper thread's frame keeps every buffer alive meanwhile), and is
     re-raised.
+
+    ``tick``, if given, is called every 0.1 s while the call runs (and once at
+    the end), from the calling thread: progress display reads ``ctl`` there.
     """
-    if nbytes < INTERRUPTIBLE_BYTES or threading.current_thread() is not threading.main_thread():
+    if tick is None and (nbytes < INTERRUPTIBLE_BYTES or threading.current_thread() is not threading.main_thread()):
         check(fn(*args), err)
         return
     box: list = []
@@ -240,8 +246,11 @@ def invoke(fn: Callable[..., int], args: tuple, *, ctl: Any, err: Any, nbytes: i
     worker = threading.Thread(target=target, name="wick-call", daemon=True)
     worker.start()
     try:
-        while not done.wait(0.05):
-            pass
+        while not done.wait(0.05 if tick is None else 0.1):
+            if tick is not None:
+                tick()
+        if tick is not None:
+            tick()
     except KeyboardInterrupt:
         ctl.cancel = 1
         while True:

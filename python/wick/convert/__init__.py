@@ -64,7 +64,8 @@ from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
 __all__ = [
-    "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo", "read_model_dir", "read_safetensors_header",
+    "convert_model", "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo",
+    "read_model_dir", "read_safetensors_header",
     "Plan", "TensorPlan", "SourceRef", "ModelParts", "TokenizerFiles", "KV", "ValueType", "TARGETS",
     "supported_architectures",
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
@@ -128,3 +129,54 @@ def build_plan(
         generation_config=parts.generation_config, model_card=parts.model_card, tokenizer_pre=tokenizer_pre,
         model_name=model_name, pure=pure, output_tensor_type=output_tensor_type,
         token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor)
+
+
+def convert_model(
+    model: Union[str, os.PathLike[str]],
+    output: Union[str, os.PathLike[str]],
+    type: str = "Q8_0",
+    *,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+    progress: Any = False,
+    dry_run: bool = False,
+    **plan_options: Any,
+) -> Any:
+    """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step.
+
+    Args:
+        model: the model directory (config.json, tokenizer.json / tokenizer.model,
+            *.safetensors or a sharded index).
+        output: the GGUF file to write; never left half-written (a temporary file
+            beside it is renamed into place at the end).
+        type: the target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, … (see ``TARGETS``); tensors
+            get llama-quantize's per-tensor types for it.
+        threads: quantization threads (None: every core); the bytes never depend on it.
+        overwrite: replace an existing ``output``.
+        progress: True for a progress bar, or ``callback(done_bytes, total_bytes, tensor)``.
+        dry_run: only plan: return the :class:`Plan` without reading any tensor data.
+        plan_options: passed to :func:`build_plan` (``tokenizer_pre``, ``pure``,
+            ``tensor_types``, ``output_tensor_type``, …).
+
+    Returns:
+        A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
+        max |error| and SNR; prints as a table, renders as HTML in Jupyter), or the
+        plan when ``dry_run``.
+    """
+    plan = build_plan(model, type, **plan_options)
+    if dry_run:
+        return plan
+    from .execute import execute
+
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """Lets ``wick.convert(model, output, type=...)`` be called while
+    ``wick.convert.build_plan`` etc. stay importable from the same name."""
+
+    def __call__(self, model: Any, output: Any, type: str = "Q8_0", **kwargs: Any) -> Any:
+        return convert_model(model, output, type, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

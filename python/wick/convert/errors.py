@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import WickError
+from ..errors import WickError, WickFormatError
 
 
 class ConvertError(WickError):
@@ -78,7 +78,7 @@ class TokenizerError(ModelFormatError):
     """tokenizer.json / tokenizer_config.json / tokenizer.model are malformed or inconsistent."""
 
 
-class SafetensorsHeaderError(ModelFormatError):
+class SafetensorsHeaderError(ModelFormatError, WickFormatError):
     """A .safetensors file's JSON header is malformed."""
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
@@ -26,76 +25,26 @@ from .tokenizer import TokenizerFiles
 
 TensorListing = Mapping[str, Tuple[str, Sequence[int]]]  # name -> (dtype, shape)
 
-MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit
-
-_DTYPE_SIZES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
-}
-
-
 def read_safetensors_header(path: str) -> Dict[str, Tuple[str, Tuple[int, ...]]]:
-    """Tensor name → (dtype, shape) from a .safetensors file's header, strictly checked.
+    """Tensor name → (dtype, shape) of a .safetensors file, validated by Wick's
+    Go reader (header size caps, JSON, duplicate names, dtypes, sizes with
+    overflow checks, ranges in bounds, sorted, non-overlapping, covering the data
+    exactly). No tensor data is read."""
+    from .. import safetensors as st
+    from ..errors import WickFileNotFoundError, WickFormatError, WickOSError
 
-    Checks: the 8-byte little-endian header length is within the file and the
-    format's 100 MiB limit; the header is a JSON object; every entry has a
-    known ``dtype``, a non-negative integer ``shape`` and ``data_offsets``
-    [begin, end] that lie inside the data section and match the byte size of
-    dtype × shape; tensors do not overlap.
-    """
     name = os.path.basename(path)
+    if os.path.isdir(path):
+        raise ModelFormatError(f"convert: {name}: is a directory, expected a .safetensors file", name)
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(8)
-            if len(head) < 8:
-                raise SafetensorsHeaderError(f"convert: {name}: file too short for a safetensors header ({size} bytes)", name)
-            (n,) = struct.unpack("<Q", head)
-            if n > MAX_HEADER or 8 + n > size:
-                raise SafetensorsHeaderError(
-                    f"convert: {name}: header length {n} exceeds the file size {size} or the 100 MiB limit", name)
-            raw = f.read(n)
-    except FileNotFoundError:
+        with st.open(path) as m:
+            return {t.name: (t.dtype, t.shape) for t in m.tensors.values()}
+    except WickFileNotFoundError:
         raise ModelFileNotFoundError(f"convert: {name}: file not found ({path})", path) from None
-    except IsADirectoryError:
-        raise ModelFormatError(f"convert: {name}: is a directory, expected a .safetensors file", name) from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SafetensorsHeaderError(f"convert: {name}: header is not valid JSON: {e}", name) from None
-    if not isinstance(header, dict):
-        raise SafetensorsHeaderError(f"convert: {name}: header must be a JSON object", name)
-    data_size = size - 8 - n
-    out: Dict[str, Tuple[str, Tuple[int, ...]]] = {}
-    spans = []
-    for tname, meta in header.items():
-        if tname == "__metadata__":
-            continue
-        if not isinstance(meta, dict):
-            raise SafetensorsHeaderError(f"convert: {name}: tensor {tname!r}: entry must be an object", name)
-        dtype, shape, offs = meta.get("dtype"), meta.get("shape"), meta.get("data_offsets")
-        if dtype not in _DTYPE_SIZES:
-            raise SafetensorsHeaderError(f"convert: {name}: tensor {tname!r}: unknown dtype {dtype!r}", name)
-        if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-            raise SafetensorsHeaderError(f"convert: {name}: tensor {tname!r}: shape must be a list of non-negative integers, got {shape!r}", name)
-        if (not isinstance(offs, list) or len(offs) != 2
-                or any(isinstance(o, bool) or not isinstance(o, int) for o in offs) or not 0 <= offs[0] <= offs[1] <= data_size):
-            raise SafetensorsHeaderError(
-                f"convert: {name}: tensor {tname!r}: data_offsets {offs!r} outside the data section of {data_size} bytes", name)
-        count = 1
-        for d in shape:
-            count *= d
-        if offs[1] - offs[0] != count * _DTYPE_SIZES[dtype]:
-            raise SafetensorsHeaderError(
-                f"convert: {name}: tensor {tname!r}: {offs[1] - offs[0]} data bytes, expected {count * _DTYPE_SIZES[dtype]} "
-                f"for {dtype} {shape}", name)
-        spans.append((offs[0], offs[1], tname))
-        out[tname] = (dtype, tuple(shape))
-    spans.sort()
-    for (_b0, e0, n0), (b1, _e1, n1) in zip(spans, spans[1:]):
-        if b1 < e0:
-            raise SafetensorsHeaderError(f"convert: {name}: tensors {n0!r} and {n1!r} overlap", name)
-    return out
+    except WickFormatError as e:
+        raise SafetensorsHeaderError(f"convert: {e}", name) from None
+    except WickOSError as e:
+        raise ModelFormatError(f"convert: {name}: {e}", name) from None
 
 
 def _read_json(path: Path, required: bool, error=ModelFormatError) -> Optional[Any]:

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Conversion benchmark: peak RSS and wall time of a whole-model conversion.
+
+    python bench/convert_bench.py [--model DIR] [--types Q8_0 Q4_K_M] [--threads N] [--repeats 1]
+
+Converts a Llama-3.2-1B-shaped bf16 model (written once by
+bench/make_synthetic_1b.py into ``--model``, default ``bench/.cache/synth-1b``;
+about 2.5 GB) with ``wick convert`` for each target, in a child process, and
+prints its peak resident set size and wall time. Where llama-cpp-python is
+installed it also times llama.cpp's own quantizer (``llama_model_quantize``,
+i.e. llama-quantize) on the F16 GGUF file that llama.cpp's
+``convert_hf_to_gguf.py --outtype f16`` would write (Wick writes that file
+byte-identically; its own time is printed as the stand-in for the first of
+llama.cpp's two steps), at the same thread count, and prints the ratios.
+
+The issue's targets: peak RSS ≤ 0.5× llama-quantize's, wall time ≤ 0.5× of
+llama.cpp's two steps. Results are appended to bench/results/convert-latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FTYPES = {"Q8_0": 7, "Q4_K_M": 15, "Q4_K_S": 14, "Q5_K_M": 17, "Q6_K": 18, "Q4_0": 2, "F16": 1}
+
+
+def measured(cmd: list) -> dict:
+    """Run cmd under a fresh Python wrapper that reports the child's own peak RSS."""
+    wrapper = ("import resource, subprocess, sys, json, time; t = time.perf_counter(); "
+               "r = subprocess.run(sys.argv[1:]); w = time.perf_counter() - t; "
+               "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print(json.dumps({'rc': r.returncode, 'wall_s': w, 'cpu_s': u.ru_utime + u.ru_stime, "
+               "'peak_rss_mib': u.ru_maxrss / 1024}))")
+    r = subprocess.run([sys.executable, "-c", wrapper] + cmd, capture_output=True, text=True)
+    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
+    out = json.loads(line)
+    if out.get("rc") != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=HERE / ".cache" / "synth-1b")
+    ap.add_argument("--types", nargs="*", default=["Q8_0", "Q4_K_M"])
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--out", type=Path, default=HERE / ".cache")
+    args = ap.parse_args()
+
+    if not (args.model / "model.safetensors").exists():
+        print(f"writing the synthetic model to {args.model} (once) ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "make_synthetic_1b.py"), str(args.model)], check=True)
+    wick = [sys.executable, "-m", "wick.cli"]
+    try:
+        import llama_cpp  # noqa: F401
+
+        have_llama = True
+    except ImportError:
+        have_llama = False
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    f16 = args.out / "synth-F16.gguf"
+    rows = []
+    print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
+          f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
+    step1 = measured(wick + ["convert", str(args.model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
+                             "--threads", str(args.threads)])
+    print(f"  wick convert → F16 (llama.cpp's step 1 writes this same file): {step1['wall_s']:.1f} s "
+          f"({step1['cpu_s']:.1f}), {step1['peak_rss_mib']:.0f} MiB", flush=True)
+    for t in args.types:
+        w = measured(wick + ["convert", str(args.model), "-o", str(args.out / f"synth-{t}.gguf"), "--type", t,
+                             "--force", "--no-progress", "--threads", str(args.threads)])
+        row = {"type": t, "threads": args.threads, "wick": w, "wick_f16_step": step1}
+        size = (args.model / "model.safetensors").stat().st_size
+        w["input_mb_per_s"] = size / w["wall_s"] / 1e6
+        line = (f"  {t:<7} wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) {w['input_mb_per_s']:5.0f} MB/s of bf16 input"
+                f"  {w['peak_rss_mib']:6.0f} MiB")
+        if have_llama and t in FTYPES:
+            script = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); "
+                      f"p.nthread = {args.threads}; p.ftype = {FTYPES[t]}; "
+                      "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
+            q = measured([sys.executable, "-c", script, str(f16), str(args.out / f"llama-{t}.gguf")])
+            two = step1["wall_s"] + q["wall_s"]
+            row["llama_quantize"] = q
+            line += (f" | llama-quantize {q['wall_s']:6.1f} s ({q['cpu_s']:6.1f}) {q['peak_rss_mib']:6.0f} MiB"
+                     f" | RSS ×{w['peak_rss_mib'] / q['peak_rss_mib']:.2f}, wall ×{w['wall_s'] / two:.2f} of both steps"
+                     f" (×{w['wall_s'] / q['wall_s']:.2f} of llama-quantize alone)")
+        print(line, flush=True)
+        rows.append(row)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "convert-latest.json").write_text(json.dumps(
+        {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wick-ml/wick/io/gguf"
+	"github.com/wick-ml/wick/io/safetensors"
+	"github.com/wick-ml/wick/quant"
+)
+
+// W is the row length of the fixture's tensors (one K-quant super-block).
+const W = 256
+
+func f32Bytes(x []float32) []byte {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return b
+}
+
+func bf16Bytes(x []float32) []byte {
+	b := make([]byte, 2*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint16(b[2*i:], quant.F32ToBF16(v))
+	}
+	return b
+}
+
+func randomF32(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	return x
+}
+
+// fixture writes a small model: a BF16 q projection (8 heads × 8 rows of
+// 64), an F32 norm, two F16 "experts" and an F64 tensor.
+type fixture struct {
+	dir             string
+	q, norm, e0, e1 []float32
+	f64             []float64
+}
+
+func newFixture(t *testing.T) fixture {
+	rng := rand.New(rand.NewPCG(1, 2))
+	fx := fixture{dir: t.TempDir(), q: randomF32(rng, 64*W), norm: randomF32(rng, W)}
+	// BF16 source: make the values exactly representable so that comparisons are exact
+	for i, v := range fx.q {
+		fx.q[i] = quant.BF16ToF32(quant.F32ToBF16(v))
+	}
+	fx.e0, fx.e1 = randomF32(rng, 32*W), randomF32(rng, 32*W)
+	for _, e := range [][]float32{fx.e0, fx.e1} {
+		for i, v := range e {
+			e[i] = quant.F16ToF32(quant.F32ToF16(v))
+		}
+	}
+	f16 := func(x []float32) []byte {
+		b := make([]byte, 2*len(x))
+		for i, v := range x {
+			binary.LittleEndian.PutUint16(b[2*i:], quant.F32ToF16(v))
+		}
+		return b
+	}
+	fx.f64 = make([]float64, 2*W)
+	f64b := make([]byte, 8*len(fx.f64))
+	for i := range fx.f64 {
+		fx.f64[i] = float64(i) / 7
+		binary.LittleEndian.PutUint64(f64b[8*i:], math.Float64bits(fx.f64[i]))
+	}
+	tensors := []safetensors.Tensor{
+		{Name: "q", DType: safetensors.BF16, Shape: []int64{64, W}, Data: bf16Bytes(fx.q)},
+		{Name: "norm", DType: safetensors.F32, Shape: []int64{W}, Data: f32Bytes(fx.norm)},
+		{Name: "e0", DType: safetensors.F16, Shape: []int64{32, W}, Data: f16(fx.e0)},
+		{Name: "e1", DType: safetensors.F16, Shape: []int64{32, W}, Data: f16(fx.e1)},
+		{Name: "d", DType: safetensors.F64, Shape: []int64{2, W}, Data: f64b},
+	}
+	if err := safetensors.WriteFile(filepath.Join(fx.dir, "model.safetensors"), tensors, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+func (fx fixture) plan(qType string) *Plan {
+	dir := fx.dir
+	inline := f32Bytes([]float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32})
+	src := func(name, dtype string, shape ...int64) Source {
+		return Source{File: "model.safetensors", Tensor: name, DType: dtype, Shape: shape}
+	}
+	tb := func(typ string, n int64) int64 {
+		tr, _ := quant.Lookup(typ)
+		rb, _ := tr.RowBytes(W)
+		return int64(rb) * n
+	}
+	return &Plan{
+		Schema: 1, ModelDir: &dir, Alignment: 32,
+		Metadata: []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "x.n", Value: gguf.Uint32(7)}},
+		Tensors: []Tensor{
+			{Name: "blk.0.attn_q.weight", Shape: []int64{W, 64}, Type: qType, NBytes: tb(qType, 64),
+				Sources: []Source{src("q", "BF16", 64, W)}, Transforms: []Transform{{Op: "permute_qk", NHead: 8}}},
+			{Name: "output_norm.weight", Shape: []int64{W}, Type: "F32", NBytes: 4 * W, Sources: []Source{src("norm", "F32", W)}},
+			{Name: "experts", Shape: []int64{W, 32, 2}, Type: qType, NBytes: tb(qType, 64),
+				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}, Transforms: []Transform{{Op: "stack"}}},
+			{Name: "d", Shape: []int64{W, 2}, Type: "F16", NBytes: 4 * W, Sources: []Source{src("d", "F64", 2, W)}},
+			{Name: "rope_freqs.weight", Shape: []int64{32}, Type: "F32", NBytes: 128, Data: &Inline{DType: "F32", Base64: inline}},
+		},
+	}
+}
+
+func quantizeRef(t *testing.T, typ string, x []float32, n int) []byte {
+	tr, _ := quant.Lookup(typ)
+	rb, _ := tr.RowBytes(n)
+	out := make([]byte, rb*len(x)/n)
+	if _, err := quant.Quantize(tr.Type, out, quant.F32Input(x), n, quant.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestExecuteMatchesDirectQuantization(t *testing.T) {
+	fx := newFixture(t)
+	for _, typ := range []string{"Q8_0", "Q4_K", "F16"} {
+		p := fx.plan(typ)
+		out := filepath.Join(t.TempDir(), "out.gguf")
+		for _, threads := range []int{1, 3} {
+			var calls int
+			rep, err := Execute(context.Background(), p, out, Options{Threads: threads, Overwrite: true, ChunkElements: 1000,
+				Progress: func(done, total int64, tensor int) { calls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls == 0 || len(rep.Tensors) != 5 {
+				t.Fatalf("%d progress calls, %d tensor reports", calls, len(rep.Tensors))
+			}
+			g, err := gguf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(name string, want []byte) {
+				t.Helper()
+				got, err := g.TensorData(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s/%s: bytes differ from direct quantization", typ, name)
+				}
+			}
+			// the permutation: output row h·8 + 2i + j = source row h·8 + j·4 + i
+			perm := make([]float32, 0, len(fx.q))
+			for r := 0; r < 64; r++ {
+				h, k := r/8, r%8
+				src := h*8 + (k%2)*4 + k/2
+				perm = append(perm, fx.q[src*W:(src+1)*W]...)
+			}
+			check("blk.0.attn_q.weight", quantizeRef(t, typ, perm, W))
+			check("output_norm.weight", f32Bytes(fx.norm))
+			check("experts", quantizeRef(t, typ, append(append([]float32{}, fx.e0...), fx.e1...), W))
+			d := make([]float32, len(fx.f64))
+			for i, v := range fx.f64 {
+				d[i] = float32(v)
+			}
+			check("d", quantizeRef(t, "F16", d, W))
+			if v, ok := g.Lookup("x.n"); !ok || v.Any() != uint32(7) {
+				t.Fatalf("metadata lost: %v", v)
+			}
+			if rep.Tensors[1].RMSE != 0 || rep.Tensors[0].RMSE <= 0 && typ != "F16" {
+				t.Fatalf("report: %+v", rep.Tensors[:2])
+			}
+			g.Close()
+		}
+	}
+}
+
+func TestExecuteLeavesNothingOnFailure(t *testing.T) {
+	fx := newFixture(t)
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "out.gguf")
+
+	// a non-finite weight fails the second tensor: no output, no temporary
+	p := fx.plan("Q8_0")
+	bad := make([]float32, W)
+	bad[5] = float32(math.Inf(1))
+	if err := safetensors.WriteFile(filepath.Join(fx.dir, "bad.safetensors"),
+		[]safetensors.Tensor{{Name: "norm", DType: safetensors.F32, Shape: []int64{W}, Data: f32Bytes(bad)}}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	p.Tensors[1].Type = "Q8_0"
+	p.Tensors[1].NBytes = W / 32 * 34
+	p.Tensors[1].Sources[0].File = "bad.safetensors"
+	_, err := Execute(context.Background(), p, out, Options{})
+	if err == nil || !strings.Contains(err.Error(), `tensor "output_norm.weight"`) || !strings.Contains(err.Error(), "element 5 of row 0 is +Inf") {
+		t.Fatalf("got %v", err)
+	}
+	assertEmpty(t, outDir)
+
+	// cancellation
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Execute(ctx, fx.plan("Q8_0"), out, Options{}); !errors.Is(err, quant.ErrCancelled) && !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	assertEmpty(t, outDir)
+
+	// an existing output is kept unless Overwrite
+	if err := os.WriteFile(out, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Execute(context.Background(), fx.plan("Q8_0"), out, Options{}); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("existing output: %v", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "keep" {
+		t.Fatal("existing output changed")
+	}
+}
+
+func assertEmpty(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Fatalf("left behind: %v", ents)
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	fx := newFixture(t)
+	for _, tc := range []struct {
+		mutate func(p *Plan)
+		want   string
+	}{
+		{func(p *Plan) { p.Schema = 2 }, "schema 2"},
+		{func(p *Plan) { p.Tensors[0].Type = "Q9_0" }, "unknown ggml type"},
+		{func(p *Plan) { p.Tensors[0].NBytes++ }, "nbytes is"},
+		{func(p *Plan) { p.Tensors[0].Shape = []int64{W - 1, 64} }, "not whole"},
+		{func(p *Plan) { p.Tensors[2].Sources = p.Tensors[2].Sources[:1] }, "sources hold"},
+		{func(p *Plan) { p.Tensors[0].Transforms[0].NHead = 3 }, "permute_qk"},
+		{func(p *Plan) { p.Tensors[0].Transforms[0].Op = "rotate" }, "unknown transform"},
+		{func(p *Plan) { p.Tensors[1].Name = p.Tensors[0].Name }, "listed twice"},
+		{func(p *Plan) { p.Tensors[0].Sources[0].DType = "F16" }, "the plan expects F16"},
+		{func(p *Plan) { p.Tensors[0].Sources[0].Tensor = "nope" }, "nope"},
+		{func(p *Plan) { name := "x"; p.Tensors[0].Imatrix = &name }, "no imatrix_file"},
+		{func(p *Plan) { p.Tensors[4].Data.Base64 = p.Tensors[4].Data.Base64[:8] }, "inline data"},
+	} {
+		p := fx.plan("Q8_0")
+		tc.mutate(p)
+		_, err := Execute(context.Background(), p, filepath.Join(t.TempDir(), "o.gguf"), Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want an error containing %q, got %v", tc.want, err)
+		}
+	}
+	// ParsePlan: JSON round trip, and garbage
+	b, err := json.Marshal(fx.plan("Q8_0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePlan(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePlan([]byte(`{"schema": 1, "tensors": [{"name": 3}]}`)); err == nil {
+		t.Fatal("bad plan accepted")
+	}
+}
+
+type fakeImatrix map[string][]float32
+
+func (f fakeImatrix) Values(name string) ([]float32, error) {
+	v, ok := f[name]
+	if !ok {
+		return nil, errors.New("no entry " + name)
+	}
+	return v, nil
+}
+func (fakeImatrix) Close() error { return nil }
+
+func TestExecuteWithImatrix(t *testing.T) {
+	fx := newFixture(t)
+	p := fx.plan("Q4_K")
+	file := "imatrix.gguf"
+	p.ImatrixFile = &file
+	qName, eName := "blk.0.attn_q.weight", "experts"
+	p.Tensors[0].Imatrix = &qName
+	p.Tensors[2].Imatrix = &eName
+	w := make([]float32, W)
+	we := make([]float32, 2*W) // per expert
+	for i := range w {
+		w[i] = float32(1 + i%5)
+	}
+	for i := range we {
+		we[i] = float32(1 + i%3)
+	}
+	out := filepath.Join(t.TempDir(), "o.gguf")
+	_, err := Execute(context.Background(), p, out, Options{ChunkElements: 1000,
+		OpenImatrix: func(string) (Imatrix, error) { return fakeImatrix{qName: w, eName: we}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	got, _ := g.TensorData("experts")
+	tr, _ := quant.Lookup("Q4_K")
+	var want []byte
+	for e, x := range [][]float32{fx.e0, fx.e1} {
+		rb, _ := tr.RowBytes(W)
+		part := make([]byte, rb*32)
+		if _, err := quant.Quantize(quant.Q4_K, part, quant.F32Input(x), W, quant.Options{Imatrix: we[W*e : W*(e+1)]}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, part...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("per-expert imatrix slices not applied")
+	}
+}

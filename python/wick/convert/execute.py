@@ -1,0 +1,136 @@
+"""Running a plan: the Go executor behind ``wick.convert(...)`` and ``wick convert``.
+
+:func:`execute` hands the plan (JSON) to the native library, which reads the
+sources memory-mapped, quantizes row-parallel and streams the GGUF file into a
+temporary file that is renamed into place only when everything succeeded.
+While it runs, this thread shows progress (a tqdm bar over the source bytes,
+with the current tensor and ETA, or your callback) and turns Ctrl-C into a
+cancel: Go stops within a chunk, removes the temporary file, and
+KeyboardInterrupt is re-raised. No partial output file is ever left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Optional, Union
+
+from .. import _native
+from .plan import Plan
+from .report import ConversionReport, TensorReport
+
+ProgressCallback = Callable[[int, int, str], None]
+
+_SIZES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2}
+
+
+def _source_bytes_per_element(t: Any) -> float:
+    if t.data is not None or not t.sources:
+        return 4.0
+    return float(_SIZES.get(t.sources[0].dtype, 1))
+
+
+class _Progress:
+    """Maps the executor's (elements done, tensor index) to source bytes."""
+
+    def __init__(self, plan: Plan, progress: Union[bool, ProgressCallback, None]):
+        self.names = [t.name for t in plan.tensors]
+        self.elem_start, self.byte_start, self.bpe = [], [], []
+        e = b = 0.0
+        for t in plan.tensors:
+            n = 1
+            for d in t.shape:
+                n *= d
+            self.elem_start.append(e)
+            self.byte_start.append(b)
+            self.bpe.append(_source_bytes_per_element(t))
+            e += n
+            b += n * self.bpe[-1]
+        self.total = int(b)
+        self.callback: Optional[ProgressCallback] = None
+        self.bar: Any = None
+        if callable(progress):
+            self.callback = progress
+        elif progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # pragma: no cover - tqdm is a dependency
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=self.total, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True,
+                                desc="converting", leave=True)
+
+    def update(self, done_elements: int, item: int) -> None:
+        if not self.names:
+            return
+        item = min(max(item, 0), len(self.names) - 1)
+        done = int(self.byte_start[item] + (done_elements - self.elem_start[item]) * self.bpe[item])
+        done = min(max(done, 0), self.total)
+        if self.callback is not None:
+            self.callback(done, self.total, self.names[item])
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.names[item], refresh=False)
+            self.bar.update(done - self.bar.n)
+
+    def close(self, ok: bool) -> None:
+        if self.bar is not None:
+            if ok:
+                self.bar.update(self.total - self.bar.n)
+            self.bar.close()
+
+
+def execute(
+    plan: Union[Plan, dict, str],
+    output: Union[str, os.PathLike[str]],
+    *,
+    overwrite: bool = False,
+    threads: Optional[int] = None,
+    progress: Union[bool, ProgressCallback, None] = False,
+) -> ConversionReport:
+    """Write the GGUF file ``plan`` describes to ``output``.
+
+    Args:
+        plan: a :class:`Plan`, its dict or its JSON.
+        output: the GGUF file to create. An existing file is an error
+            (:class:`wick.WickFileExistsError`) unless ``overwrite``.
+        threads: quantization threads (None: every available core); the bytes
+            never depend on it.
+        progress: True for a tqdm progress bar, or ``callback(done_bytes,
+            total_bytes, tensor_name)``, called about ten times a second.
+
+    Returns:
+        The :class:`ConversionReport`.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C, after Go has stopped and removed its
+            temporary file.
+    """
+    if isinstance(plan, str):
+        plan = Plan.from_json(plan)
+    elif isinstance(plan, dict):
+        plan = Plan.from_dict(plan)
+    text = plan.to_json().encode("utf-8")
+    out = os.fspath(output)
+    ffi = _native.ffi
+    lib = _native.lib()
+    ctl = ffi.new("wick_ctl *")
+    err = _native.errbuf()
+    rid, rlen = ffi.new("int64_t *"), ffi.new("int64_t *")
+    pbuf = ffi.from_buffer("char[]", text)
+    obuf, olen = _native.text(out)
+    from .._quantize import _threads
+
+    nthreads = _threads(threads)
+    bar = _Progress(plan, progress)
+    ok = False
+    try:
+        _native.invoke(lib.wick_convert, (pbuf, len(text), obuf, olen, 1 if overwrite else 0, nthreads, ctl,
+                                          rid, rlen, err, _native.ERRLEN),
+                       ctl=ctl, err=err, nbytes=len(text), tick=lambda: bar.update(ctl.done, ctl.item))
+        ok = True
+    finally:
+        bar.close(ok)
+    raw = json.loads(_native.take_result(rid[0], rlen[0]))
+    tensors = [TensorReport.from_json(t) for t in raw["tensors"]]
+    return ConversionReport(output=out, target=plan.target, tensors=tensors, seconds=float(raw["seconds"]),
+                            file_bytes=os.path.getsize(out))

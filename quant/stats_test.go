@@ -1,0 +1,53 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestErrorStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	nPerRow := 512
+	x := make([]float32, 70*nPerRow)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	for _, typ := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, IQ4_NL} {
+		tr, _ := typ.Traits()
+		var want ErrorStats
+		q := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
+		for _, threads := range []int{1, 3} {
+			var got ErrorStats
+			if _, err := Quantize(typ, q, F32Input(x), nPerRow, Options{Threads: threads, Stats: &got}); err != nil {
+				t.Fatal(err)
+			}
+			if threads == 1 {
+				want = got
+				// against a direct computation
+				y := make([]float32, len(x))
+				if err := Dequantize(typ, y, q, Options{}); err != nil {
+					t.Fatal(err)
+				}
+				var se, sq, m float64
+				for i := range x {
+					d := float64(y[i]) - float64(x[i])
+					se += d * d
+					sq += float64(x[i]) * float64(x[i])
+					m = math.Max(m, math.Abs(d))
+				}
+				if got.N != int64(len(x)) || math.Abs(got.SumSqErr-se) > 1e-9*se+1e-300 ||
+					math.Abs(got.SumSq-sq) > 1e-9*sq || got.MaxAbs != m {
+					t.Fatalf("%s: stats %+v, direct (%v %v %v)", typ, got, se, sq, m)
+				}
+				if typ == F32 && (got.RMSE() != 0 || !math.IsInf(got.SNR(), 1)) {
+					t.Fatalf("F32 must be exact: %+v", got)
+				}
+				continue
+			}
+			if got != want {
+				t.Fatalf("%s: threads=%d stats %+v differ from threads=1 %+v", typ, threads, got, want)
+			}
+		}
+	}
+}
