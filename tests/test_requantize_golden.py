@@ -32,6 +32,7 @@ import requantize_models as RM
 
 import wick
 import wick.convert as wc
+from wick.gguf.values import KV
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = json.loads((ROOT / "tests" / "golden" / "requantize_goldens.json").read_text())
@@ -111,8 +112,9 @@ def test_plan_matches(workdir, model, label, monkeypatch):
     changed = {k for k, _, _ in run["meta_changed"]}
     with wick.gguf.open(workdir / f"{model}.gguf") as f:
         for kv in plan.metadata:
-            if kv.key not in changed:
-                assert kv == f.metadata.kvs[[x.key for x in f.metadata.kvs].index(kv.key)]
+            if kv.key not in changed:  # same type and value (FLOAT32 as its binary32 number)
+                orig = f.metadata.kvs[[x.key for x in f.metadata.kvs].index(kv.key)]
+                assert kv == KV.from_dict(orig.to_dict())
     for k in run["meta_removed"]:
         assert k not in by_key
     assert len(got) == len(want)

@@ -18,13 +18,18 @@ Typical use::
     print(format_plan_table(plan))        # --dry-run
     plan_json = plan.to_json()            # handed to the Go executor
 
+    # GGUF -> GGUF, as llama-quantize (with an importance matrix)
+    from wick.convert import requantize_model
+    requantize_model("model-f16.gguf", "model-q4_k_m.gguf", "Q4_K_M", imatrix="imatrix.gguf")
+
 Pieces:
 
 * :mod:`.archs` — one adapter module per architecture (llama, mistral, qwen2, qwen3)
 * :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
-* :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``)
+* :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``;
+  :func:`requantize_model` plans and runs one)
 * :mod:`.imatrix_plan` — how an importance matrix enters a plan
 * :mod:`.load` — reading a model directory (no tensor data)
 * :mod:`.errors` — the exceptions
@@ -64,7 +69,7 @@ from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
 __all__ = [
-    "convert_model", "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo",
+    "convert_model", "requantize_model", "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo",
     "read_model_dir", "read_safetensors_header",
     "Plan", "TensorPlan", "SourceRef", "ModelParts", "TokenizerFiles", "KV", "ValueType", "TARGETS",
     "supported_architectures",
@@ -164,6 +169,42 @@ def convert_model(
         plan when ``dry_run``.
     """
     plan = build_plan(model, type, **plan_options)
+    if dry_run:
+        return plan
+    from .execute import execute
+
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+
+
+def requantize_model(
+    input: Union[str, os.PathLike[str]],  # noqa: A002 - the natural name
+    output: Union[str, os.PathLike[str]],
+    type: str = "Q8_0",
+    *,
+    imatrix: Any = None,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+    progress: Any = False,
+    dry_run: bool = False,
+    **plan_options: Any,
+) -> Any:
+    """Requantize an F32/F16/BF16 GGUF model in one step: the file ``llama-quantize
+    input output type [--imatrix FILE]`` writes, byte for byte.
+
+    Args:
+        input: the GGUF model (tensors F32, F16 or BF16).
+        output: the GGUF file to write (never left half-written).
+        type: the target (``"Q4_K_M"``, ``"Q8_0"``, …; see ``TARGETS``).
+        imatrix: an importance-matrix file (llama-imatrix output, GGUF or legacy .dat).
+        threads, overwrite, progress: as :func:`convert_model`.
+        dry_run: only plan: return the :class:`Plan`.
+        plan_options: passed to :func:`requantize_plan` (``pure``, ``tensor_types``,
+            ``imatrix_include``, ``imatrix_exclude``, …).
+
+    Returns:
+        The :class:`~wick.convert.report.ConversionReport`, or the plan when ``dry_run``.
+    """
+    plan = requantize_plan(input, type, imatrix=imatrix, **plan_options)
     if dry_run:
         return plan
     from .execute import execute

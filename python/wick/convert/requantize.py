@@ -27,6 +27,7 @@ are split files (merge them first) and metadata holding arrays of arrays
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
@@ -109,10 +110,18 @@ def requantize_plan(
     if "split.count" in meta and _int_meta(meta, path, "split.count") > 1:
         raise RequantizeInputError(f"convert: {path} is one part of a split GGUF model ({meta['split.count']} parts); "
                                    "merge the parts first (llama-gguf-split --merge)")
+    in_kvs: List[KV] = []
     for kv in meta.kvs:
         if kv.type == ValueType.ARRAY and kv.element_type == ValueType.ARRAY:
             raise RequantizeInputError(f"convert: {path}: metadata {kv.key!r} is an array of arrays, which ggml "
                                        "cannot load")
+        vals = kv.value if kv.type == ValueType.ARRAY else [kv.value]
+        if ValueType.FLOAT32 in (kv.type, kv.element_type) or ValueType.FLOAT64 in (kv.type, kv.element_type):
+            if not all(math.isfinite(x) for x in vals):
+                raise RequantizeInputError(f"convert: {path}: metadata {kv.key!r} holds NaN or infinity, which a "
+                                           "plan (JSON) cannot carry")
+        # FLOAT32 values as the exact binary32 numbers (the plan's convention)
+        in_kvs.append(KV.from_dict(kv.to_dict()))
     for t in infos:
         if t.type.name not in FLOAT_TYPES:
             raise RequantizeInputError(
@@ -137,7 +146,7 @@ def requantize_plan(
         quantize_output_tensor=not leave_output_tensor)
 
     # metadata: copied, then quantization_version and file_type set again, split keys removed
-    kvs: List[KV] = [kv for kv in meta.kvs if kv.key not in
+    kvs: List[KV] = [kv for kv in in_kvs if kv.key not in
                      ("general.quantization_version", "general.file_type") + SPLIT_KEYS]
     kvs += [V.u32("general.quantization_version", QUANTIZATION_VERSION), V.u32("general.file_type", tgt.ftype)]
     kvs = append_metadata(kvs, info)
