@@ -106,7 +106,11 @@ def test_refuses_quantized_input(tmp_path):
     kvs = RM.metadata(TINY)
     wick.gguf.write(p, kvs, {"token_embd.weight": wick.gguf.RawTensor("Q8_0", (4, 32), wick.quantize(x, "Q8_0")),
                              "output_norm.weight": np.ones(32, np.float32)})
-    with pytest.raises(RequantizeInputError, match=r"tensor 'token_embd.weight' is Q8_0; Wick requantizes GGUF files"):
+    with pytest.raises(RequantizeInputError, match=r"tensor 'token_embd.weight' is Q8_0; Wick requantizes GGUF files"
+                                                  r".*--allow-requantize"):
+        wc.requantize_plan(p, "Q4_K_M")
+    wick.gguf.write(p, kvs, {"token_embd.weight": np.ones((4, 32), np.int32)}, overwrite=True)
+    with pytest.raises(RequantizeInputError, match=r"'token_embd.weight' is I32; .*no other element type"):
         wc.requantize_plan(p, "Q4_K_M")
 
 

@@ -12,7 +12,7 @@ JSON schema (version 1)
     {
       "schema": 1,
       "model_dir": "/path/to/model" | null,   # source files are relative to it
-      "hf_architecture": "LlamaForCausalLM",
+      "hf_architecture": "LlamaForCausalLM", # null for a GGUF input (requantize)
       "architecture": "llama",                # general.architecture
       "target": "Q4_K_M",
       "file_type": 15,                        # general.file_type (llama_ftype)

@@ -124,10 +124,11 @@ def requantize_plan(
         in_kvs.append(KV.from_dict(kv.to_dict()))
     for t in infos:
         if t.type.name not in FLOAT_TYPES:
+            why = ("requantizing already-quantized weights loses quality; llama-quantize needs --allow-requantize "
+                   "for it" if t.type.block_size > 1 else "Wick reads no other element type")
             raise RequantizeInputError(
                 f"convert: {path}: tensor {t.name!r} is {t.type.name}; Wick requantizes GGUF files whose tensors are "
-                "F32, F16 or BF16 (requantizing already-quantized weights loses quality; llama-quantize "
-                "needs --allow-requantize for it)")
+                f"F32, F16 or BF16 ({why})")
     if "general.architecture" not in meta or meta.type("general.architecture")[0] != ValueType.STRING:
         raise RequantizeInputError(f"convert: {path}: general.architecture is missing or not a string")
     arch = meta["general.architecture"]
