@@ -4,7 +4,6 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import convert as convert
 from . import gguf as gguf
 from . import imatrix as imatrix
 from . import safetensors as safetensors
