@@ -30,7 +30,7 @@ import "C"
 
 // abiVersion changes whenever an exported signature or a struct in the
 // header changes. The Python package refuses a library with another one.
-const abiVersion = 3
+const abiVersion = 4
 
 func main() {}
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wick-ml/wick/convert"
 	"github.com/wick-ml/wick/io/gguf"
+	"github.com/wick-ml/wick/io/imatrix"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
 )
@@ -66,12 +67,13 @@ func classify(err error) int {
 	)
 	switch {
 	case errors.As(err, &bad), errors.As(err, &arg),
-		errors.Is(err, gguf.ErrArgument), errors.Is(err, safetensors.ErrArgument):
+		errors.Is(err, gguf.ErrArgument), errors.Is(err, safetensors.ErrArgument), errors.Is(err, imatrix.ErrArgument):
 		return statusInvalid
 	case errors.As(err, &plan):
 		return statusInvalid
 	case errors.Is(err, gguf.ErrFormat), errors.Is(err, gguf.ErrLimit),
-		errors.Is(err, safetensors.ErrFormat), errors.Is(err, safetensors.ErrLimit):
+		errors.Is(err, safetensors.ErrFormat), errors.Is(err, safetensors.ErrLimit),
+		errors.Is(err, imatrix.ErrFormat), errors.Is(err, imatrix.ErrLimit):
 		return statusFormat
 	case errors.Is(err, fs.ErrNotExist):
 		return statusNotFound

@@ -131,11 +131,34 @@ def demo_model(tmp_path_factory) -> Path:
     return d
 
 
-def _workdir(tmp_path: Path, demo_model: Path) -> Path:
+@pytest.fixture(scope="session")
+def demo_gguf(demo_model, tmp_path_factory) -> Path:
+    """``model-f16.gguf`` (the demo model as F16) and an ``imatrix.gguf`` for it, as
+    llama-imatrix lays one out, for the requantization examples."""
+    import numpy as np
+    from requantize_models import write_imatrix_gguf
+
+    import wick
+
+    d = tmp_path_factory.mktemp("gguf")
+    wick.convert(demo_model, d / "model-f16.gguf", "F16")
+    stats = {}
+    with wick.gguf.open(d / "model-f16.gguf") as g:
+        for t in g.tensors.values():
+            if len(t.dims) == 2 and t.name != "token_embd.weight":
+                stats[t.name] = (np.full((1, t.dims[0]), 200.0, np.float32) + np.arange(t.dims[0], dtype=np.float32),
+                                 np.array([100.0], np.float32))
+    write_imatrix_gguf(str(d / "imatrix.gguf"), stats)
+    return d
+
+
+def _workdir(tmp_path: Path, demo_model: Path, demo_gguf: Path) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     for name in ("tiny-llama", "Llama-3.2-1B"):
         shutil.copytree(demo_model, work / name)
+    for f in demo_gguf.iterdir():
+        shutil.copy(f, work / f.name)
     return work
 
 
@@ -166,8 +189,8 @@ def _run_wick(b: Block, capsys) -> None:
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_examples_run(path, tmp_path, demo_model, monkeypatch, capsys):
-    work = _workdir(tmp_path, demo_model)
+def test_examples_run(path, tmp_path, demo_model, demo_gguf, monkeypatch, capsys):
+    work = _workdir(tmp_path, demo_model, demo_gguf)
     monkeypatch.chdir(work)
     ns: dict = {"__name__": "__doc_example__"}
     ran = 0

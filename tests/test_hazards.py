@@ -171,7 +171,7 @@ def test_stale_library_is_refused(tmp_path):
         try:
             wick.types()
         except ImportError as e:
-            print("refused:", "ABI version 3" in str(e) and "stale" in str(e))
+            print("refused:", "ABI version 4" in str(e) and "stale" in str(e))
         """
     )
     assert "refused: True" in r.stdout, r.stderr

@@ -33,7 +33,7 @@ use the ``spawn`` or ``forkserver`` start methods of :mod:`multiprocessing`
 
 from __future__ import annotations
 
-from . import _native, gguf, safetensors
+from . import _native, gguf, imatrix, safetensors
 from ._quantize import dequantize, quantize
 from ._types import TypeInfo, type_info, types
 from .blockwise import (
@@ -105,6 +105,7 @@ def max_threads() -> int:
 __all__ = [
     "__version__",
     "gguf",
+    "imatrix",
     "safetensors",
     "convert",
     "quantize",

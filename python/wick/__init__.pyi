@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import gguf as gguf
+from . import imatrix as imatrix
 from . import safetensors as safetensors
 from .convert.plan import Plan
 from .convert.report import ConversionReport

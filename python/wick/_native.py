@@ -32,7 +32,7 @@ from cffi import FFI
 from .errors import STATUS_EXCEPTIONS, WickForkError, WickInternalError
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 # The C declarations of export/ (keep in the order and spelling of the
 # generated header; tests/test_native.py checks them against it).
@@ -67,6 +67,8 @@ int wick_gguf_write(int64_t handle, wick_cbytes* data, size_t n, char* errBuf, s
 int wick_gguf_commit(int64_t handle, char* errBuf, size_t errLen);
 int wick_gguf_abort(int64_t handle, char* errBuf, size_t errLen);
 int wick_convert(wick_cchar* planJSON, size_t planLen, wick_cchar* out, size_t outLen, uint32_t flags, int32_t threads, wick_ctl* ctl, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
+int wick_imatrix_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
+int wick_imatrix_values(wick_cchar* path, size_t pathLen, wick_cchar* name, size_t nameLen, uint32_t flags, float* dst, size_t n, char* errBuf, size_t errLen);
 int wick_debug_panic(int32_t where, char* errBuf, size_t errLen);
 int wick_debug_spin(int64_t millis, wick_ctl* ctl, char* errBuf, size_t errLen);
 int64_t wick_info_json(char* buf, size_t n);

@@ -104,6 +104,12 @@ def _plan_options(args: argparse.Namespace) -> dict:
         opts["token_embedding_type"] = args.token_embedding_type.upper()
     if getattr(args, "tokenizer_pre", None):
         opts["tokenizer_pre"] = args.tokenizer_pre
+    if args.imatrix:
+        opts["imatrix"] = args.imatrix
+        opts["imatrix_include"] = args.include_weights
+        opts["imatrix_exclude"] = args.exclude_weights
+    elif args.include_weights or args.exclude_weights:
+        raise SystemExit("wick: error: --include-weights / --exclude-weights need --imatrix")
     return opts
 
 
@@ -145,6 +151,54 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
                    help="override the type of tensors whose name matches REGEX (repeatable)")
     p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
+    p.add_argument("--imatrix", metavar="FILE",
+                   help="importance matrix (llama-imatrix output, GGUF or legacy .dat), as llama-quantize --imatrix")
+    p.add_argument("--include-weights", action="append", default=[], metavar="NAME",
+                   help="use the imatrix only for tensors whose name contains NAME (repeatable)")
+    p.add_argument("--exclude-weights", action="append", default=[], metavar="NAME",
+                   help="do not use the imatrix for tensors whose name contains NAME (repeatable)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", help="the GGUF file to write")
+    p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (metadata and per-tensor types) and stop")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from wick.convert import format_plan_table, requantize_plan
+
+    target = args.type.upper()
+    plan = requantize_plan(args.input, target, **_plan_options(args))
+    if args.dry_run:
+        print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
+        return 0
+    if not args.output:
+        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+    if os.path.exists(args.output) and not args.force:
+        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    from wick.convert.execute import execute
+
+    try:
+        report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
+                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
+    except KeyboardInterrupt:
+        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    print(report)
+    if args.json_report:
+        with open(args.json_report, "w", encoding="utf-8") as f:
+            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
+                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,18 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
     p.add_argument("model", help="the model directory")
-    p.add_argument("-o", "--output", help="the GGUF file to write")
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
-    p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (metadata and per-tensor types) and stop")
-    p.add_argument("--force", action="store_true", help="replace an existing output file")
-    p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    _add_run_options(p)
     p.add_argument("--tokenizer-pre", help="force tokenizer.ggml.pre (byte-level BPE only)")
     _add_plan_options(p)
     p.set_defaults(func=_cmd_convert)
+    p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
+                       description="Requantize a GGUF model whose tensors are F32, F16 or BF16 to --type, writing the "
+                       "file llama-quantize would write (same per-tensor types, metadata and bytes), optionally "
+                       "weighted by an importance matrix (--imatrix).")
+    p.add_argument("input", help="the GGUF model to requantize")
+    p.add_argument("--type", required=True, help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
+                   "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL")
+    _add_run_options(p)
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
+    _add_plan_options(p)
+    p.set_defaults(func=_cmd_quantize)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
     return parser

@@ -23,12 +23,19 @@ Typical use::
     print(format_plan_table(plan))        # --dry-run
     plan_json = plan.to_json()            # handed to the Go executor
 
+    # GGUF -> GGUF, as llama-quantize (with an importance matrix)
+    from wick.convert import requantize_model
+    requantize_model("model-f16.gguf", "model-q4_k_m.gguf", "Q4_K_M", imatrix="imatrix.gguf")
+
 Pieces:
 
 * :mod:`.archs` — one adapter module per architecture (llama, mistral, qwen2, qwen3)
 * :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
+* :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``;
+  :func:`requantize_model` plans and runs one)
+* :mod:`.imatrix_plan` — how an importance matrix enters a plan
 * :mod:`.load` — reading a model directory (no tensor data)
 * :mod:`.execute` — running a plan: the Go executor, progress, Ctrl-C
 * :mod:`.report` — the :class:`~wick.convert.report.ConversionReport`
@@ -47,10 +54,14 @@ from .archs import supported_architectures
 from .errors import (
     ConfigError,
     ConvertError,
+    ImatrixError,
+    ImatrixMismatchError,
+    ImatrixRequiredError,
     MissingTensorError,
     ModelFileNotFoundError,
     ModelFormatError,
     PlanError,
+    RequantizeInputError,
     SafetensorsHeaderError,
     TensorShapeError,
     TokenizerError,
@@ -60,17 +71,21 @@ from .errors import (
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
+from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
+from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
 __all__ = [
-    "convert_model", "build_plan", "build_plan_from_parts", "format_plan_table", "read_model_dir", "read_safetensors_header",
+    "convert_model", "requantize_model", "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo",
+    "read_model_dir", "read_safetensors_header",
     "Plan", "TensorPlan", "SourceRef", "ModelParts", "TokenizerFiles", "KV", "ValueType", "TARGETS",
     "supported_architectures",
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
-    "UnsupportedArchitectureError", "UnsupportedTokenizerError",
+    "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
+    "ImatrixRequiredError", "RequantizeInputError",
 ]
 
 
@@ -79,6 +94,9 @@ def build_plan(
     target: str,
     *,
     imatrix_names: Optional[Iterable[str]] = None,
+    imatrix: Any = None,
+    imatrix_include: Sequence[str] = (),
+    imatrix_exclude: Sequence[str] = (),
     list_tensors: Optional[Callable[[str], Any]] = None,
     tokenizer_pre: Optional[str] = None,
     model_name: Optional[str] = None,
@@ -94,7 +112,13 @@ def build_plan(
         model: a Hugging Face model directory, or :class:`ModelParts`.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
         imatrix_names: GGUF tensor names covered by an importance matrix
-            (None: no imatrix).
+            (None: no imatrix); names only, for a plan to display.
+        imatrix: an importance-matrix file (path, :class:`wick.imatrix.ImatrixFile`
+            or :class:`ImatrixInfo`) used as ``llama-quantize --imatrix``: it
+            changes the mixture, is checked against the tensors, adds the
+            ``quantize.imatrix.*`` metadata and sets the plan's ``imatrix_file``.
+        imatrix_include, imatrix_exclude: llama-quantize's
+            ``--include-weights`` / ``--exclude-weights`` (name substrings).
         list_tensors: ``path -> {name: (dtype, shape)}`` for a .safetensors
             file; default: :func:`read_safetensors_header`.
         tokenizer_pre: force ``tokenizer.ggml.pre`` (byte-level BPE only).
@@ -109,9 +133,13 @@ def build_plan(
         parts = model
     else:
         parts = read_model_dir(model, list_tensors or read_safetensors_header)
+    info = None
+    if imatrix is not None:
+        info = imatrix if isinstance(imatrix, ImatrixInfo) else ImatrixInfo.load(
+            imatrix, include=imatrix_include, exclude=imatrix_exclude)
     return build_plan_from_parts(
         parts.config, parts.tokenizer, parts.tensors, target,
-        imatrix_names=imatrix_names, dir_name=parts.dir_name, model_dir=parts.model_dir,
+        imatrix_names=imatrix_names, imatrix=info, dir_name=parts.dir_name, model_dir=parts.model_dir,
         generation_config=parts.generation_config, model_card=parts.model_card, tokenizer_pre=tokenizer_pre,
         model_name=model_name, pure=pure, output_tensor_type=output_tensor_type,
         token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor)
@@ -176,6 +204,42 @@ def convert_model(
     if missing:
         raise WickUnsupportedError(f"type: {type} needs {', '.join(missing)}, which Wick cannot write yet; "
                                    "choose another target (the plan itself is available with dry_run=True)")
+
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+
+
+def requantize_model(
+    input: Union[str, os.PathLike[str]],  # noqa: A002 - the natural name
+    output: Union[str, os.PathLike[str]],
+    type: str = "Q8_0",
+    *,
+    imatrix: Any = None,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+    progress: Any = False,
+    dry_run: bool = False,
+    **plan_options: Any,
+) -> Any:
+    """Requantize an F32/F16/BF16 GGUF model in one step: the file ``llama-quantize
+    input output type [--imatrix FILE]`` writes, byte for byte.
+
+    Args:
+        input: the GGUF model (tensors F32, F16 or BF16).
+        output: the GGUF file to write (never left half-written).
+        type: the target (``"Q4_K_M"``, ``"Q8_0"``, …; see ``TARGETS``).
+        imatrix: an importance-matrix file (llama-imatrix output, GGUF or legacy .dat).
+        threads, overwrite, progress: as :func:`convert_model`.
+        dry_run: only plan: return the :class:`Plan`.
+        plan_options: passed to :func:`requantize_plan` (``pure``, ``tensor_types``,
+            ``imatrix_include``, ``imatrix_exclude``, …).
+
+    Returns:
+        The :class:`~wick.convert.report.ConversionReport`, or the plan when ``dry_run``.
+    """
+    plan = requantize_plan(input, type, imatrix=imatrix, **plan_options)
+    if dry_run:
+        return plan
+    from .execute import execute
 
     return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
 

@@ -27,6 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
                     help="override the type of tensors whose name matches REGEX (repeatable)")
     ap.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
+    ap.add_argument("--imatrix", help="importance matrix file (llama-imatrix output), as llama-quantize --imatrix")
     a = ap.parse_args(argv)
     overrides = []
     for item in a.tensor_type:
@@ -38,8 +39,8 @@ def main(argv=None) -> int:
         plan = build_plan(a.model, a.type, tokenizer_pre=a.tokenizer_pre, pure=a.pure,
                           output_tensor_type=a.output_tensor_type and a.output_tensor_type.upper(),
                           token_embedding_type=a.token_embedding_type and a.token_embedding_type.upper(),
-                          tensor_types=overrides, leave_output_tensor=a.leave_output_tensor)
-    except ConvertError as e:
+                          tensor_types=overrides, leave_output_tensor=a.leave_output_tensor, imatrix=a.imatrix)
+    except (ConvertError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if a.json:

@@ -24,6 +24,14 @@ MissingTensorError             KeyError            a tensor the architecture nee
 TensorShapeError               ValueError          a tensor has an unexpected shape or dtype
 UnexpectedTensorError          ValueError          the checkpoint holds a tensor no rule maps
 PlanError                      ValueError          a plan (dict/JSON) is malformed
+ImatrixError                   ValueError          an importance matrix cannot be used (llama-
+                                                   quantize would refuse it)
+ImatrixMismatchError           ValueError          an imatrix entry's size does not match its
+                                                   tensor, or no entry names a model tensor
+ImatrixRequiredError           ValueError          a tensor's type needs an imatrix and there
+                                                   is none for it
+RequantizeInputError           ValueError          a GGUF file cannot be requantized (already
+                                                   quantized tensors, split, missing keys)
 =============================  ==================  ============================================
 
 :class:`ConvertError` is a :class:`wick.WickError`, so ``except wick.WickError``
@@ -103,3 +111,23 @@ class UnexpectedTensorError(ConvertError, ValueError):
 
 class PlanError(ConvertError, ValueError):
     """A plan given as a dict / JSON is malformed."""
+
+
+class ImatrixError(ConvertError, ValueError):
+    """An importance matrix that llama-quantize would refuse (missing metadata,
+    non-finite values) or that does not fit the model."""
+
+
+class ImatrixMismatchError(ImatrixError):
+    """An imatrix entry's length differs from its tensor's ``ne[0] * ne[2]``, or
+    none of the imatrix's entries names a tensor of the model."""
+
+
+class ImatrixRequiredError(ImatrixError):
+    """A tensor's output type needs an importance matrix (ggml's very-low-bit
+    types) and none is given for it."""
+
+
+class RequantizeInputError(ConvertError, ValueError):
+    """A GGUF file that Wick cannot requantize: already-quantized tensors, a
+    split file, or metadata the type rules need is missing."""

@@ -68,6 +68,8 @@ __all__ = [
     "quantize_order",
     "use_more_bits",
     "allows_quantization",
+    "requires_imatrix",
+    "uses_imatrix",
 ]
 
 
@@ -99,8 +101,10 @@ class MixtureModel:
         """llama.cpp's ``model.type == LLM_TYPE_70B`` for the archs Wick converts."""
         if self.arch == "llama":
             return self.n_expert != 8 and self.n_layer == 80 and self.n_head != self.n_head_kv
-        if self.arch == "qwen2":
+        if self.arch in ("qwen2", "deci", "olmo"):
             return self.n_layer == 80
+        if self.arch == "jais2":
+            return self.n_layer == 68
         return False
 
 
@@ -213,6 +217,34 @@ def allows_quantization(name: str, ne: Sequence[int], options: MixtureOptions = 
     if name in _NEVER_QUANTIZE_NAMES:
         return False
     return not any(s in name for s in _NEVER_QUANTIZE_SUBSTRINGS)
+
+
+# tensor_requires_imatrix: the very-low-bit types llama-quantize refuses to
+# make without importance data (token_embd and output are exempt)
+_REQUIRES_IMATRIX = frozenset({"IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_M", "IQ1_S"})
+
+# ggml quantizers that ignore the importance matrix they are given
+# (quantize_q8_0, quantize_tq1_0, quantize_tq2_0 and the float conversions)
+_IGNORES_IMATRIX = frozenset({"F32", "F16", "BF16", "Q8_0", "TQ1_0", "TQ2_0"})
+
+
+def requires_imatrix(name: str, type_name: str, target_name: str) -> bool:
+    """llama-quantize's ``tensor_requires_imatrix``: whether making tensor
+    ``name`` of type ``type_name`` (for target ``target_name``) needs an
+    importance matrix. ``token_embd``/``output`` never do; IQ1/IQ2/IQ3_XXS
+    types always do; Q2_K only in a Q2_K_S file."""
+    if name in ("token_embd.weight", "per_layer_token_embd.weight", "output.weight"):
+        return False
+    if type_name in _REQUIRES_IMATRIX:
+        return True
+    return type_name == "Q2_K" and target_name == "Q2_K_S"
+
+
+def uses_imatrix(type_name: str) -> bool:
+    """Whether ggml's quantizer for ``type_name`` reads an importance matrix
+    (Q8_0 and the float types ignore it)."""
+    block_size(type_name)
+    return type_name not in _IGNORES_IMATRIX
 
 
 # tensor categories (tensor_get_category)

@@ -12,13 +12,16 @@ JSON schema (version 1)
     {
       "schema": 1,
       "model_dir": "/path/to/model" | null,   # source files are relative to it
-      "hf_architecture": "LlamaForCausalLM",
+      "hf_architecture": "LlamaForCausalLM", # null for a GGUF input (requantize)
       "architecture": "llama",                # general.architecture
       "target": "Q4_K_M",
       "file_type": 15,                        # general.file_type (llama_ftype)
-      "reference": "convert+quantize",        # or "convert": which llama.cpp
-                                              # pipeline the file reproduces
+      "reference": "convert+quantize",        # "convert", "convert+quantize" or
+                                              # "quantize" (GGUF -> GGUF): which
+                                              # llama.cpp pipeline the file reproduces
       "alignment": 32,                        # tensor data alignment
+      "imatrix_file": "/abs/imatrix.gguf" | null,  # importance matrix the
+                                              # tensors' "imatrix" entries name
       "metadata": [                           # in file order
         {"key": "general.architecture", "type": "STRING", "value": "llama"},
         {"key": "llama.block_count", "type": "UINT32", "value": 16},
@@ -37,12 +40,15 @@ JSON schema (version 1)
             {"file": "model.safetensors",     # relative to model_dir
              "tensor": "model.layers.0.self_attn.q_proj.weight",
              "dtype": "BF16",                 # F32 | F16 | BF16 (safetensors)
-             "shape": [2048, 2048]}           # row-major (safetensors) order
+             "shape": [2048, 2048],           # row-major (safetensors) order
+             "format": "gguf"}                # only for GGUF sources (absent:
+                                              # safetensors); dtype is then the
+                                              # ggml type name (F32/F16/BF16)
           ],
           "transforms": [{"op": "permute_qk", "n_head": 32}],
           "data": null,                       # or {"dtype": "F32",
                                               #  "base64": "<little-endian bytes>"}
-          "imatrix": null,                    # or the imatrix entry name to use
+          "imatrix": null,                    # or the entry of imatrix_file to use
           "reason": "attn_q: default"         # why this type (display only)
         }, ...
       ]
@@ -72,7 +78,9 @@ Tensor semantics, applied in this order:
 4. **Encode** to ``type``: F32 copy; F16 round-to-nearest-even (as numpy);
    BF16 as ggml/gguf-py (round-to-nearest-even, NaN kept quiet); block types
    row by row with ggml's reference quantizers (and the imatrix entry named by
-   ``imatrix`` when present).
+   ``imatrix`` when present: the weights ``io/imatrix``'s ``Values`` returns,
+   ``ne[0]`` per row; for a 3-D expert tensor ``ne[0] * ne[2]`` values,
+   expert ``e`` using ``[e*ne[0], (e+1)*ne[0])``).
 
 Generated tensors (``rope_freqs.weight``) carry their float32 values inline
 in ``data`` (base64 of little-endian bytes) and no sources.
@@ -96,7 +104,8 @@ from .errors import ConfigError, PlanError, TensorShapeError
 from .general import general_metadata, parameter_counts
 from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
 from .ggml_types import target as lookup_target
-from .mixture import MixtureModel, MixtureOptions, choose_types
+from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
+from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 
 SCHEMA_VERSION = 1
@@ -112,10 +121,14 @@ class SourceRef:
     tensor: str
     dtype: str
     shape: List[int]
+    format: str = "safetensors"
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON form (an entry of a tensor's ``sources``)."""
-        return {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
+        d = {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
+        if self.format != "safetensors":
+            d["format"] = self.format
+        return d
 
 
 @dataclass
@@ -162,7 +175,8 @@ class TensorPlan:
                 data = np.frombuffer(base64.b64decode(d["data"]["base64"]), dtype="<f4").astype(np.float32)
             t = TensorPlan(
                 name=d["name"], shape=[int(x) for x in d["shape"]], type=d["type"],
-                sources=[SourceRef(s["file"], s["tensor"], s["dtype"], [int(x) for x in s["shape"]]) for s in d["sources"]],
+                sources=[SourceRef(s["file"], s["tensor"], s["dtype"], [int(x) for x in s["shape"]],
+                                   s.get("format", "safetensors")) for s in d["sources"]],
                 transforms=[dict(x) for x in d["transforms"]], data=data, imatrix=d.get("imatrix"),
                 reason=d.get("reason", ""))
         except (KeyError, TypeError, AttributeError, ValueError) as e:
@@ -170,6 +184,9 @@ class TensorPlan:
                 raise
             raise PlanError(f"convert: malformed tensor entry in plan: {e!r}") from None
         block_size(t.type)
+        for src in t.sources:
+            if src.format not in ("safetensors", "gguf"):
+                raise PlanError(f"convert: tensor {t.name!r}: unknown source format {src.format!r}")
         if "nbytes" in d and int(d["nbytes"]) != t.nbytes:
             raise PlanError(f"convert: tensor {t.name!r}: nbytes {d['nbytes']} does not match shape and type ({t.nbytes})")
         return t
@@ -179,7 +196,7 @@ class TensorPlan:
 class Plan:
     """A complete conversion plan (see the module docstring)."""
 
-    hf_architecture: str
+    hf_architecture: Optional[str]
     architecture: str
     target: str
     file_type: int
@@ -189,6 +206,7 @@ class Plan:
     model_dir: Optional[str] = None
     alignment: int = ALIGNMENT
     schema: int = SCHEMA_VERSION
+    imatrix_file: Optional[str] = None
 
     def meta(self, key: str) -> Any:
         """The value of a metadata key (KeyError if absent)."""
@@ -209,7 +227,7 @@ class Plan:
         return {
             "schema": self.schema, "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
             "architecture": self.architecture, "target": self.target, "file_type": self.file_type,
-            "reference": self.reference, "alignment": self.alignment,
+            "reference": self.reference, "alignment": self.alignment, "imatrix_file": self.imatrix_file,
             "metadata": [kv.to_dict() for kv in self.metadata],
             "tensors": [t.to_dict() for t in self.tensors],
         }
@@ -229,7 +247,8 @@ class Plan:
                 file_type=int(d["file_type"]), reference=d["reference"],
                 metadata=[V.KV.from_dict(x) for x in d["metadata"]],
                 tensors=[TensorPlan.from_dict(x) for x in d["tensors"]],
-                model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"])
+                model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"],
+                imatrix_file=d.get("imatrix_file"))
         except V.MetadataError as e:
             raise PlanError(f"convert: malformed plan: {e}") from None
         except (KeyError, TypeError, AttributeError) as e:
@@ -264,6 +283,7 @@ def build_plan_from_parts(
     target: str,
     *,
     imatrix_names: Optional[Iterable[str]] = None,
+    imatrix: Optional[ImatrixInfo] = None,
     dir_name: Optional[str] = None,
     model_dir: Optional[str] = None,
     generation_config: Optional[Mapping[str, Any]] = None,
@@ -287,7 +307,13 @@ def build_plan_from_parts(
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
         imatrix_names: names of the tensors an importance matrix covers
             (GGUF names); ``None`` means no imatrix. Its presence changes some
-            mixture rules, as in llama-quantize.
+            mixture rules, as in llama-quantize. Names only: no size checks,
+            no metadata, no ``imatrix_file`` (a plan for display).
+        imatrix: an importance matrix (:meth:`ImatrixInfo.load`): as
+            ``llama-quantize --imatrix`` it changes the mixture, checks every
+            entry's size against its tensor, records ``quantize.imatrix.*``
+            metadata and sets ``imatrix_file`` (see
+            :mod:`wick.convert.imatrix_plan`). Exclusive with ``imatrix_names``.
         dir_name: the model directory's name (used for general.name & co.).
         model_dir: recorded in the plan; source files are relative to it.
         generation_config: generation_config.json (sampling defaults).
@@ -330,11 +356,14 @@ def build_plan_from_parts(
         sources[name] = TensorSource(str(file), str(dtype), shape_t)
     mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
 
+    if imatrix is not None and imatrix_names is not None:
+        raise PlanError("convert: give imatrix or imatrix_names, not both")
+    active = imatrix is not None and imatrix.active
     options = MixtureOptions(
-        has_imatrix=imatrix_names is not None, pure=pure, output_tensor_type=output_tensor_type,
+        has_imatrix=(imatrix_names is not None) or active, pure=pure, output_tensor_type=output_tensor_type,
         token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
         quantize_output_tensor=not leave_output_tensor)
-    via_quantize = tgt.via_quantize or _options_given(options)
+    via_quantize = tgt.via_quantize or _options_given(options) or active
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
@@ -353,6 +382,7 @@ def build_plan_from_parts(
         # llama-quantize re-sets these two, which moves them to the end
         moved = {k.key: k for k in kvs if k.key in ("general.quantization_version", "general.file_type")}
         kvs = [k for k in kvs if k.key not in moved] + [moved["general.quantization_version"], moved["general.file_type"]]
+        kvs = append_metadata(kvs, imatrix)
 
     imatrix_set = set(imatrix_names) if imatrix_names is not None else None
     by_name = {t.name: t for t in mapped}
@@ -360,11 +390,22 @@ def build_plan_from_parts(
     if via_quantize:
         mm = MixtureModel(adapter.gguf_arch, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_expert)
         choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type="F32")
+        assigner = ImatrixAssigner(imatrix, tgt.name)
+        if imatrix_set is None:
+            assigner.check_required([(c.name, c.type, allows_quantization(c.name, by_name[c.name].ne, options))
+                                     for c in choices])
         for c in choices:
             t = by_name[c.name]
-            imat = c.name if (imatrix_set is not None and c.name in imatrix_set and c.type != "F32"
-                              and is_quantized(c.type)) else None
-            out.append(_tensor_plan(t, c.type, c.reason, imat))
+            reason = c.reason
+            if imatrix_set is not None:
+                imat = c.name if (c.name in imatrix_set and c.type != "F32" and is_quantized(c.type)) else None
+            else:
+                # the converter's output is F32: that is the type llama-quantize starts from
+                imat, note = assigner.assign(c.name, t.ne, "F32", c.type)
+                if note:
+                    reason = f"{reason} ({note})"
+            out.append(_tensor_plan(t, c.type, reason, imat))
+        assigner.finish()
     else:
         for t in mapped:
             if t.force_f32 or tgt.default_type == "F32":
@@ -377,7 +418,8 @@ def build_plan_from_parts(
 
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
                 file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
-                metadata=kvs, tensors=out, model_dir=model_dir)
+                metadata=kvs, tensors=out, model_dir=model_dir,
+                imatrix_file=imatrix.abspath if active else None)
 
 
 def permute_qk_rows(a: np.ndarray, n_head: int) -> np.ndarray:
@@ -445,8 +487,17 @@ def _human(n: float) -> str:
 def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
     """A readable rendering of the plan (what ``wick convert --dry-run`` prints)."""
     lines: List[str] = []
-    lines.append(f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
-                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+    if plan.hf_architecture is None:
+        first = next((t.sources[0] for t in plan.tensors if t.sources), None)
+        src = first.file if first is not None else "GGUF"
+        lines.append(f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
+                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+    else:
+        lines.append(f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
+                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+    if plan.imatrix_file is not None:
+        used = sum(1 for t in plan.tensors if t.imatrix is not None)
+        lines.append(f"importance matrix: {plan.imatrix_file} (used by {used} of {len(plan.tensors)} tensors)")
     if metadata:
         lines.append("")
         lines.append(f"metadata ({len(plan.metadata)} keys):")
@@ -466,7 +517,7 @@ def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int
             lines.append(f"  {kv.key:<{kw}}  {tname:<8} {val}")
     lines.append("")
     lines.append(f"tensors ({len(plan.tensors)}):")
-    rows = [("#", "name", "shape (ne)", "type", "from", "source", "transform", "size", "why")]
+    rows = [("#", "name", "shape (ne)", "type", "from", "source", "transform", "imatrix", "size", "why")]
     src_total = 0
     for i, t in enumerate(plan.tensors):
         if t.sources:
@@ -482,7 +533,8 @@ def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int
             dt, src = "gen", "(generated)"
         tr = ",".join(f"{x['op']}({x['n_head']})" if x.get("op") == "permute_qk" else x.get("op", "?")
                       for x in t.transforms) or "-"
-        rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, _human(t.nbytes), t.reason))
+        im = "yes" if t.imatrix == t.name else (t.imatrix or "-")
+        rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, im, _human(t.nbytes), t.reason))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
         lines.append("  " + "  ".join(r[c].ljust(widths[c]) for c in range(len(widths))) + "  " + r[-1])
