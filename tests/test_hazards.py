@@ -390,3 +390,34 @@ def test_import_from_another_directory(tmp_path):
     r = run_python("import wick, numpy as np; print(wick.quantize(np.ones((1, 32), np.float32), 'Q8_0').shape)", cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "(1, 34)"
+
+
+def test_jupyter_interrupt_stops_a_long_call():
+    """Jupyter's "interrupt kernel" sends SIGINT to the kernel process, whose code runs
+    on the main thread under Python's default handler (ipykernel sets it for each
+    execution). Runs where ipykernel and jupyter_client are installed (not part of
+    the test dependencies: run it by hand)."""
+    pytest.importorskip("ipykernel")
+    manager = pytest.importorskip("jupyter_client.manager")
+    km, kc = manager.start_new_kernel(kernel_name="python3")  # ipykernel's own spec: this interpreter
+    try:
+        kc.execute_interactive("import wick, numpy as np; from wick import _debug; _debug.spin(10)", timeout=60)
+        msg_id = kc.execute("_debug.spin(20_000)")
+        time.sleep(1.0)
+        sent = time.monotonic()
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        elapsed = time.monotonic() - sent
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+        assert elapsed < 2.0, f"the interrupt took {elapsed:.2f} s to stop the call"
+        out: list = []
+        kc.execute_interactive("import threading; print(wick.quantize(np.ones((1, 32), np.float32), 'Q8_0').shape, "
+                               "[t.name for t in threading.enumerate()])", timeout=60,
+                               output_hook=lambda m: out.append(m["content"].get("text", "")))
+        assert "(1, 34)" in "".join(out)
+        assert "wick-sigint-watcher" in "".join(out)  # the call ran in place, not on a helper thread
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
