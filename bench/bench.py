@@ -382,6 +382,10 @@ def blockwise_targets(rows: list, f32_bytes: int, bnb_missing: Optional[str]) ->
             verdicts.append({"target": f"{fmt} quantize ≥ {TARGET_MBPS_PER_CORE:.0f} MB/s per core", "format": fmt,
                              "value": round(v), "blocksize": worst["blocksize"], "met": v >= TARGET_MBPS_PER_CORE})
     for fmt, want in TARGET_RATIO.items():
+        if bnb_missing:
+            verdicts.append({"target": f"{fmt} quantize ≥ {want:g}× bitsandbytes CPU", "format": fmt, "value": None,
+                             "met": None})
+            continue
         for r in plain:
             if r["format"] != fmt:
                 continue
@@ -391,7 +395,12 @@ def blockwise_targets(rows: list, f32_bytes: int, bnb_missing: Optional[str]) ->
                              "value": None if got is None else round(got, 1), "met": None if got is None else got >= want})
     print("   targets (float32 quantize, not nested):")
     for v in verdicts:
-        where = f" (block {v['blocksize']}" + (f", {v['threads']} thr)" if "threads" in v else ", worst block size)")
+        if "blocksize" not in v:
+            where = ""
+        elif "threads" in v:
+            where = f" (block {v['blocksize']}, {v['threads']} thr)"
+        else:
+            where = f" (block {v['blocksize']}, the slowest block size)"
         if v["met"] is None:
             state = f"not measured: bitsandbytes {bnb_missing or 'missing'}"
         else:
@@ -497,47 +506,52 @@ except KeyboardInterrupt:
 """
 
 
-def _per_call(fn: Callable[[], object], calls: int, repeats: int) -> float:
-    """Median seconds per call of ``fn`` over ``repeats`` batches of ``calls`` calls."""
-    fn()
-    per = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        per.append((time.perf_counter() - t0) / calls)
-    return statistics.median(per)
+def _per_call(fn: Callable[[], object], calls: int) -> float:
+    """Seconds per call of ``fn`` over a batch of ``calls`` calls."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
 
 
 def section_calls(args, x: np.ndarray, doc: dict) -> None:
     small = np.ones((1, 32), np.float32)
     print("\n== the Python call path: what making a call cancellable by Ctrl-C costs (wick.quantize to Q8_0 on the "
-          "main thread, threads=1; median per call)")
+          "main thread, threads=1; medians over interleaved rounds)")
     saved_bytes, saved_handler = _native.INTERRUPTIBLE_BYTES, signal.getsignal(signal.SIGINT)
 
     def custom_handler(signum, frame):  # any handler but Python's own sends calls to a helper thread
         raise KeyboardInterrupt
 
-    ways = [("direct call (no Ctrl-C)", 1 << 62, signal.default_int_handler),
-            ("cancellable: watcher thread", 0, signal.default_int_handler),
-            ("cancellable: helper thread", 0, custom_handler)]
-    out = {}
-    row = table([("path", 28), ("1×32 float32 (µs)", 18), (f"{x.nbytes / 2**20:.0f} MiB float32 (ms)", 20)], left=1)
+    ways = {"direct call (not cancellable)": (1 << 62, signal.default_int_handler),
+            "cancellable: watcher thread": (0, signal.default_int_handler),
+            "cancellable: helper thread": (0, custom_handler)}
+    inputs = {"small": (small, 1000), "large": (x, 3)}
+    times: dict = {w: {k: [] for k in inputs} for w in ways}
     try:
-        for label, threshold, handler in ways:
-            _native.INTERRUPTIBLE_BYTES = threshold
-            signal.signal(signal.SIGINT, handler)
-            s = _per_call(lambda: wick.quantize(small, "Q8_0", threads=1), 2000, 5)
-            b = _per_call(lambda: wick.quantize(x, "Q8_0", threads=1), 3, max(args.repeats, 5))
-            out[label] = {"small_s": s, "large_s": b}
-            row([label, f"{s * 1e6:.1f}", f"{b * 1e3:.2f}"])
+        for _ in range(max(args.repeats, 7)):  # rounds: every way in turn, so that the machine's load hits all alike
+            for way, (threshold, handler) in ways.items():
+                _native.INTERRUPTIBLE_BYTES = threshold
+                signal.signal(signal.SIGINT, handler)
+                for k, (a, calls) in inputs.items():
+                    wick.quantize(a, "Q8_0", threads=1)  # warm
+                    times[way][k].append(_per_call(lambda a=a: wick.quantize(a, "Q8_0", threads=1), calls))
     finally:
         _native.INTERRUPTIBLE_BYTES = saved_bytes
         signal.signal(signal.SIGINT, saved_handler)
-    base = out["direct call (no Ctrl-C)"]
-    for label in list(out)[1:]:
-        out[label]["overhead_small_s"] = out[label]["small_s"] - base["small_s"]
-        print(f"   {label}: +{out[label]['overhead_small_s'] * 1e6:.1f} µs per call")
+    base = "direct call (not cancellable)"
+    out = {}
+    row = table([("path", 30), ("1×32 float32: µs", 17), ("+µs", 8), (f"{x.nbytes / 2**20:.0f} MiB float32: ms", 21),
+                 ("+µs", 8)], left=1)
+    for way in ways:
+        r: dict = {}
+        for k in inputs:
+            r[f"{k}_s"] = statistics.median(times[way][k])
+            # the overhead: median of the per-round differences from the direct call
+            r[f"{k}_overhead_s"] = statistics.median(t - b for t, b in zip(times[way][k], times[base][k]))
+        out[way] = r
+        row([way, f"{r['small_s'] * 1e6:.1f}", "" if way == base else f"{r['small_overhead_s'] * 1e6:+.1f}",
+             f"{r['large_s'] * 1e3:.2f}", "" if way == base else f"{r['large_overhead_s'] * 1e6:+.0f}"])
     lat = []
     for _ in range(3):
         p = subprocess.run([sys.executable, "-c", textwrap.dedent(CTRL_C_PROBE)], capture_output=True, text=True, timeout=60)
