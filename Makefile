@@ -4,6 +4,7 @@
 #   make demo    set up, then run the main job on bundled data
 #   make test    set up, then go vet + Go tests (-race) + pytest
 #   make bench   set up, then print Wick beside the reference quantizers
+#                (BENCH_ARGS="--section blockwise zerocopy" picks sections)
 #   make lint    gofmt, go vet, ruff
 #
 # WITH_LLAMA=1 also installs llama-cpp-python (it compiles llama.cpp: a few
@@ -66,7 +67,7 @@ pytest: setup lib
 	$(PY) -m pytest tests -q
 
 bench: setup lib $(if $(WITH_LLAMA),llama)
-	$(PY) bench/bench.py
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 demo: setup lib
 	$(PY) examples/quickstart.py
