@@ -21,6 +21,7 @@ Nothing here knows about numpy; :mod:`wick._arrays` prepares the buffers.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -246,6 +247,7 @@ except ImportError:  # pragma: no cover
 
 _WAKEUP_FD_SAFE = sys.version_info >= (3, 10) and hasattr(signal, "set_wakeup_fd") and hasattr(select, "poll")
 _SIGINT = int(signal.SIGINT)
+_set_wakeup_fd = functools.partial(signal.set_wakeup_fd, warn_on_full_buffer=False)  # see _Watcher.call
 _MAX_RUNS = 4  # of one watched call cancelled by wakeup bytes that raised nothing (see _Watcher.call)
 _cancelled_status: int | None = None  # the library's status code for a cancelled call
 
@@ -307,12 +309,17 @@ class _Watcher:
         """``fn(*args)`` with Ctrl-C cancelling it; None when the wakeup fd cannot be set here."""
         call = _Call(ctl)
         self.active = call
+        olds: list = []
         try:
-            old = signal.set_wakeup_fd(self.wfd, warn_on_full_buffer=False)
-        except (ValueError, OSError):  # not the main interpreter, ...
-            self.active = None
-            return None
-        try:
+            try:
+                # Not `old = signal.set_wakeup_fd(...)`: a SIGINT landing during that
+                # call would raise KeyboardInterrupt as it returns, before `old` is
+                # assigned, and the previous owner's fd would be lost. list.extend
+                # over map runs in C, with no point where a handler can run, so the
+                # old fd is in `olds` whenever the new one is set.
+                olds.extend(map(_set_wakeup_fd, (self.wfd,)))
+            except (ValueError, OSError):  # not the main interpreter, ...
+                return None
             rc = fn(*args)
             # A SIGINT during the call has raised KeyboardInterrupt right above, as
             # the call returned. A cancellation that gets here came from a wakeup
@@ -330,34 +337,37 @@ class _Watcher:
                 rc = fn(*args)
             return rc
         finally:
-            self._end(call, old)
-
-    def _end(self, call: _Call, old: int) -> None:
-        """Give the wakeup fd back, and to its owner the signal bytes meant for it."""
-        foreign = old not in (-1, self.wfd)
-        try:
-            signal.set_wakeup_fd(old if foreign else -1)
-        except (ValueError, OSError):  # pragma: no cover - the owner closed its fd meanwhile
-            signal.set_wakeup_fd(-1)
-            foreign = False
-        finally:
-            if not foreign:
+            # Give the wakeup fd back before anything else: a second Ctrl-C pending
+            # here raises its KeyboardInterrupt only as a call ends (the first point
+            # where a handler can run), and the first call here restores the fd.
+            if not olds:
+                self.active = None
+            elif olds[0] in (-1, self.wfd):
+                signal.set_wakeup_fd(-1)
                 self.active = None  # bytes still in the pipe meant nothing to anyone
-            else:
-                # The owner (an asyncio loop with signal handlers, trio, ...) must see
-                # every signal that came during the call: drain the pipe under the lock
-                # so that no byte is lost between the watcher and this thread.
-                with self.lock:
-                    self.active = None
-                    try:
-                        call.pending += os.read(self.rfd, 512)
-                    except OSError:  # BlockingIOError: nothing left
-                        pass
-                if call.pending:
-                    try:
-                        os.write(old, call.pending)
-                    except OSError:  # full (the owner has bytes to read anyway) or closed
-                        pass
+            else:  # another library's (an asyncio loop with signal handlers, trio, ...)
+                try:
+                    signal.set_wakeup_fd(olds[0])
+                except (ValueError, OSError):  # pragma: no cover - the owner closed its fd meanwhile
+                    signal.set_wakeup_fd(-1)
+                finally:
+                    self._forward(call, olds[0])
+
+    def _forward(self, call: _Call, old: int) -> None:
+        """Pass the signal bytes that came during the call on to the wakeup fd's owner."""
+        # Drain the pipe under the lock, so that no byte falls between the watcher
+        # thread and this one.
+        with self.lock:
+            self.active = None
+            try:
+                call.pending += os.read(self.rfd, 512)
+            except OSError:  # BlockingIOError: nothing left
+                pass
+        if call.pending:
+            try:
+                os.write(old, call.pending)
+            except OSError:  # full (the owner has bytes to read anyway) or closed
+                pass
 
 
 _watcher: _Watcher | None = None
