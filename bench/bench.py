@@ -147,6 +147,16 @@ def gguf_quantizers():
     return gguf, quants
 
 
+def dist_version(name: str) -> str:
+    """The installed version of distribution ``name`` ("installed" if unknown)."""
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:
+        return "installed"
+
+
 def gguf_supports(quants, qtype, x_small: np.ndarray) -> bool:
     try:
         quants.quantize(x_small, qtype)
@@ -227,12 +237,12 @@ def table(columns: list, left: int = 2) -> Callable[[list], None]:
 def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
     gguf, quants = gguf_quantizers()
     ggml = GGMLReference.load()
-    doc["anchors"]["gguf"] = getattr(gguf, "__version__", None) if gguf else None
+    doc["anchors"]["gguf"] = dist_version("gguf") if gguf else None
     doc["anchors"]["llama.cpp"] = ggml.version if ggml else None
     names = args.types or [t.name for t in wick.types() if t.can_quantize]
     nbytes = x.nbytes
     print(f"\n== ggml types: {x.shape[0]}×{x.shape[1]} float32 ({nbytes / 2**20:.0f} MiB) per call; anchors: gguf "
-          f"{getattr(gguf, '__version__', None) or (gguf and 'installed') or 'not installed'}, llama.cpp "
+          f"{doc['anchors']['gguf'] or 'not installed'}, llama.cpp "
           f"{ggml.version if ggml else 'not installed (make bench WITH_LLAMA=1)'}")
     row = table([("op", 10), ("type", 6), ("thr", 3), ("wick", 16), ("gguf-numpy", 16), ("×gguf", 7),
                  ("llama.cpp", 16), ("×llama", 7)])
