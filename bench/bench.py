@@ -309,6 +309,22 @@ def _blockwise_inputs(x: np.ndarray, torch) -> dict:
     return {k: (v[0], v[1], tensors.get(k)) for k, v in out.items()}
 
 
+def _blockwise_calls(fmt: str, bs: int, nested: bool, xin: np.ndarray, src_dtype: Optional[str], tin, F) -> tuple:
+    """(quantize(threads), dequantize(encoded, threads)) for Wick and (quantize(), dequantize(encoded))
+    for bitsandbytes, for one case of BLOCKWISE_CASES."""
+    if fmt == "8-bit":
+        return (lambda t: wick.quantize_blockwise(xin, blocksize=bs, nested=nested, threads=t, src_dtype=src_dtype),
+                lambda enc, t: wick.dequantize_blockwise(enc[0], enc[1], threads=t),
+                lambda: F.quantize_blockwise(tin, blocksize=bs, nested=nested),
+                lambda enc: F.dequantize_blockwise(enc[0], enc[1]))
+    qt = fmt.lower()
+    return (lambda t: wick.quantize_4bit(xin, blocksize=bs, quant_type=qt, compress_statistics=nested, threads=t,
+                                         src_dtype=src_dtype),
+            lambda enc, t: wick.dequantize_4bit(enc[0], enc[1], threads=t),
+            lambda: F.quantize_4bit(tin, blocksize=bs, quant_type=qt, compress_statistics=nested),
+            lambda enc: F.dequantize_4bit(enc[0], enc[1]))
+
+
 def section_blockwise(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
     torch, F, bnb_version = bitsandbytes_cpu()
     doc["anchors"]["bitsandbytes"] = bnb_version if F is not None else None
@@ -319,65 +335,47 @@ def section_blockwise(args, x: np.ndarray, thread_counts: list, doc: dict) -> No
           f"per call; bitsandbytes on CPU: {bnb_version}")
     print("   MB/s of float32-equivalent input (quantize) or output (dequantize); the bitsandbytes column ran on "
           "torch CPU tensors with torch.set_num_threads(thr)")
-    row = table([("op", 10), ("format", 16), ("thr", 3), ("wick", 16), ("bitsandbytes", 16), ("×bnb", 7)])
-    saved_torch_threads = torch.get_num_threads() if torch is not None else None
-    rows = []
-    try:
-        for fmt, bs, nested, dtype in BLOCKWISE_CASES:
-            xin, src_dtype, tin = inputs[dtype]
-            label = f"{fmt} {bs}{' nested' if nested else ''}{'' if dtype == 'float32' else ' ' + dtype}"
-            if fmt == "8-bit":
-                def wq(t, xin=xin, bs=bs, nested=nested, src_dtype=src_dtype):
-                    return wick.quantize_blockwise(xin, blocksize=bs, nested=nested, threads=t, src_dtype=src_dtype)
-
-                def wd(enc, t):
-                    return wick.dequantize_blockwise(enc[0], enc[1], threads=t)
-
-                def bq(tin=tin, bs=bs, nested=nested):
-                    return F.quantize_blockwise(tin, blocksize=bs, nested=nested)
-
-                def bd(enc):
-                    return F.dequantize_blockwise(enc[0], enc[1])
-            else:
-                qt = fmt.lower()
-
-                def wq(t, xin=xin, bs=bs, nested=nested, src_dtype=src_dtype, qt=qt):
-                    return wick.quantize_4bit(xin, blocksize=bs, quant_type=qt, compress_statistics=nested, threads=t,
-                                              src_dtype=src_dtype)
-
-                def wd(enc, t):
-                    return wick.dequantize_4bit(enc[0], enc[1], threads=t)
-
-                def bq(tin=tin, bs=bs, nested=nested, qt=qt):
-                    return F.quantize_4bit(tin, blocksize=bs, quant_type=qt, compress_statistics=nested)
-
-                def bd(enc):
-                    return F.dequantize_4bit(enc[0], enc[1])
-
-            has_bnb = F is not None and tin is not None
-            wenc = wq(None)
-            benc = bq() if has_bnb else None
-            for op in ("quantize", "dequantize"):
-                for threads in thread_counts:
-                    if torch is not None:
-                        torch.set_num_threads(threads)
-                    r = {"section": "blockwise", "op": op, "format": fmt, "blocksize": bs, "nested": nested,
-                         "dtype": dtype, "threads": threads, "elements": n, "float32_bytes": f32_bytes}
-                    if op == "quantize":
-                        r["wick"] = measure(lambda threads=threads: wq(threads), args.repeats)
-                        r["bitsandbytes"] = measure(bq, args.repeats) if has_bnb else None
-                    else:
-                        r["wick"] = measure(lambda threads=threads: wd(wenc, threads), args.repeats)
-                        r["bitsandbytes"] = measure(lambda: bd(benc), args.repeats) if has_bnb else None
-                    doc["results"].append(r)
-                    rows.append(r)
-                    row([op, label, threads, fmt_rate(r["wick"], f32_bytes),
-                         fmt_rate(r["bitsandbytes"], f32_bytes) if has_bnb else "not installed",
-                         fmt_ratio(r["wick"], r["bitsandbytes"])])
-    finally:
-        if torch is not None:
+    # Every Wick figure is taken before the first bitsandbytes call: torch's OpenMP
+    # threads keep spinning for a while after each parallel region, and measured
+    # in between, Wick's two threads would share the cores with them.
+    jobs = []
+    for fmt, bs, nested, dtype in BLOCKWISE_CASES:
+        xin, src_dtype, tin = inputs[dtype]
+        wq, wd, bq, bd = _blockwise_calls(fmt, bs, nested, xin, src_dtype, tin, F)
+        wenc = wq(None)
+        label = f"{fmt} {bs}{' nested' if nested else ''}{'' if dtype == 'float32' else ' ' + dtype}"
+        for op in ("quantize", "dequantize"):
+            for threads in thread_counts:
+                r = {"section": "blockwise", "op": op, "format": fmt, "blocksize": bs, "nested": nested,
+                     "dtype": dtype, "threads": threads, "elements": n, "float32_bytes": f32_bytes}
+                if op == "quantize":
+                    r["wick"] = measure(lambda wq=wq, threads=threads: wq(threads), args.repeats)
+                else:
+                    r["wick"] = measure(lambda wd=wd, wenc=wenc, threads=threads: wd(wenc, threads), args.repeats)
+                r["bitsandbytes"] = None
+                jobs.append((r, label, bq, bd, F is not None and tin is not None))
+    if F is not None:
+        saved_torch_threads = torch.get_num_threads()
+        encoded: dict = {}
+        try:
+            for r, label, bq, bd, has_bnb in jobs:
+                if not has_bnb:
+                    continue
+                torch.set_num_threads(r["threads"])
+                if r["op"] == "quantize":
+                    r["bitsandbytes"] = measure(bq, args.repeats)
+                else:
+                    benc = encoded.setdefault(label, bq())
+                    r["bitsandbytes"] = measure(lambda bd=bd, benc=benc: bd(benc), args.repeats)
+        finally:
             torch.set_num_threads(saved_torch_threads)
-    doc["targets"] = blockwise_targets(rows, f32_bytes, bnb_version if F is None else None)
+    row = table([("op", 10), ("format", 16), ("thr", 3), ("wick", 16), ("bitsandbytes", 16), ("×bnb", 7)])
+    for r, label, _, _, has_bnb in jobs:
+        doc["results"].append(r)
+        row([r["op"], label, r["threads"], fmt_rate(r["wick"], f32_bytes),
+             fmt_rate(r["bitsandbytes"], f32_bytes) if has_bnb else "not installed",
+             fmt_ratio(r["wick"], r["bitsandbytes"])])
+    doc["targets"] = blockwise_targets([j[0] for j in jobs], f32_bytes, bnb_version if F is None else None)
 
 
 def blockwise_targets(rows: list, f32_bytes: int, bnb_missing: Optional[str]) -> list:
