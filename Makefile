@@ -4,6 +4,7 @@
 #   make demo    set up, then run the main job on bundled data
 #   make test    set up, then go vet + Go tests (-race) + pytest
 #   make bench   set up, then print Wick beside the reference quantizers
+#                (BENCH_ARGS="--section blockwise zerocopy" picks sections)
 #   make lint    gofmt, go vet, ruff
 #
 # WITH_LLAMA=1 also installs llama-cpp-python (it compiles llama.cpp: a few
@@ -72,7 +73,7 @@ bench: bench-quick
 	$(PY) bench/convert_bench.py
 
 bench-quick: setup lib $(if $(WITH_LLAMA),llama)
-	$(PY) bench/bench.py
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 # The main job on the bundled demo model: examples/make_tiny_llama.py writes a
 # deterministic few-MB Llama-3-shaped Hugging Face model (weights, BPE
