@@ -211,7 +211,8 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		chunk = 4 << 20
 	}
 	var done atomic.Int64
-	x := &executor{ctx: ctx, opt: opt, chunk: chunk, w: w, im: im, done: &done, total: total}
+	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total}
+	defer x.out.stop()
 	rep = &Report{Output: out}
 	for i, t := range p.Tensors {
 		x.tensor = i
@@ -222,6 +223,9 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		rep.Tensors = append(rep.Tensors, tr)
 		rep.Elements += tr.Elements
 		rep.Bytes += tr.Bytes
+	}
+	if err := x.out.flush(); err != nil {
+		return nil, err
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
@@ -246,14 +250,88 @@ type executor struct {
 	ctx    context.Context
 	opt    Options
 	chunk  int
-	w      *gguf.Writer
+	out    *pipeline
 	im     Imatrix
 	done   *atomic.Int64
 	total  int64
 	tensor int
 	stage  []byte // rows copied in source order (permutations, misaligned data)
 	f32    []float32
-	out    []byte
+}
+
+// pipeline writes encoded chunks on its own goroutine, in order, while the
+// next chunk is being quantized: two buffers take turns, so a buffer is
+// reused only after its bytes were written. Only that goroutine calls the
+// GGUF writer's Write.
+type pipeline struct {
+	jobs    chan []byte
+	acks    chan error
+	bufs    [2][]byte
+	next    int // buffer to fill next
+	pending int // chunks sent and not yet acknowledged
+	err     error
+}
+
+func newPipeline(w *gguf.Writer) *pipeline {
+	p := &pipeline{jobs: make(chan []byte, 2), acks: make(chan error, 2)}
+	go func() {
+		for b := range p.jobs {
+			_, err := w.Write(b)
+			p.acks <- err
+		}
+	}()
+	return p
+}
+
+// wait collects one acknowledgement.
+func (p *pipeline) wait() {
+	if err := <-p.acks; err != nil && p.err == nil {
+		p.err = err
+	}
+	p.pending--
+}
+
+// buffer returns a buffer of n bytes that no pending write uses.
+func (p *pipeline) buffer(n int) []byte {
+	if p.pending == len(p.bufs) {
+		p.wait()
+	}
+	b := p.bufs[p.next]
+	if cap(b) < n {
+		b = make([]byte, n)
+		p.bufs[p.next] = b
+	}
+	return b[:n]
+}
+
+// send queues the buffer last returned by buffer for writing.
+func (p *pipeline) send(b []byte) error {
+	if p.err != nil {
+		return p.err
+	}
+	p.jobs <- b
+	p.pending++
+	p.next = (p.next + 1) % len(p.bufs)
+	return nil
+}
+
+// flush waits until every queued chunk is written.
+func (p *pipeline) flush() error {
+	for p.pending > 0 {
+		p.wait()
+	}
+	return p.err
+}
+
+// stop ends the writing goroutine (after the queued chunks).
+func (p *pipeline) stop() {
+	if p.jobs != nil {
+		close(p.jobs)
+		for p.pending > 0 {
+			p.wait()
+		}
+		p.jobs = nil
+	}
 }
 
 func (x *executor) cancelled() bool { return x.ctx.Err() != nil }
@@ -319,21 +397,17 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 	maxRows := max(1, x.chunk/n0)
 	encode := func(in quant.Input, firstRow int64) error {
 		rows := in.Len() / n0
-		need := rows * rowBytes
-		if cap(x.out) < need {
-			x.out = make([]byte, need)
-		}
+		buf := x.out.buffer(rows * rowBytes)
 		opt := quant.Options{Threads: x.opt.Threads, Imatrix: imFor(firstRow), Stats: &stats,
 			Cancelled: x.cancelled, Progress: x.progress}
-		if _, err := quant.Quantize(tr.Type, x.out[:need], in, n0, opt); err != nil {
+		if _, err := quant.Quantize(tr.Type, buf, in, n0, opt); err != nil {
 			var nf *quant.NonFiniteError
 			if errors.As(err, &nf) {
 				return &NonFiniteError{Row: firstRow + int64(nf.Row), Column: nf.Column, Value: nf.Value, Type: tr.Name}
 			}
 			return err
 		}
-		_, err := x.w.Write(x.out[:need])
-		return err
+		return x.out.send(buf)
 	}
 
 	var outRow int64

@@ -45,6 +45,13 @@ type kernelSet struct {
 	// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
 	firstNonFinite func(x []float32) int
 
+	// errorLanes accumulates the error of y against x (len(y) ≥ len(x)) over
+	// the first len(x) &^ 7 elements, in 8 lanes (element i goes to lane
+	// i % 8, in order) of float64: acc[0:8] Σ(y−x)², acc[8:16] Σx²,
+	// acc[16:24] max|y−x| (as MAXPD: a NaN difference leaves the lane as it
+	// was; the NaN shows in the sum). See ErrorStats.
+	errorLanes func(x, y []float32, acc *[24]float64)
+
 	// Streaming variants (nil when a set has none): the same results,
 	// written with non-temporal stores that bypass the cache, for outputs
 	// too large to be read back from it (see streamBytes).
@@ -66,6 +73,7 @@ var genericKernels = kernelSet{
 	quantizeQ8_0:   quantizeQ8_0Generic,
 	dequantizeQ8_0: dequantizeQ8_0Generic,
 	firstNonFinite: firstNonFiniteGeneric,
+	errorLanes:     func(x, y []float32, acc *[24]float64) { errorLanesGeneric(x[:len(x)&^7], y, acc) },
 }
 
 // kern is the kernel set in use, chosen once at start-up.

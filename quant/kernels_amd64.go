@@ -57,6 +57,7 @@ var avx2Kernels = kernelSet{
 	encodeBF16NT:     func(dst []byte, src []float32) bool { return encodeBF16AVX2(dst, src, true) },
 	decodeBF16NT:     func(dst []float32, src []byte) { decodeBF16AVX2(dst, src, true) },
 	dequantizeQ8_0NT: func(dst []float32, src []byte) { dequantizeQ8_0Stream(dst, src, true) },
+	errorLanes:       errorLanesAVX2,
 }
 
 // f32Bytes views float32 values as their bytes, which on little-endian
@@ -342,3 +343,11 @@ func dequantizeQ8_0AVX2(dst []float32, src []byte, nt bool)
 //
 //go:noescape
 func firstNonFiniteGroupAVX2(x []float32) int
+
+// errorLanesAVX2 is errorLanesGeneric (stats.go) for the first len(x) &^ 7
+// elements: per 8 elements, x and y widened to float64 (two YMM halves,
+// lanes 0–3 and 4–7), d = y − x, acc_e += d·d, acc_q += x·x (VMULPD then
+// VADDPD, never fused), acc_m = MAXPD(|d|, acc_m).
+//
+//go:noescape
+func errorLanesAVX2(x, y []float32, acc *[24]float64)

@@ -565,3 +565,62 @@ nf_found:
 nf_done:
 	MOVQ BX, ret+24(FP)
 	RET
+
+// Clears the sign of float64 lanes.
+DATA absMask64<>+0(SB)/8, $0x7FFFFFFFFFFFFFFF
+DATA absMask64<>+8(SB)/8, $0x7FFFFFFFFFFFFFFF
+DATA absMask64<>+16(SB)/8, $0x7FFFFFFFFFFFFFFF
+DATA absMask64<>+24(SB)/8, $0x7FFFFFFFFFFFFFFF
+GLOBL absMask64<>(SB), RODATA|NOPTR, $32
+
+// func errorLanesAVX2(x, y []float32, acc *[24]float64)
+// Reference (errorLanesGeneric): for i < len(x)&^7, l = i%8:
+//   a := float64(x[i]); d := float64(y[i]) - a
+//   acc[l] += d*d; acc[8+l] += a*a; if |d| > acc[16+l] { acc[16+l] = |d| }
+// Lanes 0–3 are the low YMM half (Y0 sums, Y2 squares, Y4 maxima), 4–7 the high.
+TEXT ·errorLanesAVX2(SB), NOSPLIT, $0-56
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ y_base+24(FP), DI
+	MOVQ acc+48(FP), DX
+	SHRQ $3, CX
+	JZ   el_done
+	VMOVUPD 0(DX), Y0
+	VMOVUPD 32(DX), Y1
+	VMOVUPD 64(DX), Y2
+	VMOVUPD 96(DX), Y3
+	VMOVUPD 128(DX), Y4
+	VMOVUPD 160(DX), Y5
+	VMOVUPD absMask64<>(SB), Y15
+el_loop:
+	VCVTPS2PD 0(SI), Y6
+	VCVTPS2PD 16(SI), Y7
+	VCVTPS2PD 0(DI), Y8
+	VCVTPS2PD 16(DI), Y9
+	VSUBPD Y6, Y8, Y8
+	VSUBPD Y7, Y9, Y9
+	VMULPD Y8, Y8, Y10
+	VADDPD Y10, Y0, Y0
+	VMULPD Y9, Y9, Y11
+	VADDPD Y11, Y1, Y1
+	VMULPD Y6, Y6, Y12
+	VADDPD Y12, Y2, Y2
+	VMULPD Y7, Y7, Y13
+	VADDPD Y13, Y3, Y3
+	VANDPD Y15, Y8, Y8
+	VANDPD Y15, Y9, Y9
+	VMAXPD Y4, Y8, Y4
+	VMAXPD Y5, Y9, Y5
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  el_loop
+	VMOVUPD Y0, 0(DX)
+	VMOVUPD Y1, 32(DX)
+	VMOVUPD Y2, 64(DX)
+	VMOVUPD Y3, 96(DX)
+	VMOVUPD Y4, 128(DX)
+	VMOVUPD Y5, 160(DX)
+	VZEROUPPER
+el_done:
+	RET

@@ -43,6 +43,38 @@ func (s ErrorStats) SNR() float64 {
 	return 10 * math.Log10(s.SumSq/s.SumSqErr)
 }
 
+// errorLanesGeneric accumulates every element of x (element i in lane i%8,
+// in order) into acc; kernelSet.errorLanes does the same for the first
+// len(x)&^7 elements, and the caller finishes the tail (whose elements fall
+// in lanes 0… again) with this function.
+func errorLanesGeneric(x, y []float32, acc *[24]float64) {
+	for i := range x {
+		l := i % 8
+		a := float64(x[i])
+		d := float64(y[i]) - a
+		acc[l] += float64(d * d) // float64(): no fused multiply-add (see TestNoFusedMultiplyAdd)
+		acc[8+l] += float64(a * a)
+		if d = math.Abs(d); d > acc[16+l] {
+			acc[16+l] = d
+		}
+	}
+}
+
+// reduceErrorLanes adds the lanes in a fixed order: Σerr² as two halves,
+// Σx² as two halves, and the largest |error|.
+func reduceErrorLanes(acc *[24]float64) (e0, e1, q0, q1, m float64) {
+	e0 = (acc[0] + acc[1]) + (acc[2] + acc[3])
+	e1 = (acc[4] + acc[5]) + (acc[6] + acc[7])
+	q0 = (acc[8] + acc[9]) + (acc[10] + acc[11])
+	q1 = (acc[12] + acc[13]) + (acc[14] + acc[15])
+	for _, v := range acc[16:] {
+		if v > m {
+			m = v
+		}
+	}
+	return
+}
+
 // decodeBuffers recycles the buffers the error statistics decode into.
 var decodeBuffers = sync.Pool{New: func() any { return new([]float32) }}
 
@@ -54,24 +86,10 @@ func (s *ErrorStats) add(tr Traits, x []float32, out []byte) {
 	}
 	y := (*bp)[:len(x)]
 	tr.dequantize(y, out)
-	var e0, e1, q0, q1, m float64
-	i := 0
-	for ; i+1 < len(x); i += 2 {
-		a, b := float64(x[i]), float64(x[i+1])
-		da, db := float64(y[i])-a, float64(y[i+1])-b
-		e0 += float64(da * da) // float64(): no fused multiply-add (see TestNoFusedMultiplyAdd)
-		e1 += float64(db * db)
-		q0 += float64(a * a)
-		q1 += float64(b * b)
-		m = max(m, math.Abs(da), math.Abs(db))
-	}
-	for ; i < len(x); i++ {
-		a := float64(x[i])
-		d := float64(y[i]) - a
-		e0 += float64(d * d)
-		q0 += float64(a * a)
-		m = max(m, math.Abs(d))
-	}
+	var acc [24]float64
+	kern.errorLanes(x, y, &acc)
+	errorLanesGeneric(x[len(x)&^7:], y[len(x)&^7:], &acc) // the tail
+	e0, e1, q0, q1, m := reduceErrorLanes(&acc)
 	decodeBuffers.Put(bp)
 	s.Merge(ErrorStats{N: int64(len(x)), SumSqErr: e0 + e1, SumSq: q0 + q1, MaxAbs: m})
 }
