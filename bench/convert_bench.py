@@ -49,7 +49,7 @@ def measured(cmd: list) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=HERE / ".cache" / "synth-1b")
-    ap.add_argument("--types", nargs="*", default=["Q8_0", "Q4_K_M"])
+    ap.add_argument("--types", nargs="*", default=["Q8_0", "Q4_0", "Q4_K_M"])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--out", type=Path, default=HERE / ".cache")
     args = ap.parse_args()
@@ -75,13 +75,16 @@ def main() -> int:
     print(f"  wick convert → F16 (llama.cpp's step 1 writes this same file): {step1['wall_s']:.1f} s "
           f"({step1['cpu_s']:.1f}), {step1['peak_rss_mib']:.0f} MiB", flush=True)
     for t in args.types:
+        report = args.out / f"synth-{t}.json"
         w = measured(wick + ["convert", str(args.model), "-o", str(args.out / f"synth-{t}.gguf"), "--type", t,
-                             "--force", "--no-progress", "--threads", str(args.threads)])
+                             "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
+        w["executor_s"] = json.loads(report.read_text())["seconds"]
         row = {"type": t, "threads": args.threads, "wick": w, "wick_f16_step": step1}
         size = (args.model / "model.safetensors").stat().st_size
         w["input_mb_per_s"] = size / w["wall_s"] / 1e6
+        w["executor_mb_per_s"] = size / w["executor_s"] / 1e6
         line = (f"  {t:<7} wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) {w['input_mb_per_s']:5.0f} MB/s of bf16 input"
-                f"  {w['peak_rss_mib']:6.0f} MiB")
+                f" [tensors alone: {w['executor_s']:.1f} s, {w['executor_mb_per_s']:.0f} MB/s]  {w['peak_rss_mib']:6.0f} MiB")
         if have_llama and t in FTYPES:
             script = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); "
                       f"p.nthread = {args.threads}; p.ftype = {FTYPES[t]}; "
@@ -89,7 +92,9 @@ def main() -> int:
             q = measured([sys.executable, "-c", script, str(f16), str(args.out / f"llama-{t}.gguf")])
             two = step1["wall_s"] + q["wall_s"]
             row["llama_quantize"] = q
-            line += (f" | llama-quantize {q['wall_s']:6.1f} s ({q['cpu_s']:6.1f}) {q['peak_rss_mib']:6.0f} MiB"
+            q["input_mb_per_s"] = f16.stat().st_size / q["wall_s"] / 1e6
+            line += (f" | llama-quantize {q['wall_s']:6.1f} s ({q['cpu_s']:6.1f}) {q['input_mb_per_s']:4.0f} MB/s of f16 input"
+                     f" {q['peak_rss_mib']:6.0f} MiB"
                      f" | RSS ×{w['peak_rss_mib'] / q['peak_rss_mib']:.2f}, wall ×{w['wall_s'] / two:.2f} of both steps"
                      f" (×{w['wall_s'] / q['wall_s']:.2f} of llama-quantize alone)")
         print(line, flush=True)
