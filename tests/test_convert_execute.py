@@ -227,3 +227,18 @@ def test_cli_convert_and_inspect(tiny, tmp_path, capsys):
     assert "general.file_type" in capsys.readouterr().out
     assert main(["convert", str(tiny), "--dry-run", "--type", "Q4_K_M"]) == 0
     assert "Q6_K" in capsys.readouterr().out
+
+
+def test_disk_full_leaves_nothing(tiny, tmp_path):
+    """A 1 MiB tmpfs as the output directory (needs the right to mount: root in CI)."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    try:
+        with pytest.raises(wick.WickOSError, match=r'tensor ".*": write .*no space left on device'):
+            wick.convert(tiny, mnt / "o.gguf", "Q8_0")
+        assert os.listdir(mnt) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
