@@ -31,6 +31,47 @@ func encodeNF4AVX2(dst []uint8, x []float32, r float32, thr *[15][8]float32)
 //go:noescape
 func encodeFP4AVX2(dst []uint8, x []float32, r float32, thr *[7][8]float32, order *[8]uint32)
 
+// decode4AVX2 writes table[p>>4]·a, table[p&15]·a for each of the first
+// len(packed) &^ 3 bytes p of packed into dst (two values per byte, high
+// nibble first), as decode4's loop does.
+//
+//go:noescape
+func decode4AVX2(dst []float32, packed []uint8, a float32, table *[16]float32)
+
+// decode4Vec decodes a leading part of packed (whole groups of 4 bytes) into
+// dst and returns how many bytes it took (0 without a vector unit).
+func decode4Vec(dst []float32, packed []uint8, a float32, table *[16]float32) int {
+	n := len(packed) &^ 3
+	if !haveAVX2 || n == 0 {
+		return 0
+	}
+	_ = dst[2*n-1]
+	decode4AVX2(dst, packed[:n], a, table)
+	return n
+}
+
+// decode4HalfVec decodes dst[lo:hi] (16-bit outputs) through float32 in
+// scratch with the vector decoder, then rounds each value once with the
+// conversion kernel: what decode4Half computes through its table. It
+// reports false when there is no vector unit.
+func decode4HalfVec(dst Output, lo, hi int, packed []uint8, absmax []float32, blocksize int, table *[16]float32,
+	per int, scratch *[]float32) bool {
+	if !haveAVX2 {
+		return false
+	}
+	if len(*scratch) < hi-lo {
+		*scratch = make([]float32, per)
+	}
+	y := (*scratch)[:hi-lo]
+	decode4(y, packed, absmax, lo, blocksize, table)
+	if dst.dtype == DTypeBF16 {
+		kern.encodeBF16(u16Bytes(dst.u16[lo:hi]), y)
+	} else {
+		kern.encodeF16(u16Bytes(dst.u16[lo:hi]), y)
+	}
+	return true
+}
+
 var (
 	nf4Broadcast = func() (t [15][8]float32) {
 		for k, v := range nf4ThresholdValues {

@@ -222,3 +222,44 @@ tabloop:
 
 tabdone:
 	RET
+
+// func decode4AVX2(dst []float32, packed []uint8, a float32, table *[16]float32)
+// Reference (decode4's loop): for j < 2·(len(packed) &^ 3), p = packed[j/2]:
+//   dst[j] = table[p>>4]·a (even j), dst[j] = table[p&15]·a (odd j).
+// Per 4 bytes: VPMOVZXBQ widens them to 4 qwords; (p>>4) | (p&15)<<32 gives
+// the 8 dword indices in output order; VPERMPS looks them up in the table's
+// two halves and VBLENDVPS picks by bit 3 (moved to the sign bit); VMULPS by
+// a, one rounding as in Go.
+TEXT ·decode4AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ packed_base+24(FP), SI
+	MOVQ packed_len+32(FP), CX
+	MOVQ table+56(FP), DX
+	SHRQ $2, CX
+	JZ   d4_done
+	VBROADCASTSS a+48(FP), Y7
+	VMOVUPS 0(DX), Y5             // table[0:8]
+	VMOVUPS 32(DX), Y6            // table[8:16]
+	VPBROADCASTQ lowNibble64<>(SB), Y8
+d4_loop:
+	VPMOVZXBQ 0(SI), Y0           // p0..p3 as qwords
+	VPSRLQ $4, Y0, Y1             // p >> 4 (low dword)
+	VPAND Y8, Y0, Y2              // p & 15
+	VPSLLQ $32, Y2, Y2            // to the high dword
+	VPOR Y1, Y2, Y0               // indices in output order
+	VPERMPS Y5, Y0, Y1            // table[idx & 7]
+	VPERMPS Y6, Y0, Y2            // table[8 + idx & 7]
+	VPSLLD $28, Y0, Y3            // bit 3 to the sign bit
+	VBLENDVPS Y3, Y2, Y1, Y1      // bit 3 set: the high half
+	VMULPS Y7, Y1, Y1
+	VMOVUPS Y1, 0(DI)
+	ADDQ $4, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  d4_loop
+	VZEROUPPER
+d4_done:
+	RET
+
+DATA lowNibble64<>+0(SB)/8, $0x0f
+GLOBL lowNibble64<>(SB), RODATA|NOPTR, $8

@@ -11,3 +11,10 @@ func maxAbsBitsVec(x []float32) (uint32, int) { return 0, 0 }
 func encode4Vec(dst []uint8, x []float32, r float32, typ FourBitType) int { return 0 }
 
 func encodeTableVec(dst []uint8, x []float32, r float32, tab *[1 << 16]uint32) int { return 0 }
+
+func decode4Vec(dst []float32, packed []uint8, a float32, table *[16]float32) int { return 0 }
+
+func decode4HalfVec(dst Output, lo, hi int, packed []uint8, absmax []float32, blocksize int, table *[16]float32,
+	per int, scratch *[]float32) bool {
+	return false
+}

@@ -223,10 +223,12 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 	}
 	table := typ.dequantTable()
 	per := chunkFor(blocksize)
-	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
+	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if dst.dtype == DTypeF32 {
 			decode4(dst.f32[lo:hi], packed, absmax, lo, blocksize, table)
-		} else {
+			return nil
+		}
+		if !decode4HalfVec(dst, lo, hi, packed, absmax, blocksize, table, per, scratch) {
 			decode4Half(dst, lo, hi, packed, absmax, blocksize, table)
 		}
 		return nil
@@ -242,7 +244,7 @@ func decode4(y []float32, packed []uint8, absmax []float32, lo, blocksize int, t
 		a := absmax[b]
 		yb := y[i:e]
 		pb := packed[(lo+i)/2 : (lo+e+1)/2]
-		j := 0
+		j := 2 * decode4Vec(yb, pb[:len(yb)/2], a, table)
 		for ; j+1 < len(yb); j += 2 {
 			p := pb[j/2]
 			yb[j] = table[p>>4] * a
@@ -256,7 +258,8 @@ func decode4(y []float32, packed []uint8, absmax []float32, lo, blocksize int, t
 }
 
 // decode4Half is decode4 for the 16-bit outputs dst[lo:hi], through a table
-// of the 16 outputs of each block, each rounded once.
+// of the 16 outputs of each block, each rounded once: the reference the
+// vectorised path of Dequantize4Bit is tested against.
 func decode4Half(dst Output, lo, hi int, packed []uint8, absmax []float32, blocksize int, table *[16]float32) {
 	y := dst.u16[lo:hi]
 	var lut [16]uint16
