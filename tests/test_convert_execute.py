@@ -242,3 +242,16 @@ def test_disk_full_leaves_nothing(tiny, tmp_path):
         assert os.listdir(mnt) == []
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_model_card_front_matter_becomes_metadata(tiny, tmp_path):
+    """README.md's YAML front matter gives general.license/tags/languages, as
+    convert_hf_to_gguf.py reads it (PyYAML is a dependency for this)."""
+    import shutil
+
+    d = tmp_path / "carded"
+    shutil.copytree(tiny, d)
+    (d / "README.md").write_text("---\nlicense: apache-2.0\ntags:\n- text-generation\nlanguage:\n- en\n---\n# A model\n")
+    meta = {kv.key: kv.value for kv in wick.convert(d, tmp_path / "o.gguf", "Q8_0", dry_run=True).metadata}
+    assert meta["general.license"] == "apache-2.0"
+    assert meta["general.tags"] == ["text-generation"] and meta["general.languages"] == ["en"]
