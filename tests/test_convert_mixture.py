@@ -9,14 +9,13 @@ tensor order and the metadata key order of the quantized files.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from wick.convert import mixture as M
 from wick.convert.errors import UnknownTargetError
-from wick.convert.ggml_types import GGML_TYPES, TARGETS, target
+from wick.convert.ggml_types import TARGETS, target
 
 GOLDEN = Path(__file__).parent / "golden" / "mixture_types.json"
 DATA = json.loads(GOLDEN.read_text())
@@ -232,11 +231,3 @@ def test_unknown_target_and_type():
         M.choose_types(model, "Q4_K_M", ts, M.MixtureOptions(output_tensor_type="Q9_K"))
 
 
-def test_block_table_matches_go_types():
-    """The planner's small type table must agree with quant/types.go (THE table)."""
-    go = (Path(__file__).resolve().parents[1] / "quant" / "types.go").read_text()
-    ids = dict(re.findall(r"^\s*(\w+)\s+Type = (\d+)", go, re.M))
-    rows = re.findall(r'\{Type: (\w+), Name: "(\w+)", BlockSize: (\d+), BlockBytes: (\d+)', go)
-    table = {name: (int(ids[t]), int(bs), int(bb)) for t, name, bs, bb in rows}
-    for name, row in GGML_TYPES.items():
-        assert table[name] == row, name

@@ -16,18 +16,18 @@ import os
 from typing import Any, Callable, Optional, Union
 
 from .. import _native
+from .ggml_types import SOURCE_DTYPE_SIZES
 from .plan import Plan
 from .report import ConversionReport, TensorReport
 
 ProgressCallback = Callable[[int, int, str], None]
 
-_SIZES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2}
 
 
 def _source_bytes_per_element(t: Any) -> float:
     if t.data is not None or not t.sources:
         return 4.0
-    return float(_SIZES.get(t.sources[0].dtype, 1))
+    return float(SOURCE_DTYPE_SIZES.get(t.sources[0].dtype, 1))
 
 
 class _Progress:

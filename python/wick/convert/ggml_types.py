@@ -1,73 +1,54 @@
 """ggml type names and block sizes, and the conversion targets (llama_ftype).
 
-The authoritative ggml type table is ``quant/types.go`` (the Python package
-proper reads it from the native library). The conversion planner must work
-without the native library — for ``--dry-run`` and in tests — so it keeps the
-few facts it needs here: the id and block size of every type a plan can name.
-``tests/test_convert_mixture.py`` cross-checks this table against
-``quant/types.go``.
-
-A *target* is what the user asks for (``--type Q4_K_M``): a ``llama_ftype``.
-Its *default type* is the ggml type most weights get; the mixture rules
-(:mod:`wick.convert.mixture`) choose the exceptions.
+The ggml type table is ``quant/types.go``; the planner reads it from the native
+library (:func:`wick.type_info`) like the rest of the package, and restates
+nothing. A *target* is what the user asks for (``--type Q4_K_M``): a
+``llama_ftype``. Its *default type* is the ggml type most weights get; the
+mixture rules (:mod:`wick.convert.mixture`) choose the exceptions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict
 
+from .. import _types
+from ..errors import WickError
 from .errors import UnknownTargetError
 
-# name -> (ggml_type id, block size in elements, bytes per block)
-GGML_TYPES: Dict[str, Tuple[int, int, int]] = {
-    "F32": (0, 1, 4),
-    "F16": (1, 1, 2),
-    "Q4_0": (2, 32, 18),
-    "Q4_1": (3, 32, 20),
-    "Q5_0": (6, 32, 22),
-    "Q5_1": (7, 32, 24),
-    "Q8_0": (8, 32, 34),
-    "Q2_K": (10, 256, 84),
-    "Q3_K": (11, 256, 110),
-    "Q4_K": (12, 256, 144),
-    "Q5_K": (13, 256, 176),
-    "Q6_K": (14, 256, 210),
-    "IQ2_XXS": (16, 256, 66),
-    "IQ2_XS": (17, 256, 74),
-    "IQ3_XXS": (18, 256, 98),
-    "IQ1_S": (19, 256, 50),
-    "IQ4_NL": (20, 32, 18),
-    "IQ3_S": (21, 256, 110),
-    "IQ2_S": (22, 256, 82),
-    "IQ4_XS": (23, 256, 136),
-    "IQ1_M": (29, 256, 56),
-    "BF16": (30, 1, 2),
-    "TQ1_0": (34, 256, 54),
-    "TQ2_0": (35, 256, 66),
+# bytes per element of the safetensors dtypes a plan may read (and widen to float32)
+SOURCE_DTYPE_SIZES: Dict[str, int] = {
+    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
 }
-
-# bytes per element of the safetensors dtypes a plan may read
-SOURCE_DTYPE_SIZES = {"F32": 4, "F16": 2, "BF16": 2}
 
 # Types that are not block-quantized (ggml_is_quantized() is false for them).
 FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
 
 
+def _info(type_name: str) -> _types.TypeInfo:
+    ti = None
+    if isinstance(type_name, str) and type_name == type_name.upper():
+        try:
+            ti = _types.type_info(type_name)
+        except WickError:
+            pass
+    if ti is None or not (ti.float and ti.name != "F64" or ti.block_size > 1):
+        known = ", ".join(t.name for t in _types.types() if t.float and t.name != "F64" or t.block_size > 1)
+        raise UnknownTargetError(f"convert: unknown ggml type {type_name!r}; known: {known}")
+    return ti
+
+
 def block_size(type_name: str) -> int:
     """Elements per block of a ggml type (1 for F32/F16/BF16)."""
-    try:
-        return GGML_TYPES[type_name][1]
-    except KeyError:
-        raise UnknownTargetError(f"convert: unknown ggml type {type_name!r}; known: {', '.join(GGML_TYPES)}") from None
+    return _info(type_name).block_size
 
 
 def row_nbytes(type_name: str, n: int) -> int:
     """Encoded size of a row of ``n`` elements (``n`` a multiple of the block size)."""
-    bs = block_size(type_name)
-    if n % bs:
-        raise UnknownTargetError(f"convert: a row of {n} elements is not a multiple of the {type_name} block size {bs}")
-    return n // bs * GGML_TYPES[type_name][2]
+    ti = _info(type_name)
+    if n % ti.block_size:
+        raise UnknownTargetError(f"convert: a row of {n} elements is not a multiple of the {type_name} block size {ti.block_size}")
+    return ti.row_nbytes(n)
 
 
 def is_quantized(type_name: str) -> bool:
