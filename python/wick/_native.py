@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import select
 import signal
@@ -180,6 +181,14 @@ def info() -> dict:
 
 def errbuf() -> Any:
     return ffi.new("char[]", ERRLEN)
+
+
+def json_float(v: Any) -> float:
+    """A float from the library's JSON, which spells NaN and ±Inf as the strings
+    "nan", "inf" and "-inf" (JSON numbers cannot express them)."""
+    if isinstance(v, str):
+        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v]
+    return float(v)
 
 
 def text(s: str) -> tuple:

@@ -13,11 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-
-def _num(v: Any) -> float:
-    if isinstance(v, str):
-        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v]
-    return float(v)
+from .._native import json_float
 
 
 def snr_db(sum_sq: float, sum_sq_err: float) -> float:
@@ -68,10 +64,10 @@ class TensorReport:
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> TensorReport:
         """Build from one tensor entry of the executor's JSON report (shape in ggml order)."""
-        se, sq = _num(d["sum_sq_err"]), _num(d["sum_sq"])
+        se, sq = json_float(d["sum_sq_err"]), json_float(d["sum_sq"])
         return cls(name=d["name"], type=d["type"], shape=tuple(reversed(d["shape"])), source_dtype=d["source_dtype"],
-                   elements=int(d["elements"]), bytes=int(d["bytes"]), rmse=_num(d["rmse"]),
-                   max_abs_err=_num(d["max_abs_err"]), snr_db=snr_db(sq, se), sum_sq_err=se, sum_sq=sq)
+                   elements=int(d["elements"]), bytes=int(d["bytes"]), rmse=json_float(d["rmse"]),
+                   max_abs_err=json_float(d["max_abs_err"]), snr_db=snr_db(sq, se), sum_sq_err=se, sum_sq=sq)
 
 
 def _fmt(v: float, spec: str) -> str:

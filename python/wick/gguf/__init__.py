@@ -75,23 +75,17 @@ class TensorInfo:
         return math.prod(self.shape)
 
 
-def _decode_float(v: Any) -> Any:
-    if isinstance(v, str):
-        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v]
-    return float(v)
-
-
 def _kv_from_json(d: dict) -> KV:
     t = ValueType[d["type"]]
     if t != ValueType.ARRAY:
         v = d["value"]
-        return KV(d["key"], t, _decode_float(v) if t in (ValueType.FLOAT32, ValueType.FLOAT64) else v)
+        return KV(d["key"], t, _native.json_float(v) if t in (ValueType.FLOAT32, ValueType.FLOAT64) else v)
     return KV(d["key"], t, _array_from_json(d["element_type"], d["value"]), ValueType[d["element_type"]])
 
 
 def _array_from_json(elem: str, value: list) -> list:
     if elem in ("FLOAT32", "FLOAT64"):
-        return [_decode_float(x) for x in value]
+        return [_native.json_float(x) for x in value]
     if elem == "ARRAY":
         return [_array_from_json(x["element_type"], x["value"]) for x in value]
     return value
