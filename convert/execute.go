@@ -477,19 +477,13 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 }
 
 // elemSize is the byte size of one element of a source dtype that converts
-// to float32, or 0.
+// to float32 (whole bytes: not the packed sub-byte formats), or 0.
 func elemSize(dtype string) int {
-	switch dtype {
-	case "F32", "I32", "U32":
-		return 4
-	case "F16", "BF16", "I16", "U16":
-		return 2
-	case "F64", "I64", "U64":
-		return 8
-	case "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I8", "U8", "BOOL":
-		return 1
+	d, ok := safetensors.ParseDType(dtype)
+	if !ok || !d.CanDecode() || d.Bits()%8 != 0 {
+		return 0
 	}
-	return 0
+	return d.Bits() / 8
 }
 
 // permuted copies rows [lo, hi) of the output order into x.stage: output
