@@ -316,12 +316,14 @@ def test_values_types():
 
 
 def test_dry_run_cli(tmp_path, capsys):
-    from wick.convert.__main__ import main
+    from wick.cli import main
     tiny.make(tmp_path / "m", layers=1, hidden=64, heads=4, kv_heads=2, ffn=128)
-    assert main([str(tmp_path / "m"), "--type", "q4_k_m", "--no-metadata", "--tensor-type", r"ffn_up=q8_0"]) == 0
+    m = str(tmp_path / "m")
+    assert main(["convert", m, "--dry-run", "--type", "q4_k_m", "--no-metadata", "--tensor-type", r"ffn_up=q8_0"]) == 0
     out = capsys.readouterr().out
     assert "target Q4_K_M" in out and "blk.0.ffn_up.weight" in out and "--tensor-type ffn_up" in out
-    assert main([str(tmp_path / "m"), "--type", "F16", "--json"]) == 0
+    assert "metadata (" not in out
+    assert main(["convert", m, "--dry-run", "--type", "F16", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["target"] == "F16"
-    assert main([str(tmp_path / "nope"), "--type", "F16"]) == 1
+    assert main(["convert", str(tmp_path / "nope"), "--dry-run", "--type", "F16"]) == 1
     assert "does not exist" in capsys.readouterr().err

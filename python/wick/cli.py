@@ -122,7 +122,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     target = args.type.upper()
     if args.dry_run:
-        print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
+        plan = build_plan(args.model, target, **_plan_options(args))
+        print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
         return 0
     if not args.output:
         raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
@@ -167,6 +168,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
@@ -228,8 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", required=True, help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
                    "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL")
     _add_run_options(p)
-    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
-    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
     _add_plan_options(p)
     p.set_defaults(func=_cmd_quantize)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
