@@ -21,6 +21,7 @@ import pytest
 
 import wick
 from conftest import ROOT
+from wick.convert.execute import execute
 from wick.convert.plan import Plan
 
 GOLDEN = json.loads((ROOT / "tests" / "golden" / "tiny_gguf_sha256.json").read_text())
@@ -159,6 +160,22 @@ def test_missing_and_broken_inputs(tiny, tmp_path):
         wick.convert(broken, tmp_path / "o.gguf", "Q8_0")
     assert not (tmp_path / "o.gguf").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_plan_the_executor_refuses_is_a_plan_error(tiny, tmp_path):
+    """Go's convert.PlanError has its own status, raised as wick.convert.PlanError."""
+    from wick.convert.errors import PlanError
+
+    plan = wick.convert(tiny, tmp_path / "o.gguf", "Q8_0", dry_run=True).to_dict()
+    plan["tensors"][1]["transforms"] = [{"op": "no_such_op"}]
+    with pytest.raises(PlanError, match='tensor "[^"]+": unknown transform "no_such_op"') as e:
+        execute(plan, tmp_path / "o.gguf")
+    assert isinstance(e.value, wick.WickValueError)
+    plan = wick.convert(tiny, tmp_path / "o.gguf", "Q8_0", dry_run=True).to_dict()
+    plan["tensors"][1]["sources"][0]["dtype"] = "F32"
+    with pytest.raises(PlanError, match="the plan expects F32"):
+        execute(plan, tmp_path / "o.gguf")
+    assert not (tmp_path / "o.gguf").exists()
 
 
 def test_non_finite_weight_names_the_tensor(tiny, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import convert_fixtures as FX
+import wick
 from wick.convert import (
     TokenizerFiles,
     build_plan,
@@ -259,6 +260,36 @@ def test_model_dir_errors(tmp_path):
     (d / "model.safetensors").rename(d / "weights.bin")
     with pytest.raises(ModelFileNotFoundError, match="safetensors"):
         read_model_dir(d)
+
+
+def test_error_classes_are_wick_errors_of_their_kind():
+    """Conversion errors are the wick.errors class of their kind, and keep their builtin bases."""
+    from wick.convert import errors as E
+
+    kinds = {
+        E.ModelFileNotFoundError: (wick.WickFileNotFoundError, wick.WickOSError, FileNotFoundError),
+        E.ModelFormatError: (wick.WickFormatError, ValueError),
+        E.ConfigError: (wick.WickFormatError, E.ModelFormatError, ValueError),
+        E.TokenizerError: (wick.WickFormatError, ValueError),
+        E.SafetensorsHeaderError: (wick.WickFormatError, ValueError),
+        E.UnsupportedArchitectureError: (wick.WickUnsupportedError, NotImplementedError, ValueError),
+        E.UnsupportedTokenizerError: (wick.WickUnsupportedError, ValueError),
+        E.UnexpectedTensorError: (wick.WickUnsupportedError, ValueError),
+        E.UnknownTargetError: (wick.WickValueError,),
+        E.TensorShapeError: (wick.WickValueError,),
+        E.PlanError: (wick.WickValueError,),
+        E.ImatrixMismatchError: (wick.WickValueError, E.ImatrixError),
+        E.RequantizeInputError: (wick.WickValueError,),
+        E.MissingTensorError: (KeyError,),
+    }
+    for cls, bases in kinds.items():
+        assert issubclass(cls, E.ConvertError) and issubclass(cls, wick.WickError), cls
+        for b in bases:
+            assert issubclass(cls, b), (cls, b)
+    e = E.ModelFileNotFoundError("convert: config.json: not found in /m", "/m/config.json")
+    assert (str(e), e.filename, e.errno) == ("convert: config.json: not found in /m", "/m/config.json", None)
+    with pytest.raises(wick.WickOSError, match="does not exist"):
+        read_model_dir("/nonexistent/model")
 
 
 def test_sharded_checkpoint_with_index(tmp_path):

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 from cffi import FFI
 
-from .errors import STATUS_EXCEPTIONS, WickForkError, WickInternalError
+from .errors import WickForkError, status_exception
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
 ABI_VERSION = 4
@@ -221,7 +221,7 @@ def check(rc: int, err: Any) -> None:
     names = {code: name for name, code in info()["status"].items()}
     name = names.get(rc, "unknown")
     msg = ffi.string(err).decode("utf-8", "replace") or f"status {name} ({rc})"
-    cls = STATUS_EXCEPTIONS.get(name, WickInternalError)
+    cls = status_exception(name)
     raise cls(msg)
 
 
