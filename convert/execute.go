@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -41,27 +43,52 @@ type Options struct {
 }
 
 // TensorReport is what was written for one tensor and how far its values
-// moved (against the float32 widening of the source).
+// moved (against the float32 widening of the source). Its JSON form is the
+// report schema the Python package reads (python/wick/convert/report.py
+// takes its field names from these tags and restates none).
 type TensorReport struct {
 	Name      string  `json:"name"`
 	Type      string  `json:"type"`
-	Shape     []int64 `json:"shape"`
+	Shape     []int64 `json:"shape"` // ggml order: Shape[0] is the row length
 	Source    string  `json:"source_dtype"`
 	Elements  int64   `json:"elements"`
 	Bytes     int64   `json:"bytes"`
-	RMSE      float64 `json:"rmse"`
-	MaxAbsErr float64 `json:"max_abs_err"`
-	SumSqErr  float64 `json:"sum_sq_err"`
-	SumSq     float64 `json:"sum_sq"`
+	RMSE      Float   `json:"rmse"`
+	MaxAbsErr Float   `json:"max_abs_err"`
+	SumSqErr  Float   `json:"sum_sq_err"`
+	SumSq     Float   `json:"sum_sq"`
 }
 
-// Report describes a finished conversion.
+// Report describes a finished conversion. Marshalled as JSON it is what
+// wick_convert returns.
 type Report struct {
-	Output   string         `json:"output"`
-	Tensors  []TensorReport `json:"tensors"`
-	Elements int64          `json:"elements"`
-	Bytes    int64          `json:"bytes"` // tensor data bytes
-	Seconds  float64        `json:"seconds"`
+	Output    string         `json:"output"`
+	Target    string         `json:"target"` // the plan's target, as given
+	Tensors   []TensorReport `json:"tensors"`
+	Elements  int64          `json:"elements"`
+	Bytes     int64          `json:"bytes"`      // tensor data bytes
+	FileBytes int64          `json:"file_bytes"` // the whole file: metadata, tensor data, padding
+	Seconds   float64        `json:"seconds"`
+}
+
+// Float is a float64 whose JSON form is a number, or the string "nan",
+// "inf" or "-inf" (which JSON numbers cannot express), as in the metadata
+// JSON of io/gguf.
+type Float float64
+
+// MarshalJSON encodes f as described above (the shortest decimal that
+// parses back to f).
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"nan"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
 }
 
 // NonFiniteError reports a NaN or ±Inf weight (the row counts across the
@@ -213,7 +240,7 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	var done atomic.Int64
 	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total}
 	defer x.out.stop()
-	rep = &Report{Output: out}
+	rep = &Report{Output: out, Target: p.Target}
 	for i, t := range p.Tensors {
 		x.tensor = i
 		tr, err := x.write(p, t, open)
@@ -229,6 +256,9 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(out); err == nil {
+		rep.FileBytes = fi.Size()
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
@@ -469,10 +499,10 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 		}
 		outRow += rows
 	}
-	rep.RMSE = stats.RMSE()
-	rep.MaxAbsErr = stats.MaxAbs
-	rep.SumSqErr = stats.SumSqErr
-	rep.SumSq = stats.SumSq
+	rep.RMSE = Float(stats.RMSE())
+	rep.MaxAbsErr = Float(stats.MaxAbs)
+	rep.SumSqErr = Float(stats.SumSqErr)
+	rep.SumSq = Float(stats.SumSq)
 	return rep, nil
 }
 

@@ -326,3 +326,28 @@ func TestExecuteWithImatrix(t *testing.T) {
 		t.Fatal("per-expert imatrix slices not applied")
 	}
 }
+
+func TestReportJSON(t *testing.T) {
+	rep := Report{Output: "o.gguf", Target: "Q8_0", Elements: 2, Bytes: 68, FileBytes: 1000, Seconds: 0.5,
+		Tensors: []TensorReport{
+			{Name: "a", Type: "Q8_0", Shape: []int64{32, 2}, Source: "BF16", Elements: 64, Bytes: 68,
+				RMSE: 0.25, MaxAbsErr: Float(math.NaN()), SumSqErr: Float(math.Inf(1)), SumSq: Float(math.Inf(-1))},
+		}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"output":"o.gguf","target":"Q8_0","tensors":[{"name":"a","type":"Q8_0","shape":[32,2],` +
+		`"source_dtype":"BF16","elements":64,"bytes":68,"rmse":0.25,"max_abs_err":"nan","sum_sq_err":"inf",` +
+		`"sum_sq":"-inf"}],"elements":2,"bytes":68,"file_bytes":1000,"seconds":0.5}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	for _, f := range []float64{0.1, 1e-300, 123456789, -0.0} {
+		b, _ := Float(f).MarshalJSON()
+		var back float64
+		if err := json.Unmarshal(b, &back); err != nil || back != f {
+			t.Fatalf("%v -> %s -> %v, %v", f, b, back, err)
+		}
+	}
+}

@@ -23,9 +23,10 @@ import (
 const SchemaVersion = 1
 
 // Plan is a conversion plan (schema 1). Fields the executor does not need
-// (architecture, target, reasons) are ignored.
+// (architecture, reasons) are ignored; the target is copied into the report.
 type Plan struct {
 	Schema      int       `json:"schema"`
+	Target      string    `json:"target"`
 	ModelDir    *string   `json:"model_dir"`
 	Alignment   int       `json:"alignment"`
 	ImatrixFile *string   `json:"imatrix_file"`

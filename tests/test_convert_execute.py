@@ -88,6 +88,33 @@ def test_report(tiny, tmp_path):
     assert rows[0].keys() >= {"name", "type", "shape", "bytes", "rmse", "max_abs_err", "snr_db", "bits_per_weight"}
     assert "<table>" in r._repr_html_() and "Q4_K" in str(r)
     assert 4.5 < r.bits_per_weight < 6
+    # totals from Go agree with the tensors; the file size is the file's
+    assert r.elements == sum(t.elements for t in r.tensors) and r.bytes == sum(t.bytes for t in r.tensors)
+    assert r.file_bytes == (tmp_path / "o.gguf").stat().st_size and r.target == "Q4_K_M"
+    # one SNR: the summary's is the report's, over the tensors quantization changed
+    lossy = [t for t in r.tensors if t.type != "F32"]
+    expect = 10 * np.log10(sum(t.sum_sq for t in lossy) / sum(t.sum_sq_err for t in lossy))
+    assert r.snr_db == pytest.approx(expect, rel=1e-12)
+    assert f"SNR {r.snr_db:.1f} dB over the quantized tensors" in r.summary()
+    assert r.to_dict()["snr_db"] == r.snr_db and r.to_dict()["tensors"] == rows
+
+
+def test_report_reads_the_executor_schema_by_name():
+    """The report's fields are the Go report's JSON keys; a library that disagrees is refused."""
+    from wick.convert.report import ConversionReport, TensorReport
+
+    t = {"name": "w", "type": "Q8_0", "shape": [32, 2], "source_dtype": "BF16", "elements": 64, "bytes": 68,
+         "rmse": 0.5, "max_abs_err": "nan", "sum_sq_err": "inf", "sum_sq": 2.0}
+    rep = ConversionReport.from_json({"output": "o.gguf", "target": "Q8_0", "tensors": [t], "elements": 64,
+                                      "bytes": 68, "file_bytes": 500, "seconds": 0.25})
+    tr = rep.tensors[0]
+    assert tr == TensorReport("w", "Q8_0", (2, 32), "BF16", 64, 68, 0.5, float("nan"), float("inf"), 2.0) or \
+        (tr.shape, np.isnan(tr.max_abs_err), tr.sum_sq_err) == ((2, 32), True, float("inf"))
+    assert tr.snr_db == float("-inf") and rep.seconds == 0.25
+    with pytest.raises(wick.WickInternalError, match="stale"):
+        TensorReport.from_json({**t, "extra": 1})
+    with pytest.raises(wick.WickInternalError, match="stale"):
+        TensorReport.from_json({k: v for k, v in t.items() if k != "rmse"})
 
 
 def test_report_matches_direct_dequantization(tiny, tmp_path):

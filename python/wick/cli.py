@@ -9,6 +9,7 @@ run), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import List, Optional
 
@@ -114,7 +115,6 @@ def _plan_options(args: argparse.Namespace) -> dict:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    import json
     import os
 
     import wick
@@ -139,10 +139,26 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return 130
     print(report)
     if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+        _write_json_report(report, args.json_report)
     return 0
+
+
+def _json_safe(v: object) -> object:
+    """NaN and ±inf as the strings "nan", "inf", "-inf" (as the library writes them): JSON has no such numbers."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def _write_json_report(report: object, path: str) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(_json_safe(report.to_dict()), f, indent=1, allow_nan=False)
 
 
 def _add_plan_options(p: argparse.ArgumentParser) -> None:
@@ -173,7 +189,6 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
-    import json
     import os
 
     from wick.convert import format_plan_table, requantize_plan
@@ -198,9 +213,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         return 130
     print(report)
     if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+        _write_json_report(report, args.json_report)
     return 0
 
 

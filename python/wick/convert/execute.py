@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional, Union
 from .. import _native
 from .ggml_types import SOURCE_DTYPE_SIZES
 from .plan import Plan
-from .report import ConversionReport, TensorReport
+from .report import ConversionReport
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -134,7 +134,4 @@ def execute(
         raise WickFileExistsError(f"{e} (pass overwrite=True, or --force, to replace it)") from None
     finally:
         bar.close(ok)
-    raw = json.loads(_native.take_result(rid[0], rlen[0]))
-    tensors = [TensorReport.from_json(t) for t in raw["tensors"]]
-    return ConversionReport(output=out, target=plan.target, tensors=tensors, seconds=float(raw["seconds"]),
-                            file_bytes=os.path.getsize(out))
+    return ConversionReport.from_json(json.loads(_native.take_result(rid[0], rlen[0])))
