@@ -273,6 +273,43 @@ def test_cli_convert_and_inspect(tiny, tmp_path, capsys):
     assert "Q6_K" in capsys.readouterr().out
 
 
+def test_dry_run_inspect_and_report_speak_alike(tiny, tmp_path, capsys):
+    """Shapes, byte counts and metadata values read the same in --dry-run, inspect and the report."""
+    from wick.cli import main
+
+    out = tmp_path / "o.gguf"
+    assert main(["convert", str(tiny), "--dry-run", "--type", "Q4_K_M"]) == 0
+    dry = capsys.readouterr().out
+    assert main(["convert", str(tiny), "-o", str(out), "--type", "Q4_K_M", "--no-progress"]) == 0
+    report = capsys.readouterr().out
+    assert main(["inspect", str(out)]) == 0
+    inspect = capsys.readouterr().out
+
+    def cells(text, name):
+        return next(line.split() for line in text.splitlines() if f" {name} " in f" {line} ")
+
+    for name in ("token_embd.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight", "output_norm.weight"):
+        i, d, r = cells(inspect, name), cells(dry, name), cells(report, name)
+        shape, nbytes = i[2], i[3]              # tensor type shape bytes
+        assert "×" in shape or shape.isdigit()
+        assert (d[2], d[8]) == (shape, nbytes)  # # name shape type ... bytes why
+        assert (r[2], r[4]) == (shape, nbytes)  # tensor type shape source bytes ...
+    for key in ("llama.attention.layer_norm_rms_epsilon", "general.sampling.top_p", "tokenizer.ggml.tokens"):
+        assert cells(dry, key) == cells(inspect, key), key
+    assert cells(dry, "llama.attention.layer_norm_rms_epsilon")[-1] == "1e-05"
+
+
+def test_plan_in_jupyter_is_an_html_table(tiny, tmp_path):
+    plan = wick.convert(tiny, tmp_path / "o.gguf", "Q4_K_M", dry_run=True)
+    html = plan._repr_html_()
+    assert html.count("<table>") == 2 and "<details>" in html  # metadata (folded) and tensors
+    assert html.count("<tr>") == 1 + len(plan.metadata) + 1 + len(plan.tensors)
+    assert "blk.0.ffn_down.weight" in html and "256×768" in html
+    assert repr(plan) == (f"<Plan LlamaForCausalLM -> llama Q4_K_M: {len(plan.metadata)} metadata keys, "
+                          f"{len(plan.tensors)} tensors, {plan.total_nbytes:,} bytes>")
+    assert str(plan) == wick.convert.format_plan_table(plan)
+
+
 def test_disk_full_leaves_nothing(tiny, tmp_path):
     """A 1 MiB tmpfs as the output directory (needs the right to mount: root in CI)."""
     mnt = tmp_path / "full"

@@ -132,7 +132,7 @@ def test_format_plan_table():
     text = format_plan_table(plan)
     assert "target Q4_K_M" in text and "general.file_type" in text
     assert "blk.0.attn_q.weight" in text and "permute_qk(4)" in text and "(generated)" in text
-    assert "tokenizer.ggml.tokens" in text and "128256 × STRING" in text
+    assert "tokenizer.ggml.tokens" in text and "ARRAY[STRING]" in text and "(128256 items)" in text
     assert "read ->" in text
     short = format_plan_table(plan, metadata=False)
     assert "tokenizer.ggml.tokens" not in short

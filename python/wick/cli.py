@@ -16,14 +16,13 @@ from typing import List, Optional
 
 def _cmd_types(args: argparse.Namespace) -> int:
     import wick
+    from wick import _display
 
     rows = [("name", "id", "block", "bytes", "bits/w", "quantize", "dequantize")]
     for t in wick.types():
         rows.append((t.name, str(t.id), str(t.block_size), str(t.type_size), f"{t.bits_per_weight:.4g}",
                      "yes" if t.can_quantize else "-", "yes" if t.can_dequantize else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(_display.table(rows, right=(1, 2, 3, 4)))
     return 0
 
 
@@ -35,24 +34,11 @@ def _cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt_value(v: object, limit: int = 60) -> str:
-    if isinstance(v, list):
-        head = ", ".join(_fmt_value(x, 20) for x in v[:5])
-        return f"[{head}{', ...' if len(v) > 5 else ''}] ({len(v)} items)"
-    s = repr(v)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def _print_table(rows: list) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-
-
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import os
 
     import wick
+    from wick import _display as D
 
     path = args.file
     is_gguf = False
@@ -62,32 +48,28 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if is_gguf:
         with wick.gguf.open(path) as g:
             print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors\n")
-            rows = [("key", "type", "value")]
-            for kv in g.metadata.kvs:
-                t = kv.type.name + (f"[{kv.element_type.name}]" if kv.element_type is not None else "")
-                rows.append((kv.key, t, _fmt_value(kv.value)))
-            _print_table(rows)
+            print(D.table(D.metadata_rows(g.metadata.kvs)))
             print()
             rows = [("tensor", "type", "shape", "bytes")]
             total = 0
             for t in g.tensors.values():
-                rows.append((t.name, t.type.name, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}"))
+                rows.append((t.name, t.type.name, D.shape(t.shape), D.nbytes(t.nbytes)))
                 total += t.nbytes
-            _print_table(rows)
+            print(D.table(rows, right=(3,)))
             n = sum(t.n_elements for t in g.tensors.values())
             bpw = f", {8 * total / n:.2f} bits per weight" if n else ""
-            print(f"\n{len(g.tensors)} tensors, {total:,} bytes{bpw}")
+            print(f"\n{len(g.tensors)} tensors, {D.nbytes(total)} bytes{bpw}")
         return 0
     with wick.safetensors.open(path) as m:
         print(f"{path}: safetensors, {len(m.files)} file(s), {len(m.tensors)} tensors")
         for f, meta in m.file_metadata.items():
             if meta:
-                print(f"  {os.path.basename(f)} metadata: {_fmt_value(meta, 200)}")
+                print(f"  {os.path.basename(f)} metadata: {D.scalar(meta)[:200]}")
         print()
         rows = [("tensor", "dtype", "shape", "bytes", "file")]
         for t in m.tensors.values():
-            rows.append((t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}", os.path.basename(t.file)))
-        _print_table(rows)
+            rows.append((t.name, t.dtype, D.shape(t.shape), D.nbytes(t.nbytes), os.path.basename(t.file)))
+        print(D.table(rows, right=(3,)))
     return 0
 
 
@@ -265,6 +247,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("wick: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`wick inspect f.gguf | head`): not worth a message; point stdout
+        # at /dev/null so that the flush at exit does not fail again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:  # a readable message, not a traceback
         from wick.errors import WickInternalError
 

@@ -98,6 +98,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _display
 from ..gguf import values as V
 from .archs import HParams, MappedTensor, TensorSource, adapter_for
 from .errors import ConfigError, PlanError, TensorShapeError
@@ -192,9 +193,10 @@ class TensorPlan:
         return t
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
-    """A complete conversion plan (see the module docstring)."""
+    """A complete conversion plan (see the module docstring). ``print()`` it for
+    the table ``wick convert --dry-run`` shows; Jupyter shows it as HTML."""
 
     hf_architecture: Optional[str]
     architecture: str
@@ -269,6 +271,17 @@ class Plan:
     def total_nbytes(self) -> int:
         """Sum of the encoded tensor sizes (without alignment padding)."""
         return sum(t.nbytes for t in self.tensors)
+
+    def __str__(self) -> str:
+        return format_plan_table(self)
+
+    def __repr__(self) -> str:
+        src = self.hf_architecture or "GGUF"
+        return (f"<Plan {src} -> {self.architecture} {self.target}: {len(self.metadata)} metadata keys, "
+                f"{len(self.tensors)} tensors, {self.total_nbytes:,} bytes>")
+
+    def _repr_html_(self) -> str:
+        return plan_html(self)
 
 
 def _options_given(o: MixtureOptions) -> bool:
@@ -484,66 +497,87 @@ def _human(n: float) -> str:
     return f"{n:.2f} TiB"  # pragma: no cover
 
 
-def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
-    """A readable rendering of the plan (what ``wick convert --dry-run`` prints)."""
-    lines: List[str] = []
+def _headline(plan: Plan) -> List[str]:
     if plan.hf_architecture is None:
         first = next((t.sources[0] for t in plan.tensors if t.sources), None)
         src = first.file if first is not None else "GGUF"
-        lines.append(f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
-                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+        lines = [f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})"]
     else:
-        lines.append(f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
-                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+        lines = [f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})"]
     if plan.imatrix_file is not None:
         used = sum(1 for t in plan.tensors if t.imatrix is not None)
         lines.append(f"importance matrix: {plan.imatrix_file} (used by {used} of {len(plan.tensors)} tensors)")
-    if metadata:
-        lines.append("")
-        lines.append(f"metadata ({len(plan.metadata)} keys):")
-        kw = max((len(kv.key) for kv in plan.metadata), default=0)
-        for kv in plan.metadata:
-            if kv.type == V.ValueType.ARRAY:
-                head = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in kv.value[:4])
-                more = ", …" if len(kv.value) > 4 else ""
-                val = f"[{head}{more}] ({len(kv.value)} × {kv.element_type.name})"
-                tname = "ARRAY"
-            else:
-                val = repr(kv.value) if isinstance(kv.value, str) else str(kv.value)
-                tname = kv.type.name
-            if len(val) > max_value_chars:
-                val = val[:max_value_chars - 1] + "…"
-            val = val.replace("\n", "\\n")
-            lines.append(f"  {kv.key:<{kw}}  {tname:<8} {val}")
-    lines.append("")
-    lines.append(f"tensors ({len(plan.tensors)}):")
-    rows = [("#", "name", "shape (ne)", "type", "from", "source", "transform", "imatrix", "size", "why")]
-    src_total = 0
+    return lines
+
+
+def _transform_label(x: Mapping[str, Any]) -> str:
+    """``permute_qk(8)``, ``stack``: the op and its parameters' values."""
+    args = ",".join(str(v) for k, v in x.items() if k != "op")
+    return f"{x.get('op', '?')}({args})" if args else str(x.get("op", "?"))
+
+
+_TENSOR_HEADER = ("#", "name", "shape", "type", "from", "source", "transform", "imatrix", "bytes", "why")
+_TENSOR_RIGHT = (0, 8)
+
+
+def _tensor_rows(plan: Plan) -> List[Tuple[str, ...]]:
+    rows = []
     for i, t in enumerate(plan.tensors):
         if t.sources:
             s0 = t.sources[0]
             dt = s0.dtype
             src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
-            for s in t.sources:
-                n = 1
-                for d in s.shape:
-                    n *= d
-                src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
         else:
             dt, src = "gen", "(generated)"
-        tr = ",".join(f"{x['op']}({x['n_head']})" if x.get("op") == "permute_qk" else x.get("op", "?")
-                      for x in t.transforms) or "-"
+        tr = ",".join(_transform_label(x) for x in t.transforms) or "-"
         im = "yes" if t.imatrix == t.name else (t.imatrix or "-")
-        rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, im, _human(t.nbytes), t.reason))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
-    for r in rows:
-        lines.append("  " + "  ".join(r[c].ljust(widths[c]) for c in range(len(widths))) + "  " + r[-1])
+        rows.append((str(i), t.name, _display.shape(reversed(t.shape)), t.type, dt, src, tr, im,
+                     _display.nbytes(t.nbytes), t.reason))
+    return rows
+
+
+def _totals(plan: Plan) -> List[str]:
+    src_total = 0
+    for t in plan.tensors:
+        for s in t.sources:
+            n = 1
+            for d in s.shape:
+                n *= d
+            src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
     by_type: Dict[str, Tuple[int, int]] = {}
     for t in plan.tensors:
         c, b = by_type.get(t.type, (0, 0))
         by_type[t.type] = (c + 1, b + t.nbytes)
-    lines.append("")
     summary = ", ".join(f"{k}: {c} ({_human(b)})" for k, (c, b) in sorted(by_type.items(), key=lambda kv: -kv[1][1]))
-    lines.append(f"types: {summary}")
-    lines.append(f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written")
+    return [f"types: {summary}", f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written"]
+
+
+def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
+    """A readable rendering of the plan (what ``wick convert --dry-run`` prints):
+    shapes row-major and values as ``wick inspect`` and the report show them."""
+    lines = _headline(plan)
+    if metadata:
+        lines += ["", f"metadata ({len(plan.metadata)} keys):",
+                  _display.table(_display.metadata_rows(plan.metadata, max_value_chars), indent="  ")]
+    lines += ["", f"tensors ({len(plan.tensors)}):",
+              _display.table([_TENSOR_HEADER] + _tensor_rows(plan), right=_TENSOR_RIGHT, indent="  "), ""]
+    lines += _totals(plan)
     return "\n".join(lines)
+
+
+def plan_html(plan: Plan, *, metadata: bool = True) -> str:
+    """The plan as HTML (how Jupyter shows a :class:`Plan`): the same headline,
+    metadata (folded) and tensor table as :func:`format_plan_table`."""
+    import html
+
+    e = html.escape
+    parts = ["<div>"] + [f"<p><b>{e(line)}</b></p>" for line in _headline(plan)]
+    if metadata:
+        parts.append(f"<details><summary>metadata ({len(plan.metadata)} keys)</summary>"
+                     f"{_display.html_table(_display.metadata_rows(plan.metadata))}</details>")
+    parts.append(_display.html_table([_TENSOR_HEADER] + _tensor_rows(plan), right=_TENSOR_RIGHT,
+                                     caption=f"tensors ({len(plan.tensors)})"))
+    parts += [f"<p>{e(line)}</p>" for line in _totals(plan)] + ["</div>"]
+    return "".join(parts)
