@@ -298,8 +298,11 @@ def test_cli_quantize(models, tmp_path, capsys, monkeypatch):
     assert "target Q4_K_M" in out and "importance matrix:" in out and "blk.0.attn_q.weight" in out
     assert cli_main(["quantize", src, "--type", "Q8_0", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reference"] == "quantize"
-    with pytest.raises(SystemExit, match="need --imatrix"):
-        cli_main(["quantize", src, "--type", "Q4_0", "--include-weights", "x", "--dry-run"])
+    capsys.readouterr()
+    assert cli_main(["quantize", src, "--type", "Q4_0", "--include-weights", "x", "--dry-run"]) == 1
+    assert "--include-weights / --exclude-weights need --imatrix" in capsys.readouterr().err
+    with pytest.raises(wick.WickValueError, match="imatrix_include / imatrix_exclude need imatrix"):
+        wc.requantize_plan(src, "Q4_0", imatrix_include=["x"])
     with pytest.raises(SystemExit, match="-o/--output is required"):
         cli_main(["quantize", src, "--type", "Q4_0"])
     assert cli_main(["quantize", src, "--type", "Q4_K_M", "--imatrix", "im.gguf", "-o", "out.gguf", "--no-progress"]) == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 
 def _cmd_types(args: argparse.Namespace) -> int:
@@ -73,49 +73,40 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_options(args: argparse.Namespace) -> dict:
-    overrides = []
-    for item in args.tensor_type:
-        pat, sep, typ = item.rpartition("=")
-        if not sep or not pat:
-            raise SystemExit(f"wick: error: --tensor-type expects REGEX=TYPE, got {item!r}")
-        overrides.append((pat, typ.upper()))
-    opts = {"pure": args.pure, "tensor_types": overrides, "leave_output_tensor": args.leave_output_tensor}
-    if args.output_tensor_type:
-        opts["output_tensor_type"] = args.output_tensor_type.upper()
-    if args.token_embedding_type:
-        opts["token_embedding_type"] = args.token_embedding_type.upper()
-    if getattr(args, "tokenizer_pre", None):
-        opts["tokenizer_pre"] = args.tokenizer_pre
-    if args.imatrix:
-        opts["imatrix"] = args.imatrix
-        opts["imatrix_include"] = args.include_weights
-        opts["imatrix_exclude"] = args.exclude_weights
-    elif args.include_weights or args.exclude_weights:
-        raise SystemExit("wick: error: --include-weights / --exclude-weights need --imatrix")
-    return opts
-
-
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from wick.convert import build_plan
+    from wick.convert.options import CONVERT, PlanOptions
+
+    return _run_plan(args, lambda: build_plan(args.model, args.type.upper(), PlanOptions.from_arguments(args, CONVERT)))
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from wick.convert import requantize_plan
+    from wick.convert.options import REQUANTIZE, PlanOptions
+
+    return _run_plan(args, lambda: requantize_plan(args.input, args.type.upper(),
+                                                   PlanOptions.from_arguments(args, REQUANTIZE)))
+
+
+def _run_plan(args: argparse.Namespace, make_plan: Callable[[], Any]) -> int:
+    """Plan, then print the plan (--dry-run) or execute it and print the report."""
     import os
 
-    import wick
-    from wick.convert import build_plan, format_plan_table
+    from wick.convert import _execute, format_plan_table
 
-    target = args.type.upper()
+    if not args.dry_run:
+        if not args.output:
+            raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+        if os.path.exists(args.output) and not args.force:
+            print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+            return 1
+    plan = make_plan()
     if args.dry_run:
-        plan = build_plan(args.model, target, **_plan_options(args))
         print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
         return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
     try:
-        report = wick.convert(args.model, args.output, target, threads=args.threads, overwrite=args.force,
-                              progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                              **_plan_options(args))
+        report = _execute(plan, args.output, overwrite=args.force, threads=args.threads,
+                          progress=not args.no_progress and sys.stderr.isatty() or args.progress)
     except KeyboardInterrupt:
         print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
@@ -143,21 +134,6 @@ def _write_json_report(report: object, path: str) -> None:
         json.dump(_json_safe(report.to_dict()), f, indent=1, allow_nan=False)
 
 
-def _add_plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pure", action="store_true", help="no mixture: every quantizable tensor gets the target's default type")
-    p.add_argument("--output-tensor-type", help="ggml type for output.weight")
-    p.add_argument("--token-embedding-type", help="ggml type for token_embd.weight")
-    p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
-                   help="override the type of tensors whose name matches REGEX (repeatable)")
-    p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
-    p.add_argument("--imatrix", metavar="FILE",
-                   help="importance matrix (llama-imatrix output, GGUF or legacy .dat), as llama-quantize --imatrix")
-    p.add_argument("--include-weights", action="append", default=[], metavar="NAME",
-                   help="use the imatrix only for tensors whose name contains NAME (repeatable)")
-    p.add_argument("--exclude-weights", action="append", default=[], metavar="NAME",
-                   help="do not use the imatrix for tensors whose name contains NAME (repeatable)")
-
-
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="the GGUF file to write")
     p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
@@ -170,37 +146,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
 
 
-def _cmd_quantize(args: argparse.Namespace) -> int:
-    import os
-
-    from wick.convert import format_plan_table, requantize_plan
-
-    target = args.type.upper()
-    plan = requantize_plan(args.input, target, **_plan_options(args))
-    if args.dry_run:
-        print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
-        return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
-    from wick.convert.execute import execute
-
-    try:
-        report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
-                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
-    except KeyboardInterrupt:
-        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
-        return 130
-    print(report)
-    if args.json_report:
-        _write_json_report(report, args.json_report)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wick`` command and its subcommands."""
+    from wick.convert.options import CONVERT, REQUANTIZE, PlanOptions
+
     parser = argparse.ArgumentParser(prog="wick", description="Quantize model weights to GGUF with a fast Go core.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("types", help="list the ggml types and what Wick can do with each")
@@ -215,8 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)
-    p.add_argument("--tokenizer-pre", help="force tokenizer.ggml.pre (byte-level BPE only)")
-    _add_plan_options(p)
+    PlanOptions.add_arguments(p, CONVERT)
     p.set_defaults(func=_cmd_convert)
     p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
                        description="Requantize a GGUF model whose tensors are F32, F16 or BF16 to --type, writing the "
@@ -226,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", required=True, help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
                    "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL")
     _add_run_options(p)
-    _add_plan_options(p)
+    PlanOptions.add_arguments(p, REQUANTIZE)
     p.set_defaults(func=_cmd_quantize)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
@@ -242,8 +190,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from wick.convert.options import command_line
+
     try:
-        return args.func(args)
+        with command_line():  # messages name options by their flags
+            return args.func(args)
     except KeyboardInterrupt:
         print("wick: interrupted", file=sys.stderr)
         return 130

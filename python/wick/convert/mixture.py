@@ -59,6 +59,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from .errors import ConvertError, UnknownTargetError
 from .ggml_types import Target, block_size, is_quantized
 from .ggml_types import target as lookup_target
+from .options import spell
 
 __all__ = [
     "MixtureModel",
@@ -439,7 +440,10 @@ class _State:
 
 def _check_type_name(what: str, t: Optional[str]) -> None:
     if t is not None:
-        block_size(t)  # raises UnknownTargetError naming the bad type
+        try:
+            block_size(t)
+        except UnknownTargetError as e:  # name the option too
+            raise UnknownTargetError(f"{spell(what)}: {e}") from None
 
 
 def choose_types(

@@ -94,7 +94,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -107,6 +107,7 @@ from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, ro
 from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
+from .options import CONVERT, PlanOptions, takes_plan_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 
 SCHEMA_VERSION = 1
@@ -289,27 +290,35 @@ def _options_given(o: MixtureOptions) -> bool:
                 or not o.quantize_output_tensor)
 
 
+def mixture_options(opts: PlanOptions, has_imatrix: bool) -> MixtureOptions:
+    """The llama-quantize options among the plan options."""
+    return MixtureOptions(has_imatrix=has_imatrix, pure=opts.pure, output_tensor_type=opts.output_tensor_type,
+                          token_embedding_type=opts.token_embedding_type, tensor_types=opts.tensor_types,
+                          quantize_output_tensor=not opts.leave_output_tensor)
+
+
+def imatrix_info(opts: PlanOptions) -> Optional[ImatrixInfo]:
+    """The importance matrix the options name, loaded and filtered (None without one)."""
+    if opts.imatrix is None or isinstance(opts.imatrix, ImatrixInfo):
+        return opts.imatrix
+    return ImatrixInfo.load(opts.imatrix, include=opts.imatrix_include, exclude=opts.imatrix_exclude)
+
+
+@takes_plan_options(CONVERT)
 def build_plan_from_parts(
     config: Mapping[str, Any],
     tokenizer: TokenizerFiles,
     tensors: Mapping[str, Tuple[str, str, Sequence[int]]],
     target: str,
+    options: Optional[PlanOptions] = None,
     *,
-    imatrix_names: Optional[Iterable[str]] = None,
-    imatrix: Optional[ImatrixInfo] = None,
     dir_name: Optional[str] = None,
     model_dir: Optional[str] = None,
     generation_config: Optional[Mapping[str, Any]] = None,
     model_card: Optional[Mapping[str, Any]] = None,
-    tokenizer_pre: Optional[str] = None,
-    model_name: Optional[str] = None,
-    pure: bool = False,
-    output_tensor_type: Optional[str] = None,
-    token_embedding_type: Optional[str] = None,
-    tensor_types: Sequence[Tuple[str, str]] = (),
-    leave_output_tensor: bool = False,
+    **keywords: Any,
 ) -> Plan:
-    """Build a plan from already-parsed inputs (no file access).
+    """Build a plan from already-parsed inputs (no file access but the imatrix).
 
     Args:
         config: config.json.
@@ -318,26 +327,21 @@ def build_plan_from_parts(
             file relative to the model directory, the safetensors dtype
             (``"BF16"`` …) and the row-major shape.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
-        imatrix_names: names of the tensors an importance matrix covers
-            (GGUF names); ``None`` means no imatrix. Its presence changes some
-            mixture rules, as in llama-quantize. Names only: no size checks,
-            no metadata, no ``imatrix_file`` (a plan for display).
-        imatrix: an importance matrix (:meth:`ImatrixInfo.load`): as
-            ``llama-quantize --imatrix`` it changes the mixture, checks every
-            entry's size against its tensor, records ``quantize.imatrix.*``
-            metadata and sets ``imatrix_file`` (see
-            :mod:`wick.convert.imatrix_plan`). Exclusive with ``imatrix_names``.
+        options: a :class:`~wick.convert.options.PlanOptions`; keywords given
+            beside it override its fields.
         dir_name: the model directory's name (used for general.name & co.).
         model_dir: recorded in the plan; source files are relative to it.
         generation_config: generation_config.json (sampling defaults).
         model_card: README.md front matter as a dict.
-        tokenizer_pre: force ``tokenizer.ggml.pre`` for a byte-level BPE tokenizer.
-        model_name: force ``general.name``.
-        pure, output_tensor_type, token_embedding_type, tensor_types,
-        leave_output_tensor: llama-quantize's ``--pure``,
-            ``--output-tensor-type``, ``--token-embedding-type``,
-            ``--tensor-type REGEX=TYPE`` and ``--leave-output-tensor``.
+
+    An importance matrix (``imatrix``: a path, an open file or an
+    :class:`ImatrixInfo`) changes the mixture as ``llama-quantize --imatrix``
+    does, checks every entry's size against its tensor, records the
+    ``quantize.imatrix.*`` metadata and sets ``imatrix_file`` (see
+    :mod:`wick.convert.imatrix_plan`); ``imatrix_names`` only changes the
+    mixture, for a plan to display.
     """
+    opts = PlanOptions.of(options, keywords, scope=CONVERT, caller="build_plan_from_parts")
     if not isinstance(config, Mapping):
         raise ConfigError("convert: config.json must hold a JSON object", "config.json")
     raw_config = dict(config)
@@ -354,7 +358,7 @@ def build_plan_from_parts(
     vocab, tok_kvs = tokenizer_metadata(adapter.vocab_readers, tokenizer, raw_config,
                                         vocab_size=hp.n_vocab,
                                         reads_add_prefix_space=adapter.reads_add_prefix_space,
-                                        pre_override=tokenizer_pre, quirks=adapter.tokenizer_quirks)
+                                        pre_override=opts.tokenizer_pre, quirks=adapter.tokenizer_quirks)
     n_vocab = len(vocab.tokens)
 
     sources: Dict[str, TensorSource] = {}
@@ -369,13 +373,10 @@ def build_plan_from_parts(
         sources[name] = TensorSource(str(file), str(dtype), shape_t)
     mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
 
-    if imatrix is not None and imatrix_names is not None:
-        raise PlanError("convert: give imatrix or imatrix_names, not both")
+    imatrix = imatrix_info(opts)
+    imatrix_names = opts.imatrix_names
     active = imatrix is not None and imatrix.active
-    options = MixtureOptions(
-        has_imatrix=(imatrix_names is not None) or active, pure=pure, output_tensor_type=output_tensor_type,
-        token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
-        quantize_output_tensor=not leave_output_tensor)
+    options = mixture_options(opts, has_imatrix=(imatrix_names is not None) or active)
     via_quantize = tgt.via_quantize or _options_given(options) or active
 
     # metadata, in the converter's order
@@ -383,7 +384,7 @@ def build_plan_from_parts(
     kvs: List[V.KV] = [V.string("general.architecture", adapter.gguf_arch), V.string("general.type", "model")]
     kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
                             model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
-                            name_override=model_name)
+                            name_override=opts.model_name)
     kvs += adapter.metadata(hp_config, hp, tgt.ftype)
     kvs.append(V.u32("general.quantization_version", QUANTIZATION_VERSION))
     kvs += tok_kvs
