@@ -28,9 +28,13 @@ package main
 */
 import "C"
 
-// abiVersion changes whenever an exported signature or a struct in the
-// header changes. The Python package refuses a library with another one.
-const abiVersion = 4
+// abiVersion changes whenever an exported signature, a struct in the
+// header, or the shape of the JSON the library returns (wick_info_json, the
+// conversion report) changes. The Python package refuses a library with
+// another one. 5: the conversion report is convert.Report as it is (with
+// target and file_bytes); bnb.tables maps names to {id, size}; the
+// safetensors dtype table; the "plan" status.
+const abiVersion = 5
 
 func main() {}
 

@@ -132,7 +132,13 @@ type cpu4 struct {
 	dec    *decider
 }
 
-var cpuNF4, cpuFP4 = newCPU4(NF4), newCPU4(FP4)
+// cpu4s holds the CPU rule of each 4-bit type, by type.
+var cpu4s = func() (c [len(fourBitTypes)]*cpu4) {
+	for _, t := range FourBitTypes() {
+		c[t] = newCPU4(t)
+	}
+	return c
+}()
 
 func newCPU4(t FourBitType) *cpu4 {
 	table := t.QuantMap()
@@ -151,12 +157,7 @@ func newCPU4(t FourBitType) *cpu4 {
 	return c
 }
 
-func (t FourBitType) cpu() *cpu4 {
-	if t == FP4 {
-		return cpuFP4
-	}
-	return cpuNF4
-}
+func (t FourBitType) cpu() *cpu4 { return cpu4s[t] }
 
 // rule is torch.bucketize(x, bounds) mapped back through the sort: the
 // count of midpoints strictly below x selects the code (ties go to the lower

@@ -38,27 +38,12 @@ func fp4CodeRef(x float32) uint8 {
 	return sign | fp4MagnitudeOrder[k]
 }
 
-func (t FourBitType) rule() func(float32) uint8 {
-	if t == FP4 {
-		return fp4CodeRef
-	}
-	return nf4CodeRef
-}
+func (t FourBitType) rule() func(float32) uint8 { return fourBitTypes[t].rule }
 
-func (t FourBitType) decider() *decider {
-	if t == FP4 {
-		return getFP4Decider()
-	}
-	return getNF4Decider()
-}
+func (t FourBitType) decider() *decider { return fourBitTypes[t].decider() }
 
 // dequantTable is the table CUDA bitsandbytes dequantizes t with.
-func (t FourBitType) dequantTable() *[16]float32 {
-	if t == FP4 {
-		return &fp4DequantTable
-	}
-	return &nf4Table
-}
+func (t FourBitType) dequantTable() *[16]float32 { return fourBitTypes[t].cudaDequant }
 
 func checkFourBitType(t FourBitType) error {
 	if !t.valid() {

@@ -124,3 +124,21 @@ def test_error_classes_inherit_builtins():
     assert issubclass(wick.WickForkError, RuntimeError)
     for cls in (wick.WickValueError, wick.WickOSError, wick.WickInternalError, wick.WickForkError, wick.WickCancelledError):
         assert issubclass(cls, wick.WickError)
+
+
+def test_tables_python_reads_from_the_library():
+    """The 4-bit types (one Go table) and the safetensors dtype sizes come from wick_info_json."""
+    from wick import quant_state
+    from wick.convert.ggml_types import source_dtype_size
+
+    bnb = wick.library_info()["bnb"]
+    assert quant_state.QUANT_TYPES == ("nf4", "fp4")  # bitsandbytes' names, in the order of their codes
+    assert quant_state.FOUR_BIT_BLOCKSIZES == tuple(bnb["blocksizes"]) == (32, 64, 128, 256, 512, 1024, 2048, 4096)
+    for name, t in bnb["tables"].items():
+        assert wick.code_table(name).shape == (t["size"],) == ((16,) if name in quant_state.QUANT_TYPES else (256,))
+    # sizes as numpy has them (bfloat16 and float8 have no numpy dtype)
+    for name, np_name in {"F64": "float64", "F32": "float32", "F16": "float16", "I64": "int64", "U32": "uint32",
+                          "I16": "int16", "U8": "uint8", "I8": "int8", "BOOL": "bool"}.items():
+        assert source_dtype_size(name) == np.dtype(np_name).itemsize, name
+    assert (source_dtype_size("BF16"), source_dtype_size("F8_E4M3")) == (2, 1)
+    assert source_dtype_size("F4") == source_dtype_size("C64") == source_dtype_size("Q4_K") == 0

@@ -62,14 +62,15 @@ def code_table(name: str) -> np.ndarray:
     """A copy of a built-in code table: ``"dynamic_signed"`` (bitsandbytes'
     default 8-bit map), ``"dynamic_unsigned"``, ``"nf4"`` or ``"fp4"`` (as a
     QuantState's ``quant_map`` stores them)."""
-    ids = _native.info()["bnb"]["tables"]
-    if name not in ids:
-        raise WickValueError(f"name: {name!r} is not one of {', '.join(sorted(ids))}")
+    tables = _native.info()["bnb"]["tables"]
+    if name not in tables:
+        raise WickValueError(f"name: {name!r} is not one of {', '.join(sorted(tables))}")
     if name not in _tables:
-        n = 16 if name in ("nf4", "fp4") else 256
+        n = tables[name]["size"]
         out = np.empty(n, np.float32)
         err = _native.errbuf()
-        _native.check(_native.lib().wick_bnb_table(ids[name], _arrays.ptr(out, "float[]", True), n, err, _native.ERRLEN), err)
+        _native.check(_native.lib().wick_bnb_table(tables[name]["id"], _arrays.ptr(out, "float[]", True), n, err,
+                                                   _native.ERRLEN), err)
         out.flags.writeable = False
         _tables[name] = out
     return _tables[name].copy()

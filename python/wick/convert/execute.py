@@ -16,7 +16,7 @@ import os
 from typing import Any, Callable, Optional, Union
 
 from .. import _native
-from .ggml_types import SOURCE_DTYPE_SIZES
+from .ggml_types import source_dtype_size
 from .plan import Plan
 from .report import ConversionReport
 
@@ -27,7 +27,7 @@ ProgressCallback = Callable[[int, int, str], None]
 def _source_bytes_per_element(t: Any) -> float:
     if t.data is not None or not t.sources:
         return 4.0
-    return float(SOURCE_DTYPE_SIZES.get(t.sources[0].dtype, 1))
+    return float(source_dtype_size(t.sources[0].dtype) or 1)
 
 
 class _Progress:

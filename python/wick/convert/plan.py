@@ -103,7 +103,7 @@ from ..gguf import values as V
 from .archs import HParams, MappedTensor, TensorSource, adapter_for
 from .errors import ConfigError, PlanError, TensorShapeError
 from .general import general_metadata, parameter_counts
-from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
+from .ggml_types import Target, block_size, is_quantized, row_nbytes, source_dtype_size
 from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
@@ -546,7 +546,7 @@ def _totals(plan: Plan) -> List[str]:
             n = 1
             for d in s.shape:
                 n *= d
-            src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
+            src_total += n * source_dtype_size(s.dtype)
     by_type: Dict[str, Tuple[int, int]] = {}
     for t in plan.tensors:
         c, b = by_type.get(t.type, (0, 0))
