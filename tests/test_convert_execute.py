@@ -51,7 +51,7 @@ def sha256(path: Path) -> str:
 @pytest.mark.parametrize("target", sorted(GOLDEN["files"]))
 def test_byte_identical_to_llama_cpp(tiny, tmp_path, target):
     if target == "IQ4_XS" and not wick.type_info("IQ4_XS").can_quantize:
-        pytest.skip("Wick has no IQ4_XS encoder yet (not one of the issue's targets)")
+        pytest.skip("Wick cannot write IQ4_XS yet (the golden has llama.cpp's file for when it can)")
     out = tmp_path / f"{target}.gguf"
     report = wick.convert(tiny, out, target)
     want = GOLDEN["files"][target]
@@ -97,6 +97,29 @@ def test_report(tiny, tmp_path):
     assert r.snr_db == pytest.approx(expect, rel=1e-12)
     assert f"SNR {r.snr_db:.1f} dB over the quantized tensors" in r.summary()
     assert r.to_dict()["snr_db"] == r.snr_db and r.to_dict()["tensors"] == rows
+
+
+def test_report_plot(tiny, tmp_path, monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from wick.convert.report import plot_tradeoff
+
+    r = wick.convert(tiny, tmp_path / "o.gguf", "Q4_K_M")
+    ax = r.plot()
+    lossy = [t for t in r.tensors if t.sum_sq_err > 0]
+    assert [b.get_height() for b in ax.patches] == pytest.approx([t.snr_db for t in lossy])
+    assert [x.get_text() for x in ax.get_xticklabels()] == [t.name for t in lossy]
+    assert sorted(x.get_text() for x in ax.get_legend().get_texts()) == sorted({t.type for t in lossy})
+    ax = r.plot(metric="rmse", quantized_only=False)
+    assert len(ax.patches) == len(r.tensors)
+    with pytest.raises(wick.WickValueError, match="metric: 'name' is not one of snr_db"):
+        r.plot(metric="name")
+    r8 = wick.convert(tiny, tmp_path / "o8.gguf", "Q8_0")
+    ax = plot_tradeoff([r, r8])
+    assert [t.get_text() for t in ax.texts] == ["Q4_K_M", "Q8_0"]
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib.pyplot", None)
+    with pytest.raises(wick.WickUnsupportedError, match=r'pip install "wick\[notebook\]"'):
+        r.plot()
 
 
 def test_report_reads_the_executor_schema_by_name():
