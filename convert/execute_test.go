@@ -105,14 +105,16 @@ func (fx fixture) plan(qType string) *Plan {
 		return int64(rb) * n
 	}
 	return &Plan{
-		Schema: 1, ModelDir: &dir, Alignment: 32,
+		Schema: SchemaVersion, ModelDir: &dir, Alignment: 32,
 		Metadata: []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "x.n", Value: gguf.Uint32(7)}},
 		Tensors: []Tensor{
 			{Name: "blk.0.attn_q.weight", Shape: []int64{W, 64}, Type: qType, NBytes: tb(qType, 64),
-				Sources: []Source{src("q", "BF16", 64, W)}, Transforms: []Transform{{Op: "permute_qk", NHead: 8}}},
+				Sources: []Source{src("q", "BF16", 64, W)},
+				// q/k permutation: 8 heads of 8 rows, (h, i, j) <- row h·8 + j·4 + i
+				Parts: []Part{{Source: 0, Shape: []int64{8, 4, 2, W}, Strides: []int64{8 * W, W, 4 * W, 1}}}},
 			{Name: "output_norm.weight", Shape: []int64{W}, Type: "F32", NBytes: 4 * W, Sources: []Source{src("norm", "F32", W)}},
 			{Name: "experts", Shape: []int64{W, 32, 2}, Type: qType, NBytes: tb(qType, 64),
-				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}, Transforms: []Transform{{Op: "stack"}}},
+				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}},
 			{Name: "d", Shape: []int64{W, 2}, Type: "F16", NBytes: 4 * W, Sources: []Source{src("d", "F64", 2, W)}},
 			{Name: "rope_freqs.weight", Shape: []int64{32}, Type: "F32", NBytes: 128, Data: &Inline{DType: "F32", Base64: inline}},
 		},
@@ -240,13 +242,18 @@ func TestPlanErrors(t *testing.T) {
 		mutate func(p *Plan)
 		want   string
 	}{
-		{func(p *Plan) { p.Schema = 2 }, "schema 2"},
+		{func(p *Plan) { p.Schema = 1 }, "schema 1"},
 		{func(p *Plan) { p.Tensors[0].Type = "Q9_0" }, "unknown ggml type"},
 		{func(p *Plan) { p.Tensors[0].NBytes++ }, "nbytes is"},
 		{func(p *Plan) { p.Tensors[0].Shape = []int64{W - 1, 64} }, "not whole"},
 		{func(p *Plan) { p.Tensors[2].Sources = p.Tensors[2].Sources[:1] }, "sources hold"},
-		{func(p *Plan) { p.Tensors[0].Transforms[0].NHead = 3 }, "permute_qk"},
-		{func(p *Plan) { p.Tensors[0].Transforms[0].Op = "rotate" }, "unknown transform"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Strides[3] = 2 }, "reaches"},
+		{func(p *Plan) { p.Tensors[0].Parts[0] = Part{Shape: []int64{128, W / 2}, Strides: []int64{W / 2, 1}} }, "crosses the rows"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Source = 1 }, "names source 1"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Shape[0] = 4 }, "sources hold"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Shape = []int64{8 * 4 * 2 * 2, W / 2} }, "strides for"},
+		{func(p *Plan) { p.Tensors[0].Ops = []Op{{Op: "rotate"}} }, "unknown operation"},
+		{func(p *Plan) { p.Tensors[0].Ops = []Op{{Op: "round", DType: "F8"}} }, "F16 or BF16"},
 		{func(p *Plan) { p.Tensors[1].Name = p.Tensors[0].Name }, "listed twice"},
 		{func(p *Plan) { p.Tensors[0].Sources[0].DType = "F16" }, "the plan expects F16"},
 		{func(p *Plan) { p.Tensors[0].Sources[0].Tensor = "nope" }, "nope"},
@@ -268,7 +275,7 @@ func TestPlanErrors(t *testing.T) {
 	if _, err := ParsePlan(b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParsePlan([]byte(`{"schema": 1, "tensors": [{"name": 3}]}`)); err == nil {
+	if _, err := ParsePlan([]byte(`{"schema": 2, "tensors": [{"name": 3}]}`)); err == nil {
 		t.Fatal("bad plan accepted")
 	}
 }

@@ -24,6 +24,7 @@ import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnexpectedTensorError
+from ..view import View, permute_qk_view
 
 CONFIG = "config.json"
 
@@ -88,7 +89,8 @@ class MappedTensor:
     name: str  # GGUF name
     sources: List[Tuple[str, TensorSource]]  # (HF name, source); several = stacked
     ne: List[int]  # GGUF dims (ne[0] innermost)
-    transforms: List[Dict[str, Any]] = field(default_factory=list)
+    parts: List[Dict[str, Any]] = field(default_factory=list)  # plan parts (View.part()); [] = sources whole
+    ops: List[Dict[str, Any]] = field(default_factory=list)  # element-wise operations (plan "ops")
     data: Optional[np.ndarray] = None  # generated tensors (e.g. rope_freqs), float32
     force_f32: bool = False  # 1-D / norms / biases / router: F32 whatever the target
 
@@ -372,11 +374,11 @@ class Adapter:
                 rule = layer_rules[m.group(2)]
                 self._check(hf_name, src, self._shape(rule.shape, dims))
                 gname = f"blk.{bid}.{rule.gguf}"
-                transforms = []
+                parts = []
                 if self.permute_qk and rule.permute:
                     n = hp.n_head if rule.permute == "q" else hp.n_head_kv
-                    transforms.append({"op": "permute_qk", "n_head": n})
-                found[gname] = MappedTensor(gname, [(hf_name, src)], list(reversed(src.shape)), transforms)
+                    parts.append(permute_qk_view(View.of(src.shape), n).part())
+                found[gname] = MappedTensor(gname, [(hf_name, src)], list(reversed(src.shape)), parts)
                 order.append(gname)
                 continue
             raise UnexpectedTensorError(
@@ -397,7 +399,7 @@ class Adapter:
                     srcs = [got[x] for x in range(hp.n_expert)]
                     rows, cols = srcs[0][1].shape
                     gname = f"blk.{bid}.{gsuf}"
-                    found[gname] = MappedTensor(gname, srcs, [cols, rows, hp.n_expert], [{"op": "stack"}])
+                    found[gname] = MappedTensor(gname, srcs, [cols, rows, hp.n_expert])
             order = self._moe_order(order, found, hp, tensors)
 
         for hf, (gname, _sym, req) in globals_.items():

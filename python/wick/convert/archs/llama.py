@@ -2,7 +2,7 @@
 
 * q_proj / k_proj weights and biases are permuted from Hugging Face's
   rotate-half RoPE layout to ggml's interleaved pairs (k with the KV-head
-  count), as the data transform ``{"op": "permute_qk", "n_head": N}``.
+  count), as a strided view (:func:`wick.convert.view.permute_qk_view`).
 * Llama 3.1+ ``rope_scaling.rope_type == "llama3"`` writes no scaling keys but
   an F32 tensor ``rope_freqs.weight`` of head_dim/2 per-frequency factors
   (:func:`llama3_rope_factors`).

@@ -5,7 +5,7 @@ converter handles ``MistralForCausalLM`` and ``MixtralForCausalLM`` exactly like
 Llama (same keys, q/k permutation with the KV-head count; ``sliding_window``
 is not written). Mixtral's per-expert ``w1``/``w2``/``w3`` matrices are
 stacked into ``blk.N.ffn_gate_exps`` / ``ffn_down_exps`` / ``ffn_up_exps``
-([E, F, n_expert] / [F, E, n_expert]) with the transform ``{"op": "stack"}``,
+([E, F, n_expert] / [F, E, n_expert]): one source per expert, in order,
 and the router ``block_sparse_moe.gate`` becomes ``ffn_gate_inp`` (kept F32).
 """
 
