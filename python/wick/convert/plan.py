@@ -381,7 +381,7 @@ def build_plan_from_parts(
         if any(x < 0 for x in shape_t):
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
         sources[name] = TensorSource(str(file), str(dtype), shape_t)
-    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
+    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp_config, hp, n_vocab, sources)
 
     if imatrix is not None and imatrix_names is not None:
         raise PlanError("convert: give imatrix or imatrix_names, not both")
@@ -435,8 +435,11 @@ def build_plan_from_parts(
         assigner.finish()
     else:
         for t in mapped:
-            if t.force_f32 or tgt.default_type == "F32":
-                typ, why = "F32", "kept F32 (1-D, norm, bias or router)" if t.force_f32 else "F32 target"
+            if t.force_type is not None:
+                typ = t.force_type
+                why = "kept F32 (1-D, norm, bias or router)" if typ == "F32" else f"{typ}, as the converter forces it"
+            elif tgt.default_type == "F32":
+                typ, why = "F32", "F32 target"
             else:
                 typ, why = tgt.default_type, "default"
                 if t.ne[0] % block_size(typ):

@@ -17,9 +17,10 @@ import pkgutil
 from typing import Any, Dict, List, Type
 
 from ..errors import ConfigError, UnsupportedArchitectureError
-from ._base import Adapter, HParams, LayerRule, MappedTensor, TensorSource
+from ..lazy import LazyTensor
+from ._base import Adapter, HParams, MappedTensor, TensorSource
 
-__all__ = ["Adapter", "HParams", "LayerRule", "MappedTensor", "TensorSource", "register", "adapter_for",
+__all__ = ["Adapter", "HParams", "LazyTensor", "MappedTensor", "TensorSource", "register", "adapter_for",
            "supported_architectures"]
 
 _REGISTRY: Dict[str, Type[Adapter]] = {}
