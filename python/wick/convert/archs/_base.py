@@ -200,12 +200,19 @@ class Adapter:
             raise ConfigError(f"convert: {CONFIG}: 'rope_scaling' must be an object or null, got {rp!r}", CONFIG)
         rp = dict(rp)
         theta = find_hparam(config, ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"], required=False)
+        local = find_hparam(config, ["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta",
+                                     "rope_local_base_freq"], required=False)
+        partial = find_hparam(config, ["partial_rotary_factor", "rope_pct", "rope_percent"], required=False)
         orig = config.get("original_max_position_embeddings")
         if "full_attention" not in rp and "sliding_attention" not in rp:
+            if local is not None:
+                rp["sliding_attention"] = {"rope_theta": local}
             if "rope_theta" not in rp and theta is not None:
                 rp["rope_theta"] = theta
             if "rope_type" not in rp and rp.get("type") is not None:
                 rp["rope_type"] = rp["type"]
+            if "partial_rotary_factor" not in rp and partial is not None:
+                rp["partial_rotary_factor"] = partial
             if "original_max_position_embeddings" not in rp and orig is not None:
                 rp["original_max_position_embeddings"] = orig
         return rp
@@ -222,8 +229,10 @@ class Adapter:
         kv.append(V.u32(f"{a}.attention.head_count", hp.n_head))
         if find_hparam(config, ["num_key_value_heads", "n_kv_heads"], required=False) is not None:
             kv.append(V.u32(f"{a}.attention.head_count_kv", hp.n_head_kv))
-        rp = self.rope_parameters(config)
-        rp = rp.get("full_attention", rp)
+        if config.get("is_causal") is False:
+            kv.append(V.boolean(f"{a}.attention.causal", False))
+        rope_all = self.rope_parameters(config)
+        rp = rope_all.get("full_attention", rope_all)
         rope_type = rp.get("rope_type")
         if rope_type is not None:
             if not isinstance(rope_type, str):
@@ -252,9 +261,15 @@ class Adapter:
                 kv.append(V.string(f"{a}.rope.scaling.type", "longrope"))
             # "llama3" becomes the rope_freqs tensor (extra_tensors); "dynamic",
             # "default" and unknown kinds write nothing, as in the converter.
+        if "mrope_section" in rope_all:
+            sections = list(rope_all["mrope_section"]) + [0] * 4
+            kv.append(V.array(f"{a}.rope.dimension_sections", V.ValueType.INT32, sections[:4]))
         theta = rp.get("rope_theta")
         if theta is not None:
             kv.append(V.f32(f"{a}.rope.freq_base", _num("rope_theta", theta)))
+        local = (rope_all.get("sliding_attention") or {}).get("rope_theta")
+        if local is not None:
+            kv.append(V.f32(f"{a}.rope.freq_base_swa", _num("rope_local_base_freq", local)))
         eps = find_hparam(config, ["rms_norm_eps", "norm_eps"], required=False)
         if eps is not None:
             kv.append(V.f32(f"{a}.attention.layer_norm_rms_epsilon", _num("rms_norm_eps", eps)))
@@ -265,6 +280,18 @@ class Adapter:
             kv.append(V.u32(f"{a}.expert_count", hp.n_expert))
         if find_hparam(config, ["num_experts_per_tok", "num_experts_per_token", "top_k_experts"], required=False) is not None:
             kv.append(V.u32(f"{a}.expert_used_count", hp.n_expert_used))
+        if config.get("n_group") is not None:
+            kv.append(V.u32(f"{a}.expert_group_count", _int("n_group", config["n_group"])))
+        if config.get("topk_group") is not None:
+            kv.append(V.u32(f"{a}.expert_group_used_count", _int("topk_group", config["topk_group"])))
+        score = find_hparam(config, ["score_function", "scoring_func", "score_func", "moe_router_activation",
+                                     "moe_router_activation_func", "expert_selection_fn"], required=False)
+        if score is not None:
+            gating = {"softmax": 1, "sigmoid": 2, "sqrtsoftplus": 4}  # llama.cpp's ExpertGatingFuncType
+            if score not in gating:
+                raise ConfigError(f"convert: {CONFIG}: unsupported expert score function {score!r} "
+                                  f"(llama.cpp knows {', '.join(gating)})", CONFIG)
+            kv.append(V.u32(f"{a}.expert_gating_func", gating[score]))
         if hp.has_head_dim_key:
             kv.append(V.u32(f"{a}.attention.key_length", hp.head_dim))
             kv.append(V.u32(f"{a}.attention.value_length", hp.head_dim))
