@@ -123,6 +123,10 @@ class Adapter:
     hf_architectures: Tuple[str, ...] = ()
     #: ``general.architecture``
     gguf_arch: str = ""
+    #: one line for the table of supported models (docs/convert.md, ``--list-architectures``)
+    summary: str = ""
+    #: per Hugging Face class notes where they differ from ``summary``
+    notes: Dict[str, str] = {}
     #: tokenizer readers to try, in order (see wick.convert.tokenizer.build_vocab)
     vocab_readers: Tuple[str, ...] = ("spm", "gpt2")
     #: copy tokenizer_config.json ``add_prefix_space`` to tokenizer.ggml.add_space_prefix
