@@ -217,8 +217,8 @@ def test_plan_the_executor_refuses_is_a_plan_error(tiny, tmp_path):
     from wick.convert.errors import PlanError
 
     plan = wick.convert(tiny, tmp_path / "o.gguf", "Q8_0", dry_run=True).to_dict()
-    plan["tensors"][1]["transforms"] = [{"op": "no_such_op"}]
-    with pytest.raises(PlanError, match='tensor "[^"]+": unknown transform "no_such_op"') as e:
+    plan["tensors"][1]["ops"] = [{"op": "no_such_op"}]
+    with pytest.raises(PlanError, match='tensor "[^"]+": unknown operation "no_such_op"') as e:
         execute(plan, tmp_path / "o.gguf")
     assert isinstance(e.value, wick.WickValueError)
     plan = wick.convert(tiny, tmp_path / "o.gguf", "Q8_0", dry_run=True).to_dict()
