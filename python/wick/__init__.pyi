@@ -169,6 +169,7 @@ def convert(
     imatrix: Any = ...,
     imatrix_include: Sequence[str] = ...,
     imatrix_exclude: Sequence[str] = ...,
+    intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
 ) -> ConversionReport: ...
 @overload
@@ -192,5 +193,6 @@ def convert(
     imatrix: Any = ...,
     imatrix_include: Sequence[str] = ...,
     imatrix_exclude: Sequence[str] = ...,
+    intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
 ) -> Plan: ...

@@ -70,6 +70,7 @@ from .errors import (
     UnexpectedTensorError,
     UnknownTargetError,
     UnsupportedArchitectureError,
+    UnsupportedIntermediateError,
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
@@ -88,7 +89,7 @@ __all__ = [
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
     "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
-    "ImatrixRequiredError", "RequantizeInputError",
+    "ImatrixRequiredError", "RequantizeInputError", "UnsupportedIntermediateError",
 ]
 
 
@@ -189,7 +190,20 @@ def _execute(plan: Plan, output: Any, **run: Any) -> Any:
     if missing:
         raise WickUnsupportedError(f"type: {plan.target} needs {', '.join(missing)}, which Wick cannot write yet; "
                                    f"choose another target (the plan itself is shown by {spell('dry_run', True)})")
-    return execute(plan, output, **run)
+    from ..errors import WickNonFiniteError
+    from .plan import intermediate_of
+
+    try:
+        return execute(plan, output, **run)
+    except WickNonFiniteError as e:
+        inter = intermediate_of(plan)
+        if inter is None:
+            raise
+        top = {"f16": "±65504", "bf16": "±3.39e38"}[inter]
+        raise WickNonFiniteError(
+            f"{e} (with {spell('intermediate', inter)}: a finite weight beyond {top} becomes infinite in the "
+            f"{inter.upper()} intermediate, as in convert_hf_to_gguf.py --outtype {inter}, and llama-quantize "
+            "refuses that file: \"tensor ... has invalid data\"; the default, lossless route keeps the value)") from None
 
 
 @takes_plan_options(REQUANTIZE)

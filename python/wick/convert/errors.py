@@ -22,6 +22,8 @@ UnsupportedArchitectureError   WickUnsupportedError, ValueError              con
 UnsupportedTokenizerError      WickUnsupportedError, ValueError              the tokenizer kind or BPE pre-tokenizer is
                                                                              not recognised
 UnexpectedTensorError          WickUnsupportedError, ValueError              the checkpoint holds a tensor no rule maps
+UnsupportedIntermediateError   WickUnsupportedError, ValueError              the intermediate asked for cannot be
+                                                                             reproduced for the model
 UnknownTargetError             WickValueError                                an unknown target / ggml type name
 MissingTensorError             KeyError                                      a tensor the architecture needs is absent
 TensorShapeError               WickValueError                                a tensor has an unexpected shape or dtype
@@ -127,6 +129,11 @@ class ImatrixMismatchError(ImatrixError):
 class ImatrixRequiredError(ImatrixError):
     """A tensor's output type needs an importance matrix (ggml's very-low-bit
     types) and none is given for it."""
+
+
+class UnsupportedIntermediateError(ConvertError, WickUnsupportedError, ValueError):
+    """The lossy intermediate asked for cannot be reproduced for this model (the
+    converter writes a tensor in a quantized type whatever the outtype)."""
 
 
 class RequantizeInputError(ConvertError, WickValueError):

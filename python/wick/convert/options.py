@@ -98,6 +98,15 @@ class PlanOptions:
             or an :class:`~wick.convert.ImatrixInfo`), as ``llama-quantize --imatrix``.
         imatrix_include, imatrix_exclude: llama-quantize's ``--include-weights``
             and ``--exclude-weights`` (name substrings).
+        intermediate: reproduce llama.cpp's two-step pipeline through an
+            intermediate GGUF file of this precision (``convert_hf_to_gguf.py
+            --outtype`` TYPE, then ``llama-quantize``) for every target but TYPE
+            itself: ``"f32"``, ``"bf16"`` or ``"f16"``. A lossy intermediate
+            rounds every tensor the converter writes in it (``{"op": "round"}``
+            in the plan), as the two programs do. ``None`` (the default): the
+            converter alone for F32, F16, BF16 and Q8_0 (it writes those
+            itself), its F32 file + llama-quantize for the other targets — no
+            lossy step. See docs/convert.md, "Which pipeline".
         imatrix_names: GGUF names of the tensors an importance matrix would cover,
             for a plan to display only (no file, no checks); exclusive with ``imatrix``.
     """
@@ -128,6 +137,11 @@ class PlanOptions:
     imatrix_exclude: Tuple[str, ...] = option(
         (), flag="--exclude-weights", metavar="NAME", repeat=True,
         help="do not use the imatrix for tensors whose name contains NAME (repeatable)")
+    intermediate: Optional[str] = option(
+        None, flag="--intermediate", metavar="TYPE", parse=str.lower, choices=("f32", "bf16", "f16"), scope=(CONVERT,),
+        help="reproduce convert_hf_to_gguf.py --outtype TYPE + llama-quantize for every target, rounding included "
+             "(f16: the F16 route); default: the converter alone for F32/F16/BF16/Q8_0, else its F32 file + "
+             "llama-quantize, with no lossy step")
     imatrix_names: Optional[Tuple[str, ...]] = option(
         None, scope=(CONVERT,),
         help="names of the tensors an imatrix would cover, for a plan to display (no file, no checks)")
@@ -150,6 +164,8 @@ class PlanOptions:
                 raise WickTypeError(f"{spell('tensor_types')}: expected (regex, type) pairs, got {item!r}")
             pairs.append((item[0], item[1]))
         set_("tensor_types", tuple(pairs))
+        if isinstance(self.intermediate, str):  # "F16" as well as "f16"
+            set_("intermediate", self.intermediate.lower())
         for f in fields(self):
             if f.metadata["choices"] and getattr(self, f.name) not in (None,) + f.metadata["choices"]:
                 raise WickValueError(f"{spell(f.name)}: {getattr(self, f.name)!r} is not one of "

@@ -16,9 +16,14 @@ JSON schema (version 2)
       "architecture": "llama",                # general.architecture
       "target": "Q4_K_M",
       "file_type": 15,                        # general.file_type (llama_ftype)
-      "reference": "convert+quantize",        # "convert", "convert+quantize" or
-                                              # "quantize" (GGUF -> GGUF): which
-                                              # llama.cpp pipeline the file reproduces
+      "reference": "convert+quantize",        # which llama.cpp pipeline the file
+                                              # reproduces: "convert" (the converter
+                                              # alone), "convert+quantize" (its F32
+                                              # file, then llama-quantize),
+                                              # "convert(f16)+quantize" or
+                                              # "convert(bf16)+quantize" (a lossy
+                                              # intermediate: PlanOptions.intermediate),
+                                              # "quantize" (GGUF -> GGUF)
       "alignment": 32,                        # tensor data alignment
       "imatrix_file": "/abs/imatrix.gguf" | null,  # importance matrix the
                                               # tensors' "imatrix" entries name
@@ -84,7 +89,9 @@ Tensor semantics:
 3. **Ops**, in order, on the float32 values (``convert/ops.go``): ``add`` /
    ``mul`` a ``value``, ``neg``, ``exp``, ``round`` to ``dtype`` F16 or BF16
    and back (to mimic torch arithmetic in half precision, or a lossy
-   intermediate file).
+   intermediate file: ``PlanOptions.intermediate`` appends
+   ``{"op": "round", "dtype": "F16"}`` to every tensor the converter writes
+   in an F16 file).
 4. **Encode** to ``type``: F32 copy; F16 round-to-nearest-even (as numpy);
    BF16 as ggml/gguf-py (round-to-nearest-even, NaN kept quiet); block types
    row by row with ggml's reference quantizers (and the imatrix entry named by
@@ -106,6 +113,7 @@ tensor infos in list order, then the tensor data in the same order.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -121,7 +129,7 @@ from .ggml_types import Target, block_size, is_quantized, row_nbytes, source_dty
 from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
-from .options import CONVERT, PlanOptions, takes_plan_options
+from .options import CONVERT, PlanOptions, spell, takes_plan_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 from .view import View
 
@@ -405,6 +413,11 @@ def build_plan_from_parts(
     active = imatrix is not None and imatrix.active
     options = mixture_options(opts, has_imatrix=(imatrix_names is not None) or active)
     via_quantize = tgt.via_quantize or _options_given(options) or active
+    # through an intermediate file (convert_hf_to_gguf.py --outtype f32/bf16/f16): llama-quantize
+    # makes every target but that type itself from the converter's file
+    inter = opts.intermediate.upper() if opts.intermediate else None
+    if inter is not None and tgt.name != inter:
+        via_quantize = True
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
@@ -425,12 +438,16 @@ def build_plan_from_parts(
         kvs = [k for k in kvs if k.key not in moved] + [moved["general.quantization_version"], moved["general.file_type"]]
         kvs = append_metadata(kvs, imatrix)
 
+    if via_quantize:  # llama-quantize reads the converter's file: what it rounded stays rounded
+        mapped = [_through_intermediate(t, inter or "F32", strict=inter is not None) for t in mapped]
+    # the type of each tensor in the converter's file: what llama-quantize starts from
+    current = {t.name: _intermediate_type(t, inter or "F32") for t in mapped}
     imatrix_set = set(imatrix_names) if imatrix_names is not None else None
     by_name = {t.name: t for t in mapped}
     out: List[TensorPlan] = []
     if via_quantize:
         mm = MixtureModel(adapter.gguf_arch, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_expert)
-        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type="F32")
+        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type=current)
         assigner = ImatrixAssigner(imatrix, tgt.name)
         if imatrix_set is None:
             assigner.check_required([(c.name, c.type, allows_quantization(c.name, by_name[c.name].ne, options))
@@ -441,8 +458,8 @@ def build_plan_from_parts(
             if imatrix_set is not None:
                 imat = c.name if (c.name in imatrix_set and c.type != "F32" and is_quantized(c.type)) else None
             else:
-                # the converter's output is F32: that is the type llama-quantize starts from
-                imat, note = assigner.assign(c.name, t.ne, "F32", c.type)
+                # the converter's output (F32 unless a lossy intermediate) is what llama-quantize starts from
+                imat, note = assigner.assign(c.name, t.ne, current[c.name], c.type)
                 if note:
                     reason = f"{reason} ({note})"
             out.append(_tensor_plan(t, c.type, reason, imat))
@@ -461,9 +478,45 @@ def build_plan_from_parts(
             out.append(_tensor_plan(t, typ, why, None))
 
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
-                file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
+                file_type=tgt.ftype, reference=_reference(via_quantize, opts.intermediate),
                 metadata=kvs, tensors=out, model_dir=model_dir,
                 imatrix_file=imatrix.abspath if active else None)
+
+
+def _reference(via_quantize: bool, intermediate: Optional[str]) -> str:
+    if not via_quantize:
+        return "convert"
+    return f"convert({intermediate})+quantize" if intermediate not in (None, "f32") else "convert+quantize"
+
+
+def intermediate_of(plan: Plan) -> Optional[str]:
+    """The lossy intermediate (``"f16"``, ``"bf16"``) whose pipeline ``plan`` reproduces, or None."""
+    ref = plan.reference
+    if ref.startswith("convert(") and ref.endswith(")+quantize"):
+        return ref[len("convert("):-len(")+quantize")]
+    return None
+
+
+def _intermediate_type(t: MappedTensor, outtype: str) -> str:
+    """The type ``convert_hf_to_gguf.py --outtype <outtype>`` writes ``t`` in (prepare_tensors):
+    the family's forced type (F32 for 1-D tensors, norms, routers ...), else the outtype."""
+    return t.force_type or outtype
+
+
+def _through_intermediate(t: MappedTensor, inter: str, strict: bool) -> MappedTensor:
+    """``t`` as it comes out of the converter's file of type ``inter``: rounded when the
+    converter writes it as F16 or BF16 (numpy's ``astype(float16)``, gguf-py's BF16: round
+    to nearest even, ±inf beyond the type's range), after its own operations on the values."""
+    typ = _intermediate_type(t, inter)
+    if typ == "F32" or (typ not in ("F16", "BF16") and not strict):
+        return t
+    if typ not in ("F16", "BF16"):
+        from .errors import UnsupportedIntermediateError
+
+        raise UnsupportedIntermediateError(
+            f"convert: tensor {t.name!r}: the converter writes it as {typ} whatever the outtype, and llama-quantize "
+            f"would not requantize that; {spell('intermediate', inter.lower())} cannot be reproduced for this model")
+    return dataclasses.replace(t, ops=list(t.ops) + [{"op": "round", "dtype": typ}])
 
 
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
