@@ -134,7 +134,7 @@ def main() -> None:
     res: dict = {
         "generator": "tests/golden/gen_f16_route.py",
         "llama_cpp_python": llama_cpp.__version__,
-        "llama_cpp_tree": str(LLAMA_CPP),
+        "llama_cpp_tree": "llama.cpp as vendored in llama-cpp-python " + llama_cpp.__version__ + " (or LLAMA_CPP_DIR)",
         "fixture": "tests/f16_route_fixture.py make(dir, overflow=...), dir named as the key",
         "models": {},
     }
