@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -58,6 +59,7 @@ type TensorReport struct {
 // Report describes a finished conversion.
 type Report struct {
 	Output   string         `json:"output"`
+	Files    []string       `json:"files"` // Output, or the parts of a split model
 	Tensors  []TensorReport `json:"tensors"`
 	Elements int64          `json:"elements"`
 	Bytes    int64          `json:"bytes"` // tensor data bytes
@@ -97,10 +99,10 @@ func (s stFile) data(name string) ([]byte, string, []int64, error) {
 func (s stFile) releaseRange(name string, off, n int64) { _ = s.f.ReleaseRange(name, off, n) }
 func (s stFile) Close() error                           { return s.f.Close() }
 
-type ggufFile struct{ f *gguf.File }
+type ggufFile struct{ f *gguf.Model }
 
 func (g ggufFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := g.f.Tensor(name)
+	info, _, err := g.f.Tensor(name)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -113,7 +115,8 @@ func (g ggufFile) Close() error                           { return g.f.Close() }
 // Execute writes the GGUF file the plan describes to out and returns the
 // report. The file is written to a temporary file beside out and renamed
 // into place on success; on any error or cancellation (ctx) nothing is left
-// behind.
+// behind. With Plan.Split, out less a ".gguf" suffix names the parts, which
+// appear together (Report.Output is then the first).
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -133,7 +136,7 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		}
 		var f sourceFile
 		if s.Format == "gguf" {
-			g, err := gguf.Open(path)
+			g, err := gguf.OpenModel(path) // all parts of a split model
 			if err != nil {
 				return nil, err
 			}
@@ -185,7 +188,12 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	if opt.Overwrite {
 		wopts = append(wopts, gguf.Overwrite())
 	}
-	w, err := gguf.Create(out, wopts...)
+	target := out
+	if s := p.Split; s != nil {
+		wopts = append(wopts, gguf.WithSplit(gguf.Split{MaxBytes: s.MaxBytes, MaxTensors: s.MaxTensors}))
+		target = strings.TrimSuffix(out, ".gguf")
+	}
+	w, err := gguf.Create(target, wopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +237,11 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
+	}
+	rep.Files = []string{out}
+	if p.Split != nil {
+		rep.Files = w.SplitPaths()
+		rep.Output = rep.Files[0]
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil

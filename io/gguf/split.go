@@ -87,6 +87,20 @@ func WithSplit(s Split) WriterOption {
 	}
 }
 
+// SplitPaths returns the names of a split model's parts, once the header
+// is written (nil before, and for a single file).
+func (w *Writer) SplitPaths() []string {
+	if w.split == nil || w.split.starts == nil {
+		return nil
+	}
+	n := len(w.split.starts)
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = SplitPath(w.split.sink.prefix, i, n)
+	}
+	return paths
+}
+
 // splitState is the Writer's progress through the parts of a split model.
 type splitState struct {
 	limits Split
