@@ -155,6 +155,9 @@ def convert(
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[False] = ...,
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
+    revision: Optional[str] = ...,
     **plan_options: Any,
 ) -> ConversionReport: ...
 @overload
@@ -167,5 +170,8 @@ def convert(
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[True],
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
+    revision: Optional[str] = ...,
     **plan_options: Any,
 ) -> Plan: ...

@@ -154,6 +154,8 @@ def convert_model(
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
+    split_max_size: Optional[Union[int, str]] = None,
+    split_max_tensors: Optional[int] = None,
     **plan_options: Any,
 ) -> Any:
     """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step.
@@ -169,8 +171,12 @@ def convert_model(
         overwrite: replace an existing ``output``.
         progress: True for a progress bar, or ``callback(done_bytes, total_bytes, tensor)``.
         dry_run: only plan: return the :class:`Plan` without reading any tensor data.
+        split_max_size, split_max_tensors: write a split model, as ``llama-gguf-split
+            --split-max-size 2G`` (``"2G"``, ``"500M"`` or bytes) or ``--split-max-tensors N``
+            would split the file: ``output`` less ``.gguf`` + ``-00001-of-0000N.gguf`` …,
+            all appearing together (:mod:`wick.convert.split`). One of the two at most.
         plan_options: passed to :func:`build_plan` (``tokenizer_pre``, ``pure``,
-            ``tensor_types``, ``output_tensor_type``, …).
+            ``tensor_types``, ``output_tensor_type``, ``revision``, …).
 
     Returns:
         A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
@@ -193,6 +199,9 @@ def convert_model(
         print(report.summary())
         worst = min(report.tensors, key=lambda t: t.snr_db)
     """
+    from .split import split_options
+
+    split_options(split_max_size, split_max_tensors)  # bad values fail before any work
     plan = build_plan(model, type, **plan_options)
     if dry_run:
         return plan
@@ -205,7 +214,8 @@ def convert_model(
         raise WickUnsupportedError(f"type: {type} needs {', '.join(missing)}, which Wick cannot write yet; "
                                    "choose another target (the plan itself is available with dry_run=True)")
 
-    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress,
+                   split_max_size=split_max_size, split_max_tensors=split_max_tensors)
 
 
 def requantize_model(
@@ -218,6 +228,8 @@ def requantize_model(
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
+    split_max_size: Optional[Union[int, str]] = None,
+    split_max_tensors: Optional[int] = None,
     **plan_options: Any,
 ) -> Any:
     """Requantize an F32/F16/BF16 GGUF model in one step: the file ``llama-quantize
@@ -228,7 +240,7 @@ def requantize_model(
         output: the GGUF file to write (never left half-written).
         type: the target (``"Q4_K_M"``, ``"Q8_0"``, …; see ``TARGETS``).
         imatrix: an importance-matrix file (llama-imatrix output, GGUF or legacy .dat).
-        threads, overwrite, progress: as :func:`convert_model`.
+        threads, overwrite, progress, split_max_size, split_max_tensors: as :func:`convert_model`.
         dry_run: only plan: return the :class:`Plan`.
         plan_options: passed to :func:`requantize_plan` (``pure``, ``tensor_types``,
             ``imatrix_include``, ``imatrix_exclude``, …).
@@ -236,12 +248,16 @@ def requantize_model(
     Returns:
         The :class:`~wick.convert.report.ConversionReport`, or the plan when ``dry_run``.
     """
+    from .split import split_options
+
+    split_options(split_max_size, split_max_tensors)
     plan = requantize_plan(input, type, imatrix=imatrix, **plan_options)
     if dry_run:
         return plan
     from .execute import execute
 
-    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress,
+                   split_max_size=split_max_size, split_max_tensors=split_max_tensors)
 
 
 class _CallableModule(__import__("types").ModuleType):
@@ -258,10 +274,13 @@ class _CallableModule(__import__("types").ModuleType):
         overwrite: bool = False,
         progress: Any = False,
         dry_run: bool = False,
+        split_max_size: Optional[Union[int, str]] = None,
+        split_max_tensors: Optional[int] = None,
         **plan_options: Any,
     ) -> Any:
         return convert_model(model, output, type, threads=threads, overwrite=overwrite, progress=progress,
-                             dry_run=dry_run, **plan_options)
+                             dry_run=dry_run, split_max_size=split_max_size, split_max_tensors=split_max_tensors,
+                             **plan_options)
 
     __call__.__doc__ = convert_model.__doc__
 
