@@ -109,6 +109,8 @@ def _plan_options(args: argparse.Namespace) -> dict:
         opts["token_embedding_type"] = args.token_embedding_type.upper()
     if getattr(args, "tokenizer_pre", None):
         opts["tokenizer_pre"] = args.tokenizer_pre
+    if getattr(args, "revision", None):
+        opts["revision"] = args.revision
     if args.imatrix:
         opts["imatrix"] = args.imatrix
         opts["imatrix_include"] = args.include_weights
@@ -233,10 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
+    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
-    p.add_argument("model", help="the model directory")
+    p.add_argument("model", help="the model directory, or a Hugging Face Hub model id Org/Name (from the cache, "
+                   "else downloaded; needs wick[hub])")
+    p.add_argument("--revision", help="with a Hub model id: the branch, tag or commit (default: main)")
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)

@@ -105,11 +105,14 @@ def build_plan(
     token_embedding_type: Optional[str] = None,
     tensor_types: Sequence[Tuple[str, str]] = (),
     leave_output_tensor: bool = False,
+    revision: Optional[str] = None,
 ) -> Plan:
     """Plan the conversion of a model directory (or already-read :class:`ModelParts`) to ``target``.
 
     Args:
-        model: a Hugging Face model directory, or :class:`ModelParts`.
+        model: a Hugging Face model directory, a Hub model id ``Org/Name`` (from the
+            local cache, else downloaded: :mod:`wick.hub`; needs ``wick[hub]``), or
+            :class:`ModelParts`.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
         imatrix_names: GGUF tensor names covered by an importance matrix
             (None: no imatrix); names only, for a plan to display.
@@ -125,6 +128,7 @@ def build_plan(
         model_name: force ``general.name``.
         pure, output_tensor_type, token_embedding_type, tensor_types,
         leave_output_tensor: as llama-quantize's options of the same names.
+        revision: the branch, tag or commit of a Hub model id (default: main).
 
     Raises:
         ConvertError subclasses naming the file, key or tensor at fault.
@@ -132,7 +136,7 @@ def build_plan(
     if isinstance(model, ModelParts):
         parts = model
     else:
-        parts = read_model_dir(model, list_tensors or read_safetensors_header)
+        parts = read_model_dir(model, list_tensors or read_safetensors_header, revision=revision)
     info = None
     if imatrix is not None:
         info = imatrix if isinstance(imatrix, ImatrixInfo) else ImatrixInfo.load(
@@ -162,7 +166,9 @@ def convert_model(
 
     Args:
         model: the model directory (config.json, tokenizer.json / tokenizer.model,
-            *.safetensors or a sharded index).
+            *.safetensors or a sharded index), or a Hugging Face Hub model id
+            ``Org/Name`` (``revision=`` picks a branch, tag or commit): from the local
+            cache, else only the files a conversion needs are downloaded (:mod:`wick.hub`).
         output: the GGUF file to write; never left half-written (a temporary file
             beside it is renamed into place at the end).
         type: the target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, … (see ``TARGETS``); tensors
