@@ -213,6 +213,10 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 			return nil, err
 		}
 	}
+	// The header now: existing parts or split limits too small fail before any work.
+	if _, err := w.Write(nil); err != nil {
+		return nil, err
+	}
 
 	chunk := opt.ChunkElements
 	if chunk <= 0 {
