@@ -157,7 +157,6 @@ def convert(
     dry_run: Literal[False] = ...,
     split_max_size: Optional[Union[int, str]] = ...,
     split_max_tensors: Optional[int] = ...,
-    revision: Optional[str] = ...,
     **plan_options: Any,
 ) -> ConversionReport: ...
 @overload
@@ -172,6 +171,5 @@ def convert(
     dry_run: Literal[True],
     split_max_size: Optional[Union[int, str]] = ...,
     split_max_tensors: Optional[int] = ...,
-    revision: Optional[str] = ...,
     **plan_options: Any,
 ) -> Plan: ...
