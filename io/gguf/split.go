@@ -228,6 +228,9 @@ func (w *Writer) partHeader(k int) error {
 	if err != nil {
 		return w.fail(err)
 	}
+	for i, t := range tensors { // offsets within the part, for Next
+		w.tensors[s.starts[k]+i].Offset = t.Offset
+	}
 	return w.emitHeader(b)
 }
 
