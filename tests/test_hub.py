@@ -24,6 +24,7 @@ from wick.convert.errors import HubError, HubNotCachedError, ModelFileNotFoundEr
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
 pytest.importorskip("huggingface_hub.constants")  # a lazily loaded submodule: make it an attribute
+REAL_SNAPSHOT_DOWNLOAD = huggingface_hub.snapshot_download
 
 GOLDEN = json.loads((ROOT / "tests" / "golden" / "tiny_gguf_sha256.json").read_text())
 NAME = GOLDEN["model_dir_name"]  # the golden's general.name comes from a folder of this name
@@ -106,7 +107,10 @@ def test_is_repo_id(s, ok):
 
 
 def test_converts_from_the_cache_offline(tiny, cache, tmp_path):
-    add_snapshot(cache, REPO, COMMIT, tiny)
+    snap = add_snapshot(cache, REPO, COMMIT, tiny)
+    # the layout is huggingface_hub's own: its cache lookup finds the snapshot
+    assert REAL_SNAPSHOT_DOWNLOAD(REPO, local_files_only=True) == str(snap)
+    assert huggingface_hub.try_to_load_from_cache(REPO, "model.safetensors") == str(snap / "model.safetensors")
     out = tmp_path / "q8.gguf"
     report = wick.convert(REPO, out, "Q8_0")
     # named like the repository: the bytes of llama.cpp's pipeline run on a folder of that name
