@@ -128,7 +128,7 @@ def test_report_reads_the_executor_schema_by_name():
 
     t = {"name": "w", "type": "Q8_0", "shape": [32, 2], "source_dtype": "BF16", "elements": 64, "bytes": 68,
          "rmse": 0.5, "max_abs_err": "nan", "sum_sq_err": "inf", "sum_sq": 2.0}
-    rep = ConversionReport.from_json({"output": "o.gguf", "target": "Q8_0", "tensors": [t], "elements": 64,
+    rep = ConversionReport.from_json({"output": "o.gguf", "target": "Q8_0", "files": ["o.gguf"], "tensors": [t], "elements": 64,
                                       "bytes": 68, "file_bytes": 500, "seconds": 0.25})
     tr = rep.tensors[0]
     assert tr == TensorReport("w", "Q8_0", (2, 32), "BF16", 64, 68, 0.5, float("nan"), float("inf"), 2.0) or \

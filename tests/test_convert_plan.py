@@ -401,7 +401,7 @@ def test_plan_options_are_one_dataclass(tmp_path):
         pure=True, tensor_types=(("a", "Q8_0"), ("b", "Q6_K")), output_tensor_type="Q6_K", tokenizer_pre="llama-bpe")
     # unknown keywords and options another planner takes are named
     with pytest.raises(wick.WickTypeError, match=r"build_plan_from_parts\(\): 'purity' is not an option; the options "
-                                                 r"are: tokenizer_pre, model_name, pure"):
+                                                 r"are: revision, tokenizer_pre, model_name, pure"):
         build_plan_from_parts(cfg, files, tensors, "Q4_K_M", purity=True)
     with pytest.raises(TypeError, match="'tokenizer_pre' does not apply to requantizing a GGUF file"):
         requantize_plan(tmp_path / "x.gguf", "Q4_K_M", tokenizer_pre="llama-bpe")

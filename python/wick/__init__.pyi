@@ -159,6 +159,7 @@ def convert(
     progress: ProgressLike = ...,
     dry_run: Literal[False] = ...,
     options: Optional[PlanOptions] = ...,
+    revision: Optional[str] = ...,
     tokenizer_pre: Optional[str] = ...,
     model_name: Optional[str] = ...,
     pure: bool = ...,
@@ -170,6 +171,8 @@ def convert(
     imatrix_include: Sequence[str] = ...,
     imatrix_exclude: Sequence[str] = ...,
     intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
 ) -> ConversionReport: ...
 @overload
@@ -183,6 +186,7 @@ def convert(
     progress: ProgressLike = ...,
     dry_run: Literal[True],
     options: Optional[PlanOptions] = ...,
+    revision: Optional[str] = ...,
     tokenizer_pre: Optional[str] = ...,
     model_name: Optional[str] = ...,
     pure: bool = ...,
@@ -194,5 +198,7 @@ def convert(
     imatrix_include: Sequence[str] = ...,
     imatrix_exclude: Sequence[str] = ...,
     intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
 ) -> Plan: ...

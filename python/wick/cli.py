@@ -47,13 +47,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             is_gguf = f.read(4) == b"GGUF"
     if is_gguf:
         with wick.gguf.open(path) as g:
-            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors\n")
+            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors")
+            if len(g.parts) > 1:
+                print(f"split model: {len(g.parts)} parts: " + ", ".join(os.path.basename(p) for p in g.parts))
+            print()
             print(D.table(D.metadata_rows(g.metadata.kvs)))
             print()
-            rows = [("tensor", "type", "shape", "bytes")]
+            split = len(g.parts) > 1
+            rows = [("tensor", "type", "shape", "bytes") + (("part",) if split else ())]
             total = 0
             for t in g.tensors.values():
-                rows.append((t.name, t.type.name, D.shape(t.shape), D.nbytes(t.nbytes)))
+                rows.append((t.name, t.type.name, D.shape(t.shape), D.nbytes(t.nbytes))
+                            + ((str(t.part + 1),) if split else ()))
                 total += t.nbytes
             print(D.table(rows, right=(3,)))
             n = sum(t.n_elements for t in g.tensors.values())
@@ -83,7 +88,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         print(format_architecture_table())
         return 0
     if not args.model:
-        raise SystemExit("wick: error: the model directory is required (or use --list-architectures)")
+        raise SystemExit("wick: error: the model (a directory or a Hub id Org/Name) is required (or use --list-architectures)")
     return _run_plan(args, lambda: build_plan(args.model, args.type.upper(), PlanOptions.from_arguments(args, CONVERT)))
 
 
@@ -97,14 +102,12 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
 def _run_plan(args: argparse.Namespace, make_plan: Callable[[], Any]) -> int:
     """Plan, then print the plan (--dry-run) or execute it and print the report."""
-    import os
-
     from wick.convert import _execute, format_plan_table
 
     if not args.dry_run:
         if not args.output:
             raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-        if os.path.exists(args.output) and not args.force:
+        if _output_exists(args):
             print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
             return 1
     plan = make_plan()
@@ -153,6 +156,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
 
 
+def _output_exists(args: argparse.Namespace) -> bool:
+    """Whether -o names an existing file (split output: the parts, checked by the writer)."""
+    import os
+
+    split = args.split_max_size is not None or args.split_max_tensors is not None
+    return not split and os.path.exists(args.output) and not args.force
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wick`` command and its subcommands."""
     from wick.convert.options import CONVERT, REQUANTIZE, PlanOptions
@@ -164,10 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
+    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
-    p.add_argument("model", nargs="?", help="the model directory")
+    p.add_argument("model", nargs="?", help="the model directory, or a Hugging Face Hub model id Org/Name (from the "
+                   "cache, else downloaded; needs wick[hub])")
     p.add_argument("--list-architectures", action="store_true",
                    help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "

@@ -105,7 +105,9 @@ def build_plan(
     """Plan the conversion of a model directory (or already-read :class:`ModelParts`) to ``target``.
 
     Args:
-        model: a Hugging Face model directory, or :class:`ModelParts`.
+        model: a Hugging Face model directory, a Hub model id ``Org/Name`` (from the
+            local cache, else downloaded: :mod:`wick.hub`; needs ``wick[hub]``), or
+            :class:`ModelParts`.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
         options: a :class:`PlanOptions`; keywords given beside it override its fields.
         list_tensors: ``path -> {name: (dtype, shape)}`` for a .safetensors
@@ -119,7 +121,7 @@ def build_plan(
     if isinstance(model, ModelParts):
         parts = model
     else:
-        parts = read_model_dir(model, list_tensors or read_safetensors_header)
+        parts = read_model_dir(model, list_tensors or read_safetensors_header, revision=opts.revision)
     return build_plan_from_parts(
         parts.config, parts.tokenizer, parts.tensors, target, opts, dir_name=parts.dir_name,
         model_dir=parts.model_dir, generation_config=parts.generation_config, model_card=parts.model_card)
@@ -142,7 +144,9 @@ def convert_model(
 
     Args:
         model: the model directory (config.json, tokenizer.json / tokenizer.model,
-            *.safetensors or a sharded index).
+            *.safetensors or a sharded index), or a Hugging Face Hub model id
+            ``Org/Name`` (``revision=`` picks a branch, tag or commit): from the local
+            cache, else only the files a conversion needs are downloaded (:mod:`wick.hub`).
         output: the GGUF file to write; never left half-written (a temporary file
             beside it is renamed into place at the end).
         type: the target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, … (see ``TARGETS``); tensors

@@ -8,43 +8,20 @@ and ``except ConvertError`` all work. Messages start with ``convert:`` and
 name the file and, where there is one, the tensor or key at fault, plus what
 was expected.
 
-=============================  ============================================  ============================================
-class                          also a                                        raised when
-=============================  ============================================  ============================================
-ModelFileNotFoundError         WickFileNotFoundError (FileNotFoundError,     a required file (config.json, a weight
-                               WickOSError)                                  shard, a tokenizer file) is missing
-ModelFormatError               WickFormatError (ValueError)                  a model file is unreadable or malformed
-ConfigError                    ModelFormatError                              config.json lacks a key or has a bad value
-TokenizerError                 ModelFormatError                              tokenizer files are malformed/inconsistent
-SafetensorsHeaderError         ModelFormatError                              a .safetensors header is malformed
-UnsupportedArchitectureError   WickUnsupportedError, ValueError              config.json names an architecture Wick
-                                                                             cannot convert (message lists the supported)
-UnsupportedTokenizerError      WickUnsupportedError, ValueError              the tokenizer kind or BPE pre-tokenizer is
-                                                                             not recognised
-UnexpectedTensorError          WickUnsupportedError, ValueError              the checkpoint holds a tensor no rule maps
-UnsupportedIntermediateError   WickUnsupportedError, ValueError              the intermediate asked for cannot be
-                                                                             reproduced for the model
-UnknownTargetError             WickValueError                                an unknown target / ggml type name
-MissingTensorError             KeyError                                      a tensor the architecture needs is absent
-TensorShapeError               WickValueError                                a tensor has an unexpected shape or dtype
-PlanError                      WickValueError                                a plan (dict/JSON) is malformed; also what
-                                                                             the Go executor raises for a plan it refuses
-ImatrixError                   WickValueError                                an importance matrix cannot be used (llama-
-                                                                             quantize would refuse it)
-ImatrixMismatchError           ImatrixError                                  an imatrix entry's size does not match its
-                                                                             tensor, or no entry names a model tensor
-ImatrixRequiredError           ImatrixError                                  a tensor's type needs an imatrix and there
-                                                                             is none for it
-RequantizeInputError           WickValueError                                a GGUF file cannot be requantized (already
-                                                                             quantized tensors, split, missing keys)
-=============================  ============================================  ============================================
-"""
+=============================  ============================================  ====================================="""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import WickError, WickFileNotFoundError, WickFormatError, WickUnsupportedError, WickValueError
+from ..errors import (
+    WickError,
+    WickFileNotFoundError,
+    WickFormatError,
+    WickOSError,
+    WickUnsupportedError,
+    WickValueError,
+)
 
 
 class ConvertError(WickError):
@@ -139,3 +116,26 @@ class UnsupportedIntermediateError(ConvertError, WickUnsupportedError, ValueErro
 class RequantizeInputError(ConvertError, WickValueError):
     """A GGUF file that Wick cannot requantize: already-quantized tensors, a
     split file, or metadata the type rules need is missing."""
+
+
+class HubError(ConvertError, WickOSError):
+    """A Hugging Face Hub model id that cannot be resolved to a local snapshot:
+    huggingface_hub is not installed, the repository or revision does not exist
+    or is gated, or the download failed. ``repo_id`` names it."""
+
+    def __init__(self, message: str, repo_id: Optional[str] = None):
+        Exception.__init__(self, message)
+        self.repo_id = repo_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class HubNotCachedError(ModelFileNotFoundError, HubError):
+    """Offline (``HF_HUB_OFFLINE``) and the Hub model is not in the local cache, or
+    its cached snapshot lacks files the conversion needs."""
+
+    def __init__(self, message: str, repo_id: Optional[str] = None):
+        Exception.__init__(self, message)
+        self.filename = repo_id
+        self.repo_id = repo_id

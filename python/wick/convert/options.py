@@ -33,7 +33,7 @@ import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import WickTypeError, WickValueError
 
@@ -85,6 +85,8 @@ class PlanOptions:
     docstring).
 
     Attributes:
+        revision: the branch, tag or commit of a Hugging Face Hub model id
+            (:mod:`wick.hub`; default: main).
         tokenizer_pre: force ``tokenizer.ggml.pre`` (byte-level BPE tokenizers only).
         model_name: force ``general.name``.
         pure: llama-quantize ``--pure``: every quantizable tensor gets the target's
@@ -107,10 +109,18 @@ class PlanOptions:
             converter alone for F32, F16, BF16 and Q8_0 (it writes those
             itself), its F32 file + llama-quantize for the other targets — no
             lossy step. See docs/convert.md, "Which pipeline".
+        split_max_size, split_max_tensors: write a split model, as ``llama-gguf-split
+            --split-max-size 2G`` (``"2G"``, ``"500M"`` or bytes) or ``--split-max-tensors N``
+            would split the file: ``output`` less ``.gguf`` + ``-00001-of-0000N.gguf`` …,
+            all appearing together (:mod:`wick.convert.split`; the plan's ``split``). One
+            of the two at most.
         imatrix_names: GGUF names of the tensors an importance matrix would cover,
             for a plan to display only (no file, no checks); exclusive with ``imatrix``.
     """
 
+    revision: Optional[str] = option(
+        None, flag="--revision", metavar="REV", scope=(CONVERT,),
+        help="with a Hugging Face Hub model id: the branch, tag or commit (default: main)")
     tokenizer_pre: Optional[str] = option(
         None, flag="--tokenizer-pre", metavar="NAME", scope=(CONVERT,),
         help="force tokenizer.ggml.pre (byte-level BPE tokenizers Wick does not recognise)")
@@ -142,6 +152,13 @@ class PlanOptions:
         help="reproduce convert_hf_to_gguf.py --outtype TYPE + llama-quantize for every target, rounding included "
              "(f16: the F16 route); default: the converter alone for F32/F16/BF16/Q8_0, else its F32 file + "
              "llama-quantize, with no lossy step")
+    split_max_size: Optional[Union[int, str]] = option(
+        None, flag="--split-max-size", metavar="SIZE",
+        help="write a split model, as llama-gguf-split --split-max-size: at most SIZE of tensor data a part "
+             "(500M, 2G: decimal units; or bytes); OUTPUT less .gguf + -00001-of-0000N.gguf ...")
+    split_max_tensors: Optional[int] = option(
+        None, flag="--split-max-tensors", metavar="N", parse=int,
+        help="write a split model of at most N tensors a part, as llama-gguf-split --split-max-tensors")
     imatrix_names: Optional[Tuple[str, ...]] = option(
         None, scope=(CONVERT,),
         help="names of the tensors an imatrix would cover, for a plan to display (no file, no checks)")
@@ -170,6 +187,9 @@ class PlanOptions:
             if f.metadata["choices"] and getattr(self, f.name) not in (None,) + f.metadata["choices"]:
                 raise WickValueError(f"{spell(f.name)}: {getattr(self, f.name)!r} is not one of "
                                      f"{', '.join(f.metadata['choices'])}")
+        from .split import split_options
+
+        split_options(self.split_max_size, self.split_max_tensors)  # checks them
         if self.imatrix is not None and self.imatrix_names is not None:
             from .errors import PlanError
 

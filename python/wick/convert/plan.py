@@ -27,6 +27,10 @@ JSON schema (version 2)
       "alignment": 32,                        # tensor data alignment
       "imatrix_file": "/abs/imatrix.gguf" | null,  # importance matrix the
                                               # tensors' "imatrix" entries name
+      "split": {"max_bytes": 0, "max_tensors": 10} | null,  # write a split model as
+                                              # llama-gguf-split (exactly one limit
+                                              # > 0; the split_max_size/_tensors
+                                              # plan options; wick.convert.split)
       "metadata": [                           # in file order
         {"key": "general.architecture", "type": "STRING", "value": "llama"},
         {"key": "llama.block_count", "type": "UINT32", "value": 16},
@@ -130,6 +134,7 @@ from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
 from .options import CONVERT, PlanOptions, spell, takes_plan_options
+from .split import split_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 from .view import View
 
@@ -245,6 +250,7 @@ class Plan:
     alignment: int = ALIGNMENT
     schema: int = SCHEMA_VERSION
     imatrix_file: Optional[str] = None
+    split: Optional[Dict[str, int]] = None
 
     def meta(self, key: str) -> Any:
         """The value of a metadata key (KeyError if absent)."""
@@ -266,6 +272,7 @@ class Plan:
             "schema": self.schema, "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
             "architecture": self.architecture, "target": self.target, "file_type": self.file_type,
             "reference": self.reference, "alignment": self.alignment, "imatrix_file": self.imatrix_file,
+            "split": self.split,
             "metadata": [kv.to_dict() for kv in self.metadata],
             "tensors": [t.to_dict() for t in self.tensors],
         }
@@ -286,7 +293,7 @@ class Plan:
                 metadata=[V.KV.from_dict(x) for x in d["metadata"]],
                 tensors=[TensorPlan.from_dict(x) for x in d["tensors"]],
                 model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"],
-                imatrix_file=d.get("imatrix_file"))
+                imatrix_file=d.get("imatrix_file"), split=d.get("split"))
         except V.MetadataError as e:
             raise PlanError(f"convert: malformed plan: {e}") from None
         except (KeyError, TypeError, AttributeError) as e:
@@ -480,7 +487,8 @@ def build_plan_from_parts(
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
                 file_type=tgt.ftype, reference=_reference(via_quantize, opts.intermediate),
                 metadata=kvs, tensors=out, model_dir=model_dir,
-                imatrix_file=imatrix.abspath if active else None)
+                imatrix_file=imatrix.abspath if active else None,
+                split=split_options(opts.split_max_size, opts.split_max_tensors))
 
 
 def _reference(via_quantize: bool, intermediate: Optional[str]) -> str:
@@ -567,6 +575,10 @@ def _headline(plan: Plan) -> List[str]:
     if plan.imatrix_file is not None:
         used = sum(1 for t in plan.tensors if t.imatrix is not None)
         lines.append(f"importance matrix: {plan.imatrix_file} (used by {used} of {len(plan.tensors)} tensors)")
+    if plan.split:
+        limit = (f"at most {plan.split['max_tensors']} tensors" if plan.split.get("max_tensors")
+                 else f"at most {_display.nbytes(plan.split['max_bytes'])} bytes of tensor data")
+        lines.append(f"split model: parts of {limit} each, as llama-gguf-split")
     return lines
 
 

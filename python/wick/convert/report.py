@@ -121,17 +121,19 @@ class ConversionReport:
     Jupyter for an HTML table, :meth:`plot` it, or take :meth:`to_dicts` as plain data.
 
     Attributes:
-        output: the GGUF file written.
+        output: the GGUF file written (the first part of a split model).
         target: the conversion target (``"Q4_K_M"``...).
+        files: the files written: ``[output]``, or every part of a split model.
         tensors: one :class:`TensorReport` per tensor, in file order.
         elements: number of weights in the file.
         bytes: tensor data bytes (the file also holds metadata and padding).
-        file_bytes: size of the file.
+        file_bytes: size of the file (of all parts for a split model).
         seconds: wall time of the conversion.
     """
 
     output: str
     target: str
+    files: List[str] = field(metadata={"from_json": list})
     tensors: List[TensorReport] = field(metadata={"from_json": lambda ts: [TensorReport.from_json(t) for t in ts]})
     elements: int
     bytes: int
@@ -180,7 +182,8 @@ class ConversionReport:
 
     def summary(self) -> str:
         """One line: file, target, tensor and weight counts, size, bits/weight, RMSE, SNR, time."""
-        return (f"{self.output}: {self.target}, {len(self.tensors)} tensors, {self.elements:,} weights, "
+        parts = f" (first of {len(self.files)} parts)" if len(self.files) > 1 else ""
+        return (f"{self.output}{parts}: {self.target}, {len(self.tensors)} tensors, {self.elements:,} weights, "
                 f"{self.file_bytes / 2**20:,.1f} MiB, {self.bits_per_weight:.2f} bits/weight, "
                 f"RMSE {self.rmse:.3g}, SNR {_display.metric(self.snr_db, '.1f')} dB over the quantized tensors, "
                 f"{self.seconds:.1f} s")
