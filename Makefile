@@ -70,7 +70,7 @@ gotest:
 	@if [ "$$($(GO) env GOARCH)" = amd64 ] && grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then \
 		echo "GOAMD64=v3 $(GO) test -short ./quant/..."; GOAMD64=v3 $(GO) test -short ./quant/...; \
 	else echo "skipping the GOAMD64=v3 run: this CPU has no AVX2/FMA"; fi
-	# exhaustive checks (all 2^32 float32 inputs, about 3 minutes on 2 cores), too slow under -race;
+	# exhaustive checks (all 2^32 float32 inputs: minutes), too slow under -race;
 	# -v shows each test and, every 20 s, how far it is
 	$(GO) test -v -run 'Exhaustive' ./quant/...
 

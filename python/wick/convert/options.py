@@ -33,7 +33,7 @@ import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import WickTypeError, WickValueError
 
@@ -339,7 +339,3 @@ def _options_doc(scope: str, indent: str = "") -> str:
             out.append(f"{indent}    {f.name}{flag}: {f.metadata['help']}")
     return "\n".join(out)
 
-
-def option_fields(scope: Optional[str] = None) -> Iterator[dataclasses.Field]:
-    """The :class:`PlanOptions` fields (``scope``'s only, if given)."""
-    return (f for f in fields(PlanOptions) if scope is None or scope in f.metadata["scope"])
