@@ -121,7 +121,7 @@ def test_auditwheel_agrees_with_the_tag(dists, tmp_path):
             lib.write_bytes(z.read("wick/_lib/libwick.so"))
         dump = subprocess.run(["objdump", "-T", str(lib)], capture_output=True, text=True, check=True).stdout
         newest = max(tuple(map(int, v.split("."))) for v in re.findall(r"\(GLIBC_(\d+\.\d+)(?:\.\d+)?\)", dump))
-        assert tag.startswith("manylinux_%d_%d_" % newest), (tag, newest)
+        assert tag.startswith(f"manylinux_{newest[0]}_{newest[1]}_"), (tag, newest)
 
 
 def test_twine_check(dists):
