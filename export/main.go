@@ -33,7 +33,7 @@ import "C"
 
 // abiVersion changes whenever an exported signature or a struct in the
 // header changes. The Python package refuses a library with another one.
-const abiVersion = 4
+const abiVersion = 5
 
 func main() {}
 
