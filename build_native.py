@@ -65,11 +65,20 @@ def find_go() -> str:
     return go
 
 
+# ARCHFLAGS (set by macOS build tools such as cibuildwheel) → GOARCH.
+_DARWIN_ARCHS = {"-arch x86_64": "amd64", "-arch arm64": "arm64"}
+
+
 def _go_env() -> Dict[str, str]:
     env = dict(os.environ)
     env["CGO_ENABLED"] = "1"  # without cgo Go reports a misleading "build constraints exclude all Go files"
     if "HOME" not in env and "GOCACHE" not in env:
         env["GOCACHE"] = str(Path(sysconfig.get_path("data")) / ".cache" / "go-build")
+    if sys.platform == "darwin" and "GOARCH" not in env:
+        # A wheel for the other Mac architecture: build the library for it too.
+        arch = _DARWIN_ARCHS.get(" ".join(env.get("ARCHFLAGS", "").split()))
+        if arch:
+            env["GOARCH"] = arch
     return env
 
 
