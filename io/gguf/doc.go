@@ -24,7 +24,7 @@
 //     does), unique (ErrDuplicateTensor); at most 4 dims
 //     (ErrTooManyDims), each < 2^63 (ErrBadDim); element count and byte
 //     size within int64 (ErrShapeOverflow); a ggml type Wick knows
-//     (ErrUnknownType, from quant.Type's table); ne[0] a multiple of the
+//     (ErrUnknownType, from the type table, quant/ggmltype); ne[0] a multiple of the
 //     block size (ErrPartialBlock);
 //  5. data: offsets multiples of the alignment (ErrMisaligned), each
 //     tensor exactly where the previous one's padded data ends, as ggml

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wick-ml/wick/io/internal/atomicfile"
-	"github.com/wick-ml/wick/quant"
+	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
 // Writer writes a GGUF file as a stream. Declare everything first — AddKV
@@ -167,7 +167,7 @@ func (w *Writer) checkValue(key string, v Value, depth int) error {
 // and dims in ggml order (dims[0] is the row length and must be a multiple
 // of the type's block size; at most 4 dims, each ≥ 0). Tensors' data must
 // then be written in the order they were declared.
-func (w *Writer) AddTensor(name string, typ quant.Type, dims []int64) error {
+func (w *Writer) AddTensor(name string, typ ggmltype.Type, dims []int64) error {
 	if err := w.check(); err != nil {
 		return err
 	}
