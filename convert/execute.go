@@ -111,9 +111,9 @@ func (g ggufFile) releaseRange(name string, off, n int64) { _ = g.f.ReleaseRange
 func (g ggufFile) Close() error                           { return g.f.Close() }
 
 // Execute writes the GGUF file the plan describes to out and returns the
-// report. The file is written to a temporary file beside out and renamed
-// into place on success; on any error or cancellation (ctx) nothing is left
-// behind.
+// report. The file is written to a temporary file beside out (an unnamed
+// one on Linux, which even SIGKILL cannot leave behind) and put in place on
+// success; on any error or cancellation (ctx) nothing is left behind.
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
 	if err := p.check(); err != nil {
 		return nil, err

@@ -20,9 +20,10 @@ import (
 // buffer.
 //
 // A Writer from Create writes to a temporary file beside the destination
-// and renames it into place on Commit (after syncing file and directory);
-// on any failure, on Abort, or when its context is done, it removes the
-// temporary file. After an error every method returns that error.
+// (on Linux an unnamed one: nothing is left even if the process is killed)
+// and puts it in place on Commit (after syncing file and directory); on any
+// failure, on Abort, or when its context is done, it drops the temporary
+// file. After an error every method returns that error.
 //
 // Files are little-endian GGUF v3, laid out as ggml and gguf-py lay them
 // out: KVs and tensor infos in insertion order, dims exactly as given,
@@ -436,7 +437,7 @@ func (w *Writer) Next() (TensorInfo, int64, bool) {
 
 // Commit writes the header if no data was written yet, requires that every
 // declared tensor's data was written, flushes, and (for Create) syncs and
-// renames the file into place. On failure the temporary file is removed.
+// puts the file in place. On failure the temporary file is dropped.
 func (w *Writer) Commit() error {
 	if err := w.check(); err != nil {
 		return err
