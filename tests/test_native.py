@@ -49,6 +49,18 @@ def test_missing_header_is_a_clear_import_error(tmp_path):
     assert "ImportError:" in r.stdout and "without its header" in r.stdout and "wick.h" in r.stdout, r.stdout + r.stderr
 
 
+def test_test_hooks_only_in_the_test_library():
+    """The suite runs on the test build (wick_debug_* exports, build tag wick_testhooks);
+    the release library beside the package, which wheels ship, has none of them."""
+    assert "wick_debug_panic" in _native.library_path().with_name("libwick.h").read_text()
+    release = Path(_native.__file__).parent / "_lib" / _native.library_name()
+    if not release.exists():
+        pytest.skip("no release library in the package (not built in place)")
+    assert release != _native.library_path()
+    assert b"wick_debug_" not in release.read_bytes()
+    assert "wick_debug_" not in release.with_name("libwick.h").read_text()
+
+
 def test_abi_version_and_info():
     info = wick.library_info()
     assert info["abi_version"] == _native.ABI_VERSION

@@ -38,7 +38,7 @@ from cffi import FFI
 from .errors import WickForkError, status_exception
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
-ABI_VERSION = 5
+ABI_VERSION = 6
 
 ERRLEN = 4096  # bytes of the error-message buffer handed to every call
 
