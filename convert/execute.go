@@ -102,6 +102,21 @@ type NonFiniteError struct {
 	Type   string
 }
 
+// InvalidDataError reports encoded data llama-quantize would refuse
+// ("quantized data validation failed"): a value or block scale that came
+// out infinite (a weight beyond the float16 range in an F16 tensor, or a
+// block whose float16 scale overflows).
+type InvalidDataError struct {
+	Row  int64
+	What string
+	Type string
+}
+
+func (e *InvalidDataError) Error() string {
+	return fmt.Sprintf("row %d encodes to %s in %s, which llama-quantize refuses (\"quantized data validation failed\"): "+
+		"the weights are too large for the type", e.Row, e.What, e.Type)
+}
+
 func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("element %d of row %d is %v; %s needs finite values", e.Column, e.Row, e.Value, e.Type)
 }
@@ -190,7 +205,8 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		chunk = 4 << 20
 	}
 	var done atomic.Int64
-	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total}
+	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total,
+		validate: p.validates()}
 	defer x.out.stop()
 	rep = &Report{Output: out, Target: p.Target}
 	for i, t := range p.Tensors {
@@ -244,9 +260,11 @@ type executor struct {
 	done   *atomic.Int64
 	total  int64
 	tensor int
-	win    []byte    // source windows that are copied (see view.go)
-	stage  []byte    // gathered chunks
-	f32    []float32 // chunks converted to float32
+	// validate checks encoded chunks as llama-quantize does (Plan.validates)
+	validate bool
+	win      []byte    // source windows that are copied (see view.go)
+	stage    []byte    // gathered chunks
+	f32      []float32 // chunks converted to float32
 }
 
 // pipeline writes encoded chunks on its own goroutine, in order, while the
@@ -394,6 +412,18 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 				return &NonFiniteError{Row: firstRow + int64(nf.Row), Column: nf.Column, Value: nf.Value, Type: tr.Name}
 			}
 			return err
+		}
+		if x.validate {
+			var bad *quant.InvalidDataError
+			if err := quant.ValidateRows(tr.Type, buf); errors.As(err, &bad) {
+				perRow := int64(rowBytes / tr.BlockBytes)
+				if tr.BlockSize == 1 {
+					perRow = int64(n0)
+				}
+				return &InvalidDataError{Row: firstRow + bad.Block/perRow, What: bad.What, Type: tr.Name}
+			} else if err != nil {
+				return err
+			}
 		}
 		return x.out.send(buf)
 	}

@@ -505,3 +505,48 @@ func TestExecuteDecodedAndPassThroughSources(t *testing.T) {
 		t.Fatalf("want a pass-through error, got %v", err)
 	}
 }
+
+// Plans that reproduce llama-quantize validate what they encode as it does
+// (ggml_validate_row_data): a weight beyond the float16 range written F16,
+// or a block whose float16 scale overflows, is an error naming the row.
+// Converter-only plans write such values as the converter does (±Inf).
+func TestExecuteValidatesLikeLlamaQuantize(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]float32, 4*W)
+	for i := range big {
+		big[i] = 0.5
+	}
+	big[2*W+7] = 70000 // row 2: beyond float16
+	big[3*W+9] = 3e38  // row 3: its Q8_0 block scale overflows float16
+	st := []safetensors.Tensor{{Name: "w", DType: safetensors.F32, Shape: []int64{4, W}, Data: f32Bytes(big)}}
+	if err := safetensors.WriteFile(filepath.Join(dir, "m.safetensors"), st, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(typ, ref string, firstRow int64) *Plan {
+		tr, _ := quant.Lookup(typ)
+		rb, _ := tr.RowBytes(W)
+		return &Plan{Schema: SchemaVersion, ModelDir: &dir, Reference: ref, Tensors: []Tensor{{
+			Name: "w", Shape: []int64{W, 4 - firstRow}, Type: typ, NBytes: int64(rb) * (4 - firstRow),
+			Sources: []Source{{File: "m.safetensors", Tensor: "w", DType: "F32", Shape: []int64{4, W}}},
+			Parts:   []Part{{Source: 0, Shape: []int64{4 - firstRow, W}, Strides: []int64{W, 1}, Offset: firstRow * W}},
+		}}}
+	}
+	for _, tc := range []struct {
+		typ      string
+		firstRow int64
+		wantRow  int64
+	}{{"F16", 0, 2}, {"Q8_0", 3, 0}} {
+		out := filepath.Join(t.TempDir(), "o.gguf")
+		_, err := Execute(context.Background(), plan(tc.typ, "convert+quantize", tc.firstRow), out, Options{})
+		var inv *InvalidDataError
+		if !errors.As(err, &inv) || inv.Row != tc.wantRow || !strings.Contains(err.Error(), "llama-quantize refuses") {
+			t.Fatalf("%s: want an InvalidDataError for row %d, got %v", tc.typ, tc.wantRow, err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: an output was left: %v", tc.typ, err)
+		}
+		if _, err := Execute(context.Background(), plan(tc.typ, "convert", tc.firstRow), out, Options{Overwrite: true}); err != nil {
+			t.Fatalf("%s: the converter writes it; so does a convert-only plan: %v", tc.typ, err)
+		}
+	}
+}

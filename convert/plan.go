@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
@@ -36,7 +37,15 @@ type Plan struct {
 	// Split, if set, writes a split model (set by the executor's caller,
 	// not the planner).
 	Split *Split `json:"split"`
+	// Reference names the llama.cpp pipeline the file reproduces; when it
+	// includes llama-quantize ("quantize"), every encoded chunk is
+	// validated as llama-quantize validates what it writes
+	// (quant.ValidateRows), and data it would refuse is an error.
+	Reference string `json:"reference"`
 }
+
+// validates reports whether encoded data is checked as llama-quantize does.
+func (p *Plan) validates() bool { return strings.Contains(p.Reference, "quantize") }
 
 // Split asks for a split model as llama-gguf-split writes it (see
 // gguf.WithSplit): exactly one limit is set. The output name, less a

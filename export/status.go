@@ -69,6 +69,7 @@ func classify(err error) int {
 		errno syscall.Errno
 		plan  *convert.PlanError
 		cnf   *convert.NonFiniteError
+		inv   *convert.InvalidDataError
 	)
 	switch {
 	case errors.As(err, &bad), errors.As(err, &arg),
@@ -84,7 +85,7 @@ func classify(err error) int {
 		return statusNotFound
 	case errors.Is(err, fs.ErrExist):
 		return statusExists
-	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf):
+	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf), errors.As(err, &inv):
 		return statusNonFinite
 	case errors.As(err, &uns):
 		return statusUnsupported
