@@ -292,7 +292,11 @@ func decode4Half(dst Output, lo, hi int, packed []uint8, absmax []float32, block
 // back to float32. It runs on the calling goroutine, so that a caller
 // decoding a large tensor in pieces controls the parallelism; it is safe
 // to call concurrently.
-func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ FourBitType, blocksize, n, lo int, round DType) error {
+//
+// With cpu set it decodes as bitsandbytes' CPU kernels do (0.50): the same,
+// except that FP4 code 8 (-0) decodes as +0 · absmax, from the stored
+// QuantMap, where the CUDA kernels use -0.
+func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ FourBitType, blocksize, n, lo int, round DType, cpu bool) error {
 	if err := checkFourBitType(typ); err != nil {
 		return err
 	}
@@ -315,6 +319,9 @@ func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ Fo
 		return nil
 	}
 	table := typ.dequantTable()
+	if cpu && typ == FP4 {
+		table = &fp4Table
+	}
 	y := dst
 	if lo%2 == 1 {
 		y[0] = table[packed[lo/2]&0x0F] * absmax[lo/blocksize]

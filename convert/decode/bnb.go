@@ -13,7 +13,8 @@ import (
 // flattened tensor, or with double quantization ("nested") one uint8 code
 // per block decoded as f32(f32(nested_quant_map[code] ·
 // nested_absmax[i/nested_blocksize]) + offset). Values are bitsandbytes'
-// dequantize_4bit: f32(table[code] · absmax), rounded to the state's dtype.
+// dequantize_4bit on CPU: f32(table[code] · absmax), rounded to the state's
+// dtype (FP4 code 8 is +0 there, where bitsandbytes' CUDA kernel gives -0).
 //
 //	main              weight                U8 [(n+1)/2, 1] (any shape with that many bytes)
 //	absmax            weight.absmax         F32 [B], or U8 [B] when nested
@@ -183,7 +184,7 @@ func (x *bnb4) ReadRows(dst []float32, r0, r1 int64) error {
 		return &ArgError{Msg: "internal: odd block start"}
 	}
 	packed := x.packed[base/2 : (base+n+1)/2]
-	return quant.Dequantize4BitRange(dst, packed, x.absmaxRange(b0, b1), x.typ, int(x.blocksize), int(n), int(lo-base), x.round)
+	return quant.Dequantize4BitRange(dst, packed, x.absmaxRange(b0, b1), x.typ, int(x.blocksize), int(n), int(lo-base), x.round, true)
 }
 
 // bnbInt8 is method "bnb_int8": LLM.int8's row-wise format (Int8Params),

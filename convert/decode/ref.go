@@ -129,7 +129,11 @@ func bnb4Ref(x *bnb4, r, c int64) float32 {
 	if i%2 == 1 {
 		code = x.packed[i/2] & 0x0F
 	}
-	v := fourBitTable(x.typ)[code] * a
+	tab := fourBitTable(x.typ)
+	if x.typ == quant.FP4 {
+		tab[8] = 0 // bitsandbytes' CPU table: +0 (fourBitTable is CUDA's, -0)
+	}
+	v := tab[code] * a
 	switch x.round {
 	case quant.DTypeBF16:
 		return quant.BF16ToF32(quant.F32ToBF16(v))

@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"math"
+
 	"github.com/wick-ml/wick/io/safetensors"
 )
 
@@ -30,6 +32,10 @@ type scaled struct {
 	blk, stride []int64
 }
 
+// tables holds the float32 value of every code of the 8-bit main dtypes:
+// the safetensors tables, with NaN codes given the bit patterns torch's
+// float8 → float32 conversion gives them (the code's mantissa shifted into
+// place, sign kept): e4m3fn 0x7f → 0x7ff00000, e5m2 0x7f → 0x7fe00000.
 var tables = map[string]*[256]float32{}
 
 func init() {
@@ -42,6 +48,13 @@ func init() {
 		}
 		if _, err := safetensors.DecodeFloat32(t[:], src, d); err != nil {
 			panic(err)
+		}
+		mbits := map[string]uint32{"F8_E4M3": 3, "F8_E5M2": 2}[name]
+		for i, v := range t {
+			if mbits != 0 && v != v {
+				b := uint32(i)
+				t[i] = math.Float32frombits(b>>7<<31 | 0x7F800000 | (b&(1<<mbits-1))<<(23-mbits))
+			}
 		}
 		tables[name] = &t
 	}
