@@ -37,6 +37,7 @@ Pieces:
   :func:`requantize_model` plans and runs one)
 * :mod:`.imatrix_plan` — how an importance matrix enters a plan
 * :mod:`.load` — reading a model directory (no tensor data)
+* :mod:`.quantized` — quantized checkpoints (FP8, GPTQ, compressed-tensors, ModelOpt, bitsandbytes) as input
 * :mod:`.execute` — running a plan: the Go executor, progress, Ctrl-C
 * :mod:`.report` — the :class:`~wick.convert.report.ConversionReport`
 * :mod:`.errors` — the exceptions
@@ -61,6 +62,7 @@ from .errors import (
     ModelFileNotFoundError,
     ModelFormatError,
     PlanError,
+    QuantizedTensorError,
     RequantizeInputError,
     SafetensorsHeaderError,
     TensorShapeError,
@@ -68,12 +70,14 @@ from .errors import (
     UnexpectedTensorError,
     UnknownTargetError,
     UnsupportedArchitectureError,
+    UnsupportedQuantizationError,
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
 from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
+from .quantized import supported_quantization_methods
 from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
@@ -85,7 +89,8 @@ __all__ = [
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
     "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
-    "ImatrixRequiredError", "RequantizeInputError",
+    "ImatrixRequiredError", "RequantizeInputError", "UnsupportedQuantizationError", "QuantizedTensorError",
+    "supported_quantization_methods",
 ]
 
 

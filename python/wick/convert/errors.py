@@ -32,6 +32,12 @@ ImatrixRequiredError           ValueError          a tensor's type needs an imat
                                                    is none for it
 RequantizeInputError           ValueError          a GGUF file cannot be requantized (already
                                                    quantized tensors, split, missing keys)
+UnsupportedQuantizationError   ValueError          the checkpoint's quantization method or
+                                                   format cannot be read (message lists those
+                                                   that can)
+QuantizedTensorError           ValueError          a quantized weight's auxiliary tensors are
+                                                   missing or inconsistent, or its
+                                                   bitsandbytes quant state is malformed
 =============================  ==================  ============================================
 
 :class:`ConvertError` is a :class:`wick.WickError`, so ``except wick.WickError``
@@ -131,3 +137,25 @@ class ImatrixRequiredError(ImatrixError):
 class RequantizeInputError(ConvertError, ValueError):
     """A GGUF file that Wick cannot requantize: already-quantized tensors, a
     split file, or metadata the type rules need is missing."""
+
+
+class UnsupportedQuantizationError(ConvertError, ValueError):
+    """The checkpoint is quantized with a method or format Wick cannot read
+    (the message names it and lists what is supported). Raised before any
+    tensor is planned."""
+
+    def __init__(self, message: str, method: Optional[str] = None):
+        super().__init__(message)
+        self.method = method
+
+
+class QuantizedTensorError(ConvertError, ValueError):
+    """A quantized weight cannot be decoded: an auxiliary tensor (scale,
+    zero point, g_idx, absmax, quant state) is missing or has an inconsistent
+    dtype or shape, or a bitsandbytes quant state holds bad JSON. The message
+    names the tensor and its file."""
+
+    def __init__(self, message: str, tensor: Optional[str] = None, file: Optional[str] = None):
+        super().__init__(message)
+        self.tensor = tensor
+        self.file = file

@@ -106,6 +106,7 @@ from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, ro
 from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
+from .quantized import describe
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 
 SCHEMA_VERSION = 1
@@ -115,20 +116,29 @@ QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
 
 @dataclass
 class SourceRef:
-    """One checkpoint tensor read by an output tensor."""
+    """One checkpoint tensor read by an output tensor (with ``decode``: the
+    stored main tensor of a quantized weight and how to decode it)."""
 
     file: str
     tensor: str
     dtype: str
     shape: List[int]
     format: str = "safetensors"
+    decode: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON form (an entry of a tensor's ``sources``)."""
-        d = {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
+        d: Dict[str, Any] = {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
         if self.format != "safetensors":
             d["format"] = self.format
+        if self.decode is not None:
+            d["decode"] = json.loads(json.dumps(self.decode))
         return d
+
+    @property
+    def logical_shape(self) -> List[int]:
+        """The shape the source decodes to (its stored shape without ``decode``)."""
+        return list(self.decode["shape"]) if self.decode else list(self.shape)
 
 
 @dataclass
@@ -176,7 +186,7 @@ class TensorPlan:
             t = TensorPlan(
                 name=d["name"], shape=[int(x) for x in d["shape"]], type=d["type"],
                 sources=[SourceRef(s["file"], s["tensor"], s["dtype"], [int(x) for x in s["shape"]],
-                                   s.get("format", "safetensors")) for s in d["sources"]],
+                                   s.get("format", "safetensors"), s.get("decode")) for s in d["sources"]],
                 transforms=[dict(x) for x in d["transforms"]], data=data, imatrix=d.get("imatrix"),
                 reason=d.get("reason", ""))
         except (KeyError, TypeError, AttributeError, ValueError) as e:
@@ -347,13 +357,15 @@ def build_plan_from_parts(
     sources: Dict[str, TensorSource] = {}
     for name, entry in tensors.items():
         try:
-            file, dtype, shape = entry
+            file, dtype, shape, *rest = entry
             shape_t = tuple(int(x) for x in shape)
+            if len(rest) > 1:
+                raise ValueError
         except (TypeError, ValueError):
-            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape), got {entry!r}") from None
+            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape[, decode]), got {entry!r}") from None
         if any(x < 0 for x in shape_t):
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
-        sources[name] = TensorSource(str(file), str(dtype), shape_t)
+        sources[name] = TensorSource(str(file), str(dtype), shape_t, rest[0] if rest else None)
     mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
 
     if imatrix is not None and imatrix_names is not None:
@@ -468,10 +480,17 @@ def apply_transforms(sources: Sequence[np.ndarray], transforms: Sequence[Mapping
     return out
 
 
+def _source_ref(hf: str, s: TensorSource) -> SourceRef:
+    if s.decode is None:
+        return SourceRef(s.file, hf, s.dtype, list(s.shape))
+    d = s.decode
+    return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=dict(d.spec))
+
+
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
     return TensorPlan(
         name=t.name, shape=list(t.ne), type=typ,
-        sources=[SourceRef(s.file, hf, s.dtype, list(s.shape)) for hf, s in t.sources],
+        sources=[_source_ref(hf, s) for hf, s in t.sources],
         transforms=list(t.transforms), data=t.data, imatrix=imatrix, reason=reason)
 
 
@@ -522,13 +541,16 @@ def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int
     for i, t in enumerate(plan.tensors):
         if t.sources:
             s0 = t.sources[0]
-            dt = s0.dtype
+            dt = describe(s0.decode, s0.dtype)
             src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
             for s in t.sources:
-                n = 1
-                for d in s.shape:
-                    n *= d
-                src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
+                refs = [(s.dtype, s.shape)] + [(a.get("dtype"), a.get("shape") or []) for a in
+                                              ((s.decode or {}).get("aux") or {}).values()]
+                for rdt, rshape in refs:
+                    n = 1
+                    for d in rshape:
+                        n *= d
+                    src_total += n * SOURCE_DTYPE_SIZES.get(rdt, 4)
         else:
             dt, src = "gen", "(generated)"
         tr = ",".join(f"{x['op']}({x['n_head']})" if x.get("op") == "permute_qk" else x.get("op", "?")

@@ -74,11 +74,29 @@ class HParams:
 
 @dataclass(frozen=True)
 class TensorSource:
-    """One tensor of the checkpoint: which file holds it, its dtype and shape (row-major)."""
+    """One tensor of the checkpoint: which file holds it, its dtype and shape (row-major).
+
+    For a quantized weight these are the *logical* dtype and shape (what it
+    decodes to) and ``decode`` says how (:class:`wick.convert.quantized.Decode`:
+    the stored tensor and the executor's decode spec); adapters map it like
+    any other tensor.
+    """
 
     file: str
     dtype: str
     shape: Tuple[int, ...]
+    decode: Optional[Any] = field(default=None, compare=False)
+
+
+def converter_order(name: str, src: TensorSource) -> Tuple[int, str, str]:
+    """Where llama.cpp's converter meets a checkpoint tensor: part files in
+    sorted order, names sorted within a file — except the weights its
+    dequant_model *adds* (GPTQ ``qweight`` and compressed-tensors
+    ``weight_packed`` become new ``.weight`` entries), which come after every
+    other tensor, in the order of their stored names."""
+    if src.decode is not None and getattr(src.decode, "appended", False):
+        return (1, src.file, src.decode.tensor)
+    return (0, src.file, name)
 
 
 @dataclass
@@ -343,7 +361,7 @@ class Adapter:
         experts: Dict[Tuple[int, str], Dict[int, Tuple[str, TensorSource]]] = {}
         order: List[str] = []
         # converter order: part files sorted, tensor names sorted within each
-        for hf_name in sorted(tensors, key=lambda n: (tensors[n].file, n)):
+        for hf_name in sorted(tensors, key=lambda n: converter_order(n, tensors[n])):
             src = tensors[hf_name]
             if hf_name.endswith(self.SKIP_SUFFIXES):
                 continue
@@ -422,7 +440,7 @@ class Adapter:
         layer_of_expert = re.compile(r"^model\.layers\.(\d+)\.block_sparse_moe\.experts\.")
         last_pos: Dict[int, int] = {}
         seq: List[Tuple[str, Optional[int]]] = []  # (gguf name or '', bid marker)
-        names = sorted(tensors, key=lambda n: (tensors[n].file, n))
+        names = sorted(tensors, key=lambda n: converter_order(n, tensors[n]))
         it = iter(order)
         for hf_name in names:
             if hf_name.endswith(self.SKIP_SUFFIXES):
