@@ -15,7 +15,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 GO ?= go
 LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
-GO_SOURCES := $(shell find quant io export internal -name '*.go' -not -name '*_test.go' 2>/dev/null) export/wick.h go.mod go.sum
+GO_SOURCES := $(shell find quant io export internal convert -name '*.go' -not -name '*_test.go' 2>/dev/null) export/wick.h go.mod go.sum
 LIB := python/wick/_lib/libwick.so
 
 .PHONY: all setup lib test gotest pytest bench bench-quick demo lint fmt clean llama

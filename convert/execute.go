@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -167,6 +168,13 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 			}
 			if s.Format == "gguf" && dtype != "F32" && dtype != "F16" && dtype != "BF16" {
 				return nil, planErr(t.Name, "source %q is %s; only F32, F16 and BF16 GGUF tensors can be converted", s.Tensor, dtype)
+			}
+			if s.Decode != nil {
+				// validated now, before anything is written; made again when
+				// the tensor is written, so that no decoder's tables outlive it
+				if _, err := newDecoder(s, p, open); err != nil {
+					return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+				}
 			}
 		}
 	}
@@ -425,6 +433,15 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 		}
 	}
 	for _, s := range t.Sources {
+		if s.Decode != nil {
+			n, err := x.writeDecoded(p, s, open, outRow, maxRows, expertRows, permute, encode)
+			if err != nil {
+				return fail(err)
+			}
+			rep.Source = s.DType
+			outRow += n
+			continue
+		}
 		f, err := open(s)
 		if err != nil {
 			return fail(err)
@@ -529,4 +546,76 @@ func (x *executor) input(chunk []byte, dtype string) (quant.Input, error) {
 		return quant.Input{}, err
 	}
 	return quant.F32Input(x.f32[:n]), nil
+}
+
+// newDecoder opens a decoded source's main and auxiliary tensors and makes
+// its decoder (package decode validates everything).
+func newDecoder(s Source, p *Plan, open func(Source) (sourceFile, error)) (any, error) {
+	tensor := func(file, name string) (decode.Tensor, error) {
+		f, err := open(Source{File: file, Tensor: name})
+		if err != nil {
+			return decode.Tensor{}, err
+		}
+		data, dtype, shape, err := f.data(name)
+		if err != nil {
+			return decode.Tensor{}, err
+		}
+		return decode.Tensor{Name: name, File: file, DType: dtype, Shape: shape, Data: data}, nil
+	}
+	main, err := tensor(s.File, s.Tensor)
+	if err != nil {
+		return nil, err
+	}
+	aux := map[string]decode.Tensor{}
+	for role, r := range s.Decode.Aux {
+		if aux[role], err = tensor(r.File, r.Tensor); err != nil {
+			return nil, err
+		}
+	}
+	return decode.New(*s.Decode, main, aux)
+}
+
+// writeDecoded encodes the rows of a decoded source (in the q/k permuted
+// order when heads > 0) and returns how many rows it wrote.
+func (x *executor) writeDecoded(p *Plan, s Source, open func(Source) (sourceFile, error), outRow int64, maxRows int,
+	expertRows int64, heads int, encode func(quant.Input, int64) error) (int64, error) {
+	d, err := newDecoder(s, p, open)
+	if err != nil {
+		return 0, err
+	}
+	rows, ok := d.(decode.Rows)
+	if !ok {
+		return 0, fmt.Errorf("source %q passes encoded blocks through, which this executor does not write", s.Tensor)
+	}
+	shape := s.Decode.Shape
+	n0 := shape[len(shape)-1]
+	total := elements(shape) / n0
+	for r := int64(0); r < total; {
+		hi := min(total, r+int64(maxRows))
+		if e := (outRow + r) / expertRows; (outRow+hi-1)/expertRows != e {
+			hi = (e+1)*expertRows - outRow
+		}
+		need := int((hi - r) * n0)
+		if cap(x.f32) < need {
+			x.f32 = make([]float32, need)
+		}
+		buf := x.f32[:need]
+		if heads > 0 {
+			dh := total / int64(heads)
+			for k := r; k < hi; k++ {
+				h, j := k/dh, k%dh
+				src := h*dh + (j%2)*(dh/2) + j/2
+				if err := rows.ReadRows(buf[(k-r)*n0:(k-r+1)*n0], src, src+1); err != nil {
+					return 0, err
+				}
+			}
+		} else if err := rows.ReadRows(buf, r, hi); err != nil {
+			return 0, err
+		}
+		if err := encode(quant.F32Input(buf), outRow+r); err != nil {
+			return 0, err
+		}
+		r = hi
+	}
+	return total, nil
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/quant"
 )
@@ -53,6 +54,19 @@ type Source struct {
 	DType  string  `json:"dtype"`  // safetensors dtype, or ggml type name for GGUF sources
 	Shape  []int64 `json:"shape"`  // row-major
 	Format string  `json:"format"` // "safetensors" (default) or "gguf"
+	// Decode, when set, makes this the main stored tensor of a quantized
+	// weight: package decode turns it (and the auxiliary tensors the spec
+	// names) into the logical tensor of Decode.Shape.
+	Decode *decode.Spec `json:"decode"`
+}
+
+// elements is the number of values the source contributes (its logical
+// shape when it is decoded).
+func (s Source) elements() int64 {
+	if s.Decode != nil {
+		return elements(s.Decode.Shape)
+	}
+	return elements(s.Shape)
 }
 
 // Transform is one operation on the source rows.
@@ -185,7 +199,13 @@ func (t *Tensor) check(haveImatrix bool) error {
 			if s.Format != "" && s.Format != "safetensors" && s.Format != "gguf" {
 				return planErr(t.Name, "source %q has unknown format %q", s.Tensor, s.Format)
 			}
-			total += elements(s.Shape)
+			if s.Decode != nil && s.Format == "gguf" {
+				return planErr(t.Name, "source %q: only safetensors sources can be decoded", s.Tensor)
+			}
+			if s.Decode != nil && s.Decode.Output != "" {
+				return planErr(t.Name, "source %q: the %s pass-through is not supported by this executor", s.Tensor, s.Decode.Output)
+			}
+			total += s.elements()
 		}
 		if total != n {
 			return planErr(t.Name, "sources hold %d elements; shape %v needs %d", total, t.Shape, n)
