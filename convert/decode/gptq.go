@@ -113,8 +113,9 @@ func newGPTQ(s *setup) (any, error) {
 }
 
 // gptqTile is the number of logical rows decoded together: their words in
-// a stored row are contiguous (64 bytes), and so are their outputs' columns.
-const gptqTile = 16
+// a stored row are contiguous (256 bytes, so that each page of the stored
+// matrix visited serves a whole tile), and so are their outputs' columns.
+const gptqTile = 64
 
 func (x *gptq) ReadRows(dst []float32, r0, r1 int64) error {
 	if err := x.checkRange(len(dst), r0, r1, x.cols); err != nil {

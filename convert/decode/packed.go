@@ -1,5 +1,7 @@
 package decode
 
+import "encoding/binary"
+
 // intPacked is method "int_packed": compressed-tensors' pack-quantized
 // integer format (GPTQ/AWQ-style int4/int8 weights made with llm-compressor),
 // as llama.cpp's dequant_packed reads it:
@@ -106,21 +108,39 @@ func (x *intPacked) ReadRows(dst []float32, r0, r1 int64) error {
 	if err := x.checkRange(len(dst), r0, r1, x.cols); err != nil {
 		return err
 	}
-	c := x.cols
+	c, pack := x.cols, x.pack
+	offs := make([]int32, x.groups)
 	for r := r0; r < r1; r++ {
 		y := dst[(r-r0)*c : (r-r0+1)*c]
 		sr := x.scale[r*x.groups : (r+1)*x.groups]
-		for g := int64(0); g < x.groups; g++ {
-			o := x.symmetry
+		for g := range offs {
+			offs[g] = x.symmetry
 			if x.z != nil {
-				w := le32(x.z, (r/x.pack)*x.groups+g)
-				o = int32(w >> (x.bits * uint(r%x.pack)) & x.mask)
+				w := le32(x.z, (r/pack)*x.groups+int64(g))
+				offs[g] = int32(w >> (x.bits * uint(r%pack)) & x.mask)
 			}
-			s := sr[g]
-			for j := g * x.group; j < (g+1)*x.group; j++ {
-				w := le32(x.w, r*x.words+j/x.pack)
-				q := int32(w >> (x.bits * uint(j%x.pack)) & x.mask)
-				y[j] = float32(q-o) * s
+		}
+		words := x.w[r*x.words*4 : (r+1)*x.words*4]
+		// one stored word at a time: its pack elements
+		for wi := int64(0); wi < x.words; wi++ {
+			w := binary.LittleEndian.Uint32(words[4*wi:])
+			j0 := wi * pack
+			n := min(pack, c-j0)
+			if x.group%pack == 0 {
+				// the word lies in one group
+				g := j0 / x.group
+				o, s := offs[g], sr[g]
+				yw := y[j0 : j0+n]
+				for k := range yw {
+					yw[k] = float32(int32(w>>(x.bits*uint(k))&x.mask)-o) * s
+				}
+				continue
+			}
+			for k := int64(0); k < n; k++ {
+				j := j0 + k
+				g := j / x.group
+				q := int32(w >> (x.bits * uint(k)) & x.mask)
+				y[j] = float32(q-offs[g]) * sr[g]
 			}
 		}
 	}

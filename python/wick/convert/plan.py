@@ -41,9 +41,10 @@ JSON schema (version 1)
              "tensor": "model.layers.0.self_attn.q_proj.weight",
              "dtype": "BF16",                 # F32 | F16 | BF16 (safetensors)
              "shape": [2048, 2048],           # row-major (safetensors) order
-             "format": "gguf"}                # only for GGUF sources (absent:
+             "format": "gguf",                # only for GGUF sources (absent:
                                               # safetensors); dtype is then the
                                               # ggml type name (F32/F16/BF16)
+             "decode": {...}}                 # only for a quantized weight (below)
           ],
           "transforms": [{"op": "permute_qk", "n_head": 32}],
           "data": null,                       # or {"dtype": "F32",
@@ -61,6 +62,19 @@ rounded to binary32. Integers are JSON integers.
 Tensor semantics, applied in this order:
 
 1. **Read** each source tensor and widen it to float32 exactly (BF16/F16/F32).
+   A source with a ``decode`` entry is the main stored tensor of a quantized
+   weight (its ``dtype``/``shape`` are the stored ones, e.g. ``F8_E4M3``);
+   it is decoded by Go's ``convert/decode`` into the logical tensor
+   ``decode.shape``::
+
+       "decode": {"method": "scaled",          # scaled | gptq | int_packed | bnb_4bit | bnb_int8
+                  "shape": [2048, 2048],       # logical row-major shape
+                  "aux": {"scale": {"file": ..., "tensor": "...weight_scale_inv",
+                                    "dtype": "F32", "shape": [16, 16]}},
+                  "params": {"block": [128, 128]}}
+
+   (``wick.convert.quantized`` documents every method, its auxiliary roles
+   and parameters; the values are exactly its reference's.)
 2. **Stack**: several sources (Mixtral experts) with ``{"op": "stack"}`` are
    concatenated in list order along a new outermost axis (ne[2]).
 3. **Transforms** (in list order):

@@ -1,0 +1,179 @@
+"""Quantized checkpoints as conversion input (wick.convert.quantized + convert/decode).
+
+The fixtures are built by tests/quantized_models.py (deterministic, a few
+hundred KB each); the goldens in tests/golden/quantized_models.json come from
+llama.cpp's convert_hf_to_gguf.py + llama_model_quantize on the same files
+(bitsandbytes: on their bitsandbytes-dequantized twins), made by
+tests/golden/gen_quantized_models.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wick
+from conftest import ROOT
+from wick.convert import (
+    QuantizedTensorError,
+    UnsupportedQuantizationError,
+    build_plan,
+    format_plan_table,
+    supported_quantization_methods,
+)
+from wick.convert.quantized import group_tensors, read_quantization_config
+
+sys.path.insert(0, str(ROOT / "tests"))
+import quantized_models as qm  # noqa: E402
+
+GOLDEN = json.loads((ROOT / "tests" / "golden" / "quantized_models.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    base = tmp_path_factory.mktemp("quantized")
+    made = {}
+
+    def get(fmt: str) -> Path:
+        if fmt not in made:
+            made[fmt] = qm.make(base / fmt, fmt)  # the directory name is general.name's source
+        return made[fmt]
+    return get
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", qm.FORMATS)
+@pytest.mark.parametrize("target", ["F16", "Q8_0", "Q4_K_M"])
+def test_byte_identical_to_llama_cpp(models, tmp_path, fmt, target):
+    """The file equals llama.cpp's pipeline on the same quantized checkpoint
+    (bitsandbytes: on the checkpoint bitsandbytes dequantizes it to)."""
+    out = tmp_path / f"{fmt}-{target}.gguf"
+    wick.convert(models(fmt), out, type=target)
+    assert sha(out) == GOLDEN["formats"][fmt]["files"][target]
+
+
+@pytest.mark.parametrize("fmt", qm.FORMATS)
+def test_dequantized_tensors_match_reference(models, tmp_path, fmt):
+    """Every tensor of the F32 file (dequantized, q/k permuted) equals the
+    reference's: a mismatch here is in the decoding, not the quantizers."""
+    out = tmp_path / f"{fmt}-F32.gguf"
+    wick.convert(models(fmt), out, type="F32")
+    with wick.gguf.open(out) as g:
+        got = {t.name: hashlib.sha256(np.ascontiguousarray(g.raw(t.name)).tobytes()).hexdigest() for t in g.tensors.values()}
+    assert got == GOLDEN["formats"][fmt]["tensors"]
+
+
+def test_dry_run_shows_source_format(models):
+    plan = build_plan(models("fp8-block"), "Q4_K_M")
+    table = format_plan_table(plan, metadata=False)
+    assert "fp8 e4m3 block 128x128" in table
+    assert "bnb nf4 b64 dq" in format_plan_table(build_plan(models("bnb-nf4-dq"), "Q8_0"), metadata=False)
+    assert "gptq int4" in format_plan_table(build_plan(models("gptq-4bit"), "Q8_0"), metadata=False)
+    src = plan.tensor("blk.0.attn_q.weight").sources[0]
+    assert src.tensor == "model.layers.0.self_attn.q_proj.weight" and src.dtype == "F8_E4M3"
+    assert src.decode["method"] == "scaled" and src.decode["params"] == {"block": [128, 128]}
+    assert src.decode["aux"]["scale"]["tensor"] == "model.layers.0.self_attn.q_proj.weight_scale_inv"
+    # the plan round-trips through JSON with its decode entries
+    again = type(plan).from_json(plan.to_json())
+    assert again.tensor("blk.0.attn_q.weight").sources[0].decode == src.decode
+
+
+def test_gptq_weights_come_after_the_others(models):
+    """llama.cpp's dequant_model adds GPTQ's weights as new tensors: the
+    converter (and so an F16/Q8_0 file) writes them after every other tensor."""
+    names = [t.name for t in build_plan(models("gptq-4bit"), "F16").tensors]
+    first_q = min(i for i, n in enumerate(names) if n.startswith("blk.") and not n.endswith("norm.weight"))
+    assert all(n.endswith("norm.weight") or not n.startswith("blk.") for n in names[:first_q])
+    assert names[first_q:] and all(not n.endswith("norm.weight") for n in names[first_q:])
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize("qc, what", [
+    ({"quant_method": "awq", "bits": 4, "version": "gemm"}, "'awq'"),
+    ({"quant_method": "exl2"}, "'exl2'"),
+    ({"quant_method": "hqq"}, "'hqq'"),
+    ({"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized",
+      "config_groups": {"g": {"weights": {"num_bits": 4}}}}, "nvfp4-pack-quantized"),
+    ({"quant_method": "gptq", "bits": 3}, "bits=3"),
+])
+def test_unsupported_methods_are_named_before_any_work(models, tmp_path, qc, what):
+    d = models("fp8-block")
+    cfg = json.loads((d / "config.json").read_text())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({**cfg, "quantization_config": qc}))  # no weights, no tokenizer
+    with pytest.raises(UnsupportedQuantizationError) as e:
+        build_plan(bad, "Q8_0")
+    msg = str(e.value)
+    assert what in msg and "config.json" in msg
+    for m in supported_quantization_methods():
+        assert m in msg
+
+
+def test_modelopt_config_from_hf_quant_config():
+    qc = read_quantization_config({}, None)
+    assert qc is None
+    assert read_quantization_config({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}}).method == "fp8"
+
+
+def _listing(d: Path):
+    from wick.convert.load import list_checkpoint
+    return list_checkpoint(d)
+
+
+def test_missing_scale_names_tensor_and_file(models):
+    d = models("gptq-4bit")
+    listing = _listing(d)
+    del listing["model.layers.1.mlp.up_proj.qzeros"]
+    qc = read_quantization_config(json.loads((d / "config.json").read_text()), d)
+    with pytest.raises(QuantizedTensorError) as e:
+        group_tensors(qc, listing)
+    assert "model.layers.1.mlp.up_proj.qzeros" in str(e.value) and "model.safetensors" in str(e.value)
+
+
+def test_inconsistent_block_scale(models):
+    d = models("fp8-block")
+    listing = _listing(d)
+    f, dt, _ = listing["model.layers.0.mlp.down_proj.weight_scale_inv"]
+    listing["model.layers.0.mlp.down_proj.weight_scale_inv"] = (f, dt, (2, 2))  # 320 columns need 3 blocks
+    qc = read_quantization_config(json.loads((d / "config.json").read_text()), d)
+    with pytest.raises(QuantizedTensorError, match=r"down_proj.weight_scale_inv.*needs 3 in dimension 1"):
+        group_tensors(qc, listing)
+
+
+def test_bad_quant_state_json(models):
+    d = models("bnb-nf4-dq")
+    listing = _listing(d)
+    qc = read_quantization_config(json.loads((d / "config.json").read_text()), d)
+    key = "model.layers.0.mlp.up_proj.weight.quant_state.bitsandbytes__nf4"
+    with pytest.raises(QuantizedTensorError, match=r"up_proj.weight.quant_state.bitsandbytes__nf4.*not a JSON quant state"):
+        group_tensors(qc, listing, lambda f, n: np.frombuffer(b"{not json", np.uint8) if n == key else None)
+    with pytest.raises(QuantizedTensorError, match=r"quant state blocksize is '64'"):
+        group_tensors(qc, listing, lambda f, n: np.frombuffer(
+            json.dumps({"quant_type": "nf4", "blocksize": "64", "dtype": "bfloat16", "shape": [1, 1]}).encode(), np.uint8))
+
+
+def test_decoder_errors_reach_python_before_writing(models, tmp_path):
+    """An inconsistency only the data shows (a g_idx out of range) is found by
+    the Go decoder before anything is written: no output file."""
+    import shutil
+    d = tmp_path / "gptq-4bit"
+    shutil.copytree(models("gptq-4bit"), d)
+    raw = bytearray((d / "model.safetensors").read_bytes())
+    n = int.from_bytes(raw[:8], "little")
+    hdr = json.loads(raw[8:8 + n])
+    a, _ = hdr["model.layers.1.mlp.up_proj.g_idx"]["data_offsets"]
+    raw[8 + n + a:8 + n + a + 4] = (99).to_bytes(4, "little")
+    (d / "model.safetensors").write_bytes(bytes(raw))
+    out = tmp_path / "out.gguf"
+    with pytest.raises(wick.WickError, match=r"g_idx\[0\] = 99 is outside the 3 groups"):
+        wick.convert(d, out, type="Q8_0")
+    assert not out.exists()
