@@ -583,13 +583,16 @@ func (x *executor) writeDecoded(p *Plan, s Source, open func(Source) (sourceFile
 	if err != nil {
 		return 0, err
 	}
-	rows, ok := d.(decode.Rows)
-	if !ok {
-		return 0, fmt.Errorf("source %q passes encoded blocks through, which this executor does not write", s.Tensor)
-	}
 	shape := s.Decode.Shape
 	n0 := shape[len(shape)-1]
 	total := elements(shape) / n0
+	if raw, ok := d.(decode.RawRows); ok && s.Decode.Output != "" {
+		return total, x.writeRaw(raw, total, n0, maxRows, heads)
+	}
+	rows, ok := d.(decode.Rows)
+	if !ok {
+		return 0, fmt.Errorf("source %q: no float decoder", s.Tensor)
+	}
 	for r := int64(0); r < total; {
 		hi := min(total, r+int64(maxRows))
 		if e := (outRow + r) / expertRows; (outRow+hi-1)/expertRows != e {
@@ -618,4 +621,35 @@ func (x *executor) writeDecoded(p *Plan, s Source, open func(Source) (sourceFile
 		r = hi
 	}
 	return total, nil
+}
+
+// writeRaw copies already-encoded rows (a lossless pass-through) to the
+// output, in the q/k permuted order when heads > 0.
+func (x *executor) writeRaw(raw decode.RawRows, total, n0 int64, maxRows, heads int) error {
+	rb := int64(raw.RowBytes())
+	for r := int64(0); r < total; {
+		hi := min(total, r+int64(maxRows))
+		buf := x.out.buffer(int((hi - r) * rb))
+		if heads > 0 {
+			dh := total / int64(heads)
+			for k := r; k < hi; k++ {
+				h, j := k/dh, k%dh
+				src := h*dh + (j%2)*(dh/2) + j/2
+				if err := raw.ReadRawRows(buf[(k-r)*rb:(k-r+1)*rb], src, src+1); err != nil {
+					return err
+				}
+			}
+		} else if err := raw.ReadRawRows(buf, r, hi); err != nil {
+			return err
+		}
+		if err := x.out.send(buf); err != nil {
+			return err
+		}
+		x.progress(int((hi - r) * n0))
+		if x.cancelled() {
+			return quant.ErrCancelled
+		}
+		r = hi
+	}
+	return nil
 }

@@ -60,6 +60,17 @@ type Source struct {
 	Decode *decode.Spec `json:"decode"`
 }
 
+// passesThrough reports whether every source of t hands over blocks of the
+// ggml type typ unchanged (Decode.Output).
+func (t *Tensor) passesThrough(typ string) bool {
+	for _, s := range t.Sources {
+		if s.Decode == nil || s.Decode.Output != typ {
+			return false
+		}
+	}
+	return len(t.Sources) > 0
+}
+
 // elements is the number of values the source contributes (its logical
 // shape when it is decoded).
 func (s Source) elements() int64 {
@@ -163,7 +174,7 @@ func (t *Tensor) check(haveImatrix bool) error {
 	if !ok {
 		return planErr(t.Name, "unknown ggml type %q", t.Type)
 	}
-	if !tr.CanQuantize() {
+	if !tr.CanQuantize() && !t.passesThrough(tr.Name) {
 		return planErr(t.Name, "Wick cannot write %s", tr.Name)
 	}
 	if len(t.Shape) == 0 || len(t.Shape) > gguf.MaxDims {
@@ -202,8 +213,8 @@ func (t *Tensor) check(haveImatrix bool) error {
 			if s.Decode != nil && s.Format == "gguf" {
 				return planErr(t.Name, "source %q: only safetensors sources can be decoded", s.Tensor)
 			}
-			if s.Decode != nil && s.Decode.Output != "" {
-				return planErr(t.Name, "source %q: the %s pass-through is not supported by this executor", s.Tensor, s.Decode.Output)
+			if s.Decode != nil && s.Decode.Output != "" && s.Decode.Output != tr.Name {
+				return planErr(t.Name, "source %q passes %s blocks through; the tensor is %s", s.Tensor, s.Decode.Output, tr.Name)
 			}
 			total += s.elements()
 		}

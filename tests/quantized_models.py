@@ -30,7 +30,11 @@ HIDDEN, HEADS, KV_HEADS, FFN, LAYERS = 256, 4, 2, 320, 2
 
 #: format -> (quantization_config or None, extra config files)
 FORMATS = ("fp8-block", "ct-fp8-channel", "ct-int4-asym", "ct-int8-sym", "gptq-4bit", "gptq-8bit-v2",
-           "modelopt-fp8", "bnb-nf4-dq", "bnb-fp4", "bnb-int8")
+           "modelopt-fp8", "bnb-nf4-dq", "bnb-fp4", "bnb-int8", "modelopt-nvfp4", "ct-nvfp4")
+
+#: formats whose weights pass through as GGUF blocks: llama-quantize refuses
+#: to requantize them, so only the converter's own targets apply
+PASSTHROUGH = ("modelopt-nvfp4", "ct-nvfp4")
 
 NF4 = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
        -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
@@ -134,6 +138,17 @@ def _quantized(fmt: str, name: str, shape: Tuple[int, int], seed: int) -> List[T
         js = np.frombuffer(json.dumps(state).encode(), np.uint8)
         t.append((w + ".quant_state.bitsandbytes__" + qt, "U8", (len(js),), js))
         return t
+    if fmt in ("modelopt-nvfp4", "ct-nvfp4"):
+        b = u8(seed + 1, r * (c // 16))
+        scales = (b & 0x07) | ((((b >> 3) & 3) + 5) << 3).astype(np.uint8)  # positive E4M3, 0.25 .. 3.75
+        s2 = scale_f32(seed + 2, 1, 118)
+        inp = scale_f32(seed + 3, 1, 123)
+        if fmt == "modelopt-nvfp4":
+            return [(w, "U8", (r, c // 2), u8(seed, r * c // 2)), (w + "_scale", "F8_E4M3", (r, c // 16), scales),
+                    (w + "_scale_2", "F32", (), s2), (name + ".input_scale", "F32", (), inp)]
+        return [(w + "_packed", "U8", (r, c // 2), u8(seed, r * c // 2)), (w + "_scale", "F8_E4M3", (r, c // 16), scales),
+                (w + "_global_scale", "F32", (1,), np.float32(1) / s2), (name + ".input_global_scale", "F32", (1,),
+                                                                          np.float32(1) / inp)]
     if fmt == "bnb-int8":
         return [(w, "I8", (r, c), u8(seed, r * c).view(np.int8)),
                 (name + ".SCB", "F32", (r,), scale_f32(seed + 1, r, 123)),
@@ -172,6 +187,17 @@ def quantization_config(fmt: str) -> Tuple[dict, Dict[str, dict]]:
                 "bnb_4bit_quant_type": "nf4" if fmt == "bnb-nf4-dq" else "fp4",
                 "bnb_4bit_use_double_quant": fmt == "bnb-nf4-dq", "bnb_4bit_compute_dtype": "bfloat16",
                 "bnb_4bit_quant_storage": "uint8", "llm_int8_skip_modules": None}, {}
+    if fmt == "modelopt-nvfp4":
+        return {}, {"hf_quant_config.json": {"producer": {"name": "modelopt", "version": "0.31.0"},
+                                             "quantization": {"quant_algo": "NVFP4", "group_size": 16,
+                                                              "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]}}}
+    if fmt == "ct-nvfp4":
+        return {"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized", "quantization_status": "compressed",
+                "config_groups": {"group_0": {"targets": ["Linear"], "format": "nvfp4-pack-quantized", "weights": {
+                    "num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": True,
+                    "dynamic": False}, "input_activations": {"num_bits": 4, "type": "float", "strategy": "tensor_group",
+                                                             "group_size": 16, "dynamic": "local"}}},
+                "ignore": ["lm_head"]}, {}
     if fmt == "bnb-int8":
         return {"quant_method": "bitsandbytes", "load_in_4bit": False, "load_in_8bit": True,
                 "llm_int8_threshold": 6.0, "llm_int8_skip_modules": None}, {}

@@ -153,10 +153,14 @@ def test_bad_quant_state_json(models):
     d = models("bnb-nf4-dq")
     listing = _listing(d)
     qc = read_quantization_config(json.loads((d / "config.json").read_text()), d)
+    from wick.convert.load import _read_small_tensor
     key = "model.layers.0.mlp.up_proj.weight.quant_state.bitsandbytes__nf4"
+
+    def read(f, n):
+        return np.frombuffer(b"{not json", np.uint8) if n == key else _read_small_tensor(d / f, n)
     with pytest.raises(QuantizedTensorError, match=r"up_proj.weight.quant_state.bitsandbytes__nf4.*not a JSON quant state"):
-        group_tensors(qc, listing, lambda f, n: np.frombuffer(b"{not json", np.uint8) if n == key else None)
-    with pytest.raises(QuantizedTensorError, match=r"quant state blocksize is '64'"):
+        group_tensors(qc, listing, read)
+    with pytest.raises(QuantizedTensorError, match=r"quant state 'blocksize' is '64'; expected int"):
         group_tensors(qc, listing, lambda f, n: np.frombuffer(
             json.dumps({"quant_type": "nf4", "blocksize": "64", "dtype": "bfloat16", "shape": [1, 1]}).encode(), np.uint8))
 
@@ -174,6 +178,6 @@ def test_decoder_errors_reach_python_before_writing(models, tmp_path):
     raw[8 + n + a:8 + n + a + 4] = (99).to_bytes(4, "little")
     (d / "model.safetensors").write_bytes(bytes(raw))
     out = tmp_path / "out.gguf"
-    with pytest.raises(wick.WickError, match=r"g_idx\[0\] = 99 is outside the 3 groups"):
+    with pytest.raises(wick.WickError, match=r"tensor \"model.layers.1.mlp.up_proj.g_idx\" in model.safetensors: g_idx\[0\] = 99 is outside the 2 groups"):
         wick.convert(d, out, type="Q8_0")
     assert not out.exists()

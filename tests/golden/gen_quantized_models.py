@@ -34,6 +34,13 @@ and records, per target, the SHA-256 of the GGUF file the reference writes:
   and that checkpoint is converted as above. ``bnb_tensors`` records the
   SHA-256 of each dequantized weight (float32 widening).
 
+NVFP4 (``modelopt-nvfp4``, ``ct-nvfp4``): the converter passes the blocks
+through as GGUF NVFP4 (with per-tensor ``.scale`` / ``.input_scale`` F32
+tensors); ``llama_model_quantize`` refuses to requantize them, which is
+recorded as a null Q4_K_M hash (and checked: the call must fail).
+
+``--formats A B`` regenerates only those formats, merged into the file.
+
 ``tensors`` records, per format, the SHA-256 of each tensor's data in the
 F32 file (diagnosis: a mismatch there is in dequantization, elsewhere in the
 rest of the pipeline).
@@ -161,9 +168,15 @@ def main() -> None:
            "references": {"llama.cpp": "llama-cpp-python 0.3.36 (0c1e570): convert_hf_to_gguf.py + llama_model_quantize",
                           "torch": torch.__version__, "bitsandbytes": bitsandbytes.__version__},
            "formats": {}}
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--formats", nargs="*", default=list(qm.FORMATS), help="regenerate only these (merged into the file)")
+    args = ap.parse_args()
+    if OUT.exists() and set(args.formats) != set(qm.FORMATS):
+        doc["formats"] = json.loads(OUT.read_text())["formats"]
     ftype = {"Q4_K_M": 15}
     with tempfile.TemporaryDirectory() as tmp:
-        for fmt in qm.FORMATS:
+        for fmt in args.formats:
             model = qm.make(Path(tmp) / "src" / fmt, fmt)
             entry: dict = {"converter_input": "the fixture"}
             src = model
@@ -186,6 +199,13 @@ def main() -> None:
                 out = Path(tmp) / f"{fmt}-{tgt}.gguf"
                 if outtype:
                     convert(src, outtype, out)
+                elif fmt in qm.PASSTHROUGH:
+                    try:
+                        quantize(f32, out, ftype[tgt])
+                    except RuntimeError:
+                        entry["files"][tgt] = None  # llama-quantize refuses to requantize NVFP4
+                        continue
+                    raise RuntimeError(f"llama_model_quantize accepted {fmt}'s passed-through blocks")
                 else:
                     quantize(f32, out, ftype[tgt])
                 entry["files"][tgt] = sha(out)

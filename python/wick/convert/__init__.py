@@ -205,7 +205,11 @@ def convert_model(
     from ..errors import WickUnsupportedError
     from .execute import execute
 
-    missing = sorted({t.type for t in plan.tensors if not _types.type_info(t.type).can_quantize})
+    def passed_through(t: TensorPlan) -> bool:  # blocks copied as stored (NVFP4 from a quantized checkpoint)
+        return bool(t.sources) and all(s.decode and s.decode.get("output") == t.type for s in t.sources)
+
+    missing = sorted({t.type for t in plan.tensors
+                      if not _types.type_info(t.type).can_quantize and not passed_through(t)})
     if missing:
         raise WickUnsupportedError(f"type: {type} needs {', '.join(missing)}, which Wick cannot write yet; "
                                    "choose another target (the plan itself is available with dry_run=True)")

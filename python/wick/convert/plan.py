@@ -126,6 +126,7 @@ from .tokenizer import TokenizerFiles, tokenizer_metadata
 SCHEMA_VERSION = 1
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
+LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-through NVFP4 blocks
 
 
 @dataclass
@@ -381,6 +382,10 @@ def build_plan_from_parts(
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
         sources[name] = TensorSource(str(file), str(dtype), shape_t, rest[0] if rest else None)
     mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
+    mapped = _passthrough_first(mapped)
+    file_type = tgt.ftype
+    if any(_passthrough(t) == "NVFP4" for t in mapped) and tgt.name in ("F32", "F16", "BF16"):
+        file_type = LLAMA_FTYPE_MOSTLY_NVFP4  # the converter's prepare_metadata does this
 
     if imatrix is not None and imatrix_names is not None:
         raise PlanError("convert: give imatrix or imatrix_names, not both")
@@ -390,6 +395,12 @@ def build_plan_from_parts(
         token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
         quantize_output_tensor=not leave_output_tensor)
     via_quantize = tgt.via_quantize or _options_given(options) or active
+    passed = [t.name for t in mapped if _passthrough(t)]
+    if passed and via_quantize:
+        raise PlanError(
+            f"convert: {passed[0]!r} (and {len(passed) - 1} more) is stored as {_passthrough(mapped[0]) or 'NVFP4'} blocks, "
+            f"which llama.cpp's converter passes through and llama-quantize refuses to requantize; "
+            f"convert to F32, F16, BF16 or Q8_0 (those tensors stay as they are)")
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
@@ -397,7 +408,7 @@ def build_plan_from_parts(
     kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
                             model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
                             name_override=model_name)
-    kvs += adapter.metadata(hp_config, hp, tgt.ftype)
+    kvs += adapter.metadata(hp_config, hp, file_type)
     kvs.append(V.u32("general.quantization_version", QUANTIZATION_VERSION))
     kvs += tok_kvs
     keys = [kv.key for kv in kvs]
@@ -434,6 +445,9 @@ def build_plan_from_parts(
         assigner.finish()
     else:
         for t in mapped:
+            if _passthrough(t):
+                out.append(_tensor_plan(t, _passthrough(t), "passed through losslessly, as llama.cpp's converter does", None))
+                continue
             if t.force_f32 or tgt.default_type == "F32":
                 typ, why = "F32", "kept F32 (1-D, norm, bias or router)" if t.force_f32 else "F32 target"
             else:
@@ -443,7 +457,7 @@ def build_plan_from_parts(
             out.append(_tensor_plan(t, typ, why, None))
 
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
-                file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
+                file_type=file_type, reference="convert+quantize" if via_quantize else "convert",
                 metadata=kvs, tensors=out, model_dir=model_dir,
                 imatrix_file=imatrix.abspath if active else None)
 
@@ -492,6 +506,32 @@ def apply_transforms(sources: Sequence[np.ndarray], transforms: Sequence[Mapping
         else:
             raise PlanError(f"convert: unknown transform {op!r}")
     return out
+
+
+def _passthrough(t: MappedTensor) -> str:
+    """The ggml type a tensor's stored blocks pass through as, or ""."""
+    for _, s in t.sources:
+        if s.decode is not None and s.decode.passthrough:
+            return s.decode.passthrough
+    return ""
+
+
+def _passthrough_first(mapped: List[MappedTensor]) -> List[MappedTensor]:
+    """llama.cpp's converter writes the blocks it passes through (NVFP4) before
+    every other tensor, each followed by its per-tensor scale tensors."""
+    first: List[MappedTensor] = []
+    for t in mapped:
+        if not _passthrough(t):
+            continue
+        first.append(t)
+        base = t.name[: -len(".weight")] if t.name.endswith(".weight") else t.name
+        for _, s in t.sources:
+            for suffix, values in s.decode.extras:
+                first.append(MappedTensor(base + suffix, [], [len(values)], data=np.array(values, dtype=np.float32),
+                                          force_f32=True))
+    if not first:
+        return mapped
+    return first + [t for t in mapped if not _passthrough(t)]
 
 
 def _source_ref(hf: str, s: TensorSource) -> SourceRef:

@@ -80,9 +80,10 @@ Listing = Dict[str, Tuple[str, str, Tuple[int, ...]]]  # name -> (file, dtype, s
 #: method -> what Wick reads of it (for messages and docs)
 SUPPORTED = {
     "fp8": "float8 weights with weight_scale_inv (block, per-row or per-tensor)",
-    "compressed-tensors": "float-quantized / int-quantized / naive-quantized (channel, block, tensor) and "
-                          "pack-quantized (int4/int8 groups, optional zero points)",
-    "modelopt": "FP8 (weight_scale)",
+    "compressed-tensors": "float-quantized / int-quantized / naive-quantized (channel, block, tensor), "
+                          "pack-quantized (int4/int8 groups, optional zero points) and nvfp4-pack-quantized "
+                          "(passed through)",
+    "modelopt": "FP8 (weight_scale) and NVFP4 (passed through)",
     "gptq": "2-, 4- and 8-bit, g_idx, checkpoint_format gptq or gptq_v2",
     "bitsandbytes": "4-bit NF4/FP4 with or without double quantization, 8-bit LLM.int8",
 }
@@ -128,6 +129,15 @@ class Decode:
     label: str  # the source format, for ``--dry-run``
     fp8: bool = False  # dequantized from float8 (llama.cpp's ``--fp8-as-q8`` set)
     appended: bool = False  # a new tensor of dequant_model (GPTQ, pack-quantized): written after the others
+    #: NVFP4 pass-through: the per-tensor float32 tensors llama.cpp writes
+    #: beside the weight, as (GGUF suffix replacing ".weight", values):
+    #: (".scale", scale 2) and (".input_scale", ...) when not trivially 1
+    extras: Tuple[Tuple[str, Tuple[float, ...]], ...] = ()
+
+    @property
+    def passthrough(self) -> str:
+        """The ggml type the stored blocks pass through as ("" when decoded to floats)."""
+        return str(self.spec.get("output") or "")
 
 
 def _json_file(path: Path) -> Optional[Dict[str, Any]]:
@@ -194,9 +204,11 @@ def read_quantization_config(config: Mapping[str, Any], model_dir: Optional[str 
     if method == "modelopt":
         algo = str(qc.get("quant_algo") or "")
         layers = qc.get("quantized_layers") or {}
+        if algo.upper() == "NVFP4" and not layers:
+            return QuantConfig("modelopt", src, "NVFP4")
         if "NVFP4" in algo.upper() or any("NVFP4" in str(v.get("quant_algo", "")).upper()
                                           for v in layers.values() if isinstance(v, dict)):
-            raise _unsupported(f"ModelOpt {algo or 'mixed'} (NVFP4 pass-through)", "modelopt", src)
+            raise _unsupported(f"ModelOpt {algo or 'mixed'} (only whole-model NVFP4 is read)", "modelopt", src)
         if algo.upper() not in ("FP8", "FP8_PER_CHANNEL_PER_TOKEN", ""):
             raise _unsupported(f"ModelOpt quant_algo {algo!r}", "modelopt", src)
         return QuantConfig("modelopt", src, algo or "FP8")
@@ -220,9 +232,12 @@ def _compressed_tensors(qc: Mapping[str, Any], src: str) -> QuantConfig:
     if isinstance(sparsity, dict) and sparsity.get("format") not in (None, "dense"):
         raise _unsupported(f"compressed-tensors sparsity format {sparsity.get('format')!r}", "compressed-tensors", src)
     gfmts = {g.get("format") for g in groups.values() if isinstance(g, dict)}
-    if fmt in ("nvfp4-pack-quantized", "mxfp4-pack-quantized") or fmt == "mixed-precision" and (
+    if fmt == "nvfp4-pack-quantized":
+        return QuantConfig("compressed-tensors", src, fmt)
+    if fmt == "mxfp4-pack-quantized" or fmt == "mixed-precision" and (
             gfmts & {"nvfp4-pack-quantized", "mxfp4-pack-quantized"}):
-        raise _unsupported(f"compressed-tensors format {fmt!r} (FP4 pass-through)", "compressed-tensors", src)
+        raise _unsupported(f"compressed-tensors format {fmt!r} (llama.cpp's converter reads MXFP4 only for "
+                           "Kimi/DeepSeek-V4 experts)", "compressed-tensors", src)
     if len(groups) > 1:
         raise _unsupported("compressed-tensors with several config groups (llama.cpp reads one)", "compressed-tensors", src)
     w = next(iter(groups.values())).get("weights") or {}
@@ -301,17 +316,19 @@ def group_tensors(qc: Optional[QuantConfig], tensors: Listing,
     used: set = set()
 
     def put(name: str, main: str, logical_shape: Sequence[int], dtype: str, spec: Dict[str, Any],
-            label: str, aux: Sequence[str], fp8: bool = False) -> None:
+            label: str, aux: Sequence[str], fp8: bool = False, extras: Tuple = ()) -> None:
         f, dt, sh = tensors[main]
         spec = {**spec, "shape": [int(x) for x in logical_shape]}
         appended = spec["method"] in ("gptq", "int_packed")
         out[name] = (f, dtype, tuple(int(x) for x in logical_shape),
-                     Decode(main, dt, tuple(sh), spec, label, fp8, appended))
+                     Decode(main, dt, tuple(sh), spec, label, fp8, appended, tuple(extras)))
         for a in (main, *aux):
             if a != name:
                 used.add(a)
 
-    if qc.method in ("fp8", "compressed-tensors", "modelopt") and qc.format != "pack-quantized":
+    if qc.format in ("NVFP4", "nvfp4-pack-quantized"):
+        _group_nvfp4(qc, tensors, read_tensor, put, used)
+    elif qc.method in ("fp8", "compressed-tensors", "modelopt") and qc.format != "pack-quantized":
         suffix = "_scale_inv" if qc.method == "fp8" else "_scale"
         block = qc.params.get("block")
         for sname in sorted(tensors):
@@ -432,6 +449,72 @@ def group_tensors(qc: Optional[QuantConfig], tensors: Listing,
     return out
 
 
+def _scalar(tensors: Listing, name: str, read_tensor: Optional[Callable[[str, str], Any]]) -> float:
+    """The float32 value of a one-element scale tensor (read now: it becomes plan data)."""
+    import numpy as np
+
+    f, dt, sh = tensors[name]
+    if dt not in ("F32", "BF16", "F16") or math.prod(sh) != 1:
+        raise _bad(tensors, name, f"is {dt} {list(sh)}; expected a one-element float scale")
+    if read_tensor is None:
+        raise _bad(tensors, name, "reading a per-tensor scale needs a tensor reader")
+    a = np.asarray(read_tensor(f, name)).reshape(-1)
+    if dt == "BF16" and a.dtype == np.uint16:
+        a = (a.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    v = np.float32(a[0])
+    if not np.isfinite(v):
+        raise _bad(tensors, name, f"is {v}; a scale must be finite")
+    return float(v)
+
+
+def _group_nvfp4(qc: QuantConfig, tensors: Listing, read_tensor: Optional[Callable[[str, str], Any]],
+                 put: Callable[..., None], used: set) -> None:
+    """NVFP4 weights (ModelOpt; compressed-tensors renamed to ModelOpt's names
+    as the converter does) pass through as GGUF NVFP4 blocks (_nvfp4_pack),
+    with the per-tensor scale 2 and input scale as separate F32 tensors."""
+    import numpy as np
+
+    ct = qc.method == "compressed-tensors"
+    packed_suffix = ".weight_packed" if ct else ".weight"
+    for sname in sorted(tensors):
+        if not sname.endswith(".weight_scale"):
+            continue
+        base = sname[: -len(".weight_scale")]
+        main = base + packed_suffix
+        if main not in tensors:
+            if not ct:  # the converter drops an orphan ModelOpt scale
+                used.add(sname)
+                continue
+            raise _bad(tensors, sname, f"is an NVFP4 scale of {main!r}, which is not in the checkpoint")
+        if len(tensors[sname][2]) < 2:
+            raise _unsupported(f"a checkpoint mixing NVFP4 and per-channel scales ({sname!r})", qc.method, qc.source)
+        mdt, msh = tensors[main][1], tensors[main][2]
+        sdt, ssh = tensors[sname][1], tensors[sname][2]
+        if mdt != "U8" or len(msh) != 2:
+            raise _bad(tensors, main, f"is {mdt} {list(msh)}; NVFP4 weights are 2-D U8 (two codes per byte)")
+        cols = 2 * msh[1]
+        if sdt not in ("F8_E4M3", "U8") or tuple(ssh) != (msh[0], cols // 16):
+            raise _bad(tensors, sname, f"is {sdt} {list(ssh)}; expected F8_E4M3 [{msh[0]}, {cols // 16}]")
+        if cols % 64:
+            raise _bad(tensors, main, f"rows of {cols} values are not whole NVFP4 super-blocks of 64")
+        extras = []
+        if ct:
+            pairs = ((".scale", base + ".weight_global_scale"), (".input_scale", base + ".input_global_scale"))
+        else:
+            pairs = ((".scale", base + ".weight_scale_2"), (".input_scale", base + ".input_scale"))
+        for suffix, src in pairs:
+            if src not in tensors:
+                continue
+            v = _scalar(tensors, src, read_tensor)
+            if ct:  # compressed-tensors stores the reciprocal ("global" scale)
+                v = float(np.float32(1.0) / np.float32(v))
+            used.add(src)
+            if not abs(float(np.float32(v)) - 1.0) < 1e-6:  # _scale_is_trivial
+                extras.append((suffix, (v,)))
+        spec = {"method": "nvfp4", "aux": {"scale": _ref(tensors, sname)}, "params": {}, "output": "NVFP4"}
+        put(base + ".weight", main, [msh[0], cols], "F32", spec, "nvfp4 (passed through)", [sname], extras=extras)
+
+
 def _check_scale(tensors: Listing, wname: str, sname: str, wsh: Sequence[int], ssh: Sequence[int],
                  block: Optional[Sequence[int]]) -> None:
     if block:
@@ -533,6 +616,8 @@ def describe(decode: Optional[Mapping[str, Any]], dtype: str) -> str:
         return f"bnb {p.get('quant_type')} b{p.get('blocksize')}{' dq' if 'nested_absmax' in aux else ''}"
     if m == "bnb_int8":
         return "bnb int8"
+    if m == "nvfp4":
+        return "nvfp4 (passed through)" if decode.get("output") else "nvfp4"
     return str(m)
 
 
