@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/quant"
 )
 
@@ -42,6 +43,7 @@ var infoJSON = func() []byte {
 		"src_dtypes":     srcDTypeNames,
 		"quantize_flags": map[string]int{"allow_non_finite": flagAllowNonFinite},
 		"types":          types,
+		"decode_methods": decode.Methods(),
 		"bnb": map[string]any{
 			"rules":       map[string]int{"cuda": rulesCUDA, "cpu": rulesCPU},
 			"quant_types": map[string]int{quant.NF4.String(): int(quant.NF4), quant.FP4.String(): int(quant.FP4)},

@@ -20,6 +20,7 @@ import pytest
 import wick
 from conftest import ROOT
 from wick.convert import (
+    PlanError,
     QuantizedTensorError,
     UnsupportedQuantizationError,
     build_plan,
@@ -56,8 +57,24 @@ def test_byte_identical_to_llama_cpp(models, tmp_path, fmt, target):
     """The file equals llama.cpp's pipeline on the same quantized checkpoint
     (bitsandbytes: on the checkpoint bitsandbytes dequantizes it to)."""
     out = tmp_path / f"{fmt}-{target}.gguf"
+    want = GOLDEN["formats"][fmt]["files"][target]
+    if want is None:  # llama-quantize refuses to requantize passed-through NVFP4 blocks; so does Wick
+        with pytest.raises(PlanError, match="llama-quantize refuses to requantize"):
+            wick.convert(models(fmt), out, type=target)
+        assert not out.exists()
+        return
     wick.convert(models(fmt), out, type=target)
-    assert sha(out) == GOLDEN["formats"][fmt]["files"][target]
+    assert sha(out) == want
+
+
+@pytest.mark.parametrize("fmt", ["fp8-block", "ct-fp8-channel", "modelopt-fp8"])
+def test_fp8_as_q8(models, tmp_path, fmt):
+    """convert_hf_to_gguf.py --fp8-as-q8: FP8 weights as Q8_0, the rest F16."""
+    out = tmp_path / "out.gguf"
+    wick.convert(models(fmt), out, type="F16", fp8_as_q8=True)
+    assert sha(out) == GOLDEN["formats"][fmt]["files"]["F16+fp8_as_q8"]
+    with pytest.raises(PlanError, match="fp8_as_q8 writes Q8_0 tensors"):
+        build_plan(models(fmt), "Q4_K_M", fp8_as_q8=True)
 
 
 @pytest.mark.parametrize("fmt", qm.FORMATS)
@@ -86,6 +103,20 @@ def test_dry_run_shows_source_format(models):
     assert again.tensor("blk.0.attn_q.weight").sources[0].decode == src.decode
 
 
+def test_nvfp4_blocks_pass_through_first(models):
+    """NVFP4 weights keep their blocks (type NVFP4), come first, each followed by
+    its scale-2 and input-scale tensors, and make general.file_type MOSTLY_NVFP4."""
+    for fmt in qm.PASSTHROUGH:
+        plan = build_plan(models(fmt), "F16")
+        names = [t.name for t in plan.tensors]
+        assert names[:3] == ["blk.0.ffn_down.weight", "blk.0.ffn_down.scale", "blk.0.ffn_down.input_scale"]
+        assert plan.tensor("blk.0.attn_q.weight").type == "NVFP4"
+        assert plan.tensor("blk.0.attn_q.weight").transforms == [{"op": "permute_qk", "n_head": 4}]
+        assert plan.meta("general.file_type") == 39 and plan.file_type == 39
+        assert build_plan(models(fmt), "Q8_0").meta("general.file_type") == 7
+        assert "nvfp4 (passed through)" in format_plan_table(plan, metadata=False)
+
+
 def test_gptq_weights_come_after_the_others(models):
     """llama.cpp's dequant_model adds GPTQ's weights as new tensors: the
     converter (and so an F16/Q8_0 file) writes them after every other tensor."""
@@ -100,8 +131,9 @@ def test_gptq_weights_come_after_the_others(models):
     ({"quant_method": "awq", "bits": 4, "version": "gemm"}, "'awq'"),
     ({"quant_method": "exl2"}, "'exl2'"),
     ({"quant_method": "hqq"}, "'hqq'"),
-    ({"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized",
-      "config_groups": {"g": {"weights": {"num_bits": 4}}}}, "nvfp4-pack-quantized"),
+    ({"quant_method": "compressed-tensors", "format": "mxfp4-pack-quantized",
+      "config_groups": {"g": {"weights": {"num_bits": 4}}}}, "mxfp4-pack-quantized"),
+    ({"quant_method": "modelopt", "quant_algo": "W4A16_NVFP4"}, "W4A16_NVFP4"),
     ({"quant_method": "gptq", "bits": 3}, "bits=3"),
 ])
 def test_unsupported_methods_are_named_before_any_work(models, tmp_path, qc, what):
@@ -181,3 +213,10 @@ def test_decoder_errors_reach_python_before_writing(models, tmp_path):
     with pytest.raises(wick.WickError, match=r"tensor \"model.layers.1.mlp.up_proj.g_idx\" in model.safetensors: g_idx\[0\] = 99 is outside the 2 groups"):
         wick.convert(d, out, type="Q8_0")
     assert not out.exists()
+
+
+def test_library_decodes_every_planned_method():
+    """The Go library's decode methods (wick_info_json) cover every method the planner emits."""
+    from wick import _native
+    planned = {"scaled", "gptq", "int_packed", "nvfp4", "bnb_4bit", "bnb_int8"}
+    assert planned <= set(_native.info()["decode_methods"])

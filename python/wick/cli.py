@@ -98,6 +98,8 @@ def _plan_options(args: argparse.Namespace) -> dict:
             raise SystemExit(f"wick: error: --tensor-type expects REGEX=TYPE, got {item!r}")
         overrides.append((pat, typ.upper()))
     opts = {"pure": args.pure, "tensor_types": overrides, "leave_output_tensor": args.leave_output_tensor}
+    if getattr(args, "fp8_as_q8", False):
+        opts["fp8_as_q8"] = True
     if args.output_tensor_type:
         opts["output_tensor_type"] = args.output_tensor_type.upper()
     if args.token_embedding_type:
@@ -151,6 +153,8 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
                    help="override the type of tensors whose name matches REGEX (repeatable)")
     p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
+    p.add_argument("--fp8-as-q8", action="store_true",
+                   help="write weights dequantized from FP8 as Q8_0 (convert_hf_to_gguf.py --fp8-as-q8; F32/F16/BF16/Q8_0 targets)")
     p.add_argument("--imatrix", metavar="FILE",
                    help="importance matrix (llama-imatrix output, GGUF or legacy .dat), as llama-quantize --imatrix")
     p.add_argument("--include-weights", action="append", default=[], metavar="NAME",

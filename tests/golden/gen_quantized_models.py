@@ -39,6 +39,9 @@ through as GGUF NVFP4 (with per-tensor ``.scale`` / ``.input_scale`` F32
 tensors); ``llama_model_quantize`` refuses to requantize them, which is
 recorded as a null Q4_K_M hash (and checked: the call must fail).
 
+The FP8 formats are also converted with ``--outtype f16 --fp8-as-q8``
+(``F16+fp8_as_q8``).
+
 ``--formats A B`` regenerates only those formats, merged into the file.
 
 ``tensors`` records, per format, the SHA-256 of each tensor's data in the
@@ -72,6 +75,7 @@ import gguf  # noqa: E402
 OUT = ROOT / "tests" / "golden" / "quantized_models.json"
 TARGETS = {"F16": "f16", "Q8_0": "q8_0", "Q4_K_M": None}
 BNB = ("bnb-nf4-dq", "bnb-fp4", "bnb-int8")
+FP8 = ("fp8-block", "ct-fp8-channel", "modelopt-fp8")  # also converted with --fp8-as-q8 (F16)
 
 
 def sha(path: Path) -> str:
@@ -98,8 +102,8 @@ runpy.run_path({script!r}, run_name="__main__")
 """
 
 
-def convert(model: Path, outtype: str, out: Path) -> None:
-    argv = ["convert_hf_to_gguf.py", str(model), "--outtype", outtype, "--outfile", str(out)]
+def convert(model: Path, outtype: str, out: Path, *extra: str) -> None:
+    argv = ["convert_hf_to_gguf.py", str(model), "--outtype", outtype, "--outfile", str(out), *extra]
     code = _RUN.format(llama=str(LLAMA), gguf=str(LLAMA / "gguf-py"), argv=argv, script=str(LLAMA / "convert_hf_to_gguf.py"))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if r.returncode != 0:
@@ -209,6 +213,10 @@ def main() -> None:
                 else:
                     quantize(f32, out, ftype[tgt])
                 entry["files"][tgt] = sha(out)
+            if fmt in FP8:
+                out = Path(tmp) / f"{fmt}-F16-fp8-as-q8.gguf"
+                convert(src, "f16", out, "--fp8-as-q8")
+                entry["files"]["F16+fp8_as_q8"] = sha(out)
             doc["formats"][fmt] = entry
             print(fmt, entry["files"], file=sys.stderr)
     OUT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")

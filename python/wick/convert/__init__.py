@@ -110,6 +110,7 @@ def build_plan(
     token_embedding_type: Optional[str] = None,
     tensor_types: Sequence[Tuple[str, str]] = (),
     leave_output_tensor: bool = False,
+    fp8_as_q8: bool = False,
 ) -> Plan:
     """Plan the conversion of a model directory (or already-read :class:`ModelParts`) to ``target``.
 
@@ -130,6 +131,8 @@ def build_plan(
         model_name: force ``general.name``.
         pure, output_tensor_type, token_embedding_type, tensor_types,
         leave_output_tensor: as llama-quantize's options of the same names.
+        fp8_as_q8: ``convert_hf_to_gguf.py --fp8-as-q8``: weights dequantized
+            from float8 are written as Q8_0 (targets F32, F16, BF16, Q8_0).
 
     Raises:
         ConvertError subclasses naming the file, key or tensor at fault.
@@ -147,7 +150,8 @@ def build_plan(
         imatrix_names=imatrix_names, imatrix=info, dir_name=parts.dir_name, model_dir=parts.model_dir,
         generation_config=parts.generation_config, model_card=parts.model_card, tokenizer_pre=tokenizer_pre,
         model_name=model_name, pure=pure, output_tensor_type=output_tensor_type,
-        token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor)
+        token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor,
+        fp8_as_q8=fp8_as_q8)
 
 
 def convert_model(

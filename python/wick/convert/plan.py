@@ -320,6 +320,7 @@ def build_plan_from_parts(
     token_embedding_type: Optional[str] = None,
     tensor_types: Sequence[Tuple[str, str]] = (),
     leave_output_tensor: bool = False,
+    fp8_as_q8: bool = False,
 ) -> Plan:
     """Build a plan from already-parsed inputs (no file access).
 
@@ -349,6 +350,10 @@ def build_plan_from_parts(
         leave_output_tensor: llama-quantize's ``--pure``,
             ``--output-tensor-type``, ``--token-embedding-type``,
             ``--tensor-type REGEX=TYPE`` and ``--leave-output-tensor``.
+        fp8_as_q8: ``convert_hf_to_gguf.py --fp8-as-q8``: 2-D weights
+            dequantized from float8 become Q8_0 (norms stay F32). Only for
+            the converter's own targets (F32, F16, BF16, Q8_0): llama-quantize
+            would refuse to requantize those Q8_0 tensors.
     """
     if not isinstance(config, Mapping):
         raise ConfigError("convert: config.json must hold a JSON object", "config.json")
@@ -395,6 +400,9 @@ def build_plan_from_parts(
         token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
         quantize_output_tensor=not leave_output_tensor)
     via_quantize = tgt.via_quantize or _options_given(options) or active
+    if fp8_as_q8 and via_quantize:
+        raise PlanError(f"convert: fp8_as_q8 writes Q8_0 tensors, which llama-quantize refuses to requantize to "
+                        f"{tgt.name}; use it with F32, F16, BF16 or Q8_0")
     passed = [t.name for t in mapped if _passthrough(t)]
     if passed and via_quantize:
         raise PlanError(
@@ -447,6 +455,10 @@ def build_plan_from_parts(
         for t in mapped:
             if _passthrough(t):
                 out.append(_tensor_plan(t, _passthrough(t), "passed through losslessly, as llama.cpp's converter does", None))
+                continue
+            if fp8_as_q8 and len(t.ne) >= 2 and not t.name.endswith("_norm.weight") and any(
+                    s.decode is not None and s.decode.fp8 for _, s in t.sources):
+                out.append(_tensor_plan(t, "Q8_0", "dequantized from FP8: Q8_0 (--fp8-as-q8)", None))
                 continue
             if t.force_f32 or tgt.default_type == "F32":
                 typ, why = "F32", "kept F32 (1-D, norm, bias or router)" if t.force_f32 else "F32 target"

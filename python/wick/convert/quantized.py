@@ -35,6 +35,9 @@ Qwen ``-FP8``): ``weight_scale_inv``                    × block (``weight_block
                                                         quant state's dtype
 ``bitsandbytes`` 8-bit                 ``bnb_int8``     bitsandbytes' ``int8_vectorwise_dequant``
 (LLM.int8: ``weight`` + ``SCB``)                        (float32)
+``modelopt`` NVFP4, compressed-tensors ``nvfp4``        passed through: llama.cpp's ``_nvfp4_pack``
+``nvfp4-pack-quantized``               (output NVFP4)   (GGUF NVFP4 blocks, lossless), with
+                                                        ``.scale`` / ``.input_scale`` F32 tensors
 =====================================  ===============  ==========================================
 
 llama.cpp's converter computes every dequantized weight in float32 (the
@@ -43,14 +46,21 @@ their quant state (4-bit) or float32 (8-bit), as bitsandbytes returns them.
 The dequantized weights then go through the usual plan (q/k permutation,
 mixture, encoding) as if the checkpoint had held them.
 
+NVFP4 weights are not dequantized: as llama.cpp's converter does, their
+blocks pass through as GGUF NVFP4 (written first, each followed by its
+per-tensor scale 2 and input scale as F32 ``.scale`` / ``.input_scale``
+tensors when they are not 1; compressed-tensors' ``*_global_scale`` are the
+reciprocals), and ``general.file_type`` becomes MOSTLY_NVFP4 for the F32,
+F16 and BF16 targets. llama-quantize refuses to requantize such blocks, so
+the block-quantized targets (Q4_K_M, ...) are refused too (PlanError).
+
 Not read (:class:`~wick.convert.errors.UnsupportedQuantizationError`, raised
 before anything else is planned, naming the method and listing these):
-NVFP4 (ModelOpt and compressed-tensors ``nvfp4-pack-quantized``; llama.cpp
-passes its blocks through to GGUF NVFP4 — Wick's decoder has the re-layout,
-the planner does not place those tensors yet), MXFP4 (compressed-tensors
-``mxfp4-pack-quantized``, which llama.cpp's converter only reads for
-Kimi/DeepSeek-V4 experts, and gpt-oss, an architecture Wick does not
-convert), AWQ's legacy GEMM packing, EXL2, HQQ, BitNet, and anything else.
+MXFP4 (compressed-tensors ``mxfp4-pack-quantized``, which llama.cpp's
+converter only reads for Kimi/DeepSeek-V4 experts, and gpt-oss, an
+architecture Wick does not convert; Wick's decoder has both re-layouts),
+ModelOpt W4A16_NVFP4 and mixed NVFP4/FP8 checkpoints, AWQ's legacy GEMM
+packing, EXL2, HQQ, BitNet, and anything else.
 
 Tensors the converter drops are dropped: ``weight_scale_inv`` and
 ``weight_scale`` once applied, activation and KV-cache scales
@@ -347,7 +357,10 @@ def group_tensors(qc: Optional[QuantConfig], tensors: Listing,
             if sdt not in ("F32", "BF16", "F16", "F64"):
                 raise _bad(tensors, sname, f"has dtype {sdt}; a scale is F32, BF16, F16 or F64")
             _check_scale(tensors, wname, sname, wsh, ssh, block)
-            fp8 = wdt.startswith("F8_") and (qc.method != "compressed-tensors" or bool(qc.params.get("fp8")))
+            # llama.cpp's _fp8_dequantized set: every fp8-method weight, compressed-tensors
+            # float-quantized 8-bit floats, ModelOpt weights stored as float8
+            fp8 = {"fp8": True, "compressed-tensors": bool(qc.params.get("fp8")),
+                   "modelopt": wdt.startswith("F8_")}[qc.method]
             what = {"F8_E4M3": "fp8 e4m3", "F8_E5M2": "fp8 e5m2", "I8": "int8"}.get(wdt, wdt.lower())
             if block:
                 how = "block " + "x".join(map(str, block))
