@@ -10,7 +10,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -78,39 +77,6 @@ func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("element %d of row %d is %v; %s needs finite values", e.Column, e.Row, e.Value, e.Type)
 }
 
-// sourceFile is an open input file of either format.
-type sourceFile interface {
-	data(tensor string) ([]byte, string, []int64, error) // bytes, dtype, row-major shape
-	releaseRange(tensor string, off, n int64)
-	Close() error
-}
-
-type stFile struct{ f *safetensors.File }
-
-func (s stFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := s.f.Tensor(name)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	b, err := s.f.Data(name)
-	return b, info.DType.String(), info.Shape, err
-}
-func (s stFile) releaseRange(name string, off, n int64) { _ = s.f.ReleaseRange(name, off, n) }
-func (s stFile) Close() error                           { return s.f.Close() }
-
-type ggufFile struct{ f *gguf.File }
-
-func (g ggufFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := g.f.Tensor(name)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	b, err := g.f.TensorData(name)
-	return b, info.Type.String(), info.Shape(), err
-}
-func (g ggufFile) releaseRange(name string, off, n int64) { _ = g.f.ReleaseRange(name, off, n) }
-func (g ggufFile) Close() error                           { return g.f.Close() }
-
 // Execute writes the GGUF file the plan describes to out and returns the
 // report. The file is written to a temporary file beside out and renamed
 // into place on success; on any error or cancellation (ctx) nothing is left
@@ -120,61 +86,26 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		return nil, err
 	}
 	start := time.Now()
-	files := map[string]sourceFile{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	open := func(s Source) (sourceFile, error) {
-		path := p.path(s.File)
-		key := s.Format + ":" + path
-		if f, ok := files[key]; ok {
-			return f, nil
-		}
-		var f sourceFile
-		if s.Format == "gguf" {
-			g, err := gguf.Open(path)
-			if err != nil {
-				return nil, err
-			}
-			f = ggufFile{g}
-		} else {
-			st, err := safetensors.Open(path)
-			if err != nil {
-				return nil, err
-			}
-			f = stFile{st}
-		}
-		files[key] = f
-		return f, nil
-	}
+	src := &sources{p: p, files: map[string]sourceFile{}}
+	defer src.close()
 	// Open and check every source before writing anything.
 	var total int64
 	for _, t := range p.Tensors {
 		total += elements(t.Shape)
 		for _, s := range t.Sources {
-			f, err := open(s)
+			var err error
+			if s.Decode != nil && s.Decode.Output != "" {
+				_, _, err = src.openRaw(s)
+			} else {
+				_, err = src.open(s)
+			}
 			if err != nil {
-				return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
-			}
-			_, dtype, shape, err := f.data(s.Tensor)
-			if err != nil {
-				return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
-			}
-			if dtype != s.DType || !equalShape(shape, s.Shape) {
-				return nil, planErr(t.Name, "source %q in %s is %s %v; the plan expects %s %v",
-					s.Tensor, s.File, dtype, shape, s.DType, s.Shape)
-			}
-			if s.Format == "gguf" && dtype != "F32" && dtype != "F16" && dtype != "BF16" {
-				return nil, planErr(t.Name, "source %q is %s; only F32, F16 and BF16 GGUF tensors can be converted", s.Tensor, dtype)
-			}
-			if s.Decode != nil {
-				// validated now, before anything is written; made again when
-				// the tensor is written, so that no decoder's tables outlive it
-				if _, err := newDecoder(s, p, open); err != nil {
-					return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+				var pe *PlanError
+				if errors.As(err, &pe) && pe.Tensor == "" {
+					pe.Tensor = t.Name
+					return nil, pe
 				}
+				return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 			}
 		}
 	}
@@ -224,7 +155,7 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	rep = &Report{Output: out}
 	for i, t := range p.Tensors {
 		x.tensor = i
-		tr, err := x.write(p, t, open)
+		tr, err := x.write(t, src)
 		if err != nil {
 			return nil, err
 		}
@@ -263,8 +194,9 @@ type executor struct {
 	done   *atomic.Int64
 	total  int64
 	tensor int
-	stage  []byte // rows copied in source order (permutations, misaligned data)
-	f32    []float32
+	win    []byte    // source windows that are copied (see view.go)
+	stage  []byte    // gathered chunks
+	f32    []float32 // chunks converted to float32
 }
 
 // pipeline writes encoded chunks on its own goroutine, in order, while the
@@ -352,7 +284,7 @@ func (x *executor) progress(n int) {
 }
 
 // write quantizes and writes one tensor.
-func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error)) (TensorReport, error) {
+func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 	tr, _ := quant.Lookup(t.Type)
 	n0 := int(t.Shape[0])
 	rowBytes, _ := tr.RowBytes(n0)
@@ -363,6 +295,10 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 			return rep, quant.ErrCancelled
 		}
 		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+	}
+
+	if len(t.Sources) == 1 && t.Sources[0].Decode != nil && t.Sources[0].Decode.Output != "" {
+		return x.passThrough(t, src, rep, rowBytes)
 	}
 
 	var imatrix []float32
@@ -395,14 +331,8 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 		e := row / expertRows
 		return imatrix[e*int64(n0) : (e+1)*int64(n0)]
 	}
-	permute := 0
-	for _, tf := range t.Transforms {
-		if tf.Op == "permute_qk" {
-			permute = tf.NHead
-		}
-	}
 
-	maxRows := max(1, x.chunk/n0)
+	maxRows := int64(max(1, x.chunk/n0))
 	encode := func(in quant.Input, firstRow int64) error {
 		rows := in.Len() / n0
 		buf := x.out.buffer(rows * rowBytes)
@@ -418,71 +348,87 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 		return x.out.send(buf)
 	}
 
-	var outRow int64
 	if t.Data != nil {
 		vals := make([]float32, len(t.Data.Base64)/4)
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data.Base64[4*i:]))
 		}
+		applyOps(vals, t.Ops)
 		rep.Source = "F32"
-		for r := 0; r < len(vals)/n0; r += maxRows {
-			hi := min(len(vals)/n0, r+maxRows)
-			if err := encode(quant.F32Input(vals[r*n0:hi*n0]), int64(r)); err != nil {
+		for r := int64(0); r < int64(len(vals)/n0); r += maxRows {
+			hi := min(int64(len(vals)/n0), r+maxRows)
+			if err := encode(quant.F32Input(vals[r*int64(n0):hi*int64(n0)]), r); err != nil {
 				return fail(err)
 			}
 		}
 	}
-	for _, s := range t.Sources {
-		if s.Decode != nil {
-			n, err := x.writeDecoded(p, s, open, outRow, maxRows, expertRows, permute, encode)
+
+	opened := make([]rowSource, len(t.Sources))
+	defer func() {
+		for _, s := range opened {
+			if s != nil {
+				s.done()
+			}
+		}
+	}()
+	var outRow int64
+	for _, part := range t.parts() {
+		s := t.Sources[part.Source]
+		if opened[part.Source] == nil {
+			rs, err := src.open(s)
 			if err != nil {
 				return fail(err)
 			}
-			rep.Source = s.DType
-			outRow += n
-			continue
+			opened[part.Source] = rs
 		}
-		f, err := open(s)
+		rs := opened[part.Source]
+		rep.Source = s.DType
+		if s.Decode != nil {
+			rep.Source = s.Decode.Method
+		}
+		v, err := analyzeView(part, s.logicalShape())
 		if err != nil {
 			return fail(err)
 		}
-		data, dtype, _, err := f.data(s.Tensor)
-		if err != nil {
-			return fail(err)
-		}
-		rep.Source = dtype
+		dtype := rs.dtype()
 		size := elemSize(dtype)
-		if size == 0 {
-			return fail(fmt.Errorf("source %q has dtype %s, which has no float32 conversion", s.Tensor, dtype))
-		}
-		rows := int64(len(data)) / int64(size*n0)
-		heads := permute
+		contiguous := v.contiguous()
+		rows := v.n / int64(n0)
 		for r := int64(0); r < rows; {
-			hi := min(rows, r+int64(maxRows))
+			hi := min(rows, r+maxRows)
 			if e := (outRow + r) / expertRows; (outRow+hi-1)/expertRows != e {
 				hi = (e+1)*expertRows - outRow
 			}
-			var rowBytesIn = int64(size * n0)
-			var chunk []byte
-			if heads > 0 {
-				chunk = x.permuted(data, r, hi, rows, heads, int(rowBytesIn))
-			} else {
-				chunk = data[r*rowBytesIn : hi*rowBytesIn]
+			// a window larger than two chunks (a view that reads far
+			// apart) is read in smaller pieces
+			w := v.window(r*int64(n0), hi*int64(n0))
+			for hi-r > 1 && w.size() > 2*int64(x.chunk)+v.cols {
+				hi = r + (hi-r)/2
+				w = v.window(r*int64(n0), hi*int64(n0))
 			}
-			in, err := x.input(chunk, dtype)
+			win, err := rs.read(w, &x.win)
+			if err != nil {
+				return fail(err)
+			}
+			n := (hi - r) * int64(n0)
+			var chunk []byte
+			if contiguous && w.c0 == 0 && w.c1 == v.cols && w.size() == n {
+				chunk = win // the window is the chunk: read in place
+			} else {
+				chunk = grow(&x.stage, int(n)*size)
+				v.gather(chunk, win, w, size, r*int64(n0), hi*int64(n0))
+			}
+			in, err := x.input(chunk, dtype, t.Ops)
 			if err != nil {
 				return fail(err)
 			}
 			if err := encode(in, outRow+r); err != nil {
 				return fail(err)
 			}
-			if heads == 0 {
-				f.releaseRange(s.Tensor, r*rowBytesIn, (hi-r)*rowBytesIn)
+			if contiguous {
+				rs.release(w.r0, w.r1)
 			}
 			r = hi
-		}
-		if heads > 0 {
-			f.releaseRange(s.Tensor, 0, int64(len(data)))
 		}
 		outRow += rows
 	}
@@ -493,163 +439,88 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 	return rep, nil
 }
 
-// elemSize is the byte size of one element of a source dtype that converts
-// to float32 (whole bytes: not the packed sub-byte formats), or 0.
-func elemSize(dtype string) int {
-	d, ok := safetensors.ParseDType(dtype)
-	if !ok || !d.CanDecode() || d.Bits()%8 != 0 {
-		return 0
+// passThrough writes a tensor whose encoded blocks come from its source as
+// they are (a lossless re-layout, such as MXFP4 checkpoint blocks to GGUF
+// MXFP4): no values are computed, so the report has no error figures.
+func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowBytes int) (TensorReport, error) {
+	s := t.Sources[0]
+	raw, release, err := src.openRaw(s)
+	if err != nil {
+		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 	}
-	return d.Bits() / 8
-}
-
-// permuted copies rows [lo, hi) of the output order into x.stage: output
-// row r of a matrix of `rows` rows in `heads` heads of D rows comes from
-// source row h·D + (k%2)·D/2 + k/2, with h = r/D, k = r%D (Hugging Face's
-// rotate-half layout to ggml's interleaved pairs).
-func (x *executor) permuted(data []byte, lo, hi, rows int64, heads, rowBytes int) []byte {
-	d := rows / int64(heads)
-	need := int(hi-lo) * rowBytes
-	if cap(x.stage) < need {
-		x.stage = make([]byte, need)
+	defer release()
+	rep.Source = s.Decode.Method
+	n0 := t.Shape[0]
+	rows := elements(t.Shape) / n0
+	order, err := t.passThroughRows() // nil: in order
+	if err != nil {
+		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 	}
-	buf := x.stage[:need]
-	for r := lo; r < hi; r++ {
-		h, k := r/d, r%d
-		src := h*d + (k%2)*(d/2) + k/2
-		copy(buf[int(r-lo)*rowBytes:], data[src*int64(rowBytes):(src+1)*int64(rowBytes)])
+	rb := int64(rowBytes)
+	maxRows := int64(max(1, x.chunk/int(n0)))
+	for r := int64(0); r < rows; r += maxRows {
+		if x.cancelled() {
+			return rep, quant.ErrCancelled
+		}
+		hi := min(rows, r+maxRows)
+		buf := x.out.buffer(int(hi-r) * rowBytes)
+		if order == nil {
+			if err := raw.ReadRawRows(buf, r, hi); err != nil {
+				return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+			}
+		} else {
+			for k := r; k < hi; k++ {
+				if err := raw.ReadRawRows(buf[(k-r)*rb:(k-r+1)*rb], order[k], order[k]+1); err != nil {
+					return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+				}
+			}
+		}
+		if err := x.out.send(buf); err != nil {
+			return rep, err
+		}
+		x.progress(int((hi - r) * n0))
 	}
-	return buf
+	return rep, nil
 }
 
 // input views chunk (little-endian values of dtype) as quant input: in
-// place for F32, F16 and BF16 when aligned, else converted to float32.
-func (x *executor) input(chunk []byte, dtype string) (quant.Input, error) {
+// place for F32, F16 and BF16 when aligned and no operation applies, else
+// converted to float32 (and the operations applied).
+func (x *executor) input(chunk []byte, dtype string, ops []Op) (quant.Input, error) {
 	aligned := func(a uintptr) bool { return len(chunk) == 0 || uintptr(unsafe.Pointer(&chunk[0]))%a == 0 }
+	var in quant.Input
 	switch {
 	case dtype == "F32" && aligned(4):
-		return quant.F32Input(unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/4)), nil
+		in = quant.F32Input(unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/4))
 	case dtype == "F16" && aligned(2):
-		return quant.F16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2)), nil
+		in = quant.F16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2))
 	case dtype == "BF16" && aligned(2):
-		return quant.BF16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2)), nil
+		in = quant.BF16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2))
+	default:
+		d, ok := safetensors.ParseDType(dtype)
+		if !ok {
+			return quant.Input{}, fmt.Errorf("unknown source dtype %s", dtype)
+		}
+		n := len(chunk) / elemSize(dtype)
+		if cap(x.f32) < n {
+			x.f32 = make([]float32, n)
+		}
+		if _, err := safetensors.DecodeFloat32(x.f32[:n], chunk, d); err != nil {
+			return quant.Input{}, err
+		}
+		applyOps(x.f32[:n], ops)
+		return quant.F32Input(x.f32[:n]), nil
 	}
-	d, ok := safetensors.ParseDType(dtype)
-	if !ok {
-		return quant.Input{}, fmt.Errorf("unknown source dtype %s", dtype)
+	if len(ops) == 0 {
+		return in, nil
 	}
-	n := len(chunk) / elemSize(dtype)
+	// the chunk may be the mapped file itself: compute in a copy
+	n := in.Len()
 	if cap(x.f32) < n {
 		x.f32 = make([]float32, n)
 	}
-	if _, err := safetensors.DecodeFloat32(x.f32[:n], chunk, d); err != nil {
-		return quant.Input{}, err
-	}
-	return quant.F32Input(x.f32[:n]), nil
-}
-
-// newDecoder opens a decoded source's main and auxiliary tensors and makes
-// its decoder (package decode validates everything).
-func newDecoder(s Source, p *Plan, open func(Source) (sourceFile, error)) (any, error) {
-	tensor := func(file, name string) (decode.Tensor, error) {
-		f, err := open(Source{File: file, Tensor: name})
-		if err != nil {
-			return decode.Tensor{}, err
-		}
-		data, dtype, shape, err := f.data(name)
-		if err != nil {
-			return decode.Tensor{}, err
-		}
-		return decode.Tensor{Name: name, File: file, DType: dtype, Shape: shape, Data: data}, nil
-	}
-	main, err := tensor(s.File, s.Tensor)
-	if err != nil {
-		return nil, err
-	}
-	aux := map[string]decode.Tensor{}
-	for role, r := range s.Decode.Aux {
-		if aux[role], err = tensor(r.File, r.Tensor); err != nil {
-			return nil, err
-		}
-	}
-	return decode.New(*s.Decode, main, aux)
-}
-
-// writeDecoded encodes the rows of a decoded source (in the q/k permuted
-// order when heads > 0) and returns how many rows it wrote.
-func (x *executor) writeDecoded(p *Plan, s Source, open func(Source) (sourceFile, error), outRow int64, maxRows int,
-	expertRows int64, heads int, encode func(quant.Input, int64) error) (int64, error) {
-	d, err := newDecoder(s, p, open)
-	if err != nil {
-		return 0, err
-	}
-	shape := s.Decode.Shape
-	n0 := shape[len(shape)-1]
-	total := elements(shape) / n0
-	if raw, ok := d.(decode.RawRows); ok && s.Decode.Output != "" {
-		return total, x.writeRaw(raw, total, n0, maxRows, heads)
-	}
-	rows, ok := d.(decode.Rows)
-	if !ok {
-		return 0, fmt.Errorf("source %q: no float decoder", s.Tensor)
-	}
-	for r := int64(0); r < total; {
-		hi := min(total, r+int64(maxRows))
-		if e := (outRow + r) / expertRows; (outRow+hi-1)/expertRows != e {
-			hi = (e+1)*expertRows - outRow
-		}
-		need := int((hi - r) * n0)
-		if cap(x.f32) < need {
-			x.f32 = make([]float32, need)
-		}
-		buf := x.f32[:need]
-		if heads > 0 {
-			dh := total / int64(heads)
-			for k := r; k < hi; k++ {
-				h, j := k/dh, k%dh
-				src := h*dh + (j%2)*(dh/2) + j/2
-				if err := rows.ReadRows(buf[(k-r)*n0:(k-r+1)*n0], src, src+1); err != nil {
-					return 0, err
-				}
-			}
-		} else if err := rows.ReadRows(buf, r, hi); err != nil {
-			return 0, err
-		}
-		if err := encode(quant.F32Input(buf), outRow+r); err != nil {
-			return 0, err
-		}
-		r = hi
-	}
-	return total, nil
-}
-
-// writeRaw copies already-encoded rows (a lossless pass-through) to the
-// output, in the q/k permuted order when heads > 0.
-func (x *executor) writeRaw(raw decode.RawRows, total, n0 int64, maxRows, heads int) error {
-	rb := int64(raw.RowBytes())
-	for r := int64(0); r < total; {
-		hi := min(total, r+int64(maxRows))
-		buf := x.out.buffer(int((hi - r) * rb))
-		if heads > 0 {
-			dh := total / int64(heads)
-			for k := r; k < hi; k++ {
-				h, j := k/dh, k%dh
-				src := h*dh + (j%2)*(dh/2) + j/2
-				if err := raw.ReadRawRows(buf[(k-r)*rb:(k-r+1)*rb], src, src+1); err != nil {
-					return err
-				}
-			}
-		} else if err := raw.ReadRawRows(buf, r, hi); err != nil {
-			return err
-		}
-		if err := x.out.send(buf); err != nil {
-			return err
-		}
-		x.progress(int((hi - r) * n0))
-		if x.cancelled() {
-			return quant.ErrCancelled
-		}
-		r = hi
-	}
-	return nil
+	vals := x.f32[:n]
+	in.Float32(vals)
+	applyOps(vals, ops)
+	return quant.F32Input(vals), nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -105,14 +106,16 @@ func (fx fixture) plan(qType string) *Plan {
 		return int64(rb) * n
 	}
 	return &Plan{
-		Schema: 1, ModelDir: &dir, Alignment: 32,
+		Schema: SchemaVersion, ModelDir: &dir, Alignment: 32,
 		Metadata: []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "x.n", Value: gguf.Uint32(7)}},
 		Tensors: []Tensor{
 			{Name: "blk.0.attn_q.weight", Shape: []int64{W, 64}, Type: qType, NBytes: tb(qType, 64),
-				Sources: []Source{src("q", "BF16", 64, W)}, Transforms: []Transform{{Op: "permute_qk", NHead: 8}}},
+				Sources: []Source{src("q", "BF16", 64, W)},
+				// q/k permutation: 8 heads of 8 rows, (h, i, j) <- row h·8 + j·4 + i
+				Parts: []Part{{Source: 0, Shape: []int64{8, 4, 2, W}, Strides: []int64{8 * W, W, 4 * W, 1}}}},
 			{Name: "output_norm.weight", Shape: []int64{W}, Type: "F32", NBytes: 4 * W, Sources: []Source{src("norm", "F32", W)}},
 			{Name: "experts", Shape: []int64{W, 32, 2}, Type: qType, NBytes: tb(qType, 64),
-				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}, Transforms: []Transform{{Op: "stack"}}},
+				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}},
 			{Name: "d", Shape: []int64{W, 2}, Type: "F16", NBytes: 4 * W, Sources: []Source{src("d", "F64", 2, W)}},
 			{Name: "rope_freqs.weight", Shape: []int64{32}, Type: "F32", NBytes: 128, Data: &Inline{DType: "F32", Base64: inline}},
 		},
@@ -240,13 +243,18 @@ func TestPlanErrors(t *testing.T) {
 		mutate func(p *Plan)
 		want   string
 	}{
-		{func(p *Plan) { p.Schema = 2 }, "schema 2"},
+		{func(p *Plan) { p.Schema = 1 }, "schema 1"},
 		{func(p *Plan) { p.Tensors[0].Type = "Q9_0" }, "unknown ggml type"},
 		{func(p *Plan) { p.Tensors[0].NBytes++ }, "nbytes is"},
 		{func(p *Plan) { p.Tensors[0].Shape = []int64{W - 1, 64} }, "not whole"},
 		{func(p *Plan) { p.Tensors[2].Sources = p.Tensors[2].Sources[:1] }, "sources hold"},
-		{func(p *Plan) { p.Tensors[0].Transforms[0].NHead = 3 }, "permute_qk"},
-		{func(p *Plan) { p.Tensors[0].Transforms[0].Op = "rotate" }, "unknown transform"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Strides[3] = 2 }, "reaches"},
+		{func(p *Plan) { p.Tensors[0].Parts[0] = Part{Shape: []int64{128, W / 2}, Strides: []int64{W / 2, 1}} }, "crosses the rows"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Source = 1 }, "names source 1"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Shape[0] = 4 }, "sources hold"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Shape = []int64{8 * 4 * 2 * 2, W / 2} }, "strides for"},
+		{func(p *Plan) { p.Tensors[0].Ops = []Op{{Op: "rotate"}} }, "unknown operation"},
+		{func(p *Plan) { p.Tensors[0].Ops = []Op{{Op: "round", DType: "F8"}} }, "F16 or BF16"},
 		{func(p *Plan) { p.Tensors[1].Name = p.Tensors[0].Name }, "listed twice"},
 		{func(p *Plan) { p.Tensors[0].Sources[0].DType = "F16" }, "the plan expects F16"},
 		{func(p *Plan) { p.Tensors[0].Sources[0].Tensor = "nope" }, "nope"},
@@ -268,7 +276,7 @@ func TestPlanErrors(t *testing.T) {
 	if _, err := ParsePlan(b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParsePlan([]byte(`{"schema": 1, "tensors": [{"name": 3}]}`)); err == nil {
+	if _, err := ParsePlan([]byte(`{"schema": 2, "tensors": [{"name": 3}]}`)); err == nil {
 		t.Fatal("bad plan accepted")
 	}
 }
@@ -324,5 +332,92 @@ func TestExecuteWithImatrix(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("per-expert imatrix slices not applied")
+	}
+}
+
+// Test decoders: "test_double" yields twice the stored F32 values (a
+// transposed logical shape, to exercise windows of decoded rows);
+// "test_q8" passes the stored bytes through as Q8_0 blocks.
+type doubled struct{ v []float32 }
+
+func (d doubled) ReadRows(dst []float32, r0, r1 int64) error {
+	copy(dst, d.v[r0*W:r1*W])
+	return nil
+}
+
+type rawBytes struct {
+	b  []byte
+	rb int
+}
+
+func (r rawBytes) ReadRawRows(dst []byte, r0, r1 int64) error {
+	copy(dst, r.b[int(r0)*r.rb:int(r1)*r.rb])
+	return nil
+}
+
+func init() {
+	decode.Register("test_double", func(spec decode.Spec, main decode.Tensor, aux map[string]decode.Tensor) (any, error) {
+		if main.DType != "F32" {
+			return nil, errors.New("test_double needs F32")
+		}
+		v := make([]float32, len(main.Data)/4)
+		for i := range v {
+			v[i] = 2 * math.Float32frombits(binary.LittleEndian.Uint32(main.Data[4*i:]))
+		}
+		return doubled{v}, nil
+	})
+	decode.Register("test_q8", func(spec decode.Spec, main decode.Tensor, aux map[string]decode.Tensor) (any, error) {
+		return rawBytes{main.Data, W / 32 * 34}, nil
+	})
+}
+
+func TestExecuteDecodedAndPassThroughSources(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := randomF32(rng, 4*W)
+	blocks := quantizeRef(t, "Q8_0", randomF32(rng, 2*W), W)
+	st := []safetensors.Tensor{
+		{Name: "w", DType: safetensors.F32, Shape: []int64{4, W}, Data: f32Bytes(vals)},
+		{Name: "q8", DType: safetensors.U8, Shape: []int64{int64(len(blocks))}, Data: blocks},
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "m.safetensors"), st, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Schema: SchemaVersion, ModelDir: &dir, Tensors: []Tensor{
+		{Name: "dec", Shape: []int64{4, W}, Type: "F32", NBytes: 16 * W,
+			Sources: []Source{{File: "m.safetensors", Tensor: "w", DType: "F32", Shape: []int64{4, W},
+				Decode: &decode.Spec{Method: "test_double", Shape: []int64{4, W}}}},
+			// the transpose of the decoded [4, W]
+			Parts: []Part{{Source: 0, Shape: []int64{W, 4}, Strides: []int64{1, W}}}},
+		{Name: "raw", Shape: []int64{W, 2}, Type: "Q8_0", NBytes: int64(len(blocks)),
+			Sources: []Source{{File: "m.safetensors", Tensor: "q8", DType: "U8", Shape: []int64{int64(len(blocks))},
+				Decode: &decode.Spec{Method: "test_q8", Shape: []int64{2, W}, Output: "Q8_0"}}}},
+	}}
+	out := filepath.Join(t.TempDir(), "o.gguf")
+	if _, err := Execute(context.Background(), p, out, Options{ChunkElements: 100}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	want := make([]float32, 0, 4*W)
+	for c := 0; c < W; c++ {
+		for r := 0; r < 4; r++ {
+			want = append(want, 2*vals[r*W+c])
+		}
+	}
+	if got, _ := g.TensorData("dec"); !bytes.Equal(got, f32Bytes(want)) {
+		t.Fatal("decoded, transposed tensor differs")
+	}
+	if got, _ := g.TensorData("raw"); !bytes.Equal(got, blocks) {
+		t.Fatal("passed-through blocks differ")
+	}
+	// a pass-through must be the tensor's own type, alone
+	p.Tensors[1].Type = "F32"
+	p.Tensors[1].NBytes = 8 * W
+	if _, err := Execute(context.Background(), p, out, Options{Overwrite: true}); err == nil || !strings.Contains(err.Error(), "pass-through") {
+		t.Fatalf("want a pass-through error, got %v", err)
 	}
 }

@@ -21,9 +21,9 @@ import (
 )
 
 // SchemaVersion is the plan schema this package executes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
-// Plan is a conversion plan (schema 1). Fields the executor does not need
+// Plan is a conversion plan (schema 2). Fields the executor does not need
 // (architecture, target, reasons) are ignored.
 type Plan struct {
 	Schema      int       `json:"schema"`
@@ -34,56 +34,57 @@ type Plan struct {
 	Tensors     []Tensor  `json:"tensors"`
 }
 
-// Tensor is one output tensor.
+// Tensor is one output tensor. Its values, in row-major order (rows of
+// Shape[0] elements), are the elements of Parts one after the other (each
+// source whole, in order, when Parts is empty), with Ops applied to each.
 type Tensor struct {
-	Name       string      `json:"name"`
-	Shape      []int64     `json:"shape"` // ggml order: Shape[0] is the row length
-	Type       string      `json:"type"`
-	NBytes     int64       `json:"nbytes"`
-	Sources    []Source    `json:"sources"`
-	Transforms []Transform `json:"transforms"`
-	Data       *Inline     `json:"data"`
-	Imatrix    *string     `json:"imatrix"`
+	Name    string   `json:"name"`
+	Shape   []int64  `json:"shape"` // ggml order: Shape[0] is the row length
+	Type    string   `json:"type"`
+	NBytes  int64    `json:"nbytes"`
+	Sources []Source `json:"sources"`
+	Parts   []Part   `json:"parts"`
+	Ops     []Op     `json:"ops"`
+	Data    *Inline  `json:"data"`
+	Imatrix *string  `json:"imatrix"`
 }
 
-// Source is one input tensor. Several sources are stacked along a new
-// outermost axis, in order.
+// Source is one input tensor.
 type Source struct {
 	File   string  `json:"file"` // relative to Plan.ModelDir unless absolute
 	Tensor string  `json:"tensor"`
 	DType  string  `json:"dtype"`  // safetensors dtype, or ggml type name for GGUF sources
-	Shape  []int64 `json:"shape"`  // row-major
+	Shape  []int64 `json:"shape"`  // row-major, as stored
 	Format string  `json:"format"` // "safetensors" (default) or "gguf"
-	// Decode, when set, makes this the main stored tensor of a quantized
-	// weight: package decode turns it (and the auxiliary tensors the spec
-	// names) into the logical tensor of Decode.Shape.
+	// Decode, when set, turns the stored tensor (a quantized checkpoint's
+	// weight and its auxiliary tensors) into float values of Decode.Shape;
+	// everything after sees that logical tensor.
 	Decode *decode.Spec `json:"decode"`
 }
 
-// passesThrough reports whether every source of t hands over blocks of the
-// ggml type typ unchanged (Decode.Output).
-func (t *Tensor) passesThrough(typ string) bool {
-	for _, s := range t.Sources {
-		if s.Decode == nil || s.Decode.Output != typ {
-			return false
-		}
-	}
-	return len(t.Sources) > 0
-}
-
-// elements is the number of values the source contributes (its logical
-// shape when it is decoded).
-func (s Source) elements() int64 {
+// logicalShape is the shape the source's values have after decoding.
+func (s *Source) logicalShape() []int64 {
 	if s.Decode != nil {
-		return elements(s.Decode.Shape)
+		return s.Decode.Shape
 	}
-	return elements(s.Shape)
+	return s.Shape
 }
 
-// Transform is one operation on the source rows.
-type Transform struct {
-	Op    string `json:"op"` // "permute_qk" or "stack"
-	NHead int    `json:"n_head"`
+// Part is a strided view of one source's values: element (i0, …, ik) of
+// Shape is the source's row-major element Offset + Σ i_j·Strides[j]. Its
+// elements, in row-major order, are a run of whole output rows.
+type Part struct {
+	Source  int     `json:"source"`
+	Shape   []int64 `json:"shape"`
+	Strides []int64 `json:"strides"`
+	Offset  int64   `json:"offset"`
+}
+
+// Op is an element-wise operation on float32 values (see ops.go).
+type Op struct {
+	Op    string  `json:"op"`
+	Value float64 `json:"value"`
+	DType string  `json:"dtype"`
 }
 
 // Inline is tensor data carried by the plan itself (generated tensors).
@@ -174,7 +175,7 @@ func (t *Tensor) check(haveImatrix bool) error {
 	if !ok {
 		return planErr(t.Name, "unknown ggml type %q", t.Type)
 	}
-	if !tr.CanQuantize() && !t.passesThrough(tr.Name) {
+	if !tr.CanQuantize() && !(len(t.Sources) == 1 && t.Sources[0].Decode != nil && t.Sources[0].Decode.Output == tr.Name) {
 		return planErr(t.Name, "Wick cannot write %s", tr.Name)
 	}
 	if len(t.Shape) == 0 || len(t.Shape) > gguf.MaxDims {
@@ -205,40 +206,84 @@ func (t *Tensor) check(haveImatrix bool) error {
 	case len(t.Sources) == 0:
 		return planErr(t.Name, "has no source and no inline data")
 	default:
-		var total int64
-		for _, s := range t.Sources {
+		for i := range t.Sources {
+			s := &t.Sources[i]
 			if s.Format != "" && s.Format != "safetensors" && s.Format != "gguf" {
 				return planErr(t.Name, "source %q has unknown format %q", s.Tensor, s.Format)
 			}
-			if s.Decode != nil && s.Format == "gguf" {
-				return planErr(t.Name, "source %q: only safetensors sources can be decoded", s.Tensor)
+			if err := checkShape(s.logicalShape()); err != nil {
+				return planErr(t.Name, "source %q: %v", s.Tensor, err)
 			}
-			if s.Decode != nil && s.Decode.Output != "" && s.Decode.Output != tr.Name {
-				return planErr(t.Name, "source %q passes %s blocks through; the tensor is %s", s.Tensor, s.Decode.Output, tr.Name)
+			if s.Decode != nil && s.Decode.Output != "" && (len(t.Sources) != 1 || len(t.Ops) != 0 || s.Decode.Output != tr.Name) {
+				return planErr(t.Name, "a pass-through of %s blocks needs a single source, no ops and the tensor type %s", s.Decode.Output, s.Decode.Output)
 			}
-			total += s.elements()
+			if s.Decode != nil && s.Decode.Output != "" && len(t.Parts) != 0 {
+				if _, err := t.passThroughRows(); err != nil {
+					return planErr(t.Name, "a pass-through of %s blocks: %v", s.Decode.Output, err)
+				}
+			}
 		}
-		if total != n {
-			return planErr(t.Name, "sources hold %d elements; shape %v needs %d", total, t.Shape, n)
+		if err := t.checkParts(n); err != nil {
+			return err
 		}
 	}
-	for _, tf := range t.Transforms {
-		switch tf.Op {
-		case "stack":
-		case "permute_qk":
-			rows := n / t.Shape[0]
-			if len(t.Sources) > 1 {
-				rows /= int64(len(t.Sources))
-			}
-			if tf.NHead <= 0 || rows%int64(tf.NHead) != 0 || (rows/int64(tf.NHead))%2 != 0 {
-				return planErr(t.Name, "permute_qk with n_head %d does not divide %d rows into heads of an even size", tf.NHead, rows)
-			}
-		default:
-			return planErr(t.Name, "unknown transform %q", tf.Op)
+	for _, op := range t.Ops {
+		if err := checkOp(op); err != nil {
+			return planErr(t.Name, "%v", err)
 		}
 	}
 	if t.Imatrix != nil && !haveImatrix {
 		return planErr(t.Name, "names imatrix entry %q but the plan has no imatrix_file", *t.Imatrix)
 	}
 	return nil
+}
+
+// passThroughRows maps each output row of a pass-through tensor to the
+// source row it copies: the parts may only move whole rows (a row
+// permutation such as llama's q/k reordering, which llama.cpp applies to the
+// NVFP4 blocks and their scales alike). nil means the rows in order.
+func (t *Tensor) passThroughRows() ([]int64, error) {
+	if len(t.Parts) == 0 {
+		return nil, nil
+	}
+	shape := t.Sources[0].logicalShape()
+	cols := shape[len(shape)-1]
+	var rows []int64
+	for i, p := range t.Parts {
+		nd := len(p.Shape)
+		if nd == 0 || len(p.Strides) != nd || p.Shape[nd-1] != cols || p.Strides[nd-1] != 1 || p.Offset%cols != 0 {
+			return nil, fmt.Errorf("part %d does not move whole rows of %d encoded elements", i, cols)
+		}
+		for j := 0; j < nd-1; j++ {
+			if p.Strides[j]%cols != 0 || p.Shape[j] <= 0 {
+				return nil, fmt.Errorf("part %d does not move whole rows of %d encoded elements", i, cols)
+			}
+		}
+		n := elements(p.Shape[:nd-1])
+		if n > 1<<26 {
+			return nil, fmt.Errorf("part %d has too many rows", i)
+		}
+		idx := make([]int64, nd-1)
+		for k := int64(0); k < n; k++ {
+			off := p.Offset
+			for j := range idx {
+				off += idx[j] * p.Strides[j]
+			}
+			r := off / cols
+			if r < 0 || r >= elements(shape)/cols {
+				return nil, fmt.Errorf("part %d reaches row %d of %d", i, r, elements(shape)/cols)
+			}
+			rows = append(rows, r)
+			for j := nd - 2; j >= 0; j-- {
+				if idx[j]++; idx[j] < p.Shape[j] {
+					break
+				}
+				idx[j] = 0
+			}
+		}
+	}
+	if want := elements(t.Shape) / t.Shape[0]; int64(len(rows)) != want {
+		return nil, fmt.Errorf("parts hold %d rows; the tensor has %d", len(rows), want)
+	}
+	return rows, nil
 }

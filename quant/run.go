@@ -57,6 +57,12 @@ func (in Input) floats(lo, hi int, scratch []float32) []float32 {
 	}
 }
 
+// Float32 writes the values, converted exactly to float32, into dst, which
+// must hold Len() values.
+func (in Input) Float32(dst []float32) {
+	copy(dst, in.floats(0, in.Len(), dst))
+}
+
 // Options tunes Quantize and Dequantize. The zero value is ready to use.
 type Options struct {
 	// Threads is the number of goroutines to use; ≤ 0 means GOMAXPROCS.

@@ -54,7 +54,7 @@ def test_json_round_trip_and_schema():
     plan = build_plan_from_parts(cfg, files, tensors, "Q4_K_M", dir_name="x")
     text = plan.to_json()
     d = json.loads(text)
-    assert d["schema"] == 1 and d["architecture"] == "llama" and d["target"] == "Q4_K_M" and d["file_type"] == 15
+    assert d["schema"] == 2 and d["architecture"] == "llama" and d["target"] == "Q4_K_M" and d["file_type"] == 15
     assert d["reference"] == "convert+quantize" and d["alignment"] == 32
     kv = {m["key"]: m for m in d["metadata"]}
     assert kv["llama.block_count"] == {"key": "llama.block_count", "type": "UINT32", "value": 2}
@@ -64,7 +64,8 @@ def test_json_round_trip_and_schema():
     t = next(x for x in d["tensors"] if x["name"] == "blk.0.attn_q.weight")
     assert t["sources"] == [{"file": "model.safetensors", "tensor": "model.layers.0.self_attn.q_proj.weight",
                              "dtype": "BF16", "shape": [64, 64]}]
-    assert t["shape"] == [64, 64] and t["transforms"] == [{"op": "permute_qk", "n_head": 4}] and t["data"] is None
+    assert t["shape"] == [64, 64] and t["parts"] == [{"source": 0, "shape": [4, 8, 2, 64], "strides": [1024, 64, 512, 1], "offset": 0}]
+    assert t["ops"] == [] and t["data"] is None
     assert t["type"] == "Q5_0" and t["nbytes"] == 64 * 64 // 32 * 22  # 64 % 256 != 0: Q4_K falls back to Q5_0
     rf = next(x for x in d["tensors"] if x["name"] == "rope_freqs.weight")
     data = np.frombuffer(__import__("base64").b64decode(rf["data"]["base64"]), dtype="<f4")
@@ -130,7 +131,7 @@ def test_format_plan_table():
     plan = build_plan_from_parts(cfg, files, tensors, "Q4_K_M")
     text = format_plan_table(plan)
     assert "target Q4_K_M" in text and "general.file_type" in text
-    assert "blk.0.attn_q.weight" in text and "permute_qk(4)" in text and "(generated)" in text
+    assert "blk.0.attn_q.weight" in text and "view4x8x2x64" in text and "(generated)" in text
     assert "tokenizer.ggml.tokens" in text and "128256 × STRING" in text
     assert "read ->" in text
     short = format_plan_table(plan, metadata=False)
@@ -174,7 +175,7 @@ def test_missing_and_bad_tensors():
 def test_plan_from_dict_rejects_garbage():
     cfg, files, tensors = small_parts()
     d = build_plan_from_parts(cfg, files, tensors, "Q4_K_M").to_dict()
-    for mutate in (lambda d: d.update(schema=2), lambda d: d["metadata"][0].update(type="UINT99"),
+    for mutate in (lambda d: d.update(schema=1), lambda d: d["metadata"][0].update(type="UINT99"),
                    lambda d: d["tensors"][3].update(nbytes=1), lambda d: d["tensors"][3].update(type="Q9_K"),
                    lambda d: d["metadata"][5].update(value=-1), lambda d: d.pop("tensors")):
         bad = json.loads(json.dumps(d))

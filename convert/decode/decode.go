@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/wick-ml/wick/io/safetensors"
 )
@@ -56,8 +57,6 @@ type RawRows interface {
 	// ReadRawRows writes the encoded rows [r0, r1) to dst; len(dst) must be
 	// (r1-r0) times the encoded size of a row.
 	ReadRawRows(dst []byte, r0, r1 int64) error
-	// RowBytes is the encoded size of one row.
-	RowBytes() int
 }
 
 // SpecError reports a decode entry that does not fit the stored tensors:
@@ -87,22 +86,52 @@ type ArgError struct{ Msg string }
 
 func (e *ArgError) Error() string { return "decode: " + e.Msg }
 
+// Factory makes the decoder of one method: it validates spec against the
+// stored tensors and returns Rows or RawRows.
+type Factory func(spec Spec, main Tensor, aux map[string]Tensor) (any, error)
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Factory{}
+)
+
+// Register makes a method available; it panics when the name is taken (a
+// programming error, found at start-up).
+func Register(method string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[method]; dup {
+		panic("decode: method " + method + " registered twice")
+	}
+	registry[method] = f
+}
+
 type ctor func(s *setup) (any, error)
 
-var methods = map[string]ctor{
-	"scaled":     newScaled,
-	"gptq":       newGPTQ,
-	"int_packed": newIntPacked,
-	"nvfp4":      newNVFP4,
-	"mxfp4":      newMXFP4,
-	"bnb_4bit":   newBnb4,
-	"bnb_int8":   newBnbInt8,
+// The methods of this package; each runs behind the common checks of
+// validated (byte sizes, auxiliary roles, the decoded shape).
+func init() {
+	for name, mk := range map[string]ctor{
+		"scaled":     newScaled,
+		"gptq":       newGPTQ,
+		"int_packed": newIntPacked,
+		"nvfp4":      newNVFP4,
+		"mxfp4":      newMXFP4,
+		"bnb_4bit":   newBnb4,
+		"bnb_int8":   newBnbInt8,
+	} {
+		Register(name, func(spec Spec, main Tensor, aux map[string]Tensor) (any, error) {
+			return validated(mk, spec, main, aux)
+		})
+	}
 }
 
 // Methods lists the registered method names, sorted.
 func Methods() []string {
-	out := make([]string, 0, len(methods))
-	for m := range methods {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for m := range registry {
 		out = append(out, m)
 	}
 	sort.Strings(out)
@@ -113,11 +142,28 @@ func Methods() []string {
 // output) or a RawRows (Spec.Output set). aux holds the auxiliary tensors
 // by the roles of spec.Aux.
 func New(spec Spec, main Tensor, aux map[string]Tensor) (any, error) {
-	mk, ok := methods[spec.Method]
+	mu.RLock()
+	f, ok := registry[spec.Method]
+	mu.RUnlock()
 	if !ok {
 		return nil, &SpecError{Tensor: main.Name, File: main.File,
 			Msg: fmt.Sprintf("unknown decode method %q; known: %s", spec.Method, strings.Join(Methods(), ", "))}
 	}
+	if len(spec.Shape) == 0 {
+		return nil, &SpecError{Method: spec.Method, Tensor: main.Name, File: main.File, Msg: "the decoded shape is empty"}
+	}
+	for _, d := range spec.Shape {
+		if d <= 0 {
+			return nil, &SpecError{Method: spec.Method, Tensor: main.Name, File: main.File,
+				Msg: fmt.Sprintf("the decoded shape %v has a dimension ≤ 0", spec.Shape)}
+		}
+	}
+	return f(spec, main, aux)
+}
+
+// validated runs the checks every method of this package shares, then the
+// method's own constructor.
+func validated(mk ctor, spec Spec, main Tensor, aux map[string]Tensor) (any, error) {
 	s := &setup{spec: spec, main: main, aux: aux}
 	if err := s.checkTensor(main); err != nil {
 		return nil, err

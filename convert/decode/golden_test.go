@@ -36,7 +36,7 @@ func TestGoldens(t *testing.T) {
 		d := tc.new(t)
 		g := geometryOf(tc.spec.Shape)
 		var data []byte
-		if raw, ok := d.(RawRows); ok && tc.spec.Output != "" {
+		if raw, ok := d.(*fp4); ok && tc.spec.Output != "" {
 			data = make([]byte, g.rows*int64(raw.RowBytes()))
 			if err := raw.ReadRawRows(data, 0, g.rows); err != nil {
 				t.Fatal(err)

@@ -122,6 +122,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     import wick
     from wick.convert import build_plan, format_plan_table
 
+    if args.list_architectures:
+        from wick.convert.archs import format_architecture_table
+        print(format_architecture_table())
+        return 0
+    if not args.model:
+        raise SystemExit("wick: error: the model directory is required (or use --list-architectures)")
     target = args.type.upper()
     if args.dry_run:
         print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
@@ -217,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
-    p.add_argument("model", help="the model directory")
+    p.add_argument("model", nargs="?", help="the model directory")
+    p.add_argument("--list-architectures", action="store_true",
+                   help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)

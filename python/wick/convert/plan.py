@@ -5,12 +5,12 @@ crosses the C boundary as JSON (:meth:`Plan.to_json`). It names every
 metadata entry with its exact GGUF value type and, for every output tensor,
 where its values come from, what to do to them and which ggml type to encode.
 
-JSON schema (version 1)
+JSON schema (version 2)
 -----------------------
 ::
 
     {
-      "schema": 1,
+      "schema": 2,
       "model_dir": "/path/to/model" | null,   # source files are relative to it
       "hf_architecture": "LlamaForCausalLM", # null for a GGUF input (requantize)
       "architecture": "llama",                # general.architecture
@@ -39,14 +39,20 @@ JSON schema (version 1)
           "sources": [                        # [] for generated tensors
             {"file": "model.safetensors",     # relative to model_dir
              "tensor": "model.layers.0.self_attn.q_proj.weight",
-             "dtype": "BF16",                 # F32 | F16 | BF16 (safetensors)
-             "shape": [2048, 2048],           # row-major (safetensors) order
+             "dtype": "BF16",                 # the stored dtype (safetensors name;
+                                              # for GGUF sources the ggml type name)
+             "shape": [2048, 2048],           # row-major, as stored
              "format": "gguf",                # only for GGUF sources (absent:
-                                              # safetensors); dtype is then the
-                                              # ggml type name (F32/F16/BF16)
-             "decode": {...}}                 # only for a quantized weight (below)
+                                              # safetensors)
+             "decode": {...}}                 # only for quantized checkpoint
+                                              # tensors (convert/decode): method,
+                                              # logical shape, auxiliary tensors
           ],
-          "transforms": [{"op": "permute_qk", "n_head": 32}],
+          "parts": [                          # [] = each source whole, in order
+            {"source": 0, "shape": [32, 32, 2, 2048],
+             "strides": [131072, 2048, 65536, 1], "offset": 0}
+          ],
+          "ops": [{"op": "add", "value": 1.0}],  # element-wise, in order
           "data": null,                       # or {"dtype": "F32",
                                               #  "base64": "<little-endian bytes>"}
           "imatrix": null,                    # or the entry of imatrix_file to use
@@ -59,42 +65,36 @@ Value types are the GGUF names (UINT8 … FLOAT64, BOOL, STRING, ARRAY);
 arrays carry ``element_type`` (never ARRAY). FLOAT32 values are already
 rounded to binary32. Integers are JSON integers.
 
-Tensor semantics, applied in this order:
+Tensor semantics:
 
-1. **Read** each source tensor and widen it to float32 exactly (BF16/F16/F32).
-   A source with a ``decode`` entry is the main stored tensor of a quantized
-   weight (its ``dtype``/``shape`` are the stored ones, e.g. ``F8_E4M3``);
-   it is decoded by Go's ``convert/decode`` into the logical tensor
-   ``decode.shape``::
-
-       "decode": {"method": "scaled",          # scaled | gptq | int_packed | bnb_4bit | bnb_int8
-                  "shape": [2048, 2048],       # logical row-major shape
-                  "aux": {"scale": {"file": ..., "tensor": "...weight_scale_inv",
-                                    "dtype": "F32", "shape": [16, 16]}},
-                  "params": {"block": [128, 128]}}
-
-   (``wick.convert.quantized`` documents every method, its auxiliary roles
-   and parameters; the values are exactly its reference's.)
-2. **Stack**: several sources (Mixtral experts) with ``{"op": "stack"}`` are
-   concatenated in list order along a new outermost axis (ne[2]).
-3. **Transforms** (in list order):
-
-   ``{"op": "permute_qk", "n_head": N}``
-       reorder the *rows* (outermost axis; a 1-D bias is N·D rows of one
-       element) of the source matrix with R rows: with D = R / N (even), for
-       head h < N, i < D/2, j ∈ {0, 1}:
-       ``new_row[h·D + 2i + j] = old_row[h·D + j·D/2 + i]`` —
-       Hugging Face's rotate-half RoPE layout → ggml's interleaved pairs.
-       Columns are untouched, so it can be applied row by row.
-   ``{"op": "stack"}``
-       marker for step 2 (no data change by itself).
-
+1. **Read** each source: its stored values widened exactly to float32
+   (F32/F16/BF16 and the other safetensors number types), or, with
+   ``decode``, the values its decoder yields (a logical tensor of
+   ``decode.shape``).
+2. **Parts**: the tensor's values in row-major order (rows of ``shape[0]``
+   elements) are the elements of each part in turn. A part is a strided view
+   of one source: element ``(i0, …, ik)`` of ``shape`` is the source's
+   row-major element ``offset + Σ i_j·strides[j]``; its element count is a
+   multiple of ``shape[0]``. Parts are made with
+   :class:`wick.convert.view.View` (the q/k permutation of Llama is
+   ``[n_head, D/2, 2, cols]`` with strides ``[D·cols, cols, D/2·cols, 1]``;
+   stacked experts are one source each, with no parts). Each dimension of a
+   part moves whole source rows or stays within a row (the executor reads a
+   source through its 2-D flattening).
+3. **Ops**, in order, on the float32 values (``convert/ops.go``): ``add`` /
+   ``mul`` a ``value``, ``neg``, ``exp``, ``round`` to ``dtype`` F16 or BF16
+   and back (to mimic torch arithmetic in half precision, or a lossy
+   intermediate file).
 4. **Encode** to ``type``: F32 copy; F16 round-to-nearest-even (as numpy);
    BF16 as ggml/gguf-py (round-to-nearest-even, NaN kept quiet); block types
    row by row with ggml's reference quantizers (and the imatrix entry named by
    ``imatrix`` when present: the weights ``io/imatrix``'s ``Values`` returns,
    ``ne[0]`` per row; for a 3-D expert tensor ``ne[0] * ne[2]`` values,
-   expert ``e`` using ``[e*ne[0], (e+1)*ne[0])``).
+   expert ``e`` using ``[e*ne[0], (e+1)*ne[0])``). A source whose ``decode``
+   has an ``output`` type (a lossless pass-through such as MXFP4 blocks) is
+   written as its decoder's encoded rows, with no parts and no ops.
+
+:func:`wick.convert.view.materialize` is the numpy twin of steps 1–3.
 
 Generated tensors (``rope_freqs.weight``) carry their float32 values inline
 in ``data`` (base64 of little-endian bytes) and no sources.
@@ -122,8 +122,9 @@ from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
 from .quantized import describe
 from .tokenizer import TokenizerFiles, tokenizer_metadata
+from .view import View
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
 LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-through NVFP4 blocks
@@ -131,8 +132,8 @@ LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-thro
 
 @dataclass
 class SourceRef:
-    """One checkpoint tensor read by an output tensor (with ``decode``: the
-    stored main tensor of a quantized weight and how to decode it)."""
+    """One checkpoint tensor read by an output tensor (``decode``: how a
+    quantized checkpoint tensor is turned into values, or None)."""
 
     file: str
     tensor: str
@@ -147,13 +148,13 @@ class SourceRef:
         if self.format != "safetensors":
             d["format"] = self.format
         if self.decode is not None:
-            d["decode"] = json.loads(json.dumps(self.decode))
+            d["decode"] = self.decode
         return d
 
     @property
     def logical_shape(self) -> List[int]:
-        """The shape the source decodes to (its stored shape without ``decode``)."""
-        return list(self.decode["shape"]) if self.decode else list(self.shape)
+        """The shape of the values the source yields (after decoding)."""
+        return list(self.decode["shape"]) if self.decode is not None else list(self.shape)
 
 
 @dataclass
@@ -164,7 +165,8 @@ class TensorPlan:
     shape: List[int]
     type: str
     sources: List[SourceRef] = field(default_factory=list)
-    transforms: List[Dict[str, Any]] = field(default_factory=list)
+    parts: List[Dict[str, Any]] = field(default_factory=list)
+    ops: List[Dict[str, Any]] = field(default_factory=list)
     data: Optional[np.ndarray] = None
     imatrix: Optional[str] = None
     reason: str = ""
@@ -184,7 +186,8 @@ class TensorPlan:
             data = {"dtype": "F32", "base64": base64.b64encode(np.asarray(self.data, dtype="<f4").tobytes()).decode("ascii")}
         return {
             "name": self.name, "shape": list(self.shape), "type": self.type, "nbytes": self.nbytes,
-            "sources": [s.to_dict() for s in self.sources], "transforms": [dict(t) for t in self.transforms],
+            "sources": [s.to_dict() for s in self.sources], "parts": [dict(p) for p in self.parts],
+            "ops": [dict(o) for o in self.ops],
             "data": data, "imatrix": self.imatrix, "reason": self.reason,
         }
 
@@ -202,7 +205,8 @@ class TensorPlan:
                 name=d["name"], shape=[int(x) for x in d["shape"]], type=d["type"],
                 sources=[SourceRef(s["file"], s["tensor"], s["dtype"], [int(x) for x in s["shape"]],
                                    s.get("format", "safetensors"), s.get("decode")) for s in d["sources"]],
-                transforms=[dict(x) for x in d["transforms"]], data=data, imatrix=d.get("imatrix"),
+                parts=[dict(x) for x in d.get("parts") or []], ops=[dict(x) for x in d.get("ops") or []],
+                data=data, imatrix=d.get("imatrix"),
                 reason=d.get("reason", ""))
         except (KeyError, TypeError, AttributeError, ValueError) as e:
             if isinstance(e, PlanError):
@@ -304,7 +308,7 @@ def _options_given(o: MixtureOptions) -> bool:
 def build_plan_from_parts(
     config: Mapping[str, Any],
     tokenizer: TokenizerFiles,
-    tensors: Mapping[str, Tuple[str, str, Sequence[int]]],
+    tensors: Mapping[str, Tuple[Any, ...]],
     target: str,
     *,
     imatrix_names: Optional[Iterable[str]] = None,
@@ -329,7 +333,9 @@ def build_plan_from_parts(
         tokenizer: the parsed tokenizer files.
         tensors: checkpoint tensor name → ``(file, dtype, shape)`` with the
             file relative to the model directory, the safetensors dtype
-            (``"BF16"`` …) and the row-major shape.
+            (``"BF16"`` …) and the row-major shape; a quantized weight
+            (grouped by :func:`wick.convert.quantized.group_tensors`) is
+            ``(file, logical dtype, logical shape, Decode)``.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
         imatrix_names: names of the tensors an importance matrix covers
             (GGUF names); ``None`` means no imatrix. Its presence changes some
@@ -385,8 +391,9 @@ def build_plan_from_parts(
             raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape[, decode]), got {entry!r}") from None
         if any(x < 0 for x in shape_t):
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
-        sources[name] = TensorSource(str(file), str(dtype), shape_t, rest[0] if rest else None)
-    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
+        dec = rest[0] if rest else None
+        sources[name] = TensorSource(str(file), str(dtype), shape_t, dec, tuple(dec.shape) if dec is not None else None)
+    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp_config, hp, n_vocab, sources)
     mapped = _passthrough_first(mapped)
     file_type = tgt.ftype
     if any(_passthrough(t) == "NVFP4" for t in mapped) and tgt.name in ("F32", "F16", "BF16"):
@@ -406,7 +413,7 @@ def build_plan_from_parts(
     passed = [t.name for t in mapped if _passthrough(t)]
     if passed and via_quantize:
         raise PlanError(
-            f"convert: {passed[0]!r} (and {len(passed) - 1} more) is stored as {_passthrough(mapped[0]) or 'NVFP4'} blocks, "
+            f"convert: {passed[0]!r} (and {len(passed) - 1} more) is stored as {_passthrough(mapped[0])} blocks, "
             f"which llama.cpp's converter passes through and llama-quantize refuses to requantize; "
             f"convert to F32, F16, BF16 or Q8_0 (those tensors stay as they are)")
 
@@ -460,8 +467,11 @@ def build_plan_from_parts(
                     s.decode is not None and s.decode.fp8 for _, s in t.sources):
                 out.append(_tensor_plan(t, "Q8_0", "dequantized from FP8: Q8_0 (--fp8-as-q8)", None))
                 continue
-            if t.force_f32 or tgt.default_type == "F32":
-                typ, why = "F32", "kept F32 (1-D, norm, bias or router)" if t.force_f32 else "F32 target"
+            if t.force_type is not None:
+                typ = t.force_type
+                why = "kept F32 (1-D, norm, bias or router)" if typ == "F32" else f"{typ}, as the converter forces it"
+            elif tgt.default_type == "F32":
+                typ, why = "F32", "F32 target"
             else:
                 typ, why = tgt.default_type, "default"
                 if t.ne[0] % block_size(typ):
@@ -472,52 +482,6 @@ def build_plan_from_parts(
                 file_type=file_type, reference="convert+quantize" if via_quantize else "convert",
                 metadata=kvs, tensors=out, model_dir=model_dir,
                 imatrix_file=imatrix.abspath if active else None)
-
-
-def permute_qk_rows(a: np.ndarray, n_head: int) -> np.ndarray:
-    """The ``permute_qk`` transform, written as its index formula (reference for the Go executor).
-
-    Rows (axis 0) are reordered: with D = rows / n_head, for head h, i < D/2,
-    j in {0, 1}: ``new[h*D + 2*i + j] = old[h*D + j*D/2 + i]``.
-    """
-    rows = a.shape[0]
-    if n_head <= 0 or rows % n_head or (rows // n_head) % 2:
-        raise PlanError(f"convert: permute_qk: {rows} rows cannot be split into {n_head} heads of even size")
-    d = rows // n_head
-    src = np.empty(rows, dtype=np.int64)
-    for h in range(n_head):
-        for i in range(d // 2):
-            for j in range(2):
-                src[h * d + 2 * i + j] = h * d + j * (d // 2) + i
-    return a[src]
-
-
-def apply_transforms(sources: Sequence[np.ndarray], transforms: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Apply a tensor's plan transforms to its (already float32) source arrays.
-
-    This is the executable definition of the transform semantics in the
-    module docstring, for tests and debugging; the Go executor does the real
-    work.
-    """
-    arrays = [np.asarray(a, dtype=np.float32) for a in sources]
-    ops = [t.get("op") for t in transforms]
-    if len(arrays) > 1:
-        if "stack" not in ops:
-            raise PlanError("convert: several sources need a 'stack' transform")
-        out = np.stack(arrays)
-    elif len(arrays) == 1:
-        out = arrays[0]
-    else:
-        raise PlanError("convert: a transform needs at least one source")
-    for t in transforms:
-        op = t.get("op")
-        if op == "stack":
-            continue
-        if op == "permute_qk":
-            out = permute_qk_rows(out, int(t["n_head"]))
-        else:
-            raise PlanError(f"convert: unknown transform {op!r}")
-    return out
 
 
 def _passthrough(t: MappedTensor) -> str:
@@ -539,8 +503,9 @@ def _passthrough_first(mapped: List[MappedTensor]) -> List[MappedTensor]:
         base = t.name[: -len(".weight")] if t.name.endswith(".weight") else t.name
         for _, s in t.sources:
             for suffix, values in s.decode.extras:
-                first.append(MappedTensor(base + suffix, [], [len(values)], data=np.array(values, dtype=np.float32),
-                                          force_f32=True))
+                extra = MappedTensor.generated(base + suffix, np.array(values, dtype=np.float32))
+                extra.force_type = "F32"  # written by gguf_writer.add_tensor as float32
+                first.append(extra)
     if not first:
         return mapped
     return first + [t for t in mapped if not _passthrough(t)]
@@ -550,14 +515,14 @@ def _source_ref(hf: str, s: TensorSource) -> SourceRef:
     if s.decode is None:
         return SourceRef(s.file, hf, s.dtype, list(s.shape))
     d = s.decode
-    return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=dict(d.spec))
+    return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=json.loads(json.dumps(dict(d.spec))))
 
 
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
     return TensorPlan(
         name=t.name, shape=list(t.ne), type=typ,
         sources=[_source_ref(hf, s) for hf, s in t.sources],
-        transforms=list(t.transforms), data=t.data, imatrix=imatrix, reason=reason)
+        parts=list(t.parts), ops=list(t.ops), data=t.data, imatrix=imatrix, reason=reason)
 
 
 # ------------------------------------------------------------------ display
@@ -567,6 +532,26 @@ def _human(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
         n /= 1024
     return f"{n:.2f} TiB"  # pragma: no cover
+
+
+def describe_transform(t: TensorPlan) -> str:
+    """A short description of a tensor's parts and operations (the dry-run's "transform" column)."""
+    words = []
+    if len(t.sources) > 1 and not t.parts:
+        words.append(f"stack({len(t.sources)})")
+    for p in t.parts:
+        src = t.sources[p["source"]]
+        whole = View.of(src.logical_shape).part()
+        if p != {**whole, "source": p["source"]}:
+            words.append("view" + "x".join(map(str, p["shape"])))
+    for o in t.ops:
+        if o.get("op") in ("add", "mul"):
+            words.append(f"{o['op']}({o['value']:g})")
+        elif o.get("op") == "round":
+            words.append(f"round({o['dtype']})")
+        else:
+            words.append(str(o.get("op")))
+    return ",".join(words) or "-"
 
 
 def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
@@ -610,17 +595,18 @@ def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int
             dt = describe(s0.decode, s0.dtype)
             src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
             for s in t.sources:
-                refs = [(s.dtype, s.shape)] + [(a.get("dtype"), a.get("shape") or []) for a in
-                                              ((s.decode or {}).get("aux") or {}).values()]
-                for rdt, rshape in refs:
-                    n = 1
-                    for d in rshape:
-                        n *= d
-                    src_total += n * SOURCE_DTYPE_SIZES.get(rdt, 4)
+                n = 1
+                for d in s.shape:
+                    n *= d
+                src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
+                for a in ((s.decode or {}).get("aux") or {}).values():
+                    m = 1
+                    for d in a.get("shape") or []:
+                        m *= d
+                    src_total += m * SOURCE_DTYPE_SIZES.get(a.get("dtype"), 4)
         else:
             dt, src = "gen", "(generated)"
-        tr = ",".join(f"{x['op']}({x['n_head']})" if x.get("op") == "permute_qk" else x.get("op", "?")
-                      for x in t.transforms) or "-"
+        tr = describe_transform(t)
         im = "yes" if t.imatrix == t.name else (t.imatrix or "-")
         rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, im, _human(t.nbytes), t.reason))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
