@@ -30,7 +30,7 @@ HIDDEN, HEADS, KV_HEADS, FFN, LAYERS = 256, 4, 2, 320, 2
 
 #: format -> (quantization_config or None, extra config files)
 FORMATS = ("fp8-block", "ct-fp8-channel", "ct-int4-asym", "ct-int8-sym", "gptq-4bit", "gptq-8bit-v2",
-           "modelopt-fp8", "bnb-nf4-dq", "bnb-fp4", "bnb-int8", "modelopt-nvfp4", "ct-nvfp4")
+           "modelopt-fp8", "bnb-nf4-dq", "bnb-fp4", "bnb-int8", "modelopt-nvfp4", "ct-nvfp4", "qwen3-fp8-block")
 
 #: formats whose weights pass through as GGUF blocks: llama-quantize refuses
 #: to requantize them, so only the converter's own targets apply
@@ -89,9 +89,9 @@ def _linear(cfg: Dict[str, int]) -> List[Tuple[str, Tuple[int, int]]]:
 def _quantized(fmt: str, name: str, shape: Tuple[int, int], seed: int) -> List[Tuple[str, str, Tuple[int, ...], np.ndarray]]:
     r, c = shape
     w = name + ".weight"
-    if fmt in ("fp8-block", "ct-fp8-channel", "modelopt-fp8"):
+    if fmt in ("fp8-block", "ct-fp8-channel", "modelopt-fp8", "qwen3-fp8-block"):
         t = [(w, "F8_E4M3", (r, c), fp8_codes(seed, r * c))]
-        if fmt == "fp8-block":
+        if fmt in ("fp8-block", "qwen3-fp8-block"):
             sh = (-(-r // 128), -(-c // 128))
             t.append((w + "_scale_inv", "F32", sh, scale_f32(seed + 1, sh[0] * sh[1])))
         elif fmt == "ct-fp8-channel":
@@ -158,7 +158,7 @@ def _quantized(fmt: str, name: str, shape: Tuple[int, int], seed: int) -> List[T
 
 def quantization_config(fmt: str) -> Tuple[dict, Dict[str, dict]]:
     """(config.json's quantization_config or {}, extra JSON files) of a format."""
-    if fmt == "fp8-block":
+    if fmt in ("fp8-block", "qwen3-fp8-block"):
         return {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}, {}
     if fmt == "ct-fp8-channel":
         return {"quant_method": "compressed-tensors", "format": "float-quantized", "quantization_status": "compressed",
@@ -211,6 +211,10 @@ def make(out: Path, fmt: str) -> Path:
     out = Path(out)
     tiny.make(out, layers=LAYERS, hidden=HIDDEN, heads=HEADS, kv_heads=KV_HEADS, ffn=FFN, vocab_target=512)
     cfg = json.loads((out / "config.json").read_text())
+    if fmt.startswith("qwen3-"):  # a Qwen3-FP8-style model: q/k norms, no q/k permutation, NEOX RoPE
+        cfg.update({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "rope_theta": 1000000.0,
+                    "rope_scaling": None, "tie_word_embeddings": True, "max_window_layers": LAYERS,
+                    "use_sliding_window": False, "sliding_window": None, "attention_bias": False})
     qc, files = quantization_config(fmt)
     if qc:
         cfg["quantization_config"] = qc
@@ -220,6 +224,12 @@ def make(out: Path, fmt: str) -> Path:
     # keep the demo model's embedding and norms; replace the linear weights
     plain = _read_plain(out / "model.safetensors")
     tensors = [t for t in plain if not any(t[0] == n + ".weight" for n, _ in _linear({}))]
+    if fmt.startswith("qwen3-"):
+        d = HIDDEN // HEADS
+        for i in range(LAYERS):
+            for n in ("q_norm", "k_norm"):
+                vals = np.float32(1) + scale_f32(7000 + i, d, 122)
+                tensors.append((f"model.layers.{i}.self_attn.{n}.weight", "BF16", (d,), tiny.f32_to_bf16_bits(vals)))
     for i, (name, shape) in enumerate(_linear({})):
         tensors += _quantized(fmt, name, shape, 1000 * (i + 1))
     tensors.sort(key=lambda t: t[0])

@@ -67,7 +67,7 @@ def test_byte_identical_to_llama_cpp(models, tmp_path, fmt, target):
     assert sha(out) == want
 
 
-@pytest.mark.parametrize("fmt", ["fp8-block", "ct-fp8-channel", "modelopt-fp8"])
+@pytest.mark.parametrize("fmt", ["fp8-block", "ct-fp8-channel", "modelopt-fp8", "qwen3-fp8-block"])
 def test_fp8_as_q8(models, tmp_path, fmt):
     """convert_hf_to_gguf.py --fp8-as-q8: FP8 weights as Q8_0, the rest F16."""
     out = tmp_path / "out.gguf"

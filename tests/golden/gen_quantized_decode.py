@@ -33,6 +33,13 @@ little-endian, row-major logical shape) or of the encoded ggml rows:
   case's ``QuantState`` (nested states through ``state2`` and ``offset``),
   then widened to float32; ``bnb_int8``: ``int8_vectorwise_dequant``.
 
+``int_packed`` cases are also compared with compressed-tensors' own
+``unpack_from_int32`` (its dense packing; the decompressor's (q − zero) ·
+scale) when the package is importable, e.g. installed with ``pip install
+--target DIR --no-deps compressed-tensors loguru pydantic pydantic-core
+annotated-types typing-inspection`` and ``PYTHONPATH=DIR``: the result is
+recorded in ``cross_checks``.
+
 No value here comes from Wick.
 """
 
@@ -173,7 +180,29 @@ def packed(name, bits, rows, cols, group, zero, sdtype, seed):
           "config_groups": {"group_0": {"weights": {"strategy": "group", "type": "int", "num_bits": bits, "group_size": group}}}}
     out = converter_dequant(qc, t)
     assert set(out) == {"l.weight"}
+    CROSS[name] = ct_crosscheck(out["l.weight"], w, s, t.get("l.weight_zero_point"), bits, rows, cols, group)
     return name, f32_hash(out["l.weight"])
+
+
+CROSS: dict = {}
+
+
+def ct_crosscheck(ref, w, s, z, bits, rows, cols, group) -> str:
+    """Compare the converter's dequantization with compressed-tensors' own
+    unpacking (``unpack_from_int32``), when that package is importable
+    (PYTHONPATH), as its decompressor computes: (q - zero) · scale."""
+    try:
+        from compressed_tensors.compressors.pack_quantized.helpers import unpack_from_int32
+    except ImportError:
+        return "compressed-tensors not importable: not cross-checked"
+    q = unpack_from_int32(w, bits, torch.Size([rows, cols])).to(torch.int32)
+    if z is not None:
+        zp = unpack_from_int32(z, bits, torch.Size([rows, cols // group]), packed_dim=0).to(torch.int32)
+        q = q - zp.repeat_interleave(group, dim=1)
+    vals = q.float() * s.float().repeat_interleave(group, dim=1)
+    assert torch.equal(vals.view(torch.int32), ref.view(torch.int32)), f"compressed-tensors disagrees on {rows}x{cols}"
+    import compressed_tensors
+    return f"equal to compressed-tensors {compressed_tensors.__version__} unpack_from_int32"
 
 
 class _Writer:
@@ -279,6 +308,7 @@ def main() -> None:
         "references": {"llama.cpp": "llama-cpp-python 0.3.36 (0c1e570), conversion/base.py, conversion/gpt_oss.py, libggml-base",
                        "torch": torch.__version__, "bitsandbytes": bitsandbytes.__version__},
         "sha256": dict(cases),
+        "cross_checks": CROSS,
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

@@ -75,7 +75,7 @@ import gguf  # noqa: E402
 OUT = ROOT / "tests" / "golden" / "quantized_models.json"
 TARGETS = {"F16": "f16", "Q8_0": "q8_0", "Q4_K_M": None}
 BNB = ("bnb-nf4-dq", "bnb-fp4", "bnb-int8")
-FP8 = ("fp8-block", "ct-fp8-channel", "modelopt-fp8")  # also converted with --fp8-as-q8 (F16)
+FP8 = ("fp8-block", "ct-fp8-channel", "modelopt-fp8", "qwen3-fp8-block")  # also converted with --fp8-as-q8 (F16)
 
 
 def sha(path: Path) -> str:
