@@ -18,7 +18,12 @@
 //	case decode.RawRows: r.ReadRawRows(dst, r0, r1) // ggml blocks of Spec.Output
 //	}
 //
-// Every error New returns is a *SpecError naming the tensor, its file and
+// Methods are registered by name (Register; this package registers its own
+// in init, the executor's tests register test-only ones) and listed by
+// Methods (also in wick_info_json's "decode_methods").
+//
+// Every error New returns for this package's methods is a *SpecError
+// naming the tensor, its file and
 // the problem (wrong dtype, inconsistent scale shape, bad parameter, g_idx
 // out of range, ...). ReadRows and ReadRawRows check only their arguments:
 // the data were validated by New. Both may be called concurrently from
@@ -64,6 +69,12 @@
 //
 // Each fast loop has a plain reference twin (ref.go) and a differential
 // test; the goldens in testdata come from the real references (llama.cpp's
-// converter functions run by torch, bitsandbytes, ggml) through
+// converter functions run by torch, bitsandbytes, ggml, and compressed-
+// tensors' own unpacking as a cross-check) through
 // tests/golden/gen_quantized_decode.py.
+//
+// Cost (go test -bench Decoders, CPU time per element on x86-64): about
+// 0.8 ns for FP8 and LLM.int8, 1.6 ns for bitsandbytes NF4 with double
+// quantization rounded to bfloat16, 2–3 ns for the GPTQ and compressed-tensors
+// integer unpacking.
 package decode
