@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -58,6 +59,7 @@ type TensorReport struct {
 // Report describes a finished conversion.
 type Report struct {
 	Output   string         `json:"output"`
+	Files    []string       `json:"files"` // Output, or the parts of a split model
 	Tensors  []TensorReport `json:"tensors"`
 	Elements int64          `json:"elements"`
 	Bytes    int64          `json:"bytes"` // tensor data bytes
@@ -80,7 +82,8 @@ func (e *NonFiniteError) Error() string {
 // Execute writes the GGUF file the plan describes to out and returns the
 // report. The file is written to a temporary file beside out and renamed
 // into place on success; on any error or cancellation (ctx) nothing is left
-// behind.
+// behind. With Plan.Split, out less a ".gguf" suffix names the parts, which
+// appear together (Report.Output is then the first).
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -124,7 +127,12 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	if opt.Overwrite {
 		wopts = append(wopts, gguf.Overwrite())
 	}
-	w, err := gguf.Create(out, wopts...)
+	target := out
+	if s := p.Split; s != nil {
+		wopts = append(wopts, gguf.WithSplit(gguf.Split{MaxBytes: s.MaxBytes, MaxTensors: s.MaxTensors}))
+		target = strings.TrimSuffix(out, ".gguf")
+	}
+	w, err := gguf.Create(target, wopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +151,10 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		if err := w.AddTensor(t.Name, tr.Type, t.Shape); err != nil {
 			return nil, err
 		}
+	}
+	// The header now: existing parts or split limits too small fail before any work.
+	if _, err := w.Write(nil); err != nil {
+		return nil, err
 	}
 
 	chunk := opt.ChunkElements
@@ -168,6 +180,11 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
+	}
+	rep.Files = []string{out}
+	if p.Split != nil {
+		rep.Files = w.SplitPaths()
+		rep.Output = rep.Files[0]
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil

@@ -335,6 +335,65 @@ func TestExecuteWithImatrix(t *testing.T) {
 	}
 }
 
+// A split plan writes the parts gguf.WithSplit makes of the single file,
+// and requantizing reads a split model given its first part.
+func TestExecuteSplit(t *testing.T) {
+	fx := newFixture(t)
+	single := filepath.Join(fx.dir, "single.gguf")
+	if _, err := Execute(context.Background(), fx.plan("Q4_K"), single, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := fx.plan("Q4_K")
+	p.Split = &Split{MaxTensors: 2}
+	rep, err := Execute(context.Background(), p, filepath.Join(fx.dir, "split.gguf"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"split-00001-of-00003.gguf", "split-00002-of-00003.gguf", "split-00003-of-00003.gguf"}
+	if len(rep.Files) != 3 || rep.Output != rep.Files[0] {
+		t.Fatalf("report: output %s, files %v", rep.Output, rep.Files)
+	}
+	for i, f := range rep.Files {
+		if f != filepath.Join(fx.dir, want[i]) {
+			t.Errorf("part %d: %s, want %s", i+1, f, want[i])
+		}
+	}
+	s, err := gguf.Open(single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := gguf.OpenModel(rep.Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, ti := range s.Tensors() {
+		a, _ := s.TensorData(ti.Name)
+		b, err := m.TensorData(ti.Name)
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: split data differs (%v)", ti.Name, err)
+		}
+	}
+	// The split model as a source: requantize its F32 norm, F16 d and F32 rope_freqs.
+	src := func(name, dtype string, shape ...int64) Source {
+		return Source{File: rep.Files[0], Tensor: name, DType: dtype, Shape: shape, Format: "gguf"}
+	}
+	rq := &Plan{Schema: SchemaVersion, Alignment: 32, Metadata: p.Metadata, Tensors: []Tensor{
+		{Name: "n", Shape: []int64{W}, Type: "F16", NBytes: 2 * W, Sources: []Source{src("output_norm.weight", "F32", W)}},
+		{Name: "d", Shape: []int64{W, 2}, Type: "F32", NBytes: 8 * W, Sources: []Source{src("d", "F16", 2, W)}},
+		{Name: "r", Shape: []int64{32}, Type: "F32", NBytes: 128, Sources: []Source{src("rope_freqs.weight", "F32", 32)}},
+	}}
+	if _, err := Execute(context.Background(), rq, filepath.Join(fx.dir, "rq.gguf"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// A split plan with both limits is refused before anything is opened.
+	p.Split = &Split{MaxTensors: 2, MaxBytes: 10}
+	if _, err := Execute(context.Background(), p, filepath.Join(fx.dir, "x.gguf"), Options{}); err == nil || !strings.Contains(err.Error(), "exactly one") {
+		t.Errorf("both limits: %v", err)
+	}
+}
+
 // Test decoders: "test_double" yields twice the stored F32 values (a
 // transposed logical shape, to exercise windows of decoded rows);
 // "test_q8" passes the stored bytes through as Q8_0 blocks.

@@ -32,6 +32,17 @@ type Plan struct {
 	ImatrixFile *string   `json:"imatrix_file"`
 	Metadata    []gguf.KV `json:"metadata"`
 	Tensors     []Tensor  `json:"tensors"`
+	// Split, if set, writes a split model (set by the executor's caller,
+	// not the planner).
+	Split *Split `json:"split"`
+}
+
+// Split asks for a split model as llama-gguf-split writes it (see
+// gguf.WithSplit): exactly one limit is set. The output name, less a
+// ".gguf" suffix, is the prefix of the parts' names.
+type Split struct {
+	MaxBytes   int64 `json:"max_bytes"`   // --split-max-size, in bytes
+	MaxTensors int   `json:"max_tensors"` // --split-max-tensors
 }
 
 // Tensor is one output tensor. Its values, in row-major order (rows of
@@ -155,6 +166,9 @@ func (p *Plan) check() error {
 		if !found {
 			return planErr("", "alignment %d needs a matching %s UINT32 entry", p.Alignment, gguf.KeyAlignment)
 		}
+	}
+	if s := p.Split; s != nil && (s.MaxBytes < 0 || s.MaxTensors < 0 || (s.MaxBytes > 0) == (s.MaxTensors > 0)) {
+		return planErr("", "split %+v: set exactly one of max_bytes and max_tensors, positive", *s)
 	}
 	seen := map[string]bool{}
 	for i := range p.Tensors {

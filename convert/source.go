@@ -29,10 +29,10 @@ func (s stFile) data(name string) ([]byte, string, []int64, error) {
 func (s stFile) releaseRange(name string, off, n int64) { _ = s.f.ReleaseRange(name, off, n) }
 func (s stFile) Close() error                           { return s.f.Close() }
 
-type ggufFile struct{ f *gguf.File }
+type ggufFile struct{ f *gguf.Model }
 
 func (g ggufFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := g.f.Tensor(name)
+	info, _, err := g.f.Tensor(name)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -153,7 +153,7 @@ func (ss *sources) file(format, name string) (sourceFile, error) {
 	}
 	var f sourceFile
 	if format == "gguf" {
-		g, err := gguf.Open(path)
+		g, err := gguf.OpenModel(path) // all parts of a split model
 		if err != nil {
 			return nil, err
 		}

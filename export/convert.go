@@ -34,7 +34,8 @@ func finite(f float64) any {
 
 // wick_convert executes a conversion plan (plan_json, schema 1; see
 // python/wick/convert/plan.py) into the GGUF file at out (flags bit 0:
-// overwrite). Progress goes to ctl (done/total elements, item = index of
+// overwrite; with the plan's "split", out less ".gguf" prefixes the parts'
+// names and the report's "files" lists them). Progress goes to ctl (done/total elements, item = index of
 // the tensor being written) and setting ctl->cancel stops the run within
 // one chunk; nothing is left at out unless the call succeeds. The report
 // (JSON) comes back as result id/length.
@@ -106,7 +107,7 @@ func wick_convert(planJSON *C.wick_cchar, planLen C.size_t, out *C.wick_cchar, o
 				"sum_sq_err": finite(t.SumSqErr), "sum_sq": finite(t.SumSq),
 			}
 		}
-		return storeJSON(map[string]any{"output": rep.Output, "tensors": tensors, "elements": rep.Elements,
+		return storeJSON(map[string]any{"output": rep.Output, "files": rep.Files, "tensors": tensors, "elements": rep.Elements,
 			"bytes": rep.Bytes, "seconds": rep.Seconds}, id, n)
 	})
 }

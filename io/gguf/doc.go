@@ -65,6 +65,16 @@
 // GGUFWriter for the same KVs, tensors and dims (tested on files it wrote)
 // and is read back identically by gguf-py's GGUFReader.
 //
+// # Split models
+//
+// WithSplit makes Create write a split model as llama.cpp's
+// llama-gguf-split --split writes it (metadata in the first part, the
+// split.* keys, tensors in order, a new part when the next tensor would go
+// over Split.MaxBytes of padded data or Split.MaxTensors tensors); the
+// parts appear together on Commit or not at all. OpenModel reads a split
+// model from its first part as one Model, checking that the parts fit
+// together.
+//
 // The writer applies the reader's tensor checks, so whatever it writes,
 // the reader (and ggml) accepts; arrays of arrays need AllowNestedArrays,
 // since ggml rejects them.

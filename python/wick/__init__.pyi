@@ -155,6 +155,8 @@ def convert(
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[False] = ...,
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
     **plan_options: Any,
 ) -> ConversionReport: ...
 @overload
@@ -167,5 +169,7 @@ def convert(
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[True],
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
     **plan_options: Any,
 ) -> Plan: ...

@@ -60,17 +60,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             is_gguf = f.read(4) == b"GGUF"
     if is_gguf:
         with wick.gguf.open(path) as g:
-            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors\n")
+            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors")
+            if len(g.parts) > 1:
+                print(f"split model: {len(g.parts)} parts: " + ", ".join(os.path.basename(p) for p in g.parts))
+            print()
             rows = [("key", "type", "value")]
             for kv in g.metadata.kvs:
                 t = kv.type.name + (f"[{kv.element_type.name}]" if kv.element_type is not None else "")
                 rows.append((kv.key, t, _fmt_value(kv.value)))
             _print_table(rows)
             print()
-            rows = [("tensor", "type", "shape", "bytes")]
+            split = len(g.parts) > 1
+            rows = [("tensor", "type", "shape", "bytes") + (("part",) if split else ())]
             total = 0
             for t in g.tensors.values():
-                rows.append((t.name, t.type.name, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}"))
+                rows.append((t.name, t.type.name, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}")
+                            + ((str(t.part + 1),) if split else ()))
                 total += t.nbytes
             _print_table(rows)
             n = sum(t.n_elements for t in g.tensors.values())
@@ -106,6 +111,8 @@ def _plan_options(args: argparse.Namespace) -> dict:
         opts["token_embedding_type"] = args.token_embedding_type.upper()
     if getattr(args, "tokenizer_pre", None):
         opts["tokenizer_pre"] = args.tokenizer_pre
+    if getattr(args, "revision", None):
+        opts["revision"] = args.revision
     if args.imatrix:
         opts["imatrix"] = args.imatrix
         opts["imatrix_include"] = args.include_weights
@@ -117,7 +124,6 @@ def _plan_options(args: argparse.Namespace) -> dict:
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     import json
-    import os
 
     import wick
     from wick.convert import build_plan, format_plan_table
@@ -127,28 +133,29 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         print(format_architecture_table())
         return 0
     if not args.model:
-        raise SystemExit("wick: error: the model directory is required (or use --list-architectures)")
+        raise SystemExit("wick: error: the model (a directory or a Hub id Org/Name) is required (or use --list-architectures)")
     target = args.type.upper()
     if args.dry_run:
         print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
         return 0
     if not args.output:
         raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
+    if _output_exists(args):
         print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
         return 1
     try:
         report = wick.convert(args.model, args.output, target, threads=args.threads, overwrite=args.force,
                               progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                              **_plan_options(args))
+                              **_split_options(args), **_plan_options(args))
     except KeyboardInterrupt:
         print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
     print(report)
     if args.json_report:
         with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+            json.dump({"output": report.output, "files": report.files, "target": report.target,
+                       "seconds": report.seconds, "file_bytes": report.file_bytes, "tensors": report.to_dicts()},
+                      f, indent=1)
     return 0
 
 
@@ -177,11 +184,27 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    p.add_argument("--split-max-size", metavar="SIZE",
+                   help="write a split model, as llama-gguf-split --split-max-size: at most SIZE of tensor data a "
+                   "part (500M, 2G: decimal units; or bytes); OUTPUT less .gguf + -00001-of-0000N.gguf ...")
+    p.add_argument("--split-max-tensors", type=int, metavar="N",
+                   help="write a split model of at most N tensors a part, as llama-gguf-split --split-max-tensors")
+
+
+def _split_options(args: argparse.Namespace) -> dict:
+    return {"split_max_size": args.split_max_size, "split_max_tensors": args.split_max_tensors}
+
+
+def _output_exists(args: argparse.Namespace) -> bool:
+    """Whether -o names an existing file (split output: the parts, checked by the writer)."""
+    import os
+
+    split = args.split_max_size is not None or args.split_max_tensors is not None
+    return not split and os.path.exists(args.output) and not args.force
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
     import json
-    import os
 
     from wick.convert import format_plan_table, requantize_plan
 
@@ -192,22 +215,24 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         return 0
     if not args.output:
         raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
+    if _output_exists(args):
         print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
         return 1
     from wick.convert.execute import execute
 
     try:
         report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
-                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
+                         progress=not args.no_progress and sys.stderr.isatty() or args.progress,
+                         **_split_options(args))
     except KeyboardInterrupt:
         print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
     print(report)
     if args.json_report:
         with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+            json.dump({"output": report.output, "files": report.files, "target": report.target,
+                       "seconds": report.seconds, "file_bytes": report.file_bytes, "tensors": report.to_dicts()},
+                      f, indent=1)
     return 0
 
 
@@ -220,10 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
+    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
-    p.add_argument("model", nargs="?", help="the model directory")
+    p.add_argument("model", nargs="?", help="the model directory, or a Hugging Face Hub model id Org/Name (from the "
+                   "cache, else downloaded; needs wick[hub])")
+    p.add_argument("--revision", help="with a Hub model id: the branch, tag or commit (default: main)")
     p.add_argument("--list-architectures", action="store_true",
                    help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "

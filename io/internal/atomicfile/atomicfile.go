@@ -61,6 +61,18 @@ func (a *File) Commit() (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	if err := a.prepare(); err != nil {
+		return err
+	}
+	if err := a.publish(tmp); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(a.dst))
+}
+
+// prepare makes the temporary file's data durable and closes it: the part
+// of Commit that comes before the destination name appears.
+func (a *File) prepare() error {
 	if err := a.f.Chmod(0o644); err != nil {
 		a.f.Close()
 		return err
@@ -69,13 +81,7 @@ func (a *File) Commit() (err error) {
 		a.f.Close()
 		return err
 	}
-	if err := a.f.Close(); err != nil {
-		return err
-	}
-	if err := a.publish(tmp); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(a.dst))
+	return a.f.Close()
 }
 
 // publish moves tmp to the destination, refusing to replace an existing

@@ -119,3 +119,94 @@ func TestOverwrite(t *testing.T) {
 		t.Error("Create over a directory succeeded")
 	}
 }
+
+func createAll(t *testing.T, dsts []string, overwrite bool) []*File {
+	t.Helper()
+	var files []*File
+	for i, dst := range dsts {
+		a, err := Create(dst, overwrite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Write([]byte{'0' + byte(i)})
+		files = append(files, a)
+	}
+	return files
+}
+
+func TestCommitAll(t *testing.T) {
+	dir := t.TempDir()
+	dsts := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")}
+	files := createAll(t, dsts, false)
+	if names := entries(t, dir); len(names) != 3 {
+		t.Fatalf("before CommitAll: %v, want three temporary files", names)
+	}
+	if err := CommitAll(files); err != nil {
+		t.Fatal(err)
+	}
+	for i, dst := range dsts {
+		if b, err := os.ReadFile(dst); err != nil || string(b) != string(rune('0'+i)) {
+			t.Errorf("%s: %q, %v", dst, b, err)
+		}
+	}
+	if names := entries(t, dir); len(names) != 3 {
+		t.Errorf("directory holds %v, want only a, b, c", names)
+	}
+	if err := CommitAll(files); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("CommitAll twice: %v, want fs.ErrClosed", err)
+	}
+	if err := CommitAll(nil); err != nil {
+		t.Errorf("CommitAll(nil): %v", err)
+	}
+}
+
+// A destination that appears while the set is being written makes the
+// whole set fail, whichever member it is: files[0] is published last, so
+// when it is the one that clashes, the others are already in place and
+// must be removed again.
+func TestCommitAllRollsBack(t *testing.T) {
+	for clash := 0; clash < 3; clash++ {
+		dir := t.TempDir()
+		dsts := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")}
+		files := createAll(t, dsts, false)
+		os.WriteFile(dsts[clash], []byte("racer"), 0o644)
+		if err := CommitAll(files); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("clash on %d: %v, want fs.ErrExist", clash, err)
+		}
+		names := entries(t, dir)
+		if len(names) != 1 || names[0] != filepath.Base(dsts[clash]) {
+			t.Errorf("clash on %d: directory holds %v, want only the racer's file", clash, names)
+		}
+		if b, _ := os.ReadFile(dsts[clash]); string(b) != "racer" {
+			t.Errorf("clash on %d: the racer's file now holds %q", clash, b)
+		}
+	}
+}
+
+func TestCommitAllRefusesDoneFiles(t *testing.T) {
+	dir := t.TempDir()
+	files := createAll(t, []string{filepath.Join(dir, "a"), filepath.Join(dir, "b")}, false)
+	files[1].Abort()
+	if err := CommitAll(files); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("CommitAll with an aborted file: %v, want fs.ErrClosed", err)
+	}
+	if names := entries(t, dir); len(names) != 0 {
+		t.Errorf("directory holds %v, want nothing", names)
+	}
+}
+
+func TestCommitAllOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	dsts := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b")}
+	for _, d := range dsts {
+		os.WriteFile(d, []byte("old"), 0o600)
+	}
+	if err := CommitAll(createAll(t, dsts, true)); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dsts {
+		if b, _ := os.ReadFile(d); string(b) != string(rune('0'+i)) {
+			t.Errorf("%s holds %q", d, b)
+		}
+	}
+}

@@ -111,11 +111,14 @@ def build_plan(
     tensor_types: Sequence[Tuple[str, str]] = (),
     leave_output_tensor: bool = False,
     fp8_as_q8: bool = False,
+    revision: Optional[str] = None,
 ) -> Plan:
     """Plan the conversion of a model directory (or already-read :class:`ModelParts`) to ``target``.
 
     Args:
-        model: a Hugging Face model directory, or :class:`ModelParts`.
+        model: a Hugging Face model directory, a Hub model id ``Org/Name`` (from the
+            local cache, else downloaded: :mod:`wick.hub`; needs ``wick[hub]``), or
+            :class:`ModelParts`.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
         imatrix_names: GGUF tensor names covered by an importance matrix
             (None: no imatrix); names only, for a plan to display.
@@ -133,6 +136,7 @@ def build_plan(
         leave_output_tensor: as llama-quantize's options of the same names.
         fp8_as_q8: ``convert_hf_to_gguf.py --fp8-as-q8``: weights dequantized
             from float8 are written as Q8_0 (targets F32, F16, BF16, Q8_0).
+        revision: the branch, tag or commit of a Hub model id (default: main).
 
     Raises:
         ConvertError subclasses naming the file, key or tensor at fault.
@@ -140,7 +144,7 @@ def build_plan(
     if isinstance(model, ModelParts):
         parts = model
     else:
-        parts = read_model_dir(model, list_tensors or read_safetensors_header)
+        parts = read_model_dir(model, list_tensors or read_safetensors_header, revision=revision)
     info = None
     if imatrix is not None:
         info = imatrix if isinstance(imatrix, ImatrixInfo) else ImatrixInfo.load(
@@ -163,13 +167,17 @@ def convert_model(
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
+    split_max_size: Optional[Union[int, str]] = None,
+    split_max_tensors: Optional[int] = None,
     **plan_options: Any,
 ) -> Any:
     """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step.
 
     Args:
         model: the model directory (config.json, tokenizer.json / tokenizer.model,
-            *.safetensors or a sharded index).
+            *.safetensors or a sharded index), or a Hugging Face Hub model id
+            ``Org/Name`` (``revision=`` picks a branch, tag or commit): from the local
+            cache, else only the files a conversion needs are downloaded (:mod:`wick.hub`).
         output: the GGUF file to write; never left half-written (a temporary file
             beside it is renamed into place at the end).
         type: the target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, … (see ``TARGETS``); tensors
@@ -178,8 +186,12 @@ def convert_model(
         overwrite: replace an existing ``output``.
         progress: True for a progress bar, or ``callback(done_bytes, total_bytes, tensor)``.
         dry_run: only plan: return the :class:`Plan` without reading any tensor data.
+        split_max_size, split_max_tensors: write a split model, as ``llama-gguf-split
+            --split-max-size 2G`` (``"2G"``, ``"500M"`` or bytes) or ``--split-max-tensors N``
+            would split the file: ``output`` less ``.gguf`` + ``-00001-of-0000N.gguf`` …,
+            all appearing together (:mod:`wick.convert.split`). One of the two at most.
         plan_options: passed to :func:`build_plan` (``tokenizer_pre``, ``pure``,
-            ``tensor_types``, ``output_tensor_type``, …).
+            ``tensor_types``, ``output_tensor_type``, ``revision``, …).
 
     Returns:
         A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
@@ -202,6 +214,9 @@ def convert_model(
         print(report.summary())
         worst = min(report.tensors, key=lambda t: t.snr_db)
     """
+    from .split import split_options
+
+    split_options(split_max_size, split_max_tensors)  # bad values fail before any work
     plan = build_plan(model, type, **plan_options)
     if dry_run:
         return plan
@@ -218,7 +233,8 @@ def convert_model(
         raise WickUnsupportedError(f"type: {type} needs {', '.join(missing)}, which Wick cannot write yet; "
                                    "choose another target (the plan itself is available with dry_run=True)")
 
-    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress,
+                   split_max_size=split_max_size, split_max_tensors=split_max_tensors)
 
 
 def requantize_model(
@@ -231,6 +247,8 @@ def requantize_model(
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
+    split_max_size: Optional[Union[int, str]] = None,
+    split_max_tensors: Optional[int] = None,
     **plan_options: Any,
 ) -> Any:
     """Requantize an F32/F16/BF16 GGUF model in one step: the file ``llama-quantize
@@ -241,7 +259,7 @@ def requantize_model(
         output: the GGUF file to write (never left half-written).
         type: the target (``"Q4_K_M"``, ``"Q8_0"``, …; see ``TARGETS``).
         imatrix: an importance-matrix file (llama-imatrix output, GGUF or legacy .dat).
-        threads, overwrite, progress: as :func:`convert_model`.
+        threads, overwrite, progress, split_max_size, split_max_tensors: as :func:`convert_model`.
         dry_run: only plan: return the :class:`Plan`.
         plan_options: passed to :func:`requantize_plan` (``pure``, ``tensor_types``,
             ``imatrix_include``, ``imatrix_exclude``, …).
@@ -249,12 +267,16 @@ def requantize_model(
     Returns:
         The :class:`~wick.convert.report.ConversionReport`, or the plan when ``dry_run``.
     """
+    from .split import split_options
+
+    split_options(split_max_size, split_max_tensors)
     plan = requantize_plan(input, type, imatrix=imatrix, **plan_options)
     if dry_run:
         return plan
     from .execute import execute
 
-    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress,
+                   split_max_size=split_max_size, split_max_tensors=split_max_tensors)
 
 
 class _CallableModule(__import__("types").ModuleType):
@@ -271,10 +293,13 @@ class _CallableModule(__import__("types").ModuleType):
         overwrite: bool = False,
         progress: Any = False,
         dry_run: bool = False,
+        split_max_size: Optional[Union[int, str]] = None,
+        split_max_tensors: Optional[int] = None,
         **plan_options: Any,
     ) -> Any:
         return convert_model(model, output, type, threads=threads, overwrite=overwrite, progress=progress,
-                             dry_run=dry_run, **plan_options)
+                             dry_run=dry_run, split_max_size=split_max_size, split_max_tensors=split_max_tensors,
+                             **plan_options)
 
     __call__.__doc__ = convert_model.__doc__
 

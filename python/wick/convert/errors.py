@@ -38,6 +38,11 @@ UnsupportedQuantizationError   ValueError          the checkpoint's quantization
 QuantizedTensorError           ValueError          a quantized weight's auxiliary tensors are
                                                    missing or inconsistent, or its
                                                    bitsandbytes quant state is malformed
+HubError                       OSError             a Hugging Face Hub model id cannot be
+                                                   resolved (huggingface_hub missing, unknown
+                                                   or gated repository, failed download)
+HubNotCachedError              FileNotFoundError   offline (HF_HUB_OFFLINE) and the model is not
+                                                   (completely) in the cache
 =============================  ==================  ============================================
 
 :class:`ConvertError` is a :class:`wick.WickError`, so ``except wick.WickError``
@@ -159,3 +164,24 @@ class QuantizedTensorError(ConvertError, ValueError):
         super().__init__(message)
         self.tensor = tensor
         self.file = file
+class HubError(ConvertError, OSError):
+    """A Hugging Face Hub model id that cannot be resolved to a local snapshot:
+    huggingface_hub is not installed, the repository or revision does not exist
+    or is gated, or the download failed. ``repo_id`` names it."""
+
+    def __init__(self, message: str, repo_id: Optional[str] = None):
+        Exception.__init__(self, message)
+        self.repo_id = repo_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class HubNotCachedError(ModelFileNotFoundError, HubError):
+    """Offline (``HF_HUB_OFFLINE``) and the Hub model is not in the local cache, or
+    its cached snapshot lacks files the conversion needs."""
+
+    def __init__(self, message: str, repo_id: Optional[str] = None):
+        Exception.__init__(self, message)
+        self.filename = repo_id
+        self.repo_id = repo_id

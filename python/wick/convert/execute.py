@@ -86,6 +86,8 @@ def execute(
     overwrite: bool = False,
     threads: Optional[int] = None,
     progress: Union[bool, ProgressCallback, None] = False,
+    split_max_size: Optional[Union[int, str]] = None,
+    split_max_tensors: Optional[int] = None,
 ) -> ConversionReport:
     """Write the GGUF file ``plan`` describes to ``output``.
 
@@ -93,6 +95,11 @@ def execute(
         plan: a :class:`Plan`, its dict or its JSON.
         output: the GGUF file to create. An existing file is an error
             (:class:`wick.WickFileExistsError`) unless ``overwrite``.
+        split_max_size, split_max_tensors: write a split model instead, as
+            ``llama-gguf-split --split-max-size`` / ``--split-max-tensors``
+            would split the file: ``output`` less ``.gguf`` followed by
+            ``-00001-of-0000N.gguf`` … (see :mod:`wick.convert.split`); the
+            parts appear together or not at all.
         threads: quantization threads (None: every available core); the bytes
             never depend on it.
         progress: True for a tqdm progress bar, or ``callback(done_bytes,
@@ -109,7 +116,11 @@ def execute(
         plan = Plan.from_json(plan)
     elif isinstance(plan, dict):
         plan = Plan.from_dict(plan)
-    text = plan.to_json().encode("utf-8")
+    from .split import split_options
+
+    d = plan.to_dict()
+    d["split"] = split_options(split_max_size, split_max_tensors)
+    text = json.dumps(d, ensure_ascii=True, allow_nan=False).encode("utf-8")
     out = os.fspath(output)
     ffi = _native.ffi
     lib = _native.lib()
@@ -136,5 +147,6 @@ def execute(
         bar.close(ok)
     raw = json.loads(_native.take_result(rid[0], rlen[0]))
     tensors = [TensorReport.from_json(t) for t in raw["tensors"]]
-    return ConversionReport(output=out, target=plan.target, tensors=tensors, seconds=float(raw["seconds"]),
-                            file_bytes=os.path.getsize(out))
+    files = list(raw.get("files") or [out])
+    return ConversionReport(output=files[0], target=plan.target, tensors=tensors, seconds=float(raw["seconds"]),
+                            file_bytes=sum(os.path.getsize(f) for f in files), files=files)

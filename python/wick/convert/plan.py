@@ -22,6 +22,10 @@ JSON schema (version 2)
       "alignment": 32,                        # tensor data alignment
       "imatrix_file": "/abs/imatrix.gguf" | null,  # importance matrix the
                                               # tensors' "imatrix" entries name
+      "split": {"max_bytes": 0, "max_tensors": 10} | null,  # optional; added by
+                                              # execute(): write a split model as
+                                              # llama-gguf-split (exactly one limit
+                                              # > 0; wick.convert.split)
       "metadata": [                           # in file order
         {"key": "general.architecture", "type": "STRING", "value": "llama"},
         {"key": "llama.block_count", "type": "UINT32", "value": 16},

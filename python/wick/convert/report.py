@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._native import json_float
@@ -84,11 +84,13 @@ class ConversionReport:
     Jupyter for an HTML table, or take :meth:`to_dicts` as plain data.
 
     Attributes:
-        output: the GGUF file written.
+        output: the GGUF file written (the first part of a split model).
         target: the conversion target (``"Q4_K_M"``...).
         tensors: one :class:`TensorReport` per tensor, in file order.
         seconds: wall time of the conversion.
-        file_bytes: size of the file (tensor data, metadata and padding).
+        file_bytes: size of the file (tensor data, metadata and padding; of
+            all parts for a split model).
+        files: the files written: ``[output]``, or every part of a split model.
     """
 
     output: str
@@ -96,6 +98,7 @@ class ConversionReport:
     tensors: List[TensorReport]
     seconds: float
     file_bytes: int
+    files: List[str] = field(default_factory=list)
 
     @property
     def elements(self) -> int:
@@ -143,7 +146,8 @@ class ConversionReport:
 
     def summary(self) -> str:
         """One line: file, target, tensor and weight counts, size, bits/weight, RMSE, SNR, time."""
-        return (f"{self.output}: {self.target}, {len(self.tensors)} tensors, {self.elements:,} weights, "
+        parts = f" (first of {len(self.files)} parts)" if len(self.files) > 1 else ""
+        return (f"{self.output}{parts}: {self.target}, {len(self.tensors)} tensors, {self.elements:,} weights, "
                 f"{self.file_bytes / 2**20:,.1f} MiB, {self.bits_per_weight:.2f} bits/weight, "
                 f"RMSE {self.rmse:.3g}, SNR {_fmt(self.snr_db_lossy, '.1f')} dB over the quantized tensors, "
                 f"{self.seconds:.1f} s")

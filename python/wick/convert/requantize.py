@@ -19,9 +19,13 @@ output is, byte for byte, the file ``llama-quantize`` writes
   ``.head_count_kv`` and ``{arch}.expert_count``). Tensors that may not be
   quantized (1-D, norms, …) keep their type. Shapes are unchanged.
 
+A split model (``llama-gguf-split`` output) is read whole from its first part,
+as llama-quantize reads it: the metadata is the first part's (less the
+``split.*`` keys), the tensors come from every part (:func:`wick.gguf.open`).
+
 Inputs llama-quantize would refuse without ``--allow-requantize`` — any
 already-quantized tensor — are refused (:class:`RequantizeInputError`), as
-are split files (merge them first) and metadata holding arrays of arrays
+are later parts of a split model and metadata holding arrays of arrays
 (ggml cannot read those).
 """
 
@@ -96,7 +100,7 @@ def requantize_plan(
         input's directory and one GGUF source per tensor.
 
     Raises:
-        RequantizeInputError: quantized tensors, a split file, missing keys.
+        RequantizeInputError: quantized tensors, a later part of a split model, missing keys.
         ImatrixError and subclasses: see :mod:`wick.convert.imatrix_plan`.
         wick.WickFormatError / FileNotFoundError: an unreadable input.
     """
@@ -107,9 +111,11 @@ def requantize_plan(
     with _gguf.open(path) as g:
         meta = g.metadata
         infos = list(g.tensors.values())
-    if "split.count" in meta and _int_meta(meta, path, "split.count") > 1:
-        raise RequantizeInputError(f"convert: {path} is one part of a split GGUF model ({meta['split.count']} parts); "
-                                   "merge the parts first (llama-gguf-split --merge)")
+    n_split = _int_meta(meta, path, "split.count", 0) if "split.count" in meta else 0
+    if n_split > 1 and _int_meta(meta, path, "split.no", 0) != 0:
+        raise RequantizeInputError(f"convert: {path} is part {_int_meta(meta, path, 'split.no') + 1} of a split GGUF "
+                                   f"model of {n_split} parts; give its first part (…-00001-of-{n_split:05d}.gguf), "
+                                   "which opens them all, as llama-quantize does")
     in_kvs: List[KV] = []
     for kv in meta.kvs:
         if kv.type == ValueType.ARRAY and kv.element_type == ValueType.ARRAY:
