@@ -150,10 +150,17 @@ def test_unsupported_methods_are_named_before_any_work(models, tmp_path, qc, wha
         assert m in msg
 
 
-def test_modelopt_config_from_hf_quant_config():
-    qc = read_quantization_config({}, None)
-    assert qc is None
+def test_quantization_config_sources(models):
+    """config.json's quantization_config, else ModelOpt's hf_quant_config.json,
+    else AutoGPTQ's quantize_config.json; none means not quantized."""
+    assert read_quantization_config({}, None) is None
     assert read_quantization_config({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}}).method == "fp8"
+    d = models("modelopt-fp8")
+    qc = read_quantization_config(json.loads((d / "config.json").read_text()), d)
+    assert (qc.method, qc.format, qc.source) == ("modelopt", "FP8", "hf_quant_config.json")
+    d = models("gptq-8bit-v2")
+    qc = read_quantization_config(json.loads((d / "config.json").read_text()), d)
+    assert (qc.method, qc.source, dict(qc.params)) == ("gptq", "quantize_config.json", {"bits": 8, "zero_offset": 0})
 
 
 def _listing(d: Path):
