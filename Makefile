@@ -15,8 +15,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 GO ?= go
 LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
-GO_SOURCES := $(shell find quant io export internal convert -name '*.go' -not -name '*_test.go' 2>/dev/null) export/wick.h go.mod go.sum
+# Every file the library is built from, as `go list` reports them (the same
+# list the source distribution takes; see build_native.py).
+GO_SOURCES := $(shell $(PYTHON) build_native.py --sources)
 LIB := python/wick/_lib/libwick.so
+# The test suite's build of the library: with the wick_debug_* test hooks
+# (build tag wick_testhooks), which release builds leave out.
+TESTLIB := build/test-lib/libwick.so
 
 .PHONY: all setup lib test gotest pytest bench bench-quick demo lint fmt clean llama
 
@@ -45,7 +50,10 @@ llama: $(VENV)/.llama
 $(LIB): $(GO_SOURCES) | $(VENV)/.installed
 	$(PY) build_native.py
 
-lib: $(LIB)
+$(TESTLIB): $(GO_SOURCES) | $(VENV)/.installed
+	$(PY) build_native.py --test-hooks
+
+lib: $(LIB) $(TESTLIB)
 
 test: setup lib $(if $(WITH_LLAMA),llama) gotest pytest
 

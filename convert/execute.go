@@ -80,10 +80,11 @@ func (e *NonFiniteError) Error() string {
 }
 
 // Execute writes the GGUF file the plan describes to out and returns the
-// report. The file is written to a temporary file beside out and renamed
-// into place on success; on any error or cancellation (ctx) nothing is left
-// behind. With Plan.Split, out less a ".gguf" suffix names the parts, which
-// appear together (Report.Output is then the first).
+// report. The file is written to a temporary file beside out (an unnamed
+// one on Linux, which even SIGKILL cannot leave behind) and put in place on
+// success; on any error or cancellation (ctx) nothing is left behind. With
+// Plan.Split, out less a ".gguf" suffix names the parts, which appear
+// together (Report.Output is then the first).
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
 	if err := p.check(); err != nil {
 		return nil, err

@@ -164,14 +164,18 @@ func wick_bnb_quantize_4bit(srcDType C.int32_t, src *C.wick_cbytes, n C.size_t, 
 	})
 }
 
-// wick_bnb_dequantize_4bit is bitsandbytes' dequantize_4bit (CUDA tables)
-// into n values of out_dtype.
+// wick_bnb_dequantize_4bit is bitsandbytes' dequantize_4bit into n values
+// of out_dtype, with the tables of its CUDA kernels (rules 0) or of its CPU
+// path (rules 1: FP4 code 8 is +0.0; see quant.Dequantize4BitCPU).
 //
 //export wick_bnb_dequantize_4bit
 func wick_bnb_dequantize_4bit(packed *C.wick_cbytes, nPacked C.size_t, n C.size_t, absmax *C.wick_cf32, nAbsmax C.size_t,
-	quantType C.int32_t, blocksize C.int32_t, outDType C.int32_t, out *C.uint8_t,
+	quantType C.int32_t, blocksize C.int32_t, rules C.int32_t, outDType C.int32_t, out *C.uint8_t,
 	threads C.int32_t, ctl *C.wick_ctl, errBuf *C.char, errLen C.size_t) C.int {
 	return guard(errBuf, errLen, func() error {
+		if err := checkRules(rules); err != nil {
+			return err
+		}
 		p, err := view[uint8]("packed", unsafe.Pointer(packed), nPacked)
 		if err != nil {
 			return err
@@ -185,6 +189,9 @@ func wick_bnb_dequantize_4bit(packed *C.wick_cbytes, nPacked C.size_t, n C.size_
 			return err
 		}
 		opt, _ := bnbOptions(ctl, threads, 0, n)
+		if rules == rulesCPU {
+			return quant.Dequantize4BitCPU(dst, p, a, quant.FourBitType(quantType), int(blocksize), opt)
+		}
 		return quant.Dequantize4Bit(dst, p, a, quant.FourBitType(quantType), int(blocksize), opt)
 	})
 }

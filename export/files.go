@@ -247,7 +247,7 @@ type stWriteTensor struct {
 // wick_safetensors_write writes a safetensors file: header_json is
 // {"tensors": [{name, dtype, shape}], "metadata": {..} | null}; bufs/lens
 // hold each tensor's bytes in the same order. The file is written to a
-// temporary file and renamed into place (flags bit 0: overwrite).
+// temporary file and put in place when complete (flags bit 0: overwrite).
 //
 //export wick_safetensors_write
 func wick_safetensors_write(path *C.wick_cchar, pathLen C.size_t, header *C.wick_cchar, headerLen C.size_t,

@@ -7,6 +7,9 @@
 //
 //	CGO_ENABLED=1 go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o libwick.so ./export
 //
+// (build_native.py does that). The test suite uses a library built with
+// -tags wick_testhooks, which adds the wick_debug_* exports of debug.go.
+//
 // Rules every exported function follows:
 //   - C types only in signatures; every output buffer, including the error
 //     message buffer (err, errlen), is allocated by the caller.
@@ -30,7 +33,7 @@ import "C"
 
 // abiVersion changes whenever an exported signature or a struct in the
 // header changes. The Python package refuses a library with another one.
-const abiVersion = 4
+const abiVersion = 5
 
 func main() {}
 

@@ -60,6 +60,15 @@ func (t FourBitType) dequantTable() *[16]float32 {
 	return &nf4Table
 }
 
+// cpuDequantTable is the table bitsandbytes' CPU path dequantizes t with
+// (its AVX-512 kernel and its PyTorch fallback): QuantMap, FP4 code 8 +0.0.
+func (t FourBitType) cpuDequantTable() *[16]float32 {
+	if t == FP4 {
+		return &fp4Table
+	}
+	return &nf4Table
+}
+
 func checkFourBitType(t FourBitType) error {
 	if !t.valid() {
 		return argErr("quant_type", "is %d; expected NF4 (%d) or FP4 (%d)", int(t), int(NF4), int(FP4))
@@ -208,6 +217,26 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 	if err := checkFourBitType(typ); err != nil {
 		return err
 	}
+	return dequantize4Bit(dst, packed, absmax, typ.dequantTable(), blocksize, opt)
+}
+
+// Dequantize4BitCPU is Dequantize4Bit with the table of bitsandbytes' CPU
+// path, QuantMap: FP4 code 8 gives +0.0, as bitsandbytes 0.50 computes on a
+// CPU with AVX-512F at every block size and shape, and on any CPU for an odd
+// last dimension (its PyTorch fallback). Its plain loop, which it runs on
+// CPUs without AVX-512F for an even last dimension, gives -0.0 like CUDA:
+// Dequantize4Bit reproduces that. NF4 is the same under both.
+func Dequantize4BitCPU(dst Output, packed []uint8, absmax []float32, typ FourBitType, blocksize int, opt Options) error {
+	if err := checkFourBitType(typ); err != nil {
+		return err
+	}
+	return dequantize4Bit(dst, packed, absmax, typ.cpuDequantTable(), blocksize, opt)
+}
+
+func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]float32, blocksize int, opt Options) error {
+	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+		return err
+	}
 	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
 		return err
 	}
@@ -221,7 +250,6 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 	if n == 0 {
 		return nil
 	}
-	table := typ.dequantTable()
 	per := chunkFor(blocksize)
 	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if dst.dtype == DTypeF32 {
@@ -293,9 +321,9 @@ func decode4Half(dst Output, lo, hi int, packed []uint8, absmax []float32, block
 // decoding a large tensor in pieces controls the parallelism; it is safe
 // to call concurrently.
 //
-// With cpu set it decodes as bitsandbytes' CPU kernels do (0.50): the same,
-// except that FP4 code 8 (-0) decodes as +0 · absmax, from the stored
-// QuantMap, where the CUDA kernels use -0.
+// With cpu set it decodes with the table of Dequantize4BitCPU (FP4 code 8
+// gives +0, as bitsandbytes 0.50 on a CPU with AVX-512F and its PyTorch
+// fallback), else with Dequantize4Bit's (-0, as CUDA).
 func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ FourBitType, blocksize, n, lo int, round DType, cpu bool) error {
 	if err := checkFourBitType(typ); err != nil {
 		return err
@@ -319,8 +347,8 @@ func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ Fo
 		return nil
 	}
 	table := typ.dequantTable()
-	if cpu && typ == FP4 {
-		table = &fp4Table
+	if cpu {
+		table = typ.cpuDequantTable()
 	}
 	y := dst
 	if lo%2 == 1 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +35,18 @@ def test_cdef_matches_generated_header():
     assert len(typedefs) >= 4
     for td in typedefs:
         assert re.sub(r"\s+", " ", td).strip() in flat_cdef
+
+
+def test_test_hooks_only_in_the_test_library():
+    """The suite runs on the test build (wick_debug_* exports, build tag wick_testhooks);
+    the release library beside the package, which wheels ship, has none of them."""
+    assert "wick_debug_panic" in _native.library_path().with_name("libwick.h").read_text()
+    release = Path(_native.__file__).parent / "_lib" / _native.library_name()
+    if not release.exists():
+        pytest.skip("no release library in the package (not built in place)")
+    assert release != _native.library_path()
+    assert b"wick_debug_" not in release.read_bytes()
+    assert "wick_debug_" not in release.with_name("libwick.h").read_text()
 
 
 def test_abi_version_and_info():

@@ -239,8 +239,12 @@ def _start_cli(model: Path, out: Path, *args: str) -> subprocess.Popen:
 
 
 def _wait_for_temporary(d: Path, p: subprocess.Popen) -> None:
+    """Until the process has a file open in d (on Linux an unnamed O_TMPFILE one, seen in /proc)."""
+    from test_signals import writing_into
+
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and p.poll() is None and not any(q.name.startswith(".") for q in d.iterdir()):
+    while time.monotonic() < deadline and p.poll() is None and not (
+            writing_into(p.pid, d) or any(q.name.startswith(".") for q in d.iterdir())):
         time.sleep(0.01)
 
 
@@ -248,8 +252,8 @@ def _wait_for_temporary(d: Path, p: subprocess.Popen) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_or_killed_leaves_no_part(tmp_path, sig):
     """Ctrl-C or kill -9 while the parts are being written: no part is ever
-    visible. (After a kill the temporary files themselves may remain until
-    the writer uses anonymous O_TMPFILE files; no NAME-0000k-of-0000N.gguf does.)"""
+    visible (and on Linux, where the parts are unnamed O_TMPFILE files until
+    they are complete, nothing at all is left)."""
     model = tmp_path / "model"
     import importlib.util
 
@@ -275,6 +279,8 @@ def test_interrupted_or_killed_leaves_no_part(tmp_path, sig):
     else:
         assert p.returncode == -signal.SIGKILL
         assert [n for n in os.listdir(out) if not n.startswith(".")] == []
+        if sys.platform.startswith("linux"):
+            assert os.listdir(out) == []
 
 
 def test_llama_cpp_loads_the_split_model(work, singles, tmp_path):

@@ -14,7 +14,8 @@ import (
 // per block decoded as f32(f32(nested_quant_map[code] ·
 // nested_absmax[i/nested_blocksize]) + offset). Values are bitsandbytes'
 // dequantize_4bit on CPU: f32(table[code] · absmax), rounded to the state's
-// dtype (FP4 code 8 is +0 there, where bitsandbytes' CUDA kernel gives -0).
+// dtype (FP4 code 8 is +0 there — AVX-512F kernel and PyTorch fallback —
+// where the CUDA kernel gives -0; quant.Dequantize4BitCPU's table).
 //
 //	main              weight                U8 [(n+1)/2, 1] (any shape with that many bytes)
 //	absmax            weight.absmax         F32 [B], or U8 [B] when nested

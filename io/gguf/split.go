@@ -118,7 +118,7 @@ type splitSink struct {
 }
 
 func (s *splitSink) Write(p []byte) (int, error) { return s.files[s.cur].Write(p) }
-func (s *splitSink) Commit() error               { return atomicfile.CommitAll(s.files) }
+func (s *splitSink) Commit() error               { return atomicfile.CommitAll(s.files...) }
 
 func (s *splitSink) Abort() error {
 	for _, f := range s.files {

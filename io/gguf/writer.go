@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wick-ml/wick/io/internal/atomicfile"
-	"github.com/wick-ml/wick/quant"
+	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
 // Writer writes a GGUF file as a stream. Declare everything first — AddKV
@@ -20,10 +20,11 @@ import (
 // buffer.
 //
 // A Writer from Create writes to a temporary file beside the destination
-// and renames it into place on Commit (after syncing file and directory);
-// on any failure, on Abort, or when its context is done, it removes the
-// temporary file. After an error every method returns that error. With
-// WithSplit it writes a split model, several files that appear together.
+// (on Linux an unnamed one: nothing is left even if the process is killed)
+// and puts it in place on Commit (after syncing file and directory); on any
+// failure, on Abort, or when its context is done, it drops the temporary
+// file. After an error every method returns that error. With WithSplit it
+// writes a split model, several files that appear together.
 //
 // Files are little-endian GGUF v3, laid out as ggml and gguf-py lay them
 // out: KVs and tensor infos in insertion order, dims exactly as given,
@@ -178,7 +179,7 @@ func (w *Writer) checkValue(key string, v Value, depth int) error {
 // and dims in ggml order (dims[0] is the row length and must be a multiple
 // of the type's block size; at most 4 dims, each ≥ 0). Tensors' data must
 // then be written in the order they were declared.
-func (w *Writer) AddTensor(name string, typ quant.Type, dims []int64) error {
+func (w *Writer) AddTensor(name string, typ ggmltype.Type, dims []int64) error {
 	if err := w.check(); err != nil {
 		return err
 	}
@@ -468,7 +469,7 @@ func (w *Writer) Next() (TensorInfo, int64, bool) {
 
 // Commit writes the header if no data was written yet, requires that every
 // declared tensor's data was written, flushes, and (for Create) syncs and
-// renames the file into place. On failure the temporary file is removed.
+// puts the file in place. On failure the temporary file is dropped.
 func (w *Writer) Commit() error {
 	if err := w.check(); err != nil {
 		return err

@@ -140,7 +140,12 @@ def quantize_4bit(
     nested_offset: Optional[float] = ...,
 ) -> Tuple[npt.NDArray[np.uint8], QuantState]: ...
 def dequantize_4bit(
-    packed: npt.ArrayLike, state: QuantState, *, out_dtype: Any = ..., threads: Optional[int] = ...
+    packed: npt.ArrayLike,
+    state: QuantState,
+    *,
+    out_dtype: Any = ...,
+    threads: Optional[int] = ...,
+    rules: str = ...,
 ) -> np.ndarray: ...
 
 # ``wick.convert`` is a callable module: ``wick.convert(model, output, type=...)``

@@ -37,7 +37,7 @@ from cffi import FFI
 from .errors import STATUS_EXCEPTIONS, WickForkError, WickInternalError
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 # The C declarations of export/ (keep in the order and spelling of the
 # generated header; tests/test_native.py checks them against it).
@@ -56,7 +56,7 @@ typedef struct wick_ctl {
 int wick_bnb_quantize_blockwise(int32_t srcDType, wick_cbytes* src, size_t n, wick_cf32* code, size_t codeLen, int32_t blocksize, int32_t rules, uint32_t flags, uint8_t* codes, float* absmax, size_t nAbsmax, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
 int wick_bnb_dequantize_blockwise(wick_cbytes* codes, size_t n, wick_cf32* absmax, size_t nAbsmax, wick_cf32* code, size_t codeLen, int32_t blocksize, int32_t outDType, uint8_t* out, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
 int wick_bnb_quantize_4bit(int32_t srcDType, wick_cbytes* src, size_t n, int32_t quantType, int32_t blocksize, int32_t rules, uint32_t flags, uint8_t* packed, size_t nPacked, float* absmax, size_t nAbsmax, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-int wick_bnb_dequantize_4bit(wick_cbytes* packed, size_t nPacked, size_t n, wick_cf32* absmax, size_t nAbsmax, int32_t quantType, int32_t blocksize, int32_t outDType, uint8_t* out, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
+int wick_bnb_dequantize_4bit(wick_cbytes* packed, size_t nPacked, size_t n, wick_cf32* absmax, size_t nAbsmax, int32_t quantType, int32_t blocksize, int32_t rules, int32_t outDType, uint8_t* out, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
 int wick_bnb_nested_offset(wick_cf32* absmax, size_t n, float* offset, char* errBuf, size_t errLen);
 int wick_bnb_quantize_nested(wick_cf32* absmax, size_t n, float offset, int32_t nestedBlocksize, int32_t rules, uint32_t flags, uint8_t* codes, float* nestedAbsmax, size_t nNested, int32_t threads, char* errBuf, size_t errLen);
 int wick_bnb_dequantize_nested(wick_cbytes* codes, size_t n, wick_cf32* nestedAbsmax, size_t nNested, float offset, wick_cf32* code, size_t codeLen, int32_t nestedBlocksize, float* absmax, char* errBuf, size_t errLen);

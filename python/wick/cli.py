@@ -3,7 +3,8 @@
 Subcommands: ``convert`` (a Hugging Face model directory to GGUF, with a dry
 run), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
 ``types`` (the ggml type table) and ``version``. Errors print one line,
-``wick: error: ...``, and exit 1; Ctrl-C exits 130. See docs/cli.md.
+``wick: error: ...``, and exit 1; Ctrl-C exits 130, and SIGTERM / SIGHUP stop
+the work the same clean way (exit 128 + the signal's number). See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -278,18 +279,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the ``wick`` command with ``argv`` (default: ``sys.argv[1:]``) and return its
-    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted.
+    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted
+    (129 and 143 for SIGHUP and SIGTERM, which stop the work as Ctrl-C does).
     An internal error (a bug in Wick) propagates with its traceback."""
+    from wick._signals import terminate_as_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
+        with terminate_as_interrupt() as received:
+            status = args.func(args)
+        return 128 + received.signum if status == 130 and received.signum else status
+    except KeyboardInterrupt as e:
         print("wick: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", 2)
     except Exception as e:  # a readable message, not a traceback
         from wick.errors import WickInternalError
 
