@@ -15,6 +15,13 @@ llama.cpp's two steps), at the same thread count, and prints the ratios.
 
 The issue's targets: peak RSS ≤ 0.5× llama-quantize's, wall time ≤ 0.5× of
 llama.cpp's two steps. Results are appended to bench/results/convert-latest.json.
+
+Quantized input (``--fp8-repeats N``, default 2; 0 skips it): the same
+model's linear weights as an FP8 checkpoint with 128x128 block scales and as
+its exact bfloat16 twin (bench/make_synthetic_fp8.py, written once into
+``bench/.cache/synth-1b-fp8`` and ``…-fp8-bf16``), each converted to Q4_K_M,
+interleaved N times; the medians of wall and CPU time and their ratio
+(target ≤ 1.1×), and whether the two files hold the same tensor bytes.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ def main() -> int:
     ap.add_argument("--types", nargs="*", default=["Q8_0", "Q4_0", "Q4_K_M"])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--out", type=Path, default=HERE / ".cache")
+    ap.add_argument("--fp8-repeats", type=int, default=2)
     args = ap.parse_args()
 
     if not (args.model / "model.safetensors").exists():
@@ -99,10 +107,40 @@ def main() -> int:
                      f" (×{w['wall_s'] / q['wall_s']:.2f} of llama-quantize alone)")
         print(line, flush=True)
         rows.append(row)
+    if args.fp8_repeats > 0:
+        rows.append(fp8_row(wick, args))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "convert-latest.json").write_text(json.dumps(
         {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))
     return 0
+
+
+def fp8_row(wick: list, args) -> dict:
+    """Q4_K_M from an FP8 checkpoint beside the same weights in bf16."""
+    import statistics
+
+    fp8, bf16 = args.model.parent / (args.model.name + "-fp8"), args.model.parent / (args.model.name + "-fp8-bf16")
+    if not (fp8 / "model.safetensors").exists() or not (bf16 / "model.safetensors").exists():
+        print(f"writing the FP8 model and its bf16 twin to {fp8}, {bf16} (once) ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "make_synthetic_fp8.py"), str(fp8), str(bf16)], check=True)
+    runs: dict = {"fp8": [], "bf16": []}
+    for _ in range(args.fp8_repeats):
+        for kind, src in (("bf16", bf16), ("fp8", fp8)):
+            runs[kind].append(measured(wick + ["convert", str(src), "-o", str(args.out / f"synth-{kind}-Q4_K_M.gguf"),
+                                               "--type", "Q4_K_M", "--force", "--no-progress", "--threads", str(args.threads)]))
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall_s", "cpu_s", "peak_rss_mib")} for k, v in runs.items()}
+    import wick as _wick
+    with _wick.gguf.open(args.out / "synth-fp8-Q4_K_M.gguf") as a, _wick.gguf.open(args.out / "synth-bf16-Q4_K_M.gguf") as b:
+        same = list(a.tensors) == list(b.tensors) and all(
+            bytes(a.raw(n).data) == bytes(b.raw(n).data) for n in a.tensors)
+    row = {"type": "Q4_K_M from FP8", "threads": args.threads, "fp8": med["fp8"], "bf16": med["bf16"],
+           "wall_ratio": med["fp8"]["wall_s"] / med["bf16"]["wall_s"],
+           "cpu_ratio": med["fp8"]["cpu_s"] / med["bf16"]["cpu_s"], "same_tensors": same, "repeats": args.fp8_repeats}
+    print(f"  Q4_K_M from FP8 (128x128 blocks) {med['fp8']['wall_s']:6.1f} s ({med['fp8']['cpu_s']:6.1f}) "
+          f"{med['fp8']['peak_rss_mib']:6.0f} MiB | same weights in bf16 {med['bf16']['wall_s']:6.1f} s "
+          f"({med['bf16']['cpu_s']:6.1f}) {med['bf16']['peak_rss_mib']:6.0f} MiB | wall ×{row['wall_ratio']:.2f}, "
+          f"CPU ×{row['cpu_ratio']:.2f} (target ≤ 1.1); tensors {'identical' if same else 'DIFFER'}", flush=True)
+    return row
 
 
 if __name__ == "__main__":
