@@ -394,3 +394,67 @@ def embeddings(V: int, E: int, *, tied: bool, dtype: str = "BF16", prefix: str =
     if not tied:
         out.append(T("lm_head.weight", V, E, dtype=dtype))
     return out
+
+
+# ----------------------------------------------------------- BPE families
+CL100K_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")               # Llama 3, GPT-4 cl100k (dbrx, OLMo 2, Phi-4), GLM-4
+QWEN2_REGEX = CL100K_REGEX.replace(r"\p{N}{1,3}", r"\p{N}")
+QWEN35_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+O200K_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+               r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+               r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")  # gpt-4o, Llama 4
+TEKKEN_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
+                r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"
+                r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+DEEPSEEK_V3_SPLITS = [r"\p{N}{1,3}", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+                      r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
+                      r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"]
+DIGITS = {"type": "Digits", "individual_digits": True}
+
+
+def split(regex: str) -> dict:
+    return {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False}
+
+
+@dataclass
+class Bpe:
+    """A byte-level BPE vocabulary with added tokens: ``ids`` maps each added token to its id."""
+    tokenizer_json: dict
+    added_tokens: List[dict]
+    ids: Dict[str, int]
+    n_vocab: int
+
+
+def bpe(specials: Sequence[Tuple[str, bool]], *, first: bool = False, regex: Optional[str] = CL100K_REGEX,
+        pre_tokenizer: Optional[dict] = None, normalizer: Optional[dict] = None, n_merges: int = 240,
+        post_processor: Optional[dict] = None, decoder: Optional[dict] = None, ignore_merges: bool = False,
+        merges_as_pairs: bool = True, trim_offsets: bool = False, gap: int = 0) -> Bpe:
+    """The trained byte-level vocabulary plus ``specials`` [(content, special)] placed before it
+    (``first``) or after it (with ``gap`` unused ids in between, as in vocabularies whose added
+    tokens start at a round number)."""
+    base, merges = bpe_vocab(n_merges)
+    if first:
+        start_base, start_sp = len(specials), 0
+    else:
+        start_base, start_sp = 0, len(base) + gap
+    vocab = {t: start_base + i for i, t in enumerate(base)}
+    toks = [added(c, start_sp + i, sp) for i, (c, sp) in enumerate(specials)]
+    tj = byte_level_bpe_json([], merges, toks, regex=regex, normalizer=normalizer, merges_as_pairs=merges_as_pairs,
+                             ignore_merges=ignore_merges, trim_offsets=trim_offsets, post_processor=post_processor,
+                             decoder=decoder)
+    tj["model"]["vocab"] = vocab
+    if pre_tokenizer is not None:
+        tj["pre_tokenizer"] = pre_tokenizer
+    n = len(base) + len(specials) + gap
+    return Bpe(tj, toks, {c: start_sp + i for i, (c, _) in enumerate(specials)}, n)
+
+
+def byte_level(use_regex: bool, add_prefix_space: bool = False, trim_offsets: bool = True) -> dict:
+    return {"type": "ByteLevel", "add_prefix_space": add_prefix_space, "trim_offsets": trim_offsets,
+            "use_regex": use_regex}
+
+
+def pad_to(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
