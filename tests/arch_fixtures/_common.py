@@ -458,3 +458,31 @@ def byte_level(use_regex: bool, add_prefix_space: bool = False, trim_offsets: bo
 
 def pad_to(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
+
+
+# ------------------------------------------------------------ Qwen vocabulary
+QWEN_SPECIALS = [("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<|object_ref_start|>", True),
+                 ("<|object_ref_end|>", True), ("<|box_start|>", True), ("<|box_end|>", True), ("<|quad_start|>", True),
+                 ("<|quad_end|>", True), ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
+                 ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False), ("</tool_call>", False),
+                 ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
+                 ("<|repo_name|>", False), ("<|file_sep|>", False)]
+QWEN_TEMPLATE = ("{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + "
+                 "'<|im_end|>' + '\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}"
+                 "{%- endif %}")
+
+
+def qwen_tokenizer(regex: str = QWEN2_REGEX, extra: Sequence[Tuple[str, bool]] = ()) -> Tuple[Bpe, dict]:
+    """Qwen2/2.5/3 style: NFC, byte-level BPE, added tokens after the vocabulary, no BOS."""
+    b = bpe(list(QWEN_SPECIALS) + list(extra), regex=regex, normalizer={"type": "NFC"},
+            post_processor={"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+            decoder={"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False})
+    tc = {"add_bos_token": False, "add_prefix_space": False, "added_tokens_decoder": added_tokens_decoder(b.added_tokens),
+          "additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                                        "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>",
+                                        "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",
+                                        "<|video_pad|>"],
+          "bos_token": None, "chat_template": QWEN_TEMPLATE, "clean_up_tokenization_spaces": False,
+          "eos_token": "<|im_end|>", "errors": "replace", "model_max_length": 131072, "pad_token": "<|endoftext|>",
+          "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "unk_token": None}
+    return b, tc
