@@ -486,3 +486,27 @@ def qwen_tokenizer(regex: str = QWEN2_REGEX, extra: Sequence[Tuple[str, bool]] =
           "eos_token": "<|im_end|>", "errors": "replace", "model_max_length": 131072, "pad_token": "<|endoftext|>",
           "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "unk_token": None}
     return b, tc
+
+
+# -------------------------------------------------------------- quantized
+def fp8_e4m3_tensor(name: str, shape: Sequence[int]) -> Tensor:
+    """A float8_e4m3fn weight as a block-FP8 checkpoint stores it: random sign, exponent field 1–10
+    and mantissa (never NaN); paired with :func:`fp8_scale_inv`."""
+    def raw() -> np.ndarray:
+        n = int(np.prod(shape))
+        r = _splitmix(zlib.crc32(name.encode()), n)
+        sign = ((r >> np.uint64(7)) & np.uint64(1)).astype(np.uint8) << np.uint8(7)
+        exp = (((r >> np.uint64(8)) & np.uint64(0xFFFF)) % np.uint64(10) + np.uint64(1)).astype(np.uint8) << np.uint8(3)
+        man = ((r >> np.uint64(24)) & np.uint64(7)).astype(np.uint8)
+        return (sign | exp | man).reshape(tuple(shape))
+    return Tensor(name, tuple(shape), "F8_E4M3", raw=raw)
+
+
+def fp8_scale_inv(name: str, shape: Sequence[int], block: int = 128) -> Tensor:
+    """The float32 ``weight_scale_inv`` of a block-FP8 weight of ``shape`` (one per 128×128 block)."""
+    s = tuple(-(-d // block) for d in shape)
+    return Tensor(name + "_scale_inv", s, "F32", std=0.0005, mean=0.003)
+
+
+def fp8_linear(name: str, out: int, inp: int) -> List[Tensor]:
+    return [fp8_e4m3_tensor(name, (out, inp)), fp8_scale_inv(name, (out, inp))]

@@ -64,9 +64,9 @@ def main() -> None:
             entry["chkhsh_error"] = repr(e)
         try:
             entry["converter_answer"] = real_pre(self, tokenizer)
-        except NotImplementedError as e:
+        except Exception as e:  # NotImplementedError for a vocabulary it does not know
             entry["converter_answer"] = None
-            entry["converter_error"] = f"NotImplementedError: {e}"
+            entry["converter_error"] = f"{type(e).__name__}: {e}"
         entry["written"] = pre if pre != "-" else entry["converter_answer"]
         report["pre_lookups"].append(entry)
         if entry["written"] is None:
@@ -80,7 +80,7 @@ def main() -> None:
     def load_hparams(dir_model, is_mistral_format):
         before = len(cap.messages)
         cfg = real_load(dir_model, is_mistral_format)
-        warnings = [m for m in cap.messages[before:] if "config" in m.lower()]
+        warnings = [m.splitlines()[0][:300] for m in cap.messages[before:] if "config" in m.lower()]
         report["hparams"].append({"source": "config.json (AutoConfig failed)" if warnings else "AutoConfig",
                                   "warnings": warnings})
         return cfg
@@ -102,7 +102,7 @@ def main() -> None:
         report["runs"].append(run)
         if run["rc"]:
             break
-    report["warnings"] = cap.messages[-40:]
+    report["warnings"] = [m.splitlines()[0][:300] for m in cap.messages[-40:] if m.strip()]
     rc = max([r["rc"] for r in report["runs"]] or [1])
     report["rc"] = rc
     with open(report_path, "w") as f:
