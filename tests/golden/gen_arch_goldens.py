@@ -116,15 +116,43 @@ def _gmg():
     return gen_model_goldens
 
 
-def quantize(src: Path, dst: Path, ftype: int, imatrix: dict | None = None, file_arg: str | None = None) -> None:
+def quantize(src: Path, dst: Path, ftype: int, imatrix: dict | None = None, file_arg: str | None = None,
+             allow_requantize: bool = False) -> None:
+    """llama_model_quantize (with the llama-quantize tool's imatrix handling when ``imatrix``)."""
+    real_defaults = llama_cpp.llama_model_quantize_default_params
+
+    def defaults():
+        p = real_defaults()
+        p.allow_requantize = allow_requantize
+        return p
+
     if imatrix is None:
-        p = llama_cpp.llama_model_quantize_default_params()
+        p = defaults()
         p.ftype = ftype
         p.nthread = 2
         if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(p)) != 0:
             raise RuntimeError(f"llama_model_quantize({src.name}, ftype {ftype}) failed")
     else:
-        _gmg().quantize(str(src), str(dst), ftype, imatrix, file_arg)
+        llama_cpp.llama_model_quantize_default_params = defaults
+        try:
+            _gmg().quantize(str(src), str(dst), ftype, imatrix, file_arg)
+        finally:
+            llama_cpp.llama_model_quantize_default_params = real_defaults
+
+
+def quantize_recorded(src: Path, dst: Path, ftype: int, imatrix: dict | None = None,
+                      file_arg: str | None = None) -> str:
+    """Quantize as llama-quantize does; if it refuses (a source tensor already quantized, e.g. gpt-oss's
+    MXFP4 experts: "requantizing from type mxfp4 is disabled"), record that and redo it as
+    ``llama-quantize --allow-requantize``. Returns the pipeline description."""
+    what = f"llama_model_quantize(F32, ftype {ftype}" + (f", imatrix {file_arg}" if imatrix else "")
+    try:
+        quantize(src, dst, ftype, imatrix, file_arg)
+        return what + ")"
+    except RuntimeError:
+        quantize(src, dst, ftype, imatrix, file_arg, allow_requantize=True)
+        return (what + ", allow_requantize): without --allow-requantize llama-quantize refuses the F32 file "
+                "(a tensor in it is already quantized)")
 
 
 # --------------------------------------------------------------- reading
@@ -255,8 +283,8 @@ def do_fixture(fx, llama_cpp_dir: str, gguf) -> dict:
             targets[label] = {**read_gguf(out, gguf), "pipeline": f"convert_hf_to_gguf --outtype {CONVERTER_TYPES[label]}"}
         for label, ft in QUANTIZE_TYPES.items():
             out = tmp / f"{label}.gguf"
-            quantize(f32, out, ft)
-            targets[label] = {**read_gguf(out, gguf), "pipeline": f"llama_model_quantize(F32, ftype {ft})"}
+            pipeline = quantize_recorded(f32, out, ft)
+            targets[label] = {**read_gguf(out, gguf), "pipeline": pipeline}
             outs[label] = out
         # importance matrix, named as llama-quantize's command line names it (the run in its directory)
         stats = AI.stats_for(targets["F32"]["tensors"])
@@ -268,10 +296,10 @@ def do_fixture(fx, llama_cpp_dir: str, gguf) -> dict:
         cwd = os.getcwd()
         os.chdir(tmp)
         try:
-            quantize(f32, out, QUANTIZE_TYPES["Q4_K_M"], loaded, im_name)
+            pipeline = quantize_recorded(f32, out, QUANTIZE_TYPES["Q4_K_M"], loaded, im_name)
         finally:
             os.chdir(cwd)
-        targets[IMATRIX_TARGET] = {**read_gguf(out, gguf), "pipeline": f"llama_model_quantize(F32, ftype 15, imatrix {im_name})"}
+        targets[IMATRIX_TARGET] = {**read_gguf(out, gguf), "pipeline": pipeline}
         outs[IMATRIX_TARGET] = out
         for label, path in outs.items():
             targets[label]["run"] = run_llama(path)
