@@ -175,5 +175,125 @@ def gemma3_vlm() -> Fixture:
                          "262145 tokens); vision tower and projector present (the text conversion drops them)")
 
 
+# ------------------------------------------------------------------ Gemma 4
+GEMMA4_SPECIALS = ["<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<|tool_response>",
+                   "<tool_response|>", '<|"|>', "<|image>", "<image|>", "<|image|>"]
+GEMMA4_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{{ '<|turn>' + message['role'] + '\n' + "
+                   "message['content'] | trim + '<turn|>\n' }}{% endfor %}{% if add_generation_prompt %}"
+                   "{{ '<|turn>model\n' }}{% endif %}")
+
+
+def gemma4_tokenizer():
+    """Gemma 4 ships tokenizer.json only: SentencePiece-style BPE (▁ for spaces, byte fallback, merges)."""
+    p = [("<pad>", 0.0, SPM_CONTROL), ("<eos>", 0.0, SPM_CONTROL), ("<bos>", 0.0, SPM_CONTROL),
+         ("<unk>", 0.0, SPM_UNKNOWN), ("<mask>", 0.0, SPM_USER_DEFINED), ("[multimodal]", 0.0, SPM_USER_DEFINED)]
+    first_special = len(p)
+    p += [(t, 0.0, SPM_USER_DEFINED) for t in GEMMA4_SPECIALS]
+    p += [("\n" * k, 0.0, SPM_USER_DEFINED) for k in range(1, 4)]
+    p += [(f"<0x{b:02X}>", 0.0, SPM_BYTE) for b in range(256)]
+    p += spm_word_pieces()
+    specials = [added("<pad>", 0), added("<eos>", 1), added("<bos>", 2), added("<unk>", 3), added("<mask>", 4, False),
+                added("[multimodal]", 5, False)]
+    specials += [added(t, first_special + i, t not in ('<|"|>',)) for i, t in enumerate(GEMMA4_SPECIALS)]
+    tj = spm_hf_tokenizer_json(p, specials, prepend=False, post_processor=template_processing("<bos>", 2))
+    tc = {"added_tokens_decoder": added_tokens_decoder(specials), "bos_token": "<bos>", "chat_template": GEMMA4_TEMPLATE,
+          "clean_up_tokenization_spaces": False, "eos_token": "<eos>", "extra_special_tokens": {},
+          "model_max_length": 1000000000000000019884624838656, "pad_token": "<pad>", "padding_side": "left",
+          "processor_class": "Gemma4Processor", "spaces_between_special_tokens": False,
+          "tokenizer_class": "GemmaTokenizer", "unk_token": "<unk>"}
+    return tj, tc, len(p)
+
+
+def gemma4_text_config(V: int) -> dict:
+    return {"attention_bias": False, "attention_dropout": 0.0, "attention_k_eq_v": True, "bos_token_id": 2,
+            "enable_moe_block": False, "eos_token_id": 1, "final_logit_softcapping": 30.0, "global_head_dim": 128,
+            "head_dim": 64, "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 256, "hidden_size_per_layer_input": 0,
+            "initializer_range": 0.02, "intermediate_size": 512,
+            "layer_types": ["sliding_attention", "sliding_attention", "full_attention"],
+            "max_position_embeddings": 262144, "model_type": "gemma4_text", "moe_intermediate_size": None,
+            "num_attention_heads": 2, "num_experts": None,
+            "num_global_key_value_heads": 1, "num_hidden_layers": 3, "num_key_value_heads": 2,
+            "num_kv_shared_layers": 0, "pad_token_id": 0, "rms_norm_eps": 1e-06,
+            "rope_parameters": {"full_attention": {"partial_rotary_factor": 0.25, "rope_theta": 1000000.0,
+                                                   "rope_type": "proportional"},
+                                "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"}},
+            "sliding_window": 1024, "tie_word_embeddings": True, "top_k_experts": None,
+            "use_bidirectional_attention": "vision",
+            "use_cache": True, "use_double_wide_mlp": False, "vocab_size": V, "vocab_size_per_layer_input": V}
+
+
+def gemma4_layers(prefix: str, cfg: dict) -> list:
+    E, F = cfg["hidden_size"], cfg["intermediate_size"]
+    ts = [T(prefix + "embed_tokens.weight", cfg["vocab_size"], E), norm(prefix + "norm.weight", E)]
+    for i, kind in enumerate(cfg["layer_types"]):
+        p = f"{prefix}layers.{i}."
+        full = kind == "full_attention"
+        D = cfg["global_head_dim"] if full else cfg["head_dim"]
+        Hkv = cfg["num_global_key_value_heads"] if full else cfg["num_key_value_heads"]
+        a = p + "self_attn."
+        ts += [T(a + "q_proj.weight", cfg["num_attention_heads"] * D, E), T(a + "k_proj.weight", Hkv * D, E),
+               T(a + "o_proj.weight", E, cfg["num_attention_heads"] * D), norm(a + "q_norm.weight", D),
+               norm(a + "k_norm.weight", D)]
+        if not (full and cfg["attention_k_eq_v"]):
+            ts.append(T(a + "v_proj.weight", Hkv * D, E))
+        ts += llama_mlp(p, E, F)
+        for n in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"):
+            ts.append(norm(f"{p}{n}.weight", E))
+        ts.append(T(p + "layer_scalar", 1, mean=0.5, std=0.01))
+    return ts
+
+
+GEMMA4_NOTES = ("3 layers (2 sliding + 1 full; the real 31B has 5:1 over 60); full layers use global_head_dim and "
+                "num_global_key_value_heads with attention_k_eq_v (no v_proj); proportional partial RoPE on full layers "
+                "(the converter adds rope_freqs); model_type gemma4 unknown to transformers 4.57.6 (config.json is read)")
+
+
+def gemma4_text() -> Fixture:
+    tj, tc, V = gemma4_tokenizer()
+    del tc["processor_class"]
+    cfg = {"architectures": ["Gemma4ForCausalLM"], **gemma4_text_config(V), "dtype": "bfloat16",
+           "transformers_version": "5.5.0.dev0"}
+    ts = gemma4_layers("model.", cfg)
+    files = {"tokenizer.json": tj, "tokenizer_config.json": tc,
+             "generation_config.json": {"bos_token_id": 2, "do_sample": True, "eos_token_id": [1, 106],
+                                        "pad_token_id": 0, "top_k": 64, "top_p": 0.95,
+                                        "transformers_version": "5.5.0.dev0"}}
+    return Fixture("gemma4_text", "Gemma4ForCausalLM", "gemma-4-31B-it-text", cfg, ts, files, notes=GEMMA4_NOTES)
+
+
+def gemma4_vlm() -> Fixture:
+    tj, tc, V = gemma4_tokenizer()
+    text = gemma4_text_config(V)
+    C = 64
+    cfg = {"architectures": ["Gemma4ForConditionalGeneration"], "audio_config": None, "boi_token_id": 15,
+           "dtype": "bfloat16", "eoi_token_id": 16, "image_token_id": 17, "initializer_range": 0.02,
+           "model_type": "gemma4", "text_config": text, "tie_word_embeddings": True,
+           "transformers_version": "5.5.0.dev0",
+           "vision_config": {"attention_bias": False, "head_dim": 32, "hidden_activation": "gelu_pytorch_tanh",
+                             "hidden_size": C, "intermediate_size": 128, "model_type": "gemma4_vision",
+                             "num_attention_heads": 2, "num_hidden_layers": 1, "num_key_value_heads": 2,
+                             "patch_size": 16, "pooling_kernel_size": 3, "position_embedding_size": 64,
+                             "rms_norm_eps": 1e-06, "standardize": False}}
+    ts = gemma4_layers("model.language_model.", text)
+    v = "model.vision_tower."
+    ts += [T(v + "patch_embedder.input_proj.weight", C, 3 * 16 * 16),
+           T(v + "patch_embedder.position_embedding_table", 2, 64, C)]
+    q = v + "encoder.layers.0."
+    ts += [T(q + f"self_attn.{n}_proj.linear.weight", C, C) for n in "qkvo"]
+    ts += [norm(q + "self_attn.q_norm.weight", 32), norm(q + "self_attn.k_norm.weight", 32),
+           T(q + "mlp.gate_proj.linear.weight", 128, C), T(q + "mlp.up_proj.linear.weight", 128, C),
+           T(q + "mlp.down_proj.linear.weight", C, 128)]
+    for n in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"):
+        ts.append(norm(f"{q}{n}.weight", C))
+    ts.append(T("model.embed_vision.embedding_projection.weight", text["hidden_size"], C))
+    files = {"tokenizer.json": tj, "tokenizer_config.json": tc,
+             "generation_config.json": {"bos_token_id": 2, "do_sample": True, "eos_token_id": [1, 106],
+                                        "pad_token_id": 0, "top_k": 64, "top_p": 0.95,
+                                        "transformers_version": "5.5.0.dev0"}}
+    return Fixture("gemma4_vlm", "Gemma4ForConditionalGeneration", "gemma-4-31B-it", cfg, ts, files,
+                   notes=GEMMA4_NOTES + "; vision tower and embed_vision projector present (dropped by the text "
+                                        "conversion)")
+
+
 def fixtures() -> List[Fixture]:
-    return [gemma2(), gemma3_text(), gemma3_vlm()]
+    return [gemma2(), gemma3_text(), gemma3_vlm(), gemma4_text(), gemma4_vlm()]
