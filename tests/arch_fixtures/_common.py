@@ -227,17 +227,16 @@ def spm_word_pieces(start_rank: int = 0) -> List[Tuple[str, float, int]]:
 
 
 def spm_merges(pieces: Sequence[Tuple[str, float, int]]) -> List[str]:
-    """BPE merges giving each multi-character normal piece from two known shorter pieces, rank order."""
-    known = {p[0] for p in pieces if p[2] == SPM_NORMAL}
+    """The merges transformers derives from a SentencePiece BPE model: every split of a piece into
+    two pieces of the vocabulary, ordered by the merged piece's id, then the left and right ids."""
+    ids = {p[0]: i for i, p in enumerate(pieces) if p[2] in (SPM_NORMAL, SPM_USER_DEFINED)}
     merges = []
-    for text, _, typ in pieces:
-        if typ != SPM_NORMAL or len(text) < 2:
-            continue
+    for text, i in ids.items():
         for cut in range(1, len(text)):
-            if text[:cut] in known and text[cut:] in known:
-                merges.append(f"{text[:cut]} {text[cut:]}")
-                break
-    return merges
+            a, b = text[:cut], text[cut:]
+            if a in ids and b in ids:
+                merges.append((i, ids[a], ids[b], f"{a} {b}"))
+    return [m[3] for m in sorted(merges)]
 
 
 def spm_hf_tokenizer_json(pieces: Sequence[Tuple[str, float, int]], added_tokens: Sequence[dict], *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from ._common import (SPM_BYTE, SPM_CONTROL, SPM_UNKNOWN, SPM_USER_DEFINED, Fixture, T, added,
+from ._common import (SPM_BYTE, SPM_CONTROL, SPM_NORMAL, SPM_UNKNOWN, SPM_USER_DEFINED, Fixture, T, added,
                       added_tokens_decoder, llama_attn, llama_mlp, norm, spm_hf_tokenizer_json, spm_model,
                       spm_word_pieces, template_processing)
 
@@ -30,7 +30,7 @@ def gemma_pieces(gemma3: bool) -> Tuple[List[Tuple[str, float, int]], dict]:
     ids = {"start_of_turn": len(p), "end_of_turn": len(p) + 1}
     p += [("<start_of_turn>", 0.0, SPM_USER_DEFINED), ("<end_of_turn>", 0.0, SPM_USER_DEFINED)]
     p += [("\n" * k, 0.0, SPM_USER_DEFINED) for k in range(1, 4)]
-    p += [("\u2581" * k, 0.0, SPM_USER_DEFINED) for k in range(2, 4)]
+    p += [("\u2581" * k, 0.0, SPM_NORMAL) for k in range(2, 4)]
     p += [(f"<0x{b:02X}>", 0.0, SPM_BYTE) for b in range(256)]
     p += spm_word_pieces()
     if gemma3:

@@ -42,7 +42,12 @@ For each fixture it
    types and values (arrays longer than 16 elements as count + SHA-256 of
    their JSON);
 5. loads every output with llama-cpp-python in a child process and greedily
-   generates four tokens (``ran``, the tokens, or the error).
+   generates four tokens (``ran``, the tokens, or the error); with the F32
+   file it also tokenizes the fixture's sample strings
+   (tests/arch_fixtures/samples.py: unicode, digits, special tokens in text,
+   the chat template rendered with jinja2) and records those ids beside what
+   Hugging Face ``tokenizers`` makes of tokenizer.json (sentencepiece for a
+   tokenizer.model-only fixture).
 
 A fixture whose conversion fails is recorded with the converter's error (and
 its log tail) instead of targets.
@@ -83,6 +88,7 @@ except ImportError:
 
 import arch_fixtures  # noqa: E402
 import arch_fixtures.imatrix as AI  # noqa: E402
+import arch_fixtures.samples as AS  # noqa: E402
 
 CONVERTER_TYPES = {"F32": "f32", "F16": "f16", "BF16": "bf16", "Q8_0": "q8_0"}
 QUANTIZE_TYPES = {"F16@quantize": 1, "BF16@quantize": 32, "Q8_0@quantize": 7, "Q4_K_M": 15, "Q6_K": 18}
@@ -102,7 +108,8 @@ def run_converter(llama_cpp_dir: str, model_dir: Path, jobs: dict, pre: str | No
     cmd = [sys.executable, str(HERE / "_arch_convert_driver.py"), llama_cpp_dir, str(report), pre or "-", str(model_dir),
            *[f"{ot}={out}" for ot, out in jobs.items()]]
     env = dict(os.environ, PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="")
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(workdir))
+    p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace", env=env,
+                       cwd=str(workdir))
     rep = json.loads(report.read_text()) if report.exists() else {"runs": []}
     rep["rc"] = p.returncode
     if p.returncode != 0:
@@ -234,22 +241,44 @@ import json, sys
 sys.path.append(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
 import llama_cpp
 llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_threads=2, n_batch=64, verbose=False, seed=0)
+out = {"ran": False}
+if len(sys.argv) > 3:
+    strings = json.loads(open(sys.argv[3], encoding="utf-8").read())
+    out["tokens"] = [llm.tokenize(s.encode("utf-8"), add_bos=False, special=True) for s in strings]
 ids = llm.tokenize(b"Hello world, the quick brown fox", add_bos=True)
 llm.reset(); llm.eval(ids)
-out = []
+gen = []
 for _ in range(4):
-    t = llm.sample(temp=0.0); out.append(int(t)); llm.eval([t])
-print(json.dumps({"ran": True, "prompt_tokens": len(ids), "generated": out}))
+    t = llm.sample(temp=0.0); gen.append(int(t)); llm.eval([t])
+out.update({"ran": True, "prompt_tokens": len(ids), "generated": gen})
+print(json.dumps(out))
 """
 
 
-def run_llama(path: Path) -> dict:
+def run_llama(path: Path, strings_file: Path | None = None) -> dict:
     site = os.environ.get("WICK_LLAMA_SITE", "")
-    p = subprocess.run([sys.executable, "-c", RUN_CHILD, str(path), os.path.abspath(site) if site else ""],
-                       capture_output=True, text=True, timeout=300)
+    args = [sys.executable, "-c", RUN_CHILD, str(path), os.path.abspath(site) if site else ""]
+    if strings_file is not None:
+        args.append(str(strings_file))
+    p = subprocess.run(args, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
     if p.returncode == 0 and p.stdout.strip():
         return json.loads(p.stdout.strip().splitlines()[-1])
     return {"ran": False, "error": (p.stderr.strip().splitlines() or ["?"])[-3:], "rc": p.returncode}
+
+
+def hf_tokens(model_dir: Path, strings: list) -> list | None:
+    """Hugging Face tokenizers (tokenizer.json) or, for SentencePiece-only fixtures, sentencepiece."""
+    if (model_dir / "tokenizer.json").is_file():
+        import tokenizers
+        tok = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        return [tok.encode(s, add_special_tokens=False).ids for s in strings]
+    if (model_dir / "tokenizer.model").is_file():
+        # sentencepiece does not parse special tokens in text: those strings are not compared (None)
+        import sentencepiece
+        sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.model"))
+        specials = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if sp.is_control(i)]
+        return [None if any(t in s for t in specials) else sp.encode(s) for s in strings]
+    return None
 
 
 # ------------------------------------------------------------------ main
@@ -301,8 +330,19 @@ def do_fixture(fx, llama_cpp_dir: str, gguf) -> dict:
             os.chdir(cwd)
         targets[IMATRIX_TARGET] = {**read_gguf(out, gguf), "pipeline": pipeline}
         outs[IMATRIX_TARGET] = out
+        strings = AS.samples(d)
+        sfile = tmp / "strings.json"
+        sfile.write_text(json.dumps(strings, ensure_ascii=False), encoding="utf-8")
         for label, path in outs.items():
-            targets[label]["run"] = run_llama(path)
+            targets[label]["run"] = run_llama(path, sfile if label == "F32" else None)
+        ref_tokens = targets["F32"]["run"].pop("tokens", None)
+        hf = hf_tokens(d, strings)
+        same = hf is not None and ref_tokens is not None and all(
+            h is None or h == r for h, r in zip(hf, ref_tokens))
+        entry["tokenization"] = {"strings": strings, "llama_cpp_reference": ref_tokens,
+                                 "hf": "same" if same and hf == ref_tokens else hf,
+                                 "reference_matches_hf": same,
+                                 "hf_source": "tokenizer.json" if (d / "tokenizer.json").is_file() else "tokenizer.model"}
         entry["targets"] = compact(targets)
         ran = [k for k, v in targets.items() if v["run"].get("ran")]
         entry["llama_cpp_ran"] = {"all": len(ran) == len(targets), "ran": ran}
