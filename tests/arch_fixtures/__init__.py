@@ -23,7 +23,7 @@ from ._common import Fixture, file_hashes
 __all__ = ["Fixture", "all_fixtures", "build", "by_name", "file_hashes", "FAMILY_MODULES"]
 
 FAMILY_MODULES = ["gemma", "phi3", "mistral3", "olmo", "granite", "smollm3", "cohere2", "exaone4", "ernie",
-                  "qwen_moe", "qwen35", "deepseek", "glm", "gpt_oss", "llama4"]
+                  "qwen_moe", "qwen35", "deepseek", "glm", "gpt_oss", "llama4", "control"]
 
 
 def all_fixtures() -> List[Fixture]:

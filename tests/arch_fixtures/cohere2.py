@@ -6,8 +6,19 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import DIGITS, Fixture, T, added, added_tokens_decoder, bpe, byte_level, llama_attn, llama_mlp, norm, \
-    template_processing
+from ._common import (
+    DIGITS,
+    Fixture,
+    T,
+    added,
+    added_tokens_decoder,
+    bpe,
+    byte_level,
+    llama_attn,
+    llama_mlp,
+    norm,
+    template_processing,
+)
 
 FIRST = ["<PAD>", "<UNK>", "<CLS>", "<SEP>", "<MASK_TOKEN>", "<BOS_TOKEN>", "<EOS_TOKEN>", "<EOP_TOKEN>"]
 LAST = ["<|START_OF_TURN_TOKEN|>", "<|END_OF_TURN_TOKEN|>", "<|YES_TOKEN|>", "<|NO_TOKEN|>", "<|GOOD_TOKEN|>",

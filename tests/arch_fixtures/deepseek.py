@@ -9,8 +9,21 @@ from __future__ import annotations
 import base64
 from typing import List
 
-from ._common import (DEEPSEEK_V3_SPLITS, GPT2_BYTES, Fixture, T, added, added_tokens_decoder, bpe, bpe_vocab,
-                      byte_level, experts, fp8_linear, norm, split, template_processing)
+from ._common import (
+    DEEPSEEK_V3_SPLITS,
+    GPT2_BYTES,
+    Fixture,
+    T,
+    added,
+    added_tokens_decoder,
+    bpe,
+    bpe_vocab,
+    byte_level,
+    fp8_linear,
+    norm,
+    split,
+    template_processing,
+)
 
 DEEPSEEK_LLM_SPLITS = [
     '[\r\n]',

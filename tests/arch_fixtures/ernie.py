@@ -6,8 +6,21 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import (SPM_BYTE, SPM_CONTROL, SPM_UNKNOWN, SPM_USER_DEFINED, Fixture, T, added, added_tokens_decoder,
-                      llama_attn, llama_mlp, norm, spm_model, spm_word_pieces)
+from ._common import (
+    SPM_BYTE,
+    SPM_CONTROL,
+    SPM_UNKNOWN,
+    SPM_USER_DEFINED,
+    Fixture,
+    T,
+    added,
+    added_tokens_decoder,
+    llama_attn,
+    llama_mlp,
+    norm,
+    spm_model,
+    spm_word_pieces,
+)
 
 
 def fixtures() -> List[Fixture]:

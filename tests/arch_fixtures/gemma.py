@@ -11,9 +11,24 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from ._common import (SPM_BYTE, SPM_CONTROL, SPM_NORMAL, SPM_UNKNOWN, SPM_USER_DEFINED, Fixture, T, added,
-                      added_tokens_decoder, llama_attn, llama_mlp, norm, spm_hf_tokenizer_json, spm_model,
-                      spm_word_pieces, template_processing)
+from ._common import (
+    SPM_BYTE,
+    SPM_CONTROL,
+    SPM_NORMAL,
+    SPM_UNKNOWN,
+    SPM_USER_DEFINED,
+    Fixture,
+    T,
+    added,
+    added_tokens_decoder,
+    llama_attn,
+    llama_mlp,
+    norm,
+    spm_hf_tokenizer_json,
+    spm_model,
+    spm_word_pieces,
+    template_processing,
+)
 
 GEMMA_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'assistant') %}"
                   "{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import O200K_REGEX, Fixture, T, added_tokens_decoder, bpe, llama_attn, llama_mlp, norm, template_processing
+from ._common import (
+    O200K_REGEX,
+    Fixture,
+    T,
+    added_tokens_decoder,
+    bpe,
+    llama_attn,
+    llama_mlp,
+    norm,
+    template_processing,
+)
 
 SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
             "<|header_start|>", "<|header_end|>", "<|eom|>", "<|eot|>", "<|step|>", "<|text_post_train_reserved_special_token_0|>",

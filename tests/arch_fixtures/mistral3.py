@@ -10,8 +10,19 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import (TEKKEN_REGEX, Fixture, T, added, added_tokens_decoder, bpe, byte_level, llama_attn, llama_mlp,
-                      norm, split, template_processing)
+from ._common import (
+    TEKKEN_REGEX,
+    Fixture,
+    T,
+    added_tokens_decoder,
+    bpe,
+    byte_level,
+    llama_attn,
+    llama_mlp,
+    norm,
+    split,
+    template_processing,
+)
 
 TEKKEN_SPECIALS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]",
                    "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]", "[IMG_END]",

@@ -6,8 +6,19 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import (CL100K_REGEX, Fixture, T, added_tokens_decoder, bpe, byte_level, experts, llama_attn, llama_mlp,
-                      norm, pad_to)
+from ._common import (
+    CL100K_REGEX,
+    Fixture,
+    T,
+    added_tokens_decoder,
+    bpe,
+    byte_level,
+    experts,
+    llama_attn,
+    llama_mlp,
+    norm,
+    pad_to,
+)
 
 OLMO_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}"
                  "{{ '<|system|>\n' + message['content'] + '\n' }}{% elif message['role'] == 'user' %}"

@@ -6,9 +6,24 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import (CL100K_REGEX, O200K_REGEX, SPM_BYTE, SPM_CONTROL, SPM_UNKNOWN, Fixture, T, added,
-                      added_tokens_decoder, bpe, norm, pad_to, spm_hf_tokenizer_json, spm_model, spm_word_pieces,
-                      template_processing)
+from ._common import (
+    CL100K_REGEX,
+    O200K_REGEX,
+    SPM_BYTE,
+    SPM_CONTROL,
+    SPM_UNKNOWN,
+    Fixture,
+    T,
+    added,
+    added_tokens_decoder,
+    bpe,
+    norm,
+    pad_to,
+    spm_hf_tokenizer_json,
+    spm_model,
+    spm_word_pieces,
+    template_processing,
+)
 
 PHI3_TEMPLATE = ("{% for message in messages %}{% if message['role'] == 'system' and message['content'] %}"
                  "{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}"

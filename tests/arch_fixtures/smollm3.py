@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import List
 
-from ._common import CL100K_REGEX, Fixture, T, added_tokens_decoder, bpe, llama_attn, llama_mlp, norm, template_processing
+from ._common import (
+    CL100K_REGEX,
+    Fixture,
+    T,
+    added_tokens_decoder,
+    bpe,
+    llama_attn,
+    llama_mlp,
+    norm,
+    template_processing,
+)
 
 
 def fixtures() -> List[Fixture]:

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import hashlib
 import json
 import os
 import subprocess
@@ -65,8 +64,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -87,18 +84,18 @@ except ImportError:
     import llama_cpp
 
 import arch_fixtures  # noqa: E402
+import arch_fixtures.digest as DG  # noqa: E402
 import arch_fixtures.imatrix as AI  # noqa: E402
 import arch_fixtures.samples as AS  # noqa: E402
 
 CONVERTER_TYPES = {"F32": "f32", "F16": "f16", "BF16": "bf16", "Q8_0": "q8_0"}
 QUANTIZE_TYPES = {"F16@quantize": 1, "BF16@quantize": 32, "Q8_0@quantize": 7, "Q4_K_M": 15, "Q6_K": 18}
 IMATRIX_TARGET = "Q4_K_M+imatrix"
-HASH_PREFIX = 16
-ARRAY_INLINE = 16
+HASH_PREFIX = DG.HASH_PREFIX
+ARRAY_INLINE = DG.ARRAY_INLINE
 
 
-def sha(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
+sha = DG.sha
 
 
 # ------------------------------------------------------------- the converter
@@ -163,42 +160,8 @@ def quantize_recorded(src: Path, dst: Path, ftype: int, imatrix: dict | None = N
 
 
 # --------------------------------------------------------------- reading
-def _value(field, gguf) -> tuple:
-    t = field.types
-    if t[0] == gguf.GGUFValueType.ARRAY:
-        et = t[1]
-        vals = [field.parts[i] for i in field.data]
-        if et == gguf.GGUFValueType.STRING:
-            v = [bytes(x).decode("utf-8", errors="surrogateescape") for x in vals]
-        else:
-            v = [x[0].item() for x in vals]
-            if et == gguf.GGUFValueType.FLOAT32:
-                v = [float(np.float32(x)) for x in v]
-        tname = f"ARRAY[{et.name}]"
-        if len(v) > ARRAY_INLINE:
-            return tname, {"n": len(v), "sha256": sha(json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogateescape"))}
-        return tname, v
-    part = field.parts[field.data[0]]
-    if t[0] == gguf.GGUFValueType.STRING:
-        s = bytes(part).decode("utf-8")
-        if len(s) > 200:
-            return "STRING", {"len": len(s), "sha256": sha(s.encode())}
-        return "STRING", s
-    v = part[0].item()
-    if t[0] in (gguf.GGUFValueType.FLOAT32, gguf.GGUFValueType.FLOAT64):
-        v = float(v)
-    return t[0].name, v
-
-
 def read_gguf(path: Path, gguf) -> dict:
-    r = gguf.GGUFReader(str(path))
-    meta = [[f.name, *_value(f, gguf)] for f in r.fields.values() if not f.name.startswith("GGUF.")]
-    tensors = []
-    for t in r.tensors:
-        data = bytes(np.asarray(t.data).reshape(-1).view(np.uint8))
-        tensors.append([t.name, t.tensor_type.name, [int(x) for x in t.shape], sha(data)[:HASH_PREFIX]])
-    data = path.read_bytes()
-    return {"sha256": sha(data), "size": len(data), "metadata": meta, "tensors": tensors}
+    return DG.read_gguf(path, gguf)
 
 
 def compact(targets: dict) -> tuple:
