@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import pytest
 import requantize_models as RM
@@ -35,7 +37,9 @@ import arch_fixtures.imatrix as AI
 import wick
 from conftest import ROOT
 
-GOLD = json.loads((ROOT / "tests" / "golden" / "arch_goldens.json").read_text(encoding="utf-8"))
+# WICK_ARCH_GOLDENS: another goldens file (e.g. a scratch run of the generator with --out)
+GOLD_PATH = Path(os.environ.get("WICK_ARCH_GOLDENS") or ROOT / "tests" / "golden" / "arch_goldens.json")
+GOLD = json.loads(GOLD_PATH.read_text(encoding="utf-8"))
 FIXTURES = {f.name: f for f in AF.all_fixtures()}
 TARGETS = ["F16", "BF16", "Q8_0", "Q4_K_M", "Q6_K", "Q4_K_M+imatrix"]
 CASES = [(name, t) for name in GOLD["fixtures"] for t in TARGETS]

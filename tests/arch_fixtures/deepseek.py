@@ -210,7 +210,7 @@ def kimi_k2() -> Fixture:
         raw = bytes(inv[c] for c in tok)
         lines.append(f"{base64.b64encode(raw).decode()} {rank}")
     n = len(base)
-    V = n + 16
+    V = n + 256   # 163840 = 163584 + 256: tokenization_kimi reserves 256 special-token ids after the ranks
     specials = {n: "[BOS]", n + 1: "[EOS]", n + 2: "<|im_end|>", n + 3: "<|im_user|>", n + 4: "<|im_assistant|>",
                 n + 6: "<|start_header_id|>", n + 7: "<|end_header_id|>", n + 9: "[EOT]", n + 10: "<|im_system|>",
                 n + 15: "<|im_middle|>"}
@@ -256,5 +256,96 @@ def kimi_k2() -> Fixture:
                          "(unknown to transformers 4.57.6); block-FP8 weights")
 
 
+KIMI_TOKENIZER_STANDIN = '''"""A stand-in for Kimi K2's tokenization_kimi.py, written for Wick's tests (it is not the model's
+code): it provides only what llama.cpp's converter reads from the tokenizer -- ``model._mergeable_ranks``
+(tiktoken.model: base64 token, rank), ``special_tokens`` (the 256 ids after the ranks, named from
+tokenizer_config.json's added_tokens_decoder, else <|reserved_token_ID|>, as the published tokenizer
+names them) and an ``encode`` for the converter's pre-tokenizer probe (bytes, no merging)."""
+
+import base64
+
+from transformers import PreTrainedTokenizer
+
+BYTE_CHARS = {}
+_n = 0
+for _b in range(256):
+    if 33 <= _b <= 126 or 161 <= _b <= 172 or 174 <= _b <= 255:
+        BYTE_CHARS[_b] = chr(_b)
+    else:
+        BYTE_CHARS[_b] = chr(256 + _n)
+        _n += 1
+
+
+class _Ranks:
+    def __init__(self, ranks):
+        self._mergeable_ranks = ranks
+
+
+class TikTokenTokenizer(PreTrainedTokenizer):
+    vocab_files_names = {"vocab_file": "tiktoken.model"}
+    model_input_names = ["input_ids", "attention_mask"]
+    num_reserved_special_tokens = 256
+
+    def __init__(self, vocab_file, bos_token="[BOS]", eos_token="[EOS]", unk_token=None, pad_token=None,
+                 additional_special_tokens=None, added_tokens_decoder=None, **kwargs):
+        ranks = {}
+        with open(vocab_file, "rb") as f:
+            for line in f:
+                if line.strip():
+                    tok, rank = line.split()
+                    ranks[base64.b64decode(tok)] = int(rank)
+        names = {int(i): getattr(t, "content", t) for i, t in (added_tokens_decoder or {}).items()}
+        n = len(ranks)
+        self.special_tokens = {names.get(i, f"<|reserved_token_{i}|>"): i
+                               for i in range(n, n + self.num_reserved_special_tokens)}
+        self.model = _Ranks(ranks)
+        self.decoder = {r: "".join(BYTE_CHARS[b] for b in t) for t, r in ranks.items()}
+        self.decoder.update({i: s for s, i in self.special_tokens.items()})
+        self.encoder = {s: i for i, s in self.decoder.items()}
+        self.n_words = n + self.num_reserved_special_tokens
+        super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, pad_token=pad_token,
+                         additional_special_tokens=additional_special_tokens, **kwargs)
+
+    def encode(self, text, **kwargs):
+        if kwargs:
+            return super().encode(text, **kwargs)
+        return [self.model._mergeable_ranks[bytes([b])] for b in text.encode("utf-8")]
+
+    @property
+    def vocab_size(self):
+        return self.n_words
+
+    def get_vocab(self):
+        return dict(self.encoder)
+
+    def _tokenize(self, text, **kwargs):
+        return [self.decoder[t] for t in self.encode(text)]
+
+    def _convert_token_to_id(self, token):
+        return self.encoder.get(token, 0)
+
+    def _convert_id_to_token(self, index):
+        return self.decoder.get(index)
+
+    def convert_tokens_to_string(self, tokens):
+        rev = {c: b for b, c in BYTE_CHARS.items()}
+        return bytes(rev[c] for c in "".join(tokens) if c in rev).decode("utf-8", "replace")
+
+    def save_vocabulary(self, save_directory, filename_prefix=None):
+        return ()
+'''
+
+
+def kimi_k2_standin() -> Fixture:
+    fx = kimi_k2()
+    fx.name = "kimi_k2_standin"
+    fx.files["tokenization_kimi.py"] = KIMI_TOKENIZER_STANDIN
+    fx.notes = ("kimi_k2 plus a stand-in tokenization_kimi.py written for these tests (not the model's code: only "
+                "the attributes the converter reads -- mergeable ranks from tiktoken.model and the 256 reserved "
+                "special ids named from added_tokens_decoder); the reference shows what the converter writes for a "
+                "tiktoken vocabulary, which Wick has to read from tiktoken.model directly")
+    return fx
+
+
 def fixtures() -> List[Fixture]:
-    return [deepseek_v2_lite(), deepseek_v3(), kimi_k2()]
+    return [deepseek_v2_lite(), deepseek_v3(), kimi_k2(), kimi_k2_standin()]

@@ -318,11 +318,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--out", type=Path, default=OUT, help="output file (default: tests/golden/arch_goldens.json)")
     a = ap.parse_args()
+    out_path = a.out
     sys.path.insert(0, a.llama_cpp + "/gguf-py")
     import gguf  # the pinned tree's gguf-py
     llama_cpp.llama_backend_init()
-    old = json.loads(OUT.read_text()) if OUT.exists() and a.only else {"fixtures": {}}
+    old = json.loads(out_path.read_text()) if out_path.exists() and a.only else {"fixtures": {}}
     try:
         commit = subprocess.run(["git", "-C", a.llama_cpp, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     except Exception:
@@ -346,8 +348,8 @@ def main() -> None:
         result["fixtures"][fx.name] = do_fixture(fx, a.llama_cpp, gguf)
     order = [fx.name for fx in arch_fixtures.all_fixtures()]
     result["fixtures"] = {k: result["fixtures"][k] for k in order if k in result["fixtures"]}
-    OUT.write_text(dump(result))
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes)", file=sys.stderr)
+    out_path.write_text(dump(result))
+    print(f"wrote {out_path} ({out_path.stat().st_size} bytes)", file=sys.stderr)
 
 
 def dump(result: dict) -> str:
