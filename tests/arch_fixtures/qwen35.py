@@ -36,7 +36,7 @@ def text_config(moe: bool, V: int) -> dict:
                              "rope_theta": 10000000, "rope_type": "default"},
          "use_cache": True, "vocab_size": V}
     if moe:
-        c.update({"moe_intermediate_size": 256, "num_experts": 8, "num_experts_per_tok": 2,
+        c.update({"moe_intermediate_size": 256, "num_experts": 4, "num_experts_per_tok": 2,
                   "output_router_logits": False, "router_aux_loss_coef": 0.001, "shared_expert_intermediate_size": 256})
     else:
         c["intermediate_size"] = 768   # 12288 in the 9B
@@ -60,7 +60,7 @@ def layer(p: str, kind: str, moe: bool) -> list:
                norm(a + "k_norm.weight", D, mean=z, std=0.1)]
     m = p + "mlp."
     if moe:
-        X, F, FS = 8, 256, 256
+        X, F, FS = 4, 256, 256
         ts += [T(m + "gate.weight", X, E), T(m + "experts.gate_up_proj", X, 2 * F, E), T(m + "experts.down_proj", X, E, F),
                T(m + "shared_expert.gate_proj.weight", FS, E), T(m + "shared_expert.up_proj.weight", FS, E),
                T(m + "shared_expert.down_proj.weight", E, FS), T(m + "shared_expert_gate.weight", 1, E)]
@@ -126,7 +126,7 @@ def build(name: str, hf_class: str, dir_name: str, moe: bool, vlm: bool) -> Fixt
     notes = ("model_type unknown to transformers 4.57.6 (the converter reads config.json); 3 linear-attention layers + "
              "1 full-attention layer + 1 MTP layer; 2 key heads / 4 value heads (the converter reorders V heads)")
     if moe:
-        notes += "; 8 experts fused 3-D, 2 used, shared expert + gate"
+        notes += "; 4 experts (of 256) fused 3-D, 2 used, shared expert + gate"
     if vlm:
         notes += "; vision tower (model.visual.*) present, dropped by the text conversion"
     return Fixture(name, hf_class, dir_name, cfg, ts, files, pre="qwen35", pre_source=QWEN35_PRE, notes=notes)

@@ -15,7 +15,7 @@ QWEN2_PRE = ("convert_hf_to_gguf_update.py names Qwen/Qwen1.5-7B's tokenizer 'qw
 def qwen2moe() -> Fixture:
     b, tc = qwen_tokenizer()
     V = pad_to(b.n_vocab, 128)  # 151936
-    E, H, F, FS, L, X = 256, 4, 352, 1024, 2, 8   # Qwen1.5-MoE-A2.7B: 2048, moe 1408, shared 5632, 60 experts / 4 used
+    E, H, F, FS, L, X = 256, 4, 352, 1024, 2, 4   # Qwen1.5-MoE-A2.7B: 2048, moe 1408, shared 5632, 60 experts / 4 used
     cfg = {"architectures": ["Qwen2MoeForCausalLM"], "attention_dropout": 0.0, "bos_token_id": b.ids["<|endoftext|>"],
            "decoder_sparse_step": 1, "eos_token_id": b.ids["<|endoftext|>"], "hidden_act": "silu", "hidden_size": E,
            "initializer_range": 0.02, "intermediate_size": 1408, "max_position_embeddings": 8192,
@@ -39,7 +39,7 @@ def qwen2moe() -> Fixture:
                                         "eos_token_id": b.ids["<|endoftext|>"], "max_new_tokens": 2048,
                                         "transformers_version": "4.40.0.dev0"}}
     return Fixture("qwen2moe", "Qwen2MoeForCausalLM", "Qwen1.5-MoE-A2.7B", cfg, ts, files, pre="qwen2",
-                   pre_source=QWEN2_PRE, notes="8 of 60 experts, 2 used; expert rows of 352 (1408 in the real model)")
+                   pre_source=QWEN2_PRE, notes="4 of 60 experts, 2 used; expert rows of 352 (1408 in the real model)")
 
 
 def qwen3moe() -> Fixture:

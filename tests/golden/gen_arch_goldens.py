@@ -300,12 +300,13 @@ def do_fixture(fx, llama_cpp_dir: str, gguf) -> dict:
             targets[label]["run"] = run_llama(path, sfile if label == "F32" else None)
         ref_tokens = targets["F32"]["run"].pop("tokens", None)
         hf = hf_tokens(d, strings)
-        same = hf is not None and ref_tokens is not None and all(
-            h is None or h == r for h, r in zip(hf, ref_tokens))
+        # None: nothing to compare with (no tokenizer.json / tokenizer.model, e.g. Kimi's tiktoken.model)
+        same = None if hf is None or ref_tokens is None else all(h is None or h == r for h, r in zip(hf, ref_tokens))
         entry["tokenization"] = {"strings": strings, "llama_cpp_reference": ref_tokens,
                                  "hf": "same" if same and hf == ref_tokens else hf,
                                  "reference_matches_hf": same,
-                                 "hf_source": "tokenizer.json" if (d / "tokenizer.json").is_file() else "tokenizer.model"}
+                                 "hf_source": "tokenizer.json" if (d / "tokenizer.json").is_file() else
+                                 "tokenizer.model" if (d / "tokenizer.model").is_file() else None}
         entry["targets"] = compact(targets)
         ran = [k for k, v in targets.items() if v["run"].get("ran")]
         entry["llama_cpp_ran"] = {"all": len(ran) == len(targets), "ran": ran}
