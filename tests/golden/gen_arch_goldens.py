@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import re
 import json
 import os
 import subprocess
@@ -96,6 +97,19 @@ ARRAY_INLINE = DG.ARRAY_INLINE
 
 
 sha = DG.sha
+_URL = re.compile(r"[a-z]+://\S+")
+_TMP = re.compile(r"/[^\s\"']*/arch-[A-Za-z0-9_]+(-[a-z0-9_]*/?)?")
+
+
+def clean(v):
+    """Recorded messages without the run's temporary paths or any URL (they name hosts)."""
+    if isinstance(v, str):
+        return _URL.sub("<url>", _TMP.sub("<tmp>/", v))
+    if isinstance(v, list):
+        return [clean(x) for x in v]
+    if isinstance(v, dict):
+        return {k: clean(x) for k, x in v.items()}
+    return v
 
 
 # ------------------------------------------------------------- the converter
@@ -226,7 +240,7 @@ def run_llama(path: Path, strings_file: Path | None = None) -> dict:
     p = subprocess.run(args, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
     if p.returncode == 0 and p.stdout.strip():
         return json.loads(p.stdout.strip().splitlines()[-1])
-    return {"ran": False, "error": (p.stderr.strip().splitlines() or ["?"])[-3:], "rc": p.returncode}
+    return {"ran": False, "error": clean((p.stderr.strip().splitlines() or ["?"])[-3:]), "rc": p.returncode}
 
 
 def hf_tokens(model_dir: Path, strings: list) -> list | None:
@@ -260,12 +274,13 @@ def do_fixture(fx, llama_cpp_dir: str, gguf) -> dict:
             run = next((r for r in rep["runs"] if r["outtype"] == ot), None)
             if run is not None and run["rc"] == 0 and jobs[ot].exists():
                 outs[label] = jobs[ot]
-        entry["converter"] = {"hparams": (rep.get("hparams") or [{}])[0],
-                              "pre_lookup": (rep.get("pre_lookups") or [None])[0]}
+        entry["converter"] = clean({"hparams": (rep.get("hparams") or [{}])[0],
+                                    "pre_lookup": (rep.get("pre_lookups") or [None])[0]})
         if len(outs) != len(CONVERTER_TYPES):
             bad = next((r for r in rep["runs"] if r["rc"] != 0), {"outtype": "?", "exception": None})
-            entry["converter"]["failed"] = {"outtype": bad["outtype"], "exception": bad.get("exception"),
-                                            "log_tail": rep.get("log_tail"), "warnings": rep.get("warnings", [])[-8:]}
+            entry["converter"]["failed"] = clean({"outtype": bad["outtype"], "exception": bad.get("exception"),
+                                                  "log_tail": rep.get("log_tail"),
+                                                  "warnings": rep.get("warnings", [])[-8:]})
             print(f"{fx.name}: converter FAILED ({bad['outtype']}): {bad.get('exception')}", file=sys.stderr)
             if "F32" not in outs:
                 return entry
