@@ -57,9 +57,9 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import re
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
