@@ -440,6 +440,11 @@ def bpe(specials: Sequence[Tuple[str, bool]], *, first: bool = False, regex: Opt
         start_base, start_sp = 0, len(base) + gap
     vocab = {t: start_base + i for i, t in enumerate(base)}
     toks = [added(c, start_sp + i, sp) for i, (c, sp) in enumerate(specials)]
+    if first:
+        # vocabularies that open with their control tokens (StarCoder/Granite, Cohere, Tekken, DeepSeek-V3,
+        # EXAONE, GPT-NeoX) list them in model.vocab as well as in added_tokens (tokenizers ignores the
+        # added tokens' "id" and numbers any token missing from the model's vocabulary after it)
+        vocab.update({t["content"]: t["id"] for t in toks})
     tj = byte_level_bpe_json([], merges, toks, regex=regex, normalizer=normalizer, merges_as_pairs=merges_as_pairs,
                              ignore_merges=ignore_merges, trim_offsets=trim_offsets, post_processor=post_processor,
                              decoder=decoder)

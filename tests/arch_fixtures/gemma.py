@@ -211,7 +211,8 @@ def gemma4_tokenizer():
                 added("[multimodal]", 5, False)]
     specials += [added(t, first_special + i, t not in ('<|"|>',)) for i, t in enumerate(GEMMA4_SPECIALS)]
     tj = spm_hf_tokenizer_json(p, specials, prepend=False, post_processor=template_processing("<bos>", 2))
-    tc = {"added_tokens_decoder": added_tokens_decoder(specials), "bos_token": "<bos>", "chat_template": GEMMA4_TEMPLATE,
+    tc = {"added_tokens_decoder": added_tokens_decoder(specials), "additional_special_tokens": GEMMA4_SPECIALS,
+          "bos_token": "<bos>", "chat_template": GEMMA4_TEMPLATE,
           "clean_up_tokenization_spaces": False, "eos_token": "<eos>", "extra_special_tokens": {},
           "model_max_length": 1000000000000000019884624838656, "pad_token": "<pad>", "padding_side": "left",
           "processor_class": "Gemma4Processor", "spaces_between_special_tokens": False,
