@@ -282,8 +282,9 @@ type pipeline struct {
 
 func newPipeline(w *gguf.Writer) *pipeline {
 	p := &pipeline{jobs: make(chan []byte, 2), acks: make(chan error, 2)}
+	jobs := p.jobs // stop() clears p.jobs: the goroutine keeps its own reference
 	go func() {
-		for b := range p.jobs {
+		for b := range jobs {
 			_, err := w.Write(b)
 			p.acks <- err
 		}
