@@ -13,18 +13,22 @@ func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 func q2_KBlock(y []byte, x, qw []float32) {
 	var (
 		L            [qkK]uint8
-		weights      [16]float32
+		xt, wt       [qkK]float32 // transposed: element i of group j at 16i+j
+		r            qkxLanes
 		scales, mins [16]float32
 		scb          = (*[16]byte)(y[0:16])
 	)
 	if qw == nil {
+		for j := 0; j < 16; j++ {
+			for i, v := range (*[16]float32)(x[16*j:]) {
+				xt[16*i+j] = v
+				wt[16*i+j] = abs32(v)
+			}
+		}
+		qkxSearchLanes(xt[:], wt[:], 16, 16, qkxQ2_K, &r)
 		var maxScl, maxMin float32
 		for j := 0; j < 16; j++ {
-			xs := x[16*j : 16*j+16]
-			for l, v := range xs {
-				weights[l] = abs32(v)
-			}
-			scales[j], mins[j] = makeQkx(16, qkxQ2_K, xs, weights[:], L[16*j:])
+			scales[j], mins[j] = r.scale[j], r.theMin[j]
 			if scales[j] > maxScl {
 				maxScl = scales[j]
 			}
@@ -48,19 +52,26 @@ func q2_KBlock(y []byte, x, qw []float32) {
 		}
 		putF16(y[82:], maxMin/15)
 	} else {
-		var sw [16]float32
-		var Ls, Lm [16]uint8
+		var (
+			weights [16]float32
+			sw      [16]float32
+			Ls, Lm  [16]uint8
+		)
 		sigma2 := float32(sumSquares(x[:qkK]) / qkK)
 		for j := 0; j < 16; j++ {
-			xs := x[16*j : 16*j+16]
-			imatrixWeights(weights[:], xs, qw[16*j:], sigma2)
+			xs := (*[16]float32)(x[16*j:])
+			imatrixWeights(weights[:], xs[:], qw[16*j:], sigma2)
 			var s float32
-			for _, v := range weights {
+			for i, v := range weights {
 				s += v
+				xt[16*i+j] = xs[i]
+				wt[16*i+j] = v
 			}
 			sw[j] = s
-			scales[j], mins[j] = makeQkx(16, qkx3Q2_K, xs, weights[:], L[16*j:])
 		}
+		qkxSearchLanes(xt[:], wt[:], 16, 16, qkx3Q2_K, &r)
+		copy(scales[:], r.scale[:])
+		copy(mins[:], r.theMin[:])
 		dm := makeQpQuants(16, 15, scales[:], Ls[:], sw[:])
 		mm := makeQpQuants(16, 15, mins[:], Lm[:], sw[:])
 		putF16(y[80:], dm)
@@ -72,7 +83,8 @@ func q2_KBlock(y []byte, x, qw []float32) {
 	d, dmin := getF16(y[80:]), getF16(y[82:])
 	for j := 0; j < 16; j++ {
 		dl := float32(d * float32(scb[j]&0xF))
-		if dl == 0 {
+		if dl == 0 { // ggml keeps the search's levels
+			qkxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r.is[j], r.min[j], 3)
 			continue
 		}
 		ml := float32(dmin * float32(scb[j]>>4))
@@ -201,10 +213,12 @@ func quantizeQ5_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	})
 }
 
-// q45_KScales is q45_KScalesRef with the fast searches.
+// q45_KScales is q45_KScalesRef with the 8 sub-block searches run side by
+// side (qkxSearchLanes).
 func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 	var (
-		weights      [32]float32
+		xt, wt       [qkK]float32 // transposed: element i of sub-block j at 8i+j
+		r            qkxLanes
 		scales, mins [8]float32
 		sc           = hdr[4:16]
 	)
@@ -213,14 +227,18 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		if nmax == 31 {
 			cfg = qkxQ5_K
 		}
+		for j := 0; j < 8; j++ {
+			xs := (*[32]float32)(x[32*j:])
+			avX := sqrt32(float32(sumSquares(xs[:]) / 32))
+			for i, v := range xs {
+				xt[8*i+j] = v
+				wt[8*i+j] = avX + abs32(v)
+			}
+		}
+		qkxSearchLanes(xt[:], wt[:], 8, 32, cfg, &r)
 		var maxScale, maxMin float32
 		for j := 0; j < 8; j++ {
-			xs := x[32*j : 32*j+32]
-			avX := sqrt32(float32(sumSquares(xs) / 32))
-			for l, v := range xs {
-				weights[l] = avX + abs32(v)
-			}
-			scales[j], mins[j] = makeQkx(32, cfg, xs, weights[:], L[32*j:])
+			scales[j], mins[j] = r.scale[j], r.theMin[j]
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -247,19 +265,26 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		if nmax == 31 {
 			cfg = qkx3Q5
 		}
-		var sw [8]float32
-		var Ls, Lm [8]uint8
+		var (
+			weights [32]float32
+			sw      [8]float32
+			Ls, Lm  [8]uint8
+		)
 		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 8; j++ {
-			xs := x[32*j : 32*j+32]
-			imatrixWeights(weights[:], xs, qw[32*j:], sigma2)
+			xs := (*[32]float32)(x[32*j:])
+			imatrixWeights(weights[:], xs[:], qw[32*j:], sigma2)
 			var s float32
-			for _, v := range weights {
+			for i, v := range weights {
 				s += v
+				xt[8*i+j] = xs[i]
+				wt[8*i+j] = v
 			}
 			sw[j] = s
-			scales[j], mins[j] = makeQkx(32, cfg, xs, weights[:], L[32*j:])
 		}
+		qkxSearchLanes(xt[:], wt[:], 8, 32, cfg, &r)
+		copy(scales[:], r.scale[:8])
+		copy(mins[:], r.theMin[:8])
 		dBlock := makeQpQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQpQuants(8, 63, mins[:], Lm[:], sw[:])
 		for j := 0; j < 8; j++ {
@@ -276,7 +301,8 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 	for j := 0; j < 8; j++ {
 		s, m := getScaleMinK4(j, sc)
 		dl := float32(d * float32(s))
-		if dl == 0 {
+		if dl == 0 { // ggml keeps the search's levels
+			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[j], r.min[j], nmax)
 			continue
 		}
 		ml := float32(dmin * float32(m))

@@ -1,0 +1,141 @@
+package quant
+
+// Scale searches run on several groups side by side, one group per SIMD
+// lane.
+//
+// make_qkx2/qkx3_quants and make_qx_quants run independently on each group
+// (sub-block) of a super-block: 8 groups of 32 for Q4_K/Q5_K, 16 groups of
+// 16 for Q2_K, Q3_K and Q6_K. Each lane below performs exactly ggml's
+// operations, in ggml's order, on its own group, including its own
+// sequential candidate choice (every running best and, for make_qkx, the
+// running min that later candidates use), so the results are the same
+// bits as the per-group reference. Unlike the lanes-over-candidates
+// primitives of search.go, no candidate is ever evaluated twice and no
+// lane is padding.
+//
+// The generic functions here are written candidate by candidate, lane by
+// lane, as the assembly runs them; they are the portable implementation
+// and the twins the assembly is tested against (TestLanesAsmMatchGeneric).
+// Data is transposed: xt[i*lanes+k] is element i of group k.
+
+// qkxLanes receives make_qkx2/qkx3_quants' results for up to 16 groups.
+type qkxLanes struct {
+	// scale and theMin are make_qkx's return values (the group's values
+	// are approximated by scale·L − theMin).
+	scale, theMin [16]float32
+	// is and min are the inverse scale and the min of the winning
+	// candidate (the initial guess is candidate 0): the group's levels are
+	// clamp(nearestInt(is·(x − min)), 0, nmax), which is how ggml computed
+	// them. A group ggml leaves at once (max == min) has is = min = 0.
+	is, min [16]float32
+}
+
+// qkxLanesGeneric is make_qkx2_quants (c.qkx3 false) or make_qkx3_quants
+// (true) with explicit weights on `lanes` (≤ 16) groups of n (≤ maxGroup)
+// elements: xt[i*lanes+k] and wt[i*lanes+k] are element i of group k and
+// its weight. Per lane it is makeQkxQuantsRef step for step: the min, max
+// and weighted sums in element order; the initial guess (candidate 0,
+// inverse scale nmax/(max − min), scale its reciprocal, no fit); then
+// candidates 1..nstep+1 with inverse scale c.num[p]/(max − min) under the
+// lane's current min, each with ggml's least-squares fit and weighted
+// error, a candidate with D > 0 and a smaller error replacing the best and
+// its min becoming the lane's min.
+func qkxLanesGeneric(xt, wt []float32, lanes, n int, c *qkxConfig, r *qkxLanes) {
+	var (
+		mn, mx, sumW, sumX         [16]float32
+		best, scale, winIs, winMin [16]float32
+		cis, ts, tm, cerr          [16]float32
+		sumL, sumL2, sumXL         [16]float32
+		valid                      [16]bool
+		lf                         [maxGroup * 16]float32
+	)
+	for k := 0; k < lanes; k++ {
+		mn[k], mx[k] = xt[k], xt[k]
+		sumW[k] = wt[k]
+		sumX[k] = float32(wt[k] * xt[k])
+	}
+	for i := 1; i < n; i++ {
+		for k := 0; k < lanes; k++ {
+			x, w := xt[i*lanes+k], wt[i*lanes+k]
+			if x < mn[k] {
+				mn[k] = x
+			}
+			if x > mx[k] {
+				mx[k] = x
+			}
+			sumW[k] += w
+			sumX[k] += float32(w * x)
+		}
+	}
+	for k := 0; k < lanes; k++ {
+		if mn[k] > 0 {
+			mn[k] = 0
+		}
+	}
+	initMin := mn
+	for p := 0; p <= c.nstep+1; p++ {
+		for k := 0; k < lanes; k++ {
+			cis[k] = c.num[p] / (mx[k] - mn[k])
+			sumL[k], sumL2[k], sumXL[k], cerr[k] = 0, 0, 0, 0
+		}
+		for i := 0; i < n; i++ {
+			for k := 0; k < lanes; k++ {
+				x, w := xt[i*lanes+k], wt[i*lanes+k]
+				l := float32(clampI32(nearestInt(float32(cis[k]*(x-mn[k]))), 0, c.nmax))
+				lf[i*lanes+k] = l
+				wl := float32(w * l)
+				sumL[k] += wl
+				sumL2[k] += float32(wl * l)
+				sumXL[k] += float32(wl * x)
+			}
+		}
+		for k := 0; k < lanes; k++ {
+			if p == 0 { // ggml's initial guess: no fit
+				ts[k], tm[k], valid[k] = 1/cis[k], mn[k], true
+				continue
+			}
+			D := float32(sumW[k]*sumL2[k]) - float32(sumL[k]*sumL[k])
+			valid[k] = D > 0
+			ts[k] = (float32(sumW[k]*sumXL[k]) - float32(sumX[k]*sumL[k])) / D
+			tm[k] = (float32(sumL2[k]*sumX[k]) - float32(sumL[k]*sumXL[k])) / D
+			if tm[k] > 0 {
+				tm[k] = 0
+				ts[k] = sumXL[k] / sumL2[k]
+			}
+		}
+		for i := 0; i < n; i++ {
+			for k := 0; k < lanes; k++ {
+				x, w := xt[i*lanes+k], wt[i*lanes+k]
+				diff := float32(float32(ts[k]*lf[i*lanes+k])+tm[k]) - x
+				if c.useMad {
+					diff = abs32(diff)
+				} else {
+					diff = float32(diff * diff)
+				}
+				cerr[k] += float32(w * diff)
+			}
+		}
+		for k := 0; k < lanes; k++ {
+			if p == 0 || valid[k] && cerr[k] < best[k] {
+				best[k], scale[k] = cerr[k], ts[k]
+				winIs[k], winMin[k] = cis[k], mn[k]
+				mn[k] = tm[k]
+			}
+		}
+	}
+	for k := 0; k < lanes; k++ {
+		if (!c.qkx3 && mx[k] == initMin[k]) || (c.qkx3 && mx[k] <= initMin[k]) {
+			r.scale[k], r.theMin[k], r.is[k], r.min[k] = 0, -initMin[k], 0, 0
+			continue
+		}
+		r.scale[k], r.theMin[k], r.is[k], r.min[k] = scale[k], -mn[k], winIs[k], winMin[k]
+	}
+}
+
+// qkxLevels writes a group's levels from its qkxLanes entry:
+// L[i] = clamp(nearestInt(is·(x[i] − min)), 0, nmax).
+func qkxLevels(L []uint8, x []float32, is, min float32, nmax int32) {
+	for i, v := range x {
+		L[i] = uint8(clampI32(nearestInt(float32(is*(v-min))), 0, nmax))
+	}
+}
