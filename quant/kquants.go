@@ -7,28 +7,56 @@ package quant
 // checks byte equality with the twins.
 
 func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q2_KLen, q2_KBlock)
-}
-
-func q2_KBlock(y []byte, x, qw []float32) {
-	var (
-		L            [qkK]uint8
-		xt, wt       [qkK]float32 // transposed: element i of group j at 16i+j
-		r            qkxLanes
-		scales, mins [16]float32
-		scb          = (*[16]byte)(y[0:16])
-	)
-	if qw == nil {
-		for j := 0; j < 16; j++ {
-			for i, v := range (*[16]float32)(x[16*j:]) {
-				xt[16*i+j] = v
-				wt[16*i+j] = abs32(v)
+	var ws qkxWork
+	forSuperBlockBatch(dst, src, nPerRow, imatrix, q2_KLen, 2, func(y *[4][]byte, x, qw *[4][]float32, count int) {
+		var (
+			r  [2]qkxLanes
+			sw [2][16]float32
+		)
+		cfg := qkxQ2_K
+		if qw[0] != nil {
+			cfg = qkx3Q2_K
+		}
+		for h := 0; h < count; h++ {
+			xt, wt := ws.xt[h][:], ws.wt[h][:]
+			if qw[h] == nil {
+				transposeGroups16(xt, x[h], 16, 16, 0)
+				groupWeights16(wt, xt, 16, weightsAbs)
+				continue
+			}
+			var weights [16]float32
+			sigma2 := float32(sumSquares(x[h][:qkK]) / qkK)
+			for j := 0; j < 16; j++ {
+				xs := (*[16]float32)(x[h][16*j:])
+				imatrixWeights(weights[:], xs[:], qw[h][16*j:], sigma2)
+				var s float32
+				for i, v := range weights {
+					s += v
+					xt[16*i+j] = xs[i]
+					wt[16*i+j] = v
+				}
+				sw[h][j] = s
 			}
 		}
-		qkxSearchLanes(xt[:], wt[:], 16, 16, qkxQ2_K, &r)
+		qkxSearch(&ws, count, 16, cfg, &r)
+		for h := 0; h < count; h++ {
+			q2_KFinish(y[h], x[h], qw[h] != nil, &r[h], &sw[h])
+		}
+	})
+}
+
+// q2_KFinish is the rest of q2_KBlockRef for one super-block whose 16 group
+// searches are in r (sw: the sums of the groups' imatrix weights): the
+// 4-bit scales and mins, d and dmin, the levels and their packing.
+func q2_KFinish(y []byte, x []float32, imatrix bool, r *qkxLanes, sw *[16]float32) {
+	var (
+		L            [qkK]uint8
+		scales, mins = &r.scale, &r.theMin
+		scb          = (*[16]byte)(y[0:16])
+	)
+	if !imatrix {
 		var maxScl, maxMin float32
 		for j := 0; j < 16; j++ {
-			scales[j], mins[j] = r.scale[j], r.theMin[j]
 			if scales[j] > maxScl {
 				maxScl = scales[j]
 			}
@@ -52,26 +80,7 @@ func q2_KBlock(y []byte, x, qw []float32) {
 		}
 		putF16(y[82:], maxMin/15)
 	} else {
-		var (
-			weights [16]float32
-			sw      [16]float32
-			Ls, Lm  [16]uint8
-		)
-		sigma2 := float32(sumSquares(x[:qkK]) / qkK)
-		for j := 0; j < 16; j++ {
-			xs := (*[16]float32)(x[16*j:])
-			imatrixWeights(weights[:], xs[:], qw[16*j:], sigma2)
-			var s float32
-			for i, v := range weights {
-				s += v
-				xt[16*i+j] = xs[i]
-				wt[16*i+j] = v
-			}
-			sw[j] = s
-		}
-		qkxSearchLanes(xt[:], wt[:], 16, 16, qkx3Q2_K, &r)
-		copy(scales[:], r.scale[:])
-		copy(mins[:], r.theMin[:])
+		var Ls, Lm [16]uint8
 		dm := makeQpQuants(16, 15, scales[:], Ls[:], sw[:])
 		mm := makeQpQuants(16, 15, mins[:], Lm[:], sw[:])
 		putF16(y[80:], dm)
@@ -183,62 +192,133 @@ func q3_KBlock(y []byte, x, qw []float32) {
 }
 
 func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q4_KLen, func(y []byte, x, qw []float32) {
-		var L [qkK]uint8
-		q45_KScales(y[0:16], x, qw, &L, 15)
-		qs := (*[128]byte)(y[16:144])
-		for c := 0; c < 4; c++ {
-			for l := 0; l < 32; l++ {
-				qs[32*c+l] = L[64*c+l] | L[64*c+l+32]<<4
+	var ws qkxWork
+	forSuperBlockBatch(dst, src, nPerRow, imatrix, q4_KLen, 4, func(y *[4][]byte, x, qw *[4][]float32, count int) {
+		var L [4][qkK]uint8
+		q45_KScales(&ws, y, x, qw, &L, 15, count)
+		for h := 0; h < count; h++ {
+			qs := (*[128]byte)(y[h][16:144])
+			Lh := &L[h]
+			for c := 0; c < 4; c++ {
+				for l := 0; l < 32; l++ {
+					qs[32*c+l] = Lh[64*c+l] | Lh[64*c+l+32]<<4
+				}
 			}
 		}
 	})
 }
 
 func quantizeQ5_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q5_KLen, func(y []byte, x, qw []float32) {
-		var L [qkK]uint8
-		q45_KScales(y[0:16], x, qw, &L, 31)
-		qh := (*[32]byte)(y[16:48])
-		ql := (*[128]byte)(y[48:176])
-		for j := 0; j < 32; j++ {
-			var h uint8
-			for c := 0; c < 4; c++ {
-				l1, l2 := L[64*c+j], L[64*c+j+32]
-				h |= (l1>>4)<<(2*c) | (l2>>4)<<(2*c+1)
-				ql[32*c+j] = l1&0xF | (l2&0xF)<<4
+	var ws qkxWork
+	forSuperBlockBatch(dst, src, nPerRow, imatrix, q5_KLen, 4, func(y *[4][]byte, x, qw *[4][]float32, count int) {
+		var L [4][qkK]uint8
+		q45_KScales(&ws, y, x, qw, &L, 31, count)
+		for h := 0; h < count; h++ {
+			qh := (*[32]byte)(y[h][16:48])
+			ql := (*[128]byte)(y[h][48:176])
+			Lh := &L[h]
+			for j := 0; j < 32; j++ {
+				var hb uint8
+				for c := 0; c < 4; c++ {
+					l1, l2 := Lh[64*c+j], Lh[64*c+j+32]
+					hb |= (l1>>4)<<(2*c) | (l2>>4)<<(2*c+1)
+					ql[32*c+j] = l1&0xF | (l2&0xF)<<4
+				}
+				qh[j] = hb
 			}
-			qh[j] = h
 		}
 	})
 }
 
-// q45_KScales is q45_KScalesRef with the 8 sub-block searches run side by
-// side (qkxSearchLanes).
-func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
-	var (
-		xt, wt       [qkK]float32 // transposed: element i of sub-block j at 8i+j
-		r            qkxLanes
-		scales, mins [8]float32
-		sc           = hdr[4:16]
-	)
-	if qw == nil {
-		cfg := qkxQ4_K
-		if nmax == 31 {
-			cfg = qkxQ5_K
-		}
-		for j := 0; j < 8; j++ {
-			xs := (*[32]float32)(x[32*j:])
-			avX := sqrt32(float32(sumSquares(xs[:]) / 32))
-			for i, v := range xs {
-				xt[8*i+j] = v
-				wt[8*i+j] = avX + abs32(v)
+// forSuperBlockBatch is forSuperBlocks for encoders that take up to `batch`
+// (≤ 4) super-blocks at a time: f receives the output blocks, inputs and
+// imatrix columns of `count` consecutive blocks (count < batch only at the
+// end of src).
+func forSuperBlockBatch(dst []byte, src []float32, nPerRow int, imatrix []float32, blockLen, batch int,
+	f func(y *[4][]byte, x, qw *[4][]float32, count int)) {
+	nb := len(src) / qkK
+	for b := 0; b < nb; b += batch {
+		var y [4][]byte
+		var x, qw [4][]float32
+		count := min(batch, nb-b)
+		for h := 0; h < count; h++ {
+			bb := b + h
+			y[h] = dst[bb*blockLen : (bb+1)*blockLen]
+			x[h] = src[bb*qkK : (bb+1)*qkK]
+			if imatrix != nil {
+				col := bb * qkK % nPerRow
+				qw[h] = imatrix[col : col+qkK]
 			}
 		}
-		qkxSearchLanes(xt[:], wt[:], 8, 32, cfg, &r)
+		f(&y, &x, &qw, count)
+	}
+}
+
+// q45_KScales is q45_KScalesRef for count (1..4) super-blocks at once,
+// with all their sub-block searches run side by side (qkxSearch):
+// sub-block j of block h is lane 8(h%2)+j of set h/2 (an odd count leaves
+// lanes 8..15 of the last set as a copy of lanes 0..7).
+func q45_KScales(ws *qkxWork, y *[4][]byte, x, qw *[4][]float32, L *[4][qkK]uint8, nmax int32, count int) {
+	var (
+		r  [2]qkxLanes
+		sw [4][8]float32
+	)
+	imatrix := qw[0] != nil
+	cfg := qkxQ4_K
+	if imatrix {
+		cfg = qkx3Q4
+	}
+	if nmax == 31 {
+		cfg = qkxQ5_K
+		if imatrix {
+			cfg = qkx3Q5
+		}
+	}
+	sets := (count + 1) / 2
+	for h := 0; h < 2*sets; h++ {
+		hh := min(h, count-1)
+		xh := x[hh]
+		xt, wt := ws.xt[h/2][:], ws.wt[h/2][:]
+		off := 8 * (h % 2)
+		if !imatrix {
+			transposeGroups16(xt, xh, 8, 32, off)
+			if h%2 == 1 {
+				groupWeights16(wt, xt, 32, weightsAvAbs)
+			}
+			continue
+		}
+		var weights [32]float32
+		sigma2 := float32(float32(2*sumSquares(xh[:qkK])) / qkK)
+		for j := 0; j < 8; j++ {
+			xs := (*[32]float32)(xh[32*j:])
+			imatrixWeights(weights[:], xs[:], qw[hh][32*j:], sigma2)
+			var s float32
+			for i, v := range weights {
+				s += v
+				xt[16*i+off+j] = xs[i]
+				wt[16*i+off+j] = v
+			}
+			sw[hh][j] = s
+		}
+	}
+	qkxSearch(ws, sets, 32, cfg, &r)
+	for h := 0; h < count; h++ {
+		q45_KFinish(y[h][0:16], x[h], imatrix, &L[h], nmax, &r[h/2], 8*(h%2), &sw[h])
+	}
+}
+
+// q45_KFinish is the rest of q45_KScalesRef for one super-block whose
+// search results are lanes off..off+7 of r (sw: the sums of its sub-blocks'
+// imatrix weights): the 6-bit scales and mins, d and dmin, and the levels.
+func q45_KFinish(hdr []byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int32, r *qkxLanes, off int, sw *[8]float32) {
+	var (
+		scales = (*[8]float32)(r.scale[off:])
+		mins   = (*[8]float32)(r.theMin[off:])
+		sc     = hdr[4:16]
+	)
+	if !imatrix {
 		var maxScale, maxMin float32
 		for j := 0; j < 8; j++ {
-			scales[j], mins[j] = r.scale[j], r.theMin[j]
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -261,30 +341,7 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		putF16(hdr[0:], maxScale/63)
 		putF16(hdr[2:], maxMin/63)
 	} else {
-		cfg := qkx3Q4
-		if nmax == 31 {
-			cfg = qkx3Q5
-		}
-		var (
-			weights [32]float32
-			sw      [8]float32
-			Ls, Lm  [8]uint8
-		)
-		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
-		for j := 0; j < 8; j++ {
-			xs := (*[32]float32)(x[32*j:])
-			imatrixWeights(weights[:], xs[:], qw[32*j:], sigma2)
-			var s float32
-			for i, v := range weights {
-				s += v
-				xt[8*i+j] = xs[i]
-				wt[8*i+j] = v
-			}
-			sw[j] = s
-		}
-		qkxSearchLanes(xt[:], wt[:], 8, 32, cfg, &r)
-		copy(scales[:], r.scale[:8])
-		copy(mins[:], r.theMin[:8])
+		var Ls, Lm [8]uint8
 		dBlock := makeQpQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQpQuants(8, 63, mins[:], Lm[:], sw[:])
 		for j := 0; j < 8; j++ {
@@ -302,7 +359,7 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		s, m := getScaleMinK4(j, sc)
 		dl := float32(d * float32(s))
 		if dl == 0 { // ggml keeps the search's levels
-			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[j], r.min[j], nmax)
+			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[off+j], r.min[off+j], nmax)
 			continue
 		}
 		ml := float32(dmin * float32(m))

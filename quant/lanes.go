@@ -139,3 +139,57 @@ func qkxLevels(L []uint8, x []float32, is, min float32, nmax int32) {
 		L[i] = uint8(clampI32(nearestInt(float32(is*(v-min))), 0, nmax))
 	}
 }
+
+// qkxWork is the workspace of qkxSearch: up to two sets of 16 groups of
+// up to maxGroup elements, element i of group k of set s at xt[s][16i+k]
+// with its weight at wt[s][16i+k]; lf and st are the kernels' scratch.
+type qkxWork struct {
+	xt, wt, lf [2][maxGroup * 16]float32
+	st         [2][9][16]float32
+}
+
+// qkxSearch runs make_qkx2/qkx3_quants (configuration c) on the 16 groups
+// of n elements of each of the first `sets` (1 or 2) sets of ws, results
+// in r[s]: qkxLanesGeneric's, with the fastest kernel available.
+func qkxSearch(ws *qkxWork, sets, n int, c *qkxConfig, r *[2]qkxLanes) {
+	done := qkxSearchAsm(ws, sets, n, c, r)
+	for s := done; s < sets; s++ {
+		qkxLanesGeneric(ws.xt[s][:], ws.wt[s][:], 16, n, c, &r[s])
+	}
+}
+
+// transposeGroups writes group j < groups of n elements, src[n*j:][:n],
+// to lane off+j of the lanes-wide layout dst: dst[lanes*i+off+j] =
+// src[n*j+i].
+func transposeGroups(dst, src []float32, groups, n, lanes, off int) {
+	for j := 0; j < groups; j++ {
+		for i, v := range src[n*j : n*j+n] {
+			dst[lanes*i+off+j] = v
+		}
+	}
+}
+
+// Weight kinds of groupWeights.
+const (
+	weightsAbs   = 0 // Q2_K: w = |x|
+	weightsAvAbs = 1 // Q4_K, Q5_K: w = sqrt(Σx²/n) + |x|, Σ in element order
+)
+
+// groupWeightsGeneric sets the weights wt of the `lanes` transposed groups
+// of n elements in xt, of the given kind.
+func groupWeightsGeneric(wt, xt []float32, lanes, n, kind int) {
+	for k := 0; k < lanes; k++ {
+		var av float32
+		if kind == weightsAvAbs {
+			var s float32
+			for i := 0; i < n; i++ {
+				v := xt[lanes*i+k]
+				s += float32(v * v)
+			}
+			av = sqrt32(float32(s / float32(n)))
+		}
+		for i := 0; i < n; i++ {
+			wt[lanes*i+k] = av + abs32(xt[lanes*i+k])
+		}
+	}
+}

@@ -15,20 +15,82 @@ package quant
 func qkxLanes8AVX2(xt, wt *float32, stride, n int, num *float32, ncand int, nmax float32,
 	mad, qkx3 bool, lf *[maxGroup * 8]float32, out *float32) (ok bool)
 
-// qkxSearchLanes runs qkxLanesGeneric's search with the fastest kernel
-// available: lanes is 8 or 16, n ≤ maxGroup.
-func qkxSearchLanes(xt, wt []float32, lanes, n int, c *qkxConfig, r *qkxLanes) {
-	if useAVX2 && lanes%8 == 0 && lanes <= 16 && n > 0 && n <= maxGroup {
-		_, _ = xt[lanes*n-1], wt[lanes*n-1]
-		var lf [maxGroup * 8]float32
-		ok := true
-		for off := 0; off < lanes && ok; off += 8 {
-			ok = qkxLanes8AVX2(&xt[off], &wt[off], 4*lanes, n, &c.num[0], c.nstep+2, float32(c.nmax),
-				c.useMad, c.qkx3, &lf, &r.scale[off])
+// qkxLanes16AVX512 is qkxLanesGeneric for 16 groups (one per ZMM lane)
+// of n elements, xt[16i+k] being element i of group k; it reports false,
+// leaving r unset, where qkxLanes8AVX2 would.
+//
+//go:noescape
+func qkxLanes16AVX512(xt, wt *float32, n int, num *float32, ncand int, nmax float32,
+	mad, qkx3 bool, lf *[maxGroup * 16]float32, out *qkxLanes) (ok bool)
+
+// qkxLanes2x16AVX512 is qkxLanesGeneric for both sets of ws (16 groups
+// each, one per ZMM lane, run interleaved), results in out[0] and out[1];
+// it reports false, leaving out unset, where qkxLanes8AVX2 would for any
+// group.
+//
+//go:noescape
+func qkxLanes2x16AVX512(ws *qkxWork, n int, num *float32, ncand int, nmax float32, mad, qkx3 bool, out *[2]qkxLanes) (ok bool)
+
+// qkxSearchAsm runs the search of the first sets of ws with assembly
+// kernels and returns how many sets it did (from the first); qkxSearch
+// does the rest with the generic code.
+func qkxSearchAsm(ws *qkxWork, sets, n int, c *qkxConfig, r *[2]qkxLanes) int {
+	if !useAVX2 || n <= 0 || n > maxGroup {
+		return 0
+	}
+	ncand, nmax := c.nstep+2, float32(c.nmax)
+	if useAVX512 {
+		if sets == 2 {
+			if qkxLanes2x16AVX512(ws, n, &c.num[0], ncand, nmax, c.useMad, c.qkx3, r) {
+				return 2
+			}
+			return 0
 		}
-		if ok {
-			return
+		if qkxLanes16AVX512(&ws.xt[0][0], &ws.wt[0][0], n, &c.num[0], ncand, nmax, c.useMad, c.qkx3, &ws.lf[0], &r[0]) {
+			return 1
+		}
+		return 0
+	}
+	for s := 0; s < sets; s++ {
+		for off := 0; off < 16; off += 8 {
+			if !qkxLanes8AVX2(&ws.xt[s][off], &ws.wt[s][off], 64, n, &c.num[0], ncand, nmax, c.useMad, c.qkx3,
+				(*[maxGroup * 8]float32)(ws.lf[s][:]), &r[s].scale[off]) {
+				return s
+			}
 		}
 	}
-	qkxLanesGeneric(xt, wt, lanes, n, c, r)
+	return sets
+}
+
+// transposeGroupsAVX2 is transposeGroups with lanes = 16 for groups and n
+// multiples of 8, dst pointing at lane off of row 0.
+//
+//go:noescape
+func transposeGroupsAVX2(dst, src *float32, groups, n int)
+
+// groupWeightsAVX2 is groupWeightsGeneric for the 8 lanes at wt and xt of
+// a 16-lane layout.
+//
+//go:noescape
+func groupWeightsAVX2(wt, xt *float32, n int, kind int)
+
+// transposeGroups16 is transposeGroups(dst, src, groups, n, 16, off).
+func transposeGroups16(dst, src []float32, groups, n, off int) {
+	if useAVX2 && groups%8 == 0 && n%8 == 0 && off%8 == 0 && groups > 0 && n > 0 && off+groups <= 16 {
+		_, _ = dst[16*(n-1)+off+groups-1], src[n*groups-1]
+		transposeGroupsAVX2(&dst[off], &src[0], groups, n)
+		return
+	}
+	transposeGroups(dst, src, groups, n, 16, off)
+}
+
+// groupWeights16 is groupWeightsGeneric with lanes = 16.
+func groupWeights16(wt, xt []float32, n, kind int) {
+	if useAVX2 && n > 0 {
+		_, _ = wt[16*n-1], xt[16*n-1]
+		groupWeightsAVX2(&wt[0], &xt[0], n, kind)
+		groupWeightsAVX2(&wt[8], &xt[8], n, kind)
+		return
+	}
+	groupWeightsGeneric(wt, xt, 16, n, kind)
 }

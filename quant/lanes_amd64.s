@@ -255,3 +255,629 @@ qkx8_fail:
 	MOVB $0, ok+72(FP)
 	VZEROUPPER
 	RET
+
+// func qkxLanes16AVX512(xt, wt *float32, n int, num *float32, ncand int, nmax float32,
+//	mad, qkx3 bool, lf *[maxGroup * 16]float32, out *qkxLanes) (ok bool)
+//
+// Reference: qkxLanesGeneric with 16 lanes (one ZMM lane per group;
+// element i of group k at xt[16i+k]), n elements per group, candidates
+// num[0..ncand-1]. The rounding shortcut and its guard are those of
+// qkxLanes8AVX2; it returns false when the guard fails.
+//
+// Registers: Z31 = 1.5·2²³, Z30 = nmax, Z29 = 0, Z28 = 0x7FFFFFFF,
+// Z27 = max, Z26 = the smallest x, Z25 = sumW, Z24 = sumX, Z23 = best,
+// Z22 = scale, Z21 = the winner's is, Z20 = the winner's min, Z19 = the
+// initial min, Z18 = 2²², Z12 = min, Z11 = is, Z10/Z9/Z8 = sumL/sumL2/sumXL;
+// K1 = groups ggml leaves at once, K2 = guard held so far, K5 = D > 0.
+TEXT ·qkxLanes16AVX512(SB), NOSPLIT, $0-65
+	MOVQ xt+0(FP), SI
+	MOVQ wt+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z31
+	VBROADCASTSS nmax+40(FP), Z30
+	VPXORD Z29, Z29, Z29
+	MOVL $0x7FFFFFFF, AX
+	VPBROADCASTD AX, Z28
+	MOVL $0x4A800000, AX
+	VPBROADCASTD AX, Z18
+
+	VMOVUPS (SI), Z12              // min
+	VMOVAPS Z12, Z27               // max
+	VMOVUPS (DI), Z25              // sumW
+	VMULPS Z12, Z25, Z24           // sumX = w*x
+	DECQ CX
+	JZ q16_stats_done
+q16_stats:
+	ADDQ $64, SI
+	ADDQ $64, DI
+	VMOVUPS (SI), Z0
+	VMOVUPS (DI), Z2
+	VMINPS Z12, Z0, Z12            // x < min ? x : min
+	VMAXPS Z27, Z0, Z27            // x > max ? x : max
+	VADDPS Z2, Z25, Z25
+	VMULPS Z0, Z2, Z5
+	VADDPS Z5, Z24, Z24
+	DECQ CX
+	JNZ q16_stats
+q16_stats_done:
+	VMOVAPS Z12, Z26
+	VCMPPS $0x1E, Z29, Z12, K3     // min > 0
+	VMOVAPS Z29, K3, Z12           // then min = 0
+	VMOVAPS Z12, Z19
+	MOVBLZX qkx3+45(FP), AX
+	TESTL AX, AX
+	JNZ q16_deg3
+	VCMPPS $0x00, Z12, Z27, K1     // max == min
+	JMP q16_deg
+q16_deg3:
+	VCMPPS $0x12, Z12, Z27, K1     // max <= min
+q16_deg:
+	KXNORW K2, K2, K2
+
+	MOVQ num+24(FP), R11
+	MOVQ ncand+32(FP), DX
+	XORQ R9, R9
+
+q16_cand:
+	VSUBPS Z12, Z27, Z0            // max - min
+	VBROADCASTSS (R11)(R9*4), Z11
+	VDIVPS Z0, Z11, Z11            // is
+
+	VMULPS Z11, Z0, Z1             // is*(max - min)
+	VSUBPS Z12, Z26, Z2
+	VMULPS Z11, Z2, Z2             // is*(xmin - min)
+	VPANDD Z28, Z1, Z1
+	VPANDD Z28, Z2, Z2
+	VCMPPS $0x11, Z18, Z1, K3      // < 2²² (ordered)
+	VCMPPS $0x11, Z18, Z2, K4
+	KANDW K3, K4, K3
+	KORW K1, K3, K3
+	KANDW K3, K2, K2
+
+	MOVQ xt+0(FP), SI
+	MOVQ wt+8(FP), DI
+	MOVQ lf+48(FP), BX
+	MOVQ n+16(FP), CX
+	VPXORD Z10, Z10, Z10
+	VPXORD Z9, Z9, Z9
+	VPXORD Z8, Z8, Z8
+q16_sums:
+	VMOVUPS (SI), Z0               // x
+	VSUBPS Z12, Z0, Z1             // x - min
+	VMULPS Z11, Z1, Z1             // is*(x - min)
+	VADDPS Z31, Z1, Z1             // round half to even
+	VSUBPS Z31, Z1, Z1
+	VMAXPS Z29, Z1, Z1             // clamp to 0..nmax
+	VMINPS Z30, Z1, Z1             // l
+	VMOVUPS Z1, (BX)
+	VMULPS (DI), Z1, Z2            // wl = w*l
+	VADDPS Z2, Z10, Z10            // sumL += wl
+	VMULPS Z1, Z2, Z3
+	VADDPS Z3, Z9, Z9              // sumL2 += wl*l
+	VMULPS Z0, Z2, Z2
+	VADDPS Z2, Z8, Z8              // sumXL += wl*x
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, BX
+	DECQ CX
+	JNZ q16_sums
+
+	TESTQ R9, R9
+	JNZ q16_fit
+	MOVL $0x3F800000, AX
+	VPBROADCASTD AX, Z3
+	VDIVPS Z11, Z3, Z3             // ts = 1/is
+	VMOVAPS Z12, Z4                // tm = min
+	KXNORW K5, K5, K5              // valid
+	JMP q16_error
+q16_fit:
+	VMULPS Z9, Z25, Z2             // sumW*sumL2
+	VMULPS Z10, Z10, Z3            // sumL*sumL
+	VSUBPS Z3, Z2, Z2              // D
+	VMULPS Z8, Z25, Z3             // sumW*sumXL
+	VMULPS Z10, Z24, Z4            // sumX*sumL
+	VSUBPS Z4, Z3, Z3
+	VDIVPS Z2, Z3, Z3              // ts
+	VMULPS Z24, Z9, Z4             // sumL2*sumX
+	VMULPS Z8, Z10, Z5             // sumL*sumXL
+	VSUBPS Z5, Z4, Z4
+	VDIVPS Z2, Z4, Z4              // tm
+	VCMPPS $0x1E, Z29, Z4, K3      // tm > 0
+	VDIVPS Z9, Z8, Z6              // sumXL/sumL2
+	VMOVAPS Z6, K3, Z3             // then ts = sumXL/sumL2
+	VMOVAPS Z29, K3, Z4            // and tm = 0
+	VCMPPS $0x1E, Z29, Z2, K5      // valid = D > 0
+
+q16_error:
+	MOVQ xt+0(FP), SI
+	MOVQ wt+8(FP), DI
+	MOVQ lf+48(FP), BX
+	MOVQ n+16(FP), CX
+	VPXORD Z6, Z6, Z6              // err
+	MOVBLZX mad+44(FP), R8
+	TESTL R8, R8
+	JNZ q16_mad
+q16_sq:
+	VMULPS (BX), Z3, Z0            // ts*l
+	VADDPS Z4, Z0, Z0              // + tm
+	VSUBPS (SI), Z0, Z0            // - x
+	VMULPS Z0, Z0, Z0
+	VMULPS (DI), Z0, Z0            // w*diff
+	VADDPS Z0, Z6, Z6
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, BX
+	DECQ CX
+	JNZ q16_sq
+	JMP q16_update
+q16_mad:
+	VMULPS (BX), Z3, Z0
+	VADDPS Z4, Z0, Z0
+	VSUBPS (SI), Z0, Z0
+	VPANDD Z28, Z0, Z0             // |diff|
+	VMULPS (DI), Z0, Z0
+	VADDPS Z0, Z6, Z6
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, BX
+	DECQ CX
+	JNZ q16_mad
+
+q16_update:
+	VCMPPS $0x11, Z23, Z6, K3      // err < best
+	KANDW K5, K3, K3               // and valid
+	TESTQ R9, R9
+	JNZ q16_blend
+	KXNORW K3, K3, K3              // candidate 0 always sets the best
+q16_blend:
+	VMOVAPS Z6, K3, Z23
+	VMOVAPS Z3, K3, Z22
+	VMOVAPS Z11, K3, Z21
+	VMOVAPS Z12, K3, Z20
+	VMOVAPS Z4, K3, Z12            // the winner's min is the lane's min
+
+	INCQ R9
+	CMPQ R9, DX
+	JLT q16_cand
+
+	KORTESTW K2, K2
+	JCC q16_fail                   // CF is set when every bit of K2 is
+	MOVQ out+56(FP), DI
+	VMOVAPS Z29, K1, Z22           // ggml's early return: scale 0,
+	VMOVAPS Z19, K1, Z12           // min the initial one,
+	VMOVAPS Z29, K1, Z21           // levels 0
+	VMOVAPS Z29, K1, Z20
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z0
+	VPXORD Z0, Z12, Z12            // theMin = -min
+	VMOVUPS Z22, 0(DI)
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS Z21, 128(DI)
+	VMOVUPS Z20, 192(DI)
+	MOVB $1, ok+64(FP)
+	VZEROUPPER
+	RET
+q16_fail:
+	MOVB $0, ok+64(FP)
+	VZEROUPPER
+	RET
+
+// Workspace offsets of qkxWork (bytes): xt, wt and lf of set 0 and 1, and
+// the per-lane state of each set.
+#define QW_XT0 0
+#define QW_XT1 2048
+#define QW_WT0 4096
+#define QW_WT1 6144
+#define QW_LF0 8192
+#define QW_LF1 10240
+#define QW_ST0 12288
+#define QW_ST1 12864
+// state fields, 64 bytes each
+#define QF_MX 0
+#define QF_XMIN 64
+#define QF_SUMW 128
+#define QF_SUMX 192
+#define QF_BEST 256
+#define QF_SCALE 320
+#define QF_WINIS 384
+#define QF_WINMIN 448
+#define QF_INITMIN 512
+
+// The macros below keep the workspace pointer in R12 and n in R13.
+
+// Q2_STATS computes set s's min (into MIN), max, smallest x, sumW and sumX
+// in element order and stores them in the state; T0..T4 are temporaries.
+#define Q2_STATS(XT, WT, ST, loop, done, MIN, T0, T1, T2, T3, T4) \
+	MOVQ R12, DI \
+	MOVQ R13, CX \
+	VMOVUPS XT(DI), MIN \
+	VMOVAPS MIN, T1 \
+	VMOVUPS WT(DI), T3 \
+	VMULPS MIN, T3, T4 \
+	DECQ CX \
+	JZ done \
+loop: \
+	ADDQ $64, DI \
+	VMOVUPS XT(DI), T0 \
+	VMOVUPS WT(DI), T2 \
+	VMINPS MIN, T0, MIN \
+	VMAXPS T1, T0, T1 \
+	VADDPS T2, T3, T3 \
+	VMULPS T0, T2, T2 \
+	VADDPS T2, T4, T4 \
+	DECQ CX \
+	JNZ loop \
+done: \
+	MOVQ R12, DI \
+	VMOVUPS T1, (ST+QF_MX)(DI) \
+	VMOVUPS MIN, (ST+QF_XMIN)(DI) \
+	VMOVUPS T3, (ST+QF_SUMW)(DI) \
+	VMOVUPS T4, (ST+QF_SUMX)(DI) \
+	VCMPPS $0x1E, Z29, MIN, K3 \
+	VMOVAPS Z29, K3, MIN \
+	VMOVUPS MIN, (ST+QF_INITMIN)(DI)
+
+// Q2_DEG sets KD to set s's groups ggml leaves at once: max == min
+// (qkx2) or max <= min (qkx3), flag in R8.
+#define Q2_DEG(ST, MIN, KD, T0, three, done) \
+	VMOVUPS (ST+QF_MX)(DI), T0 \
+	TESTL R8, R8 \
+	JNZ three \
+	VCMPPS $0x00, MIN, T0, KD \
+	JMP done \
+three: \
+	VCMPPS $0x12, MIN, T0, KD \
+done:
+
+// Q2_IS computes set s's inverse scale IS = num[R9]/(max - min) and
+// folds its guard into K2 (KD: the set's early-return groups).
+#define Q2_IS(ST, MIN, IS, KD, T0, T1, T2) \
+	VMOVUPS (ST+QF_MX)(DI), T0 \
+	VSUBPS MIN, T0, T0 \
+	VBROADCASTSS (R11)(R9*4), IS \
+	VDIVPS T0, IS, IS \
+	VMULPS IS, T0, T1 \
+	VMOVUPS (ST+QF_XMIN)(DI), T2 \
+	VSUBPS MIN, T2, T2 \
+	VMULPS IS, T2, T2 \
+	VPANDD Z28, T1, T1 \
+	VPANDD Z28, T2, T2 \
+	VCMPPS $0x11, Z27, T1, K3 \
+	VCMPPS $0x11, Z27, T2, K4 \
+	KANDW K3, K4, K3 \
+	KORW KD, K3, K3 \
+	KANDW K3, K2, K2
+
+// Q2_SUMS is one element of the level and sum loop for one set.
+#define Q2_SUMS(XT, WT, LF, MIN, IS, SL, SL2, SXL, T0, T1, T2, T3) \
+	VMOVUPS XT(DI), T0 \
+	VSUBPS MIN, T0, T1 \
+	VMULPS IS, T1, T1 \
+	VADDPS Z31, T1, T1 \
+	VSUBPS Z31, T1, T1 \
+	VMAXPS Z29, T1, T1 \
+	VMINPS Z30, T1, T1 \
+	VMOVUPS T1, LF(DI) \
+	VMULPS WT(DI), T1, T2 \
+	VADDPS T2, SL, SL \
+	VMULPS T1, T2, T3 \
+	VADDPS T3, SL2, SL2 \
+	VMULPS T0, T2, T2 \
+	VADDPS T2, SXL, SXL
+
+// Q2_FIT is ggml's fit for one set: TS, TM and KV (D > 0) from the sums.
+#define Q2_FIT(ST, SL, SL2, SXL, TS, TM, KV, T0, T1, T2, T3) \
+	VMOVUPS (ST+QF_SUMW)(DI), T0 \
+	VMOVUPS (ST+QF_SUMX)(DI), T1 \
+	VMULPS SL2, T0, T2 \
+	VMULPS SL, SL, T3 \
+	VSUBPS T3, T2, T2 \
+	VMULPS SXL, T0, TS \
+	VMULPS SL, T1, T3 \
+	VSUBPS T3, TS, TS \
+	VDIVPS T2, TS, TS \
+	VMULPS T1, SL2, TM \
+	VMULPS SXL, SL, T3 \
+	VSUBPS T3, TM, TM \
+	VDIVPS T2, TM, TM \
+	VCMPPS $0x1E, Z29, TM, K3 \
+	VDIVPS SL2, SXL, T3 \
+	VMOVAPS T3, K3, TS \
+	VMOVAPS Z29, K3, TM \
+	VCMPPS $0x1E, Z29, T2, KV
+
+// Q2_ERR is one element of the error loop for one set, F the error
+// function (square or absolute value) of T0.
+#define Q2_ERR(XT, WT, LF, TS, TM, ERR, T0, F) \
+	VMULPS LF(DI), TS, T0 \
+	VADDPS TM, T0, T0 \
+	VSUBPS XT(DI), T0, T0 \
+	F \
+	VMULPS WT(DI), T0, T0 \
+	VADDPS T0, ERR, ERR
+
+#define Q2_SQ_A VMULPS Z0, Z0, Z0
+#define Q2_SQ_B VMULPS Z18, Z18, Z18
+#define Q2_ABS_A VPANDD Z28, Z0, Z0
+#define Q2_ABS_B VPANDD Z28, Z18, Z18
+
+// Q2_UPDATE keeps set s's candidate where KW (the lanes that take it)
+// is set.
+#define Q2_UPDATE(ST, MIN, IS, TS, TM, ERR, KW, T0) \
+	VMOVUPS (ST+QF_BEST)(DI), T0 \
+	VMOVAPS ERR, KW, T0 \
+	VMOVUPS T0, (ST+QF_BEST)(DI) \
+	VMOVUPS (ST+QF_SCALE)(DI), T0 \
+	VMOVAPS TS, KW, T0 \
+	VMOVUPS T0, (ST+QF_SCALE)(DI) \
+	VMOVUPS (ST+QF_WINIS)(DI), T0 \
+	VMOVAPS IS, KW, T0 \
+	VMOVUPS T0, (ST+QF_WINIS)(DI) \
+	VMOVUPS (ST+QF_WINMIN)(DI), T0 \
+	VMOVAPS MIN, KW, T0 \
+	VMOVUPS T0, (ST+QF_WINMIN)(DI) \
+	VMOVAPS TM, KW, MIN
+
+// Q2_OUT writes set s's results (the qkxLanes layout) at OUT(R10).
+#define Q2_OUT(ST, OUT, MIN, KD, T0) \
+	VMOVUPS (ST+QF_SCALE)(DI), T0 \
+	VMOVAPS Z29, KD, T0 \
+	VMOVUPS T0, (OUT+0)(R10) \
+	VMOVUPS (ST+QF_INITMIN)(DI), T0 \
+	VMOVAPS T0, KD, MIN \
+	VPXORD Z26, MIN, MIN \
+	VMOVUPS MIN, (OUT+64)(R10) \
+	VMOVUPS (ST+QF_WINIS)(DI), T0 \
+	VMOVAPS Z29, KD, T0 \
+	VMOVUPS T0, (OUT+128)(R10) \
+	VMOVUPS (ST+QF_WINMIN)(DI), T0 \
+	VMOVAPS Z29, KD, T0 \
+	VMOVUPS T0, (OUT+192)(R10)
+
+// func qkxLanes2x16AVX512(ws *qkxWork, n int, num *float32, ncand int, nmax float32,
+//	mad, qkx3 bool, out *[2]qkxLanes) (ok bool)
+//
+// Reference: qkxLanesGeneric with 16 lanes on each of the two sets of ws
+// (xt, wt; n elements per group), results in out[0] and out[1]. The two
+// sets run interleaved so that each hides the other's latencies. The
+// rounding shortcut and its guard are those of qkxLanes8AVX2; the function
+// returns false, leaving out unset, when the guard fails for any group.
+//
+// Registers: Z31 = 1.5·2²³, Z30 = nmax, Z29 = 0, Z28 = 0x7FFFFFFF,
+// Z27 = 2²², Z26 = the sign bit; set 0: Z12 min, Z11 is, Z10/Z9/Z8 sums,
+// Z5 ts, Z6 tm, Z7 err, K1 early-return groups, K5 D > 0; set 1: Z17 min,
+// Z16 is, Z15/Z14/Z13 sums, Z23 ts, Z24 tm, Z25 err, K7, K6; K2: the guard.
+TEXT ·qkxLanes2x16AVX512(SB), NOSPLIT, $0-49
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z31
+	VBROADCASTSS nmax+32(FP), Z30
+	VPXORD Z29, Z29, Z29
+	MOVL $0x7FFFFFFF, AX
+	VPBROADCASTD AX, Z28
+	MOVL $0x4A800000, AX
+	VPBROADCASTD AX, Z27
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z26
+	MOVQ ws+0(FP), R12
+	MOVQ n+8(FP), R13
+
+	Q2_STATS(QW_XT0, QW_WT0, QW_ST0, q2_st0, q2_st0_done, Z12, Z0, Z1, Z2, Z3, Z4)
+	Q2_STATS(QW_XT1, QW_WT1, QW_ST1, q2_st1, q2_st1_done, Z17, Z0, Z1, Z2, Z3, Z4)
+	MOVBLZX qkx3+37(FP), R8
+	Q2_DEG(QW_ST0, Z12, K1, Z0, q2_deg0_3, q2_deg0)
+	Q2_DEG(QW_ST1, Z17, K7, Z0, q2_deg1_3, q2_deg1)
+	KXNORW K2, K2, K2
+
+	MOVQ num+16(FP), R11
+	XORQ R9, R9
+
+q2_cand:
+	MOVQ ws+0(FP), DI
+	Q2_IS(QW_ST0, Z12, Z11, K1, Z0, Z1, Z2)
+	Q2_IS(QW_ST1, Z17, Z16, K7, Z0, Z1, Z2)
+	MOVQ n+8(FP), CX
+	VPXORD Z10, Z10, Z10
+	VPXORD Z9, Z9, Z9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z15, Z15, Z15
+	VPXORD Z14, Z14, Z14
+	VPXORD Z13, Z13, Z13
+q2_sums:
+	Q2_SUMS(QW_XT0, QW_WT0, QW_LF0, Z12, Z11, Z10, Z9, Z8, Z0, Z1, Z2, Z3)
+	Q2_SUMS(QW_XT1, QW_WT1, QW_LF1, Z17, Z16, Z15, Z14, Z13, Z18, Z19, Z20, Z21)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ q2_sums
+
+	MOVQ ws+0(FP), DI
+	TESTQ R9, R9
+	JNZ q2_fit
+	// candidate 0, ggml's initial guess: scale 1/is, min as is, no fit
+	MOVL $0x3F800000, AX
+	VPBROADCASTD AX, Z0
+	VDIVPS Z11, Z0, Z5
+	VDIVPS Z16, Z0, Z23
+	VMOVAPS Z12, Z6
+	VMOVAPS Z17, Z24
+	KXNORW K5, K5, K5
+	KXNORW K6, K6, K6
+	JMP q2_error
+q2_fit:
+	Q2_FIT(QW_ST0, Z10, Z9, Z8, Z5, Z6, K5, Z0, Z1, Z2, Z3)
+	Q2_FIT(QW_ST1, Z15, Z14, Z13, Z23, Z24, K6, Z18, Z19, Z20, Z21)
+
+q2_error:
+	MOVQ n+8(FP), CX
+	VPXORD Z7, Z7, Z7
+	VPXORD Z25, Z25, Z25
+	MOVBLZX mad+36(FP), AX
+	TESTL AX, AX
+	JNZ q2_mad
+q2_sq:
+	Q2_ERR(QW_XT0, QW_WT0, QW_LF0, Z5, Z6, Z7, Z0, Q2_SQ_A)
+	Q2_ERR(QW_XT1, QW_WT1, QW_LF1, Z23, Z24, Z25, Z18, Q2_SQ_B)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ q2_sq
+	JMP q2_update
+q2_mad:
+	Q2_ERR(QW_XT0, QW_WT0, QW_LF0, Z5, Z6, Z7, Z0, Q2_ABS_A)
+	Q2_ERR(QW_XT1, QW_WT1, QW_LF1, Z23, Z24, Z25, Z18, Q2_ABS_B)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ q2_mad
+
+q2_update:
+	MOVQ ws+0(FP), DI
+	VCMPPS $0x11, (QW_ST0+QF_BEST)(DI), Z7, K3   // err < best
+	KANDW K5, K3, K3                             // and D > 0
+	VCMPPS $0x11, (QW_ST1+QF_BEST)(DI), Z25, K4
+	KANDW K6, K4, K4
+	TESTQ R9, R9
+	JNZ q2_blend
+	KXNORW K3, K3, K3              // candidate 0 always sets the best
+	KXNORW K4, K4, K4
+q2_blend:
+	Q2_UPDATE(QW_ST0, Z12, Z11, Z5, Z6, Z7, K3, Z0)
+	Q2_UPDATE(QW_ST1, Z17, Z16, Z23, Z24, Z25, K4, Z18)
+
+	INCQ R9
+	CMPQ R9, ncand+24(FP)
+	JLT q2_cand
+
+	KORTESTW K2, K2
+	JCC q2_fail                    // CF is set when every bit of K2 is
+	MOVQ out+40(FP), R10
+	Q2_OUT(QW_ST0, 0, Z12, K1, Z0)
+	Q2_OUT(QW_ST1, 256, Z17, K7, Z0)
+	MOVB $1, ok+48(FP)
+	VZEROUPPER
+	RET
+q2_fail:
+	MOVB $0, ok+48(FP)
+	VZEROUPPER
+	RET
+
+// TRANSPOSE8 transposes the 8×8 floats in Y0..Y7 (row r in Yr) into
+// Y8..Y15 (column c in Y(8+c)).
+#define TRANSPOSE8 \
+	VUNPCKLPS Y1, Y0, Y8 \
+	VUNPCKHPS Y1, Y0, Y9 \
+	VUNPCKLPS Y3, Y2, Y10 \
+	VUNPCKHPS Y3, Y2, Y11 \
+	VUNPCKLPS Y5, Y4, Y12 \
+	VUNPCKHPS Y5, Y4, Y13 \
+	VUNPCKLPS Y7, Y6, Y14 \
+	VUNPCKHPS Y7, Y6, Y15 \
+	VSHUFPS $0x44, Y10, Y8, Y0 \
+	VSHUFPS $0xEE, Y10, Y8, Y1 \
+	VSHUFPS $0x44, Y11, Y9, Y2 \
+	VSHUFPS $0xEE, Y11, Y9, Y3 \
+	VSHUFPS $0x44, Y14, Y12, Y4 \
+	VSHUFPS $0xEE, Y14, Y12, Y5 \
+	VSHUFPS $0x44, Y15, Y13, Y6 \
+	VSHUFPS $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8 \
+	VPERM2F128 $0x20, Y5, Y1, Y9 \
+	VPERM2F128 $0x20, Y6, Y2, Y10 \
+	VPERM2F128 $0x20, Y7, Y3, Y11 \
+	VPERM2F128 $0x31, Y4, Y0, Y12 \
+	VPERM2F128 $0x31, Y5, Y1, Y13 \
+	VPERM2F128 $0x31, Y6, Y2, Y14 \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// func transposeGroupsAVX2(dst, src *float32, groups, n int)
+//
+// Reference: transposeGroups with lanes = 16, groups and n multiples of 8
+// (dst already offset by the lane offset):
+//	for j < groups, i < n: dst[16i+j] = src[nj+i]
+TEXT ·transposeGroupsAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ groups+16(FP), R8
+	MOVQ n+24(FP), R9
+	SHLQ $2, R9                    // row stride of src in bytes
+	XORQ R10, R10                  // j
+tg_groups:
+	XORQ R11, R11                  // i
+	MOVQ SI, AX                    // &src[n*j]
+	MOVQ DI, DX                    // &dst[j]
+tg_block:
+	MOVQ AX, BX
+	VMOVUPS (BX), Y0
+	ADDQ R9, BX
+	VMOVUPS (BX), Y1
+	ADDQ R9, BX
+	VMOVUPS (BX), Y2
+	ADDQ R9, BX
+	VMOVUPS (BX), Y3
+	ADDQ R9, BX
+	VMOVUPS (BX), Y4
+	ADDQ R9, BX
+	VMOVUPS (BX), Y5
+	ADDQ R9, BX
+	VMOVUPS (BX), Y6
+	ADDQ R9, BX
+	VMOVUPS (BX), Y7
+	TRANSPOSE8
+	VMOVUPS Y8, 0(DX)
+	VMOVUPS Y9, 64(DX)
+	VMOVUPS Y10, 128(DX)
+	VMOVUPS Y11, 192(DX)
+	VMOVUPS Y12, 256(DX)
+	VMOVUPS Y13, 320(DX)
+	VMOVUPS Y14, 384(DX)
+	VMOVUPS Y15, 448(DX)
+	ADDQ $32, AX
+	ADDQ $512, DX
+	ADDQ $8, R11
+	CMPQ R11, n+24(FP)
+	JLT tg_block
+	MOVQ R9, BX
+	SHLQ $3, BX
+	ADDQ BX, SI                    // next 8 groups
+	ADDQ $32, DI
+	ADDQ $8, R10
+	CMPQ R10, R8
+	JLT tg_groups
+	VZEROUPPER
+	RET
+
+// func groupWeightsAVX2(wt, xt *float32, n int, kind int)
+//
+// Reference: groupWeightsGeneric for 8 lanes at row stride 64 bytes:
+// kind 0: w = |x|; kind 1: w = sqrt((Σ x² in element order)/n) + |x|.
+TEXT ·groupWeightsAVX2(SB), NOSPLIT, $0-32
+	MOVQ wt+0(FP), DI
+	MOVQ xt+8(FP), SI
+	MOVQ n+16(FP), CX
+	BCAST32(0x7FFFFFFF, X15, Y15)
+	VXORPS Y14, Y14, Y14           // the average: 0 for kind 0
+	MOVQ kind+24(FP), AX
+	TESTQ AX, AX
+	JZ gw_weights
+	VXORPS Y0, Y0, Y0
+	MOVQ SI, BX
+	MOVQ CX, DX
+gw_sq:
+	VMOVUPS (BX), Y1
+	VMULPS Y1, Y1, Y1
+	VADDPS Y1, Y0, Y0              // Σ x², in order
+	ADDQ $64, BX
+	DECQ DX
+	JNZ gw_sq
+	CVTSQ2SS CX, X1
+	VBROADCASTSS X1, Y1
+	VDIVPS Y1, Y0, Y0              // / n
+	VSQRTPS Y0, Y14
+gw_weights:
+	VANDPS (SI), Y15, Y0           // |x|
+	VADDPS Y0, Y14, Y0             // av + |x|
+	VMOVUPS Y0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gw_weights
+	VZEROUPPER
+	RET

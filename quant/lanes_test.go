@@ -54,99 +54,164 @@ var qkxConfigs = []struct {
 	{"qkx3 Q2_K", qkx3Q2_K, -0.9, 0.05}, {"qkx3 Q4", qkx3Q4, -0.9, 0.05}, {"qkx3 Q5", qkx3Q5, -0.9, 0.05},
 }
 
-// checkQkxLanes runs qkxSearchLanes on the transposed groups and compares
-// every lane with qkxLanesGeneric and with makeQkxQuantsRef on the group
-// alone (scale, min and the levels qkxLevels rebuilds).
-func checkQkxLanes(t *testing.T, name string, c *qkxConfig, rmin, rdelta float32, xt, wt []float32, lanes, n int) {
+// checkQkxLanes runs qkxSearch on sets of 16 transposed groups (xt[s],
+// wt[s]) and compares every lane with qkxLanesGeneric — with every kernel
+// the machine has: AVX-512, AVX2 with AVX-512 switched off — and with
+// makeQkxQuantsRef on the group alone (scale, min and the levels
+// qkxLevels rebuilds).
+func checkQkxLanes(t *testing.T, name string, c *qkxConfig, rmin, rdelta float32, xt, wt [][]float32, n int) {
 	t.Helper()
-	var got, want qkxLanes
-	qkxSearchLanes(xt, wt, lanes, n, c, &got)
-	qkxLanesGeneric(xt, wt, lanes, n, c, &want)
-	if got != want {
-		t.Fatalf("%s: qkxSearchLanes differs from qkxLanesGeneric (lanes %d, n %d)\n got  %v\n want %v\n xt %v\n wt %v",
-			name, lanes, n, got, want, xt, wt)
+	var ws qkxWork
+	for s := range xt {
+		copy(ws.xt[s][:], xt[s])
+		copy(ws.wt[s][:], wt[s])
+	}
+	var got, got2, want [2]qkxLanes
+	qkxSearch(&ws, len(xt), n, c, &got)
+	restore := setAVX512(false)
+	qkxSearch(&ws, len(xt), n, c, &got2)
+	restore()
+	for s := range xt {
+		qkxLanesGeneric(xt[s], wt[s], 16, n, c, &want[s])
+	}
+	if got != want || got2 != want {
+		t.Fatalf("%s: qkxSearch differs from qkxLanesGeneric (%d sets, n %d)\n got  %v\n AVX2 %v\n want %v\n xt %v\n wt %v",
+			name, len(xt), n, got, got2, want, xt, wt)
 	}
 	x, w := make([]float32, n), make([]float32, n)
 	L, Laux, L2 := make([]uint8, n), make([]uint8, n), make([]uint8, n)
-	for k := 0; k < lanes; k++ {
-		for i := 0; i < n; i++ {
-			x[i], w[i] = xt[i*lanes+k], wt[i*lanes+k]
-		}
-		s, m := makeQkxQuantsRef(n, c.nmax, x, w, L, Laux, rmin, rdelta, c.nstep, c.useMad, c.qkx3)
-		qkxLevels(L2, x, want.is[k], want.min[k], c.nmax)
-		if math.Float32bits(s) != math.Float32bits(want.scale[k]) || math.Float32bits(m) != math.Float32bits(want.theMin[k]) ||
-			string(L) != string(L2) {
-			t.Fatalf("%s: lane %d differs from makeQkxQuantsRef\n got  %v %v %v\n want %v %v %v\n x %v\n w %v",
-				name, k, want.scale[k], want.theMin[k], L2, s, m, L, x, w)
+	for s := range xt {
+		for k := 0; k < 16; k++ {
+			for i := 0; i < n; i++ {
+				x[i], w[i] = xt[s][i*16+k], wt[s][i*16+k]
+			}
+			sc, m := makeQkxQuantsRef(n, c.nmax, x, w, L, Laux, rmin, rdelta, c.nstep, c.useMad, c.qkx3)
+			r := &want[s]
+			qkxLevels(L2, x, r.is[k], r.min[k], c.nmax)
+			if math.Float32bits(sc) != math.Float32bits(r.scale[k]) || math.Float32bits(m) != math.Float32bits(r.theMin[k]) ||
+				string(L) != string(L2) {
+				t.Fatalf("%s: set %d lane %d differs from makeQkxQuantsRef\n got  %v %v %v\n want %v %v %v\n x %v\n w %v",
+					name, s, k, r.scale[k], r.theMin[k], L2, sc, m, L, x, w)
+			}
 		}
 	}
 }
 
+// qkxTestWeights returns weights for the transposed groups xt (16 lanes of
+// n) of one of the encoders' kinds, or arbitrary non-negative ones.
+func qkxTestWeights(rng *rand.Rand, xt []float32, n int) []float32 {
+	wt := make([]float32, len(xt))
+	switch rng.IntN(4) {
+	case 0: // Q2_K's weights
+		for i, v := range xt {
+			wt[i] = abs32(v)
+		}
+	case 1: // Q4_K's weights, per group
+		for k := 0; k < 16; k++ {
+			var s float32
+			for i := 0; i < n; i++ {
+				v := xt[i*16+k]
+				s += float32(v * v)
+			}
+			av := sqrt32(s / float32(n))
+			for i := 0; i < n; i++ {
+				wt[i*16+k] = av + abs32(xt[i*16+k])
+			}
+		}
+	default: // arbitrary non-negative weights
+		for i, v := range searchValues(rng, len(wt)) {
+			wt[i] = abs32(v)
+		}
+	}
+	return wt
+}
+
 func TestQkxLanesMatchReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(61, 62))
-	iters := 3000
+	iters := 2000
 	if testing.Short() {
-		iters = 400
+		iters = 250
 	}
 	for it := 0; it < iters; it++ {
 		for _, q := range qkxConfigs {
-			lanes := []int{8, 16}[rng.IntN(2)]
+			sets := 1 + rng.IntN(2)
 			n := []int{16, 32}[rng.IntN(2)]
-			xt, _ := laneGroups(rng, lanes, n)
-			wt := make([]float32, len(xt))
-			switch rng.IntN(4) {
-			case 0: // Q2_K's weights
-				for i, v := range xt {
-					wt[i] = abs32(v)
-				}
-			case 1: // Q4_K's weights, per group
-				for k := 0; k < lanes; k++ {
-					var s float32
-					for i := 0; i < n; i++ {
-						v := xt[i*lanes+k]
-						s += float32(v * v)
-					}
-					av := sqrt32(s / float32(n))
-					for i := 0; i < n; i++ {
-						wt[i*lanes+k] = av + abs32(xt[i*lanes+k])
-					}
-				}
-			default: // arbitrary non-negative weights
-				for i, v := range searchValues(rng, len(wt)) {
-					wt[i] = abs32(v)
-				}
+			var xt, wt [][]float32
+			for s := 0; s < sets; s++ {
+				x, _ := laneGroups(rng, 16, n)
+				xt = append(xt, x)
+				wt = append(wt, qkxTestWeights(rng, x, n))
 			}
-			checkQkxLanes(t, q.name, q.c, q.rmin, q.rdelta, xt, wt, lanes, n)
+			checkQkxLanes(t, q.name, q.c, q.rmin, q.rdelta, xt, wt, n)
 		}
 	}
 }
 
 // TestQkxLanesHostile: groups whose candidates leave the float domain the
-// assembly rounds in (huge ranges, tiny ranges, regression mins far out),
-// which must still give the reference's bits.
+// assembly rounds in (huge ranges, tiny ranges), which must still give the
+// reference's bits, in one set or the other.
 func TestQkxLanesHostile(t *testing.T) {
 	rng := rand.New(rand.NewPCG(63, 64))
 	for it := 0; it < 300; it++ {
 		for _, q := range qkxConfigs {
-			xt, _ := laneGroups(rng, 8, 16)
-			k := rng.IntN(8)
+			sets := 1 + it%2
+			var xt, wt [][]float32
+			for s := 0; s < sets; s++ {
+				x, _ := laneGroups(rng, 16, 16)
+				xt = append(xt, x)
+			}
+			hs, k := rng.IntN(sets), rng.IntN(16)
 			for i := 0; i < 16; i++ {
-				switch it % 4 {
+				v := &xt[hs][i*16+k]
+				switch it / 2 % 4 {
 				case 0:
-					xt[i*8+k] = float32(rng.NormFloat64()) * math.MaxFloat32 / 4
+					*v = float32(rng.NormFloat64()) * math.MaxFloat32 / 4
 				case 1:
-					xt[i*8+k] = math.Float32frombits(uint32(rng.IntN(4)))
+					*v = math.Float32frombits(uint32(rng.IntN(4)))
 				case 2:
-					xt[i*8+k] = float32(1e30 + rng.Float64()*1e24)
+					*v = float32(1e30 + rng.Float64()*1e24)
 				default:
-					xt[i*8+k] = float32(rng.IntN(2)) * 1e-40
+					*v = float32(rng.IntN(2)) * 1e-40
 				}
 			}
-			wt := make([]float32, len(xt))
-			for i, v := range xt {
-				wt[i] = abs32(v)
+			for s := 0; s < sets; s++ {
+				wt = append(wt, qkxTestWeights(rng, xt[s], 16))
 			}
-			checkQkxLanes(t, q.name, q.c, q.rmin, q.rdelta, xt, wt, 8, 16)
+			checkQkxLanes(t, q.name, q.c, q.rmin, q.rdelta, xt, wt, 16)
+		}
+	}
+}
+
+// TestLaneLayoutHelpers: transposeGroups16 and groupWeights16 (assembly
+// where available) against the generic loops.
+func TestLaneLayoutHelpers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(67, 68))
+	for it := 0; it < 500; it++ {
+		groups := []int{8, 16}[rng.IntN(2)]
+		n := []int{16, 32}[rng.IntN(2)]
+		off := 0
+		if groups == 8 {
+			off = 8 * rng.IntN(2)
+		}
+		src := searchValues(rng, groups*n)
+		got, want := make([]float32, 16*n), make([]float32, 16*n)
+		for i := range got {
+			got[i] = float32(i)
+			want[i] = float32(i)
+		}
+		transposeGroups16(got, src, groups, n, off)
+		transposeGroups(want, src, groups, n, 16, off)
+		if !sameBits(got, want) {
+			t.Fatalf("transposeGroups16(%d groups, n %d, off %d) differs:\n got  %v\n want %v", groups, n, off, got, want)
+		}
+		xt, _ := laneGroups(rng, 16, n)
+		for _, kind := range []int{weightsAbs, weightsAvAbs} {
+			w1, w2 := make([]float32, 16*n), make([]float32, 16*n)
+			groupWeights16(w1, xt, n, kind)
+			groupWeightsGeneric(w2, xt, 16, n, kind)
+			if !sameBits(w1, w2) {
+				t.Fatalf("groupWeights16(kind %d, n %d) differs:\n got  %v\n want %v\n xt %v", kind, n, w1, w2, xt)
+			}
 		}
 	}
 }
