@@ -90,16 +90,16 @@ func q2_KFinish(y []byte, x []float32, imatrix bool, r *qkxLanes, sw *[16]float3
 		}
 	}
 	d, dmin := getF16(y[80:]), getF16(y[82:])
+	var dl, ml [16]float32
 	for j := 0; j < 16; j++ {
-		dl := float32(d * float32(scb[j]&0xF))
-		if dl == 0 { // ggml keeps the search's levels
+		dl[j] = float32(d * float32(scb[j]&0xF))
+		ml[j] = float32(dmin * float32(scb[j]>>4))
+		if dl[j] == 0 { // ggml keeps the search's levels
 			qkxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r.is[j], r.min[j], 3)
-			continue
 		}
-		ml := float32(dmin * float32(scb[j]>>4))
-		requant(L[16*j:16*j+16], x[16*j:16*j+16], ml, dl, 0, 3, 0)
 	}
-	packP2(y[16:80], L[:])
+	requantGroups(L[:], x, ml[:], dl[:], 16, 0, 3, 0)
+	packQ2((*[64]byte)(y[16:80]), &L)
 }
 
 func quantizeQ3_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
@@ -197,13 +197,7 @@ func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		var L [4][qkK]uint8
 		q45_KScales(&ws, y, x, qw, &L, 15, count)
 		for h := 0; h < count; h++ {
-			qs := (*[128]byte)(y[h][16:144])
-			Lh := &L[h]
-			for c := 0; c < 4; c++ {
-				for l := 0; l < 32; l++ {
-					qs[32*c+l] = Lh[64*c+l] | Lh[64*c+l+32]<<4
-				}
-			}
+			packQ4K((*[128]byte)(y[h][16:144]), &L[h])
 		}
 	})
 }
@@ -214,18 +208,7 @@ func quantizeQ5_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		var L [4][qkK]uint8
 		q45_KScales(&ws, y, x, qw, &L, 31, count)
 		for h := 0; h < count; h++ {
-			qh := (*[32]byte)(y[h][16:48])
-			ql := (*[128]byte)(y[h][48:176])
-			Lh := &L[h]
-			for j := 0; j < 32; j++ {
-				var hb uint8
-				for c := 0; c < 4; c++ {
-					l1, l2 := Lh[64*c+j], Lh[64*c+j+32]
-					hb |= (l1>>4)<<(2*c) | (l2>>4)<<(2*c+1)
-					ql[32*c+j] = l1&0xF | (l2&0xF)<<4
-				}
-				qh[j] = hb
-			}
+			packQ5K((*[32]byte)(y[h][16:48]), (*[128]byte)(y[h][48:176]), &L[h])
 		}
 	})
 }
@@ -355,37 +338,57 @@ func q45_KFinish(hdr []byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int3
 		putF16(hdr[2:], mBlock)
 	}
 	d, dmin := getF16(hdr[0:]), getF16(hdr[2:])
+	var dl, ml [8]float32
 	for j := 0; j < 8; j++ {
 		s, m := getScaleMinK4(j, sc)
-		dl := float32(d * float32(s))
-		if dl == 0 { // ggml keeps the search's levels
+		dl[j] = float32(d * float32(s))
+		ml[j] = float32(dmin * float32(m))
+		if dl[j] == 0 { // ggml keeps the search's levels
 			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[off+j], r.min[off+j], nmax)
-			continue
 		}
-		ml := float32(dmin * float32(m))
-		requant(L[32*j:32*j+32], x[32*j:32*j+32], ml, dl, 0, nmax, 0)
 	}
+	requantGroups(L[:], x, ml[:], dl[:], 32, 0, nmax, 0)
 }
 
 func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q6_KLen, q6_KBlock)
+	var ws qxWork
+	forSuperBlockBatch(dst, src, nPerRow, imatrix, q6_KLen, 2, func(y *[4][]byte, x, qw *[4][]float32, count int) {
+		var r [2]qxLanes
+		for h := 0; h < count; h++ {
+			transposeGroups16(ws.xt[h][:], x[h], 16, 16, 0)
+			if qw[h] != nil {
+				transposeGroups16(ws.wt[h][:], qw[h], 16, 16, 0)
+			} else {
+				squares(ws.wt[h][:16*16], ws.xt[h][:16*16])
+			}
+		}
+		qxSearch16(&ws, count, 16, 32, qxNum32, &r)
+		for h := 0; h < count; h++ {
+			q6_KFinish(y[h], x[h], &r[h])
+		}
+	})
 }
 
-func q6_KBlock(y []byte, x, qw []float32) {
+// squares sets w[i] = x[i]·x[i] (make_qx_quants' weights without an
+// imatrix).
+func squares(w, x []float32) {
+	for i, v := range x[:len(w)] {
+		w[i] = float32(v * v)
+	}
+}
+
+// q6_KFinish is the rest of q6_KBlockRef for one super-block whose 16
+// group searches are in r: the 8-bit scales, d, the levels and their
+// packing.
+func q6_KFinish(y []byte, x []float32, r *qxLanes) {
 	var (
 		L      [qkK]uint8
-		scales [16]float32
+		scales = &r.scale
 	)
 	var maxScale, maxAbsScale float32
 	for ib := 0; ib < 16; ib++ {
-		var w []float32
-		if qw != nil {
-			w = qw[16*ib : 16*ib+16]
-		}
-		scale := makeQx(16, 32, x[16*ib:16*ib+16], w, L[16*ib:])
-		scales[ib] = scale
-		if a := abs32(scale); a > maxAbsScale {
-			maxAbsScale, maxScale = a, scale
+		if a := abs32(scales[ib]); a > maxAbsScale {
+			maxAbsScale, maxScale = a, scales[ib]
 		}
 	}
 	if maxAbsScale < groupMaxEps {
@@ -399,23 +402,15 @@ func q6_KBlock(y []byte, x, qw []float32) {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
 	d := getF16(y[208:])
+	var dl, ml [16]float32
 	for j := 0; j < 16; j++ {
-		dl := float32(d * float32(int8(sc[j])))
-		if dl == 0 {
-			continue
-		}
-		requant(L[16*j:16*j+16], x[16*j:16*j+16], 0, dl, -32, 31, 32)
-	}
-	ql, qh := (*[128]byte)(y[0:128]), (*[64]byte)(y[128:192])
-	for h := 0; h < 2; h++ {
-		b := 128 * h
-		for l := 0; l < 32; l++ {
-			l0, l1, l2, l3 := L[b+l], L[b+l+32], L[b+l+64], L[b+l+96]
-			ql[64*h+l] = l0&0xF | l2<<4
-			ql[64*h+l+32] = l1&0xF | l3<<4
-			qh[32*h+l] = l0>>4 | (l1>>4)<<2 | (l2>>4)<<4 | (l3>>4)<<6
+		dl[j] = float32(d * float32(int8(sc[j])))
+		if dl[j] == 0 { // ggml keeps the search's levels
+			qxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r, j, 32)
 		}
 	}
+	requantGroups(L[:], x, ml[:], dl[:], 16, -32, 31, 32)
+	packQ6K((*[128]byte)(y[0:128]), (*[64]byte)(y[128:192]), &L)
 }
 
 // makeQpQuants is make_qp_quants; it runs on 8 or 16 values per

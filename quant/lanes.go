@@ -193,3 +193,108 @@ func groupWeightsGeneric(wt, xt []float32, lanes, n, kind int) {
 		}
 	}
 }
+
+// qxLanes receives make_qx_quants' results for 16 groups.
+type qxLanes struct {
+	scale [16]float32
+	// is is the winning candidate's inverse scale: the group's levels are
+	// clamp(nearestInt(is·x), −nmax, nmax−1) + nmax, as ggml computed them,
+	// except for the groups in zero (bit k for group k), those whose
+	// largest magnitude is below GROUP_MAX_EPS, which have levels 0.
+	is   [16]float32
+	zero uint32
+}
+
+// qxWork is the workspace of qxSearch16: up to two sets of 16 groups of up
+// to maxGroup elements, element i of group k of set s at xt[s][16i+k]
+// with its weight at wt[s][16i+k] (the imatrix weight; x² without one).
+// wx is the kernels' scratch.
+type qxWork struct {
+	xt, wt, wx [2][maxGroup * 16]float32
+}
+
+// qxLanesGeneric is make_qx_quants (rmse_type 1) on the 16 transposed
+// groups of n elements in xt with weights wt, the candidates' numerators
+// in num (qxNumerators). Per lane it is makeQxQuantsRef step for step:
+// max, the first x of largest magnitude; candidate 0, inverse scale
+// num[0]/max, whose fit sets the scale (0 when suml2 is 0) and the best
+// sumlx·scale; then candidates 1..18, each replacing the best when
+// suml2 > 0 and sumlx² > best·suml2.
+func qxLanesGeneric(xt, wt []float32, n int, nmax int32, num *[24]float32, r *qxLanes) {
+	var mx, amax, is, sumlx, suml2, best, scale, winIs [16]float32
+	for i := 0; i < n; i++ {
+		for k := 0; k < 16; k++ {
+			if a := abs32(xt[16*i+k]); a > amax[k] {
+				amax[k], mx[k] = a, xt[16*i+k]
+			}
+		}
+	}
+	for p := 0; p <= 18; p++ {
+		for k := 0; k < 16; k++ {
+			is[k] = num[p] / mx[k]
+			sumlx[k], suml2[k] = 0, 0
+		}
+		for i := 0; i < n; i++ {
+			for k := 0; k < 16; k++ {
+				x, w := xt[16*i+k], wt[16*i+k]
+				l := float32(clampI32(nearestInt(float32(is[k]*x)), -nmax, nmax-1))
+				sumlx[k] += float32(float32(w*x) * l)
+				suml2[k] += float32(float32(w*l) * l)
+			}
+		}
+		for k := 0; k < 16; k++ {
+			if p == 0 {
+				scale[k] = 0
+				if suml2[k] != 0 {
+					scale[k] = sumlx[k] / suml2[k]
+				}
+				best[k], winIs[k] = float32(scale[k]*sumlx[k]), is[k]
+				continue
+			}
+			if suml2[k] > 0 && float32(sumlx[k]*sumlx[k]) > float32(best[k]*suml2[k]) {
+				scale[k] = sumlx[k] / suml2[k]
+				best[k], winIs[k] = float32(scale[k]*sumlx[k]), is[k]
+			}
+		}
+	}
+	r.zero = 0
+	for k := 0; k < 16; k++ {
+		r.scale[k], r.is[k] = scale[k], winIs[k]
+		if amax[k] < groupMaxEps {
+			r.scale[k], r.is[k] = 0, 0
+			r.zero |= 1 << k
+		}
+	}
+}
+
+// qxSearch16 runs make_qx_quants (nmax, numerators num) on the 16 groups of
+// n elements of each of the first `sets` (1 or 2) sets of ws, results in
+// r[s]: qxLanesGeneric's, with the fastest kernel available.
+func qxSearch16(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]qxLanes) {
+	done := qxSearch16Asm(ws, sets, n, nmax, num, r)
+	for s := done; s < sets; s++ {
+		qxLanesGeneric(ws.xt[s][:], ws.wt[s][:], n, nmax, num, &r[s])
+	}
+}
+
+// qxLevels writes a group's levels from its qxLanes entry.
+func qxLevels(L []uint8, x []float32, r *qxLanes, k int, nmax int32) {
+	if r.zero&(1<<k) != 0 {
+		clear(L[:len(x)])
+		return
+	}
+	roundScaled(L, x, r.is[k], -nmax, nmax-1, nmax)
+}
+
+// requantGroupsGeneric is the requantization step of the K-quants for
+// whole super-blocks: for every group g of groupLen elements whose dl[g]
+// is not 0, out[i] = uint8(clamp(nearestInt((x[i]+ml[g])/dl[g]), lo, hi)
+// + off) (requantGeneric); the other groups' levels are left alone.
+func requantGroupsGeneric(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off int32) {
+	for g := range dl {
+		if dl[g] == 0 {
+			continue
+		}
+		requantGeneric(out[g*groupLen:], x[g*groupLen:(g+1)*groupLen], ml[g], dl[g], lo, hi, off)
+	}
+}

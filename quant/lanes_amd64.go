@@ -94,3 +94,51 @@ func groupWeights16(wt, xt []float32, n, kind int) {
 	}
 	groupWeightsGeneric(wt, xt, 16, n, kind)
 }
+
+// qxLanes2x16AVX512 is qxLanesGeneric on both sets of ws (16 groups
+// each, one per ZMM lane), results in out[0] and out[1].
+//
+//go:noescape
+func qxLanes2x16AVX512(ws *qxWork, n int, nmax int32, num *[24]float32, out *[2]qxLanes)
+
+// qxLanes8AVX2 is qxLanesGeneric for the 8 groups at xt and wt of a
+// 16-lane layout (wx: scratch of the same layout), writing the scale and
+// is of those groups at out (&r.scale[first group]) and returning their
+// zero bits.
+//
+//go:noescape
+func qxLanes8AVX2(xt, wt, wx *float32, n int, nmax int32, num *[24]float32, out *float32) (zero uint32)
+
+// qxSearch16Asm runs the make_qx_quants search of the first sets of ws
+// with assembly kernels and returns how many sets it did.
+func qxSearch16Asm(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]qxLanes) int {
+	if !useAVX2 || n <= 0 || n > maxGroup {
+		return 0
+	}
+	if useAVX512 && sets == 2 {
+		qxLanes2x16AVX512(ws, n, nmax, num, r)
+		return 2
+	}
+	for s := 0; s < sets; s++ {
+		lo := qxLanes8AVX2(&ws.xt[s][0], &ws.wt[s][0], &ws.wx[s][0], n, nmax, num, &r[s].scale[0])
+		hi := qxLanes8AVX2(&ws.xt[s][8], &ws.wt[s][8], &ws.wx[s][8], n, nmax, num, &r[s].scale[8])
+		r[s].zero = lo | hi<<8
+	}
+	return sets
+}
+
+// requantGroupsAVX2 is requantGroupsGeneric for groupLen a multiple of 8.
+//
+//go:noescape
+func requantGroupsAVX2(out *uint8, x, ml, dl *float32, groups, groupLen int, lo, hi, off int32)
+
+// requantGroups is requantGroupsGeneric with the fastest kernel available.
+func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off int32) {
+	g := len(dl)
+	if !useAVX2 || g == 0 || groupLen%8 != 0 || groupLen == 0 {
+		requantGroupsGeneric(out, x, ml, dl, groupLen, lo, hi, off)
+		return
+	}
+	_, _, _ = out[g*groupLen-1], x[g*groupLen-1], ml[g-1]
+	requantGroupsAVX2(&out[0], &x[0], &ml[0], &dl[0], g, groupLen, lo, hi, off)
+}

@@ -881,3 +881,312 @@ gw_weights:
 	JNZ gw_weights
 	VZEROUPPER
 	RET
+
+// Workspace offsets of qxWork (bytes).
+#define XW_XT0 0
+#define XW_XT1 2048
+#define XW_WT0 4096
+#define XW_WT1 6144
+#define XW_WX0 8192
+#define XW_WX1 10240
+
+// QX_PRO scans one set of the qx workspace (R12, n in R13): MX = the first
+// x of largest magnitude per lane (AMAX its magnitude), and wx = w*x.
+#define QX_PRO(XT, WT, WX, MX, AMAX, loop, T0, T1) \
+	MOVQ R12, DI \
+	MOVQ R13, CX \
+	VPXORD MX, MX, MX \
+	VPXORD AMAX, AMAX, AMAX \
+loop: \
+	VMOVUPS XT(DI), T0 \
+	VPANDD Z28, T0, T1 \
+	VCMPPS $0x1E, AMAX, T1, K3 \
+	VMOVAPS T1, K3, AMAX \
+	VMOVAPS T0, K3, MX \
+	VMULPS WT(DI), T0, T0 \
+	VMOVUPS T0, WX(DI) \
+	ADDQ $64, DI \
+	DECQ CX \
+	JNZ loop
+
+// QX_SUMS is one element of the sum loop of one set.
+#define QX_SUMS(XT, WT, WX, IS, SLX, SL2, T0, T1, T2) \
+	VMULPS XT(DI), IS, T0 \
+	VADDPS Z31, T0, T0 \
+	VSUBPS Z31, T0, T0 \
+	VMAXPS Z29, T0, T0 \
+	VMINPS Z30, T0, T0 \
+	VMULPS WX(DI), T0, T1 \
+	VADDPS T1, SLX, SLX \
+	VMULPS WT(DI), T0, T2 \
+	VMULPS T0, T2, T2 \
+	VADDPS T2, SL2, SL2
+
+// QX_FIRST sets one set's scale, best and winner from candidate 0.
+#define QX_FIRST(IS, SLX, SL2, BEST, SCALE, WIN, T0) \
+	VPXORD T0, T0, T0 \
+	VCMPPS $0x04, T0, SL2, K3 \
+	VDIVPS SL2, SLX, SCALE \
+	VMOVAPS.Z SCALE, K3, SCALE \
+	VMULPS SLX, SCALE, BEST \
+	VMOVAPS IS, WIN
+
+// QX_NEXT takes one set's candidate where suml2 > 0 and
+// sumlx*sumlx > best*suml2.
+#define QX_NEXT(IS, SLX, SL2, BEST, SCALE, WIN, T0, T1) \
+	VPXORD T0, T0, T0 \
+	VCMPPS $0x1E, T0, SL2, K3 \
+	VMULPS SLX, SLX, T0 \
+	VMULPS SL2, BEST, T1 \
+	VCMPPS $0x1E, T1, T0, K4 \
+	KANDW K4, K3, K3 \
+	VDIVPS SL2, SLX, T0 \
+	VMOVAPS T0, K3, SCALE \
+	VMULPS SLX, T0, T1 \
+	VMOVAPS T1, K3, BEST \
+	VMOVAPS IS, K3, WIN
+
+// func qxLanes2x16AVX512(ws *qxWork, n int, nmax int32, num *[24]float32, out *[2]qxLanes)
+//
+// Reference: qxLanesGeneric on both sets of ws (16 groups each, one per
+// ZMM lane, run interleaved), results in out[0] and out[1]. Here
+// |is*x| ≤ (nmax+1)·(1+2⁻²³)² for every group ggml does not leave at once
+// (|x| ≤ |max| and |num| ≤ nmax+1), so nearest_int's round-half-even is
+// computed in the float domain — (t + 1.5·2²³) − 1.5·2²³ is exact for
+// |t| < 2²² — and the clamp with VMAXPS/VMINPS, as in qxSearchAVX2; the
+// other groups' results are overwritten at the end.
+//
+// Registers: Z31 = 1.5·2²³, Z30 = nmax-1, Z29 = -nmax, Z28 = 0x7FFFFFFF;
+// set 0: Z27 max, Z11 is, Z10 sumlx, Z9 suml2, Z8 best, Z7 scale, Z6 the
+// winner's is; set 1: Z26, Z16, Z15, Z14, Z13, Z12, Z25; K1/K7 the groups
+// below GROUP_MAX_EPS.
+TEXT ·qxLanes2x16AVX512(SB), NOSPLIT, $0-40
+	MOVQ ws+0(FP), R12
+	MOVQ n+8(FP), R13
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z31
+	MOVL nmax+16(FP), AX
+	LEAL -1(AX), BX
+	VPBROADCASTD BX, Z30
+	VCVTDQ2PS Z30, Z30             // nmax-1
+	NEGL AX
+	VPBROADCASTD AX, Z29
+	VCVTDQ2PS Z29, Z29             // -nmax
+	MOVL $0x7FFFFFFF, AX
+	VPBROADCASTD AX, Z28
+
+	QX_PRO(XW_XT0, XW_WT0, XW_WX0, Z27, Z5, qx2_pro0, Z0, Z1)
+	QX_PRO(XW_XT1, XW_WT1, XW_WX1, Z26, Z24, qx2_pro1, Z0, Z1)
+	MOVL $0x26901D7D, AX           // 1e-15
+	VPBROADCASTD AX, Z0
+	VCMPPS $0x11, Z0, Z5, K1       // amax < 1e-15 (ordered)
+	VCMPPS $0x11, Z0, Z24, K7
+
+	MOVQ num+24(FP), R11
+	XORQ R9, R9
+qx2_cand:
+	VBROADCASTSS (R11)(R9*4), Z11
+	VMOVAPS Z11, Z16
+	VDIVPS Z27, Z11, Z11           // is = num/max
+	VDIVPS Z26, Z16, Z16
+	VPXORD Z10, Z10, Z10
+	VPXORD Z9, Z9, Z9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z14, Z14, Z14
+	MOVQ R12, DI
+	MOVQ R13, CX
+qx2_sums:
+	QX_SUMS(XW_XT0, XW_WT0, XW_WX0, Z11, Z10, Z9, Z0, Z1, Z2)
+	QX_SUMS(XW_XT1, XW_WT1, XW_WX1, Z16, Z15, Z14, Z17, Z18, Z19)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ qx2_sums
+	TESTQ R9, R9
+	JNZ qx2_next
+	QX_FIRST(Z11, Z10, Z9, Z8, Z7, Z6, Z0)
+	QX_FIRST(Z16, Z15, Z14, Z13, Z12, Z25, Z17)
+	JMP qx2_loop
+qx2_next:
+	QX_NEXT(Z11, Z10, Z9, Z8, Z7, Z6, Z0, Z1)
+	QX_NEXT(Z16, Z15, Z14, Z13, Z12, Z25, Z17, Z18)
+qx2_loop:
+	INCQ R9
+	CMPQ R9, $19
+	JLT qx2_cand
+
+	MOVQ out+32(FP), DI
+	VPXORD Z0, Z0, Z0
+	VMOVAPS Z0, K1, Z7             // groups below GROUP_MAX_EPS: 0, 0
+	VMOVAPS Z0, K1, Z6
+	VMOVAPS Z0, K7, Z12
+	VMOVAPS Z0, K7, Z25
+	VMOVUPS Z7, 0(DI)
+	VMOVUPS Z6, 64(DI)
+	KMOVW K1, AX
+	MOVL AX, 128(DI)
+	VMOVUPS Z12, 132(DI)
+	VMOVUPS Z25, 196(DI)
+	KMOVW K7, AX
+	MOVL AX, 260(DI)
+	VZEROUPPER
+	RET
+
+// func qxLanes8AVX2(xt, wt, wx *float32, n int, nmax int32, num *[24]float32, out *float32) (zero uint32)
+//
+// Reference: qxLanesGeneric for the 8 groups (one per YMM lane) at xt and
+// wt (row stride 64 bytes); wx is scratch of the same layout. Writes the
+// scale at out[0:8] and is at out[16:24] and returns the zero bits of the
+// 8 groups. Same float-domain rounding as qxLanes2x16AVX512.
+TEXT ·qxLanes8AVX2(SB), NOSPLIT, $0-60
+	MOVQ xt+0(FP), SI
+	MOVQ wt+8(FP), DX
+	MOVQ wx+16(FP), R10
+	MOVQ n+24(FP), R13
+	BCAST32(0x7FFFFFFF, X15, Y15)
+	VXORPS Y14, Y14, Y14           // max
+	VXORPS Y13, Y13, Y13           // amax
+	XORQ R8, R8
+	MOVQ R13, CX
+qx8_pro:
+	VMOVUPS (SI)(R8*1), Y0
+	VANDPS Y15, Y0, Y1
+	VCMPPS $0x1E, Y13, Y1, Y2      // |x| > amax
+	VBLENDVPS Y2, Y1, Y13, Y13
+	VBLENDVPS Y2, Y0, Y14, Y14
+	VMULPS (DX)(R8*1), Y0, Y0      // w*x
+	VMOVUPS Y0, (R10)(R8*1)
+	ADDQ $64, R8
+	DECQ CX
+	JNZ qx8_pro
+	BCAST32(0x26901D7D, X0, Y0)    // 1e-15
+	VCMPPS $0x11, Y0, Y13, Y13     // Y13 = amax < 1e-15
+	VMOVMSKPS Y13, AX
+	MOVL AX, zero+56(FP)
+
+	BCAST32(0x4B400000, X12, Y12)  // Y12 = 1.5·2²³
+	MOVL nmax+32(FP), AX
+	LEAL -1(AX), BX
+	VMOVD BX, X11
+	VPBROADCASTD X11, Y11
+	VCVTDQ2PS Y11, Y11             // Y11 = nmax-1
+	NEGL AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VCVTDQ2PS Y10, Y10             // Y10 = -nmax
+	MOVQ num+40(FP), R11
+	XORQ R9, R9
+qx8_cand:
+	VBROADCASTSS (R11)(R9*4), Y9
+	VDIVPS Y14, Y9, Y9             // Y9 = is
+	VXORPS Y8, Y8, Y8              // sumlx
+	VXORPS Y7, Y7, Y7              // suml2
+	XORQ R8, R8
+	MOVQ R13, CX
+qx8_sums:
+	VMULPS (SI)(R8*1), Y9, Y0      // is*x
+	VADDPS Y12, Y0, Y0
+	VSUBPS Y12, Y0, Y0
+	VMAXPS Y10, Y0, Y0
+	VMINPS Y11, Y0, Y0             // l
+	VMULPS (R10)(R8*1), Y0, Y1     // (w*x)*l
+	VADDPS Y1, Y8, Y8
+	VMULPS (DX)(R8*1), Y0, Y2      // w*l
+	VMULPS Y0, Y2, Y2              // (w*l)*l
+	VADDPS Y2, Y7, Y7
+	ADDQ $64, R8
+	DECQ CX
+	JNZ qx8_sums
+	VXORPS Y0, Y0, Y0
+	TESTQ R9, R9
+	JNZ qx8_next
+	VCMPPS $0x04, Y0, Y7, Y1       // suml2 != 0 (or NaN)
+	VDIVPS Y7, Y8, Y6
+	VANDPS Y1, Y6, Y6              // Y6 = scale
+	VMULPS Y8, Y6, Y5              // Y5 = best = scale*sumlx
+	VMOVAPS Y9, Y4                 // Y4 = the winner's is
+	JMP qx8_loop
+qx8_next:
+	VCMPPS $0x1E, Y0, Y7, Y1       // suml2 > 0
+	VMULPS Y8, Y8, Y2              // sumlx*sumlx
+	VMULPS Y7, Y5, Y3              // best*suml2
+	VCMPPS $0x1E, Y3, Y2, Y2
+	VANDPS Y2, Y1, Y1
+	VDIVPS Y7, Y8, Y2              // sumlx/suml2
+	VBLENDVPS Y1, Y2, Y6, Y6
+	VMULPS Y8, Y2, Y3              // scale*sumlx
+	VBLENDVPS Y1, Y3, Y5, Y5
+	VBLENDVPS Y1, Y9, Y4, Y4
+qx8_loop:
+	INCQ R9
+	CMPQ R9, $19
+	JLT qx8_cand
+
+	MOVQ out+48(FP), DI
+	VANDNPS Y6, Y13, Y6            // groups below GROUP_MAX_EPS: 0, 0
+	VANDNPS Y4, Y13, Y4
+	VMOVUPS Y6, 0(DI)
+	VMOVUPS Y4, 64(DI)
+	VZEROUPPER
+	RET
+
+// func requantGroupsAVX2(out *uint8, x, ml, dl *float32, groups, groupLen int, lo, hi, off int32)
+//
+// Reference: requantGroupsGeneric, groupLen a multiple of 8: for every
+// group g < groups with dl[g] != 0 and i in the group,
+//	out[i] = uint8(clamp(nearestInt((x[i]+ml[g])/dl[g]), lo, hi) + off)
+TEXT ·requantGroupsAVX2(SB), NOSPLIT, $0-60
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ ml+16(FP), R10
+	MOVQ dl+24(FP), R11
+	MOVQ groups+32(FP), R12
+	MOVQ groupLen+40(FP), R13
+	MOVL lo+48(FP), AX
+	VMOVD AX, X2
+	VPBROADCASTD X2, Y2
+	MOVL hi+52(FP), AX
+	VMOVD AX, X3
+	VPBROADCASTD X3, Y3
+	MOVL off+56(FP), AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y4
+	BCAST32(0x4B400000, X5, Y5)
+	BCAST32(0x007FFFFF, X6, Y6)
+	BCAST32(0x00400000, X7, Y7)
+	VXORPS X9, X9, X9
+rg_group:
+	VMOVSS (R11), X1
+	VUCOMISS X9, X1
+	JNE rg_do
+	JPS rg_do                      // NaN: not 0
+	JMP rg_next
+rg_do:
+	VBROADCASTSS (R11), Y1         // dl
+	VBROADCASTSS (R10), Y0         // ml
+	XORQ R8, R8
+rg_loop:
+	VMOVUPS (SI)(R8*4), Y8
+	VADDPS Y0, Y8, Y8              // x + ml
+	VDIVPS Y1, Y8, Y8              // / dl
+	VADDPS Y5, Y8, Y8              // nearestInt
+	VPAND Y6, Y8, Y8
+	VPSUBD Y7, Y8, Y8
+	VPMINSD Y3, Y8, Y8
+	VPMAXSD Y2, Y8, Y8
+	VPADDD Y4, Y8, Y8
+	VEXTRACTI128 $1, Y8, X10
+	VPACKUSDW X10, X8, X8
+	VPACKUSWB X8, X8, X8
+	MOVQ X8, (DI)(R8*1)
+	ADDQ $8, R8
+	CMPQ R8, R13
+	JLT rg_loop
+rg_next:
+	LEAQ (SI)(R13*4), SI
+	ADDQ R13, DI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ R12
+	JNZ rg_group
+	VZEROUPPER
+	RET
