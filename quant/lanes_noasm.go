@@ -13,7 +13,9 @@ func transposeGroups16(dst, src []float32, groups, n, off int) {
 
 func groupWeights16(wt, xt []float32, n, kind int) { groupWeightsGeneric(wt, xt, 16, n, kind) }
 
-func qxSearch16Asm(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]qxLanes) int { return 0 }
+func qxSearch16Asm(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]qxLanes) int {
+	return 0
+}
 
 func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off int32) {
 	requantGroupsGeneric(out, x, ml, dl, groupLen, lo, hi, off)
