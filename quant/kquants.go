@@ -103,37 +103,31 @@ func q2_KFinish(y []byte, x []float32, imatrix bool, r *qkxLanes, sw *[16]float3
 }
 
 func quantizeQ3_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q3_KLen, q3_KBlock)
+	var (
+		ws  q3Work
+		qws qxWork
+	)
+	forSuperBlocks(dst, src, nPerRow, imatrix, q3_KLen, func(y []byte, x, qw []float32) {
+		q3_KBlock(&ws, &qws, y, x, qw)
+	})
 }
 
-func q3_KBlock(y []byte, x, qw []float32) {
+// q3_KBlock is q3_KBlockRef with the 16 group searches run side by side:
+// make_q3_quants (q3Search) without an importance matrix, make_qx_quants
+// (qxSearch16) with one.
+func q3_KBlock(ws *q3Work, qws *qxWork, y []byte, x, qw []float32) {
 	var (
 		L      [qkK]uint8
 		scales [16]float32
 		sc     = y[96:108]
+		r      [2]qxLanes
 	)
 	clear(sc)
 	if qw == nil {
-		var (
-			maxScale, amax float32
-			xt             [16][8]float32
-			lt             [16][8]int32
-		)
-		for g := 0; g < 16; g += 8 {
-			for k := 0; k < 8; k++ {
-				xs := (*[16]float32)(x[16*(g+k):])
-				for i, v := range xs {
-					xt[i][k] = v
-				}
-			}
-			makeQ3Quants8((*[8]float32)(scales[g:]), &xt, &lt)
-			for k := 0; k < 8; k++ {
-				Lg := (*[16]uint8)(L[16*(g+k):])
-				for i := range Lg {
-					Lg[i] = uint8(lt[i][k])
-				}
-			}
-		}
+		transposeGroups16(ws.xt[:], x, 16, 16, 0)
+		q3Search(ws)
+		scales = ws.scale
+		var maxScale, amax float32
 		for j := 0; j < 16; j++ {
 			if s := abs32(scales[j]); s > amax {
 				amax, maxScale = s, scales[j]
@@ -154,15 +148,18 @@ func q3_KBlock(y []byte, x, qw []float32) {
 		var Ls [16]uint8
 		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 16; j++ {
-			xs := x[16*j : 16*j+16]
-			imatrixWeights(weights[:], xs, qw[16*j:], sigma2)
+			xs := (*[16]float32)(x[16*j:])
+			imatrixWeights(weights[:], xs[:], qw[16*j:], sigma2)
 			var s float32
-			for _, v := range weights {
+			for i, v := range weights {
 				s += v
+				qws.wt[0][16*i+j] = v
 			}
 			sw[j] = s
-			scales[j] = makeQx(16, 4, xs, weights[:], L[16*j:])
 		}
+		transposeGroups16(qws.xt[0][:], x, 16, 16, 0)
+		qxSearch16(qws, 1, 16, 4, qxNum4, &r)
+		scales = r[0].scale
 		dBlock := makeQx(16, 32, scales[:], sw[:], Ls[:])
 		for j := 0; j < 16; j++ {
 			packP3(sc, j, int8(Ls[j]))
@@ -170,25 +167,35 @@ func q3_KBlock(y []byte, x, qw []float32) {
 		putF16(y[108:], dBlock)
 	}
 	d := getF16(y[108:])
+	var dl, ml [16]float32
 	for j := 0; j < 16; j++ {
-		dl := float32(d * float32(q3Scale(sc, j)))
-		if dl == 0 {
+		dl[j] = float32(d * float32(q3Scale(sc, j)))
+		if dl[j] != 0 {
 			continue
 		}
-		requant(L[16*j:16*j+16], x[16*j:16*j+16], 0, dl, -4, 3, 4)
-	}
-	// high bits: bit j/32 of hmask[j%32] is set for levels > 3
-	hmask := (*[32]byte)(y[0:32])
-	for m := 0; m < 32; m++ {
-		var h uint8
-		for b := 0; b < 8; b++ {
-			l := L[32*b+m] // 0..7: bit 2 set exactly when l > 3
-			h |= (l >> 2) << b
-			L[32*b+m] = l & 3
+		// ggml keeps the search's levels
+		Lg := (*[16]uint8)(L[16*j:])
+		if qw == nil {
+			for i := range Lg {
+				Lg[i] = uint8(ws.lt[16*i+j])
+			}
+		} else {
+			qxLevels(Lg[:], x[16*j:16*j+16], &r[0], j, 4)
 		}
-		hmask[m] = h
 	}
-	packP2(y[32:96], L[:])
+	requantGroups(L[:], x, ml[:], dl[:], 16, -4, 3, 4)
+	// high bits: bit b of hmask[m] is set for level 32b+m > 3
+	hmask := (*[32]byte)(y[0:32])
+	for m := 0; m < 32; m += 8 {
+		var h uint64
+		for b := 0; b < 8; b++ {
+			l := le64(L[32*b+m:]) // levels 0..7: bit 2 set exactly when > 3
+			h |= (l >> 2 & 0x0101010101010101) << b
+			putLE64(L[32*b+m:], l&lo2)
+		}
+		putLE64(hmask[m:], h)
+	}
+	packQ2((*[64]byte)(y[32:96]), &L)
 }
 
 func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {

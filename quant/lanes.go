@@ -298,3 +298,88 @@ func requantGroupsGeneric(out []uint8, x, ml, dl []float32, groupLen int, lo, hi
 		requantGeneric(out[g*groupLen:], x[g*groupLen:(g+1)*groupLen], ml[g], dl[g], lo, hi, off)
 	}
 }
+
+// q3Work is the workspace of the Q3_K search on 16 groups of 16: element
+// i of group k at xt[16i+k]; the levels come back in lt (same layout) and
+// the group scales in scale. w and wx are the kernels' scratch.
+type q3Work struct {
+	xt, w, wx [256]float32
+	lt        [256]int32
+	scale     [16]float32
+}
+
+// makeQ3QuantsLanesGeneric is make_q3_quants (n = 16, nmax = 4, do_rmse)
+// on the 16 groups of ws, one per lane, exactly as makeQ3Quants8Generic
+// does for 8: it leaves the levels l+4 ∈ 0..7 in lt and the group scales
+// in scale; an all-zero group (max |x| < GROUP_MAX_EPS) gets levels 0 and
+// scale 0. The refinement sweeps run while any lane still changes (at most
+// 5); a sweep without change leaves a lane as it is, so this equals ggml's
+// per-group loop.
+func makeQ3QuantsLanesGeneric(ws *q3Work) {
+	const nmax = 4
+	var max, amax, iscale, sumlx, suml2 [16]float32
+	xt, lt := &ws.xt, &ws.lt
+	for i := 0; i < 16; i++ {
+		for k := 0; k < 16; k++ {
+			if a := abs32(xt[16*i+k]); a > amax[k] {
+				amax[k], max[k] = a, xt[16*i+k]
+			}
+		}
+	}
+	for k := range iscale {
+		iscale[k] = float32(-nmax) / max[k]
+	}
+	for i := 0; i < 16; i++ {
+		for k := 0; k < 16; k++ {
+			x := xt[16*i+k]
+			l := clampI32(nearestInt(float32(iscale[k]*x)), -nmax, nmax-1)
+			lt[16*i+k] = l
+			w := float32(x * x)
+			fl := float32(l)
+			sumlx[k] += float32(float32(w*x) * fl)
+			suml2[k] += float32(float32(w*fl) * fl)
+		}
+	}
+	for itry := 0; itry < 5; itry++ {
+		changed := false
+		for i := 0; i < 16; i++ {
+			for k := 0; k < 16; k++ {
+				x := xt[16*i+k]
+				w := float32(x * x)
+				wx := float32(w * x)
+				fl := float32(lt[16*i+k])
+				slx := sumlx[k] - float32(wx*fl)
+				sl2 := suml2[k] - float32(float32(w*fl)*fl)
+				newL := clampI32(nearestInt(float32(x*sl2)/slx), -nmax, nmax-1)
+				fn := float32(newL)
+				slx2 := slx + float32(wx*fn)
+				sl22 := sl2 + float32(float32(w*fn)*fn)
+				if slx > 0 && newL != lt[16*i+k] && sl22 > 0 &&
+					float32(float32(slx2*slx2)*suml2[k]) > float32(float32(sumlx[k]*sumlx[k])*sl22) {
+					lt[16*i+k], sumlx[k], suml2[k] = newL, slx2, sl22
+					changed = true
+				}
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	for k := 0; k < 16; k++ {
+		ws.scale[k] = 0
+		if suml2[k] > 0 {
+			ws.scale[k] = sumlx[k] / suml2[k]
+		}
+		zero := amax[k] < groupMaxEps
+		if zero {
+			ws.scale[k] = 0
+		}
+		for i := 0; i < 16; i++ {
+			if zero {
+				lt[16*i+k] = 0
+			} else {
+				lt[16*i+k] += nmax
+			}
+		}
+	}
+}

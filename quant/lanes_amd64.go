@@ -142,3 +142,31 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 	_, _, _ = out[g*groupLen-1], x[g*groupLen-1], ml[g-1]
 	requantGroupsAVX2(&out[0], &x[0], &ml[0], &dl[0], g, groupLen, lo, hi, off)
 }
+
+// q3Quants16AVX512 is makeQ3QuantsLanesGeneric.
+//
+//go:noescape
+func q3Quants16AVX512(ws *q3Work)
+
+// q3Search runs makeQ3QuantsLanesGeneric's search with the fastest kernel
+// available (on AVX2 alone: q3Quants8AVX2 on each half).
+func q3Search(ws *q3Work) {
+	switch {
+	case useAVX512:
+		q3Quants16AVX512(ws)
+	case useAVX2:
+		var xt [16][8]float32
+		var lt [16][8]int32
+		for h := 0; h < 2; h++ {
+			for i := range xt {
+				copy(xt[i][:], ws.xt[16*i+8*h:][:8])
+			}
+			q3Quants8AVX2(&xt, &lt, (*[8]float32)(ws.scale[8*h:]))
+			for i := range lt {
+				copy(ws.lt[16*i+8*h:][:8], lt[i][:])
+			}
+		}
+	default:
+		makeQ3QuantsLanesGeneric(ws)
+	}
+}

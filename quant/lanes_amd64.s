@@ -1190,3 +1190,144 @@ rg_next:
 	JNZ rg_group
 	VZEROUPPER
 	RET
+
+// Q3_NEAREST turns the floats in Z into clamp(nearestInt(Z), -4, 3)
+// (int32): Z31 = 12582912.0, Z30 = 0x007FFFFF, Z29 = 0x00400000,
+// Z28 = -4, Z27 = 3.
+#define Q3_NEAREST(Z) \
+	VADDPS Z31, Z, Z \
+	VPANDD Z30, Z, Z \
+	VPSUBD Z29, Z, Z \
+	VPMINSD Z27, Z, Z \
+	VPMAXSD Z28, Z, Z
+
+// func q3Quants16AVX512(ws *q3Work)
+//
+// Reference: makeQ3QuantsLanesGeneric (make_q3_quants, n = 16, nmax = 4,
+// for 16 groups, one per ZMM lane), as q3Quants8AVX2 does for 8. q3Work:
+// xt at 0, w at 1024, wx at 2048, lt at 3072, scale at 4096.
+TEXT ·q3Quants16AVX512(SB), NOSPLIT, $0-8
+	MOVQ ws+0(FP), DI
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z31
+	MOVL $0x007FFFFF, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z29
+	MOVL $-4, AX
+	VPBROADCASTD AX, Z28
+	MOVL $3, AX
+	VPBROADCASTD AX, Z27
+	MOVL $0x7FFFFFFF, AX
+	VPBROADCASTD AX, Z26
+	VPXORD Z25, Z25, Z25
+
+	VPXORD Z24, Z24, Z24           // amax
+	VPXORD Z1, Z1, Z1              // max
+	XORQ R8, R8
+q3z_max:
+	VMOVUPS (DI)(R8*1), Z2
+	VPANDD Z26, Z2, Z3
+	VCMPPS $0x1E, Z24, Z3, K1      // |x| > amax
+	VMOVAPS Z3, K1, Z24
+	VMOVAPS Z2, K1, Z1
+	ADDQ $64, R8
+	CMPQ R8, $1024
+	JLT q3z_max
+	MOVL $0xC0800000, AX           // -4.0
+	VPBROADCASTD AX, Z2
+	VDIVPS Z1, Z2, Z1              // iscale = -4/max
+
+	VPXORD Z5, Z5, Z5              // sumlx
+	VPXORD Z6, Z6, Z6              // suml2
+	XORQ R8, R8
+q3z_init:
+	VMOVUPS (DI)(R8*1), Z2         // x
+	VMULPS Z2, Z1, Z3              // iscale*x
+	Q3_NEAREST(Z3)
+	VMOVDQU32 Z3, 3072(DI)(R8*1)
+	VCVTDQ2PS Z3, Z3               // l
+	VMULPS Z2, Z2, Z4              // w = x*x
+	VMOVUPS Z4, 1024(DI)(R8*1)
+	VMULPS Z2, Z4, Z7              // wx = w*x
+	VMOVUPS Z7, 2048(DI)(R8*1)
+	VMULPS Z3, Z7, Z8
+	VADDPS Z8, Z5, Z5              // sumlx += wx*l
+	VMULPS Z3, Z4, Z8
+	VMULPS Z3, Z8, Z8
+	VADDPS Z8, Z6, Z6              // suml2 += (w*l)*l
+	ADDQ $64, R8
+	CMPQ R8, $1024
+	JLT q3z_init
+
+	MOVQ $5, R9
+q3z_sweep:
+	KXORW K7, K7, K7               // changed
+	VMULPS Z5, Z5, Z23             // sumlx*sumlx
+	XORQ R8, R8
+q3z_elem:
+	VMOVDQU32 3072(DI)(R8*1), Z8   // l
+	VCVTDQ2PS Z8, Z3               // fl
+	VMOVUPS 1024(DI)(R8*1), Z4     // w
+	VMOVUPS 2048(DI)(R8*1), Z7     // wx
+	VMULPS Z3, Z7, Z10
+	VSUBPS Z10, Z5, Z10            // slx = sumlx - wx*fl
+	VMULPS Z3, Z4, Z11
+	VMULPS Z3, Z11, Z11
+	VSUBPS Z11, Z6, Z11            // sl2 = suml2 - (w*fl)*fl
+	VMULPS (DI)(R8*1), Z11, Z12    // x*sl2
+	VDIVPS Z10, Z12, Z12           // (x*sl2)/slx
+	Q3_NEAREST(Z12)                // new
+	VPCMPD $4, Z8, Z12, K2         // new != l
+	VCVTDQ2PS Z12, Z13             // fn
+	VMULPS Z13, Z7, Z14
+	VADDPS Z14, Z10, Z14           // slx2 = slx + wx*fn
+	VMULPS Z13, Z4, Z15
+	VMULPS Z13, Z15, Z15
+	VADDPS Z15, Z11, Z15           // sl22 = sl2 + (w*fn)*fn
+	VCMPPS $0x1E, Z25, Z10, K2, K3 // and slx > 0
+	VCMPPS $0x1E, Z25, Z15, K3, K3 // and sl22 > 0
+	VMULPS Z14, Z14, Z16
+	VMULPS Z6, Z16, Z16            // (slx2*slx2)*suml2
+	VMULPS Z15, Z23, Z17           // (sumlx*sumlx)*sl22
+	VCMPPS $0x1E, Z17, Z16, K3, K3 // accept
+	// Acceptances are rare: branch around the update so that the next
+	// element does not wait for this one's dependency chain.
+	KORTESTW K3, K3
+	JZ q3z_next
+	VMOVDQU32 Z12, K3, 3072(DI)(R8*1)
+	VMOVAPS Z14, K3, Z5
+	VMOVAPS Z15, K3, Z6
+	KORW K3, K7, K7
+	VMULPS Z5, Z5, Z23
+q3z_next:
+	ADDQ $64, R8
+	CMPQ R8, $1024
+	JLT q3z_elem
+	KORTESTW K7, K7
+	JZ q3z_done
+	DECQ R9
+	JNZ q3z_sweep
+
+q3z_done:
+	VCMPPS $0x1E, Z25, Z6, K1      // suml2 > 0
+	VDIVPS Z6, Z5, Z0
+	VMOVAPS.Z Z0, K1, Z0           // sumlx/suml2, or 0
+	MOVL $0x26901D7D, AX           // 1e-15
+	VPBROADCASTD AX, Z1
+	VCMPPS $0x11, Z1, Z24, K2      // amax < 1e-15 (ordered)
+	VMOVAPS Z25, K2, Z0
+	VMOVUPS Z0, 4096(DI)
+	MOVL $4, AX
+	VPBROADCASTD AX, Z1
+	XORQ R8, R8
+q3z_fin:
+	VMOVDQU32 3072(DI)(R8*1), Z8
+	VPADDD Z1, Z8, Z8
+	VMOVDQA32 Z25, K2, Z8          // all-zero groups: level 0
+	VMOVDQU32 Z8, 3072(DI)(R8*1)
+	ADDQ $64, R8
+	CMPQ R8, $1024
+	JLT q3z_fin
+	VZEROUPPER
+	RET

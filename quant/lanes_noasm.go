@@ -20,3 +20,5 @@ func qxSearch16Asm(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]
 func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off int32) {
 	requantGroupsGeneric(out, x, ml, dl, groupLen, lo, hi, off)
 }
+
+func q3Search(ws *q3Work) { makeQ3QuantsLanesGeneric(ws) }

@@ -355,3 +355,41 @@ func TestRequantGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestQ3LanesMatchReference: q3Search with every kernel the machine has
+// against makeQ3QuantsLanesGeneric, and that against makeQ3QuantsRef on
+// each group alone.
+func TestQ3LanesMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(75, 76))
+	iters := 3000
+	if testing.Short() {
+		iters = 400
+	}
+	for it := 0; it < iters; it++ {
+		var ws, ws2, want q3Work
+		xt, groups := laneGroups(rng, 16, 16)
+		copy(ws.xt[:], xt)
+		ws2, want = ws, ws
+		q3Search(&ws)
+		restore := setAVX512(false)
+		q3Search(&ws2)
+		restore()
+		makeQ3QuantsLanesGeneric(&want)
+		if ws.lt != want.lt || !sameBits(ws.scale[:], want.scale[:]) || ws2.lt != want.lt || !sameBits(ws2.scale[:], want.scale[:]) {
+			t.Fatalf("q3Search differs from makeQ3QuantsLanesGeneric:\n got  %v %v\n AVX2 %v %v\n want %v %v\n xt %v",
+				ws.scale, ws.lt, ws2.scale, ws2.lt, want.scale, want.lt, xt)
+		}
+		for k, g := range groups {
+			var L [16]int8
+			s := makeQ3QuantsRef(g, L[:])
+			for i := range L {
+				if int32(L[i]) != want.lt[16*i+k] {
+					t.Fatalf("lane %d differs from makeQ3QuantsRef: %v", k, g)
+				}
+			}
+			if math.Float32bits(s) != math.Float32bits(want.scale[k]) {
+				t.Fatalf("lane %d scale %v, reference %v", k, want.scale[k], s)
+			}
+		}
+	}
+}
