@@ -7,12 +7,15 @@ package quant
 // checks byte equality with the twins.
 
 func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	var ws qkxWork
-	forSuperBlockBatch(dst, src, nPerRow, imatrix, q2_KLen, 2, func(y *[4][]byte, x, qw *[4][]float32, count int) {
-		var (
-			r  [2]qkxLanes
-			sw [2][16]float32
-		)
+	var (
+		ws    qkxWork
+		r     [2]qkxLanes
+		sw    [2][16]float32
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 2 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q2_KLen, b, 2)
 		cfg := qkxQ2_K
 		if qw[0] != nil {
 			cfg = qkx3Q2_K
@@ -42,7 +45,7 @@ func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		for h := 0; h < count; h++ {
 			q2_KFinish(y[h], x[h], qw[h] != nil, &r[h], &sw[h])
 		}
-	})
+	}
 }
 
 // q2_KFinish is the rest of q2_KBlockRef for one super-block whose 16 group
@@ -199,49 +202,55 @@ func q3_KBlock(ws *q3Work, qws *qxWork, y []byte, x, qw []float32) {
 }
 
 func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	var ws qkxWork
-	forSuperBlockBatch(dst, src, nPerRow, imatrix, q4_KLen, 4, func(y *[4][]byte, x, qw *[4][]float32, count int) {
-		var L [4][qkK]uint8
-		q45_KScales(&ws, y, x, qw, &L, 15, count)
+	var (
+		ws    qkxWork
+		L     [4][qkK]uint8
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 4 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q4_KLen, b, 4)
+		q45_KScales(&ws, &y, &x, &qw, &L, 15, count)
 		for h := 0; h < count; h++ {
 			packQ4K((*[128]byte)(y[h][16:144]), &L[h])
 		}
-	})
+	}
 }
 
 func quantizeQ5_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	var ws qkxWork
-	forSuperBlockBatch(dst, src, nPerRow, imatrix, q5_KLen, 4, func(y *[4][]byte, x, qw *[4][]float32, count int) {
-		var L [4][qkK]uint8
-		q45_KScales(&ws, y, x, qw, &L, 31, count)
+	var (
+		ws    qkxWork
+		L     [4][qkK]uint8
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 4 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q5_KLen, b, 4)
+		q45_KScales(&ws, &y, &x, &qw, &L, 31, count)
 		for h := 0; h < count; h++ {
 			packQ5K((*[32]byte)(y[h][16:48]), (*[128]byte)(y[h][48:176]), &L[h])
 		}
-	})
+	}
 }
 
-// forSuperBlockBatch is forSuperBlocks for encoders that take up to `batch`
-// (≤ 4) super-blocks at a time: f receives the output blocks, inputs and
-// imatrix columns of `count` consecutive blocks (count < batch only at the
-// end of src).
-func forSuperBlockBatch(dst []byte, src []float32, nPerRow int, imatrix []float32, blockLen, batch int,
-	f func(y *[4][]byte, x, qw *[4][]float32, count int)) {
-	nb := len(src) / qkK
-	for b := 0; b < nb; b += batch {
-		var y [4][]byte
-		var x, qw [4][]float32
-		count := min(batch, nb-b)
-		for h := 0; h < count; h++ {
-			bb := b + h
-			y[h] = dst[bb*blockLen : (bb+1)*blockLen]
-			x[h] = src[bb*qkK : (bb+1)*qkK]
-			if imatrix != nil {
-				col := bb * qkK % nPerRow
-				qw[h] = imatrix[col : col+qkK]
-			}
+// superBlockBatch sets y, x and qw to the output blocks, inputs and
+// imatrix columns of up to batch (≤ 4) consecutive super-blocks from block
+// b on, for the encoders that take several at a time, and returns how many
+// there are (fewer than batch only at the end of src).
+func superBlockBatch(y *[4][]byte, x, qw *[4][]float32, dst []byte, src []float32, nPerRow int, imatrix []float32,
+	blockLen, b, batch int) (count int) {
+	count = min(batch, len(src)/qkK-b)
+	for h := 0; h < count; h++ {
+		bb := b + h
+		y[h] = dst[bb*blockLen : (bb+1)*blockLen]
+		x[h] = src[bb*qkK : (bb+1)*qkK]
+		qw[h] = nil
+		if imatrix != nil {
+			col := bb * qkK % nPerRow
+			qw[h] = imatrix[col : col+qkK]
 		}
-		f(&y, &x, &qw, count)
 	}
+	return count
 }
 
 // q45_KScales is q45_KScalesRef for count (1..4) super-blocks at once,
@@ -358,9 +367,14 @@ func q45_KFinish(hdr []byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int3
 }
 
 func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	var ws qxWork
-	forSuperBlockBatch(dst, src, nPerRow, imatrix, q6_KLen, 2, func(y *[4][]byte, x, qw *[4][]float32, count int) {
-		var r [2]qxLanes
+	var (
+		ws    qxWork
+		r     [2]qxLanes
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 2 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q6_KLen, b, 2)
 		for h := 0; h < count; h++ {
 			transposeGroups16(ws.xt[h][:], x[h], 16, 16, 0)
 			if qw[h] != nil {
@@ -373,7 +387,7 @@ func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		for h := 0; h < count; h++ {
 			q6_KFinish(y[h], x[h], &r[h])
 		}
-	})
+	}
 }
 
 // squares sets w[i] = x[i]·x[i] (make_qx_quants' weights without an
