@@ -1205,7 +1205,9 @@ rg_next:
 //
 // Reference: makeQ3QuantsLanesGeneric (make_q3_quants, n = 16, nmax = 4,
 // for 16 groups, one per ZMM lane), as q3Quants8AVX2 does for 8. q3Work:
-// xt at 0, w at 1024, wx at 2048, lt at 3072, scale at 4096.
+// xt at 0, w at 1024, wx at 2048, lt at 3072, scale at 4096, a at 4160
+// and b at 5184: the products wx*l and (w*l)*l of each element's current
+// level, kept from the sums and updated with the level.
 TEXT ·q3Quants16AVX512(SB), NOSPLIT, $0-8
 	MOVQ ws+0(FP), DI
 	MOVL $0x4B400000, AX
@@ -1252,9 +1254,11 @@ q3z_init:
 	VMULPS Z2, Z4, Z7              // wx = w*x
 	VMOVUPS Z7, 2048(DI)(R8*1)
 	VMULPS Z3, Z7, Z8
+	VMOVUPS Z8, 4160(DI)(R8*1)     // a = wx*l
 	VADDPS Z8, Z5, Z5              // sumlx += wx*l
 	VMULPS Z3, Z4, Z8
 	VMULPS Z3, Z8, Z8
+	VMOVUPS Z8, 5184(DI)(R8*1)     // b = (w*l)*l
 	VADDPS Z8, Z6, Z6              // suml2 += (w*l)*l
 	ADDQ $64, R8
 	CMPQ R8, $1024
@@ -1266,36 +1270,37 @@ q3z_sweep:
 	VMULPS Z5, Z5, Z23             // sumlx*sumlx
 	XORQ R8, R8
 q3z_elem:
-	VMOVDQU32 3072(DI)(R8*1), Z8   // l
-	VCVTDQ2PS Z8, Z3               // fl
-	VMOVUPS 1024(DI)(R8*1), Z4     // w
-	VMOVUPS 2048(DI)(R8*1), Z7     // wx
-	VMULPS Z3, Z7, Z10
-	VSUBPS Z10, Z5, Z10            // slx = sumlx - wx*fl
-	VMULPS Z3, Z4, Z11
-	VMULPS Z3, Z11, Z11
-	VSUBPS Z11, Z6, Z11            // sl2 = suml2 - (w*fl)*fl
+	VSUBPS 4160(DI)(R8*1), Z5, Z10 // slx = sumlx - wx*fl (a)
+	VSUBPS 5184(DI)(R8*1), Z6, Z11 // sl2 = suml2 - (w*fl)*fl (b)
 	VMULPS (DI)(R8*1), Z11, Z12    // x*sl2
 	VDIVPS Z10, Z12, Z12           // (x*sl2)/slx
 	Q3_NEAREST(Z12)                // new
-	VPCMPD $4, Z8, Z12, K2         // new != l
+	VPCMPD $4, 3072(DI)(R8*1), Z12, K2 // new != l
+	VCMPPS $0x1E, Z25, Z10, K2, K2 // and slx > 0
+	// A level that would change is rare (in about one element in six
+	// some lane has one), and nearly always taken: branch on it, so that
+	// neither the rest of the test nor the update delays the next element
+	// (which depends on this one's sums only when it changes them).
+	KORTESTW K2, K2
+	JZ q3z_next
+	VMOVUPS 1024(DI)(R8*1), Z4     // w
+	VMOVUPS 2048(DI)(R8*1), Z7     // wx
 	VCVTDQ2PS Z12, Z13             // fn
-	VMULPS Z13, Z7, Z14
-	VADDPS Z14, Z10, Z14           // slx2 = slx + wx*fn
-	VMULPS Z13, Z4, Z15
-	VMULPS Z13, Z15, Z15
-	VADDPS Z15, Z11, Z15           // sl22 = sl2 + (w*fn)*fn
-	VCMPPS $0x1E, Z25, Z10, K2, K3 // and slx > 0
-	VCMPPS $0x1E, Z25, Z15, K3, K3 // and sl22 > 0
+	VMULPS Z13, Z7, Z19            // wx*fn
+	VADDPS Z19, Z10, Z14           // slx2 = slx + wx*fn
+	VMULPS Z13, Z4, Z20
+	VMULPS Z13, Z20, Z20           // (w*fn)*fn
+	VADDPS Z20, Z11, Z15           // sl22 = sl2 + (w*fn)*fn
+	VCMPPS $0x1E, Z25, Z15, K2, K3 // and sl22 > 0
 	VMULPS Z14, Z14, Z16
 	VMULPS Z6, Z16, Z16            // (slx2*slx2)*suml2
 	VMULPS Z15, Z23, Z17           // (sumlx*sumlx)*sl22
 	VCMPPS $0x1E, Z17, Z16, K3, K3 // accept
-	// Acceptances are rare: branch around the update so that the next
-	// element does not wait for this one's dependency chain.
 	KORTESTW K3, K3
 	JZ q3z_next
 	VMOVDQU32 Z12, K3, 3072(DI)(R8*1)
+	VMOVUPS Z19, K3, 4160(DI)(R8*1) // a = wx*fn
+	VMOVUPS Z20, K3, 5184(DI)(R8*1) // b = (w*fn)*fn
 	VMOVAPS Z14, K3, Z5
 	VMOVAPS Z15, K3, Z6
 	KORW K3, K7, K7
