@@ -24,7 +24,6 @@ func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 			xt, wt := ws.xt[h][:], ws.wt[h][:]
 			if qw[h] == nil {
 				transposeGroups16(xt, x[h], 16, 16, 0)
-				groupWeights16(wt, xt, 16, weightsAbs)
 				continue
 			}
 			var weights [16]float32
@@ -40,6 +39,9 @@ func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 				}
 				sw[h][j] = s
 			}
+		}
+		if qw[0] == nil {
+			qkxWeights(&ws, count, 16, weightsAbs)
 		}
 		qkxSearch(&ws, count, 16, cfg, &r)
 		for h := 0; h < count; h++ {
@@ -281,9 +283,6 @@ func q45_KScales(ws *qkxWork, y *[4][]byte, x, qw *[4][]float32, L *[4][qkK]uint
 		off := 8 * (h % 2)
 		if !imatrix {
 			transposeGroups16(xt, xh, 8, 32, off)
-			if h%2 == 1 {
-				groupWeights16(wt, xt, 32, weightsAvAbs)
-			}
 			continue
 		}
 		var weights [32]float32
@@ -299,6 +298,9 @@ func q45_KScales(ws *qkxWork, y *[4][]byte, x, qw *[4][]float32, L *[4][qkK]uint
 			}
 			sw[hh][j] = s
 		}
+	}
+	if !imatrix {
+		qkxWeights(ws, sets, 32, weightsAvAbs)
 	}
 	qkxSearch(ws, sets, 32, cfg, &r)
 	for h := 0; h < count; h++ {

@@ -84,6 +84,24 @@ func transposeGroups16(dst, src []float32, groups, n, off int) {
 	transposeGroups(dst, src, groups, n, 16, off)
 }
 
+// groupWeights2x16AVX512 is groupWeightsGeneric on the 16 lanes of each
+// of the first sets (1 or 2) sets of ws.
+//
+//go:noescape
+func groupWeights2x16AVX512(ws *qkxWork, sets, n, kind int)
+
+// qkxWeights sets ws.wt of the first sets (1 or 2) sets from ws.xt
+// (groupWeightsGeneric with 16 lanes, n elements, kind).
+func qkxWeights(ws *qkxWork, sets, n, kind int) {
+	if useAVX512 && n > 0 && n <= maxGroup && sets >= 1 && sets <= 2 {
+		groupWeights2x16AVX512(ws, sets, n, kind)
+		return
+	}
+	for s := 0; s < sets; s++ {
+		groupWeights16(ws.wt[s][:], ws.xt[s][:], n, kind)
+	}
+}
+
 // groupWeights16 is groupWeightsGeneric with lanes = 16.
 func groupWeights16(wt, xt []float32, n, kind int) {
 	if useAVX2 && n > 0 {

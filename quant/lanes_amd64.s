@@ -867,7 +867,7 @@ gw_sq:
 	ADDQ $64, BX
 	DECQ DX
 	JNZ gw_sq
-	CVTSQ2SS CX, X1
+	VCVTSI2SSQ CX, X1, X1
 	VBROADCASTSS X1, Y1
 	VDIVPS Y1, Y0, Y0              // / n
 	VSQRTPS Y0, Y14
@@ -1334,5 +1334,67 @@ q3z_fin:
 	ADDQ $64, R8
 	CMPQ R8, $1024
 	JLT q3z_fin
+	VZEROUPPER
+	RET
+
+// func groupWeights2x16AVX512(ws *qkxWork, sets, n, kind int)
+//
+// Reference: groupWeightsGeneric on the 16 lanes of each of the first
+// `sets` (1 or 2) sets of ws, kind 0: w = |x|; kind 1: w = sqrt((Σ x² in
+// element order)/n) + |x|. The two sets' sums run as two independent
+// chains.
+TEXT ·groupWeights2x16AVX512(SB), NOSPLIT, $0-32
+	MOVQ ws+0(FP), DI
+	MOVQ sets+8(FP), R8
+	MOVQ n+16(FP), CX
+	MOVL $0x7FFFFFFF, AX
+	VPBROADCASTD AX, Z31
+	VPXORD Z10, Z10, Z10           // set 0's average (0 for kind 0)
+	VPXORD Z11, Z11, Z11           // set 1's
+	MOVQ kind+24(FP), AX
+	TESTQ AX, AX
+	JZ gw2_weights
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ DI, SI
+	MOVQ CX, DX
+gw2_sq:
+	VMOVUPS QW_XT0(SI), Z2
+	VMOVUPS QW_XT1(SI), Z3
+	VMULPS Z2, Z2, Z2
+	VMULPS Z3, Z3, Z3
+	VADDPS Z2, Z0, Z0              // Σ x², in order
+	VADDPS Z3, Z1, Z1
+	ADDQ $64, SI
+	DECQ DX
+	JNZ gw2_sq
+	VCVTSI2SSQ CX, X2, X2
+	VBROADCASTSS X2, Z2
+	VDIVPS Z2, Z0, Z0              // / n
+	VDIVPS Z2, Z1, Z1
+	VSQRTPS Z0, Z10
+	VSQRTPS Z1, Z11
+gw2_weights:
+	CMPQ R8, $2
+	JEQ gw2_two
+gw2_one:
+	VPANDD QW_XT0(DI), Z31, Z0     // |x|
+	VADDPS Z0, Z10, Z0             // av + |x|
+	VMOVUPS Z0, QW_WT0(DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gw2_one
+	VZEROUPPER
+	RET
+gw2_two:
+	VPANDD QW_XT0(DI), Z31, Z0
+	VPANDD QW_XT1(DI), Z31, Z1
+	VADDPS Z0, Z10, Z0
+	VADDPS Z1, Z11, Z1
+	VMOVUPS Z0, QW_WT0(DI)
+	VMOVUPS Z1, QW_WT1(DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gw2_two
 	VZEROUPPER
 	RET

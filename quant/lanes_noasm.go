@@ -22,3 +22,9 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 }
 
 func q3Search(ws *q3Work) { makeQ3QuantsLanesGeneric(ws) }
+
+func qkxWeights(ws *qkxWork, sets, n, kind int) {
+	for s := 0; s < sets; s++ {
+		groupWeights16(ws.wt[s][:], ws.xt[s][:], n, kind)
+	}
+}

@@ -205,7 +205,21 @@ func TestLaneLayoutHelpers(t *testing.T) {
 			t.Fatalf("transposeGroups16(%d groups, n %d, off %d) differs:\n got  %v\n want %v", groups, n, off, got, want)
 		}
 		xt, _ := laneGroups(rng, 16, n)
+		xt2, _ := laneGroups(rng, 16, n)
 		for _, kind := range []int{weightsAbs, weightsAvAbs} {
+			for sets := 1; sets <= 2; sets++ {
+				var ws qkxWork
+				copy(ws.xt[0][:], xt)
+				copy(ws.xt[1][:], xt2)
+				qkxWeights(&ws, sets, n, kind)
+				for s, x := range [][]float32{xt, xt2}[:sets] {
+					w := make([]float32, 16*n)
+					groupWeightsGeneric(w, x, 16, n, kind)
+					if !sameBits(ws.wt[s][:16*n], w) {
+						t.Fatalf("qkxWeights(%d sets, kind %d, n %d): set %d differs", sets, kind, n, s)
+					}
+				}
+			}
 			w1, w2 := make([]float32, 16*n), make([]float32, 16*n)
 			groupWeights16(w1, xt, n, kind)
 			groupWeightsGeneric(w2, xt, 16, n, kind)
