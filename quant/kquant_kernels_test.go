@@ -252,13 +252,17 @@ func TestLegacyAsmMatchesGeneric(t *testing.T) {
 		{"Q5_0", q5_0Blocks, q5_0BlocksGeneric, q5_0Len},
 		{"Q5_1", q5_1Blocks, q5_1BlocksGeneric, q5_1Len},
 	} {
-		got := make([]byte, len(x)/32*c.blockLen)
-		want := make([]byte, len(got))
-		c.inst(got, x)
+		want := make([]byte, len(x)/32*c.blockLen)
 		c.generic(want, x)
-		if !bytes.Equal(got, want) {
-			tr, _ := Lookup(c.name)
-			reportBlockMismatch(t, c.name+" asm vs generic", tr, got, want)
+		for _, avx512 := range []bool{true, false} { // the AVX-512 kernels where the CPU has them, and AVX2
+			restore := setAVX512(avx512)
+			got := make([]byte, len(want))
+			c.inst(got, x)
+			restore()
+			if !bytes.Equal(got, want) {
+				tr, _ := Lookup(c.name)
+				reportBlockMismatch(t, fmt.Sprintf("%s asm (AVX-512 %v) vs generic", c.name, avx512), tr, got, want)
+			}
 		}
 	}
 }

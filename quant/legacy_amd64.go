@@ -2,6 +2,8 @@
 
 package quant
 
+import "math/bits"
+
 //go:noescape
 func q4_0BlocksAVX2(dst *byte, src *float32, nb int)
 
@@ -26,11 +28,48 @@ func legacyBlocks(asm func(*byte, *float32, int), generic func([]byte, []float32
 }
 
 func q4_0Blocks(dst []byte, src []float32) {
-	legacyBlocks(q4_0BlocksAVX2, q4_0BlocksGeneric, q4_0Len, dst, src)
+	n := legacyBlocks16(q4_0Blocks16AVX512, q4_0BlockRef, q4_0Len, dst, src)
+	legacyBlocks(q4_0BlocksAVX2, q4_0BlocksGeneric, q4_0Len, dst[n*q4_0Len:], src[n*qk4:])
 }
 
 func q4_1Blocks(dst []byte, src []float32) {
-	legacyBlocks(q4_1BlocksAVX2, q4_1BlocksGeneric, q4_1Len, dst, src)
+	n := legacyBlocks16(q4_1Blocks16AVX512, q4_1BlockRef, q4_1Len, dst, src)
+	legacyBlocks(q4_1BlocksAVX2, q4_1BlocksGeneric, q4_1Len, dst[n*q4_1Len:], src[n*qk4:])
+}
+
+// q4_0Blocks16AVX512 and q4_1Blocks16AVX512 (legacy512_amd64.s) encode
+// ngroups groups of 16 blocks and set bit b of special[g] for each block b
+// of group g that they leave to the reference code.
+//
+//go:noescape
+func q4_0Blocks16AVX512(dst *byte, src *float32, ngroups int, special *uint16)
+
+//go:noescape
+func q4_1Blocks16AVX512(dst *byte, src *float32, ngroups int, special *uint16)
+
+// legacyBlocks16 encodes the first blocks of src in groups of 16 with an
+// AVX-512 kernel, re-encoding the blocks it flags with ref, and returns how
+// many blocks it did (a multiple of 16; 0 without AVX-512).
+func legacyBlocks16(asm func(*byte, *float32, int, *uint16), ref func(y []byte, x []float32), blockLen int,
+	dst []byte, src []float32) int {
+	ng := len(src) / qk4 / 16
+	if !useAVX512 || ng == 0 {
+		return 0
+	}
+	var special [64]uint16
+	for g0 := 0; g0 < ng; g0 += len(special) {
+		n := min(len(special), ng-g0)
+		b0 := 16 * g0
+		_, _ = dst[(b0+16*n)*blockLen-1], src[(b0+16*n)*qk4-1]
+		asm(&dst[b0*blockLen], &src[b0*qk4], n, &special[0])
+		for g, m := range special[:n] {
+			for ; m != 0; m &= m - 1 {
+				b := b0 + 16*g + bits.TrailingZeros16(m)
+				ref(dst[b*blockLen:(b+1)*blockLen], src[b*qk4:(b+1)*qk4])
+			}
+		}
+	}
+	return 16 * ng
 }
 
 func q5_0Blocks(dst []byte, src []float32) {
