@@ -531,7 +531,12 @@ three: \
 done:
 
 // Q2_IS computes set s's inverse scale IS = num[R9]/(max - min) and
-// folds its guard into K2 (KD: the set's early-return groups).
+// folds its guard into K2 (KD: the set's early-return groups). It also
+// clears the bits of BX for the groups where some level could fall
+// outside 0..nmax before clamping: the values is·(x − min) at the group's
+// smallest and largest x (t is monotonic in x) must both lie strictly
+// between −0.5 (Z4) and nmax + 0.5 (Z22), where rounding alone gives a
+// level in 0..nmax.
 #define Q2_IS(ST, MIN, IS, KD, T0, T1, T2) \
 	VMOVUPS (ST+QF_MX)(DI), T0 \
 	VSUBPS MIN, T0, T0 \
@@ -541,6 +546,13 @@ done:
 	VMOVUPS (ST+QF_XMIN)(DI), T2 \
 	VSUBPS MIN, T2, T2 \
 	VMULPS IS, T2, T2 \
+	VCMPPS $0x11, Z22, T1, K3 \
+	VCMPPS $0x1E, Z4, T1, K3, K3 \
+	VCMPPS $0x11, Z22, T2, K3, K3 \
+	VCMPPS $0x1E, Z4, T2, K3, K3 \
+	KORW KD, K3, K3 \
+	KMOVW K3, AX \
+	ANDL AX, BX \
 	VPANDD Z28, T1, T1 \
 	VPANDD Z28, T2, T2 \
 	VCMPPS $0x11, Z27, T1, K3 \
@@ -558,6 +570,22 @@ done:
 	VSUBPS Z31, T1, T1 \
 	VMAXPS Z29, T1, T1 \
 	VMINPS Z30, T1, T1 \
+	VMOVUPS T1, LF(DI) \
+	VMULPS WT(DI), T1, T2 \
+	VADDPS T2, SL, SL \
+	VMULPS T1, T2, T3 \
+	VADDPS T3, SL2, SL2 \
+	VMULPS T0, T2, T2 \
+	VADDPS T2, SXL, SXL
+
+// Q2_SUMS_NC is Q2_SUMS without the clamp, for candidates whose levels
+// all round into 0..nmax (see Q2_IS).
+#define Q2_SUMS_NC(XT, WT, LF, MIN, IS, SL, SL2, SXL, T0, T1, T2, T3) \
+	VMOVUPS XT(DI), T0 \
+	VSUBPS MIN, T0, T1 \
+	VMULPS IS, T1, T1 \
+	VADDPS Z31, T1, T1 \
+	VSUBPS Z31, T1, T1 \
 	VMOVUPS T1, LF(DI) \
 	VMULPS WT(DI), T1, T2 \
 	VADDPS T2, SL, SL \
@@ -659,6 +687,9 @@ TEXT ·qkxLanes2x16AVX512(SB), NOSPLIT, $0-49
 	VPBROADCASTD AX, Z27
 	MOVL $0x80000000, AX
 	VPBROADCASTD AX, Z26
+	MOVL $0x3F000000, AX           // 0.5
+	VPBROADCASTD AX, Z22
+	VADDPS Z22, Z30, Z22           // nmax + 0.5
 	MOVQ ws+0(FP), R12
 	MOVQ n+8(FP), R13
 
@@ -668,12 +699,15 @@ TEXT ·qkxLanes2x16AVX512(SB), NOSPLIT, $0-49
 	Q2_DEG(QW_ST0, Z12, K1, Z0, q2_deg0_3, q2_deg0)
 	Q2_DEG(QW_ST1, Z17, K7, Z0, q2_deg1_3, q2_deg1)
 	KXNORW K2, K2, K2
+	MOVL $0xBF000000, AX           // -0.5
+	VPBROADCASTD AX, Z4
 
 	MOVQ num+16(FP), R11
 	XORQ R9, R9
 
 q2_cand:
 	MOVQ ws+0(FP), DI
+	MOVL $0xFFFF, BX
 	Q2_IS(QW_ST0, Z12, Z11, K1, Z0, Z1, Z2)
 	Q2_IS(QW_ST1, Z17, Z16, K7, Z0, Z1, Z2)
 	MOVQ n+8(FP), CX
@@ -683,12 +717,22 @@ q2_cand:
 	VPXORD Z15, Z15, Z15
 	VPXORD Z14, Z14, Z14
 	VPXORD Z13, Z13, Z13
+	CMPL BX, $0xFFFF
+	JEQ q2_sums_nc
 q2_sums:
 	Q2_SUMS(QW_XT0, QW_WT0, QW_LF0, Z12, Z11, Z10, Z9, Z8, Z0, Z1, Z2, Z3)
 	Q2_SUMS(QW_XT1, QW_WT1, QW_LF1, Z17, Z16, Z15, Z14, Z13, Z18, Z19, Z20, Z21)
 	ADDQ $64, DI
 	DECQ CX
 	JNZ q2_sums
+	JMP q2_sums_done
+q2_sums_nc:
+	Q2_SUMS_NC(QW_XT0, QW_WT0, QW_LF0, Z12, Z11, Z10, Z9, Z8, Z0, Z1, Z2, Z3)
+	Q2_SUMS_NC(QW_XT1, QW_WT1, QW_LF1, Z17, Z16, Z15, Z14, Z13, Z18, Z19, Z20, Z21)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ q2_sums_nc
+q2_sums_done:
 
 	MOVQ ws+0(FP), DI
 	TESTQ R9, R9
