@@ -301,12 +301,14 @@ func requantGroupsGeneric(out []uint8, x, ml, dl []float32, groupLen int, lo, hi
 
 // q3Work is the workspace of the Q3_K search on 16 groups of 16: element
 // i of group k at xt[16i+k]; the levels come back in lt (same layout) and
-// the group scales in scale. w, wx, a and b are the kernels' scratch.
+// the group scales in scale. w, wx, a, b, lo and hi are the kernels'
+// scratch.
 type q3Work struct {
 	xt, w, wx [256]float32
 	lt        [256]int32
 	scale     [16]float32
 	a, b      [256]float32
+	lo, hi    [256]float32
 }
 
 // makeQ3QuantsLanesGeneric is make_q3_quants (n = 16, nmax = 4, do_rmse)

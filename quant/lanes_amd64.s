@@ -1245,6 +1245,31 @@ rg_next:
 	VPMINSD Z27, Z, Z \
 	VPMAXSD Z28, Z, Z
 
+// Q3_BOUNDS stores, where KM is set, the bounds lo and hi
+// of level L (int32, F its float) at LO and HI: with ε = 2⁻¹⁶,
+//	lo = L - 0.5 + ε (−2²¹ for L = −4), hi = L + 0.5 − ε (2²¹ for L = 3).
+// If p > fl(lo·s) and p < fl(hi·s) with s > 2⁻¹⁰⁰, the products are normal
+// and within 2⁻²⁴ relative of lo·s and hi·s, so the exact p/s lies in
+// (L − 0.5 + ε/2, L + 0.5 − ε/2) (in (−2²², 2²²) at the ends) and its
+// rounded value too: nearest_int gives L (at the ends, a value that clamps
+// to L), the level does not change. Z22 = 0.5 − ε, Z18 = 2²¹; F receives
+// L as float; T0, T1, K4, K5 and AX are scratch.
+#define Q3_BOUNDS(L, F, KM, LO, HI, T0, T1) \
+	MOVL $-4, AX \
+	VPBROADCASTD AX, T0 \
+	VPCMPEQD T0, L, K4 \
+	MOVL $3, AX \
+	VPBROADCASTD AX, T0 \
+	VPCMPEQD T0, L, K5 \
+	VCVTDQ2PS L, F \
+	VSUBPS Z22, F, T0 \
+	VPXORD T1, T1, T1 \
+	VSUBPS Z18, T1, K4, T0 \
+	VMOVUPS T0, KM, LO \
+	VADDPS Z22, F, T0 \
+	VMOVAPS Z18, K5, T0 \
+	VMOVUPS T0, KM, HI
+
 // func q3Quants16AVX512(ws *q3Work)
 //
 // Reference: makeQ3QuantsLanesGeneric (make_q3_quants, n = 16, nmax = 4,
@@ -1267,6 +1292,12 @@ TEXT ·q3Quants16AVX512(SB), NOSPLIT, $0-8
 	MOVL $0x7FFFFFFF, AX
 	VPBROADCASTD AX, Z26
 	VPXORD Z25, Z25, Z25
+	MOVL $0x3EFFFF00, AX           // 0.5 - 2^-16
+	VPBROADCASTD AX, Z22
+	MOVL $0x0D800000, AX           // 2^-100
+	VPBROADCASTD AX, Z21
+	MOVL $0x4A000000, AX           // 2^21
+	VPBROADCASTD AX, Z18
 
 	VPXORD Z24, Z24, Z24           // amax
 	VPXORD Z1, Z1, Z1              // max
@@ -1286,12 +1317,14 @@ q3z_max:
 
 	VPXORD Z5, Z5, Z5              // sumlx
 	VPXORD Z6, Z6, Z6              // suml2
+	KXNORW K6, K6, K6
 	XORQ R8, R8
 q3z_init:
 	VMOVUPS (DI)(R8*1), Z2         // x
 	VMULPS Z2, Z1, Z3              // iscale*x
 	Q3_NEAREST(Z3)
 	VMOVDQU32 Z3, 3072(DI)(R8*1)
+	Q3_BOUNDS(Z3, Z11, K6, 6208(DI)(R8*1), 7232(DI)(R8*1), Z9, Z10)
 	VCVTDQ2PS Z3, Z3               // l
 	VMULPS Z2, Z2, Z4              // w = x*x
 	VMOVUPS Z4, 1024(DI)(R8*1)
@@ -1316,7 +1349,20 @@ q3z_sweep:
 q3z_elem:
 	VSUBPS 4160(DI)(R8*1), Z5, Z10 // slx = sumlx - wx*fl (a)
 	VSUBPS 5184(DI)(R8*1), Z6, Z11 // sl2 = suml2 - (w*fl)*fl (b)
-	VMULPS (DI)(R8*1), Z11, Z12    // x*sl2
+	VMULPS (DI)(R8*1), Z11, Z12    // p = x*sl2
+	// Without dividing: where slx > 2^-100 and lo·slx < p < hi·slx the
+	// quotient rounds to the current level (see Q3_BOUNDS), and where
+	// !(slx > 0) ggml changes nothing; if that holds in every lane, so
+	// does "no change" for the element.
+	VMULPS 6208(DI)(R8*1), Z10, Z16
+	VMULPS 7232(DI)(R8*1), Z10, Z17
+	VCMPPS $0x1E, Z21, Z10, K2     // slx > 2^-100
+	VCMPPS $0x1E, Z16, Z12, K2, K2 // and p > lo·slx
+	VCMPPS $0x11, Z17, Z12, K2, K2 // and p < hi·slx
+	VCMPPS $0x1E, Z25, Z10, K3     // slx > 0
+	KANDNW K3, K2, K3              // lanes that might change: slx > 0 and not certain
+	KORTESTW K3, K3
+	JZ q3z_next
 	VDIVPS Z10, Z12, Z12           // (x*sl2)/slx
 	Q3_NEAREST(Z12)                // new
 	VPCMPD $4, 3072(DI)(R8*1), Z12, K2 // new != l
@@ -1345,6 +1391,8 @@ q3z_elem:
 	VMOVDQU32 Z12, K3, 3072(DI)(R8*1)
 	VMOVUPS Z19, K3, 4160(DI)(R8*1) // a = wx*fn
 	VMOVUPS Z20, K3, 5184(DI)(R8*1) // b = (w*fn)*fn
+	KMOVW K3, K1
+	Q3_BOUNDS(Z12, Z13, K1, 6208(DI)(R8*1), 7232(DI)(R8*1), Z16, Z17)
 	VMOVAPS Z14, K3, Z5
 	VMOVAPS Z15, K3, Z6
 	KORW K3, K7, K7
