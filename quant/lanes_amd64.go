@@ -150,6 +150,11 @@ func qxSearch16Asm(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]
 //go:noescape
 func requantGroupsAVX2(out *uint8, x, ml, dl *float32, groups, groupLen int, lo, hi, off int32)
 
+// requantGroupsAVX512 is requantGroupsGeneric for groupLen a multiple of 16.
+//
+//go:noescape
+func requantGroupsAVX512(out *uint8, x, ml, dl *float32, groups, groupLen int, lo, hi, off int32)
+
 // requantGroups is requantGroupsGeneric with the fastest kernel available.
 func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off int32) {
 	g := len(dl)
@@ -158,6 +163,10 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 		return
 	}
 	_, _, _ = out[g*groupLen-1], x[g*groupLen-1], ml[g-1]
+	if useAVX512 && groupLen%16 == 0 {
+		requantGroupsAVX512(&out[0], &x[0], &ml[0], &dl[0], g, groupLen, lo, hi, off)
+		return
+	}
 	requantGroupsAVX2(&out[0], &x[0], &ml[0], &dl[0], g, groupLen, lo, hi, off)
 }
 

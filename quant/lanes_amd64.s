@@ -1490,3 +1490,61 @@ gw2_two:
 	JNZ gw2_two
 	VZEROUPPER
 	RET
+
+// func requantGroupsAVX512(out *uint8, x, ml, dl *float32, groups, groupLen int, lo, hi, off int32)
+//
+// Reference: requantGroupsGeneric, groupLen a multiple of 16 (16 values per
+// ZMM, narrowed to bytes by VPMOVDB): for every group g with dl[g] != 0,
+//	out[i] = uint8(clamp(nearestInt((x[i]+ml[g])/dl[g]), lo, hi) + off)
+TEXT ·requantGroupsAVX512(SB), NOSPLIT, $0-60
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ ml+16(FP), R10
+	MOVQ dl+24(FP), R11
+	MOVQ groups+32(FP), R12
+	MOVQ groupLen+40(FP), R13
+	MOVL lo+48(FP), AX
+	VPBROADCASTD AX, Z2
+	MOVL hi+52(FP), AX
+	VPBROADCASTD AX, Z3
+	MOVL off+56(FP), AX
+	VPBROADCASTD AX, Z4
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z5
+	MOVL $0x007FFFFF, AX
+	VPBROADCASTD AX, Z6
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z7
+	VXORPS X9, X9, X9
+rg5_group:
+	VMOVSS (R11), X1
+	VUCOMISS X9, X1
+	JNE rg5_do
+	JPS rg5_do                     // NaN: not 0
+	JMP rg5_next
+rg5_do:
+	VBROADCASTSS (R11), Z1         // dl
+	VBROADCASTSS (R10), Z0         // ml
+	XORQ R8, R8
+rg5_loop:
+	VADDPS (SI)(R8*4), Z0, Z8      // x + ml
+	VDIVPS Z1, Z8, Z8              // / dl
+	VADDPS Z5, Z8, Z8              // nearestInt
+	VPANDD Z6, Z8, Z8
+	VPSUBD Z7, Z8, Z8
+	VPMINSD Z3, Z8, Z8
+	VPMAXSD Z2, Z8, Z8
+	VPADDD Z4, Z8, Z8
+	VPMOVDB Z8, (DI)(R8*1)
+	ADDQ $16, R8
+	CMPQ R8, R13
+	JLT rg5_loop
+rg5_next:
+	LEAQ (SI)(R13*4), SI
+	ADDQ R13, DI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ R12
+	JNZ rg5_group
+	VZEROUPPER
+	RET

@@ -362,10 +362,15 @@ func TestRequantGroups(t *testing.T) {
 		for i := range q1 {
 			q1[i], q2[i] = uint8(i), uint8(i)
 		}
-		requantGroups(q1[:], x, ml, dl, gl, lo, hi, off)
 		requantGroupsGeneric(q2[:], x, ml, dl, gl, lo, hi, off)
-		if q1 != q2 {
-			t.Fatalf("requantGroups differs (group %d, dl %v):\n got  %v\n want %v", gl, dl, q1, q2)
+		for _, avx512 := range []bool{true, false} {
+			restore := setAVX512(avx512)
+			q3 := q1
+			requantGroups(q3[:], x, ml, dl, gl, lo, hi, off)
+			restore()
+			if q3 != q2 {
+				t.Fatalf("requantGroups (AVX-512 %v) differs (group %d, dl %v):\n got  %v\n want %v", avx512, gl, dl, q3, q2)
+			}
 		}
 	}
 }
