@@ -12,7 +12,9 @@
 // for Q4_1: ggml keeps the first, with its sign) or whose inverse scale is
 // not finite are flagged in special (bit b of special[g] for block b of
 // group g); their bytes here are not final and the caller encodes them
-// again with the reference code.
+// again with the reference code. Bit 16+b flags a negative level in block
+// b (see NEG_LEVELS), which outside the flagged blocks means NaN or ±Inf
+// input.
 
 DATA l512perm<>+0(SB)/4, $0
 DATA l512perm<>+4(SB)/4, $4
@@ -89,8 +91,21 @@ GLOBL l512perm<>(SB), RODATA|NOPTR, $64
 	VPERMPS Z16, Z31, Z16 \
 	VPERMPS Z17, Z31, Z17
 
+// NEG_LEVELS sets bit 16+b of R12 when a level of block b (Z0, Z1, after
+// VCVTTPS2DQ and the clamp) is negative: for a block with finite id and
+// input no level is (x·id + 8.5 and (x − min)·id + 0.5 lie in [0.5, 17)),
+// while NaN or ±Inf input gives VCVTTPS2DQ's 0x80000000. The caller turns
+// this into the finiteness report of the checked encoders.
+#define NEG_LEVELS(b, skip) \
+	VPORD Z1, Z0, Z6 \
+	VPMOVD2M Z6, K6 \
+	KORTESTW K6, K6 \
+	JZ skip \
+	ORL $(1<<(16+b)), R12 \
+skip:
+
 // Q40_BLOCK encodes block b of the group: id at 0(SP)…, fp16 d at 64(SP)….
-#define Q40_BLOCK(b) \
+#define Q40_BLOCK(b, skip) \
 	VBROADCASTSS (4*b)(SP), Z5 \
 	VMULPS (128*b)(SI), Z5, Z0 \
 	VMULPS (128*b+64)(SI), Z5, Z1 \
@@ -100,13 +115,14 @@ GLOBL l512perm<>(SB), RODATA|NOPTR, $64
 	VCVTTPS2DQ Z1, Z1 \
 	VPMINSD Z29, Z0, Z0 \
 	VPMINSD Z29, Z1, Z1 \
+	NEG_LEVELS(b, skip) \
 	VPSLLD $4, Z1, Z1 \
 	VPORD Z1, Z0, Z0 \
 	VPMOVDB Z0, (18*b+2)(DI) \
 	MOVWLZX (64+2*b)(SP), AX \
 	MOVW AX, (18*b)(DI)
 
-// func q4_0Blocks16AVX512(dst *byte, src *float32, ngroups int, special *uint16)
+// func q4_0Blocks16AVX512(dst *byte, src *float32, ngroups int, special *uint32)
 TEXT ·q4_0Blocks16AVX512(SB), NOSPLIT, $96-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -142,29 +158,29 @@ q40_group:
 	VPANDD Z25, Z21, Z22
 	VPCMPEQD Z24, Z22, K4          // id = ±Inf
 	KORW K4, K2, K2
-	KMOVW K2, AX
-	MOVW AX, (R8)
+	KMOVW K2, R12
 	VMOVUPS Z21, 0(SP)
 	VCVTPS2PH $0, Z20, 64(SP)
-	Q40_BLOCK(0)
-	Q40_BLOCK(1)
-	Q40_BLOCK(2)
-	Q40_BLOCK(3)
-	Q40_BLOCK(4)
-	Q40_BLOCK(5)
-	Q40_BLOCK(6)
-	Q40_BLOCK(7)
-	Q40_BLOCK(8)
-	Q40_BLOCK(9)
-	Q40_BLOCK(10)
-	Q40_BLOCK(11)
-	Q40_BLOCK(12)
-	Q40_BLOCK(13)
-	Q40_BLOCK(14)
-	Q40_BLOCK(15)
+	Q40_BLOCK(0, q40_s0)
+	Q40_BLOCK(1, q40_s1)
+	Q40_BLOCK(2, q40_s2)
+	Q40_BLOCK(3, q40_s3)
+	Q40_BLOCK(4, q40_s4)
+	Q40_BLOCK(5, q40_s5)
+	Q40_BLOCK(6, q40_s6)
+	Q40_BLOCK(7, q40_s7)
+	Q40_BLOCK(8, q40_s8)
+	Q40_BLOCK(9, q40_s9)
+	Q40_BLOCK(10, q40_s10)
+	Q40_BLOCK(11, q40_s11)
+	Q40_BLOCK(12, q40_s12)
+	Q40_BLOCK(13, q40_s13)
+	Q40_BLOCK(14, q40_s14)
+	Q40_BLOCK(15, q40_s15)
+	MOVL R12, (R8)
 	ADDQ $2048, SI
 	ADDQ $288, DI
-	ADDQ $2, R8
+	ADDQ $4, R8
 	DECQ R9
 	JNZ q40_group
 	VZEROUPPER
@@ -172,13 +188,13 @@ q40_group:
 
 // Q41_BLOCK encodes block b of the group: id at 0(SP)…, min at 64(SP)…,
 // fp16 d at 128(SP)…, fp16 min at 160(SP)….
-#define Q41_BLOCK(b) \
+#define Q41_BLOCK(b, skip) \
 	VBROADCASTSS (4*b)(SP), Z5 \
-	VBROADCASTSS (64+4*b)(SP), Z6 \
+	VBROADCASTSS (64+4*b)(SP), Z7 \
 	VMOVUPS (128*b)(SI), Z0 \
 	VMOVUPS (128*b+64)(SI), Z1 \
-	VSUBPS Z6, Z0, Z0 \
-	VSUBPS Z6, Z1, Z1 \
+	VSUBPS Z7, Z0, Z0 \
+	VSUBPS Z7, Z1, Z1 \
 	VMULPS Z5, Z0, Z0 \
 	VMULPS Z5, Z1, Z1 \
 	VADDPS Z30, Z0, Z0 \
@@ -187,6 +203,7 @@ q40_group:
 	VCVTTPS2DQ Z1, Z1 \
 	VPMINSD Z29, Z0, Z0 \
 	VPMINSD Z29, Z1, Z1 \
+	NEG_LEVELS(b, skip) \
 	VPSLLD $4, Z1, Z1 \
 	VPORD Z1, Z0, Z0 \
 	VPMOVDB Z0, (20*b+4)(DI) \
@@ -195,7 +212,7 @@ q40_group:
 	MOVWLZX (160+2*b)(SP), AX \
 	MOVW AX, (20*b+2)(DI)
 
-// func q4_1Blocks16AVX512(dst *byte, src *float32, ngroups int, special *uint16)
+// func q4_1Blocks16AVX512(dst *byte, src *float32, ngroups int, special *uint32)
 TEXT ·q4_1Blocks16AVX512(SB), NOSPLIT, $192-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -231,31 +248,31 @@ q41_group:
 	VPANDD Z25, Z18, Z22
 	VPCMPUD $5, Z24, Z22, K4       // max - min not finite
 	KORW K4, K2, K2
-	KMOVW K2, AX
-	MOVW AX, (R8)
+	KMOVW K2, R12
 	VMOVUPS Z21, 0(SP)
 	VMOVUPS Z17, 64(SP)
 	VCVTPS2PH $0, Z20, 128(SP)
 	VCVTPS2PH $0, Z17, 160(SP)
-	Q41_BLOCK(0)
-	Q41_BLOCK(1)
-	Q41_BLOCK(2)
-	Q41_BLOCK(3)
-	Q41_BLOCK(4)
-	Q41_BLOCK(5)
-	Q41_BLOCK(6)
-	Q41_BLOCK(7)
-	Q41_BLOCK(8)
-	Q41_BLOCK(9)
-	Q41_BLOCK(10)
-	Q41_BLOCK(11)
-	Q41_BLOCK(12)
-	Q41_BLOCK(13)
-	Q41_BLOCK(14)
-	Q41_BLOCK(15)
+	Q41_BLOCK(0, q41_s0)
+	Q41_BLOCK(1, q41_s1)
+	Q41_BLOCK(2, q41_s2)
+	Q41_BLOCK(3, q41_s3)
+	Q41_BLOCK(4, q41_s4)
+	Q41_BLOCK(5, q41_s5)
+	Q41_BLOCK(6, q41_s6)
+	Q41_BLOCK(7, q41_s7)
+	Q41_BLOCK(8, q41_s8)
+	Q41_BLOCK(9, q41_s9)
+	Q41_BLOCK(10, q41_s10)
+	Q41_BLOCK(11, q41_s11)
+	Q41_BLOCK(12, q41_s12)
+	Q41_BLOCK(13, q41_s13)
+	Q41_BLOCK(14, q41_s14)
+	Q41_BLOCK(15, q41_s15)
+	MOVL R12, (R8)
 	ADDQ $2048, SI
 	ADDQ $320, DI
-	ADDQ $2, R8
+	ADDQ $4, R8
 	DECQ R9
 	JNZ q41_group
 	VZEROUPPER
