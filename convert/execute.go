@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -41,27 +44,53 @@ type Options struct {
 }
 
 // TensorReport is what was written for one tensor and how far its values
-// moved (against the float32 widening of the source).
+// moved (against the float32 widening of the source). Its JSON form is the
+// report schema the Python package reads (python/wick/convert/report.py
+// takes its field names from these tags and restates none).
 type TensorReport struct {
 	Name      string  `json:"name"`
 	Type      string  `json:"type"`
-	Shape     []int64 `json:"shape"`
+	Shape     []int64 `json:"shape"` // ggml order: Shape[0] is the row length
 	Source    string  `json:"source_dtype"`
 	Elements  int64   `json:"elements"`
 	Bytes     int64   `json:"bytes"`
-	RMSE      float64 `json:"rmse"`
-	MaxAbsErr float64 `json:"max_abs_err"`
-	SumSqErr  float64 `json:"sum_sq_err"`
-	SumSq     float64 `json:"sum_sq"`
+	RMSE      Float   `json:"rmse"`
+	MaxAbsErr Float   `json:"max_abs_err"`
+	SumSqErr  Float   `json:"sum_sq_err"`
+	SumSq     Float   `json:"sum_sq"`
 }
 
-// Report describes a finished conversion.
+// Report describes a finished conversion. Marshalled as JSON it is what
+// wick_convert returns.
 type Report struct {
-	Output   string         `json:"output"`
-	Tensors  []TensorReport `json:"tensors"`
-	Elements int64          `json:"elements"`
-	Bytes    int64          `json:"bytes"` // tensor data bytes
-	Seconds  float64        `json:"seconds"`
+	Output    string         `json:"output"`
+	Target    string         `json:"target"` // the plan's target, as given
+	Files     []string       `json:"files"`  // Output, or the parts of a split model
+	Tensors   []TensorReport `json:"tensors"`
+	Elements  int64          `json:"elements"`
+	Bytes     int64          `json:"bytes"`      // tensor data bytes
+	FileBytes int64          `json:"file_bytes"` // the files: metadata, tensor data, padding
+	Seconds   float64        `json:"seconds"`
+}
+
+// Float is a float64 whose JSON form is a number, or the string "nan",
+// "inf" or "-inf" (which JSON numbers cannot express), as in the metadata
+// JSON of io/gguf.
+type Float float64
+
+// MarshalJSON encodes f as described above (the shortest decimal that
+// parses back to f).
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"nan"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
 }
 
 // NonFiniteError reports a NaN or ±Inf weight (the row counts across the
@@ -73,100 +102,56 @@ type NonFiniteError struct {
 	Type   string
 }
 
+// InvalidDataError reports encoded data llama-quantize would refuse
+// ("quantized data validation failed"): a value or block scale that came
+// out infinite (a weight beyond the float16 range in an F16 tensor, or a
+// block whose float16 scale overflows).
+type InvalidDataError struct {
+	Row  int64
+	What string
+	Type string
+}
+
+func (e *InvalidDataError) Error() string {
+	return fmt.Sprintf("row %d encodes to %s in %s, which llama-quantize refuses (\"quantized data validation failed\"): "+
+		"the weights are too large for the type", e.Row, e.What, e.Type)
+}
+
 func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("element %d of row %d is %v; %s needs finite values", e.Column, e.Row, e.Value, e.Type)
 }
 
-// sourceFile is an open input file of either format.
-type sourceFile interface {
-	data(tensor string) ([]byte, string, []int64, error) // bytes, dtype, row-major shape
-	releaseRange(tensor string, off, n int64)
-	Close() error
-}
-
-type stFile struct{ f *safetensors.File }
-
-func (s stFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := s.f.Tensor(name)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	b, err := s.f.Data(name)
-	return b, info.DType.String(), info.Shape, err
-}
-func (s stFile) releaseRange(name string, off, n int64) { _ = s.f.ReleaseRange(name, off, n) }
-func (s stFile) Close() error                           { return s.f.Close() }
-
-type ggufFile struct{ f *gguf.File }
-
-func (g ggufFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := g.f.Tensor(name)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	b, err := g.f.TensorData(name)
-	return b, info.Type.String(), info.Shape(), err
-}
-func (g ggufFile) releaseRange(name string, off, n int64) { _ = g.f.ReleaseRange(name, off, n) }
-func (g ggufFile) Close() error                           { return g.f.Close() }
-
 // Execute writes the GGUF file the plan describes to out and returns the
-// report. The file is written to a temporary file beside out and renamed
-// into place on success; on any error or cancellation (ctx) nothing is left
-// behind.
+// report. The file is written to a temporary file beside out (an unnamed
+// one on Linux, which even SIGKILL cannot leave behind) and put in place on
+// success; on any error or cancellation (ctx) nothing is left behind. With
+// Plan.Split, out less a ".gguf" suffix names the parts, which appear
+// together (Report.Output is then the first).
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	files := map[string]sourceFile{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	open := func(s Source) (sourceFile, error) {
-		path := p.path(s.File)
-		key := s.Format + ":" + path
-		if f, ok := files[key]; ok {
-			return f, nil
-		}
-		var f sourceFile
-		if s.Format == "gguf" {
-			g, err := gguf.Open(path)
-			if err != nil {
-				return nil, err
-			}
-			f = ggufFile{g}
-		} else {
-			st, err := safetensors.Open(path)
-			if err != nil {
-				return nil, err
-			}
-			f = stFile{st}
-		}
-		files[key] = f
-		return f, nil
-	}
+	src := &sources{p: p, files: map[string]sourceFile{}}
+	defer src.close()
 	// Open and check every source before writing anything.
 	var total int64
 	for _, t := range p.Tensors {
 		total += elements(t.Shape)
 		for _, s := range t.Sources {
-			f, err := open(s)
+			var err error
+			if s.Decode != nil && s.Decode.Output != "" {
+				_, _, err = src.openRaw(s)
+			} else {
+				_, err = src.open(s)
+			}
 			if err != nil {
+				var pe *PlanError
+				if errors.As(err, &pe) && pe.Tensor == "" {
+					pe.Tensor = t.Name
+					return nil, pe
+				}
 				return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
-			}
-			_, dtype, shape, err := f.data(s.Tensor)
-			if err != nil {
-				return nil, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
-			}
-			if dtype != s.DType || !equalShape(shape, s.Shape) {
-				return nil, planErr(t.Name, "source %q in %s is %s %v; the plan expects %s %v",
-					s.Tensor, s.File, dtype, shape, s.DType, s.Shape)
-			}
-			if s.Format == "gguf" && dtype != "F32" && dtype != "F16" && dtype != "BF16" {
-				return nil, planErr(t.Name, "source %q is %s; only F32, F16 and BF16 GGUF tensors can be converted", s.Tensor, dtype)
 			}
 		}
 	}
@@ -185,7 +170,12 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	if opt.Overwrite {
 		wopts = append(wopts, gguf.Overwrite())
 	}
-	w, err := gguf.Create(out, wopts...)
+	target := out
+	if s := p.Split; s != nil {
+		wopts = append(wopts, gguf.WithSplit(gguf.Split{MaxBytes: s.MaxBytes, MaxTensors: s.MaxTensors}))
+		target = strings.TrimSuffix(out, ".gguf")
+	}
+	w, err := gguf.Create(target, wopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -205,18 +195,23 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 			return nil, err
 		}
 	}
+	// The header now: existing parts or split limits too small fail before any work.
+	if _, err := w.Write(nil); err != nil {
+		return nil, err
+	}
 
 	chunk := opt.ChunkElements
 	if chunk <= 0 {
 		chunk = 4 << 20
 	}
 	var done atomic.Int64
-	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total}
+	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total,
+		validate: p.validates()}
 	defer x.out.stop()
-	rep = &Report{Output: out}
+	rep = &Report{Output: out, Target: p.Target}
 	for i, t := range p.Tensors {
 		x.tensor = i
-		tr, err := x.write(p, t, open)
+		tr, err := x.write(t, src)
 		if err != nil {
 			return nil, err
 		}
@@ -229,6 +224,16 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
+	}
+	rep.Files = []string{out}
+	if p.Split != nil {
+		rep.Files = w.SplitPaths()
+		rep.Output = rep.Files[0]
+	}
+	for _, f := range rep.Files {
+		if fi, err := os.Stat(f); err == nil {
+			rep.FileBytes += fi.Size()
+		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
@@ -255,8 +260,11 @@ type executor struct {
 	done   *atomic.Int64
 	total  int64
 	tensor int
-	stage  []byte // rows copied in source order (permutations, misaligned data)
-	f32    []float32
+	// validate checks encoded chunks as llama-quantize does (Plan.validates)
+	validate bool
+	win      []byte    // source windows that are copied (see view.go)
+	stage    []byte    // gathered chunks
+	f32      []float32 // chunks converted to float32
 }
 
 // pipeline writes encoded chunks on its own goroutine, in order, while the
@@ -344,7 +352,7 @@ func (x *executor) progress(n int) {
 }
 
 // write quantizes and writes one tensor.
-func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error)) (TensorReport, error) {
+func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 	tr, _ := quant.Lookup(t.Type)
 	n0 := int(t.Shape[0])
 	rowBytes, _ := tr.RowBytes(n0)
@@ -355,6 +363,10 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 			return rep, quant.ErrCancelled
 		}
 		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+	}
+
+	if len(t.Sources) == 1 && t.Sources[0].Decode != nil && t.Sources[0].Decode.Output != "" {
+		return x.passThrough(t, src, rep, rowBytes)
 	}
 
 	var imatrix []float32
@@ -387,14 +399,8 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 		e := row / expertRows
 		return imatrix[e*int64(n0) : (e+1)*int64(n0)]
 	}
-	permute := 0
-	for _, tf := range t.Transforms {
-		if tf.Op == "permute_qk" {
-			permute = tf.NHead
-		}
-	}
 
-	maxRows := max(1, x.chunk/n0)
+	maxRows := int64(max(1, x.chunk/n0))
 	encode := func(in quant.Input, firstRow int64) error {
 		rows := in.Len() / n0
 		buf := x.out.buffer(rows * rowBytes)
@@ -407,126 +413,181 @@ func (x *executor) write(p *Plan, t Tensor, open func(Source) (sourceFile, error
 			}
 			return err
 		}
+		if x.validate {
+			var bad *quant.InvalidDataError
+			if err := quant.ValidateRows(tr.Type, buf); errors.As(err, &bad) {
+				perRow := int64(rowBytes / tr.BlockBytes)
+				if tr.BlockSize == 1 {
+					perRow = int64(n0)
+				}
+				return &InvalidDataError{Row: firstRow + bad.Block/perRow, What: bad.What, Type: tr.Name}
+			} else if err != nil {
+				return err
+			}
+		}
 		return x.out.send(buf)
 	}
 
-	var outRow int64
 	if t.Data != nil {
 		vals := make([]float32, len(t.Data.Base64)/4)
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data.Base64[4*i:]))
 		}
+		applyOps(vals, t.Ops)
 		rep.Source = "F32"
-		for r := 0; r < len(vals)/n0; r += maxRows {
-			hi := min(len(vals)/n0, r+maxRows)
-			if err := encode(quant.F32Input(vals[r*n0:hi*n0]), int64(r)); err != nil {
+		for r := int64(0); r < int64(len(vals)/n0); r += maxRows {
+			hi := min(int64(len(vals)/n0), r+maxRows)
+			if err := encode(quant.F32Input(vals[r*int64(n0):hi*int64(n0)]), r); err != nil {
 				return fail(err)
 			}
 		}
 	}
-	for _, s := range t.Sources {
-		f, err := open(s)
+
+	opened := make([]rowSource, len(t.Sources))
+	defer func() {
+		for _, s := range opened {
+			if s != nil {
+				s.done()
+			}
+		}
+	}()
+	var outRow int64
+	for _, part := range t.parts() {
+		s := t.Sources[part.Source]
+		if opened[part.Source] == nil {
+			rs, err := src.open(s)
+			if err != nil {
+				return fail(err)
+			}
+			opened[part.Source] = rs
+		}
+		rs := opened[part.Source]
+		rep.Source = s.DType
+		if s.Decode != nil {
+			rep.Source = s.Decode.Method
+		}
+		v, err := analyzeView(part, s.logicalShape())
 		if err != nil {
 			return fail(err)
 		}
-		data, dtype, _, err := f.data(s.Tensor)
-		if err != nil {
-			return fail(err)
-		}
-		rep.Source = dtype
+		dtype := rs.dtype()
 		size := elemSize(dtype)
-		if size == 0 {
-			return fail(fmt.Errorf("source %q has dtype %s, which has no float32 conversion", s.Tensor, dtype))
-		}
-		rows := int64(len(data)) / int64(size*n0)
-		heads := permute
+		contiguous := v.contiguous()
+		rows := v.n / int64(n0)
 		for r := int64(0); r < rows; {
-			hi := min(rows, r+int64(maxRows))
+			hi := min(rows, r+maxRows)
 			if e := (outRow + r) / expertRows; (outRow+hi-1)/expertRows != e {
 				hi = (e+1)*expertRows - outRow
 			}
-			var rowBytesIn = int64(size * n0)
-			var chunk []byte
-			if heads > 0 {
-				chunk = x.permuted(data, r, hi, rows, heads, int(rowBytesIn))
-			} else {
-				chunk = data[r*rowBytesIn : hi*rowBytesIn]
+			// a window larger than two chunks (a view that reads far
+			// apart) is read in smaller pieces
+			w := v.window(r*int64(n0), hi*int64(n0))
+			for hi-r > 1 && w.size() > 2*int64(x.chunk)+v.cols {
+				hi = r + (hi-r)/2
+				w = v.window(r*int64(n0), hi*int64(n0))
 			}
-			in, err := x.input(chunk, dtype)
+			win, err := rs.read(w, &x.win)
+			if err != nil {
+				return fail(err)
+			}
+			n := (hi - r) * int64(n0)
+			var chunk []byte
+			if contiguous && w.c0 == 0 && w.c1 == v.cols && w.size() == n {
+				chunk = win // the window is the chunk: read in place
+			} else {
+				chunk = grow(&x.stage, int(n)*size)
+				v.gather(chunk, win, w, size, r*int64(n0), hi*int64(n0))
+			}
+			in, err := x.input(chunk, dtype, t.Ops)
 			if err != nil {
 				return fail(err)
 			}
 			if err := encode(in, outRow+r); err != nil {
 				return fail(err)
 			}
-			if heads == 0 {
-				f.releaseRange(s.Tensor, r*rowBytesIn, (hi-r)*rowBytesIn)
+			if contiguous {
+				rs.release(w.r0, w.r1)
 			}
 			r = hi
 		}
-		if heads > 0 {
-			f.releaseRange(s.Tensor, 0, int64(len(data)))
-		}
 		outRow += rows
 	}
-	rep.RMSE = stats.RMSE()
-	rep.MaxAbsErr = stats.MaxAbs
-	rep.SumSqErr = stats.SumSqErr
-	rep.SumSq = stats.SumSq
+	rep.RMSE = Float(stats.RMSE())
+	rep.MaxAbsErr = Float(stats.MaxAbs)
+	rep.SumSqErr = Float(stats.SumSqErr)
+	rep.SumSq = Float(stats.SumSq)
 	return rep, nil
 }
 
-// elemSize is the byte size of one element of a source dtype that converts
-// to float32 (whole bytes: not the packed sub-byte formats), or 0.
-func elemSize(dtype string) int {
-	d, ok := safetensors.ParseDType(dtype)
-	if !ok || !d.CanDecode() || d.Bits()%8 != 0 {
-		return 0
+// passThrough writes a tensor whose encoded blocks come from its source as
+// they are (a lossless re-layout, such as MXFP4 checkpoint blocks to GGUF
+// MXFP4): no values are computed, so the report has no error figures.
+func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowBytes int) (TensorReport, error) {
+	s := t.Sources[0]
+	raw, release, err := src.openRaw(s)
+	if err != nil {
+		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 	}
-	return d.Bits() / 8
-}
-
-// permuted copies rows [lo, hi) of the output order into x.stage: output
-// row r of a matrix of `rows` rows in `heads` heads of D rows comes from
-// source row h·D + (k%2)·D/2 + k/2, with h = r/D, k = r%D (Hugging Face's
-// rotate-half layout to ggml's interleaved pairs).
-func (x *executor) permuted(data []byte, lo, hi, rows int64, heads, rowBytes int) []byte {
-	d := rows / int64(heads)
-	need := int(hi-lo) * rowBytes
-	if cap(x.stage) < need {
-		x.stage = make([]byte, need)
+	defer release()
+	rep.Source = s.Decode.Method
+	n0 := t.Shape[0]
+	rows := elements(t.Shape) / n0
+	maxRows := int64(max(1, x.chunk/int(n0)))
+	for r := int64(0); r < rows; r += maxRows {
+		if x.cancelled() {
+			return rep, quant.ErrCancelled
+		}
+		hi := min(rows, r+maxRows)
+		buf := x.out.buffer(int(hi-r) * rowBytes)
+		if err := raw.ReadRawRows(buf, r, hi); err != nil {
+			return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+		}
+		if err := x.out.send(buf); err != nil {
+			return rep, err
+		}
+		x.progress(int((hi - r) * n0))
 	}
-	buf := x.stage[:need]
-	for r := lo; r < hi; r++ {
-		h, k := r/d, r%d
-		src := h*d + (k%2)*(d/2) + k/2
-		copy(buf[int(r-lo)*rowBytes:], data[src*int64(rowBytes):(src+1)*int64(rowBytes)])
-	}
-	return buf
+	return rep, nil
 }
 
 // input views chunk (little-endian values of dtype) as quant input: in
-// place for F32, F16 and BF16 when aligned, else converted to float32.
-func (x *executor) input(chunk []byte, dtype string) (quant.Input, error) {
+// place for F32, F16 and BF16 when aligned and no operation applies, else
+// converted to float32 (and the operations applied).
+func (x *executor) input(chunk []byte, dtype string, ops []Op) (quant.Input, error) {
 	aligned := func(a uintptr) bool { return len(chunk) == 0 || uintptr(unsafe.Pointer(&chunk[0]))%a == 0 }
+	var in quant.Input
 	switch {
 	case dtype == "F32" && aligned(4):
-		return quant.F32Input(unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/4)), nil
+		in = quant.F32Input(unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/4))
 	case dtype == "F16" && aligned(2):
-		return quant.F16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2)), nil
+		in = quant.F16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2))
 	case dtype == "BF16" && aligned(2):
-		return quant.BF16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2)), nil
+		in = quant.BF16Input(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(chunk))), len(chunk)/2))
+	default:
+		d, ok := safetensors.ParseDType(dtype)
+		if !ok {
+			return quant.Input{}, fmt.Errorf("unknown source dtype %s", dtype)
+		}
+		n := len(chunk) / elemSize(dtype)
+		if cap(x.f32) < n {
+			x.f32 = make([]float32, n)
+		}
+		if _, err := safetensors.DecodeFloat32(x.f32[:n], chunk, d); err != nil {
+			return quant.Input{}, err
+		}
+		applyOps(x.f32[:n], ops)
+		return quant.F32Input(x.f32[:n]), nil
 	}
-	d, ok := safetensors.ParseDType(dtype)
-	if !ok {
-		return quant.Input{}, fmt.Errorf("unknown source dtype %s", dtype)
+	if len(ops) == 0 {
+		return in, nil
 	}
-	n := len(chunk) / elemSize(dtype)
+	// the chunk may be the mapped file itself: compute in a copy
+	n := in.Len()
 	if cap(x.f32) < n {
 		x.f32 = make([]float32, n)
 	}
-	if _, err := safetensors.DecodeFloat32(x.f32[:n], chunk, d); err != nil {
-		return quant.Input{}, err
-	}
-	return quant.F32Input(x.f32[:n]), nil
+	vals := x.f32[:n]
+	in.Float32(vals)
+	applyOps(vals, ops)
+	return quant.F32Input(vals), nil
 }

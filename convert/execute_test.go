@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -105,14 +106,16 @@ func (fx fixture) plan(qType string) *Plan {
 		return int64(rb) * n
 	}
 	return &Plan{
-		Schema: 1, ModelDir: &dir, Alignment: 32,
+		Schema: SchemaVersion, ModelDir: &dir, Alignment: 32,
 		Metadata: []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "x.n", Value: gguf.Uint32(7)}},
 		Tensors: []Tensor{
 			{Name: "blk.0.attn_q.weight", Shape: []int64{W, 64}, Type: qType, NBytes: tb(qType, 64),
-				Sources: []Source{src("q", "BF16", 64, W)}, Transforms: []Transform{{Op: "permute_qk", NHead: 8}}},
+				Sources: []Source{src("q", "BF16", 64, W)},
+				// q/k permutation: 8 heads of 8 rows, (h, i, j) <- row h·8 + j·4 + i
+				Parts: []Part{{Source: 0, Shape: []int64{8, 4, 2, W}, Strides: []int64{8 * W, W, 4 * W, 1}}}},
 			{Name: "output_norm.weight", Shape: []int64{W}, Type: "F32", NBytes: 4 * W, Sources: []Source{src("norm", "F32", W)}},
 			{Name: "experts", Shape: []int64{W, 32, 2}, Type: qType, NBytes: tb(qType, 64),
-				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}, Transforms: []Transform{{Op: "stack"}}},
+				Sources: []Source{src("e0", "F16", 32, W), src("e1", "F16", 32, W)}},
 			{Name: "d", Shape: []int64{W, 2}, Type: "F16", NBytes: 4 * W, Sources: []Source{src("d", "F64", 2, W)}},
 			{Name: "rope_freqs.weight", Shape: []int64{32}, Type: "F32", NBytes: 128, Data: &Inline{DType: "F32", Base64: inline}},
 		},
@@ -240,13 +243,18 @@ func TestPlanErrors(t *testing.T) {
 		mutate func(p *Plan)
 		want   string
 	}{
-		{func(p *Plan) { p.Schema = 2 }, "schema 2"},
+		{func(p *Plan) { p.Schema = 1 }, "schema 1"},
 		{func(p *Plan) { p.Tensors[0].Type = "Q9_0" }, "unknown ggml type"},
 		{func(p *Plan) { p.Tensors[0].NBytes++ }, "nbytes is"},
 		{func(p *Plan) { p.Tensors[0].Shape = []int64{W - 1, 64} }, "not whole"},
 		{func(p *Plan) { p.Tensors[2].Sources = p.Tensors[2].Sources[:1] }, "sources hold"},
-		{func(p *Plan) { p.Tensors[0].Transforms[0].NHead = 3 }, "permute_qk"},
-		{func(p *Plan) { p.Tensors[0].Transforms[0].Op = "rotate" }, "unknown transform"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Strides[3] = 2 }, "reaches"},
+		{func(p *Plan) { p.Tensors[0].Parts[0] = Part{Shape: []int64{128, W / 2}, Strides: []int64{W / 2, 1}} }, "crosses the rows"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Source = 1 }, "names source 1"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Shape[0] = 4 }, "sources hold"},
+		{func(p *Plan) { p.Tensors[0].Parts[0].Shape = []int64{8 * 4 * 2 * 2, W / 2} }, "strides for"},
+		{func(p *Plan) { p.Tensors[0].Ops = []Op{{Op: "rotate"}} }, "unknown operation"},
+		{func(p *Plan) { p.Tensors[0].Ops = []Op{{Op: "round", DType: "F8"}} }, "F16 or BF16"},
 		{func(p *Plan) { p.Tensors[1].Name = p.Tensors[0].Name }, "listed twice"},
 		{func(p *Plan) { p.Tensors[0].Sources[0].DType = "F16" }, "the plan expects F16"},
 		{func(p *Plan) { p.Tensors[0].Sources[0].Tensor = "nope" }, "nope"},
@@ -268,7 +276,7 @@ func TestPlanErrors(t *testing.T) {
 	if _, err := ParsePlan(b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParsePlan([]byte(`{"schema": 1, "tensors": [{"name": 3}]}`)); err == nil {
+	if _, err := ParsePlan([]byte(`{"schema": 2, "tensors": [{"name": 3}]}`)); err == nil {
 		t.Fatal("bad plan accepted")
 	}
 }
@@ -324,5 +332,221 @@ func TestExecuteWithImatrix(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("per-expert imatrix slices not applied")
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	rep := Report{Output: "o.gguf", Target: "Q8_0", Files: []string{"o.gguf"}, Elements: 2, Bytes: 68, FileBytes: 1000, Seconds: 0.5,
+		Tensors: []TensorReport{
+			{Name: "a", Type: "Q8_0", Shape: []int64{32, 2}, Source: "BF16", Elements: 64, Bytes: 68,
+				RMSE: 0.25, MaxAbsErr: Float(math.NaN()), SumSqErr: Float(math.Inf(1)), SumSq: Float(math.Inf(-1))},
+		}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"output":"o.gguf","target":"Q8_0","files":["o.gguf"],"tensors":[{"name":"a","type":"Q8_0","shape":[32,2],` +
+		`"source_dtype":"BF16","elements":64,"bytes":68,"rmse":0.25,"max_abs_err":"nan","sum_sq_err":"inf",` +
+		`"sum_sq":"-inf"}],"elements":2,"bytes":68,"file_bytes":1000,"seconds":0.5}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	for _, f := range []float64{0.1, 1e-300, 123456789, -0.0} {
+		b, _ := Float(f).MarshalJSON()
+		var back float64
+		if err := json.Unmarshal(b, &back); err != nil || back != f {
+			t.Fatalf("%v -> %s -> %v, %v", f, b, back, err)
+		}
+	}
+}
+
+// A split plan writes the parts gguf.WithSplit makes of the single file,
+// and requantizing reads a split model given its first part.
+func TestExecuteSplit(t *testing.T) {
+	fx := newFixture(t)
+	single := filepath.Join(fx.dir, "single.gguf")
+	if _, err := Execute(context.Background(), fx.plan("Q4_K"), single, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := fx.plan("Q4_K")
+	p.Split = &Split{MaxTensors: 2}
+	rep, err := Execute(context.Background(), p, filepath.Join(fx.dir, "split.gguf"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"split-00001-of-00003.gguf", "split-00002-of-00003.gguf", "split-00003-of-00003.gguf"}
+	if len(rep.Files) != 3 || rep.Output != rep.Files[0] {
+		t.Fatalf("report: output %s, files %v", rep.Output, rep.Files)
+	}
+	for i, f := range rep.Files {
+		if f != filepath.Join(fx.dir, want[i]) {
+			t.Errorf("part %d: %s, want %s", i+1, f, want[i])
+		}
+	}
+	s, err := gguf.Open(single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := gguf.OpenModel(rep.Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, ti := range s.Tensors() {
+		a, _ := s.TensorData(ti.Name)
+		b, err := m.TensorData(ti.Name)
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: split data differs (%v)", ti.Name, err)
+		}
+	}
+	// The split model as a source: requantize its F32 norm, F16 d and F32 rope_freqs.
+	src := func(name, dtype string, shape ...int64) Source {
+		return Source{File: rep.Files[0], Tensor: name, DType: dtype, Shape: shape, Format: "gguf"}
+	}
+	rq := &Plan{Schema: SchemaVersion, Alignment: 32, Metadata: p.Metadata, Tensors: []Tensor{
+		{Name: "n", Shape: []int64{W}, Type: "F16", NBytes: 2 * W, Sources: []Source{src("output_norm.weight", "F32", W)}},
+		{Name: "d", Shape: []int64{W, 2}, Type: "F32", NBytes: 8 * W, Sources: []Source{src("d", "F16", 2, W)}},
+		{Name: "r", Shape: []int64{32}, Type: "F32", NBytes: 128, Sources: []Source{src("rope_freqs.weight", "F32", 32)}},
+	}}
+	if _, err := Execute(context.Background(), rq, filepath.Join(fx.dir, "rq.gguf"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// A split plan with both limits is refused before anything is opened.
+	p.Split = &Split{MaxTensors: 2, MaxBytes: 10}
+	if _, err := Execute(context.Background(), p, filepath.Join(fx.dir, "x.gguf"), Options{}); err == nil || !strings.Contains(err.Error(), "exactly one") {
+		t.Errorf("both limits: %v", err)
+	}
+}
+
+// Test decoders: "test_double" yields twice the stored F32 values (a
+// transposed logical shape, to exercise windows of decoded rows);
+// "test_q8" passes the stored bytes through as Q8_0 blocks.
+type doubled struct{ v []float32 }
+
+func (d doubled) ReadRows(dst []float32, r0, r1 int64) error {
+	copy(dst, d.v[r0*W:r1*W])
+	return nil
+}
+
+type rawBytes struct {
+	b  []byte
+	rb int
+}
+
+func (r rawBytes) ReadRawRows(dst []byte, r0, r1 int64) error {
+	copy(dst, r.b[int(r0)*r.rb:int(r1)*r.rb])
+	return nil
+}
+
+func init() {
+	decode.Register("test_double", func(spec decode.Spec, main decode.Tensor, aux map[string]decode.Tensor) (any, error) {
+		if main.DType != "F32" {
+			return nil, errors.New("test_double needs F32")
+		}
+		v := make([]float32, len(main.Data)/4)
+		for i := range v {
+			v[i] = 2 * math.Float32frombits(binary.LittleEndian.Uint32(main.Data[4*i:]))
+		}
+		return doubled{v}, nil
+	})
+	decode.Register("test_q8", func(spec decode.Spec, main decode.Tensor, aux map[string]decode.Tensor) (any, error) {
+		return rawBytes{main.Data, W / 32 * 34}, nil
+	})
+}
+
+func TestExecuteDecodedAndPassThroughSources(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := randomF32(rng, 4*W)
+	blocks := quantizeRef(t, "Q8_0", randomF32(rng, 2*W), W)
+	st := []safetensors.Tensor{
+		{Name: "w", DType: safetensors.F32, Shape: []int64{4, W}, Data: f32Bytes(vals)},
+		{Name: "q8", DType: safetensors.U8, Shape: []int64{int64(len(blocks))}, Data: blocks},
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "m.safetensors"), st, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Schema: SchemaVersion, ModelDir: &dir, Tensors: []Tensor{
+		{Name: "dec", Shape: []int64{4, W}, Type: "F32", NBytes: 16 * W,
+			Sources: []Source{{File: "m.safetensors", Tensor: "w", DType: "F32", Shape: []int64{4, W},
+				Decode: &decode.Spec{Method: "test_double", Shape: []int64{4, W}}}},
+			// the transpose of the decoded [4, W]
+			Parts: []Part{{Source: 0, Shape: []int64{W, 4}, Strides: []int64{1, W}}}},
+		{Name: "raw", Shape: []int64{W, 2}, Type: "Q8_0", NBytes: int64(len(blocks)),
+			Sources: []Source{{File: "m.safetensors", Tensor: "q8", DType: "U8", Shape: []int64{int64(len(blocks))},
+				Decode: &decode.Spec{Method: "test_q8", Shape: []int64{2, W}, Output: "Q8_0"}}}},
+	}}
+	out := filepath.Join(t.TempDir(), "o.gguf")
+	if _, err := Execute(context.Background(), p, out, Options{ChunkElements: 100}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	want := make([]float32, 0, 4*W)
+	for c := 0; c < W; c++ {
+		for r := 0; r < 4; r++ {
+			want = append(want, 2*vals[r*W+c])
+		}
+	}
+	if got, _ := g.TensorData("dec"); !bytes.Equal(got, f32Bytes(want)) {
+		t.Fatal("decoded, transposed tensor differs")
+	}
+	if got, _ := g.TensorData("raw"); !bytes.Equal(got, blocks) {
+		t.Fatal("passed-through blocks differ")
+	}
+	// a pass-through must be the tensor's own type, alone
+	p.Tensors[1].Type = "F32"
+	p.Tensors[1].NBytes = 8 * W
+	if _, err := Execute(context.Background(), p, out, Options{Overwrite: true}); err == nil || !strings.Contains(err.Error(), "pass-through") {
+		t.Fatalf("want a pass-through error, got %v", err)
+	}
+}
+
+// Plans that reproduce llama-quantize validate what they encode as it does
+// (ggml_validate_row_data): a weight beyond the float16 range written F16,
+// or a block whose float16 scale overflows, is an error naming the row.
+// Converter-only plans write such values as the converter does (±Inf).
+func TestExecuteValidatesLikeLlamaQuantize(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]float32, 4*W)
+	for i := range big {
+		big[i] = 0.5
+	}
+	big[2*W+7] = 70000 // row 2: beyond float16
+	big[3*W+9] = 3e38  // row 3: its Q8_0 block scale overflows float16
+	st := []safetensors.Tensor{{Name: "w", DType: safetensors.F32, Shape: []int64{4, W}, Data: f32Bytes(big)}}
+	if err := safetensors.WriteFile(filepath.Join(dir, "m.safetensors"), st, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(typ, ref string, firstRow int64) *Plan {
+		tr, _ := quant.Lookup(typ)
+		rb, _ := tr.RowBytes(W)
+		return &Plan{Schema: SchemaVersion, ModelDir: &dir, Reference: ref, Tensors: []Tensor{{
+			Name: "w", Shape: []int64{W, 4 - firstRow}, Type: typ, NBytes: int64(rb) * (4 - firstRow),
+			Sources: []Source{{File: "m.safetensors", Tensor: "w", DType: "F32", Shape: []int64{4, W}}},
+			Parts:   []Part{{Source: 0, Shape: []int64{4 - firstRow, W}, Strides: []int64{W, 1}, Offset: firstRow * W}},
+		}}}
+	}
+	for _, tc := range []struct {
+		typ      string
+		firstRow int64
+		wantRow  int64
+	}{{"F16", 0, 2}, {"Q8_0", 3, 0}} {
+		out := filepath.Join(t.TempDir(), "o.gguf")
+		_, err := Execute(context.Background(), plan(tc.typ, "convert+quantize", tc.firstRow), out, Options{})
+		var inv *InvalidDataError
+		if !errors.As(err, &inv) || inv.Row != tc.wantRow || !strings.Contains(err.Error(), "llama-quantize refuses") {
+			t.Fatalf("%s: want an InvalidDataError for row %d, got %v", tc.typ, tc.wantRow, err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: an output was left: %v", tc.typ, err)
+		}
+		if _, err := Execute(context.Background(), plan(tc.typ, "convert", tc.firstRow), out, Options{Overwrite: true}); err != nil {
+			t.Fatalf("%s: the converter writes it; so does a convert-only plan: %v", tc.typ, err)
+		}
 	}
 }

@@ -14,51 +14,98 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/quant"
 )
 
 // SchemaVersion is the plan schema this package executes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
-// Plan is a conversion plan (schema 1). Fields the executor does not need
-// (architecture, target, reasons) are ignored.
+// Plan is a conversion plan (schema 2). Fields the executor does not need
+// (architecture, reasons) are ignored; the target is copied into the report.
 type Plan struct {
 	Schema      int       `json:"schema"`
+	Target      string    `json:"target"`
 	ModelDir    *string   `json:"model_dir"`
 	Alignment   int       `json:"alignment"`
 	ImatrixFile *string   `json:"imatrix_file"`
 	Metadata    []gguf.KV `json:"metadata"`
 	Tensors     []Tensor  `json:"tensors"`
+	// Split, if set, writes a split model (set by the executor's caller,
+	// not the planner).
+	Split *Split `json:"split"`
+	// Reference names the llama.cpp pipeline the file reproduces; when it
+	// includes llama-quantize ("quantize"), every encoded chunk is
+	// validated as llama-quantize validates what it writes
+	// (quant.ValidateRows), and data it would refuse is an error.
+	Reference string `json:"reference"`
 }
 
-// Tensor is one output tensor.
+// validates reports whether encoded data is checked as llama-quantize does.
+func (p *Plan) validates() bool { return strings.Contains(p.Reference, "quantize") }
+
+// Split asks for a split model as llama-gguf-split writes it (see
+// gguf.WithSplit): exactly one limit is set. The output name, less a
+// ".gguf" suffix, is the prefix of the parts' names.
+type Split struct {
+	MaxBytes   int64 `json:"max_bytes"`   // --split-max-size, in bytes
+	MaxTensors int   `json:"max_tensors"` // --split-max-tensors
+}
+
+// Tensor is one output tensor. Its values, in row-major order (rows of
+// Shape[0] elements), are the elements of Parts one after the other (each
+// source whole, in order, when Parts is empty), with Ops applied to each.
 type Tensor struct {
-	Name       string      `json:"name"`
-	Shape      []int64     `json:"shape"` // ggml order: Shape[0] is the row length
-	Type       string      `json:"type"`
-	NBytes     int64       `json:"nbytes"`
-	Sources    []Source    `json:"sources"`
-	Transforms []Transform `json:"transforms"`
-	Data       *Inline     `json:"data"`
-	Imatrix    *string     `json:"imatrix"`
+	Name    string   `json:"name"`
+	Shape   []int64  `json:"shape"` // ggml order: Shape[0] is the row length
+	Type    string   `json:"type"`
+	NBytes  int64    `json:"nbytes"`
+	Sources []Source `json:"sources"`
+	Parts   []Part   `json:"parts"`
+	Ops     []Op     `json:"ops"`
+	Data    *Inline  `json:"data"`
+	Imatrix *string  `json:"imatrix"`
 }
 
-// Source is one input tensor. Several sources are stacked along a new
-// outermost axis, in order.
+// Source is one input tensor.
 type Source struct {
 	File   string  `json:"file"` // relative to Plan.ModelDir unless absolute
 	Tensor string  `json:"tensor"`
 	DType  string  `json:"dtype"`  // safetensors dtype, or ggml type name for GGUF sources
-	Shape  []int64 `json:"shape"`  // row-major
+	Shape  []int64 `json:"shape"`  // row-major, as stored
 	Format string  `json:"format"` // "safetensors" (default) or "gguf"
+	// Decode, when set, turns the stored tensor (a quantized checkpoint's
+	// weight and its auxiliary tensors) into float values of Decode.Shape;
+	// everything after sees that logical tensor.
+	Decode *decode.Spec `json:"decode"`
 }
 
-// Transform is one operation on the source rows.
-type Transform struct {
-	Op    string `json:"op"` // "permute_qk" or "stack"
-	NHead int    `json:"n_head"`
+// logicalShape is the shape the source's values have after decoding.
+func (s *Source) logicalShape() []int64 {
+	if s.Decode != nil {
+		return s.Decode.Shape
+	}
+	return s.Shape
+}
+
+// Part is a strided view of one source's values: element (i0, …, ik) of
+// Shape is the source's row-major element Offset + Σ i_j·Strides[j]. Its
+// elements, in row-major order, are a run of whole output rows.
+type Part struct {
+	Source  int     `json:"source"`
+	Shape   []int64 `json:"shape"`
+	Strides []int64 `json:"strides"`
+	Offset  int64   `json:"offset"`
+}
+
+// Op is an element-wise operation on float32 values (see ops.go).
+type Op struct {
+	Op    string  `json:"op"`
+	Value float64 `json:"value"`
+	DType string  `json:"dtype"`
 }
 
 // Inline is tensor data carried by the plan itself (generated tensors).
@@ -130,6 +177,9 @@ func (p *Plan) check() error {
 			return planErr("", "alignment %d needs a matching %s UINT32 entry", p.Alignment, gguf.KeyAlignment)
 		}
 	}
+	if s := p.Split; s != nil && (s.MaxBytes < 0 || s.MaxTensors < 0 || (s.MaxBytes > 0) == (s.MaxTensors > 0)) {
+		return planErr("", "split %+v: set exactly one of max_bytes and max_tensors, positive", *s)
+	}
 	seen := map[string]bool{}
 	for i := range p.Tensors {
 		t := &p.Tensors[i]
@@ -180,30 +230,25 @@ func (t *Tensor) check(haveImatrix bool) error {
 	case len(t.Sources) == 0:
 		return planErr(t.Name, "has no source and no inline data")
 	default:
-		var total int64
-		for _, s := range t.Sources {
+		for i := range t.Sources {
+			s := &t.Sources[i]
 			if s.Format != "" && s.Format != "safetensors" && s.Format != "gguf" {
 				return planErr(t.Name, "source %q has unknown format %q", s.Tensor, s.Format)
 			}
-			total += elements(s.Shape)
+			if err := checkShape(s.logicalShape()); err != nil {
+				return planErr(t.Name, "source %q: %v", s.Tensor, err)
+			}
+			if s.Decode != nil && s.Decode.Output != "" && (len(t.Sources) != 1 || len(t.Parts) != 0 || len(t.Ops) != 0 || s.Decode.Output != tr.Name) {
+				return planErr(t.Name, "a pass-through of %s blocks needs a single source, no parts, no ops and the tensor type %s", s.Decode.Output, s.Decode.Output)
+			}
 		}
-		if total != n {
-			return planErr(t.Name, "sources hold %d elements; shape %v needs %d", total, t.Shape, n)
+		if err := t.checkParts(n); err != nil {
+			return err
 		}
 	}
-	for _, tf := range t.Transforms {
-		switch tf.Op {
-		case "stack":
-		case "permute_qk":
-			rows := n / t.Shape[0]
-			if len(t.Sources) > 1 {
-				rows /= int64(len(t.Sources))
-			}
-			if tf.NHead <= 0 || rows%int64(tf.NHead) != 0 || (rows/int64(tf.NHead))%2 != 0 {
-				return planErr(t.Name, "permute_qk with n_head %d does not divide %d rows into heads of an even size", tf.NHead, rows)
-			}
-		default:
-			return planErr(t.Name, "unknown transform %q", tf.Op)
+	for _, op := range t.Ops {
+		if err := checkOp(op); err != nil {
+			return planErr(t.Name, "%v", err)
 		}
 	}
 	if t.Imatrix != nil && !haveImatrix {

@@ -6,7 +6,7 @@ for the file), one whole tensor at a time.
 It follows the plan semantics of ``wick.convert.plan`` literally and exists to
 check plans against llama.cpp's output independently of the Go executor
 (``wick.convert.execute``), which the same tests run when it is available.
-Only what requantization plans use is supported: GGUF sources, no transforms.
+Only what requantization plans use is supported: GGUF sources, no parts or ops.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def run_plan(plan: Plan, out: str) -> None:
     tensors = {}
     try:
         for t in plan.tensors:
-            if len(t.sources) != 1 or t.transforms or t.data is not None:
-                raise NotImplementedError(f"{t.name}: only single-source tensors without transforms")
+            if len(t.sources) != 1 or t.parts or t.ops or t.data is not None:
+                raise NotImplementedError(f"{t.name}: only single-source tensors without parts or ops")
             src = t.sources[0]
             if src.format != "gguf":
                 raise NotImplementedError(f"{t.name}: only GGUF sources")

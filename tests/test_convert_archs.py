@@ -14,6 +14,12 @@ from wick.convert.archs.llama import llama3_rope_factors
 from wick.convert.errors import ConfigError, UnsupportedArchitectureError
 
 
+def permuted(rows: int, cols: int, n_head: int) -> dict:
+    """The plan part of llama.cpp's q/k permutation of a [rows, cols] weight in n_head heads."""
+    d = rows // n_head
+    return {"source": 0, "shape": [n_head, d // 2, 2, cols], "strides": [d * cols, cols, d // 2 * cols, 1], "offset": 0}
+
+
 def arch_keys(plan, prefix):
     return [(kv.key, kv.type.name, kv.value) for kv in plan.metadata if kv.key.startswith(prefix + ".")]
 
@@ -54,9 +60,9 @@ def test_llama32_tensors(llama32):
     t = llama32.tensor("token_embd.weight")
     assert t.shape == [2048, 128256] and t.type == "Q6_K" and t.sources[0].tensor == "model.embed_tokens.weight"
     q, k, v = (llama32.tensor(f"blk.0.attn_{x}.weight") for x in "qkv")
-    assert q.shape == [2048, 2048] and q.transforms == [{"op": "permute_qk", "n_head": 32}]
-    assert k.shape == [2048, 512] and k.transforms == [{"op": "permute_qk", "n_head": 8}]
-    assert v.transforms == [] and v.type == "Q6_K"
+    assert q.shape == [2048, 2048] and q.parts == [permuted(2048, 2048, 32)]
+    assert k.shape == [2048, 512] and k.parts == [permuted(512, 2048, 8)]
+    assert v.parts == [] and v.ops == [] and v.type == "Q6_K"
     assert llama32.tensor("blk.0.ffn_down.weight").shape == [8192, 2048]
     assert llama32.tensor("blk.5.attn_norm.weight").type == "F32"
     rf = llama32.tensor("rope_freqs.weight")
@@ -102,7 +108,7 @@ def test_llama2_7b_with_tokenizer_model():
     assert plan.meta("tokenizer.ggml.add_bos_token") is True and plan.meta("tokenizer.ggml.add_eos_token") is False
     assert plan.meta("tokenizer.ggml.unknown_token_id") == 0
     assert plan.tensor("output.weight").type == "Q6_K" and plan.tensor("token_embd.weight").type == "Q4_K"
-    assert plan.tensor("blk.0.attn_k.weight").transforms == [{"op": "permute_qk", "n_head": 32}]
+    assert plan.tensor("blk.0.attn_k.weight").parts == [permuted(4096, 4096, 32)]
     assert plan.tensor("blk.0.attn_q.weight").sources[0].dtype == "F16"
     assert len(plan.tensors) == 3 + 32 * 9
 
@@ -117,7 +123,7 @@ def test_mistral_7b():
     assert "llama.attention.key_length" not in keys  # MistralConfig leaves head_dim unset
     assert keys["llama.rope.dimension_count"] == 128
     assert not any("sliding" in kv.key for kv in plan.metadata)
-    assert plan.tensor("blk.0.attn_k.weight").transforms == [{"op": "permute_qk", "n_head": 8}]
+    assert plan.tensor("blk.0.attn_k.weight").parts == [permuted(1024, 4096, 8)]
     assert plan.tensor("blk.0.attn_k.weight").shape == [4096, 1024]
     assert plan.meta("general.file_type") == 17
 
@@ -141,7 +147,7 @@ def test_qwen25_05b():
     assert plan.meta("tokenizer.ggml.bos_token_id") == 151643   # from config.json
     assert plan.meta("tokenizer.ggml.add_bos_token") is False
     for t in plan.tensors:
-        assert t.transforms == []
+        assert t.parts == [] and t.ops == []
     b = plan.tensor("blk.3.attn_k.bias")
     assert b.shape == [128] and b.type == "F32"
     assert plan.tensor("blk.3.attn_q.bias").shape == [896]
@@ -175,7 +181,7 @@ def test_mixtral_experts_are_stacked():
                                  FX.hf_listing(cfg, tied=False, n_expert=8), "Q4_K_M")
     assert plan.meta("llama.expert_count") == 8 and plan.meta("llama.expert_used_count") == 2
     g = plan.tensor("blk.1.ffn_gate_exps.weight")
-    assert g.shape == [256, 512, 8] and len(g.sources) == 8 and g.transforms == [{"op": "stack"}]
+    assert g.shape == [256, 512, 8] and len(g.sources) == 8 and g.parts == []
     assert [s.tensor for s in g.sources][:2] == ["model.layers.1.block_sparse_moe.experts.0.w1.weight",
                                                  "model.layers.1.block_sparse_moe.experts.1.w1.weight"]
     assert plan.tensor("blk.1.ffn_down_exps.weight").shape == [512, 256, 8]
@@ -195,19 +201,31 @@ def test_unsupported_architecture_lists_supported():
 
 
 def test_adding_an_architecture_is_one_class():
-    @register
-    class _TestArch(Adapter):
-        name = "testarch"
-        hf_architectures = ("WickTestForCausalLM",)
-        gguf_arch = "llama"
-        permute_qk = False
+    from wick.convert.archs import _REGISTRY
 
-    assert isinstance(adapter_for({"architectures": ["WickTestForCausalLM"]}), _TestArch)
+    try:
+        @register
+        class _TestArch(Adapter):
+            name = "testarch"
+            hf_architectures = ("WickTestForCausalLM",)
+            gguf_arch = "llama"
+            summary = "a test"
+
+        assert isinstance(adapter_for({"architectures": ["WickTestForCausalLM"]}), _TestArch)
+    finally:
+        _REGISTRY.pop("WickTestForCausalLM", None)
     with pytest.raises(TypeError):
         @register
         class _Clash(Adapter):
             name = "clash"
             hf_architectures = ("LlamaForCausalLM",)
+            gguf_arch = "llama"
+            summary = "clashes"
+    with pytest.raises(TypeError, match="describe"):
+        @register
+        class _Undocumented(Adapter):
+            name = "undocumented"
+            hf_architectures = ("WickUndocumentedForCausalLM",)
             gguf_arch = "llama"
 
 
@@ -231,3 +249,28 @@ def test_missing_required_config_key():
     tj, tc = FX.llama3_tokenizer()
     with pytest.raises(ConfigError, match="num_hidden_layers"):
         build_plan_from_parts(cfg, TokenizerFiles(tokenizer_json=tj, tokenizer_config=tc), {}, "Q4_K_M")
+
+
+def test_docs_table_is_the_registry():
+    """docs/convert.md's table of supported models is generated from the adapter registry."""
+    import re
+    from pathlib import Path
+
+    from wick.convert.archs import format_architecture_table
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "convert.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- architectures: [^\n]*-->\n(.*?)\n<!-- end of architectures -->", text, re.S)
+    assert m, "docs/convert.md lost its generated architecture table"
+    assert m.group(1) == format_architecture_table(markdown=True), \
+        "regenerate the table: python -c 'from wick.convert.archs import format_architecture_table as f; print(f(True))'"
+    rows = format_architecture_table().splitlines()
+    assert len(rows) == len(supported_architectures())
+
+
+def test_list_architectures_cli(capsys):
+    from wick.cli import main
+
+    assert main(["convert", "--list-architectures"]) == 0
+    out = capsys.readouterr().out
+    for hf in supported_architectures():
+        assert hf in out

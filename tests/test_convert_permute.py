@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from wick.convert.errors import PlanError
-from wick.convert.plan import apply_transforms, permute_qk_rows
+from wick.convert.view import View, materialize, permute_qk_view
+
+
+def permute_qk_rows(w: np.ndarray, n_head: int) -> np.ndarray:
+    """Wick's q/k permutation of ``w``: the plan part of a 1-D view of its row numbers, read by
+    the numpy twin of the executor (exact for any dtype of ``w``)."""
+    rows = np.arange(w.shape[0], dtype=np.float32)
+    order = materialize([rows], [permute_qk_view(View.of(rows.shape), n_head).part()]).astype(np.int64)
+    return w[order]
 
 
 def spec_formula(w: np.ndarray, n_head: int) -> np.ndarray:
@@ -54,7 +62,9 @@ def test_matches_spec_formula_and_reshape(n_head, d, cols):
     got = permute_qk_rows(w, n_head)
     np.testing.assert_array_equal(got, spec_formula(w, n_head))
     np.testing.assert_array_equal(got, reshape_formulation(w, n_head))
-    np.testing.assert_array_equal(apply_transforms([w], [{"op": "permute_qk", "n_head": n_head}]), got)
+    # the 2-D part the adapters write reads the same values
+    part = permute_qk_view(View.of(w.shape), n_head).part()
+    np.testing.assert_array_equal(materialize([w], [part]).reshape(w.shape), got)
     # a permutation: same multiset of rows, and not the identity unless D == 2
     assert sorted(map(tuple, got)) == sorted(map(tuple, w))
     if d > 2:
@@ -95,15 +105,13 @@ def test_permuted_weights_give_the_same_attention_under_ggml_rope(n_head, n_kv, 
     assert not np.allclose([q_bad[0] @ k_bad[0]], [q_hf[0] @ k_hf[0]])
 
 
-def test_stack_then_permute_and_errors():
+def test_stack_and_errors():
     a, b = np.ones((4, 3)), np.zeros((4, 3))
-    out = apply_transforms([a, b], [{"op": "stack"}])
-    assert out.shape == (2, 4, 3)
+    out = materialize([a, b])  # several sources, no parts: stacked in order
+    np.testing.assert_array_equal(out, np.concatenate([a.ravel(), b.ravel()]))
     with pytest.raises(PlanError):
         permute_qk_rows(np.ones((6, 2)), 4)  # 6 rows do not split into 4 heads
     with pytest.raises(PlanError):
         permute_qk_rows(np.ones((6, 2)), 2)  # head size 3 is odd
     with pytest.raises(PlanError):
-        apply_transforms([a], [{"op": "rotate"}])
-    with pytest.raises(PlanError):
-        apply_transforms([a, b], [])
+        materialize([a], ops=[{"op": "rotate"}])

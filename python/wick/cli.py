@@ -3,26 +3,27 @@
 Subcommands: ``convert`` (a Hugging Face model directory to GGUF, with a dry
 run), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
 ``types`` (the ggml type table) and ``version``. Errors print one line,
-``wick: error: ...``, and exit 1; Ctrl-C exits 130. See docs/cli.md.
+``wick: error: ...``, and exit 1; Ctrl-C exits 130, and SIGTERM / SIGHUP stop
+the work the same clean way (exit 128 + the signal's number). See docs/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 
 def _cmd_types(args: argparse.Namespace) -> int:
     import wick
+    from wick import _display
 
     rows = [("name", "id", "block", "bytes", "bits/w", "quantize", "dequantize")]
     for t in wick.types():
         rows.append((t.name, str(t.id), str(t.block_size), str(t.type_size), f"{t.bits_per_weight:.4g}",
                      "yes" if t.can_quantize else "-", "yes" if t.can_dequantize else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(_display.table(rows, right=(1, 2, 3, 4)))
     return 0
 
 
@@ -34,24 +35,11 @@ def _cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt_value(v: object, limit: int = 60) -> str:
-    if isinstance(v, list):
-        head = ", ".join(_fmt_value(x, 20) for x in v[:5])
-        return f"[{head}{', ...' if len(v) > 5 else ''}] ({len(v)} items)"
-    s = repr(v)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def _print_table(rows: list) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-
-
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import os
 
     import wick
+    from wick import _display as D
 
     path = args.file
     is_gguf = False
@@ -60,103 +48,101 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             is_gguf = f.read(4) == b"GGUF"
     if is_gguf:
         with wick.gguf.open(path) as g:
-            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors\n")
-            rows = [("key", "type", "value")]
-            for kv in g.metadata.kvs:
-                t = kv.type.name + (f"[{kv.element_type.name}]" if kv.element_type is not None else "")
-                rows.append((kv.key, t, _fmt_value(kv.value)))
-            _print_table(rows)
+            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors")
+            if len(g.parts) > 1:
+                print(f"split model: {len(g.parts)} parts: " + ", ".join(os.path.basename(p) for p in g.parts))
             print()
-            rows = [("tensor", "type", "shape", "bytes")]
+            print(D.table(D.metadata_rows(g.metadata.kvs)))
+            print()
+            split = len(g.parts) > 1
+            rows = [("tensor", "type", "shape", "bytes") + (("part",) if split else ())]
             total = 0
             for t in g.tensors.values():
-                rows.append((t.name, t.type.name, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}"))
+                rows.append((t.name, t.type.name, D.shape(t.shape), D.nbytes(t.nbytes))
+                            + ((str(t.part + 1),) if split else ()))
                 total += t.nbytes
-            _print_table(rows)
+            print(D.table(rows, right=(3,)))
             n = sum(t.n_elements for t in g.tensors.values())
             bpw = f", {8 * total / n:.2f} bits per weight" if n else ""
-            print(f"\n{len(g.tensors)} tensors, {total:,} bytes{bpw}")
+            print(f"\n{len(g.tensors)} tensors, {D.nbytes(total)} bytes{bpw}")
         return 0
     with wick.safetensors.open(path) as m:
         print(f"{path}: safetensors, {len(m.files)} file(s), {len(m.tensors)} tensors")
         for f, meta in m.file_metadata.items():
             if meta:
-                print(f"  {os.path.basename(f)} metadata: {_fmt_value(meta, 200)}")
+                print(f"  {os.path.basename(f)} metadata: {D.scalar(meta)[:200]}")
         print()
         rows = [("tensor", "dtype", "shape", "bytes", "file")]
         for t in m.tensors.values():
-            rows.append((t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}", os.path.basename(t.file)))
-        _print_table(rows)
+            rows.append((t.name, t.dtype, D.shape(t.shape), D.nbytes(t.nbytes), os.path.basename(t.file)))
+        print(D.table(rows, right=(3,)))
     return 0
 
 
-def _plan_options(args: argparse.Namespace) -> dict:
-    overrides = []
-    for item in args.tensor_type:
-        pat, sep, typ = item.rpartition("=")
-        if not sep or not pat:
-            raise SystemExit(f"wick: error: --tensor-type expects REGEX=TYPE, got {item!r}")
-        overrides.append((pat, typ.upper()))
-    opts = {"pure": args.pure, "tensor_types": overrides, "leave_output_tensor": args.leave_output_tensor}
-    if args.output_tensor_type:
-        opts["output_tensor_type"] = args.output_tensor_type.upper()
-    if args.token_embedding_type:
-        opts["token_embedding_type"] = args.token_embedding_type.upper()
-    if getattr(args, "tokenizer_pre", None):
-        opts["tokenizer_pre"] = args.tokenizer_pre
-    if args.imatrix:
-        opts["imatrix"] = args.imatrix
-        opts["imatrix_include"] = args.include_weights
-        opts["imatrix_exclude"] = args.exclude_weights
-    elif args.include_weights or args.exclude_weights:
-        raise SystemExit("wick: error: --include-weights / --exclude-weights need --imatrix")
-    return opts
-
-
 def _cmd_convert(args: argparse.Namespace) -> int:
-    import json
-    import os
+    from wick.convert import build_plan
+    from wick.convert.options import CONVERT, PlanOptions
 
-    import wick
-    from wick.convert import build_plan, format_plan_table
+    if args.list_architectures:
+        from wick.convert.archs import format_architecture_table
 
-    target = args.type.upper()
-    if args.dry_run:
-        print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
+        print(format_architecture_table())
         return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
+    if not args.model:
+        raise SystemExit("wick: error: the model (a directory or a Hub id Org/Name) is required (or use --list-architectures)")
+    return _run_plan(args, lambda: build_plan(args.model, args.type.upper(), PlanOptions.from_arguments(args, CONVERT)))
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from wick.convert import requantize_plan
+    from wick.convert.options import REQUANTIZE, PlanOptions
+
+    return _run_plan(args, lambda: requantize_plan(args.input, args.type.upper(),
+                                                   PlanOptions.from_arguments(args, REQUANTIZE)))
+
+
+def _run_plan(args: argparse.Namespace, make_plan: Callable[[], Any]) -> int:
+    """Plan, then print the plan (--dry-run) or execute it and print the report."""
+    from wick.convert import _execute, format_plan_table
+
+    if not args.dry_run:
+        if not args.output:
+            raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+        if _output_exists(args):
+            print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+            return 1
+    plan = make_plan()
+    if args.dry_run:
+        print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
+        return 0
     try:
-        report = wick.convert(args.model, args.output, target, threads=args.threads, overwrite=args.force,
-                              progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                              **_plan_options(args))
+        report = _execute(plan, args.output, overwrite=args.force, threads=args.threads,
+                          progress=not args.no_progress and sys.stderr.isatty() or args.progress)
     except KeyboardInterrupt:
         print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
     print(report)
     if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+        _write_json_report(report, args.json_report)
     return 0
 
 
-def _add_plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pure", action="store_true", help="no mixture: every quantizable tensor gets the target's default type")
-    p.add_argument("--output-tensor-type", help="ggml type for output.weight")
-    p.add_argument("--token-embedding-type", help="ggml type for token_embd.weight")
-    p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
-                   help="override the type of tensors whose name matches REGEX (repeatable)")
-    p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
-    p.add_argument("--imatrix", metavar="FILE",
-                   help="importance matrix (llama-imatrix output, GGUF or legacy .dat), as llama-quantize --imatrix")
-    p.add_argument("--include-weights", action="append", default=[], metavar="NAME",
-                   help="use the imatrix only for tensors whose name contains NAME (repeatable)")
-    p.add_argument("--exclude-weights", action="append", default=[], metavar="NAME",
-                   help="do not use the imatrix for tensors whose name contains NAME (repeatable)")
+def _json_safe(v: object) -> object:
+    """NaN and ±inf as the strings "nan", "inf", "-inf" (as the library writes them): JSON has no such numbers."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def _write_json_report(report: object, path: str) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(_json_safe(report.to_dict()), f, indent=1, allow_nan=False)
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -167,42 +153,22 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
 
 
-def _cmd_quantize(args: argparse.Namespace) -> int:
-    import json
+def _output_exists(args: argparse.Namespace) -> bool:
+    """Whether -o names an existing file (split output: the parts, checked by the writer)."""
     import os
 
-    from wick.convert import format_plan_table, requantize_plan
-
-    target = args.type.upper()
-    plan = requantize_plan(args.input, target, **_plan_options(args))
-    if args.dry_run:
-        print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
-        return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
-    from wick.convert.execute import execute
-
-    try:
-        report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
-                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
-    except KeyboardInterrupt:
-        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
-        return 130
-    print(report)
-    if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
-    return 0
+    split = args.split_max_size is not None or args.split_max_tensors is not None
+    return not split and os.path.exists(args.output) and not args.force
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wick`` command and its subcommands."""
+    from wick.convert.options import CONVERT, REQUANTIZE, PlanOptions
+
     parser = argparse.ArgumentParser(prog="wick", description="Quantize model weights to GGUF with a fast Go core.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("types", help="list the ggml types and what Wick can do with each")
@@ -210,15 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
+    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
-    p.add_argument("model", help="the model directory")
+    p.add_argument("model", nargs="?", help="the model directory, or a Hugging Face Hub model id Org/Name (from the "
+                   "cache, else downloaded; needs wick[hub])")
+    p.add_argument("--list-architectures", action="store_true",
+                   help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
     p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)
-    p.add_argument("--tokenizer-pre", help="force tokenizer.ggml.pre (byte-level BPE only)")
-    _add_plan_options(p)
+    PlanOptions.add_arguments(p, CONVERT)
     p.set_defaults(func=_cmd_convert)
     p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
                        description="Requantize a GGUF model whose tensors are F32, F16 or BF16 to --type, writing the "
@@ -228,9 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", required=True, help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
                    "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL")
     _add_run_options(p)
-    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
-    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
-    _add_plan_options(p)
+    PlanOptions.add_arguments(p, REQUANTIZE)
     p.set_defaults(func=_cmd_quantize)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
@@ -239,18 +205,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the ``wick`` command with ``argv`` (default: ``sys.argv[1:]``) and return its
-    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted.
+    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted
+    (129 and 143 for SIGHUP and SIGTERM, which stop the work as Ctrl-C does).
     An internal error (a bug in Wick) propagates with its traceback."""
+    from wick._signals import terminate_as_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from wick.convert.options import command_line
+
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
+        with command_line(), terminate_as_interrupt() as received:  # messages name options by their flags
+            status = args.func(args)
+        return 128 + received.signum if status == 130 and received.signum else status
+    except KeyboardInterrupt as e:
         print("wick: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", 2)
+    except BrokenPipeError:
+        # the reader went away (`wick inspect f.gguf | head`): not worth a message; point stdout
+        # at /dev/null so that the flush at exit does not fail again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:  # a readable message, not a traceback
         from wick.errors import WickInternalError
 

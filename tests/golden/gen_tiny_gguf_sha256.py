@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 from wick.convert import build_plan  # noqa: E402
 from wick.convert.ggml_types import TARGETS  # noqa: E402
-from wick.convert.plan import apply_transforms  # noqa: E402
+from wick.convert.view import materialize  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("make_tiny_llama", ROOT / "examples" / "make_tiny_llama.py")
 tiny = importlib.util.module_from_spec(spec)
@@ -73,7 +73,8 @@ def write_convert_file(model_dir: Path, target: str, path: Path) -> None:
         if t.data is not None:
             a = np.asarray(t.data, dtype=np.float32)
         else:
-            a = apply_transforms([read_source(model_dir, s.file, s.tensor) for s in t.sources], t.transforms)
+            a = materialize([read_source(model_dir, s.file, s.tensor) for s in t.sources], t.parts, t.ops)
+            a = a.reshape(list(reversed(t.shape)))
         qt = gguf.GGMLQuantizationType[t.type]
         if t.type == "F32":
             w.add_tensor(t.name, a.astype(np.float32))

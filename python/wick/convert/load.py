@@ -153,10 +153,15 @@ class ModelParts:
 
 
 def read_model_dir(path: str | os.PathLike[str],
-                   list_tensors: Callable[[str], TensorListing] = read_safetensors_header) -> ModelParts:
-    """Read a Hugging Face model directory (no tensor data)."""
+                   list_tensors: Callable[[str], TensorListing] = read_safetensors_header,
+                   revision: Optional[str] = None) -> ModelParts:
+    """Read a Hugging Face model directory (no tensor data), or a Hub model id
+    ``Org/Name`` through the local cache or a download (:mod:`wick.hub`;
+    ``revision``: its branch, tag or commit)."""
+    from ..hub import resolve_model
     from .general import load_model_card
 
+    path, dir_name = resolve_model(path, revision)
     d = Path(path)
     if not d.is_dir():
         raise ModelFileNotFoundError(f"convert: model directory {str(d)!r} does not exist or is not a directory", str(d))
@@ -172,4 +177,4 @@ def read_model_dir(path: str | os.PathLike[str],
     return ModelParts(
         config=config, tokenizer=read_tokenizer_files(d), tensors=list_checkpoint(d, list_tensors),
         generation_config=gen if isinstance(gen, dict) else None, model_card=card or None,
-        dir_name=d.resolve().name, model_dir=str(d.resolve()))
+        dir_name=dir_name or d.resolve().name, model_dir=str(d.resolve()))

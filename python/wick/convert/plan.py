@@ -5,23 +5,32 @@ crosses the C boundary as JSON (:meth:`Plan.to_json`). It names every
 metadata entry with its exact GGUF value type and, for every output tensor,
 where its values come from, what to do to them and which ggml type to encode.
 
-JSON schema (version 1)
+JSON schema (version 2)
 -----------------------
 ::
 
     {
-      "schema": 1,
+      "schema": 2,
       "model_dir": "/path/to/model" | null,   # source files are relative to it
       "hf_architecture": "LlamaForCausalLM", # null for a GGUF input (requantize)
       "architecture": "llama",                # general.architecture
       "target": "Q4_K_M",
       "file_type": 15,                        # general.file_type (llama_ftype)
-      "reference": "convert+quantize",        # "convert", "convert+quantize" or
-                                              # "quantize" (GGUF -> GGUF): which
-                                              # llama.cpp pipeline the file reproduces
+      "reference": "convert+quantize",        # which llama.cpp pipeline the file
+                                              # reproduces: "convert" (the converter
+                                              # alone), "convert+quantize" (its F32
+                                              # file, then llama-quantize),
+                                              # "convert(f16)+quantize" or
+                                              # "convert(bf16)+quantize" (a lossy
+                                              # intermediate: PlanOptions.intermediate),
+                                              # "quantize" (GGUF -> GGUF)
       "alignment": 32,                        # tensor data alignment
       "imatrix_file": "/abs/imatrix.gguf" | null,  # importance matrix the
                                               # tensors' "imatrix" entries name
+      "split": {"max_bytes": 0, "max_tensors": 10} | null,  # write a split model as
+                                              # llama-gguf-split (exactly one limit
+                                              # > 0; the split_max_size/_tensors
+                                              # plan options; wick.convert.split)
       "metadata": [                           # in file order
         {"key": "general.architecture", "type": "STRING", "value": "llama"},
         {"key": "llama.block_count", "type": "UINT32", "value": 16},
@@ -39,13 +48,20 @@ JSON schema (version 1)
           "sources": [                        # [] for generated tensors
             {"file": "model.safetensors",     # relative to model_dir
              "tensor": "model.layers.0.self_attn.q_proj.weight",
-             "dtype": "BF16",                 # F32 | F16 | BF16 (safetensors)
-             "shape": [2048, 2048],           # row-major (safetensors) order
-             "format": "gguf"}                # only for GGUF sources (absent:
-                                              # safetensors); dtype is then the
-                                              # ggml type name (F32/F16/BF16)
+             "dtype": "BF16",                 # the stored dtype (safetensors name;
+                                              # for GGUF sources the ggml type name)
+             "shape": [2048, 2048],           # row-major, as stored
+             "format": "gguf",                # only for GGUF sources (absent:
+                                              # safetensors)
+             "decode": {...}}                 # only for quantized checkpoint
+                                              # tensors (convert/decode): method,
+                                              # logical shape, auxiliary tensors
           ],
-          "transforms": [{"op": "permute_qk", "n_head": 32}],
+          "parts": [                          # [] = each source whole, in order
+            {"source": 0, "shape": [32, 32, 2, 2048],
+             "strides": [131072, 2048, 65536, 1], "offset": 0}
+          ],
+          "ops": [{"op": "add", "value": 1.0}],  # element-wise, in order
           "data": null,                       # or {"dtype": "F32",
                                               #  "base64": "<little-endian bytes>"}
           "imatrix": null,                    # or the entry of imatrix_file to use
@@ -58,29 +74,38 @@ Value types are the GGUF names (UINT8 … FLOAT64, BOOL, STRING, ARRAY);
 arrays carry ``element_type`` (never ARRAY). FLOAT32 values are already
 rounded to binary32. Integers are JSON integers.
 
-Tensor semantics, applied in this order:
+Tensor semantics:
 
-1. **Read** each source tensor and widen it to float32 exactly (BF16/F16/F32).
-2. **Stack**: several sources (Mixtral experts) with ``{"op": "stack"}`` are
-   concatenated in list order along a new outermost axis (ne[2]).
-3. **Transforms** (in list order):
-
-   ``{"op": "permute_qk", "n_head": N}``
-       reorder the *rows* (outermost axis; a 1-D bias is N·D rows of one
-       element) of the source matrix with R rows: with D = R / N (even), for
-       head h < N, i < D/2, j ∈ {0, 1}:
-       ``new_row[h·D + 2i + j] = old_row[h·D + j·D/2 + i]`` —
-       Hugging Face's rotate-half RoPE layout → ggml's interleaved pairs.
-       Columns are untouched, so it can be applied row by row.
-   ``{"op": "stack"}``
-       marker for step 2 (no data change by itself).
-
+1. **Read** each source: its stored values widened exactly to float32
+   (F32/F16/BF16 and the other safetensors number types), or, with
+   ``decode``, the values its decoder yields (a logical tensor of
+   ``decode.shape``).
+2. **Parts**: the tensor's values in row-major order (rows of ``shape[0]``
+   elements) are the elements of each part in turn. A part is a strided view
+   of one source: element ``(i0, …, ik)`` of ``shape`` is the source's
+   row-major element ``offset + Σ i_j·strides[j]``; its element count is a
+   multiple of ``shape[0]``. Parts are made with
+   :class:`wick.convert.view.View` (the q/k permutation of Llama is
+   ``[n_head, D/2, 2, cols]`` with strides ``[D·cols, cols, D/2·cols, 1]``;
+   stacked experts are one source each, with no parts). Each dimension of a
+   part moves whole source rows or stays within a row (the executor reads a
+   source through its 2-D flattening).
+3. **Ops**, in order, on the float32 values (``convert/ops.go``): ``add`` /
+   ``mul`` a ``value``, ``neg``, ``exp``, ``round`` to ``dtype`` F16 or BF16
+   and back (to mimic torch arithmetic in half precision, or a lossy
+   intermediate file: ``PlanOptions.intermediate`` appends
+   ``{"op": "round", "dtype": "F16"}`` to every tensor the converter writes
+   in an F16 file).
 4. **Encode** to ``type``: F32 copy; F16 round-to-nearest-even (as numpy);
    BF16 as ggml/gguf-py (round-to-nearest-even, NaN kept quiet); block types
    row by row with ggml's reference quantizers (and the imatrix entry named by
    ``imatrix`` when present: the weights ``io/imatrix``'s ``Values`` returns,
    ``ne[0]`` per row; for a 3-D expert tensor ``ne[0] * ne[2]`` values,
-   expert ``e`` using ``[e*ne[0], (e+1)*ne[0])``).
+   expert ``e`` using ``[e*ne[0], (e+1)*ne[0])``). A source whose ``decode``
+   has an ``output`` type (a lossless pass-through such as MXFP4 blocks) is
+   written as its decoder's encoded rows, with no parts and no ops.
+
+:func:`wick.convert.view.materialize` is the numpy twin of steps 1–3.
 
 Generated tensors (``rope_freqs.weight``) carry their float32 values inline
 in ``data`` (base64 of little-endian bytes) and no sources.
@@ -92,43 +117,57 @@ tensor infos in list order, then the tensor data in the same order.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _display
 from ..gguf import values as V
 from .archs import HParams, MappedTensor, TensorSource, adapter_for
 from .errors import ConfigError, PlanError, TensorShapeError
 from .general import general_metadata, parameter_counts
-from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
+from .ggml_types import Target, block_size, is_quantized, row_nbytes, source_dtype_size
 from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
+from .options import CONVERT, PlanOptions, spell, takes_plan_options
+from .split import split_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
+from .view import View
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
 
 
 @dataclass
 class SourceRef:
-    """One checkpoint tensor read by an output tensor."""
+    """One checkpoint tensor read by an output tensor (``decode``: how a
+    quantized checkpoint tensor is turned into values, or None)."""
 
     file: str
     tensor: str
     dtype: str
     shape: List[int]
     format: str = "safetensors"
+    decode: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON form (an entry of a tensor's ``sources``)."""
-        d = {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
+        d: Dict[str, Any] = {"file": self.file, "tensor": self.tensor, "dtype": self.dtype, "shape": list(self.shape)}
         if self.format != "safetensors":
             d["format"] = self.format
+        if self.decode is not None:
+            d["decode"] = self.decode
         return d
+
+    @property
+    def logical_shape(self) -> List[int]:
+        """The shape of the values the source yields (after decoding)."""
+        return list(self.decode["shape"]) if self.decode is not None else list(self.shape)
 
 
 @dataclass
@@ -139,7 +178,8 @@ class TensorPlan:
     shape: List[int]
     type: str
     sources: List[SourceRef] = field(default_factory=list)
-    transforms: List[Dict[str, Any]] = field(default_factory=list)
+    parts: List[Dict[str, Any]] = field(default_factory=list)
+    ops: List[Dict[str, Any]] = field(default_factory=list)
     data: Optional[np.ndarray] = None
     imatrix: Optional[str] = None
     reason: str = ""
@@ -159,7 +199,8 @@ class TensorPlan:
             data = {"dtype": "F32", "base64": base64.b64encode(np.asarray(self.data, dtype="<f4").tobytes()).decode("ascii")}
         return {
             "name": self.name, "shape": list(self.shape), "type": self.type, "nbytes": self.nbytes,
-            "sources": [s.to_dict() for s in self.sources], "transforms": [dict(t) for t in self.transforms],
+            "sources": [s.to_dict() for s in self.sources], "parts": [dict(p) for p in self.parts],
+            "ops": [dict(o) for o in self.ops],
             "data": data, "imatrix": self.imatrix, "reason": self.reason,
         }
 
@@ -176,8 +217,9 @@ class TensorPlan:
             t = TensorPlan(
                 name=d["name"], shape=[int(x) for x in d["shape"]], type=d["type"],
                 sources=[SourceRef(s["file"], s["tensor"], s["dtype"], [int(x) for x in s["shape"]],
-                                   s.get("format", "safetensors")) for s in d["sources"]],
-                transforms=[dict(x) for x in d["transforms"]], data=data, imatrix=d.get("imatrix"),
+                                   s.get("format", "safetensors"), s.get("decode")) for s in d["sources"]],
+                parts=[dict(x) for x in d.get("parts") or []], ops=[dict(x) for x in d.get("ops") or []],
+                data=data, imatrix=d.get("imatrix"),
                 reason=d.get("reason", ""))
         except (KeyError, TypeError, AttributeError, ValueError) as e:
             if isinstance(e, PlanError):
@@ -192,9 +234,10 @@ class TensorPlan:
         return t
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
-    """A complete conversion plan (see the module docstring)."""
+    """A complete conversion plan (see the module docstring). ``print()`` it for
+    the table ``wick convert --dry-run`` shows; Jupyter shows it as HTML."""
 
     hf_architecture: Optional[str]
     architecture: str
@@ -207,6 +250,7 @@ class Plan:
     alignment: int = ALIGNMENT
     schema: int = SCHEMA_VERSION
     imatrix_file: Optional[str] = None
+    split: Optional[Dict[str, int]] = None
 
     def meta(self, key: str) -> Any:
         """The value of a metadata key (KeyError if absent)."""
@@ -228,6 +272,7 @@ class Plan:
             "schema": self.schema, "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
             "architecture": self.architecture, "target": self.target, "file_type": self.file_type,
             "reference": self.reference, "alignment": self.alignment, "imatrix_file": self.imatrix_file,
+            "split": self.split,
             "metadata": [kv.to_dict() for kv in self.metadata],
             "tensors": [t.to_dict() for t in self.tensors],
         }
@@ -248,7 +293,7 @@ class Plan:
                 metadata=[V.KV.from_dict(x) for x in d["metadata"]],
                 tensors=[TensorPlan.from_dict(x) for x in d["tensors"]],
                 model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"],
-                imatrix_file=d.get("imatrix_file"))
+                imatrix_file=d.get("imatrix_file"), split=d.get("split"))
         except V.MetadataError as e:
             raise PlanError(f"convert: malformed plan: {e}") from None
         except (KeyError, TypeError, AttributeError) as e:
@@ -270,33 +315,52 @@ class Plan:
         """Sum of the encoded tensor sizes (without alignment padding)."""
         return sum(t.nbytes for t in self.tensors)
 
+    def __str__(self) -> str:
+        return format_plan_table(self)
+
+    def __repr__(self) -> str:
+        src = self.hf_architecture or "GGUF"
+        return (f"<Plan {src} -> {self.architecture} {self.target}: {len(self.metadata)} metadata keys, "
+                f"{len(self.tensors)} tensors, {self.total_nbytes:,} bytes>")
+
+    def _repr_html_(self) -> str:
+        return plan_html(self)
+
 
 def _options_given(o: MixtureOptions) -> bool:
     return bool(o.pure or o.output_tensor_type or o.token_embedding_type or o.tensor_types
                 or not o.quantize_output_tensor)
 
 
+def mixture_options(opts: PlanOptions, has_imatrix: bool) -> MixtureOptions:
+    """The llama-quantize options among the plan options."""
+    return MixtureOptions(has_imatrix=has_imatrix, pure=opts.pure, output_tensor_type=opts.output_tensor_type,
+                          token_embedding_type=opts.token_embedding_type, tensor_types=opts.tensor_types,
+                          quantize_output_tensor=not opts.leave_output_tensor)
+
+
+def imatrix_info(opts: PlanOptions) -> Optional[ImatrixInfo]:
+    """The importance matrix the options name, loaded and filtered (None without one)."""
+    if opts.imatrix is None or isinstance(opts.imatrix, ImatrixInfo):
+        return opts.imatrix
+    return ImatrixInfo.load(opts.imatrix, include=opts.imatrix_include, exclude=opts.imatrix_exclude)
+
+
+@takes_plan_options(CONVERT)
 def build_plan_from_parts(
     config: Mapping[str, Any],
     tokenizer: TokenizerFiles,
     tensors: Mapping[str, Tuple[str, str, Sequence[int]]],
     target: str,
+    options: Optional[PlanOptions] = None,
     *,
-    imatrix_names: Optional[Iterable[str]] = None,
-    imatrix: Optional[ImatrixInfo] = None,
     dir_name: Optional[str] = None,
     model_dir: Optional[str] = None,
     generation_config: Optional[Mapping[str, Any]] = None,
     model_card: Optional[Mapping[str, Any]] = None,
-    tokenizer_pre: Optional[str] = None,
-    model_name: Optional[str] = None,
-    pure: bool = False,
-    output_tensor_type: Optional[str] = None,
-    token_embedding_type: Optional[str] = None,
-    tensor_types: Sequence[Tuple[str, str]] = (),
-    leave_output_tensor: bool = False,
+    **keywords: Any,
 ) -> Plan:
-    """Build a plan from already-parsed inputs (no file access).
+    """Build a plan from already-parsed inputs (no file access but the imatrix).
 
     Args:
         config: config.json.
@@ -305,26 +369,21 @@ def build_plan_from_parts(
             file relative to the model directory, the safetensors dtype
             (``"BF16"`` …) and the row-major shape.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
-        imatrix_names: names of the tensors an importance matrix covers
-            (GGUF names); ``None`` means no imatrix. Its presence changes some
-            mixture rules, as in llama-quantize. Names only: no size checks,
-            no metadata, no ``imatrix_file`` (a plan for display).
-        imatrix: an importance matrix (:meth:`ImatrixInfo.load`): as
-            ``llama-quantize --imatrix`` it changes the mixture, checks every
-            entry's size against its tensor, records ``quantize.imatrix.*``
-            metadata and sets ``imatrix_file`` (see
-            :mod:`wick.convert.imatrix_plan`). Exclusive with ``imatrix_names``.
+        options: a :class:`~wick.convert.options.PlanOptions`; keywords given
+            beside it override its fields.
         dir_name: the model directory's name (used for general.name & co.).
         model_dir: recorded in the plan; source files are relative to it.
         generation_config: generation_config.json (sampling defaults).
         model_card: README.md front matter as a dict.
-        tokenizer_pre: force ``tokenizer.ggml.pre`` for a byte-level BPE tokenizer.
-        model_name: force ``general.name``.
-        pure, output_tensor_type, token_embedding_type, tensor_types,
-        leave_output_tensor: llama-quantize's ``--pure``,
-            ``--output-tensor-type``, ``--token-embedding-type``,
-            ``--tensor-type REGEX=TYPE`` and ``--leave-output-tensor``.
+
+    An importance matrix (``imatrix``: a path, an open file or an
+    :class:`ImatrixInfo`) changes the mixture as ``llama-quantize --imatrix``
+    does, checks every entry's size against its tensor, records the
+    ``quantize.imatrix.*`` metadata and sets ``imatrix_file`` (see
+    :mod:`wick.convert.imatrix_plan`); ``imatrix_names`` only changes the
+    mixture, for a plan to display.
     """
+    opts = PlanOptions.of(options, keywords, scope=CONVERT, caller="build_plan_from_parts")
     if not isinstance(config, Mapping):
         raise ConfigError("convert: config.json must hold a JSON object", "config.json")
     raw_config = dict(config)
@@ -341,7 +400,7 @@ def build_plan_from_parts(
     vocab, tok_kvs = tokenizer_metadata(adapter.vocab_readers, tokenizer, raw_config,
                                         vocab_size=hp.n_vocab,
                                         reads_add_prefix_space=adapter.reads_add_prefix_space,
-                                        pre_override=tokenizer_pre, quirks=adapter.tokenizer_quirks)
+                                        pre_override=opts.tokenizer_pre, quirks=adapter.tokenizer_quirks)
     n_vocab = len(vocab.tokens)
 
     sources: Dict[str, TensorSource] = {}
@@ -354,23 +413,25 @@ def build_plan_from_parts(
         if any(x < 0 for x in shape_t):
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
         sources[name] = TensorSource(str(file), str(dtype), shape_t)
-    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp, n_vocab, sources)
+    mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp_config, hp, n_vocab, sources)
 
-    if imatrix is not None and imatrix_names is not None:
-        raise PlanError("convert: give imatrix or imatrix_names, not both")
+    imatrix = imatrix_info(opts)
+    imatrix_names = opts.imatrix_names
     active = imatrix is not None and imatrix.active
-    options = MixtureOptions(
-        has_imatrix=(imatrix_names is not None) or active, pure=pure, output_tensor_type=output_tensor_type,
-        token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
-        quantize_output_tensor=not leave_output_tensor)
+    options = mixture_options(opts, has_imatrix=(imatrix_names is not None) or active)
     via_quantize = tgt.via_quantize or _options_given(options) or active
+    # through an intermediate file (convert_hf_to_gguf.py --outtype f32/bf16/f16): llama-quantize
+    # makes every target but that type itself from the converter's file
+    inter = opts.intermediate.upper() if opts.intermediate else None
+    if inter is not None and tgt.name != inter:
+        via_quantize = True
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
     kvs: List[V.KV] = [V.string("general.architecture", adapter.gguf_arch), V.string("general.type", "model")]
     kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
                             model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
-                            name_override=model_name)
+                            name_override=opts.model_name)
     kvs += adapter.metadata(hp_config, hp, tgt.ftype)
     kvs.append(V.u32("general.quantization_version", QUANTIZATION_VERSION))
     kvs += tok_kvs
@@ -384,12 +445,16 @@ def build_plan_from_parts(
         kvs = [k for k in kvs if k.key not in moved] + [moved["general.quantization_version"], moved["general.file_type"]]
         kvs = append_metadata(kvs, imatrix)
 
+    if via_quantize:  # llama-quantize reads the converter's file: what it rounded stays rounded
+        mapped = [_through_intermediate(t, inter or "F32", strict=inter is not None) for t in mapped]
+    # the type of each tensor in the converter's file: what llama-quantize starts from
+    current = {t.name: _intermediate_type(t, inter or "F32") for t in mapped}
     imatrix_set = set(imatrix_names) if imatrix_names is not None else None
     by_name = {t.name: t for t in mapped}
     out: List[TensorPlan] = []
     if via_quantize:
         mm = MixtureModel(adapter.gguf_arch, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_expert)
-        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type="F32")
+        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type=current)
         assigner = ImatrixAssigner(imatrix, tgt.name)
         if imatrix_set is None:
             assigner.check_required([(c.name, c.type, allows_quantization(c.name, by_name[c.name].ne, options))
@@ -400,16 +465,19 @@ def build_plan_from_parts(
             if imatrix_set is not None:
                 imat = c.name if (c.name in imatrix_set and c.type != "F32" and is_quantized(c.type)) else None
             else:
-                # the converter's output is F32: that is the type llama-quantize starts from
-                imat, note = assigner.assign(c.name, t.ne, "F32", c.type)
+                # the converter's output (F32 unless a lossy intermediate) is what llama-quantize starts from
+                imat, note = assigner.assign(c.name, t.ne, current[c.name], c.type)
                 if note:
                     reason = f"{reason} ({note})"
             out.append(_tensor_plan(t, c.type, reason, imat))
         assigner.finish()
     else:
         for t in mapped:
-            if t.force_f32 or tgt.default_type == "F32":
-                typ, why = "F32", "kept F32 (1-D, norm, bias or router)" if t.force_f32 else "F32 target"
+            if t.force_type is not None:
+                typ = t.force_type
+                why = "kept F32 (1-D, norm, bias or router)" if typ == "F32" else f"{typ}, as the converter forces it"
+            elif tgt.default_type == "F32":
+                typ, why = "F32", "F32 target"
             else:
                 typ, why = tgt.default_type, "default"
                 if t.ne[0] % block_size(typ):
@@ -417,62 +485,53 @@ def build_plan_from_parts(
             out.append(_tensor_plan(t, typ, why, None))
 
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
-                file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
+                file_type=tgt.ftype, reference=_reference(via_quantize, opts.intermediate),
                 metadata=kvs, tensors=out, model_dir=model_dir,
-                imatrix_file=imatrix.abspath if active else None)
+                imatrix_file=imatrix.abspath if active else None,
+                split=split_options(opts.split_max_size, opts.split_max_tensors))
 
 
-def permute_qk_rows(a: np.ndarray, n_head: int) -> np.ndarray:
-    """The ``permute_qk`` transform, written as its index formula (reference for the Go executor).
-
-    Rows (axis 0) are reordered: with D = rows / n_head, for head h, i < D/2,
-    j in {0, 1}: ``new[h*D + 2*i + j] = old[h*D + j*D/2 + i]``.
-    """
-    rows = a.shape[0]
-    if n_head <= 0 or rows % n_head or (rows // n_head) % 2:
-        raise PlanError(f"convert: permute_qk: {rows} rows cannot be split into {n_head} heads of even size")
-    d = rows // n_head
-    src = np.empty(rows, dtype=np.int64)
-    for h in range(n_head):
-        for i in range(d // 2):
-            for j in range(2):
-                src[h * d + 2 * i + j] = h * d + j * (d // 2) + i
-    return a[src]
+def _reference(via_quantize: bool, intermediate: Optional[str]) -> str:
+    if not via_quantize:
+        return "convert"
+    return f"convert({intermediate})+quantize" if intermediate not in (None, "f32") else "convert+quantize"
 
 
-def apply_transforms(sources: Sequence[np.ndarray], transforms: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Apply a tensor's plan transforms to its (already float32) source arrays.
+def intermediate_of(plan: Plan) -> Optional[str]:
+    """The lossy intermediate (``"f16"``, ``"bf16"``) whose pipeline ``plan`` reproduces, or None."""
+    ref = plan.reference
+    if ref.startswith("convert(") and ref.endswith(")+quantize"):
+        return ref[len("convert("):-len(")+quantize")]
+    return None
 
-    This is the executable definition of the transform semantics in the
-    module docstring, for tests and debugging; the Go executor does the real
-    work.
-    """
-    arrays = [np.asarray(a, dtype=np.float32) for a in sources]
-    ops = [t.get("op") for t in transforms]
-    if len(arrays) > 1:
-        if "stack" not in ops:
-            raise PlanError("convert: several sources need a 'stack' transform")
-        out = np.stack(arrays)
-    elif len(arrays) == 1:
-        out = arrays[0]
-    else:
-        raise PlanError("convert: a transform needs at least one source")
-    for t in transforms:
-        op = t.get("op")
-        if op == "stack":
-            continue
-        if op == "permute_qk":
-            out = permute_qk_rows(out, int(t["n_head"]))
-        else:
-            raise PlanError(f"convert: unknown transform {op!r}")
-    return out
+
+def _intermediate_type(t: MappedTensor, outtype: str) -> str:
+    """The type ``convert_hf_to_gguf.py --outtype <outtype>`` writes ``t`` in (prepare_tensors):
+    the family's forced type (F32 for 1-D tensors, norms, routers ...), else the outtype."""
+    return t.force_type or outtype
+
+
+def _through_intermediate(t: MappedTensor, inter: str, strict: bool) -> MappedTensor:
+    """``t`` as it comes out of the converter's file of type ``inter``: rounded when the
+    converter writes it as F16 or BF16 (numpy's ``astype(float16)``, gguf-py's BF16: round
+    to nearest even, ±inf beyond the type's range), after its own operations on the values."""
+    typ = _intermediate_type(t, inter)
+    if typ == "F32" or (typ not in ("F16", "BF16") and not strict):
+        return t
+    if typ not in ("F16", "BF16"):
+        from .errors import UnsupportedIntermediateError
+
+        raise UnsupportedIntermediateError(
+            f"convert: tensor {t.name!r}: the converter writes it as {typ} whatever the outtype, and llama-quantize "
+            f"would not requantize that; {spell('intermediate', inter.lower())} cannot be reproduced for this model")
+    return dataclasses.replace(t, ops=list(t.ops) + [{"op": "round", "dtype": typ}])
 
 
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
     return TensorPlan(
         name=t.name, shape=list(t.ne), type=typ,
         sources=[SourceRef(s.file, hf, s.dtype, list(s.shape)) for hf, s in t.sources],
-        transforms=list(t.transforms), data=t.data, imatrix=imatrix, reason=reason)
+        parts=list(t.parts), ops=list(t.ops), data=t.data, imatrix=imatrix, reason=reason)
 
 
 # ------------------------------------------------------------------ display
@@ -484,66 +543,105 @@ def _human(n: float) -> str:
     return f"{n:.2f} TiB"  # pragma: no cover
 
 
-def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
-    """A readable rendering of the plan (what ``wick convert --dry-run`` prints)."""
-    lines: List[str] = []
+def describe_transform(t: TensorPlan) -> str:
+    """A short description of a tensor's parts and operations (the dry-run's "transform" column)."""
+    words = []
+    if len(t.sources) > 1 and not t.parts:
+        words.append(f"stack({len(t.sources)})")
+    for p in t.parts:
+        src = t.sources[p["source"]]
+        whole = View.of(src.logical_shape).part()
+        if p != {**whole, "source": p["source"]}:
+            words.append("view" + "x".join(map(str, p["shape"])))
+    for o in t.ops:
+        if o.get("op") in ("add", "mul"):
+            words.append(f"{o['op']}({o['value']:g})")
+        elif o.get("op") == "round":
+            words.append(f"round({o['dtype']})")
+        else:
+            words.append(str(o.get("op")))
+    return ",".join(words) or "-"
+
+
+def _headline(plan: Plan) -> List[str]:
     if plan.hf_architecture is None:
         first = next((t.sources[0] for t in plan.tensors if t.sources), None)
         src = first.file if first is not None else "GGUF"
-        lines.append(f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
-                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+        lines = [f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})"]
     else:
-        lines.append(f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
-                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+        lines = [f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})"]
     if plan.imatrix_file is not None:
         used = sum(1 for t in plan.tensors if t.imatrix is not None)
         lines.append(f"importance matrix: {plan.imatrix_file} (used by {used} of {len(plan.tensors)} tensors)")
-    if metadata:
-        lines.append("")
-        lines.append(f"metadata ({len(plan.metadata)} keys):")
-        kw = max((len(kv.key) for kv in plan.metadata), default=0)
-        for kv in plan.metadata:
-            if kv.type == V.ValueType.ARRAY:
-                head = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in kv.value[:4])
-                more = ", …" if len(kv.value) > 4 else ""
-                val = f"[{head}{more}] ({len(kv.value)} × {kv.element_type.name})"
-                tname = "ARRAY"
-            else:
-                val = repr(kv.value) if isinstance(kv.value, str) else str(kv.value)
-                tname = kv.type.name
-            if len(val) > max_value_chars:
-                val = val[:max_value_chars - 1] + "…"
-            val = val.replace("\n", "\\n")
-            lines.append(f"  {kv.key:<{kw}}  {tname:<8} {val}")
-    lines.append("")
-    lines.append(f"tensors ({len(plan.tensors)}):")
-    rows = [("#", "name", "shape (ne)", "type", "from", "source", "transform", "imatrix", "size", "why")]
-    src_total = 0
+    if plan.split:
+        limit = (f"at most {plan.split['max_tensors']} tensors" if plan.split.get("max_tensors")
+                 else f"at most {_display.nbytes(plan.split['max_bytes'])} bytes of tensor data")
+        lines.append(f"split model: parts of {limit} each, as llama-gguf-split")
+    return lines
+
+
+_TENSOR_HEADER = ("#", "name", "shape", "type", "from", "source", "transform", "imatrix", "bytes", "why")
+_TENSOR_RIGHT = (0, 8)
+
+
+def _tensor_rows(plan: Plan) -> List[Tuple[str, ...]]:
+    rows = []
     for i, t in enumerate(plan.tensors):
         if t.sources:
             s0 = t.sources[0]
             dt = s0.dtype
             src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
-            for s in t.sources:
-                n = 1
-                for d in s.shape:
-                    n *= d
-                src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
         else:
             dt, src = "gen", "(generated)"
-        tr = ",".join(f"{x['op']}({x['n_head']})" if x.get("op") == "permute_qk" else x.get("op", "?")
-                      for x in t.transforms) or "-"
+        tr = describe_transform(t)
         im = "yes" if t.imatrix == t.name else (t.imatrix or "-")
-        rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, im, _human(t.nbytes), t.reason))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
-    for r in rows:
-        lines.append("  " + "  ".join(r[c].ljust(widths[c]) for c in range(len(widths))) + "  " + r[-1])
+        rows.append((str(i), t.name, _display.shape(reversed(t.shape)), t.type, dt, src, tr, im,
+                     _display.nbytes(t.nbytes), t.reason))
+    return rows
+
+
+def _totals(plan: Plan) -> List[str]:
+    src_total = 0
+    for t in plan.tensors:
+        for s in t.sources:
+            n = 1
+            for d in s.shape:
+                n *= d
+            src_total += n * source_dtype_size(s.dtype)
     by_type: Dict[str, Tuple[int, int]] = {}
     for t in plan.tensors:
         c, b = by_type.get(t.type, (0, 0))
         by_type[t.type] = (c + 1, b + t.nbytes)
-    lines.append("")
     summary = ", ".join(f"{k}: {c} ({_human(b)})" for k, (c, b) in sorted(by_type.items(), key=lambda kv: -kv[1][1]))
-    lines.append(f"types: {summary}")
-    lines.append(f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written")
+    return [f"types: {summary}", f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written"]
+
+
+def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
+    """A readable rendering of the plan (what ``wick convert --dry-run`` prints):
+    shapes row-major and values as ``wick inspect`` and the report show them."""
+    lines = _headline(plan)
+    if metadata:
+        lines += ["", f"metadata ({len(plan.metadata)} keys):",
+                  _display.table(_display.metadata_rows(plan.metadata, max_value_chars), indent="  ")]
+    lines += ["", f"tensors ({len(plan.tensors)}):",
+              _display.table([_TENSOR_HEADER] + _tensor_rows(plan), right=_TENSOR_RIGHT, indent="  "), ""]
+    lines += _totals(plan)
     return "\n".join(lines)
+
+
+def plan_html(plan: Plan, *, metadata: bool = True) -> str:
+    """The plan as HTML (how Jupyter shows a :class:`Plan`): the same headline,
+    metadata (folded) and tensor table as :func:`format_plan_table`."""
+    import html
+
+    e = html.escape
+    parts = ["<div>"] + [f"<p><b>{e(line)}</b></p>" for line in _headline(plan)]
+    if metadata:
+        parts.append(f"<details><summary>metadata ({len(plan.metadata)} keys)</summary>"
+                     f"{_display.html_table(_display.metadata_rows(plan.metadata))}</details>")
+    parts.append(_display.html_table([_TENSOR_HEADER] + _tensor_rows(plan), right=_TENSOR_RIGHT,
+                                     caption=f"tensors ({len(plan.tensors)})"))
+    parts += [f"<p>{e(line)}</p>" for line in _totals(plan)] + ["</div>"]
+    return "".join(parts)

@@ -1,29 +1,44 @@
 """What every architecture adapter shares: hyper-parameters, the generic
-metadata of llama.cpp's converter, tensor-name mapping and shape checks.
+metadata of llama.cpp's converter, tensor-name mapping, the converter's tensor
+walk, and shape checks.
 
 An adapter is a subclass of :class:`Adapter` in its own module of this
-package, decorated with :func:`wick.convert.archs.register`. It declares
-class attributes (the Hugging Face class names it accepts, the GGUF
-architecture, whether q/k are permuted, which tokenizer readers to try) and
-may override the hooks (:meth:`Adapter.layer_rules`, :meth:`Adapter.metadata`,
-:meth:`Adapter.extra_tensors`, :meth:`Adapter.required`).
+package, decorated with :func:`wick.convert.archs.register`. It mirrors the
+converter's model class for the same Hugging Face classes (``conversion/`` of
+the pinned llama.cpp) and states only what differs from the shared behaviour:
 
-Everything here mirrors ``convert_hf_to_gguf.py`` (``TextModel`` and
-``LlamaModel``) so that the metadata keys, their types and their order match
-the reference converter's output.
+- class attributes: the Hugging Face classes it accepts, the GGUF
+  architecture, tokenizer readers, transformers' config defaults;
+- :meth:`Adapter.metadata`: ``set_gguf_parameters`` (call ``super()`` first,
+  then add the family's keys, as the converter does);
+- :meth:`Adapter.filter_tensor`, :meth:`Adapter.modify_tensors`: the
+  converter's ``filter_tensors`` and ``modify_tensors``, written with
+  :class:`~wick.convert.lazy.LazyTensor` (torch-like; shape operations become
+  strided views, arithmetic becomes plan ops, nothing is computed);
+- :meth:`Adapter.extra_tensors` (``generate_extra_tensors``),
+  :meth:`Adapter.force_type` (``tensor_force_quant``), tokenizer quirks.
+
+Tensor names come from llama.cpp's own map (:mod:`wick.convert.gguf_names`,
+``TensorNameMap``), so a family that keeps Hugging Face's usual names needs no
+name table at all.
+
+Everything here mirrors ``conversion/base.py`` (``ModelBase``, ``TextModel``)
+so that the metadata keys, their types and their order, and the tensors and
+their order, match the reference converter's output.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnexpectedTensorError
+from ..gguf_names import matches, tensor_name, tensor_name_map
+from ..lazy import LazyTensor, SourceInfo
 
 CONFIG = "config.json"
 
@@ -72,13 +87,8 @@ class HParams:
     has_head_dim_key: bool = False
 
 
-@dataclass(frozen=True)
-class TensorSource:
-    """One tensor of the checkpoint: which file holds it, its dtype and shape (row-major)."""
-
-    file: str
-    dtype: str
-    shape: Tuple[int, ...]
+# One tensor of the checkpoint: which file holds it, its dtype and shape (row-major).
+TensorSource = SourceInfo
 
 
 @dataclass
@@ -86,22 +96,22 @@ class MappedTensor:
     """An output tensor before its type is chosen."""
 
     name: str  # GGUF name
-    sources: List[Tuple[str, TensorSource]]  # (HF name, source); several = stacked
+    sources: List[Tuple[str, TensorSource]]  # (HF name, source)
     ne: List[int]  # GGUF dims (ne[0] innermost)
-    transforms: List[Dict[str, Any]] = field(default_factory=list)
+    parts: List[Dict[str, Any]] = field(default_factory=list)  # plan parts (View.part()); [] = sources whole
+    ops: List[Dict[str, Any]] = field(default_factory=list)  # element-wise operations (plan "ops")
     data: Optional[np.ndarray] = None  # generated tensors (e.g. rope_freqs), float32
-    force_f32: bool = False  # 1-D / norms / biases / router: F32 whatever the target
+    # the type the converter itself writes regardless of --outtype: "F32" (1-D,
+    # norms, routers, non-weights), another type from the family's
+    # tensor_force_quant, or None (the target's type)
+    force_type: Optional[str] = None
+    kind: Optional[str] = None  # llama.cpp's MODEL_TENSOR name, when known
 
-
-@dataclass(frozen=True)
-class LayerRule:
-    """Maps ``model.layers.N.<hf>`` to ``blk.N.<gguf>`` with the row-major shape expected."""
-
-    hf: str
-    gguf: str
-    shape: Tuple[str, ...]  # symbolic dims: names of HParams-derived sizes
-    required: bool = True
-    permute: Optional[str] = None  # "q" (n_head) or "k" (n_head_kv)
+    @staticmethod
+    def generated(name: str, data: np.ndarray) -> MappedTensor:
+        """A tensor computed from config.json (``generate_extra_tensors``), float32."""
+        data = np.asarray(data, dtype=np.float32)
+        return MappedTensor(name, [], list(reversed(data.shape)), data=data)
 
 
 class Adapter:
@@ -113,12 +123,12 @@ class Adapter:
     hf_architectures: Tuple[str, ...] = ()
     #: ``general.architecture``
     gguf_arch: str = ""
-    #: reorder q/k rows from HF's rotate-half RoPE layout to ggml's interleaved one
-    permute_qk: bool = False
+    #: one line for the table of supported models (docs/convert.md, ``--list-architectures``)
+    summary: str = ""
+    #: per Hugging Face class notes where they differ from ``summary``
+    notes: Dict[str, str] = {}
     #: tokenizer readers to try, in order (see wick.convert.tokenizer.build_vocab)
     vocab_readers: Tuple[str, ...] = ("spm", "gpt2")
-    #: write ``{arch}.vocab_size`` and ``{arch}.rope.dimension_count`` (LlamaModel does)
-    llama_extras: bool = False
     #: copy tokenizer_config.json ``add_prefix_space`` to tokenizer.ggml.add_space_prefix
     reads_add_prefix_space: bool = False
     #: defaults the transformers config class fills in when config.json omits a
@@ -194,12 +204,19 @@ class Adapter:
             raise ConfigError(f"convert: {CONFIG}: 'rope_scaling' must be an object or null, got {rp!r}", CONFIG)
         rp = dict(rp)
         theta = find_hparam(config, ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"], required=False)
+        local = find_hparam(config, ["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta",
+                                     "rope_local_base_freq"], required=False)
+        partial = find_hparam(config, ["partial_rotary_factor", "rope_pct", "rope_percent"], required=False)
         orig = config.get("original_max_position_embeddings")
         if "full_attention" not in rp and "sliding_attention" not in rp:
+            if local is not None:
+                rp["sliding_attention"] = {"rope_theta": local}
             if "rope_theta" not in rp and theta is not None:
                 rp["rope_theta"] = theta
             if "rope_type" not in rp and rp.get("type") is not None:
                 rp["rope_type"] = rp["type"]
+            if "partial_rotary_factor" not in rp and partial is not None:
+                rp["partial_rotary_factor"] = partial
             if "original_max_position_embeddings" not in rp and orig is not None:
                 rp["original_max_position_embeddings"] = orig
         return rp
@@ -216,8 +233,10 @@ class Adapter:
         kv.append(V.u32(f"{a}.attention.head_count", hp.n_head))
         if find_hparam(config, ["num_key_value_heads", "n_kv_heads"], required=False) is not None:
             kv.append(V.u32(f"{a}.attention.head_count_kv", hp.n_head_kv))
-        rp = self.rope_parameters(config)
-        rp = rp.get("full_attention", rp)
+        if config.get("is_causal") is False:
+            kv.append(V.boolean(f"{a}.attention.causal", False))
+        rope_all = self.rope_parameters(config)
+        rp = rope_all.get("full_attention", rope_all)
         rope_type = rp.get("rope_type")
         if rope_type is not None:
             if not isinstance(rope_type, str):
@@ -246,9 +265,15 @@ class Adapter:
                 kv.append(V.string(f"{a}.rope.scaling.type", "longrope"))
             # "llama3" becomes the rope_freqs tensor (extra_tensors); "dynamic",
             # "default" and unknown kinds write nothing, as in the converter.
+        if "mrope_section" in rope_all:
+            sections = list(rope_all["mrope_section"]) + [0] * 4
+            kv.append(V.array(f"{a}.rope.dimension_sections", V.ValueType.INT32, sections[:4]))
         theta = rp.get("rope_theta")
         if theta is not None:
             kv.append(V.f32(f"{a}.rope.freq_base", _num("rope_theta", theta)))
+        local = (rope_all.get("sliding_attention") or {}).get("rope_theta")
+        if local is not None:
+            kv.append(V.f32(f"{a}.rope.freq_base_swa", _num("rope_local_base_freq", local)))
         eps = find_hparam(config, ["rms_norm_eps", "norm_eps"], required=False)
         if eps is not None:
             kv.append(V.f32(f"{a}.attention.layer_norm_rms_epsilon", _num("rms_norm_eps", eps)))
@@ -259,193 +284,238 @@ class Adapter:
             kv.append(V.u32(f"{a}.expert_count", hp.n_expert))
         if find_hparam(config, ["num_experts_per_tok", "num_experts_per_token", "top_k_experts"], required=False) is not None:
             kv.append(V.u32(f"{a}.expert_used_count", hp.n_expert_used))
+        if config.get("n_group") is not None:
+            kv.append(V.u32(f"{a}.expert_group_count", _int("n_group", config["n_group"])))
+        if config.get("topk_group") is not None:
+            kv.append(V.u32(f"{a}.expert_group_used_count", _int("topk_group", config["topk_group"])))
+        score = find_hparam(config, ["score_function", "scoring_func", "score_func", "moe_router_activation",
+                                     "moe_router_activation_func", "expert_selection_fn"], required=False)
+        if score is not None:
+            gating = {"softmax": 1, "sigmoid": 2, "sqrtsoftplus": 4}  # llama.cpp's ExpertGatingFuncType
+            if score not in gating:
+                raise ConfigError(f"convert: {CONFIG}: unsupported expert score function {score!r} "
+                                  f"(llama.cpp knows {', '.join(gating)})", CONFIG)
+            kv.append(V.u32(f"{a}.expert_gating_func", gating[score]))
         if hp.has_head_dim_key:
             kv.append(V.u32(f"{a}.attention.key_length", hp.head_dim))
             kv.append(V.u32(f"{a}.attention.value_length", hp.head_dim))
         kv.append(V.u32("general.file_type", file_type))
-        if self.llama_extras:
-            kv.append(V.u32(f"{a}.vocab_size", hp.n_vocab))
-            kv.append(V.u32(f"{a}.rope.dimension_count", hp.head_dim))
         return kv
-
-    # ------------------------------------------------------------------ tensors
-    def dims(self, hp: HParams, n_vocab: int) -> Dict[str, int]:
-        """Symbolic dimension names used by the shape rules."""
-        return {
-            "E": hp.n_embd, "F": hp.n_ff, "V": n_vocab, "Q": hp.n_head * hp.head_dim,
-            "KV": hp.n_head_kv * hp.head_dim, "D": hp.head_dim, "X": hp.n_expert,
-        }
-
-    def global_rules(self) -> List[Tuple[str, str, Tuple[str, ...], bool]]:
-        """(HF name, GGUF name, row-major shape, required) of the non-layer tensors."""
-        return [
-            ("model.embed_tokens.weight", "token_embd.weight", ("V", "E"), True),
-            ("model.norm.weight", "output_norm.weight", ("E",), True),
-            ("lm_head.weight", "output.weight", ("V", "E"), False),
-        ]
-
-    def layer_rules(self, hp: HParams) -> List[LayerRule]:
-        """The per-layer tensors of a llama-style block. Subclasses add/remove rules."""
-        rules = [
-            LayerRule("input_layernorm.weight", "attn_norm.weight", ("E",)),
-            LayerRule("self_attn.q_proj.weight", "attn_q.weight", ("Q", "E"), permute="q"),
-            LayerRule("self_attn.k_proj.weight", "attn_k.weight", ("KV", "E"), permute="k"),
-            LayerRule("self_attn.v_proj.weight", "attn_v.weight", ("KV", "E")),
-            LayerRule("self_attn.o_proj.weight", "attn_output.weight", ("E", "Q")),
-            LayerRule("self_attn.q_proj.bias", "attn_q.bias", ("Q",), required=False, permute="q"),
-            LayerRule("self_attn.k_proj.bias", "attn_k.bias", ("KV",), required=False, permute="k"),
-            LayerRule("self_attn.v_proj.bias", "attn_v.bias", ("KV",), required=False),
-            LayerRule("self_attn.o_proj.bias", "attn_output.bias", ("E",), required=False),
-            LayerRule("post_attention_layernorm.weight", "ffn_norm.weight", ("E",)),
-        ]
-        if hp.n_expert:
-            rules.append(LayerRule("block_sparse_moe.gate.weight", "ffn_gate_inp.weight", ("X", "E")))
-        else:
-            rules += [
-                LayerRule("mlp.gate_proj.weight", "ffn_gate.weight", ("F", "E")),
-                LayerRule("mlp.up_proj.weight", "ffn_up.weight", ("F", "E")),
-                LayerRule("mlp.down_proj.weight", "ffn_down.weight", ("E", "F")),
-                LayerRule("mlp.gate_proj.bias", "ffn_gate.bias", ("F",), required=False),
-                LayerRule("mlp.up_proj.bias", "ffn_up.bias", ("F",), required=False),
-                LayerRule("mlp.down_proj.bias", "ffn_down.bias", ("E",), required=False),
-            ]
-        return rules
-
-    # names the converter drops without a word
-    SKIP_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
 
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
         """Adjust the tokenizer KVs after the generic reader (``kvs`` is a
         :class:`~wick.convert.tokenizer.OrderedKVs`; re-adding a key keeps its place)."""
 
     def extra_tensors(self, config: Dict[str, Any], hp: HParams) -> List[MappedTensor]:
-        """Tensors generated from config.json (written first, as the converter does)."""
+        """``generate_extra_tensors``: tensors computed from config.json (written first)."""
         return []
 
-    @staticmethod
-    def _shape(sym: Tuple[str, ...], dims: Dict[str, int]) -> Tuple[int, ...]:
-        return tuple(dims[s] for s in sym)
+    # ------------------------------------------------------------------ tensors
+    #: checkpoint names the converter drops without a word
+    SKIP_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
+    #: TextModel.filter_tensors: multimodal tensors the text conversion leaves out
+    MULTIMODAL_PREFIXES = ("mlp", "vit.", "vpm.", "siglip2.", "conformer.", "merger.", "resampler.", "sound_encoder.",
+                           "sound_projection.", "speech_embeddings.")
+    MULTIMODAL_PARTS = ("visual.", "vision.", "audio.", "talker.", "vision_", "audio_", "token2wav.", "code2wav.",
+                        "projector.", "pre_mm_projector_norm", "image_newline", "view_seperator", "patch_embed",
+                        "patch_embedding", "patch_merger.", "patch_merge_mlp.", "model.connector.")
+    #: tensor kinds prepare_tensors always writes F32
+    F32_KINDS = ("FFN_GATE_INP", "FFN_GATE_INP_SHEXP", "POS_EMBD", "TOKEN_TYPES", "SSM_CONV1D", "SHORTCONV_CONV",
+                 "TIME_MIX_FIRST", "TIME_MIX_W1", "TIME_MIX_W2", "TIME_MIX_DECAY_W1", "TIME_MIX_DECAY_W2",
+                 "TIME_MIX_LERP_FUSED", "POSNET_NORM1", "POSNET_NORM2", "V_ENC_EMBD_POS", "A_ENC_EMBD_POS",
+                 "ALTUP_CORRECT_COEF", "ALTUP_PREDICT_COEF", "SSM_CONV1D_Q", "SSM_CONV1D_K", "SSM_CONV1D_V",
+                 "INDEXER_PROJ")
 
-    def map_tensors(self, hp: HParams, n_vocab: int, tensors: Dict[str, TensorSource]) -> List[MappedTensor]:
-        """Map every checkpoint tensor to its GGUF tensor, checking names, shapes and dtypes.
+    def block_count(self, config: Dict[str, Any], hp: HParams) -> int:
+        """The converter's ``self.block_count`` (the tensor map's size); families with extra
+        blocks (next-token-prediction layers) override it."""
+        return hp.n_layer
 
-        Returns the mapped tensors in the reference converter's order
-        (checkpoint files in sorted order, tensor names sorted within a file).
+    def filter_tensor(self, name: str) -> Optional[str]:
+        """``filter_tensors``: the name to convert the tensor under, or None to leave it out.
+
+        The base drops multimodal tensors (vision towers, projectors, audio),
+        as ``TextModel.filter_tensors`` does; families may rename first and
+        call ``super()``.
         """
-        dims = self.dims(hp, n_vocab)
-        globals_ = {hf: (g, sym, req) for hf, g, sym, req in self.global_rules()}
-        layer_rules = {r.hf: r for r in self.layer_rules(hp)}
-        moe = hp.n_expert > 0
-        expert_re = re.compile(r"^model\.layers\.(\d+)\.block_sparse_moe\.experts\.(\d+)\.(w[123])\.weight$")
-        layer_re = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
+        if name.startswith(self.MULTIMODAL_PREFIXES) or any(p in name for p in self.MULTIMODAL_PARTS):
+            return None
+        return name
 
-        found: Dict[str, MappedTensor] = {}
-        experts: Dict[Tuple[int, str], Dict[int, Tuple[str, TensorSource]]] = {}
-        order: List[str] = []
-        # converter order: part files sorted, tensor names sorted within each
-        for hf_name in sorted(tensors, key=lambda n: (tensors[n].file, n)):
-            src = tensors[hf_name]
-            if hf_name.endswith(self.SKIP_SUFFIXES):
-                continue
-            if hf_name in globals_:
-                gname, sym, _ = globals_[hf_name]
-                self._check(hf_name, src, self._shape(sym, dims))
-                found[gname] = MappedTensor(gname, [(hf_name, src)], list(reversed(src.shape)))
-                order.append(gname)
-                continue
-            m = expert_re.match(hf_name) if moe else None
-            if m:
-                bid, xid, w = int(m.group(1)), int(m.group(2)), m.group(3)
-                if bid >= hp.n_layer or xid >= hp.n_expert:
-                    raise UnexpectedTensorError(f"convert: {src.file}: tensor {hf_name!r}: layer/expert index out of range "
-                                                f"({hp.n_layer} layers, {hp.n_expert} experts)")
-                want = ("F", "E") if w in ("w1", "w3") else ("E", "F")
-                self._check(hf_name, src, self._shape(want, dims))
-                experts.setdefault((bid, w), {})[xid] = (hf_name, src)
-                continue
-            m = layer_re.match(hf_name)
-            if m and m.group(2) in layer_rules:
-                bid = int(m.group(1))
-                if bid >= hp.n_layer:
-                    raise UnexpectedTensorError(
-                        f"convert: {src.file}: tensor {hf_name!r}: layer {bid} is beyond num_hidden_layers={hp.n_layer}")
-                rule = layer_rules[m.group(2)]
-                self._check(hf_name, src, self._shape(rule.shape, dims))
-                gname = f"blk.{bid}.{rule.gguf}"
-                transforms = []
-                if self.permute_qk and rule.permute:
-                    n = hp.n_head if rule.permute == "q" else hp.n_head_kv
-                    transforms.append({"op": "permute_qk", "n_head": n})
-                found[gname] = MappedTensor(gname, [(hf_name, src)], list(reversed(src.shape)), transforms)
-                order.append(gname)
-                continue
+    def map_name(self, name: str, try_suffixes: Sequence[str] = (".weight", ".bias")) -> str:
+        """``map_tensor_name``: llama.cpp's name for a checkpoint tensor name."""
+        found = self._names.get_name(name, try_suffixes)
+        if found is None:
             raise UnexpectedTensorError(
-                f"convert: {src.file}: tensor {hf_name!r} has no GGUF counterpart for architecture "
+                f"convert: {self._file_of(name)}: tensor {name!r} has no GGUF counterpart for architecture "
                 f"{self.gguf_arch!r} (adapter {self.name!r})")
+        return found
 
-        # stack the experts: the converter emits each stacked tensor when the
-        # last of a layer's 3*n_expert experts arrives, in w1, w2, w3 order
-        if moe:
-            for bid in range(hp.n_layer):
-                for w, gsuf in (("w1", "ffn_gate_exps.weight"), ("w2", "ffn_down_exps.weight"), ("w3", "ffn_up_exps.weight")):
-                    got = experts.get((bid, w), {})
-                    missing = [x for x in range(hp.n_expert) if x not in got]
-                    if missing:
-                        raise MissingTensorError(
-                            f"convert: missing tensor 'model.layers.{bid}.block_sparse_moe.experts.{missing[0]}.{w}.weight' "
-                            f"(expected {hp.n_expert} experts)")
-                    srcs = [got[x] for x in range(hp.n_expert)]
-                    rows, cols = srcs[0][1].shape
-                    gname = f"blk.{bid}.{gsuf}"
-                    found[gname] = MappedTensor(gname, srcs, [cols, rows, hp.n_expert], [{"op": "stack"}])
-            order = self._moe_order(order, found, hp, tensors)
+    def tensor_name(self, kind: str, bid: Optional[int] = None, suffix: str = ".weight") -> str:
+        """``format_tensor_name``: the GGUF name of a tensor kind (``ATTN_Q`` → ``blk.N.attn_q.weight``)."""
+        return tensor_name(self.gguf_arch, kind, bid, suffix)
 
-        for hf, (gname, _sym, req) in globals_.items():
-            if req and gname not in found:
-                raise MissingTensorError(f"convert: missing tensor {hf!r} (GGUF {gname!r}) in the checkpoint")
-        for bid in range(hp.n_layer):
-            for r in layer_rules.values():
-                if r.required and f"blk.{bid}.{r.gguf}" not in found:
-                    raise MissingTensorError(
-                        f"convert: missing tensor 'model.layers.{bid}.{r.hf}' (GGUF 'blk.{bid}.{r.gguf}') in the checkpoint")
-        out = [found[n] for n in order]
-        for t in out:
-            if len(t.ne) <= 1 or t.name.endswith("_norm.weight") or not t.name.endswith(".weight") \
-                    or t.name.endswith("ffn_gate_inp.weight"):
-                t.force_f32 = True
+    def matches(self, name: str, kind: str, bid: Optional[int], suffix: str = ".weight") -> bool:
+        """``match_model_tensor_name``."""
+        return matches(self.gguf_arch, name, kind, bid, suffix)
+
+    def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
+        """``modify_tensors``: the tensors to write for checkpoint tensor ``name`` (default: renamed)."""
+        return [(self.map_name(name), t)]
+
+    def force_type(self, name: str, new_name: str, bid: Optional[int], n_dims: int) -> Optional[str]:
+        """``tensor_force_quant``: a ggml type the converter forces on this tensor, or None."""
+        return None
+
+    def finish(self) -> Iterable[Tuple[str, LazyTensor]]:
+        """Tensors still buffered after the last checkpoint tensor (the default has none)."""
+        return []
+
+    def stack_experts(self, t: LazyTensor, name: str, bid: int, n_expert: int, weights: Sequence[str],
+                      expert_name: str, merged_name: str) -> List[Tuple[str, LazyTensor]]:
+        """Buffer per-expert tensors of block ``bid``; once all ``n_expert × len(weights)`` are in,
+        stack each weight's experts (in expert order, ``weights`` order) under
+        ``merged_name.format(bid=, w=)`` mapped to its GGUF name, as the converters do.
+
+        ``expert_name.format(bid=, x=, w=)`` is each expert tensor's checkpoint name.
+        """
+        buf = self._experts.setdefault(bid, {})
+        buf[name] = t
+        if len(buf) < n_expert * len(weights):
+            return []
+        out = []
+        for w in weights:
+            datas = []
+            for x in range(n_expert):
+                key = expert_name.format(bid=bid, x=x, w=w)
+                if key not in buf:
+                    raise MissingTensorError(f"convert: missing tensor {key!r} (expected {n_expert} experts)")
+                datas.append(buf.pop(key))
+            stacked = LazyTensor.stack(datas)
+            out += list(self.modify_expert_stack(stacked, merged_name.format(bid=bid, w=w), bid))
+        if buf:
+            extra = sorted(buf)[0]
+            raise UnexpectedTensorError(f"convert: {self._file_of(extra)}: tensor {extra!r} is not one of the "
+                                        f"{n_expert} experts × {list(weights)} of layer {bid}")
+        del self._experts[bid]
         return out
 
-    def _moe_order(self, order: List[str], found: Dict[str, MappedTensor], hp: HParams,
-                   tensors: Dict[str, TensorSource]) -> List[str]:
-        """Place each stacked expert tensor where the converter emits it: after the
-        last of that layer's expert tensors in checkpoint order."""
-        layer_of_expert = re.compile(r"^model\.layers\.(\d+)\.block_sparse_moe\.experts\.")
-        last_pos: Dict[int, int] = {}
-        seq: List[Tuple[str, Optional[int]]] = []  # (gguf name or '', bid marker)
-        names = sorted(tensors, key=lambda n: (tensors[n].file, n))
-        it = iter(order)
-        for hf_name in names:
-            if hf_name.endswith(self.SKIP_SUFFIXES):
+    def modify_expert_stack(self, t: LazyTensor, merged_name: str, bid: int) -> Iterable[Tuple[str, LazyTensor]]:
+        """How a stacked expert tensor is written (the base: renamed with :meth:`map_name`)."""
+        return [(self.map_name(merged_name), t)]
+
+    def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
+        """Torch shapes the written tensors must have, by tensor kind (checked against every
+        output of that kind; kinds not listed are not checked). Families with other shapes override."""
+        q, kv = hp.n_head * hp.head_dim, hp.n_head_kv * hp.head_dim
+        e, f = hp.n_embd, hp.n_ff
+        return {
+            "TOKEN_EMBD": (n_vocab, e), "OUTPUT": (n_vocab, e), "OUTPUT_NORM": (e,), "ATTN_NORM": (e,),
+            "ATTN_Q": (q, e), "ATTN_K": (kv, e), "ATTN_V": (kv, e), "ATTN_OUT": (e, q), "FFN_NORM": (e,),
+            "ATTN_Q_NORM": (hp.head_dim,), "ATTN_K_NORM": (hp.head_dim,),
+            "FFN_GATE": (f, e), "FFN_UP": (f, e), "FFN_DOWN": (e, f),
+        }
+
+    def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+        """(global kinds, per-block kinds) a complete checkpoint must have (checked after the
+        walk, so that a missing tensor is named before any work). The base: a llama-style block,
+        dense or with routed experts."""
+        ffn = ("FFN_GATE_INP", "FFN_GATE_EXP", "FFN_DOWN_EXP", "FFN_UP_EXP") if hp.n_expert else \
+            ("FFN_GATE", "FFN_UP", "FFN_DOWN")
+        return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "FFN_NORM") + ffn
+
+    def _file_of(self, name: str) -> str:
+        src = getattr(self, "_sources", {}).get(name)
+        return src.file if src is not None else "checkpoint"
+
+    def map_tensors(self, config: Dict[str, Any], hp: HParams, n_vocab: int,
+                    tensors: Dict[str, TensorSource]) -> List[MappedTensor]:
+        """Walk the checkpoint as ``prepare_tensors`` does and return the tensors to write, in order.
+
+        Order: checkpoint files in sorted order, tensor names sorted within a
+        file; each tensor goes through :meth:`filter_tensor` and
+        :meth:`modify_tensors`, which may rename, drop, transform, buffer
+        (experts) or split it. Every source's dtype and every output's shape
+        are checked.
+        """
+        self.config, self.hp = config, hp
+        self._names = tensor_name_map(self.gguf_arch, self.block_count(config, hp))
+        self._sources = dict(tensors)
+        self._experts: Dict[int, Dict[str, LazyTensor]] = {}
+        shapes = self.expected_shapes(hp, n_vocab)
+        out: List[MappedTensor] = []
+
+        def emit(pairs: Iterable[Tuple[str, LazyTensor]], name: str, bid: Optional[int]) -> None:
+            for new_name, lt in pairs:
+                kind = self._kind_of(new_name, bid)
+                want = shapes.get(kind) if kind else None
+                if want is not None and tuple(lt.shape) != tuple(want) and new_name.endswith(".weight"):
+                    raise TensorShapeError(
+                        f"convert: {self._file_of(lt.name)}: tensor {lt.name!r} ({new_name}) has shape {list(lt.shape)}; "
+                        f"expected {list(want)} from config.json")
+                out.append(self._mapped(new_name, lt, name, bid, kind))
+
+        for name in sorted(tensors, key=lambda n: (tensors[n].file, n)):
+            src = tensors[name]
+            new = self.filter_tensor(name)
+            if new is None or new.endswith(self.SKIP_SUFFIXES):
                 continue
-            m = layer_of_expert.match(hf_name)
-            if m:
-                last_pos[int(m.group(1))] = len(seq)
-                seq.append(("", int(m.group(1))))
-            else:
-                seq.append((next(it), None))
-        out: List[str] = []
-        for i, (g, bid) in enumerate(seq):
-            if g:
-                out.append(g)
-            elif last_pos.get(bid) == i:
-                out += [f"blk.{bid}.ffn_gate_exps.weight", f"blk.{bid}.ffn_down_exps.weight", f"blk.{bid}.ffn_up_exps.weight"]
+            self._check_dtype(name, src)
+            bid = next((int(p) for p in new.split(".") if p.isdecimal()), None)
+            if bid is not None and bid >= self.block_count(config, hp):
+                raise UnexpectedTensorError(
+                    f"convert: {src.file}: tensor {name!r}: layer {bid} is beyond num_hidden_layers={hp.n_layer}")
+            emit(self.modify_tensors(LazyTensor.of(name, src), new, bid), new, bid)
+        emit(self.finish(), "", None)
+        if self._experts:
+            bid, buf = next(iter(self._experts.items()))
+            raise MissingTensorError(f"convert: layer {bid} has only {len(buf)} expert tensors, e.g. {sorted(buf)[0]!r}")
+        self._check_complete(out, hp)
         return out
 
-    @staticmethod
-    def _check(hf_name: str, src: TensorSource, want: Tuple[int, ...]) -> None:
-        if src.dtype not in SOURCE_DTYPES:
+    def _kind_of(self, gguf_name: str, bid: Optional[int]) -> Optional[str]:
+        from ..gguf_names import arch_tensors
+        for kind in arch_tensors(self.gguf_arch):
+            for suffix in (".weight", ".bias"):
+                if self.matches(gguf_name, kind, bid, suffix):
+                    return kind
+        return None
+
+    def _mapped(self, new_name: str, lt: LazyTensor, name: str, bid: Optional[int], kind: Optional[str]) -> MappedTensor:
+        n_dims = lt.ndim
+        forced = self.force_type(name, new_name, bid, n_dims)
+        if n_dims <= 1 or new_name.endswith("_norm.weight"):
+            forced = "F32"
+        if forced is None and ((kind is not None and kind in self.F32_KINDS)
+                               or new_name[-7:] not in (".weight", ".lora_a", ".lora_b")):
+            forced = "F32"
+        return MappedTensor(new_name, list(lt.sources), list(reversed(lt.shape)), lt.plan_parts(), list(lt.ops),
+                            force_type=forced, kind=kind)
+
+    def _check_complete(self, out: List[MappedTensor], hp: HParams) -> None:
+        names = {t.name for t in out}
+        glob, per_block = self.required_kinds(hp)
+        wanted = [self.tensor_name(k) for k in glob] + \
+            [self.tensor_name(k, bid) for bid in range(hp.n_layer) for k in per_block]
+        for want in wanted:
+            if want not in names:
+                raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(want)!r} (GGUF {want!r}) "
+                                         f"in the checkpoint")
+
+    def _hf_name_for(self, gguf_name: str) -> str:
+        """The checkpoint name llama.cpp's map expects for ``gguf_name``, in the checkpoint's own naming."""
+        base = gguf_name.rsplit(".", 1)[0]
+        suffix = gguf_name[len(base):]
+        candidates = [k for k, (_kind, g) in self._names.mapping.items() if g == base and k != base]
+        present = list(self._sources)
+        for depth in (2, 1):  # a sibling in the same module first, then the same top-level prefix
+            for k in candidates:
+                prefix = k.rsplit(".", depth)[0] + "."
+                if any(n.startswith(prefix) for n in present):
+                    return k + suffix
+        return (candidates[0] + suffix) if candidates else gguf_name
+
+    def _check_dtype(self, name: str, src: TensorSource) -> None:
+        if src.decode is None and src.dtype not in SOURCE_DTYPES:
             raise TensorShapeError(
-                f"convert: {src.file}: tensor {hf_name!r} has dtype {src.dtype}; expected one of {', '.join(SOURCE_DTYPES)}")
-        if tuple(src.shape) != tuple(want):
-            raise TensorShapeError(
-                f"convert: {src.file}: tensor {hf_name!r} has shape {list(src.shape)}; expected {list(want)} from config.json")
+                f"convert: {src.file}: tensor {name!r} has dtype {src.dtype}; expected one of {', '.join(SOURCE_DTYPES)}")

@@ -2,7 +2,10 @@
 
 * q_proj / k_proj weights and biases are permuted from Hugging Face's
   rotate-half RoPE layout to ggml's interleaved pairs (k with the KV-head
-  count), as the data transform ``{"op": "permute_qk", "n_head": N}``.
+  count), as a strided view (:meth:`LazyTensor.permute_qk`).
+* Mixtral-style per-expert ``block_sparse_moe.experts.N.w{1,2,3}`` are
+  stacked per layer into ``ffn_{gate,down,up}_exps`` (``LlamaModel``
+  handles Mistral and Mixtral too).
 * Llama 3.1+ ``rope_scaling.rope_type == "llama3"`` writes no scaling keys but
   an F32 tensor ``rope_freqs.weight`` of head_dim/2 per-frequency factors
   (:func:`llama3_rope_factors`).
@@ -17,12 +20,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError
+from ..lazy import LazyTensor
 from ..tokenizer import special_vocab
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, _num
@@ -73,9 +77,8 @@ class LlamaAdapter(Adapter):
     name = "llama"
     hf_architectures = ("LlamaForCausalLM", "LLaMAForCausalLM")
     gguf_arch = "llama"
-    permute_qk = True
+    summary = "Llama 1, 2, 3, 3.1, 3.2, 3.3, CodeLlama; q/k permuted; Llama 3.1+ RoPE factors"
     vocab_readers = ("spm", "llama_hf", "gpt2")
-    llama_extras = True
     reads_add_prefix_space = True
     # transformers 4.57 LlamaConfig
     config_defaults = {"max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
@@ -97,6 +100,13 @@ class LlamaAdapter(Adapter):
         if vocab_size == 49152:
             kvs.add(V.boolean("tokenizer.ggml.add_bos_token", False))
 
+    def metadata(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
+        """TextModel's keys, then ``llama.vocab_size`` and ``llama.rope.dimension_count``."""
+        return super().metadata(config, hp, file_type) + [
+            V.u32(f"{self.gguf_arch}.vocab_size", hp.n_vocab),
+            V.u32(f"{self.gguf_arch}.rope.dimension_count", hp.head_dim),
+        ]
+
     def extra_tensors(self, config: Dict[str, Any], hp: HParams) -> List[MappedTensor]:
         rp = self.rope_parameters(config)
         rp = rp.get("full_attention", rp)
@@ -115,4 +125,15 @@ class LlamaAdapter(Adapter):
             raise ConfigError(f"convert: {CONFIG}: rope_scaling high_freq_factor equals low_freq_factor ({low})", CONFIG)
         data = llama3_rope_factors(
             base, hp.head_dim, num("factor", 8.0), low, high, num("original_max_position_embeddings", 8192))
-        return [MappedTensor("rope_freqs.weight", [], [len(data)], data=data, force_f32=True)]
+        return [MappedTensor("rope_freqs.weight", [], [len(data)], data=data, force_type="F32")]
+
+    def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
+        if name.endswith(("q_proj.weight", "q_proj.bias")):
+            t = t.permute_qk(self.hp.n_head)
+        if name.endswith(("k_proj.weight", "k_proj.bias")):
+            t = t.permute_qk(self.hp.n_head_kv)
+        if "block_sparse_moe.experts" in name:
+            return self.stack_experts(t, name, bid, self.hp.n_expert, ("w1", "w2", "w3"),
+                                      "model.layers.{bid}.block_sparse_moe.experts.{x}.{w}.weight",
+                                      "layers.{bid}.feed_forward.experts.{w}.weight")
+        return super().modify_tensors(t, name, bid)

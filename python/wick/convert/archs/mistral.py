@@ -5,7 +5,7 @@ converter handles ``MistralForCausalLM`` and ``MixtralForCausalLM`` exactly like
 Llama (same keys, q/k permutation with the KV-head count; ``sliding_window``
 is not written). Mixtral's per-expert ``w1``/``w2``/``w3`` matrices are
 stacked into ``blk.N.ffn_gate_exps`` / ``ffn_down_exps`` / ``ffn_up_exps``
-([E, F, n_expert] / [F, E, n_expert]) with the transform ``{"op": "stack"}``,
+([E, F, n_expert] / [F, E, n_expert]): one source per expert, in order,
 and the router ``block_sparse_moe.gate`` becomes ``ffn_gate_inp`` (kept F32).
 """
 
@@ -28,6 +28,8 @@ class MistralAdapter(LlamaAdapter):
 
     name = "mistral"
     hf_architectures = ("MistralForCausalLM", "MixtralForCausalLM")
+    notes = {"MistralForCausalLM": "as llama.cpp's converter does (`sliding_window` is not written)",
+             "MixtralForCausalLM": "experts stacked into `ffn_*_exps`; the router stays F32"}
     computes_head_dim = False
 
     def normalize_config(self, config: Dict[str, Any]) -> Dict[str, Any]:

@@ -12,10 +12,8 @@ SentencePiece if a tokenizer.model exists, else as byte-level BPE
 
 from __future__ import annotations
 
-from typing import List
-
 from . import register
-from ._base import Adapter, HParams, LayerRule
+from ._base import Adapter
 
 
 @register
@@ -25,13 +23,7 @@ class Qwen2Adapter(Adapter):
     name = "qwen2"
     hf_architectures = ("Qwen2ForCausalLM",)
     gguf_arch = "qwen2"
-    permute_qk = False
+    summary = "Qwen2, Qwen2.5; q/k/v biases; no permutation"
     vocab_readers = ("spm", "gpt2")
     # transformers 4.57 Qwen2Config (no head_dim attribute)
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
-
-    def layer_rules(self, hp: HParams) -> List[LayerRule]:
-        # attn_output / MLP biases do not exist in Qwen2 checkpoints and the
-        # qwen2 loader would reject them
-        drop = {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"}
-        return [r for r in super().layer_rules(hp) if r.gguf not in drop]

@@ -10,10 +10,8 @@ from hidden_size / num_attention_heads for the small models, so
 
 from __future__ import annotations
 
-from typing import List
-
 from . import register
-from ._base import Adapter, HParams, LayerRule
+from ._base import Adapter
 
 
 @register
@@ -23,17 +21,8 @@ class Qwen3Adapter(Adapter):
     name = "qwen3"
     hf_architectures = ("Qwen3ForCausalLM",)
     gguf_arch = "qwen3"
-    permute_qk = False
+    summary = "dense Qwen3; q/k norms"
     vocab_readers = ("spm", "gpt2")
     # transformers 4.57 Qwen3Config: head_dim defaults to 128, not hidden/heads
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
                        "head_dim": 128}
-
-    def layer_rules(self, hp: HParams) -> List[LayerRule]:
-        drop = {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"}
-        rules = [r for r in super().layer_rules(hp) if r.gguf not in drop]
-        rules += [
-            LayerRule("self_attn.q_norm.weight", "attn_q_norm.weight", ("D",)),
-            LayerRule("self_attn.k_norm.weight", "attn_k_norm.weight", ("D",)),
-        ]
-        return rules
