@@ -351,7 +351,7 @@ func TestLegacyCheckedNonFinite(t *testing.T) {
 	rng := rand.New(rand.NewPCG(93, 94))
 	n := 32 * 1000
 	for _, typ := range []Type{Q4_0, Q4_1} {
-		tr, _ := typ.Traits()
+		tr, _ := TraitsOf(typ)
 		out := make([]byte, n/32*tr.BlockBytes)
 		base := make([]float32, n)
 		for i := range base {
