@@ -24,6 +24,13 @@ llama.cpp's two steps and ≤ 6 s. Each run also prints the fixed cost outside
 the tensor pass (the whole run minus the executor's own seconds: interpreter
 start, planning, tokenizer and metadata, the C boundary, the report).
 Results are appended to bench/results/convert-latest.json.
+
+Quantized input (``--fp8-repeats N``, default 2; 0 skips it): the same
+model's linear weights as an FP8 checkpoint with 128x128 block scales and as
+its exact bfloat16 twin (bench/make_synthetic_fp8.py, written once into
+``bench/.cache/synth-1b-fp8`` and ``…-fp8-bf16``), each converted to Q4_K_M,
+interleaved N times; the medians of wall and CPU time and their ratio
+(target ≤ 1.1×), and whether the two files hold the same tensor bytes.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ def main() -> int:
     ap.add_argument("--llama-step1-s", type=float, default=LLAMA_STEP1_S,
                     help="wall seconds of llama.cpp's convert_hf_to_gguf.py --outtype f16 on this model, timed by hand "
                          "(default %(default)s: bench/README.md)")
+    ap.add_argument("--fp8-repeats", type=int, default=2)
     args = ap.parse_args()
 
     if not (args.model / "model.safetensors").exists():
@@ -132,10 +140,40 @@ def main() -> int:
             note = "" if args.threads == 2 else f" (the targets are for 2 threads; this run used {args.threads})"
             print(f"    targets for Q4_K_M{note}: " + "; ".join(verdicts), flush=True)
         rows.append(row)
+    if args.fp8_repeats > 0:
+        rows.append(fp8_row(wick, args))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "convert-latest.json").write_text(json.dumps(
         {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))
     return 0
+
+
+def fp8_row(wick: list, args) -> dict:
+    """Q4_K_M from an FP8 checkpoint beside the same weights in bf16."""
+    import statistics
+
+    fp8, bf16 = args.model.parent / (args.model.name + "-fp8"), args.model.parent / (args.model.name + "-fp8-bf16")
+    if not (fp8 / "model.safetensors").exists() or not (bf16 / "model.safetensors").exists():
+        print(f"writing the FP8 model and its bf16 twin to {fp8}, {bf16} (once) ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "make_synthetic_fp8.py"), str(fp8), str(bf16)], check=True)
+    runs: dict = {"fp8": [], "bf16": []}
+    for _ in range(args.fp8_repeats):
+        for kind, src in (("bf16", bf16), ("fp8", fp8)):
+            runs[kind].append(measured(wick + ["convert", str(src), "-o", str(args.out / f"synth-{kind}-Q4_K_M.gguf"),
+                                               "--type", "Q4_K_M", "--force", "--no-progress", "--threads", str(args.threads)]))
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall_s", "cpu_s", "peak_rss_mib")} for k, v in runs.items()}
+    import wick as _wick
+    with _wick.gguf.open(args.out / "synth-fp8-Q4_K_M.gguf") as a, _wick.gguf.open(args.out / "synth-bf16-Q4_K_M.gguf") as b:
+        same = list(a.tensors) == list(b.tensors) and all(
+            bytes(a.raw(n).data) == bytes(b.raw(n).data) for n in a.tensors)
+    row = {"type": "Q4_K_M from FP8", "threads": args.threads, "fp8": med["fp8"], "bf16": med["bf16"],
+           "wall_ratio": med["fp8"]["wall_s"] / med["bf16"]["wall_s"],
+           "cpu_ratio": med["fp8"]["cpu_s"] / med["bf16"]["cpu_s"], "same_tensors": same, "repeats": args.fp8_repeats}
+    print(f"  Q4_K_M from FP8 (128x128 blocks) {med['fp8']['wall_s']:6.1f} s ({med['fp8']['cpu_s']:6.1f}) "
+          f"{med['fp8']['peak_rss_mib']:6.0f} MiB | same weights in bf16 {med['bf16']['wall_s']:6.1f} s "
+          f"({med['bf16']['cpu_s']:6.1f}) {med['bf16']['peak_rss_mib']:6.0f} MiB | wall ×{row['wall_ratio']:.2f}, "
+          f"CPU ×{row['cpu_ratio']:.2f} (target ≤ 1.1); tensors {'identical' if same else 'DIFFER'}", flush=True)
+    return row
 
 
 if __name__ == "__main__":

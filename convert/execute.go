@@ -532,6 +532,11 @@ func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowByte
 	rep.Source = s.Decode.Method
 	n0 := t.Shape[0]
 	rows := elements(t.Shape) / n0
+	order, err := t.passThroughRows() // nil: in order
+	if err != nil {
+		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+	}
+	rb := int64(rowBytes)
 	maxRows := int64(max(1, x.chunk/int(n0)))
 	for r := int64(0); r < rows; r += maxRows {
 		if x.cancelled() {
@@ -539,8 +544,16 @@ func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowByte
 		}
 		hi := min(rows, r+maxRows)
 		buf := x.out.buffer(int(hi-r) * rowBytes)
-		if err := raw.ReadRawRows(buf, r, hi); err != nil {
-			return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+		if order == nil {
+			if err := raw.ReadRawRows(buf, r, hi); err != nil {
+				return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+			}
+		} else {
+			for k := r; k < hi; k++ {
+				if err := raw.ReadRawRows(buf[(k-r)*rb:(k-r+1)*rb], order[k], order[k]+1); err != nil {
+					return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+				}
+			}
 		}
 		if err := x.out.send(buf); err != nil {
 			return rep, err

@@ -234,7 +234,7 @@ func (ss *sources) openRaw(s Source) (decode.RawRows, func(), error) {
 // decoder opens the auxiliary tensors of a decoded source and builds its
 // decoder; release drops the pages of every stored tensor it reads.
 func (ss *sources) decoder(s Source, data []byte) (any, func(), error) {
-	main := decode.Tensor{Name: s.Tensor, DType: s.DType, Shape: s.Shape, Data: data}
+	main := decode.Tensor{Name: s.Tensor, File: s.File, DType: s.DType, Shape: s.Shape, Data: data}
 	aux := map[string]decode.Tensor{}
 	type page struct {
 		f    sourceFile
@@ -248,7 +248,7 @@ func (ss *sources) decoder(s Source, data []byte) (any, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s of %q: %w", role, s.Tensor, err)
 		}
-		aux[role] = decode.Tensor{Name: ref.Tensor, DType: ref.DType, Shape: ref.Shape, Data: ad}
+		aux[role] = decode.Tensor{Name: ref.Tensor, File: ref.File, DType: ref.DType, Shape: ref.Shape, Data: ad}
 		pages = append(pages, page{af, ref.Tensor, int64(len(ad))})
 	}
 	dec, err := decode.New(*s.Decode, main, aux)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
 )
@@ -45,6 +46,7 @@ var infoJSON = func() []byte {
 		"types":          types,
 		// safetensors dtypes: bits per element, and whether it converts to float32
 		"safetensors_dtypes": safetensorsDTypes(),
+		"decode_methods":     decode.Methods(),
 		"bnb": map[string]any{
 			"rules":                 map[string]int{"cuda": rulesCUDA, "cpu": rulesCPU},
 			"quant_types":           fourBitNames(),

@@ -302,3 +302,59 @@ func decode4Half(dst Output, lo, hi int, packed []uint8, absmax []float32, block
 		i = e
 	}
 }
+
+// Dequantize4BitRange decodes the elements [lo, lo+len(dst)) of a 4-bit
+// tensor of n elements (packed and absmax are the whole tensor's, as for
+// Dequantize4Bit): dst receives exactly what Dequantize4Bit writes there
+// for an output of dtype round (DTypeF32, DTypeF16 or DTypeBF16), widened
+// back to float32. It runs on the calling goroutine, so that a caller
+// decoding a large tensor in pieces controls the parallelism; it is safe
+// to call concurrently.
+//
+// With cpu set it decodes with the table of Dequantize4BitCPU (FP4 code 8
+// gives +0, as bitsandbytes 0.50 on a CPU with AVX-512F and its PyTorch
+// fallback), else with Dequantize4Bit's (-0, as CUDA).
+func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ FourBitType, blocksize, n, lo int, round DType, cpu bool) error {
+	if err := checkFourBitType(typ); err != nil {
+		return err
+	}
+	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+		return err
+	}
+	if err := checkPackedLen(len(packed), n, "out"); err != nil {
+		return err
+	}
+	if err := checkAbsmaxLen("absmax", len(absmax), n, blocksize, "out"); err != nil {
+		return err
+	}
+	if lo < 0 || lo+len(dst) > n {
+		return argErr("lo", "elements [%d, %d) are outside the tensor's %d", lo, lo+len(dst), n)
+	}
+	if round != DTypeF32 && round != DTypeF16 && round != DTypeBF16 {
+		return argErr("round", "is %v; expected float32, float16 or bfloat16", round)
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	table := typ.dequantTable()
+	if cpu {
+		table = typ.cpuDequantTable()
+	}
+	y := dst
+	if lo%2 == 1 {
+		y[0] = table[packed[lo/2]&0x0F] * absmax[lo/blocksize]
+		y, lo = y[1:], lo+1
+	}
+	decode4(y, packed, absmax, lo, blocksize, table)
+	switch round {
+	case DTypeBF16:
+		for i, v := range dst {
+			dst[i] = BF16ToF32(F32ToBF16(v))
+		}
+	case DTypeF16:
+		for i, v := range dst {
+			dst[i] = F16ToF32(F32ToF16(v))
+		}
+	}
+	return nil
+}

@@ -178,6 +178,7 @@ def convert(
     intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
     split_max_size: Optional[Union[int, str]] = ...,
     split_max_tensors: Optional[int] = ...,
+    fp8_as_q8: bool = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
 ) -> ConversionReport: ...
 @overload
@@ -205,5 +206,6 @@ def convert(
     intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
     split_max_size: Optional[Union[int, str]] = ...,
     split_max_tensors: Optional[int] = ...,
+    fp8_as_q8: bool = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
 ) -> Plan: ...

@@ -50,6 +50,8 @@ FILES = (
     "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "added_tokens.json", "special_tokens_map.json",
     "merges.txt", "chat_template.json", "chat_template.jinja", "additional_chat_templates/*.jinja",
     "model.safetensors.index.json",
+    # quantization configs written beside config.json (wick.convert.quantized)
+    "hf_quant_config.json", "quantize_config.json",
 )
 #: The sharded checkpoint's index.
 INDEX = "model.safetensors.index.json"

@@ -39,6 +39,7 @@ Pieces:
   :func:`requantize_model` plans and runs one)
 * :mod:`.imatrix_plan` — how an importance matrix enters a plan
 * :mod:`.load` — reading a model directory (no tensor data)
+* :mod:`.quantized` — quantized checkpoints (FP8, GPTQ, compressed-tensors, ModelOpt, bitsandbytes) as input
 * :mod:`.execute` — running a plan: the Go executor, progress, Ctrl-C
 * :mod:`.report` — the :class:`~wick.convert.report.ConversionReport`
 * :mod:`.errors` — the exceptions
@@ -63,6 +64,7 @@ from .errors import (
     ModelFileNotFoundError,
     ModelFormatError,
     PlanError,
+    QuantizedTensorError,
     RequantizeInputError,
     SafetensorsHeaderError,
     TensorShapeError,
@@ -71,6 +73,7 @@ from .errors import (
     UnknownTargetError,
     UnsupportedArchitectureError,
     UnsupportedIntermediateError,
+    UnsupportedQuantizationError,
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
@@ -78,6 +81,7 @@ from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
 from .options import CONVERT, REQUANTIZE, PlanOptions, spell, takes_plan_options
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
+from .quantized import supported_quantization_methods
 from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
@@ -89,7 +93,8 @@ __all__ = [
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
     "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
-    "ImatrixRequiredError", "RequantizeInputError", "UnsupportedIntermediateError",
+    "ImatrixRequiredError", "RequantizeInputError", "UnsupportedIntermediateError", "UnsupportedQuantizationError",
+    "QuantizedTensorError", "supported_quantization_methods",
 ]
 
 
@@ -190,7 +195,11 @@ def _execute(plan: Plan, output: Any, **run: Any) -> Any:
     from ..errors import WickUnsupportedError
     from .execute import execute
 
-    missing = sorted({t.type for t in plan.tensors if not _types.type_info(t.type).can_quantize})
+    def passed_through(t: TensorPlan) -> bool:  # blocks copied as stored (NVFP4 from a quantized checkpoint)
+        return bool(t.sources) and all(s.decode and s.decode.get("output") == t.type for s in t.sources)
+
+    missing = sorted({t.type for t in plan.tensors
+                      if not _types.type_info(t.type).can_quantize and not passed_through(t)})
     if missing:
         raise WickUnsupportedError(f"type: {plan.target} needs {', '.join(missing)}, which Wick cannot write yet; "
                                    f"choose another target (the plan itself is shown by {spell('dry_run', True)})")

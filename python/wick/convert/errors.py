@@ -8,7 +8,9 @@ and ``except ConvertError`` all work. Messages start with ``convert:`` and
 name the file and, where there is one, the tensor or key at fault, plus what
 was expected.
 
-=============================  ============================================  ====================================="""
+The classes, what each also is, and when it is raised: docs/convert.md
+("Errors").
+"""
 
 from __future__ import annotations
 
@@ -116,6 +118,27 @@ class UnsupportedIntermediateError(ConvertError, WickUnsupportedError, ValueErro
 class RequantizeInputError(ConvertError, WickValueError):
     """A GGUF file that Wick cannot requantize: already-quantized tensors, a
     split file, or metadata the type rules need is missing."""
+
+
+class UnsupportedQuantizationError(ConvertError, WickUnsupportedError, ValueError):
+    """The checkpoint is quantized with a method or format Wick cannot read
+    (the message names it and lists what is supported). Raised before any
+    tensor is planned."""
+
+    def __init__(self, message: str, method: Optional[str] = None):
+        super().__init__(message)
+        self.method = method
+
+
+class QuantizedTensorError(ModelFormatError):
+    """A quantized weight cannot be decoded: an auxiliary tensor (scale,
+    zero point, g_idx, absmax, quant state) is missing or has an inconsistent
+    dtype or shape, or a bitsandbytes quant state holds bad JSON. The message
+    names the tensor and its file (``file``); ``tensor`` names the tensor."""
+
+    def __init__(self, message: str, tensor: Optional[str] = None, file: Optional[str] = None):
+        super().__init__(message, file)
+        self.tensor = tensor
 
 
 class HubError(ConvertError, WickOSError):

@@ -114,6 +114,8 @@ class PlanOptions:
             would split the file: ``output`` less ``.gguf`` + ``-00001-of-0000N.gguf`` …,
             all appearing together (:mod:`wick.convert.split`; the plan's ``split``). One
             of the two at most.
+        fp8_as_q8: ``convert_hf_to_gguf.py --fp8-as-q8``: weights dequantized from
+            float8 are written as Q8_0 (targets F32, F16, BF16, Q8_0).
         imatrix_names: GGUF names of the tensors an importance matrix would cover,
             for a plan to display only (no file, no checks); exclusive with ``imatrix``.
     """
@@ -159,6 +161,10 @@ class PlanOptions:
     split_max_tensors: Optional[int] = option(
         None, flag="--split-max-tensors", metavar="N", parse=int,
         help="write a split model of at most N tensors a part, as llama-gguf-split --split-max-tensors")
+    fp8_as_q8: bool = option(
+        False, flag="--fp8-as-q8", scope=(CONVERT,),
+        help="write weights dequantized from float8 as Q8_0 (F32/F16/BF16/Q8_0 targets), as convert_hf_to_gguf.py "
+             "--fp8-as-q8")
     imatrix_names: Optional[Tuple[str, ...]] = option(
         None, scope=(CONVERT,),
         help="names of the tensors an imatrix would cover, for a plan to display (no file, no checks)")

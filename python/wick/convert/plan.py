@@ -134,6 +134,7 @@ from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
 from .options import CONVERT, PlanOptions, spell, takes_plan_options
+from .quantized import describe
 from .split import split_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 from .view import View
@@ -141,6 +142,7 @@ from .view import View
 SCHEMA_VERSION = 2
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
+LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-through NVFP4 blocks
 
 
 @dataclass
@@ -350,7 +352,7 @@ def imatrix_info(opts: PlanOptions) -> Optional[ImatrixInfo]:
 def build_plan_from_parts(
     config: Mapping[str, Any],
     tokenizer: TokenizerFiles,
-    tensors: Mapping[str, Tuple[str, str, Sequence[int]]],
+    tensors: Mapping[str, Tuple[Any, ...]],
     target: str,
     options: Optional[PlanOptions] = None,
     *,
@@ -367,7 +369,9 @@ def build_plan_from_parts(
         tokenizer: the parsed tokenizer files.
         tensors: checkpoint tensor name → ``(file, dtype, shape)`` with the
             file relative to the model directory, the safetensors dtype
-            (``"BF16"`` …) and the row-major shape.
+            (``"BF16"`` …) and the row-major shape; a quantized weight
+            (grouped by :func:`wick.convert.quantized.group_tensors`) is
+            ``(file, logical dtype, logical shape, Decode)``.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
         options: a :class:`~wick.convert.options.PlanOptions`; keywords given
             beside it override its fields.
@@ -406,14 +410,21 @@ def build_plan_from_parts(
     sources: Dict[str, TensorSource] = {}
     for name, entry in tensors.items():
         try:
-            file, dtype, shape = entry
+            file, dtype, shape, *rest = entry
             shape_t = tuple(int(x) for x in shape)
+            if len(rest) > 1:
+                raise ValueError
         except (TypeError, ValueError):
-            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape), got {entry!r}") from None
+            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape[, decode]), got {entry!r}") from None
         if any(x < 0 for x in shape_t):
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
-        sources[name] = TensorSource(str(file), str(dtype), shape_t)
+        dec = rest[0] if rest else None
+        sources[name] = TensorSource(str(file), str(dtype), shape_t, dec, tuple(dec.shape) if dec is not None else None)
     mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp_config, hp, n_vocab, sources)
+    mapped = _passthrough_first(mapped)
+    file_type = tgt.ftype
+    if any(_passthrough(t) == "NVFP4" for t in mapped) and tgt.name in ("F32", "F16", "BF16"):
+        file_type = LLAMA_FTYPE_MOSTLY_NVFP4  # the converter's prepare_metadata does this
 
     imatrix = imatrix_info(opts)
     imatrix_names = opts.imatrix_names
@@ -425,6 +436,15 @@ def build_plan_from_parts(
     inter = opts.intermediate.upper() if opts.intermediate else None
     if inter is not None and tgt.name != inter:
         via_quantize = True
+    if opts.fp8_as_q8 and via_quantize:
+        raise PlanError(f"convert: fp8_as_q8 writes Q8_0 tensors, which llama-quantize refuses to requantize to "
+                        f"{tgt.name}; use it with F32, F16, BF16 or Q8_0")
+    passed = [t.name for t in mapped if _passthrough(t)]
+    if passed and via_quantize:
+        raise PlanError(
+            f"convert: {passed[0]!r} (and {len(passed) - 1} more) is stored as {_passthrough(mapped[0])} blocks, "
+            f"which llama.cpp's converter passes through and llama-quantize refuses to requantize; "
+            f"convert to F32, F16, BF16 or Q8_0 (those tensors stay as they are)")
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
@@ -432,7 +452,7 @@ def build_plan_from_parts(
     kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
                             model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
                             name_override=opts.model_name)
-    kvs += adapter.metadata(hp_config, hp, tgt.ftype)
+    kvs += adapter.metadata(hp_config, hp, file_type)
     kvs.append(V.u32("general.quantization_version", QUANTIZATION_VERSION))
     kvs += tok_kvs
     keys = [kv.key for kv in kvs]
@@ -473,6 +493,13 @@ def build_plan_from_parts(
         assigner.finish()
     else:
         for t in mapped:
+            if _passthrough(t):
+                out.append(_tensor_plan(t, _passthrough(t), "passed through losslessly, as llama.cpp's converter does", None))
+                continue
+            if opts.fp8_as_q8 and len(t.ne) >= 2 and not t.name.endswith("_norm.weight") and any(
+                    s.decode is not None and s.decode.fp8 for _, s in t.sources):
+                out.append(_tensor_plan(t, "Q8_0", "dequantized from FP8: Q8_0 (--fp8-as-q8)", None))
+                continue
             if t.force_type is not None:
                 typ = t.force_type
                 why = "kept F32 (1-D, norm, bias or router)" if typ == "F32" else f"{typ}, as the converter forces it"
@@ -485,7 +512,7 @@ def build_plan_from_parts(
             out.append(_tensor_plan(t, typ, why, None))
 
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
-                file_type=tgt.ftype, reference=_reference(via_quantize, opts.intermediate),
+                file_type=file_type, reference=_reference(via_quantize, opts.intermediate),
                 metadata=kvs, tensors=out, model_dir=model_dir,
                 imatrix_file=imatrix.abspath if active else None,
                 split=split_options(opts.split_max_size, opts.split_max_tensors))
@@ -527,10 +554,44 @@ def _through_intermediate(t: MappedTensor, inter: str, strict: bool) -> MappedTe
     return dataclasses.replace(t, ops=list(t.ops) + [{"op": "round", "dtype": typ}])
 
 
+def _passthrough(t: MappedTensor) -> str:
+    """The ggml type a tensor's stored blocks pass through as, or ""."""
+    for _, s in t.sources:
+        if s.decode is not None and s.decode.passthrough:
+            return s.decode.passthrough
+    return ""
+
+
+def _passthrough_first(mapped: List[MappedTensor]) -> List[MappedTensor]:
+    """llama.cpp's converter writes the blocks it passes through (NVFP4) before
+    every other tensor, each followed by its per-tensor scale tensors."""
+    first: List[MappedTensor] = []
+    for t in mapped:
+        if not _passthrough(t):
+            continue
+        first.append(t)
+        base = t.name[: -len(".weight")] if t.name.endswith(".weight") else t.name
+        for _, s in t.sources:
+            for suffix, values in s.decode.extras:
+                extra = MappedTensor.generated(base + suffix, np.array(values, dtype=np.float32))
+                extra.force_type = "F32"  # written by gguf_writer.add_tensor as float32
+                first.append(extra)
+    if not first:
+        return mapped
+    return first + [t for t in mapped if not _passthrough(t)]
+
+
+def _source_ref(hf: str, s: TensorSource) -> SourceRef:
+    if s.decode is None:
+        return SourceRef(s.file, hf, s.dtype, list(s.shape))
+    d = s.decode
+    return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=json.loads(json.dumps(dict(d.spec))))
+
+
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
     return TensorPlan(
         name=t.name, shape=list(t.ne), type=typ,
-        sources=[SourceRef(s.file, hf, s.dtype, list(s.shape)) for hf, s in t.sources],
+        sources=[_source_ref(hf, s) for hf, s in t.sources],
         parts=list(t.parts), ops=list(t.ops), data=t.data, imatrix=imatrix, reason=reason)
 
 
@@ -591,7 +652,7 @@ def _tensor_rows(plan: Plan) -> List[Tuple[str, ...]]:
     for i, t in enumerate(plan.tensors):
         if t.sources:
             s0 = t.sources[0]
-            dt = s0.dtype
+            dt = describe(s0.decode, s0.dtype)
             src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
         else:
             dt, src = "gen", "(generated)"
@@ -603,13 +664,18 @@ def _tensor_rows(plan: Plan) -> List[Tuple[str, ...]]:
 
 
 def _totals(plan: Plan) -> List[str]:
+    def stored_bytes(dtype: str, shape: Sequence[int]) -> int:
+        n = 1
+        for d in shape:
+            n *= d
+        return n * source_dtype_size(dtype)
+
     src_total = 0
     for t in plan.tensors:
         for s in t.sources:
-            n = 1
-            for d in s.shape:
-                n *= d
-            src_total += n * source_dtype_size(s.dtype)
+            src_total += stored_bytes(s.dtype, s.shape)
+            for a in ((s.decode or {}).get("aux") or {}).values():  # scales & co. of a quantized weight
+                src_total += stored_bytes(a.get("dtype"), a.get("shape") or [])
     by_type: Dict[str, Tuple[int, int]] = {}
     for t in plan.tensors:
         c, b = by_type.get(t.type, (0, 0))

@@ -91,6 +91,17 @@ class HParams:
 TensorSource = SourceInfo
 
 
+def converter_order(name: str, src: TensorSource) -> Tuple[int, str, str]:
+    """Where llama.cpp's converter meets a checkpoint tensor: part files in
+    sorted order, names sorted within a file — except the weights its
+    dequant_model *adds* (GPTQ ``qweight`` and compressed-tensors
+    ``weight_packed`` become new ``.weight`` entries), which come after every
+    other tensor, in the order of their stored names."""
+    if src.decode is not None and getattr(src.decode, "appended", False):
+        return (1, src.file, src.decode.tensor)
+    return (0, src.file, name)
+
+
 @dataclass
 class MappedTensor:
     """An output tensor before its type is chosen."""
@@ -455,7 +466,7 @@ class Adapter:
                         f"expected {list(want)} from config.json")
                 out.append(self._mapped(new_name, lt, name, bid, kind))
 
-        for name in sorted(tensors, key=lambda n: (tensors[n].file, n)):
+        for name in sorted(tensors, key=lambda n: converter_order(n, tensors[n])):
             src = tensors[name]
             new = self.filter_tensor(name)
             if new is None or new.endswith(self.SKIP_SUFFIXES):
