@@ -18,8 +18,8 @@ import (
 // ggml-quants.md §0.2). It catches what source review misses, such as a
 // division by a power of two, which the compiler turns into a
 // multiplication that it may then fuse into a following addition (hence
-// float32(s / 256) in the kernels). Hand-written assembly is not checked
-// here; it uses no FMA instruction at all.
+// float32(s / 256) in the kernels). Hand-written assembly is checked by
+// TestAssemblyHasNoFMA.
 func TestNoFusedMultiplyAdd(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
