@@ -82,6 +82,9 @@ func (e *NonFiniteError) Error() string {
 // into place on success; on any error or cancellation (ctx) nothing is left
 // behind.
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
+	if p.Format == FormatSafetensors {
+		return executeSafetensors(ctx, p, out, opt) // a model directory (stwrite.go)
+	}
 	if err := p.check(); err != nil {
 		return nil, err
 	}
@@ -212,7 +215,7 @@ type pipeline struct {
 	err     error
 }
 
-func newPipeline(w *gguf.Writer) *pipeline {
+func newPipeline(w interface{ Write([]byte) (int, error) }) *pipeline {
 	p := &pipeline{jobs: make(chan []byte, 2), acks: make(chan error, 2)}
 	go func() {
 		for b := range p.jobs {

@@ -32,8 +32,9 @@ func finite(f float64) any {
 	return f
 }
 
-// wick_convert executes a conversion plan (plan_json, schema 1; see
-// python/wick/convert/plan.py) into the GGUF file at out (flags bit 0:
+// wick_convert executes a conversion plan (plan_json, schema 3; see
+// python/wick/convert/plan.py) into the GGUF file at out, or, for a plan of
+// format "safetensors", the model directory at out (flags bit 0:
 // overwrite). Progress goes to ctl (done/total elements, item = index of
 // the tensor being written) and setting ctl->cancel stops the run within
 // one chunk; nothing is left at out unless the call succeeds. The report

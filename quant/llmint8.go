@@ -171,3 +171,31 @@ func DequantizeInt8Rows(dst Output, q []int8, scb []float32, cols int, opt Optio
 		return nil
 	})
 }
+
+// Int8RowScales writes the row scales QuantizeInt8Rows would store for src
+// (rows of cols elements) without encoding anything: scb[r] = the float16
+// rounding of max |x| over row r (rounding is monotonic, so this is the
+// largest rounded value), as float32. Errors are those of
+// QuantizeInt8Rows, for the same inputs.
+func Int8RowScales(scb []float32, src Input, cols int, opt Options) error {
+	n := src.Len()
+	if err := int8RowsArgs(n, len(scb), n, cols, opt); err != nil || n == 0 {
+		return err
+	}
+	per := max(1, chunkElements/cols) * cols
+	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+		x := chunkFloats(src, lo, hi, per, scratch)
+		for r := lo; r < hi; r += cols {
+			row := x[r-lo : r-lo+cols]
+			m, v := maxAbsBitsVec(row)
+			m = max(m, maxAbsBits(row[v:]))
+			h := F32ToF16(math.Float32frombits(m))
+			if m >= 0x7F800000 || h&0x7C00 == 0x7C00 {
+				bad := roundRowF16(append([]float32(nil), row...))
+				return &NonFiniteError{Type: F16, Index: r + bad, Row: r / cols, Column: bad, Value: row[bad]}
+			}
+			scb[r/cols] = F16ToF32(h)
+		}
+		return nil
+	})
+}

@@ -216,3 +216,46 @@ func TestAbsmax4BitMatchesQuantizers(t *testing.T) {
 		t.Error("wrong absmax length accepted")
 	}
 }
+
+func TestInt8RowScalesMatchQuantizeInt8Rows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, cols := range []int{1, 5, 300} {
+		x := int8Input(rng, 12, cols)
+		want := make([]float32, 12)
+		if err := QuantizeInt8Rows(make([]int8, len(x)), want, F32Input(x), cols, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 12)
+		if err := Int8RowScales(got, F32Input(x), cols, Options{Threads: 2}); err != nil {
+			t.Fatal(err)
+		}
+		sameBits32(t, "scb", got, want)
+	}
+	x := []float32{1, 2, 3, -65520}
+	var nf *NonFiniteError
+	if err := Int8RowScales(make([]float32, 2), F32Input(x), 2, Options{}); !errors.As(err, &nf) || nf.Index != 3 {
+		t.Errorf("overflow: %v, want a NonFiniteError for element 3", err)
+	}
+}
+
+func TestAddDiffMatchesQuantizeStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	x := make([]float32, 4096+37)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	var want ErrorStats
+	out := make([]byte, len(x)*2)
+	if _, err := Quantize(F16, out, F32Input(x), len(x), Options{Stats: &want, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+	y := make([]float32, len(x))
+	if err := Dequantize(F16, y, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var got ErrorStats
+	got.AddDiff(x, y)
+	if got != want {
+		t.Errorf("AddDiff %+v, Quantize's statistics %+v", got, want)
+	}
+}
