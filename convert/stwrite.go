@@ -60,12 +60,12 @@ type bnbGroup struct {
 
 type stExec struct {
 	*executor
-	p      *Plan
-	src    *sources
-	groups map[string]*bnbGroup
-	index  map[string]int // tensor name -> index in Plan.Tensors
-	xs, ys []float32      // a chunk widened, and decoded again
-	dec    []uint16
+	p       *Plan
+	src     *sources
+	groups  map[string]*bnbGroup
+	index   map[string]int // tensor name -> index in Plan.Tensors
+	xs, ys  []float32      // a chunk widened, and decoded again
+	dec     []uint16
 	scratch struct {
 		absmax, absD []float32
 	}
