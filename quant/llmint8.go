@@ -8,14 +8,18 @@ import "math"
 //
 //	x      = the weight rounded to float16 (Int8Params quantizes a float16 copy)
 //	SCB[r] = max |x| over row r, as float32
-//	q      = round_half_even(f32(x · f32(127 / SCB[r])))   as int8
+//	s      = f32(f32(1 / SCB[r]) · 127)
+//	q      = round_half_even(f32(x · s))   as int8
 //
-// A row of zeros has SCB 0, and 0·(127/0) is NaN, which both backends turn
-// into the code 0. bitsandbytes' CPU backend (PyTorch) and its CUDA kernel
-// compute the same except for the division: CUDA uses the approximate
-// __fdividef, which can differ from the correctly rounded quotient Wick
-// uses by an ulp or two, so a value within a few ulps of a half-integer
-// may round the other way there.
+// The scale is PyTorch's 127.0 / row_stats, which torch evaluates as
+// row_stats.reciprocal() * 127 (two roundings: it differs from the correctly
+// rounded quotient in the last bit for some maxima, and a value at half the
+// row maximum then rounds to 63 instead of 64). bitsandbytes' CUDA kernel
+// computes __fdividef(127, absmax), which the hardware evaluates as 127 times
+// its approximate reciprocal: this is the same when that reciprocal is
+// correctly rounded, the assumption Wick's 4-bit CUDA rules make too.
+// A row of zeros has SCB 0, and 0·Inf is NaN, which both backends turn into
+// the code 0.
 
 // QuantizeInt8Rows quantizes src, rows of cols elements, to LLM.int8's
 // row-wise format: one int8 code per element into dst and one scale (SCB)
@@ -106,7 +110,7 @@ func encodeInt8Row(dst []int8, x []float32) float32 {
 		clear(dst)
 		return 0
 	}
-	s := 127 / a
+	s := (1 / a) * 127
 	for i, v := range x {
 		dst[i] = int8(math.RoundToEven(float64(v * s)))
 	}
@@ -125,7 +129,8 @@ func quantizeInt8RowsRef(dst []int8, scb []float32, x []float32, cols int) {
 			a = max(a, abs32(row[i]))
 		}
 		scb[r] = a
-		scale := float32(127) / a
+		recip := 1 / a
+		scale := recip * 127
 		for i, v := range row {
 			p := v * scale // NaN for a zero row: the code is then 0
 			if p != p {

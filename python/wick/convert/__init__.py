@@ -4,6 +4,7 @@ This module is callable::
 
     report = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M")   # see convert_model
     plan = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M", dry_run=True)
+    report = wick.convert("./Llama-3.2-1B", "Llama-3.2-1B-bnb-4bit", format="bnb-nf4")  # a directory for transformers
 
 ``wick convert ./Llama-3.2-1B -o out.gguf --type Q4_K_M`` is split in two:
 this package decides *what* to write — every metadata key with its exact GGUF
@@ -33,6 +34,7 @@ Pieces:
 * :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
+* :mod:`.bnb` — plans for bitsandbytes model directories (``format="bnb-nf4"`` …)
 * :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``;
   :func:`requantize_model` plans and runs one)
 * :mod:`.imatrix_plan` — how an importance matrix enters a plan
@@ -52,6 +54,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 from ..gguf.values import KV, ValueType
 from .archs import supported_architectures
 from .errors import (
+    BnbOptionError,
     ConfigError,
     ConvertError,
     ImatrixError,
@@ -70,6 +73,7 @@ from .errors import (
     UnsupportedArchitectureError,
     UnsupportedTokenizerError,
 )
+from .bnb import FORMATS, BnbOptions, BnbPlan, build_bnb_plan, format_bnb_plan_table
 from .ggml_types import TARGETS
 from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
@@ -86,6 +90,7 @@ __all__ = [
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
     "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
     "ImatrixRequiredError", "RequantizeInputError",
+    "FORMATS", "BnbOptions", "BnbPlan", "build_bnb_plan", "format_bnb_plan_table", "BnbOptionError",
 ]
 
 
@@ -148,29 +153,40 @@ def build_plan(
 def convert_model(
     model: Union[str, os.PathLike[str]],
     output: Union[str, os.PathLike[str]],
-    type: str = "Q8_0",
+    type: Optional[str] = None,
     *,
+    format: str = "gguf",  # noqa: A002 - the natural name
     threads: Optional[int] = None,
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
     **plan_options: Any,
 ) -> Any:
-    """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step.
+    """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step,
+    or (``format="bnb-nf4"``, ``"bnb-fp4"``, ``"bnb-int8"``) to a bitsandbytes model
+    directory that transformers loads.
 
     Args:
         model: the model directory (config.json, tokenizer.json / tokenizer.model,
             *.safetensors or a sharded index).
-        output: the GGUF file to write; never left half-written (a temporary file
-            beside it is renamed into place at the end).
-        type: the target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, … (see ``TARGETS``); tensors
-            get llama-quantize's per-tensor types for it.
+        output: the GGUF file to write, or the directory for a bitsandbytes
+            format; never left half-written (written beside it and renamed into
+            place at the end).
+        type: the GGUF target: ``"Q4_K_M"``, ``"Q8_0"`` (the default), ``"F16"``, … (see
+            ``TARGETS``); tensors get llama-quantize's per-tensor types for it.
+        format: ``"gguf"`` (default), or ``"bnb-nf4"``, ``"bnb-fp4"``, ``"bnb-int8"``: a
+            Hugging Face directory of bitsandbytes 4-bit or LLM.int8 safetensors
+            shards with config.json's ``quantization_config`` (see
+            :mod:`wick.convert.bnb`; its options ``double_quant``, ``blocksize``,
+            ``compute_dtype``, ``quant_storage``, ``skip_modules``, ``rules``,
+            ``max_shard_size`` are keyword arguments).
         threads: quantization threads (None: every core); the bytes never depend on it.
         overwrite: replace an existing ``output``.
         progress: True for a progress bar, or ``callback(done_bytes, total_bytes, tensor)``.
-        dry_run: only plan: return the :class:`Plan` without reading any tensor data.
+        dry_run: only plan: return the :class:`Plan` (a :class:`BnbPlan` for the
+            bitsandbytes formats) without reading any tensor data.
         plan_options: passed to :func:`build_plan` (``tokenizer_pre``, ``pure``,
-            ``tensor_types``, ``output_tensor_type``, …).
+            ``tensor_types``, ``output_tensor_type``, …), or to :class:`BnbOptions`.
 
     Returns:
         A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
@@ -193,7 +209,18 @@ def convert_model(
         print(report.summary())
         worst = min(report.tensors, key=lambda t: t.snr_db)
     """
-    plan = build_plan(model, type, **plan_options)
+    if format != "gguf":
+        if format not in FORMATS:
+            raise BnbOptionError(f"convert: format {format!r}: expected one of {', '.join(('gguf',) + FORMATS)}")
+        if type is not None:
+            raise BnbOptionError(f"convert: type {type!r} is a GGUF target; format {format!r} takes none")
+        plan = build_bnb_plan(model, BnbOptions(format=format, **plan_options))
+        if dry_run:
+            return plan
+        from .execute import execute
+
+        return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    plan = build_plan(model, type or "Q8_0", **plan_options)
     if dry_run:
         return plan
     from .. import _types
@@ -252,16 +279,17 @@ class _CallableModule(__import__("types").ModuleType):
         self,
         model: Union[str, os.PathLike[str]],
         output: Union[str, os.PathLike[str]],
-        type: str = "Q8_0",
+        type: Optional[str] = None,
         *,
+        format: str = "gguf",  # noqa: A002 - the natural name
         threads: Optional[int] = None,
         overwrite: bool = False,
         progress: Any = False,
         dry_run: bool = False,
         **plan_options: Any,
     ) -> Any:
-        return convert_model(model, output, type, threads=threads, overwrite=overwrite, progress=progress,
-                             dry_run=dry_run, **plan_options)
+        return convert_model(model, output, type, format=format, threads=threads, overwrite=overwrite,
+                             progress=progress, dry_run=dry_run, **plan_options)
 
     __call__.__doc__ = convert_model.__doc__
 

@@ -32,6 +32,8 @@ ImatrixRequiredError           ValueError          a tensor's type needs an imat
                                                    is none for it
 RequantizeInputError           ValueError          a GGUF file cannot be requantized (already
                                                    quantized tensors, split, missing keys)
+BnbOptionError                 ValueError          an unknown output format or a bitsandbytes
+                                                   option out of range (block size, storage …)
 =============================  ==================  ============================================
 
 :class:`ConvertError` is a :class:`wick.WickError`, so ``except wick.WickError``
@@ -131,3 +133,8 @@ class ImatrixRequiredError(ImatrixError):
 class RequantizeInputError(ConvertError, ValueError):
     """A GGUF file that Wick cannot requantize: already-quantized tensors, a
     split file, or metadata the type rules need is missing."""
+
+
+class BnbOptionError(ConvertError, ValueError):
+    """An unknown output format, or a bitsandbytes output option out of range
+    (block size, quant storage, compute dtype, rules, shard size, skip list)."""
