@@ -60,6 +60,10 @@ type BnbSpec struct {
 	Blocksize   int    `json:"blocksize"`    // 4-bit: elements per absmax block
 	DoubleQuant bool   `json:"double_quant"` // 4-bit: absmax double-quantized
 	Rules       string `json:"rules"`        // "cuda" or "cpu" (quant/bnbcpu.go)
+	// TorchThreads: 4-bit with double quantization under the CPU rules: the
+	// torch thread count whose float32 mean gives the nested offset
+	// (quant.TorchMeanF32; it matters from 32768 blocks on). 0 means 1.
+	TorchThreads int `json:"torch_threads"`
 }
 
 // QuantStateSpec is the JSON of a 4-bit weight's packed quant state. When

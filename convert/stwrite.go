@@ -515,7 +515,11 @@ func (x *stExec) ensureStats(g *bnbGroup) error {
 	if err != nil {
 		return err
 	}
-	g.offset = quant.NestedOffset(absmax)
+	if g.cpu {
+		g.offset = quant.TorchMeanF32(absmax, quant.TorchMeanLanes, max(1, g.w.Bnb.TorchThreads))
+	} else {
+		g.offset = quant.NestedOffset(absmax)
+	}
 	codes := make([]uint8, len(absmax))
 	g.nestedAbsmax = make([]float32, (len(absmax)+quant.NestedBlocksize4Bit-1)/quant.NestedBlocksize4Bit)
 	if err := x.nested(g, codes, g.nestedAbsmax, absmax); err != nil {

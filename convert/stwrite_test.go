@@ -157,6 +157,9 @@ func want4(t *testing.T, x []float32, typ quant.FourBitType, bs int, nested, cpu
 		return packed, f32Bytes(absmax), nil, 0
 	}
 	offset = quant.NestedOffset(absmax)
+	if cpu {
+		offset = quant.TorchMeanF32(absmax, quant.TorchMeanLanes, 1)
+	}
 	codes := make([]byte, len(absmax))
 	nestedAbsmax = make([]float32, (len(absmax)+255)/256)
 	if cpu {

@@ -82,12 +82,55 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for f, meta in m.file_metadata.items():
             if meta:
                 print(f"  {os.path.basename(f)} metadata: {_fmt_value(meta, 200)}")
+        qc = _quantization_config(path)
+        if qc is not None:
+            print(f"  config.json quantization_config: {_fmt_value(qc, 400)}")
         print()
         rows = [("tensor", "dtype", "shape", "bytes", "file")]
         for t in m.tensors.values():
             rows.append((t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}", os.path.basename(t.file)))
         _print_table(rows)
+        _print_quant_states(m)
     return 0
+
+
+def _quantization_config(path: str):
+    """config.json's quantization_config beside a model directory's shards, or None."""
+    import json
+    import os
+
+    d = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        with open(os.path.join(d, "config.json"), encoding="utf-8") as f:
+            qc = json.load(f).get("quantization_config")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return qc if isinstance(qc, dict) else None
+
+
+def _print_quant_states(m) -> None:
+    """The bitsandbytes weights of a checkpoint: 4-bit quant states and LLM.int8 row scales."""
+    import wick
+
+    names = set(m.tensors)
+    rows = [("weight", "format", "shape", "dtype", "blocksize", "double quant", "bytes (with state)")]
+    for key in sorted(n for n in names if ".quant_state.bitsandbytes__" in n):
+        weight = key.split(".quant_state.")[0]
+        parts = {n: m[n] for n in names if n.startswith(weight + ".") and n != weight}
+        state = wick.QuantState.from_dict(parts)
+        nested = f"yes (offset {state.offset:.6g})" if state.nested else "no"
+        size = sum(m.tensors[n].nbytes for n in parts) + (m.tensors[weight].nbytes if weight in names else 0)
+        rows.append((weight, state.quant_type.upper(), "×".join(map(str, state.shape)), state.dtype, str(state.blocksize),
+                     nested, f"{size:,}"))
+    for scb in sorted(n for n in names if n.endswith(".SCB")):
+        weight = scb[:-len(".SCB")] + ".weight"
+        if weight in names:
+            t = m.tensors[weight]
+            size = t.nbytes + m.tensors[scb].nbytes + sum(m.tensors[n].nbytes for n in names if n == weight + "_format")
+            rows.append((weight, "LLM.int8", "×".join(map(str, t.shape)), "float16 (row-wise int8)", "-", "-", f"{size:,}"))
+    if len(rows) > 1:
+        print(f"\nbitsandbytes weights ({len(rows) - 1}):")
+        _print_table(rows)
 
 
 def _plan_options(args: argparse.Namespace) -> dict:
@@ -113,6 +156,26 @@ def _plan_options(args: argparse.Namespace) -> dict:
     return opts
 
 
+def _bnb_options(args: argparse.Namespace) -> dict:
+    """The bitsandbytes output options given on the command line."""
+    gguf_only = [flag for flag, given in (("--type", args.type), ("--pure", args.pure), ("--imatrix", args.imatrix),
+                                          ("--tensor-type", args.tensor_type),
+                                          ("--output-tensor-type", args.output_tensor_type),
+                                          ("--token-embedding-type", args.token_embedding_type),
+                                          ("--leave-output-tensor", args.leave_output_tensor),
+                                          ("--tokenizer-pre", args.tokenizer_pre)) if given]
+    if gguf_only:
+        raise SystemExit(f"wick: error: {', '.join(gguf_only)}: only for GGUF output, not --format {args.format}")
+    opts = {"double_quant": not args.no_double_quant, "blocksize": args.blocksize, "rules": args.rules,
+            "quant_storage": args.quant_storage, "max_shard_size": args.max_shard_size,
+            "torch_threads": args.torch_threads}
+    if args.compute_dtype:
+        opts["compute_dtype"] = args.compute_dtype
+    if args.skip_modules:
+        opts["skip_modules"] = tuple(m for item in args.skip_modules for m in item.split(",") if m)
+    return opts
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     import json
     import os
@@ -120,7 +183,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     import wick
     from wick.convert import build_plan, format_plan_table
 
-    target = args.type.upper()
+    if args.format != "gguf":
+        return _convert_bnb(args)
+    target = (args.type or "Q8_0").upper()
     if args.dry_run:
         print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
         return 0
@@ -144,6 +209,59 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_bnb(args: argparse.Namespace) -> int:
+    """``wick convert DIR -o OUT_DIR --format bnb-nf4|bnb-fp4|bnb-int8``."""
+    import json
+    import os
+
+    import wick
+    from wick.convert import build_bnb_plan, format_bnb_plan_table
+
+    opts = _bnb_options(args)
+    if args.dry_run:
+        print(format_bnb_plan_table(build_bnb_plan(args.model, format=args.format, **opts)))
+        return 0
+    if not args.output:
+        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+    if os.path.exists(args.output) and not args.force:
+        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    try:
+        report = wick.convert(args.model, args.output, format=args.format, threads=args.threads, overwrite=args.force,
+                              progress=not args.no_progress and sys.stderr.isatty() or args.progress, **opts)
+    except KeyboardInterrupt:
+        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    print(report)
+    if args.json_report:
+        with open(args.json_report, "w", encoding="utf-8") as f:
+            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
+                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+    return 0
+
+
+def _add_bnb_options(p: argparse.ArgumentParser) -> None:
+    from wick.convert.bnb import BLOCKSIZES, FORMATS
+
+    g = p.add_argument_group("bitsandbytes output (--format bnb-nf4, bnb-fp4, bnb-int8)")
+    g.add_argument("--format", default="gguf", choices=("gguf",) + FORMATS,
+                   help="gguf (default): a GGUF file; bnb-nf4, bnb-fp4, bnb-int8: a Hugging Face model directory of "
+                   "bitsandbytes 4-bit or LLM.int8 weights that transformers loads")
+    g.add_argument("--no-double-quant", action="store_true", help="4-bit: keep absmax in float32 (no double quantization)")
+    g.add_argument("--blocksize", type=int, default=64, choices=BLOCKSIZES, help="4-bit: elements per block (64)")
+    g.add_argument("--compute-dtype", choices=("bfloat16", "float16", "float32"),
+                   help="4-bit: bnb_4bit_compute_dtype (default: the checkpoint's dtype)")
+    g.add_argument("--quant-storage", default="uint8", choices=("uint8", "int8", "float16", "bfloat16", "float32"),
+                   help="4-bit: the dtype the packed codes are stored as (uint8)")
+    g.add_argument("--skip-modules", action="append", default=[], metavar="NAME[,NAME]",
+                   help="llm_int8_skip_modules: modules to keep unquantized instead of the default (lm_head); repeatable")
+    g.add_argument("--rules", default="cuda", choices=("cuda", "cpu"),
+                   help="bitsandbytes' CUDA kernels (default: what published checkpoints use) or its CPU backend")
+    g.add_argument("--max-shard-size", default="5GB", help="largest safetensors shard (5GB, decimal units as transformers)")
+    g.add_argument("--torch-threads", type=int, default=1,
+                   help="--rules cpu: the torch thread count whose float32 mean the nested offset reproduces (1)")
+
+
 def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pure", action="store_true", help="no mixture: every quantizable tensor gets the target's default type")
     p.add_argument("--output-tensor-type", help="ggml type for output.weight")
@@ -160,10 +278,10 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", help="the GGUF file to write")
+    p.add_argument("-o", "--output", help="the GGUF file (or, for --format bnb-*, the directory) to write")
     p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (metadata and per-tensor types) and stop")
-    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--force", action="store_true", help="replace an existing output file (or model directory)")
     p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
@@ -210,15 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file",
+    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file "
+                       "(or a bitsandbytes model directory)",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
-                       "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
+                       "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type; "
+                       "or, with --format bnb-nf4/bnb-fp4/bnb-int8, to a bitsandbytes model directory that "
+                       "transformers' from_pretrained loads.")
     p.add_argument("model", help="the model directory")
-    p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
+    p.add_argument("--type", help="GGUF target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)
     p.add_argument("--tokenizer-pre", help="force tokenizer.ggml.pre (byte-level BPE only)")
     _add_plan_options(p)
+    _add_bnb_options(p)
     p.set_defaults(func=_cmd_convert)
     p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
                        description="Requantize a GGUF model whose tensors are F32, F16 or BF16 to --type, writing the "

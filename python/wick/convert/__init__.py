@@ -53,6 +53,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 
 from ..gguf.values import KV, ValueType
 from .archs import supported_architectures
+from .bnb import FORMATS, BnbOptions, BnbPlan, build_bnb_plan, format_bnb_plan_table
 from .errors import (
     BnbOptionError,
     ConfigError,
@@ -73,7 +74,6 @@ from .errors import (
     UnsupportedArchitectureError,
     UnsupportedTokenizerError,
 )
-from .bnb import FORMATS, BnbOptions, BnbPlan, build_bnb_plan, format_bnb_plan_table
 from .ggml_types import TARGETS
 from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header

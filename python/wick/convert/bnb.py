@@ -136,6 +136,10 @@ class BnbOptions:
         rules: ``"cuda"`` (bitsandbytes' CUDA kernels, what published
             checkpoints were made with) or ``"cpu"`` (its CPU backend).
         max_shard_size: the largest shard, bytes or ``"5GB"`` (decimal units).
+        torch_threads: CPU rules, double quantization: the nested offset is
+            PyTorch's float32 mean, whose summation order depends on torch's
+            thread count for tensors of 32768 blocks or more: the
+            ``torch.get_num_threads()`` of the run to reproduce (1).
     """
 
     format: str = "bnb-nf4"
@@ -146,6 +150,7 @@ class BnbOptions:
     skip_modules: Optional[Tuple[str, ...]] = None
     rules: str = "cuda"
     max_shard_size: Union[int, str] = "5GB"
+    torch_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -163,6 +168,8 @@ class BnbOptions:
                 raise BnbOptionError(f"convert: skip_modules {self.skip_modules!r}: expected a list of module names")
             object.__setattr__(self, "skip_modules", tuple(self.skip_modules))
         parse_size(self.max_shard_size)
+        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, int) or self.torch_threads < 1:
+            raise BnbOptionError(f"convert: torch_threads {self.torch_threads!r}: expected a positive int")
 
     @property
     def four_bit(self) -> bool:
@@ -343,7 +350,7 @@ class BnbPlan:
                 "options": {"format": o.format, "double_quant": o.double_quant, "blocksize": o.blocksize,
                             "compute_dtype": o.compute_dtype, "quant_storage": o.quant_storage,
                             "skip_modules": list(o.skip_modules) if o.skip_modules is not None else None,
-                            "rules": o.rules, "max_shard_size": o.max_shard_size},
+                            "rules": o.rules, "max_shard_size": o.max_shard_size, "torch_threads": o.torch_threads},
                 "config": self.config,
                 "tensors": [t.to_dict() for t in self.tensors], "files": [f.to_dict() for f in self.files]}
 
@@ -439,7 +446,7 @@ def _shards(items: List[Tuple[str, int]], max_size: int) -> List[List[str]]:
     return [s for s in shards if s]
 
 
-def build_bnb_plan(model: Union[str, "os.PathLike[str]", ModelParts], options: Optional[BnbOptions] = None,
+def build_bnb_plan(model: Union[str, os.PathLike[str], ModelParts], options: Optional[BnbOptions] = None,
                    **kwargs: Any) -> BnbPlan:
     """Plan a bitsandbytes model directory for ``model`` (a Hugging Face
     model directory, or :class:`ModelParts`). Options as :class:`BnbOptions`
@@ -485,7 +492,11 @@ def build_bnb_plan(model: Union[str, "os.PathLike[str]", ModelParts], options: O
                                   else _STATE_DTYPE[next(iter(dtypes.values()))])
     qt = o.quant_type
     storage = _STORAGE[o.quant_storage]
-    bnb = {"blocksize": o.blocksize, "double_quant": o.double_quant, "rules": o.rules} if o.four_bit else {"rules": o.rules}
+    bnb: Dict[str, Any] = {"rules": o.rules}
+    if o.four_bit:
+        bnb.update(blocksize=o.blocksize, double_quant=o.double_quant)
+        if o.rules == "cpu" and o.double_quant:
+            bnb["torch_threads"] = o.torch_threads
 
     out: List[StTensor] = []
     params = 0
@@ -566,7 +577,7 @@ def format_bnb_plan_table(plan: BnbPlan) -> str:
     """A readable rendering of the plan (what ``wick convert --format bnb-… --dry-run`` prints)."""
     o = plan.options
     lines = [f"{plan.hf_architecture} -> bitsandbytes {o.quant_type.upper()} directory "
-             f"({'blocks of %d, ' % o.blocksize if o.four_bit else ''}"
+             f"({f'blocks of {o.blocksize}, ' if o.four_bit else ''}"
              f"{'double quantization, ' if o.four_bit and o.double_quant else ''}{o.rules} rules)", ""]
     rows = [("name", "stored", "shape", "from", "size", "why")]
     total_src = total_out = 0
