@@ -7,6 +7,9 @@ only so that the tests rebuild byte-identical inputs without torch.
 * ``tiny-qwen2-f16`` / ``tiny-qwen2-f32``: Qwen2 shaped, F16 or F32, q/k/v
   biases, an untied ``lm_head``, rows of 72 and 100 (an MLP weight of 7200
   elements: its last 64-block is partial), no tokenizer.
+* ``tiny-qwen2r-f16``: the same with every output dimension a multiple of 32,
+  X
+  is then impossible), to run the model.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ def _bf16_bits(x: np.ndarray) -> np.ndarray:
     return ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint16)
 
 
-def tiny_qwen2(out: Path, dtype: str = "F16", seed: int = 7) -> None:
+def tiny_qwen2(out: Path, dtype: str = "F16", seed: int = 7, runnable: bool = False) -> None:
     """Write the Qwen2-shaped model in ``dtype`` (F16, F32 or BF16) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    E, F, V, H, Hkv, D, L = 72, 100, 300, 3, 1, 24, 2
+    E, F, V, H, Hkv, D, L = (128, 192, 300, 4, 1, 32, 2) if runnable else (72, 100, 300, 3, 1, 24, 2)
     config = {
         "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2,
         "hidden_act": "silu", "hidden_size": E, "initializer_range": 0.02, "intermediate_size": F,
@@ -85,8 +88,8 @@ def make(name: str, out: Path) -> Path:
     d = out / name
     if name == "tiny-llama":
         _tiny_module().make(d)
-    elif name.startswith("tiny-qwen2-"):
-        tiny_qwen2(d, name.rsplit("-", 1)[1].upper())
+    elif name.startswith(("tiny-qwen2-", "tiny-qwen2r-")):
+        tiny_qwen2(d, name.rsplit("-", 1)[1].upper(), runnable=name.startswith("tiny-qwen2r-"))
     else:
         raise KeyError(name)
     return d

@@ -157,6 +157,36 @@ def test_cuda_rules_match_bitsandbytes_cuda(tmp_path):
             assert t[name + ".nested_absmax"][2] == z[g + "nested_absmax"].astype("<f4").tobytes()
 
 
+CUDA_GOLDEN = ROOT / "tests" / "golden" / "bnb_out_cuda_goldens.json"
+
+
+@pytest.mark.skipif(not CUDA_GOLDEN.exists(), reason="no CUDA goldens of whole directories yet: run "
+                    "tests/golden/gen_bnb_out_cuda_goldens.py on a machine with a GPU (Wick's own CUDA-rule checks "
+                    "above use bnb_cuda_cpu_goldens.npz)")
+def test_cuda_rules_match_transformers_on_cuda(models, tmp_path):
+    """Wick's directories (CUDA rules) against transformers + bitsandbytes on
+    a GPU: every tensor, except that a weight whose nested offset (CUDA's
+    float32 mean) differs from Wick's by an ulp is compared on its codes only."""
+    g = json.loads(CUDA_GOLDEN.read_text())
+    for case, c in g["cases"].items():
+        out = tmp_path / case
+        wick.convert(models(c["model"]), out, format=c["format"], rules="cuda", compute_dtype=None)
+        got = {}
+        for f in out.glob("*.safetensors"):
+            got.update(st_tensors(f))
+        assert set(got) == set(c["tensors"]), case
+        for name, (dt, shape, h) in c["tensors"].items():
+            weight = name.split(".weight.")[0] + ".weight" if ".weight." in name else name
+            mine = got[name]
+            assert [mine[0], mine[1]] == [dt, shape], f"{case}: {name}"
+            theirs_off = c["nested_offsets"].get(weight)
+            if theirs_off is not None and name != weight:
+                js = json.loads(got[f"{weight}.quant_state.bitsandbytes__{c['format'][4:]}"][2])
+                if js["nested_offset"] != theirs_off:
+                    continue  # the parts that depend on the offset
+            assert hashlib.sha256(mine[2]).hexdigest()[:16] == h, f"{case}: {name} differs from CUDA bitsandbytes'"
+
+
 # ----------------------------------------------------------- which modules, options, errors
 def test_linear_selection_rules():
     listing = {
@@ -321,6 +351,30 @@ def test_cpu_rules_bit_identical_to_bitsandbytes(tmp_path, fmt):
                         assert mine == value.numpy().tobytes(), f"{what}: {key}"
 
 
+@needs_torch
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_cpu_rules_offset_is_torch_mean(tmp_path, threads):
+    """For 32768 blocks or more PyTorch sums on several threads; the nested
+    offset (and so every part of the state) follows torch_threads."""
+    import torch
+    from bitsandbytes import functional as F
+
+    x = (np.random.default_rng(threads).standard_normal((1100, 2048)) * 0.02).astype("<f4")
+    name = "model.layers.0.mlp.up_proj.weight"
+    ck = _checkpoint(tmp_path / "ck", name, "F32", x, x.shape)
+    out = tmp_path / "out"
+    wick.convert(ck, out, format="bnb-nf4", rules="cpu", torch_threads=threads)
+    got = st_tensors(out / "model.safetensors")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _, st = F.quantize_4bit(torch.from_numpy(x), blocksize=64, compress_statistics=True, quant_type="nf4")
+    finally:
+        torch.set_num_threads(saved)
+    assert json.loads(got[name + ".quant_state.bitsandbytes__nf4"][2])["nested_offset"] == st.offset.item()
+    assert got[name + ".absmax"][2] == st.absmax.numpy().tobytes()
+
+
 def _load_pair(src: Path, out: Path, fmt: str, compute: str):
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
@@ -337,7 +391,7 @@ def _load_pair(src: Path, out: Path, fmt: str, compute: str):
 
 @needs_torch
 @pytest.mark.parametrize("model,fmt", [("tiny-llama", "bnb-nf4"), ("tiny-llama", "bnb-fp4"), ("tiny-llama", "bnb-int8"),
-                                       ("tiny-qwen2-f16", "bnb-nf4"), ("tiny-qwen2-f16", "bnb-int8")])
+                                       ("tiny-qwen2r-f16", "bnb-nf4"), ("tiny-qwen2r-f16", "bnb-int8")])
 def test_transformers_loads_and_runs(models, tmp_path, model, fmt):
     """transformers loads Wick's directory with no quantization arguments and
     computes the logits of its own quantization of the same model; its
@@ -350,15 +404,22 @@ def test_transformers_loads_and_runs(models, tmp_path, model, fmt):
     out = tmp_path / "out"
     wick.convert(src, out, format=fmt, rules="cpu", compute_dtype=None if fmt == "bnb-int8" else compute)
     theirs, mine = _load_pair(src, out, fmt, compute)
+    sd = mine.state_dict()  # before running: bitsandbytes repacks 4-bit weights for its CPU matmul
+    _check_state_dict(src, out, sd)
     ids = torch.tensor([[1, 5, 17, 42, 99, 3, 250]])
     with torch.no_grad():
         a, b = theirs(ids).logits, mine(ids).logits
     assert a.dtype == b.dtype and torch.equal(a, b), f"logits differ by up to {(a - b).abs().max().item()}"
-    sd = mine.state_dict()
+
+
+def _check_state_dict(src: Path, out: Path, sd: dict) -> None:
+    import torch
+
     files = {}
     for f in out.glob("*.safetensors"):
         files.update(st_tensors(f))
-    assert set(sd) == set(files) - {k for k in files if k.endswith("weight_format")} or set(sd) == set(files)
+    tied = {"lm_head.weight"} if json.loads((src / "config.json").read_text()).get("tie_word_embeddings") else set()
+    assert set(sd) - set(files) == tied and set(files) <= set(sd)
     for name, (_, _, data) in files.items():
         if name in sd:
             t = sd[name]
@@ -376,7 +437,8 @@ def test_linear_selection_matches_transformers():
     from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
     from transformers.integrations.bitsandbytes import get_keys_to_not_convert, replace_with_bnb_linear
 
-    small = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, vocab_size=128)
+    small = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, vocab_size=300,
+                 pad_token_id=0, bos_token_id=1, eos_token_id=2)
     archs = [("llama", {"tie_word_embeddings": True}), ("llama", {"tie_word_embeddings": False}), ("mistral", {}),
              ("mixtral", {"num_local_experts": 4, "num_experts_per_tok": 2}), ("qwen2", {"tie_word_embeddings": True}),
              ("qwen3", {}), ("qwen2_moe", {"num_experts": 4, "moe_intermediate_size": 32,
@@ -396,7 +458,9 @@ def test_linear_selection_matches_transformers():
             qc = BitsAndBytesConfig(load_in_4bit=True, llm_int8_skip_modules=skip)
             not_convert = get_keys_to_not_convert(m) if skip is None else list(skip)
             replace_with_bnb_linear(m, modules_to_not_convert=not_convert, quantization_config=qc)
-            theirs = sorted(f"{n}.weight" for n, mod in m.named_modules() if type(mod).__name__ == "Linear4bit")
+            # (a tied lm_head, absent from the checkpoint, has nothing to quantize)
+            theirs = sorted(f"{n}.weight" for n, mod in m.named_modules()
+                            if type(mod).__name__ == "Linear4bit" and f"{n}.weight" in listing)
             sel = bnb_linear_weights(listing, cfg.to_dict(), skip)
             mine = sorted(n for n, why in sel.items() if why is None)
             assert mine == theirs, f"{model_type} (skip {skip}): Wick quantizes {set(mine) ^ set(theirs)} differently"

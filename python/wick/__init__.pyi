@@ -9,6 +9,7 @@ import numpy.typing as npt
 from . import gguf as gguf
 from . import imatrix as imatrix
 from . import safetensors as safetensors
+from .convert.bnb import BnbPlan
 from .convert.plan import Plan
 from .convert.report import ConversionReport
 from .errors import (
@@ -145,12 +146,15 @@ def dequantize_4bit(
 
 # ``wick.convert`` is a callable module: ``wick.convert(model, output, type=...)``
 # converts, and ``wick.convert.build_plan`` etc. are importable from it.
+# ``format="bnb-nf4"`` (``"bnb-fp4"``, ``"bnb-int8"``) writes a bitsandbytes model
+# directory instead; its dry run returns a ``wick.convert.bnb.BnbPlan``.
 @overload
 def convert(
     model: PathLike,
     output: PathLike,
-    type: str = ...,
+    type: Optional[str] = ...,
     *,
+    format: str = ...,
     threads: Optional[int] = ...,
     overwrite: bool = ...,
     progress: ProgressLike = ...,
@@ -161,11 +165,12 @@ def convert(
 def convert(
     model: PathLike,
     output: PathLike,
-    type: str = ...,
+    type: Optional[str] = ...,
     *,
+    format: str = ...,
     threads: Optional[int] = ...,
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[True],
     **plan_options: Any,
-) -> Plan: ...
+) -> Union[Plan, BnbPlan]: ...

@@ -14,14 +14,15 @@ What transformers does, and Wick with it:
 
 * **Which modules are quantized.** ``replace_with_bnb_linear`` turns every
   ``nn.Linear`` into ``Linear4bit`` (``Linear8bitLt`` for 8-bit) except the
-  modules to leave out: by default the output embeddings (``lm_head``; with
-  tied embeddings also the tied input embeddings, and the last module), or
+  modules to leave out: by default the output embeddings (``lm_head``,
+  GPT-NeoX's ``embed_out``; with tied embeddings also the tied input
+  embeddings, and the last module), or
   exactly ``llm_int8_skip_modules`` when given. A module is left out when its
   own name is in the list, or a listed name ``k`` has ``k + "."`` inside the
   module's full name or equals it. Wick decides from the checkpoint's names:
   a tensor ``X.weight`` of two dimensions is an ``nn.Linear`` weight unless
-  ``X`` is an embedding (a last name part containing ``embed``, or ``wte``,
-  ``wpe``); biases, norms, embeddings and everything else keep their stored
+  ``X`` is an embedding (a last name part containing ``embed``, other than
+  ``embed_out``, or ``wte``, ``wpe``); biases, norms, embeddings and everything else keep their stored
   dtype and bytes. (``tests/test_bnb_out.py`` checks this rule against
   transformers' own on a dozen architectures.) Models built on GPT-2's
   ``Conv1D`` (transposed weights) are refused.
@@ -183,15 +184,20 @@ class BnbOptions:
 
 
 # ------------------------------------------------------------------ selection
+# output heads that are nn.Linear modules although their names say embedding
+_OUTPUT_HEADS = ("lm_head", "embed_out")
+
+
 def _is_embedding(module: str) -> bool:
     last = module.rsplit(".", 1)[-1].lower()
-    return "embed" in last or last in ("wte", "wpe")
+    return ("embed" in last and last not in _OUTPUT_HEADS) or last in ("wte", "wpe")
 
 
 def default_skip_modules(tensors: Mapping[str, Any], config: Mapping[str, Any]) -> List[str]:
     """transformers' ``get_keys_to_not_convert`` from names: the output head
-    ``lm_head`` and, with tied embeddings, the input embeddings too."""
-    skip = ["lm_head"]
+    (``lm_head``; GPT-NeoX's ``embed_out``) and, with tied embeddings, the
+    input embeddings too."""
+    skip = list(_OUTPUT_HEADS)
     if config.get("tie_word_embeddings"):
         skip += sorted({n.rsplit(".", 1)[0] for n in tensors if n.endswith(".weight") and _is_embedding(n[:-7])
                         and "layers." not in n})

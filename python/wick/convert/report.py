@@ -30,12 +30,16 @@ class TensorReport:
     """One written tensor and how far its values moved.
 
     Attributes:
-        name: the GGUF tensor name.
-        type: the ggml type written (``"Q4_K"``, ``"F32"``, ...).
+        name: the GGUF tensor name (for a bitsandbytes directory: the
+            checkpoint's name of the weight or kept tensor).
+        type: the ggml type written (``"Q4_K"``, ``"F32"``, ...); for a
+            bitsandbytes directory ``"NF4"``, ``"FP4"``, ``"INT8"`` or the
+            dtype a kept tensor is copied in.
         shape: row-major (numpy's order).
         source_dtype: the safetensors dtype it was read from (``"BF16"``...).
         elements: number of weights.
-        bytes: encoded size in the file.
+        bytes: encoded size in the file (a bitsandbytes weight: its codes and
+            every part of its quantization state).
         rmse: root-mean-square error of the decoded values against the
             float32 widening of the source (after transforms).
         max_abs_err: largest absolute error.
@@ -84,11 +88,12 @@ class ConversionReport:
     Jupyter for an HTML table, or take :meth:`to_dicts` as plain data.
 
     Attributes:
-        output: the GGUF file written.
+        output: the GGUF file (or model directory) written.
         target: the conversion target (``"Q4_K_M"``...).
         tensors: one :class:`TensorReport` per tensor, in file order.
         seconds: wall time of the conversion.
-        file_bytes: size of the file (tensor data, metadata and padding).
+        file_bytes: size of the file (tensor data, metadata and padding); of
+            all the directory's files for a model directory.
     """
 
     output: str
