@@ -425,9 +425,9 @@ func (x *stExec) widen(in quant.Input) []float32 {
 }
 
 // eachChunk reads a weight's source in chunks of whole units (elements
-// [e0, e1), e0 a multiple of unit) and hands each, widened to float32, to
-// fn; pages are released as it goes.
-func (x *stExec) eachChunk(g *bnbGroup, unit int64, fn func(e0, e1 int64, xs []float32) error) error {
+// [e0, e1), e0 a multiple of unit) and hands each to fn as quant input (in
+// place where the source allows); pages are released as it goes.
+func (x *stExec) eachChunk(g *bnbGroup, unit int64, fn func(e0, e1 int64, in quant.Input) error) error {
 	rs, err := x.src.open(g.w.Sources[0])
 	if err != nil {
 		return err
@@ -443,7 +443,7 @@ func (x *stExec) eachChunk(g *bnbGroup, unit int64, fn func(e0, e1 int64, xs []f
 		if err != nil {
 			return err
 		}
-		if err := fn(e0, e1, x.widen(in)); err != nil {
+		if err := fn(e0, e1, in); err != nil {
 			return err
 		}
 		rs.release(e0/g.cols, e1/g.cols)
@@ -487,8 +487,8 @@ func (x *stExec) ensureStats(g *bnbGroup) error {
 	opt := x.qopt()
 	if g.int8 {
 		g.scb = make([]float32, g.n/g.cols)
-		err := x.eachChunk(g, g.cols, func(e0, e1 int64, xs []float32) error {
-			err := quant.Int8RowScales(g.scb[e0/g.cols:e1/g.cols], quant.F32Input(xs), int(g.cols), opt)
+		err := x.eachChunk(g, g.cols, func(e0, e1 int64, in quant.Input) error {
+			err := quant.Int8RowScales(g.scb[e0/g.cols:e1/g.cols], in, int(g.cols), opt)
 			if err != nil {
 				return x.tensorErr(g, e0, err)
 			}
@@ -499,13 +499,13 @@ func (x *stExec) ensureStats(g *bnbGroup) error {
 	}
 	bs := int64(g.bs)
 	absmax := make([]float32, (g.n+bs-1)/bs)
-	err := x.eachChunk(g, bs, func(e0, e1 int64, xs []float32) error {
+	err := x.eachChunk(g, bs, func(e0, e1 int64, in quant.Input) error {
 		a := absmax[e0/bs : (e1+bs-1)/bs]
 		var err error
 		if g.cpu {
-			err = quant.Absmax4BitCPU(a, quant.F32Input(xs), g.bs, opt)
+			err = quant.Absmax4BitCPU(a, in, g.bs, opt)
 		} else {
-			err = quant.Absmax4Bit(a, quant.F32Input(xs), g.bs, opt)
+			err = quant.Absmax4Bit(a, in, g.bs, opt)
 		}
 		if err != nil {
 			return x.tensorErr(g, e0, err)
@@ -568,7 +568,7 @@ func (x *stExec) encode4Bit(g *bnbGroup) error {
 		g.absmax = make([]float32, blocks)
 	}
 	opt := x.qopt()
-	return x.eachChunk(g, unit, func(e0, e1 int64, xs []float32) error {
+	return x.eachChunk(g, unit, func(e0, e1 int64, in quant.Input) error {
 		b0, b1 := e0/bs, (e1+bs-1)/bs
 		var absmax []float32
 		if nestedQ {
@@ -579,9 +579,9 @@ func (x *stExec) encode4Bit(g *bnbGroup) error {
 		packed := x.out.buffer(int(e1-e0+1) / 2)
 		var err error
 		if g.cpu {
-			err = quant.Quantize4BitCPU(packed, absmax, quant.F32Input(xs), g.typ, g.bs, opt)
+			err = quant.Quantize4BitCPU(packed, absmax, in, g.typ, g.bs, opt)
 		} else {
-			err = quant.Quantize4Bit(packed, absmax, quant.F32Input(xs), g.typ, g.bs, opt)
+			err = quant.Quantize4Bit(packed, absmax, in, g.typ, g.bs, opt)
 		}
 		if err != nil {
 			return x.tensorErr(g, e0, err)
@@ -602,7 +602,7 @@ func (x *stExec) encode4Bit(g *bnbGroup) error {
 				return x.tensorErr(g, e0, err)
 			}
 		}
-		if err := x.stats4Bit(g, packed, decAbs, xs); err != nil {
+		if err := x.stats4Bit(g, packed, decAbs, in); err != nil {
 			return x.tensorErr(g, e0, err)
 		}
 		return x.out.send(packed)
@@ -616,36 +616,32 @@ func growF32(buf *[]float32, n int) []float32 {
 	return (*buf)[:n]
 }
 
-// stats4Bit decodes a chunk as a loader would (in the source's dtype) and
-// adds its error to the weight's statistics.
-func (x *stExec) stats4Bit(g *bnbGroup, packed []uint8, absmax, xs []float32) error {
-	n := len(xs)
-	ys := growF32(&x.ys, n)
-	opt := x.qopt()
-	switch g.w.Sources[0].DType {
-	case "BF16", "F16":
-		if g.w.Sources[0].Decode == nil {
-			if cap(x.dec) < n {
-				x.dec = make([]uint16, n)
-			}
-			d := x.dec[:n]
-			out, in := quant.BF16Output(d), quant.BF16Input(d)
-			if g.w.Sources[0].DType == "F16" {
-				out, in = quant.F16Output(d), quant.F16Input(d)
-			}
-			if err := quant.Dequantize4Bit(out, packed, absmax, g.typ, g.bs, opt); err != nil {
-				return err
-			}
-			in.Float32(ys)
-			break
+// stats4Bit decodes a chunk (to float32) and adds its error against the
+// source values to the weight's statistics: in pieces of whole blocks, each
+// widened and decoded while it is in cache, on the worker threads, merged
+// in order, so the figures do not depend on the thread count.
+func (x *stExec) stats4Bit(g *bnbGroup, packed []uint8, absmax []float32, in quant.Input) error {
+	bs := g.bs
+	piece := max(bs, (1<<15)/bs*bs)
+	n := in.Len()
+	parts := make([]quant.ErrorStats, (n+piece-1)/piece)
+	err := parallel.Run(n, piece, parallel.Options{Threads: x.opt.Threads, Cancelled: x.cancelled}, func(lo, hi int, scratch *[]float32) error {
+		if len(*scratch) < 2*piece {
+			*scratch = make([]float32, 2*piece)
 		}
-		fallthrough
-	default:
-		if err := quant.Dequantize4Bit(quant.F32Output(ys), packed, absmax, g.typ, g.bs, opt); err != nil {
+		xs, ys := (*scratch)[:hi-lo], (*scratch)[piece:piece+hi-lo]
+		in.Float32Range(xs, lo, hi)
+		err := quant.Dequantize4Bit(quant.F32Output(ys), packed[lo/2:(hi+1)/2], absmax[lo/bs:(hi+bs-1)/bs], g.typ, bs, quant.Options{Threads: 1})
+		if err != nil {
 			return err
 		}
+		parts[lo/piece].AddDiff(xs, ys)
+		return nil
+	})
+	for _, p := range parts {
+		g.stats.Merge(p)
 	}
-	return x.addStats(&g.stats, xs, ys)
+	return err
 }
 
 // addStats accumulates the error of ys against xs in fixed pieces, on the
@@ -671,8 +667,9 @@ func (x *stExec) encodeInt8(g *bnbGroup) error {
 	}
 	opt := x.qopt()
 	var scb []float32
-	err := x.eachChunk(g, g.cols, func(e0, e1 int64, xs []float32) error {
+	err := x.eachChunk(g, g.cols, func(e0, e1 int64, in quant.Input) error {
 		r0, r1 := e0/g.cols, e1/g.cols
+		xs := x.widen(in)
 		buf := x.out.buffer(int(e1 - e0))
 		q := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf))
 		scb = growF32(&scb, int(r1-r0))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wick-ml/wick/io/safetensors"
@@ -310,8 +311,21 @@ func TestSafetensorsPlanDeterministic(t *testing.T) {
 	var ref map[string][]byte
 	for i, opt := range []Options{{Threads: 1}, {Threads: 4, ChunkElements: 16384}, {Threads: 2, ChunkElements: 1}} {
 		out := filepath.Join(t.TempDir(), "o")
+		var last, total atomic.Int64
+		opt.Progress = func(d, tot int64, _ int) {
+			for {
+				l := last.Load()
+				if d <= l || last.CompareAndSwap(l, d) {
+					break
+				}
+			}
+			total.Store(tot)
+		}
 		if _, err := Execute(context.Background(), fx.plan("nf4", true, "cuda", 64), out, opt); err != nil {
 			t.Fatal(err)
+		}
+		if last.Load() != total.Load() || total.Load() == 0 {
+			t.Errorf("options %+v: progress ended at %d of %d", opt, last.Load(), total.Load())
 		}
 		got := readOut(t, out)
 		if i == 0 {
@@ -362,6 +376,23 @@ func TestSafetensorsPlanFailures(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(parent); len(es) != 0 {
 		t.Errorf("a cancelled conversion left %v", es)
+	}
+
+	// cancelled in the middle (as Ctrl-C does through the C ABI): nothing written
+	for _, third := range []int64{1, 2} {
+		ctx, cancel := context.WithCancel(context.Background())
+		opt := Options{ChunkElements: 16384, Threads: 2, Progress: func(done, total int64, _ int) {
+			if done >= total*third/3 {
+				cancel()
+			}
+		}}
+		if _, err := Execute(ctx, fx.plan("nf4", true, "cuda", 64), out, opt); !errors.Is(err, quant.ErrCancelled) {
+			t.Errorf("cancelled after %d/3 of the work: %v", third, err)
+		}
+		cancel()
+		if es, _ := os.ReadDir(parent); len(es) != 0 {
+			t.Errorf("a conversion cancelled midway left %v", es)
+		}
 	}
 
 	// an existing output: refused, then replaced with Overwrite if it is a model directory

@@ -63,17 +63,21 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import (
     BnbOptionError,
+    ConfigError,
+    ModelFileNotFoundError,
     ModelFormatError,
     PlanError,
     TensorShapeError,
     UnsupportedArchitectureError,
 )
-from .load import ModelParts, read_model_dir, read_safetensors_header
+from .load import ModelParts, _read_json, list_checkpoint, read_safetensors_header
 from .plan import SCHEMA_VERSION, SourceRef
+from .tokenizer import TokenizerFiles
 
 __all__ = ["FORMATS", "BnbOptions", "BnbPlan", "StTensor", "OutFile", "build_bnb_plan", "bnb_linear_weights",
            "format_bnb_plan_table", "parse_size"]
@@ -405,6 +409,19 @@ def _natural_key(name: str) -> Tuple:
     return (group, parts)
 
 
+def _read_model(model: Union[str, os.PathLike[str]]) -> ModelParts:
+    """config.json and the checkpoint's tensor listing (the tokenizer files
+    are copied, not parsed)."""
+    d = Path(model)
+    if not d.is_dir():
+        raise ModelFileNotFoundError(f"convert: model directory {str(d)!r} does not exist or is not a directory", str(d))
+    config = _read_json(d / "config.json", True, ConfigError)
+    if not isinstance(config, dict):
+        raise ConfigError("convert: config.json: must hold a JSON object", "config.json")
+    return ModelParts(config=config, tokenizer=TokenizerFiles(), tensors=list_checkpoint(d, read_safetensors_header),
+                      dir_name=d.resolve().name, model_dir=str(d.resolve()))
+
+
 def _quant_state_json(qt: str, blocksize: int, dtype: str, shape: Sequence[int], nested: bool) -> Dict[str, Any]:
     """The JSON bitsandbytes packs (json.dumps of the state's non-tensor
     entries, in as_dict order), and where the nested offset goes."""
@@ -469,7 +486,7 @@ def build_bnb_plan(model: Union[str, os.PathLike[str], ModelParts], options: Opt
     elif kwargs:
         raise BnbOptionError(f"convert: give options or keyword arguments, not both ({sorted(kwargs)})")
     o = options
-    parts = model if isinstance(model, ModelParts) else read_model_dir(model, read_safetensors_header)
+    parts = model if isinstance(model, ModelParts) else _read_model(model)
     config = dict(parts.config)
     if config.get("quantization_config") is not None:
         qc = config["quantization_config"]
