@@ -20,10 +20,15 @@ PY := $(VENV)/bin/python
 GO ?= go
 LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
 BNB_PACKAGES ?= torch==2.11.0 transformers==4.57.6 accelerate==1.16.0 bitsandbytes==0.50.2
-GO_SOURCES := $(shell find quant io export internal -name '*.go' -not -name '*_test.go' 2>/dev/null) export/wick.h go.mod go.sum
+# Every file the library is built from, as `go list` reports them (the same
+# list the source distribution takes; see build_native.py).
+GO_SOURCES := $(shell $(PYTHON) build_native.py --sources)
 LIB := python/wick/_lib/libwick.so
+# The test suite's build of the library: with the wick_debug_* test hooks
+# (build tag wick_testhooks), which release builds leave out.
+TESTLIB := build/test-lib/libwick.so
 
-.PHONY: all setup lib test test-bnb gotest pytest bench bench-quick demo lint fmt clean llama bnb
+.PHONY: all setup lib test gotest pytest bench bench-quick demo lint fmt clean llama test-bnb bnb
 
 all: test
 
@@ -40,8 +45,19 @@ $(VENV)/.installed: pyproject.toml setup.py build_native.py
 setup: $(VENV)/.installed
 
 # llama-cpp-python (compiles llama.cpp) for the tests that run llama.cpp itself.
+# The build takes about 9 minutes on 2 cores (seconds when pip has a wheel
+# cached): its output goes to a log, and every 30 s the build step it has
+# reached (cmake/ninja's [n/N] or [ n%]) is shown.
+LLAMA_LOG := $(VENV)/llama-cpp-python-build.log
 $(VENV)/.llama: | $(VENV)/.installed
-	$(PY) -m pip install -q "$(LLAMA_CPP_PYTHON)"
+	@echo "installing $(LLAMA_CPP_PYTHON): compiles llama.cpp, about 9 minutes on 2 cores (log: $(LLAMA_LOG))"
+	@$(PY) -m pip install -v "$(LLAMA_CPP_PYTHON)" > $(LLAMA_LOG) 2>&1 & pid=$$!; start=$$(date +%s); n=0; \
+	while kill -0 $$pid 2>/dev/null; do \
+		sleep 5; n=$$((n + 1)); kill -0 $$pid 2>/dev/null || break; [ $$((n % 6)) -eq 0 ] || continue; \
+		step=$$(grep -Eo '^ *\[ *[0-9]+(/[0-9]+|%)\]' $(LLAMA_LOG) | tail -n 1 | tr -d ' '); \
+		t=$$(( $$(date +%s) - start )); printf '  %d:%02d  %s\n' $$((t / 60)) $$((t % 60)) "$${step:-preparing the build}"; \
+	done; \
+	if ! wait $$pid; then tail -n 40 $(LLAMA_LOG); echo "error: installing $(LLAMA_CPP_PYTHON) failed (log: $(LLAMA_LOG))"; exit 1; fi
 	@touch $@
 
 llama: $(VENV)/.llama
@@ -57,7 +73,10 @@ bnb: $(VENV)/.bnb
 $(LIB): $(GO_SOURCES) | $(VENV)/.installed
 	$(PY) build_native.py
 
-lib: $(LIB)
+$(TESTLIB): $(GO_SOURCES) | $(VENV)/.installed
+	$(PY) build_native.py --test-hooks
+
+lib: $(LIB) $(TESTLIB)
 
 test: setup lib $(if $(WITH_LLAMA),llama) $(if $(WITH_BNB),bnb) gotest pytest
 
@@ -75,8 +94,9 @@ gotest:
 	@if [ "$$($(GO) env GOARCH)" = amd64 ] && grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then \
 		echo "GOAMD64=v3 $(GO) test -short ./quant/..."; GOAMD64=v3 $(GO) test -short ./quant/...; \
 	else echo "skipping the GOAMD64=v3 run: this CPU has no AVX2/FMA"; fi
-	# exhaustive checks (all 2^32 float32 inputs), too slow under -race
-	$(GO) test -run 'Exhaustive' ./quant/...
+	# exhaustive checks (all 2^32 float32 inputs: minutes), too slow under -race;
+	# -v shows each test and, every 20 s, how far it is
+	$(GO) test -v -run 'Exhaustive' ./quant/...
 
 # pytest exits 5 when it collects no test: that is a failure too.
 pytest: setup lib

@@ -2,7 +2,7 @@
 """Conversion benchmark: peak RSS and wall time of a whole-model conversion.
 
     python bench/convert_bench.py [--model DIR] [--types Q8_0 Q4_K_M] [--threads N] [--no-gguf] [--no-bnb]
-                                  [--bnb-python PYTHON]
+                                  [--bnb-python PYTHON] [--fp8-repeats N]
 
 Converts a Llama-3.2-1B-shaped bf16 model (written once by
 bench/make_synthetic_1b.py into ``--model``, default ``bench/.cache/synth-1b``;
@@ -15,18 +15,24 @@ byte-identically; its own time is printed as the stand-in for the first of
 llama.cpp's two steps), at the same thread count, and prints the ratios.
 
 The issue's targets: peak RSS ≤ 0.5× llama-quantize's, wall time ≤ 0.5× of
-llama.cpp's two steps.
+llama.cpp's two steps. Results are appended to bench/results/convert-latest.json.
 
-Then the bitsandbytes output: ``wick convert --format bnb-nf4`` (NF4, double
-quantization, blocks of 64: a directory transformers loads), its wall time and
-peak RSS, beside bitsandbytes' own CPU quantization of the same weights
-(``bitsandbytes.functional.quantize_4bit(w, blocksize=64, quant_type="nf4",
-compress_statistics=True)`` on every linear weight, at the same torch thread
-count; only the quantization calls are timed, not reading the weights nor
-writing anything) where torch and bitsandbytes are importable by
-``--bnb-python`` (default: this Python). Target: Wick ≥ 10× faster.
+Quantized input (``--fp8-repeats N``, default 2; 0 skips it): the same
+model's linear weights as an FP8 checkpoint with 128x128 block scales and as
+its exact bfloat16 twin (bench/make_synthetic_fp8.py, written once into
+``bench/.cache/synth-1b-fp8`` and ``…-fp8-bf16``), each converted to Q4_K_M,
+interleaved N times; the medians of wall and CPU time and their ratio
+(target ≤ 1.1×), and whether the two files hold the same tensor bytes.
 
-Results are written to bench/results/convert-latest.json.
+The bitsandbytes output (``--no-bnb`` skips it): ``wick convert --format
+bnb-nf4`` (NF4, double quantization, blocks of 64: a directory transformers
+loads), its wall and CPU time and peak RSS, beside bitsandbytes' own CPU
+quantization of the same weights (``bitsandbytes.functional.quantize_4bit(w,
+blocksize=64, quant_type="nf4", compress_statistics=True)`` on every linear
+weight, at the same torch thread count; only the quantization calls are
+timed, not reading the weights nor writing anything) where torch and
+bitsandbytes are importable by ``--bnb-python`` (default: this Python).
+Target: Wick ≥ 10× faster.
 """
 
 from __future__ import annotations
@@ -113,6 +119,7 @@ def main() -> int:
     ap.add_argument("--types", nargs="*", default=["Q8_0", "Q4_0", "Q4_K_M"])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--out", type=Path, default=HERE / ".cache")
+    ap.add_argument("--fp8-repeats", type=int, default=2)
     ap.add_argument("--no-gguf", action="store_true", help="skip the GGUF targets")
     ap.add_argument("--no-bnb", action="store_true", help="skip the bitsandbytes output")
     ap.add_argument("--bnb-python", default=sys.executable,
@@ -166,12 +173,42 @@ def main() -> int:
                      f" (×{w['wall_s'] / q['wall_s']:.2f} of llama-quantize alone)")
         print(line, flush=True)
         rows.append(row)
+    if args.fp8_repeats > 0 and not args.no_gguf:
+        rows.append(fp8_row(wick, args))
     if not args.no_bnb:
         rows.append(bnb_row(args, wick))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "convert-latest.json").write_text(json.dumps(
         {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))
     return 0
+
+
+def fp8_row(wick: list, args) -> dict:
+    """Q4_K_M from an FP8 checkpoint beside the same weights in bf16."""
+    import statistics
+
+    fp8, bf16 = args.model.parent / (args.model.name + "-fp8"), args.model.parent / (args.model.name + "-fp8-bf16")
+    if not (fp8 / "model.safetensors").exists() or not (bf16 / "model.safetensors").exists():
+        print(f"writing the FP8 model and its bf16 twin to {fp8}, {bf16} (once) ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "make_synthetic_fp8.py"), str(fp8), str(bf16)], check=True)
+    runs: dict = {"fp8": [], "bf16": []}
+    for _ in range(args.fp8_repeats):
+        for kind, src in (("bf16", bf16), ("fp8", fp8)):
+            runs[kind].append(measured(wick + ["convert", str(src), "-o", str(args.out / f"synth-{kind}-Q4_K_M.gguf"),
+                                               "--type", "Q4_K_M", "--force", "--no-progress", "--threads", str(args.threads)]))
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall_s", "cpu_s", "peak_rss_mib")} for k, v in runs.items()}
+    import wick as _wick
+    with _wick.gguf.open(args.out / "synth-fp8-Q4_K_M.gguf") as a, _wick.gguf.open(args.out / "synth-bf16-Q4_K_M.gguf") as b:
+        same = list(a.tensors) == list(b.tensors) and all(
+            bytes(a.raw(n).data) == bytes(b.raw(n).data) for n in a.tensors)
+    row = {"type": "Q4_K_M from FP8", "threads": args.threads, "fp8": med["fp8"], "bf16": med["bf16"],
+           "wall_ratio": med["fp8"]["wall_s"] / med["bf16"]["wall_s"],
+           "cpu_ratio": med["fp8"]["cpu_s"] / med["bf16"]["cpu_s"], "same_tensors": same, "repeats": args.fp8_repeats}
+    print(f"  Q4_K_M from FP8 (128x128 blocks) {med['fp8']['wall_s']:6.1f} s ({med['fp8']['cpu_s']:6.1f}) "
+          f"{med['fp8']['peak_rss_mib']:6.0f} MiB | same weights in bf16 {med['bf16']['wall_s']:6.1f} s "
+          f"({med['bf16']['cpu_s']:6.1f}) {med['bf16']['peak_rss_mib']:6.0f} MiB | wall ×{row['wall_ratio']:.2f}, "
+          f"CPU ×{row['cpu_ratio']:.2f} (target ≤ 1.1); tensors {'identical' if same else 'DIFFER'}", flush=True)
+    return row
 
 
 if __name__ == "__main__":

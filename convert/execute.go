@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -41,27 +44,53 @@ type Options struct {
 }
 
 // TensorReport is what was written for one tensor and how far its values
-// moved (against the float32 widening of the source).
+// moved (against the float32 widening of the source). Its JSON form is the
+// report schema the Python package reads (python/wick/convert/report.py
+// takes its field names from these tags and restates none).
 type TensorReport struct {
 	Name      string  `json:"name"`
 	Type      string  `json:"type"`
-	Shape     []int64 `json:"shape"`
+	Shape     []int64 `json:"shape"` // ggml order: Shape[0] is the row length
 	Source    string  `json:"source_dtype"`
 	Elements  int64   `json:"elements"`
 	Bytes     int64   `json:"bytes"`
-	RMSE      float64 `json:"rmse"`
-	MaxAbsErr float64 `json:"max_abs_err"`
-	SumSqErr  float64 `json:"sum_sq_err"`
-	SumSq     float64 `json:"sum_sq"`
+	RMSE      Float   `json:"rmse"`
+	MaxAbsErr Float   `json:"max_abs_err"`
+	SumSqErr  Float   `json:"sum_sq_err"`
+	SumSq     Float   `json:"sum_sq"`
 }
 
-// Report describes a finished conversion.
+// Report describes a finished conversion. Marshalled as JSON it is what
+// wick_convert returns.
 type Report struct {
-	Output   string         `json:"output"`
-	Tensors  []TensorReport `json:"tensors"`
-	Elements int64          `json:"elements"`
-	Bytes    int64          `json:"bytes"` // tensor data bytes
-	Seconds  float64        `json:"seconds"`
+	Output    string         `json:"output"`
+	Target    string         `json:"target"` // the plan's target, as given
+	Files     []string       `json:"files"`  // Output, or the parts of a split model
+	Tensors   []TensorReport `json:"tensors"`
+	Elements  int64          `json:"elements"`
+	Bytes     int64          `json:"bytes"`      // tensor data bytes
+	FileBytes int64          `json:"file_bytes"` // the files: metadata, tensor data, padding
+	Seconds   float64        `json:"seconds"`
+}
+
+// Float is a float64 whose JSON form is a number, or the string "nan",
+// "inf" or "-inf" (which JSON numbers cannot express), as in the metadata
+// JSON of io/gguf.
+type Float float64
+
+// MarshalJSON encodes f as described above (the shortest decimal that
+// parses back to f).
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"nan"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
 }
 
 // NonFiniteError reports a NaN or ±Inf weight (the row counts across the
@@ -73,14 +102,31 @@ type NonFiniteError struct {
 	Type   string
 }
 
+// InvalidDataError reports encoded data llama-quantize would refuse
+// ("quantized data validation failed"): a value or block scale that came
+// out infinite (a weight beyond the float16 range in an F16 tensor, or a
+// block whose float16 scale overflows).
+type InvalidDataError struct {
+	Row  int64
+	What string
+	Type string
+}
+
+func (e *InvalidDataError) Error() string {
+	return fmt.Sprintf("row %d encodes to %s in %s, which llama-quantize refuses (\"quantized data validation failed\"): "+
+		"the weights are too large for the type", e.Row, e.What, e.Type)
+}
+
 func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("element %d of row %d is %v; %s needs finite values", e.Column, e.Row, e.Value, e.Type)
 }
 
 // Execute writes the GGUF file the plan describes to out and returns the
-// report. The file is written to a temporary file beside out and renamed
-// into place on success; on any error or cancellation (ctx) nothing is left
-// behind.
+// report. The file is written to a temporary file beside out (an unnamed
+// one on Linux, which even SIGKILL cannot leave behind) and put in place on
+// success; on any error or cancellation (ctx) nothing is left behind. With
+// Plan.Split, out less a ".gguf" suffix names the parts, which appear
+// together (Report.Output is then the first).
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
 	if p.Format == FormatSafetensors {
 		return executeSafetensors(ctx, p, out, opt) // a model directory (stwrite.go)
@@ -127,7 +173,12 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	if opt.Overwrite {
 		wopts = append(wopts, gguf.Overwrite())
 	}
-	w, err := gguf.Create(out, wopts...)
+	target := out
+	if s := p.Split; s != nil {
+		wopts = append(wopts, gguf.WithSplit(gguf.Split{MaxBytes: s.MaxBytes, MaxTensors: s.MaxTensors}))
+		target = strings.TrimSuffix(out, ".gguf")
+	}
+	w, err := gguf.Create(target, wopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -147,15 +198,20 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 			return nil, err
 		}
 	}
+	// The header now: existing parts or split limits too small fail before any work.
+	if _, err := w.Write(nil); err != nil {
+		return nil, err
+	}
 
 	chunk := opt.ChunkElements
 	if chunk <= 0 {
 		chunk = 4 << 20
 	}
 	var done atomic.Int64
-	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total}
+	x := &executor{ctx: ctx, opt: opt, chunk: chunk, out: newPipeline(w), im: im, done: &done, total: total,
+		validate: p.validates()}
 	defer x.out.stop()
-	rep = &Report{Output: out}
+	rep = &Report{Output: out, Target: p.Target}
 	for i, t := range p.Tensors {
 		x.tensor = i
 		tr, err := x.write(t, src)
@@ -171,6 +227,16 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
+	}
+	rep.Files = []string{out}
+	if p.Split != nil {
+		rep.Files = w.SplitPaths()
+		rep.Output = rep.Files[0]
+	}
+	for _, f := range rep.Files {
+		if fi, err := os.Stat(f); err == nil {
+			rep.FileBytes += fi.Size()
+		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
@@ -197,9 +263,11 @@ type executor struct {
 	done   *atomic.Int64
 	total  int64
 	tensor int
-	win    []byte    // source windows that are copied (see view.go)
-	stage  []byte    // gathered chunks
-	f32    []float32 // chunks converted to float32
+	// validate checks encoded chunks as llama-quantize does (Plan.validates)
+	validate bool
+	win      []byte    // source windows that are copied (see view.go)
+	stage    []byte    // gathered chunks
+	f32      []float32 // chunks converted to float32
 }
 
 // pipeline writes encoded chunks on its own goroutine, in order, while the
@@ -216,11 +284,12 @@ type pipeline struct {
 }
 
 func newPipeline(w interface{ Write([]byte) (int, error) }) *pipeline {
-	p := &pipeline{jobs: make(chan []byte, 2), acks: make(chan error, 2)}
-	go func() {
-		for b := range p.jobs {
+	jobs, acks := make(chan []byte, 2), make(chan error, 2)
+	p := &pipeline{jobs: jobs, acks: acks}
+	go func() { // the channels, not p's fields, which stop() clears
+		for b := range jobs {
 			_, err := w.Write(b)
-			p.acks <- err
+			acks <- err
 		}
 	}()
 	return p
@@ -348,6 +417,18 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 			}
 			return err
 		}
+		if x.validate {
+			var bad *quant.InvalidDataError
+			if err := quant.ValidateRows(tr.Type, buf); errors.As(err, &bad) {
+				perRow := int64(rowBytes / tr.BlockBytes)
+				if tr.BlockSize == 1 {
+					perRow = int64(n0)
+				}
+				return &InvalidDataError{Row: firstRow + bad.Block/perRow, What: bad.What, Type: tr.Name}
+			} else if err != nil {
+				return err
+			}
+		}
 		return x.out.send(buf)
 	}
 
@@ -435,10 +516,10 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 		}
 		outRow += rows
 	}
-	rep.RMSE = stats.RMSE()
-	rep.MaxAbsErr = stats.MaxAbs
-	rep.SumSqErr = stats.SumSqErr
-	rep.SumSq = stats.SumSq
+	rep.RMSE = Float(stats.RMSE())
+	rep.MaxAbsErr = Float(stats.MaxAbs)
+	rep.SumSqErr = Float(stats.SumSqErr)
+	rep.SumSq = Float(stats.SumSq)
 	return rep, nil
 }
 
@@ -455,6 +536,11 @@ func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowByte
 	rep.Source = s.Decode.Method
 	n0 := t.Shape[0]
 	rows := elements(t.Shape) / n0
+	order, err := t.passThroughRows() // nil: in order
+	if err != nil {
+		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+	}
+	rb := int64(rowBytes)
 	maxRows := int64(max(1, x.chunk/int(n0)))
 	for r := int64(0); r < rows; r += maxRows {
 		if x.cancelled() {
@@ -462,8 +548,16 @@ func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowByte
 		}
 		hi := min(rows, r+maxRows)
 		buf := x.out.buffer(int(hi-r) * rowBytes)
-		if err := raw.ReadRawRows(buf, r, hi); err != nil {
-			return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+		if order == nil {
+			if err := raw.ReadRawRows(buf, r, hi); err != nil {
+				return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+			}
+		} else {
+			for k := r; k < hi; k++ {
+				if err := raw.ReadRawRows(buf[(k-r)*rb:(k-r+1)*rb], order[k], order[k]+1); err != nil {
+					return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+				}
+			}
 		}
 		if err := x.out.send(buf); err != nil {
 			return rep, err

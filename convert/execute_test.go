@@ -335,6 +335,90 @@ func TestExecuteWithImatrix(t *testing.T) {
 	}
 }
 
+func TestReportJSON(t *testing.T) {
+	rep := Report{Output: "o.gguf", Target: "Q8_0", Files: []string{"o.gguf"}, Elements: 2, Bytes: 68, FileBytes: 1000, Seconds: 0.5,
+		Tensors: []TensorReport{
+			{Name: "a", Type: "Q8_0", Shape: []int64{32, 2}, Source: "BF16", Elements: 64, Bytes: 68,
+				RMSE: 0.25, MaxAbsErr: Float(math.NaN()), SumSqErr: Float(math.Inf(1)), SumSq: Float(math.Inf(-1))},
+		}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"output":"o.gguf","target":"Q8_0","files":["o.gguf"],"tensors":[{"name":"a","type":"Q8_0","shape":[32,2],` +
+		`"source_dtype":"BF16","elements":64,"bytes":68,"rmse":0.25,"max_abs_err":"nan","sum_sq_err":"inf",` +
+		`"sum_sq":"-inf"}],"elements":2,"bytes":68,"file_bytes":1000,"seconds":0.5}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	for _, f := range []float64{0.1, 1e-300, 123456789, -0.0} {
+		b, _ := Float(f).MarshalJSON()
+		var back float64
+		if err := json.Unmarshal(b, &back); err != nil || back != f {
+			t.Fatalf("%v -> %s -> %v, %v", f, b, back, err)
+		}
+	}
+}
+
+// A split plan writes the parts gguf.WithSplit makes of the single file,
+// and requantizing reads a split model given its first part.
+func TestExecuteSplit(t *testing.T) {
+	fx := newFixture(t)
+	single := filepath.Join(fx.dir, "single.gguf")
+	if _, err := Execute(context.Background(), fx.plan("Q4_K"), single, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := fx.plan("Q4_K")
+	p.Split = &Split{MaxTensors: 2}
+	rep, err := Execute(context.Background(), p, filepath.Join(fx.dir, "split.gguf"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"split-00001-of-00003.gguf", "split-00002-of-00003.gguf", "split-00003-of-00003.gguf"}
+	if len(rep.Files) != 3 || rep.Output != rep.Files[0] {
+		t.Fatalf("report: output %s, files %v", rep.Output, rep.Files)
+	}
+	for i, f := range rep.Files {
+		if f != filepath.Join(fx.dir, want[i]) {
+			t.Errorf("part %d: %s, want %s", i+1, f, want[i])
+		}
+	}
+	s, err := gguf.Open(single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := gguf.OpenModel(rep.Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, ti := range s.Tensors() {
+		a, _ := s.TensorData(ti.Name)
+		b, err := m.TensorData(ti.Name)
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: split data differs (%v)", ti.Name, err)
+		}
+	}
+	// The split model as a source: requantize its F32 norm, F16 d and F32 rope_freqs.
+	src := func(name, dtype string, shape ...int64) Source {
+		return Source{File: rep.Files[0], Tensor: name, DType: dtype, Shape: shape, Format: "gguf"}
+	}
+	rq := &Plan{Schema: SchemaVersion, Alignment: 32, Metadata: p.Metadata, Tensors: []Tensor{
+		{Name: "n", Shape: []int64{W}, Type: "F16", NBytes: 2 * W, Sources: []Source{src("output_norm.weight", "F32", W)}},
+		{Name: "d", Shape: []int64{W, 2}, Type: "F32", NBytes: 8 * W, Sources: []Source{src("d", "F16", 2, W)}},
+		{Name: "r", Shape: []int64{32}, Type: "F32", NBytes: 128, Sources: []Source{src("rope_freqs.weight", "F32", 32)}},
+	}}
+	if _, err := Execute(context.Background(), rq, filepath.Join(fx.dir, "rq.gguf"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// A split plan with both limits is refused before anything is opened.
+	p.Split = &Split{MaxTensors: 2, MaxBytes: 10}
+	if _, err := Execute(context.Background(), p, filepath.Join(fx.dir, "x.gguf"), Options{}); err == nil || !strings.Contains(err.Error(), "exactly one") {
+		t.Errorf("both limits: %v", err)
+	}
+}
+
 // Test decoders: "test_double" yields twice the stored F32 values (a
 // transposed logical shape, to exercise windows of decoded rows);
 // "test_q8" passes the stored bytes through as Q8_0 blocks.
@@ -419,5 +503,50 @@ func TestExecuteDecodedAndPassThroughSources(t *testing.T) {
 	p.Tensors[1].NBytes = 8 * W
 	if _, err := Execute(context.Background(), p, out, Options{Overwrite: true}); err == nil || !strings.Contains(err.Error(), "pass-through") {
 		t.Fatalf("want a pass-through error, got %v", err)
+	}
+}
+
+// Plans that reproduce llama-quantize validate what they encode as it does
+// (ggml_validate_row_data): a weight beyond the float16 range written F16,
+// or a block whose float16 scale overflows, is an error naming the row.
+// Converter-only plans write such values as the converter does (±Inf).
+func TestExecuteValidatesLikeLlamaQuantize(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]float32, 4*W)
+	for i := range big {
+		big[i] = 0.5
+	}
+	big[2*W+7] = 70000 // row 2: beyond float16
+	big[3*W+9] = 3e38  // row 3: its Q8_0 block scale overflows float16
+	st := []safetensors.Tensor{{Name: "w", DType: safetensors.F32, Shape: []int64{4, W}, Data: f32Bytes(big)}}
+	if err := safetensors.WriteFile(filepath.Join(dir, "m.safetensors"), st, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(typ, ref string, firstRow int64) *Plan {
+		tr, _ := quant.Lookup(typ)
+		rb, _ := tr.RowBytes(W)
+		return &Plan{Schema: SchemaVersion, ModelDir: &dir, Reference: ref, Tensors: []Tensor{{
+			Name: "w", Shape: []int64{W, 4 - firstRow}, Type: typ, NBytes: int64(rb) * (4 - firstRow),
+			Sources: []Source{{File: "m.safetensors", Tensor: "w", DType: "F32", Shape: []int64{4, W}}},
+			Parts:   []Part{{Source: 0, Shape: []int64{4 - firstRow, W}, Strides: []int64{W, 1}, Offset: firstRow * W}},
+		}}}
+	}
+	for _, tc := range []struct {
+		typ      string
+		firstRow int64
+		wantRow  int64
+	}{{"F16", 0, 2}, {"Q8_0", 3, 0}} {
+		out := filepath.Join(t.TempDir(), "o.gguf")
+		_, err := Execute(context.Background(), plan(tc.typ, "convert+quantize", tc.firstRow), out, Options{})
+		var inv *InvalidDataError
+		if !errors.As(err, &inv) || inv.Row != tc.wantRow || !strings.Contains(err.Error(), "llama-quantize refuses") {
+			t.Fatalf("%s: want an InvalidDataError for row %d, got %v", tc.typ, tc.wantRow, err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: an output was left: %v", tc.typ, err)
+		}
+		if _, err := Execute(context.Background(), plan(tc.typ, "convert", tc.firstRow), out, Options{Overwrite: true}); err != nil {
+			t.Fatalf("%s: the converter writes it; so does a convert-only plan: %v", tc.typ, err)
+		}
 	}
 }

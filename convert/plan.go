@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
@@ -25,16 +26,36 @@ import (
 const SchemaVersion = 3
 
 // Plan is a conversion plan (schema 3). Fields the executor does not need
-// (architecture, target, reasons) are ignored.
+// (architecture, reasons) are ignored; the target is copied into the report.
 type Plan struct {
 	Schema      int       `json:"schema"`
 	Format      string    `json:"format"` // FormatGGUF (or "") or FormatSafetensors
+	Target      string    `json:"target"`
 	ModelDir    *string   `json:"model_dir"`
 	Alignment   int       `json:"alignment"`
 	ImatrixFile *string   `json:"imatrix_file"`
 	Metadata    []gguf.KV `json:"metadata"`
 	Tensors     []Tensor  `json:"tensors"`
 	Files       []OutFile `json:"files"` // FormatSafetensors: the output directory's files
+	// Split, if set, writes a split model (set by the executor's caller,
+	// not the planner).
+	Split *Split `json:"split"`
+	// Reference names the llama.cpp pipeline the file reproduces; when it
+	// includes llama-quantize ("quantize"), every encoded chunk is
+	// validated as llama-quantize validates what it writes
+	// (quant.ValidateRows), and data it would refuse is an error.
+	Reference string `json:"reference"`
+}
+
+// validates reports whether encoded data is checked as llama-quantize does.
+func (p *Plan) validates() bool { return strings.Contains(p.Reference, "quantize") }
+
+// Split asks for a split model as llama-gguf-split writes it (see
+// gguf.WithSplit): exactly one limit is set. The output name, less a
+// ".gguf" suffix, is the prefix of the parts' names.
+type Split struct {
+	MaxBytes   int64 `json:"max_bytes"`   // --split-max-size, in bytes
+	MaxTensors int   `json:"max_tensors"` // --split-max-tensors
 }
 
 // Tensor is one output tensor. Its values, in row-major order (rows of
@@ -173,6 +194,9 @@ func (p *Plan) check() error {
 			return planErr("", "alignment %d needs a matching %s UINT32 entry", p.Alignment, gguf.KeyAlignment)
 		}
 	}
+	if s := p.Split; s != nil && (s.MaxBytes < 0 || s.MaxTensors < 0 || (s.MaxBytes > 0) == (s.MaxTensors > 0)) {
+		return planErr("", "split %+v: set exactly one of max_bytes and max_tensors, positive", *s)
+	}
 	seen := map[string]bool{}
 	for i := range p.Tensors {
 		t := &p.Tensors[i]
@@ -192,7 +216,7 @@ func (t *Tensor) check(haveImatrix bool) error {
 	if !ok {
 		return planErr(t.Name, "unknown ggml type %q", t.Type)
 	}
-	if !tr.CanQuantize() {
+	if !tr.CanQuantize() && !(len(t.Sources) == 1 && t.Sources[0].Decode != nil && t.Sources[0].Decode.Output == tr.Name) {
 		return planErr(t.Name, "Wick cannot write %s", tr.Name)
 	}
 	if len(t.Shape) == 0 || len(t.Shape) > gguf.MaxDims {
@@ -231,8 +255,13 @@ func (t *Tensor) check(haveImatrix bool) error {
 			if err := checkShape(s.logicalShape()); err != nil {
 				return planErr(t.Name, "source %q: %v", s.Tensor, err)
 			}
-			if s.Decode != nil && s.Decode.Output != "" && (len(t.Sources) != 1 || len(t.Parts) != 0 || len(t.Ops) != 0 || s.Decode.Output != tr.Name) {
-				return planErr(t.Name, "a pass-through of %s blocks needs a single source, no parts, no ops and the tensor type %s", s.Decode.Output, s.Decode.Output)
+			if s.Decode != nil && s.Decode.Output != "" && (len(t.Sources) != 1 || len(t.Ops) != 0 || s.Decode.Output != tr.Name) {
+				return planErr(t.Name, "a pass-through of %s blocks needs a single source, no ops and the tensor type %s", s.Decode.Output, s.Decode.Output)
+			}
+			if s.Decode != nil && s.Decode.Output != "" && len(t.Parts) != 0 {
+				if _, err := t.passThroughRows(); err != nil {
+					return planErr(t.Name, "a pass-through of %s blocks: %v", s.Decode.Output, err)
+				}
 			}
 		}
 		if err := t.checkParts(n); err != nil {
@@ -248,4 +277,54 @@ func (t *Tensor) check(haveImatrix bool) error {
 		return planErr(t.Name, "names imatrix entry %q but the plan has no imatrix_file", *t.Imatrix)
 	}
 	return nil
+}
+
+// passThroughRows maps each output row of a pass-through tensor to the
+// source row it copies: the parts may only move whole rows (a row
+// permutation such as llama's q/k reordering, which llama.cpp applies to the
+// NVFP4 blocks and their scales alike). nil means the rows in order.
+func (t *Tensor) passThroughRows() ([]int64, error) {
+	if len(t.Parts) == 0 {
+		return nil, nil
+	}
+	shape := t.Sources[0].logicalShape()
+	cols := shape[len(shape)-1]
+	var rows []int64
+	for i, p := range t.Parts {
+		nd := len(p.Shape)
+		if nd == 0 || len(p.Strides) != nd || p.Shape[nd-1] != cols || p.Strides[nd-1] != 1 || p.Offset%cols != 0 {
+			return nil, fmt.Errorf("part %d does not move whole rows of %d encoded elements", i, cols)
+		}
+		for j := 0; j < nd-1; j++ {
+			if p.Strides[j]%cols != 0 || p.Shape[j] <= 0 {
+				return nil, fmt.Errorf("part %d does not move whole rows of %d encoded elements", i, cols)
+			}
+		}
+		n := elements(p.Shape[:nd-1])
+		if n > 1<<26 {
+			return nil, fmt.Errorf("part %d has too many rows", i)
+		}
+		idx := make([]int64, nd-1)
+		for k := int64(0); k < n; k++ {
+			off := p.Offset
+			for j := range idx {
+				off += idx[j] * p.Strides[j]
+			}
+			r := off / cols
+			if r < 0 || r >= elements(shape)/cols {
+				return nil, fmt.Errorf("part %d reaches row %d of %d", i, r, elements(shape)/cols)
+			}
+			rows = append(rows, r)
+			for j := nd - 2; j >= 0; j-- {
+				if idx[j]++; idx[j] < p.Shape[j] {
+					break
+				}
+				idx[j] = 0
+			}
+		}
+	}
+	if want := elements(t.Shape) / t.Shape[0]; int64(len(rows)) != want {
+		return nil, fmt.Errorf("parts hold %d rows; the tensor has %d", len(rows), want)
+	}
+	return rows, nil
 }

@@ -29,10 +29,10 @@ func (s stFile) data(name string) ([]byte, string, []int64, error) {
 func (s stFile) releaseRange(name string, off, n int64) { _ = s.f.ReleaseRange(name, off, n) }
 func (s stFile) Close() error                           { return s.f.Close() }
 
-type ggufFile struct{ f *gguf.File }
+type ggufFile struct{ f *gguf.Model }
 
 func (g ggufFile) data(name string) ([]byte, string, []int64, error) {
-	info, err := g.f.Tensor(name)
+	info, _, err := g.f.Tensor(name)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -153,7 +153,7 @@ func (ss *sources) file(format, name string) (sourceFile, error) {
 	}
 	var f sourceFile
 	if format == "gguf" {
-		g, err := gguf.Open(path)
+		g, err := gguf.OpenModel(path) // all parts of a split model
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +234,7 @@ func (ss *sources) openRaw(s Source) (decode.RawRows, func(), error) {
 // decoder opens the auxiliary tensors of a decoded source and builds its
 // decoder; release drops the pages of every stored tensor it reads.
 func (ss *sources) decoder(s Source, data []byte) (any, func(), error) {
-	main := decode.Tensor{Name: s.Tensor, DType: s.DType, Shape: s.Shape, Data: data}
+	main := decode.Tensor{Name: s.Tensor, File: s.File, DType: s.DType, Shape: s.Shape, Data: data}
 	aux := map[string]decode.Tensor{}
 	type page struct {
 		f    sourceFile
@@ -248,7 +248,7 @@ func (ss *sources) decoder(s Source, data []byte) (any, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s of %q: %w", role, s.Tensor, err)
 		}
-		aux[role] = decode.Tensor{Name: ref.Tensor, DType: ref.DType, Shape: ref.Shape, Data: ad}
+		aux[role] = decode.Tensor{Name: ref.Tensor, File: ref.File, DType: ref.DType, Shape: ref.Shape, Data: ad}
 		pages = append(pages, page{af, ref.Tensor, int64(len(ad))})
 	}
 	dec, err := decode.New(*s.Decode, main, aux)

@@ -177,7 +177,14 @@ func executeSafetensors(ctx context.Context, p *Plan, out string, opt Options) (
 	if err := dir.Commit(); err != nil {
 		return nil, err
 	}
-	rep = &Report{Output: out}
+	rep = &Report{Output: out, Target: p.Target}
+	for _, f := range p.Files {
+		path := filepath.Join(out, f.Name)
+		rep.Files = append(rep.Files, path)
+		if fi, err := os.Stat(path); err == nil {
+			rep.FileBytes += fi.Size()
+		}
+	}
 	for i := range p.Tensors {
 		t := &p.Tensors[i]
 		var tr TensorReport
@@ -189,8 +196,8 @@ func executeSafetensors(ctx context.Context, p *Plan, out string, opt Options) (
 		case isBnbWeight(t.Type):
 			g := x.groups[t.Name]
 			tr = TensorReport{Name: t.Name, Type: bnbTypeName(t.Type), Shape: reversed(t.Sources[0].logicalShape()),
-				Source: g.srcType, Elements: g.n, Bytes: g.bytes, RMSE: g.stats.RMSE(), MaxAbsErr: g.stats.MaxAbs,
-				SumSqErr: g.stats.SumSqErr, SumSq: g.stats.SumSq}
+				Source: g.srcType, Elements: g.n, Bytes: g.bytes, RMSE: Float(g.stats.RMSE()), MaxAbsErr: Float(g.stats.MaxAbs),
+				SumSqErr: Float(g.stats.SumSqErr), SumSq: Float(g.stats.SumSq)}
 		default:
 			continue
 		}

@@ -13,21 +13,47 @@ import (
 
 // The bitsandbytes block-wise family (quant/blockwise.go, fourbit.go,
 // nested.go). dtype codes are those of wick_info_json "src_dtypes"; rules
-// 0 follows bitsandbytes' CUDA kernels, 1 its CPU path; quant_type 0 is nf4,
-// 1 is fp4.
+// 0 follows bitsandbytes' CUDA kernels, 1 its CPU path; quant_type is a
+// quant.FourBitType (wick_info_json bnb.quant_types: 0 is nf4, 1 is fp4).
 
 const (
 	rulesCUDA = 0
 	rulesCPU  = 1
 )
 
-// Code tables wick_bnb_table can copy out.
+// Code tables wick_bnb_table can copy out: the two dynamic maps, then the
+// quant_map of each 4-bit type (tableFourBit + its quant.FourBitType).
 const (
 	tableDynamicSigned   = 0 // 256 entries: bitsandbytes' default 8-bit map
 	tableDynamicUnsigned = 1 // 256 entries
-	tableNF4             = 2 // 16 entries, quant_map of an nf4 state
-	tableFP4             = 3 // 16 entries, quant_map of an fp4 state
+	tableFourBit         = 2 // 16 entries each
 )
+
+// bnbTable returns table which (nil for an unknown id).
+func bnbTable(which int) []float32 {
+	switch {
+	case which == tableDynamicSigned || which == tableDynamicUnsigned:
+		t := quant.DynamicCode(which == tableDynamicSigned)
+		return t[:]
+	case which >= tableFourBit && which-tableFourBit < len(quant.FourBitTypes()):
+		t := quant.FourBitType(which - tableFourBit).QuantMap()
+		return t[:]
+	}
+	return nil
+}
+
+// bnbTables names the tables for wick_info_json: {"name": {"id", "size"}}.
+func bnbTables() map[string]map[string]int {
+	m := map[string]map[string]int{
+		"dynamic_signed":   {"id": tableDynamicSigned, "size": len(bnbTable(tableDynamicSigned))},
+		"dynamic_unsigned": {"id": tableDynamicUnsigned, "size": len(bnbTable(tableDynamicUnsigned))},
+	}
+	for _, t := range quant.FourBitTypes() {
+		id := tableFourBit + int(t)
+		m[t.String()] = map[string]int{"id": id, "size": len(bnbTable(id))}
+	}
+	return m
+}
 
 func bnbOptions(ctl *C.wick_ctl, threads C.int32_t, flags C.uint32_t, total C.size_t) (quant.Options, error) {
 	if flags&^knownQuantizeFlags != 0 {
@@ -164,14 +190,18 @@ func wick_bnb_quantize_4bit(srcDType C.int32_t, src *C.wick_cbytes, n C.size_t, 
 	})
 }
 
-// wick_bnb_dequantize_4bit is bitsandbytes' dequantize_4bit (CUDA tables)
-// into n values of out_dtype.
+// wick_bnb_dequantize_4bit is bitsandbytes' dequantize_4bit into n values
+// of out_dtype, with the tables of its CUDA kernels (rules 0) or of its CPU
+// path (rules 1: FP4 code 8 is +0.0; see quant.Dequantize4BitCPU).
 //
 //export wick_bnb_dequantize_4bit
 func wick_bnb_dequantize_4bit(packed *C.wick_cbytes, nPacked C.size_t, n C.size_t, absmax *C.wick_cf32, nAbsmax C.size_t,
-	quantType C.int32_t, blocksize C.int32_t, outDType C.int32_t, out *C.uint8_t,
+	quantType C.int32_t, blocksize C.int32_t, rules C.int32_t, outDType C.int32_t, out *C.uint8_t,
 	threads C.int32_t, ctl *C.wick_ctl, errBuf *C.char, errLen C.size_t) C.int {
 	return guard(errBuf, errLen, func() error {
+		if err := checkRules(rules); err != nil {
+			return err
+		}
 		p, err := view[uint8]("packed", unsafe.Pointer(packed), nPacked)
 		if err != nil {
 			return err
@@ -185,6 +215,9 @@ func wick_bnb_dequantize_4bit(packed *C.wick_cbytes, nPacked C.size_t, n C.size_
 			return err
 		}
 		opt, _ := bnbOptions(ctl, threads, 0, n)
+		if rules == rulesCPU {
+			return quant.Dequantize4BitCPU(dst, p, a, quant.FourBitType(quantType), int(blocksize), opt)
+		}
 		return quant.Dequantize4Bit(dst, p, a, quant.FourBitType(quantType), int(blocksize), opt)
 	})
 }
@@ -269,25 +302,15 @@ func wick_bnb_dequantize_nested(codes *C.wick_cbytes, n C.size_t, nestedAbsmax *
 	})
 }
 
-// wick_bnb_table copies a built-in code table (tableDynamicSigned …
-// tableFP4) into out, which holds n floats (256 or 16).
+// wick_bnb_table copies a built-in code table (an id of wick_info_json's
+// bnb.tables) into out, which holds n floats (its size: 256 or 16).
 //
 //export wick_bnb_table
 func wick_bnb_table(which C.int32_t, out *C.float, n C.size_t, errBuf *C.char, errLen C.size_t) C.int {
 	return guard(errBuf, errLen, func() error {
-		var table []float32
-		switch which {
-		case tableDynamicSigned, tableDynamicUnsigned:
-			t := quant.DynamicCode(which == tableDynamicSigned)
-			table = t[:]
-		case tableNF4, tableFP4:
-			t := quant.NF4.QuantMap()
-			if which == tableFP4 {
-				t = quant.FP4.QuantMap()
-			}
-			table = t[:]
-		default:
-			return argError("which: %d is not a table id (0..3)", int32(which))
+		table := bnbTable(int(which))
+		if table == nil {
+			return argError("which: %d is not a table id (see wick_info_json bnb.tables)", int32(which))
 		}
 		dst, err := view[float32]("out", unsafe.Pointer(out), n)
 		if err != nil {

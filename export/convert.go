@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"context"
-	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -19,26 +18,14 @@ import (
 // a reader is wired in (plans naming an imatrix are then refused).
 var openImatrix func(path string) (convert.Imatrix, error)
 
-// finite makes a float JSON-safe: NaN and ±Inf become strings.
-func finite(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	return f
-}
-
 // wick_convert executes a conversion plan (plan_json, schema 3; see
 // python/wick/convert/plan.py) into the GGUF file at out, or, for a plan of
 // format "safetensors", the model directory at out (flags bit 0:
-// overwrite). Progress goes to ctl (done/total elements, item = index of
+// overwrite; with the plan's "split", out less ".gguf" prefixes the parts'
+// names and the report's "files" lists them). Progress goes to ctl (done/total elements, item = index of
 // the tensor being written) and setting ctl->cancel stops the run within
-// one chunk; nothing is left at out unless the call succeeds. The report
-// (JSON) comes back as result id/length.
+// one chunk; nothing is left at out unless the call succeeds. The report,
+// convert.Report as JSON, comes back as result id/length.
 //
 //export wick_convert
 func wick_convert(planJSON *C.wick_cchar, planLen C.size_t, out *C.wick_cchar, outLen C.size_t, flags C.uint32_t,
@@ -99,15 +86,6 @@ func wick_convert(planJSON *C.wick_cchar, planLen C.size_t, out *C.wick_cchar, o
 		if err != nil {
 			return err
 		}
-		tensors := make([]map[string]any, len(rep.Tensors))
-		for i, t := range rep.Tensors {
-			tensors[i] = map[string]any{
-				"name": t.Name, "type": t.Type, "shape": t.Shape, "source_dtype": t.Source,
-				"elements": t.Elements, "bytes": t.Bytes, "rmse": finite(t.RMSE), "max_abs_err": finite(t.MaxAbsErr),
-				"sum_sq_err": finite(t.SumSqErr), "sum_sq": finite(t.SumSq),
-			}
-		}
-		return storeJSON(map[string]any{"output": rep.Output, "tensors": tensors, "elements": rep.Elements,
-			"bytes": rep.Bytes, "seconds": rep.Seconds}, id, n)
+		return storeJSON(rep, id, n)
 	})
 }

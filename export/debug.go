@@ -1,3 +1,5 @@
+//go:build wick_testhooks
+
 package main
 
 /*
@@ -14,7 +16,10 @@ import (
 )
 
 // The wick_debug_* exports exist for Wick's own test suite: they prove that
-// the boundary contains failures. They do nothing useful otherwise.
+// the boundary contains failures. They do nothing useful otherwise, so they
+// are compiled only with the build tag wick_testhooks (build_native.py
+// --test-hooks, which `make lib` runs for the tests); the library in a
+// release wheel does not contain them.
 
 // Places wick_debug_panic can panic.
 const (

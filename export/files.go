@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -102,12 +103,23 @@ type ggufTensorJSON struct {
 	Shape  []int64 `json:"shape"`  // row-major
 	Offset int64   `json:"offset"` // absolute, from the start of the file
 	NBytes int64   `json:"nbytes"`
+	Part   int     `json:"part"` // index into parts
 }
 
-// wick_gguf_describe validates the GGUF file at path (path_len bytes,
-// UTF-8) and returns, as result id/length, a JSON object: version,
-// alignment, data_offset, metadata (typed, in file order) and tensors (with
-// absolute data offsets).
+type ggufPartJSON struct {
+	Path       string `json:"path"`
+	Version    uint32 `json:"version"`
+	Alignment  int    `json:"alignment"`
+	DataOffset int64  `json:"data_offset"`
+}
+
+// wick_gguf_describe validates the GGUF model at path (path_len bytes,
+// UTF-8): one file, or every part of a split model when path is its first
+// part (gguf.OpenModel). It returns, as result id/length, a JSON object:
+// version, alignment, data_offset (of the first part), parts (path,
+// version, alignment, data_offset of each), metadata (the first part's,
+// typed, in file order) and tensors (with their part and absolute data
+// offsets in it).
 //
 //export wick_gguf_describe
 func wick_gguf_describe(path *C.wick_cchar, pathLen C.size_t, id, n *C.int64_t, errBuf *C.char, errLen C.size_t) C.int {
@@ -116,24 +128,29 @@ func wick_gguf_describe(path *C.wick_cchar, pathLen C.size_t, id, n *C.int64_t, 
 		if err != nil {
 			return err
 		}
-		f, err := gguf.Open(p)
+		m, err := gguf.OpenModel(p)
 		if err != nil {
-			if errors.Is(err, gguf.ErrFormat) || errors.Is(err, gguf.ErrLimit) {
+			if errors.Is(err, gguf.ErrFormat) || errors.Is(err, gguf.ErrLimit) || strings.HasPrefix(err.Error(), "gguf: ") {
 				return err // already says "gguf: <path>: ..."
 			}
 			return fmt.Errorf("gguf: %w", err)
 		}
-		defer f.Close()
-		tensors := make([]ggufTensorJSON, 0, len(f.Tensors()))
-		for _, t := range f.Tensors() {
-			tensors = append(tensors, ggufTensorJSON{
-				Name: t.Name, Type: t.Type.String(), TypeID: int(t.Type), Dims: t.Dims, Shape: t.Shape(),
-				Offset: f.DataOffset() + t.Offset, NBytes: t.Size,
-			})
+		defer m.Close()
+		parts := make([]ggufPartJSON, 0, len(m.Parts()))
+		tensors := make([]ggufTensorJSON, 0, len(m.Tensors()))
+		for k, f := range m.Parts() {
+			parts = append(parts, ggufPartJSON{Path: f.Path(), Version: f.Version(), Alignment: f.Alignment(), DataOffset: f.DataOffset()})
+			for _, t := range f.Tensors() {
+				tensors = append(tensors, ggufTensorJSON{
+					Name: t.Name, Type: t.Type.String(), TypeID: int(t.Type), Dims: t.Dims, Shape: t.Shape(),
+					Offset: f.DataOffset() + t.Offset, NBytes: t.Size, Part: k,
+				})
+			}
 		}
+		f := m.Parts()[0]
 		return storeJSON(map[string]any{
 			"path": p, "version": f.Version(), "alignment": f.Alignment(), "data_offset": f.DataOffset(),
-			"metadata": f.Metadata(), "tensors": tensors,
+			"parts": parts, "metadata": m.Metadata(), "tensors": tensors,
 		}, id, n)
 	})
 }
@@ -230,7 +247,7 @@ type stWriteTensor struct {
 // wick_safetensors_write writes a safetensors file: header_json is
 // {"tensors": [{name, dtype, shape}], "metadata": {..} | null}; bufs/lens
 // hold each tensor's bytes in the same order. The file is written to a
-// temporary file and renamed into place (flags bit 0: overwrite).
+// temporary file and put in place when complete (flags bit 0: overwrite).
 //
 //export wick_safetensors_write
 func wick_safetensors_write(path *C.wick_cchar, pathLen C.size_t, header *C.wick_cchar, headerLen C.size_t,

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert/decode"
+	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
 )
 
@@ -42,11 +44,13 @@ var infoJSON = func() []byte {
 		"src_dtypes":     srcDTypeNames,
 		"quantize_flags": map[string]int{"allow_non_finite": flagAllowNonFinite},
 		"types":          types,
+		// safetensors dtypes: bits per element, and whether it converts to float32
+		"safetensors_dtypes": safetensorsDTypes(),
+		"decode_methods":     decode.Methods(),
 		"bnb": map[string]any{
-			"rules":       map[string]int{"cuda": rulesCUDA, "cpu": rulesCPU},
-			"quant_types": map[string]int{quant.NF4.String(): int(quant.NF4), quant.FP4.String(): int(quant.FP4)},
-			"tables": map[string]int{"dynamic_signed": tableDynamicSigned, "dynamic_unsigned": tableDynamicUnsigned,
-				"nf4": tableNF4, "fp4": tableFP4},
+			"rules":                 map[string]int{"cuda": rulesCUDA, "cpu": rulesCPU},
+			"quant_types":           fourBitNames(),
+			"tables":                bnbTables(),
 			"blocksizes":            quant.BlockSizes(),
 			"nested_blocksize_4bit": quant.NestedBlocksize4Bit,
 		},
@@ -56,6 +60,24 @@ var infoJSON = func() []byte {
 	}
 	return b
 }()
+
+// safetensorsDTypes describes the safetensors dtypes: {"BF16": {"bits": 16, "decodes": true}, ...}.
+func safetensorsDTypes() map[string]any {
+	m := map[string]any{}
+	for _, d := range safetensors.DTypes() {
+		m[d.String()] = map[string]any{"bits": d.Bits(), "decodes": d.CanDecode()}
+	}
+	return m
+}
+
+// fourBitNames maps the 4-bit data types' names to their quant_type codes.
+func fourBitNames() map[string]int {
+	m := map[string]int{}
+	for _, t := range quant.FourBitTypes() {
+		m[t.String()] = int(t)
+	}
+	return m
+}
 
 // wick_info_json writes a JSON object describing the library (ABI version,
 // status codes, source dtypes, the ggml type table) into buf, NUL-terminated,

@@ -7,6 +7,9 @@
 //
 //	CGO_ENABLED=1 go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o libwick.so ./export
 //
+// (build_native.py does that). The test suite uses a library built with
+// -tags wick_testhooks, which adds the wick_debug_* exports of debug.go.
+//
 // Rules every exported function follows:
 //   - C types only in signatures; every output buffer, including the error
 //     message buffer (err, errlen), is allocated by the caller.
@@ -28,9 +31,14 @@ package main
 */
 import "C"
 
-// abiVersion changes whenever an exported signature or a struct in the
-// header changes. The Python package refuses a library with another one.
-const abiVersion = 4
+// abiVersion changes whenever an exported signature, a struct in the
+// header, or the shape of the JSON the library returns (wick_info_json, the
+// conversion report) changes. The Python package refuses a library with
+// another one. 5: wick_bnb_dequantize_4bit takes rules. 6: the conversion
+// report is convert.Report as it is (with target and file_bytes);
+// bnb.tables maps names to {id, size}; the safetensors dtype table; the
+// "plan" status.
+const abiVersion = 6
 
 func main() {}
 

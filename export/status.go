@@ -38,6 +38,10 @@ const (
 	statusExists      = 9 // an output that must not exist does: FileExistsError
 )
 
+// statusPlan: a conversion plan the executor refuses (convert.PlanError):
+// wick.convert.PlanError in Python.
+const statusPlan = 10
+
 var statusNames = map[string]int{
 	"ok":               statusOK,
 	"invalid_argument": statusInvalid,
@@ -49,6 +53,7 @@ var statusNames = map[string]int{
 	"non_finite":       statusNonFinite,
 	"not_found":        statusNotFound,
 	"exists":           statusExists,
+	"plan":             statusPlan,
 }
 
 // classify maps an error from the Go packages to a status code.
@@ -64,13 +69,14 @@ func classify(err error) int {
 		errno syscall.Errno
 		plan  *convert.PlanError
 		cnf   *convert.NonFiniteError
+		inv   *convert.InvalidDataError
 	)
 	switch {
 	case errors.As(err, &bad), errors.As(err, &arg),
 		errors.Is(err, gguf.ErrArgument), errors.Is(err, safetensors.ErrArgument), errors.Is(err, imatrix.ErrArgument):
 		return statusInvalid
 	case errors.As(err, &plan):
-		return statusInvalid
+		return statusPlan
 	case errors.Is(err, gguf.ErrFormat), errors.Is(err, gguf.ErrLimit),
 		errors.Is(err, safetensors.ErrFormat), errors.Is(err, safetensors.ErrLimit),
 		errors.Is(err, imatrix.ErrFormat), errors.Is(err, imatrix.ErrLimit):
@@ -79,7 +85,7 @@ func classify(err error) int {
 		return statusNotFound
 	case errors.Is(err, fs.ErrExist):
 		return statusExists
-	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf):
+	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf), errors.As(err, &inv):
 		return statusNonFinite
 	case errors.As(err, &uns):
 		return statusUnsupported

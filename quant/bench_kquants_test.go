@@ -25,7 +25,7 @@ var benchTypes = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6
 func BenchmarkQuantizeGGML(b *testing.B) {
 	x, im := ggmlBenchInput()
 	for _, typ := range benchTypes {
-		tr, _ := typ.Traits()
+		tr, _ := TraitsOf(typ)
 		out := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
 		for _, withIm := range []bool{false, true} {
 			name := tr.Name
@@ -53,7 +53,7 @@ func BenchmarkQuantizeGGML(b *testing.B) {
 func BenchmarkDequantizeGGML(b *testing.B) {
 	x, _ := ggmlBenchInput()
 	for _, typ := range benchTypes {
-		tr, _ := typ.Traits()
+		tr, _ := TraitsOf(typ)
 		q := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
 		if _, err := Quantize(typ, q, F32Input(x), 4096, Options{}); err != nil {
 			b.Fatal(err)

@@ -115,12 +115,14 @@ func encode4Vec(dst []uint8, x []float32, r float32, typ FourBitType) int {
 		return 0
 	}
 	_ = dst[n/2-1]
-	if typ == FP4 {
-		encodeFP4AVX2(dst, x, r, &fp4Broadcast, &fp4Order32)
-	} else {
-		encodeNF4AVX2(dst, x, r, &nf4Broadcast)
-	}
+	encode4AVX2[typ](dst, x, r)
 	return n
+}
+
+// encode4AVX2 holds the AVX2 encoder of each 4-bit type, by type.
+var encode4AVX2 = [len(fourBitTypes)]func(dst []uint8, x []float32, r float32){
+	NF4: func(dst []uint8, x []float32, r float32) { encodeNF4AVX2(dst, x, r, &nf4Broadcast) },
+	FP4: func(dst []uint8, x []float32, r float32) { encodeFP4AVX2(dst, x, r, &fp4Broadcast, &fp4Order32) },
 }
 
 // encodeTableAVX2 writes, for the first len(x) &^ 15 elements, the code the

@@ -39,9 +39,9 @@ import (
 // Double quantization is the same as on CUDA except that its 8-bit step uses
 // the CPU rules (QuantizeNestedCPU), and that bitsandbytes' CPU offset comes
 // from PyTorch's vectorized float32 mean. Dequantization is the same formula
-// on every backend; Dequantize4Bit gives FP4 code 1000 the value -0.0 as
-// bitsandbytes' CPU kernel does for most shapes (its fallbacks for block
-// sizes of 2048 and more, or an odd last dimension, give +0.0).
+// on every backend, except for the sign of FP4 code 1000 (Dequantize4BitCPU):
+// +0.0 on CPUs with AVX-512F (every block size) and wherever bitsandbytes
+// falls back to PyTorch, -0.0 in its plain CPU loop as on CUDA.
 //
 // The CPU rules are defined for finite input only: non-finite values are
 // always rejected.
@@ -132,7 +132,13 @@ type cpu4 struct {
 	dec    *decider
 }
 
-var cpuNF4, cpuFP4 = newCPU4(NF4), newCPU4(FP4)
+// cpu4s holds the CPU rule of each 4-bit type, by type.
+var cpu4s = func() (c [len(fourBitTypes)]*cpu4) {
+	for _, t := range FourBitTypes() {
+		c[t] = newCPU4(t)
+	}
+	return c
+}()
 
 func newCPU4(t FourBitType) *cpu4 {
 	table := t.QuantMap()
@@ -151,12 +157,7 @@ func newCPU4(t FourBitType) *cpu4 {
 	return c
 }
 
-func (t FourBitType) cpu() *cpu4 {
-	if t == FP4 {
-		return cpuFP4
-	}
-	return cpuNF4
-}
+func (t FourBitType) cpu() *cpu4 { return cpu4s[t] }
 
 // rule is torch.bucketize(x, bounds) mapped back through the sort: the
 // count of midpoints strictly below x selects the code (ties go to the lower

@@ -11,26 +11,13 @@ import (
 
 // sameValues32 is sameBits32 except that +0 and -0 are equal where zeroSign
 // is false.
-func sameValues32(t *testing.T, what string, got, want []float32, zeroSign bool) {
-	t.Helper()
-	if zeroSign {
-		sameBits32(t, what, got, want)
-		return
-	}
-	g, w := append([]float32(nil), got...), append([]float32(nil), want...)
-	for i := range g {
-		if g[i] == 0 && w[i] == 0 {
-			g[i], w[i] = 0, 0
-		}
-	}
-	sameBits32(t, what, g, w)
-}
-
 // TestBnbGoldenCPU checks the CPU rules against every cpu entry of the real
-// bitsandbytes goldens. FP4 dequantization on bitsandbytes' CPU gives code
-// 1000 the value +0.0 for block sizes ≥ 2048 (a PyTorch fallback) and -0.0
-// otherwise; Dequantize4Bit always gives -0.0, so the sign of zero is
-// compared only below 2048.
+// bitsandbytes goldens. For FP4 dequantization the goldens' host ran
+// bitsandbytes' plain CPU loop below block size 2048, which gives code 1000
+// the value -0.0 (Dequantize4Bit's table), and its PyTorch fallback from
+// 2048 on, which gives +0.0 (Dequantize4BitCPU's): both are compared bit for
+// bit. (On a CPU with AVX-512F bitsandbytes gives +0.0 at every block size:
+// tests/golden/bnb_cpu_dequant_4bit.json.)
 func TestBnbGoldenCPU(t *testing.T) {
 	g := &goldenSet{t: t, m: loadBnbGolden(t), used: map[string]bool{}}
 	inputs := map[string]Input{
@@ -63,12 +50,15 @@ func TestBnbGoldenCPU(t *testing.T) {
 					}
 					sameBytes(t, p+"/packed", packed, g.get(p+"/packed").u8())
 					sameBits32(t, p+"/absmax", absmax, g.get(p+"/absmax").f32())
-					zeroSign := bs < 2048
+					deq := Dequantize4Bit // bitsandbytes' plain loop
+					if bs >= 2048 {
+						deq = Dequantize4BitCPU // its PyTorch fallback
+					}
 					y := make([]float32, n)
-					if err := Dequantize4Bit(F32Output(y), packed, absmax, typ, bs, Options{}); err != nil {
+					if err := deq(F32Output(y), packed, absmax, typ, bs, Options{}); err != nil {
 						t.Fatal(err)
 					}
-					sameValues32(t, p+"/deq", y, g.get(p+"/deq").f32(), zeroSign)
+					sameBits32(t, p+"/deq", y, g.get(p+"/deq").f32())
 
 					pn := p + "n/"
 					sameBytes(t, pn+"packed", packed, g.get(pn+"packed").u8())
@@ -86,10 +76,10 @@ func TestBnbGoldenCPU(t *testing.T) {
 					if err := DequantizeNested(rebuilt, qa, na, offset, nil, 256); err != nil {
 						t.Fatal(err)
 					}
-					if err := Dequantize4Bit(F32Output(y), packed, rebuilt, typ, bs, Options{}); err != nil {
+					if err := deq(F32Output(y), packed, rebuilt, typ, bs, Options{}); err != nil {
 						t.Fatal(err)
 					}
-					sameValues32(t, pn+"deq", y, g.get(pn+"deq").f32(), zeroSign)
+					sameBits32(t, pn+"deq", y, g.get(pn+"deq").f32())
 				})
 			}
 		}
@@ -234,6 +224,65 @@ func TestQuantize4BitCPUMatchesReference(t *testing.T) {
 				quantize4BitCPURef(want, wantA, x[:n], typ, bs)
 				sameBytes(t, fmt.Sprintf("%s bs%d n%d", typ, bs, n), got, want)
 				sameBits32(t, fmt.Sprintf("%s bs%d n%d absmax", typ, bs, n), gotA, wantA)
+			}
+		}
+	}
+}
+
+// TestDequantize4BitCPU: the CPU table differs from CUDA's only in the sign
+// of FP4 code 8 (+0.0), for every output dtype and block size; NF4 is the
+// same under both. (tests/test_blockwise.py checks both against real
+// bitsandbytes CPU kernels.)
+func TestDequantize4BitCPU(t *testing.T) {
+	for _, typ := range []FourBitType{NF4, FP4} {
+		for _, bs := range []int{32, 64, 4096} {
+			n := 2*bs + 1
+			packed := make([]uint8, (n+1)/2)
+			for j := range packed {
+				packed[j] = uint8(j*37 + 11)
+			}
+			absmax := []float32{2, 0.5, 0}
+			for _, dt := range []DType{DTypeF32, DTypeF16, DTypeBF16} {
+				out := func(cpu bool) []uint32 {
+					f32, u16 := make([]float32, n), make([]uint16, n)
+					dst := map[DType]Output{DTypeF32: F32Output(f32), DTypeF16: F16Output(u16), DTypeBF16: BF16Output(u16)}[dt]
+					f := Dequantize4Bit
+					if cpu {
+						f = Dequantize4BitCPU
+					}
+					if err := f(dst, packed, absmax, typ, bs, Options{}); err != nil {
+						t.Fatal(err)
+					}
+					bits := make([]uint32, n)
+					for i := range bits {
+						if dt == DTypeF32 {
+							bits[i] = math.Float32bits(f32[i])
+						} else {
+							bits[i] = uint32(u16[i])
+						}
+					}
+					return bits
+				}
+				cuda, cpu := out(false), out(true)
+				signBit := map[DType]uint32{DTypeF32: 0x80000000, DTypeF16: 0x8000, DTypeBF16: 0x8000}[dt]
+				flipped := 0
+				for i := range cuda {
+					code := packed[i/2] >> 4
+					if i%2 == 1 {
+						code = packed[i/2] & 0x0F
+					}
+					want := cuda[i]
+					if typ == FP4 && code == 8 && absmax[i/bs] >= 0 {
+						want = cuda[i] &^ signBit // -0.0 · absmax becomes +0.0 · absmax
+						flipped++
+					}
+					if cpu[i] != want {
+						t.Fatalf("%v bs %d %v element %d (code %d): cpu %#x, cuda %#x", typ, bs, dt, i, code, cpu[i], cuda[i])
+					}
+				}
+				if typ == FP4 && flipped == 0 {
+					t.Fatal("no FP4 code 8 in the input")
+				}
 			}
 		}
 	}

@@ -173,38 +173,54 @@ const (
 	FP4                    // a 1-2-1 sign/exponent/mantissa minifloat scaled to [-1, 1]
 )
 
+// fourBitInfo is one row of the table of the 4-bit data types: everything
+// in which NF4 and FP4 differ. Go code reads it through FourBitType's
+// methods; Python learns the names and table ids from wick_info_json.
+type fourBitInfo struct {
+	name        string              // bitsandbytes' quant_type
+	quantMap    *[16]float32        // values by code, as a QuantState's quant_map stores them
+	cudaDequant *[16]float32        // what bitsandbytes' CUDA dequantizer multiplies codes by
+	rule        func(float32) uint8 // the CUDA kernel's code for a normalized value
+	decider     func() *decider     // rule as a lookup table (built on first use)
+}
+
+var fourBitTypes = [...]fourBitInfo{
+	NF4: {name: "nf4", quantMap: &nf4Table, cudaDequant: &nf4Table, rule: nf4CodeRef, decider: getNF4Decider},
+	FP4: {name: "fp4", quantMap: &fp4Table, cudaDequant: &fp4DequantTable, rule: fp4CodeRef, decider: getFP4Decider},
+}
+
+// FourBitTypes returns every 4-bit data type, in the order of their values.
+func FourBitTypes() []FourBitType {
+	out := make([]FourBitType, len(fourBitTypes))
+	for i := range out {
+		out[i] = FourBitType(i)
+	}
+	return out
+}
+
 // String returns bitsandbytes' quant_type name: "nf4" or "fp4".
 func (t FourBitType) String() string {
-	switch t {
-	case NF4:
-		return "nf4"
-	case FP4:
-		return "fp4"
+	if !t.valid() {
+		return "FourBitType(" + strconv.Itoa(int(t)) + ")"
 	}
-	return "FourBitType(" + strconv.Itoa(int(t)) + ")"
+	return fourBitTypes[t].name
 }
 
 // QuantMap returns the 16 values of t indexed by the 4-bit code, exactly as
 // bitsandbytes stores them in a QuantState's quant_map (FP4 code 8 is +0.0
 // there, although bitsandbytes' CUDA dequantizer, and Dequantize4Bit, turn
-// code 8 into -0.0).
-func (t FourBitType) QuantMap() [16]float32 {
-	if t == FP4 {
-		return fp4Table
-	}
-	return nf4Table
-}
+// code 8 into -0.0). t must be one of FourBitTypes.
+func (t FourBitType) QuantMap() [16]float32 { return *fourBitTypes[t].quantMap }
 
-func (t FourBitType) valid() bool { return t == NF4 || t == FP4 }
+func (t FourBitType) valid() bool { return t >= 0 && int(t) < len(fourBitTypes) }
 
 // ParseFourBitType maps a bitsandbytes quant_type name ("nf4", "fp4") to a
 // FourBitType.
 func ParseFourBitType(name string) (FourBitType, error) {
-	switch name {
-	case "nf4":
-		return NF4, nil
-	case "fp4":
-		return FP4, nil
+	for _, t := range FourBitTypes() {
+		if t.String() == name {
+			return t, nil
+		}
 	}
 	return 0, argErr("quant_type", "is %q; expected \"nf4\" or \"fp4\"", name)
 }

@@ -38,24 +38,18 @@ func fp4CodeRef(x float32) uint8 {
 	return sign | fp4MagnitudeOrder[k]
 }
 
-func (t FourBitType) rule() func(float32) uint8 {
-	if t == FP4 {
-		return fp4CodeRef
-	}
-	return nf4CodeRef
-}
+func (t FourBitType) rule() func(float32) uint8 { return fourBitTypes[t].rule }
 
-func (t FourBitType) decider() *decider {
-	if t == FP4 {
-		return getFP4Decider()
-	}
-	return getNF4Decider()
-}
+func (t FourBitType) decider() *decider { return fourBitTypes[t].decider() }
 
 // dequantTable is the table CUDA bitsandbytes dequantizes t with.
-func (t FourBitType) dequantTable() *[16]float32 {
+func (t FourBitType) dequantTable() *[16]float32 { return fourBitTypes[t].cudaDequant }
+
+// cpuDequantTable is the table bitsandbytes' CPU path dequantizes t with
+// (its AVX-512 kernel and its PyTorch fallback): QuantMap, FP4 code 8 +0.0.
+func (t FourBitType) cpuDequantTable() *[16]float32 {
 	if t == FP4 {
-		return &fp4DequantTable
+		return &fp4Table
 	}
 	return &nf4Table
 }
@@ -208,6 +202,26 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 	if err := checkFourBitType(typ); err != nil {
 		return err
 	}
+	return dequantize4Bit(dst, packed, absmax, typ.dequantTable(), blocksize, opt)
+}
+
+// Dequantize4BitCPU is Dequantize4Bit with the table of bitsandbytes' CPU
+// path, QuantMap: FP4 code 8 gives +0.0, as bitsandbytes 0.50 computes on a
+// CPU with AVX-512F at every block size and shape, and on any CPU for an odd
+// last dimension (its PyTorch fallback). Its plain loop, which it runs on
+// CPUs without AVX-512F for an even last dimension, gives -0.0 like CUDA:
+// Dequantize4Bit reproduces that. NF4 is the same under both.
+func Dequantize4BitCPU(dst Output, packed []uint8, absmax []float32, typ FourBitType, blocksize int, opt Options) error {
+	if err := checkFourBitType(typ); err != nil {
+		return err
+	}
+	return dequantize4Bit(dst, packed, absmax, typ.cpuDequantTable(), blocksize, opt)
+}
+
+func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]float32, blocksize int, opt Options) error {
+	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+		return err
+	}
 	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
 		return err
 	}
@@ -221,7 +235,6 @@ func Dequantize4Bit(dst Output, packed []uint8, absmax []float32, typ FourBitTyp
 	if n == 0 {
 		return nil
 	}
-	table := typ.dequantTable()
 	per := chunkFor(blocksize)
 	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if dst.dtype == DTypeF32 {
@@ -283,4 +296,60 @@ func decode4Half(dst Output, lo, hi int, packed []uint8, absmax []float32, block
 		}
 		i = e
 	}
+}
+
+// Dequantize4BitRange decodes the elements [lo, lo+len(dst)) of a 4-bit
+// tensor of n elements (packed and absmax are the whole tensor's, as for
+// Dequantize4Bit): dst receives exactly what Dequantize4Bit writes there
+// for an output of dtype round (DTypeF32, DTypeF16 or DTypeBF16), widened
+// back to float32. It runs on the calling goroutine, so that a caller
+// decoding a large tensor in pieces controls the parallelism; it is safe
+// to call concurrently.
+//
+// With cpu set it decodes with the table of Dequantize4BitCPU (FP4 code 8
+// gives +0, as bitsandbytes 0.50 on a CPU with AVX-512F and its PyTorch
+// fallback), else with Dequantize4Bit's (-0, as CUDA).
+func Dequantize4BitRange(dst []float32, packed []uint8, absmax []float32, typ FourBitType, blocksize, n, lo int, round DType, cpu bool) error {
+	if err := checkFourBitType(typ); err != nil {
+		return err
+	}
+	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
+		return err
+	}
+	if err := checkPackedLen(len(packed), n, "out"); err != nil {
+		return err
+	}
+	if err := checkAbsmaxLen("absmax", len(absmax), n, blocksize, "out"); err != nil {
+		return err
+	}
+	if lo < 0 || lo+len(dst) > n {
+		return argErr("lo", "elements [%d, %d) are outside the tensor's %d", lo, lo+len(dst), n)
+	}
+	if round != DTypeF32 && round != DTypeF16 && round != DTypeBF16 {
+		return argErr("round", "is %v; expected float32, float16 or bfloat16", round)
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	table := typ.dequantTable()
+	if cpu {
+		table = typ.cpuDequantTable()
+	}
+	y := dst
+	if lo%2 == 1 {
+		y[0] = table[packed[lo/2]&0x0F] * absmax[lo/blocksize]
+		y, lo = y[1:], lo+1
+	}
+	decode4(y, packed, absmax, lo, blocksize, table)
+	switch round {
+	case DTypeBF16:
+		for i, v := range dst {
+			dst[i] = BF16ToF32(F32ToBF16(v))
+		}
+	case DTypeF16:
+		for i, v := range dst {
+			dst[i] = F16ToF32(F32ToF16(v))
+		}
+	}
+	return nil
 }

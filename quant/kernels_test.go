@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/x448/float16"
@@ -469,13 +471,31 @@ func parallelRange(n uint64, f func(lo, hi uint64) error, t *testing.T) {
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
+		done  atomic.Uint64
 	)
+	// a long run says how far it is (shown with go test -v, as make test runs it)
+	stop, logged := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(logged)
+		start := time.Now()
+		tick := time.NewTicker(20 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				t.Logf("%3.0f%% of %d inputs after %.0f s", 100*float64(done.Load())/float64(n), n, time.Since(start).Seconds())
+			}
+		}
+	}()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for lo := uint64(w) * chunk; lo < n; lo += uint64(workers) * chunk {
-				if err := f(lo, min(lo+chunk, n)); err != nil {
+				hi := min(lo+chunk, n)
+				if err := f(lo, hi); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -483,10 +503,13 @@ func parallelRange(n uint64, f func(lo, hi uint64) error, t *testing.T) {
 					mu.Unlock()
 					return
 				}
+				done.Add(hi - lo)
 			}
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	<-logged
 	if first != nil {
 		t.Fatal(first)
 	}

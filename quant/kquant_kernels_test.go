@@ -116,7 +116,7 @@ func randomImatrix(rng *rand.Rand, n int) []float32 {
 
 func diffCheck(t *testing.T, p kernelPair, what string, x []float32, nPerRow int, im []float32) {
 	t.Helper()
-	tr, _ := p.typ.Traits()
+	tr, _ := TraitsOf(p.typ)
 	n := len(x) / tr.BlockSize * tr.BlockBytes
 	got, want := make([]byte, n), make([]byte, n)
 	p.fast(got, x, nPerRow, im)

@@ -99,7 +99,7 @@ func TestQ8_0FastMatchesReference(t *testing.T) {
 	quantizeQ8_0(fast, x, len(x), nil)
 	quantizeQ8_0Ref(ref, x, len(x), nil)
 	if !bytes.Equal(fast, ref) {
-		tr, _ := Q8_0.Traits()
+		tr, _ := TraitsOf(Q8_0)
 		reportBlockMismatch(t, "Q8_0 fast vs reference", tr, fast, ref)
 	}
 }

@@ -104,7 +104,7 @@ const sliceElements = 1 << 11
 // at least len(src)/nPerRow rows of t. The result is identical for every
 // Options.Threads.
 func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, error) {
-	tr, ok := t.Traits()
+	tr, ok := TraitsOf(t)
 	if !ok {
 		return 0, argErr("type", "unknown ggml type id %d", uint32(t))
 	}
@@ -214,7 +214,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 // Dequantize decodes len(dst) values of type t from src into dst. src must
 // hold at least the encoded size of len(dst) values.
 func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
-	tr, ok := t.Traits()
+	tr, ok := TraitsOf(t)
 	if !ok {
 		return argErr("type", "unknown ggml type id %d", uint32(t))
 	}

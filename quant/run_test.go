@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
 func mustQuantize(t *testing.T, typ Type, src Input, nPerRow int, opt Options) []byte {
 	t.Helper()
-	tr, _ := typ.Traits()
+	tr, _ := TraitsOf(typ)
 	out := make([]byte, src.Len()/tr.BlockSize*tr.BlockBytes)
 	n, err := Quantize(typ, out, src, nPerRow, opt)
 	if err != nil {
@@ -102,7 +104,7 @@ func TestNonFinite(t *testing.T) {
 	}
 	// float targets convert non-finite values when allowed, block types never
 	for _, typ := range []Type{F32, F16, BF16} {
-		tr, _ := typ.Traits()
+		tr, _ := TraitsOf(typ)
 		out := make([]byte, len(x)*tr.BlockBytes)
 		if _, err := Quantize(typ, out, F32Input(x), 1024, Options{}); err == nil {
 			t.Errorf("%s: non-finite accepted without AllowNonFinite", typ)
@@ -179,7 +181,7 @@ func TestCancel(t *testing.T) {
 func TestWorkerPanicBecomesError(t *testing.T) {
 	const fake = Type(1000)
 	var calls atomic.Int32
-	table = append(table, Traits{Type: fake, Name: "FAKE", BlockSize: 1, BlockBytes: 1,
+	table = append(table, Traits{Info: ggmltype.Info{Type: fake, Name: "FAKE", BlockSize: 1, BlockBytes: 1},
 		quantize: func(dst []byte, src []float32, _ int, _ []float32) {
 			if calls.Add(1) == 3 {
 				var s []int
@@ -230,7 +232,7 @@ func TestTable(t *testing.T) {
 }
 
 func mustTraits(t Type) Traits {
-	tr, ok := t.Traits()
+	tr, ok := TraitsOf(t)
 	if !ok {
 		panic(t)
 	}

@@ -14,7 +14,7 @@ func TestErrorStats(t *testing.T) {
 		x[i] = float32(rng.NormFloat64() * 0.02)
 	}
 	for _, typ := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, IQ4_NL} {
-		tr, _ := typ.Traits()
+		tr, _ := TraitsOf(typ)
 		var want ErrorStats
 		q := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
 		for _, threads := range []int{1, 3} {

@@ -1,63 +1,54 @@
 package quant
 
-import (
-	"fmt"
-	"strings"
-)
+import "github.com/wick-ml/wick/quant/ggmltype"
 
 // Type is a ggml tensor type, numbered exactly as ggml's enum ggml_type
-// (and therefore as GGUF files store it).
-type Type uint32
+// (and therefore as GGUF files store it). It is ggmltype.Type, the type
+// table's, which the file codecs in io/ use without the kernels.
+type Type = ggmltype.Type
 
 // The ggml tensor types. Gaps in the numbering are types ggml has removed.
 const (
-	F32     Type = 0
-	F16     Type = 1
-	Q4_0    Type = 2
-	Q4_1    Type = 3
-	Q5_0    Type = 6
-	Q5_1    Type = 7
-	Q8_0    Type = 8
-	Q8_1    Type = 9
-	Q2_K    Type = 10
-	Q3_K    Type = 11
-	Q4_K    Type = 12
-	Q5_K    Type = 13
-	Q6_K    Type = 14
-	Q8_K    Type = 15
-	IQ2_XXS Type = 16
-	IQ2_XS  Type = 17
-	IQ3_XXS Type = 18
-	IQ1_S   Type = 19
-	IQ4_NL  Type = 20
-	IQ3_S   Type = 21
-	IQ2_S   Type = 22
-	IQ4_XS  Type = 23
-	I8      Type = 24
-	I16     Type = 25
-	I32     Type = 26
-	I64     Type = 27
-	F64     Type = 28
-	IQ1_M   Type = 29
-	BF16    Type = 30
-	TQ1_0   Type = 34
-	TQ2_0   Type = 35
-	MXFP4   Type = 39
-	NVFP4   Type = 40
-	Q1_0    Type = 41
+	F32     = ggmltype.F32
+	F16     = ggmltype.F16
+	Q4_0    = ggmltype.Q4_0
+	Q4_1    = ggmltype.Q4_1
+	Q5_0    = ggmltype.Q5_0
+	Q5_1    = ggmltype.Q5_1
+	Q8_0    = ggmltype.Q8_0
+	Q8_1    = ggmltype.Q8_1
+	Q2_K    = ggmltype.Q2_K
+	Q3_K    = ggmltype.Q3_K
+	Q4_K    = ggmltype.Q4_K
+	Q5_K    = ggmltype.Q5_K
+	Q6_K    = ggmltype.Q6_K
+	Q8_K    = ggmltype.Q8_K
+	IQ2_XXS = ggmltype.IQ2_XXS
+	IQ2_XS  = ggmltype.IQ2_XS
+	IQ3_XXS = ggmltype.IQ3_XXS
+	IQ1_S   = ggmltype.IQ1_S
+	IQ4_NL  = ggmltype.IQ4_NL
+	IQ3_S   = ggmltype.IQ3_S
+	IQ2_S   = ggmltype.IQ2_S
+	IQ4_XS  = ggmltype.IQ4_XS
+	I8      = ggmltype.I8
+	I16     = ggmltype.I16
+	I32     = ggmltype.I32
+	I64     = ggmltype.I64
+	F64     = ggmltype.F64
+	IQ1_M   = ggmltype.IQ1_M
+	BF16    = ggmltype.BF16
+	TQ1_0   = ggmltype.TQ1_0
+	TQ2_0   = ggmltype.TQ2_0
+	MXFP4   = ggmltype.MXFP4
+	NVFP4   = ggmltype.NVFP4
+	Q1_0    = ggmltype.Q1_0
 )
 
-// Traits describes one ggml type: its name, block geometry and what Wick can
-// do with it. A row of n elements of a type occupies n/BlockSize*BlockBytes
-// bytes; n must be a multiple of BlockSize.
+// Traits describes one ggml type: its name, block geometry (the type
+// table's ggmltype.Info) and what Wick can do with it.
 type Traits struct {
-	Type       Type
-	Name       string // ggml's name for the type, e.g. "Q8_0"
-	BlockSize  int    // elements per block (1 for plain element types)
-	BlockBytes int    // bytes per block
-	// Float is true for the plain floating-point element types (F32, F16,
-	// BF16, F64), which represent NaN and ±Inf.
-	Float bool
+	ggmltype.Info
 
 	quantize   quantizeFunc
 	dequantize dequantizeFunc
@@ -79,63 +70,40 @@ func (tr Traits) CanQuantize() bool { return tr.quantize != nil }
 // CanDequantize reports whether Wick can decode this type to float32.
 func (tr Traits) CanDequantize() bool { return tr.dequantize != nil }
 
-// RowBytes returns the encoded size of a row of n elements, or an error if
-// n is negative or not a multiple of the block size.
-func (tr Traits) RowBytes(n int) (int, error) {
-	if n < 0 || n%tr.BlockSize != 0 {
-		return 0, fmt.Errorf("quant: row length %d is not a multiple of the %s block size %d", n, tr.Name, tr.BlockSize)
-	}
-	return n / tr.BlockSize * tr.BlockBytes, nil
+// kernels are the encoders and decoders of the types Wick implements.
+var kernels = map[Type]struct {
+	quantize   quantizeFunc
+	dequantize dequantizeFunc
+}{
+	F32:    {quantizeF32, dequantizeF32},
+	F16:    {quantizeF16, dequantizeF16},
+	Q4_0:   {quantizeQ4_0, dequantizeQ4_0},
+	Q4_1:   {quantizeQ4_1, dequantizeQ4_1},
+	Q5_0:   {quantizeQ5_0, dequantizeQ5_0},
+	Q5_1:   {quantizeQ5_1, dequantizeQ5_1},
+	Q8_0:   {quantizeQ8_0, dequantizeQ8_0},
+	Q2_K:   {quantizeQ2_K, dequantizeQ2_K},
+	Q3_K:   {quantizeQ3_K, dequantizeQ3_K},
+	Q4_K:   {quantizeQ4_K, dequantizeQ4_K},
+	Q5_K:   {quantizeQ5_K, dequantizeQ5_K},
+	Q6_K:   {quantizeQ6_K, dequantizeQ6_K},
+	Q8_K:   {nil, dequantizeQ8_K},
+	IQ4_NL: {quantizeIQ4_NL, dequantizeIQ4_NL},
+	IQ4_XS: {nil, dequantizeIQ4_XS},
+	BF16:   {quantizeBF16, dequantizeBF16},
 }
 
-// table is the one description of every ggml type Wick knows. Everything
-// else, the Python package included, reads it from here.
-var table = []Traits{
-	{Type: F32, Name: "F32", BlockSize: 1, BlockBytes: 4, Float: true, quantize: quantizeF32, dequantize: dequantizeF32},
-	{Type: F16, Name: "F16", BlockSize: 1, BlockBytes: 2, Float: true, quantize: quantizeF16, dequantize: dequantizeF16},
-	{Type: Q4_0, Name: "Q4_0", BlockSize: 32, BlockBytes: 18, quantize: quantizeQ4_0, dequantize: dequantizeQ4_0},
-	{Type: Q4_1, Name: "Q4_1", BlockSize: 32, BlockBytes: 20, quantize: quantizeQ4_1, dequantize: dequantizeQ4_1},
-	{Type: Q5_0, Name: "Q5_0", BlockSize: 32, BlockBytes: 22, quantize: quantizeQ5_0, dequantize: dequantizeQ5_0},
-	{Type: Q5_1, Name: "Q5_1", BlockSize: 32, BlockBytes: 24, quantize: quantizeQ5_1, dequantize: dequantizeQ5_1},
-	{Type: Q8_0, Name: "Q8_0", BlockSize: 32, BlockBytes: 34, quantize: quantizeQ8_0, dequantize: dequantizeQ8_0},
-	{Type: Q8_1, Name: "Q8_1", BlockSize: 32, BlockBytes: 36},
-	{Type: Q2_K, Name: "Q2_K", BlockSize: 256, BlockBytes: 84, quantize: quantizeQ2_K, dequantize: dequantizeQ2_K},
-	{Type: Q3_K, Name: "Q3_K", BlockSize: 256, BlockBytes: 110, quantize: quantizeQ3_K, dequantize: dequantizeQ3_K},
-	{Type: Q4_K, Name: "Q4_K", BlockSize: 256, BlockBytes: 144, quantize: quantizeQ4_K, dequantize: dequantizeQ4_K},
-	{Type: Q5_K, Name: "Q5_K", BlockSize: 256, BlockBytes: 176, quantize: quantizeQ5_K, dequantize: dequantizeQ5_K},
-	{Type: Q6_K, Name: "Q6_K", BlockSize: 256, BlockBytes: 210, quantize: quantizeQ6_K, dequantize: dequantizeQ6_K},
-	{Type: Q8_K, Name: "Q8_K", BlockSize: 256, BlockBytes: 292, dequantize: dequantizeQ8_K},
-	{Type: IQ2_XXS, Name: "IQ2_XXS", BlockSize: 256, BlockBytes: 66},
-	{Type: IQ2_XS, Name: "IQ2_XS", BlockSize: 256, BlockBytes: 74},
-	{Type: IQ3_XXS, Name: "IQ3_XXS", BlockSize: 256, BlockBytes: 98},
-	{Type: IQ1_S, Name: "IQ1_S", BlockSize: 256, BlockBytes: 50},
-	{Type: IQ4_NL, Name: "IQ4_NL", BlockSize: 32, BlockBytes: 18, quantize: quantizeIQ4_NL, dequantize: dequantizeIQ4_NL},
-	{Type: IQ3_S, Name: "IQ3_S", BlockSize: 256, BlockBytes: 110},
-	{Type: IQ2_S, Name: "IQ2_S", BlockSize: 256, BlockBytes: 82},
-	{Type: IQ4_XS, Name: "IQ4_XS", BlockSize: 256, BlockBytes: 136, dequantize: dequantizeIQ4_XS},
-	{Type: I8, Name: "I8", BlockSize: 1, BlockBytes: 1},
-	{Type: I16, Name: "I16", BlockSize: 1, BlockBytes: 2},
-	{Type: I32, Name: "I32", BlockSize: 1, BlockBytes: 4},
-	{Type: I64, Name: "I64", BlockSize: 1, BlockBytes: 8},
-	{Type: F64, Name: "F64", BlockSize: 1, BlockBytes: 8, Float: true},
-	{Type: IQ1_M, Name: "IQ1_M", BlockSize: 256, BlockBytes: 56},
-	{Type: BF16, Name: "BF16", BlockSize: 1, BlockBytes: 2, Float: true, quantize: quantizeBF16, dequantize: dequantizeBF16},
-	{Type: TQ1_0, Name: "TQ1_0", BlockSize: 256, BlockBytes: 54},
-	{Type: TQ2_0, Name: "TQ2_0", BlockSize: 256, BlockBytes: 66},
-	{Type: MXFP4, Name: "MXFP4", BlockSize: 32, BlockBytes: 17},
-	{Type: NVFP4, Name: "NVFP4", BlockSize: 64, BlockBytes: 36},
-	{Type: Q1_0, Name: "Q1_0", BlockSize: 128, BlockBytes: 18},
-}
-
+// table is the type table with the kernels, in ggml's order.
 var (
+	table  []Traits
 	byType = map[Type]int{}
-	byName = map[string]int{}
 )
 
 func init() {
-	for i, tr := range table {
-		byType[tr.Type] = i
-		byName[tr.Name] = i
+	for i, in := range ggmltype.All() {
+		k := kernels[in.Type]
+		table = append(table, Traits{Info: in, quantize: k.quantize, dequantize: k.dequantize})
+		byType[in.Type] = i
 	}
 }
 
@@ -144,9 +112,9 @@ func Types() []Traits {
 	return append([]Traits(nil), table...)
 }
 
-// Traits returns the description of t, or false if t is not a ggml type
+// TraitsOf returns the description of t, or false if t is not a ggml type
 // Wick knows.
-func (t Type) Traits() (Traits, bool) {
+func TraitsOf(t Type) (Traits, bool) {
 	i, ok := byType[t]
 	if !ok {
 		return Traits{}, false
@@ -154,19 +122,11 @@ func (t Type) Traits() (Traits, bool) {
 	return table[i], true
 }
 
-// String returns ggml's name for t, or "type(N)" for an unknown id.
-func (t Type) String() string {
-	if tr, ok := t.Traits(); ok {
-		return tr.Name
-	}
-	return fmt.Sprintf("type(%d)", uint32(t))
-}
-
 // Lookup finds a type by its ggml name. Case is ignored ("q8_0" finds Q8_0).
 func Lookup(name string) (Traits, bool) {
-	i, ok := byName[strings.ToUpper(name)]
+	in, ok := ggmltype.Lookup(name)
 	if !ok {
 		return Traits{}, false
 	}
-	return table[i], true
+	return TraitsOf(in.Type)
 }

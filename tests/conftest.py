@@ -1,8 +1,12 @@
 """Shared fixtures of Wick's pytest suite.
 
 The suite tests the installed package (``pip install -e .`` as ``make test``
-does); tests that need optional references (llama-cpp-python, ml_dtypes) skip
-cleanly when those are missing.
+does) with the test suite's build of the native library: the release library
+plus the ``wick_debug_*`` hooks (build tag ``wick_testhooks``), which
+``make lib`` builds into build/test-lib/ and which this file points
+``WICK_LIBRARY`` at (rebuilding it first when a Go source is newer), for this
+process and every subprocess. Tests that need optional references
+(llama-cpp-python, ml_dtypes) skip cleanly when those are missing.
 """
 
 from __future__ import annotations
@@ -17,6 +21,27 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_library() -> Path:
+    """The test suite's library, built (or rebuilt, when a Go source is newer) if needed."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import build_native
+    finally:
+        sys.path.remove(str(ROOT))
+    lib = build_native.TEST_LIB_DIR / build_native.library_name()
+    try:
+        newest = max((ROOT / f).stat().st_mtime for f in build_native.go_sources())
+    except (build_native.BuildError, OSError):  # no Go here: use what there is
+        newest = 0.0
+    if not lib.exists() or lib.stat().st_mtime < newest:
+        build_native.build(test_hooks=True)
+    return lib
+
+
+if "WICK_LIBRARY" not in os.environ:
+    os.environ["WICK_LIBRARY"] = str(_test_library())
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_public_callables_have_docstrings():
 PUBLIC_MODULES = [
     "wick", "wick.errors", "wick.gguf", "wick.gguf.values", "wick.safetensors", "wick.blockwise",
     "wick.quant_state", "wick.testing", "wick.cli", "wick.convert", "wick.convert.report",
-    "wick.convert.plan", "wick.convert.execute", "wick.convert.errors", "wick.convert.ggml_types",
+    "wick.convert.plan", "wick.convert.execute", "wick.convert.errors", "wick.convert.ggml_types", "wick.convert.options",
     "wick.convert.mixture", "wick.convert.load", "wick.convert.archs",
 ]
 

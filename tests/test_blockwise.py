@@ -4,6 +4,9 @@ plus properties and bad input."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 
 import numpy as np
@@ -69,13 +72,13 @@ def check_group(dev: str, inp: str, kind: str, bs: int, nested: bool):
     else:
         assert same_bits(state.absmax, GOLD[g + "/absmax"]), g + " absmax"
     if g + "/deq" in KEYS:
-        want = GOLD[g + "/deq"]
-        got = wick.dequantize_4bit(packed, state)
-        if dev == "cpu" and kind == "fp4" and bs >= 2048:
-            # bitsandbytes' CPU path writes +0.0 for FP4 code 8 there; compare values
-            assert np.array_equal(got.reshape(-1), want.reshape(-1)), g + " deq"
-        else:
-            assert same_bits(got.reshape(-1), want.reshape(-1)), g + " deq"
+        # The CPU goldens' host ran bitsandbytes' plain CPU loop below block size
+        # 2048 (FP4 code 8 is -0.0 there, as on CUDA) and its PyTorch fallback from
+        # 2048 on (+0.0, Wick's CPU rules); see bnb_cpu_dequant_4bit.json for a
+        # CPU with AVX-512F, where bitsandbytes gives +0.0 at every block size.
+        deq_rules = "cpu" if dev == "cpu" and bs >= 2048 else "cuda"
+        got = wick.dequantize_4bit(packed, state, rules=deq_rules)
+        assert same_bits(got.reshape(-1), GOLD[g + "/deq"].reshape(-1)), g + " deq"
 
 
 @pytest.mark.parametrize("inp, kind, bs, nested", list(cases("cuda")))
@@ -86,6 +89,52 @@ def test_cuda_goldens(inp, kind, bs, nested):
 @pytest.mark.parametrize("inp, kind, bs, nested", list(cases("cpu")))
 def test_cpu_rules_goldens(inp, kind, bs, nested):
     check_group("cpu", inp, kind, bs, nested)
+
+
+CPU_DEQ = json.loads((ROOT / "tests" / "golden" / "bnb_cpu_dequant_4bit.json").read_text())
+
+
+def _cpu_deq_case(case: dict, rules: str) -> str:
+    """SHA-256 of Wick's dequantize_4bit on the generator's inputs for ``case``."""
+    shape, bs = tuple(case["shape"]), case["blocksize"]
+    n = math.prod(shape)
+    packed = ((np.arange((n + 1) // 2, dtype=np.int64) * 37 + 11) % 256).astype(np.uint8)
+    table = CPU_DEQ["inputs"]["absmax"]
+    absmax = np.array([table[b % len(table)] for b in range(-(-n // bs))], np.float32)
+    state = wick.QuantState(absmax=absmax, blocksize=bs, code=wick.code_table(case["quant_type"]), dtype=case["dtype"],
+                            shape=shape, quant_type=case["quant_type"])
+    out = wick.dequantize_4bit(packed, state, rules=rules)
+    assert out.shape == shape
+    return hashlib.sha256(np.ascontiguousarray(out).tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("part", ["default_dispatch", "scalar_kernel"])
+def test_dequantize_4bit_against_bitsandbytes_cpu_kernels(part):
+    """bitsandbytes 0.50.2 on CPU (tests/golden/gen_bnb_cpu_dequant_4bit.py): its
+    AVX-512 kernel and PyTorch fallback are rules="cpu" (FP4 code 8 is +0.0) at every
+    block size, output dtype and shape; its plain loop (CPUs without AVX-512F) is
+    rules="cuda" (-0.0)."""
+    for case in CPU_DEQ[part]:
+        rules = "cuda" if case["kernel"] == "native-scalar" else "cpu"
+        assert _cpu_deq_case(case, rules) == case["sha256"], case
+        if case["quant_type"] == "fp4" and case["kernel"] == "native-avx512":
+            assert case["neg_zero"] == 0 and _cpu_deq_case(case, "cuda") != case["sha256"], case
+
+
+def test_nested_offset_needs_double_quantization():
+    x = GOLD["input/normal"][:512]
+    with pytest.raises(wick.WickValueError, match=r"nested_offset: 0\.5 is given, but .* pass nested=True"):
+        wick.quantize_blockwise(x, blocksize=256, nested_offset=0.5)
+    with pytest.raises(wick.WickValueError, match=r"nested_offset: .* pass compress_statistics=True"):
+        wick.quantize_4bit(x, nested_offset=0.5)
+    _, state = wick.quantize_4bit(x, compress_statistics=True, nested_offset=0.5)
+    assert state.offset == 0.5
+
+
+def test_dequantize_4bit_rules_argument():
+    packed, state = wick.quantize_4bit(GOLD["input/normal"][:512], quant_type="fp4")
+    with pytest.raises(wick.WickValueError, match="rules: 'gpu' is not one of cpu, cuda"):
+        wick.dequantize_4bit(packed, state, rules="gpu")
 
 
 def test_every_cuda_group_is_covered():

@@ -263,6 +263,21 @@ def test_non_finite_weight_names_the_tensor(models, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"], "a failed conversion left files behind"
 
 
+@pytest.mark.parametrize("fmt", ["bnb-nf4", "bnb-int8"])
+def test_round_trip_to_gguf(models, tmp_path, fmt):
+    """Wick's directory is conversion input again (quantized inputs): its GGUF
+    F32 tensors are the dequantized weights, and the kept tensors unchanged."""
+    out = tmp_path / "bnb"
+    wick.convert(models("tiny-llama"), out, format=fmt)
+    gguf = tmp_path / "back.gguf"
+    wick.convert(out, gguf, "F32")
+    with wick.gguf.open(gguf) as g, wick.safetensors.open(models("tiny-llama")) as src:
+        assert np.array_equal(g.tensor("token_embd.weight"), src.get("model.embed_tokens.weight", np.float32))
+        back = g.tensor("blk.0.ffn_down.weight")
+        w = src.get("model.layers.0.mlp.down_proj.weight", np.float32)
+        assert back.shape == w.shape and 0 < np.abs(back - w).max() < 0.02
+
+
 def test_plan_round_trip_and_dry_run(models, capsys):
     plan = wick.convert(models("tiny-qwen2-f16"), "unused", format="bnb-fp4", dry_run=True, double_quant=False)
     assert isinstance(plan, BnbPlan)

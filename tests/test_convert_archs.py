@@ -201,19 +201,31 @@ def test_unsupported_architecture_lists_supported():
 
 
 def test_adding_an_architecture_is_one_class():
-    @register
-    class _TestArch(Adapter):
-        name = "testarch"
-        hf_architectures = ("WickTestForCausalLM",)
-        gguf_arch = "llama"
-        permute_qk = False
+    from wick.convert.archs import _REGISTRY
 
-    assert isinstance(adapter_for({"architectures": ["WickTestForCausalLM"]}), _TestArch)
+    try:
+        @register
+        class _TestArch(Adapter):
+            name = "testarch"
+            hf_architectures = ("WickTestForCausalLM",)
+            gguf_arch = "llama"
+            summary = "a test"
+
+        assert isinstance(adapter_for({"architectures": ["WickTestForCausalLM"]}), _TestArch)
+    finally:
+        _REGISTRY.pop("WickTestForCausalLM", None)
     with pytest.raises(TypeError):
         @register
         class _Clash(Adapter):
             name = "clash"
             hf_architectures = ("LlamaForCausalLM",)
+            gguf_arch = "llama"
+            summary = "clashes"
+    with pytest.raises(TypeError, match="describe"):
+        @register
+        class _Undocumented(Adapter):
+            name = "undocumented"
+            hf_architectures = ("WickUndocumentedForCausalLM",)
             gguf_arch = "llama"
 
 
@@ -237,3 +249,28 @@ def test_missing_required_config_key():
     tj, tc = FX.llama3_tokenizer()
     with pytest.raises(ConfigError, match="num_hidden_layers"):
         build_plan_from_parts(cfg, TokenizerFiles(tokenizer_json=tj, tokenizer_config=tc), {}, "Q4_K_M")
+
+
+def test_docs_table_is_the_registry():
+    """docs/convert.md's table of supported models is generated from the adapter registry."""
+    import re
+    from pathlib import Path
+
+    from wick.convert.archs import format_architecture_table
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "convert.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- architectures: [^\n]*-->\n(.*?)\n<!-- end of architectures -->", text, re.S)
+    assert m, "docs/convert.md lost its generated architecture table"
+    assert m.group(1) == format_architecture_table(markdown=True), \
+        "regenerate the table: python -c 'from wick.convert.archs import format_architecture_table as f; print(f(True))'"
+    rows = format_architecture_table().splitlines()
+    assert len(rows) == len(supported_architectures())
+
+
+def test_list_architectures_cli(capsys):
+    from wick.cli import main
+
+    assert main(["convert", "--list-architectures"]) == 0
+    out = capsys.readouterr().out
+    for hf in supported_architectures():
+        assert hf in out

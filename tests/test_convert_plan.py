@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import convert_fixtures as FX
+import wick
 from wick.convert import (
     TokenizerFiles,
     build_plan,
@@ -132,7 +133,7 @@ def test_format_plan_table():
     text = format_plan_table(plan)
     assert "target Q4_K_M" in text and "general.file_type" in text
     assert "blk.0.attn_q.weight" in text and "view4x8x2x64" in text and "(generated)" in text
-    assert "tokenizer.ggml.tokens" in text and "128256 × STRING" in text
+    assert "tokenizer.ggml.tokens" in text and "ARRAY[STRING]" in text and "(128256 items)" in text
     assert "read ->" in text
     short = format_plan_table(plan, metadata=False)
     assert "tokenizer.ggml.tokens" not in short
@@ -262,6 +263,36 @@ def test_model_dir_errors(tmp_path):
         read_model_dir(d)
 
 
+def test_error_classes_are_wick_errors_of_their_kind():
+    """Conversion errors are the wick.errors class of their kind, and keep their builtin bases."""
+    from wick.convert import errors as E
+
+    kinds = {
+        E.ModelFileNotFoundError: (wick.WickFileNotFoundError, wick.WickOSError, FileNotFoundError),
+        E.ModelFormatError: (wick.WickFormatError, ValueError),
+        E.ConfigError: (wick.WickFormatError, E.ModelFormatError, ValueError),
+        E.TokenizerError: (wick.WickFormatError, ValueError),
+        E.SafetensorsHeaderError: (wick.WickFormatError, ValueError),
+        E.UnsupportedArchitectureError: (wick.WickUnsupportedError, NotImplementedError, ValueError),
+        E.UnsupportedTokenizerError: (wick.WickUnsupportedError, ValueError),
+        E.UnexpectedTensorError: (wick.WickUnsupportedError, ValueError),
+        E.UnknownTargetError: (wick.WickValueError,),
+        E.TensorShapeError: (wick.WickValueError,),
+        E.PlanError: (wick.WickValueError,),
+        E.ImatrixMismatchError: (wick.WickValueError, E.ImatrixError),
+        E.RequantizeInputError: (wick.WickValueError,),
+        E.MissingTensorError: (KeyError,),
+    }
+    for cls, bases in kinds.items():
+        assert issubclass(cls, E.ConvertError) and issubclass(cls, wick.WickError), cls
+        for b in bases:
+            assert issubclass(cls, b), (cls, b)
+    e = E.ModelFileNotFoundError("convert: config.json: not found in /m", "/m/config.json")
+    assert (str(e), e.filename, e.errno) == ("convert: config.json: not found in /m", "/m/config.json", None)
+    with pytest.raises(wick.WickOSError, match="does not exist"):
+        read_model_dir("/nonexistent/model")
+
+
 def test_sharded_checkpoint_with_index(tmp_path):
     d = tmp_path / "sharded"
     tiny.make(d, layers=2, hidden=64, heads=4, kv_heads=2, ffn=128)
@@ -317,12 +348,81 @@ def test_values_types():
 
 
 def test_dry_run_cli(tmp_path, capsys):
-    from wick.convert.__main__ import main
+    from wick.cli import main
     tiny.make(tmp_path / "m", layers=1, hidden=64, heads=4, kv_heads=2, ffn=128)
-    assert main([str(tmp_path / "m"), "--type", "q4_k_m", "--no-metadata", "--tensor-type", r"ffn_up=q8_0"]) == 0
+    m = str(tmp_path / "m")
+    assert main(["convert", m, "--dry-run", "--type", "q4_k_m", "--no-metadata", "--tensor-type", r"ffn_up=q8_0"]) == 0
     out = capsys.readouterr().out
     assert "target Q4_K_M" in out and "blk.0.ffn_up.weight" in out and "--tensor-type ffn_up" in out
-    assert main([str(tmp_path / "m"), "--type", "F16", "--json"]) == 0
+    assert "metadata (" not in out
+    assert main(["convert", m, "--dry-run", "--type", "F16", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["target"] == "F16"
-    assert main([str(tmp_path / "nope"), "--type", "F16"]) == 1
+    assert main(["convert", str(tmp_path / "nope"), "--dry-run", "--type", "F16"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_plan_options_are_one_dataclass(tmp_path):
+    """Keywords, an options object and the command line are the same options."""
+    import dataclasses
+    import inspect
+
+    from wick.cli import build_parser
+    from wick.convert import requantize_model, requantize_plan
+    from wick.convert.options import CONVERT, REQUANTIZE, PlanOptions
+
+    cfg, files, tensors = small_parts()
+    by_kw = build_plan_from_parts(cfg, files, tensors, "Q4_K_M", pure=True, tensor_types=[("ffn_up", "Q8_0")])
+    opts = PlanOptions(pure=True, tensor_types=[["ffn_up", "Q8_0"]])
+    assert opts.tensor_types == (("ffn_up", "Q8_0"),)
+    by_obj = build_plan_from_parts(cfg, files, tensors, "Q4_K_M", opts)
+    assert by_kw.to_json() == by_obj.to_json()
+    # keywords win over the object
+    assert build_plan_from_parts(cfg, files, tensors, "Q4_K_M", opts, pure=False).to_json() != by_obj.to_json()
+    # every option is a keyword-only parameter of every function that takes it, in the declared order
+    for fn, scope in ((build_plan, CONVERT), (build_plan_from_parts, CONVERT), (wick.convert.convert_model, CONVERT),
+                      (wick.convert, CONVERT), (requantize_plan, REQUANTIZE), (requantize_model, REQUANTIZE)):
+        params = inspect.signature(fn).parameters
+        names = [n for n in params if n in PlanOptions.names()]
+        assert names == list(PlanOptions.names(scope)), fn
+        assert all(params[n].kind == inspect.Parameter.KEYWORD_ONLY for n in names)
+        doc = inspect.getdoc(type(fn).__call__ if fn is wick.convert else fn)
+        assert "Plan options" in doc and "--tensor-type" in doc
+    # ... and every option with a flag is on the command line of the commands whose planner takes it
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    for command, scope in (("convert", CONVERT), ("quantize", REQUANTIZE)):
+        flags = {s for a in sub[command]._actions for s in a.option_strings}
+        for f in dataclasses.fields(PlanOptions):
+            if f.metadata["flag"]:
+                assert (f.metadata["flag"] in flags) == (scope in f.metadata["scope"]), (command, f.name)
+    args = sub["convert"].parse_args(["m", "--pure", "--tensor-type", "a=q8_0", "--tensor-type", "b=Q6_K",
+                                      "--output-tensor-type", "q6_k", "--tokenizer-pre", "llama-bpe"])
+    assert PlanOptions.from_arguments(args, CONVERT) == PlanOptions(
+        pure=True, tensor_types=(("a", "Q8_0"), ("b", "Q6_K")), output_tensor_type="Q6_K", tokenizer_pre="llama-bpe")
+    # unknown keywords and options another planner takes are named
+    with pytest.raises(wick.WickTypeError, match=r"build_plan_from_parts\(\): 'purity' is not an option; the options "
+                                                 r"are: revision, tokenizer_pre, model_name, pure"):
+        build_plan_from_parts(cfg, files, tensors, "Q4_K_M", purity=True)
+    with pytest.raises(TypeError, match="'tokenizer_pre' does not apply to requantizing a GGUF file"):
+        requantize_plan(tmp_path / "x.gguf", "Q4_K_M", tokenizer_pre="llama-bpe")
+    with pytest.raises(TypeError, match="options tokenizer_pre do not apply"):
+        requantize_plan(tmp_path / "x.gguf", "Q4_K_M", PlanOptions(tokenizer_pre="x"))
+    with pytest.raises(wick.WickTypeError, match=r"tensor_types: expected \(regex, type\) pairs"):
+        PlanOptions(tensor_types=["ffn_up=Q8_0"])
+
+
+def test_messages_name_options_as_the_caller_spells_them(tmp_path, capsys):
+    """Python callers read keywords (dry_run=True), command-line users read flags (--dry-run)."""
+    from wick.cli import main
+
+    d = tmp_path / "m"
+    tiny.make(d, layers=1, hidden=256, heads=4, kv_heads=2, ffn=256)
+    with pytest.raises(wick.WickUnsupportedError, match=r"IQ4_XS.*shown by dry_run=True"):
+        wick.convert(d, tmp_path / "o.gguf", "IQ4_XS")
+    assert main(["convert", str(d), "-o", str(tmp_path / "o.gguf"), "--type", "IQ4_XS"]) == 1
+    err = capsys.readouterr().err
+    assert "shown by --dry-run" in err and "dry_run" not in err
+    with pytest.raises(UnknownTargetError, match="^output_tensor_type: convert: unknown ggml type 'Q9'"):
+        wick.convert(d, tmp_path / "o.gguf", "Q4_K_M", output_tensor_type="Q9", dry_run=True)
+    assert main(["convert", str(d), "--type", "Q4_K_M", "--output-tensor-type", "q9", "--dry-run"]) == 1
+    assert "wick: error: --output-tensor-type: convert: unknown ggml type 'Q9'" in capsys.readouterr().err

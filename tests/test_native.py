@@ -3,37 +3,62 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import wick
+from conftest import run_python
 from wick import _debug, _native
 
 
-def _normalise(decl: str) -> str:
-    decl = re.sub(r"^\s*extern\s+", "", decl.strip())
-    return re.sub(r"\s+", " ", decl).replace("* ", "*").replace(" *", "*")
+def test_declarations_come_from_the_shipped_headers():
+    """cffi reads the headers the build puts beside the library; every library function the
+    package calls is declared there and exported by the library (debug hooks: in test builds)."""
+    path = _native.library_path()
+    decls = _native.declarations(path)
+    declared = set(re.findall(r"\b(wick_\w+)\(", decls))
+    used = set()
+    for src in Path(wick.__file__).parent.rglob("*.py"):
+        used |= set(re.findall(r"\.(wick_\w+)\b", src.read_text()))
+    assert {"wick_convert", "wick_quantize", "wick_info_json", "wick_abi_version"} <= used
+    lib = _native.lib()
+    for name in sorted(used):
+        if name.startswith("wick_debug_") and name not in declared:
+            continue  # test hooks are left out of release builds
+        assert name in declared, f"{name} is called but not in {_native.HEADER}"
+        assert callable(getattr(lib, name)), name
+    # the shared types come from export/wick.h, not from a copy
+    assert "typedef struct wick_ctl" in decls and _native.ffi.sizeof("wick_ctl") == 32
+    # and no Python file declares a library function by hand
+    for src in Path(wick.__file__).parent.rglob("*.py"):
+        assert not re.search(r"^\s*(int|int64_t|void) wick_\w+\(", src.read_text(), flags=re.M), src
 
 
-def test_cdef_matches_generated_header():
-    """The hand-written cdef must declare exactly what `go build` exported."""
-    header = _native.library_path().with_name("libwick.h")
-    if not header.exists():
-        pytest.skip("no generated header next to the library")
-    text = header.read_text()
-    body = text[text.index('extern "C" {') :]
-    exported = {_normalise(m) for m in re.findall(r"^extern [^;\n]*;", body, flags=re.M)}
-    declared = {_normalise(line) for line in _native.CDEF.splitlines() if re.match(r"^(int|int64_t|void)\b.*\);$", line.strip())}
-    assert exported == declared
-    # and the shared types (export/wick.h, shipped beside the header) are the same
-    shared = header.with_name("wick.h").read_text()
-    shared = re.sub(r"/\*.*?\*/", "", shared, flags=re.S)
-    typedefs = re.findall(r"typedef struct[^}]*}[^;]*;|typedef[^;{]*;", shared)
-    flat_cdef = re.sub(r"\s+", " ", _native.CDEF)
-    assert len(typedefs) >= 4
-    for td in typedefs:
-        assert re.sub(r"\s+", " ", td).strip() in flat_cdef
+def test_missing_header_is_a_clear_import_error(tmp_path):
+    shutil.copy(_native.library_path(), tmp_path / _native.library_name())
+    r = run_python("""
+        import numpy as np, wick
+        try:
+            wick.quantize(np.ones((1, 32), np.float32), "Q8_0")
+        except ImportError as e:
+            print("ImportError:", e)
+        """, env={"WICK_LIBRARY": str(tmp_path / _native.library_name())})
+    assert "ImportError:" in r.stdout and "without its header" in r.stdout and "wick.h" in r.stdout, r.stdout + r.stderr
+
+
+def test_test_hooks_only_in_the_test_library():
+    """The suite runs on the test build (wick_debug_* exports, build tag wick_testhooks);
+    the release library beside the package, which wheels ship, has none of them."""
+    assert "wick_debug_panic" in _native.library_path().with_name("libwick.h").read_text()
+    release = Path(_native.__file__).parent / "_lib" / _native.library_name()
+    if not release.exists():
+        pytest.skip("no release library in the package (not built in place)")
+    assert release != _native.library_path()
+    assert b"wick_debug_" not in release.read_bytes()
+    assert "wick_debug_" not in release.with_name("libwick.h").read_text()
 
 
 def test_abi_version_and_info():
@@ -111,3 +136,21 @@ def test_error_classes_inherit_builtins():
     assert issubclass(wick.WickForkError, RuntimeError)
     for cls in (wick.WickValueError, wick.WickOSError, wick.WickInternalError, wick.WickForkError, wick.WickCancelledError):
         assert issubclass(cls, wick.WickError)
+
+
+def test_tables_python_reads_from_the_library():
+    """The 4-bit types (one Go table) and the safetensors dtype sizes come from wick_info_json."""
+    from wick import quant_state
+    from wick.convert.ggml_types import source_dtype_size
+
+    bnb = wick.library_info()["bnb"]
+    assert quant_state.QUANT_TYPES == ("nf4", "fp4")  # bitsandbytes' names, in the order of their codes
+    assert quant_state.FOUR_BIT_BLOCKSIZES == tuple(bnb["blocksizes"]) == (32, 64, 128, 256, 512, 1024, 2048, 4096)
+    for name, t in bnb["tables"].items():
+        assert wick.code_table(name).shape == (t["size"],) == ((16,) if name in quant_state.QUANT_TYPES else (256,))
+    # sizes as numpy has them (bfloat16 and float8 have no numpy dtype)
+    for name, np_name in {"F64": "float64", "F32": "float32", "F16": "float16", "I64": "int64", "U32": "uint32",
+                          "I16": "int16", "U8": "uint8", "I8": "int8", "BOOL": "bool"}.items():
+        assert source_dtype_size(name) == np.dtype(np_name).itemsize, name
+    assert (source_dtype_size("BF16"), source_dtype_size("F8_E4M3")) == (2, 1)
+    assert source_dtype_size("F4") == source_dtype_size("C64") == source_dtype_size("Q4_K") == 0

@@ -51,8 +51,11 @@ def test_notebook_runs(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     html = [o.data["text/html"] for o in outputs if o.output_type in ("execute_result", "display_data")
             and "text/html" in o.data]
-    assert any("blk.0.ffn_down.weight" in h and "<table>" in h for h in html), "the report did not render as HTML"
+    assert any("blk.0.ffn_down.weight" in h and "<table>" in h and "SNR dB" in h for h in html), \
+        "the report did not render as HTML"
+    assert any("<details>" in h and "tokenizer.ggml.pre" in h and "blk.0.ffn_down.weight" in h for h in html), \
+        "the plan did not render as HTML"
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
-    assert len(images) >= 3, f"expected the three figures, got {len(images)}"
+    assert len(images) >= 3, f"expected the three figures (report.plot, plot_tradeoff, histograms), got {len(images)}"
     for target in ("Q4_K_M", "Q8_0", "Q2_K"):
         assert (work / f"tiny-llama-{target}.gguf").stat().st_size > 0

@@ -1,25 +1,19 @@
 """Tests of python/wick/quant_state.py: bitsandbytes' QuantState dict format.
 
-Pure Python + numpy: the module is loaded from its file, so these tests run
-without Wick's native library. Expected byte strings are the examples of
-spec blockwise.md §5.2 (bitsandbytes' format), not Wick output.
+Expected byte strings are the examples of spec blockwise.md §5.2
+(bitsandbytes' format), not Wick output. The 4-bit type names and block
+sizes come from the native library's table.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parent.parent / "python" / "wick" / "quant_state.py"
-_spec = importlib.util.spec_from_file_location("wick_quant_state_standalone", _PATH)
-qsmod = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = qsmod
-_spec.loader.exec_module(qsmod)
+import wick.quant_state as qsmod
+
 QuantState = qsmod.QuantState
 
 NF4 = np.array([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,

@@ -119,7 +119,11 @@ def test_refuses_split_and_missing_keys(tmp_path):
     t = {"output_norm.weight": np.ones(256, np.float32), "token_embd.weight": np.ones((260, 256), np.float32)}
     p = tmp_path / "s.gguf"
     wick.gguf.write(p, kvs + [V.KV("split.count", ValueType.UINT16, 2)], t)
-    with pytest.raises(RequantizeInputError, match="one part of a split GGUF model"):
+    with pytest.raises(wick.WickFormatError, match='key "split.no": inconsistent split model: missing'):
+        wc.requantize_plan(p, "Q8_0")  # the first part of a split model needs split.no (tests/test_split.py)
+    wick.gguf.write(p, kvs + [V.KV("split.no", ValueType.UINT16, 1), V.KV("split.count", ValueType.UINT16, 2)], t,
+                    overwrite=True)
+    with pytest.raises(RequantizeInputError, match=r"is part 2 of a split GGUF model of 2 parts; give its first part"):
         wc.requantize_plan(p, "Q8_0")
     wick.gguf.write(p, kvs + [V.KV("split.no", ValueType.UINT16, 0), V.KV("split.count", ValueType.UINT16, 1)], t,
                     overwrite=True)
@@ -298,8 +302,11 @@ def test_cli_quantize(models, tmp_path, capsys, monkeypatch):
     assert "target Q4_K_M" in out and "importance matrix:" in out and "blk.0.attn_q.weight" in out
     assert cli_main(["quantize", src, "--type", "Q8_0", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reference"] == "quantize"
-    with pytest.raises(SystemExit, match="need --imatrix"):
-        cli_main(["quantize", src, "--type", "Q4_0", "--include-weights", "x", "--dry-run"])
+    capsys.readouterr()
+    assert cli_main(["quantize", src, "--type", "Q4_0", "--include-weights", "x", "--dry-run"]) == 1
+    assert "--include-weights / --exclude-weights need --imatrix" in capsys.readouterr().err
+    with pytest.raises(wick.WickValueError, match="imatrix_include / imatrix_exclude need imatrix"):
+        wc.requantize_plan(src, "Q4_0", imatrix_include=["x"])
     with pytest.raises(SystemExit, match="-o/--output is required"):
         cli_main(["quantize", src, "--type", "Q4_0"])
     assert cli_main(["quantize", src, "--type", "Q4_K_M", "--imatrix", "im.gguf", "-o", "out.gguf", "--no-progress"]) == 0

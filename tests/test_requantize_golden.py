@@ -151,16 +151,11 @@ def test_reference_runner_bytes(workdir, tmp_path, model, label, monkeypatch):
     check_file(out, model, label)
 
 
-try:
-    from wick.convert.execute import execute as EXECUTE
-except ImportError:  # the Go executor is not in this build
-    EXECUTE = None
-
-
-@pytest.mark.skipif(EXECUTE is None, reason="wick.convert.execute (the Go plan executor) is not in this build yet")
 @pytest.mark.parametrize("model,label", RUNS)
 def test_executor_bytes(workdir, tmp_path, model, label, monkeypatch):
+    from wick.convert.execute import execute
+
     plan = make_plan(workdir, model, label, monkeypatch)
     out = tmp_path / "out.gguf"
-    EXECUTE(plan, str(out), threads=2)
+    execute(plan, str(out), threads=2)
     check_file(out, model, label)

@@ -24,7 +24,7 @@
 //     does), unique (ErrDuplicateTensor); at most 4 dims
 //     (ErrTooManyDims), each < 2^63 (ErrBadDim); element count and byte
 //     size within int64 (ErrShapeOverflow); a ggml type Wick knows
-//     (ErrUnknownType, from quant.Type's table); ne[0] a multiple of the
+//     (ErrUnknownType, from the type table, quant/ggmltype); ne[0] a multiple of the
 //     block size (ErrPartialBlock);
 //  5. data: offsets multiples of the alignment (ErrMisaligned), each
 //     tensor exactly where the previous one's padded data ends, as ggml
@@ -57,13 +57,24 @@
 // Writer: AddKV and AddTensor declare everything, then tensor data is
 // written in declaration order (WriteTensorData, or Write for arbitrary
 // chunks), then Commit. Memory is bounded by the write buffer plus the
-// header. Create writes a temporary file ".<name>.<random>.tmp" in the
-// destination's directory, and Commit syncs it, renames it into place
-// (refusing to replace an existing file unless Overwrite is given) and
-// syncs the directory; any failure, Abort, or a done WithContext context
-// removes the temporary file. Output is byte-identical to gguf-py's
+// header. Create writes a temporary file in the destination's directory
+// (on Linux an unnamed one, which vanishes with a killed process; see
+// io/internal/atomicfile), and Commit syncs it, puts it in place (refusing
+// to replace an existing file unless Overwrite is given) and syncs the
+// directory; any failure, Abort, or a done WithContext context drops the
+// temporary file. Output is byte-identical to gguf-py's
 // GGUFWriter for the same KVs, tensors and dims (tested on files it wrote)
 // and is read back identically by gguf-py's GGUFReader.
+//
+// # Split models
+//
+// WithSplit makes Create write a split model as llama.cpp's
+// llama-gguf-split --split writes it (metadata in the first part, the
+// split.* keys, tensors in order, a new part when the next tensor would go
+// over Split.MaxBytes of padded data or Split.MaxTensors tensors); the
+// parts appear together on Commit or not at all. OpenModel reads a split
+// model from its first part as one Model, checking that the parts fit
+// together.
 //
 // The writer applies the reader's tensor checks, so whatever it writes,
 // the reader (and ggml) accepts; arrays of arrays need AllowNestedArrays,

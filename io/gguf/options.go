@@ -88,6 +88,7 @@ type writerOptions struct {
 	ctx       context.Context
 	bufSize   int
 	nested    bool
+	split     *Split
 }
 
 func applyWriterOptions(opts []WriterOption) (writerOptions, error) {

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wick-ml/wick/io/internal/mmap"
-	"github.com/wick-ml/wick/quant"
+	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
 // Magic is the 4 bytes every GGUF file starts with.
@@ -35,7 +35,7 @@ const KeyAlignment = "general.alignment"
 // TensorInfo describes one tensor of a file.
 type TensorInfo struct {
 	Name string
-	Type quant.Type
+	Type ggmltype.Type
 	// Dims are the dimensions in ggml order, as stored in the file:
 	// Dims[0] (ne[0]) is the row length, the contiguous axis. Missing
 	// trailing dimensions are 1. Use Shape for row-major (NumPy) order.
@@ -67,7 +67,7 @@ func (t TensorInfo) Shape() []int64 {
 // tensorSize returns the element count and byte size of a tensor of type
 // typ with dims (ggml order), or the sentinel error of the first check that
 // fails. dims must be non-negative.
-func tensorSize(typ quant.Type, dims []int64) (nelem, nbytes int64, err error) {
+func tensorSize(typ ggmltype.Type, dims []int64) (nelem, nbytes int64, err error) {
 	nelem = 1
 	for _, d := range dims {
 		hi, lo := bits.Mul64(uint64(nelem), uint64(d))
@@ -76,7 +76,7 @@ func tensorSize(typ quant.Type, dims []int64) (nelem, nbytes int64, err error) {
 		}
 		nelem = int64(lo)
 	}
-	tr, ok := typ.Traits()
+	tr, ok := typ.Info()
 	if !ok {
 		return 0, 0, ErrUnknownType
 	}
@@ -513,9 +513,9 @@ func parse(data []byte, path string, o options) (*File, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, size, serr := tensorSize(quant.Type(typ), dims)
+		_, size, serr := tensorSize(ggmltype.Type(typ), dims)
 		if serr != nil {
-			return nil, d.fail(ErrFormat, serr, at, "%s", sizeDetail(serr, quant.Type(typ), dims))
+			return nil, d.fail(ErrFormat, serr, at, "%s", sizeDetail(serr, ggmltype.Type(typ), dims))
 		}
 		offset, err := d.u64("offset")
 		if err != nil {
@@ -525,7 +525,7 @@ func parse(data []byte, path string, o options) (*File, error) {
 			return nil, d.fail(ErrFormat, ErrOutOfBounds, d.off-8, "offset %d beyond any file", offset)
 		}
 		f.names[name] = len(f.tensors)
-		f.tensors = append(f.tensors, TensorInfo{Name: name, Type: quant.Type(typ), Dims: dims, Offset: int64(offset), Size: size})
+		f.tensors = append(f.tensors, TensorInfo{Name: name, Type: ggmltype.Type(typ), Dims: dims, Offset: int64(offset), Size: size})
 		d.tensor = ""
 	}
 	// 5. Data section: aligned start; tensors follow each other exactly,
@@ -558,12 +558,12 @@ func parse(data []byte, path string, o options) (*File, error) {
 }
 
 // sizeDetail explains a tensorSize failure.
-func sizeDetail(err error, typ quant.Type, dims []int64) string {
+func sizeDetail(err error, typ ggmltype.Type, dims []int64) string {
 	switch err {
 	case ErrUnknownType:
 		return fmt.Sprintf("type id %d is not a ggml type Wick knows", uint32(typ))
 	case ErrPartialBlock:
-		tr, _ := typ.Traits()
+		tr, _ := typ.Info()
 		ne0 := int64(1) // a tensor without dims has ne[0] = 1
 		if len(dims) > 0 {
 			ne0 = dims[0]

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wick-ml/wick/io/internal/atomicfile"
-	"github.com/wick-ml/wick/quant"
+	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
 // Writer writes a GGUF file as a stream. Declare everything first — AddKV
@@ -20,9 +20,11 @@ import (
 // buffer.
 //
 // A Writer from Create writes to a temporary file beside the destination
-// and renames it into place on Commit (after syncing file and directory);
-// on any failure, on Abort, or when its context is done, it removes the
-// temporary file. After an error every method returns that error.
+// (on Linux an unnamed one: nothing is left even if the process is killed)
+// and puts it in place on Commit (after syncing file and directory); on any
+// failure, on Abort, or when its context is done, it drops the temporary
+// file. After an error every method returns that error. With WithSplit it
+// writes a split model, several files that appear together.
 //
 // Files are little-endian GGUF v3, laid out as ggml and gguf-py lay them
 // out: KVs and tensor infos in insertion order, dims exactly as given,
@@ -37,10 +39,11 @@ type Writer struct {
 	tensors   []TensorInfo
 	names     map[string]int // tensor name → index in tensors
 	alignment int64
-	header    bool  // header written
-	cur       int   // index of the tensor being written
-	written   int64 // bytes of tensors[cur] written so far
-	err       error // sticky
+	header    bool        // header written
+	split     *splitState // nil: a single file (see WithSplit)
+	cur       int         // index of the tensor being written
+	written   int64       // bytes of tensors[cur] written so far
+	err       error       // sticky
 }
 
 // sink is where the bytes go: an atomic file or a caller's io.Writer.
@@ -66,6 +69,12 @@ func Create(path string, opts ...WriterOption) (*Writer, error) {
 	if err := o.ctx.Err(); err != nil {
 		return nil, err
 	}
+	if o.split != nil { // the parts are created with the header
+		s := &splitSink{prefix: path, overwrite: o.overwrite}
+		w := newWriter(s, o)
+		w.split = &splitState{limits: *o.split, sink: s}
+		return w, nil
+	}
 	a, err := atomicfile.Create(path, o.overwrite)
 	if err != nil {
 		return nil, err
@@ -80,6 +89,9 @@ func NewWriter(w io.Writer, opts ...WriterOption) (*Writer, error) {
 	o, err := applyWriterOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if o.split != nil {
+		return nil, argErr("", "", ErrInvalidOption, "WithSplit needs Create: a split model is several files")
 	}
 	return newWriter(plainSink{w}, o), nil
 }
@@ -167,7 +179,7 @@ func (w *Writer) checkValue(key string, v Value, depth int) error {
 // and dims in ggml order (dims[0] is the row length and must be a multiple
 // of the type's block size; at most 4 dims, each ≥ 0). Tensors' data must
 // then be written in the order they were declared.
-func (w *Writer) AddTensor(name string, typ quant.Type, dims []int64) error {
+func (w *Writer) AddTensor(name string, typ ggmltype.Type, dims []int64) error {
 	if err := w.check(); err != nil {
 		return err
 	}
@@ -203,26 +215,40 @@ func (w *Writer) AddTensor(name string, typ quant.Type, dims []int64) error {
 // writeHeader computes offsets and writes magic, counts, KVs, tensor infos
 // and the padding before the data section.
 func (w *Writer) writeHeader() error {
+	if w.split != nil {
+		return w.startSplit()
+	}
+	b, err := encodeHeader(w.kvs, w.tensors, w.alignment)
+	if err != nil {
+		return w.fail(err)
+	}
+	w.header = true
+	return w.emitHeader(b)
+}
+
+// encodeHeader sets the tensors' offsets and encodes magic, counts, KVs and
+// tensor infos.
+func encodeHeader(kvs []KV, tensors []TensorInfo, alignment int64) ([]byte, error) {
 	off := int64(0)
-	for i := range w.tensors {
-		w.tensors[i].Offset = off
-		padded, ok := alignUp(w.tensors[i].Size, w.alignment)
+	for i := range tensors {
+		tensors[i].Offset = off
+		padded, ok := alignUp(tensors[i].Size, alignment)
 		if !ok || padded > math.MaxInt64-off {
-			return w.fail(argErr(w.tensors[i].Name, "", ErrShapeOverflow, "the data section would exceed 2^63 bytes"))
+			return nil, argErr(tensors[i].Name, "", ErrShapeOverflow, "the data section would exceed 2^63 bytes")
 		}
 		off += padded
 	}
 	var b []byte
 	b = append(b, Magic...)
 	b = binary.LittleEndian.AppendUint32(b, Version)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(w.tensors)))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(w.kvs)))
-	for _, kv := range w.kvs {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(tensors)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(kvs)))
+	for _, kv := range kvs {
 		b = appendString(b, kv.Key)
 		b = binary.LittleEndian.AppendUint32(b, uint32(kv.Value.Type()))
 		b = appendValue(b, kv.Value)
 	}
-	for _, t := range w.tensors {
+	for _, t := range tensors {
 		b = appendString(b, t.Name)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(t.Dims)))
 		for _, d := range t.Dims {
@@ -231,7 +257,11 @@ func (w *Writer) writeHeader() error {
 		b = binary.LittleEndian.AppendUint32(b, uint32(t.Type))
 		b = binary.LittleEndian.AppendUint64(b, uint64(t.Offset))
 	}
-	w.header = true
+	return b, nil
+}
+
+// emitHeader writes an encoded header and the padding after it.
+func (w *Writer) emitHeader(b []byte) error {
 	if _, err := w.bw.Write(b); err != nil {
 		return w.fail(err)
 	}
@@ -413,6 +443,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 			w.cur++
 			w.written = 0
 			w.skipEmpty()
+			if err := w.nextParts(); err != nil {
+				return done, err
+			}
 		}
 	}
 	return done, nil
@@ -436,7 +469,7 @@ func (w *Writer) Next() (TensorInfo, int64, bool) {
 
 // Commit writes the header if no data was written yet, requires that every
 // declared tensor's data was written, flushes, and (for Create) syncs and
-// renames the file into place. On failure the temporary file is removed.
+// puts the file in place. On failure the temporary file is dropped.
 func (w *Writer) Commit() error {
 	if err := w.check(); err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/wick-ml/wick/io/gguf"
-	"github.com/wick-ml/wick/quant"
+	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
 // parseGGUF reads the format llama-imatrix writes by default: a GGUF file
@@ -125,7 +125,7 @@ func readGGUF(g *gguf.File, path string, o options) (*File, error) {
 			return nil, formatErr(path, name, -1, ErrUnpaired, "has %s%s but no %s%s", name, SuffixSums, name, SuffixCounts)
 		}
 		for _, t := range []*gguf.TensorInfo{p.sums, p.counts} {
-			if t.Type != quant.F32 {
+			if t.Type != ggmltype.F32 {
 				return nil, formatErr(path, name, g.DataOffset()+t.Offset, ErrBadType, "tensor %q is %v; expected F32", t.Name, t.Type)
 			}
 		}

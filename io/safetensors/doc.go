@@ -58,7 +58,7 @@
 // same tensor order and at most one metadata key (the reference writer
 // sorts tensors by dtype, then name, where Write keeps the caller's order,
 // and it writes metadata keys in hash-map order, where Write sorts them). WriteFile writes to a temporary file beside
-// the destination and renames it into place after an fsync.
+// the destination (unnamed on Linux) and puts it in place after an fsync.
 //
 // # Safety for callers across a C ABI
 //

@@ -6,7 +6,7 @@ import (
 	"math"
 	"math/bits"
 
-	"github.com/wick-ml/wick/quant"
+	"github.com/wick-ml/wick/internal/half"
 )
 
 // DType is the element type of a tensor, as named in a safetensors header.
@@ -221,13 +221,13 @@ func decodeU16(dst []float32, src []byte) {
 
 func decodeF16(dst []float32, src []byte) {
 	for i := range dst {
-		dst[i] = quant.F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+		dst[i] = half.F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
 }
 
 func decodeBF16(dst []float32, src []byte) {
 	for i := range dst {
-		dst[i] = quant.BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+		dst[i] = half.BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
 }
 

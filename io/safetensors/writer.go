@@ -48,7 +48,7 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 }
 
 // WriteFile writes a safetensors file (see Write) to path atomically: to a
-// temporary file in the same directory, synced and renamed into place. It
+// temporary file in the same directory (unnamed on Linux), synced and put in place. It
 // refuses to replace an existing file unless overwrite is set.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string, overwrite bool) error {
 	if _, err := buildHeader(tensors, metadata); err != nil {

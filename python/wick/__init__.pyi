@@ -10,6 +10,7 @@ from . import gguf as gguf
 from . import imatrix as imatrix
 from . import safetensors as safetensors
 from .convert.bnb import BnbPlan
+from .convert.options import PlanOptions
 from .convert.plan import Plan
 from .convert.report import ConversionReport
 from .errors import (
@@ -141,13 +142,21 @@ def quantize_4bit(
     nested_offset: Optional[float] = ...,
 ) -> Tuple[npt.NDArray[np.uint8], QuantState]: ...
 def dequantize_4bit(
-    packed: npt.ArrayLike, state: QuantState, *, out_dtype: Any = ..., threads: Optional[int] = ...
+    packed: npt.ArrayLike,
+    state: QuantState,
+    *,
+    out_dtype: Any = ...,
+    threads: Optional[int] = ...,
+    rules: str = ...,
 ) -> np.ndarray: ...
 
 # ``wick.convert`` is a callable module: ``wick.convert(model, output, type=...)``
-# converts, and ``wick.convert.build_plan`` etc. are importable from it.
+# converts, and ``wick.convert.build_plan`` etc. are importable from it. The plan
+# options after ``options`` are the fields of wick.convert.options.PlanOptions
+# (the runtime signature is generated from it; tests/test_api_docs.py compares).
 # ``format="bnb-nf4"`` (``"bnb-fp4"``, ``"bnb-int8"``) writes a bitsandbytes model
-# directory instead; its dry run returns a ``wick.convert.bnb.BnbPlan``.
+# directory instead (its options, wick.convert.BnbOptions' fields, are keywords);
+# its dry run returns a ``wick.convert.bnb.BnbPlan``.
 @overload
 def convert(
     model: PathLike,
@@ -159,7 +168,23 @@ def convert(
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[False] = ...,
-    **plan_options: Any,
+    options: Optional[PlanOptions] = ...,
+    revision: Optional[str] = ...,
+    tokenizer_pre: Optional[str] = ...,
+    model_name: Optional[str] = ...,
+    pure: bool = ...,
+    output_tensor_type: Optional[str] = ...,
+    token_embedding_type: Optional[str] = ...,
+    tensor_types: Sequence[Tuple[str, str]] = ...,
+    leave_output_tensor: bool = ...,
+    imatrix: Any = ...,
+    imatrix_include: Sequence[str] = ...,
+    imatrix_exclude: Sequence[str] = ...,
+    intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
+    fp8_as_q8: bool = ...,
+    imatrix_names: Optional[Sequence[str]] = ...,
 ) -> ConversionReport: ...
 @overload
 def convert(
@@ -172,5 +197,21 @@ def convert(
     overwrite: bool = ...,
     progress: ProgressLike = ...,
     dry_run: Literal[True],
-    **plan_options: Any,
+    options: Optional[PlanOptions] = ...,
+    revision: Optional[str] = ...,
+    tokenizer_pre: Optional[str] = ...,
+    model_name: Optional[str] = ...,
+    pure: bool = ...,
+    output_tensor_type: Optional[str] = ...,
+    token_embedding_type: Optional[str] = ...,
+    tensor_types: Sequence[Tuple[str, str]] = ...,
+    leave_output_tensor: bool = ...,
+    imatrix: Any = ...,
+    imatrix_include: Sequence[str] = ...,
+    imatrix_exclude: Sequence[str] = ...,
+    intermediate: Optional[Literal["f32", "bf16", "f16"]] = ...,
+    split_max_size: Optional[Union[int, str]] = ...,
+    split_max_tensors: Optional[int] = ...,
+    fp8_as_q8: bool = ...,
+    imatrix_names: Optional[Sequence[str]] = ...,
 ) -> Union[Plan, BnbPlan]: ...

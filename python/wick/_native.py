@@ -2,9 +2,10 @@
 
 This is the lowest layer of the Python package (see ``docs/architecture.md``):
 
-* ``CDEF`` restates the C ABI of ``export/`` for cffi (ABI mode: no compiler
-  at install or import time). A test compares it with the header that
-  ``go build`` generates, so the two cannot drift apart.
+* The C declarations for cffi (ABI mode: no compiler at install or import
+  time) are read from the headers the build ships beside the library
+  (``libwick.h``, which ``go build`` generates from the exports, and
+  ``wick.h``, the shared types): nothing is restated here.
 * The library is opened on first use, not at ``import wick``: a program that
   imports Wick and then forks stays safe. Opening it after a fork is fine; using
   a library that was opened *before* the fork raises :class:`WickForkError`
@@ -34,59 +35,14 @@ from typing import Any, Callable, Optional
 
 from cffi import FFI
 
-from .errors import STATUS_EXCEPTIONS, WickForkError, WickInternalError
+from .errors import WickForkError, status_exception
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
-ABI_VERSION = 4
-
-# The C declarations of export/ (keep in the order and spelling of the
-# generated header; tests/test_native.py checks them against it).
-CDEF = """
-typedef const uint8_t wick_cbytes;
-typedef const float wick_cf32;
-typedef const char wick_cchar;
-typedef struct wick_ctl {
-    int32_t cancel;
-    int32_t reserved;
-    int64_t done;
-    int64_t total;
-    int64_t item;
-} wick_ctl;
-
-int wick_bnb_quantize_blockwise(int32_t srcDType, wick_cbytes* src, size_t n, wick_cf32* code, size_t codeLen, int32_t blocksize, int32_t rules, uint32_t flags, uint8_t* codes, float* absmax, size_t nAbsmax, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-int wick_bnb_dequantize_blockwise(wick_cbytes* codes, size_t n, wick_cf32* absmax, size_t nAbsmax, wick_cf32* code, size_t codeLen, int32_t blocksize, int32_t outDType, uint8_t* out, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-int wick_bnb_quantize_4bit(int32_t srcDType, wick_cbytes* src, size_t n, int32_t quantType, int32_t blocksize, int32_t rules, uint32_t flags, uint8_t* packed, size_t nPacked, float* absmax, size_t nAbsmax, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-int wick_bnb_dequantize_4bit(wick_cbytes* packed, size_t nPacked, size_t n, wick_cf32* absmax, size_t nAbsmax, int32_t quantType, int32_t blocksize, int32_t outDType, uint8_t* out, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-int wick_bnb_nested_offset(wick_cf32* absmax, size_t n, float* offset, char* errBuf, size_t errLen);
-int wick_bnb_quantize_nested(wick_cf32* absmax, size_t n, float offset, int32_t nestedBlocksize, int32_t rules, uint32_t flags, uint8_t* codes, float* nestedAbsmax, size_t nNested, int32_t threads, char* errBuf, size_t errLen);
-int wick_bnb_dequantize_nested(wick_cbytes* codes, size_t n, wick_cf32* nestedAbsmax, size_t nNested, float offset, wick_cf32* code, size_t codeLen, int32_t nestedBlocksize, float* absmax, char* errBuf, size_t errLen);
-int wick_bnb_table(int32_t which, float* out, size_t n, char* errBuf, size_t errLen);
-int wick_result_read(int64_t id, uint8_t* buf, size_t n, char* errBuf, size_t errLen);
-void wick_result_free(int64_t id);
-int wick_gguf_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
-int wick_safetensors_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
-int wick_safetensors_decode(wick_cchar* dtype, size_t dtypeLen, wick_cbytes* src, size_t srcLen, float* dst, size_t n, char* errBuf, size_t errLen);
-int wick_safetensors_write(wick_cchar* path, size_t pathLen, wick_cchar* header, size_t headerLen, uint8_t** bufs, size_t* lens, size_t count, uint32_t flags, char* errBuf, size_t errLen);
-int wick_gguf_create(wick_cchar* path, size_t pathLen, wick_cchar* header, size_t headerLen, uint32_t flags, int64_t* handle, char* errBuf, size_t errLen);
-int wick_gguf_write(int64_t handle, wick_cbytes* data, size_t n, char* errBuf, size_t errLen);
-int wick_gguf_commit(int64_t handle, char* errBuf, size_t errLen);
-int wick_gguf_abort(int64_t handle, char* errBuf, size_t errLen);
-int wick_convert(wick_cchar* planJSON, size_t planLen, wick_cchar* out, size_t outLen, uint32_t flags, int32_t threads, wick_ctl* ctl, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
-int wick_imatrix_describe(wick_cchar* path, size_t pathLen, int64_t* id, int64_t* n, char* errBuf, size_t errLen);
-int wick_imatrix_values(wick_cchar* path, size_t pathLen, wick_cchar* name, size_t nameLen, uint32_t flags, float* dst, size_t n, char* errBuf, size_t errLen);
-int wick_debug_panic(int32_t where, char* errBuf, size_t errLen);
-int wick_debug_spin(int64_t millis, wick_ctl* ctl, char* errBuf, size_t errLen);
-int64_t wick_info_json(char* buf, size_t n);
-int wick_max_procs(void);
-int wick_abi_version(void);
-int wick_quantize(int32_t typ, int32_t srcDType, wick_cbytes* src, size_t n, size_t nPerRow, wick_cf32* imatrix, size_t imatrixLen, uint32_t flags, uint8_t* dst, size_t dstLen, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-int wick_dequantize(int32_t typ, wick_cbytes* src, size_t srcLen, float* dst, size_t n, int32_t threads, wick_ctl* ctl, char* errBuf, size_t errLen);
-"""
+ABI_VERSION = 6
 
 ERRLEN = 4096  # bytes of the error-message buffer handed to every call
 
 ffi = FFI()
-ffi.cdef(CDEF)
 
 
 def library_name() -> str:
@@ -105,6 +61,45 @@ def library_path() -> Path:
     return Path(__file__).resolve().parent / "_lib" / library_name()
 
 
+HEADER = "libwick.h"     # what `go build -buildmode=c-shared` writes: the exported functions
+SHARED_HEADER = "wick.h"  # export/wick.h, which HEADER includes: the shared types
+
+
+def declarations(lib_path: Path) -> str:
+    """The C declarations for cffi, read from the headers the build ships beside
+    the library: the types of ``wick.h`` (comments and preprocessor lines
+    removed) and the ``extern`` function declarations of ``libwick.h``
+    (``extern`` removed). Nothing is restated here."""
+    import re
+
+    shared = (lib_path.with_name(SHARED_HEADER)).read_text(encoding="utf-8")
+    shared = re.sub(r"/\*.*?\*/", "", shared, flags=re.S)
+    types = "\n".join(line for line in shared.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    header = lib_path.with_name(HEADER).read_text(encoding="utf-8")
+    body = header[header.index('extern "C" {'):] if 'extern "C" {' in header else header
+    funcs = [m.group(1) for m in re.finditer(r"^extern\s+(.*\);)\s*$", body, flags=re.M)]
+    if not funcs:
+        raise ImportError(f"{lib_path.with_name(HEADER)} declares no function: the build is broken")
+    return types + "\n" + "\n".join(funcs) + "\n"
+
+
+_declared = False
+
+
+def _declare(path: Path) -> None:
+    """Give cffi the library's declarations (once), or raise ImportError saying what is missing."""
+    global _declared
+    if _declared:
+        return
+    try:
+        text = declarations(path)
+    except FileNotFoundError as e:
+        raise ImportError(f"Wick's native library at {path} comes without its header {e.filename}, from which "
+                          "Python reads the C declarations: reinstall Wick (or run `make lib`).") from None
+    ffi.cdef(text)
+    _declared = True
+
+
 def missing_library_message(path: Path) -> str:
     return (
         f"Wick's native library was not found at {path}. It is compiled from Go when the "
@@ -113,6 +108,11 @@ def missing_library_message(path: Path) -> str:
         "rebuilds it. Set WICK_LIBRARY to use a library elsewhere."
     )
 
+
+try:  # declared now when the headers are there, so that ffi.new("wick_ctl *") works before the first call
+    _declare(library_path())
+except ImportError:  # raised again, with the reason, when the library is first used
+    pass
 
 _lock = threading.Lock()
 _lib: Any = None
@@ -153,6 +153,7 @@ def _load() -> Any:
         path = library_path()
         if not path.exists():
             raise ImportError(missing_library_message(path))
+        _declare(path)
         try:
             handle = ffi.dlopen(str(path))
         except OSError as e:
@@ -221,7 +222,7 @@ def check(rc: int, err: Any) -> None:
     names = {code: name for name, code in info()["status"].items()}
     name = names.get(rc, "unknown")
     msg = ffi.string(err).decode("utf-8", "replace") or f"status {name} ({rc})"
-    cls = STATUS_EXCEPTIONS.get(name, WickInternalError)
+    cls = status_exception(name)
     raise cls(msg)
 
 

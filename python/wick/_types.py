@@ -1,7 +1,8 @@
 """The ggml type table, as the native library reports it.
 
 Nothing here is restated by hand: names, ids, block geometry and capabilities
-all come from ``quant/types.go`` through ``wick_info_json``.
+all come from the Go type table (``quant/ggmltype``, with the kernels of
+``quant/types.go``) through ``wick_info_json``.
 """
 
 from __future__ import annotations

@@ -62,14 +62,15 @@ def code_table(name: str) -> np.ndarray:
     """A copy of a built-in code table: ``"dynamic_signed"`` (bitsandbytes'
     default 8-bit map), ``"dynamic_unsigned"``, ``"nf4"`` or ``"fp4"`` (as a
     QuantState's ``quant_map`` stores them)."""
-    ids = _native.info()["bnb"]["tables"]
-    if name not in ids:
-        raise WickValueError(f"name: {name!r} is not one of {', '.join(sorted(ids))}")
+    tables = _native.info()["bnb"]["tables"]
+    if name not in tables:
+        raise WickValueError(f"name: {name!r} is not one of {', '.join(sorted(tables))}")
     if name not in _tables:
-        n = 16 if name in ("nf4", "fp4") else 256
+        n = tables[name]["size"]
         out = np.empty(n, np.float32)
         err = _native.errbuf()
-        _native.check(_native.lib().wick_bnb_table(ids[name], _arrays.ptr(out, "float[]", True), n, err, _native.ERRLEN), err)
+        _native.check(_native.lib().wick_bnb_table(tables[name]["id"], _arrays.ptr(out, "float[]", True), n, err,
+                                                   _native.ERRLEN), err)
         out.flags.writeable = False
         _tables[name] = out
     return _tables[name].copy()
@@ -164,6 +165,12 @@ def _rebuild_absmax(state: QuantState) -> np.ndarray:
     return absmax
 
 
+def _check_nested_offset(offset: Optional[float], nested: bool, flag: str) -> None:
+    if offset is not None and not nested:
+        raise WickValueError(f"nested_offset: {offset!r} is given, but it is the offset of double quantization, "
+                             f"which is off; pass {flag} as well, or drop nested_offset")
+
+
 def _nest(absmax: np.ndarray, nested_blocksize: int, rules: int, allow_non_finite: bool, threads: Optional[int],
           offset: Optional[float]):
     """Double-quantize absmax: (codes, nested state, offset)."""
@@ -215,13 +222,14 @@ def quantize_blockwise(
         allow_non_finite: accept NaN/Inf with bitsandbytes' CUDA behaviour.
         src_dtype: how to read uint16 bit patterns (``"float16"``/``"bfloat16"``).
         nested_offset: with ``nested``, use this offset instead of the mean of absmax
-            (to reproduce a state made elsewhere bit for bit).
+            (to reproduce a state made elsewhere bit for bit); an error without ``nested``.
 
     Returns:
         ``(codes, state)``: uint8 codes of ``x``'s shape, and the :class:`QuantState`.
     """
     bs = _blocksize(blocksize)
     rule = _rules(rules)
+    _check_nested_offset(nested_offset, nested, "nested=True")
     arr, enc = _arrays.source_array(x, src_dtype)
     table = code_table("dynamic_signed") if code is None else _custom_code(code)
     n = arr.size
@@ -301,6 +309,7 @@ def quantize_4bit(
     bs = _blocksize(blocksize)
     qt = _quant_type(quant_type)
     rule = _rules(rules)
+    _check_nested_offset(nested_offset, compress_statistics, "compress_statistics=True")
     arr, enc = _arrays.source_array(x, src_dtype)
     n = arr.size
     packed = np.empty(((n + 1) // 2, 1), np.uint8)
@@ -319,9 +328,18 @@ def quantize_4bit(
                               offset=offset, state2=state2)
 
 
-def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, threads: Optional[int] = None) -> np.ndarray:
+def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, threads: Optional[int] = None,
+                    rules: str = "cuda") -> np.ndarray:
     """Reverse :func:`quantize_4bit`: an array of ``state.shape`` in ``out_dtype``
-    (default: the state's dtype), bit-exact with bitsandbytes' CUDA dequantizer.
+    (default: the state's dtype), bit-exact with bitsandbytes' dequantizer.
+
+    ``rules`` picks whose: ``"cuda"`` (its CUDA kernel, the default) or ``"cpu"``
+    (its CPU path). They differ only in the sign of FP4 code 8 (``1000``): CUDA
+    multiplies absmax by -0.0, bitsandbytes 0.50 on a CPU with AVX-512F by +0.0
+    (the value in the state's ``quant_map``) at every block size, as it does on any
+    CPU for an odd last dimension. Its plain CPU loop, used on CPUs without
+    AVX-512F otherwise, gives -0.0 like CUDA: use ``"cuda"`` to match that. NF4 is
+    the same under both (docs/bitsandbytes.md).
 
     A state whose ``quant_map`` differs from the built-in table of its quant_type
     (possible only for a hand-made checkpoint) is decoded with the stored map.
@@ -337,6 +355,7 @@ def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, th
     n = math.prod(state.shape)
     if p.size != (n + 1) // 2:
         raise WickValueError(f"packed: holds {p.size} bytes; a state of shape {state.shape} needs {(n + 1) // 2}")
+    rule = _rules(rules)
     absmax = _rebuild_absmax(state)
     dtype = _out_dtype(out_dtype, state.dtype)
     stored = np.asarray(state.code, dtype=np.float32)
@@ -345,7 +364,7 @@ def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, th
     out, raw = _empty_output(tuple(state.shape), dtype)
     ctl, err = ffi.new("wick_ctl *"), _native.errbuf()
     args = (_arrays.ptr(p, "uint8_t[]"), p.size, n, _arrays.ptr(absmax, "float[]"), absmax.size,
-            _quant_type(state.quant_type), int(state.blocksize), _dtype_code(dtype), _arrays.ptr(raw, "uint8_t[]", True),
+            _quant_type(state.quant_type), int(state.blocksize), rule, _dtype_code(dtype), _arrays.ptr(raw, "uint8_t[]", True),
             _threads(threads), ctl, err, _native.ERRLEN)
     _native.invoke(_native.lib().wick_bnb_dequantize_4bit, args, ctl=ctl, err=err, nbytes=raw.nbytes)
     return out

@@ -3,26 +3,27 @@
 Subcommands: ``convert`` (a Hugging Face model directory to GGUF, with a dry
 run), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
 ``types`` (the ggml type table) and ``version``. Errors print one line,
-``wick: error: ...``, and exit 1; Ctrl-C exits 130. See docs/cli.md.
+``wick: error: ...``, and exit 1; Ctrl-C exits 130, and SIGTERM / SIGHUP stop
+the work the same clean way (exit 128 + the signal's number). See docs/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 
 def _cmd_types(args: argparse.Namespace) -> int:
     import wick
+    from wick import _display
 
     rows = [("name", "id", "block", "bytes", "bits/w", "quantize", "dequantize")]
     for t in wick.types():
         rows.append((t.name, str(t.id), str(t.block_size), str(t.type_size), f"{t.bits_per_weight:.4g}",
                      "yes" if t.can_quantize else "-", "yes" if t.can_dequantize else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(_display.table(rows, right=(1, 2, 3, 4)))
     return 0
 
 
@@ -34,24 +35,11 @@ def _cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt_value(v: object, limit: int = 60) -> str:
-    if isinstance(v, list):
-        head = ", ".join(_fmt_value(x, 20) for x in v[:5])
-        return f"[{head}{', ...' if len(v) > 5 else ''}] ({len(v)} items)"
-    s = repr(v)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def _print_table(rows: list) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-
-
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import os
 
     import wick
+    from wick import _display as D
 
     path = args.file
     is_gguf = False
@@ -60,41 +48,42 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             is_gguf = f.read(4) == b"GGUF"
     if is_gguf:
         with wick.gguf.open(path) as g:
-            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors\n")
-            rows = [("key", "type", "value")]
-            for kv in g.metadata.kvs:
-                t = kv.type.name + (f"[{kv.element_type.name}]" if kv.element_type is not None else "")
-                rows.append((kv.key, t, _fmt_value(kv.value)))
-            _print_table(rows)
+            print(f"{path}: GGUF v{g.version}, alignment {g.alignment}, {len(g.metadata)} metadata keys, {len(g.tensors)} tensors")
+            if len(g.parts) > 1:
+                print(f"split model: {len(g.parts)} parts: " + ", ".join(os.path.basename(p) for p in g.parts))
             print()
-            rows = [("tensor", "type", "shape", "bytes")]
+            print(D.table(D.metadata_rows(g.metadata.kvs)))
+            print()
+            split = len(g.parts) > 1
+            rows = [("tensor", "type", "shape", "bytes") + (("part",) if split else ())]
             total = 0
             for t in g.tensors.values():
-                rows.append((t.name, t.type.name, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}"))
+                rows.append((t.name, t.type.name, D.shape(t.shape), D.nbytes(t.nbytes))
+                            + ((str(t.part + 1),) if split else ()))
                 total += t.nbytes
-            _print_table(rows)
+            print(D.table(rows, right=(3,)))
             n = sum(t.n_elements for t in g.tensors.values())
             bpw = f", {8 * total / n:.2f} bits per weight" if n else ""
-            print(f"\n{len(g.tensors)} tensors, {total:,} bytes{bpw}")
+            print(f"\n{len(g.tensors)} tensors, {D.nbytes(total)} bytes{bpw}")
         return 0
     with wick.safetensors.open(path) as m:
         print(f"{path}: safetensors, {len(m.files)} file(s), {len(m.tensors)} tensors")
         for f, meta in m.file_metadata.items():
             if meta:
-                print(f"  {os.path.basename(f)} metadata: {_fmt_value(meta, 200)}")
+                print(f"  {os.path.basename(f)} metadata: {D.scalar(meta)[:200]}")
         qc = _quantization_config(path)
         if qc is not None:
-            print(f"  config.json quantization_config: {_fmt_value(qc, 400)}")
+            print(f"  config.json quantization_config: {D.scalar(qc)[:400]}")
         print()
         rows = [("tensor", "dtype", "shape", "bytes", "file")]
         for t in m.tensors.values():
-            rows.append((t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}", os.path.basename(t.file)))
-        _print_table(rows)
+            rows.append((t.name, t.dtype, D.shape(t.shape), D.nbytes(t.nbytes), os.path.basename(t.file)))
+        print(D.table(rows, right=(3,)))
         _print_quant_states(m)
     return 0
 
 
-def _quantization_config(path: str):
+def _quantization_config(path: str) -> Optional[dict]:
     """config.json's quantization_config beside a model directory's shards, or None."""
     import json
     import os
@@ -108,9 +97,10 @@ def _quantization_config(path: str):
     return qc if isinstance(qc, dict) else None
 
 
-def _print_quant_states(m) -> None:
+def _print_quant_states(m: Any) -> None:
     """The bitsandbytes weights of a checkpoint: 4-bit quant states and LLM.int8 row scales."""
     import wick
+    from wick import _display as D
 
     names = set(m.tensors)
     rows = [("weight", "format", "shape", "dtype", "blocksize", "double quant", "bytes (with state)")]
@@ -120,50 +110,42 @@ def _print_quant_states(m) -> None:
         state = wick.QuantState.from_dict(parts)
         nested = f"yes (offset {state.offset:.6g})" if state.nested else "no"
         size = sum(m.tensors[n].nbytes for n in parts) + (m.tensors[weight].nbytes if weight in names else 0)
-        rows.append((weight, state.quant_type.upper(), "×".join(map(str, state.shape)), state.dtype, str(state.blocksize),
-                     nested, f"{size:,}"))
+        rows.append((weight, state.quant_type.upper(), D.shape(state.shape), state.dtype, str(state.blocksize),
+                     nested, D.nbytes(size)))
     for scb in sorted(n for n in names if n.endswith(".SCB")):
         weight = scb[:-len(".SCB")] + ".weight"
         if weight in names:
             t = m.tensors[weight]
             size = t.nbytes + m.tensors[scb].nbytes + sum(m.tensors[n].nbytes for n in names if n == weight + "_format")
-            rows.append((weight, "LLM.int8", "×".join(map(str, t.shape)), "float16 (row-wise int8)", "-", "-", f"{size:,}"))
+            rows.append((weight, "LLM.int8", D.shape(t.shape), "float16 (row-wise int8)", "-", "-", D.nbytes(size)))
     if len(rows) > 1:
         print(f"\nbitsandbytes weights ({len(rows) - 1}):")
-        _print_table(rows)
+        print(D.table(rows, right=(6,)))
 
 
-def _plan_options(args: argparse.Namespace) -> dict:
-    overrides = []
-    for item in args.tensor_type:
-        pat, sep, typ = item.rpartition("=")
-        if not sep or not pat:
-            raise SystemExit(f"wick: error: --tensor-type expects REGEX=TYPE, got {item!r}")
-        overrides.append((pat, typ.upper()))
-    opts = {"pure": args.pure, "tensor_types": overrides, "leave_output_tensor": args.leave_output_tensor}
-    if args.output_tensor_type:
-        opts["output_tensor_type"] = args.output_tensor_type.upper()
-    if args.token_embedding_type:
-        opts["token_embedding_type"] = args.token_embedding_type.upper()
-    if getattr(args, "tokenizer_pre", None):
-        opts["tokenizer_pre"] = args.tokenizer_pre
-    if args.imatrix:
-        opts["imatrix"] = args.imatrix
-        opts["imatrix_include"] = args.include_weights
-        opts["imatrix_exclude"] = args.exclude_weights
-    elif args.include_weights or args.exclude_weights:
-        raise SystemExit("wick: error: --include-weights / --exclude-weights need --imatrix")
-    return opts
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from wick.convert import build_plan
+    from wick.convert.options import CONVERT, PlanOptions
+
+    if args.list_architectures:
+        from wick.convert.archs import format_architecture_table
+
+        print(format_architecture_table())
+        return 0
+    if not args.model:
+        raise SystemExit("wick: error: the model (a directory or a Hub id Org/Name) is required (or use --list-architectures)")
+    if args.format != "gguf":
+        return _convert_bnb(args)
+    return _run_plan(args, lambda: build_plan(args.model, (args.type or "Q8_0").upper(),
+                                              PlanOptions.from_arguments(args, CONVERT)))
 
 
 def _bnb_options(args: argparse.Namespace) -> dict:
-    """The bitsandbytes output options given on the command line."""
-    gguf_only = [flag for flag, given in (("--type", args.type), ("--pure", args.pure), ("--imatrix", args.imatrix),
-                                          ("--tensor-type", args.tensor_type),
-                                          ("--output-tensor-type", args.output_tensor_type),
-                                          ("--token-embedding-type", args.token_embedding_type),
-                                          ("--leave-output-tensor", args.leave_output_tensor),
-                                          ("--tokenizer-pre", args.tokenizer_pre)) if given]
+    """The bitsandbytes output options given on the command line (the GGUF ones refused)."""
+    from wick.convert.options import CONVERT, PlanOptions
+
+    gguf_only = (["--type"] if args.type else []) + sorted(
+        PlanOptions.__dataclass_fields__[n].metadata["flag"] for n in PlanOptions.from_arguments(args, CONVERT).changed())
     if gguf_only:
         raise SystemExit(f"wick: error: {', '.join(gguf_only)}: only for GGUF output, not --format {args.format}")
     opts = {"double_quant": not args.no_double_quant, "blocksize": args.blocksize, "rules": args.rules,
@@ -176,67 +158,33 @@ def _bnb_options(args: argparse.Namespace) -> dict:
     return opts
 
 
-def _cmd_convert(args: argparse.Namespace) -> int:
-    import json
-    import os
-
-    import wick
-    from wick.convert import build_plan, format_plan_table
-
-    if args.format != "gguf":
-        return _convert_bnb(args)
-    target = (args.type or "Q8_0").upper()
-    if args.dry_run:
-        print(format_plan_table(build_plan(args.model, target, **_plan_options(args))))
-        return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
-    try:
-        report = wick.convert(args.model, args.output, target, threads=args.threads, overwrite=args.force,
-                              progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                              **_plan_options(args))
-    except KeyboardInterrupt:
-        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
-        return 130
-    print(report)
-    if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
-    return 0
-
-
 def _convert_bnb(args: argparse.Namespace) -> int:
     """``wick convert DIR -o OUT_DIR --format bnb-nf4|bnb-fp4|bnb-int8``."""
-    import json
     import os
 
-    import wick
     from wick.convert import build_bnb_plan, format_bnb_plan_table
+    from wick.convert.execute import execute
 
     opts = _bnb_options(args)
+    if not args.dry_run:
+        if not args.output:
+            raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+        if os.path.exists(args.output) and not args.force:
+            print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+            return 1
+    plan = build_bnb_plan(args.model, format=args.format, **opts)
     if args.dry_run:
-        print(format_bnb_plan_table(build_bnb_plan(args.model, format=args.format, **opts)))
+        print(plan.to_json(indent=1) if args.json else format_bnb_plan_table(plan))
         return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
     try:
-        report = wick.convert(args.model, args.output, format=args.format, threads=args.threads, overwrite=args.force,
-                              progress=not args.no_progress and sys.stderr.isatty() or args.progress, **opts)
+        report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
+                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
     except KeyboardInterrupt:
         print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
     print(report)
     if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+        _write_json_report(report, args.json_report)
     return 0
 
 
@@ -246,7 +194,7 @@ def _add_bnb_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("bitsandbytes output (--format bnb-nf4, bnb-fp4, bnb-int8)")
     g.add_argument("--format", default="gguf", choices=("gguf",) + FORMATS,
                    help="gguf (default): a GGUF file; bnb-nf4, bnb-fp4, bnb-int8: a Hugging Face model directory of "
-                   "bitsandbytes 4-bit or LLM.int8 weights that transformers loads")
+                   "bitsandbytes 4-bit or LLM.int8 weights that transformers loads (-o names the directory)")
     g.add_argument("--no-double-quant", action="store_true", help="4-bit: keep absmax in float32 (no double quantization)")
     g.add_argument("--blocksize", type=int, default=64, choices=BLOCKSIZES, help="4-bit: elements per block (64)")
     g.add_argument("--compute-dtype", choices=("bfloat16", "float16", "float32"),
@@ -262,65 +210,82 @@ def _add_bnb_options(p: argparse.ArgumentParser) -> None:
                    help="--rules cpu: the torch thread count whose float32 mean the nested offset reproduces (1)")
 
 
-def _add_plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pure", action="store_true", help="no mixture: every quantizable tensor gets the target's default type")
-    p.add_argument("--output-tensor-type", help="ggml type for output.weight")
-    p.add_argument("--token-embedding-type", help="ggml type for token_embd.weight")
-    p.add_argument("--tensor-type", action="append", default=[], metavar="REGEX=TYPE",
-                   help="override the type of tensors whose name matches REGEX (repeatable)")
-    p.add_argument("--leave-output-tensor", action="store_true", help="keep output.weight unquantized")
-    p.add_argument("--imatrix", metavar="FILE",
-                   help="importance matrix (llama-imatrix output, GGUF or legacy .dat), as llama-quantize --imatrix")
-    p.add_argument("--include-weights", action="append", default=[], metavar="NAME",
-                   help="use the imatrix only for tensors whose name contains NAME (repeatable)")
-    p.add_argument("--exclude-weights", action="append", default=[], metavar="NAME",
-                   help="do not use the imatrix for tensors whose name contains NAME (repeatable)")
-
-
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", help="the GGUF file (or, for --format bnb-*, the directory) to write")
-    p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (metadata and per-tensor types) and stop")
-    p.add_argument("--force", action="store_true", help="replace an existing output file (or model directory)")
-    p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
-
-
 def _cmd_quantize(args: argparse.Namespace) -> int:
-    import json
-    import os
+    from wick.convert import requantize_plan
+    from wick.convert.options import REQUANTIZE, PlanOptions
 
-    from wick.convert import format_plan_table, requantize_plan
+    return _run_plan(args, lambda: requantize_plan(args.input, args.type.upper(),
+                                                   PlanOptions.from_arguments(args, REQUANTIZE)))
 
-    target = args.type.upper()
-    plan = requantize_plan(args.input, target, **_plan_options(args))
+
+def _run_plan(args: argparse.Namespace, make_plan: Callable[[], Any]) -> int:
+    """Plan, then print the plan (--dry-run) or execute it and print the report."""
+    from wick.convert import _execute, format_plan_table
+
+    if not args.dry_run:
+        if not args.output:
+            raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+        if _output_exists(args):
+            print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+            return 1
+    plan = make_plan()
     if args.dry_run:
         print(plan.to_json(indent=1) if args.json else format_plan_table(plan, metadata=not args.no_metadata))
         return 0
-    if not args.output:
-        raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
-    if os.path.exists(args.output) and not args.force:
-        print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
-    from wick.convert.execute import execute
-
     try:
-        report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
-                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
+        report = _execute(plan, args.output, overwrite=args.force, threads=args.threads,
+                          progress=not args.no_progress and sys.stderr.isatty() or args.progress)
     except KeyboardInterrupt:
         print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
     print(report)
     if args.json_report:
-        with open(args.json_report, "w", encoding="utf-8") as f:
-            json.dump({"output": report.output, "target": report.target, "seconds": report.seconds,
-                       "file_bytes": report.file_bytes, "tensors": report.to_dicts()}, f, indent=1)
+        _write_json_report(report, args.json_report)
     return 0
+
+
+def _json_safe(v: object) -> object:
+    """NaN and ±inf as the strings "nan", "inf", "-inf" (as the library writes them): JSON has no such numbers."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def _write_json_report(report: object, path: str) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(_json_safe(report.to_dict()), f, indent=1, allow_nan=False)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", help="the GGUF file to write")
+    p.add_argument("--threads", type=int, help="quantization threads (default: every available core)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (metadata and per-tensor types) and stop")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--json-report", metavar="PATH", help="also write the per-tensor report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
+
+
+def _output_exists(args: argparse.Namespace) -> bool:
+    """Whether -o names an existing file (split output: the parts, checked by the writer)."""
+    import os
+
+    split = args.split_max_size is not None or args.split_max_tensors is not None
+    return not split and os.path.exists(args.output) and not args.force
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wick`` command and its subcommands."""
+    from wick.convert.options import CONVERT, REQUANTIZE, PlanOptions
+
     parser = argparse.ArgumentParser(prog="wick", description="Quantize model weights to GGUF with a fast Go core.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("types", help="list the ggml types and what Wick can do with each")
@@ -328,18 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model directory to a quantized GGUF file "
+    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file "
                        "(or a bitsandbytes model directory)",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
                        "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type; "
                        "or, with --format bnb-nf4/bnb-fp4/bnb-int8, to a bitsandbytes model directory that "
                        "transformers' from_pretrained loads.")
-    p.add_argument("model", help="the model directory")
+    p.add_argument("model", nargs="?", help="the model directory, or a Hugging Face Hub model id Org/Name (from the "
+                   "cache, else downloaded; needs wick[hub])")
+    p.add_argument("--list-architectures", action="store_true",
+                   help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
     p.add_argument("--type", help="GGUF target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)
-    p.add_argument("--tokenizer-pre", help="force tokenizer.ggml.pre (byte-level BPE only)")
-    _add_plan_options(p)
+    PlanOptions.add_arguments(p, CONVERT)
     _add_bnb_options(p)
     p.set_defaults(func=_cmd_convert)
     p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
@@ -350,9 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", required=True, help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
                    "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL")
     _add_run_options(p)
-    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
-    p.add_argument("--no-metadata", action="store_true", help="with --dry-run: leave out the metadata section")
-    _add_plan_options(p)
+    PlanOptions.add_arguments(p, REQUANTIZE)
     p.set_defaults(func=_cmd_quantize)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
@@ -361,18 +326,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the ``wick`` command with ``argv`` (default: ``sys.argv[1:]``) and return its
-    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted.
+    exit status: 0 success, 1 error (printed as one line), 2 usage, 130 interrupted
+    (129 and 143 for SIGHUP and SIGTERM, which stop the work as Ctrl-C does).
     An internal error (a bug in Wick) propagates with its traceback."""
+    from wick._signals import terminate_as_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from wick.convert.options import command_line
+
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
+        with command_line(), terminate_as_interrupt() as received:  # messages name options by their flags
+            status = args.func(args)
+        return 128 + received.signum if status == 130 and received.signum else status
+    except KeyboardInterrupt as e:
         print("wick: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", 2)
+    except BrokenPipeError:
+        # the reader went away (`wick inspect f.gguf | head`): not worth a message; point stdout
+        # at /dev/null so that the flush at exit does not fail again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:  # a readable message, not a traceback
         from wick.errors import WickInternalError
 

@@ -90,6 +90,9 @@ class WickForkError(WickError, RuntimeError):
 
 
 # Status names of the native library (see wick_info_json) → exception class.
+# "plan" (a conversion plan the Go executor refuses) maps to
+# wick.convert.errors.PlanError, resolved by status_exception: importing
+# wick.convert here would make every `import wick` pay for it.
 STATUS_EXCEPTIONS = {
     "invalid_argument": WickValueError,
     "internal": WickInternalError,
@@ -101,6 +104,16 @@ STATUS_EXCEPTIONS = {
     "not_found": WickFileNotFoundError,
     "exists": WickFileExistsError,
 }
+
+
+def status_exception(name: str) -> type:
+    """The exception class for a status name of the native library
+    (:class:`WickInternalError` for a name this package does not know)."""
+    if name == "plan":
+        from .convert.errors import PlanError
+
+        return PlanError
+    return STATUS_EXCEPTIONS.get(name, WickInternalError)
 
 __all__ = [
     "WickError",

@@ -21,8 +21,11 @@ In a checkpoint every key is prefixed with the layer's weight name, e.g.
 ``model.layers.0.mlp.down_proj.weight.absmax``; :meth:`from_dict` strips
 such prefixes.
 
-This module needs only numpy (arrays stand where bitsandbytes has torch
-tensors); it does not load Wick's native library.
+Arrays stand where bitsandbytes has torch tensors. The names of the 4-bit
+data types and the block sizes come from Wick's native library (its one
+table of 4-bit types, ``quant/codes.go``, through ``wick_info_json``):
+:data:`QUANT_TYPES` and :data:`FOUR_BIT_BLOCKSIZES` load the library on
+first use, as validating a state does.
 """
 
 from __future__ import annotations
@@ -34,28 +37,44 @@ from typing import Any, Mapping
 
 import numpy as np
 
-try:  # inside the wick package
-    from .errors import WickFormatError as _FormatError
-except ImportError:  # loaded on its own (tests without the native library)
-    _FormatError = ValueError
+from .errors import WickFormatError as _FormatError
 
 __all__ = [
     "QuantState",
     "pack_dict_to_array",
     "unpack_array_to_dict",
-    "QUANT_TYPES",
+    "QUANT_TYPES",  # noqa: F822 - module __getattr__ (from the library)
     "DTYPES",
-    "FOUR_BIT_BLOCKSIZES",
+    "FOUR_BIT_BLOCKSIZES",  # noqa: F822 - module __getattr__ (from the library)
 ]
-
-#: The 4-bit data types, as bitsandbytes names them.
-QUANT_TYPES = ("nf4", "fp4")
 
 #: The dtypes a state may record for the original tensor.
 DTYPES = ("float32", "float16", "bfloat16")
 
-#: The block sizes bitsandbytes accepts for 4-bit quantization.
-FOUR_BIT_BLOCKSIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+def _quant_types() -> tuple:
+    """The 4-bit data types, as bitsandbytes names them ("nf4", "fp4"), by their code."""
+    from . import _native
+
+    codes = _native.info()["bnb"]["quant_types"]
+    return tuple(sorted(codes, key=codes.get))
+
+
+def _four_bit_blocksizes() -> tuple:
+    from . import _native
+
+    return tuple(_native.info()["bnb"]["blocksizes"])
+
+
+def __getattr__(name: str) -> Any:
+    # QUANT_TYPES: the 4-bit data types, as bitsandbytes names them.
+    # FOUR_BIT_BLOCKSIZES: the block sizes 4-bit quantization accepts.
+    # Both are the native library's (read when first asked for).
+    if name == "QUANT_TYPES":
+        return _quant_types()
+    if name == "FOUR_BIT_BLOCKSIZES":
+        return _four_bit_blocksizes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Every key QuantState.from_dict accepts once prefixes are stripped
 # (bitsandbytes' QuantState.valid_qs_keys).
@@ -64,7 +83,11 @@ _VALID_KEYS = frozenset({
     "quant_type", "blocksize", "dtype", "shape",
     "nested_blocksize", "nested_dtype", "nested_offset",
 })
-_PACKED_SUFFIXES = tuple("bitsandbytes__" + t for t in QUANT_TYPES)
+
+
+def _packed_suffixes() -> tuple:
+    return tuple("bitsandbytes__" + t for t in _quant_types())
+
 _NESTED_KEYS = ("nested_absmax", "nested_blocksize", "nested_quant_map", "nested_dtype", "nested_offset")
 
 
@@ -171,13 +194,14 @@ class QuantState:
         """Check types, dtypes and sizes against each other. Raises
         ``ValueError`` (``WickFormatError`` inside the package) naming the
         first entry that is wrong."""
-        if self.quant_type is not None and self.quant_type not in QUANT_TYPES:
-            raise _error(f"quant_type is {self.quant_type!r}; expected one of {QUANT_TYPES} or None")
+        quant_types = _quant_types()
+        if self.quant_type is not None and self.quant_type not in quant_types:
+            raise _error(f"quant_type is {self.quant_type!r}; expected one of {quant_types} or None")
         if self.dtype not in DTYPES:
             raise _error(f"dtype is {self.dtype!r}; expected one of {DTYPES}")
         bs = _as_int("blocksize", self.blocksize)
-        if self.quant_type is not None and bs not in FOUR_BIT_BLOCKSIZES:
-            raise _error(f"blocksize is {bs}; expected one of {FOUR_BIT_BLOCKSIZES} for {self.quant_type}")
+        if self.quant_type is not None and bs not in _four_bit_blocksizes():
+            raise _error(f"blocksize is {bs}; expected one of {_four_bit_blocksizes()} for {self.quant_type}")
         if bs <= 0:
             raise _error(f"blocksize is {bs}; expected a positive int")
         ncode = 16 if self.quant_type is not None else 256
@@ -264,8 +288,8 @@ class QuantState:
         if packed:
             key = packed[0]
             suffix = key.split(".")[-1]
-            if suffix not in _PACKED_SUFFIXES:
-                raise _error(f"packed entry {key!r} ends in {suffix!r}; expected one of {_PACKED_SUFFIXES}")
+            if suffix not in _packed_suffixes():
+                raise _error(f"packed entry {key!r} ends in {suffix!r}; expected one of {_packed_suffixes()}")
             extra = unpack_array_to_dict(items.pop(key))
             if extra.get("quant_type") != suffix[len("bitsandbytes__"):]:
                 raise _error(f"packed entry {key!r} holds quant_type {extra.get('quant_type')!r}")

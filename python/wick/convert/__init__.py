@@ -35,10 +35,13 @@ Pieces:
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
 * :mod:`.bnb` — plans for bitsandbytes model directories (``format="bnb-nf4"`` …)
+* :mod:`.options` — :class:`PlanOptions`, every option that shapes a plan, declared
+  once for the keywords, the command line and the messages
 * :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``;
   :func:`requantize_model` plans and runs one)
 * :mod:`.imatrix_plan` — how an importance matrix enters a plan
 * :mod:`.load` — reading a model directory (no tensor data)
+* :mod:`.quantized` — quantized checkpoints (FP8, GPTQ, compressed-tensors, ModelOpt, bitsandbytes) as input
 * :mod:`.execute` — running a plan: the Go executor, progress, Ctrl-C
 * :mod:`.report` — the :class:`~wick.convert.report.ConversionReport`
 * :mod:`.errors` — the exceptions
@@ -49,7 +52,7 @@ The user's guide is docs/convert.md.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Union
 
 from ..gguf.values import KV, ValueType
 from .archs import supported_architectures
@@ -65,6 +68,7 @@ from .errors import (
     ModelFileNotFoundError,
     ModelFormatError,
     PlanError,
+    QuantizedTensorError,
     RequantizeInputError,
     SafetensorsHeaderError,
     TensorShapeError,
@@ -72,84 +76,68 @@ from .errors import (
     UnexpectedTensorError,
     UnknownTargetError,
     UnsupportedArchitectureError,
+    UnsupportedIntermediateError,
+    UnsupportedQuantizationError,
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
 from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
+from .options import CONVERT, REQUANTIZE, PlanOptions, spell, takes_plan_options
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
+from .quantized import supported_quantization_methods
 from .requantize import requantize_plan
 from .tokenizer import TokenizerFiles
 
 __all__ = [
     "convert_model", "requantize_model", "build_plan", "build_plan_from_parts", "requantize_plan", "format_plan_table", "ImatrixInfo",
-    "read_model_dir", "read_safetensors_header",
+    "read_model_dir", "read_safetensors_header", "PlanOptions",
     "Plan", "TensorPlan", "SourceRef", "ModelParts", "TokenizerFiles", "KV", "ValueType", "TARGETS",
     "supported_architectures",
     "ConvertError", "ConfigError", "MissingTensorError", "ModelFileNotFoundError", "ModelFormatError", "PlanError",
     "SafetensorsHeaderError", "TensorShapeError", "TokenizerError", "UnexpectedTensorError", "UnknownTargetError",
     "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
-    "ImatrixRequiredError", "RequantizeInputError",
+    "ImatrixRequiredError", "RequantizeInputError", "UnsupportedIntermediateError", "UnsupportedQuantizationError",
+    "QuantizedTensorError", "supported_quantization_methods",
     "FORMATS", "BnbOptions", "BnbPlan", "build_bnb_plan", "format_bnb_plan_table", "BnbOptionError",
 ]
 
 
+@takes_plan_options(CONVERT)
 def build_plan(
     model: Union[str, os.PathLike[str], ModelParts],
     target: str,
+    options: Optional[PlanOptions] = None,
     *,
-    imatrix_names: Optional[Iterable[str]] = None,
-    imatrix: Any = None,
-    imatrix_include: Sequence[str] = (),
-    imatrix_exclude: Sequence[str] = (),
     list_tensors: Optional[Callable[[str], Any]] = None,
-    tokenizer_pre: Optional[str] = None,
-    model_name: Optional[str] = None,
-    pure: bool = False,
-    output_tensor_type: Optional[str] = None,
-    token_embedding_type: Optional[str] = None,
-    tensor_types: Sequence[Tuple[str, str]] = (),
-    leave_output_tensor: bool = False,
+    **keywords: Any,
 ) -> Plan:
     """Plan the conversion of a model directory (or already-read :class:`ModelParts`) to ``target``.
 
     Args:
-        model: a Hugging Face model directory, or :class:`ModelParts`.
+        model: a Hugging Face model directory, a Hub model id ``Org/Name`` (from the
+            local cache, else downloaded: :mod:`wick.hub`; needs ``wick[hub]``), or
+            :class:`ModelParts`.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, ``"BF16"`` … (``TARGETS``).
-        imatrix_names: GGUF tensor names covered by an importance matrix
-            (None: no imatrix); names only, for a plan to display.
-        imatrix: an importance-matrix file (path, :class:`wick.imatrix.ImatrixFile`
-            or :class:`ImatrixInfo`) used as ``llama-quantize --imatrix``: it
-            changes the mixture, is checked against the tensors, adds the
-            ``quantize.imatrix.*`` metadata and sets the plan's ``imatrix_file``.
-        imatrix_include, imatrix_exclude: llama-quantize's
-            ``--include-weights`` / ``--exclude-weights`` (name substrings).
+        options: a :class:`PlanOptions`; keywords given beside it override its fields.
         list_tensors: ``path -> {name: (dtype, shape)}`` for a .safetensors
             file; default: :func:`read_safetensors_header`.
-        tokenizer_pre: force ``tokenizer.ggml.pre`` (byte-level BPE only).
-        model_name: force ``general.name``.
-        pure, output_tensor_type, token_embedding_type, tensor_types,
-        leave_output_tensor: as llama-quantize's options of the same names.
 
     Raises:
         ConvertError subclasses naming the file, key or tensor at fault.
+        wick.WickTypeError: an unknown option.
     """
+    opts = PlanOptions.of(options, keywords, scope=CONVERT, caller="build_plan")
     if isinstance(model, ModelParts):
         parts = model
     else:
-        parts = read_model_dir(model, list_tensors or read_safetensors_header)
-    info = None
-    if imatrix is not None:
-        info = imatrix if isinstance(imatrix, ImatrixInfo) else ImatrixInfo.load(
-            imatrix, include=imatrix_include, exclude=imatrix_exclude)
+        parts = read_model_dir(model, list_tensors or read_safetensors_header, revision=opts.revision)
     return build_plan_from_parts(
-        parts.config, parts.tokenizer, parts.tensors, target,
-        imatrix_names=imatrix_names, imatrix=info, dir_name=parts.dir_name, model_dir=parts.model_dir,
-        generation_config=parts.generation_config, model_card=parts.model_card, tokenizer_pre=tokenizer_pre,
-        model_name=model_name, pure=pure, output_tensor_type=output_tensor_type,
-        token_embedding_type=token_embedding_type, tensor_types=tensor_types, leave_output_tensor=leave_output_tensor)
+        parts.config, parts.tokenizer, parts.tensors, target, opts, dir_name=parts.dir_name,
+        model_dir=parts.model_dir, generation_config=parts.generation_config, model_card=parts.model_card)
 
 
+@takes_plan_options(CONVERT)
 def convert_model(
     model: Union[str, os.PathLike[str]],
     output: Union[str, os.PathLike[str]],
@@ -160,7 +148,8 @@ def convert_model(
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
-    **plan_options: Any,
+    options: Optional[PlanOptions] = None,
+    **keywords: Any,
 ) -> Any:
     """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step,
     or (``format="bnb-nf4"``, ``"bnb-fp4"``, ``"bnb-int8"``) to a bitsandbytes model
@@ -168,7 +157,10 @@ def convert_model(
 
     Args:
         model: the model directory (config.json, tokenizer.json / tokenizer.model,
-            *.safetensors or a sharded index).
+            *.safetensors or a sharded index), or a Hugging Face Hub model id
+            ``Org/Name`` (``revision=`` picks a branch, tag or commit): from the local
+            cache, else only the files a conversion needs are downloaded (:mod:`wick.hub`).
+            A bitsandbytes format needs a local directory.
         output: the GGUF file to write, or the directory for a bitsandbytes
             format; never left half-written (written beside it and renamed into
             place at the end).
@@ -177,16 +169,17 @@ def convert_model(
         format: ``"gguf"`` (default), or ``"bnb-nf4"``, ``"bnb-fp4"``, ``"bnb-int8"``: a
             Hugging Face directory of bitsandbytes 4-bit or LLM.int8 safetensors
             shards with config.json's ``quantization_config`` (see
-            :mod:`wick.convert.bnb`; its options ``double_quant``, ``blocksize``,
-            ``compute_dtype``, ``quant_storage``, ``skip_modules``, ``rules``,
-            ``max_shard_size`` are keyword arguments).
+            :mod:`wick.convert.bnb`); its options, :class:`BnbOptions`' fields
+            (``double_quant``, ``blocksize``, ``compute_dtype``, ``quant_storage``,
+            ``skip_modules``, ``rules``, ``max_shard_size``, ``torch_threads``), are
+            keywords, and the plan options below do not apply.
         threads: quantization threads (None: every core); the bytes never depend on it.
         overwrite: replace an existing ``output``.
         progress: True for a progress bar, or ``callback(done_bytes, total_bytes, tensor)``.
         dry_run: only plan: return the :class:`Plan` (a :class:`BnbPlan` for the
             bitsandbytes formats) without reading any tensor data.
-        plan_options: passed to :func:`build_plan` (``tokenizer_pre``, ``pure``,
-            ``tensor_types``, ``output_tensor_type``, …), or to :class:`BnbOptions`.
+        options: a :class:`PlanOptions`; the plan options below, given as
+            keywords, override its fields.
 
     Returns:
         A :class:`~wick.convert.report.ConversionReport` (per-tensor type, size, RMSE,
@@ -214,38 +207,62 @@ def convert_model(
             raise BnbOptionError(f"convert: format {format!r}: expected one of {', '.join(('gguf',) + FORMATS)}")
         if type is not None:
             raise BnbOptionError(f"convert: type {type!r} is a GGUF target; format {format!r} takes none")
-        plan = build_bnb_plan(model, BnbOptions(format=format, **plan_options))
+        if options is not None:
+            raise BnbOptionError(f"convert: options= holds GGUF plan options; format {format!r} takes "
+                                 "BnbOptions fields as keywords")
+        plan = build_bnb_plan(model, BnbOptions(format=format, **keywords))
         if dry_run:
             return plan
         from .execute import execute
 
         return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
-    plan = build_plan(model, type or "Q8_0", **plan_options)
+    plan = build_plan(model, type or "Q8_0", PlanOptions.of(options, keywords, scope=CONVERT, caller="convert"))
     if dry_run:
         return plan
+    return _execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+
+
+def _execute(plan: Plan, output: Any, **run: Any) -> Any:
     from .. import _types
     from ..errors import WickUnsupportedError
     from .execute import execute
 
-    missing = sorted({t.type for t in plan.tensors if not _types.type_info(t.type).can_quantize})
+    def passed_through(t: TensorPlan) -> bool:  # blocks copied as stored (NVFP4 from a quantized checkpoint)
+        return bool(t.sources) and all(s.decode and s.decode.get("output") == t.type for s in t.sources)
+
+    missing = sorted({t.type for t in plan.tensors
+                      if not _types.type_info(t.type).can_quantize and not passed_through(t)})
     if missing:
-        raise WickUnsupportedError(f"type: {type} needs {', '.join(missing)}, which Wick cannot write yet; "
-                                   "choose another target (the plan itself is available with dry_run=True)")
+        raise WickUnsupportedError(f"type: {plan.target} needs {', '.join(missing)}, which Wick cannot write yet; "
+                                   f"choose another target (the plan itself is shown by {spell('dry_run', True)})")
+    from ..errors import WickNonFiniteError
+    from .plan import intermediate_of
 
-    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    try:
+        return execute(plan, output, **run)
+    except WickNonFiniteError as e:
+        inter = intermediate_of(plan)
+        if inter is None:
+            raise
+        top = {"f16": "±65504", "bf16": "±3.39e38"}[inter]
+        raise WickNonFiniteError(
+            f"{e} (with {spell('intermediate', inter)}: a finite weight beyond {top} becomes infinite in the "
+            f"{inter.upper()} intermediate, as in convert_hf_to_gguf.py --outtype {inter}, and llama-quantize "
+            "refuses that file: \"tensor ... has invalid data\"; the default, lossless route keeps the value)") from None
 
 
+@takes_plan_options(REQUANTIZE)
 def requantize_model(
     input: Union[str, os.PathLike[str]],  # noqa: A002 - the natural name
     output: Union[str, os.PathLike[str]],
     type: str = "Q8_0",
     *,
-    imatrix: Any = None,
     threads: Optional[int] = None,
     overwrite: bool = False,
     progress: Any = False,
     dry_run: bool = False,
-    **plan_options: Any,
+    options: Optional[PlanOptions] = None,
+    **keywords: Any,
 ) -> Any:
     """Requantize an F32/F16/BF16 GGUF model in one step: the file ``llama-quantize
     input output type [--imatrix FILE]`` writes, byte for byte.
@@ -254,44 +271,40 @@ def requantize_model(
         input: the GGUF model (tensors F32, F16 or BF16).
         output: the GGUF file to write (never left half-written).
         type: the target (``"Q4_K_M"``, ``"Q8_0"``, …; see ``TARGETS``).
-        imatrix: an importance-matrix file (llama-imatrix output, GGUF or legacy .dat).
         threads, overwrite, progress: as :func:`convert_model`.
         dry_run: only plan: return the :class:`Plan`.
-        plan_options: passed to :func:`requantize_plan` (``pure``, ``tensor_types``,
-            ``imatrix_include``, ``imatrix_exclude``, …).
+        options: a :class:`PlanOptions`; the plan options below, given as
+            keywords, override its fields.
 
     Returns:
         The :class:`~wick.convert.report.ConversionReport`, or the plan when ``dry_run``.
     """
-    plan = requantize_plan(input, type, imatrix=imatrix, **plan_options)
+    plan = requantize_plan(input, type, PlanOptions.of(options, keywords, scope=REQUANTIZE,
+                                                       caller="requantize_model"))
     if dry_run:
         return plan
-    from .execute import execute
-
-    return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    return _execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
 
 
 class _CallableModule(__import__("types").ModuleType):
     """Lets ``wick.convert(model, output, type=...)`` be called while
     ``wick.convert.build_plan`` etc. stay importable from the same name."""
 
-    def __call__(
-        self,
-        model: Union[str, os.PathLike[str]],
-        output: Union[str, os.PathLike[str]],
-        type: Optional[str] = None,
-        *,
-        format: str = "gguf",  # noqa: A002 - the natural name
-        threads: Optional[int] = None,
-        overwrite: bool = False,
-        progress: Any = False,
-        dry_run: bool = False,
-        **plan_options: Any,
-    ) -> Any:
-        return convert_model(model, output, type, format=format, threads=threads, overwrite=overwrite,
-                             progress=progress, dry_run=dry_run, **plan_options)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return convert_model(*args, **kwargs)
 
     __call__.__doc__ = convert_model.__doc__
+
+
+def _method_signature(fn: Callable[..., Any]) -> Any:
+    import inspect
+
+    sig = inspect.signature(fn)
+    return sig.replace(parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+                       + list(sig.parameters.values()))
+
+
+_CallableModule.__call__.__signature__ = _method_signature(convert_model)  # type: ignore[attr-defined]
 
 
 __import__("sys").modules[__name__].__class__ = _CallableModule

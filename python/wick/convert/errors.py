@@ -1,57 +1,36 @@
 """Exceptions raised while planning a Hugging Face → GGUF conversion.
 
-Every exception derives from :class:`ConvertError` and also from the builtin a
-caller would expect (``ValueError``, ``KeyError``, ``FileNotFoundError``), so
-``except ValueError`` keeps working. Messages start with ``convert:`` and name
-the file and, where there is one, the tensor or key at fault, plus what was
-expected.
+Every exception derives from :class:`ConvertError` (a :class:`wick.WickError`),
+from the :mod:`wick.errors` class of its kind, and so from the builtin a
+caller would expect (``ValueError``, ``KeyError``, ``FileNotFoundError``,
+``NotImplementedError``): ``except ValueError``, ``except wick.WickFormatError``
+and ``except ConvertError`` all work. Messages start with ``convert:`` and
+name the file and, where there is one, the tensor or key at fault, plus what
+was expected.
 
-=============================  ==================  ============================================
-class                          also a              raised when
-=============================  ==================  ============================================
-ModelFileNotFoundError         FileNotFoundError   a required file (config.json, a weight
-                                                   shard, a tokenizer file) is missing
-ModelFormatError               ValueError          a model file is unreadable or malformed
-ConfigError                    ValueError          config.json lacks a key or has a bad value
-TokenizerError                 ValueError          tokenizer files are malformed/inconsistent
-SafetensorsHeaderError         ValueError          a .safetensors header is malformed
-UnsupportedArchitectureError   ValueError          config.json names an architecture Wick
-                                                   cannot convert (message lists the supported)
-UnsupportedTokenizerError      ValueError          the tokenizer kind or BPE pre-tokenizer is
-                                                   not recognised
-UnknownTargetError             ValueError          an unknown target / ggml type name
-MissingTensorError             KeyError            a tensor the architecture needs is absent
-TensorShapeError               ValueError          a tensor has an unexpected shape or dtype
-UnexpectedTensorError          ValueError          the checkpoint holds a tensor no rule maps
-PlanError                      ValueError          a plan (dict/JSON) is malformed
-ImatrixError                   ValueError          an importance matrix cannot be used (llama-
-                                                   quantize would refuse it)
-ImatrixMismatchError           ValueError          an imatrix entry's size does not match its
-                                                   tensor, or no entry names a model tensor
-ImatrixRequiredError           ValueError          a tensor's type needs an imatrix and there
-                                                   is none for it
-RequantizeInputError           ValueError          a GGUF file cannot be requantized (already
-                                                   quantized tensors, split, missing keys)
-BnbOptionError                 ValueError          an unknown output format or a bitsandbytes
-                                                   option out of range (block size, storage …)
-=============================  ==================  ============================================
-
-:class:`ConvertError` is a :class:`wick.WickError`, so ``except wick.WickError``
-catches conversion errors too.
+The classes, what each also is, and when it is raised: docs/convert.md
+("Errors").
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import WickError, WickFormatError
+from ..errors import (
+    WickError,
+    WickFileNotFoundError,
+    WickFormatError,
+    WickOSError,
+    WickUnsupportedError,
+    WickValueError,
+)
 
 
 class ConvertError(WickError):
     """Base class of every exception raised by :mod:`wick.convert`."""
 
 
-class ModelFileNotFoundError(ConvertError, FileNotFoundError):
+class ModelFileNotFoundError(ConvertError, WickFileNotFoundError):
     """A file the conversion needs does not exist."""
 
     def __init__(self, message: str, filename: Optional[str] = None):
@@ -64,7 +43,7 @@ class ModelFileNotFoundError(ConvertError, FileNotFoundError):
         return str(self.args[0])
 
 
-class ModelFormatError(ConvertError, ValueError):
+class ModelFormatError(ConvertError, WickFormatError):
     """A model file is unreadable or malformed. ``file`` names it."""
 
     def __init__(self, message: str, file: Optional[str] = None):
@@ -80,19 +59,19 @@ class TokenizerError(ModelFormatError):
     """tokenizer.json / tokenizer_config.json / tokenizer.model are malformed or inconsistent."""
 
 
-class SafetensorsHeaderError(ModelFormatError, WickFormatError):
+class SafetensorsHeaderError(ModelFormatError):
     """A .safetensors file's JSON header is malformed."""
 
 
-class UnsupportedArchitectureError(ConvertError, ValueError):
+class UnsupportedArchitectureError(ConvertError, WickUnsupportedError, ValueError):
     """config.json names an architecture no adapter handles."""
 
 
-class UnsupportedTokenizerError(ConvertError, ValueError):
+class UnsupportedTokenizerError(ConvertError, WickUnsupportedError, ValueError):
     """The tokenizer kind or its BPE pre-tokenizer is not one Wick recognises."""
 
 
-class UnknownTargetError(ConvertError, ValueError):
+class UnknownTargetError(ConvertError, WickValueError):
     """An unknown conversion target or ggml type name."""
 
 
@@ -103,19 +82,20 @@ class MissingTensorError(ConvertError, KeyError):
         return str(self.args[0])
 
 
-class TensorShapeError(ConvertError, ValueError):
+class TensorShapeError(ConvertError, WickValueError):
     """A checkpoint tensor has an unexpected shape or dtype."""
 
 
-class UnexpectedTensorError(ConvertError, ValueError):
+class UnexpectedTensorError(ConvertError, WickUnsupportedError, ValueError):
     """The checkpoint holds a tensor that no rule of the adapter maps."""
 
 
-class PlanError(ConvertError, ValueError):
-    """A plan given as a dict / JSON is malformed."""
+class PlanError(ConvertError, WickValueError):
+    """A plan given as a dict / JSON is malformed, or the Go executor refused it
+    (the library's ``plan`` status)."""
 
 
-class ImatrixError(ConvertError, ValueError):
+class ImatrixError(ConvertError, WickValueError):
     """An importance matrix that llama-quantize would refuse (missing metadata,
     non-finite values) or that does not fit the model."""
 
@@ -130,9 +110,58 @@ class ImatrixRequiredError(ImatrixError):
     types) and none is given for it."""
 
 
-class RequantizeInputError(ConvertError, ValueError):
+class UnsupportedIntermediateError(ConvertError, WickUnsupportedError, ValueError):
+    """The lossy intermediate asked for cannot be reproduced for this model (the
+    converter writes a tensor in a quantized type whatever the outtype)."""
+
+
+class RequantizeInputError(ConvertError, WickValueError):
     """A GGUF file that Wick cannot requantize: already-quantized tensors, a
     split file, or metadata the type rules need is missing."""
+
+
+class UnsupportedQuantizationError(ConvertError, WickUnsupportedError, ValueError):
+    """The checkpoint is quantized with a method or format Wick cannot read
+    (the message names it and lists what is supported). Raised before any
+    tensor is planned."""
+
+    def __init__(self, message: str, method: Optional[str] = None):
+        super().__init__(message)
+        self.method = method
+
+
+class QuantizedTensorError(ModelFormatError):
+    """A quantized weight cannot be decoded: an auxiliary tensor (scale,
+    zero point, g_idx, absmax, quant state) is missing or has an inconsistent
+    dtype or shape, or a bitsandbytes quant state holds bad JSON. The message
+    names the tensor and its file (``file``); ``tensor`` names the tensor."""
+
+    def __init__(self, message: str, tensor: Optional[str] = None, file: Optional[str] = None):
+        super().__init__(message, file)
+        self.tensor = tensor
+
+
+class HubError(ConvertError, WickOSError):
+    """A Hugging Face Hub model id that cannot be resolved to a local snapshot:
+    huggingface_hub is not installed, the repository or revision does not exist
+    or is gated, or the download failed. ``repo_id`` names it."""
+
+    def __init__(self, message: str, repo_id: Optional[str] = None):
+        Exception.__init__(self, message)
+        self.repo_id = repo_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class HubNotCachedError(ModelFileNotFoundError, HubError):
+    """Offline (``HF_HUB_OFFLINE``) and the Hub model is not in the local cache, or
+    its cached snapshot lacks files the conversion needs."""
+
+    def __init__(self, message: str, repo_id: Optional[str] = None):
+        Exception.__init__(self, message)
+        self.filename = repo_id
+        self.repo_id = repo_id
 
 
 class BnbOptionError(ConvertError, ValueError):

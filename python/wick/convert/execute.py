@@ -11,14 +11,15 @@ KeyboardInterrupt is re-raised. No partial output file is ever left behind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any, Callable, Optional, Union
 
 from .. import _native
-from .ggml_types import SOURCE_DTYPE_SIZES
+from .ggml_types import source_dtype_size
 from .plan import Plan
-from .report import ConversionReport, TensorReport
+from .report import ConversionReport
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -27,7 +28,7 @@ ProgressCallback = Callable[[int, int, str], None]
 def _source_bytes_per_element(t: Any) -> float:
     if t.data is not None or not t.sources:
         return 4.0
-    return float(SOURCE_DTYPE_SIZES.get(t.sources[0].dtype, 1))
+    return float(source_dtype_size(t.sources[0].dtype) or 1)
 
 
 class _Progress:
@@ -118,11 +119,6 @@ class _ElementProgress:
             self.bar.close()
 
 
-def _dir_bytes(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)
-               if os.path.isfile(os.path.join(path, f)))
-
-
 def execute(
     plan: Union[Plan, Any, dict, str],
     output: Union[str, os.PathLike[str]],
@@ -130,6 +126,8 @@ def execute(
     overwrite: bool = False,
     threads: Optional[int] = None,
     progress: Union[bool, ProgressCallback, None] = False,
+    split_max_size: Optional[Union[int, str]] = None,
+    split_max_tensors: Optional[int] = None,
 ) -> ConversionReport:
     """Write the GGUF file ``plan`` describes to ``output`` (or, for a
     :class:`~wick.convert.bnb.BnbPlan`, the model directory).
@@ -139,6 +137,13 @@ def execute(
         output: the GGUF file (or directory) to create. An existing one is an
             error (:class:`wick.WickFileExistsError`) unless ``overwrite``; a
             directory is replaced only if it is empty or holds a config.json.
+        split_max_size, split_max_tensors: write a split model instead, as
+            ``llama-gguf-split --split-max-size`` / ``--split-max-tensors``
+            would split the file: ``output`` less ``.gguf`` followed by
+            ``-00001-of-0000N.gguf`` … (see :mod:`wick.convert.split`); the
+            parts appear together or not at all. Given here, they replace the
+            plan's ``split`` (which the plan options of the same names set).
+            GGUF only.
         threads: quantization threads (None: every available core); the bytes
             never depend on it.
         progress: True for a tqdm progress bar, or ``callback(done_bytes,
@@ -160,6 +165,15 @@ def execute(
     if isinstance(plan, dict):
         plan = BnbPlan.from_dict(plan) if plan.get("format") == "safetensors" else Plan.from_dict(plan)
     directory = isinstance(plan, BnbPlan)
+    from .split import split_options
+
+    if split_max_size is not None or split_max_tensors is not None:
+        if directory:
+            from .errors import BnbOptionError
+
+            raise BnbOptionError("convert: split_max_size/split_max_tensors split GGUF files; a bitsandbytes "
+                                 "directory takes max_shard_size")
+        plan = dataclasses.replace(plan, split=split_options(split_max_size, split_max_tensors))
     text = plan.to_json().encode("utf-8")
     out = os.fspath(output)
     ffi = _native.ffi
@@ -186,7 +200,4 @@ def execute(
         raise WickFileExistsError(f"{e} (pass overwrite=True, or --force, to replace it)") from None
     finally:
         bar.close(ok)
-    raw = json.loads(_native.take_result(rid[0], rlen[0]))
-    tensors = [TensorReport.from_json(t) for t in raw["tensors"]]
-    return ConversionReport(output=out, target=plan.target, tensors=tensors, seconds=float(raw["seconds"]),
-                            file_bytes=_dir_bytes(out) if directory else os.path.getsize(out))
+    return ConversionReport.from_json(json.loads(_native.take_result(rid[0], rlen[0])))

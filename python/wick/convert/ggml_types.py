@@ -12,14 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict
 
-from .. import _types
+from .. import _native, _types
 from ..errors import WickError
 from .errors import UnknownTargetError
 
-# bytes per element of the safetensors dtypes a plan may read (and widen to float32)
-SOURCE_DTYPE_SIZES: Dict[str, int] = {
-    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
-}
+
+def source_dtype_size(dtype: str) -> int:
+    """Bytes per element of a safetensors dtype a plan may read (one the executor widens
+    to float32, in whole bytes), from the library's dtype table; 0 for any other name.
+    (A GGUF source's F32/F16/BF16 have the sizes of their safetensors namesakes.)"""
+    d = _native.info()["safetensors_dtypes"].get(dtype)
+    if d is None or not d["decodes"] or d["bits"] % 8:
+        return 0
+    return d["bits"] // 8
 
 # Types that are not block-quantized (ggml_is_quantized() is false for them).
 FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})

@@ -18,7 +18,7 @@ operation — a ``round`` op follows each arithmetic op of such a tensor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .errors import PlanError
@@ -35,7 +35,9 @@ class SourceInfo:
     file: str
     dtype: str
     shape: Tuple[int, ...]
-    decode: Optional[Dict[str, Any]] = None
+    # a quantized weight: ``wick.convert.quantized.Decode`` (the stored tensor and the
+    # executor's decode spec); ``dtype``/``shape`` are then the logical ones
+    decode: Optional[Any] = field(default=None, compare=False)
     stored_shape: Optional[Tuple[int, ...]] = None  # the stored shape when decoded (else ``shape``)
 
 

@@ -2,10 +2,12 @@
 
 :func:`read_model_dir` parses config.json, the tokenizer files,
 generation_config.json and the model card, and lists the checkpoint tensors
-(name → file, dtype, shape). Listing uses a small strict reader of the
+(name → file, dtype, shape; a quantized checkpoint's weights grouped with
+their scales into logical tensors by :mod:`wick.convert.quantized`). Listing uses a small strict reader of the
 safetensors JSON *header* only (:func:`read_safetensors_header`); pass
 ``list_tensors=`` to use another one (the Go safetensors reader, once the
-package is wired to it). No tensor data is read here.
+package is wired to it). No tensor data is read here, except the small JSON
+quant states of bitsandbytes 4-bit weights.
 
 Checkpoint files follow the reference converter: ``model.safetensors.index.json``
 when present (its ``weight_map`` must agree with the files), else every
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from .errors import ConfigError, ModelFileNotFoundError, ModelFormatError, SafetensorsHeaderError, TokenizerError
+from .quantized import group_tensors, read_quantization_config
 from .tokenizer import TokenizerFiles
 
 TensorListing = Mapping[str, Tuple[str, Sequence[int]]]  # name -> (dtype, shape)
@@ -144,32 +147,51 @@ class ModelParts:
 
     config: Dict[str, Any]
     tokenizer: TokenizerFiles
-    tensors: Dict[str, Tuple[str, str, Tuple[int, ...]]]
+    tensors: Dict[str, Tuple[Any, ...]]  # (file, dtype, shape[, quantized.Decode])
     generation_config: Optional[Dict[str, Any]] = None
     model_card: Optional[Dict[str, Any]] = None
     dir_name: Optional[str] = None
     model_dir: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
+    #: the checkpoint's quantization (:mod:`wick.convert.quantized`), or None
+    quantization: Optional[Any] = None
 
 
 def read_model_dir(path: str | os.PathLike[str],
-                   list_tensors: Callable[[str], TensorListing] = read_safetensors_header) -> ModelParts:
-    """Read a Hugging Face model directory (no tensor data)."""
+                   list_tensors: Callable[[str], TensorListing] = read_safetensors_header,
+                   revision: Optional[str] = None) -> ModelParts:
+    """Read a Hugging Face model directory (no tensor data), or a Hub model id
+    ``Org/Name`` through the local cache or a download (:mod:`wick.hub`;
+    ``revision``: its branch, tag or commit)."""
+    from ..hub import resolve_model
     from .general import load_model_card
 
+    path, dir_name = resolve_model(path, revision)
     d = Path(path)
     if not d.is_dir():
         raise ModelFileNotFoundError(f"convert: model directory {str(d)!r} does not exist or is not a directory", str(d))
     config = _read_json(d / "config.json", True, ConfigError)
     if not isinstance(config, dict):
         raise ConfigError("convert: config.json: must hold a JSON object", "config.json")
+    # the quantization method is recognised (or refused) before anything else
+    qc = read_quantization_config(config, d)
     gen = None
     try:
         gen = _read_json(d / "generation_config.json", False)
     except ModelFormatError:
         gen = None  # the reference converter ignores an unreadable generation_config.json
     card = load_model_card(_read_text(d / "README.md"))
+    tokenizer = read_tokenizer_files(d)
+    tensors = group_tensors(qc, list_checkpoint(d, list_tensors), lambda f, n: _read_small_tensor(d / f, n))
     return ModelParts(
-        config=config, tokenizer=read_tokenizer_files(d), tensors=list_checkpoint(d, list_tensors),
+        config=config, tokenizer=tokenizer, tensors=tensors,  # type: ignore[arg-type]
         generation_config=gen if isinstance(gen, dict) else None, model_card=card or None,
-        dir_name=d.resolve().name, model_dir=str(d.resolve()))
+        dir_name=dir_name or d.resolve().name, model_dir=str(d.resolve()), quantization=qc)
+
+
+def _read_small_tensor(path: Path, name: str) -> Any:
+    """The data of one small tensor (a bitsandbytes quant state), through Wick's reader."""
+    from .. import safetensors as st
+
+    with st.open(str(path)) as m:
+        return m[name].copy()

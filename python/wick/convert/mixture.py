@@ -54,11 +54,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import ConvertError, UnknownTargetError
 from .ggml_types import Target, block_size, is_quantized
 from .ggml_types import target as lookup_target
+from .options import spell
 
 __all__ = [
     "MixtureModel",
@@ -439,7 +440,10 @@ class _State:
 
 def _check_type_name(what: str, t: Optional[str]) -> None:
     if t is not None:
-        block_size(t)  # raises UnknownTargetError naming the bad type
+        try:
+            block_size(t)
+        except UnknownTargetError as e:  # name the option too
+            raise UnknownTargetError(f"{spell(what)}: {e}") from None
 
 
 def choose_types(
@@ -447,7 +451,7 @@ def choose_types(
     target,
     tensors: Sequence[Tuple[str, Sequence[int]]],
     options: MixtureOptions = MixtureOptions(),
-    current_type: str = "F32",
+    current_type: Union[str, Mapping[str, str]] = "F32",
 ) -> List[TypeChoice]:
     """Choose every tensor's output type as llama-quantize would.
 
@@ -457,7 +461,8 @@ def choose_types(
         tensors: ``(gguf name, ne)`` for every tensor of the output file.
         options: llama-quantize options (imatrix present, overrides, ``pure``).
         current_type: the type tensors have before quantization (what
-            non-quantizable tensors keep): F32 for a converter's F32 output.
+            non-quantizable tensors keep): F32 for a converter's F32 output;
+            or a mapping from tensor name to type.
 
     Returns:
         One :class:`TypeChoice` per tensor, in llama-quantize's processing
@@ -486,7 +491,8 @@ def choose_types(
         ne = shapes[name]
         cat = _category(name)
         if not allows_quantization(name, ne, options):
-            out.append(TypeChoice(name, current_type, "not quantized (1-D, norm or bias)"))
+            cur = current_type if isinstance(current_type, str) else current_type[name]
+            out.append(TypeChoice(name, cur, "not quantized (1-D, norm or bias)"))
             continue
         if options.token_embedding_type is not None and cat == _TOKEN_EMBD:
             out.append(TypeChoice(name, options.token_embedding_type, "--token-embedding-type"))

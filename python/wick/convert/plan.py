@@ -20,12 +20,21 @@ plans are described at the end. ::
       "architecture": "llama",                # general.architecture
       "target": "Q4_K_M",
       "file_type": 15,                        # general.file_type (llama_ftype)
-      "reference": "convert+quantize",        # "convert", "convert+quantize" or
-                                              # "quantize" (GGUF -> GGUF): which
-                                              # llama.cpp pipeline the file reproduces
+      "reference": "convert+quantize",        # which llama.cpp pipeline the file
+                                              # reproduces: "convert" (the converter
+                                              # alone), "convert+quantize" (its F32
+                                              # file, then llama-quantize),
+                                              # "convert(f16)+quantize" or
+                                              # "convert(bf16)+quantize" (a lossy
+                                              # intermediate: PlanOptions.intermediate),
+                                              # "quantize" (GGUF -> GGUF)
       "alignment": 32,                        # tensor data alignment
       "imatrix_file": "/abs/imatrix.gguf" | null,  # importance matrix the
                                               # tensors' "imatrix" entries name
+      "split": {"max_bytes": 0, "max_tensors": 10} | null,  # write a split model as
+                                              # llama-gguf-split (exactly one limit
+                                              # > 0; the split_max_size/_tensors
+                                              # plan options; wick.convert.split)
       "metadata": [                           # in file order
         {"key": "general.architecture", "type": "STRING", "value": "llama"},
         {"key": "llama.block_count", "type": "UINT32", "value": 16},
@@ -88,7 +97,9 @@ Tensor semantics:
 3. **Ops**, in order, on the float32 values (``convert/ops.go``): ``add`` /
    ``mul`` a ``value``, ``neg``, ``exp``, ``round`` to ``dtype`` F16 or BF16
    and back (to mimic torch arithmetic in half precision, or a lossy
-   intermediate file).
+   intermediate file: ``PlanOptions.intermediate`` appends
+   ``{"op": "round", "dtype": "F16"}`` to every tensor the converter writes
+   in an F16 file).
 4. **Encode** to ``type``: F32 copy; F16 round-to-nearest-even (as numpy);
    BF16 as ggml/gguf-py (round-to-nearest-even, NaN kept quiet); block types
    row by row with ggml's reference quantizers (and the imatrix entry named by
@@ -178,26 +189,32 @@ include its state's).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _display
 from ..gguf import values as V
 from .archs import HParams, MappedTensor, TensorSource, adapter_for
 from .errors import ConfigError, PlanError, TensorShapeError
 from .general import general_metadata, parameter_counts
-from .ggml_types import SOURCE_DTYPE_SIZES, Target, block_size, is_quantized, row_nbytes
+from .ggml_types import Target, block_size, is_quantized, row_nbytes, source_dtype_size
 from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
 from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
+from .options import CONVERT, PlanOptions, spell, takes_plan_options
+from .quantized import describe
+from .split import split_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 from .view import View
 
 SCHEMA_VERSION = 3
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
+LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-through NVFP4 blocks
 
 
 @dataclass
@@ -291,9 +308,10 @@ class TensorPlan:
         return t
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
-    """A complete conversion plan (see the module docstring)."""
+    """A complete conversion plan (see the module docstring). ``print()`` it for
+    the table ``wick convert --dry-run`` shows; Jupyter shows it as HTML."""
 
     hf_architecture: Optional[str]
     architecture: str
@@ -306,6 +324,7 @@ class Plan:
     alignment: int = ALIGNMENT
     schema: int = SCHEMA_VERSION
     imatrix_file: Optional[str] = None
+    split: Optional[Dict[str, int]] = None
 
     def meta(self, key: str) -> Any:
         """The value of a metadata key (KeyError if absent)."""
@@ -327,6 +346,7 @@ class Plan:
             "schema": self.schema, "format": "gguf", "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
             "architecture": self.architecture, "target": self.target, "file_type": self.file_type,
             "reference": self.reference, "alignment": self.alignment, "imatrix_file": self.imatrix_file,
+            "split": self.split,
             "metadata": [kv.to_dict() for kv in self.metadata],
             "tensors": [t.to_dict() for t in self.tensors],
         }
@@ -350,7 +370,7 @@ class Plan:
                 metadata=[V.KV.from_dict(x) for x in d["metadata"]],
                 tensors=[TensorPlan.from_dict(x) for x in d["tensors"]],
                 model_dir=d.get("model_dir"), alignment=int(d.get("alignment", ALIGNMENT)), schema=d["schema"],
-                imatrix_file=d.get("imatrix_file"))
+                imatrix_file=d.get("imatrix_file"), split=d.get("split"))
         except V.MetadataError as e:
             raise PlanError(f"convert: malformed plan: {e}") from None
         except (KeyError, TypeError, AttributeError) as e:
@@ -372,61 +392,77 @@ class Plan:
         """Sum of the encoded tensor sizes (without alignment padding)."""
         return sum(t.nbytes for t in self.tensors)
 
+    def __str__(self) -> str:
+        return format_plan_table(self)
+
+    def __repr__(self) -> str:
+        src = self.hf_architecture or "GGUF"
+        return (f"<Plan {src} -> {self.architecture} {self.target}: {len(self.metadata)} metadata keys, "
+                f"{len(self.tensors)} tensors, {self.total_nbytes:,} bytes>")
+
+    def _repr_html_(self) -> str:
+        return plan_html(self)
+
 
 def _options_given(o: MixtureOptions) -> bool:
     return bool(o.pure or o.output_tensor_type or o.token_embedding_type or o.tensor_types
                 or not o.quantize_output_tensor)
 
 
+def mixture_options(opts: PlanOptions, has_imatrix: bool) -> MixtureOptions:
+    """The llama-quantize options among the plan options."""
+    return MixtureOptions(has_imatrix=has_imatrix, pure=opts.pure, output_tensor_type=opts.output_tensor_type,
+                          token_embedding_type=opts.token_embedding_type, tensor_types=opts.tensor_types,
+                          quantize_output_tensor=not opts.leave_output_tensor)
+
+
+def imatrix_info(opts: PlanOptions) -> Optional[ImatrixInfo]:
+    """The importance matrix the options name, loaded and filtered (None without one)."""
+    if opts.imatrix is None or isinstance(opts.imatrix, ImatrixInfo):
+        return opts.imatrix
+    return ImatrixInfo.load(opts.imatrix, include=opts.imatrix_include, exclude=opts.imatrix_exclude)
+
+
+@takes_plan_options(CONVERT)
 def build_plan_from_parts(
     config: Mapping[str, Any],
     tokenizer: TokenizerFiles,
-    tensors: Mapping[str, Tuple[str, str, Sequence[int]]],
+    tensors: Mapping[str, Tuple[Any, ...]],
     target: str,
+    options: Optional[PlanOptions] = None,
     *,
-    imatrix_names: Optional[Iterable[str]] = None,
-    imatrix: Optional[ImatrixInfo] = None,
     dir_name: Optional[str] = None,
     model_dir: Optional[str] = None,
     generation_config: Optional[Mapping[str, Any]] = None,
     model_card: Optional[Mapping[str, Any]] = None,
-    tokenizer_pre: Optional[str] = None,
-    model_name: Optional[str] = None,
-    pure: bool = False,
-    output_tensor_type: Optional[str] = None,
-    token_embedding_type: Optional[str] = None,
-    tensor_types: Sequence[Tuple[str, str]] = (),
-    leave_output_tensor: bool = False,
+    **keywords: Any,
 ) -> Plan:
-    """Build a plan from already-parsed inputs (no file access).
+    """Build a plan from already-parsed inputs (no file access but the imatrix).
 
     Args:
         config: config.json.
         tokenizer: the parsed tokenizer files.
         tensors: checkpoint tensor name → ``(file, dtype, shape)`` with the
             file relative to the model directory, the safetensors dtype
-            (``"BF16"`` …) and the row-major shape.
+            (``"BF16"`` …) and the row-major shape; a quantized weight
+            (grouped by :func:`wick.convert.quantized.group_tensors`) is
+            ``(file, logical dtype, logical shape, Decode)``.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (see ``TARGETS``).
-        imatrix_names: names of the tensors an importance matrix covers
-            (GGUF names); ``None`` means no imatrix. Its presence changes some
-            mixture rules, as in llama-quantize. Names only: no size checks,
-            no metadata, no ``imatrix_file`` (a plan for display).
-        imatrix: an importance matrix (:meth:`ImatrixInfo.load`): as
-            ``llama-quantize --imatrix`` it changes the mixture, checks every
-            entry's size against its tensor, records ``quantize.imatrix.*``
-            metadata and sets ``imatrix_file`` (see
-            :mod:`wick.convert.imatrix_plan`). Exclusive with ``imatrix_names``.
+        options: a :class:`~wick.convert.options.PlanOptions`; keywords given
+            beside it override its fields.
         dir_name: the model directory's name (used for general.name & co.).
         model_dir: recorded in the plan; source files are relative to it.
         generation_config: generation_config.json (sampling defaults).
         model_card: README.md front matter as a dict.
-        tokenizer_pre: force ``tokenizer.ggml.pre`` for a byte-level BPE tokenizer.
-        model_name: force ``general.name``.
-        pure, output_tensor_type, token_embedding_type, tensor_types,
-        leave_output_tensor: llama-quantize's ``--pure``,
-            ``--output-tensor-type``, ``--token-embedding-type``,
-            ``--tensor-type REGEX=TYPE`` and ``--leave-output-tensor``.
+
+    An importance matrix (``imatrix``: a path, an open file or an
+    :class:`ImatrixInfo`) changes the mixture as ``llama-quantize --imatrix``
+    does, checks every entry's size against its tensor, records the
+    ``quantize.imatrix.*`` metadata and sets ``imatrix_file`` (see
+    :mod:`wick.convert.imatrix_plan`); ``imatrix_names`` only changes the
+    mixture, for a plan to display.
     """
+    opts = PlanOptions.of(options, keywords, scope=CONVERT, caller="build_plan_from_parts")
     if not isinstance(config, Mapping):
         raise ConfigError("convert: config.json must hold a JSON object", "config.json")
     raw_config = dict(config)
@@ -443,37 +479,55 @@ def build_plan_from_parts(
     vocab, tok_kvs = tokenizer_metadata(adapter.vocab_readers, tokenizer, raw_config,
                                         vocab_size=hp.n_vocab,
                                         reads_add_prefix_space=adapter.reads_add_prefix_space,
-                                        pre_override=tokenizer_pre, quirks=adapter.tokenizer_quirks)
+                                        pre_override=opts.tokenizer_pre, quirks=adapter.tokenizer_quirks)
     n_vocab = len(vocab.tokens)
 
     sources: Dict[str, TensorSource] = {}
     for name, entry in tensors.items():
         try:
-            file, dtype, shape = entry
+            file, dtype, shape, *rest = entry
             shape_t = tuple(int(x) for x in shape)
+            if len(rest) > 1:
+                raise ValueError
         except (TypeError, ValueError):
-            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape), got {entry!r}") from None
+            raise TensorShapeError(f"convert: tensor {name!r}: expected (file, dtype, shape[, decode]), got {entry!r}") from None
         if any(x < 0 for x in shape_t):
             raise TensorShapeError(f"convert: {file}: tensor {name!r} has a negative dimension {list(shape_t)}")
-        sources[name] = TensorSource(str(file), str(dtype), shape_t)
+        dec = rest[0] if rest else None
+        sources[name] = TensorSource(str(file), str(dtype), shape_t, dec, tuple(dec.shape) if dec is not None else None)
     mapped: List[MappedTensor] = adapter.extra_tensors(hp_config, hp) + adapter.map_tensors(hp_config, hp, n_vocab, sources)
+    mapped = _passthrough_first(mapped)
+    file_type = tgt.ftype
+    if any(_passthrough(t) == "NVFP4" for t in mapped) and tgt.name in ("F32", "F16", "BF16"):
+        file_type = LLAMA_FTYPE_MOSTLY_NVFP4  # the converter's prepare_metadata does this
 
-    if imatrix is not None and imatrix_names is not None:
-        raise PlanError("convert: give imatrix or imatrix_names, not both")
+    imatrix = imatrix_info(opts)
+    imatrix_names = opts.imatrix_names
     active = imatrix is not None and imatrix.active
-    options = MixtureOptions(
-        has_imatrix=(imatrix_names is not None) or active, pure=pure, output_tensor_type=output_tensor_type,
-        token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
-        quantize_output_tensor=not leave_output_tensor)
+    options = mixture_options(opts, has_imatrix=(imatrix_names is not None) or active)
     via_quantize = tgt.via_quantize or _options_given(options) or active
+    # through an intermediate file (convert_hf_to_gguf.py --outtype f32/bf16/f16): llama-quantize
+    # makes every target but that type itself from the converter's file
+    inter = opts.intermediate.upper() if opts.intermediate else None
+    if inter is not None and tgt.name != inter:
+        via_quantize = True
+    if opts.fp8_as_q8 and via_quantize:
+        raise PlanError(f"convert: fp8_as_q8 writes Q8_0 tensors, which llama-quantize refuses to requantize to "
+                        f"{tgt.name}; use it with F32, F16, BF16 or Q8_0")
+    passed = [t.name for t in mapped if _passthrough(t)]
+    if passed and via_quantize:
+        raise PlanError(
+            f"convert: {passed[0]!r} (and {len(passed) - 1} more) is stored as {_passthrough(mapped[0])} blocks, "
+            f"which llama.cpp's converter passes through and llama-quantize refuses to requantize; "
+            f"convert to F32, F16, BF16 or Q8_0 (those tensors stay as they are)")
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
     kvs: List[V.KV] = [V.string("general.architecture", adapter.gguf_arch), V.string("general.type", "model")]
     kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
                             model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
-                            name_override=model_name)
-    kvs += adapter.metadata(hp_config, hp, tgt.ftype)
+                            name_override=opts.model_name)
+    kvs += adapter.metadata(hp_config, hp, file_type)
     kvs.append(V.u32("general.quantization_version", QUANTIZATION_VERSION))
     kvs += tok_kvs
     keys = [kv.key for kv in kvs]
@@ -486,12 +540,16 @@ def build_plan_from_parts(
         kvs = [k for k in kvs if k.key not in moved] + [moved["general.quantization_version"], moved["general.file_type"]]
         kvs = append_metadata(kvs, imatrix)
 
+    if via_quantize:  # llama-quantize reads the converter's file: what it rounded stays rounded
+        mapped = [_through_intermediate(t, inter or "F32", strict=inter is not None) for t in mapped]
+    # the type of each tensor in the converter's file: what llama-quantize starts from
+    current = {t.name: _intermediate_type(t, inter or "F32") for t in mapped}
     imatrix_set = set(imatrix_names) if imatrix_names is not None else None
     by_name = {t.name: t for t in mapped}
     out: List[TensorPlan] = []
     if via_quantize:
         mm = MixtureModel(adapter.gguf_arch, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_expert)
-        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type="F32")
+        choices = choose_types(mm, tgt, [(t.name, t.ne) for t in mapped], options, current_type=current)
         assigner = ImatrixAssigner(imatrix, tgt.name)
         if imatrix_set is None:
             assigner.check_required([(c.name, c.type, allows_quantization(c.name, by_name[c.name].ne, options))
@@ -502,14 +560,21 @@ def build_plan_from_parts(
             if imatrix_set is not None:
                 imat = c.name if (c.name in imatrix_set and c.type != "F32" and is_quantized(c.type)) else None
             else:
-                # the converter's output is F32: that is the type llama-quantize starts from
-                imat, note = assigner.assign(c.name, t.ne, "F32", c.type)
+                # the converter's output (F32 unless a lossy intermediate) is what llama-quantize starts from
+                imat, note = assigner.assign(c.name, t.ne, current[c.name], c.type)
                 if note:
                     reason = f"{reason} ({note})"
             out.append(_tensor_plan(t, c.type, reason, imat))
         assigner.finish()
     else:
         for t in mapped:
+            if _passthrough(t):
+                out.append(_tensor_plan(t, _passthrough(t), "passed through losslessly, as llama.cpp's converter does", None))
+                continue
+            if opts.fp8_as_q8 and len(t.ne) >= 2 and not t.name.endswith("_norm.weight") and any(
+                    s.decode is not None and s.decode.fp8 for _, s in t.sources):
+                out.append(_tensor_plan(t, "Q8_0", "dequantized from FP8: Q8_0 (--fp8-as-q8)", None))
+                continue
             if t.force_type is not None:
                 typ = t.force_type
                 why = "kept F32 (1-D, norm, bias or router)" if typ == "F32" else f"{typ}, as the converter forces it"
@@ -522,15 +587,86 @@ def build_plan_from_parts(
             out.append(_tensor_plan(t, typ, why, None))
 
     return Plan(hf_architecture=raw_config["architectures"][0], architecture=adapter.gguf_arch, target=tgt.name,
-                file_type=tgt.ftype, reference="convert+quantize" if via_quantize else "convert",
+                file_type=file_type, reference=_reference(via_quantize, opts.intermediate),
                 metadata=kvs, tensors=out, model_dir=model_dir,
-                imatrix_file=imatrix.abspath if active else None)
+                imatrix_file=imatrix.abspath if active else None,
+                split=split_options(opts.split_max_size, opts.split_max_tensors))
+
+
+def _reference(via_quantize: bool, intermediate: Optional[str]) -> str:
+    if not via_quantize:
+        return "convert"
+    return f"convert({intermediate})+quantize" if intermediate not in (None, "f32") else "convert+quantize"
+
+
+def intermediate_of(plan: Plan) -> Optional[str]:
+    """The lossy intermediate (``"f16"``, ``"bf16"``) whose pipeline ``plan`` reproduces, or None."""
+    ref = plan.reference
+    if ref.startswith("convert(") and ref.endswith(")+quantize"):
+        return ref[len("convert("):-len(")+quantize")]
+    return None
+
+
+def _intermediate_type(t: MappedTensor, outtype: str) -> str:
+    """The type ``convert_hf_to_gguf.py --outtype <outtype>`` writes ``t`` in (prepare_tensors):
+    the family's forced type (F32 for 1-D tensors, norms, routers ...), else the outtype."""
+    return t.force_type or outtype
+
+
+def _through_intermediate(t: MappedTensor, inter: str, strict: bool) -> MappedTensor:
+    """``t`` as it comes out of the converter's file of type ``inter``: rounded when the
+    converter writes it as F16 or BF16 (numpy's ``astype(float16)``, gguf-py's BF16: round
+    to nearest even, ±inf beyond the type's range), after its own operations on the values."""
+    typ = _intermediate_type(t, inter)
+    if typ == "F32" or (typ not in ("F16", "BF16") and not strict):
+        return t
+    if typ not in ("F16", "BF16"):
+        from .errors import UnsupportedIntermediateError
+
+        raise UnsupportedIntermediateError(
+            f"convert: tensor {t.name!r}: the converter writes it as {typ} whatever the outtype, and llama-quantize "
+            f"would not requantize that; {spell('intermediate', inter.lower())} cannot be reproduced for this model")
+    return dataclasses.replace(t, ops=list(t.ops) + [{"op": "round", "dtype": typ}])
+
+
+def _passthrough(t: MappedTensor) -> str:
+    """The ggml type a tensor's stored blocks pass through as, or ""."""
+    for _, s in t.sources:
+        if s.decode is not None and s.decode.passthrough:
+            return s.decode.passthrough
+    return ""
+
+
+def _passthrough_first(mapped: List[MappedTensor]) -> List[MappedTensor]:
+    """llama.cpp's converter writes the blocks it passes through (NVFP4) before
+    every other tensor, each followed by its per-tensor scale tensors."""
+    first: List[MappedTensor] = []
+    for t in mapped:
+        if not _passthrough(t):
+            continue
+        first.append(t)
+        base = t.name[: -len(".weight")] if t.name.endswith(".weight") else t.name
+        for _, s in t.sources:
+            for suffix, values in s.decode.extras:
+                extra = MappedTensor.generated(base + suffix, np.array(values, dtype=np.float32))
+                extra.force_type = "F32"  # written by gguf_writer.add_tensor as float32
+                first.append(extra)
+    if not first:
+        return mapped
+    return first + [t for t in mapped if not _passthrough(t)]
+
+
+def _source_ref(hf: str, s: TensorSource) -> SourceRef:
+    if s.decode is None:
+        return SourceRef(s.file, hf, s.dtype, list(s.shape))
+    d = s.decode
+    return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=json.loads(json.dumps(dict(d.spec))))
 
 
 def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
     return TensorPlan(
         name=t.name, shape=list(t.ne), type=typ,
-        sources=[SourceRef(s.file, hf, s.dtype, list(s.shape)) for hf, s in t.sources],
+        sources=[_source_ref(hf, s) for hf, s in t.sources],
         parts=list(t.parts), ops=list(t.ops), data=t.data, imatrix=imatrix, reason=reason)
 
 
@@ -563,65 +699,90 @@ def describe_transform(t: TensorPlan) -> str:
     return ",".join(words) or "-"
 
 
-def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
-    """A readable rendering of the plan (what ``wick convert --dry-run`` prints)."""
-    lines: List[str] = []
+def _headline(plan: Plan) -> List[str]:
     if plan.hf_architecture is None:
         first = next((t.sources[0] for t in plan.tensors if t.sources), None)
         src = first.file if first is not None else "GGUF"
-        lines.append(f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
-                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+        lines = [f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})"]
     else:
-        lines.append(f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
-                     f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})")
+        lines = [f"{plan.hf_architecture} -> GGUF arch {plan.architecture!r}, target {plan.target} "
+                 f"(general.file_type {plan.file_type}; reproduces llama.cpp {plan.reference})"]
     if plan.imatrix_file is not None:
         used = sum(1 for t in plan.tensors if t.imatrix is not None)
         lines.append(f"importance matrix: {plan.imatrix_file} (used by {used} of {len(plan.tensors)} tensors)")
-    if metadata:
-        lines.append("")
-        lines.append(f"metadata ({len(plan.metadata)} keys):")
-        kw = max((len(kv.key) for kv in plan.metadata), default=0)
-        for kv in plan.metadata:
-            if kv.type == V.ValueType.ARRAY:
-                head = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in kv.value[:4])
-                more = ", …" if len(kv.value) > 4 else ""
-                val = f"[{head}{more}] ({len(kv.value)} × {kv.element_type.name})"
-                tname = "ARRAY"
-            else:
-                val = repr(kv.value) if isinstance(kv.value, str) else str(kv.value)
-                tname = kv.type.name
-            if len(val) > max_value_chars:
-                val = val[:max_value_chars - 1] + "…"
-            val = val.replace("\n", "\\n")
-            lines.append(f"  {kv.key:<{kw}}  {tname:<8} {val}")
-    lines.append("")
-    lines.append(f"tensors ({len(plan.tensors)}):")
-    rows = [("#", "name", "shape (ne)", "type", "from", "source", "transform", "imatrix", "size", "why")]
-    src_total = 0
+    if plan.split:
+        limit = (f"at most {plan.split['max_tensors']} tensors" if plan.split.get("max_tensors")
+                 else f"at most {_display.nbytes(plan.split['max_bytes'])} bytes of tensor data")
+        lines.append(f"split model: parts of {limit} each, as llama-gguf-split")
+    return lines
+
+
+_TENSOR_HEADER = ("#", "name", "shape", "type", "from", "source", "transform", "imatrix", "bytes", "why")
+_TENSOR_RIGHT = (0, 8)
+
+
+def _tensor_rows(plan: Plan) -> List[Tuple[str, ...]]:
+    rows = []
     for i, t in enumerate(plan.tensors):
         if t.sources:
             s0 = t.sources[0]
-            dt = s0.dtype
+            dt = describe(s0.decode, s0.dtype)
             src = s0.tensor if len(t.sources) == 1 else f"{s0.tensor} (+{len(t.sources) - 1})"
-            for s in t.sources:
-                n = 1
-                for d in s.shape:
-                    n *= d
-                src_total += n * SOURCE_DTYPE_SIZES.get(s.dtype, 4)
         else:
             dt, src = "gen", "(generated)"
         tr = describe_transform(t)
         im = "yes" if t.imatrix == t.name else (t.imatrix or "-")
-        rows.append((str(i), t.name, "x".join(map(str, t.shape)), t.type, dt, src, tr, im, _human(t.nbytes), t.reason))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
-    for r in rows:
-        lines.append("  " + "  ".join(r[c].ljust(widths[c]) for c in range(len(widths))) + "  " + r[-1])
+        rows.append((str(i), t.name, _display.shape(reversed(t.shape)), t.type, dt, src, tr, im,
+                     _display.nbytes(t.nbytes), t.reason))
+    return rows
+
+
+def _totals(plan: Plan) -> List[str]:
+    def stored_bytes(dtype: str, shape: Sequence[int]) -> int:
+        n = 1
+        for d in shape:
+            n *= d
+        return n * source_dtype_size(dtype)
+
+    src_total = 0
+    for t in plan.tensors:
+        for s in t.sources:
+            src_total += stored_bytes(s.dtype, s.shape)
+            for a in ((s.decode or {}).get("aux") or {}).values():  # scales & co. of a quantized weight
+                src_total += stored_bytes(a.get("dtype"), a.get("shape") or [])
     by_type: Dict[str, Tuple[int, int]] = {}
     for t in plan.tensors:
         c, b = by_type.get(t.type, (0, 0))
         by_type[t.type] = (c + 1, b + t.nbytes)
-    lines.append("")
     summary = ", ".join(f"{k}: {c} ({_human(b)})" for k, (c, b) in sorted(by_type.items(), key=lambda kv: -kv[1][1]))
-    lines.append(f"types: {summary}")
-    lines.append(f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written")
+    return [f"types: {summary}", f"tensor data: {_human(src_total)} read -> {_human(plan.total_nbytes)} written"]
+
+
+def format_plan_table(plan: Plan, *, metadata: bool = True, max_value_chars: int = 60) -> str:
+    """A readable rendering of the plan (what ``wick convert --dry-run`` prints):
+    shapes row-major and values as ``wick inspect`` and the report show them."""
+    lines = _headline(plan)
+    if metadata:
+        lines += ["", f"metadata ({len(plan.metadata)} keys):",
+                  _display.table(_display.metadata_rows(plan.metadata, max_value_chars), indent="  ")]
+    lines += ["", f"tensors ({len(plan.tensors)}):",
+              _display.table([_TENSOR_HEADER] + _tensor_rows(plan), right=_TENSOR_RIGHT, indent="  "), ""]
+    lines += _totals(plan)
     return "\n".join(lines)
+
+
+def plan_html(plan: Plan, *, metadata: bool = True) -> str:
+    """The plan as HTML (how Jupyter shows a :class:`Plan`): the same headline,
+    metadata (folded) and tensor table as :func:`format_plan_table`."""
+    import html
+
+    e = html.escape
+    parts = ["<div>"] + [f"<p><b>{e(line)}</b></p>" for line in _headline(plan)]
+    if metadata:
+        parts.append(f"<details><summary>metadata ({len(plan.metadata)} keys)</summary>"
+                     f"{_display.html_table(_display.metadata_rows(plan.metadata))}</details>")
+    parts.append(_display.html_table([_TENSOR_HEADER] + _tensor_rows(plan), right=_TENSOR_RIGHT,
+                                     caption=f"tensors ({len(plan.tensors)})"))
+    parts += [f"<p>{e(line)}</p>" for line in _totals(plan)] + ["</div>"]
+    return "".join(parts)

@@ -19,9 +19,13 @@ output is, byte for byte, the file ``llama-quantize`` writes
   ``.head_count_kv`` and ``{arch}.expert_count``). Tensors that may not be
   quantized (1-D, norms, …) keep their type. Shapes are unchanged.
 
+A split model (``llama-gguf-split`` output) is read whole from its first part,
+as llama-quantize reads it: the metadata is the first part's (less the
+``split.*`` keys), the tensors come from every part (:func:`wick.gguf.open`).
+
 Inputs llama-quantize would refuse without ``--allow-requantize`` — any
 already-quantized tensor — are refused (:class:`RequantizeInputError`), as
-are split files (merge them first) and metadata holding arrays of arrays
+are later parts of a split model and metadata holding arrays of arrays
 (ggml cannot read those).
 """
 
@@ -29,16 +33,18 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Union
 
 from ..gguf import values as V
 from ..gguf.values import KV, ValueType
 from .errors import RequantizeInputError
 from .ggml_types import FLOAT_TYPES
 from .ggml_types import target as lookup_target
-from .imatrix_plan import ImatrixAssigner, ImatrixInfo, append_metadata
-from .mixture import MixtureModel, MixtureOptions, allows_quantization, choose_types
-from .plan import ALIGNMENT, QUANTIZATION_VERSION, Plan, SourceRef, TensorPlan
+from .imatrix_plan import ImatrixAssigner, append_metadata
+from .mixture import MixtureModel, allows_quantization, choose_types
+from .options import REQUANTIZE, PlanOptions, takes_plan_options
+from .plan import ALIGNMENT, QUANTIZATION_VERSION, Plan, SourceRef, TensorPlan, imatrix_info, mixture_options
+from .split import split_options
 
 __all__ = ["requantize_plan", "SPLIT_KEYS"]
 
@@ -65,41 +71,31 @@ def _int_meta(meta: Any, path: str, key: str, default: Optional[int] = None) -> 
     return int(v)
 
 
+@takes_plan_options(REQUANTIZE)
 def requantize_plan(
     gguf_path: Union[str, os.PathLike[str]],
     target: str,
-    *,
-    imatrix: Any = None,
-    imatrix_include: Sequence[str] = (),
-    imatrix_exclude: Sequence[str] = (),
-    pure: bool = False,
-    output_tensor_type: Optional[str] = None,
-    token_embedding_type: Optional[str] = None,
-    tensor_types: Sequence[Tuple[str, str]] = (),
-    leave_output_tensor: bool = False,
+    options: Optional[PlanOptions] = None,
+    **keywords: Any,
 ) -> Plan:
     """Plan the requantization of a GGUF model to ``target``, as llama-quantize does it.
 
     Args:
         gguf_path: a GGUF model whose tensors are F32, F16 or BF16.
         target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"`` … (``wick.convert.TARGETS``).
-        imatrix: an importance-matrix file (path, :class:`wick.imatrix.ImatrixFile`
-            or :class:`ImatrixInfo`), as ``--imatrix``.
-        imatrix_include, imatrix_exclude: ``--include-weights`` / ``--exclude-weights``.
-        pure, output_tensor_type, token_embedding_type, tensor_types,
-        leave_output_tensor: ``--pure``, ``--output-tensor-type``,
-            ``--token-embedding-type``, ``--tensor-type REGEX=TYPE``,
-            ``--leave-output-tensor``.
+        options: a :class:`~wick.convert.options.PlanOptions`; keywords given
+            beside it override its fields.
 
     Returns:
         A :class:`Plan` with ``reference == "quantize"``, ``model_dir`` the
         input's directory and one GGUF source per tensor.
 
     Raises:
-        RequantizeInputError: quantized tensors, a split file, missing keys.
+        RequantizeInputError: quantized tensors, a later part of a split model, missing keys.
         ImatrixError and subclasses: see :mod:`wick.convert.imatrix_plan`.
-        wick.WickFormatError / FileNotFoundError: an unreadable input.
+        wick.WickFormatError / wick.WickFileNotFoundError: an unreadable input.
     """
+    opts = PlanOptions.of(options, keywords, scope=REQUANTIZE, caller="requantize_plan")
     from .. import gguf as _gguf
 
     tgt = lookup_target(target)
@@ -107,9 +103,11 @@ def requantize_plan(
     with _gguf.open(path) as g:
         meta = g.metadata
         infos = list(g.tensors.values())
-    if "split.count" in meta and _int_meta(meta, path, "split.count") > 1:
-        raise RequantizeInputError(f"convert: {path} is one part of a split GGUF model ({meta['split.count']} parts); "
-                                   "merge the parts first (llama-gguf-split --merge)")
+    n_split = _int_meta(meta, path, "split.count", 0) if "split.count" in meta else 0
+    if n_split > 1 and _int_meta(meta, path, "split.no", 0) != 0:
+        raise RequantizeInputError(f"convert: {path} is part {_int_meta(meta, path, 'split.no') + 1} of a split GGUF "
+                                   f"model of {n_split} parts; give its first part (…-00001-of-{n_split:05d}.gguf), "
+                                   "which opens them all, as llama-quantize does")
     in_kvs: List[KV] = []
     for kv in meta.kvs:
         if kv.type == ValueType.ARRAY and kv.element_type == ValueType.ARRAY:
@@ -137,14 +135,8 @@ def requantize_plan(
     n_head_kv = _int_meta(meta, path, f"{arch}.attention.head_count_kv", n_head)
     n_expert = _int_meta(meta, path, f"{arch}.expert_count", 0)
 
-    info: Optional[ImatrixInfo] = None
-    if imatrix is not None:
-        info = imatrix if isinstance(imatrix, ImatrixInfo) else ImatrixInfo.load(
-            imatrix, include=imatrix_include, exclude=imatrix_exclude)
-    options = MixtureOptions(
-        has_imatrix=info is not None and info.active, pure=pure, output_tensor_type=output_tensor_type,
-        token_embedding_type=token_embedding_type, tensor_types=tuple(tuple(x) for x in tensor_types),
-        quantize_output_tensor=not leave_output_tensor)
+    info = imatrix_info(opts)
+    options = mixture_options(opts, has_imatrix=info is not None and info.active)
 
     # metadata: copied, then quantization_version and file_type set again, split keys removed
     kvs: List[KV] = [kv for kv in in_kvs if kv.key not in
@@ -181,4 +173,5 @@ def requantize_plan(
     assigner.finish()
     return Plan(hf_architecture=None, architecture=arch, target=tgt.name, file_type=tgt.ftype, reference="quantize",
                 metadata=kvs, tensors=out, model_dir=model_dir, alignment=alignment,
-                imatrix_file=info.abspath if info is not None and info.active else None)
+                imatrix_file=info.abspath if info is not None and info.active else None,
+                split=split_options(opts.split_max_size, opts.split_max_tensors))

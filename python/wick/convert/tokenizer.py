@@ -89,6 +89,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..gguf import values as V
 from .errors import TokenizerError, UnsupportedTokenizerError
+from .options import spell
 
 # token types (llama_token_type / gguf TokenType)
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -260,7 +261,7 @@ def detect_pre_tokenizer(tj: Dict[str, Any]) -> str:
     known = ", ".join(n for n, _, _ in _PRE_TABLE)
     raise UnsupportedTokenizerError(
         f"convert: {TOKENIZER_JSON}: the BPE pre-tokenizer is not recognised (pre_tokenizer = {sig!r}); "
-        f"recognised: {known}. If llama.cpp knows this tokenizer, pass tokenizer_pre='<name>' explicitly.")
+        f"recognised: {known}. If llama.cpp knows this tokenizer, name it: {spell('tokenizer_pre', '<name>')}")
 
 
 # -------------------------------------------------------- SentencePiece

@@ -58,8 +58,10 @@ class TensorInfo:
         type: its ggml type.
         dims: ggml's order (``dims[0]`` is the row length), as the file stores them.
         shape: row-major order (numpy's), ``dims`` reversed.
-        offset: absolute byte offset of the data in the file.
+        offset: absolute byte offset of the data in its file.
         nbytes: size of the data in bytes.
+        part: the index of its file in :attr:`GGUFFile.parts` (0 unless the
+            model is split).
     """
 
     name: str
@@ -68,6 +70,7 @@ class TensorInfo:
     shape: Tuple[int, ...]
     offset: int
     nbytes: int
+    part: int = 0
 
     @property
     def n_elements(self) -> int:
@@ -118,15 +121,19 @@ class Metadata(Mapping[str, Any]):
 
 
 class GGUFFile:
-    """An open, validated, memory-mapped GGUF file. Use :func:`open`.
+    """An open, validated, memory-mapped GGUF model: one file, or every part of a
+    split model opened from its first part. Use :func:`open`.
 
     Attributes:
-        path: the file.
-        version: the GGUF version (2 or 3).
-        alignment: the tensor data alignment (``general.alignment``, default 32).
-        data_offset: where the tensor data section starts.
-        metadata: the :class:`Metadata`, in file order.
-        tensors: name → :class:`TensorInfo`, in file order.
+        path: the file (the first part of a split model).
+        parts: the paths of the model's files: ``[path]``, or every part of a
+            split model in order.
+        version: the GGUF version (2 or 3) of ``path``.
+        alignment: the tensor data alignment (``general.alignment``, default 32) of ``path``.
+        data_offset: where the tensor data section of ``path`` starts.
+        metadata: the :class:`Metadata` of ``path``, in file order (for a split
+            model, with its ``split.*`` keys).
+        tensors: name → :class:`TensorInfo`, in file order (part by part).
     """
 
     def __init__(self, path: Union[str, os.PathLike[str]]):
@@ -136,13 +143,20 @@ class GGUFFile:
         self.version: int = info["version"]
         self.alignment: int = info["alignment"]
         self.data_offset: int = info["data_offset"]
+        self.parts: List[str] = [p["path"] for p in info["parts"]]
         self.metadata = Metadata([_kv_from_json(d) for d in info["metadata"]])
         self.tensors: Dict[str, TensorInfo] = {}
         for t in info["tensors"]:
             self.tensors[t["name"]] = TensorInfo(
                 name=t["name"], type=_types.type_info(t["type_id"]), dims=tuple(t["dims"]),
-                shape=tuple(t["shape"]), offset=t["offset"], nbytes=t["nbytes"])
-        self._map = _files.Mapping(self.path)
+                shape=tuple(t["shape"]), offset=t["offset"], nbytes=t["nbytes"], part=t["part"])
+        self._maps: List[_files.Mapping] = []
+        try:
+            for p in self.parts:
+                self._maps.append(_files.Mapping(p))
+        except BaseException:
+            self.close()
+            raise
 
     def _info(self, name: str) -> TensorInfo:
         try:
@@ -153,7 +167,7 @@ class GGUFFile:
     def raw(self, name: str) -> np.ndarray:
         """The tensor's stored bytes, zero-copy: uint8 of shape ``shape[:-1] + (row_bytes,)``."""
         t = self._info(name)
-        data = self._map.view(np.uint8, t.offset, t.nbytes)
+        data = self._maps[t.part].view(np.uint8, t.offset, t.nbytes)
         if not t.shape:
             return data
         rows = t.shape[:-1]
@@ -168,14 +182,16 @@ class GGUFFile:
                  "I16": np.int16, "I32": np.int32, "I64": np.int64}
         if t.type.name in plain or t.type.name == "BF16":
             dt = plain.get(t.type.name) or _files.ml_dtype("bfloat16") or np.uint16
-            return self._map.view(dt, t.offset, t.n_elements).reshape(t.shape)
+            return self._maps[t.part].view(dt, t.offset, t.n_elements).reshape(t.shape)
         from .._quantize import dequantize
 
-        return dequantize(self._map.view(np.uint8, t.offset, t.nbytes), t.type, t.shape or (1,), threads=threads)
+        return dequantize(self._maps[t.part].view(np.uint8, t.offset, t.nbytes), t.type, t.shape or (1,),
+                          threads=threads)
 
     def close(self) -> None:
-        """Unmap the file (arrays already returned stay valid)."""
-        self._map.close()
+        """Unmap the files (arrays already returned stay valid)."""
+        for m in self._maps:
+            m.close()
 
     def __enter__(self) -> GGUFFile:
         return self
@@ -184,11 +200,19 @@ class GGUFFile:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<wick.gguf.GGUFFile {self.path!r}: v{self.version}, {len(self.metadata)} keys, {len(self.tensors)} tensors>"
+        parts = f", {len(self.parts)} parts" if len(self.parts) > 1 else ""
+        return (f"<wick.gguf.GGUFFile {self.path!r}: v{self.version}, {len(self.metadata)} keys, "
+                f"{len(self.tensors)} tensors{parts}>")
 
 
 def open(path: Union[str, os.PathLike[str]]) -> GGUFFile:  # noqa: A001 - the module's natural verb
-    """Open and validate a GGUF file (v2 or v3)."""
+    """Open and validate a GGUF file (v2 or v3). Given the first part of a split
+    model (``NAME-00001-of-0000N.gguf``, as llama.cpp's ``llama-gguf-split``
+    writes and llama.cpp loads it), it opens every part as one model, after
+    checking that they fit together (``split.no``, ``split.count``,
+    ``split.tensors.count``, no tensor twice): a missing part raises
+    :class:`wick.WickFileNotFoundError` naming it, an inconsistent one
+    :class:`wick.WickFormatError`. A later part opens alone."""
     return GGUFFile(path)
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any, Dict, List, Type
+from typing import Any, Dict, List, Tuple, Type
 
 from ..errors import ConfigError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from ._base import Adapter, HParams, MappedTensor, TensorSource
 
 __all__ = ["Adapter", "HParams", "LazyTensor", "MappedTensor", "TensorSource", "register", "adapter_for",
+           "architecture_table", "format_architecture_table",
            "supported_architectures"]
 
 _REGISTRY: Dict[str, Type[Adapter]] = {}
@@ -31,6 +32,8 @@ def register(cls: Type[Adapter]) -> Type[Adapter]:
     """Class decorator: make an adapter available for its ``hf_architectures``."""
     if not cls.hf_architectures or not cls.gguf_arch or not cls.name:
         raise TypeError(f"adapter {cls.__name__} must set name, gguf_arch and hf_architectures")
+    if any(not cls.notes.get(hf, cls.summary) for hf in cls.hf_architectures):
+        raise TypeError(f"adapter {cls.__name__} must describe each class it handles (summary or notes)")
     for hf in cls.hf_architectures:
         if hf in _REGISTRY and _REGISTRY[hf] is not cls:
             raise TypeError(f"adapter {cls.__name__}: {hf!r} is already handled by {_REGISTRY[hf].__name__}")
@@ -52,6 +55,26 @@ def supported_architectures() -> List[str]:
     """The config.json ``architectures`` values Wick can convert, sorted."""
     _load_all()
     return sorted(_REGISTRY)
+
+
+def architecture_table() -> List[Tuple[str, str, str]]:
+    """``(Hugging Face class, GGUF architecture, notes)`` for every class Wick converts, sorted by
+    GGUF architecture then class (the table of docs/convert.md and ``wick convert --list-architectures``)."""
+    _load_all()
+    rows = [(hf, cls.gguf_arch, cls.notes.get(hf, cls.summary)) for hf, cls in _REGISTRY.items()]
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def format_architecture_table(markdown: bool = False) -> str:
+    """:func:`architecture_table` as text columns, or as the Markdown table of docs/convert.md."""
+    rows = architecture_table()
+    if markdown:
+        lines = ["| `architectures[0]` in config.json | GGUF arch | notes |", "| --- | --- | --- |"]
+        lines += [f"| `{hf}` | `{arch}` | {notes} |" for hf, arch, notes in rows]
+        return "\n".join(lines)
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return "\n".join(f"{hf:<{w0}}  {arch:<{w1}}  {notes}" for hf, arch, notes in rows)
 
 
 def adapter_for(config: Dict[str, Any]) -> Adapter:

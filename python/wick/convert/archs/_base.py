@@ -91,6 +91,17 @@ class HParams:
 TensorSource = SourceInfo
 
 
+def converter_order(name: str, src: TensorSource) -> Tuple[int, str, str]:
+    """Where llama.cpp's converter meets a checkpoint tensor: part files in
+    sorted order, names sorted within a file — except the weights its
+    dequant_model *adds* (GPTQ ``qweight`` and compressed-tensors
+    ``weight_packed`` become new ``.weight`` entries), which come after every
+    other tensor, in the order of their stored names."""
+    if src.decode is not None and getattr(src.decode, "appended", False):
+        return (1, src.file, src.decode.tensor)
+    return (0, src.file, name)
+
+
 @dataclass
 class MappedTensor:
     """An output tensor before its type is chosen."""
@@ -123,6 +134,10 @@ class Adapter:
     hf_architectures: Tuple[str, ...] = ()
     #: ``general.architecture``
     gguf_arch: str = ""
+    #: one line for the table of supported models (docs/convert.md, ``--list-architectures``)
+    summary: str = ""
+    #: per Hugging Face class notes where they differ from ``summary``
+    notes: Dict[str, str] = {}
     #: tokenizer readers to try, in order (see wick.convert.tokenizer.build_vocab)
     vocab_readers: Tuple[str, ...] = ("spm", "gpt2")
     #: copy tokenizer_config.json ``add_prefix_space`` to tokenizer.ggml.add_space_prefix
@@ -451,7 +466,7 @@ class Adapter:
                         f"expected {list(want)} from config.json")
                 out.append(self._mapped(new_name, lt, name, bid, kind))
 
-        for name in sorted(tensors, key=lambda n: (tensors[n].file, n)):
+        for name in sorted(tensors, key=lambda n: converter_order(n, tensors[n])):
             src = tensors[name]
             new = self.filter_tensor(name)
             if new is None or new.endswith(self.SKIP_SUFFIXES):

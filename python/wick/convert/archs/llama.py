@@ -77,6 +77,7 @@ class LlamaAdapter(Adapter):
     name = "llama"
     hf_architectures = ("LlamaForCausalLM", "LLaMAForCausalLM")
     gguf_arch = "llama"
+    summary = "Llama 1, 2, 3, 3.1, 3.2, 3.3, CodeLlama; q/k permuted; Llama 3.1+ RoPE factors"
     vocab_readers = ("spm", "llama_hf", "gpt2")
     reads_add_prefix_space = True
     # transformers 4.57 LlamaConfig

@@ -28,6 +28,8 @@ class MistralAdapter(LlamaAdapter):
 
     name = "mistral"
     hf_architectures = ("MistralForCausalLM", "MixtralForCausalLM")
+    notes = {"MistralForCausalLM": "as llama.cpp's converter does (`sliding_window` is not written)",
+             "MixtralForCausalLM": "experts stacked into `ffn_*_exps`; the router stays F32"}
     computes_head_dim = False
 
     def normalize_config(self, config: Dict[str, Any]) -> Dict[str, Any]:

@@ -23,6 +23,7 @@ class Qwen2Adapter(Adapter):
     name = "qwen2"
     hf_architectures = ("Qwen2ForCausalLM",)
     gguf_arch = "qwen2"
+    summary = "Qwen2, Qwen2.5; q/k/v biases; no permutation"
     vocab_readers = ("spm", "gpt2")
     # transformers 4.57 Qwen2Config (no head_dim attribute)
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}

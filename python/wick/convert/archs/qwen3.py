@@ -21,6 +21,7 @@ class Qwen3Adapter(Adapter):
     name = "qwen3"
     hf_architectures = ("Qwen3ForCausalLM",)
     gguf_arch = "qwen3"
+    summary = "dense Qwen3; q/k norms"
     vocab_readers = ("spm", "gpt2")
     # transformers 4.57 Qwen3Config: head_dim defaults to 128, not hidden/heads
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
