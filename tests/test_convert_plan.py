@@ -55,7 +55,7 @@ def test_json_round_trip_and_schema():
     plan = build_plan_from_parts(cfg, files, tensors, "Q4_K_M", dir_name="x")
     text = plan.to_json()
     d = json.loads(text)
-    assert d["schema"] == 2 and d["architecture"] == "llama" and d["target"] == "Q4_K_M" and d["file_type"] == 15
+    assert d["schema"] == 3 and d["format"] == "gguf" and d["architecture"] == "llama" and d["target"] == "Q4_K_M" and d["file_type"] == 15
     assert d["reference"] == "convert+quantize" and d["alignment"] == 32
     kv = {m["key"]: m for m in d["metadata"]}
     assert kv["llama.block_count"] == {"key": "llama.block_count", "type": "UINT32", "value": 2}
