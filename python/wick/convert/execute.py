@@ -174,7 +174,7 @@ def execute(
             raise BnbOptionError("convert: split_max_size/split_max_tensors split GGUF files; a bitsandbytes "
                                  "directory takes max_shard_size")
         plan = dataclasses.replace(plan, split=split_options(split_max_size, split_max_tensors))
-    text = plan.to_json().encode("utf-8")
+    text = plan.to_json_bytes()
     out = os.fspath(output)
     ffi = _native.ffi
     lib = _native.lib()
