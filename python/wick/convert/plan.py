@@ -570,7 +570,7 @@ def build_plan_from_parts(
                 imat, note = assigner.assign(c.name, t.ne, current[c.name], c.type)
                 if note:
                     reason = f"{reason} ({note})"
-            out.append(_tensor_plan(t, c.type, reason, imat))
+            out.append(_tensor_plan(t, c.type, reason, imat, ggml_dims(t.ne)))
         assigner.finish()
     else:
         for t in mapped:
@@ -669,9 +669,20 @@ def _source_ref(hf: str, s: TensorSource) -> SourceRef:
     return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=json.loads(json.dumps(dict(d.spec))))
 
 
-def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
+def ggml_dims(ne: Sequence[int]) -> List[int]:
+    """``ne`` as a file ggml writes (llama-quantize, llama-gguf-split) has it: trailing
+    dimensions of 1 dropped (ggml_n_dims), at least one dimension kept. gguf-py, which
+    the converter writes with, keeps every dimension given."""
+    dims = [int(d) for d in ne]
+    while len(dims) > 1 and dims[-1] == 1:
+        dims.pop()
+    return dims
+
+
+def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str],
+                 shape: Optional[List[int]] = None) -> TensorPlan:
     return TensorPlan(
-        name=t.name, shape=list(t.ne), type=typ,
+        name=t.name, shape=list(t.ne) if shape is None else shape, type=typ,
         sources=[_source_ref(hf, s) for hf, s in t.sources],
         parts=list(t.parts), ops=list(t.ops), data=t.data, imatrix=imatrix, reason=reason)
 
