@@ -368,6 +368,10 @@ class BnbPlan:
         """The plan as JSON text (non-ASCII escaped)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=True, allow_nan=False)
 
+    def to_json_bytes(self) -> bytes:
+        """The plan as the executor reads it (UTF-8 JSON, as :meth:`Plan.to_json_bytes`)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> BnbPlan:
         """Rebuild a plan from :meth:`to_dict` output; raises :class:`PlanError` when malformed."""
