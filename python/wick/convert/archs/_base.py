@@ -142,6 +142,10 @@ class Adapter:
     vocab_readers: Tuple[str, ...] = ("spm", "gpt2")
     #: copy tokenizer_config.json ``add_prefix_space`` to tokenizer.ggml.add_space_prefix
     reads_add_prefix_space: bool = False
+    #: ``tokenizer.ggml.pre``: the name the converter's hash gives this family's real vocabulary
+    #: where the structural rule names another one of the same structure, e.g. ``{"smaug-bpe": "dbrx"}``
+    #: (see :func:`wick.convert.tokenizer.detect_pre_tokenizer`)
+    pre_tokenizer_names: Dict[str, str] = {}
     #: defaults the transformers config class fills in when config.json omits a
     #: key (the reference converter reads hyper-parameters through
     #: ``AutoConfig.from_pretrained(...).to_dict()``, transformers 4.57)
@@ -312,6 +316,17 @@ class Adapter:
             kv.append(V.u32(f"{a}.attention.value_length", hp.head_dim))
         kv.append(V.u32("general.file_type", file_type))
         return kv
+
+    def readers(self, files: Any) -> Tuple[str, ...]:
+        """The tokenizer readers to try for these files (``files``: a
+        :class:`~wick.convert.tokenizer.TokenizerFiles`); the base: :attr:`vocab_readers`.
+        Families whose converter picks its tokenizer path from the files override it."""
+        return self.vocab_readers
+
+    def tensor_metadata(self, config: Dict[str, Any], hp: HParams) -> List[V.KV]:
+        """Keys the converter writes while it prepares the tensors (in ``generate_extra_tensors``),
+        before its other metadata: they follow ``general.architecture`` in the file."""
+        return []
 
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
         """Adjust the tokenizer KVs after the generic reader (``kvs`` is a
