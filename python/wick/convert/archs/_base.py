@@ -361,12 +361,17 @@ class Adapter:
         """``filter_tensors``: the name to convert the tensor under, or None to leave it out.
 
         The base drops multimodal tensors (vision towers, projectors, audio),
-        as ``TextModel.filter_tensors`` does; families may rename first and
-        call ``super()``.
+        as ``TextModel.filter_tensors`` does, then renames as
+        ``ModelBase.filter_tensors`` does (``language_model.`` removed anywhere,
+        ``e_score_correction_bias`` → ``e_score_correction.bias``); families may
+        rename first and call ``super()``.
         """
         if name.startswith(self.MULTIMODAL_PREFIXES) or any(p in name for p in self.MULTIMODAL_PARTS):
             return None
-        return name
+        # ModelBase.filter_tensors
+        if name.endswith("e_score_correction_bias"):
+            name = name.replace("e_score_correction_bias", "e_score_correction.bias")
+        return name.replace("language_model.", "")
 
     def map_name(self, name: str, try_suffixes: Sequence[str] = (".weight", ".bias")) -> str:
         """``map_tensor_name``: llama.cpp's name for a checkpoint tensor name."""
