@@ -30,6 +30,7 @@ their order, match the reference converter's output.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -539,6 +540,11 @@ class Adapter:
         suffix = gguf_name[len(base):]
         candidates = [k for k, (_kind, g) in self._names.mapping.items() if g == base and k != base]
         present = list(self._sources)
+        # the name other layers of this checkpoint use for it
+        shapes = {re.sub(r"\.\d+\.", ".#.", n) for n in present}
+        for k in candidates:
+            if re.sub(r"\.\d+\.", ".#.", k + suffix) in shapes:
+                return k + suffix
         for depth in (2, 1):  # a sibling in the same module first, then the same top-level prefix
             for k in candidates:
                 prefix = k.rsplit(".", depth)[0] + "."

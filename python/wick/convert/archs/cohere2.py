@@ -71,7 +71,7 @@ class Cohere2Adapter(Adapter):
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
         if name.endswith(".bias"):
             raise UnexpectedTensorError(
-                f"convert: {self._file_of(name)}: tensor {name!r}: llama.cpp's converter drops Cohere2 bias tensors "
+                f"convert: {self._file_of(t.name)}: tensor {t.name!r}: llama.cpp's converter drops Cohere2 bias tensors "
                 "only after checking that they are all zero, which Wick cannot check while planning; this "
                 "checkpoint is not supported")
         return super().modify_tensors(t, name, bid)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from ...gguf import values as V
-from ..errors import TokenizerError
+from ..errors import TensorShapeError, TokenizerError
 from ..lazy import LazyTensor
 from ..tokenizer import TOKENIZER_CONFIG
 from . import register
@@ -69,6 +69,11 @@ class Ernie4_5Adapter(Adapter):  # noqa: N801 - the family's name
 
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
         hp = self.hp
+        if ("qkv_proj" in name or "up_gate_proj" in name) and t.ndim == 2:
+            rows = (hp.n_head + 2 * hp.n_head_kv) * hp.head_dim if "qkv_proj" in name else 2 * hp.n_ff
+            if t.shape[0] != rows:
+                raise TensorShapeError(f"convert: {self._file_of(t.name)}: tensor {t.name!r} has shape {list(t.shape)}; "
+                                       f"expected {rows} rows from config.json")
         if "qkv_proj" in name:
             q, k, v = t.split([hp.n_head * hp.head_dim, hp.n_head_kv * hp.head_dim, hp.n_head_kv * hp.head_dim])
             return [(self.map_name(name.replace("qkv_proj.weight", f"{x}_proj.weight")), part)

@@ -19,9 +19,9 @@ the converter reads config.json as it is (no defaults), as here. A text model of
 ``MistralConfig``'s defaults and gets no YaRN keys.
 
 Refused: ``model_type`` ``mistral4`` (the converter's DeepSeek-V2-style MoE
-path), and Mistral's own format (``tekken.json`` / ``params.json`` without
-tokenizer.json and config.json), which the converter reads with
-``mistral_common``.
+path). Mistral's own format (``params.json``, ``tekken.json`` without
+tokenizer.json), which the converter reads with ``mistral_common``, is not
+read (Wick needs config.json and tokenizer.json).
 """
 
 from __future__ import annotations
