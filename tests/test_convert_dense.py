@@ -2,17 +2,22 @@
 EXAONE 4, ERNIE 4.5): their metadata and special tensors, the config defaults and fallbacks the converter
 gets from transformers, and bad input. The fixtures are those of tests/arch_fixtures (the checkpoints' real
 structure); tests/test_arch_goldens.py compares whole files with the pinned converter, these check the
-reasons. No native library is needed."""
+reasons (no native library needed), and test_variant_matches_the_converter compares Wick's files with the
+converter's for configurations the fixtures do not cover (tests/dense_variants.py)."""
 
 from __future__ import annotations
 
 import copy
+import json
 import math
+from pathlib import Path
 
+import dense_variants as DV
 import numpy as np
 import pytest
 
 import arch_fixtures as AF
+import arch_fixtures.digest as DG
 from wick.convert import TokenizerFiles, build_plan_from_parts
 from wick.convert.archs.llama import llama3_rope_factors
 from wick.convert.errors import (
@@ -381,3 +386,29 @@ def test_mistral3_model_types():
         plan("ministral3_text", edit=linear)
     with pytest.raises(ConfigError, match="llama_4_scaling_beta"):
         plan("ministral3_text", edit=lambda c: c["rope_parameters"].pop("llama_4_scaling_beta"))
+
+
+# -------------------------------------------- variants against the real converter
+VARIANT_GOLD = json.loads((Path(__file__).resolve().parent / "golden" / "dense_variants.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", list(VARIANT_GOLD["variants"]))
+def test_variant_matches_the_converter(name, tmp_path):
+    """tests/dense_variants.py: configs that lean on transformers' defaults or that it refuses, other
+    sliding-window spellings, fused ERNIE projections, a Mistral Small 3.x text model. Wick's F32 file is
+    byte for byte the pinned converter's --outtype f32 (tests/golden/dense_variants.json)."""
+    import wick
+    want = VARIANT_GOLD["variants"][name]
+    fx = DV.build(DV.by_name()[name])
+    d = fx.write(tmp_path / "model")
+    assert AF.file_hashes(d) == want["files"], f"{name}: the variant no longer builds the files the golden was made from"
+    out = tmp_path / "f32.gguf"
+    wick.convert(d, out, type="F32", threads=2)
+    got = DG.read_gguf(out)
+    if got["sha256"] != want["F32"]["sha256"]:
+        pytest.fail(f"{name}: Wick's F32 file differs from the converter's: {DG.first_difference(got, want['F32'])}")
+
+
+def test_every_variant_has_a_golden():
+    assert sorted(VARIANT_GOLD["variants"]) == sorted(v.name for v in DV.VARIANTS), \
+        "regenerate tests/golden/dense_variants.json (tests/golden/gen_dense_variants.py)"
