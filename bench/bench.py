@@ -9,15 +9,19 @@ Sections (``--section``, default all):
     For every type Wick can quantize, on the same float32 array: Wick
     (``wick.quantize`` / ``wick.dequantize``), the ``gguf`` package's numpy
     (de)quantizers where it has one, and llama.cpp's ``ggml_quantize_chunk``
-    (through llama-cpp-python) when installed.
+    (through llama-cpp-python) when installed. Ends with the issue's targets
+    (≥ 4× llama.cpp for Q2_K…Q6_K and IQ4_NL at every thread count, ≥ 3× for
+    Q4_0/Q4_1 at 1 thread) and whether this run met them.
 ``blockwise``
     The bitsandbytes family: 8-bit block-wise at block sizes 4096, 256 and 64,
     NF4 and FP4 at 64, with and without double quantization (nested), float32
     input plus one float16 and one bfloat16 row; Wick beside bitsandbytes on CPU
     (torch CPU tensors, ``torch.set_num_threads(threads)``) when bitsandbytes and
-    torch are importable. Ends with the targets of the issue (≥ 2 GB/s of float32
-    input per core; ≥ 1.5× bitsandbytes for 8-bit and ≥ 20× for NF4 at equal
-    threads) and whether this run met them.
+    torch are importable. 8-bit runs at every block size bitsandbytes writes,
+    and dequantization to float32, float16 and bfloat16. Ends with the targets
+    of the issues (≥ 2 GB/s of float32 input per core; quantization ≥ 1.5×
+    bitsandbytes for 8-bit and ≥ 20× for NF4, dequantization ≥ 1.5× for every
+    case, at equal threads) and whether this run met them.
 ``zerocopy``
     ``wick.safetensors``: the time and memory of ``m.get(name)`` on a large
     tensor against the tensor's size and a real copy, proof that the array
@@ -274,6 +278,39 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
             doc["results"].append(r)
             row(["dequantize", name, threads, fmt_rate(r["wick"], nbytes), fmt_rate(r["gguf"], nbytes),
                  fmt_ratio(r["wick"], r["gguf"]), "—", "—"])
+    doc["targets_ggml"] = ggml_targets([r for r in doc["results"] if r.get("section") == "ggml"], nbytes,
+                                       None if ggml else "not installed (make bench WITH_LLAMA=1)")
+
+
+#: The issue's targets for the ggml types: Wick's speed-up over llama.cpp's ggml_quantize_chunk on the same
+#: array, (type, minimum ratio, thread counts it applies to: None = every measured count).
+GGML_TARGETS = [(t, 4.0, None) for t in ("Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL")] + \
+    [(t, 3.0, (1,)) for t in ("Q4_0", "Q4_1")]
+
+
+def ggml_targets(rows: list, nbytes: int, llama_missing: Optional[str]) -> list:
+    """Check this run's quantize rows against GGML_TARGETS; print and return the verdicts."""
+    verdicts = []
+    for typ, want, threads in GGML_TARGETS:
+        for r in rows:
+            if r["op"] != "quantize" or r["type"] != typ or (threads and r["threads"] not in threads):
+                continue
+            got = ratio(r["wick"], r["llama.cpp"])
+            verdicts.append({"target": f"{typ} quantize ≥ {want:g}× llama.cpp", "type": typ, "threads": r["threads"],
+                             "wick_mbps": round(mbps(r["wick"], nbytes)),
+                             "llama_mbps": None if r["llama.cpp"] is None else round(mbps(r["llama.cpp"], nbytes)),
+                             "value": None if got is None else round(got, 2),
+                             "met": None if got is None else got >= want})
+    if verdicts:
+        print("   targets (quantize, Wick / llama.cpp on the same array and thread count):")
+    for v in verdicts:
+        if v["met"] is None:
+            state = f"not measured: llama.cpp {llama_missing or 'missing'}"
+        else:
+            state = (f"{'met' if v['met'] else 'NOT met'}: {v['value']}× "
+                     f"({v['wick_mbps']} MB/s beside llama.cpp's {v['llama_mbps']})")
+        print(f"   - {v['target']} ({v['threads']} thr): {state}")
+    return verdicts
 
 
 # --------------------------------------------------------------------------- blockwise
@@ -281,20 +318,31 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
 # (format, blocksize, nested, input dtype)
 BLOCKWISE_CASES = [
     ("8-bit", 4096, False, "float32"),
+    ("8-bit", 2048, False, "float32"),
+    ("8-bit", 1024, False, "float32"),
+    ("8-bit", 512, False, "float32"),
     ("8-bit", 256, False, "float32"),
+    ("8-bit", 128, False, "float32"),
     ("8-bit", 64, False, "float32"),
     ("8-bit", 4096, True, "float32"),
+    ("8-bit", 64, True, "float32"),
     ("NF4", 64, False, "float32"),
     ("NF4", 64, True, "float32"),
     ("FP4", 64, False, "float32"),
     ("FP4", 64, True, "float32"),
     ("8-bit", 4096, False, "float16"),
+    ("8-bit", 64, False, "bfloat16"),
     ("NF4", 64, False, "bfloat16"),
+    ("NF4", 64, True, "bfloat16"),
+    ("NF4", 64, False, "float16"),
+    ("FP4", 64, False, "bfloat16"),
 ]
 
-#: The issue's targets: quantization MB/s of float32 input per core, and speed-ups over bitsandbytes on CPU.
+#: The issue's targets: quantization MB/s of float32 input per core, and speed-ups over bitsandbytes on CPU
+#: (quantization per format; dequantization for every case, nested or not, every output dtype).
 TARGET_MBPS_PER_CORE = 2000.0
 TARGET_RATIO = {"8-bit": 1.5, "NF4": 20.0}
+TARGET_DEQUANT_RATIO = 1.5
 
 
 def _blockwise_inputs(x: np.ndarray, torch) -> dict:
@@ -401,10 +449,25 @@ def blockwise_targets(rows: list, f32_bytes: int, bnb_missing: Optional[str]) ->
             verdicts.append({"target": f"{fmt} quantize ≥ {want:g}× bitsandbytes CPU", "format": fmt,
                              "blocksize": r["blocksize"], "threads": r["threads"],
                              "value": None if got is None else round(got, 1), "met": None if got is None else got >= want})
-    print("   targets (float32 quantize, not nested):")
+    for r in rows:
+        if r["op"] != "dequantize":
+            continue
+        label = f"{r['format']} {r['blocksize']}{' nested' if r['nested'] else ''} → {r['dtype']}"
+        want = TARGET_DEQUANT_RATIO
+        if bnb_missing:
+            verdicts.append({"target": f"dequantize {label} ≥ {want:g}× bitsandbytes CPU", "format": r["format"],
+                             "value": None, "met": None})
+            continue
+        got = ratio(r["wick"], r["bitsandbytes"])
+        verdicts.append({"target": f"dequantize {label} ≥ {want:g}× bitsandbytes CPU", "format": r["format"],
+                         "blocksize": r["blocksize"], "threads": r["threads"], "dequantize": True,
+                         "value": None if got is None else round(got, 2), "met": None if got is None else got >= want})
+    print("   targets (quantize: float32, not nested; dequantize: every case):")
     for v in verdicts:
         if "blocksize" not in v:
             where = ""
+        elif v.get("dequantize"):
+            where = f" ({v['threads']} thr)"
         elif "threads" in v:
             where = f" (block {v['blocksize']}, {v['threads']} thr)"
         else:

@@ -435,6 +435,9 @@ func DequantizeBlockwise(dst Output, codes []uint8, absmax []float32, code *[256
 	// Any cut works: each element finds its own block.
 	per := chunkElements
 	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
+		if decode8Fast(dst, lo, hi, codes[lo:hi], absmax, blocksize, code) {
+			return nil
+		}
 		if dst.dtype == DTypeF32 {
 			decodeCodes(dst.f32[lo:hi], codes[lo:hi], absmax, lo, blocksize, code)
 		} else {

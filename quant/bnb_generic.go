@@ -18,3 +18,15 @@ func decode4HalfVec(dst Output, lo, hi int, packed []uint8, absmax []float32, bl
 	per int, scratch *[]float32) bool {
 	return false
 }
+
+func decode4Fast(dst Output, lo, hi int, packed []uint8, absmax []float32, blocksize int, table *[16]float32, stream bool) int {
+	return 0
+}
+
+func decode8Fast(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize int, code *[256]float32) bool {
+	return false
+}
+
+func dequantizeNestedFast(absmax []float32, codes []uint8, nestedAbsmax []float32, offset float32, code *[256]float32, nestedBlocksize int) bool {
+	return false
+}

@@ -3,6 +3,7 @@ package quant
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,8 +18,8 @@ import (
 // ggml-quants.md §0.2). It catches what source review misses, such as a
 // division by a power of two, which the compiler turns into a
 // multiplication that it may then fuse into a following addition (hence
-// float32(s / 256) in the kernels). Hand-written assembly is not checked
-// here; it uses no FMA instruction at all.
+// float32(s / 256) in the kernels). Hand-written assembly is checked by
+// TestAssemblyHasNoFMA.
 func TestNoFusedMultiplyAdd(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -45,6 +46,27 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 			}
 			if fma.MatchString(line) {
 				t.Errorf("%v: fused multiply-add in %s:\n%s", target, fn, line)
+			}
+		}
+	}
+}
+
+// TestAssemblyHasNoFMA checks the hand-written kernels: no fused
+// multiply-add instruction in any .s file of the package.
+func TestAssemblyHasNoFMA(t *testing.T) {
+	files, err := filepath.Glob("*.s")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no assembly files found (%v)", err)
+	}
+	fma := regexp.MustCompile(`(?i)\bVFN?M(ADD|SUB)(SUB|ADD)?(132|213|231)[SP][SD]\b`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if code, _, _ := strings.Cut(line, "//"); fma.MatchString(code) {
+				t.Errorf("%s:%d: fused multiply-add: %s", f, i+1, strings.TrimSpace(line))
 			}
 		}
 	}

@@ -236,7 +236,12 @@ func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]flo
 		return nil
 	}
 	per := chunkFor(blocksize)
+	stream := 4*n >= streamBytes
 	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+		lo += decode4Fast(dst, lo, hi, packed, absmax, blocksize, table, stream)
+		if lo == hi {
+			return nil
+		}
 		if dst.dtype == DTypeF32 {
 			decode4(dst.f32[lo:hi], packed, absmax, lo, blocksize, table)
 			return nil

@@ -126,6 +126,11 @@ func checkedEncoder(t Type, stream bool) func(dst []byte, src []float32) (finite
 		f, nt = kern.encodeBF16, kern.encodeBF16NT
 	case Q8_0:
 		f = kern.quantizeQ8_0
+	case Q4_0, Q4_1:
+		f = legacyCheckedEncoder(t)
+	}
+	if f == nil {
+		return nil
 	}
 	if stream && nt != nil {
 		return nt

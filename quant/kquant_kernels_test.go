@@ -2,6 +2,7 @@ package quant
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -252,13 +253,17 @@ func TestLegacyAsmMatchesGeneric(t *testing.T) {
 		{"Q5_0", q5_0Blocks, q5_0BlocksGeneric, q5_0Len},
 		{"Q5_1", q5_1Blocks, q5_1BlocksGeneric, q5_1Len},
 	} {
-		got := make([]byte, len(x)/32*c.blockLen)
-		want := make([]byte, len(got))
-		c.inst(got, x)
+		want := make([]byte, len(x)/32*c.blockLen)
 		c.generic(want, x)
-		if !bytes.Equal(got, want) {
-			tr, _ := Lookup(c.name)
-			reportBlockMismatch(t, c.name+" asm vs generic", tr, got, want)
+		for _, avx512 := range []bool{true, false} { // the AVX-512 kernels where the CPU has them, and AVX2
+			restore := setAVX512(avx512)
+			got := make([]byte, len(want))
+			c.inst(got, x)
+			restore()
+			if !bytes.Equal(got, want) {
+				tr, _ := Lookup(c.name)
+				reportBlockMismatch(t, fmt.Sprintf("%s asm (AVX-512 %v) vs generic", c.name, avx512), tr, got, want)
+			}
 		}
 	}
 }
@@ -334,5 +339,55 @@ func TestGenericPathsOnThisMachine(t *testing.T) {
 	}
 	if !testing.Short() {
 		TestGoldenRandom(t)
+	}
+}
+
+// TestLegacyCheckedNonFinite: Q4_0 and Q4_1 report the first NaN or ±Inf
+// wherever it is (in a block the vector kernel flags for the reference
+// code, in an ordinary one, in the tail of a chunk), and blocks whose
+// inverse scale overflows (subnormal scales) are not mistaken for
+// non-finite input.
+func TestLegacyCheckedNonFinite(t *testing.T) {
+	rng := rand.New(rand.NewPCG(93, 94))
+	n := 32 * 1000
+	for _, typ := range []Type{Q4_0, Q4_1} {
+		tr, _ := TraitsOf(typ)
+		out := make([]byte, n/32*tr.BlockBytes)
+		base := make([]float32, n)
+		for i := range base {
+			base[i] = float32(rng.NormFloat64())
+		}
+		for b := 0; b < 40; b++ { // tiny blocks: scales whose inverse overflows
+			for j := 0; j < 32; j++ {
+				base[b*64+j] = math.Float32frombits(uint32(rng.IntN(8)))
+			}
+		}
+		if _, err := Quantize(typ, out, F32Input(base), 32, Options{Threads: 1}); err != nil {
+			t.Fatalf("%v: finite input with tiny blocks rejected: %v", typ, err)
+		}
+		for it := 0; it < 200; it++ {
+			x := append([]float32(nil), base...)
+			at := rng.IntN(n)
+			if it%5 == 0 {
+				at = n - 1 - rng.IntN(40) // the tail
+			}
+			bad := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[it%3]
+			x[at] = bad
+			if it%4 == 0 { // and an opposite infinity in the same block: a tie / an infinite range
+				x[at/32*32+(at+1)%32] = -bad
+			}
+			_, err := Quantize(typ, out, F32Input(x), 32, Options{Threads: 1 + it%2})
+			var nf *NonFiniteError
+			if !errors.As(err, &nf) {
+				t.Fatalf("%v: %v at %d: got %v, want a NonFiniteError", typ, bad, at, err)
+			}
+			first := at
+			if j := at/32*32 + (at+1)%32; it%4 == 0 && j < first {
+				first = j
+			}
+			if nf.Index != first {
+				t.Fatalf("%v: non-finite at %d reported at %d", typ, first, nf.Index)
+			}
+		}
 	}
 }

@@ -7,24 +7,61 @@ package quant
 // checks byte equality with the twins.
 
 func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q2_KLen, q2_KBlock)
+	var (
+		ws    qkxWork
+		r     [2]qkxLanes
+		sw    [2][16]float32
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 2 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q2_KLen, b, 2)
+		cfg := qkxQ2_K
+		if qw[0] != nil {
+			cfg = qkx3Q2_K
+		}
+		for h := 0; h < count; h++ {
+			xt, wt := ws.xt[h][:], ws.wt[h][:]
+			if qw[h] == nil {
+				transposeGroups16(xt, x[h], 16, 16, 0)
+				continue
+			}
+			var weights [16]float32
+			sigma2 := float32(sumSquares(x[h][:qkK]) / qkK)
+			for j := 0; j < 16; j++ {
+				xs := (*[16]float32)(x[h][16*j:])
+				imatrixWeights(weights[:], xs[:], qw[h][16*j:], sigma2)
+				var s float32
+				for i, v := range weights {
+					s += v
+					xt[16*i+j] = xs[i]
+					wt[16*i+j] = v
+				}
+				sw[h][j] = s
+			}
+		}
+		if qw[0] == nil {
+			qkxWeights(&ws, count, 16, weightsAbs)
+		}
+		qkxSearch(&ws, count, 16, cfg, &r)
+		for h := 0; h < count; h++ {
+			q2_KFinish(y[h], x[h], qw[h] != nil, &r[h], &sw[h])
+		}
+	}
 }
 
-func q2_KBlock(y []byte, x, qw []float32) {
+// q2_KFinish is the rest of q2_KBlockRef for one super-block whose 16 group
+// searches are in r (sw: the sums of the groups' imatrix weights): the
+// 4-bit scales and mins, d and dmin, the levels and their packing.
+func q2_KFinish(y []byte, x []float32, imatrix bool, r *qkxLanes, sw *[16]float32) {
 	var (
 		L            [qkK]uint8
-		weights      [16]float32
-		scales, mins [16]float32
+		scales, mins = &r.scale, &r.theMin
 		scb          = (*[16]byte)(y[0:16])
 	)
-	if qw == nil {
+	if !imatrix {
 		var maxScl, maxMin float32
 		for j := 0; j < 16; j++ {
-			xs := x[16*j : 16*j+16]
-			for l, v := range xs {
-				weights[l] = abs32(v)
-			}
-			scales[j], mins[j] = makeQkx(16, qkxQ2_K, xs, weights[:], L[16*j:])
 			if scales[j] > maxScl {
 				maxScl = scales[j]
 			}
@@ -48,19 +85,7 @@ func q2_KBlock(y []byte, x, qw []float32) {
 		}
 		putF16(y[82:], maxMin/15)
 	} else {
-		var sw [16]float32
 		var Ls, Lm [16]uint8
-		sigma2 := float32(sumSquares(x[:qkK]) / qkK)
-		for j := 0; j < 16; j++ {
-			xs := x[16*j : 16*j+16]
-			imatrixWeights(weights[:], xs, qw[16*j:], sigma2)
-			var s float32
-			for _, v := range weights {
-				s += v
-			}
-			sw[j] = s
-			scales[j], mins[j] = makeQkx(16, qkx3Q2_K, xs, weights[:], L[16*j:])
-		}
 		dm := makeQpQuants(16, 15, scales[:], Ls[:], sw[:])
 		mm := makeQpQuants(16, 15, mins[:], Lm[:], sw[:])
 		putF16(y[80:], dm)
@@ -70,49 +95,44 @@ func q2_KBlock(y []byte, x, qw []float32) {
 		}
 	}
 	d, dmin := getF16(y[80:]), getF16(y[82:])
+	var dl, ml [16]float32
 	for j := 0; j < 16; j++ {
-		dl := float32(d * float32(scb[j]&0xF))
-		if dl == 0 {
-			continue
+		dl[j] = float32(d * float32(scb[j]&0xF))
+		ml[j] = float32(dmin * float32(scb[j]>>4))
+		if dl[j] == 0 { // ggml keeps the search's levels
+			qkxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r.is[j], r.min[j], 3)
 		}
-		ml := float32(dmin * float32(scb[j]>>4))
-		requant(L[16*j:16*j+16], x[16*j:16*j+16], ml, dl, 0, 3, 0)
 	}
-	packP2(y[16:80], L[:])
+	requantGroups(L[:], x, ml[:], dl[:], 16, 0, 3, 0)
+	packQ2((*[64]byte)(y[16:80]), &L)
 }
 
 func quantizeQ3_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q3_KLen, q3_KBlock)
+	var (
+		ws  q3Work
+		qws qxWork
+	)
+	forSuperBlocks(dst, src, nPerRow, imatrix, q3_KLen, func(y []byte, x, qw []float32) {
+		q3_KBlock(&ws, &qws, y, x, qw)
+	})
 }
 
-func q3_KBlock(y []byte, x, qw []float32) {
+// q3_KBlock is q3_KBlockRef with the 16 group searches run side by side:
+// make_q3_quants (q3Search) without an importance matrix, make_qx_quants
+// (qxSearch16) with one.
+func q3_KBlock(ws *q3Work, qws *qxWork, y []byte, x, qw []float32) {
 	var (
 		L      [qkK]uint8
 		scales [16]float32
 		sc     = y[96:108]
+		r      [2]qxLanes
 	)
 	clear(sc)
 	if qw == nil {
-		var (
-			maxScale, amax float32
-			xt             [16][8]float32
-			lt             [16][8]int32
-		)
-		for g := 0; g < 16; g += 8 {
-			for k := 0; k < 8; k++ {
-				xs := (*[16]float32)(x[16*(g+k):])
-				for i, v := range xs {
-					xt[i][k] = v
-				}
-			}
-			makeQ3Quants8((*[8]float32)(scales[g:]), &xt, &lt)
-			for k := 0; k < 8; k++ {
-				Lg := (*[16]uint8)(L[16*(g+k):])
-				for i := range Lg {
-					Lg[i] = uint8(lt[i][k])
-				}
-			}
-		}
+		transposeGroups16(ws.xt[:], x, 16, 16, 0)
+		q3Search(ws)
+		scales = ws.scale
+		var maxScale, amax float32
 		for j := 0; j < 16; j++ {
 			if s := abs32(scales[j]); s > amax {
 				amax, maxScale = s, scales[j]
@@ -133,15 +153,18 @@ func q3_KBlock(y []byte, x, qw []float32) {
 		var Ls [16]uint8
 		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
 		for j := 0; j < 16; j++ {
-			xs := x[16*j : 16*j+16]
-			imatrixWeights(weights[:], xs, qw[16*j:], sigma2)
+			xs := (*[16]float32)(x[16*j:])
+			imatrixWeights(weights[:], xs[:], qw[16*j:], sigma2)
 			var s float32
-			for _, v := range weights {
+			for i, v := range weights {
 				s += v
+				qws.wt[0][16*i+j] = v
 			}
 			sw[j] = s
-			scales[j] = makeQx(16, 4, xs, weights[:], L[16*j:])
 		}
+		transposeGroups16(qws.xt[0][:], x, 16, 16, 0)
+		qxSearch16(qws, 1, 16, 4, qxNum4, &r)
+		scales = r[0].scale
 		dBlock := makeQx(16, 32, scales[:], sw[:], Ls[:])
 		for j := 0; j < 16; j++ {
 			packP3(sc, j, int8(Ls[j]))
@@ -149,78 +172,154 @@ func q3_KBlock(y []byte, x, qw []float32) {
 		putF16(y[108:], dBlock)
 	}
 	d := getF16(y[108:])
+	var dl, ml [16]float32
 	for j := 0; j < 16; j++ {
-		dl := float32(d * float32(q3Scale(sc, j)))
-		if dl == 0 {
+		dl[j] = float32(d * float32(q3Scale(sc, j)))
+		if dl[j] != 0 {
 			continue
 		}
-		requant(L[16*j:16*j+16], x[16*j:16*j+16], 0, dl, -4, 3, 4)
-	}
-	// high bits: bit j/32 of hmask[j%32] is set for levels > 3
-	hmask := (*[32]byte)(y[0:32])
-	for m := 0; m < 32; m++ {
-		var h uint8
-		for b := 0; b < 8; b++ {
-			l := L[32*b+m] // 0..7: bit 2 set exactly when l > 3
-			h |= (l >> 2) << b
-			L[32*b+m] = l & 3
+		// ggml keeps the search's levels
+		Lg := (*[16]uint8)(L[16*j:])
+		if qw == nil {
+			for i := range Lg {
+				Lg[i] = uint8(ws.lt[16*i+j])
+			}
+		} else {
+			qxLevels(Lg[:], x[16*j:16*j+16], &r[0], j, 4)
 		}
-		hmask[m] = h
 	}
-	packP2(y[32:96], L[:])
+	requantGroups(L[:], x, ml[:], dl[:], 16, -4, 3, 4)
+	// high bits: bit b of hmask[m] is set for level 32b+m > 3
+	hmask := (*[32]byte)(y[0:32])
+	for m := 0; m < 32; m += 8 {
+		var h uint64
+		for b := 0; b < 8; b++ {
+			l := le64(L[32*b+m:]) // levels 0..7: bit 2 set exactly when > 3
+			h |= (l >> 2 & 0x0101010101010101) << b
+			putLE64(L[32*b+m:], l&lo2)
+		}
+		putLE64(hmask[m:], h)
+	}
+	packQ2((*[64]byte)(y[32:96]), &L)
 }
 
 func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q4_KLen, func(y []byte, x, qw []float32) {
-		var L [qkK]uint8
-		q45_KScales(y[0:16], x, qw, &L, 15)
-		qs := (*[128]byte)(y[16:144])
-		for c := 0; c < 4; c++ {
-			for l := 0; l < 32; l++ {
-				qs[32*c+l] = L[64*c+l] | L[64*c+l+32]<<4
-			}
+	var (
+		ws    qkxWork
+		L     [4][qkK]uint8
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 4 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q4_KLen, b, 4)
+		q45_KScales(&ws, &y, &x, &qw, &L, 15, count)
+		for h := 0; h < count; h++ {
+			packQ4K((*[128]byte)(y[h][16:144]), &L[h])
 		}
-	})
+	}
 }
 
 func quantizeQ5_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q5_KLen, func(y []byte, x, qw []float32) {
-		var L [qkK]uint8
-		q45_KScales(y[0:16], x, qw, &L, 31)
-		qh := (*[32]byte)(y[16:48])
-		ql := (*[128]byte)(y[48:176])
-		for j := 0; j < 32; j++ {
-			var h uint8
-			for c := 0; c < 4; c++ {
-				l1, l2 := L[64*c+j], L[64*c+j+32]
-				h |= (l1>>4)<<(2*c) | (l2>>4)<<(2*c+1)
-				ql[32*c+j] = l1&0xF | (l2&0xF)<<4
-			}
-			qh[j] = h
+	var (
+		ws    qkxWork
+		L     [4][qkK]uint8
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 4 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q5_KLen, b, 4)
+		q45_KScales(&ws, &y, &x, &qw, &L, 31, count)
+		for h := 0; h < count; h++ {
+			packQ5K((*[32]byte)(y[h][16:48]), (*[128]byte)(y[h][48:176]), &L[h])
 		}
-	})
+	}
 }
 
-// q45_KScales is q45_KScalesRef with the fast searches.
-func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
-	var (
-		weights      [32]float32
-		scales, mins [8]float32
-		sc           = hdr[4:16]
-	)
-	if qw == nil {
-		cfg := qkxQ4_K
-		if nmax == 31 {
-			cfg = qkxQ5_K
+// superBlockBatch sets y, x and qw to the output blocks, inputs and
+// imatrix columns of up to batch (≤ 4) consecutive super-blocks from block
+// b on, for the encoders that take several at a time, and returns how many
+// there are (fewer than batch only at the end of src).
+func superBlockBatch(y *[4][]byte, x, qw *[4][]float32, dst []byte, src []float32, nPerRow int, imatrix []float32,
+	blockLen, b, batch int) (count int) {
+	count = min(batch, len(src)/qkK-b)
+	for h := 0; h < count; h++ {
+		bb := b + h
+		y[h] = dst[bb*blockLen : (bb+1)*blockLen]
+		x[h] = src[bb*qkK : (bb+1)*qkK]
+		qw[h] = nil
+		if imatrix != nil {
+			col := bb * qkK % nPerRow
+			qw[h] = imatrix[col : col+qkK]
 		}
+	}
+	return count
+}
+
+// q45_KScales is q45_KScalesRef for count (1..4) super-blocks at once,
+// with all their sub-block searches run side by side (qkxSearch):
+// sub-block j of block h is lane 8(h%2)+j of set h/2 (an odd count leaves
+// lanes 8..15 of the last set as a copy of lanes 0..7).
+func q45_KScales(ws *qkxWork, y *[4][]byte, x, qw *[4][]float32, L *[4][qkK]uint8, nmax int32, count int) {
+	var (
+		r  [2]qkxLanes
+		sw [4][8]float32
+	)
+	imatrix := qw[0] != nil
+	cfg := qkxQ4_K
+	if imatrix {
+		cfg = qkx3Q4
+	}
+	if nmax == 31 {
+		cfg = qkxQ5_K
+		if imatrix {
+			cfg = qkx3Q5
+		}
+	}
+	sets := (count + 1) / 2
+	for h := 0; h < 2*sets; h++ {
+		hh := min(h, count-1)
+		xh := x[hh]
+		xt, wt := ws.xt[h/2][:], ws.wt[h/2][:]
+		off := 8 * (h % 2)
+		if !imatrix {
+			transposeGroups16(xt, xh, 8, 32, off)
+			continue
+		}
+		var weights [32]float32
+		sigma2 := float32(float32(2*sumSquares(xh[:qkK])) / qkK)
+		for j := 0; j < 8; j++ {
+			xs := (*[32]float32)(xh[32*j:])
+			imatrixWeights(weights[:], xs[:], qw[hh][32*j:], sigma2)
+			var s float32
+			for i, v := range weights {
+				s += v
+				xt[16*i+off+j] = xs[i]
+				wt[16*i+off+j] = v
+			}
+			sw[hh][j] = s
+		}
+	}
+	if !imatrix {
+		qkxWeights(ws, sets, 32, weightsAvAbs)
+	}
+	qkxSearch(ws, sets, 32, cfg, &r)
+	for h := 0; h < count; h++ {
+		q45_KFinish(y[h][0:16], x[h], imatrix, &L[h], nmax, &r[h/2], 8*(h%2), &sw[h])
+	}
+}
+
+// q45_KFinish is the rest of q45_KScalesRef for one super-block whose
+// search results are lanes off..off+7 of r (sw: the sums of its sub-blocks'
+// imatrix weights): the 6-bit scales and mins, d and dmin, and the levels.
+func q45_KFinish(hdr []byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int32, r *qkxLanes, off int, sw *[8]float32) {
+	var (
+		scales = (*[8]float32)(r.scale[off:])
+		mins   = (*[8]float32)(r.theMin[off:])
+		sc     = hdr[4:16]
+	)
+	if !imatrix {
 		var maxScale, maxMin float32
 		for j := 0; j < 8; j++ {
-			xs := x[32*j : 32*j+32]
-			avX := sqrt32(float32(sumSquares(xs) / 32))
-			for l, v := range xs {
-				weights[l] = avX + abs32(v)
-			}
-			scales[j], mins[j] = makeQkx(32, cfg, xs, weights[:], L[32*j:])
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -243,23 +342,7 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		putF16(hdr[0:], maxScale/63)
 		putF16(hdr[2:], maxMin/63)
 	} else {
-		cfg := qkx3Q4
-		if nmax == 31 {
-			cfg = qkx3Q5
-		}
-		var sw [8]float32
 		var Ls, Lm [8]uint8
-		sigma2 := float32(float32(2*sumSquares(x[:qkK])) / qkK)
-		for j := 0; j < 8; j++ {
-			xs := x[32*j : 32*j+32]
-			imatrixWeights(weights[:], xs, qw[32*j:], sigma2)
-			var s float32
-			for _, v := range weights {
-				s += v
-			}
-			sw[j] = s
-			scales[j], mins[j] = makeQkx(32, cfg, xs, weights[:], L[32*j:])
-		}
 		dBlock := makeQpQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQpQuants(8, 63, mins[:], Lm[:], sw[:])
 		for j := 0; j < 8; j++ {
@@ -273,36 +356,62 @@ func q45_KScales(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 		putF16(hdr[2:], mBlock)
 	}
 	d, dmin := getF16(hdr[0:]), getF16(hdr[2:])
+	var dl, ml [8]float32
 	for j := 0; j < 8; j++ {
 		s, m := getScaleMinK4(j, sc)
-		dl := float32(d * float32(s))
-		if dl == 0 {
-			continue
+		dl[j] = float32(d * float32(s))
+		ml[j] = float32(dmin * float32(m))
+		if dl[j] == 0 { // ggml keeps the search's levels
+			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[off+j], r.min[off+j], nmax)
 		}
-		ml := float32(dmin * float32(m))
-		requant(L[32*j:32*j+32], x[32*j:32*j+32], ml, dl, 0, nmax, 0)
 	}
+	requantGroups(L[:], x, ml[:], dl[:], 32, 0, nmax, 0)
 }
 
 func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, q6_KLen, q6_KBlock)
+	var (
+		ws    qxWork
+		r     [2]qxLanes
+		y     [4][]byte
+		x, qw [4][]float32
+	)
+	for b := 0; b < len(src)/qkK; b += 2 {
+		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q6_KLen, b, 2)
+		for h := 0; h < count; h++ {
+			transposeGroups16(ws.xt[h][:], x[h], 16, 16, 0)
+			if qw[h] != nil {
+				transposeGroups16(ws.wt[h][:], qw[h], 16, 16, 0)
+			} else {
+				squares(ws.wt[h][:16*16], ws.xt[h][:16*16])
+			}
+		}
+		qxSearch16(&ws, count, 16, 32, qxNum32, &r)
+		for h := 0; h < count; h++ {
+			q6_KFinish(y[h], x[h], &r[h])
+		}
+	}
 }
 
-func q6_KBlock(y []byte, x, qw []float32) {
+// squares sets w[i] = x[i]·x[i] (make_qx_quants' weights without an
+// imatrix).
+func squares(w, x []float32) {
+	for i, v := range x[:len(w)] {
+		w[i] = float32(v * v)
+	}
+}
+
+// q6_KFinish is the rest of q6_KBlockRef for one super-block whose 16
+// group searches are in r: the 8-bit scales, d, the levels and their
+// packing.
+func q6_KFinish(y []byte, x []float32, r *qxLanes) {
 	var (
 		L      [qkK]uint8
-		scales [16]float32
+		scales = &r.scale
 	)
 	var maxScale, maxAbsScale float32
 	for ib := 0; ib < 16; ib++ {
-		var w []float32
-		if qw != nil {
-			w = qw[16*ib : 16*ib+16]
-		}
-		scale := makeQx(16, 32, x[16*ib:16*ib+16], w, L[16*ib:])
-		scales[ib] = scale
-		if a := abs32(scale); a > maxAbsScale {
-			maxAbsScale, maxScale = a, scale
+		if a := abs32(scales[ib]); a > maxAbsScale {
+			maxAbsScale, maxScale = a, scales[ib]
 		}
 	}
 	if maxAbsScale < groupMaxEps {
@@ -316,23 +425,15 @@ func q6_KBlock(y []byte, x, qw []float32) {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
 	d := getF16(y[208:])
+	var dl, ml [16]float32
 	for j := 0; j < 16; j++ {
-		dl := float32(d * float32(int8(sc[j])))
-		if dl == 0 {
-			continue
-		}
-		requant(L[16*j:16*j+16], x[16*j:16*j+16], 0, dl, -32, 31, 32)
-	}
-	ql, qh := (*[128]byte)(y[0:128]), (*[64]byte)(y[128:192])
-	for h := 0; h < 2; h++ {
-		b := 128 * h
-		for l := 0; l < 32; l++ {
-			l0, l1, l2, l3 := L[b+l], L[b+l+32], L[b+l+64], L[b+l+96]
-			ql[64*h+l] = l0&0xF | l2<<4
-			ql[64*h+l+32] = l1&0xF | l3<<4
-			qh[32*h+l] = l0>>4 | (l1>>4)<<2 | (l2>>4)<<4 | (l3>>4)<<6
+		dl[j] = float32(d * float32(int8(sc[j])))
+		if dl[j] == 0 { // ggml keeps the search's levels
+			qxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r, j, 32)
 		}
 	}
+	requantGroups(L[:], x, ml[:], dl[:], 16, -32, 31, 32)
+	packQ6K((*[128]byte)(y[0:128]), (*[64]byte)(y[128:192]), &L)
 }
 
 // makeQpQuants is make_qp_quants; it runs on 8 or 16 values per

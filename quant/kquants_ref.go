@@ -437,9 +437,10 @@ func q45_KScalesRef(hdr []byte, x, qw []float32, L *[qkK]uint8, nmax int32) {
 	}
 }
 
-// dequantizeQ4_K: x = (d·sc)·q − dmin·m per 32-element sub-block (ggml's
-// dequantize_row_q4_K).
-func dequantizeQ4_K(dst []float32, src []byte) {
+// dequantizeQ4_KRef: x = (d·sc)·q − dmin·m per 32-element sub-block
+// (ggml's dequantize_row_q4_K); dequantizeQ4_K (kdequant.go) is the fast
+// twin.
+func dequantizeQ4_KRef(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
 		blk := (*[q4_KLen]byte)(src[b*q4_KLen:])
 		y := (*[qkK]float32)(dst[b*qkK:])
@@ -542,9 +543,9 @@ func q6_KBlockRef(y []byte, x, qw []float32) {
 	}
 }
 
-// dequantizeQ6_K: x = (d·sc)·(q − 32) per 16-element group (ggml's
-// dequantize_row_q6_K).
-func dequantizeQ6_K(dst []float32, src []byte) {
+// dequantizeQ6_KRef: x = (d·sc)·(q − 32) per 16-element group (ggml's
+// dequantize_row_q6_K); dequantizeQ6_K (kdequant.go) is the fast twin.
+func dequantizeQ6_KRef(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qkK; b++ {
 		blk := (*[q6_KLen]byte)(src[b*q6_KLen:])
 		y := (*[qkK]float32)(dst[b*qkK:])

@@ -107,8 +107,29 @@ func DequantizeNested(absmax []float32, codes []uint8, nestedAbsmax []float32, o
 	if err := checkNestedLens(len(codes), len(nestedAbsmax), len(absmax), nestedBlocksize); err != nil {
 		return err
 	}
+	if !dequantizeNestedFast(absmax, codes, nestedAbsmax, offset, code, nestedBlocksize) {
+		dequantizeNested(absmax, codes, nestedAbsmax, offset, code, nestedBlocksize)
+	}
+	return nil
+}
+
+// dequantizeNested is dequantizeNestedRef block by block, without a
+// division per value.
+func dequantizeNested(absmax []float32, codes []uint8, nestedAbsmax []float32, offset float32, code *[256]float32, nestedBlocksize int) {
+	absmax = absmax[:len(codes)]
+	for lo := 0; lo < len(codes); lo += nestedBlocksize {
+		hi := min(lo+nestedBlocksize, len(codes))
+		a := nestedAbsmax[lo/nestedBlocksize]
+		for i, c := range codes[lo:hi] {
+			absmax[lo+i] = float32(code[c]*a) + offset
+		}
+	}
+}
+
+// dequantizeNestedRef is DequantizeNested's definition: absmax[i] =
+// (code[codes[i]]·nestedAbsmax[i/nestedBlocksize]) + offset, two roundings.
+func dequantizeNestedRef(absmax []float32, codes []uint8, nestedAbsmax []float32, offset float32, code *[256]float32, nestedBlocksize int) {
 	for i, c := range codes {
 		absmax[i] = float32(code[c]*nestedAbsmax[i/nestedBlocksize]) + offset
 	}
-	return nil
 }

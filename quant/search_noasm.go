@@ -37,3 +37,6 @@ func asmInstalled() bool { return false }
 
 // setAsm is a no-op in this build: there are no assembly kernels.
 func setAsm(bool) (restore func()) { return func() {} }
+
+// setAVX512 is a no-op in this build.
+func setAVX512(bool) (restore func()) { return func() {} }
