@@ -66,13 +66,13 @@ pre_tokenizer (Sequence of …), post-processor               written pre    ali
 ==========================================================  =============  ===========================
 Split(Llama-3 regex, ``\\p{N}{1,3}`` digits, Isolated) +     ``llama-bpe``
 ByteLevel(no regex); the post-processor prepends a BOS
-the same without a prepended BOS                            ``smaug-bpe``  ``dbrx`` (cl100k)
+the same without a prepended BOS                            ``smaug-bpe``  ``dbrx`` (cl100k), ``glm4``
 Split(Qwen2 regex: same but single ``\\p{N}``) + ByteLevel    ``qwen2``
 Split(Tekken regex, Isolated) + ByteLevel (Mistral-Nemo)    ``tekken``
 Split(o200k regex, Isolated) + ByteLevel                    ``gpt-4o``     ``llama4``
 Digits(individual) + ByteLevel(use_regex)                   ``smollm``     ``refact``, ``starcoder``,
                                                                            ``command-r``
-ByteLevel(use_regex) alone (GPT-2 style)                    ``gpt-2``      ``exaone4``
+ByteLevel(use_regex) alone (GPT-2 style)                    ``gpt-2``      ``exaone4``, ``olmo``
 ==========================================================  =============  ===========================
 
 ByteLevel must have ``add_prefix_space: false``. Which of ``llama-bpe`` and
@@ -89,7 +89,8 @@ real vocabulary hashes to (``Adapter.pre_tokenizer_names``, e.g.
 ``{"smaug-bpe": "dbrx"}`` for OLMo 2), and only an alias of the detected
 structure is taken. llama.cpp applies the same regexes to a name and its
 aliases (``refact``/``starcoder`` differ from ``smollm``/``command-r`` only in
-cleaning spaces when detokenizing). Anything else raises
+cleaning spaces when detokenizing; ``glm4`` also ignores merges and adds no
+BOS). Anything else raises
 :class:`~wick.convert.errors.UnsupportedTokenizerError` (pass ``tokenizer_pre=``
 to :func:`wick.convert.build_plan` to force a name).
 
@@ -281,9 +282,9 @@ _PRE_RULES = (
     _PreRule("gpt-4o", (("Split", "regex", O200K_REGEX, "Isolated", False), _BYTE_LEVEL), aliases=("llama4",)),
     _PreRule("llama-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), _BYTE_LEVEL), bos=True),
     _PreRule("smaug-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), _BYTE_LEVEL), bos=False,
-             aliases=("dbrx",)),
+             aliases=("dbrx", "glm4")),
     _PreRule("smollm", (("Digits", True), ("ByteLevel", False, True)), aliases=("refact", "starcoder", "command-r")),
-    _PreRule("gpt-2", (("ByteLevel", False, True),), aliases=("exaone4",)),
+    _PreRule("gpt-2", (("ByteLevel", False, True),), aliases=("exaone4", "olmo")),
 )
 
 
