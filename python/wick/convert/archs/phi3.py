@@ -24,7 +24,8 @@ What the converter's ``Phi3MiniModel`` does differently from Llama:
   ``dbrx`` for Phi-4's cl100k); otherwise its own SentencePiece reading
   (reader ``phi3_spm``: tokenizer.model, added_tokens.json, then
   ``added_tokens_decoder`` and tokenizer.json's added tokens, CONTROL only when
-  marked special).
+  marked special). (A tokenizer_config.json without ``tokenizer_class`` makes
+  the converter fail with a KeyError; Wick reads it as SentencePiece.)
 * Hyper-parameters come through transformers' ``Phi3Config``: its defaults,
   ``rope_scaling.type`` ``su``/``yarn`` renamed ``longrope``; a rope_scaling it
   refuses (not exactly type + short_factor + long_factor of rope dims / 2
