@@ -51,12 +51,88 @@ def test_unknown_merges_format():
 
 
 @pytest.mark.parametrize("kw,want", [
-    (dict(regex=FX.LLAMA3_REGEX, ignore_merges=True), "llama-bpe"),
+    (dict(regex=FX.LLAMA3_REGEX, ignore_merges=True, bos="<|begin_of_text|>"), "llama-bpe"),
+    (dict(regex=FX.LLAMA3_REGEX, ignore_merges=False, bos="<|begin_of_text|>"), "llama-bpe"),
+    (dict(regex=FX.LLAMA3_REGEX, ignore_merges=True), "smaug-bpe"),
     (dict(regex=FX.LLAMA3_REGEX, ignore_merges=False), "smaug-bpe"),
     (dict(regex=FX.QWEN2_REGEX, ignore_merges=False), "qwen2"),
+    (dict(regex=T.O200K_REGEX, ignore_merges=False), "gpt-4o"),
 ])
 def test_pre_tokenizer_from_split_regex(kw, want):
+    """Llama 3's regex: ``llama-bpe`` when the post-processor prepends a BOS, ``smaug-bpe`` otherwise
+    (what the converter's probe hash depends on; ``ignore_merges`` does not change it)."""
     assert T.detect_pre_tokenizer(small_bpe(**kw)) == want
+
+
+DIGITS_BYTELEVEL = {"type": "Sequence", "pretokenizers": [
+    {"type": "Digits", "individual_digits": True},
+    {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]}
+BYTELEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+
+
+def _evidence_structure(case):
+    kw = dict(ignore_merges=case["ignore_merges"], bos="<|begin_of_text|>" if case["prepends_special_token"] else None)
+    s = case["structure"]
+    if s in ("llama3-regex", "qwen2-regex"):
+        tj = small_bpe(regex=FX.LLAMA3_REGEX if s == "llama3-regex" else FX.QWEN2_REGEX, **kw)
+    else:
+        tj = small_bpe(**kw)
+        tj["pre_tokenizer"] = {"digits": DIGITS_BYTELEVEL, "bytelevel": BYTELEVEL}[s]
+    tj["normalizer"] = {"type": case["normalizer"]} if case["normalizer"] else None
+    return tj
+
+
+def _evidence_cases():
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parent / "golden" / "pre_tokenizer_evidence.json"
+    return json.loads(path.read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", _evidence_cases(),
+                         ids=lambda c: f"{c['vocabulary'].split('-', 2)[-1][:-5]}-{c['structure']}-"
+                                       f"{'bos' if c['prepends_special_token'] else 'nobos'}-"
+                                       f"{'ignore' if c['ignore_merges'] else 'merge'}-{c['normalizer']}")
+def test_pre_rule_agrees_with_the_converter(case):
+    """tests/golden/pre_tokenizer_evidence.json: what the pinned converter's get_vocab_base_pre answers for
+    real vocabularies (llama.cpp's models/ggml-vocab-*.gguf) in each structure. Wick's rule names the same
+    pre-tokenizer, or one of the same structure that the family's vocabulary selects (an adapter's
+    ``pre_tokenizer_names``)."""
+    tj = _evidence_structure(case)
+    got = T.detect_pre_tokenizer(tj)
+    rule = next(r for r in T._PRE_RULES if r.name == got)
+    want = case["converter"]
+    assert want in (rule.name,) + rule.aliases, f"{case}: Wick's rule says {got!r}"
+    assert T.detect_pre_tokenizer(tj, {got: want}) == want
+
+
+def test_pre_tokenizer_family_names_only_within_the_structure():
+    """An adapter's pre_tokenizer_names picks among the names of the detected structure; nothing else."""
+    tj = small_bpe(regex=FX.LLAMA3_REGEX)
+    assert T.detect_pre_tokenizer(tj, {"smaug-bpe": "dbrx"}) == "dbrx"
+    assert T.detect_pre_tokenizer(tj, {"smaug-bpe": "qwen2"}) == "smaug-bpe"   # another structure: ignored
+    assert T.detect_pre_tokenizer(tj, {"llama-bpe": "dbrx"}) == "smaug-bpe"    # another row: ignored
+    tj = small_bpe(regex=FX.LLAMA3_REGEX, bos="<|begin_of_text|>")
+    assert T.detect_pre_tokenizer(tj, {"smaug-bpe": "dbrx"}) == "llama-bpe"
+    tj["pre_tokenizer"] = DIGITS_BYTELEVEL
+    assert T.detect_pre_tokenizer(tj, {"smollm": "refact"}) == "refact"
+    assert T.detect_pre_tokenizer(tj, {"smollm": "command-r"}) == "command-r"
+    tj["pre_tokenizer"] = BYTELEVEL
+    assert T.detect_pre_tokenizer(tj, {"gpt-2": "exaone4"}) == "exaone4"
+    _, kv, _ = meta(TokenizerFiles(tokenizer_json=tj), CFG, pre_names={"gpt-2": "exaone4"})
+    assert kv["tokenizer.ggml.pre"].value == "exaone4"
+
+
+def test_post_processor_prepends():
+    assert T.post_processor_prepends(small_bpe(bos="<|begin_of_text|>"))
+    assert not T.post_processor_prepends(small_bpe())
+    tj = small_bpe()
+    tj["post_processor"] = {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}], "pair": []}
+    assert not T.post_processor_prepends(tj)
+    tj["post_processor"] = {"type": "RobertaProcessing", "cls": ["<s>", 0], "sep": ["</s>", 2]}
+    assert T.post_processor_prepends(tj)
+    tj["post_processor"] = None
+    assert not T.post_processor_prepends(tj)
 
 
 def test_pre_tokenizer_smollm_and_gpt2():
@@ -178,6 +254,33 @@ def test_sentencepiece_reader():
     assert kv["tokenizer.ggml.bos_token_id"].value == 1
     assert "tokenizer.ggml.padding_token_id" not in kv   # 500 >= n_vocab: dropped
     assert "tokenizer.ggml.merges" not in kv
+
+
+def test_phi3_sentencepiece_reader():
+    """Phi-3's own reading: added_tokens_decoder and tokenizer.json's added tokens overwrite their ids as they
+    are (CONTROL only when special: no special-looking heuristic, no ▁ rewriting); an id beyond the vocabulary
+    is an error (the converter fails on it)."""
+    pieces = FX.llama2_pieces(400)
+    atd = {"403": {"content": "<|im_start|>", "special": False}, "404": {"content": "\u2581hi", "special": False},
+           "405": {"content": "<|end|>", "special": True}}
+    tj = {"added_tokens": [{"id": 406, "content": "<|user|>", "special": True},
+                           {"id": 403, "content": "<|im_start|>", "special": True}]}
+    files = TokenizerFiles(tokenizer_model=FX.spm_model(pieces), added_tokens_json={"<extra>": 402, "<far>": 9999},
+                           tokenizer_config={"added_tokens_decoder": atd}, tokenizer_json=tj)
+    vocab, kv, _ = meta(files, {"vocab_size": 408}, readers=("phi3_spm",))
+    assert vocab.reader == "phi3_spm" and vocab.model == "llama" and vocab.pre == "default"
+    t, s, ty = vocab.tokens, vocab.scores, vocab.types
+    assert (t[402], ty[402], s[402]) == ("<extra>", T.USER_DEFINED, -1000.0)
+    assert (t[403], ty[403]) == ("<|im_start|>", T.CONTROL)       # tokenizer.json's flag comes last
+    assert (t[404], ty[404]) == ("\u2581hi", T.USER_DEFINED)       # kept as it is
+    assert (t[405], ty[405], s[405]) == ("<|end|>", T.CONTROL, -1000.0)
+    assert (t[406], ty[406]) == ("<|user|>", T.CONTROL)
+    assert (t[407], ty[407]) == ("[PAD407]", T.UNUSED)
+    generic, _, _ = meta(files, {"vocab_size": 408}, readers=("spm",))
+    assert generic.types[403] == T.CONTROL and generic.tokens[404] == " hi" and generic.types[406] == T.UNUSED
+    files.tokenizer_config = {"added_tokens_decoder": {"500": {"content": "<x>", "special": True}}}
+    with pytest.raises(TokenizerError, match="500"):
+        meta(files, {"vocab_size": 408}, readers=("phi3_spm",))
 
 
 def test_sentencepiece_scores_are_float32_exact():

@@ -482,10 +482,11 @@ def build_plan_from_parts(
     hp_config = adapter.normalize_config(merged)
     hp: HParams = adapter.hparams(hp_config)
 
-    vocab, tok_kvs = tokenizer_metadata(adapter.vocab_readers, tokenizer, raw_config,
+    vocab, tok_kvs = tokenizer_metadata(adapter.readers(tokenizer), tokenizer, raw_config,
                                         vocab_size=hp.n_vocab,
                                         reads_add_prefix_space=adapter.reads_add_prefix_space,
-                                        pre_override=opts.tokenizer_pre, quirks=adapter.tokenizer_quirks)
+                                        pre_override=opts.tokenizer_pre, pre_names=adapter.pre_tokenizer_names,
+                                        quirks=adapter.tokenizer_quirks)
     n_vocab = len(vocab.tokens)
 
     sources: Dict[str, TensorSource] = {}
@@ -529,7 +530,8 @@ def build_plan_from_parts(
 
     # metadata, in the converter's order
     counts = parameter_counts([(t.name, list(reversed(t.ne))) for t in mapped])
-    kvs: List[V.KV] = [V.string("general.architecture", adapter.gguf_arch), V.string("general.type", "model")]
+    kvs: List[V.KV] = [V.string("general.architecture", adapter.gguf_arch), *adapter.tensor_metadata(hp_config, hp),
+                       V.string("general.type", "model")]
     kvs += general_metadata(dir_name=dir_name, config=raw_config, generation_config=dict(generation_config or {}),
                             model_card=dict(model_card or {}), total_params=counts[0], size_counts=counts,
                             name_override=opts.model_name)

@@ -23,6 +23,12 @@ exist wins, as in the converter):
     special tokens → CONTROL. Model ``"llama"``, pre ``"default"``.
     Unlike the converter, ids up to config ``vocab_size`` that have no token
     are filled with ``[PAD{id}]`` (UNUSED) so the file matches the embedding.
+``phi3_spm``
+    Phi-3's own SentencePiece reading (``Phi3MiniModel.set_vocab``): as
+    ``spm`` up to added_tokens.json, then tokenizer_config.json
+    ``added_tokens_decoder`` and tokenizer.json ``added_tokens`` overwrite their
+    ids verbatim (score -1000; CONTROL only when marked special, else
+    USER_DEFINED; no special-looking heuristic, no ``▁`` rewriting).
 ``gpt2``
     byte-level BPE ``tokenizer.json`` (Llama 3, Qwen2/2.5/3, Mistral-Nemo,
     SmolLM): ids 0 … config ``vocab_size``-1 take the vocabulary / added-token
@@ -50,29 +56,43 @@ strip-accents normalizer flags.
 The BPE pre-tokenizer (``tokenizer.ggml.pre``)
 ----------------------------------------------
 llama.cpp's converter identifies the pre-tokenizer by encoding a probe string
-with the Hugging Face tokenizer and hashing the ids. Without a tokenizer
-library Wick instead recognises the *structure* of tokenizer.json's
-``pre_tokenizer`` — which is what llama.cpp actually re-implements for each
-name (its regexes, and the ``ignore_merges`` flag of the BPE model):
+with the Hugging Face tokenizer (special tokens included) and hashing the ids.
+Without a tokenizer library Wick instead recognises the *structure* of
+tokenizer.json — which is what llama.cpp actually re-implements for each name
+(its regexes):
 
-=====================================================================  ==============
-pre_tokenizer (Sequence of …)                                          written pre
-=====================================================================  ==============
-Split(Llama-3 regex, ``\\p{N}{1,3}`` digits, Isolated) + ByteLevel(no   ``llama-bpe``
-regex), model ``ignore_merges: true``
-the same with ``ignore_merges`` false/absent                            ``smaug-bpe``
-Split(Qwen2 regex: same but single ``\\p{N}``, Isolated) + ByteLevel      ``qwen2``
-Split(Tekken regex, Isolated) + ByteLevel (Mistral-Nemo)                ``tekken``
-Digits(individual) + ByteLevel(use_regex) (SmolLM)                      ``smollm``
-ByteLevel(use_regex) alone (GPT-2 style)                               ``gpt-2``
-=====================================================================  ==============
+==========================================================  =============  ===========================
+pre_tokenizer (Sequence of …), post-processor               written pre    aliases (by vocabulary)
+==========================================================  =============  ===========================
+Split(Llama-3 regex, ``\\p{N}{1,3}`` digits, Isolated) +     ``llama-bpe``
+ByteLevel(no regex); the post-processor prepends a BOS
+the same without a prepended BOS                            ``smaug-bpe``  ``dbrx`` (cl100k), ``glm4``
+Split(Qwen2 regex: same but single ``\\p{N}``) + ByteLevel    ``qwen2``
+Split(Tekken regex, Isolated) + ByteLevel (Mistral-Nemo)    ``tekken``
+Split(o200k regex, Isolated) + ByteLevel                    ``gpt-4o``     ``llama4``
+Digits(individual) + ByteLevel(use_regex)                   ``smollm``     ``refact``, ``starcoder``,
+                                                                           ``command-r``
+ByteLevel(use_regex) alone (GPT-2 style)                    ``gpt-2``      ``exaone4``, ``olmo``
+==========================================================  =============  ===========================
 
-ByteLevel must have ``add_prefix_space: false``. Anything else raises
+ByteLevel must have ``add_prefix_space: false``. Which of ``llama-bpe`` and
+``smaug-bpe`` the converter names Llama 3's vocabulary depends only on whether
+the post-processor prepends a token (the probe is encoded with special tokens),
+not on the model's ``ignore_merges``; tests/golden/pre_tokenizer_evidence.json
+records the real converter's answers on llama.cpp's own copies of real
+vocabularies (Llama 3, Qwen2, Command R, Refact, StarCoder, GPT-2), which
+tests/test_convert_tokenizer.py checks the rule against. An alias is a name the
+converter gives a structure when the vocabulary is another one (cl100k is
+``dbrx``, Command R's 256k vocabulary ``command-r``…): a shrunk or re-packaged
+vocabulary cannot tell them apart, so an adapter names the one its family's
+real vocabulary hashes to (``Adapter.pre_tokenizer_names``, e.g.
+``{"smaug-bpe": "dbrx"}`` for OLMo 2), and only an alias of the detected
+structure is taken. llama.cpp applies the same regexes to a name and its
+aliases (``refact``/``starcoder`` differ from ``smollm``/``command-r`` only in
+cleaning spaces when detokenizing; ``glm4`` also ignores merges and adds no
+BOS). Anything else raises
 :class:`~wick.convert.errors.UnsupportedTokenizerError` (pass ``tokenizer_pre=``
-to :func:`wick.convert.build_plan` to force a name). Several names in the
-converter's hash table share one structure (llama.cpp then tokenizes them
-identically); for those Wick writes the name above, which can differ from the
-converter's string for re-packaged tokenizers.
+to :func:`wick.convert.build_plan` to force a name).
 
 Known deviations from the converter (documented, deliberate): added tokens with
 ``normalized: false`` are not round-tripped through a tokenizer (identity for
@@ -207,6 +227,9 @@ LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+O200K_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+               r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+               r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 TEKKEN_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?"
                 r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*"
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -240,25 +263,71 @@ def pre_tokenizer_signature(tj: Dict[str, Any]) -> Tuple[Tuple[Any, ...], ...]:
     return tuple(sig)
 
 
-_PRE_TABLE = [
-    ("qwen2", (("Split", "regex", QWEN2_REGEX, "Isolated", False), ("ByteLevel", False, False)), None),
-    ("tekken", (("Split", "regex", TEKKEN_REGEX, "Isolated", False), ("ByteLevel", False, False)), None),
-    ("llama-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), ("ByteLevel", False, False)), True),
-    ("smaug-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), ("ByteLevel", False, False)), False),
-    ("smollm", (("Digits", True), ("ByteLevel", False, True)), None),
-    ("gpt-2", (("ByteLevel", False, True),), None),
-]
+@dataclass(frozen=True)
+class _PreRule:
+    """One row of the structural ``tokenizer.ggml.pre`` rule (see the module docstring)."""
+
+    name: str
+    steps: Tuple[Tuple[Any, ...], ...]  # pre_tokenizer_signature()
+    bos: Optional[bool] = None  # whether the post-processor must (True) or must not (False) prepend a token
+    # other names the converter writes for this same structure, chosen by the family's vocabulary
+    # (llama.cpp applies the same pre-tokenizer regexes to all of them)
+    aliases: Tuple[str, ...] = ()
 
 
-def detect_pre_tokenizer(tj: Dict[str, Any]) -> str:
-    """The ``tokenizer.ggml.pre`` name for a byte-level BPE tokenizer.json (rule table in the module docstring)."""
+_BYTE_LEVEL = ("ByteLevel", False, False)
+_PRE_RULES = (
+    _PreRule("qwen2", (("Split", "regex", QWEN2_REGEX, "Isolated", False), _BYTE_LEVEL)),
+    _PreRule("tekken", (("Split", "regex", TEKKEN_REGEX, "Isolated", False), _BYTE_LEVEL)),
+    _PreRule("gpt-4o", (("Split", "regex", O200K_REGEX, "Isolated", False), _BYTE_LEVEL), aliases=("llama4",)),
+    _PreRule("llama-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), _BYTE_LEVEL), bos=True),
+    _PreRule("smaug-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), _BYTE_LEVEL), bos=False,
+             aliases=("dbrx", "glm4")),
+    _PreRule("smollm", (("Digits", True), ("ByteLevel", False, True)), aliases=("refact", "starcoder", "command-r")),
+    _PreRule("gpt-2", (("ByteLevel", False, True),), aliases=("exaone4", "olmo")),
+)
+
+
+def post_processor_prepends(tj: Dict[str, Any]) -> bool:
+    """Whether tokenizer.json's post-processor puts a special token before the text (a BOS or CLS).
+
+    The converter's probe encodes with the special tokens, so this changes the ids it hashes:
+    with Llama 3's vocabulary it is what separates ``llama-bpe`` from ``smaug-bpe``
+    (tests/golden/pre_tokenizer_evidence.json).
+    """
+    post = tj.get("post_processor")
+    if not isinstance(post, dict):
+        return False
+    procs = post.get("processors") if post.get("type") == "Sequence" else [post]
+    for p in procs if isinstance(procs, list) else []:
+        if not isinstance(p, dict):
+            continue
+        if p.get("type") in ("RobertaProcessing", "BertProcessing"):
+            return True
+        if p.get("type") == "TemplateProcessing":
+            single = p.get("single") or []
+            if single and isinstance(single[0], dict) and "SpecialToken" in single[0]:
+                return True
+    return False
+
+
+def detect_pre_tokenizer(tj: Dict[str, Any], names: Optional[Dict[str, str]] = None) -> str:
+    """The ``tokenizer.ggml.pre`` name for a byte-level BPE tokenizer.json (rule table in the module docstring).
+
+    ``names`` maps a structural name to the alias the family's real vocabulary hashes to in the
+    converter (an adapter's ``pre_tokenizer_names``, e.g. ``{"smaug-bpe": "dbrx"}`` for OLMo 2);
+    only an alias the rule lists for that structure is taken.
+    """
     sig = pre_tokenizer_signature(tj)
-    model = tj.get("model") if isinstance(tj.get("model"), dict) else {}
-    ignore_merges = bool(model.get("ignore_merges", False))
-    for name, want, need_ignore in _PRE_TABLE:
-        if sig == want and (need_ignore is None or need_ignore == ignore_merges):
-            return name
-    known = ", ".join(n for n, _, _ in _PRE_TABLE)
+    bos = post_processor_prepends(tj)
+    for rule in _PRE_RULES:
+        if sig != rule.steps or (rule.bos is not None and rule.bos != bos):
+            continue
+        alias = (names or {}).get(rule.name)
+        if alias is not None and alias in rule.aliases:
+            return alias
+        return rule.name
+    known = ", ".join(dict.fromkeys(n for r in _PRE_RULES for n in (r.name,) + r.aliases))
     raise UnsupportedTokenizerError(
         f"convert: {TOKENIZER_JSON}: the BPE pre-tokenizer is not recognised (pre_tokenizer = {sig!r}); "
         f"recognised: {known}. If llama.cpp knows this tokenizer, name it: {spell('tokenizer_pre', '<name>')}")
@@ -347,7 +416,8 @@ def parse_sentencepiece(data: bytes) -> List[Tuple[str, float, int]]:
     return pieces
 
 
-def _vocab_spm(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
+def _spm_pieces(files: TokenizerFiles, vocab_size: Optional[int]) -> Tuple[List[str], List[float], List[int]]:
+    """tokenizer.model's pieces padded to ``vocab_size`` with ``[PAD{id}]``, then added_tokens.json."""
     pieces = parse_sentencepiece(files.tokenizer_model)
     n = vocab_size or len(pieces)
     tokens = [f"[PAD{i}]" for i in range(n)]
@@ -367,6 +437,30 @@ def _vocab_spm(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
             if tid >= n:
                 continue
             tokens[tid], scores[tid], types[tid] = text, -1000.0, USER_DEFINED
+    return tokens, scores, types
+
+
+def _vocab_spm_phi3(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
+    """Phi-3's own SentencePiece reading (``Phi3MiniModel.set_vocab``): after tokenizer.model and
+    added_tokens.json, tokenizer_config.json ``added_tokens_decoder`` and then tokenizer.json
+    ``added_tokens`` overwrite their ids as they are (score -1000; CONTROL when marked special,
+    else USER_DEFINED — no special-looking heuristic, no ``▁`` rewriting)."""
+    tokens, scores, types = _spm_pieces(files, vocab_size)
+    n = len(tokens)
+    overlays = [(TOKENIZER_CONFIG, tid, data) for tid, data in _added_tokens_decoder(files).items()]
+    overlays += [(TOKENIZER_JSON, a["id"], a) for a in _added_tokens(files.tokenizer_json)]
+    for where, tid, data in overlays:
+        if tid < 0 or tid >= n:
+            raise TokenizerError(f"convert: {where}: added token {data['content']!r} has id {tid}, beyond the "
+                                 f"vocabulary of {n} (config.json vocab_size)", where)
+        tokens[tid], scores[tid] = data["content"], -1000.0
+        types[tid] = CONTROL if data.get("special") else USER_DEFINED
+    return Vocab("llama", "default", tokens, types, scores, reader="phi3_spm")
+
+
+def _vocab_spm(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
+    tokens, scores, types = _spm_pieces(files, vocab_size)
+    n = len(tokens)
     for tid, data in _added_tokens_decoder(files).items():
         if tid < 0 or tid >= n:
             continue
@@ -483,7 +577,8 @@ def _vocab_llama_hf(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
 
 
 # ----------------------------------------------------------------- gpt2
-def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: Optional[str]) -> Vocab:
+def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: Optional[str],
+                pre_names: Optional[Dict[str, str]] = None) -> Vocab:
     tj = files.tokenizer_json
     base = _model_vocab(tj)
     added = _added_tokens(tj)
@@ -498,7 +593,7 @@ def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: 
         worst = max(full, key=full.get)
         raise TokenizerError(f"convert: {TOKENIZER_JSON}: token {worst!r} has id {full[worst]}, but config.json vocab_size is {n}",
                              TOKENIZER_JSON)
-    pre = pre_override if pre_override is not None else detect_pre_tokenizer(tj)
+    pre = pre_override if pre_override is not None else detect_pre_tokenizer(tj, pre_names)
     reverse: Dict[int, str] = {}
     for tok, i in full.items():
         if i in reverse and reverse[i] != tok:
@@ -807,14 +902,14 @@ def special_vocab(files: TokenizerFiles, config: Dict[str, Any], *, load_merges:
 
 # ------------------------------------------------------------------ entry
 def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Optional[int],
-               pre_override: Optional[str] = None) -> Vocab:
+               pre_override: Optional[str] = None, pre_names: Optional[Dict[str, str]] = None) -> Vocab:
     """Read tokens/types/scores with the first applicable reader of ``readers``."""
     tried = []
     for r in readers:
-        if r == "spm":
+        if r in ("spm", "phi3_spm"):
             tried.append(TOKENIZER_MODEL)
             if files.tokenizer_model is not None:
-                return _vocab_spm(files, vocab_size)
+                return _vocab_spm(files, vocab_size) if r == "spm" else _vocab_spm_phi3(files, vocab_size)
         elif r == "llama_hf":
             tried.append(f"{TOKENIZER_JSON} (Llama BPE with byte fallback)")
             if files.tokenizer_json is not None and _is_llama_hf(files.tokenizer_json):
@@ -827,7 +922,7 @@ def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Option
                     kind = model.get("type") if isinstance(model, dict) else None
                     raise UnsupportedTokenizerError(
                         f"convert: {TOKENIZER_JSON}: tokenizer model type {kind!r} is not supported (expected a BPE model)")
-                return _vocab_gpt2(files, vocab_size, pre_override)
+                return _vocab_gpt2(files, vocab_size, pre_override, pre_names)
         else:
             raise ValueError(f"unknown tokenizer reader {r!r}")
     from .errors import ModelFileNotFoundError
@@ -836,12 +931,14 @@ def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Option
 
 def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Dict[str, Any], *,
                        vocab_size: Optional[int] = None, reads_add_prefix_space: bool = False,
-                       pre_override: Optional[str] = None, quirks=None) -> Tuple[Vocab, List[V.KV]]:
+                       pre_override: Optional[str] = None, pre_names: Optional[Dict[str, str]] = None,
+                       quirks=None) -> Tuple[Vocab, List[V.KV]]:
     """The ``tokenizer.*`` KV entries in the converter's order, and the vocabulary read.
 
     ``config`` is the raw config.json (its ``*_token_id`` entries are the
     fallback special ids); ``vocab_size`` (default: config ``vocab_size``)
-    sizes the token list.
+    sizes the token list; ``pre_names`` is the adapter's ``pre_tokenizer_names``
+    (see :func:`detect_pre_tokenizer`).
     """
     if vocab_size is None:
         vs = config.get("vocab_size")
@@ -853,7 +950,7 @@ def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Di
         if not isinstance(aps, bool):
             raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: 'add_prefix_space' must be a bool, got {aps!r}", TOKENIZER_CONFIG)
         kvs.add(V.boolean("tokenizer.ggml.add_space_prefix", aps))
-    vocab = read_vocab(readers, files, vocab_size, pre_override)
+    vocab = read_vocab(readers, files, vocab_size, pre_override, pre_names)
     seen: Dict[str, int] = {}
     for i, t in enumerate(vocab.tokens):
         j = seen.setdefault(t, i)

@@ -30,6 +30,7 @@ their order, match the reference converter's output.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -142,6 +143,10 @@ class Adapter:
     vocab_readers: Tuple[str, ...] = ("spm", "gpt2")
     #: copy tokenizer_config.json ``add_prefix_space`` to tokenizer.ggml.add_space_prefix
     reads_add_prefix_space: bool = False
+    #: ``tokenizer.ggml.pre``: the name the converter's hash gives this family's real vocabulary
+    #: where the structural rule names another one of the same structure, e.g. ``{"smaug-bpe": "dbrx"}``
+    #: (see :func:`wick.convert.tokenizer.detect_pre_tokenizer`)
+    pre_tokenizer_names: Dict[str, str] = {}
     #: defaults the transformers config class fills in when config.json omits a
     #: key (the reference converter reads hyper-parameters through
     #: ``AutoConfig.from_pretrained(...).to_dict()``, transformers 4.57)
@@ -313,6 +318,17 @@ class Adapter:
         kv.append(V.u32("general.file_type", file_type))
         return kv
 
+    def readers(self, files: Any) -> Tuple[str, ...]:
+        """The tokenizer readers to try for these files (``files``: a
+        :class:`~wick.convert.tokenizer.TokenizerFiles`); the base: :attr:`vocab_readers`.
+        Families whose converter picks its tokenizer path from the files override it."""
+        return self.vocab_readers
+
+    def tensor_metadata(self, config: Dict[str, Any], hp: HParams) -> List[V.KV]:
+        """Keys the converter writes while it prepares the tensors (in ``generate_extra_tensors``),
+        before its other metadata: they follow ``general.architecture`` in the file."""
+        return []
+
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
         """Adjust the tokenizer KVs after the generic reader (``kvs`` is a
         :class:`~wick.convert.tokenizer.OrderedKVs`; re-adding a key keeps its place)."""
@@ -346,12 +362,17 @@ class Adapter:
         """``filter_tensors``: the name to convert the tensor under, or None to leave it out.
 
         The base drops multimodal tensors (vision towers, projectors, audio),
-        as ``TextModel.filter_tensors`` does; families may rename first and
-        call ``super()``.
+        as ``TextModel.filter_tensors`` does, then renames as
+        ``ModelBase.filter_tensors`` does (``language_model.`` removed anywhere,
+        ``e_score_correction_bias`` → ``e_score_correction.bias``); families may
+        rename first and call ``super()``.
         """
         if name.startswith(self.MULTIMODAL_PREFIXES) or any(p in name for p in self.MULTIMODAL_PARTS):
             return None
-        return name
+        # ModelBase.filter_tensors
+        if name.endswith("e_score_correction_bias"):
+            name = name.replace("e_score_correction_bias", "e_score_correction.bias")
+        return name.replace("language_model.", "")
 
     def map_name(self, name: str, try_suffixes: Sequence[str] = (".weight", ".bias")) -> str:
         """``map_tensor_name``: llama.cpp's name for a checkpoint tensor name."""
@@ -519,6 +540,11 @@ class Adapter:
         suffix = gguf_name[len(base):]
         candidates = [k for k, (_kind, g) in self._names.mapping.items() if g == base and k != base]
         present = list(self._sources)
+        # the name other layers of this checkpoint use for it
+        shapes = {re.sub(r"\.\d+\.", ".#.", n) for n in present}
+        for k in candidates:
+            if re.sub(r"\.\d+\.", ".#.", k + suffix) in shapes:
+                return k + suffix
         for depth in (2, 1):  # a sibling in the same module first, then the same top-level prefix
             for k in candidates:
                 prefix = k.rsplit(".", depth)[0] + "."
