@@ -489,7 +489,8 @@ def build_plan_from_parts(
                 imat, note = assigner.assign(c.name, t.ne, current[c.name], c.type)
                 if note:
                     reason = f"{reason} ({note})"
-            out.append(_tensor_plan(t, c.type, reason, imat))
+            # llama-quantize writes each tensor with ggml_n_dims: trailing dimensions of 1 are dropped
+            out.append(dataclasses.replace(_tensor_plan(t, c.type, reason, imat), shape=_ggml_ne(t.ne)))
         assigner.finish()
     else:
         for t in mapped:
@@ -516,6 +517,14 @@ def build_plan_from_parts(
                 metadata=kvs, tensors=out, model_dir=model_dir,
                 imatrix_file=imatrix.abspath if active else None,
                 split=split_options(opts.split_max_size, opts.split_max_tensors))
+
+
+def _ggml_ne(ne: Sequence[int]) -> List[int]:
+    """``ne`` as ggml_n_dims counts it: without trailing dimensions of 1 (at least one dimension)."""
+    out = list(ne)
+    while len(out) > 1 and out[-1] == 1:
+        out.pop()
+    return out
 
 
 def _reference(via_quantize: bool, intermediate: Optional[str]) -> str:

@@ -351,6 +351,8 @@ class Adapter:
         """
         if name.startswith(self.MULTIMODAL_PREFIXES) or any(p in name for p in self.MULTIMODAL_PARTS):
             return None
+        if name.endswith("e_score_correction_bias"):  # ModelBase.filter_tensors: the MoE routing bias
+            name = name.replace("e_score_correction_bias", "e_score_correction.bias")
         return name
 
     def map_name(self, name: str, try_suffixes: Sequence[str] = (".weight", ".bias")) -> str:
