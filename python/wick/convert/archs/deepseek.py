@@ -158,7 +158,7 @@ class DeepseekV2Adapter(Adapter):
         has_moe = cfg.get("n_routed_experts") is not None
         dense = cfg.get("first_k_dense_replace")
         if dense is None:
-            dense = hp.n_layer if not has_moe else 0
+            dense = cfg["num_hidden_layers"] if not has_moe else 0
         more.append(V.u32(f"{a}.leading_dense_block_count", _int("first_k_dense_replace", dense)))
         more.append(V.u32(f"{a}.vocab_size", hp.n_vocab))
         if q_lora is not None:
@@ -258,7 +258,7 @@ class DeepseekV2Adapter(Adapter):
         _kv_lora, _nope, _rope, _v, q_lora = self._mla(config)
         dense = config.get("first_k_dense_replace")
         if dense is None:
-            dense = hp.n_layer if config.get("n_routed_experts") is None else 0
+            dense = config["num_hidden_layers"] if config.get("n_routed_experts") is None else 0
         for bid in range(hp.n_layer):
             want = ["ATTN_Q_A", "ATTN_Q_A_NORM", "ATTN_Q_B"] if q_lora is not None else ["ATTN_Q"]
             if bid < dense:
