@@ -403,6 +403,9 @@ def group_tensors(qc: Optional[QuantConfig], tensors: Listing,
             params = {"block": list(block)} if block else {}
             spec = {"method": "scaled", "aux": {"scale": _ref(tensors, sname)}, "params": params}
             put(wname, wname, wsh, "F32", spec, f"{what} {how}", [sname], fp8)
+        for n in sorted(tensors):  # a float8 weight whose scale is missing cannot be read at all
+            if tensors[n][1].startswith("F8_") and out[n][3] is None and n not in used:
+                _need(tensors, n + suffix, n)
     elif qc.method == "compressed-tensors":  # pack-quantized
         bits, gs = qc.params["bits"], qc.params["group_size"]
         for pname in sorted(tensors):
