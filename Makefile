@@ -9,12 +9,17 @@
 #
 # WITH_LLAMA=1 also installs llama-cpp-python (it compiles llama.cpp: a few
 # minutes) so that the tests and benchmarks that use llama.cpp itself run.
+# WITH_BNB=1 (or `make test-bnb`) installs torch, transformers, accelerate and
+# bitsandbytes (about 2.8 GB of wheels, 5 GB installed) so that the tests
+# comparing Wick's bitsandbytes directories with transformers and
+# bitsandbytes themselves run, and `make bench` times bitsandbytes beside Wick.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 GO ?= go
 LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
+BNB_PACKAGES ?= torch==2.11.0 transformers==4.57.6 accelerate==1.16.0 bitsandbytes==0.50.2
 # Every file the library is built from, as `go list` reports them (the same
 # list the source distribution takes; see build_native.py).
 GO_SOURCES := $(shell $(PYTHON) build_native.py --sources)
@@ -23,7 +28,7 @@ LIB := python/wick/_lib/libwick.so
 # (build tag wick_testhooks), which release builds leave out.
 TESTLIB := build/test-lib/libwick.so
 
-.PHONY: all setup lib test gotest pytest bench bench-quick demo lint fmt clean llama
+.PHONY: all setup lib test gotest pytest bench bench-quick demo lint fmt clean llama test-bnb bnb
 
 all: test
 
@@ -57,6 +62,13 @@ $(VENV)/.llama: | $(VENV)/.installed
 
 llama: $(VENV)/.llama
 
+# torch, transformers and bitsandbytes (CPU backend) for the tests that run them.
+$(VENV)/.bnb: | $(VENV)/.installed
+	$(PY) -m pip install -q $(BNB_PACKAGES)
+	@touch $@
+
+bnb: $(VENV)/.bnb
+
 # The native library, rebuilt whenever a Go source changes.
 $(LIB): $(GO_SOURCES) | $(VENV)/.installed
 	$(PY) build_native.py
@@ -66,7 +78,11 @@ $(TESTLIB): $(GO_SOURCES) | $(VENV)/.installed
 
 lib: $(LIB) $(TESTLIB)
 
-test: setup lib $(if $(WITH_LLAMA),llama) gotest pytest
+test: setup lib $(if $(WITH_LLAMA),llama) $(if $(WITH_BNB),bnb) gotest pytest
+
+# Wick's bitsandbytes directories against transformers and bitsandbytes themselves.
+test-bnb: setup lib bnb
+	$(PY) -m pytest tests/test_bnb_out.py -q -rs
 
 gotest:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Conversion benchmark: peak RSS and wall time of a whole-model conversion.
 
-    python bench/convert_bench.py [--model DIR] [--types Q8_0 Q4_K_M] [--threads N] [--repeats 1]
+    python bench/convert_bench.py [--model DIR] [--types Q8_0 Q4_K_M] [--threads N] [--no-gguf] [--no-bnb]
+                                  [--bnb-python PYTHON] [--fp8-repeats N]
 
 Converts a Llama-3.2-1B-shaped bf16 model (written once by
 bench/make_synthetic_1b.py into ``--model``, default ``bench/.cache/synth-1b``;
@@ -31,6 +32,16 @@ its exact bfloat16 twin (bench/make_synthetic_fp8.py, written once into
 ``bench/.cache/synth-1b-fp8`` and ``…-fp8-bf16``), each converted to Q4_K_M,
 interleaved N times; the medians of wall and CPU time and their ratio
 (target ≤ 1.1×), and whether the two files hold the same tensor bytes.
+
+The bitsandbytes output (``--no-bnb`` skips it): ``wick convert --format
+bnb-nf4`` (NF4, double quantization, blocks of 64: a directory transformers
+loads), its wall and CPU time and peak RSS, beside bitsandbytes' own CPU
+quantization of the same weights (``bitsandbytes.functional.quantize_4bit(w,
+blocksize=64, quant_type="nf4", compress_statistics=True)`` on every linear
+weight, at the same torch thread count; only the quantization calls are
+timed, not reading the weights nor writing anything) where torch and
+bitsandbytes are importable by ``--bnb-python`` (default: this Python).
+Target: Wick ≥ 10× faster.
 """
 
 from __future__ import annotations
@@ -67,6 +78,55 @@ def measured(cmd: list) -> dict:
     return out
 
 
+# bitsandbytes' own CPU quantization of every linear weight the NF4 plan quantizes,
+# timed call by call (reading the weights is not timed).
+BNB_REFERENCE = r"""
+import json, sys, time
+import torch
+import bitsandbytes.functional as F
+from safetensors import safe_open
+model, threads, names = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+torch.set_num_threads(threads)
+total, cpu, n = 0.0, 0.0, 0
+with safe_open(model + "/model.safetensors", "pt") as f:
+    for name in names:
+        w = f.get_tensor(name)
+        t, c = time.perf_counter(), time.process_time()
+        F.quantize_4bit(w, blocksize=64, quant_type="nf4", compress_statistics=True)
+        total += time.perf_counter() - t
+        cpu += time.process_time() - c
+        n += w.numel()
+print(json.dumps({"quantize_s": total, "quantize_cpu_s": cpu, "elements": n}))
+"""
+
+
+def bnb_row(args, wick: list) -> dict:
+    """wick convert --format bnb-nf4 beside bitsandbytes' CPU quantize_4bit of the same weights."""
+    out = args.out / "synth-bnb-nf4"
+    report = args.out / "synth-bnb-nf4.json"
+    w = measured(wick + ["convert", str(args.model), "-o", str(out), "--format", "bnb-nf4", "--force", "--no-progress",
+                         "--threads", str(args.threads), "--json-report", str(report)])
+    rep = json.loads(report.read_text())
+    w["executor_s"] = rep["seconds"]
+    quantized = [t["name"] for t in rep["tensors"] if t["type"] == "NF4"]
+    n = sum(t["elements"] for t in rep["tensors"] if t["type"] == "NF4")
+    row = {"type": "bnb-nf4", "threads": args.threads, "wick": w, "quantized_elements": n}
+    line = (f"  bnb-nf4 wick (one step, double quant) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) "
+            f"[tensors alone: {w['executor_s']:.1f} s]  {w['peak_rss_mib']:6.0f} MiB")
+    r = subprocess.run([args.bnb_python, "-c", BNB_REFERENCE, str(args.model), str(args.threads), json.dumps(quantized)],
+                       capture_output=True, text=True)
+    if r.returncode == 0 and r.stdout.strip():
+        ref = json.loads(r.stdout.strip().splitlines()[-1])
+        row["bitsandbytes_cpu"] = ref
+        line += (f" | bitsandbytes CPU quantize_4bit alone {ref['quantize_s']:6.1f} s ({ref['quantize_cpu_s']:.1f})"
+                 f" | wick ×{ref['quantize_s'] / w['wall_s']:.1f} faster in wall time, ×{ref['quantize_cpu_s'] / w['cpu_s']:.1f}"
+                 " in CPU time (the whole conversion against bitsandbytes' quantization calls alone)")
+    else:
+        line += f" | bitsandbytes not run ({args.bnb_python} lacks torch or bitsandbytes)"
+    print(line, flush=True)
+    return row
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=HERE / ".cache" / "synth-1b")
@@ -77,6 +137,10 @@ def main() -> int:
                     help="wall seconds of llama.cpp's convert_hf_to_gguf.py --outtype f16 on this model, timed by hand "
                          "(default %(default)s: bench/README.md)")
     ap.add_argument("--fp8-repeats", type=int, default=2)
+    ap.add_argument("--no-gguf", action="store_true", help="skip the GGUF targets")
+    ap.add_argument("--no-bnb", action="store_true", help="skip the bitsandbytes output")
+    ap.add_argument("--bnb-python", default=sys.executable,
+                    help="a Python with torch and bitsandbytes for the reference timing (default: this one)")
     args = ap.parse_args()
 
     if not (args.model / "model.safetensors").exists():
@@ -95,11 +159,13 @@ def main() -> int:
     rows = []
     print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
           f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
-    step1 = measured(wick + ["convert", str(args.model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
-                             "--threads", str(args.threads)])
-    print(f"  wick convert → F16 (llama.cpp's step 1 writes this same file): {step1['wall_s']:.1f} s "
-          f"({step1['cpu_s']:.1f}), {step1['peak_rss_mib']:.0f} MiB", flush=True)
-    for t in args.types:
+    step1 = None
+    if not args.no_gguf:
+        step1 = measured(wick + ["convert", str(args.model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
+                                 "--threads", str(args.threads)])
+        print(f"  wick convert → F16 (llama.cpp's step 1 writes this same file): {step1['wall_s']:.1f} s "
+              f"({step1['cpu_s']:.1f}), {step1['peak_rss_mib']:.0f} MiB", flush=True)
+    for t in ([] if args.no_gguf else args.types):
         report = args.out / f"synth-{t}.json"
         w = measured(wick + ["convert", str(args.model), "-o", str(args.out / f"synth-{t}.gguf"), "--type", t,
                              "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
@@ -140,8 +206,10 @@ def main() -> int:
             note = "" if args.threads == 2 else f" (the targets are for 2 threads; this run used {args.threads})"
             print(f"    targets for Q4_K_M{note}: " + "; ".join(verdicts), flush=True)
         rows.append(row)
-    if args.fp8_repeats > 0:
+    if args.fp8_repeats > 0 and not args.no_gguf:
         rows.append(fp8_row(wick, args))
+    if not args.no_bnb:
+        rows.append(bnb_row(args, wick))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "convert-latest.json").write_text(json.dumps(
         {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))

@@ -128,6 +128,9 @@ func (e *NonFiniteError) Error() string {
 // Plan.Split, out less a ".gguf" suffix names the parts, which appear
 // together (Report.Output is then the first).
 func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report, err error) {
+	if p.Format == FormatSafetensors {
+		return executeSafetensors(ctx, p, out, opt) // a model directory (stwrite.go)
+	}
 	if err := p.check(); err != nil {
 		return nil, err
 	}
@@ -280,13 +283,13 @@ type pipeline struct {
 	err     error
 }
 
-func newPipeline(w *gguf.Writer) *pipeline {
-	p := &pipeline{jobs: make(chan []byte, 2), acks: make(chan error, 2)}
-	jobs := p.jobs // stop() clears p.jobs: the goroutine keeps its own reference
-	go func() {
+func newPipeline(w interface{ Write([]byte) (int, error) }) *pipeline {
+	jobs, acks := make(chan []byte, 2), make(chan error, 2)
+	p := &pipeline{jobs: jobs, acks: acks}
+	go func() { // the channels, not p's fields, which stop() clears
 		for b := range jobs {
 			_, err := w.Write(b)
-			p.acks <- err
+			acks <- err
 		}
 	}()
 	return p

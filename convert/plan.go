@@ -21,19 +21,22 @@ import (
 	"github.com/wick-ml/wick/quant"
 )
 
-// SchemaVersion is the plan schema this package executes.
-const SchemaVersion = 2
+// SchemaVersion is the plan schema this package executes (3: schema 2 and
+// the output format, see stplan.go).
+const SchemaVersion = 3
 
-// Plan is a conversion plan (schema 2). Fields the executor does not need
+// Plan is a conversion plan (schema 3). Fields the executor does not need
 // (architecture, reasons) are ignored; the target is copied into the report.
 type Plan struct {
 	Schema      int       `json:"schema"`
+	Format      string    `json:"format"` // FormatGGUF (or "") or FormatSafetensors
 	Target      string    `json:"target"`
 	ModelDir    *string   `json:"model_dir"`
 	Alignment   int       `json:"alignment"`
 	ImatrixFile *string   `json:"imatrix_file"`
 	Metadata    []gguf.KV `json:"metadata"`
 	Tensors     []Tensor  `json:"tensors"`
+	Files       []OutFile `json:"files"` // FormatSafetensors: the output directory's files
 	// Split, if set, writes a split model (set by the executor's caller,
 	// not the planner).
 	Split *Split `json:"split"`
@@ -68,6 +71,13 @@ type Tensor struct {
 	Ops     []Op     `json:"ops"`
 	Data    *Inline  `json:"data"`
 	Imatrix *string  `json:"imatrix"`
+	// FormatSafetensors plans (stplan.go): the stored dtype, the weight a
+	// part of a quantized state belongs to, a weight's bitsandbytes
+	// parameters, a 4-bit weight's quant-state JSON.
+	DType      string          `json:"dtype"`
+	Of         string          `json:"of"`
+	Bnb        *BnbSpec        `json:"bnb"`
+	QuantState *QuantStateSpec `json:"quant_state"`
 }
 
 // Source is one input tensor.
@@ -163,6 +173,13 @@ func elements(shape []int64) int64 {
 func (p *Plan) check() error {
 	if p.Schema != SchemaVersion {
 		return planErr("", "schema %d is not %d", p.Schema, SchemaVersion)
+	}
+	switch p.Format {
+	case "", FormatGGUF:
+	case FormatSafetensors:
+		return p.checkSafetensors()
+	default:
+		return planErr("", "unknown output format %q", p.Format)
 	}
 	if p.Alignment != 0 && p.Alignment != gguf.DefaultAlignment {
 		found := false

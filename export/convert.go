@@ -18,8 +18,9 @@ import (
 // a reader is wired in (plans naming an imatrix are then refused).
 var openImatrix func(path string) (convert.Imatrix, error)
 
-// wick_convert executes a conversion plan (plan_json, schema 2; see
-// python/wick/convert/plan.py) into the GGUF file at out (flags bit 0:
+// wick_convert executes a conversion plan (plan_json, schema 3; see
+// python/wick/convert/plan.py) into the GGUF file at out, or, for a plan of
+// format "safetensors", the model directory at out (flags bit 0:
 // overwrite; with the plan's "split", out less ".gguf" prefixes the parts'
 // names and the report's "files" lists them). Progress goes to ctl (done/total elements, item = index of
 // the tensor being written) and setting ctl->cancel stops the run within

@@ -55,7 +55,7 @@ def test_json_round_trip_and_schema():
     plan = build_plan_from_parts(cfg, files, tensors, "Q4_K_M", dir_name="x")
     text = plan.to_json()
     d = json.loads(text)
-    assert d["schema"] == 2 and d["architecture"] == "llama" and d["target"] == "Q4_K_M" and d["file_type"] == 15
+    assert d["schema"] == 3 and d["format"] == "gguf" and d["architecture"] == "llama" and d["target"] == "Q4_K_M" and d["file_type"] == 15
     assert d["reference"] == "convert+quantize" and d["alignment"] == 32
     kv = {m["key"]: m for m in d["metadata"]}
     assert kv["llama.block_count"] == {"key": "llama.block_count", "type": "UINT32", "value": 2}
@@ -426,3 +426,14 @@ def test_messages_name_options_as_the_caller_spells_them(tmp_path, capsys):
         wick.convert(d, tmp_path / "o.gguf", "Q4_K_M", output_tensor_type="Q9", dry_run=True)
     assert main(["convert", str(d), "--type", "Q4_K_M", "--output-tensor-type", "q9", "--dry-run"]) == 1
     assert "wick: error: --output-tensor-type: convert: unknown ggml type 'Q9'" in capsys.readouterr().err
+
+
+def test_plan_json_bytes_for_the_executor():
+    """The executor reads UTF-8 JSON with non-ASCII text as itself; it parses to the same plan."""
+    cfg, files, tensors = small_parts()
+    from wick.convert import Plan
+
+    plan = build_plan_from_parts(cfg, files, tensors, "Q8_0")
+    raw = plan.to_json_bytes()
+    assert raw == plan.to_json(ascii=False).encode("utf-8") and len(raw) < len(plan.to_json().encode())
+    assert Plan.from_json(raw.decode("utf-8")).to_dict() == plan.to_dict()

@@ -319,3 +319,30 @@ def test_cli_quantize(models, tmp_path, capsys, monkeypatch):
     assert cli_main(["quantize", str(tmp_path / "nope.gguf"), "--type", "Q4_K_M", "--dry-run"]) == 1
     assert "nope.gguf" in capsys.readouterr().err
     assert isinstance(wc.requantize_model(src, "unused.gguf", "Q6_K", dry_run=True), wc.Plan)
+
+
+def test_trailing_dimensions_of_one_are_dropped_as_llama_quantize_does(tmp_path):
+    """ggml writes ne without trailing 1s (ggml_n_dims): a [32, 1] tensor comes out of
+    llama-quantize as [32]; Wick's file is byte for byte llama-quantize's."""
+    import ctypes
+    import hashlib
+
+    import numpy as np
+    import requantize_models as RM
+
+    import wick
+
+    m = RM.MODELS[0]
+    tensors = dict(RM.tensors(m))
+    tensors["rope_freqs.weight"] = np.ones((1, 32), np.float32)  # ne [32, 1]
+    src = tmp_path / "in.gguf"
+    wick.gguf.write(str(src), RM.metadata(m), tensors, overwrite=True)
+    plan = wick.convert.requantize_model(str(src), str(tmp_path / "unused.gguf"), "Q8_0", dry_run=True)
+    assert plan.tensor("rope_freqs.weight").shape == [32]
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test WITH_LLAMA=1)")
+    ours, ref = tmp_path / "wick.gguf", tmp_path / "llama.gguf"
+    wick.convert.requantize_model(str(src), str(ours), "Q8_0")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.nthread = 7, 2
+    assert llama_cpp.llama_model_quantize(str(src).encode(), str(ref).encode(), ctypes.byref(params)) == 0
+    assert hashlib.sha256(ours.read_bytes()).digest() == hashlib.sha256(ref.read_bytes()).digest()

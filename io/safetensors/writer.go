@@ -67,6 +67,26 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string, overwr
 
 // buildHeader validates the tensors and returns the padded JSON header.
 func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
+	heads := make([]TensorHeader, len(tensors))
+	for i, t := range tensors {
+		heads[i] = TensorHeader{Name: t.Name, DType: t.DType, Shape: t.Shape}
+	}
+	header, sizes, err := encodeHeader(heads, metadata)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range tensors {
+		if sizes[i] != int64(len(t.Data)) {
+			return nil, argErr("", t.Name, ErrSizeMismatch, "shape %v of %v needs %d bytes, got %d", t.Shape, t.DType, sizes[i], len(t.Data))
+		}
+	}
+	return header, nil
+}
+
+// encodeHeader validates the tensor descriptions and returns the padded JSON
+// header and the byte size of each tensor.
+func encodeHeader(tensors []TensorHeader, metadata map[string]string) ([]byte, []int64, error) {
+	sizes := make([]int64, len(tensors))
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -80,7 +100,7 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 		for i, k := range slices.Sorted(maps.Keys(metadata)) {
 			v := metadata[k]
 			if !utf8.ValidString(k) || !utf8.ValidString(v) {
-				return nil, argErr("", "", ErrInvalidMetadata, "key %q or its value is not valid UTF-8", k)
+				return nil, nil, argErr("", "", ErrInvalidMetadata, "key %q or its value is not valid UTF-8", k)
 			}
 			if i > 0 {
 				buf.WriteByte(',')
@@ -95,27 +115,25 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 	offset := int64(0)
 	for i, t := range tensors {
 		if t.Name == "__metadata__" || !utf8.ValidString(t.Name) {
-			return nil, argErr("", t.Name, ErrInvalidName, "tensor %d: names must be valid UTF-8 and not __metadata__", i)
+			return nil, nil, argErr("", t.Name, ErrInvalidName, "tensor %d: names must be valid UTF-8 and not __metadata__", i)
 		}
 		if seen[t.Name] {
-			return nil, argErr("", t.Name, ErrDuplicateName, "tensor %d repeats the name", i)
+			return nil, nil, argErr("", t.Name, ErrDuplicateName, "tensor %d repeats the name", i)
 		}
 		seen[t.Name] = true
 		if !t.DType.Valid() {
-			return nil, argErr("", t.Name, ErrUnknownDType, "%v", t.DType)
+			return nil, nil, argErr("", t.Name, ErrUnknownDType, "%v", t.DType)
 		}
 		for j, d := range t.Shape {
 			if d < 0 {
-				return nil, argErr("", t.Name, ErrInvalidShape, "shape[%d] = %d is negative", j, d)
+				return nil, nil, argErr("", t.Name, ErrInvalidShape, "shape[%d] = %d is negative", j, d)
 			}
 		}
 		size, err := shapeBytes(t.DType, t.Shape)
 		if err != nil {
-			return nil, argErr("", t.Name, err, "shape %v of %v", t.Shape, t.DType)
+			return nil, nil, argErr("", t.Name, err, "shape %v of %v", t.Shape, t.DType)
 		}
-		if size != int64(len(t.Data)) {
-			return nil, argErr("", t.Name, ErrSizeMismatch, "shape %v of %v needs %d bytes, got %d", t.Shape, t.DType, size, len(t.Data))
-		}
+		sizes[i] = size
 		if metadata != nil || i > 0 {
 			buf.WriteByte(',')
 		}
@@ -140,5 +158,5 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 	for buf.Len()%8 != 0 {
 		buf.WriteByte(' ')
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), sizes, nil
 }

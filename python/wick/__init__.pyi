@@ -9,6 +9,7 @@ import numpy.typing as npt
 from . import gguf as gguf
 from . import imatrix as imatrix
 from . import safetensors as safetensors
+from .convert.bnb import BnbPlan
 from .convert.options import PlanOptions
 from .convert.plan import Plan
 from .convert.report import ConversionReport
@@ -153,12 +154,16 @@ def dequantize_4bit(
 # converts, and ``wick.convert.build_plan`` etc. are importable from it. The plan
 # options after ``options`` are the fields of wick.convert.options.PlanOptions
 # (the runtime signature is generated from it; tests/test_api_docs.py compares).
+# ``format="bnb-nf4"`` (``"bnb-fp4"``, ``"bnb-int8"``) writes a bitsandbytes model
+# directory instead (its options, wick.convert.BnbOptions' fields, are keywords);
+# its dry run returns a ``wick.convert.bnb.BnbPlan``.
 @overload
 def convert(
     model: PathLike,
     output: PathLike,
-    type: str = ...,
+    type: Optional[str] = ...,
     *,
+    format: str = ...,
     threads: Optional[int] = ...,
     overwrite: bool = ...,
     progress: ProgressLike = ...,
@@ -185,8 +190,9 @@ def convert(
 def convert(
     model: PathLike,
     output: PathLike,
-    type: str = ...,
+    type: Optional[str] = ...,
     *,
+    format: str = ...,
     threads: Optional[int] = ...,
     overwrite: bool = ...,
     progress: ProgressLike = ...,
@@ -208,4 +214,4 @@ def convert(
     split_max_tensors: Optional[int] = ...,
     fp8_as_q8: bool = ...,
     imatrix_names: Optional[Sequence[str]] = ...,
-) -> Plan: ...
+) -> Union[Plan, BnbPlan]: ...

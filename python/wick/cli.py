@@ -71,12 +71,56 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for f, meta in m.file_metadata.items():
             if meta:
                 print(f"  {os.path.basename(f)} metadata: {D.scalar(meta)[:200]}")
+        qc = _quantization_config(path)
+        if qc is not None:
+            print(f"  config.json quantization_config: {D.scalar(qc)[:400]}")
         print()
         rows = [("tensor", "dtype", "shape", "bytes", "file")]
         for t in m.tensors.values():
             rows.append((t.name, t.dtype, D.shape(t.shape), D.nbytes(t.nbytes), os.path.basename(t.file)))
         print(D.table(rows, right=(3,)))
+        _print_quant_states(m)
     return 0
+
+
+def _quantization_config(path: str) -> Optional[dict]:
+    """config.json's quantization_config beside a model directory's shards, or None."""
+    import json
+    import os
+
+    d = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        with open(os.path.join(d, "config.json"), encoding="utf-8") as f:
+            qc = json.load(f).get("quantization_config")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return qc if isinstance(qc, dict) else None
+
+
+def _print_quant_states(m: Any) -> None:
+    """The bitsandbytes weights of a checkpoint: 4-bit quant states and LLM.int8 row scales."""
+    import wick
+    from wick import _display as D
+
+    names = set(m.tensors)
+    rows = [("weight", "format", "shape", "dtype", "blocksize", "double quant", "bytes (with state)")]
+    for key in sorted(n for n in names if ".quant_state.bitsandbytes__" in n):
+        weight = key.split(".quant_state.")[0]
+        parts = {n: m[n] for n in names if n.startswith(weight + ".") and n != weight}
+        state = wick.QuantState.from_dict(parts)
+        nested = f"yes (offset {state.offset:.6g})" if state.nested else "no"
+        size = sum(m.tensors[n].nbytes for n in parts) + (m.tensors[weight].nbytes if weight in names else 0)
+        rows.append((weight, state.quant_type.upper(), D.shape(state.shape), state.dtype, str(state.blocksize),
+                     nested, D.nbytes(size)))
+    for scb in sorted(n for n in names if n.endswith(".SCB")):
+        weight = scb[:-len(".SCB")] + ".weight"
+        if weight in names:
+            t = m.tensors[weight]
+            size = t.nbytes + m.tensors[scb].nbytes + sum(m.tensors[n].nbytes for n in names if n == weight + "_format")
+            rows.append((weight, "LLM.int8", D.shape(t.shape), "float16 (row-wise int8)", "-", "-", D.nbytes(size)))
+    if len(rows) > 1:
+        print(f"\nbitsandbytes weights ({len(rows) - 1}):")
+        print(D.table(rows, right=(6,)))
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -90,7 +134,80 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise SystemExit("wick: error: the model (a directory or a Hub id Org/Name) is required (or use --list-architectures)")
-    return _run_plan(args, lambda: build_plan(args.model, args.type.upper(), PlanOptions.from_arguments(args, CONVERT)))
+    if args.format != "gguf":
+        return _convert_bnb(args)
+    return _run_plan(args, lambda: build_plan(args.model, (args.type or "Q8_0").upper(),
+                                              PlanOptions.from_arguments(args, CONVERT)))
+
+
+def _bnb_options(args: argparse.Namespace) -> dict:
+    """The bitsandbytes output options given on the command line (the GGUF ones refused)."""
+    from wick.convert.options import CONVERT, PlanOptions
+
+    gguf_only = (["--type"] if args.type else []) + sorted(
+        PlanOptions.__dataclass_fields__[n].metadata["flag"] for n in PlanOptions.from_arguments(args, CONVERT).changed())
+    if gguf_only:
+        raise SystemExit(f"wick: error: {', '.join(gguf_only)}: only for GGUF output, not --format {args.format}")
+    opts = {"double_quant": not args.no_double_quant, "blocksize": args.blocksize, "rules": args.rules,
+            "quant_storage": args.quant_storage, "max_shard_size": args.max_shard_size,
+            "torch_threads": args.torch_threads}
+    if args.compute_dtype:
+        opts["compute_dtype"] = args.compute_dtype
+    if args.skip_modules:
+        opts["skip_modules"] = tuple(m for item in args.skip_modules for m in item.split(",") if m)
+    return opts
+
+
+def _convert_bnb(args: argparse.Namespace) -> int:
+    """``wick convert DIR -o OUT_DIR --format bnb-nf4|bnb-fp4|bnb-int8``."""
+    import os
+
+    from wick.convert import build_bnb_plan, format_bnb_plan_table
+    from wick.convert.execute import execute
+
+    opts = _bnb_options(args)
+    if not args.dry_run:
+        if not args.output:
+            raise SystemExit("wick: error: -o/--output is required (or use --dry-run)")
+        if os.path.exists(args.output) and not args.force:
+            print(f"wick: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+            return 1
+    plan = build_bnb_plan(args.model, format=args.format, **opts)
+    if args.dry_run:
+        print(plan.to_json(indent=1) if args.json else format_bnb_plan_table(plan))
+        return 0
+    try:
+        report = execute(plan, args.output, overwrite=args.force, threads=args.threads,
+                         progress=not args.no_progress and sys.stderr.isatty() or args.progress)
+    except KeyboardInterrupt:
+        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    print(report)
+    if args.json_report:
+        _write_json_report(report, args.json_report)
+    return 0
+
+
+def _add_bnb_options(p: argparse.ArgumentParser) -> None:
+    from wick.convert.bnb import BLOCKSIZES, FORMATS
+
+    g = p.add_argument_group("bitsandbytes output (--format bnb-nf4, bnb-fp4, bnb-int8)")
+    g.add_argument("--format", default="gguf", choices=("gguf",) + FORMATS,
+                   help="gguf (default): a GGUF file; bnb-nf4, bnb-fp4, bnb-int8: a Hugging Face model directory of "
+                   "bitsandbytes 4-bit or LLM.int8 weights that transformers loads (-o names the directory)")
+    g.add_argument("--no-double-quant", action="store_true", help="4-bit: keep absmax in float32 (no double quantization)")
+    g.add_argument("--blocksize", type=int, default=64, choices=BLOCKSIZES, help="4-bit: elements per block (64)")
+    g.add_argument("--compute-dtype", choices=("bfloat16", "float16", "float32"),
+                   help="4-bit: bnb_4bit_compute_dtype (default: the checkpoint's dtype)")
+    g.add_argument("--quant-storage", default="uint8", choices=("uint8", "int8", "float16", "bfloat16", "float32"),
+                   help="4-bit: the dtype the packed codes are stored as (uint8)")
+    g.add_argument("--skip-modules", action="append", default=[], metavar="NAME[,NAME]",
+                   help="llm_int8_skip_modules: modules to keep unquantized instead of the default (lm_head); repeatable")
+    g.add_argument("--rules", default="cuda", choices=("cuda", "cpu"),
+                   help="bitsandbytes' CUDA kernels (default: what published checkpoints use) or its CPU backend")
+    g.add_argument("--max-shard-size", default="5GB", help="largest safetensors shard (5GB, decimal units as transformers)")
+    g.add_argument("--torch-threads", type=int, default=1,
+                   help="--rules cpu: the torch thread count whose float32 mean the nested offset reproduces (1)")
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
@@ -176,17 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the metadata and tensor table of a GGUF or safetensors file")
     p.add_argument("file", help="a .gguf file, a .safetensors file, an index.json or a model directory")
     p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file",
+    p = sub.add_parser("convert", help="convert a Hugging Face model (directory or Hub id) to a quantized GGUF file "
+                       "(or a bitsandbytes model directory)",
                        description="Convert a Hugging Face model directory (config.json, tokenizer, safetensors) to a "
-                       "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type.")
+                       "GGUF file llama.cpp loads, quantized with llama-quantize's per-tensor mixture for --type; "
+                       "or, with --format bnb-nf4/bnb-fp4/bnb-int8, to a bitsandbytes model directory that "
+                       "transformers' from_pretrained loads.")
     p.add_argument("model", nargs="?", help="the model directory, or a Hugging Face Hub model id Org/Name (from the "
                    "cache, else downloaded; needs wick[hub])")
     p.add_argument("--list-architectures", action="store_true",
                    help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
-    p.add_argument("--type", default="Q8_0", help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
+    p.add_argument("--type", help="GGUF target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
                    "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
     _add_run_options(p)
     PlanOptions.add_arguments(p, CONVERT)
+    _add_bnb_options(p)
     p.set_defaults(func=_cmd_convert)
     p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
                        description="Requantize a GGUF model whose tensors are F32, F16 or BF16 to --type, writing the "

@@ -4,6 +4,7 @@ This module is callable::
 
     report = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M")   # see convert_model
     plan = wick.convert("./Llama-3.2-1B", "out.gguf", type="Q4_K_M", dry_run=True)
+    report = wick.convert("./Llama-3.2-1B", "Llama-3.2-1B-bnb-4bit", format="bnb-nf4")  # a directory for transformers
 
 ``wick convert ./Llama-3.2-1B -o out.gguf --type Q4_K_M`` is split in two:
 this package decides *what* to write — every metadata key with its exact GGUF
@@ -33,6 +34,7 @@ Pieces:
 * :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
+* :mod:`.bnb` — plans for bitsandbytes model directories (``format="bnb-nf4"`` …)
 * :mod:`.options` — :class:`PlanOptions`, every option that shapes a plan, declared
   once for the keywords, the command line and the messages
 * :mod:`.requantize` — plans for GGUF → GGUF requantization (``llama-quantize``;
@@ -54,7 +56,9 @@ from typing import Any, Callable, Optional, Union
 
 from ..gguf.values import KV, ValueType
 from .archs import supported_architectures
+from .bnb import FORMATS, BnbOptions, BnbPlan, build_bnb_plan, format_bnb_plan_table
 from .errors import (
+    BnbOptionError,
     ConfigError,
     ConvertError,
     ImatrixError,
@@ -95,6 +99,7 @@ __all__ = [
     "UnsupportedArchitectureError", "UnsupportedTokenizerError", "ImatrixError", "ImatrixMismatchError",
     "ImatrixRequiredError", "RequantizeInputError", "UnsupportedIntermediateError", "UnsupportedQuantizationError",
     "QuantizedTensorError", "supported_quantization_methods",
+    "FORMATS", "BnbOptions", "BnbPlan", "build_bnb_plan", "format_bnb_plan_table", "BnbOptionError",
 ]
 
 
@@ -136,8 +141,9 @@ def build_plan(
 def convert_model(
     model: Union[str, os.PathLike[str]],
     output: Union[str, os.PathLike[str]],
-    type: str = "Q8_0",
+    type: Optional[str] = None,
     *,
+    format: str = "gguf",  # noqa: A002 - the natural name
     threads: Optional[int] = None,
     overwrite: bool = False,
     progress: Any = False,
@@ -145,21 +151,33 @@ def convert_model(
     options: Optional[PlanOptions] = None,
     **keywords: Any,
 ) -> Any:
-    """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step.
+    """Convert a Hugging Face model directory to a llama.cpp-ready GGUF file in one step,
+    or (``format="bnb-nf4"``, ``"bnb-fp4"``, ``"bnb-int8"``) to a bitsandbytes model
+    directory that transformers loads.
 
     Args:
         model: the model directory (config.json, tokenizer.json / tokenizer.model,
             *.safetensors or a sharded index), or a Hugging Face Hub model id
             ``Org/Name`` (``revision=`` picks a branch, tag or commit): from the local
             cache, else only the files a conversion needs are downloaded (:mod:`wick.hub`).
-        output: the GGUF file to write; never left half-written (a temporary file
-            beside it is renamed into place at the end).
-        type: the target: ``"Q4_K_M"``, ``"Q8_0"``, ``"F16"``, … (see ``TARGETS``); tensors
-            get llama-quantize's per-tensor types for it.
+            A bitsandbytes format needs a local directory.
+        output: the GGUF file to write, or the directory for a bitsandbytes
+            format; never left half-written (written beside it and renamed into
+            place at the end).
+        type: the GGUF target: ``"Q4_K_M"``, ``"Q8_0"`` (the default), ``"F16"``, … (see
+            ``TARGETS``); tensors get llama-quantize's per-tensor types for it.
+        format: ``"gguf"`` (default), or ``"bnb-nf4"``, ``"bnb-fp4"``, ``"bnb-int8"``: a
+            Hugging Face directory of bitsandbytes 4-bit or LLM.int8 safetensors
+            shards with config.json's ``quantization_config`` (see
+            :mod:`wick.convert.bnb`); its options, :class:`BnbOptions`' fields
+            (``double_quant``, ``blocksize``, ``compute_dtype``, ``quant_storage``,
+            ``skip_modules``, ``rules``, ``max_shard_size``, ``torch_threads``), are
+            keywords, and the plan options below do not apply.
         threads: quantization threads (None: every core); the bytes never depend on it.
         overwrite: replace an existing ``output``.
         progress: True for a progress bar, or ``callback(done_bytes, total_bytes, tensor)``.
-        dry_run: only plan: return the :class:`Plan` without reading any tensor data.
+        dry_run: only plan: return the :class:`Plan` (a :class:`BnbPlan` for the
+            bitsandbytes formats) without reading any tensor data.
         options: a :class:`PlanOptions`; the plan options below, given as
             keywords, override its fields.
 
@@ -184,7 +202,21 @@ def convert_model(
         print(report.summary())
         worst = min(report.tensors, key=lambda t: t.snr_db)
     """
-    plan = build_plan(model, type, PlanOptions.of(options, keywords, scope=CONVERT, caller="convert"))
+    if format != "gguf":
+        if format not in FORMATS:
+            raise BnbOptionError(f"convert: format {format!r}: expected one of {', '.join(('gguf',) + FORMATS)}")
+        if type is not None:
+            raise BnbOptionError(f"convert: type {type!r} is a GGUF target; format {format!r} takes none")
+        if options is not None:
+            raise BnbOptionError(f"convert: options= holds GGUF plan options; format {format!r} takes "
+                                 "BnbOptions fields as keywords")
+        plan = build_bnb_plan(model, BnbOptions(format=format, **keywords))
+        if dry_run:
+            return plan
+        from .execute import execute
+
+        return execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)
+    plan = build_plan(model, type or "Q8_0", PlanOptions.of(options, keywords, scope=CONVERT, caller="convert"))
     if dry_run:
         return plan
     return _execute(plan, output, overwrite=overwrite, threads=threads, progress=progress)

@@ -162,3 +162,8 @@ class HubNotCachedError(ModelFileNotFoundError, HubError):
         Exception.__init__(self, message)
         self.filename = repo_id
         self.repo_id = repo_id
+
+
+class BnbOptionError(ConvertError, ValueError):
+    """An unknown output format, or a bitsandbytes output option out of range
+    (block size, quant storage, compute dtype, rules, shard size, skip list)."""

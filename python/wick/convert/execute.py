@@ -80,8 +80,47 @@ class _Progress:
             self.bar.close()
 
 
+class _ElementProgress:
+    """Progress of a model-directory plan: the executor's elements (source
+    values read, first passes included) against its total."""
+
+    def __init__(self, plan: Any, progress: Union[bool, ProgressCallback, None]):
+        self.names = [t.name for t in plan.tensors]
+        self.callback: Optional[ProgressCallback] = progress if callable(progress) else None
+        self.bar: Any = None
+        self.total = 0
+        if progress and self.callback is None:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # pragma: no cover - tqdm is a dependency
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=0, unit=" weights", unit_scale=True, dynamic_ncols=True, desc="converting",
+                                leave=True)
+
+    def update(self, done: int, item: int, total: int) -> None:
+        if not self.names or total <= 0:
+            return
+        self.total = total
+        name = self.names[min(max(item, 0), len(self.names) - 1)]
+        done = min(max(done, 0), total)
+        if self.callback is not None:
+            self.callback(done, total, name)
+        if self.bar is not None:
+            if self.bar.total != total:
+                self.bar.total = total
+            self.bar.set_postfix_str(name, refresh=False)
+            self.bar.update(done - self.bar.n)
+
+    def close(self, ok: bool) -> None:
+        if self.bar is not None:
+            if ok:
+                self.bar.update(self.bar.total - self.bar.n)
+            self.bar.close()
+
+
 def execute(
-    plan: Union[Plan, dict, str],
+    plan: Union[Plan, Any, dict, str],
     output: Union[str, os.PathLike[str]],
     *,
     overwrite: bool = False,
@@ -90,18 +129,21 @@ def execute(
     split_max_size: Optional[Union[int, str]] = None,
     split_max_tensors: Optional[int] = None,
 ) -> ConversionReport:
-    """Write the GGUF file ``plan`` describes to ``output``.
+    """Write the GGUF file ``plan`` describes to ``output`` (or, for a
+    :class:`~wick.convert.bnb.BnbPlan`, the model directory).
 
     Args:
-        plan: a :class:`Plan`, its dict or its JSON.
-        output: the GGUF file to create. An existing file is an error
-            (:class:`wick.WickFileExistsError`) unless ``overwrite``.
+        plan: a :class:`Plan` or :class:`~wick.convert.bnb.BnbPlan`, its dict or its JSON.
+        output: the GGUF file (or directory) to create. An existing one is an
+            error (:class:`wick.WickFileExistsError`) unless ``overwrite``; a
+            directory is replaced only if it is empty or holds a config.json.
         split_max_size, split_max_tensors: write a split model instead, as
             ``llama-gguf-split --split-max-size`` / ``--split-max-tensors``
             would split the file: ``output`` less ``.gguf`` followed by
             ``-00001-of-0000N.gguf`` … (see :mod:`wick.convert.split`); the
             parts appear together or not at all. Given here, they replace the
             plan's ``split`` (which the plan options of the same names set).
+            GGUF only.
         threads: quantization threads (None: every available core); the bytes
             never depend on it.
         progress: True for a tqdm progress bar, or ``callback(done_bytes,
@@ -114,15 +156,25 @@ def execute(
         KeyboardInterrupt: on Ctrl-C, after Go has stopped and removed its
             temporary file.
     """
+    from .bnb import BnbPlan
+
     if isinstance(plan, str):
-        plan = Plan.from_json(plan)
-    elif isinstance(plan, dict):
-        plan = Plan.from_dict(plan)
+        plan = json.loads(plan) if plan.lstrip().startswith("{") else plan
+        if isinstance(plan, str):
+            plan = Plan.from_json(plan)
+    if isinstance(plan, dict):
+        plan = BnbPlan.from_dict(plan) if plan.get("format") == "safetensors" else Plan.from_dict(plan)
+    directory = isinstance(plan, BnbPlan)
     from .split import split_options
 
     if split_max_size is not None or split_max_tensors is not None:
+        if directory:
+            from .errors import BnbOptionError
+
+            raise BnbOptionError("convert: split_max_size/split_max_tensors split GGUF files; a bitsandbytes "
+                                 "directory takes max_shard_size")
         plan = dataclasses.replace(plan, split=split_options(split_max_size, split_max_tensors))
-    text = plan.to_json().encode("utf-8")
+    text = plan.to_json_bytes()
     out = os.fspath(output)
     ffi = _native.ffi
     lib = _native.lib()
@@ -134,14 +186,15 @@ def execute(
     from .._quantize import _threads
 
     nthreads = _threads(threads)
-    bar = _Progress(plan, progress)
+    bar = _ElementProgress(plan, progress) if directory else _Progress(plan, progress)
+    tick = (lambda: bar.update(ctl.done, ctl.item, ctl.total)) if directory else (lambda: bar.update(ctl.done, ctl.item))
     ok = False
     from ..errors import WickFileExistsError
 
     try:
         _native.invoke(lib.wick_convert, (pbuf, len(text), obuf, olen, 1 if overwrite else 0, nthreads, ctl,
                                           rid, rlen, err, _native.ERRLEN),
-                       ctl=ctl, err=err, nbytes=len(text), tick=lambda: bar.update(ctl.done, ctl.item))
+                       ctl=ctl, err=err, nbytes=len(text), tick=tick)
         ok = True
     except WickFileExistsError as e:
         raise WickFileExistsError(f"{e} (pass overwrite=True, or --force, to replace it)") from None

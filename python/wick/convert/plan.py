@@ -1,16 +1,20 @@
-"""The conversion plan: plain data describing the GGUF file to write.
+"""The conversion plan: plain data describing the GGUF file to write (or,
+with format ``"safetensors"``, the Hugging Face model directory: see the end).
 
 Python decides *what* to write; the Go executor decides *how fast*. The plan
 crosses the C boundary as JSON (:meth:`Plan.to_json`). It names every
 metadata entry with its exact GGUF value type and, for every output tensor,
 where its values come from, what to do to them and which ggml type to encode.
 
-JSON schema (version 2)
+JSON schema (version 3)
 -----------------------
-::
+Version 3 is version 2 with an output ``format``: GGUF plans are unchanged
+but for ``"format": "gguf"`` (absent is read as gguf); ``"safetensors"``
+plans are described at the end. ::
 
     {
-      "schema": 2,
+      "schema": 3,
+      "format": "gguf",
       "model_dir": "/path/to/model" | null,   # source files are relative to it
       "hf_architecture": "LlamaForCausalLM", # null for a GGUF input (requantize)
       "architecture": "llama",                # general.architecture
@@ -112,6 +116,74 @@ in ``data`` (base64 of little-endian bytes) and no sources.
 
 The file is GGUF v3 with ``alignment`` 32: header, the metadata in list order,
 tensor infos in list order, then the tensor data in the same order.
+
+Safetensors output (``"format": "safetensors"``)
+-------------------------------------------------
+A Hugging Face model directory: bitsandbytes checkpoints that transformers
+loads (:class:`wick.convert.bnb.BnbPlan` makes these plans; Go:
+``convert/stplan.go``, ``convert/stwrite.go``). No ``metadata``,
+``alignment`` or ``imatrix_file``; instead ``files``, written in list order
+into a temporary directory that is renamed into place at the end::
+
+    {
+      "schema": 3, "format": "safetensors", "model_dir": "/path/to/model",
+      "hf_architecture": "LlamaForCausalLM", "target": "bnb-nf4",
+      "options": {...}, "config": {...},      # for display and round trips
+      "files": [
+        {"name": "model.safetensors", "kind": "safetensors",
+         "metadata": {"format": "pt"},        # the header's __metadata__
+         "tensors": ["model.layers.0.mlp.down_proj.weight.nested_absmax", ...]},
+                                              # names of "tensors" entries, in file order
+        {"name": "model.safetensors.index.json", "kind": "index",
+         "index": {"total_parameters": 1235814400}},
+                                              # written by the executor: the sorted
+                                              # weight_map and total_size of the
+                                              # safetensors files before it
+        {"name": "config.json", "kind": "text", "text": "{...}\n"},
+        {"name": "tokenizer.json", "kind": "copy", "source": "tokenizer.json"}
+      ],
+      "tensors": [                            # each in exactly one file
+        {"name": "model.norm.weight", "type": "copy", "dtype": "BF16",
+         "shape": [2048], "nbytes": 4096, "sources": [{...}]},
+        {"name": "model.layers.0.mlp.down_proj.weight", "type": "bnb.nf4",
+         "dtype": "U8", "shape": [8388608, 1], "nbytes": 8388608,
+         "sources": [{...}],
+         "bnb": {"blocksize": 64, "double_quant": true, "rules": "cuda"}},
+        {"name": "model.layers.0.mlp.down_proj.weight.absmax", "type": "bnb.absmax",
+         "of": "model.layers.0.mlp.down_proj.weight", "dtype": "U8",
+         "shape": [262144], "nbytes": 262144},
+        {"name": "….weight.quant_state.bitsandbytes__nf4", "type": "bnb.quant_state",
+         "of": "…", "dtype": "U8", "shape": null, "nbytes": null,
+         "quant_state": {"json": "{\"quant_type\": \"nf4\", … \"nested_offset\": }",
+                         "offset_at": 151}},
+        ...
+      ]
+    }
+
+``shape`` is row-major, as stored, and ``dtype`` a safetensors dtype. The
+tensor ``type`` says how the bytes are made:
+
+* ``copy``: the one source's stored bytes, unchanged (same dtype and shape).
+* ``bnb.nf4`` / ``bnb.fp4``: bitsandbytes 4-bit codes of the one source's
+  flattened values (blocks of ``bnb.blocksize``; ``rules`` ``"cuda"`` or
+  ``"cpu"``, see docs/bitsandbytes.md), two per byte, first in the high
+  nibble, stored as ``dtype`` (the quant storage): shape
+  ``[(n+1)//2 / itemsize, 1]``.
+* ``bnb.int8``: LLM.int8 codes (I8, the source's shape) of the one source's
+  float16 rounding, row-wise.
+* the parts of a weight's state, with ``of`` naming the weight and no
+  sources: ``bnb.absmax`` (F32 ``[blocks]``, U8 codes with double
+  quantization; written after its weight), ``bnb.quant_map`` (F32 ``[16]``,
+  the NF4/FP4 table), ``bnb.nested_absmax`` (F32 ``[ceil(blocks/256)]``),
+  ``bnb.nested_quant_map`` (F32 ``[256]``, the signed dynamic map),
+  ``bnb.quant_state`` (U8: ``quant_state.json``; with double quantization
+  the executor inserts the nested offset at byte ``offset_at``, formatted as
+  Python's repr of the float, and the shape is ``null`` because only the
+  executor knows its length; ``offset_at`` is -1 otherwise),
+  ``bnb.scb`` (F32 ``[rows]``) and ``bnb.weight_format`` (U8 scalar 0).
+
+The report has one row per copied tensor and per quantized weight (its bytes
+include its state's).
 """
 
 from __future__ import annotations
@@ -139,7 +211,7 @@ from .split import split_options
 from .tokenizer import TokenizerFiles, tokenizer_metadata
 from .view import View
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
 LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-through NVFP4 blocks
@@ -272,7 +344,7 @@ class Plan:
     def to_dict(self) -> Dict[str, Any]:
         """The plan as plain JSON-ready data (the schema of the module docstring)."""
         return {
-            "schema": self.schema, "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
+            "schema": self.schema, "format": "gguf", "model_dir": self.model_dir, "hf_architecture": self.hf_architecture,
             "architecture": self.architecture, "target": self.target, "file_type": self.file_type,
             "reference": self.reference, "alignment": self.alignment, "imatrix_file": self.imatrix_file,
             "split": self.split,
@@ -280,9 +352,15 @@ class Plan:
             "tensors": [t.to_dict() for t in self.tensors],
         }
 
-    def to_json(self, indent: Optional[int] = None) -> str:
-        """The plan as JSON text (UTF-8 safe: non-ASCII is escaped)."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=True, allow_nan=False)
+    def to_json(self, indent: Optional[int] = None, ascii: bool = True) -> str:  # noqa: A002 - json's word
+        """The plan as JSON text: non-ASCII escaped (``ascii=True``), or written as itself."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=ascii, allow_nan=False)
+
+    def to_json_bytes(self) -> bytes:
+        """The plan as UTF-8 JSON, what the executor reads: non-ASCII text as itself (about half
+        the size of escaped JSON for a 128K-token vocabulary, and faster for Go to parse; metadata
+        strings are valid Unicode, which :mod:`wick.gguf.values` checks)."""
+        return self.to_json(ascii=False).encode("utf-8")
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> Plan:
@@ -290,6 +368,9 @@ class Plan:
         try:
             if d.get("schema") != SCHEMA_VERSION:
                 raise PlanError(f"convert: plan schema {d.get('schema')!r} is not {SCHEMA_VERSION}")
+            if d.get("format", "gguf") != "gguf":
+                raise PlanError(f"convert: plan format {d.get('format')!r} is not 'gguf' (a 'safetensors' plan is a "
+                                "wick.convert.bnb.BnbPlan)")
             return Plan(
                 hf_architecture=d["hf_architecture"], architecture=d["architecture"], target=d["target"],
                 file_type=int(d["file_type"]), reference=d["reference"],
@@ -491,8 +572,7 @@ def build_plan_from_parts(
             reason = c.reason
             if _passthrough(t) and c.type == _passthrough(t):
                 # llama-quantize copies a tensor already of the chosen type
-                out.append(dataclasses.replace(_tensor_plan(t, c.type, f"{reason} (copied: already {c.type})", None),
-                                               shape=_ggml_ne(t.ne)))
+                out.append(_tensor_plan(t, c.type, f"{reason} (copied: already {c.type})", None, ggml_dims(t.ne)))
                 continue
             if _passthrough(t):
                 t = _requantized(t)
@@ -504,8 +584,7 @@ def build_plan_from_parts(
                 imat, note = assigner.assign(c.name, t.ne, current[c.name], c.type)
                 if note:
                     reason = f"{reason} ({note})"
-            # llama-quantize writes each tensor with ggml_n_dims: trailing dimensions of 1 are dropped
-            out.append(dataclasses.replace(_tensor_plan(t, c.type, reason, imat), shape=_ggml_ne(t.ne)))
+            out.append(_tensor_plan(t, c.type, reason, imat, ggml_dims(t.ne)))
         assigner.finish()
     else:
         for t in mapped:
@@ -532,14 +611,6 @@ def build_plan_from_parts(
                 metadata=kvs, tensors=out, model_dir=model_dir,
                 imatrix_file=imatrix.abspath if active else None,
                 split=split_options(opts.split_max_size, opts.split_max_tensors))
-
-
-def _ggml_ne(ne: Sequence[int]) -> List[int]:
-    """``ne`` as ggml_n_dims counts it: without trailing dimensions of 1 (at least one dimension)."""
-    out = list(ne)
-    while len(out) > 1 and out[-1] == 1:
-        out.pop()
-    return out
 
 
 def _reference(via_quantize: bool, intermediate: Optional[str]) -> str:
@@ -625,9 +696,20 @@ def _source_ref(hf: str, s: TensorSource) -> SourceRef:
     return SourceRef(s.file, d.tensor, d.dtype, list(d.shape), decode=json.loads(json.dumps(dict(d.spec))))
 
 
-def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str]) -> TensorPlan:
+def ggml_dims(ne: Sequence[int]) -> List[int]:
+    """``ne`` as a file ggml writes (llama-quantize, llama-gguf-split) has it: trailing
+    dimensions of 1 dropped (ggml_n_dims), at least one dimension kept. gguf-py, which
+    the converter writes with, keeps every dimension given."""
+    dims = [int(d) for d in ne]
+    while len(dims) > 1 and dims[-1] == 1:
+        dims.pop()
+    return dims
+
+
+def _tensor_plan(t: MappedTensor, typ: str, reason: str, imatrix: Optional[str],
+                 shape: Optional[List[int]] = None) -> TensorPlan:
     return TensorPlan(
-        name=t.name, shape=list(t.ne), type=typ,
+        name=t.name, shape=list(t.ne) if shape is None else shape, type=typ,
         sources=[_source_ref(hf, s) for hf, s in t.sources],
         parts=list(t.parts), ops=list(t.ops), data=t.data, imatrix=imatrix, reason=reason)
 

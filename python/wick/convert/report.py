@@ -68,12 +68,16 @@ class TensorReport:
     """One written tensor and how far its values moved.
 
     Attributes:
-        name: the GGUF tensor name.
-        type: the ggml type written (``"Q4_K"``, ``"F32"``, ...).
+        name: the GGUF tensor name (for a bitsandbytes directory: the
+            checkpoint's name of the weight or kept tensor).
+        type: the ggml type written (``"Q4_K"``, ``"F32"``, ...); for a
+            bitsandbytes directory ``"NF4"``, ``"FP4"``, ``"INT8"`` or the
+            dtype a kept tensor is copied in.
         shape: row-major (numpy's order).
         source_dtype: the safetensors dtype it was read from (``"BF16"``...).
         elements: number of weights.
-        bytes: encoded size in the file.
+        bytes: encoded size in the file (a bitsandbytes weight: its codes and
+            every part of its quantization state).
         rmse: root-mean-square error of the decoded values against the
             float32 widening of the source (after transforms).
         max_abs_err: largest absolute error.
@@ -121,13 +125,15 @@ class ConversionReport:
     Jupyter for an HTML table, :meth:`plot` it, or take :meth:`to_dicts` as plain data.
 
     Attributes:
-        output: the GGUF file written (the first part of a split model).
+        output: the GGUF file written (the first part of a split model), or the
+            bitsandbytes model directory.
         target: the conversion target (``"Q4_K_M"``...).
         files: the files written: ``[output]``, or every part of a split model.
         tensors: one :class:`TensorReport` per tensor, in file order.
         elements: number of weights in the file.
         bytes: tensor data bytes (the file also holds metadata and padding).
-        file_bytes: size of the file (of all parts for a split model).
+        file_bytes: size of the file (of all parts for a split model; of every
+            file of a model directory).
         seconds: wall time of the conversion.
     """
 

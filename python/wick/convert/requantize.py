@@ -43,7 +43,7 @@ from .ggml_types import target as lookup_target
 from .imatrix_plan import ImatrixAssigner, append_metadata
 from .mixture import MixtureModel, allows_quantization, choose_types
 from .options import REQUANTIZE, PlanOptions, takes_plan_options
-from .plan import ALIGNMENT, QUANTIZATION_VERSION, Plan, SourceRef, TensorPlan, imatrix_info, mixture_options
+from .plan import ALIGNMENT, QUANTIZATION_VERSION, Plan, SourceRef, TensorPlan, ggml_dims, imatrix_info, mixture_options
 from .split import split_options
 
 __all__ = ["requantize_plan", "SPLIT_KEYS"]
@@ -167,7 +167,7 @@ def requantize_plan(
             reason = f"{reason}; copied" if allowed[c.name] else reason
         if note:
             reason = f"{reason} ({note})"
-        out.append(TensorPlan(name=c.name, shape=list(t.dims), type=typ,
+        out.append(TensorPlan(name=c.name, shape=ggml_dims(t.dims), type=typ,
                               sources=[SourceRef(file, c.name, cur, list(t.shape), "gguf")],
                               imatrix=imat, reason=reason))
     assigner.finish()
