@@ -136,7 +136,8 @@ class DeepseekV2Adapter(Adapter):
         cfg = dict(config)
         cfg.setdefault("head_dim", cfg["qk_rope_head_dim"])
         hp = super().hparams(cfg)
-        hp = HParams(**{**hp.__dict__, "has_head_dim_key": "head_dim" in config})
+        # MLA is written as MQA: llama.cpp (and so llama-quantize's rules) see one KV head
+        hp = HParams(**{**hp.__dict__, "n_head_kv": 1, "has_head_dim_key": "head_dim" in config})
         moe = find_hparam(config, ["moe_intermediate_size", "intermediate_size"])
         _int("moe_intermediate_size", moe, 1)
         return hp
@@ -151,8 +152,7 @@ class DeepseekV2Adapter(Adapter):
         cfg = dict(config)
         cfg["num_key_value_heads"] = 1  # MLA is written as MQA
         cfg.setdefault("rms_norm_eps", 1e-6)
-        base_hp = HParams(**{**hp.__dict__, "n_head_kv": 1})
-        kvs = super().metadata(cfg, base_hp, file_type)
+        kvs = super().metadata(cfg, hp, file_type)
         kv_lora, nope, rope, v, q_lora = self._mla(cfg)
         more: List[V.KV] = []
         has_moe = cfg.get("n_routed_experts") is not None
