@@ -255,3 +255,15 @@ def test_gpt_oss_mxfp4_scales_missing(tmp_path):
     msg = str(e.value)
     assert "model.layers.1.mlp.experts.down_proj_scales" in msg and ".safetensors" in msg
     assert not out.exists()
+
+
+def test_glm_nextn_layer_without_experts(tmp_path):
+    """The NextN layer is a full MoE block: without its experts the checkpoint is incomplete."""
+    fx = FIXTURES["glm45"]
+    drop = {t.name for t in fx.tensors if t.name.startswith("model.layers.2.mlp.experts.")}
+    d = write_variant(tmp_path, "glm45", drop=drop)
+    out = tmp_path / "out.gguf"
+    with pytest.raises(wick.convert.MissingTensorError, match=r"blk\.2\.ffn_gate_exps") as e:
+        wick.convert(d, out, type="Q8_0")
+    assert "model.layers.2.mlp.experts" in str(e.value) and "first_k_dense_replace=1" in str(e.value)
+    assert not out.exists()

@@ -254,21 +254,25 @@ class DeepseekV2Adapter(Adapter):
         """The converter's walk, then a per-layer check of the query projection and the FFN
         (dense for the first ``first_k_dense_replace`` layers, experts after)."""
         out = super().map_tensors(config, hp, n_vocab, tensors)
-        names = {t.name for t in out}
         _kv_lora, _nope, _rope, _v, q_lora = self._mla(config)
         dense = config.get("first_k_dense_replace")
         if dense is None:
             dense = config["num_hidden_layers"] if config.get("n_routed_experts") is None else 0
-        for bid in range(hp.n_layer):
-            want = ["ATTN_Q_A", "ATTN_Q_A_NORM", "ATTN_Q_B"] if q_lora is not None else ["ATTN_Q"]
-            if bid < dense:
-                want += ["FFN_GATE", "FFN_UP", "FFN_DOWN"]
-            else:
-                want += ["FFN_GATE_INP", "FFN_GATE_EXP", "FFN_UP_EXP", "FFN_DOWN_EXP"]
-            for kind in want:
-                g = self.tensor_name(kind, bid)
-                if g not in names:
-                    raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in the "
-                                             f"checkpoint ({CONFIG} has q_lora_rank={q_lora}, "
-                                             f"first_k_dense_replace={dense})")
+        q = ("ATTN_Q_A", "ATTN_Q_A_NORM", "ATTN_Q_B") if q_lora is not None else ("ATTN_Q",)
+        check_layers(self, out, hp.n_layer, dense, q, f"q_lora_rank={q_lora}, first_k_dense_replace={dense}")
         return out
+
+
+def check_layers(adapter: Adapter, out: List[MappedTensor], n_layer: int, dense: int, kinds: Tuple[str, ...],
+                 why: str) -> None:
+    """Every block has ``kinds``, a dense FFN below ``dense`` and routed experts from there on
+    (leading dense layers), else :class:`MissingTensorError` naming the checkpoint tensor."""
+    names = {t.name for t in out}
+    for bid in range(n_layer):
+        ffn = ("FFN_GATE", "FFN_UP", "FFN_DOWN") if bid < dense else \
+            ("FFN_GATE_INP", "FFN_GATE_EXP", "FFN_UP_EXP", "FFN_DOWN_EXP")
+        for kind in kinds + ffn:
+            g = adapter.tensor_name(kind, bid)
+            if g not in names:
+                raise MissingTensorError(f"convert: missing tensor {adapter._hf_name_for(g)!r} (GGUF {g!r}) in the "
+                                         f"checkpoint ({CONFIG} has {why})")

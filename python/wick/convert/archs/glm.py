@@ -42,8 +42,8 @@ from ..errors import TokenizerError
 from ..lazy import LazyTensor
 from ..tokenizer import TOKENIZER_CONFIG, TOKENIZER_JSON, OrderedKVs, TokenizerFiles, special_vocab
 from . import register
-from ._base import Adapter, HParams, _int, _num, find_hparam
-from .deepseek import DeepseekV2Adapter, merge_kvs
+from ._base import Adapter, HParams, MappedTensor, TensorSource, _int, _num, find_hparam
+from .deepseek import DeepseekV2Adapter, check_layers, merge_kvs
 
 #: ``_set_vocab_glm``: special token kinds set from GLM's added tokens (when the files did not set them)
 GLM_SPECIAL_TOKENS = (("bos", "[gMASK]"), ("eot", "<|user|>"), ("unk", "<|endoftext|>"), ("eom", "<|observation|>"))
@@ -153,8 +153,17 @@ class Glm4MoeAdapter(Adapter):
         return shapes
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-        """Attention and norms in every block (dense and MoE FFNs alternate with first_k_dense_replace)."""
+        """Attention and norms in every block (the FFN: :meth:`map_tensors`)."""
         return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT")
+
+    def map_tensors(self, config: Dict[str, Any], hp: HParams, n_vocab: int,
+                    tensors: Dict[str, TensorSource]) -> List[MappedTensor]:
+        """The converter's walk, then each block's FFN: dense below first_k_dense_replace, experts after
+        (the NextN layers included)."""
+        out = super().map_tensors(config, hp, n_vocab, tensors)
+        dense = _int("first_k_dense_replace", config.get("first_k_dense_replace") or 0)
+        check_layers(self, out, hp.n_layer, dense, (), f"first_k_dense_replace={dense}")
+        return out
 
 
 @register
