@@ -267,3 +267,28 @@ def test_glm_nextn_layer_without_experts(tmp_path):
         wick.convert(d, out, type="Q8_0")
     assert "model.layers.2.mlp.experts" in str(e.value) and "first_k_dense_replace=1" in str(e.value)
     assert not out.exists()
+
+
+def test_gpt_oss_plain_experts(tmp_path):
+    """A dequantized (bf16) gpt-oss checkpoint stores the experts [experts, in, out]: transposed,
+    then gate/up de-interleaved, as the converter does; no MXFP4 file type."""
+    from arch_fixtures._common import T
+
+    fx = copy.deepcopy(FIXTURES["gpt_oss"])
+    x, e, f = 4, 320, 320
+    fx.config.pop("quantization_config")
+    fx.tensors = [t for t in fx.tensors if not t.name.endswith(("_blocks", "_scales"))]
+    for i in range(2):
+        m = f"model.layers.{i}.mlp.experts."
+        fx.tensors += [T(m + "gate_up_proj", x, e, 2 * f), T(m + "down_proj", x, f, e)]
+    d = fx.write(tmp_path)
+    plan = build_plan(d, "F16")
+    assert plan.file_type == 1
+    wick.convert(d, tmp_path / "out.gguf", type="Q8_0", threads=2)  # the executor reads these views
+    gate, up, down = (plan.tensor(f"blk.0.ffn_{w}_exps.weight") for w in ("gate", "up", "down"))
+    assert gate.shape == up.shape == [e, f, x] and down.shape == [f, e, x] and gate.type == "F16"
+    src = np.arange(x * e * 2 * f, dtype=np.float32).reshape(x, e, 2 * f)
+    np.testing.assert_array_equal(materialize([src], gate.parts), src.transpose(0, 2, 1)[:, 0::2, :].reshape(-1))
+    np.testing.assert_array_equal(materialize([src], up.parts), src.transpose(0, 2, 1)[:, 1::2, :].reshape(-1))
+    dsrc = np.arange(x * f * e, dtype=np.float32).reshape(x, f, e)
+    np.testing.assert_array_equal(materialize([dsrc], down.parts), dsrc.transpose(0, 2, 1).reshape(-1))
