@@ -353,3 +353,26 @@ def test_errors():
     tj["added_tokens"].append({"id": "x", "content": "y"})
     with pytest.raises(TokenizerError, match="added_tokens"):
         meta(TokenizerFiles(tokenizer_json=tj), CFG)
+
+
+def _splits(regexes):
+    return {"type": "Sequence", "pretokenizers": [
+        *[{"type": "Split", "pattern": {"Regex": r}, "behavior": "Isolated", "invert": False} for r in regexes],
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+
+
+def _arch_regexes():
+    import arch_fixtures._common as C
+    import arch_fixtures.deepseek as D
+    return {"gpt-4o": [C.O200K_REGEX], "deepseek-llm": D.DEEPSEEK_LLM_SPLITS, "deepseek-v3": C.DEEPSEEK_V3_SPLITS}
+
+
+@pytest.mark.parametrize("want", ["gpt-4o", "deepseek-llm", "deepseek-v3"])
+def test_pre_tokenizer_gpt4o_and_deepseek(want):
+    """The Split rules of the real tokenizer.json files (as tests/arch_fixtures reproduces them)."""
+    tj = small_bpe()
+    tj["pre_tokenizer"] = _splits(_arch_regexes()[want])
+    assert T.detect_pre_tokenizer(tj) == want
+    tj["pre_tokenizer"]["pretokenizers"] = tj["pre_tokenizer"]["pretokenizers"][1:]  # one rule short
+    with pytest.raises(UnsupportedTokenizerError):
+        T.detect_pre_tokenizer(tj)

@@ -48,7 +48,7 @@ __all__ = ["FILES", "WEIGHT_PATTERN", "INDEX", "is_repo_id", "resolve_model", "s
 FILES = (
     "config.json", "generation_config.json", "README.md",
     "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "added_tokens.json", "special_tokens_map.json",
-    "merges.txt", "chat_template.json", "chat_template.jinja", "additional_chat_templates/*.jinja",
+    "tiktoken.model", "merges.txt", "chat_template.json", "chat_template.jinja", "additional_chat_templates/*.jinja",
     "model.safetensors.index.json",
     # quantization configs written beside config.json (wick.convert.quantized)
     "hf_quant_config.json", "quantize_config.json",

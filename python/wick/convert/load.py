@@ -82,6 +82,7 @@ def read_tokenizer_files(d: Path) -> TokenizerFiles:
     if tc is not None and not isinstance(tc, dict):
         raise TokenizerError("convert: tokenizer_config.json: must hold a JSON object", "tokenizer_config.json")
     tm = (d / "tokenizer.model").read_bytes() if (d / "tokenizer.model").is_file() else None
+    tt = (d / "tiktoken.model").read_bytes() if (d / "tiktoken.model").is_file() else None
     add = _read_json(d / "added_tokens.json", False, TokenizerError)
     stm = _read_json(d / "special_tokens_map.json", False, TokenizerError)
     ctj = _read_json(d / "chat_template.json", False, TokenizerError)
@@ -93,7 +94,8 @@ def read_tokenizer_files(d: Path) -> TokenizerFiles:
         tokenizer_json=tj, tokenizer_config=tc, tokenizer_model=tm, added_tokens_json=add,
         special_tokens_map=stm if isinstance(stm, dict) else None, merges_txt=_read_text(d / "merges.txt"),
         chat_template_jinja=_read_text(d / "chat_template.jinja"),
-        chat_template_json=ctj if isinstance(ctj, dict) else None, additional_chat_templates=extra)
+        chat_template_json=ctj if isinstance(ctj, dict) else None, additional_chat_templates=extra,
+        tiktoken_model=tt)
 
 
 def list_checkpoint(d: Path, list_tensors: Callable[[str], TensorListing] = read_safetensors_header

@@ -215,6 +215,7 @@ SCHEMA_VERSION = 3
 ALIGNMENT = 32
 QUANTIZATION_VERSION = 2  # GGML_QNT_VERSION
 LLAMA_FTYPE_MOSTLY_NVFP4 = 39  # general.file_type of a file holding passed-through NVFP4 blocks
+LLAMA_FTYPE_MOSTLY_MXFP4_MOE = 38  # ... and of one holding gpt-oss's MXFP4 experts
 
 
 @dataclass
@@ -507,6 +508,8 @@ def build_plan_from_parts(
     file_type = tgt.ftype
     if any(_passthrough(t) == "NVFP4" for t in mapped) and tgt.name in ("F32", "F16", "BF16"):
         file_type = LLAMA_FTYPE_MOSTLY_NVFP4  # the converter's prepare_metadata does this
+    elif any(_passthrough(t) == "MXFP4" for t in mapped) and tgt.name in ("F32", "F16", "BF16"):
+        file_type = LLAMA_FTYPE_MOSTLY_MXFP4_MOE
 
     imatrix = imatrix_info(opts)
     imatrix_names = opts.imatrix_names
@@ -521,7 +524,10 @@ def build_plan_from_parts(
     if opts.fp8_as_q8 and via_quantize:
         raise PlanError(f"convert: fp8_as_q8 writes Q8_0 tensors, which llama-quantize refuses to requantize to "
                         f"{tgt.name}; use it with F32, F16, BF16 or Q8_0")
-    passed = [t.name for t in mapped if _passthrough(t)]
+    # llama-quantize refuses to requantize the blocks the converter passed through; gpt-oss's MXFP4
+    # experts are made as --allow-requantize does (they are the model's original weights: see
+    # _requantized), NVFP4 blocks are refused
+    passed = [t.name for t in mapped if _passthrough(t) and _passthrough(t) != "MXFP4"]
     if passed and via_quantize:
         raise PlanError(
             f"convert: {passed[0]!r} (and {len(passed) - 1} more) is stored as {_passthrough(mapped[0])} blocks, "
@@ -549,9 +555,10 @@ def build_plan_from_parts(
         kvs = append_metadata(kvs, imatrix)
 
     if via_quantize:  # llama-quantize reads the converter's file: what it rounded stays rounded
-        mapped = [_through_intermediate(t, inter or "F32", strict=inter is not None) for t in mapped]
+        mapped = [t if _passthrough(t) else _through_intermediate(t, inter or "F32", strict=inter is not None)
+                  for t in mapped]
     # the type of each tensor in the converter's file: what llama-quantize starts from
-    current = {t.name: _intermediate_type(t, inter or "F32") for t in mapped}
+    current = {t.name: _passthrough(t) or _intermediate_type(t, inter or "F32") for t in mapped}
     imatrix_set = set(imatrix_names) if imatrix_names is not None else None
     by_name = {t.name: t for t in mapped}
     out: List[TensorPlan] = []
@@ -565,6 +572,13 @@ def build_plan_from_parts(
         for c in choices:
             t = by_name[c.name]
             reason = c.reason
+            if _passthrough(t) and c.type == _passthrough(t):
+                # llama-quantize copies a tensor already of the chosen type
+                out.append(_tensor_plan(t, c.type, f"{reason} (copied: already {c.type})", None, ggml_dims(t.ne)))
+                continue
+            if _passthrough(t):
+                t = _requantized(t)
+                reason = f"{reason} (requantized from {current[c.name]}, as llama-quantize --allow-requantize)"
             if imatrix_set is not None:
                 imat = c.name if (c.name in imatrix_set and c.type != "F32" and is_quantized(c.type)) else None
             else:
@@ -643,6 +657,19 @@ def _passthrough(t: MappedTensor) -> str:
         if s.decode is not None and s.decode.passthrough:
             return s.decode.passthrough
     return ""
+
+
+def _requantized(t: MappedTensor) -> MappedTensor:
+    """A passed-through tensor as llama-quantize --allow-requantize reads it: its blocks decoded
+    to float32 (ggml's dequantize_row_*, which the decoder's float output reproduces)."""
+    sources = []
+    for hf, s in t.sources:
+        if s.decode is not None and s.decode.passthrough:
+            spec = {k: v for k, v in s.decode.spec.items() if k != "output"}
+            label = s.decode.label.replace(" (passed through)", "")
+            s = dataclasses.replace(s, decode=dataclasses.replace(s.decode, spec=spec, label=label))
+        sources.append((hf, s))
+    return dataclasses.replace(t, sources=sources)
 
 
 def _passthrough_first(mapped: List[MappedTensor]) -> List[MappedTensor]:

@@ -38,6 +38,8 @@ Qwen ``-FP8``): ``weight_scale_inv``                    × block (``weight_block
 ``modelopt`` NVFP4, compressed-tensors ``nvfp4``        passed through: llama.cpp's ``_nvfp4_pack``
 ``nvfp4-pack-quantized``               (output NVFP4)   (GGUF NVFP4 blocks, lossless), with
                                                         ``.scale`` / ``.input_scale`` F32 tensors
+``quant_method: mxfp4`` (gpt-oss:      ``mxfp4``        passed through: gpt-oss's ``repack_mxfp4``
+``*_blocks`` + ``*_scales`` experts)   (output MXFP4)   (GGUF MXFP4 blocks, lossless)
 =====================================  ===============  ==========================================
 
 llama.cpp's converter computes every dequantized weight in float32 (the
@@ -54,11 +56,20 @@ reciprocals), and ``general.file_type`` becomes MOSTLY_NVFP4 for the F32,
 F16 and BF16 targets. llama-quantize refuses to requantize such blocks, so
 the block-quantized targets (Q4_K_M, ...) are refused too (PlanError).
 
+gpt-oss's MXFP4 experts pass through the same way: each ``X_blocks`` (uint8
+``[..., rows, cols/32, 16]``) with its ``X_scales`` (E8M0 ``[..., rows,
+cols/32]``) becomes one logical tensor named ``X_blocks`` of shape ``[...,
+rows, cols]`` (the gpt-oss adapter maps and splits it), written as GGUF
+MXFP4 blocks first, and ``general.file_type`` becomes MOSTLY_MXFP4_MOE for
+the F32, F16 and BF16 targets. For the block-quantized targets Wick makes
+what ``llama-quantize --allow-requantize`` makes of the converter's file:
+the blocks are decoded exactly as ggml's ``dequantize_row_mxfp4`` and
+quantized to the mixture's type (see docs/convert.md, "gpt-oss").
+
 Not read (:class:`~wick.convert.errors.UnsupportedQuantizationError`, raised
 before anything else is planned, naming the method and listing these):
-MXFP4 (compressed-tensors ``mxfp4-pack-quantized``, which llama.cpp's
-converter only reads for Kimi/DeepSeek-V4 experts, and gpt-oss, an
-architecture Wick does not convert; Wick's decoder has both re-layouts),
+compressed-tensors ``mxfp4-pack-quantized`` (which llama.cpp's converter
+only reads for Kimi/DeepSeek-V4 experts; Wick's decoder has the re-layout),
 ModelOpt W4A16_NVFP4 and mixed NVFP4/FP8 checkpoints, AWQ's legacy GEMM
 packing, EXL2, HQQ, BitNet, and anything else.
 
@@ -96,6 +107,7 @@ SUPPORTED = {
     "modelopt": "FP8 (weight_scale) and NVFP4 (passed through)",
     "gptq": "2-, 4- and 8-bit, g_idx, checkpoint_format gptq or gptq_v2",
     "bitsandbytes": "4-bit NF4/FP4 with or without double quantization, 8-bit LLM.int8",
+    "mxfp4": "gpt-oss MXFP4 experts (_blocks with _scales, passed through)",
 }
 
 #: names of tensors every method drops: activation and KV-cache scales
@@ -229,7 +241,7 @@ def read_quantization_config(config: Mapping[str, Any], model_dir: Optional[str 
             return QuantConfig("bitsandbytes", src, "8bit")
         raise ConfigError(f"convert: {src}: bitsandbytes quantization_config sets neither load_in_4bit nor load_in_8bit", src)
     if method == "mxfp4":
-        raise _unsupported("quant_method 'mxfp4' (gpt-oss)", "mxfp4", src)
+        return QuantConfig("mxfp4", src, "gpt-oss")
     raise _unsupported(f"quantization method {method!r}", method if isinstance(method, str) else None, src)
 
 
@@ -338,6 +350,26 @@ def group_tensors(qc: Optional[QuantConfig], tensors: Listing,
 
     if qc.format in ("NVFP4", "nvfp4-pack-quantized"):
         _group_nvfp4(qc, tensors, read_tensor, put, used)
+    elif qc.method == "mxfp4":
+        for bname in sorted(tensors):
+            if not bname.endswith("_blocks"):
+                continue
+            sname = bname[: -len("_blocks")] + "_scales"
+            _need(tensors, sname, bname)
+            bdt, bsh = tensors[bname][1], tensors[bname][2]
+            sdt, ssh = tensors[sname][1], tensors[sname][2]
+            if bdt != "U8" or len(bsh) < 3 or bsh[-1] != 16:
+                raise _bad(tensors, bname, f"is {bdt} {list(bsh)}; gpt-oss MXFP4 blocks are U8 [..., rows, cols/32, 16]")
+            if sdt not in ("U8", "F8_E8M0") or tuple(ssh) != tuple(bsh[:-1]):
+                raise _bad(tensors, sname, f"is {sdt} {list(ssh)}; the scales of {bname!r} {list(bsh)} are U8 "
+                                           f"{list(bsh[:-1])}")
+            spec = {"method": "mxfp4", "aux": {"scale": _ref(tensors, sname)}, "params": {"layout": "gpt-oss"},
+                    "output": "MXFP4"}
+            put(bname, bname, [*bsh[:-2], bsh[-2] * 32], "F32", spec, "mxfp4 (passed through)", [sname])
+        for n in tensors:
+            if n.endswith("_scales") and n not in used:
+                raise _bad(tensors, n, f"is an MXFP4 scale of {n[: -len('_scales')] + '_blocks'!r}, which is not in "
+                                       f"the checkpoint")
     elif qc.method in ("fp8", "compressed-tensors", "modelopt") and qc.format != "pack-quantized":
         suffix = "_scale_inv" if qc.method == "fp8" else "_scale"
         block = qc.params.get("block")
@@ -371,6 +403,9 @@ def group_tensors(qc: Optional[QuantConfig], tensors: Listing,
             params = {"block": list(block)} if block else {}
             spec = {"method": "scaled", "aux": {"scale": _ref(tensors, sname)}, "params": params}
             put(wname, wname, wsh, "F32", spec, f"{what} {how}", [sname], fp8)
+        for n in sorted(tensors):  # a float8 weight whose scale is missing cannot be read at all
+            if tensors[n][1].startswith("F8_") and out[n][3] is None and n not in used:
+                _need(tensors, n + suffix, n)
     elif qc.method == "compressed-tensors":  # pack-quantized
         bits, gs = qc.params["bits"], qc.params["group_size"]
         for pname in sorted(tensors):
@@ -629,8 +664,8 @@ def describe(decode: Optional[Mapping[str, Any]], dtype: str) -> str:
         return f"bnb {p.get('quant_type')} b{p.get('blocksize')}{' dq' if 'nested_absmax' in aux else ''}"
     if m == "bnb_int8":
         return "bnb int8"
-    if m == "nvfp4":
-        return "nvfp4 (passed through)" if decode.get("output") else "nvfp4"
+    if m in ("nvfp4", "mxfp4"):
+        return f"{m} (passed through)" if decode.get("output") else str(m)
     return str(m)
 
 

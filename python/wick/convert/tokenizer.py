@@ -42,6 +42,23 @@ exist wins, as in the converter):
     ``["a", "b"]`` pairs, joined by one space with literal spaces inside a part
     written as U+0120), else ``merges.txt``. Model ``"gpt2"``.
 
+``tiktoken``
+    Kimi K2's vocabulary, which the converter reaches only through the model's
+    remote code (tokenization_kimi.py's ``TikTokenTokenizer``); Wick reads the
+    plain file instead. ``tiktoken.model`` holds one ``<base64 bytes> <rank>``
+    line per token, ranks 0 … n-1: token ``rank`` is its bytes in GPT-2's
+    byte-to-unicode alphabet (NORMAL); the 256 ids after the ranks are the
+    reserved special tokens (CONTROL), named by tokenizer_config.json
+    ``added_tokens_decoder``, else ``<|reserved_token_{id}|>``; ids up to
+    config ``vocab_size`` without a token become ``[PAD{id}]`` (UNUSED).
+    Merges are recovered from the ranks as the converter does (a token whose
+    byte-pair encoding with the lower ranks ends in exactly two parts is the
+    merge of those parts), in file order. Model ``"gpt2"``, pre ``"kimi-k2"``.
+    Only for a tokenizer_config.json naming ``TikTokenTokenizer``; any other
+    tokenizer that needs the model's code — or a tiktoken.model that is not
+    in the plain form — is refused (:class:`UnsupportedTokenizerError` /
+    :class:`TokenizerError`, naming the class or the line).
+
 Special tokens follow ``SpecialVocab``: ids of bos/eos/unk/sep/pad/mask from
 tokenizer_config.json ``*_token`` looked up in tokenizer.json ``added_tokens``,
 then config.json ``*_token_id`` (integers only; lists such as Llama 3.1's
@@ -61,20 +78,7 @@ Without a tokenizer library Wick instead recognises the *structure* of
 tokenizer.json — which is what llama.cpp actually re-implements for each name
 (its regexes):
 
-==========================================================  =============  ===========================
-pre_tokenizer (Sequence of …), post-processor               written pre    aliases (by vocabulary)
-==========================================================  =============  ===========================
-Split(Llama-3 regex, ``\\p{N}{1,3}`` digits, Isolated) +     ``llama-bpe``
-ByteLevel(no regex); the post-processor prepends a BOS
-the same without a prepended BOS                            ``smaug-bpe``  ``dbrx`` (cl100k), ``glm4``
-Split(Qwen2 regex: same but single ``\\p{N}``) + ByteLevel    ``qwen2``
-Split(Tekken regex, Isolated) + ByteLevel (Mistral-Nemo)    ``tekken``
-Split(o200k regex, Isolated) + ByteLevel                    ``gpt-4o``     ``llama4``
-Digits(individual) + ByteLevel(use_regex)                   ``smollm``     ``refact``, ``starcoder``,
-                                                                           ``command-r``
-ByteLevel(use_regex) alone (GPT-2 style)                    ``gpt-2``      ``exaone4``, ``olmo``
-==========================================================  =============  ===========================
-
+==========================================================  =============  ====================
 ByteLevel must have ``add_prefix_space: false``. Which of ``llama-bpe`` and
 ``smaug-bpe`` the converter names Llama 3's vocabulary depends only on whether
 the post-processor prepends a token (the probe is encoded with special tokens),
@@ -117,6 +121,7 @@ NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 TOKENIZER_MODEL = "tokenizer.model"
+TIKTOKEN_MODEL = "tiktoken.model"
 
 
 @dataclass
@@ -125,7 +130,7 @@ class TokenizerFiles:
 
     Every field is optional; ``None`` means the file does not exist.
     ``tokenizer_model`` is the raw bytes of tokenizer.model (SentencePiece
-    protobuf). ``additional_chat_templates`` maps a template name (file stem)
+    protobuf), ``tiktoken_model`` those of tiktoken.model. ``additional_chat_templates`` maps a template name (file stem)
     to its text, in file-name order.
     """
 
@@ -138,6 +143,7 @@ class TokenizerFiles:
     chat_template_jinja: Optional[str] = None
     chat_template_json: Optional[Dict[str, Any]] = None
     additional_chat_templates: Optional[Dict[str, str]] = None
+    tiktoken_model: Optional[bytes] = None
 
 
 @dataclass
@@ -151,6 +157,7 @@ class Vocab:
     scores: Optional[List[float]] = None
     reader: str = ""
     bos_id: Optional[int] = None  # filled from the special-token KVs for display
+    merges: Optional[List[str]] = None  # merges the reader derived itself (tiktoken), else None
 
 
 class OrderedKVs:
@@ -233,6 +240,34 @@ O200K_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}
 TEKKEN_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?"
                 r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*"
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+O200K_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+               r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+               r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+# DeepSeek LLM (and V2): six Split rules (newlines, Latin-script letters, ASCII/full-width
+# punctuation, trailing spaces, CJK, digits); DeepSeek-V3/R1: three
+DEEPSEEK_LLM_SPLITS = (
+    "[\r\n]",
+    "\\s?[A-Za-z\xb5\xc0-\xd6\xd8-\xf6\xf8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af\u0370-\u0373\u0376"
+    "\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481\u048a-\u052f"
+    "\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77"
+    "\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d"
+    "\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4"
+    "\u1ff6-\u1ffc\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139"
+    "\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2\u2cf3\ua640-\ua66d"
+    "\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17\uff21-\uff3a"
+    "\uff41-\uff5a\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb\U00010c80-\U00010cb2"
+    "\U00010cc0-\U00010cf2\U000118a0-\U000118df\U0001e900-\U0001e943]+",
+    "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+",
+    "\\s+$",
+    "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+",
+    "\\p{N}+",
+)
+DEEPSEEK_V3_SPLITS = (
+    r"\p{N}{1,3}",
+    "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+    r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
+    r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+)
 
 
 def pre_tokenizer_signature(tj: Dict[str, Any]) -> Tuple[Tuple[Any, ...], ...]:
@@ -285,6 +320,10 @@ _PRE_RULES = (
              aliases=("dbrx", "glm4")),
     _PreRule("smollm", (("Digits", True), ("ByteLevel", False, True)), aliases=("refact", "starcoder", "command-r")),
     _PreRule("gpt-2", (("ByteLevel", False, True),), aliases=("exaone4", "olmo")),
+    _PreRule("deepseek-llm", tuple(("Split", "regex", r, "Isolated", False) for r in DEEPSEEK_LLM_SPLITS)
+             + (_BYTE_LEVEL,)),
+    _PreRule("deepseek-v3", tuple(("Split", "regex", r, "Isolated", False) for r in DEEPSEEK_V3_SPLITS)
+             + (_BYTE_LEVEL,)),
 )
 
 
@@ -665,6 +704,130 @@ def _merges(files: TokenizerFiles) -> List[str]:
     return []
 
 
+# ------------------------------------------------------------- tiktoken
+#: reserved special-token ids after the ranks (tokenization_kimi.py's num_reserved_special_tokens)
+TIKTOKEN_RESERVED = 256
+#: tokenizer classes whose tiktoken.model Wick reads directly, and the pre-tokenizer llama.cpp names for each
+TIKTOKEN_CLASSES = {"TikTokenTokenizer": "kimi-k2"}
+
+
+def gpt2_byte_chars() -> List[str]:
+    """GPT-2's byte-to-unicode alphabet (``bytes_to_unicode``): the character standing for each byte."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    out: List[str] = [""] * 256
+    extra = 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + extra)
+            extra += 1
+    return out
+
+
+def remote_tokenizer_class(files: TokenizerFiles) -> Optional[str]:
+    """The tokenizer class tokenizer_config.json's ``auto_map`` loads from the model's own code, or None."""
+    tc = files.tokenizer_config or {}
+    am = tc.get("auto_map")
+    entry = am.get("AutoTokenizer") if isinstance(am, dict) else None
+    if isinstance(entry, list):
+        entry = next((e for e in entry if isinstance(e, str)), None)
+    return entry if isinstance(entry, str) else None
+
+
+def parse_tiktoken(data: bytes) -> List[bytes]:
+    """The tokens of a plain tiktoken file, by rank (ranks must be 0 … n-1, each once)."""
+    import base64
+    import binascii
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TokenizerError(f"convert: {TIKTOKEN_MODEL}: expected bytes", TIKTOKEN_MODEL)
+    by_rank: Dict[int, bytes] = {}
+    for no, line in enumerate(bytes(data).splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            tok, rank = base64.b64decode(parts[0], validate=True), int(parts[1])
+        except (ValueError, binascii.Error):
+            raise TokenizerError(f"convert: {TIKTOKEN_MODEL}: line {no} is not '<base64 token> <rank>' "
+                                 f"(a plain tiktoken file)", TIKTOKEN_MODEL) from None
+        if rank in by_rank or rank < 0:
+            raise TokenizerError(f"convert: {TIKTOKEN_MODEL}: line {no}: rank {rank} is negative or repeated",
+                                 TIKTOKEN_MODEL)
+        by_rank[rank] = tok
+    if not by_rank:
+        raise TokenizerError(f"convert: {TIKTOKEN_MODEL}: no tokens", TIKTOKEN_MODEL)
+    if sorted(by_rank) != list(range(len(by_rank))):
+        raise TokenizerError(f"convert: {TIKTOKEN_MODEL}: ranks are not 0 … {len(by_rank) - 1} without gaps",
+                             TIKTOKEN_MODEL)
+    if len(set(by_rank.values())) != len(by_rank):
+        raise TokenizerError(f"convert: {TIKTOKEN_MODEL}: a token appears twice", TIKTOKEN_MODEL)
+    return [by_rank[r] for r in range(len(by_rank))]
+
+
+def _bpe_parts(ranks: Dict[bytes, int], token: bytes, max_rank: int) -> List[bytes]:
+    """Byte-pair encoding of ``token`` with the merges of rank below ``max_rank`` (lowest rank first,
+    leftmost on ties), as the converter's ``QwenModel.bpe`` computes it."""
+    parts = [token[i:i + 1] for i in range(len(token))]
+    while len(parts) > 1:
+        best, at = None, -1
+        for i in range(len(parts) - 1):
+            r = ranks.get(parts[i] + parts[i + 1])
+            if r is not None and (best is None or r < best):
+                best, at = r, i
+        if best is None or best >= max_rank:
+            break
+        parts[at:at + 2] = [parts[at] + parts[at + 1]]
+    return parts
+
+
+def _vocab_tiktoken(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
+    tc = files.tokenizer_config or {}
+    cls = tc.get("tokenizer_class")
+    remote = remote_tokenizer_class(files)
+    name = cls if isinstance(cls, str) else (remote.rsplit(".", 1)[-1] if remote else None)
+    if name not in TIKTOKEN_CLASSES:
+        raise UnsupportedTokenizerError(
+            f"convert: {TOKENIZER_CONFIG}: {TIKTOKEN_MODEL} with tokenizer class {name!r}: the tokenizer is only "
+            f"reachable through the model's own code{f' ({remote})' if remote else ''}, which Wick does not run; "
+            f"Wick reads {TIKTOKEN_MODEL} directly as {', '.join(TIKTOKEN_CLASSES)} lays it out (Kimi K2)")
+    base = parse_tiktoken(files.tiktoken_model)
+    ranks = {t: r for r, t in enumerate(base)}
+    chars = gpt2_byte_chars()
+
+    def text(t: bytes) -> str:
+        return "".join(chars[b] for b in t)
+
+    names = {tid: d["content"] for tid, d in _added_tokens_decoder(files).items()}
+    n_base = len(base)
+    specials = {names.get(i, f"<|reserved_token_{i}|>"): i for i in range(n_base, n_base + TIKTOKEN_RESERVED)}
+    merged = {text(t): r for r, t in enumerate(base)}
+    merged.update(specials)
+    reverse = {i: t for t, i in merged.items()}
+    special_ids = set(specials.values())
+    n = vocab_size if vocab_size is not None else n_base + TIKTOKEN_RESERVED
+    tokens: List[str] = []
+    types: List[int] = []
+    for i in range(n):
+        if i not in reverse:
+            tokens.append(f"[PAD{i}]")
+            types.append(UNUSED)
+        else:
+            tokens.append(reverse[i])
+            types.append(CONTROL if i in special_ids else NORMAL)
+    merges = []
+    for r, t in enumerate(base):
+        if len(t) == 1:
+            continue
+        parts = _bpe_parts(ranks, t, r)
+        if len(parts) == 2:
+            merges.append(f"{text(parts[0])} {text(parts[1])}")
+    return Vocab("gpt2", TIKTOKEN_CLASSES[name], tokens, types, None, reader="tiktoken", merges=merges)
+
+
 # --------------------------------------------------------- special vocab
 _ID_KEYS = {
     "bos": "tokenizer.ggml.bos_token_id",
@@ -923,8 +1086,18 @@ def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Option
                     raise UnsupportedTokenizerError(
                         f"convert: {TOKENIZER_JSON}: tokenizer model type {kind!r} is not supported (expected a BPE model)")
                 return _vocab_gpt2(files, vocab_size, pre_override, pre_names)
+        elif r == "tiktoken":
+            tried.append(f"{TIKTOKEN_MODEL} (Kimi's tiktoken vocabulary)")
+            if files.tiktoken_model is not None:
+                return _vocab_tiktoken(files, vocab_size)
         else:
             raise ValueError(f"unknown tokenizer reader {r!r}")
+    remote = remote_tokenizer_class(files)
+    if remote is not None:
+        raise UnsupportedTokenizerError(
+            f"convert: {TOKENIZER_CONFIG}: the tokenizer is only reachable through the model's own code "
+            f"(auto_map AutoTokenizer {remote!r}), which Wick does not run, and there is no file Wick can read "
+            f"instead (looked for: {', '.join(tried)})")
     from .errors import ModelFileNotFoundError
     raise ModelFileNotFoundError(f"convert: no usable tokenizer found; looked for: {', '.join(tried)}")
 
@@ -963,7 +1136,10 @@ def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Di
     if vocab.scores is not None:
         kvs.add(V.array("tokenizer.ggml.scores", V.ValueType.FLOAT32, vocab.scores))
     kvs.add(V.array("tokenizer.ggml.token_type", V.ValueType.INT32, vocab.types))
-    if vocab.model == "gpt2":
+    if vocab.merges is not None:  # the reader's own merges (add_token_merges), SpecialVocab without merges
+        sv = special_vocab(files, config, load_merges=False)
+        sv.merges = list(vocab.merges)
+    elif vocab.model == "gpt2":
         sv = special_vocab(files, config, load_merges=True)
         if not sv.merges:
             raise TokenizerError(f"convert: {TOKENIZER_JSON}: a BPE tokenizer needs merges (model.merges or merges.txt); "
