@@ -45,13 +45,20 @@ $(VENV)/.installed: pyproject.toml setup.py build_native.py
 setup: $(VENV)/.installed
 
 # llama-cpp-python (compiles llama.cpp) for the tests that run llama.cpp itself.
+# It is built for a portable x86-64 (AVX2, no -march=native): a native build
+# on a virtual machine whose CPU reports AMX but whose hypervisor does not let
+# it run dies with SIGILL in ggml's AMX matrix multiply (tilezero) as soon as a
+# model generates. Quantization is unaffected either way (ggml-base, which
+# holds the quantizers, is built without -march flags). Set LLAMA_CMAKE_ARGS
+# to override.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 # The build takes about 9 minutes on 2 cores (seconds when pip has a wheel
 # cached): its output goes to a log, and every 30 s the build step it has
 # reached (cmake/ninja's [n/N] or [ n%]) is shown.
 LLAMA_LOG := $(VENV)/llama-cpp-python-build.log
 $(VENV)/.llama: | $(VENV)/.installed
 	@echo "installing $(LLAMA_CPP_PYTHON): compiles llama.cpp, about 9 minutes on 2 cores (log: $(LLAMA_LOG))"
-	@$(PY) -m pip install -v "$(LLAMA_CPP_PYTHON)" > $(LLAMA_LOG) 2>&1 & pid=$$!; start=$$(date +%s); n=0; \
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -v "$(LLAMA_CPP_PYTHON)" > $(LLAMA_LOG) 2>&1 & pid=$$!; start=$$(date +%s); n=0; \
 	while kill -0 $$pid 2>/dev/null; do \
 		sleep 5; n=$$((n + 1)); kill -0 $$pid 2>/dev/null || break; [ $$((n % 6)) -eq 0 ] || continue; \
 		step=$$(grep -Eo '^ *\[ *[0-9]+(/[0-9]+|%)\]' $(LLAMA_LOG) | tail -n 1 | tr -d ' '); \
