@@ -289,6 +289,10 @@ class Gemma4Adapter(Gemma3Adapter):
             _need(config, key)
         if not isinstance(config["layer_types"], list):
             raise ConfigError(f"convert: {CONFIG}: 'layer_types' must be a list, got {config['layer_types']!r}", CONFIG)
+        n = config.get("num_hidden_layers")
+        if isinstance(n, int) and len(config["layer_types"]) != n:
+            raise ConfigError(f"convert: {CONFIG}: 'layer_types' has {len(config['layer_types'])} entries for "
+                              f"num_hidden_layers={n}", CONFIG)
         return dict(config)
 
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
@@ -342,9 +346,6 @@ class Gemma4Adapter(Gemma3Adapter):
         _put(kv, V.u32(f"{a}.embedding_length_per_layer_input",
                        _int("hidden_size_per_layer_input", config.get("hidden_size_per_layer_input") or 0)))
         swa = self._swa(config)
-        if len(swa) != hp.n_layer:
-            raise ConfigError(f"convert: {CONFIG}: 'layer_types' has {len(swa)} entries for "
-                              f"num_hidden_layers={hp.n_layer}", CONFIG)
         _put(kv, V.array(f"{a}.attention.sliding_window_pattern", V.ValueType.BOOL, swa))
         hd_full, hd_swa = self._head_dim_full(config), hp.head_dim
         _put(kv, V.u32(f"{a}.attention.key_length", hd_full))
