@@ -159,7 +159,7 @@ def main() -> int:
                     help="a Python with torch and bitsandbytes for the reference timing (default: this one)")
     args = ap.parse_args()
 
-    if not (args.model / "model.safetensors").exists():
+    if not (args.no_gguf and args.no_bnb) and not (args.model / "model.safetensors").exists():
         print(f"writing the synthetic model to {args.model} (once) ...", flush=True)
         subprocess.run([sys.executable, str(HERE / "make_synthetic_1b.py"), str(args.model)], check=True)
     wick = [sys.executable, "-m", "wick.cli"]
@@ -173,8 +173,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     f16 = args.out / "synth-F16.gguf"
     rows = []
-    print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
-          f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
+    if not (args.no_gguf and args.no_bnb):
+        print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
+              f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
     step1 = None
     if not args.no_gguf:
         step1 = measured(wick + ["convert", str(args.model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
