@@ -2,7 +2,7 @@
 departs from the fixture the way real checkpoints do: keys left to transformers' config defaults, a
 ``rope_scaling`` transformers refuses (the converter then reads the raw file), other sliding-window
 spellings, fused ERNIE projections, a Mistral Small 3.x text model, Gemma configs leaning on
-transformers' defaults (the real Gemma 3 4B's text_config) and Gemma 4 per-layer embeddings.
+transformers' defaults (the real Gemma 3 4B's text_config), Gemma 4 per-layer embeddings and experts.
 
 tests/golden/gen_dense_variants.py records what the pinned convert_hf_to_gguf.py writes for each
 (``--outtype f32``); tests/test_convert_dense.py::test_variant_matches_the_converter converts each with
@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional
 
 import arch_fixtures as AF
 from arch_fixtures._common import Fixture, T, norm
-from arch_fixtures.gemma import gemma_layer
+from arch_fixtures.gemma import gemma4_layers, gemma4_text_config, gemma_layer
 
 
 class Variant(NamedTuple):
@@ -105,24 +105,47 @@ def _gemma3_4b_tensors(ts: list) -> list:
     return out
 
 
+_GEMMA4_PL_TYPES = ["sliding_attention", "full_attention", "sliding_attention"]
+
+
 def _gemma4_per_layer(c: dict) -> None:
-    # Gemma 4 E2B/E4B-style: per-layer embeddings, the last layer shares KV, double-wide MLP there
-    c.update(hidden_size_per_layer_input=16, num_kv_shared_layers=1, use_double_wide_mlp=True)
+    # Gemma 4 E2B/E4B-style: per-layer embeddings; the last layer (sliding) shares its KV and has the double-wide
+    # MLP (llama.cpp gives a shared layer the KV of the last unshared full layer, or the sliding one before it)
+    c.update(hidden_size_per_layer_input=16, num_kv_shared_layers=1, use_double_wide_mlp=True,
+             layer_types=list(_GEMMA4_PL_TYPES))
 
 
 def _gemma4_per_layer_tensors(ts: list) -> list:
+    V = next(t.shape[0] for t in ts if t.name == "model.embed_tokens.weight")
+    cfg = gemma4_text_config(V)
+    cfg["layer_types"] = list(_GEMMA4_PL_TYPES)
     out = []
-    for t in ts:
+    for t in gemma4_layers("model.", cfg):
         if t.name.startswith("model.layers.2.mlp."):
             t = T(t.name, *(s * 2 if s == 512 else s for s in t.shape))
         out.append(t)
-    V = next(t.shape[0] for t in ts if t.name == "model.embed_tokens.weight")
     out += [T("model.embed_tokens_per_layer.weight", V, 3 * 16), T("model.per_layer_model_projection.weight", 3 * 16, 256),
             norm("model.per_layer_projection_norm.weight", 16)]
     for i in range(3):
         p = f"model.layers.{i}."
         out += [T(p + "per_layer_input_gate.weight", 16, 256), T(p + "per_layer_projection.weight", 256, 16),
                 norm(p + "post_per_layer_input_norm.weight", 256)]
+    return out
+
+
+def _gemma4_moe(c: dict) -> None:
+    # Gemma 4 26B-A4B-style: experts beside the dense MLP in every layer
+    c.update(enable_moe_block=True, num_experts=4, top_k_experts=2, moe_intermediate_size=128)
+
+
+def _gemma4_moe_tensors(ts: list) -> list:
+    out = list(ts)
+    for i in range(3):
+        p = f"model.layers.{i}."
+        out += [T(p + "experts.gate_up_proj", 4, 256, 256), T(p + "experts.down_proj", 4, 256, 128),
+                T(p + "router.proj.weight", 4, 256), norm(p + "router.scale", 256), norm(p + "router.per_expert_scale", 4),
+                norm(p + "pre_feedforward_layernorm_2.weight", 256), norm(p + "post_feedforward_layernorm_1.weight", 256),
+                norm(p + "post_feedforward_layernorm_2.weight", 256)]
     return out
 
 
@@ -167,8 +190,10 @@ VARIANTS: List[Variant] = [
             "final_logit_softcapping 30", config=lambda c: c.update(sliding_window_pattern=1, final_logit_softcapping=30.0)),
     Variant("gemma3_bidirectional", "gemma3_text", "use_bidirectional_attention: Gemma3TextConfig halves the window",
             config=lambda c: c.update(use_bidirectional_attention=True)),
-    Variant("gemma4_per_layer", "gemma4_text", "per-layer embeddings (hidden_size_per_layer_input 16), one KV-shared "
-            "layer, double-wide MLP on it", config=_gemma4_per_layer, tensors=_gemma4_per_layer_tensors),
+    Variant("gemma4_per_layer", "gemma4_text", "per-layer embeddings (hidden_size_per_layer_input 16), sliding/full/sliding, "
+            "the last layer KV-shared with a double-wide MLP", config=_gemma4_per_layer, tensors=_gemma4_per_layer_tensors),
+    Variant("gemma4_moe", "gemma4_text", "enable_moe_block: 4 experts (fused gate_up, stored without .weight), "
+            "router with its scales, the extra norms", config=_gemma4_moe, tensors=_gemma4_moe_tensors),
     Variant("mistral3_small", "mistral3_vlm", "text model_type mistral (Mistral Small 3.x): MistralConfig's "
             "defaults, no YaRN keys", config=_mistral_small),
 ]

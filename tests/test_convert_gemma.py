@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dense_variants import _gemma4_moe_tensors
 from test_convert_dense import keys, order, plan
 
 from wick.convert.errors import (
@@ -15,7 +16,6 @@ from wick.convert.errors import (
     MissingTensorError,
     ModelFileNotFoundError,
     TensorShapeError,
-    UnsupportedArchitectureError,
 )
 from wick.convert.tokenizer import CONTROL, USER_DEFINED
 from wick.convert.view import apply_ops
@@ -201,8 +201,8 @@ def test_gemma4_bad_input():
         plan("gemma4_text", edit=lambda c: c["rope_parameters"]["full_attention"].pop("partial_rotary_factor"))
     with pytest.raises(ConfigError, match="layer_types' has 2 entries"):
         plan("gemma4_text", edit=lambda c: c["layer_types"].pop())
-    with pytest.raises(UnsupportedArchitectureError, match="mixture-of-experts"):
-        plan("gemma4_text", edit=lambda c: c.update(enable_moe_block=True, num_experts=8))
+    with pytest.raises(ConfigError, match="config.json: missing required key 'moe_intermediate_size'"):
+        plan("gemma4_text", edit=lambda c: c.update(enable_moe_block=True, num_experts=8, top_k_experts=2))
     with pytest.raises(MissingTensorError, match=r"v_proj.*blk\.1\.attn_v"):   # a sliding layer needs its v_proj
         plan("gemma4_text", tensors_edit=lambda ts: ts.pop("model.layers.1.self_attn.v_proj.weight"))
     with pytest.raises(MissingTensorError, match=r"v_proj.*blk\.2\.attn_v"):   # so does a full one without k_eq_v
@@ -213,3 +213,37 @@ def test_gemma4_bad_input():
 
     with pytest.raises(TensorShapeError, match=r"k_proj.*expected \[128, 256\].*layer 2: full attention"):
         plan("gemma4_text", tensors_edit=narrow)
+
+
+def test_gemma4_experts():
+    """Gemma 4 26B-A4B-style experts beside the dense MLP (tests/dense_variants.py's gemma4_moe, which
+    test_variant_matches_the_converter compares with the converter's file)."""
+    def moe(c):
+        c.update(enable_moe_block=True, num_experts=4, top_k_experts=2, moe_intermediate_size=128)
+
+    def tensors(ts):
+        for t in _gemma4_moe_tensors([]):
+            ts[t.name] = ("model.safetensors", t.dtype, t.shape)
+
+    p = plan("gemma4_text", target="Q4_K_M", edit=moe, tensors_edit=tensors)
+    k = keys(p, "gemma4")
+    assert (k["expert_count"], k["expert_used_count"], k["expert_feed_forward_length"]) == (4, 2, 128)
+    assert p.tensor("blk.0.ffn_gate_up_exps.weight").shape == [256, 256, 4]
+    assert p.tensor("blk.0.ffn_down_exps.weight").shape == [128, 256, 4]
+    for name in ("blk.0.ffn_gate_inp.scale", "blk.0.ffn_down_exps.scale", "blk.0.ffn_gate_inp.weight"):
+        assert p.tensor(name).type == "F32"
+    assert p.tensor("blk.1.ffn_down_exps.scale").sources[0].tensor == "model.layers.1.router.per_expert_scale"
+
+    def no_down(ts):
+        tensors(ts)
+        del ts["model.layers.2.experts.down_proj"]
+
+    with pytest.raises(MissingTensorError, match=r"experts.down_proj.*blk\.2\.ffn_down_exps.*router"):
+        plan("gemma4_text", edit=moe, tensors_edit=no_down)
+
+    def wrong(ts):
+        tensors(ts)
+        ts["model.layers.0.experts.gate_up_proj"] = ("model.safetensors", "BF16", (4, 128, 256))
+
+    with pytest.raises(TensorShapeError, match=r"gate_up_proj.*expected \[4, 256, 256\]"):
+        plan("gemma4_text", edit=moe, tensors_edit=wrong)

@@ -56,8 +56,16 @@ llama.cpp's map. transformers 4.57.6 does not know ``gemma4``, so the converter
 reads config.json as it is (no defaults), as here. The tokenizer is
 tokenizer.json read as Gemma 4 does (model ``gemma4``, merges, no ``pre``; see
 :mod:`wick.convert.tokenizer`), then ``add_space_prefix`` false and
-``add_bos_token`` true. Refused: mixture-of-experts checkpoints
-(``enable_moe_block``), which this adapter has no golden for.
+``add_bos_token`` true.
+
+Gemma 4 mixture-of-experts checkpoints (``enable_moe_block``, e.g. 26B-A4B;
+``num_experts``, ``top_k_experts`` and ``moe_intermediate_size`` required)
+keep the dense MLP beside the experts: ``experts.gate_up_proj`` /
+``experts.down_proj`` (stored without ``.weight``) → ``ffn_gate_up_exps`` /
+``ffn_down_exps``, ``router.proj`` → ``ffn_gate_inp``, ``router.scale`` →
+``ffn_gate_inp.scale``, ``router.per_expert_scale`` → ``ffn_down_exps.scale``
+(both F32), the extra norms by llama.cpp's map; ``expert_count``,
+``expert_used_count`` and ``expert_feed_forward_length`` are written.
 """
 
 from __future__ import annotations
@@ -67,7 +75,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
+from ..errors import ConfigError, MissingTensorError, TensorShapeError
 from ..lazy import LazyTensor
 from ..tokenizer import parse_sentencepiece
 from . import register
@@ -268,10 +276,11 @@ class Gemma4Adapter(Gemma3Adapter):
     name = "gemma4"
     hf_architectures = ("Gemma4ForCausalLM", "Gemma4ForConditionalGeneration")
     gguf_arch = "gemma4"
-    notes = {"Gemma4ForCausalLM": "Gemma 4 (dense); sliding/full layers with their own head sizes and KV heads, "
-                                  "proportional RoPE factors, layer output scale, per-layer embeddings",
-             "Gemma4ForConditionalGeneration": "text model only; the vision/audio towers are left out; "
-                                               "mixture-of-experts checkpoints refused"}
+    notes = {"Gemma4ForCausalLM": "Gemma 4 (dense, or experts beside the MLP); sliding/full layers with their own "
+                                  "head sizes and KV heads, proportional RoPE factors, layer output scale, per-layer "
+                                  "embeddings",
+             "Gemma4ForConditionalGeneration": "text model only (dense or mixture of experts); the vision/audio "
+                                               "towers are left out"}
     norm_shift = 0.0
     vocab_readers = ("gemma4",)
 
@@ -281,10 +290,9 @@ class Gemma4Adapter(Gemma3Adapter):
 
     def normalize_config(self, config: Dict[str, Any]) -> Dict[str, Any]:
         # transformers 4.57.6 does not know gemma4: the converter reads config.json as it is
-        if config.get("enable_moe_block") or config.get("num_experts"):
-            raise UnsupportedArchitectureError(
-                f"convert: {CONFIG}: Gemma 4 mixture-of-experts checkpoints (enable_moe_block / num_experts) are "
-                "not supported yet; dense Gemma 4 models are")
+        if config.get("enable_moe_block"):
+            for key in ("num_experts", "top_k_experts", "moe_intermediate_size"):
+                _need(config, key, "enable_moe_block is set")
         for key in ("num_kv_shared_layers", "layer_types", "head_dim", "num_key_value_heads"):
             _need(config, key)
         if not isinstance(config["layer_types"], list):
@@ -388,9 +396,15 @@ class Gemma4Adapter(Gemma3Adapter):
     def filter_tensor(self, name: str) -> Optional[str]:
         if name.endswith(("per_dim_scale", "layer_scalar")):
             name = name + ".weight"
+        if ".experts." in name and not name.endswith((".weight", ".weight_scale", ".weight_scale_2", ".input_scale")):
+            name += ".weight"
         return super().filter_tensor(name)
 
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
+        if bid is not None and name.endswith("router.scale"):
+            return [(self.tensor_name("FFN_GATE_INP", bid, ".scale"), t)]
+        if bid is not None and ".per_expert_scale" in name:
+            return [(self.tensor_name("FFN_DOWN_EXP", bid, ".scale"), t)]
         out = list(super().modify_tensors(t, name, bid))
         if bid is not None:
             hd, n_kv, ff = self._layer(bid)
@@ -398,6 +412,9 @@ class Gemma4Adapter(Gemma3Adapter):
             want = {"ATTN_Q": (q, e), "ATTN_K": (n_kv * hd, e), "ATTN_V": (n_kv * hd, e), "ATTN_OUT": (e, q),
                     "ATTN_Q_NORM": (hd,), "ATTN_K_NORM": (hd,), "FFN_GATE": (ff, e), "FFN_UP": (ff, e),
                     "FFN_DOWN": (e, ff)}
+            if self.hp.n_expert:
+                x, fe = self.hp.n_expert, _int("moe_intermediate_size", self.config["moe_intermediate_size"], 1)
+                want.update({"FFN_GATE_INP": (x, e), "FFN_GATE_UP_EXP": (x, 2 * fe, e), "FFN_DOWN_EXP": (x, e, fe)})
             for new_name, lt in out:
                 kind = self._kind_of(new_name, bid)
                 if kind in want and tuple(lt.shape) != want[kind]:
@@ -410,7 +427,7 @@ class Gemma4Adapter(Gemma3Adapter):
     def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
         shapes = super().expected_shapes(hp, n_vocab)
         for k in ("ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "ATTN_Q_NORM", "ATTN_K_NORM", "FFN_GATE", "FFN_UP",
-                  "FFN_DOWN"):
+                  "FFN_DOWN", "FFN_GATE_INP", "FFN_GATE_UP_EXP", "FFN_DOWN_EXP"):
             shapes.pop(k, None)  # per layer: checked in modify_tensors
         return shapes
 
@@ -423,6 +440,20 @@ class Gemma4Adapter(Gemma3Adapter):
         names = {t.name for t in out}
         swa = self._swa(self.config)
         first_shared = hp.n_layer - int(self.config["num_kv_shared_layers"])
+        for bid in range(hp.n_layer):
+            if self.tensor_name("FFN_GATE_INP", bid) not in names:
+                continue
+            kinds = ["FFN_DOWN_EXP", "FFN_PRE_NORM_2", "FFN_POST_NORM_1", "FFN_POST_NORM_2"]
+            if self.tensor_name("FFN_GATE_UP_EXP", bid) not in names:
+                kinds += ["FFN_GATE_EXP", "FFN_UP_EXP"]
+            for k in kinds:
+                want = self.tensor_name(k, bid)
+                if want not in names:
+                    raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(want)!r} (GGUF {want!r}) "
+                                             f"in the checkpoint (layer {bid} has a router)")
+            if self.tensor_name("FFN_GATE_INP", bid, ".scale") not in names:
+                raise MissingTensorError(f"convert: missing tensor 'model.layers.{bid}.router.scale' (GGUF "
+                                         f"{self.tensor_name('FFN_GATE_INP', bid, '.scale')!r}) in the checkpoint")
         for bid in range(min(hp.n_layer, first_shared)):
             kinds = ["ATTN_K"]
             if swa[bid] or not self.config.get("attention_k_eq_v"):
