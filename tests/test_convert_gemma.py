@@ -11,12 +11,15 @@ import pytest
 from dense_variants import _gemma4_moe_tensors
 from test_convert_dense import keys, order, plan
 
+from wick.convert.archs import adapter_for
 from wick.convert.errors import (
     ConfigError,
     MissingTensorError,
     ModelFileNotFoundError,
     TensorShapeError,
+    UnsupportedArchitectureError,
 )
+from wick.convert.lazy import LazyTensor, SourceInfo
 from wick.convert.tokenizer import CONTROL, USER_DEFINED
 from wick.convert.view import apply_ops
 
@@ -247,3 +250,17 @@ def test_gemma4_experts():
 
     with pytest.raises(TensorShapeError, match=r"gate_up_proj.*expected \[4, 256, 256\]"):
         plan("gemma4_text", edit=moe, tensors_edit=wrong)
+
+
+def test_gemma4_nvfp4_experts_refused():
+    """The converter folds router.per_expert_scale into NVFP4 experts' weight_scale_2; Wick does not, and
+    refuses such a checkpoint, naming the tensor."""
+    class NVFP4Decode:   # what wick.convert.quantized attaches to a passed-through NVFP4 weight
+        passthrough, appended, fp8 = "NVFP4", False, False
+
+    a = adapter_for({"architectures": ["Gemma4ForCausalLM"]})
+    a._sources = {"model.layers.0.experts.0.down_proj.weight": SourceInfo("model.safetensors", "BF16", (4, 4),
+                                                                           NVFP4Decode())}
+    name = "model.layers.0.router.per_expert_scale"
+    with pytest.raises(UnsupportedArchitectureError, match=r"per_expert_scale.*weight_scale_2.*not supported"):
+        a.modify_tensors(LazyTensor.of(name, SourceInfo("model.safetensors", "BF16", (4,))), name, 0)

@@ -65,7 +65,9 @@ keep the dense MLP beside the experts: ``experts.gate_up_proj`` /
 ``ffn_down_exps``, ``router.proj`` → ``ffn_gate_inp``, ``router.scale`` →
 ``ffn_gate_inp.scale``, ``router.per_expert_scale`` → ``ffn_down_exps.scale``
 (both F32), the extra norms by llama.cpp's map; ``expert_count``,
-``expert_used_count`` and ``expert_feed_forward_length`` are written.
+``expert_used_count`` and ``expert_feed_forward_length`` are written. Refused:
+an NVFP4 (ModelOpt / compressed-tensors) Gemma 4 mixture of experts, whose
+per-expert scales the converter folds into the experts' ``weight_scale_2``.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError
+from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from ..tokenizer import parse_sentencepiece
 from . import register
@@ -404,6 +406,11 @@ class Gemma4Adapter(Gemma3Adapter):
         if bid is not None and name.endswith("router.scale"):
             return [(self.tensor_name("FFN_GATE_INP", bid, ".scale"), t)]
         if bid is not None and ".per_expert_scale" in name:
+            if any(getattr(src.decode, "passthrough", "") == "NVFP4" for src in self._sources.values()):
+                raise UnsupportedArchitectureError(
+                    f"convert: {self._file_of(t.name)}: tensor {t.name!r}: llama.cpp's converter folds Gemma 4's "
+                    "per-expert scales into the NVFP4 experts' weight_scale_2, which Wick does not do; NVFP4 Gemma 4 "
+                    "mixture-of-experts checkpoints are not supported")
             return [(self.tensor_name("FFN_DOWN_EXP", bid, ".scale"), t)]
         out = list(super().modify_tensors(t, name, bid))
         if bid is not None:
