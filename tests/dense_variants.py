@@ -1,7 +1,7 @@
 """Variants of the dense architecture fixtures (tests/arch_fixtures) whose config.json or checkpoint
 departs from the fixture the way real checkpoints do: keys left to transformers' config defaults, a
 ``rope_scaling`` transformers refuses (the converter then reads the raw file), other sliding-window
-spellings, fused ERNIE projections, a Mistral Small 3.x text model, Gemma configs leaning on
+spellings, fused ERNIE projections, a Mistral Small 3.x text model, Gemma 1, Gemma configs leaning on
 transformers' defaults (the real Gemma 3 4B's text_config), Gemma 4 per-layer embeddings and experts.
 
 tests/golden/gen_dense_variants.py records what the pinned convert_hf_to_gguf.py writes for each
@@ -91,6 +91,17 @@ def _gemma2_defaults(c: dict) -> None:
 def _gemma2_lm_head(ts: list) -> list:
     emb = next(t for t in ts if t.name == "model.embed_tokens.weight")
     return ts + [T("lm_head.weight", *emb.shape, dtype=emb.dtype)]
+
+
+def _gemma1(c: dict) -> None:
+    c.update(architectures=["GemmaForCausalLM"], model_type="gemma", transformers_version="4.38.0.dev0")
+    for k in ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar",
+              "cache_implementation", "hidden_activation"):
+        del c[k]
+
+
+def _gemma1_tensors(ts: list) -> list:
+    return [t for t in ts if "feedforward_layernorm" not in t.name]
 
 
 def _gemma3_4b_defaults(c: dict) -> None:
@@ -184,6 +195,8 @@ VARIANTS: List[Variant] = [
             files=lambda f: f["tokenizer_config.json"].update(add_prefix_space=False)),
     Variant("gemma2_defaults", "gemma2", "no soft-caps, sliding_window, rms_norm_eps, context, rope_theta: Gemma2Config's; "
             "an lm_head.weight (dropped)", config=_gemma2_defaults, tensors=_gemma2_lm_head),
+    Variant("gemma1", "gemma2", "GemmaForCausalLM (Gemma 1 / CodeGemma): two norms per layer, no soft-caps; "
+            "the eot id 107", config=_gemma1, tensors=_gemma1_tensors),
     Variant("gemma3_4b_defaults", "gemma3_vlm", "text_config without heads / KV heads / head_dim, as the real 4B: "
             "Gemma3TextConfig's 8 / 4 / 256", config=_gemma3_4b_defaults, tensors=_gemma3_4b_tensors),
     Variant("gemma3_pattern1_softcap", "gemma3_text", "sliding_window_pattern 1 (no sliding-window key), "

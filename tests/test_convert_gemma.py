@@ -6,11 +6,13 @@ native library needed)."""
 
 from __future__ import annotations
 
+import dense_variants as DV
 import numpy as np
 import pytest
 from dense_variants import _gemma4_moe_tensors
 from test_convert_dense import keys, order, plan
 
+from wick.convert import TokenizerFiles, build_plan_from_parts
 from wick.convert.archs import adapter_for
 from wick.convert.errors import (
     ConfigError,
@@ -74,6 +76,21 @@ def test_gemma2_bad_input():
         plan("gemma2", tok_edit=lambda t: setattr(t, "tokenizer_model", None))
     with pytest.raises(MissingTensorError, match=r"pre_feedforward_layernorm.*blk\.1\.ffn_norm"):
         plan("gemma2", tensors_edit=lambda ts: ts.pop("model.layers.1.pre_feedforward_layernorm.weight"))
+
+
+def test_gemma1():
+    """GemmaForCausalLM (tests/dense_variants.py's gemma1, compared with the converter's file there)."""
+    fx = DV.build(DV.by_name()["gemma1"])
+    p = build_plan_from_parts(fx.config, TokenizerFiles(tokenizer_model=fx.files["tokenizer.model"],
+                                                        tokenizer_config=fx.files["tokenizer_config.json"]),
+                              {t.name: ("model.safetensors", t.dtype, t.shape) for t in fx.tensors}, "Q8_0",
+                              dir_name=fx.dir_name)
+    assert p.architecture == "gemma" and [k for k in order(p) if k.startswith("gemma.")][-1] == \
+        "gemma.attention.value_length"
+    assert "gemma.attn_logit_softcapping" not in order(p) and p.meta("tokenizer.ggml.eot_token_id") == 107
+    assert order(p)[-2:] == ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.add_space_prefix"]
+    assert p.tensor("blk.1.ffn_norm.weight").sources[0].tensor == "model.layers.1.post_attention_layernorm.weight"
+    assert p.tensor("blk.1.ffn_norm.weight").ops[0] == {"op": "add", "value": 1.0}
 
 
 # ------------------------------------------------------------------------ Gemma 3

@@ -1,9 +1,16 @@
-"""Gemma 2, Gemma 3 and Gemma 4 → GGUF archs ``gemma2``, ``gemma3``, ``gemma4``.
+"""Gemma 1, 2, 3 and 4 → GGUF archs ``gemma``, ``gemma2``, ``gemma3``, ``gemma4``.
 
-Mirrors ``conversion/gemma.py`` of the pinned llama.cpp (``Gemma2Model``,
-``Gemma3Model``, ``Gemma4Model``).
+Mirrors ``conversion/gemma.py`` of the pinned llama.cpp (``GemmaModel``,
+``Gemma2Model``, ``Gemma3Model``, ``Gemma4Model``).
 
-All three keep Hugging Face's tensor names (llama.cpp's map knows the four
+**Gemma 1** (``GemmaForCausalLM``: Gemma, Gemma 1.1, CodeGemma): as Gemma 2
+below with two norms per layer and without the soft-capping and sliding-window
+keys; after the SentencePiece keys a second special-token pass writes
+``tokenizer.ggml.eot_token_id`` (107 unless the tokenizer files name an
+``eot_token``; the converter also sets CodeGemma's prefix/suffix/middle/fsep
+ids, which the pinned gguf-py has no keys for).
+
+All of them keep Hugging Face's tensor names (llama.cpp's map knows the four
 norms of a Gemma block: ``input_layernorm`` → ``attn_norm``,
 ``post_attention_layernorm`` → ``post_attention_norm``,
 ``pre_feedforward_layernorm`` → ``ffn_norm``, ``post_feedforward_layernorm`` →
@@ -79,7 +86,7 @@ import numpy as np
 from ...gguf import values as V
 from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
-from ..tokenizer import parse_sentencepiece
+from ..tokenizer import parse_sentencepiece, special_vocab
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num
 
@@ -190,11 +197,10 @@ class Gemma2Adapter(_GemmaBase):
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
         kvs.add(V.boolean("tokenizer.ggml.add_space_prefix", False))
 
-    def metadata(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
-        """``Gemma2Model.set_gguf_parameters`` (it does not call the generic one)."""
+    def _common_keys(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
+        """The keys Gemma 1 and Gemma 2 write alike, ending with the file type."""
         a = self.gguf_arch
-        for key in ("max_position_embeddings", "rms_norm_eps", "attn_logit_softcapping", "final_logit_softcapping",
-                    "sliding_window"):
+        for key in ("max_position_embeddings", "rms_norm_eps"):
             _need(config, key)
         return [
             V.u32(f"{a}.context_length", _int("max_position_embeddings", config["max_position_embeddings"])),
@@ -207,6 +213,15 @@ class Gemma2Adapter(_GemmaBase):
             V.u32(f"{a}.attention.key_length", hp.head_dim),
             V.u32(f"{a}.attention.value_length", hp.head_dim),
             V.u32("general.file_type", file_type),
+        ]
+
+    def metadata(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
+        """``Gemma2Model.set_gguf_parameters`` (it does not call the generic one)."""
+        a = self.gguf_arch
+        kv = self._common_keys(config, hp, file_type)
+        for key in ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window"):
+            _need(config, key)
+        return kv + [
             V.f32(f"{a}.attn_logit_softcapping", _num("attn_logit_softcapping", config["attn_logit_softcapping"])),
             V.f32(f"{a}.final_logit_softcapping", _num("final_logit_softcapping", config["final_logit_softcapping"])),
             V.u32(f"{a}.attention.sliding_window", _int("sliding_window", config["sliding_window"])),
@@ -217,6 +232,41 @@ class Gemma2Adapter(_GemmaBase):
         for k in ("ATTN_Q_NORM", "ATTN_K_NORM"):
             shapes.pop(k, None)
         return shapes
+
+
+@register
+class GemmaAdapter(Gemma2Adapter):
+    """GemmaForCausalLM (Gemma 1, 1.1, CodeGemma) → ``gemma``."""
+
+    name = "gemma"
+    hf_architectures = ("GemmaForCausalLM",)
+    gguf_arch = "gemma"
+    summary = "Gemma 1, 1.1, CodeGemma; norms + 1; SentencePiece, CodeGemma's end-of-turn id"
+    config_defaults = {"max_position_embeddings": 8192, "rms_norm_eps": 1e-6, "rope_theta": 10000.0}
+
+    def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
+        """``GemmaModel.set_vocab``: a second SpecialVocab pass for CodeGemma's infill tokens, of which
+        the pinned gguf-py writes only ``eot`` (107 unless the files name it); then no space prefix."""
+        sv = special_vocab(files, config, load_merges=False, types=("prefix", "suffix", "middle", "fsep", "eot"))
+        for typ, tid in (("prefix", 67), ("suffix", 69), ("middle", 68), ("fsep", 70), ("eot", 107)):
+            sv.special_token_ids.setdefault(typ, tid)
+        sv.chat_template = None  # not written twice
+        for kv in sv.kvs():
+            kvs.add(kv)
+        kvs.add(V.boolean("tokenizer.ggml.add_space_prefix", False))
+
+    def metadata(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
+        """``GemmaModel.set_gguf_parameters``: Gemma 2's keys without soft-capping and sliding window."""
+        return self._common_keys(config, hp, file_type)
+
+    def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
+        shapes = Adapter.expected_shapes(self, hp, n_vocab)
+        for k in ("ATTN_Q_NORM", "ATTN_K_NORM", "OUTPUT"):
+            shapes.pop(k, None)
+        return shapes
+
+    def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+        return Adapter.required_kinds(self, hp)
 
 
 @register
