@@ -123,6 +123,7 @@ class _GemmaBase(Adapter):
     trims_embedding = True
 
     def readers(self, files: Any) -> Tuple[str, ...]:
+        # the tokenizer files also size the embedding (``_n_vocab_real``): keep them for map_tensors
         self._tok_files = files
         return self.vocab_readers
 
