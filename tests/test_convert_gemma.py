@@ -20,6 +20,7 @@ from wick.convert.errors import (
     ModelFileNotFoundError,
     TensorShapeError,
     UnsupportedArchitectureError,
+    UnsupportedTokenizerError,
 )
 from wick.convert.lazy import LazyTensor, SourceInfo
 from wick.convert.tokenizer import CONTROL, USER_DEFINED
@@ -148,6 +149,10 @@ def test_gemma3_config_defaults_and_bad_input():
         plan("gemma3_text", edit=lambda c: c.update(attn_logit_softcapping=50.0))
     with pytest.raises(MissingTensorError, match=r"k_norm.*blk\.2\.attn_k_norm"):
         plan("gemma3_text", tensors_edit=lambda ts: ts.pop("model.layers.2.self_attn.k_norm.weight"))
+    # no tokenizer.model: the byte-level BPE path, where Gemma's tokenizer.json has no pre-tokenizer name
+    # (the converter's hash lookup fails on it too)
+    with pytest.raises(UnsupportedTokenizerError, match="pre-tokenizer is not recognised"):
+        plan("gemma3_text", tok_edit=lambda t: setattr(t, "tokenizer_model", None))
 
 
 # ------------------------------------------------------------------------ Gemma 4

@@ -41,7 +41,8 @@ including heads (8), KV heads (4), ``head_dim`` (256) and ``vocab_size``
 (262208), which the real 4B/12B/27B configs leave to it (the tensor shape
 checks still hold every tensor to them). ``attn_logit_softcapping`` must be
 unset. SentencePiece without a space prefix when tokenizer.model exists,
-else byte-level BPE.
+else byte-level BPE (Gemma's own tokenizer.json has no pre-tokenizer name
+there: refused, as the converter's hash lookup fails on it).
 
 **Gemma 4** (``Gemma4ForCausalLM``, and the language model of
 ``Gemma4ForConditionalGeneration``; vision/audio towers and ``embed_vision``
