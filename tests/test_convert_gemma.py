@@ -149,8 +149,8 @@ def test_gemma3_config_defaults_and_bad_input():
         plan("gemma3_text", edit=lambda c: c.update(attn_logit_softcapping=50.0))
     with pytest.raises(MissingTensorError, match=r"k_norm.*blk\.2\.attn_k_norm"):
         plan("gemma3_text", tensors_edit=lambda ts: ts.pop("model.layers.2.self_attn.k_norm.weight"))
-    # no tokenizer.model: the byte-level BPE path, where Gemma's tokenizer.json has no pre-tokenizer name
-    # (the converter's hash lookup fails on it too)
+    # no tokenizer.model: the byte-level BPE path, where a Gemma-style tokenizer.json matches no pre-tokenizer
+    # rule (the converter's hash lookup does not know the shrunk vocabulary either)
     with pytest.raises(UnsupportedTokenizerError, match="pre-tokenizer is not recognised"):
         plan("gemma3_text", tok_edit=lambda t: setattr(t, "tokenizer_model", None))
 

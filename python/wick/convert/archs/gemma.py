@@ -41,8 +41,10 @@ including heads (8), KV heads (4), ``head_dim`` (256) and ``vocab_size``
 (262208), which the real 4B/12B/27B configs leave to it (the tensor shape
 checks still hold every tensor to them). ``attn_logit_softcapping`` must be
 unset. SentencePiece without a space prefix when tokenizer.model exists,
-else byte-level BPE (Gemma's own tokenizer.json has no pre-tokenizer name
-there: refused, as the converter's hash lookup fails on it).
+else byte-level BPE (a Gemma-style tokenizer.json, Metaspace-like, matches
+none of Wick's pre-tokenizer rules there and is refused with a
+:class:`~wick.convert.errors.UnsupportedTokenizerError`; every Google Gemma 3
+repository ships tokenizer.model).
 
 **Gemma 4** (``Gemma4ForCausalLM``, and the language model of
 ``Gemma4ForConditionalGeneration``; vision/audio towers and ``embed_vision``
