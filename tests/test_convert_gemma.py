@@ -232,6 +232,15 @@ def test_gemma4_bad_input():
         plan("gemma4_text", tensors_edit=lambda ts: ts.pop("model.layers.1.self_attn.v_proj.weight"))
     with pytest.raises(MissingTensorError, match=r"v_proj.*blk\.2\.attn_v"):   # so does a full one without k_eq_v
         plan("gemma4_text", edit=lambda c: c.update(attention_k_eq_v=False))
+    with pytest.raises(MissingTensorError, match=r"k_norm.*blk\.1\.attn_k_norm"):
+        plan("gemma4_text", tensors_edit=lambda ts: ts.pop("model.layers.1.self_attn.k_norm.weight"))
+
+    def shared_without_kv(c_ts):   # a KV-shared layer may come without k/v projections and k norm
+        for n in ("k_proj", "v_proj", "k_norm"):
+            c_ts.pop(f"model.layers.2.self_attn.{n}.weight", None)
+
+    p = plan("gemma4_text", edit=lambda c: c.update(num_kv_shared_layers=1), tensors_edit=shared_without_kv)
+    assert "blk.2.attn_k.weight" not in [t.name for t in p.tensors]
 
     def narrow(ts):
         ts["model.layers.2.self_attn.k_proj.weight"] = ("model.safetensors", "BF16", (64, 256))

@@ -494,7 +494,7 @@ class Gemma4Adapter(Gemma3Adapter):
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         glob, per_block = super().required_kinds(hp)
-        return glob, tuple(k for k in per_block if k not in ("ATTN_K", "ATTN_V"))
+        return glob, tuple(k for k in per_block if k not in ("ATTN_K", "ATTN_V", "ATTN_K_NORM"))
 
     def _check_complete(self, out: List[MappedTensor], hp: HParams) -> None:
         super()._check_complete(out, hp)
@@ -516,7 +516,7 @@ class Gemma4Adapter(Gemma3Adapter):
                 raise MissingTensorError(f"convert: missing tensor 'model.layers.{bid}.router.scale' (GGUF "
                                          f"{self.tensor_name('FFN_GATE_INP', bid, '.scale')!r}) in the checkpoint")
         for bid in range(min(hp.n_layer, first_shared)):
-            kinds = ["ATTN_K"]
+            kinds = ["ATTN_K", "ATTN_K_NORM"]  # KV-shared layers may leave these out (llama.cpp's kv_flags)
             if swa[bid] or not self.config.get("attention_k_eq_v"):
                 kinds.append("ATTN_V")  # full layers with attention_k_eq_v use k as v
             for k in kinds:
