@@ -33,6 +33,16 @@ its exact bfloat16 twin (bench/make_synthetic_fp8.py, written once into
 interleaved N times; the medians of wall and CPU time and their ratio
 (target ≤ 1.1×), and whether the two files hold the same tensor bytes.
 
+A Gemma 3 1B conversion (``--no-gemma`` skips it): a Gemma-3-1B-shaped bf16
+model (bench/make_synthetic_gemma3_1b.py, written once into ``--gemma-model``,
+default ``bench/.cache/synth-gemma3-1b``; about 2 GB, a 262144-piece
+SentencePiece vocabulary) converted with ``wick convert`` to each of
+``--gemma-types`` beside llama.cpp's two steps: its F16 file (Wick's F16
+conversion is byte-identical to ``convert_hf_to_gguf.py --outtype f16`` and
+stands in for step 1 unless ``--gemma-llama-step1-s`` gives that step timed
+by hand), then ``llama_model_quantize`` on it. Targets (issue 10): wall ≤ 0.5×
+of the two steps, peak RSS ≤ 0.25× of llama-quantize's.
+
 The bitsandbytes output (``--no-bnb`` skips it): ``wick convert --format
 bnb-nf4`` (NF4, double quantization, blocks of 64: a directory transformers
 loads), its wall and CPU time and peak RSS, beside bitsandbytes' own CPU
@@ -139,11 +149,17 @@ def main() -> int:
     ap.add_argument("--fp8-repeats", type=int, default=2)
     ap.add_argument("--no-gguf", action="store_true", help="skip the GGUF targets")
     ap.add_argument("--no-bnb", action="store_true", help="skip the bitsandbytes output")
+    ap.add_argument("--no-gemma", action="store_true", help="skip the Gemma 3 1B conversion")
+    ap.add_argument("--gemma-model", type=Path, default=HERE / ".cache" / "synth-gemma3-1b")
+    ap.add_argument("--gemma-types", nargs="*", default=["Q8_0", "Q4_K_M"])
+    ap.add_argument("--gemma-llama-step1-s", type=float, default=None,
+                    help="wall seconds of llama.cpp's convert_hf_to_gguf.py --outtype f16 on the Gemma model, timed by "
+                         "hand (default: Wick's own F16 conversion stands in for it)")
     ap.add_argument("--bnb-python", default=sys.executable,
                     help="a Python with torch and bitsandbytes for the reference timing (default: this one)")
     args = ap.parse_args()
 
-    if not (args.model / "model.safetensors").exists():
+    if not (args.no_gguf and args.no_bnb) and not (args.model / "model.safetensors").exists():
         print(f"writing the synthetic model to {args.model} (once) ...", flush=True)
         subprocess.run([sys.executable, str(HERE / "make_synthetic_1b.py"), str(args.model)], check=True)
     wick = [sys.executable, "-m", "wick.cli"]
@@ -157,8 +173,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     f16 = args.out / "synth-F16.gguf"
     rows = []
-    print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
-          f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
+    if not (args.no_gguf and args.no_bnb):
+        print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
+              f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
     step1 = None
     if not args.no_gguf:
         step1 = measured(wick + ["convert", str(args.model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
@@ -208,12 +225,71 @@ def main() -> int:
         rows.append(row)
     if args.fp8_repeats > 0 and not args.no_gguf:
         rows.append(fp8_row(wick, args))
+    if not args.no_gemma:
+        rows += gemma_rows(wick, args, have_llama)
     if not args.no_bnb:
         rows.append(bnb_row(args, wick))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "convert-latest.json").write_text(json.dumps(
         {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))
     return 0
+
+
+def llama_quantize(args, src: Path, t: str, out: Path) -> dict:
+    """llama.cpp's llama-quantize (``llama_model_quantize``) of ``src`` to ``t``, measured."""
+    script = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); "
+              f"p.nthread = {args.threads}; p.ftype = {FTYPES[t]}; "
+              "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
+    return measured([sys.executable, "-c", script, str(src), str(out)])
+
+
+#: issue 10's targets for a Gemma 3 1B conversion: wall and peak RSS against llama.cpp's two steps / llama-quantize
+GEMMA_WALL_RATIO, GEMMA_RSS_RATIO = 0.5, 0.25
+
+
+def gemma_rows(wick: list, args, have_llama: bool) -> list:
+    """A Gemma-3-1B-shaped conversion beside llama.cpp's two steps (F16 file, then llama-quantize)."""
+    model = args.gemma_model
+    if not (model / "model.safetensors").exists():
+        print(f"writing the synthetic Gemma 3 1B model to {model} (once) ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "make_synthetic_gemma3_1b.py"), str(model)], check=True)
+    size = (model / "model.safetensors").stat().st_size
+    print(f"Gemma 3 1B-shaped model {model} ({size / 2**30:.2f} GiB bf16, 262144-piece SentencePiece vocabulary), "
+          f"{args.threads} threads", flush=True)
+    f16 = args.out / "gemma3-F16.gguf"
+    step1 = measured(wick + ["convert", str(model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
+                             "--threads", str(args.threads)])
+    by_hand = args.gemma_llama_step1_s
+    step1_s = by_hand if by_hand is not None else step1["wall_s"]
+    what = "timed by hand" if by_hand is not None else "Wick's F16 run standing in"
+    print(f"  wick convert → F16 (llama.cpp's step 1 writes this same file): {step1['wall_s']:.1f} s "
+          f"({step1['cpu_s']:.1f}), {step1['peak_rss_mib']:.0f} MiB", flush=True)
+    rows = []
+    for t in args.gemma_types:
+        report = args.out / f"gemma3-{t}.json"
+        w = measured(wick + ["convert", str(model), "-o", str(args.out / f"gemma3-{t}.gguf"), "--type", t, "--force",
+                             "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
+        w["executor_s"] = json.loads(report.read_text())["seconds"]
+        row = {"type": f"gemma3-1b {t}", "threads": args.threads, "wick": w, "wick_f16_step": step1}
+        line = (f"  {t:<7} wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) [tensors alone: "
+                f"{w['executor_s']:.1f} s]  {w['peak_rss_mib']:6.0f} MiB")
+        if have_llama and t in FTYPES:
+            q = llama_quantize(args, f16, t, args.out / f"gemma3-llama-{t}.gguf")
+            two = step1_s + q["wall_s"]
+            row.update(llama_quantize=q, llama_step1_s=step1_s, llama_step1_by_hand=by_hand is not None,
+                       wall_ratio_two_steps=w["wall_s"] / two, rss_ratio_quantize=w["peak_rss_mib"] / q["peak_rss_mib"])
+            wall_ok = row["wall_ratio_two_steps"] <= GEMMA_WALL_RATIO
+            rss_ok = row["rss_ratio_quantize"] <= GEMMA_RSS_RATIO
+            line += (f" | llama-quantize {q['wall_s']:6.1f} s ({q['cpu_s']:6.1f}) {q['peak_rss_mib']:6.0f} MiB"
+                     f" | wall ×{row['wall_ratio_two_steps']:.2f} of llama.cpp's two steps ({step1_s:.1f} s {what} + "
+                     f"{q['wall_s']:.1f} s; target ≤ {GEMMA_WALL_RATIO:g}: {'met' if wall_ok else 'NOT met'}), "
+                     f"RSS ×{row['rss_ratio_quantize']:.2f} of llama-quantize's (target ≤ {GEMMA_RSS_RATIO:g}: "
+                     f"{'met' if rss_ok else 'NOT met'})")
+        else:
+            line += " | llama-quantize not run (llama-cpp-python missing)"
+        print(line, flush=True)
+        rows.append(row)
+    return rows
 
 
 def fp8_row(wick: list, args) -> dict:

@@ -29,6 +29,13 @@ exist wins, as in the converter):
     ``added_tokens_decoder`` and tokenizer.json ``added_tokens`` overwrite their
     ids verbatim (score -1000; CONTROL only when marked special, else
     USER_DEFINED; no special-looking heuristic, no ``▁`` rewriting).
+``gemma4``
+    Gemma 4's reading (``Gemma4Model.set_vocab``): ``tokenizer.json`` as
+    ``llama_hf`` reads it (not padded to config ``vocab_size``), except that
+    the chat-parser markers ``<|channel>``, ``<channel|>``, ``<|tool_call>``,
+    ``<tool_call|>``, ``<|tool_response>``, ``<tool_response|>`` and ``<|"|>``
+    are USER_DEFINED (always rendered). Model ``"gemma4"``, no ``pre`` key;
+    merges are written (``SpecialVocab(load_merges=True)``) when there are any.
 ``gpt2``
     byte-level BPE ``tokenizer.json`` (Llama 3, Qwen2/2.5/3, Mistral-Nemo,
     SmolLM): ids 0 … config ``vocab_size``-1 take the vocabulary / added-token
@@ -150,7 +157,7 @@ class TokenizerFiles:
 class Vocab:
     """The result of reading a tokenizer: what :func:`tokenizer_metadata` writes."""
 
-    model: str  # "llama" or "gpt2"
+    model: str  # "llama", "gpt2" or "gemma4"
     pre: str
     tokens: List[str]
     types: List[int]
@@ -615,6 +622,18 @@ def _vocab_llama_hf(files: TokenizerFiles, vocab_size: Optional[int]) -> Vocab:
     return Vocab("llama", "default", tokens, types, scores, reader="llama_hf")
 
 
+# --------------------------------------------------------------- gemma4
+#: tokens Gemma4Model.set_vocab makes USER_DEFINED so that llama.cpp's chat parser sees them
+GEMMA4_VISIBLE_TOKENS = frozenset({"<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<|tool_response>",
+                                   "<tool_response|>", '<|"|>'})
+
+
+def _vocab_gemma4(files: TokenizerFiles) -> Vocab:
+    v = _vocab_llama_hf(files, None)
+    types = [USER_DEFINED if t in GEMMA4_VISIBLE_TOKENS else ty for t, ty in zip(v.tokens, v.types)]
+    return Vocab("gemma4", "", v.tokens, types, v.scores, reader="gemma4")
+
+
 # ----------------------------------------------------------------- gpt2
 def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: Optional[str],
                 pre_names: Optional[Dict[str, str]] = None) -> Vocab:
@@ -1077,6 +1096,10 @@ def read_vocab(readers: Sequence[str], files: TokenizerFiles, vocab_size: Option
             tried.append(f"{TOKENIZER_JSON} (Llama BPE with byte fallback)")
             if files.tokenizer_json is not None and _is_llama_hf(files.tokenizer_json):
                 return _vocab_llama_hf(files, vocab_size)
+        elif r == "gemma4":
+            tried.append(f"{TOKENIZER_JSON} (Gemma 4: BPE with byte fallback)")
+            if files.tokenizer_json is not None and _is_llama_hf(files.tokenizer_json):
+                return _vocab_gemma4(files)
         elif r == "gpt2":
             tried.append(f"{TOKENIZER_JSON} (byte-level BPE)")
             if files.tokenizer_json is not None:
@@ -1144,6 +1167,8 @@ def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Di
         if not sv.merges:
             raise TokenizerError(f"convert: {TOKENIZER_JSON}: a BPE tokenizer needs merges (model.merges or merges.txt); "
                                  "llama.cpp refuses a gpt2 vocabulary without them", TOKENIZER_JSON)
+    elif vocab.model == "gemma4":  # SpecialVocab(dir, load_merges=True): merges if any, no n_vocab bound
+        sv = special_vocab(files, config, load_merges=True)
     else:
         sv = special_vocab(files, config, load_merges=False, n_vocab=len(vocab.tokens))
     for kv in sv.kvs():
