@@ -30,10 +30,10 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...gguf import values as V
-from ..errors import TensorShapeError
+from ..errors import ConfigError, MissingTensorError, TensorShapeError
 from ..lazy import LazyTensor
 from . import register
-from ._base import Adapter, HParams, _int, find_hparam
+from ._base import CONFIG, Adapter, HParams, MappedTensor, TensorSource, _int, find_hparam
 
 # transformers 4.57.6 Qwen2MoeConfig / Qwen3MoeConfig defaults of the keys the converter reads
 _QWEN2MOE = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
@@ -117,9 +117,40 @@ class Qwen2MoeAdapter(MoeExpertsMixin, Adapter):
                            "FFN_GATE_INP_SHEXP": (1, e)})
         return shapes
 
+    #: the FFN kinds of a sparse layer beside the routed experts
+    shared_kinds: Tuple[str, ...] = ("FFN_GATE_SHEXP", "FFN_UP_SHEXP", "FFN_DOWN_SHEXP", "FFN_GATE_INP_SHEXP")
+
+    def sparse_layers(self, config: Dict[str, Any], n_layer: int) -> List[int]:
+        """transformers' rule: a layer has experts unless listed in ``mlp_only_layers``, when
+        ``num_experts`` > 0 and its number + 1 is a multiple of ``decoder_sparse_step``."""
+        only = config.get("mlp_only_layers") or []
+        if not isinstance(only, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in only):
+            raise ConfigError(f"convert: {CONFIG}: 'mlp_only_layers' must be a list of layer numbers, got {only!r}",
+                              CONFIG)
+        step = _int("decoder_sparse_step", config.get("decoder_sparse_step", 1), 1)
+        return [i for i in range(n_layer) if i not in only and (i + 1) % step == 0 and self.hp.n_expert > 0]
+
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-        glob, block = super().required_kinds(hp)
-        return glob, block + ("FFN_GATE_SHEXP", "FFN_UP_SHEXP", "FFN_DOWN_SHEXP", "FFN_GATE_INP_SHEXP")
+        """Attention and norms in every block (the FFN: :meth:`map_tensors`)."""
+        return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "FFN_NORM")
+
+    def map_tensors(self, config: Dict[str, Any], hp: HParams, n_vocab: int,
+                    tensors: Dict[str, TensorSource]) -> List[MappedTensor]:
+        """The converter's walk, then each block's FFN: experts (and the shared expert) in the sparse
+        layers, a plain MLP in the others."""
+        out = super().map_tensors(config, hp, n_vocab, tensors)
+        names = {t.name for t in out}
+        sparse = set(self.sparse_layers(config, hp.n_layer))
+        for bid in range(hp.n_layer):
+            kinds = ("FFN_GATE_INP", "FFN_GATE_EXP", "FFN_UP_EXP", "FFN_DOWN_EXP") + self.shared_kinds \
+                if bid in sparse else ("FFN_GATE", "FFN_UP", "FFN_DOWN")
+            for kind in kinds:
+                g = self.tensor_name(kind, bid)
+                if g not in names:
+                    raise MissingTensorError(
+                        f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in the checkpoint ({CONFIG}: "
+                        f"layer {bid} is {'a mixture-of-experts' if bid in sparse else 'a dense'} layer)")
+        return out
 
 
 @register
@@ -132,6 +163,4 @@ class Qwen3MoeAdapter(Qwen2MoeAdapter):
     summary = "Qwen3 MoE (Qwen3-30B-A3B, 235B-A22B, Coder); routed experts stacked, q/k norms"
     vocab_readers = ("gpt2",)
     config_defaults = _QWEN3MOE
-
-    def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-        return Adapter.required_kinds(self, hp)
+    shared_kinds = ()
