@@ -571,7 +571,13 @@ class Adapter:
         for want in wanted:
             if want not in names:
                 raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(want)!r} (GGUF {want!r}) "
-                                         f"in the checkpoint")
+                                         f"in {self._checkpoint()}")
+
+    def _checkpoint(self) -> str:
+        """"the checkpoint (its files)", for messages about a tensor that is in none of them."""
+        files = sorted({s.file for s in getattr(self, "_sources", {}).values()})
+        more = f", … {len(files) - 3} more" if len(files) > 3 else ""
+        return f"the checkpoint ({', '.join(files[:3])}{more})" if files else "the checkpoint"
 
     def _hf_name_for(self, gguf_name: str) -> str:
         """The checkpoint name llama.cpp's map expects for ``gguf_name``, in the checkpoint's own naming."""

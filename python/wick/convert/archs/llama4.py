@@ -133,7 +133,7 @@ class Llama4Adapter(LlamaAdapter):
             for kind in kinds:
                 g = self.tensor_name(kind, bid)
                 if g not in names:
-                    raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in the "
-                                             f"checkpoint ({CONFIG}: layer {bid} is "
+                    raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in "
+                                             f"{self._checkpoint()} ({CONFIG}: layer {bid} is "
                                              f"{'a mixture-of-experts' if bid in moe else 'a dense'} layer)")
         return out

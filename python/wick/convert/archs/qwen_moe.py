@@ -148,7 +148,7 @@ class Qwen2MoeAdapter(MoeExpertsMixin, Adapter):
                 g = self.tensor_name(kind, bid)
                 if g not in names:
                     raise MissingTensorError(
-                        f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in the checkpoint ({CONFIG}: "
+                        f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in {self._checkpoint()} ({CONFIG}: "
                         f"layer {bid} is {'a mixture-of-experts' if bid in sparse else 'a dense'} layer)")
         return out
 
