@@ -247,3 +247,16 @@ def test_moe_layer_without_experts(tmp_path):
     drop = {t.name for t in fx.tensors if t.name.startswith("model.layers.1.mlp.shared_expert.")}
     d = variant(tmp_path, "qwen2moe", drop=drop)
     refused(tmp_path, d, MissingTensorError, "model.layers.1.mlp.shared_expert.", "mixture-of-experts layer")
+
+
+def test_qwen_dense_layers_refused(tmp_path):
+    """llama.cpp's qwen3moe has experts in every layer (no plain MLP in its tensor map): a config.json
+    making layers dense is refused up front, and a stray dense MLP tensor is named."""
+    fx = FIXTURES["qwen3moe"]
+    drop = {t.name for t in fx.tensors if t.name.startswith(("model.layers.0.mlp.experts.", "model.layers.0.mlp.gate."))}
+    dense = [T(f"model.layers.0.mlp.{w}_proj.weight", *shape)
+             for w, shape in (("gate", (512, 256)), ("up", (512, 256)), ("down", (256, 512)))]
+    d = variant(tmp_path, "qwen3moe", drop=drop, add=dense, config={"mlp_only_layers": [0], "intermediate_size": 512})
+    refused(tmp_path, d, wick.convert.UnsupportedArchitectureError, "mlp_only_layers=[0]", "'qwen3moe'")
+    d2 = variant(tmp_path / "b", "qwen3moe", drop=drop, add=dense, config={"intermediate_size": 512})
+    refused(tmp_path / "b", d2, UnexpectedTensorError, "model.layers.0.mlp.down_proj.weight", "model.safetensors")

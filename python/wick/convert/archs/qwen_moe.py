@@ -20,9 +20,10 @@ the pinned converter's ``conversion/qwen.py``):
 * Attention as in Qwen2 (q/k/v biases, no permutation) or Qwen3 (q/k
   per-head norms, ``head_dim`` written). The tokenizer: byte-level BPE
   only (``TextModel.set_vocab``, pre ``qwen2``), unlike the dense Qwen models.
-* **Dense layers.** Layers listed in ``mlp_only_layers``, or off the
-  ``decoder_sparse_step`` grid, have a plain MLP (``ffn_gate/up/down``), as
-  transformers builds them; every layer's FFN is checked for what it should have.
+* **No dense layers.** llama.cpp's architectures have experts in every layer
+  (their tensor maps have no plain MLP): a config.json whose
+  ``mlp_only_layers`` or ``decoder_sparse_step`` makes layers dense is
+  refused; every layer's experts (and Qwen2-MoE's shared expert) are checked.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError
+from ..errors import MissingTensorError, TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, TensorSource, _int, find_hparam
@@ -120,15 +121,24 @@ class Qwen2MoeAdapter(MoeExpertsMixin, Adapter):
     #: the FFN kinds of a sparse layer beside the routed experts
     shared_kinds: Tuple[str, ...] = ("FFN_GATE_SHEXP", "FFN_UP_SHEXP", "FFN_DOWN_SHEXP", "FFN_GATE_INP_SHEXP")
 
+    def hparams(self, config: Dict[str, Any]) -> HParams:
+        """The base hyper-parameters; a config.json with dense layers is refused (:meth:`sparse_layers`)."""
+        hp = super().hparams(config)
+        self.sparse_layers(config, hp.n_layer)
+        return hp
+
     def sparse_layers(self, config: Dict[str, Any], n_layer: int) -> List[int]:
-        """transformers' rule: a layer has experts unless listed in ``mlp_only_layers``, when
-        ``num_experts`` > 0 and its number + 1 is a multiple of ``decoder_sparse_step``."""
+        """Every layer: llama.cpp's ``qwen2moe`` / ``qwen3moe`` have no dense layers (their tensor map
+        has no plain MLP, so the converter cannot map one), so a config.json that makes some layers
+        dense (``mlp_only_layers``, ``decoder_sparse_step`` > 1, as transformers reads them) is refused."""
         only = config.get("mlp_only_layers") or []
-        if not isinstance(only, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in only):
-            raise ConfigError(f"convert: {CONFIG}: 'mlp_only_layers' must be a list of layer numbers, got {only!r}",
-                              CONFIG)
-        step = _int("decoder_sparse_step", config.get("decoder_sparse_step", 1), 1)
-        return [i for i in range(n_layer) if i not in only and (i + 1) % step == 0 and self.hp.n_expert > 0]
+        step = config.get("decoder_sparse_step", 1)
+        if only or step not in (1, None):
+            raise UnsupportedArchitectureError(
+                f"convert: {CONFIG}: mlp_only_layers={only!r}, decoder_sparse_step={step!r} make some layers dense; "
+                f"llama.cpp's {self.gguf_arch!r} architecture has experts in every layer (its converter cannot map "
+                f"a dense MLP)")
+        return list(range(n_layer))
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         """Attention and norms in every block (the FFN: :meth:`map_tensors`)."""
@@ -136,20 +146,16 @@ class Qwen2MoeAdapter(MoeExpertsMixin, Adapter):
 
     def map_tensors(self, config: Dict[str, Any], hp: HParams, n_vocab: int,
                     tensors: Dict[str, TensorSource]) -> List[MappedTensor]:
-        """The converter's walk, then each block's FFN: experts (and the shared expert) in the sparse
-        layers, a plain MLP in the others."""
+        """The converter's walk, then each block's experts (and Qwen2-MoE's shared expert)."""
         out = super().map_tensors(config, hp, n_vocab, tensors)
         names = {t.name for t in out}
-        sparse = set(self.sparse_layers(config, hp.n_layer))
-        for bid in range(hp.n_layer):
-            kinds = ("FFN_GATE_INP", "FFN_GATE_EXP", "FFN_UP_EXP", "FFN_DOWN_EXP") + self.shared_kinds \
-                if bid in sparse else ("FFN_GATE", "FFN_UP", "FFN_DOWN")
-            for kind in kinds:
+        for bid in self.sparse_layers(config, hp.n_layer):
+            for kind in ("FFN_GATE_INP", "FFN_GATE_EXP", "FFN_UP_EXP", "FFN_DOWN_EXP") + self.shared_kinds:
                 g = self.tensor_name(kind, bid)
                 if g not in names:
                     raise MissingTensorError(
-                        f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in {self._checkpoint()} ({CONFIG}: "
-                        f"layer {bid} is {'a mixture-of-experts' if bid in sparse else 'a dense'} layer)")
+                        f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in {self._checkpoint()} "
+                        f"(every layer of {self.gguf_arch!r} is a mixture-of-experts layer)")
         return out
 
 
