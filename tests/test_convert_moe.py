@@ -260,3 +260,31 @@ def test_qwen_dense_layers_refused(tmp_path):
     refused(tmp_path, d, wick.convert.UnsupportedArchitectureError, "mlp_only_layers=[0]", "'qwen3moe'")
     d2 = variant(tmp_path / "b", "qwen3moe", drop=drop, add=dense, config={"intermediate_size": 512})
     refused(tmp_path / "b", d2, UnexpectedTensorError, "model.layers.0.mlp.down_proj.weight", "model.safetensors")
+
+
+def test_qwen3moe_block_fp8_experts(tmp_path):
+    """Qwen3-30B-A3B-FP8's layout: every linear weight block-FP8 with weight_scale_inv; the experts
+    are dequantized by the quantized-input decoders, then stacked like bf16 experts."""
+    from arch_fixtures._common import fp8_linear
+    from arch_fixtures.deepseek import FP8_QC
+
+    fx = copy.deepcopy(FIXTURES["qwen3moe"])
+    x, e, f = 8, 256, 256
+    fx.tensors = [t for t in fx.tensors if ".mlp.experts." not in t.name]
+    for i in range(2):
+        for j in range(x):
+            p = f"model.layers.{i}.mlp.experts.{j}."
+            fx.tensors += fp8_linear(p + "gate_proj.weight", f, e) + fp8_linear(p + "up_proj.weight", f, e) + \
+                fp8_linear(p + "down_proj.weight", e, f)
+    fx.config["quantization_config"] = dict(FP8_QC)
+    d = fx.write(tmp_path)
+    plan = build_plan(d, "Q8_0")
+    up = plan.tensor("blk.1.ffn_up_exps.weight")
+    assert up.shape == [e, f, x] and len(up.sources) == x
+    assert all(s.decode and "weight_scale_inv" in json.dumps(s.decode) for s in up.sources)
+    wick.convert(d, tmp_path / "out.gguf", type="Q4_K_M", threads=2)
+    drop = "model.layers.1.mlp.experts.3.up_proj.weight_scale_inv"
+    fx.tensors = [t for t in fx.tensors if t.name != drop]
+    d2 = fx.write(tmp_path / "b")
+    refused(tmp_path / "b", d2, wick.convert.QuantizedTensorError, "model.layers.1.mlp.experts.3.up_proj.weight",
+            "weight_scale_inv")
