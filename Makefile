@@ -109,9 +109,11 @@ gotest:
 pytest: setup lib
 	$(PY) -m pytest tests -q
 
-# bench: quantizer throughput beside the anchors, then a whole-model
-# conversion (peak RSS and wall time; writes a 2.5 GB synthetic model into
-# bench/.cache once). bench-quick: the first part only.
+# bench: quantizer throughput beside the anchors, then whole-model
+# conversions (peak RSS and wall time; writes a 2.5 GB dense and a 3.7 GB
+# mixture-of-experts synthetic model into bench/.cache once; set
+# WICK_LLAMA_PYTHON to a Python with torch and transformers to time llama.cpp's
+# convert_hf_to_gguf.py on the MoE model). bench-quick: the first part only.
 bench: bench-quick
 	$(PY) bench/convert_bench.py
 

@@ -52,6 +52,21 @@ weight, at the same torch thread count; only the quantization calls are
 timed, not reading the weights nor writing anything) where torch and
 bitsandbytes are importable by ``--bnb-python`` (default: this Python).
 Target: Wick ≥ 10× faster.
+
+Mixture of experts (``--no-moe`` skips it; ``--moe-only`` runs nothing else): a
+Qwen3-30B-A3B-shaped bf16 model with all 128 experts per layer and its layers
+cut to 2 (bench/make_synthetic_qwen3moe.py, written once into ``--moe-model``,
+default ``bench/.cache/synth-qwen3moe``; 3.7 GB, 768 expert tensors of which
+the executor stacks 128 per output tensor), converted to Q4_K_M by ``wick
+convert`` beside llama.cpp's two steps: ``convert_hf_to_gguf.py --outtype
+f16`` (the pinned tree's converter, ``--llama-cpp``, run by ``--llama-python``,
+a Python with torch and transformers; its pre-tokenizer lookup answers
+``qwen2``, the name of the real Qwen3 vocabulary, through
+tests/golden/_arch_convert_driver.py) and ``llama_model_quantize`` Q4_K_M of
+that F16 file. Without such a Python, Wick's own F16 file (byte-identical to
+the converter's) stands in for step 1 and is timed instead, and the line says
+so. Targets: Wick's wall time ≤ 0.5× of the two steps, its peak RSS ≤ 0.25×
+llama-quantize's. The F16 intermediate (3.7 GB) is deleted after the run.
 """
 
 from __future__ import annotations
@@ -69,6 +84,9 @@ FTYPES = {"Q8_0": 7, "Q4_K_M": 15, "Q4_K_S": 14, "Q5_K_M": 17, "Q6_K": 18, "Q4_0
 #: llama.cpp's step 1 (convert_hf_to_gguf.py --outtype f16) on the synthetic 1B model, timed by hand on the
 #: benchmark machine (bench/README.md): it needs torch and transformers, which are not bench dependencies.
 LLAMA_STEP1_S = 19.1
+#: MoE targets: Wick's wall ≤ this fraction of llama.cpp's two steps, its peak RSS ≤ this fraction of llama-quantize's.
+MOE_WALL_RATIO, MOE_RSS_RATIO = 0.5, 0.25
+DEFAULT_LLAMA_CPP = os.environ.get("WICK_LLAMA_CPP", "/work/ref/llama_cpp_python-0.3.36/vendor/llama.cpp")
 #: Targets for Q4_K_M at 2 threads: wall ≤ this fraction of llama.cpp's two steps, and ≤ this many seconds.
 Q4_K_M_RATIO, Q4_K_M_SECONDS = 0.15, 6.0
 
@@ -155,14 +173,29 @@ def main() -> int:
     ap.add_argument("--gemma-llama-step1-s", type=float, default=None,
                     help="wall seconds of llama.cpp's convert_hf_to_gguf.py --outtype f16 on the Gemma model, timed by "
                          "hand (default: Wick's own F16 conversion stands in for it)")
+    ap.add_argument("--no-moe", action="store_true", help="skip the mixture-of-experts model")
+    ap.add_argument("--moe-only", action="store_true", help="run the mixture-of-experts model only")
+    ap.add_argument("--moe-model", type=Path, default=HERE / ".cache" / "synth-qwen3moe")
+    ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP,
+                    help="llama.cpp tree with convert_hf_to_gguf.py (default: $WICK_LLAMA_CPP or %(default)s)")
+    ap.add_argument("--llama-python", default=os.environ.get("WICK_LLAMA_PYTHON", sys.executable),
+                    help="a Python with torch and transformers for convert_hf_to_gguf.py (default: $WICK_LLAMA_PYTHON "
+                         "or this one)")
     ap.add_argument("--bnb-python", default=sys.executable,
                     help="a Python with torch and bitsandbytes for the reference timing (default: this one)")
     args = ap.parse_args()
+    wick = [sys.executable, "-m", "wick.cli"]
+    if args.moe_only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        rows = [moe_row(args, wick)]
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / "convert-moe-latest.json").write_text(json.dumps(
+            {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.moe_model), "rows": rows}, indent=1))
+        return 0
 
     if not (args.no_gguf and args.no_bnb) and not (args.model / "model.safetensors").exists():
         print(f"writing the synthetic model to {args.model} (once) ...", flush=True)
         subprocess.run([sys.executable, str(HERE / "make_synthetic_1b.py"), str(args.model)], check=True)
-    wick = [sys.executable, "-m", "wick.cli"]
     try:
         import llama_cpp  # noqa: F401
 
@@ -229,6 +262,8 @@ def main() -> int:
         rows += gemma_rows(wick, args, have_llama)
     if not args.no_bnb:
         rows.append(bnb_row(args, wick))
+    if not args.no_moe:
+        rows.append(moe_row(args, wick))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "convert-latest.json").write_text(json.dumps(
         {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.model), "rows": rows}, indent=1))
@@ -290,6 +325,63 @@ def gemma_rows(wick: list, args, have_llama: bool) -> list:
         print(line, flush=True)
         rows.append(row)
     return rows
+def moe_row(args, wick: list) -> dict:
+    """Q4_K_M of the Qwen3-30B-A3B-shaped model: wick convert beside convert_hf_to_gguf.py f16 + llama-quantize."""
+    model = args.moe_model
+    if not (model / "model.safetensors").exists():
+        print(f"writing the synthetic MoE model to {model} (once) ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "make_synthetic_qwen3moe.py"), str(model)], check=True)
+    size = (model / "model.safetensors").stat().st_size
+    cfg = json.loads((model / "config.json").read_text())
+    print(f"MoE model {model} ({size / 2**30:.2f} GiB bf16, Qwen3-30B-A3B-shaped: {cfg['num_experts']} experts, "
+          f"{cfg['num_hidden_layers']} layers), {args.threads} threads; wall s (CPU s), peak RSS MiB", flush=True)
+    report = args.out / "synth-moe-Q4_K_M.json"
+    w = measured(wick + ["convert", str(model), "-o", str(args.out / "synth-moe-Q4_K_M.gguf"), "--type", "Q4_K_M",
+                         "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
+    w["executor_s"] = json.loads(report.read_text())["seconds"]
+    row: dict = {"type": "Q4_K_M (MoE)", "threads": args.threads, "model_bytes": size, "wick": w}
+    f16 = args.out / "synth-moe-F16.gguf"
+    driver = HERE.parent / "tests" / "golden" / "_arch_convert_driver.py"
+    ok = subprocess.run([args.llama_python, "-c", "import torch, transformers"], capture_output=True).returncode == 0
+    converter = Path(args.llama_cpp) / "convert_hf_to_gguf.py"
+    try:
+        if ok and converter.is_file():
+            step1 = measured([args.llama_python, str(driver), str(args.llama_cpp), str(args.out / "synth-moe-driver.json"),
+                              "qwen2", str(model), f"f16={f16}"])
+            step1["what"] = "convert_hf_to_gguf.py --outtype f16"
+        else:
+            step1 = measured(wick + ["convert", str(model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
+                                     "--threads", str(args.threads)])
+            step1["what"] = (f"wick convert --type F16 standing in ({args.llama_python} lacks torch/transformers"
+                             if not ok else f"wick convert --type F16 standing in (no {converter}") + ")"
+        row["llama_step1"] = step1
+        q = None
+        try:
+            import llama_cpp  # noqa: F401
+            script = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); "
+                      f"p.nthread = {args.threads}; p.ftype = 15; "
+                      "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
+            q = measured([sys.executable, "-c", script, str(f16), str(args.out / "llama-moe-Q4_K_M.gguf")])
+            row["llama_quantize"] = q
+        except ImportError:
+            pass
+    finally:
+        f16.unlink(missing_ok=True)
+    line = (f"  Q4_K_M  wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) [tensors alone: {w['executor_s']:.1f} s] "
+            f"{w['peak_rss_mib']:6.0f} MiB | step 1: {step1['what']} {step1['wall_s']:6.1f} s ({step1['cpu_s']:6.1f}) "
+            f"{step1['peak_rss_mib']:6.0f} MiB")
+    if q is None:
+        print(line + " | llama-quantize not run (llama-cpp-python missing)", flush=True)
+        return row
+    two = step1["wall_s"] + q["wall_s"]
+    row["wall_ratio_two_steps"] = w["wall_s"] / two
+    row["rss_ratio_llama_quantize"] = w["peak_rss_mib"] / q["peak_rss_mib"]
+    print(line + f" | llama-quantize {q['wall_s']:6.1f} s ({q['cpu_s']:6.1f}) {q['peak_rss_mib']:6.0f} MiB", flush=True)
+    print(f"    targets: wall ×{row['wall_ratio_two_steps']:.2f} of llama.cpp's two steps ({two:.1f} s) ≤ {MOE_WALL_RATIO:g}: "
+          f"{'met' if row['wall_ratio_two_steps'] <= MOE_WALL_RATIO else 'NOT met'}; peak RSS "
+          f"×{row['rss_ratio_llama_quantize']:.2f} of llama-quantize's ≤ {MOE_RSS_RATIO:g}: "
+          f"{'met' if row['rss_ratio_llama_quantize'] <= MOE_RSS_RATIO else 'NOT met'}", flush=True)
+    return row
 
 
 def fp8_row(wick: list, args) -> dict:

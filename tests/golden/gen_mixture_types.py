@@ -21,7 +21,9 @@ matrix), and reads back with ``GGUFReader``:
 The models are chosen to exercise every branch of the rules Wick
 reimplements (``python/wick/convert/mixture.py``): GQA ratios 1, 2, 4, 5;
 tied and untied output; 4, 8, 16, 24, 32 and 80 layers (the use_more_bits
-patterns and the 70B rule, for llama and qwen2); an 8-expert MoE; qwen3 with
+patterns and the 70B rule, for llama and qwen2); an 8-expert MoE; Qwen2-MoE
+(4 experts, a shared expert and its gate), Qwen3-MoE (8 experts) and Llama 4
+(16 experts and a shared expert every second layer, dense layers between); qwen3 with
 head_dim != hidden/heads; row lengths that are not multiples of 256 (the
 K-quant fallback) and not multiples of 32 (the F16 fallback). Each model's
 description (arch, hyper-parameters, tensor names and shapes) is stored in the
@@ -83,6 +85,16 @@ MODELS = [
          head_dim=128, n_ff=512, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
     dict(name="llama_4l_e272_untied", arch="llama", n_layer=4, n_embd=272, n_head=4, n_head_kv=4,
          head_dim=68, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    # issue 11's mixtures: routed experts beside shared experts (and their gate), 8 and 16 experts,
+    # dense layers between MoE layers (Llama 4); 16 layers so that use_more_bits picks layers
+    dict(name="qwen2moe_16l_x4_shexp", arch="qwen2moe", n_layer=16, n_embd=256, n_head=4, n_head_kv=4,
+         head_dim=64, n_ff=512, n_vocab=256, tied=False, n_expert=4, rope_freqs=False, n_ff_exp=256,
+         n_ff_shexp=512),
+    dict(name="qwen3moe_16l_x8_hd128", arch="qwen3moe", n_layer=16, n_embd=256, n_head=4, n_head_kv=2,
+         head_dim=128, n_ff=512, n_vocab=256, tied=False, n_expert=8, rope_freqs=False, n_ff_exp=256),
+    dict(name="llama4_16l_x16_step2", arch="llama4", n_layer=16, n_embd=256, n_head=4, n_head_kv=2,
+         head_dim=64, n_ff=512, n_vocab=256, tied=False, n_expert=16, rope_freqs=True, n_ff_exp=256,
+         n_ff_shexp=256, moe_step=2),
 ]
 
 
@@ -103,20 +115,28 @@ def tensor_list(m: dict) -> list[tuple[str, list[int]]]:
         out.append((p + "attn_q.weight", [E, H * Hd]))
         out.append((p + "attn_k.weight", [E, Hkv * Hd]))
         out.append((p + "attn_v.weight", [E, Hkv * Hd]))
-        if m["arch"] == "qwen2":
+        if m["arch"] in ("qwen2", "qwen2moe"):
             out.append((p + "attn_q.bias", [H * Hd]))
             out.append((p + "attn_k.bias", [Hkv * Hd]))
             out.append((p + "attn_v.bias", [Hkv * Hd]))
-        if m["arch"] == "qwen3":
+        if m["arch"] in ("qwen3", "qwen3moe"):
             out.append((p + "attn_q_norm.weight", [Hd]))
             out.append((p + "attn_k_norm.weight", [Hd]))
         out.append((p + "attn_output.weight", [H * Hd, E]))
         out.append((p + "ffn_norm.weight", [E]))
-        if X:
+        moe_layer = X and (i + 1) % m.get("moe_step", 1) == 0
+        if moe_layer:
+            Fx, Fs = m.get("n_ff_exp", F), m.get("n_ff_shexp")
             out.append((p + "ffn_gate_inp.weight", [E, X]))
-            out.append((p + "ffn_gate_exps.weight", [E, F, X]))
-            out.append((p + "ffn_up_exps.weight", [E, F, X]))
-            out.append((p + "ffn_down_exps.weight", [F, E, X]))
+            out.append((p + "ffn_gate_exps.weight", [E, Fx, X]))
+            out.append((p + "ffn_up_exps.weight", [E, Fx, X]))
+            out.append((p + "ffn_down_exps.weight", [Fx, E, X]))
+            if Fs:
+                if m["arch"] == "qwen2moe":
+                    out.append((p + "ffn_gate_inp_shexp.weight", [E, 1]))
+                out.append((p + "ffn_gate_shexp.weight", [E, Fs]))
+                out.append((p + "ffn_up_shexp.weight", [E, Fs]))
+                out.append((p + "ffn_down_shexp.weight", [Fs, E]))
         else:
             out.append((p + "ffn_gate.weight", [E, F]))
             out.append((p + "ffn_up.weight", [E, F]))
@@ -144,9 +164,15 @@ def write_f32_gguf(m: dict, path: str) -> None:
         w.add_expert_count(m["n_expert"])
         w.add_expert_used_count(2)
     w.add_file_type(0)
-    if m["arch"] == "llama":
+    if m["arch"] in ("llama", "llama4"):
         w.add_vocab_size(m["n_vocab"])
         w.add_rope_dimension_count(m["head_dim"])
+    if m.get("n_ff_exp"):
+        w.add_expert_feed_forward_length(m["n_ff_exp"])
+    if m.get("n_ff_shexp") and m["arch"] == "qwen2moe":
+        w.add_expert_shared_feed_forward_length(m["n_ff_shexp"])
+    if m.get("moe_step"):
+        w.add_interleave_moe_layer_step(m["moe_step"])
     w.add_quantization_version(2)
     # a minimal SentencePiece-style vocabulary so the file is a complete model
     n = m["n_vocab"]

@@ -122,7 +122,10 @@ def list_checkpoint(d: Path, list_tensors: Callable[[str], TensorListing] = read
     for p in parts:
         path = d / p
         if not path.is_file():
-            raise ModelFileNotFoundError(f"convert: {p}: checkpoint shard not found in {d}", str(path))
+            listed = sorted(n for n, f in weight_map.items() if f == p)
+            what = (f" (model.safetensors.index.json puts {len(listed)} tensors there, e.g. {listed[0]!r})"
+                    if listed else "")
+            raise ModelFileNotFoundError(f"convert: {p}: checkpoint shard not found in {d}{what}", str(path))
         for name, (dtype, shape) in list_tensors(str(path)).items():
             if name in out:
                 raise ModelFormatError(f"convert: tensor {name!r} appears in both {out[name][0]} and {p}", p)

@@ -409,28 +409,68 @@ class Adapter:
         stack each weight's experts (in expert order, ``weights`` order) under
         ``merged_name.format(bid=, w=)`` mapped to its GGUF name, as the converters do.
 
-        ``expert_name.format(bid=, x=, w=)`` is each expert tensor's checkpoint name.
+        ``expert_name.format(bid=, x=, w=)`` is each expert tensor's checkpoint name. Only
+        views are buffered (no tensor data): the executor later reads each expert's rows
+        straight into its slice of the stacked output.
+
+        Refused with an error naming the tensor and its file: an expert numbered at or beyond
+        ``n_expert`` (the checkpoint has more experts than config.json says), a tensor that is
+        not one of ``weights``, experts of unequal shapes; a layer left incomplete (a missing
+        expert tensor or shard, or fewer experts than config.json says) is reported after the
+        walk, naming the first missing tensor (:meth:`_check_experts_complete`).
         """
+        pattern = re.escape(expert_name).replace(re.escape("{bid}"), str(bid)).replace(re.escape("{x}"), r"(\d+)")
+        pattern = pattern.replace(re.escape("{w}"), "(" + "|".join(re.escape(w) for w in weights) + ")")
+        m = re.fullmatch(pattern, name)
+        if m is None:
+            raise UnexpectedTensorError(f"convert: {self._file_of(t.name)}: tensor {t.name!r} is not one of the "
+                                        f"experts × {list(weights)} of layer {bid} "
+                                        f"(expected names like {expert_name.format(bid=bid, x=0, w=weights[0])!r})")
+        if int(m.group(1)) >= n_expert:
+            raise UnexpectedTensorError(f"convert: {self._file_of(t.name)}: tensor {t.name!r} is expert {int(m.group(1))}, "
+                                        f"but {CONFIG} gives {n_expert} experts (numbered 0 to {n_expert - 1}): "
+                                        f"the checkpoint and its config disagree")
         buf = self._experts.setdefault(bid, {})
+        self._expert_specs[bid] = (n_expert, tuple(weights), expert_name)
         buf[name] = t
         if len(buf) < n_expert * len(weights):
             return []
         out = []
         for w in weights:
-            datas = []
-            for x in range(n_expert):
-                key = expert_name.format(bid=bid, x=x, w=w)
-                if key not in buf:
-                    raise MissingTensorError(f"convert: missing tensor {key!r} (expected {n_expert} experts)")
-                datas.append(buf.pop(key))
+            datas = [buf.pop(expert_name.format(bid=bid, x=x, w=w)) for x in range(n_expert)]
+            self._check_expert_shapes(datas)
             stacked = LazyTensor.stack(datas)
             out += list(self.modify_expert_stack(stacked, merged_name.format(bid=bid, w=w), bid))
-        if buf:
-            extra = sorted(buf)[0]
-            raise UnexpectedTensorError(f"convert: {self._file_of(extra)}: tensor {extra!r} is not one of the "
-                                        f"{n_expert} experts × {list(weights)} of layer {bid}")
         del self._experts[bid]
         return out
+
+    def _check_expert_shapes(self, datas: Sequence[LazyTensor]) -> None:
+        """All experts of one weight must have one shape: the odd one out (against the shape most of
+        them have) is named with its file."""
+        shapes = [tuple(d.shape) for d in datas]
+        common = max(set(shapes), key=lambda s: (shapes.count(s), -shapes.index(s)))
+        for d, sh in zip(datas, shapes):
+            if sh != common:
+                raise TensorShapeError(f"convert: {self._file_of(d.name)}: tensor {d.name!r} has shape {list(sh)}; "
+                                       f"the other experts of its layer have {list(common)}")
+
+    def _check_experts_complete(self) -> None:
+        """After the walk: a layer whose experts never all arrived names its first missing tensor."""
+        if not self._experts:
+            return
+        bid = min(self._experts)
+        buf = self._experts[bid]
+        n_expert, weights, expert_name = self._expert_specs[bid]
+        present = sorted(buf)
+        files = sorted({self._file_of(n) for n in present})
+        for x in range(n_expert):
+            for w in weights:
+                want = expert_name.format(bid=bid, x=x, w=w)
+                if want not in buf:
+                    raise MissingTensorError(
+                        f"convert: missing tensor {want!r} in the checkpoint: layer {bid} has {len(buf)} of its "
+                        f"{n_expert} × {len(weights)} expert tensors ({CONFIG} gives {n_expert} experts; the others "
+                        f"are in {', '.join(files)})")
 
     def modify_expert_stack(self, t: LazyTensor, merged_name: str, bid: int) -> Iterable[Tuple[str, LazyTensor]]:
         """How a stacked expert tensor is written (the base: renamed with :meth:`map_name`)."""
@@ -474,6 +514,7 @@ class Adapter:
         self._names = tensor_name_map(self.gguf_arch, self.block_count(config, hp))
         self._sources = dict(tensors)
         self._experts: Dict[int, Dict[str, LazyTensor]] = {}
+        self._expert_specs: Dict[int, Tuple[int, Tuple[str, ...], str]] = {}
         shapes = self.expected_shapes(hp, n_vocab)
         out: List[MappedTensor] = []
 
@@ -499,9 +540,7 @@ class Adapter:
                     f"convert: {src.file}: tensor {name!r}: layer {bid} is beyond num_hidden_layers={hp.n_layer}")
             emit(self.modify_tensors(LazyTensor.of(name, src), new, bid), new, bid)
         emit(self.finish(), "", None)
-        if self._experts:
-            bid, buf = next(iter(self._experts.items()))
-            raise MissingTensorError(f"convert: layer {bid} has only {len(buf)} expert tensors, e.g. {sorted(buf)[0]!r}")
+        self._check_experts_complete()
         self._check_complete(out, hp)
         return out
 
@@ -532,7 +571,13 @@ class Adapter:
         for want in wanted:
             if want not in names:
                 raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(want)!r} (GGUF {want!r}) "
-                                         f"in the checkpoint")
+                                         f"in {self._checkpoint()}")
+
+    def _checkpoint(self) -> str:
+        """"the checkpoint (its files)", for messages about a tensor that is in none of them."""
+        files = sorted({s.file for s in getattr(self, "_sources", {}).values()})
+        more = f", … {len(files) - 3} more" if len(files) > 3 else ""
+        return f"the checkpoint ({', '.join(files[:3])}{more})" if files else "the checkpoint"
 
     def _hf_name_for(self, gguf_name: str) -> str:
         """The checkpoint name llama.cpp's map expects for ``gguf_name``, in the checkpoint's own naming."""

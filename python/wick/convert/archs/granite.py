@@ -1,4 +1,6 @@
-"""IBM Granite 3.x dense (``GraniteForCausalLM``) → GGUF arch ``granite``.
+"""IBM Granite 3.x dense (``GraniteForCausalLM``) → GGUF arch ``granite``; Granite MoE
+(``GraniteMoeForCausalLM``, ``GraniteMoeSharedForCausalLM``) → ``granitemoe`` (see
+:class:`GraniteMoeAdapter`).
 
 The converter's ``GraniteModel`` is ``LlamaModel`` (q/k permuted,
 ``vocab_size`` and ``rope.dimension_count`` keys, the same tokenizer path with
@@ -23,12 +25,13 @@ ByteLevel), whose vocabulary the converter's probe hash names ``refact``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...gguf import values as V
-from ..errors import UnsupportedArchitectureError
+from ..errors import TensorShapeError, UnsupportedArchitectureError
+from ..lazy import LazyTensor
 from . import register
-from ._base import CONFIG, HParams, _num
+from ._base import CONFIG, HParams, _int, _num
 from .llama import LlamaAdapter
 
 # transformers 4.57 GraniteConfig defaults (structural sizes are not defaulted)
@@ -74,3 +77,66 @@ class GraniteAdapter(LlamaAdapter):
                 or "spatial_projectors" in name:
             return None
         return super().filter_tensor(name)
+
+
+@register
+class GraniteMoeAdapter(GraniteAdapter):
+    """GraniteMoeForCausalLM / GraniteMoeSharedForCausalLM → ``granitemoe``.
+
+    The converter's ``GraniteMoeModel`` is ``GraniteModel`` with experts stored fused and 3-D:
+    ``block_sparse_moe.input_linear`` [experts, 2·ff, hidden] holds gate then up (JetMoE's
+    parallel experts) and is split in halves into ``ffn_gate_exps`` / ``ffn_up_exps``;
+    ``output_linear`` → ``ffn_down_exps``, the router ``router.layer`` → ``ffn_gate_inp`` (F32).
+    GraniteMoeShared's ``shared_mlp.input_linear`` [2·shared ff, hidden] is split likewise into
+    ``ffn_gate_shexp`` / ``ffn_up_shexp`` (``ffn_gate`` / ``ffn_up`` when the model has no routed
+    experts), and ``shared_intermediate_size`` becomes ``expert_shared_feed_forward_length``.
+    """
+
+    name = "granitemoe"
+    hf_architectures = ("GraniteMoeForCausalLM", "GraniteMoeSharedForCausalLM")
+    gguf_arch = "granitemoe"
+    notes = {"GraniteMoeForCausalLM": "IBM Granite 3.x MoE; fused experts split into gate / up; Granite's scales",
+             "GraniteMoeSharedForCausalLM": "as GraniteMoe, plus a shared expert (fused, split into gate / up)"}
+    config_defaults = {**_GRANITE, "num_local_experts": 8, "num_experts_per_tok": 2}
+
+    def metadata(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
+        kv = super().metadata(config, hp, file_type)
+        shared = config.get("shared_intermediate_size")
+        if shared:
+            kv.append(V.u32(f"{self.gguf_arch}.expert_shared_feed_forward_length",
+                            _int("shared_intermediate_size", shared, 1)))
+        return kv
+
+    def _split_fused(self, t: LazyTensor, key: str, kinds: Tuple[str, str], bid: Optional[int]):
+        ff = _int(key, self.config.get(key), 1)
+        if t.shape[-2] != 2 * ff:
+            raise TensorShapeError(f"convert: {self._file_of(t.name)}: tensor {t.name!r} has shape {list(t.shape)}; "
+                                   f"its rows must be 2 × {key} = {2 * ff} (gate then up)")
+        gate, up = t.split(ff, dim=t.ndim - 2)
+        return [(self.tensor_name(kinds[0], bid), gate), (self.tensor_name(kinds[1], bid), up)]
+
+    def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
+        if name.endswith("block_sparse_moe.input_linear.weight"):
+            return self._split_fused(t, "intermediate_size", ("FFN_GATE_EXP", "FFN_UP_EXP"), bid)
+        if name.endswith("shared_mlp.input_linear.weight"):
+            kinds = ("FFN_GATE_SHEXP", "FFN_UP_SHEXP") if self.hp.n_expert else ("FFN_GATE", "FFN_UP")
+            return self._split_fused(t, "shared_intermediate_size", kinds, bid)
+        if not self.hp.n_expert and name.endswith("shared_mlp.output_linear.weight"):
+            return [(self.tensor_name("FFN_DOWN", bid), t)]
+        return super().modify_tensors(t, name, bid)
+
+    def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
+        shapes = super().expected_shapes(hp, n_vocab)
+        e, f, x = hp.n_embd, hp.n_ff, hp.n_expert
+        shapes.update({"FFN_GATE_EXP": (x, f, e), "FFN_UP_EXP": (x, f, e), "FFN_DOWN_EXP": (x, e, f),
+                       "FFN_GATE_INP": (x, e)})
+        fs = self.config.get("shared_intermediate_size")
+        if isinstance(fs, int) and not isinstance(fs, bool):
+            shapes.update({"FFN_GATE_SHEXP": (fs, e), "FFN_UP_SHEXP": (fs, e), "FFN_DOWN_SHEXP": (e, fs)})
+        return shapes
+
+    def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+        glob, block = super().required_kinds(hp)
+        if self.config.get("shared_intermediate_size") and hp.n_expert:
+            block += ("FFN_GATE_SHEXP", "FFN_UP_SHEXP", "FFN_DOWN_SHEXP")
+        return glob, block

@@ -83,6 +83,9 @@ class LlamaAdapter(Adapter):
     # transformers 4.57 LlamaConfig
     config_defaults = {"max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
     computes_head_dim = True
+    #: llama3 RoPE scaling with high_freq_factor == low_freq_factor is accepted (Llama 4 ships it:
+    #: the transition band is empty, as in the converter); Llama 3.x refuses it as a broken config
+    equal_freq_factors = False
 
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
         """LlamaModel.set_vocab's special cases, keyed on the vocabulary size.
@@ -121,10 +124,11 @@ class LlamaAdapter(Adapter):
         base = num("rope_theta", 10000.0)
         low = num("low_freq_factor", 1.0)
         high = num("high_freq_factor", 4.0)
-        if high == low:
+        if high == low and not self.equal_freq_factors:
             raise ConfigError(f"convert: {CONFIG}: rope_scaling high_freq_factor equals low_freq_factor ({low})", CONFIG)
-        data = llama3_rope_factors(
-            base, hp.head_dim, num("factor", 8.0), low, high, num("original_max_position_embeddings", 8192))
+        with np.errstate(divide="ignore", invalid="ignore"):  # only a wavelength exactly on the bound divides by 0
+            data = llama3_rope_factors(
+                base, hp.head_dim, num("factor", 8.0), low, high, num("original_max_position_embeddings", 8192))
         return [MappedTensor("rope_freqs.weight", [], [len(data)], data=data, force_type="F32")]
 
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
