@@ -120,15 +120,11 @@ def make_base(kind: str, d: Path) -> Path:
     if kind in ("demo", "demo-untied"):
         tiny.make(d)
         if kind == "demo-untied":
-            import wick.safetensors as st
-
             cfg = json.loads((d / "config.json").read_text())
             cfg["tie_word_embeddings"] = False
             (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-            with st.open(str(d / "model.safetensors")) as m:
-                t = m.tensors["model.embed_tokens.weight"]
-                raw = np.array(m[t.name]).view("<u2").reshape(t.shape)
-            write_safetensors(d / "model-lm_head.safetensors", [("lm_head.weight", "BF16", tuple(t.shape), raw)],
+            raw = _read_tensor_bits(d / "model.safetensors", "model.embed_tokens.weight")
+            write_safetensors(d / "model-lm_head.safetensors", [("lm_head.weight", "BF16", raw.shape, raw)],
                               {"format": "pt"})
         return d
     (d / "config.json").write_text(json.dumps(BASE_CONFIGS[kind], indent=2) + "\n")
@@ -227,12 +223,19 @@ def fixtures(demo_vocab: Optional[int] = None, demo_embed: Optional[np.ndarray] 
     return out
 
 
+def _read_tensor_bits(path: Path, name: str) -> np.ndarray:
+    """A 16-bit tensor of a safetensors file as stored (``<u2``), read with numpy alone
+    (the golden generator's interpreter has no Wick)."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    info = json.loads(raw[8:8 + n])[name]
+    start, end = info["data_offsets"]
+    return np.frombuffer(raw[8 + n + start:8 + n + end], "<u2").reshape(info["shape"])
+
+
 def demo_embeddings(base: Path) -> np.ndarray:
     """The demo model's embedding matrix as float32 (from its BF16 bits)."""
-    import wick.safetensors as st
-
-    with st.open(str(base / "model.safetensors")) as m:
-        bits = np.array(m["model.embed_tokens.weight"]).view("<u2")
+    bits = _read_tensor_bits(base / "model.safetensors", "model.embed_tokens.weight")
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
