@@ -116,10 +116,10 @@ def read_gguf(path: Path, llama_cpp: str) -> dict:
 
 
 def load_file_order(tmp: Path) -> list:
+    import lora_fixtures  # noqa: F401 - makes arch_fixtures importable
     import numpy as np
     from safetensors.torch import load_file
 
-    import lora_fixtures  # noqa: F401 - makes arch_fixtures importable
     from arch_fixtures._common import write_safetensors
 
     p = tmp / "probe.safetensors"
@@ -132,12 +132,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP)
     args = ap.parse_args()
+    import lora_fixtures as L
     import peft
     import safetensors
     import torch
     import transformers
-
-    import lora_fixtures as L
 
     result: dict = {"versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                                  "peft": peft.__version__, "safetensors": safetensors.__version__},

@@ -404,6 +404,8 @@ class _Walk:
     def __init__(self, adapter: Adapter, config: Dict[str, Any], hp: HParams, ad: AdapterDir, base_dir: Path):
         self.adapter, self.config, self.hp, self.ad, self.base_dir = adapter, config, hp, ad, base_dir
         self.shapes = adapter.expected_shapes(hp, hp.n_vocab)
+        glob, per_block = adapter.required_kinds(hp)
+        self.kinds = set(glob) | set(per_block)  # what a checkpoint of the base architecture has
         self.out: List[MappedTensor] = []
 
     def where(self, *names: str) -> str:
@@ -505,6 +507,12 @@ class _Walk:
             if not isinstance(data, LoraPair):
                 raise self._not_lora(data.name)
             kind = adapter._kind_of(dest_name, bid)
+            if kind is not None and kind not in self.shapes and kind not in self.kinds:
+                raise LoraBaseMismatchError(
+                    f"{self.where(*names)}: the base model's architecture {adapter.gguf_arch!r} "
+                    f"({self.config['architectures'][0]}, {self.base_dir / 'config.json'}) has no {dest_name} "
+                    "weight of its own (its converter writes another layout): is --base the model the adapter was "
+                    "trained on?")
             want = self.shapes.get(kind) if kind else None
             got = tuple(reversed(data.shape)) if kind == "TOKEN_EMBD" else tuple(data.shape)
             if want is not None and dest_name.endswith(".weight") and got != tuple(want):
