@@ -56,6 +56,7 @@ class LoraFixture:
     readme: bool = False
     values: Optional[Callable[[str, Tuple[int, ...]], np.ndarray]] = None  # special values by tensor name
     extra_config: Dict[str, Any] = field(default_factory=dict)
+    peft: bool = True  # whether PEFT can build this adapter on transformers' class (the generator checks it)
 
     def target_modules(self) -> List[str]:
         names = {m.rsplit(".", 1)[-1] for m in list(self.modules) + list(self.embeddings)}
@@ -110,6 +111,10 @@ BASE_CONFIGS: Dict[str, dict] = {
     "phi3": _tiny_config("Phi3ForCausalLM", "phi3", 128, 4, 4, 256, 2, 512, rope_theta=10000.0, rope_scaling=None,
                          original_max_position_embeddings=4096, partial_rotary_factor=1.0, pad_token_id=0,
                          sliding_window=None, resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0),
+    "mixtral": _tiny_config("MixtralForCausalLM", "mixtral", 64, 4, 2, 128, 2, 256, num_local_experts=4,
+                            num_experts_per_tok=2, sliding_window=None, router_aux_loss_coef=0.02),
+    "ernie": _tiny_config("Ernie4_5ForCausalLM", "ernie4_5", 128, 4, 1, 256, 2, 512, head_dim=32, use_bias=False,
+                          rope_theta=500000, pad_token_id=0),
 }
 
 
@@ -209,6 +214,21 @@ def fixtures(demo_vocab: Optional[int] = None, demo_embed: Optional[np.ndarray] 
                      **{f"model.layers.{i}.self_attn.o_proj": (128, 128) for i in range(2)},
                      **{f"model.layers.{i}.mlp.gate_up_proj": (2 * 256, 128) for i in range(2)},
                      **{f"model.layers.{i}.mlp.down_proj": (128, 256) for i in range(2)}}),
+        # Mixtral: LoRA on every expert's w1/w2/w3 (stacked per layer into ffn_*_exps pairs), the router
+        # and the permuted q/k projections
+        LoraFixture("mixtral", "mixtral", 4, 8.0, "F32",
+                    {**_layers(2, 64, {"q_proj": 64, "k_proj": 32}, {}),
+                     **{f"model.layers.{i}.block_sparse_moe.experts.{x}.{w}": shape
+                        for i in range(2) for x in range(4)
+                        for w, shape in (("w1", (128, 64)), ("w2", (64, 128)), ("w3", (128, 64)))},
+                     **{f"model.layers.{i}.block_sparse_moe.gate": (4, 64) for i in range(2)}}),
+        # ERNIE 4.5 with the fused qkv_proj / up_gate_proj of Baidu's own checkpoints: the converter splits
+        # them, so each pair's lora_b is split by rows and the pieces share their lora_A (PEFT cannot build
+        # this adapter on transformers' Ernie4_5 classes, which have separate projections)
+        LoraFixture("ernie", "ernie", 8, 16.0, "BF16",
+                    {**{f"model.layers.{i}.self_attn.qkv_proj": ((4 + 2) * 32, 128) for i in range(2)},
+                     **{f"model.layers.{i}.mlp.up_gate_proj": (2 * 256, 128) for i in range(2)}},
+                    peft=False),
     ]
     del q2, q3, ph
     if demo_vocab is not None:

@@ -22,6 +22,8 @@ For each fixture it
    loaded with ``set_peft_model_state_dict`` (no missing or unexpected key), and
    ``save_pretrained`` (``save_embedding_layers=False``): the tensors PEFT writes must be the fixture's (names,
    dtypes, shapes, bytes; whether the whole file is the same bytes is recorded);
+   (not for a fixture PEFT cannot build on transformers' classes: ERNIE's fused
+   projections, recorded as ``"peft": null``);
 3. runs ``convert_lora_to_gguf.py ADAPTER --base BASE --outtype T --outfile F``
    (real torch, its own interpreter) for T = f32 (its default), f16, bf16 and
    q8_0;
@@ -150,7 +152,7 @@ def main() -> None:
             adapter = L.make_adapter(fx, tmp / "adapters" / name)
             entry: dict = {"base": fx.base, "files": {p.name: sha(p) for p in sorted(adapter.iterdir())},
                            "base_config_sha256": sha(base / "config.json")}
-            entry["peft"] = peft_check(fx, base, adapter, tmp)
+            entry["peft"] = peft_check(fx, base, adapter, tmp) if fx.peft else None
             entry["targets"] = {}
             for ot in OUTTYPES:
                 out = tmp / f"{name}-{ot}.gguf"

@@ -403,9 +403,9 @@ class _Walk:
 
     def __init__(self, adapter: Adapter, config: Dict[str, Any], hp: HParams, ad: AdapterDir, base_dir: Path):
         self.adapter, self.config, self.hp, self.ad, self.base_dir = adapter, config, hp, ad, base_dir
+        adapter.begin_walk(config, hp, {})  # some families' shapes read the config
         self.shapes = adapter.expected_shapes(hp, hp.n_vocab)
-        glob, per_block = adapter.required_kinds(hp)
-        self.kinds = set(glob) | set(per_block)  # what a checkpoint of the base architecture has
+        self.base_tensors = _base_tensors(base_dir, adapter)  # {} when the base directory has no weights
         self.out: List[MappedTensor] = []
 
     def where(self, *names: str) -> str:
@@ -438,7 +438,7 @@ class _Walk:
                     continue
                 raise self._not_lora(name)
             pairs.setdefault(new, {})["A" if is_a else "B"] = (name, LazyTensor.of(name, src))
-        adapter.begin_walk(self.config, self.hp, sources)
+        adapter.begin_walk(self.config, self.hp, sources)  # now with the sources, for messages
         for new, lt in plain:
             self._emit(new, lt)
         for new, halves in pairs.items():
@@ -447,6 +447,7 @@ class _Walk:
                 (only,) = halves.values()
                 raise LoraAdapterError(f"{self.where(only[0])}: a {have} tensor without its {miss}", ADAPTER_WEIGHTS)
             (na, a), (nb, b) = halves["A"], halves["B"]
+            self._check_base(new, na, nb, a, b)
             try:
                 pair = LoraPair.of(a, b)
             except _PairOpError as e:
@@ -463,6 +464,21 @@ class _Walk:
                                         f"for only {len(buf)} of its experts, e.g. {sorted(buf)[0]!r}; llama.cpp "
                                         "stacks the experts of a layer into one tensor, so every expert needs one")
         return self.out
+
+    def _check_base(self, name: str, na: str, nb: str, a: LazyTensor, b: LazyTensor) -> None:
+        """With the base model's weights at hand: the adapted weight must be one of them, of the
+        shape ``B @ A`` has (an embedding's ``[vocab, hidden]`` is ``A^T B^T``)."""
+        if not self.base_tensors:
+            return
+        if name not in self.base_tensors:
+            raise LoraBaseMismatchError(
+                f"{self.where(na, nb)}: the base model ({self.base_dir}) has no tensor {name!r} to adapt: is --base "
+                "the model the adapter was trained on?")
+        got = (b.shape[0], a.shape[-1]) if ".lora_embedding_" not in na else (a.shape[-1], b.shape[0])
+        if tuple(self.base_tensors[name]) != got:
+            raise LoraBaseMismatchError(
+                f"{self.where(na, nb)}: B @ A has shape {list(got)}, but {name!r} of the base model "
+                f"({self.base_dir}) is {list(self.base_tensors[name])}: the adapter was trained on another model")
 
     def _not_lora(self, name: str) -> ConvertError:
         hint = ""
@@ -507,12 +523,6 @@ class _Walk:
             if not isinstance(data, LoraPair):
                 raise self._not_lora(data.name)
             kind = adapter._kind_of(dest_name, bid)
-            if kind is not None and kind not in self.shapes and kind not in self.kinds:
-                raise LoraBaseMismatchError(
-                    f"{self.where(*names)}: the base model's architecture {adapter.gguf_arch!r} "
-                    f"({self.config['architectures'][0]}, {self.base_dir / 'config.json'}) has no {dest_name} "
-                    "weight of its own (its converter writes another layout): is --base the model the adapter was "
-                    "trained on?")
             want = self.shapes.get(kind) if kind else None
             got = tuple(reversed(data.shape)) if kind == "TOKEN_EMBD" else tuple(data.shape)
             if want is not None and dest_name.endswith(".weight") and got != tuple(want):
@@ -524,6 +534,20 @@ class _Walk:
                 a = a.T
             for suffix, lt in ((".lora_a", a), (".lora_b", b)):
                 self.out.append(adapter._mapped(dest_name + suffix, lt, name, bid, None))
+
+
+def _base_tensors(base_dir: Path, adapter: Adapter) -> Dict[str, Tuple[int, ...]]:
+    """The base checkpoint's tensor shapes by (filtered) name, from the safetensors headers of
+    ``base_dir`` when it holds any (no data is read); {} for a directory of config files only."""
+    from .load import read_safetensors_header
+
+    out: Dict[str, Tuple[int, ...]] = {}
+    for f in sorted(base_dir.glob("*.safetensors")):
+        for name, (_, shape) in read_safetensors_header(str(f)).items():
+            new = adapter.filter_tensor(name)
+            if new is not None:
+                out[new] = tuple(int(x) for x in shape)
+    return out
 
 
 def _lora_target(type_: Optional[str]) -> str:
