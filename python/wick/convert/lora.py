@@ -35,10 +35,12 @@ What the reference writes, and Wick with it:
   tokenizer and no ``general.file_type``: llama.cpp takes those from the base
   GGUF.
 
-Only the base model's config.json is read (not its weights). Wick checks
+Only the base model's config.json is needed (and read); when the base
+directory also holds its safetensors, their headers are read too. Wick checks
 more than the reference (which then writes a file llama.cpp refuses to load):
-every pair's shape must be the base weight's (``B @ A`` of the base shape)
-and every target module must exist in the base architecture; an adapter
+every target module must map in the base architecture and every pair's
+``B @ A`` must have the base weight's shape (from config.json, and, with the
+weights at hand, the adapted weight must be one of them); an adapter
 whose effect llama.cpp cannot reproduce (DoRA, rank-stabilised LoRA,
 per-module alphas) is refused rather than converted to a different model.
 """
