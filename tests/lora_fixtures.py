@@ -214,6 +214,11 @@ def fixtures(demo_vocab: Optional[int] = None, demo_embed: Optional[np.ndarray] 
                      **{f"model.layers.{i}.self_attn.o_proj": (128, 128) for i in range(2)},
                      **{f"model.layers.{i}.mlp.gate_up_proj": (2 * 256, 128) for i in range(2)},
                      **{f"model.layers.{i}.mlp.down_proj": (128, 256) for i in range(2)}}),
+        # an activated LoRA (aLoRA): its invocation token ids become adapter.alora.invocation_tokens; float16
+        LoraFixture("qwen2-alora", "qwen2", 4, 4.0, "F16",
+                    {f"model.layers.{i}.self_attn.{p}": (rows, 128) for i in range(2)
+                     for p, rows in (("q_proj", 128), ("v_proj", 64))},
+                    extra_config={"alora_invocation_tokens": [7, 300, 12]}),
         # Mixtral: LoRA on every expert's w1/w2/w3 (stacked per layer into ffn_*_exps pairs), the router
         # and the permuted q/k projections
         LoraFixture("mixtral", "mixtral", 4, 8.0, "F32",

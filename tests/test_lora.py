@@ -262,6 +262,8 @@ def test_target_module_wick_cannot_map(qwen2, tmp_path):
     ({"use_rslora": True}, UnsupportedLoraError, "rank-stabilised"),
     ({"alpha_pattern": {"q_proj": 4}}, UnsupportedLoraError, "alpha_pattern"),
     ({"peft_type": "IA3"}, UnsupportedLoraError, "peft_type 'IA3'"),
+    ({"invocation_string": "<|assistant|>"}, UnsupportedLoraError, "give the token ids as alora_invocation_tokens"),
+    ({"alora_invocation_tokens": [1, -2]}, LoraAdapterError, "must be a list of token ids"),
     ({"lora_alpha": "x"}, LoraAdapterError, "'lora_alpha' must be a number"),
 ])
 def test_adapter_config_refused(qwen2, tmp_path, change, error, match):

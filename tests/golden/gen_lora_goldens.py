@@ -92,8 +92,10 @@ def peft_check(fx, base: Path, adapter: Path, tmp: Path) -> dict:
     return {"same_tensors": same,
             "same_file_bytes": sha(out / "adapter_model.safetensors") == sha(adapter / "adapter_model.safetensors"),
             "peft_tensor_names": list(got),
-            "peft_adapter_config": {k: saved_cfg.get(k) for k in ("peft_type", "r", "lora_alpha", "target_modules",
-                                                                  "use_dora", "use_rslora", "task_type")}}
+            "peft_adapter_config": {k: sorted(v) if isinstance(v, list) else v  # PEFT keeps a set: any order
+                                    for k, v in ((k, saved_cfg.get(k)) for k in (
+                                        "peft_type", "r", "lora_alpha", "target_modules", "use_dora", "use_rslora",
+                                        "task_type"))}}
 
 
 def read_gguf(path: Path, llama_cpp: str) -> dict:
