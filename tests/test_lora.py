@@ -367,3 +367,48 @@ def test_every_architecture_makes_adapters_llama_cpp_accepts(fx, tmp_path):
 # families whose converter reshapes a projection in a way llama.cpp's LoraTorchTensor cannot follow
 # (DeepSeek-style MLA: kv_b_proj is split into k_b / v_b with a transposition of a 3-D view)
 CANNOT_EXPRESS = {"DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM", "Glm4MoeLiteForCausalLM"}
+
+
+def test_llama_cpp_with_the_adapter_computes_the_merged_model(built, tmp_path):
+    """The Llama adapter (every linear layer; q/k pairs permuted) on the demo model in llama.cpp gives the
+    logits of the model merged in numpy as PEFT defines it, W + alpha/r * B @ A, converted on its own."""
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test WITH_LLAMA=1)")
+    from arch_fixtures._common import write_safetensors
+
+    f, base, adapter = built["llama"]
+    raw = (base / "model.safetensors").read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    lora = {name: np.frombuffer(a.tobytes(), "<f4").reshape(shape) for name, _, shape, a in f.tensors()}
+    merged_items = []
+    for name, info in sorted((k, v) for k, v in header.items() if k != "__metadata__"):
+        s, e = info["data_offsets"]
+        w = (np.frombuffer(raw[8 + n + s:8 + n + e], "<u2").astype(np.uint32) << 16).view(np.float32)
+        w = w.reshape(info["shape"]).astype(np.float64)
+        m = "base_model.model." + name[:-len(".weight")]
+        if m + ".lora_A.weight" in lora:
+            w = w + f.alpha / f.r * (lora[m + ".lora_B.weight"].astype(np.float64) @ lora[m + ".lora_A.weight"])
+        merged_items.append((name, "F32", tuple(info["shape"]), w.astype("<f4")))
+    merged = tmp_path / "merged"
+    shutil.copytree(base, merged, ignore=shutil.ignore_patterns("*.safetensors"))
+    write_safetensors(merged / "model.safetensors", merged_items, {"format": "pt"})
+    wick.convert(base, tmp_path / "base.gguf", "F32")
+    wick.convert(merged, tmp_path / "merged.gguf", "F32")
+    wick.convert_lora(adapter, tmp_path / "lora.gguf", base=base)
+
+    def logits(model: Path, lora_path=None) -> np.ndarray:
+        kw = {"lora_path": str(lora_path)} if lora_path is not None else {}
+        llm = llama_cpp.Llama(model_path=str(model), n_ctx=64, n_threads=2, verbose=False, seed=0, logits_all=True,
+                              **kw)
+        try:
+            llm.eval(llm.tokenize(b"The quick brown fox jumps", add_bos=True))
+            return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+        finally:
+            del llm
+
+    plain, with_lora, want = logits(tmp_path / "base.gguf"), logits(tmp_path / "base.gguf", tmp_path / "lora.gguf"), \
+        logits(tmp_path / "merged.gguf")
+    change = np.abs(want - plain).max()
+    assert change > 0.05  # the adapter matters (0.71 here; with lora_b left unpermuted llama.cpp is 0.045 off)
+    assert np.abs(with_lora - want).max() < 1e-3 * max(1.0, change), (np.abs(with_lora - want).max(), change)
+    assert int(np.argmax(with_lora)) == int(np.argmax(want))
