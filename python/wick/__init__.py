@@ -87,6 +87,10 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(".convert", __name__)
+    if name == "convert_lora":  # a PEFT LoRA adapter -> GGUF adapter (wick.convert.lora)
+        from .convert.lora import convert_lora
+
+        return convert_lora
     raise AttributeError(f"module 'wick' has no attribute {name!r}")
 
 
@@ -108,6 +112,7 @@ __all__ = [
     "imatrix",
     "safetensors",
     "convert",
+    "convert_lora",
     "quantize",
     "dequantize",
     "types",

@@ -150,6 +150,33 @@ def dequantize_4bit(
     rules: str = ...,
 ) -> np.ndarray: ...
 
+# ``wick.convert_lora``: a PEFT LoRA adapter directory to the GGUF adapter llama.cpp
+# loads (wick.convert.lora; what convert_lora_to_gguf.py writes, byte for byte).
+@overload
+def convert_lora(
+    adapter_dir: PathLike,
+    output: PathLike,
+    *,
+    base: PathLike,
+    type: Optional[str] = ...,
+    threads: Optional[int] = ...,
+    overwrite: bool = ...,
+    progress: ProgressLike = ...,
+    dry_run: Literal[False] = ...,
+) -> ConversionReport: ...
+@overload
+def convert_lora(
+    adapter_dir: PathLike,
+    output: PathLike,
+    *,
+    base: PathLike,
+    type: Optional[str] = ...,
+    threads: Optional[int] = ...,
+    overwrite: bool = ...,
+    progress: ProgressLike = ...,
+    dry_run: Literal[True],
+) -> Plan: ...
+
 # ``wick.convert`` is a callable module: ``wick.convert(model, output, type=...)``
 # converts, and ``wick.convert.build_plan`` etc. are importable from it. The plan
 # options after ``options`` are the fields of wick.convert.options.PlanOptions

@@ -218,6 +218,12 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
                                                    PlanOptions.from_arguments(args, REQUANTIZE)))
 
 
+def _cmd_convert_lora(args: argparse.Namespace) -> int:
+    from wick.convert.lora import build_lora_plan
+
+    return _run_plan(args, lambda: build_lora_plan(args.adapter, args.base, args.type))
+
+
 def _run_plan(args: argparse.Namespace, make_plan: Callable[[], Any]) -> int:
     """Plan, then print the plan (--dry-run) or execute it and print the report."""
     from wick.convert import _execute, format_plan_table
@@ -309,6 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     PlanOptions.add_arguments(p, CONVERT)
     _add_bnb_options(p)
     p.set_defaults(func=_cmd_convert)
+    p = sub.add_parser("convert-lora", help="convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp",
+                       description="Convert a PEFT LoRA adapter directory (adapter_config.json, "
+                       "adapter_model.safetensors) to the GGUF adapter llama.cpp loads with --lora: the file "
+                       "llama.cpp's convert_lora_to_gguf.py writes, byte for byte. Only the base model's config.json "
+                       "is read.")
+    p.add_argument("adapter", help="the adapter directory")
+    p.add_argument("--base", required=True, help="the base model's Hugging Face directory (its config.json is read)")
+    p.add_argument("--type", default="F32", type=str.upper, choices=("F32", "F16", "BF16", "Q8_0"),
+                   help="F32 (default, as convert_lora_to_gguf.py), F16, BF16 or Q8_0")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_convert_lora, split_max_size=None, split_max_tensors=None)
     p = sub.add_parser("quantize", help="requantize an F32/F16/BF16 GGUF model as llama-quantize does",
                        description="Requantize a GGUF model whose tensors are F32, F16 or BF16 to --type, writing the "
                        "file llama-quantize would write (same per-tensor types, metadata and bytes), optionally "

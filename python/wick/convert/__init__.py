@@ -34,6 +34,7 @@ Pieces:
 * :mod:`.tokenizer` — tokenizer.* metadata from tokenizer.json / tokenizer.model
 * :mod:`.mixture` — llama-quantize's per-tensor type rules
 * :mod:`.plan` — the plan data structure and its JSON schema
+* :mod:`.lora` — PEFT LoRA adapters → GGUF adapters (:func:`convert_lora`, ``wick convert-lora``)
 * :mod:`.bnb` — plans for bitsandbytes model directories (``format="bnb-nf4"`` …)
 * :mod:`.options` — :class:`PlanOptions`, every option that shapes a plan, declared
   once for the keywords, the command line and the messages
@@ -64,6 +65,8 @@ from .errors import (
     ImatrixError,
     ImatrixMismatchError,
     ImatrixRequiredError,
+    LoraAdapterError,
+    LoraBaseMismatchError,
     MissingTensorError,
     ModelFileNotFoundError,
     ModelFormatError,
@@ -77,12 +80,14 @@ from .errors import (
     UnknownTargetError,
     UnsupportedArchitectureError,
     UnsupportedIntermediateError,
+    UnsupportedLoraError,
     UnsupportedQuantizationError,
     UnsupportedTokenizerError,
 )
 from .ggml_types import TARGETS
 from .imatrix_plan import ImatrixInfo
 from .load import ModelParts, read_model_dir, read_safetensors_header
+from .lora import build_lora_plan, convert_lora
 from .options import CONVERT, REQUANTIZE, PlanOptions, spell, takes_plan_options
 from .plan import Plan, SourceRef, TensorPlan, build_plan_from_parts, format_plan_table
 from .quantized import supported_quantization_methods
@@ -100,6 +105,7 @@ __all__ = [
     "ImatrixRequiredError", "RequantizeInputError", "UnsupportedIntermediateError", "UnsupportedQuantizationError",
     "QuantizedTensorError", "supported_quantization_methods",
     "FORMATS", "BnbOptions", "BnbPlan", "build_bnb_plan", "format_bnb_plan_table", "BnbOptionError",
+    "convert_lora", "build_lora_plan", "LoraAdapterError", "LoraBaseMismatchError", "UnsupportedLoraError",
 ]
 
 

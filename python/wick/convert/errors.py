@@ -167,3 +167,22 @@ class HubNotCachedError(ModelFileNotFoundError, HubError):
 class BnbOptionError(ConvertError, ValueError):
     """An unknown output format, or a bitsandbytes output option out of range
     (block size, quant storage, compute dtype, rules, shard size, skip list)."""
+
+
+class LoraAdapterError(ModelFormatError):
+    """The adapter directory is malformed: adapter_config.json unreadable or without
+    ``lora_alpha``, a tensor that is neither ``lora_A`` nor ``lora_B``, a ``lora_A``
+    without its ``lora_B``, ranks that disagree. ``file`` names the file."""
+
+
+class LoraBaseMismatchError(ConvertError, WickValueError):
+    """The adapter does not fit the base model: a target module the base
+    architecture does not have (another architecture, or a layer beyond
+    ``num_hidden_layers``), or a pair whose product has another shape than the
+    base weight's."""
+
+
+class UnsupportedLoraError(ConvertError, WickUnsupportedError, ValueError):
+    """An adapter llama.cpp cannot run as trained (DoRA, rank-stabilised LoRA,
+    per-module alphas, fully trained modules), or a target module whose
+    architecture transform a LoRA pair cannot express (as in llama.cpp's script)."""

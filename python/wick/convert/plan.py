@@ -746,7 +746,10 @@ def describe_transform(t: TensorPlan) -> str:
 
 
 def _headline(plan: Plan) -> List[str]:
-    if plan.hf_architecture is None:
+    if plan.reference == "convert_lora":
+        lines = [f"LoRA adapter of a {plan.hf_architecture} -> GGUF adapter (arch {plan.architecture!r}), type "
+                 f"{plan.target} (reproduces llama.cpp convert_lora_to_gguf.py --outtype {plan.target.lower()})"]
+    elif plan.hf_architecture is None:
         first = next((t.sources[0] for t in plan.tensors if t.sources), None)
         src = first.file if first is not None else "GGUF"
         lines = [f"{src} (GGUF arch {plan.architecture!r}) -> target {plan.target} "

@@ -439,7 +439,7 @@ class Adapter:
         for w in weights:
             datas = [buf.pop(expert_name.format(bid=bid, x=x, w=w)) for x in range(n_expert)]
             self._check_expert_shapes(datas)
-            stacked = LazyTensor.stack(datas)
+            stacked = type(datas[0]).stack(datas)  # LazyTensor, or a LoRA pair's stack
             out += list(self.modify_expert_stack(stacked, merged_name.format(bid=bid, w=w), bid))
         del self._experts[bid]
         return out
@@ -500,6 +500,16 @@ class Adapter:
         src = getattr(self, "_sources", {}).get(name)
         return src.file if src is not None else "checkpoint"
 
+    def begin_walk(self, config: Dict[str, Any], hp: HParams, tensors: Dict[str, TensorSource]) -> None:
+        """Set up a walk over a checkpoint's tensors (what :meth:`map_tensors` does first; the LoRA
+        walk of :mod:`wick.convert.lora` calls it too): the config, the name map, the sources by
+        name (for messages) and the expert buffers."""
+        self.config, self.hp = config, hp
+        self._names = tensor_name_map(self.gguf_arch, self.block_count(config, hp))
+        self._sources = dict(tensors)
+        self._experts: Dict[int, Dict[str, LazyTensor]] = {}
+        self._expert_specs: Dict[int, Tuple[int, Tuple[str, ...], str]] = {}
+
     def map_tensors(self, config: Dict[str, Any], hp: HParams, n_vocab: int,
                     tensors: Dict[str, TensorSource]) -> List[MappedTensor]:
         """Walk the checkpoint as ``prepare_tensors`` does and return the tensors to write, in order.
@@ -510,11 +520,7 @@ class Adapter:
         (experts) or split it. Every source's dtype and every output's shape
         are checked.
         """
-        self.config, self.hp = config, hp
-        self._names = tensor_name_map(self.gguf_arch, self.block_count(config, hp))
-        self._sources = dict(tensors)
-        self._experts: Dict[int, Dict[str, LazyTensor]] = {}
-        self._expert_specs: Dict[int, Tuple[int, Tuple[str, ...], str]] = {}
+        self.begin_walk(config, hp, tensors)
         shapes = self.expected_shapes(hp, n_vocab)
         out: List[MappedTensor] = []
 
