@@ -167,3 +167,14 @@ class HubNotCachedError(ModelFileNotFoundError, HubError):
 class BnbOptionError(ConvertError, ValueError):
     """An unknown output format, or a bitsandbytes output option out of range
     (block size, quant storage, compute dtype, rules, shard size, skip list)."""
+
+
+class ExportError(ConvertError, WickValueError):
+    """``export_hf``: a GGUF file that cannot be turned back into a Hugging Face
+    model directory (metadata or tensors that do not fit its architecture, an
+    option out of range)."""
+
+
+class UnsupportedExportError(ConvertError, WickUnsupportedError, ValueError):
+    """``export_hf``: a GGUF architecture (or tokenizer kind) Wick cannot export
+    back to Hugging Face; the message lists the supported ones."""

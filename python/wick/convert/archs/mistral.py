@@ -11,7 +11,7 @@ and the router ``block_sparse_moe.gate`` becomes ``ffn_gate_inp`` (kept F32).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import register
 from .llama import LlamaAdapter
@@ -31,6 +31,12 @@ class MistralAdapter(LlamaAdapter):
     notes = {"MistralForCausalLM": "as llama.cpp's converter does (`sliding_window` is not written)",
              "MixtralForCausalLM": "experts stacked into `ffn_*_exps`; the router stays F32"}
     computes_head_dim = False
+    model_types = {"MistralForCausalLM": "mistral", "MixtralForCausalLM": "mixtral"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """A ``llama`` file with experts → MixtralForCausalLM (a dense one is written as Llama, which
+        the file cannot tell from Mistral: ``architecture="MistralForCausalLM"`` picks this one)."""
+        return "MixtralForCausalLM" if md.get(f"{self.gguf_arch}.expert_count") else None
 
     def normalize_config(self, config: Dict[str, Any]) -> Dict[str, Any]:
         moe = (config.get("architectures") or [None])[0] == "MixtralForCausalLM"
