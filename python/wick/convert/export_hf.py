@@ -41,8 +41,8 @@ import numpy as np
 
 from .. import gguf as _gguf
 from ..errors import WickFileExistsError
-from .archs import Adapter, _load_all
 from .archs import _REGISTRY as _ADAPTERS
+from .archs import Adapter, _load_all
 from .bnb import _shards, parse_size
 from .errors import ExportError, UnsupportedExportError
 from .general import _SAMPLING
