@@ -171,8 +171,13 @@ class LlamaAdapter(Adapter):
 
     # ------------------------------------------------------------ export-hf
     def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
-        """A dense ``llama`` file → LlamaForCausalLM (Mixtral's, with experts, is MistralAdapter's)."""
-        return None if md.get(f"{self.gguf_arch}.expert_count") else "LlamaForCausalLM"
+        """A dense ``llama`` file with ``attention.key_length`` → LlamaForCausalLM. (transformers'
+        LlamaConfig always has a head_dim, so a Llama conversion writes that key; a Mistral one,
+        without head_dim, does not: those and Mixtral's, with experts, are MistralAdapter's.)"""
+        a = self.gguf_arch
+        if md.get(f"{a}.expert_count") or md.get(f"{a}.attention.key_length") is None:
+            return None
+        return "LlamaForCausalLM"
 
     def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
                       read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
