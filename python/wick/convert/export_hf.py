@@ -322,7 +322,8 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
         config = adapter.export_config(md, shapes, hf_class, reader.f32)
         config["torch_dtype"] = torch_dtype
         listing, where = _plan(adapter, config, shapes, reader, path)
-        tok = tokenizer_files(md, adapter.export_tokenizer_class(str(md.get("tokenizer.ggml.model"))))
+        tok = tokenizer_files(md, adapter.export_tokenizer_class(str(md.get("tokenizer.ggml.model"))),
+                              lambda t: adapter.export_added_token(md, t))
         sizes = [(n, int(np.prod(s, dtype=np.int64)) * itemsize) for n, s in listing.items()]
         shards = _shards(sizes, limit)
         names = (["model.safetensors"] if len(shards) == 1 else

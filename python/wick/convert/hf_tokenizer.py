@@ -29,7 +29,7 @@ extra EOS ids, a tokenizer's Python class.
 from __future__ import annotations
 
 import struct
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .errors import UnsupportedExportError
 from .tokenizer import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED, pre_tokenizer_json
@@ -40,6 +40,7 @@ __all__ = ["tokenizer_files", "spm_model_proto", "spm_merges"]
 _SPECIAL_KEYS = (("bos", "tokenizer.ggml.bos_token_id"), ("eos", "tokenizer.ggml.eos_token_id"),
                  ("unk", "tokenizer.ggml.unknown_token_id"), ("sep", "tokenizer.ggml.seperator_token_id"),
                  ("pad", "tokenizer.ggml.padding_token_id"), ("mask", "tokenizer.ggml.mask_token_id"))
+Adjust = Callable[[Dict[str, Any]], Dict[str, Any]]
 _RANK = {t: i for i, t in enumerate(("bos", "eos", "unk", "sep", "pad", "cls", "mask"))}
 
 
@@ -99,7 +100,7 @@ def _tokenizer_config(md: Mapping[str, Any], tokens: List[str], added: List[Dict
 
 
 # ------------------------------------------------------------------ gpt2
-def _gpt2(md: Mapping[str, Any], tokenizer_class: str) -> Dict[str, Any]:
+def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[str, Any]:
     tokens: List[str] = list(md["tokenizer.ggml.tokens"])
     types: List[int] = list(md.get("tokenizer.ggml.token_type") or [NORMAL] * len(tokens))
     merges: List[str] = list(md.get("tokenizer.ggml.merges") or [])
@@ -110,7 +111,7 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str) -> Dict[str, Any]:
         if ty == UNUSED and t == f"[PAD{i}]":
             continue  # a hole of the vocabulary: the converter fills it again from config.json vocab_size
         if ty in (CONTROL, USER_DEFINED):
-            added.append(_added(i, t, ty == CONTROL))
+            added.append(adjust(_added(i, t, ty == CONTROL)))
         else:
             vocab[t] = i
     steps, normalizer = pre_tokenizer_json(pre)
@@ -192,7 +193,7 @@ def spm_merges(tokens: List[str], scores: List[float]) -> List[List[str]]:
     return [[a, b] for a, b, _ in merges]
 
 
-def _llama(md: Mapping[str, Any], tokenizer_class: str) -> Dict[str, Any]:
+def _llama(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[str, Any]:
     tokens: List[str] = list(md["tokenizer.ggml.tokens"])
     n = len(tokens)
     scores: List[float] = [float(s) for s in (md.get("tokenizer.ggml.scores") or [0.0] * n)]
@@ -214,7 +215,7 @@ def _llama(md: Mapping[str, Any], tokenizer_class: str) -> Dict[str, Any]:
     proto = spm_model_proto(pieces, unk_id=unk, bos_id=ids.get("bos", -1), eos_id=ids.get("eos", -1),
                             pad_id=ids.get("pad", -1), byte_fallback=BYTE in types, add_dummy_prefix=add_prefix)
     # added tokens: what a reader overwrote (score -1000), and the control/unknown pieces
-    added = [_added(i, tokens[i], types[i] != USER_DEFINED) for i in range(end)
+    added = [adjust(_added(i, tokens[i], types[i] != USER_DEFINED)) for i in range(end)
              if types[i] in (CONTROL, UNKNOWN, USER_DEFINED) and (types[i] != USER_DEFINED or scores[i] == -1000.0)]
     decoder_added = [a for a in added if scores[a["id"]] == -1000.0]
     normalizers: List[Dict[str, Any]] = []
@@ -250,13 +251,15 @@ def _llama(md: Mapping[str, Any], tokenizer_class: str) -> Dict[str, Any]:
     return {"tokenizer.model": proto, "tokenizer.json": tj, "tokenizer_config.json": tc}
 
 
-def tokenizer_files(md: Mapping[str, Any], tokenizer_class: str) -> Dict[str, Any]:
+def tokenizer_files(md: Mapping[str, Any], tokenizer_class: str, adjust: Optional[Adjust] = None) -> Dict[str, Any]:
     """The tokenizer files (name → JSON-able dict, or bytes) for a GGUF file's metadata ``md``;
-    ``tokenizer_class`` is tokenizer_config.json's (the adapter's choice)."""
+    ``tokenizer_class`` is tokenizer_config.json's, ``adjust`` may change each added token's
+    flags (the adapter's choices: :meth:`~wick.convert.archs.Adapter.export_added_token`)."""
     model = md.get("tokenizer.ggml.model")
+    adjust = adjust or (lambda t: t)
     if model == "gpt2":
-        return _gpt2(md, tokenizer_class)
+        return _gpt2(md, tokenizer_class, adjust)
     if model == "llama":
-        return _llama(md, tokenizer_class)
+        return _llama(md, tokenizer_class, adjust)
     raise UnsupportedExportError(f"export-hf: tokenizer.ggml.model {model!r} cannot be rebuilt yet; supported: "
                                  "'gpt2' (byte-level BPE), 'llama' (SentencePiece)")

@@ -659,6 +659,12 @@ class Adapter:
         ``tokenizer.ggml.model`` ``ggml_model`` (``"gpt2"`` or ``"llama"``)."""
         return "LlamaTokenizerFast" if ggml_model == "llama" else "PreTrainedTokenizerFast"
 
+    def export_added_token(self, md: Mapping[str, Any], token: Dict[str, Any]) -> Dict[str, Any]:
+        """export-hf: an added token of tokenizer.json (``content``, ``special``, ``lstrip``,
+        ``rstrip``, …) with the flags the GGUF does not record but llama.cpp applies to this
+        family (the base: as it is)."""
+        return token
+
     def export_experts(self, kind: str, bid: Optional[int], suffix: str, shape: Tuple[int, ...]
                        ) -> Optional[Dict[str, Tuple[int, ...]]]:
         """export-hf: the per-expert checkpoint tensors a stacked expert tensor of ``kind`` came from

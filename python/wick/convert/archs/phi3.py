@@ -201,6 +201,17 @@ class Phi3Adapter(Adapter):
         """``GPT2Tokenizer`` for a byte-level BPE vocabulary (what makes :meth:`readers` read it as one)."""
         return "GPT2Tokenizer" if ggml_model == "gpt2" else "LlamaTokenizer"
 
+    def export_added_token(self, md: Mapping[str, Any], token: Dict[str, Any]) -> Dict[str, Any]:
+        """llama.cpp's Phi-3 rule (llama-vocab.cpp): every special token strips the whitespace after
+        it, except ``<unk>``, ``<s>`` and ``<|endoftext|>`` (``</s>`` does), as Phi-3's own
+        tokenizer.json marks them. llama.cpp recognises Phi-3 by ``general.name`` containing
+        ``phi-3``/``phi3`` (a converted "Phi-3.5-mini-instruct" is named "Phi 3.5 Mini Instruct",
+        which it misses); here: a ``phi3`` file with a SentencePiece vocabulary (Phi-3, Phi-3.5;
+        Phi-4's byte-level BPE has no such flags)."""
+        if md.get("tokenizer.ggml.model") == "llama":
+            token = dict(token, rstrip=token["content"] not in ("<unk>", "<s>", "<|endoftext|>"))
+        return token
+
     def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
                       read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
         """The inverse of :meth:`metadata`: ``partial_rotary_factor`` from the rope dimension count,

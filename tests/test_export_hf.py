@@ -1,0 +1,290 @@
+"""export-hf: a GGUF model back to a Hugging Face directory (wick.export_hf, ``wick export-hf``).
+
+The round trip, for every architecture and tokenizer kind export-hf rebuilds (tests/export_fixtures.py):
+Hugging Face (bf16) → ``wick convert --type BF16`` → ``export-hf --dtype bf16`` gives back
+
+- the source tensors bit for bit (same names, shapes, dtype),
+- the config.json values the GGUF carries,
+- a tokenizer that tokenizes like the source's (Hugging Face ``tokenizers`` on the sample strings of
+  tests/arch_fixtures/samples.py: unicode, digits, whitespace, special tokens in text, a chat rendering;
+  with and without the post-processor's special tokens),
+
+and converting the exported directory again reproduces the GGUF byte for byte. With transformers and
+torch importable (CI's WITH_BNB=1), transformers loads the directory and its logits equal the source
+model's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import export_fixtures as EF
+import numpy as np
+import pytest
+from arch_fixtures.samples import samples
+
+import wick
+from wick.convert.errors import ExportError, UnsupportedExportError
+from wick.convert.export_hf import export_hf, exportable_architectures
+from wick.convert.tokenizer import _PRE_RULES, detect_pre_tokenizer, pre_tokenizer_json
+
+FIXTURES = EF.fixtures()
+# config.json keys a GGUF file carries (the rest are transformers defaults the file does not hold)
+CARRIED = ("architectures", "model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+           "num_attention_heads", "num_key_value_heads", "max_position_embeddings", "rms_norm_eps", "rope_theta",
+           "rope_scaling", "tie_word_embeddings", "vocab_size", "head_dim", "num_local_experts",
+           "num_experts_per_tok", "original_max_position_embeddings", "partial_rotary_factor", "bos_token_id")
+_HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+
+
+@pytest.fixture(scope="module")
+def round_trips(tmp_path_factory):
+    """name → (source dir, first GGUF, exported dir, GGUF of the exported dir), built on demand."""
+    root = tmp_path_factory.mktemp("export-hf")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            d = root / name
+            src = FIXTURES[name].write(d / "src")
+            g1 = d / "a.gguf"
+            wick.convert(str(src), str(g1), type="BF16", progress=False)
+            out = d / "exp" / src.name  # the same directory name: general.name comes from it
+            result = export_hf(g1, out)
+            g2 = d / "b.gguf"
+            wick.convert(str(out), str(g2), type="BF16", progress=False)
+            cache[name] = (src, g1, out, g2, result)
+        return cache[name]
+    return get
+
+
+def _close(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and np.float32(a) == np.float32(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_round_trip_tensors_config_and_gguf(round_trips, name):
+    src, g1, out, g2, result = round_trips(name)
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        assert sorted(a) == sorted(b)
+        for n in a:
+            assert b.tensors[n].dtype == "BF16" and b.tensors[n].shape == a.tensors[n].shape, n
+            assert a.raw(n).tobytes() == b.raw(n).tobytes(), f"{name}: {n} differs"
+    c1 = json.loads((src / "config.json").read_text())
+    c2 = json.loads((out / "config.json").read_text())
+    assert c2["architectures"] == [FIXTURES[name].hf_class]
+    for k in CARRIED:
+        if k in c1:
+            if k == "rope_scaling" and isinstance(c1[k], dict) and "long_factor" in c1[k]:
+                # LongRoPE factors live as float32 tensors: the float32 values come back
+                assert _close(c1[k], c2[k]), k
+                continue
+            assert _close(c1[k], c2.get(k)), f"{name}: config {k}: {c1[k]!r} != {c2.get(k)!r}"
+    with wick.safetensors.open(out) as m:
+        assert result.tensors == len(m)
+    assert g1.read_bytes() == g2.read_bytes(), f"{name}: converting the exported directory gives another GGUF"
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_tokenizer_tokenizes_like_the_source(round_trips, name):
+    tokenizers = pytest.importorskip("tokenizers")
+    src, _g1, out, _g2, _ = round_trips(name)
+    a = tokenizers.Tokenizer.from_file(str(src / "tokenizer.json"))
+    b = tokenizers.Tokenizer.from_file(str(out / "tokenizer.json"))
+    for s in samples(src):
+        for special in (False, True):
+            assert a.encode(s, add_special_tokens=special).ids == b.encode(s, add_special_tokens=special).ids, \
+                f"{name}: {s!r} (add_special_tokens={special})"
+        assert b.decode(b.encode(s, add_special_tokens=False).ids, skip_special_tokens=False) == \
+            a.decode(a.encode(s, add_special_tokens=False).ids, skip_special_tokens=False)
+
+
+def test_each_tokenizer_kind_is_covered():
+    """The fixtures hold both vocabulary kinds Wick writes, through each reader that writes them."""
+    kinds = set()
+    for f in FIXTURES.values():
+        tc = f.files.get("tokenizer_config.json", {})
+        kinds.add("spm" if "tokenizer.model" in f.files else f"bpe:{tc.get('tokenizer_class')}")
+    assert {"spm", "bpe:PreTrainedTokenizerFast", "bpe:GPT2Tokenizer", "bpe:Qwen2Tokenizer"} <= kinds
+    assert {hf for _, hf in exportable_architectures()} == {f.hf_class for f in FIXTURES.values()}
+
+
+@pytest.mark.parametrize("rule", _PRE_RULES, ids=lambda r: r.name)
+def test_pre_tokenizer_json_is_the_inverse_of_detection(rule):
+    for name in (rule.name,) + rule.aliases:
+        pre, _ = pre_tokenizer_json(name)
+        tj = {"pre_tokenizer": pre}
+        if rule.bos:
+            tj["post_processor"] = {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}},
+                                                                             {"Sequence": {"id": "A"}}]}
+        assert detect_pre_tokenizer(tj, {rule.name: name}) == name
+
+
+def test_unknown_pre_tokenizer_names_the_known_ones():
+    with pytest.raises(wick.WickUnsupportedError, match="llama-bpe"):
+        pre_tokenizer_json("no-such-pre")
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_other_dtypes_convert_the_values(round_trips, tmp_path, dtype):
+    src, g1, _out, _g2, _ = round_trips("qwen3")
+    out = tmp_path / "o"
+    r = export_hf(g1, out, dtype=dtype)
+    assert r.dtype == dtype.upper()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["torch_dtype"] == {"f32": "float32", "f16": "float16"}[dtype]
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        for n in a:
+            want = a.get(n, np.float32)
+            got = b.get(n, np.float32)
+            assert b.tensors[n].dtype == dtype.upper()
+            if dtype == "f32":
+                assert np.array_equal(want, got), n  # bf16 → f32 is exact
+            else:
+                assert np.array_equal(want.astype(np.float16).astype(np.float32), got), n
+
+
+def test_quantized_gguf_gives_the_dequantized_values(round_trips, tmp_path):
+    """A Q8_0 file: the exported tensors are its dequantized values, every transform undone exactly
+    (converting the f32 export to F32 gives back each dequantized GGUF tensor bit for bit)."""
+    src, *_ = round_trips("llama2")
+    q = tmp_path / "q.gguf"
+    wick.convert(str(src), str(q), type="Q8_0", progress=False)
+    out = tmp_path / "exp" / src.name
+    r = export_hf(q, out, dtype="f32")
+    assert "Q8_0" in r.dequantized
+    f32 = tmp_path / "f32.gguf"
+    wick.convert(str(out), str(f32), type="F32", progress=False)
+    with wick.gguf.open(q) as a, wick.gguf.open(f32) as b:
+        assert list(a.tensors) == list(b.tensors)
+        for n in a.tensors:
+            assert np.array_equal(np.asarray(a.tensor(n), np.float32), np.asarray(b.tensor(n), np.float32)), n
+
+
+def test_shards_as_transformers_names_them(round_trips, tmp_path):
+    src, g1, *_ = round_trips("mixtral")
+    out = tmp_path / "exp" / src.name
+    r = export_hf(g1, out, max_shard_size="100KB")
+    shards = sorted(p.name for p in out.glob("model-*.safetensors"))
+    n = len(shards)
+    assert n > 2 and shards == [f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+    assert not (out / "model.safetensors").exists()
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    with wick.safetensors.open(out) as m:
+        assert set(index["weight_map"]) == set(m)
+        assert index["metadata"]["total_size"] == sum(t.nbytes for t in m.tensors.values())
+        assert all(t.nbytes <= 100_000 or len([x for x in m.tensors.values() if x.file == t.file]) == 1
+                   for t in m.tensors.values())
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="BF16", progress=False)
+    assert g2.read_bytes() == g1.read_bytes()
+    assert r.files[-1] == "model.safetensors.index.json"
+
+
+def test_unsupported_architecture_lists_the_supported_ones(tmp_path):
+    g = tmp_path / "bert.gguf"
+    wick.gguf.write(g, metadata={"general.architecture": "bert"}, tensors={"x": np.zeros((2, 32), np.float32)})
+    with pytest.raises(UnsupportedExportError, match=r"'bert'.*supported: .*qwen3 \(Qwen3ForCausalLM\)"):
+        export_hf(g, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UnsupportedExportError, match="GemmaForCausalLM.*supported"):
+        export_hf(g, tmp_path / "out", architecture="GemmaForCausalLM")
+
+
+def test_architecture_option(round_trips, tmp_path):
+    _src, g1, *_ = round_trips("qwen2")
+    with pytest.raises(ExportError, match="qwen3.*'qwen2'"):
+        export_hf(g1, tmp_path / "o", architecture="Qwen3ForCausalLM")
+    _src, g1, *_ = round_trips("llama2")
+    export_hf(g1, tmp_path / "m", architecture="MistralForCausalLM")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["architectures"] == ["MistralForCausalLM"] and cfg["sliding_window"] is None
+
+
+def test_bad_dtype_and_existing_output(round_trips, tmp_path):
+    _src, g1, *_ = round_trips("qwen3")
+    with pytest.raises(ExportError, match="dtype 'int8'"):
+        export_hf(g1, tmp_path / "o", dtype="int8")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "keep.txt").write_text("x")
+    with pytest.raises(wick.WickFileExistsError, match="exists"):
+        export_hf(g1, tmp_path / "o")
+    with pytest.raises(ExportError, match="not a model directory"):
+        export_hf(g1, tmp_path / "o", overwrite=True)
+    assert (tmp_path / "o" / "keep.txt").read_text() == "x"
+    export_hf(g1, tmp_path / "p")
+    export_hf(g1, tmp_path / "p", overwrite=True, dtype="f32")
+    assert json.loads((tmp_path / "p" / "config.json").read_text())["torch_dtype"] == "float32"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "p"]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_nothing_is_left_behind_on_error_or_interrupt(round_trips, tmp_path, monkeypatch, exc):
+    import wick.convert.export_hf as X
+
+    _src, g1, *_ = round_trips("qwen3")
+    real = X._tensor
+    calls = []
+
+    def failing(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise exc
+        return real(*a, **k)
+
+    monkeypatch.setattr(X, "_tensor", failing)
+    with pytest.raises(type(exc)):
+        export_hf(g1, tmp_path / "o", max_shard_size="50KB")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rope_freqs_of_an_unknown_scaling_is_an_error():
+    from wick.convert.archs.llama import llama3_rope_factors, llama3_rope_scaling
+
+    f = llama3_rope_factors(500000.0, 64, 8.0, 1.0, 4.0, 8192)
+    assert llama3_rope_scaling(f, 500000.0, 64) == {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                                    "original_max_position_embeddings": 8192, "rope_type": "llama3"}
+    with pytest.raises(ExportError, match="rope_freqs"):
+        llama3_rope_scaling(f * np.float32(1.001), 500000.0, 64)
+
+
+def test_cli(round_trips, tmp_path, capsys):
+    from wick.cli import main
+
+    _src, g1, *_ = round_trips("qwen2")
+    assert main(["export-hf", str(g1), "-o", str(tmp_path / "o"), "--dtype", "bf16", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Qwen2ForCausalLM" in out and "model.safetensors" in out
+    assert main(["export-hf", str(g1), "-o", str(tmp_path / "o"), "--no-progress"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["export-hf", "--list-architectures"]) == 0
+    assert "MixtralForCausalLM" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not _HAVE_TORCH, reason="loading the exported directory needs torch and transformers (make test-bnb)")
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_transformers_loads_the_directory(round_trips, name):
+    import torch
+    import transformers
+
+    src, _g1, out, _g2, _ = round_trips(name)
+    ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
+    logits = []
+    for d in (src, out):
+        model = transformers.AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32)
+        model.eval()
+        with torch.no_grad():
+            logits.append(model(ids).logits)
+    assert torch.equal(logits[0], logits[1]), name
+    ta = transformers.AutoTokenizer.from_pretrained(src)
+    tb = transformers.AutoTokenizer.from_pretrained(out)
+    for s in samples(src):
+        assert ta(s)["input_ids"] == tb(s)["input_ids"], f"{name}: {s!r}"
