@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import export_fixtures as EF
 import numpy as np
 import pytest
-from arch_fixtures.samples import samples
 
 import wick
+from arch_fixtures.samples import samples
 from wick.convert.errors import ExportError, UnsupportedExportError
 from wick.convert.export_hf import export_hf, exportable_architectures
 from wick.convert.tokenizer import _PRE_RULES, detect_pre_tokenizer, pre_tokenizer_json
