@@ -290,3 +290,14 @@ def test_transformers_loads_the_directory(round_trips, name):
         # false while its tokenizer.json prepends <s>; the GGUF (and llama.cpp) follow tokenizer.json
         assert ta(s, add_special_tokens=False)["input_ids"] == tb(s, add_special_tokens=False)["input_ids"], \
             f"{name}: {s!r}"
+
+
+def test_split_gguf_input(round_trips, tmp_path):
+    """The first part of a split model exports the whole model, as the single file does."""
+    src, g1, out, *_ = round_trips("llama2")
+    wick.convert(str(src), str(tmp_path / "s.gguf"), type="BF16", split_max_tensors=5, progress=False)
+    parts = sorted(tmp_path.glob("s-*.gguf"))
+    assert len(parts) > 2
+    export_hf(parts[0], tmp_path / "exp")
+    with wick.safetensors.open(out) as a, wick.safetensors.open(tmp_path / "exp") as b:
+        assert sorted(a) == sorted(b) and all(a.raw(n).tobytes() == b.raw(n).tobytes() for n in a)

@@ -125,6 +125,12 @@ class _Reader:
         self.f, self.dtype = f, dtype
         self.dequantized: List[str] = []
 
+    def _flat(self, name: str, dtype: Any) -> np.ndarray:
+        """A plain tensor's elements, flat and zero-copy, as ``dtype`` (uint16 for BF16/F16 bits:
+        no ml_dtypes needed)."""
+        info = self.f.tensors[name]
+        return self.f._maps[info.part].view(dtype, info.offset, info.n_elements)
+
     def f32(self, name: str) -> np.ndarray:
         """A whole tensor as float32 (for recovering config values)."""
         info = self.f.tensors[name]
@@ -134,10 +140,10 @@ class _Reader:
         info = self.f.tensors[name]
         t = info.type.name
         if t == "BF16":
-            bits = self.f.tensor(name).reshape(-1).view(np.uint16)[pos:pos + count]
+            bits = self._flat(name, np.uint16)[pos:pos + count]
             return (bits.astype(np.uint32) << 16).view(np.float32)
         if t in ("F32", "F16"):
-            return self.f.tensor(name).reshape(-1)[pos:pos + count].astype(np.float32)
+            return self._flat(name, np.float32 if t == "F32" else np.float16)[pos:pos + count].astype(np.float32)
         from .._quantize import dequantize
         ne0 = info.shape[-1] if info.shape else 1
         r0, r1 = pos // ne0, -(-(pos + count) // ne0)
@@ -151,11 +157,11 @@ class _Reader:
         t = self.f.tensors[name].type.name
         if self.dtype == "BF16":
             if t == "BF16":
-                return self.f.tensor(name).reshape(-1).view(np.uint16)[pos:pos + count]
+                return self._flat(name, np.uint16)[pos:pos + count]
             return _bf16_bits(self._float32(name, pos, count))
         if self.dtype == "F16":
             if t == "F16":
-                return self.f.tensor(name).reshape(-1).view(np.uint16)[pos:pos + count]
+                return self._flat(name, np.uint16)[pos:pos + count]
             with np.errstate(over="ignore"):
                 return self._float32(name, pos, count).astype(np.float16).view(np.uint16)
         return self._float32(name, pos, count)
