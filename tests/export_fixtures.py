@@ -1,7 +1,8 @@
 """Small Hugging Face model directories for the export-hf round trip (tests/test_export_hf.py), one per
 architecture and tokenizer kind export-hf rebuilds, besides the architecture fixtures it also uses
 (control_llama32: Llama 3.2 with llama3 RoPE factors, tied, byte-level BPE; phi35_mini: SentencePiece,
-LongRoPE; phi4_mini / phi4: GPT2Tokenizer BPE):
+LongRoPE; phi4_mini / phi4: GPT2Tokenizer BPE; smollm3; olmo2, olmo3: post-norms, sliding-window pattern;
+granite: multipliers, StarCoder-style BPE; exaone4: sliding-window pattern):
 
 - ``llama2``: Llama 2 — SentencePiece (tokenizer.model + tokenizer.json), untied, GQA, no RoPE scaling;
 - ``llama3_untied``: Llama 3.1 8B-shaped — llama3 RoPE factors (factor 8), untied output;
@@ -152,7 +153,8 @@ def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
     out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3())}
     arch = AF.by_name()
-    for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4"):
+    for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
+                 "exaone4"):
         out[name] = arch[name]
     return out
 

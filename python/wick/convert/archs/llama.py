@@ -195,6 +195,8 @@ class LlamaAdapter(Adapter):
 
     def export_experts(self, kind: str, bid: Optional[int], suffix: str, shape: Tuple[int, ...]
                        ) -> Optional[Dict[str, Tuple[int, ...]]]:
+        if not kind.endswith("_EXP"):
+            return None
         expert, weights, merged = self.EXPERTS
         for w in weights:
             if bid is not None and self.map_name(merged.format(bid=bid, w=w)) == self.tensor_name(kind, bid, suffix):
