@@ -34,7 +34,11 @@ FIXTURES = EF.fixtures()
 CARRIED = ("architectures", "model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
            "num_attention_heads", "num_key_value_heads", "max_position_embeddings", "rms_norm_eps", "rope_theta",
            "rope_scaling", "tie_word_embeddings", "vocab_size", "head_dim", "num_local_experts",
-           "num_experts_per_tok", "original_max_position_embeddings", "partial_rotary_factor", "bos_token_id")
+           "num_experts_per_tok", "original_max_position_embeddings", "partial_rotary_factor",
+           "attention_multiplier", "embedding_multiplier", "residual_multiplier", "logits_scaling")
+# and those some families carry
+CARRIED_BY = {"olmo3": ("sliding_window", "layer_types"), "exaone4": ("sliding_window",),
+              "phi35_mini": ("sliding_window",)}
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
@@ -80,7 +84,7 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
     c1 = json.loads((src / "config.json").read_text())
     c2 = json.loads((out / "config.json").read_text())
     assert c2["architectures"] == [FIXTURES[name].hf_class]
-    for k in CARRIED:
+    for k in CARRIED + CARRIED_BY.get(name, ()):
         if k in c1:
             if k == "rope_scaling" and isinstance(c1[k], dict) and "long_factor" in c1[k]:
                 # LongRoPE factors live as float32 tensors: the float32 values come back

@@ -3,8 +3,8 @@
 The inverse of :mod:`wick.convert.tokenizer`, for the two vocabulary kinds it writes:
 
 ``gpt2`` (byte-level BPE)
-    ``tokenizer.json`` with a BPE model of the NORMAL tokens (their ids kept;
-    ``[PAD{id}]`` holes left out), the file's merges, CONTROL tokens as special
+    ``tokenizer.json`` with a BPE model of every token (their ids kept;
+    ``[PAD{id}]`` holes left out), the file's merges, CONTROL tokens also as special
     added tokens and USER_DEFINED ones as plain added tokens; the
     pre-tokenizer of ``tokenizer.ggml.pre`` (the inverse of the structural rule
     table, :func:`wick.convert.tokenizer.pre_tokenizer_json`), the family's
@@ -112,8 +112,9 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[s
             continue  # a hole of the vocabulary: the converter fills it again from config.json vocab_size
         if ty in (CONTROL, USER_DEFINED):
             added.append(adjust(_added(i, t, ty == CONTROL)))
-        else:
-            vocab[t] = i
+        # added tokens too: ``tokenizers`` numbers an added token missing from the model's
+        # vocabulary after it, whatever its "id" says
+        vocab[t] = i
     steps, normalizer = pre_tokenizer_json(pre)
     ids = dict(_special_ids(md))
     bos = (tokens[ids["bos"]], ids["bos"]) if "bos" in ids else None
