@@ -38,7 +38,8 @@ CARRIED = ("architectures", "model_type", "hidden_size", "intermediate_size", "n
            "attention_multiplier", "embedding_multiplier", "residual_multiplier", "logits_scaling")
 # and those some families carry
 CARRIED_BY = {"olmo3": ("sliding_window", "layer_types"), "exaone4": ("sliding_window",),
-              "phi35_mini": ("sliding_window",)}
+              "phi35_mini": ("sliding_window",), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
+                                                             "layer_norm_eps")}
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
@@ -100,6 +101,9 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
 def test_tokenizer_tokenizes_like_the_source(round_trips, name):
     tokenizers = pytest.importorskip("tokenizers")
     src, _g1, out, _g2, _ = round_trips(name)
+    if not (src / "tokenizer.json").is_file():
+        pytest.skip(f"{name} has only tokenizer.model: test_transformers_loads_the_directory compares with "
+                    "transformers' own reading of it")
     a = tokenizers.Tokenizer.from_file(str(src / "tokenizer.json"))
     b = tokenizers.Tokenizer.from_file(str(out / "tokenizer.json"))
     for s in samples(src):
@@ -289,7 +293,14 @@ def test_transformers_loads_the_directory(round_trips, name):
     assert torch.equal(logits[0], logits[1]), name
     ta = transformers.AutoTokenizer.from_pretrained(src)
     tb = transformers.AutoTokenizer.from_pretrained(out)
-    for s in samples(src):
+    strings = samples(src)
+    if name == "ernie45":
+        # ERNIE's SentencePiece model has user-defined pieces "0" and "1", which transformers splits
+        # off as added tokens; the converter writes them NORMAL (as llama.cpp's does), so the GGUF,
+        # llama.cpp and the export tokenize digits by the merges instead (docs/export-hf.md)
+        strings = [s for s in strings if not any(c in "01" for c in s)]
+        assert strings
+    for s in strings:
         # without the post-processor's tokens: Phi-3.5's tokenizer_config.json says add_bos_token
         # false while its tokenizer.json prepends <s>; the GGUF (and llama.cpp) follow tokenizer.json
         assert ta(s, add_special_tokens=False)["input_ids"] == tb(s, add_special_tokens=False)["input_ids"], \

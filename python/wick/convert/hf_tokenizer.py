@@ -121,11 +121,19 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[s
     eos = (tokens[ids["eos"]], ids["eos"]) if "eos" in ids else None
     add_bos, add_eos = md.get("tokenizer.ggml.add_bos_token"), md.get("tokenizer.ggml.add_eos_token")
     byte_level_post = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    # The order of the add_* keys tells the post-processor's shape: a ByteLevel step first sets
+    # bos and eos (Llama 3); a template alone sets bos, then sep from its pair, and eos comes from
+    # tokenizer_config.json (Cohere)
+    add_order = [k for k in md if k in ("tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
+                                        "tokenizer.ggml.add_sep_token")]
+    template_alone = add_order[:2] == ["tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_sep_token"]
+    tc_flags = False
     if add_bos is None and add_eos is None:
         post = None
     elif (add_bos and bos) or (add_eos and eos):
-        post = {"type": "Sequence", "processors": [byte_level_post, _template(bos if add_bos else None,
-                                                                              eos if add_eos else None)]}
+        template = _template(bos if add_bos else None, eos if add_eos else None)
+        post = template if template_alone else {"type": "Sequence", "processors": [byte_level_post, template]}
+        tc_flags = template_alone
     else:
         post = byte_level_post
     tj = {
@@ -136,7 +144,7 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[s
                   "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
                   "vocab": vocab, "merges": [m.split(" ", 1) for m in merges]},
     }
-    tc = _tokenizer_config(md, tokens, added, tokenizer_class, add_flags=False)
+    tc = _tokenizer_config(md, tokens, added, tokenizer_class, add_flags=tc_flags)
     return {"tokenizer.json": tj, "tokenizer_config.json": tc}
 
 
@@ -180,9 +188,10 @@ def spm_model_proto(pieces: List[Tuple[str, float, int]], *, unk_id: int, bos_id
 
 
 def spm_merges(tokens: List[str], scores: List[float]) -> List[List[str]]:
-    """The merges transformers' ``SentencePieceExtractor`` derives from a BPE SentencePiece model:
-    every split of a piece into two pieces of the vocabulary (per piece, by the ids of the two
-    halves), all ordered by the merged piece's score, highest first (stable)."""
+    """The merges transformers' ``SentencePieceExtractor`` derives from a BPE SentencePiece model
+    (``generate_merges``, transformers 4.57): every split of a piece into two pieces of the
+    vocabulary (per piece, by the ids of the two halves), all ordered by (the merged piece's
+    score, the left length, the right length), highest first (stable)."""
     vocab = {t: i for i, t in enumerate(tokens)}
     merges: List[Tuple[str, str, float]] = []
     for piece, score in zip(tokens, scores):
@@ -190,7 +199,7 @@ def spm_merges(tokens: List[str], scores: List[float]) -> List[List[str]]:
                  if piece[:k] in vocab and piece[k:] in vocab]
         local.sort(key=lambda m: (vocab[m[0]], vocab[m[1]]))
         merges += local
-    merges.sort(key=lambda m: m[2], reverse=True)
+    merges.sort(key=lambda m: (m[2], len(m[0]), len(m[1])), reverse=True)
     return [[a, b] for a, b, _ in merges]
 
 
@@ -215,9 +224,10 @@ def _llama(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[
     add_prefix = True if add_prefix is None else bool(add_prefix)
     proto = spm_model_proto(pieces, unk_id=unk, bos_id=ids.get("bos", -1), eos_id=ids.get("eos", -1),
                             pad_id=ids.get("pad", -1), byte_fallback=BYTE in types, add_dummy_prefix=add_prefix)
-    # added tokens: what a reader overwrote (score -1000), and the control/unknown pieces
-    added = [adjust(_added(i, tokens[i], types[i] != USER_DEFINED)) for i in range(end)
-             if types[i] in (CONTROL, UNKNOWN, USER_DEFINED) and (types[i] != USER_DEFINED or scores[i] == -1000.0)]
+    # added tokens, as transformers' LlamaConverter makes them: the control, unknown and user-defined
+    # pieces, none normalized; tokenizer_config.json lists what a reader overwrote (score -1000)
+    added = [adjust(dict(_added(i, tokens[i], types[i] != USER_DEFINED), normalized=False)) for i in range(end)
+             if types[i] in (CONTROL, UNKNOWN, USER_DEFINED)]
     decoder_added = [a for a in added if scores[a["id"]] == -1000.0]
     normalizers: List[Dict[str, Any]] = []
     if add_prefix:

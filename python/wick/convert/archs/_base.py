@@ -600,7 +600,8 @@ class Adapter:
                         ("num_local_experts", "expert_count"), ("num_experts_per_tok", "expert_used_count")):
             if get(key) is not None:
                 cfg[hf] = int(get(key))
-        for hf, key in (("rms_norm_eps", "attention.layer_norm_rms_epsilon"), ("rope_theta", "rope.freq_base")):
+        for hf, key in (("rms_norm_eps", "attention.layer_norm_rms_epsilon"), ("rope_theta", "rope.freq_base"),
+                        ("layer_norm_eps", "attention.layer_norm_epsilon")):
             if get(key) is not None:
                 cfg[hf] = f32_value(get(key))
         kind = get("rope.scaling.type")
@@ -613,10 +614,11 @@ class Adapter:
                     if get(f"rope.scaling.{gk}") is not None:
                         rs[hk] = f32_value(get(f"rope.scaling.{gk}"))
             cfg["rope_scaling"] = rs
-        elif kind is not None:
+        elif kind not in (None, "none"):
             raise ExportError(f"export-hf: rope scaling type {kind!r} ({a}.rope.scaling.type) cannot be written back "
                               "to config.json yet")
-        cfg["tie_word_embeddings"] = self.tensor_name("OUTPUT") not in tensors
+        from ..gguf_names import arch_tensors
+        cfg["tie_word_embeddings"] = "OUTPUT" not in arch_tensors(a) or self.tensor_name("OUTPUT") not in tensors
         cfg["vocab_size"] = int(tensors[self.tensor_name("TOKEN_EMBD")][0])
         for typ in ("bos", "eos", "pad"):
             tid = md.get(f"tokenizer.ggml.{typ}_token_id" if typ != "pad" else "tokenizer.ggml.padding_token_id")
