@@ -124,6 +124,15 @@ def test_each_tokenizer_kind_is_covered():
     assert {hf for _, hf in exportable_architectures()} == {f.hf_class for f in FIXTURES.values()}
 
 
+def test_exportable_classes_are_their_adapters_own():
+    from wick.convert.archs import adapter_for
+
+    pairs = exportable_architectures()
+    assert ("mistral3", "LlamaForCausalLM") not in pairs  # Mistral3Adapter inherits Llama's hooks, not its class
+    for arch, hf in pairs:
+        assert adapter_for({"architectures": [hf]}).gguf_arch == arch
+
+
 @pytest.mark.parametrize("rule", _PRE_RULES, ids=lambda r: r.name)
 def test_pre_tokenizer_json_is_the_inverse_of_detection(rule):
     for name in (rule.name,) + rule.aliases:

@@ -84,7 +84,8 @@ def exportable_architectures() -> List[Tuple[str, str]]:
     out = set()
     for cls in set(_ADAPTERS.values()):
         for hf in cls.model_types:
-            out.add((cls.gguf_arch, hf))
+            if hf in cls.hf_architectures:  # a subclass inherits its parent's table, not its classes
+                out.add((cls.gguf_arch, hf))
     return sorted(out)
 
 
@@ -98,7 +99,7 @@ def _pick_adapter(md: Mapping[str, Any], shapes: Mapping[str, Tuple[int, ...]],
     arch = md.get("general.architecture")
     if architecture is not None:
         cls = _ADAPTERS.get(architecture)
-        if cls is None or architecture not in cls.model_types:
+        if cls is None or architecture not in cls.model_types or architecture not in cls.hf_architectures:
             raise UnsupportedExportError(f"export-hf: architecture {architecture!r} cannot be exported; "
                                          f"supported: {_supported()}")
         if cls.gguf_arch != arch:
@@ -110,7 +111,7 @@ def _pick_adapter(md: Mapping[str, Any], shapes: Mapping[str, Tuple[int, ...]],
             continue
         adapter = cls()
         hf = adapter.export_class(md, shapes)
-        if hf is not None:
+        if hf is not None and hf in cls.hf_architectures and hf in cls.model_types:
             return adapter, hf
     raise UnsupportedExportError(f"export-hf: GGUF architecture {arch!r} cannot be exported to Hugging Face yet; "
                                  f"supported: {_supported()}")
