@@ -37,7 +37,10 @@ CARRIED = ("architectures", "model_type", "hidden_size", "intermediate_size", "n
            "num_experts_per_tok", "original_max_position_embeddings", "partial_rotary_factor",
            "attention_multiplier", "embedding_multiplier", "residual_multiplier", "logits_scaling")
 # and those some families carry
-CARRIED_BY = {"olmo3": ("sliding_window", "layer_types"), "exaone4": ("sliding_window",),
+CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim",
+                                     "moe_intermediate_size", "first_k_dense_replace", "n_shared_experts",
+                                     "n_routed_experts", "routed_scaling_factor", "norm_topk_prob"),
+              "olmo3": ("sliding_window", "layer_types"), "exaone4": ("sliding_window",),
               "phi35_mini": ("sliding_window",), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
@@ -74,17 +77,29 @@ def _close(a, b):
     return a == b
 
 
+# sources that are not bf16: block-FP8 weights (dequantized by the conversion) and an MTP layer it skips;
+# the round trip starts at the GGUF for them
+NOT_BF16 = {"deepseek_v3"}
+
+
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_round_trip_tensors_config_and_gguf(round_trips, name):
     src, g1, out, g2, result = round_trips(name)
     with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
-        assert sorted(a) == sorted(b)
+        if name not in NOT_BF16:
+            assert sorted(a) == sorted(b)
         for n in a:
-            assert b.tensors[n].dtype == "BF16" and b.tensors[n].shape == a.tensors[n].shape, n
+            if name in NOT_BF16 and (n not in b or a.tensors[n].dtype != "BF16"):
+                continue
+            assert b.tensors[n].dtype == a.tensors[n].dtype and b.tensors[n].shape == a.tensors[n].shape, n
             assert a.raw(n).tobytes() == b.raw(n).tobytes(), f"{name}: {n} differs"
     c1 = json.loads((src / "config.json").read_text())
     c2 = json.loads((out / "config.json").read_text())
     assert c2["architectures"] == [FIXTURES[name].hf_class]
+    for c in (c1, c2):  # transformers' own spelling of the rope kind
+        rs = c.get("rope_scaling")
+        if isinstance(rs, dict) and "type" in rs and "rope_type" not in rs and "long_factor" not in rs:
+            rs["rope_type"] = rs.pop("type")
     for k in CARRIED + CARRIED_BY.get(name, ()):
         if k in c1:
             if k == "rope_scaling" and isinstance(c1[k], dict) and "long_factor" in c1[k]:
@@ -95,6 +110,15 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
     with wick.safetensors.open(out) as m:
         assert result.tensors == len(m)
     assert g1.read_bytes() == g2.read_bytes(), f"{name}: converting the exported directory gives another GGUF"
+
+
+def test_float32_vectors_are_not_rounded(round_trips):
+    """DeepSeek V3's router bias is float32 in its checkpoint and in the GGUF: a bf16 export keeps it F32."""
+    _src, g1, out, _g2, result = round_trips("deepseek_v3")
+    assert result.kept_f32 == ["model.layers.1.mlp.gate.e_score_correction_bias"]
+    with wick.safetensors.open(out) as b, wick.gguf.open(g1) as g:
+        assert b.tensors[result.kept_f32[0]].dtype == "F32"
+        assert np.array_equal(b.get(result.kept_f32[0]), g.tensor("blk.1.exp_probs_b.bias"))
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
@@ -291,6 +315,8 @@ def test_transformers_loads_the_directory(round_trips, name):
     import torch
     import transformers
 
+    if name in NOT_BF16:
+        pytest.skip(f"{name}'s source is block-FP8 (transformers needs an accelerator to load it)")
     src, _g1, out, _g2, _ = round_trips(name)
     ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
     logits = []

@@ -68,6 +68,8 @@ class ExportResult:
         tensors: number of checkpoint tensors written.
         dequantized: GGUF tensor types that were dequantized (block types; their
             values are the dequantized ones, not the original weights).
+        kept_f32: 1-D tensors written F32 because the file holds them as float32 values
+            that ``dtype`` would round (e.g. DeepSeek V3's router bias).
     """
 
     path: Path
@@ -76,6 +78,7 @@ class ExportResult:
     files: List[str] = field(default_factory=list)
     tensors: int = 0
     dequantized: List[str] = field(default_factory=list)
+    kept_f32: List[str] = field(default_factory=list)
 
 
 def exportable_architectures() -> List[Tuple[str, str]]:
@@ -291,6 +294,7 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
         dtype: ``"bf16"``, ``"f16"`` or ``"f32"``: the tensors' dtype. A GGUF tensor already of
             that type is copied bit for bit; others are converted (round to nearest even) and
             quantized ones are dequantized first: their values are the dequantized values.
+            A 1-D float32 tensor that the dtype would round stays F32 (``kept_f32``).
         architecture: the transformers class to write (e.g. ``"MistralForCausalLM"``, which a
             ``llama`` GGUF cannot tell from Llama); default: the adapter's choice.
         max_shard_size: bytes, or a size like ``"5GB"``, per safetensors file
@@ -331,7 +335,19 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
         listing, where = _plan(adapter, config, shapes, reader, path)
         tok = tokenizer_files(md, adapter.export_tokenizer_class(str(md.get("tokenizer.ggml.model"))),
                               lambda t: adapter.export_added_token(md, t))
-        sizes = [(n, int(np.prod(s, dtype=np.int64)) * itemsize) for n, s in listing.items()]
+        # a 1-D float32 tensor of the file that the dtype would round (DeepSeek V3's router bias,
+        # kept float32 by its checkpoint) stays F32; the norms of a BF16 conversion come back exactly
+        exact32 = _Reader(f, "F32")
+        keep32 = set()
+        if st_dtype != "F32":
+            for n, shape in listing.items():
+                if len(shape) == 1 and all(f.tensors[g].type.name == "F32" for g, _, _ in where[n]):
+                    v = _tensor(n, shape, where[n], exact32)
+                    back = (_bf16_bits(v).astype(np.uint32) << 16).view(np.float32) if st_dtype == "BF16" else \
+                        v.astype(np.float16).astype(np.float32)
+                    if not np.array_equal(back.view(np.uint32), v.view(np.uint32)):
+                        keep32.add(n)
+        sizes = [(n, int(np.prod(s, dtype=np.int64)) * (4 if n in keep32 else itemsize)) for n, s in listing.items()]
         shards = _shards(sizes, limit)
         names = (["model.safetensors"] if len(shards) == 1 else
                  [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))])
@@ -354,8 +370,9 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
             for shard, fname in zip(shards, names):
                 entries, arrays = [], []
                 for name in shard:
-                    flat = _tensor(name, listing[name], where[name], reader)
-                    entries.append({"name": name, "dtype": st_dtype, "shape": list(listing[name])})
+                    r = exact32 if name in keep32 else reader
+                    flat = _tensor(name, listing[name], where[name], r)
+                    entries.append({"name": name, "dtype": r.dtype, "shape": list(listing[name])})
                     arrays.append(flat.view(np.uint8))
                     weight_map[name] = fname
                     done += 1
@@ -370,7 +387,8 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
                 _write_file(tmp / "model.safetensors.index.json", _json_bytes(index))
                 result.files.append("model.safetensors.index.json")
             result.tensors = len(listing)
-            result.dequantized = list(reader.dequantized)
+            result.dequantized = sorted(set(reader.dequantized) | set(exact32.dequantized))
+            result.kept_f32 = sorted(keep32)
             _commit(tmp, out, overwrite)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -600,6 +600,11 @@ class Adapter:
                         ("num_local_experts", "expert_count"), ("num_experts_per_tok", "expert_used_count")):
             if get(key) is not None:
                 cfg[hf] = int(get(key))
+        for hf, key in (("n_group", "expert_group_count"), ("topk_group", "expert_group_used_count")):
+            if get(key) is not None:
+                cfg[hf] = int(get(key))
+        if get("expert_gating_func") is not None:
+            cfg["scoring_func"] = {1: "softmax", 2: "sigmoid", 4: "sqrtsoftplus"}[int(get("expert_gating_func"))]
         for hf, key in (("rms_norm_eps", "attention.layer_norm_rms_epsilon"), ("rope_theta", "rope.freq_base"),
                         ("layer_norm_eps", "attention.layer_norm_epsilon")):
             if get(key) is not None:
@@ -667,10 +672,21 @@ class Adapter:
         family (the base: as it is)."""
         return token
 
+    #: a family that stacks per-expert tensors: (checkpoint name of one expert's tensor, with
+    #: ``{bid}``, ``{x}`` and ``{w}``; the weights, in stacking order; the stacked tensor's name
+    #: for :meth:`map_name`) — what :meth:`stack_experts` is called with, and export-hf unstacks
+    EXPERTS: Optional[Tuple[str, Tuple[str, ...], str]] = None
+
     def export_experts(self, kind: str, bid: Optional[int], suffix: str, shape: Tuple[int, ...]
                        ) -> Optional[Dict[str, Tuple[int, ...]]]:
         """export-hf: the per-expert checkpoint tensors a stacked expert tensor of ``kind`` came from
-        (name → shape), or None when ``kind`` is not stacked by this family (the base)."""
+        (name → shape), from :attr:`EXPERTS`; None when ``kind`` is not a stacked one."""
+        if self.EXPERTS is None or bid is None or not kind.endswith("_EXP"):
+            return None
+        expert, weights, merged = self.EXPERTS
+        for w in weights:
+            if self.map_name(merged.format(bid=bid, w=w)) == self.tensor_name(kind, bid, suffix):
+                return {expert.format(bid=bid, x=x, w=w): tuple(shape[1:]) for x in range(shape[0])}
         return None
 
     def _check_dtype(self, name: str, src: TensorSource) -> None:

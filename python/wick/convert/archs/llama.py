@@ -153,7 +153,7 @@ class LlamaAdapter(Adapter):
             base, hp.head_dim, num("factor", 8.0), low, high, num("original_max_position_embeddings", 8192))
         return [MappedTensor("rope_freqs.weight", [], [len(data)], data=data, force_type="F32")]
 
-    #: Mixtral's experts: (checkpoint name of one expert's tensor, weights, the stacked tensor's name)
+    #: Mixtral's experts
     EXPERTS = ("model.layers.{bid}.block_sparse_moe.experts.{x}.{w}.weight", ("w1", "w2", "w3"),
                "layers.{bid}.feed_forward.experts.{w}.weight")
     model_types = {"LlamaForCausalLM": "llama"}
@@ -192,13 +192,3 @@ class LlamaAdapter(Adapter):
             head_dim = int(md.get(f"{self.gguf_arch}.rope.dimension_count") or cfg["hidden_size"] // cfg["num_attention_heads"])
             cfg["rope_scaling"] = llama3_rope_scaling(read("rope_freqs.weight"), cfg.get("rope_theta", 10000.0), head_dim)
         return cfg
-
-    def export_experts(self, kind: str, bid: Optional[int], suffix: str, shape: Tuple[int, ...]
-                       ) -> Optional[Dict[str, Tuple[int, ...]]]:
-        if not kind.endswith("_EXP"):
-            return None
-        expert, weights, merged = self.EXPERTS
-        for w in weights:
-            if bid is not None and self.map_name(merged.format(bid=bid, w=w)) == self.tensor_name(kind, bid, suffix):
-                return {expert.format(bid=bid, x=x, w=w): tuple(shape[1:]) for x in range(shape[0])}
-        return None
