@@ -4,7 +4,8 @@ architecture and tokenizer kind export-hf rebuilds, besides the architecture fix
 LongRoPE; phi4_mini / phi4: GPT2Tokenizer BPE; smollm3; olmo2, olmo3: post-norms, sliding-window pattern;
 granite: multipliers, StarCoder-style BPE; exaone4: sliding-window pattern; cohere2: parallel block, logit
 scale, BOS template without a ByteLevel step; ernie45: SentencePiece with add_space_prefix; deepseek_v2_lite:
-MLA (kv_b split per head), shared experts, YaRN; deepseek_v3: block-FP8 source, q LoRA, router bias, MTP layer):
+MLA (kv_b split per head), shared experts, YaRN; deepseek_v3: block-FP8 source, q LoRA, router bias, MTP layer; glm45, glm47_flash: next-token-prediction
+layers kept, GLM's special tokens):
 
 - ``llama2``: Llama 2 — SentencePiece (tokenizer.model + tokenizer.json), untied, GQA, no RoPE scaling;
 - ``llama3_untied``: Llama 3.1 8B-shaped — llama3 RoPE factors (factor 8), untied output;
@@ -156,7 +157,7 @@ def fixtures() -> Dict[str, Fixture]:
     out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3())}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
-                 "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3"):
+                 "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash"):
         out[name] = arch[name]
     return out
 

@@ -101,7 +101,7 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
         if isinstance(rs, dict) and "type" in rs and "rope_type" not in rs and "long_factor" not in rs:
             rs["rope_type"] = rs.pop("type")
     for k in CARRIED + CARRIED_BY.get(name, ()):
-        if k in c1:
+        if k in c1 and (name, k) != ("glm47_flash", "partial_rotary_factor"):  # not read for deepseek2
             if k == "rope_scaling" and isinstance(c1[k], dict) and "long_factor" in c1[k]:
                 # LongRoPE factors live as float32 tensors: the float32 values come back
                 assert _close(c1[k], c2[k]), k
@@ -115,7 +115,7 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
 def test_float32_vectors_are_not_rounded(round_trips):
     """DeepSeek V3's router bias is float32 in its checkpoint and in the GGUF: a bf16 export keeps it F32."""
     _src, g1, out, _g2, result = round_trips("deepseek_v3")
-    assert result.kept_f32 == ["model.layers.1.mlp.gate.e_score_correction_bias"]
+    assert result.kept_f32 == ["model.layers.1.mlp.gate.e_score_correction_bias"]  # the only MoE layer's
     with wick.safetensors.open(out) as b, wick.gguf.open(g1) as g:
         assert b.tensors[result.kept_f32[0]].dtype == "F32"
         assert np.array_equal(b.get(result.kept_f32[0]), g.tensor("blk.1.exp_probs_b.bias"))
@@ -317,6 +317,8 @@ def test_transformers_loads_the_directory(round_trips, name):
 
     if name in NOT_BF16:
         pytest.skip(f"{name}'s source is block-FP8 (transformers needs an accelerator to load it)")
+    if name == "glm47_flash":
+        pytest.skip("transformers 4.57.6 does not know model_type glm4_moe_lite")
     src, _g1, out, _g2, _ = round_trips(name)
     ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
     logits = []

@@ -655,7 +655,12 @@ class Adapter:
                 out.update(experts)
                 continue
             template = self.hf_tensor_names.get(kind)
-            if template is None:
+            if template is None:  # a kind llama.cpp's map knows by one checkpoint name only
+                base = name[:-len(suffix)]
+                names = [k for k, (kd, g) in self._names.mapping.items() if kd == kind and g == base and k != base]
+                if len(names) == 1:
+                    out[names[0] + suffix] = tuple(shape)
+                    continue
                 raise ExportError(f"export-hf: adapter {self.name!r} has no Hugging Face name for GGUF tensor {name!r} "
                                   f"(kind {kind})")
             out[template.format(bid=bid) + suffix] = tuple(shape)

@@ -240,8 +240,11 @@ class DeepseekV2Adapter(Adapter):
     }
 
     def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
-        """V3 when the router is sigmoid-gated or has its score-correction bias (V3, R1), else V2."""
+        """V3 when the router is sigmoid-gated or has its score-correction bias (V3, R1), else V2;
+        none for GLM-4.7-Flash's files (GLM's tokenizer, ``glm4``), which Glm4MoeLiteAdapter exports."""
         a = self.gguf_arch
+        if md.get("tokenizer.ggml.pre") == "glm4":
+            return None
         v3 = md.get(f"{a}.expert_gating_func") == 2 or any(n.endswith("exp_probs_b.bias") for n in tensors)
         return "DeepseekV3ForCausalLM" if v3 else "DeepseekV2ForCausalLM"
 
