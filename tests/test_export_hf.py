@@ -168,6 +168,19 @@ def test_pre_tokenizer_json_is_the_inverse_of_detection(rule):
         assert detect_pre_tokenizer(tj, {rule.name: name}) == name
 
 
+def test_named_chat_templates_come_back_as_the_converter_reads_them():
+    from wick.convert.hf_tokenizer import tokenizer_files
+    from wick.convert.tokenizer import chat_template_kvs
+
+    md = {"general.architecture": "llama", "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "llama-bpe",
+          "tokenizer.ggml.tokens": ["a", "b"], "tokenizer.ggml.token_type": [1, 1], "tokenizer.ggml.merges": ["a b"],
+          "tokenizer.chat_template.tool_use": "T {{ x }}", "tokenizer.chat_templates": ["tool_use"],
+          "tokenizer.chat_template": "D {{ x }}"}
+    tc = tokenizer_files(md, "PreTrainedTokenizerFast")["tokenizer_config.json"]
+    kvs = chat_template_kvs(tc["chat_template"])
+    assert [(kv.key, kv.value) for kv in kvs] == [(k, md[k]) for k in md if "chat_template" in k]
+
+
 def test_unknown_pre_tokenizer_names_the_known_ones():
     with pytest.raises(wick.WickUnsupportedError, match="llama-bpe"):
         pre_tokenizer_json("no-such-pre")

@@ -91,7 +91,12 @@ def _tokenizer_config(md: Mapping[str, Any], tokens: List[str], added: List[Dict
             break
         tc[f"{typ}_token"] = tokens[tid]
         last = _RANK[typ]
-    if md.get("tokenizer.chat_template") is not None:
+    names = md.get("tokenizer.chat_templates")
+    if names:  # named templates: the list form, default first (as chat_template_kvs reads it)
+        tc["chat_template"] = ([{"name": "default", "template": md["tokenizer.chat_template"]}]
+                               if md.get("tokenizer.chat_template") is not None else []) + \
+            [{"name": n, "template": md.get(f"tokenizer.chat_template.{n}", "")} for n in names]
+    elif md.get("tokenizer.chat_template") is not None:
         tc["chat_template"] = md["tokenizer.chat_template"]
     tc["clean_up_tokenization_spaces"] = False
     tc["model_max_length"] = int(md.get(f"{md.get('general.architecture')}.context_length") or 1_000_000_000_000)
