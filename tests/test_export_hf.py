@@ -366,3 +366,19 @@ def test_split_gguf_input(round_trips, tmp_path):
     export_hf(parts[0], tmp_path / "exp")
     with wick.safetensors.open(out) as a, wick.safetensors.open(tmp_path / "exp") as b:
         assert sorted(a) == sorted(b) and all(a.raw(n).tobytes() == b.raw(n).tobytes() for n in a)
+
+
+def test_large_shards_are_assembled_tensor_by_tensor(round_trips, tmp_path, monkeypatch):
+    """Above SPILL_BYTES a shard is written through a scratch file (memory: one tensor); the files are
+    the same as when it is assembled in memory, and no scratch file remains."""
+    import wick.convert.export_hf as X
+
+    _src, g1, out, *_ = round_trips("mixtral")
+    monkeypatch.setattr(X, "SPILL_BYTES", 1000)
+    export_hf(g1, tmp_path / "spilled", max_shard_size="300KB")
+    monkeypatch.setattr(X, "SPILL_BYTES", 1 << 40)
+    export_hf(g1, tmp_path / "memory", max_shard_size="300KB")
+    a = sorted(p.name for p in (tmp_path / "spilled").iterdir())
+    assert a == sorted(p.name for p in (tmp_path / "memory").iterdir()) and not any("scratch" in n for n in a)
+    for n in a:
+        assert (tmp_path / "spilled" / n).read_bytes() == (tmp_path / "memory" / n).read_bytes(), n

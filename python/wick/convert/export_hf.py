@@ -20,7 +20,9 @@ the conversion does; the adapter's forward walk is run again and undone:
 Tensors are read one checkpoint tensor at a time from the memory-mapped GGUF
 (quantized tensors dequantized row range by row range with Wick's decoders)
 and written in shards of at most ``max_shard_size`` bytes, as transformers'
-``save_pretrained`` names them; memory holds at most one shard. The output
+``save_pretrained`` names them; a shard above :data:`SPILL_BYTES` is assembled
+tensor by tensor in a scratch file (the safetensors writer takes a file's
+buffers at once), so memory holds about one tensor. The output
 directory is filled beside its destination under a temporary name and renamed
 into place at the end: it appears complete or not at all (an error or Ctrl-C
 removes the temporary directory; after ``kill -9`` a ``.NAME.*.tmp`` directory
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext as _nullcontext
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -53,7 +56,8 @@ __all__ = ["export_hf", "ExportResult", "DTYPES", "exportable_architectures"]
 
 #: output dtypes: name → (safetensors dtype, config.json torch_dtype, bytes per element)
 DTYPES = {"bf16": ("BF16", "bfloat16", 2), "f16": ("F16", "float16", 2), "f32": ("F32", "float32", 4)}
-_PLAIN = ("F32", "F16", "BF16")
+#: shards larger than this are assembled in a scratch file beside them, tensor by tensor
+SPILL_BYTES = 256 << 20
 
 
 @dataclass
@@ -367,20 +371,37 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
             from ..safetensors import _write_entries
             done = 0
             weight_map: Dict[str, str] = {}
+            nbytes = dict(sizes)
             for shard, fname in zip(shards, names):
-                entries, arrays = [], []
-                for name in shard:
-                    r = exact32 if name in keep32 else reader
-                    flat = _tensor(name, listing[name], where[name], r)
-                    entries.append({"name": name, "dtype": r.dtype, "shape": list(listing[name])})
-                    arrays.append(flat.view(np.uint8))
-                    weight_map[name] = fname
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(listing), name)
+                # a large shard goes through a scratch file tensor by tensor (the writer takes a
+                # shard's buffers at once): memory holds one tensor, not one shard
+                spill = sum(nbytes[n] for n in shard) > SPILL_BYTES
+                scratch = tmp / f".{fname}.scratch"
+                entries, arrays, spans = [], [], []
+                with open(scratch, "w+b") if spill else _nullcontext() as fh:
+                    for name in shard:
+                        r = exact32 if name in keep32 else reader
+                        flat = _tensor(name, listing[name], where[name], r).view(np.uint8)
+                        entries.append({"name": name, "dtype": r.dtype, "shape": list(listing[name])})
+                        if spill:
+                            spans.append((fh.tell(), flat.nbytes))
+                            fh.write(flat.data)
+                        else:
+                            arrays.append(flat)
+                        del flat
+                        weight_map[name] = fname
+                        done += 1
+                        if progress is not None:
+                            progress(done, len(listing), name)
+                if spill:
+                    mm = np.memmap(scratch, dtype=np.uint8, mode="r") if any(n for _, n in spans) else None
+                    arrays = [mm[o:o + n] if n else np.zeros(0, np.uint8) for o, n in spans]
                 _write_entries(tmp / fname, entries, arrays, {"format": "pt"}, False)
-                result.files.append(fname)
                 del entries, arrays
+                if spill:
+                    del mm
+                    scratch.unlink()
+                result.files.append(fname)
             if len(shards) > 1:
                 index = {"metadata": {"total_size": sum(n for _, n in sizes)},
                          "weight_map": dict(sorted(weight_map.items()))}
