@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import nullcontext as _nullcontext
 import shutil
 import tempfile
+from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
