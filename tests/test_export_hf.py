@@ -382,3 +382,51 @@ def test_large_shards_are_assembled_tensor_by_tensor(round_trips, tmp_path, monk
     assert a == sorted(p.name for p in (tmp_path / "memory").iterdir()) and not any("scratch" in n for n in a)
     for n in a:
         assert (tmp_path / "spilled" / n).read_bytes() == (tmp_path / "memory" / n).read_bytes(), n
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="signals a real subprocess")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_signal_mid_export_leaves_the_folder_as_it_was(tmp_path_factory, tmp_path, sig):
+    """A real ``wick export-hf`` stopped by a signal while it dequantizes exits 128 + the signal's
+    number, says nothing was written, and leaves the destination's folder as it was."""
+    import importlib.util
+    import signal as S
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    q = tmp_path_factory.getbasetemp() / "signal-model-q4.gguf"
+    if not q.exists():
+        spec = importlib.util.spec_from_file_location("make_tiny_llama", ROOT / "examples" / "make_tiny_llama.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        d = tmp_path_factory.mktemp("signal-model") / "model"
+        mod.make(d, layers=8, hidden=1024, heads=16, kv_heads=4, ffn=4096)
+        wick.convert(str(d), str(q), type="Q4_K_M", progress=False)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("a file that was here before\n")
+    out = dest / "hf"
+    p = subprocess.Popen([sys.executable, "-m", "wick", "export-hf", str(q), "-o", str(out), "--no-progress"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and p.poll() is None and \
+                not any((t / "config.json").exists() for t in dest.glob(".hf.*.tmp")):
+            time.sleep(0.01)
+        time.sleep(0.3)  # into the tensors
+        assert p.poll() is None, "the export ended before it could be stopped: " + p.communicate()[1]
+        sent = time.monotonic()
+        p.send_signal(getattr(S, sig))
+        _, err = p.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+    finally:
+        p.kill()
+        p.wait()
+    assert p.returncode == 128 + getattr(S, sig), err
+    assert f"interrupted; nothing was written to {out}" in err, err
+    assert elapsed < 2, f"took {elapsed:.2f} s to stop"
+    assert sorted(x.name for x in dest.iterdir()) == ["notes.txt"]
