@@ -316,8 +316,8 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
         ExportError: a file whose metadata and tensors do not fit its architecture.
         WickFileExistsError: ``output`` exists and ``overwrite`` is false.
     """
-    key = str(dtype).lower().replace("float", "f").replace("bfloat", "bf")
-    key = {"bfloat16": "bf16", "float16": "f16", "float32": "f32", "bf16": "bf16", "f16": "f16", "f32": "f32"}.get(key, key)
+    key = str(dtype).lower()
+    key = {"bfloat16": "bf16", "float16": "f16", "float32": "f32"}.get(key, key)  # torch's spellings too
     if key not in DTYPES:
         raise ExportError(f"export-hf: dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
     st_dtype, torch_dtype, itemsize = DTYPES[key]
