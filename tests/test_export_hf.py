@@ -430,3 +430,42 @@ def test_signal_mid_export_leaves_the_folder_as_it_was(tmp_path_factory, tmp_pat
     assert f"interrupted; nothing was written to {out}" in err, err
     assert elapsed < 2, f"took {elapsed:.2f} s to stop"
     assert sorted(x.name for x in dest.iterdir()) == ["notes.txt"]
+
+
+def test_element_wise_operations_are_undone(tmp_path, monkeypatch):
+    """A family whose conversion adds 1 to its norms (Gemma's rule): the export subtracts it, checked by
+    redoing the conversion's own operation, and the round trip stays exact."""
+    from wick.convert import archs
+    from wick.convert.archs.qwen3 import Qwen3Adapter
+
+    class PlusOne(Qwen3Adapter):
+        def modify_tensors(self, t, name, bid):
+            if name.endswith("norm.weight"):
+                t = t + 1
+            return super().modify_tensors(t, name, bid)
+
+    archs._load_all()
+    monkeypatch.setitem(archs._REGISTRY, "Qwen3ForCausalLM", PlusOne)
+    src = FIXTURES["qwen3"].write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="BF16", progress=False)
+    with wick.gguf.open(g1) as g, wick.safetensors.open(src) as s:  # the operation is in the file
+        assert np.array_equal(g.tensor("output_norm.weight"), s.get("model.norm.weight", np.float32) + 1)
+    out = tmp_path / "exp" / src.name
+    export_hf(g1, out)
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        assert all(a.raw(n).tobytes() == b.raw(n).tobytes() for n in a)
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="BF16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
+
+
+def test_an_operation_that_cannot_be_undone_exactly_is_an_error(round_trips, monkeypatch):
+    import wick.convert.export_hf as X
+
+    _src, g1, *_ = round_trips("qwen3")
+    r = X._Reader(wick.gguf.open(g1), "BF16")
+    with pytest.raises(ExportError, match="undoing"):
+        r.inverted("output_norm.weight", 0, 8, [{"op": "mul", "value": 3.0}])
+    got = r.inverted("output_norm.weight", 0, 8, [{"op": "mul", "value": 2.0}])  # a power of two is exact
+    assert np.array_equal((got.astype(np.uint32) << 16).view(np.float32) * 2, r.f32("output_norm.weight")[:8])

@@ -14,7 +14,8 @@ the conversion does; the adapter's forward walk is run again and undone:
    makes — which must give back the GGUF file's tensor names and shapes, and
    says for every GGUF element which checkpoint element it came from (the q/k
    permutation, expert stacking, slices are all strided views,
-   :mod:`wick.convert.view`); each view is written backwards, a scatter;
+   :mod:`wick.convert.view`); each view is written backwards, a scatter, and
+   element-wise operations are undone where that is exact (:meth:`_Reader.inverted`);
 4. the tokenizer from the ``tokenizer.*`` metadata (:mod:`.hf_tokenizer`).
 
 Tensors are read one checkpoint tensor at a time from the memory-mapped GGUF
@@ -161,6 +162,35 @@ class _Reader:
         vals = dequantize(raw[r0:r1], info.type, (r1 - r0, ne0)).reshape(-1)
         return vals[pos - r0 * ne0:pos - r0 * ne0 + count]
 
+    def _storage(self, x: np.ndarray) -> np.ndarray:
+        if self.dtype == "BF16":
+            return _bf16_bits(x)
+        if self.dtype == "F16":
+            with np.errstate(over="ignore"):
+                return x.astype(np.float16).view(np.uint16)
+        return np.asarray(x, dtype=np.float32)
+
+    def _widen(self, stored: np.ndarray) -> np.ndarray:
+        if self.dtype == "BF16":
+            return (stored.astype(np.uint32) << 16).view(np.float32)
+        if self.dtype == "F16":
+            return stored.view(np.float16).astype(np.float32)
+        return stored
+
+    def inverted(self, name: str, pos: int, count: int, ops: List[Dict[str, Any]]) -> np.ndarray:
+        """Values of a tensor the conversion transformed element-wise (Gemma's norm + 1): the
+        operations undone, then stored; accepted only when the conversion's own operations
+        (:func:`wick.convert.view.apply_ops`) on the stored values give back the file's values
+        bit for bit, i.e. when a new conversion writes the same tensor."""
+        from .view import apply_ops
+        x = self._float32(name, pos, count)
+        stored = self._storage(_inverse_ops(x, ops, name))
+        back = apply_ops(self._widen(stored), ops)
+        if not np.array_equal(back.view(np.uint32), np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)):
+            raise ExportError(f"export-hf: tensor {name!r}: undoing {[o['op'] for o in ops]} in {self.dtype} does not "
+                              "give values the conversion maps back to the file's; try dtype='f32'")
+        return stored
+
     def values(self, name: str, pos: int, count: int) -> np.ndarray:
         t = self.f.tensors[name].type.name
         if self.dtype == "BF16":
@@ -218,13 +248,12 @@ def _plan(adapter: Adapter, config: Dict[str, Any], shapes: Dict[str, Tuple[int,
     order: Dict[str, int] = {}
     file_order = {n: i for i, n in enumerate(shapes)}
     for m in sorted(mapped, key=lambda m: file_order[m.name]):
-        if m.ops:
-            raise ExportError(f"export-hf: {path}: tensor {m.name!r} was transformed element-wise "
-                              f"({[o['op'] for o in m.ops]}); export-hf cannot undo that yet")
         parts = m.parts or [{"source": i, "shape": list(s.shape), "strides": _strides(s.shape), "offset": 0}
                             for i, (_, s) in enumerate(m.sources)]
         pos = 0
         for p in parts:
+            if m.ops:
+                p = dict(p, ops=list(m.ops))
             hf = m.sources[p["source"]][0]
             where[hf].append((m.name, p, pos))
             order.setdefault(hf, len(order))
@@ -257,8 +286,27 @@ def _tensor(name: str, shape: Tuple[int, ...], entries: List[Tuple[str, Dict[str
         count = int(np.prod(p["shape"], dtype=np.int64))
         dst = np.lib.stride_tricks.as_strided(out[int(p["offset"]):], shape=tuple(p["shape"]),
                                               strides=tuple(int(s) * item for s in p["strides"]))
-        dst[...] = reader.values(gname, pos, count).reshape(tuple(p["shape"]))
+        vals = reader.inverted(gname, pos, count, p["ops"]) if p.get("ops") else reader.values(gname, pos, count)
+        dst[...] = vals.reshape(tuple(p["shape"]))
     return out[:n]
+
+
+def _inverse_ops(x: np.ndarray, ops: List[Dict[str, Any]], name: str) -> np.ndarray:
+    """The plan's element-wise operations undone, last first, in float32 (``round`` needs no undoing)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for op in reversed(ops):
+            kind = op.get("op")
+            if kind == "add":
+                x = (x - np.float32(op["value"])).astype(np.float32)
+            elif kind == "mul":
+                x = (x / np.float32(op["value"])).astype(np.float32)
+            elif kind == "neg":
+                x = -x
+            elif kind == "exp":
+                x = np.log(x.astype(np.float64)).astype(np.float32)
+            elif kind != "round":
+                raise ExportError(f"export-hf: tensor {name!r}: operation {kind!r} cannot be undone")
+    return x
 
 
 # ------------------------------------------------------------------- files
