@@ -469,3 +469,11 @@ def test_an_operation_that_cannot_be_undone_exactly_is_an_error(round_trips, mon
         r.inverted("output_norm.weight", 0, 8, [{"op": "mul", "value": 3.0}])
     got = r.inverted("output_norm.weight", 0, 8, [{"op": "mul", "value": 2.0}])  # a power of two is exact
     assert np.array_equal((got.astype(np.uint32) << 16).view(np.float32) * 2, r.f32("output_norm.weight")[:8])
+
+
+def test_ignore_merges_follows_llama_cpp(round_trips):
+    """llama.cpp ignores the merges of a word found whole in the vocabulary for Llama 3's and GLM's
+    pre-tokenizers, as their tokenizer.json say (``model.ignore_merges``); the export says it too."""
+    for name, want in (("control_llama32", True), ("glm45", True), ("qwen2", False)):
+        _src, _g1, out, *_ = round_trips(name)
+        assert json.loads((out / "tokenizer.json").read_text())["model"]["ignore_merges"] is want, name

@@ -8,7 +8,8 @@ The inverse of :mod:`wick.convert.tokenizer`, for the two vocabulary kinds it wr
     added tokens and USER_DEFINED ones as plain added tokens; the
     pre-tokenizer of ``tokenizer.ggml.pre`` (the inverse of the structural rule
     table, :func:`wick.convert.tokenizer.pre_tokenizer_json`), the family's
-    normalizer (Qwen's NFC), a ByteLevel decoder, and a post-processor that
+    normalizer (Qwen's NFC), ``ignore_merges`` where llama.cpp ignores merges
+    for that pre-tokenizer (Llama 3, GLM-4, Tekken), a ByteLevel decoder, and a post-processor that
     prepends BOS when ``tokenizer.ggml.add_bos_token`` is set.
 ``llama`` (SentencePiece)
     ``tokenizer.model``, a SentencePiece ``ModelProto`` of the pieces, scores
@@ -32,7 +33,7 @@ import struct
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .errors import UnsupportedExportError
-from .tokenizer import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED, pre_tokenizer_json
+from .tokenizer import BYTE, CONTROL, NORMAL, PRE_IGNORE_MERGES, UNKNOWN, UNUSED, USER_DEFINED, pre_tokenizer_json
 
 __all__ = ["tokenizer_files", "spm_model_proto", "spm_merges"]
 
@@ -146,7 +147,8 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[s
         "normalizer": normalizer, "pre_tokenizer": steps, "post_processor": post,
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
         "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "ignore_merges": pre in PRE_IGNORE_MERGES,
                   "vocab": vocab, "merges": [m.split(" ", 1) for m in merges]},
     }
     tc = _tokenizer_config(md, tokens, added, tokenizer_class, add_flags=tc_flags)

@@ -330,6 +330,9 @@ _PRE_RULES = (
 #: the normalizer of a family's tokenizer.json, by ``tokenizer.ggml.pre`` (export-hf writes it back;
 #: the GGUF does not record it and llama.cpp applies none)
 PRE_NORMALIZERS: Dict[str, Dict[str, Any]] = {"qwen2": {"type": "NFC"}}
+#: the ``tokenizer.ggml.pre`` names for which llama.cpp takes a word found whole in the vocabulary
+#: without merging it (llama-vocab.cpp's ``ignore_merges``; tokenizer.json's ``model.ignore_merges``)
+PRE_IGNORE_MERGES = ("llama-bpe", "glm4", "tekken")
 
 
 def pre_tokenizer_json(name: str) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
