@@ -10,16 +10,18 @@
 # WITH_LLAMA=1 also installs llama-cpp-python (it compiles llama.cpp: a few
 # minutes) so that the tests and benchmarks that use llama.cpp itself run.
 # WITH_BNB=1 (or `make test-bnb`) installs torch, transformers, accelerate and
-# bitsandbytes (about 2.8 GB of wheels, 5 GB installed) so that the tests
-# comparing Wick's bitsandbytes directories with transformers and
-# bitsandbytes themselves run, and `make bench` times bitsandbytes beside Wick.
+# bitsandbytes (about 2.8 GB of wheels, 5 GB installed), with sentencepiece and
+# protobuf for transformers' SentencePiece tokenizers, so that the tests
+# comparing Wick's bitsandbytes directories and export-hf's folders with
+# transformers and bitsandbytes themselves run, and `make bench` times
+# bitsandbytes beside Wick.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 GO ?= go
 LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
-BNB_PACKAGES ?= torch==2.11.0 transformers==4.57.6 accelerate==1.16.0 bitsandbytes==0.50.2
+BNB_PACKAGES ?= torch==2.11.0 transformers==4.57.6 accelerate==1.16.0 bitsandbytes==0.50.2 sentencepiece==0.2.3 protobuf==7.36.2
 # Every file the library is built from, as `go list` reports them (the same
 # list the source distribution takes; see build_native.py).
 GO_SOURCES := $(shell $(PYTHON) build_native.py --sources)

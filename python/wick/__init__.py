@@ -18,6 +18,11 @@ Quantize numpy arrays to ggml's block formats and bitsandbytes' formats::
     codes, state = wick.quantize_blockwise(x, blocksize=256)   # bitsandbytes 8-bit
     packed, state = wick.quantize_4bit(x, quant_type="nf4")    # bitsandbytes NF4/FP4
 
+Write a GGUF model back as a Hugging Face directory (safetensors, config.json,
+tokenizer) that transformers loads::
+
+    wick.export_hf("model.gguf", "./model-hf", dtype="bf16")
+
 Read and write the files: :mod:`wick.gguf` (``open``, ``write``) and
 :mod:`wick.safetensors` (``open``, ``write``).
 
@@ -91,6 +96,10 @@ def __getattr__(name: str):
         from .convert.lora import convert_lora
 
         return convert_lora
+    if name == "export_hf":  # GGUF back to a Hugging Face directory (wick.convert.export_hf)
+        from .convert.export_hf import export_hf
+
+        return export_hf
     raise AttributeError(f"module 'wick' has no attribute {name!r}")
 
 
@@ -113,6 +122,7 @@ __all__ = [
     "safetensors",
     "convert",
     "convert_lora",
+    "export_hf",
     "quantize",
     "dequantize",
     "types",

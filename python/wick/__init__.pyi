@@ -10,6 +10,7 @@ from . import gguf as gguf
 from . import imatrix as imatrix
 from . import safetensors as safetensors
 from .convert.bnb import BnbPlan
+from .convert.export_hf import ExportResult
 from .convert.options import PlanOptions
 from .convert.plan import Plan
 from .convert.report import ConversionReport
@@ -176,6 +177,17 @@ def convert_lora(
     progress: ProgressLike = ...,
     dry_run: Literal[True],
 ) -> Plan: ...
+# GGUF → Hugging Face model directory (wick.convert.export_hf; docs/export-hf.md)
+def export_hf(
+    gguf: PathLike,
+    output: PathLike,
+    *,
+    dtype: Literal["bf16", "f16", "f32"] = ...,
+    architecture: Optional[str] = ...,
+    max_shard_size: Union[int, str] = ...,
+    overwrite: bool = ...,
+    progress: Optional[Callable[[int, int, str], None]] = ...,
+) -> ExportResult: ...
 
 # ``wick.convert`` is a callable module: ``wick.convert(model, output, type=...)``
 # converts, and ``wick.convert.build_plan`` etc. are importable from it. The plan

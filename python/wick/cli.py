@@ -1,7 +1,8 @@
 """The ``wick`` command line (also ``python -m wick``).
 
 Subcommands: ``convert`` (a Hugging Face model directory to GGUF, with a dry
-run), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
+run), ``quantize`` (GGUF → GGUF), ``export-hf`` (GGUF back to a Hugging Face
+directory), ``inspect`` (metadata and tensors of a GGUF or safetensors file),
 ``types`` (the ggml type table) and ``version``. Errors print one line,
 ``wick: error: ...``, and exit 1; Ctrl-C exits 130, and SIGTERM / SIGHUP stop
 the work the same clean way (exit 128 + the signal's number). See docs/cli.md.
@@ -222,6 +223,41 @@ def _cmd_convert_lora(args: argparse.Namespace) -> int:
     from wick.convert.lora import build_lora_plan
 
     return _run_plan(args, lambda: build_lora_plan(args.adapter, args.base, args.type))
+def _cmd_export_hf(args: argparse.Namespace) -> int:
+    from wick.convert.export_hf import export_hf, exportable_architectures
+
+    if args.list_architectures:
+        for arch, hf in exportable_architectures():
+            print(f"{arch:<8}  {hf}")
+        return 0
+    if not args.gguf or not args.output:
+        raise SystemExit("wick: error: export-hf needs a GGUF file and -o/--output")
+    bar = None
+    if not args.no_progress and (sys.stderr.isatty() or args.progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(unit="tensor", dynamic_ncols=True, leave=False)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(name, refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        result = export_hf(args.gguf, args.output, dtype=args.dtype, architecture=args.architecture,
+                           max_shard_size=args.max_shard_size, overwrite=args.force,
+                           progress=progress if bar is not None else None)
+    except KeyboardInterrupt:
+        print(f"wick: interrupted; nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    note = f"; dequantized from {', '.join(result.dequantized)}" if result.dequantized else ""
+    print(f"{result.path}: {result.architecture}, {result.tensors} tensors as {result.dtype}{note}")
+    for f in result.files:
+        print(f"  {f}")
+    return 0
 
 
 def _run_plan(args: argparse.Namespace, make_plan: Callable[[], Any]) -> int:
@@ -336,6 +372,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     PlanOptions.add_arguments(p, REQUANTIZE)
     p.set_defaults(func=_cmd_quantize)
+    p = sub.add_parser("export-hf", help="write a GGUF model back as a Hugging Face model directory (safetensors, "
+                       "config.json, tokenizer) that transformers loads",
+                       description="Write a GGUF model back as a Hugging Face model directory: safetensors shards "
+                       "(dequantized; the q/k permutation, expert stacking and other transforms undone), "
+                       "config.json, generation_config.json, tokenizer.json and tokenizer_config.json (and "
+                       "tokenizer.model for SentencePiece vocabularies). See docs/export-hf.md.")
+    p.add_argument("gguf", nargs="?", help="the GGUF file (the first part of a split model)")
+    p.add_argument("-o", "--output", help="the model directory to create")
+    p.add_argument("--dtype", default="bf16", choices=("bf16", "f16", "f32"), help="tensor dtype (default bf16)")
+    p.add_argument("--architecture", help="the transformers class to write (default: from the file)")
+    p.add_argument("--max-shard-size", default="5GB", help="largest safetensors file, e.g. 5GB (default), 500MB")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    p.add_argument("--list-architectures", action="store_true",
+                   help="list the GGUF architectures and Hugging Face classes export-hf writes, and exit")
+    p.set_defaults(func=_cmd_export_hf)
     p = sub.add_parser("version", help="print Wick's version and its native library's")
     p.set_defaults(func=_cmd_version)
     return parser

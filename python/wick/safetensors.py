@@ -180,6 +180,14 @@ def write(
         a = np.require(a.astype(a.dtype.newbyteorder("="), copy=False), requirements=["C"])  # keeps 0-d shapes
         entries.append({"name": name, "dtype": _FROM_NUMPY[key], "shape": list(a.shape)})
         arrays.append(a.reshape(-1).view(np.uint8))
+    _write_entries(path, entries, arrays, metadata, overwrite)
+
+
+def _write_entries(path: Union[str, os.PathLike[str]], entries: List[Dict[str, Any]], arrays: List[np.ndarray],
+                   metadata: Optional[Mapping[str, str]], overwrite: bool) -> None:
+    """:func:`write` of tensors given as header entries ``{"name", "dtype", "shape"}`` (safetensors
+    dtype names) and their little-endian bytes (contiguous uint8 arrays), e.g. BF16 bit patterns
+    held as uint16 without ml_dtypes."""
     if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise WickTypeError("metadata: safetensors metadata maps str to str")
     header = json.dumps({"tensors": entries, "metadata": dict(metadata) if metadata is not None else None}).encode()

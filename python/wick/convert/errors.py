@@ -186,3 +186,12 @@ class UnsupportedLoraError(ConvertError, WickUnsupportedError, ValueError):
     """An adapter llama.cpp cannot run as trained (DoRA, rank-stabilised LoRA,
     per-module alphas, fully trained modules), or a target module whose
     architecture transform a LoRA pair cannot express (as in llama.cpp's script)."""
+class ExportError(ConvertError, WickValueError):
+    """``export_hf``: a GGUF file that cannot be turned back into a Hugging Face
+    model directory (metadata or tensors that do not fit its architecture, an
+    option out of range)."""
+
+
+class UnsupportedExportError(ConvertError, WickUnsupportedError, ValueError):
+    """``export_hf``: a GGUF architecture (or tokenizer kind) Wick cannot export
+    back to Hugging Face; the message lists the supported ones."""

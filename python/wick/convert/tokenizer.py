@@ -334,6 +334,41 @@ _PRE_RULES = (
 )
 
 
+#: the normalizer of a family's tokenizer.json, by ``tokenizer.ggml.pre`` (export-hf writes it back;
+#: the GGUF does not record it and llama.cpp applies none)
+PRE_NORMALIZERS: Dict[str, Dict[str, Any]] = {"qwen2": {"type": "NFC"}}
+#: the ``tokenizer.ggml.pre`` names for which llama.cpp takes a word found whole in the vocabulary
+#: without merging it (llama-vocab.cpp's ``ignore_merges``; tokenizer.json's ``model.ignore_merges``)
+PRE_IGNORE_MERGES = ("llama-bpe", "glm4", "tekken")
+
+
+def pre_tokenizer_json(name: str) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+    """The inverse of :func:`detect_pre_tokenizer`: tokenizer.json's ``pre_tokenizer`` of the rule
+    that names ``name`` (or lists it as an alias), and the family's normalizer (or None).
+
+    Raises :class:`UnsupportedTokenizerError` listing the names the rule table knows.
+    """
+    for rule in _PRE_RULES:
+        if name == rule.name or name in rule.aliases:
+            steps: List[Dict[str, Any]] = []
+            for step in rule.steps:
+                if step[0] == "Split":
+                    key = "Regex" if step[1] == "regex" else "String"
+                    steps.append({"type": "Split", "pattern": {key: step[2]}, "behavior": step[3], "invert": step[4]})
+                elif step[0] == "ByteLevel":
+                    steps.append({"type": "ByteLevel", "add_prefix_space": step[1], "trim_offsets": True,
+                                  "use_regex": step[2]})
+                elif step[0] == "Digits":
+                    steps.append({"type": "Digits", "individual_digits": step[1]})
+                else:  # pragma: no cover - the table holds only these three
+                    raise ValueError(f"pre-tokenizer step {step!r}")
+            pre = steps[0] if len(steps) == 1 else {"type": "Sequence", "pretokenizers": steps}
+            return pre, PRE_NORMALIZERS.get(rule.name)
+    known = ", ".join(dict.fromkeys(n for r in _PRE_RULES for n in (r.name,) + r.aliases))
+    raise UnsupportedTokenizerError(f"export-hf: tokenizer.ggml.pre {name!r} has no known Hugging Face "
+                                    f"pre-tokenizer; known: {known}")
+
+
 def post_processor_prepends(tj: Dict[str, Any]) -> bool:
     """Whether tokenizer.json's post-processor puts a special token before the text (a BOS or CLS).
 

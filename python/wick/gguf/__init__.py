@@ -139,7 +139,9 @@ class GGUFFile:
     def __init__(self, path: Union[str, os.PathLike[str]]):
         self.path = str(path)
         buf, n = _native.text(self.path)
-        info = json.loads(_native.call_with_result(_native.lib().wick_gguf_describe, buf, n))
+        # "-0" is a float's negative zero (Go never spells an integer so); json would make it int 0
+        info = json.loads(_native.call_with_result(_native.lib().wick_gguf_describe, buf, n),
+                          parse_int=lambda s: -0.0 if s == "-0" else int(s))
         self.version: int = info["version"]
         self.alignment: int = info["alignment"]
         self.data_offset: int = info["data_offset"]

@@ -32,12 +32,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnexpectedTensorError
+from ..errors import ConfigError, ExportError, MissingTensorError, TensorShapeError, UnexpectedTensorError
 from ..gguf_names import matches, tensor_name, tensor_name_map
 from ..lazy import LazyTensor, SourceInfo
 
@@ -56,6 +56,12 @@ def find_hparam(config: Dict[str, Any], keys: Sequence[str], required: bool = Tr
     if required:
         raise ConfigError(f"convert: {CONFIG}: missing required key (any of {', '.join(map(repr, keys))})", CONFIG)
     return None
+
+
+def f32_value(v: Any) -> float:
+    """A FLOAT32 metadata value as the shortest decimal that rounds to it (``1e-05``, not
+    ``9.999999747378752e-06``): config.json's value back, whenever that decimal was the source."""
+    return float(str(np.float32(v)))
 
 
 def _int(key: str, v: Any, minimum: int = 0) -> int:
@@ -602,6 +608,142 @@ class Adapter:
                 if any(n.startswith(prefix) for n in present):
                     return k + suffix
         return (candidates[0] + suffix) if candidates else gguf_name
+
+    # ------------------------------------------------- export-hf (GGUF → Hugging Face)
+    #: transformers class → config.json ``model_type`` of the classes :meth:`export_class` may name
+    model_types: Dict[str, str] = {}
+    #: export-hf: the checkpoint name of each tensor kind in this family's transformers classes
+    #: (``{bid}``: the block), where llama.cpp's map (:mod:`wick.convert.gguf_names`) lists several
+    #: names for one GGUF tensor. Every name is checked by running :meth:`map_tensors` on the
+    #: rebuilt listing: it must give back the GGUF file's tensors, names and shapes.
+    hf_tensor_names: Dict[str, str] = {
+        "TOKEN_EMBD": "model.embed_tokens", "OUTPUT_NORM": "model.norm", "OUTPUT": "lm_head",
+        "ATTN_NORM": "model.layers.{bid}.input_layernorm", "ATTN_Q": "model.layers.{bid}.self_attn.q_proj",
+        "ATTN_K": "model.layers.{bid}.self_attn.k_proj", "ATTN_V": "model.layers.{bid}.self_attn.v_proj",
+        "ATTN_OUT": "model.layers.{bid}.self_attn.o_proj", "ATTN_Q_NORM": "model.layers.{bid}.self_attn.q_norm",
+        "ATTN_K_NORM": "model.layers.{bid}.self_attn.k_norm", "FFN_NORM": "model.layers.{bid}.post_attention_layernorm",
+        "FFN_GATE": "model.layers.{bid}.mlp.gate_proj", "FFN_UP": "model.layers.{bid}.mlp.up_proj",
+        "FFN_DOWN": "model.layers.{bid}.mlp.down_proj",
+    }
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """export-hf: the transformers class a GGUF file of :attr:`gguf_arch` is written back as
+        (``md``: its metadata, ``tensors``: torch shapes by GGUF name), or None when this adapter
+        does not export it (the base: None, not exportable)."""
+        return None
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """export-hf: config.json rebuilt from the GGUF metadata — the inverse of :meth:`metadata`
+        for the keys the file carries (the base: the generic ``TextModel`` keys). Values the file
+        does not hold (``sliding_window`` of Mistral, a list of EOS ids) are left to the class defaults.
+        ``read(name)`` gives a GGUF tensor's values (float32), for keys llama.cpp turned into tensors."""
+        a = self.gguf_arch
+
+        def get(key: str) -> Any:
+            return md.get(f"{a}.{key}")
+
+        cfg: Dict[str, Any] = {"architectures": [hf_class], "model_type": self.model_types[hf_class]}
+        for hf, key in (("hidden_size", "embedding_length"), ("intermediate_size", "feed_forward_length"),
+                        ("num_hidden_layers", "block_count"), ("num_attention_heads", "attention.head_count"),
+                        ("num_key_value_heads", "attention.head_count_kv"),
+                        ("max_position_embeddings", "context_length"), ("head_dim", "attention.key_length"),
+                        ("num_local_experts", "expert_count"), ("num_experts_per_tok", "expert_used_count")):
+            if get(key) is not None:
+                cfg[hf] = int(get(key))
+        for hf, key in (("n_group", "expert_group_count"), ("topk_group", "expert_group_used_count")):
+            if get(key) is not None:
+                cfg[hf] = int(get(key))
+        if get("expert_gating_func") is not None:
+            cfg["scoring_func"] = {1: "softmax", 2: "sigmoid", 4: "sqrtsoftplus"}[int(get("expert_gating_func"))]
+        for hf, key in (("rms_norm_eps", "attention.layer_norm_rms_epsilon"), ("rope_theta", "rope.freq_base"),
+                        ("layer_norm_eps", "attention.layer_norm_epsilon")):
+            if get(key) is not None:
+                cfg[hf] = f32_value(get(key))
+        kind = get("rope.scaling.type")
+        if kind in ("linear", "yarn"):
+            rs: Dict[str, Any] = {"rope_type": kind, "factor": f32_value(get("rope.scaling.factor"))}
+            if kind == "yarn":
+                rs["original_max_position_embeddings"] = int(get("rope.scaling.original_context_length"))
+                for hk, gk in (("extrapolation_factor", "yarn_ext_factor"), ("attention_factor", "yarn_attn_factor"),
+                               ("beta_fast", "yarn_beta_fast"), ("beta_slow", "yarn_beta_slow")):
+                    if get(f"rope.scaling.{gk}") is not None:
+                        rs[hk] = f32_value(get(f"rope.scaling.{gk}"))
+            cfg["rope_scaling"] = rs
+        elif kind not in (None, "none"):
+            raise ExportError(f"export-hf: rope scaling type {kind!r} ({a}.rope.scaling.type) cannot be written back "
+                              "to config.json yet")
+        from ..gguf_names import arch_tensors
+        cfg["tie_word_embeddings"] = "OUTPUT" not in arch_tensors(a) or self.tensor_name("OUTPUT") not in tensors
+        cfg["vocab_size"] = int(tensors[self.tensor_name("TOKEN_EMBD")][0])
+        for typ in ("bos", "eos", "pad"):
+            tid = md.get(f"tokenizer.ggml.{typ}_token_id" if typ != "pad" else "tokenizer.ggml.padding_token_id")
+            if tid is not None:
+                cfg[f"{typ}_token_id"] = int(tid)
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        """export-hf: the checkpoint's tensors (name → torch shape) that :meth:`map_tensors`
+        turns into the GGUF tensors ``tensors`` (GGUF name → torch shape; generated tensors
+        such as ``rope_freqs`` already left out). The base renames each tensor by its kind with
+        :attr:`hf_tensor_names`; families that stack experts override :meth:`export_experts`."""
+        from ..gguf_names import arch_tensors
+        self._names = tensor_name_map(self.gguf_arch, hp.n_layer)
+        kinds = arch_tensors(self.gguf_arch)
+        out: Dict[str, Tuple[int, ...]] = {}
+        for name, shape in tensors.items():
+            bid = next((int(p) for p in name.split(".") if p.isdecimal()), None)
+            found = None
+            for kind in kinds:
+                for suffix in (".weight", ".bias"):
+                    if self.matches(name, kind, bid, suffix):
+                        found = (kind, suffix)
+            if found is None:
+                raise ExportError(f"export-hf: GGUF tensor {name!r} is not a tensor of architecture {self.gguf_arch!r}")
+            kind, suffix = found
+            experts = self.export_experts(kind, bid, suffix, shape)
+            if experts is not None:
+                out.update(experts)
+                continue
+            template = self.hf_tensor_names.get(kind)
+            if template is None:  # a kind llama.cpp's map knows by one checkpoint name only
+                base = name[:-len(suffix)]
+                names = [k for k, (kd, g) in self._names.mapping.items() if kd == kind and g == base and k != base]
+                if len(names) == 1:
+                    out[names[0] + suffix] = tuple(shape)
+                    continue
+                raise ExportError(f"export-hf: adapter {self.name!r} has no Hugging Face name for GGUF tensor {name!r} "
+                                  f"(kind {kind})")
+            out[template.format(bid=bid) + suffix] = tuple(shape)
+        return out
+
+    def export_tokenizer_class(self, ggml_model: str) -> str:
+        """export-hf: tokenizer_config.json ``tokenizer_class`` for a vocabulary of
+        ``tokenizer.ggml.model`` ``ggml_model`` (``"gpt2"`` or ``"llama"``)."""
+        return "LlamaTokenizerFast" if ggml_model == "llama" else "PreTrainedTokenizerFast"
+
+    def export_added_token(self, md: Mapping[str, Any], token: Dict[str, Any]) -> Dict[str, Any]:
+        """export-hf: an added token of tokenizer.json (``content``, ``special``, ``lstrip``,
+        ``rstrip``, …) with the flags the GGUF does not record but llama.cpp applies to this
+        family (the base: as it is)."""
+        return token
+
+    #: a family that stacks per-expert tensors: (checkpoint name of one expert's tensor, with
+    #: ``{bid}``, ``{x}`` and ``{w}``; the weights, in stacking order; the stacked tensor's name
+    #: for :meth:`map_name`) — what :meth:`stack_experts` is called with, and export-hf unstacks
+    EXPERTS: Optional[Tuple[str, Tuple[str, ...], str]] = None
+
+    def export_experts(self, kind: str, bid: Optional[int], suffix: str, shape: Tuple[int, ...]
+                       ) -> Optional[Dict[str, Tuple[int, ...]]]:
+        """export-hf: the per-expert checkpoint tensors a stacked expert tensor of ``kind`` came from
+        (name → shape), from :attr:`EXPERTS`; None when ``kind`` is not a stacked one."""
+        if self.EXPERTS is None or bid is None or not kind.endswith("_EXP"):
+            return None
+        expert, weights, merged = self.EXPERTS
+        for w in weights:
+            if self.map_name(merged.format(bid=bid, w=w)) == self.tensor_name(kind, bid, suffix):
+                return {expert.format(bid=bid, x=x, w=w): tuple(shape[1:]) for x in range(shape[0])}
+        return None
 
     def _check_dtype(self, name: str, src: TensorSource) -> None:
         if src.decode is None and src.dtype not in SOURCE_DTYPES:

@@ -20,13 +20,15 @@ converter's probe hash names ``command-r``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError, UnexpectedTensorError
+from ..errors import ConfigError, ExportError, UnexpectedTensorError
 from ..lazy import LazyTensor
 from . import register
-from ._base import CONFIG, Adapter, HParams, _int, _num
+from ._base import CONFIG, Adapter, HParams, _int, _num, f32_value
 
 # transformers 4.57 Cohere2Config defaults (structural sizes are not defaulted)
 _COHERE2 = {"max_position_embeddings": 8192, "layer_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
@@ -75,6 +77,28 @@ class Cohere2Adapter(Adapter):
                 "only after checking that they are all zero, which Wick cannot check while planning; this "
                 "checkpoint is not supported")
         return super().modify_tensors(t, name, bid)
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Cohere2ForCausalLM": "cohere2"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "Cohere2ForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys, ``logit_scale``, ``sliding_window`` and ``rotary_pct`` (rope
+        dimensions / head size); the sliding-window layer pattern is not in the file (llama.cpp
+        fixes it: every fourth layer full, Cohere2Config's default)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg["logit_scale"] = f32_value(md[f"{a}.logit_scale"])
+        cfg["sliding_window"] = int(md[f"{a}.attention.sliding_window"])
+        head = cfg["hidden_size"] // cfg["num_attention_heads"]
+        rot = int(md[f"{a}.rope.dimension_count"])
+        cfg["rotary_pct"] = rot / head
+        if int(cfg["rotary_pct"] * head) != rot:
+            raise ExportError(f"export-hf: {a}.rope.dimension_count {rot} is no rotary_pct of the head size {head}")
+        return cfg
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT",

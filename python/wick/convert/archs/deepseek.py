@@ -49,13 +49,15 @@ converter's ``conversion/deepseek.py``):
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import MissingTensorError, TensorShapeError
 from ..lazy import LazyTensor
 from . import register
-from ._base import CONFIG, Adapter, HParams, MappedTensor, TensorSource, _int, _num, find_hparam
+from ._base import CONFIG, Adapter, HParams, MappedTensor, TensorSource, _int, _num, f32_value, find_hparam
 
 # transformers 4.57.6 DeepseekV2Config / DeepseekV3Config defaults of the keys the converter reads
 _V2_DEFAULTS = {"max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
@@ -196,12 +198,14 @@ class DeepseekV2Adapter(Adapter):
             return None
         return super().filter_tensor(name)
 
+    EXPERTS = ("model.layers.{bid}.mlp.experts.{x}.{w}.weight", ("down_proj", "gate_proj", "up_proj"),
+               "model.layers.{bid}.mlp.experts.{w}.weight")
+
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
         if "mlp.experts" in name:
             n_expert = _int("n_routed_experts", find_hparam(self.config, ["n_routed_experts"]), 1)
-            return self.stack_experts(t, name, bid, n_expert, ("down_proj", "gate_proj", "up_proj"),
-                                      "model.layers.{bid}.mlp.experts.{x}.{w}.weight",
-                                      "model.layers.{bid}.mlp.experts.{w}.weight")
+            expert, weights, merged = self.EXPERTS
+            return self.stack_experts(t, name, bid, n_expert, weights, expert, merged)
         if name.endswith("kv_b_proj.weight"):
             return self._split_kv_b(t, name)
         return super().modify_tensors(t, name, bid)
@@ -220,6 +224,73 @@ class DeepseekV2Adapter(Adapter):
         k_b = k_b.transpose(1, 2)
         return [(self.map_name(name.replace("kv_b_proj", "k_b_proj")), k_b),
                 (self.map_name(name.replace("kv_b_proj", "v_b_proj")), v_b)]
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"DeepseekV2ForCausalLM": "deepseek_v2", "DeepseekV3ForCausalLM": "deepseek_v3"}
+    hf_tensor_names = {
+        **Adapter.hf_tensor_names,
+        "ATTN_Q_A": "model.layers.{bid}.self_attn.q_a_proj", "ATTN_Q_A_NORM": "model.layers.{bid}.self_attn.q_a_layernorm",
+        "ATTN_Q_B": "model.layers.{bid}.self_attn.q_b_proj",
+        "ATTN_KV_A_MQA": "model.layers.{bid}.self_attn.kv_a_proj_with_mqa",
+        "ATTN_KV_A_NORM": "model.layers.{bid}.self_attn.kv_a_layernorm",
+        "FFN_GATE_INP": "model.layers.{bid}.mlp.gate", "FFN_EXP_PROBS_B": "model.layers.{bid}.mlp.gate.e_score_correction",
+        "FFN_GATE_SHEXP": "model.layers.{bid}.mlp.shared_experts.gate_proj",
+        "FFN_UP_SHEXP": "model.layers.{bid}.mlp.shared_experts.up_proj",
+        "FFN_DOWN_SHEXP": "model.layers.{bid}.mlp.shared_experts.down_proj",
+    }
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """V3 when the router is sigmoid-gated or has its score-correction bias (V3, R1), else V2;
+        none for GLM-4.7-Flash's files (GLM's tokenizer, ``glm4``), which Glm4MoeLiteAdapter exports."""
+        a = self.gguf_arch
+        if md.get("tokenizer.ggml.pre") == "glm4":
+            return None
+        v3 = md.get(f"{a}.expert_gating_func") == 2 or any(n.endswith("exp_probs_b.bias") for n in tensors)
+        return "DeepseekV3ForCausalLM" if v3 else "DeepseekV2ForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The inverse of :meth:`metadata`: the MLA sizes from the ``_mla`` lengths, the KV heads from
+        ``attn_k_b`` (the file says 1: MLA written as MQA), the MoE keys, and YaRN's
+        ``mscale_all_dim`` = yarn_log_multiplier / 0.1 (``mscale`` is not in the file: taken equal,
+        as DeepSeek's configs have it)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        rope = int(md[f"{a}.rope.dimension_count"])
+        cfg.pop("head_dim", None)  # key_length here is the latent cache's, not a head size
+        cfg["num_key_value_heads"] = int(tensors["blk.0.attn_k_b.weight"][0])
+        cfg["kv_lora_rank"] = int(md[f"{a}.attention.kv_lora_rank"])
+        cfg["q_lora_rank"] = int(md[f"{a}.attention.q_lora_rank"]) if f"{a}.attention.q_lora_rank" in md else None
+        cfg["qk_rope_head_dim"] = rope
+        cfg["qk_nope_head_dim"] = int(md[f"{a}.attention.key_length_mla"]) - rope
+        cfg["v_head_dim"] = int(md[f"{a}.attention.value_length_mla"])
+        cfg["moe_intermediate_size"] = int(md[f"{a}.expert_feed_forward_length"])
+        cfg["first_k_dense_replace"] = int(md[f"{a}.leading_dense_block_count"])
+        cfg["n_shared_experts"] = int(md[f"{a}.expert_shared_count"])
+        if "num_local_experts" in cfg:
+            cfg["n_routed_experts"] = cfg.pop("num_local_experts")
+        cfg["routed_scaling_factor"] = f32_value(md.get(f"{a}.expert_weights_scale", 1.0))
+        cfg["norm_topk_prob"] = bool(md.get(f"{a}.expert_weights_norm", False))
+        log_mul = md.get(f"{a}.rope.scaling.yarn_log_multiplier")
+        if log_mul is not None and isinstance(cfg.get("rope_scaling"), dict):
+            want = np.float32(log_mul)
+            m = next((c for c in (round(float(want) / 0.1, k) for k in range(1, 10))
+                      if np.float32(0.1 * c) == want), float(want) / 0.1)  # the shortest decimal giving it back
+            cfg["rope_scaling"].update(mscale=m, mscale_all_dim=m)
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        """The base listing, with each block's ``attn_k_b`` / ``attn_v_b`` back in one ``kv_b_proj``
+        and the router's bias under its checkpoint name ``e_score_correction_bias``."""
+        kv = {n: s for n, s in tensors.items() if n.endswith(("attn_k_b.weight", "attn_v_b.weight"))}
+        out = {}
+        for name, shape in super().export_listing({n: s for n, s in tensors.items() if n not in kv}, hp).items():
+            out[name.replace("e_score_correction.bias", "e_score_correction_bias")] = shape
+        for name, (n_kv, kv_lora, nope) in ((n, s) for n, s in kv.items() if n.endswith("attn_k_b.weight")):
+            bid = int(name.split(".")[1])
+            v = tensors[f"blk.{bid}.attn_v_b.weight"][1]
+            out[f"model.layers.{bid}.self_attn.kv_b_proj.weight"] = (n_kv * (nope + v), kv_lora)
+        return out
 
     def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
         cfg = self.config

@@ -20,7 +20,7 @@ tokenizer keys.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from ...gguf import values as V
 from ..errors import TensorShapeError, TokenizerError
@@ -83,3 +83,11 @@ class Ernie4_5Adapter(Adapter):  # noqa: N801 - the family's name
             return [(self.map_name(name.replace("up_gate_proj.weight", "gate_proj.weight")), gate),
                     (self.map_name(name.replace("up_gate_proj.weight", "up_proj.weight")), up)]
         return super().modify_tensors(t, name, bid)
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Ernie4_5ForCausalLM": "ernie4_5"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """Ernie4_5ForCausalLM, with separate q/k/v and gate/up projections (as transformers' class
+        has them; a checkpoint that had them fused cannot be told from the file)."""
+        return "Ernie4_5ForCausalLM"

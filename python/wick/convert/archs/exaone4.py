@@ -23,13 +23,15 @@ style byte-level BPE, which the converter's probe hash names ``exaone4``
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num
-from .llama import llama3_rope_factors
+from .llama import llama3_rope_factors, llama3_rope_scaling
 
 # transformers 4.57 Exaone4Config defaults (structural sizes are not defaulted)
 _EXAONE4 = {"max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
@@ -101,6 +103,33 @@ class Exaone4Adapter(Adapter):
         data = llama3_rope_factors(num("rope_theta", 10000.0), hp.head_dim, num("factor", 16.0), low, high,
                                    num("original_max_position_embeddings", 8192))
         return [MappedTensor(self.tensor_name("ROPE_FREQS"), [], [len(data)], data=data, force_type="F32")]
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Exaone4ForCausalLM": "exaone4"}
+    hf_tensor_names = {**Adapter.hf_tensor_names, "ATTN_POST_NORM": "model.layers.{bid}.post_attention_layernorm",
+                       "FFN_POST_NORM": "model.layers.{bid}.post_feedforward_layernorm"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "Exaone4ForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys; ``sliding_window`` and ``layer_types`` from the window and its pattern
+        (no window: ``sliding_window`` null); llama3 ``rope_scaling`` from ``rope_freqs``."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        sw = md.get(f"{a}.attention.sliding_window")
+        cfg["sliding_window"] = None if sw is None else int(sw)
+        pattern = md.get(f"{a}.attention.sliding_window_pattern")
+        if pattern is not None:
+            cfg["layer_types"] = ["sliding_attention" if p else "full_attention" for p in pattern]
+        elif sw is None:
+            cfg["layer_types"] = ["full_attention"] * cfg["num_hidden_layers"]
+        name = self.tensor_name("ROPE_FREQS")
+        if name in tensors:
+            head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+            cfg["rope_scaling"] = llama3_rope_scaling(read(name), cfg.get("rope_theta", 10000.0), head_dim)
+        return cfg
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "ATTN_POST_NORM",

@@ -35,14 +35,16 @@ raw as the converter falls back to it.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import TokenizerError
 from ..lazy import LazyTensor
 from ..tokenizer import TOKENIZER_CONFIG, TOKENIZER_JSON, OrderedKVs, TokenizerFiles, special_vocab
 from . import register
-from ._base import Adapter, HParams, MappedTensor, TensorSource, _int, _num, find_hparam
+from ._base import Adapter, HParams, MappedTensor, TensorSource, _int, _num, f32_value, find_hparam
 from .deepseek import DeepseekV2Adapter, check_layers, merge_kvs
 
 #: ``_set_vocab_glm``: special token kinds set from GLM's added tokens (when the files did not set them)
@@ -135,13 +137,57 @@ class Glm4MoeAdapter(Adapter):
             more.append(V.u32(f"{a}.nextn_predict_layers", _int("num_nextn_predict_layers", config["num_nextn_predict_layers"])))
         return merge_kvs(kvs, more)
 
+    EXPERTS = DeepseekV2Adapter.EXPERTS
+
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
         if "mlp.experts" in name:
             n_expert = _int("n_routed_experts", find_hparam(self.config, ["n_routed_experts"]), 1)
-            return self.stack_experts(t, name, bid, n_expert, ("down_proj", "gate_proj", "up_proj"),
-                                      "model.layers.{bid}.mlp.experts.{x}.{w}.weight",
-                                      "model.layers.{bid}.mlp.experts.{w}.weight")
+            expert, weights, merged = self.EXPERTS
+            return self.stack_experts(t, name, bid, n_expert, weights, expert, merged)
         return super().modify_tensors(t, name, bid)
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Glm4MoeForCausalLM": "glm4_moe"}
+    hf_tensor_names = {**Adapter.hf_tensor_names, "FFN_GATE_INP": "model.layers.{bid}.mlp.gate",
+                       "ATTN_POST_NORM": "model.layers.{bid}.post_attention_layernorm",
+                       "FFN_EXP_PROBS_B": "model.layers.{bid}.mlp.gate.e_score_correction",
+                       "FFN_GATE_SHEXP": "model.layers.{bid}.mlp.shared_experts.gate_proj",
+                       "FFN_UP_SHEXP": "model.layers.{bid}.mlp.shared_experts.up_proj",
+                       "FFN_DOWN_SHEXP": "model.layers.{bid}.mlp.shared_experts.down_proj"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "Glm4MoeForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The inverse of :meth:`metadata`: the decoder's layers without the next-token-prediction
+        ones, the partial rotary factor, the MoE keys (the gating is always sigmoid: no key)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg.pop("scoring_func", None)
+        nextn = md.get(f"{a}.nextn_predict_layers")
+        if nextn is not None:
+            cfg["num_nextn_predict_layers"] = int(nextn)
+            cfg["num_hidden_layers"] -= int(nextn)
+        head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        cfg["partial_rotary_factor"] = int(md[f"{a}.rope.dimension_count"]) / head_dim
+        if "num_local_experts" in cfg:
+            cfg["n_routed_experts"] = cfg.pop("num_local_experts")
+        for hf, key in (("moe_intermediate_size", "expert_feed_forward_length"), ("n_shared_experts", "expert_shared_count"),
+                        ("first_k_dense_replace", "leading_dense_block_count")):
+            if md.get(f"{a}.{key}") is not None:
+                cfg[hf] = int(md[f"{a}.{key}"])
+        if md.get(f"{a}.expert_weights_scale") is not None:
+            cfg["routed_scaling_factor"] = f32_value(md[f"{a}.expert_weights_scale"])
+        if md.get(f"{a}.expert_weights_norm") is not None:
+            cfg["norm_topk_prob"] = bool(md[f"{a}.expert_weights_norm"])
+        cfg["use_qk_norm"] = "blk.0.attn_q_norm.weight" in tensors
+        cfg["attention_bias"] = "blk.0.attn_q.bias" in tensors
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        return {n.replace("e_score_correction.bias", "e_score_correction_bias"): s
+                for n, s in super().export_listing(tensors, hp).items()}
 
     def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
         shapes = super().expected_shapes(hp, n_vocab)
@@ -186,6 +232,23 @@ class Glm4MoeLiteAdapter(DeepseekV2Adapter):
 
     def tokenizer_quirks(self, files: Any, config: Dict[str, Any], vocab_size: Optional[int], kvs: Any) -> None:
         glm_tokenizer_quirks(files, config, kvs)
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Glm4MoeLiteForCausalLM": "glm4_moe_lite"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """A ``deepseek2`` file with GLM's tokenizer (``glm4``)."""
+        return "Glm4MoeLiteForCausalLM" if md.get("tokenizer.ggml.pre") == "glm4" else None
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """DeepSeek-V2's keys, the decoder's layers without the next-token-prediction ones."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        nextn = md.get(f"{self.gguf_arch}.nextn_predict_layers")
+        if nextn is not None:
+            cfg["num_nextn_predict_layers"] = int(nextn)
+            cfg["num_hidden_layers"] -= int(nextn)
+        return cfg
 
     def metadata(self, config: Dict[str, Any], hp: HParams, file_type: int) -> List[V.KV]:
         kvs = super().metadata(config, hp, file_type)

@@ -25,13 +25,15 @@ ByteLevel), whose vocabulary the converter's probe hash names ``refact``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from . import register
-from ._base import CONFIG, HParams, _int, _num
+from ._base import CONFIG, HParams, _int, _num, f32_value
 from .llama import LlamaAdapter
 
 # transformers 4.57 GraniteConfig defaults (structural sizes are not defaulted)
@@ -78,6 +80,24 @@ class GraniteAdapter(LlamaAdapter):
             return None
         return super().filter_tensor(name)
 
+    # ------------------------------------------------------------ export-hf
+    model_types = {"GraniteForCausalLM": "granite"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "GraniteForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Llama's keys (without ``head_dim``, which GraniteModel drops) and the four multipliers
+        from their scales (a scale the file lacks was 0: the converter writes only non-zero ones)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg.pop("head_dim", None)
+        for src, key in (("attention_multiplier", "attention.scale"), ("embedding_multiplier", "embedding_scale"),
+                         ("residual_multiplier", "residual_scale"), ("logits_scaling", "logit_scale")):
+            v = md.get(f"{a}.{key}")
+            cfg[src] = 0.0 if v is None else f32_value(v)
+        return cfg
 
 @register
 class GraniteMoeAdapter(GraniteAdapter):

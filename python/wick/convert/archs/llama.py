@@ -20,16 +20,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError
+from ..errors import ConfigError, ExportError
 from ..lazy import LazyTensor
 from ..tokenizer import special_vocab
 from . import register
-from ._base import CONFIG, Adapter, HParams, MappedTensor, _num
+from ._base import CONFIG, Adapter, HParams, MappedTensor, _num, f32_value
 
 
 def llama3_rope_factors(base: float, dim: int, factor: float = 8.0, low_freq_factor: float = 1.0,
@@ -68,6 +68,32 @@ def llama3_rope_factors(base: float, dim: int, factor: float = 8.0, low_freq_fac
             smooth = (f32(old_context_len) / wavelen - f32(low_freq_factor)) / f32(high_freq_factor - low_freq_factor)
             out[i] = f32(1) / ((f32(1) - smooth) / f32(factor) + smooth)
     return out
+
+
+def llama3_rope_scaling(freqs: np.ndarray, base: float, dim: int) -> Dict[str, Any]:
+    """config.json's ``rope_scaling`` of type ``llama3`` whose :func:`llama3_rope_factors` are exactly
+    ``freqs`` (export-hf: the GGUF keeps only the tensor).
+
+    ``factor`` is the largest value; ``low_freq_factor``, ``high_freq_factor`` and
+    ``original_max_position_embeddings`` are searched among the values Llama 3.1–3.3 use and
+    their neighbours (factors 0.5–32, contexts 1024–131072), and accepted only when the
+    recomputed tensor matches bit for bit. Raises :class:`ExportError` when none does.
+    """
+    freqs = np.asarray(freqs, dtype=np.float32).reshape(-1)
+    factor = f32_value(np.max(freqs))
+    tried = 0
+    for orig in (8192, 4096, 2048, 16384, 32768, 65536, 131072, 1024):
+        for low in (1.0, 2.0, 0.5, 4.0):
+            for high in (4.0, 8.0, 2.0, 16.0, 32.0, 1.0):
+                if high == low:
+                    continue
+                tried += 1
+                got = llama3_rope_factors(base, dim, factor, low, high, orig)
+                if got.shape == freqs.shape and np.array_equal(got.view(np.uint32), freqs.view(np.uint32)):
+                    return {"factor": factor, "high_freq_factor": high, "low_freq_factor": low,
+                            "original_max_position_embeddings": orig, "rope_type": "llama3"}
+    raise ExportError(f"export-hf: rope_freqs.weight is not a Llama 3 RoPE scaling Wick recognises (factor {factor}, "
+                      f"{tried} combinations of low/high frequency factors and original context tried)")
 
 
 @register
@@ -131,13 +157,42 @@ class LlamaAdapter(Adapter):
                 base, hp.head_dim, num("factor", 8.0), low, high, num("original_max_position_embeddings", 8192))
         return [MappedTensor("rope_freqs.weight", [], [len(data)], data=data, force_type="F32")]
 
+    #: Mixtral's experts
+    EXPERTS = ("model.layers.{bid}.block_sparse_moe.experts.{x}.{w}.weight", ("w1", "w2", "w3"),
+               "layers.{bid}.feed_forward.experts.{w}.weight")
+    model_types = {"LlamaForCausalLM": "llama"}
+    hf_tensor_names = {**Adapter.hf_tensor_names, "FFN_GATE_INP": "model.layers.{bid}.block_sparse_moe.gate"}
+
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
         if name.endswith(("q_proj.weight", "q_proj.bias")):
             t = t.permute_qk(self.hp.n_head)
         if name.endswith(("k_proj.weight", "k_proj.bias")):
             t = t.permute_qk(self.hp.n_head_kv)
         if "block_sparse_moe.experts" in name:
-            return self.stack_experts(t, name, bid, self.hp.n_expert, ("w1", "w2", "w3"),
-                                      "model.layers.{bid}.block_sparse_moe.experts.{x}.{w}.weight",
-                                      "layers.{bid}.feed_forward.experts.{w}.weight")
+            expert, weights, merged = self.EXPERTS
+            return self.stack_experts(t, name, bid, self.hp.n_expert, weights, expert, merged)
         return super().modify_tensors(t, name, bid)
+
+    # ------------------------------------------------------------ export-hf
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """A dense ``llama`` file with ``attention.key_length`` → LlamaForCausalLM. (transformers'
+        LlamaConfig always has a head_dim, so a Llama conversion writes that key; a Mistral one,
+        without head_dim, does not: those and Mixtral's, with experts, are MistralAdapter's.)"""
+        a = self.gguf_arch
+        if md.get(f"{a}.expert_count") or md.get(f"{a}.attention.key_length") is None:
+            return None
+        return "LlamaForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys, ``attention_bias`` / ``mlp_bias`` from the tensors, and Llama 3.1's
+        ``rope_scaling`` recovered from ``rope_freqs`` (:func:`llama3_rope_scaling`)."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if "blk.0.attn_q.bias" in tensors:
+            cfg["attention_bias"] = True
+        if "blk.0.ffn_up.bias" in tensors:
+            cfg["mlp_bias"] = True
+        if "rope_freqs.weight" in tensors:
+            head_dim = int(md.get(f"{self.gguf_arch}.rope.dimension_count") or cfg["hidden_size"] // cfg["num_attention_heads"])
+            cfg["rope_scaling"] = llama3_rope_scaling(read("rope_freqs.weight"), cfg.get("rope_theta", 10000.0), head_dim)
+        return cfg

@@ -11,7 +11,9 @@ and the router ``block_sparse_moe.gate`` becomes ``ffn_gate_inp`` (kept F32).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+import numpy as np
 
 from . import register
 from .llama import LlamaAdapter
@@ -31,6 +33,20 @@ class MistralAdapter(LlamaAdapter):
     notes = {"MistralForCausalLM": "as llama.cpp's converter does (`sliding_window` is not written)",
              "MixtralForCausalLM": "experts stacked into `ffn_*_exps`; the router stays F32"}
     computes_head_dim = False
+    model_types = {"MistralForCausalLM": "mistral", "MixtralForCausalLM": "mixtral"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """A ``llama`` file with experts → MixtralForCausalLM; a dense one without
+        ``attention.key_length`` (which every Llama conversion writes) → MistralForCausalLM."""
+        return "MixtralForCausalLM" if md.get(f"{self.gguf_arch}.expert_count") else "MistralForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Llama's keys and ``sliding_window: null``: the file has no sliding window (llama.cpp runs
+        Mistral with full attention), and MistralConfig's default would be 4096."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg["sliding_window"] = None
+        return cfg
 
     def normalize_config(self, config: Dict[str, Any]) -> Dict[str, Any]:
         moe = (config.get("architectures") or [None])[0] == "MixtralForCausalLM"

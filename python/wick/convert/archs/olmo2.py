@@ -24,7 +24,9 @@ converter's probe hash names ``dbrx`` (structurally ``smaug-bpe``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError
@@ -87,6 +89,28 @@ class Olmo2Adapter(Adapter):
             pattern = [(i + 1) % 4 != 0 for i in range(hp.n_layer)]
         kv.append(V.array(f"{a}.attention.sliding_window_pattern", V.ValueType.BOOL, pattern))
         return kv
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Olmo2ForCausalLM": "olmo2", "Olmo3ForCausalLM": "olmo3"}
+    hf_tensor_names = {**Adapter.hf_tensor_names, "ATTN_POST_NORM": "model.layers.{bid}.post_attention_layernorm",
+                       "FFN_POST_NORM": "model.layers.{bid}.post_feedforward_layernorm"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """OLMo 3 when the file has a sliding window (Olmo3Config always has one), else OLMo 2."""
+        return "Olmo3ForCausalLM" if md.get(f"{self.gguf_arch}.attention.sliding_window") is not None \
+            else "Olmo2ForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys, and ``sliding_window`` / ``layer_types`` from the window and its pattern."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if md.get(f"{a}.attention.sliding_window") is not None:
+            cfg["sliding_window"] = int(md[f"{a}.attention.sliding_window"])
+            pattern = md.get(f"{a}.attention.sliding_window_pattern")
+            if pattern is not None:
+                cfg["layer_types"] = ["sliding_attention" if p else "full_attention" for p in pattern]
+        return cfg
 
     def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
         shapes = super().expected_shapes(hp, n_vocab)

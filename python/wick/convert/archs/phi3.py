@@ -35,14 +35,14 @@ What the converter's ``Phi3MiniModel`` does differently from Llama:
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError
+from ..errors import ConfigError, ExportError
 from . import register
-from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num, find_hparam
+from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num, f32_value, find_hparam
 
 # transformers 4.57 Phi3Config defaults (the structural sizes are not defaulted, see Adapter.normalize_config)
 _PHI3_DEFAULTS = {"max_position_embeddings": 4096, "original_max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
@@ -188,6 +188,52 @@ class Phi3Adapter(Adapter):
         shapes["ATTN_QKV"] = ((hp.n_head + 2 * hp.n_head_kv) * hp.head_dim, hp.n_embd)
         shapes["FFN_UP"] = (2 * hp.n_ff, hp.n_embd)
         return shapes
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Phi3ForCausalLM": "phi3"}
+    hf_tensor_names = {**Adapter.hf_tensor_names, "ATTN_QKV": "model.layers.{bid}.self_attn.qkv_proj",
+                       "FFN_UP": "model.layers.{bid}.mlp.gate_up_proj"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "Phi3ForCausalLM"
+
+    def export_tokenizer_class(self, ggml_model: str) -> str:
+        """``GPT2Tokenizer`` for a byte-level BPE vocabulary (what makes :meth:`readers` read it as one)."""
+        return "GPT2Tokenizer" if ggml_model == "gpt2" else "LlamaTokenizer"
+
+    def export_added_token(self, md: Mapping[str, Any], token: Dict[str, Any]) -> Dict[str, Any]:
+        """llama.cpp's Phi-3 rule (llama-vocab.cpp): every special token strips the whitespace after
+        it, except ``<unk>``, ``<s>`` and ``<|endoftext|>`` (``</s>`` does), as Phi-3's own
+        tokenizer.json marks them. llama.cpp recognises Phi-3 by ``general.name`` containing
+        ``phi-3``/``phi3`` (a converted "Phi-3.5-mini-instruct" is named "Phi 3.5 Mini Instruct",
+        which it misses); here: a ``phi3`` file with a SentencePiece vocabulary (Phi-3, Phi-3.5;
+        Phi-4's byte-level BPE has no such flags)."""
+        if md.get("tokenizer.ggml.model") == "llama":
+            token = dict(token, rstrip=token["content"] not in ("<unk>", "<s>", "<|endoftext|>"))
+        return token
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The inverse of :meth:`metadata`: ``partial_rotary_factor`` from the rope dimension count,
+        ``sliding_window`` 0 → null, LongRoPE factors from ``rope_factors_long`` / ``_short``."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg["original_max_position_embeddings"] = int(md[f"{a}.rope.scaling.original_context_length"])
+        rope_dims = int(md[f"{a}.rope.dimension_count"])
+        hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+        if rope_dims * heads != hidden:
+            prf = rope_dims * heads / hidden
+            if int(prf * hidden) // heads != rope_dims:
+                raise ExportError(f"export-hf: {a}.rope.dimension_count {rope_dims} is no partial_rotary_factor "
+                                  f"of hidden_size {hidden} / {heads} heads")
+            cfg["partial_rotary_factor"] = prf
+        sw = md.get(f"{a}.attention.sliding_window")
+        cfg["sliding_window"] = None if not sw else int(sw)
+        long_name, short_name = self.tensor_name("ROPE_FACTORS_LONG"), self.tensor_name("ROPE_FACTORS_SHORT")
+        if long_name in tensors:
+            cfg["rope_scaling"] = {"long_factor": [f32_value(x) for x in read(long_name)],
+                                   "short_factor": [f32_value(x) for x in read(short_name)], "type": "longrope"}
+        return cfg
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_QKV", "ATTN_OUT", "FFN_NORM", "FFN_UP", "FFN_DOWN")

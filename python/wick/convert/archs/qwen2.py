@@ -12,6 +12,8 @@ SentencePiece if a tokenizer.model exists, else as byte-level BPE
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional, Tuple
+
 from . import register
 from ._base import Adapter
 
@@ -27,3 +29,7 @@ class Qwen2Adapter(Adapter):
     vocab_readers = ("spm", "gpt2")
     # transformers 4.57 Qwen2Config (no head_dim attribute)
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None}
+    model_types = {"Qwen2ForCausalLM": "qwen2"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "Qwen2ForCausalLM"

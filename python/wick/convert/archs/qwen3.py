@@ -10,6 +10,8 @@ from hidden_size / num_attention_heads for the small models, so
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional, Tuple
+
 from . import register
 from ._base import Adapter
 
@@ -26,3 +28,7 @@ class Qwen3Adapter(Adapter):
     # transformers 4.57 Qwen3Config: head_dim defaults to 128, not hidden/heads
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
                        "head_dim": 128}
+    model_types = {"Qwen3ForCausalLM": "qwen3"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "Qwen3ForCausalLM"

@@ -12,6 +12,8 @@ BOS in its post-processor, which the converter's probe hash names
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional, Tuple
+
 from . import register
 from .llama import LlamaAdapter
 
@@ -28,3 +30,7 @@ class SmolLM3Adapter(LlamaAdapter):
     config_defaults = {"max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 2000000.0,
                        "rope_scaling": None, "num_key_value_heads": 4}
     computes_head_dim = False
+    model_types = {"SmolLM3ForCausalLM": "smollm3"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "SmolLM3ForCausalLM"
