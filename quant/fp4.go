@@ -1,0 +1,204 @@
+package quant
+
+import (
+	"math"
+)
+
+// The 4-bit float (E2M1) types MXFP4 and NVFP4: transcriptions of ggml's
+// quantize_row_mxfp4_ref, quantize_row_nvfp4_ref, dequantize_row_mxfp4 and
+// dequantize_row_nvfp4 (ggml/src/ggml-quants.c of the pinned llama.cpp) and
+// of the scale conversions of ggml-impl.h. ggml's quantize_mxfp4 and
+// quantize_nvfp4 ignore the importance matrix, and so do these.
+//
+//	MXFP4 block (17 bytes per 32): e (E8M0), qs[16]
+//	NVFP4 block (36 bytes per 64): d[4] (UE4M3, one per 16), qs[32]
+//
+// In a group of 2h elements (h = 16 for MXFP4, 8 per NVFP4 sub-block) byte
+// j holds the code of element j in its low nibble and of element j+h in its
+// high nibble. A code c stands for kvaluesFP4[c]·d, where kvaluesFP4 is
+// twice the E2M1 value and d half the scale.
+
+const (
+	mxfp4Len = 17
+	nvfp4Len = 36
+)
+
+// kvaluesFP4 is ggml's kvalues_mxfp4: 2 × the E2M1 values of the 16 codes.
+var kvaluesFP4 = [16]int8{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}
+
+// bestIndexFP4 is ggml's best_index_mxfp4: the first code whose value
+// kvaluesFP4[i]·e is nearest to x (the error |k·e − x| computed in float32,
+// the product rounded on its own).
+func bestIndexFP4(x, e float32) uint8 {
+	best := 0
+	bestErr := abs32(float32(float32(kvaluesFP4[0])*e) - x)
+	for i := 1; i < 16; i++ {
+		err := abs32(float32(float32(kvaluesFP4[i])*e) - x)
+		if err < bestErr {
+			best, bestErr = i, err
+		}
+	}
+	return uint8(best)
+}
+
+// e8m0Half is ggml_e8m0_to_fp32_half: 2^(x−128), exact (subnormal for x < 2).
+func e8m0Half(x uint8) float32 {
+	if x < 2 {
+		return math.Float32frombits(0x00200000 << x)
+	}
+	return math.Float32frombits(uint32(x-1) << 23)
+}
+
+// floorLog2f is floorf(log2f(x)) for a finite x > 0, with glibc's log2f,
+// which rounds its result to float32: for the few largest floats below a
+// power of two 2^k that rounding gives k itself (log2 of 2^k·(1−2^−24) is
+// k − 8.6·10^−8, which rounds to k for |k| ≥ 3). Computing log2 in float64
+// and rounding once to float32 makes the same choice: the float64 result is
+// far closer to the true value than to any float32 rounding boundary.
+// TestFloorLog2fThresholds checks it against libm's log2f at every power of
+// two.
+func floorLog2f(x float32) float32 {
+	return float32(math.Floor(float64(float32(math.Log2(float64(x))))))
+}
+
+// mxfp4Exponent is the E8M0 exponent ggml stores for a block whose largest
+// magnitude is amax: (uint8_t)(floorf(log2f(amax)) − 2 + 127), the float →
+// uint8 conversion done as x86-64 does it (through a 32-bit integer, keeping
+// the low byte), 0 for an all-zero block.
+func mxfp4Exponent(amax float32) uint8 {
+	if !(amax > 0) {
+		return 0
+	}
+	return uint8(truncToInt32(floorLog2f(amax) - 2 + 127))
+}
+
+func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) {
+	for b := 0; b < len(src)/32; b++ {
+		x := src[b*32 : (b+1)*32]
+		y := dst[b*mxfp4Len : (b+1)*mxfp4Len]
+		var amax float32
+		for _, v := range x {
+			if a := abs32(v); amax < a {
+				amax = a
+			}
+		}
+		e := mxfp4Exponent(amax)
+		d := e8m0Half(e)
+		y[0] = e
+		for j := 0; j < 16; j++ {
+			y[1+j] = bestIndexFP4(x[j], d) | bestIndexFP4(x[16+j], d)<<4
+		}
+	}
+}
+
+func dequantizeMXFP4(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/32; b++ {
+		blk := src[b*mxfp4Len : (b+1)*mxfp4Len]
+		y := dst[b*32 : (b+1)*32]
+		d := e8m0Half(blk[0])
+		for j := 0; j < 16; j++ {
+			y[j] = float32(kvaluesFP4[blk[1+j]&0xF]) * d
+			y[j+16] = float32(kvaluesFP4[blk[1+j]>>4]) * d
+		}
+	}
+}
+
+// ue4m3Half is ggml_ue4m3_to_fp32: the value of an unsigned E4M3 byte
+// (bias 7, 3 mantissa bits; 0 and 0x7F read as 0) times 0.5.
+func ue4m3Half(x uint8) float32 {
+	if x == 0 || x == 0x7F {
+		return 0
+	}
+	exp := int(x>>3) & 0xF
+	man := float32(x & 7)
+	var raw float32
+	if exp == 0 {
+		raw = float32(math.Ldexp(float64(man), -9))
+	} else {
+		raw = float32(math.Ldexp(float64(1+float32(man/8)), exp-7))
+	}
+	return raw * 0.5
+}
+
+// ue4m3HalfTable holds ue4m3Half of every byte.
+var ue4m3HalfTable = func() (t [256]float32) {
+	for i := range t {
+		t[i] = ue4m3Half(uint8(i))
+	}
+	return
+}()
+
+// f32ToUE4M3 is ggml_fp32_to_ue4m3: 0 for x ≤ 0; values above 448 clamp
+// to 448; the mantissa is rounded half up on its fourth bit (carrying into
+// the exponent) and saturates at 0x7E; below 2^−6 the subnormal code
+// round(x·512) clamped to 1..7, or 0.
+func f32ToUE4M3(x float32) uint8 {
+	if !(x > 0) {
+		return 0
+	}
+	if x > 448 {
+		x = 448
+	}
+	bits := math.Float32bits(x)
+	fexp := int(bits>>23&0xFF) - 127
+	fman := int(bits >> 20 & 7)
+	uexp := fexp + 7
+	if uexp <= 0 {
+		man := truncToInt32(float32(x*512) + 0.5)
+		if man > 7 {
+			man = 7
+		}
+		if man < 1 {
+			return 0
+		}
+		return uint8(man)
+	}
+	if uexp >= 15 {
+		return 0x7E
+	}
+	uman := fman + int(bits>>19&1)
+	if uman > 7 {
+		uman = 0
+		uexp++
+		if uexp >= 15 {
+			return 0x7E
+		}
+	}
+	return uint8(uexp<<3 | uman)
+}
+
+func quantizeNVFP4(dst []byte, src []float32, _ int, _ []float32) {
+	for b := 0; b < len(src)/64; b++ {
+		y := dst[b*nvfp4Len : (b+1)*nvfp4Len]
+		for s := 0; s < 4; s++ {
+			xb := src[b*64+16*s : b*64+16*(s+1)]
+			var amax float32
+			for _, v := range xb {
+				if a := abs32(v); amax < a {
+					amax = a
+				}
+			}
+			ue := f32ToUE4M3(amax / 6)
+			y[s] = ue
+			d := ue4m3HalfTable[ue]
+			for j := 0; j < 8; j++ {
+				y[4+8*s+j] = bestIndexFP4(xb[j], d) | bestIndexFP4(xb[8+j], d)<<4
+			}
+		}
+	}
+}
+
+func dequantizeNVFP4(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/64; b++ {
+		blk := src[b*nvfp4Len : (b+1)*nvfp4Len]
+		for s := 0; s < 4; s++ {
+			d := ue4m3HalfTable[blk[s]]
+			y := dst[b*64+16*s : b*64+16*(s+1)]
+			for j := 0; j < 8; j++ {
+				q := blk[4+8*s+j]
+				y[j] = float32(kvaluesFP4[q&0xF]) * d
+				y[j+8] = float32(kvaluesFP4[q>>4]) * d
+			}
+		}
+	}
+}
