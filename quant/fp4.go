@@ -26,10 +26,10 @@ const (
 // kvaluesFP4 is ggml's kvalues_mxfp4: 2 × the E2M1 values of the 16 codes.
 var kvaluesFP4 = [16]int8{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}
 
-// bestIndexFP4 is ggml's best_index_mxfp4: the first code whose value
+// bestIndexFP4Ref is ggml's best_index_mxfp4: the first code whose value
 // kvaluesFP4[i]·e is nearest to x (the error |k·e − x| computed in float32,
-// the product rounded on its own).
-func bestIndexFP4(x, e float32) uint8 {
+// the product rounded on its own). bestIndexFP4 is its fast twin.
+func bestIndexFP4Ref(x, e float32) uint8 {
 	best := 0
 	bestErr := abs32(float32(float32(kvaluesFP4[0])*e) - x)
 	for i := 1; i < 16; i++ {
@@ -39,6 +39,72 @@ func bestIndexFP4(x, e float32) uint8 {
 		}
 	}
 	return uint8(best)
+}
+
+// fp4Magnitudes are the non-negative code values in code order (codes 0..7).
+var fp4Magnitudes = [8]float32{0, 1, 2, 3, 4, 6, 8, 12}
+
+// fp4Grid is the fast twin of bestIndexFP4Ref for one scale e: the code
+// values k·e of the eight magnitudes, computed once per block.
+//
+// Why two candidates suffice: every product k·e is exact (k has at most 4
+// significant bits and e is a power of two, or for NVFP4 has 4 significant
+// bits, in the normal or subnormal range), so each error is the exact
+// |k·e − x| rounded once, and rounding is monotonic. A negative code has
+// the error of the positive code of the same magnitude for −x (round to
+// nearest is symmetric), and on a tie the positive code and the smaller
+// magnitude come first in code order, so the answer is the best magnitude
+// for |x| (its code, or that code + 8 for x < 0, except magnitude 0, which
+// is always code 0). Among the magnitudes below |x| the errors fall as the
+// magnitude grows, and above |x| they rise; two magnitudes on the same side
+// differ by at least e while the rounding error of a value ≤ 16e is at most
+// 2^−20·e, so their rounded errors differ too. The first minimum is
+// therefore the nearer (lower on a tie) of the two magnitudes around |x|.
+// Outside those conditions (e = 0, |x| > 16e, 16e not finite) the grid
+// hands the element to the reference.
+type fp4Grid struct {
+	v     [8]float32
+	e     float32
+	limit float32 // 16e, or −1 when the fast path never applies
+}
+
+func newFP4Grid(e float32) (g fp4Grid) {
+	g.e = e
+	for i, k := range fp4Magnitudes {
+		g.v[i] = float32(k * e)
+	}
+	g.limit = 16 * e
+	if !(e > 0) || g.limit > math.MaxFloat32 {
+		g.limit = -1
+	}
+	return g
+}
+
+// best is bestIndexFP4Ref(x, g.e).
+func (g *fp4Grid) best(x float32) uint8 {
+	a := abs32(x)
+	if !(a <= g.limit) {
+		return bestIndexFP4Ref(x, g.e)
+	}
+	j := 0
+	for i := 1; i < 8; i++ {
+		if a >= g.v[i] {
+			j = i
+		}
+	}
+	if j < 7 && abs32(g.v[j+1]-a) < abs32(g.v[j]-a) {
+		j++
+	}
+	if x < 0 && j != 0 {
+		j += 8
+	}
+	return uint8(j)
+}
+
+// bestIndexFP4 is bestIndexFP4Ref through a one-off grid (for tests).
+func bestIndexFP4(x, e float32) uint8 {
+	g := newFP4Grid(e)
+	return g.best(x)
 }
 
 // e8m0Half is ggml_e8m0_to_fp32_half: 2^(x−128), exact (subnormal for x < 2).
@@ -72,7 +138,12 @@ func mxfp4Exponent(amax float32) uint8 {
 	return uint8(truncToInt32(floorLog2f(amax) - 2 + 127))
 }
 
-func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) { encodeMXFP4(dst, src, true) }
+
+// quantizeMXFP4Ref is quantizeMXFP4 with ggml's 16-code search.
+func quantizeMXFP4Ref(dst []byte, src []float32, _ int, _ []float32) { encodeMXFP4(dst, src, false) }
+
+func encodeMXFP4(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/32; b++ {
 		x := src[b*32 : (b+1)*32]
 		y := dst[b*mxfp4Len : (b+1)*mxfp4Len]
@@ -85,8 +156,15 @@ func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) {
 		e := mxfp4Exponent(amax)
 		d := e8m0Half(e)
 		y[0] = e
+		if fast {
+			g := newFP4Grid(d)
+			for j := 0; j < 16; j++ {
+				y[1+j] = g.best(x[j]) | g.best(x[16+j])<<4
+			}
+			continue
+		}
 		for j := 0; j < 16; j++ {
-			y[1+j] = bestIndexFP4(x[j], d) | bestIndexFP4(x[16+j], d)<<4
+			y[1+j] = bestIndexFP4Ref(x[j], d) | bestIndexFP4Ref(x[16+j], d)<<4
 		}
 	}
 }
@@ -167,7 +245,12 @@ func f32ToUE4M3(x float32) uint8 {
 	return uint8(uexp<<3 | uman)
 }
 
-func quantizeNVFP4(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeNVFP4(dst []byte, src []float32, _ int, _ []float32) { encodeNVFP4(dst, src, true) }
+
+// quantizeNVFP4Ref is quantizeNVFP4 with ggml's 16-code search.
+func quantizeNVFP4Ref(dst []byte, src []float32, _ int, _ []float32) { encodeNVFP4(dst, src, false) }
+
+func encodeNVFP4(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/64; b++ {
 		y := dst[b*nvfp4Len : (b+1)*nvfp4Len]
 		for s := 0; s < 4; s++ {
@@ -181,8 +264,15 @@ func quantizeNVFP4(dst []byte, src []float32, _ int, _ []float32) {
 			ue := f32ToUE4M3(amax / 6)
 			y[s] = ue
 			d := ue4m3HalfTable[ue]
+			if fast {
+				g := newFP4Grid(d)
+				for j := 0; j < 8; j++ {
+					y[4+8*s+j] = g.best(xb[j]) | g.best(xb[8+j])<<4
+				}
+				continue
+			}
 			for j := 0; j < 8; j++ {
-				y[4+8*s+j] = bestIndexFP4(xb[j], d) | bestIndexFP4(xb[8+j], d)<<4
+				y[4+8*s+j] = bestIndexFP4Ref(xb[j], d) | bestIndexFP4Ref(xb[8+j], d)<<4
 			}
 		}
 	}

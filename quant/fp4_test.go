@@ -2,6 +2,7 @@ package quant
 
 import (
 	"math"
+	"math/rand"
 	"strconv"
 	"testing"
 )
@@ -37,4 +38,47 @@ func TestFloorLog2fThresholds(t *testing.T) {
 			t.Logf("k=%v: from %g", k, x)
 		}
 	}
+}
+
+// TestBestIndexFP4Differential: the two-candidate search gives the
+// reference's code for every scale ggml's encoders can produce (all 256
+// E8M0 scales, all 256 UE4M3 scales) and inputs around every code value,
+// midpoint and the edges of the fast path, plus random ones.
+func TestBestIndexFP4Differential(t *testing.T) {
+	var scales []float32
+	for i := 0; i < 256; i++ {
+		scales = append(scales, e8m0Half(uint8(i)), ue4m3HalfTable[i])
+	}
+	r := rand.New(rand.NewSource(7))
+	n := 0
+	check := func(x, e float32) {
+		n++
+		if got, want := bestIndexFP4(x, e), bestIndexFP4Ref(x, e); got != want {
+			t.Fatalf("bestIndexFP4(%g, %g) = %d, reference %d", x, e, got, want)
+		}
+	}
+	for _, e := range scales {
+		var pts []float32
+		for _, k := range fp4Magnitudes {
+			pts = append(pts, float32(k*e))
+		}
+		for i := 0; i+1 < len(fp4Magnitudes); i++ {
+			pts = append(pts, float32((fp4Magnitudes[i]+fp4Magnitudes[i+1])/2*e))
+		}
+		pts = append(pts, 16*e, 20*e, 1e30, math.MaxFloat32, math.SmallestNonzeroFloat32, 0)
+		for _, p := range pts {
+			for _, v := range []float32{p, math.Nextafter32(p, 0), math.Nextafter32(p, math.MaxFloat32),
+				math.Nextafter32(math.Nextafter32(p, 0), 0)} {
+				check(v, e)
+				check(-v, e)
+			}
+		}
+		for i := 0; i < 2000; i++ {
+			v := float32(r.Float64()*17) * e
+			check(v, e)
+			check(-v, e)
+			check(math.Float32frombits(r.Uint32()&0x7F7FFFFF), e)
+		}
+	}
+	t.Logf("%d (x, scale) pairs", n)
 }

@@ -380,6 +380,10 @@ func referenceTwin(t Type) quantizeFunc {
 		return quantizeQ6_KRef
 	case IQ4_NL:
 		return quantizeIQ4_NLRef
+	case MXFP4:
+		return quantizeMXFP4Ref
+	case NVFP4:
+		return quantizeNVFP4Ref
 	}
 	return nil
 }
