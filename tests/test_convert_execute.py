@@ -72,6 +72,39 @@ def test_byte_identical_to_llama_cpp(tiny, tmp_path, monkeypatch, target):
     assert report.file_bytes == want["size"] and report.target == target
 
 
+QUANTIZE_TARGETS = sorted(t for t, f in GOLDEN["files"].items() if f["pipeline"] == "llama-quantize(F32)")
+
+
+@pytest.fixture(scope="module")
+def tiny_f32(tiny, tmp_path_factory) -> Path:
+    """Wick's F32 file of the demo model: the converter's, which the golden's llama-quantize runs read."""
+    out = tmp_path_factory.mktemp("f32") / "tiny-llama-f32.gguf"
+    wick.convert(tiny, out, "F32")
+    assert sha256(out) == GOLDEN["files"]["F32"]["sha256"]
+    return out
+
+
+@pytest.mark.parametrize("target", QUANTIZE_TARGETS)
+def test_requantize_is_llama_quantize(tiny_f32, tmp_path, monkeypatch, target):
+    """`wick quantize F32-file --type T` writes llama-quantize's file (the golden's quantized files are
+    llama_model_quantize of that same F32 file)."""
+    from wick.convert import requantize_model, requantize_plan
+
+    want = GOLDEN["files"][target]
+    kw = {}
+    if "imatrix" in want:
+        monkeypatch.chdir(tmp_path)
+        demo_imatrix.write(tmp_path)
+        kw["imatrix"] = want["imatrix"]
+    missing = sorted({t.type for t in requantize_plan(tiny_f32, target, **kw).tensors
+                      if not wick.type_info(t.type).can_quantize})
+    if missing:
+        pytest.skip(f"Wick cannot write {', '.join(missing)} yet (needed by {target})")
+    out = tmp_path / f"{target}.gguf"
+    requantize_model(tiny_f32, out, target, **kw)
+    assert sha256(out) == want["sha256"], f"{target}: differs from llama-quantize's file"
+
+
 def test_thread_count_does_not_change_the_file(tiny, tmp_path):
     a, b = tmp_path / "a.gguf", tmp_path / "b.gguf"
     wick.convert(tiny, a, "Q4_K_M", threads=1)
