@@ -63,7 +63,7 @@ var fp4Magnitudes = [8]float32{0, 1, 2, 3, 4, 6, 8, 12}
 // Outside those conditions (e = 0, |x| > 16e, 16e not finite) the grid
 // hands the element to the reference.
 type fp4Grid struct {
-	v     [8]float32
+	v     [9]float32 // k·e for the eight magnitudes, then +Inf
 	e     float32
 	limit float32 // 16e, or −1 when the fast path never applies
 }
@@ -73,6 +73,7 @@ func newFP4Grid(e float32) (g fp4Grid) {
 	for i, k := range fp4Magnitudes {
 		g.v[i] = float32(k * e)
 	}
+	g.v[8] = float32(math.Inf(1))
 	g.limit = 16 * e
 	if !(e > 0) || g.limit > math.MaxFloat32 {
 		g.limit = -1
@@ -80,24 +81,24 @@ func newFP4Grid(e float32) (g fp4Grid) {
 	return g
 }
 
-// best is bestIndexFP4Ref(x, g.e).
+// signBit is 1 when f is negative (or −0), else 0.
+func signBit(f float32) uint32 { return math.Float32bits(f) >> 31 }
+
+// best is bestIndexFP4Ref(x, g.e), without branches on the data: the sign
+// of a difference of floats is exact (and a − v is +0, not −0, when they
+// are equal), so comparisons are read from sign bits.
 func (g *fp4Grid) best(x float32) uint8 {
 	a := abs32(x)
 	if !(a <= g.limit) {
 		return bestIndexFP4Ref(x, g.e)
 	}
-	j := 0
-	for i := 1; i < 8; i++ {
-		if a >= g.v[i] {
-			j = i
-		}
-	}
-	if j < 7 && abs32(g.v[j+1]-a) < abs32(g.v[j]-a) {
-		j++
-	}
-	if x < 0 && j != 0 {
-		j += 8
-	}
+	// j: the largest magnitude ≤ a (v[0] = 0 always is)
+	j := 7 - (signBit(a-g.v[1]) + signBit(a-g.v[2]) + signBit(a-g.v[3]) + signBit(a-g.v[4]) +
+		signBit(a-g.v[5]) + signBit(a-g.v[6]) + signBit(a-g.v[7]))
+	lo := abs32(g.v[j] - a)
+	hi := abs32(g.v[j+1] - a) // +Inf above magnitude 12
+	j += signBit(hi - lo)     // the upper one only when strictly nearer
+	j += 8 * (signBit(x) & ((j + 7) >> 3))
 	return uint8(j)
 }
 

@@ -82,3 +82,63 @@ func TestBestIndexFP4Differential(t *testing.T) {
 	}
 	t.Logf("%d (x, scale) pairs", n)
 }
+
+// TestSmallTypesFastMatchReference: the fast encoders of TQ1_0, TQ2_0,
+// Q1_0, Q2_0, MXFP4 and NVFP4 write their reference twins' bytes on every
+// input distribution of the golden generator and on rows of exact ties
+// (x·id = ±0.5), signed zeros, subnormal blocks (1/d overflows) and
+// maxima just below powers of two.
+func TestSmallTypesFastMatchReference(t *testing.T) {
+	var rows [][]float32
+	for i, dist := range []string{"normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge", "tiny", "edges"} {
+		rows = append(rows, goldenBits(dist, uint64(1000+i), 4, 1024))
+	}
+	r := rand.New(rand.NewSource(3))
+	special := make([]float32, 4096)
+	for i := range special {
+		switch i / 256 % 6 {
+		case 0: // ties: max 2^k, elements ±2^(k-1)
+			k := r.Intn(60) - 30
+			special[i] = float32(math.Ldexp(float64(1-2*r.Intn(2)), k-1))
+			if i%256 == 0 {
+				special[i] = float32(math.Ldexp(1, k))
+			}
+		case 1: // signed zeros and one value
+			special[i] = float32(math.Copysign(0, float64(1-2*r.Intn(2))))
+			if i%256 == 7 {
+				special[i] = -3
+			}
+		case 2: // subnormal blocks
+			special[i] = math.Float32frombits(r.Uint32() & 0x801FFFFF)
+		case 3: // near the largest float
+			special[i] = math.Float32frombits(r.Uint32()&0x80FFFFFF | 0x7E800000)
+		default:
+			special[i] = float32(r.NormFloat64()) * float32(math.Ldexp(1, r.Intn(40)-20))
+		}
+	}
+	rows = append(rows, special)
+	for _, c := range []struct {
+		name      string
+		fast, ref quantizeFunc
+	}{
+		{"TQ1_0", quantizeTQ1_0, quantizeTQ1_0Ref}, {"TQ2_0", quantizeTQ2_0, quantizeTQ2_0Ref},
+		{"Q1_0", quantizeQ1_0, quantizeQ1_0Ref}, {"Q2_0", quantizeQ2_0, quantizeQ2_0Ref},
+		{"MXFP4", quantizeMXFP4, quantizeMXFP4Ref}, {"NVFP4", quantizeNVFP4, quantizeNVFP4Ref},
+	} {
+		tr, _ := Lookup(c.name)
+		for i, x := range rows {
+			a := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
+			b := make([]byte, len(a))
+			c.fast(a, x, len(x), nil)
+			c.ref(b, x, len(x), nil)
+			for k := range a {
+				if a[k] != b[k] {
+					blk := k / tr.BlockBytes
+					t.Errorf("%s row %d: block %d differs from the reference (%v…)", c.name, i, blk,
+						x[blk*tr.BlockSize:blk*tr.BlockSize+4])
+					break
+				}
+			}
+		}
+	}
+}

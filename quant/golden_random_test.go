@@ -380,6 +380,14 @@ func referenceTwin(t Type) quantizeFunc {
 		return quantizeQ6_KRef
 	case IQ4_NL:
 		return quantizeIQ4_NLRef
+	case TQ1_0:
+		return quantizeTQ1_0Ref
+	case TQ2_0:
+		return quantizeTQ2_0Ref
+	case Q1_0:
+		return quantizeQ1_0Ref
+	case Q2_0:
+		return quantizeQ2_0Ref
 	case MXFP4:
 		return quantizeMXFP4Ref
 	case NVFP4:

@@ -20,7 +20,20 @@ const (
 	q2_0Len = 18
 )
 
-func quantizeQ1_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeQ1_0(dst []byte, src []float32, _ int, _ []float32) { encodeQ1_0(dst, src, true) }
+
+// quantizeQ1_0Ref is quantizeQ1_0 testing x ≥ 0 with a comparison.
+func quantizeQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ1_0(dst, src, false) }
+
+// nonNegativeBit is 1 when x ≥ 0 (−0 included), else 0, for a non-NaN x,
+// without a branch: the sign bit, cleared when the magnitude is zero.
+func nonNegativeBit(x float32) byte {
+	b := math.Float32bits(x)
+	nonzero := (b&0x7FFFFFFF + 0x7FFFFFFF) >> 31
+	return byte(1 ^ (b >> 31 & nonzero))
+}
+
+func encodeQ1_0(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/128; b++ {
 		x := src[b*128 : (b+1)*128]
 		y := dst[b*q1_0Len : (b+1)*q1_0Len]
@@ -31,9 +44,15 @@ func quantizeQ1_0(dst []byte, src []float32, _ int, _ []float32) {
 		putF16(y, sum/128)
 		for j := 0; j < 16; j++ {
 			var q byte
-			for k := 0; k < 8; k++ {
-				if x[8*j+k] >= 0 {
-					q |= 1 << k
+			if fast {
+				for k := 0; k < 8; k++ {
+					q |= nonNegativeBit(x[8*j+k]) << k
+				}
+			} else {
+				for k := 0; k < 8; k++ {
+					if x[8*j+k] >= 0 {
+						q |= 1 << k
+					}
 				}
 			}
 			y[2+j] = q
@@ -62,7 +81,14 @@ func roundToInt(f float32) int32 {
 	return truncToInt32(float32(math.Round(float64(f))))
 }
 
-func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) { encodeQ2_0(dst, src, true) }
+
+// quantizeQ2_0Ref is quantizeQ2_0 with roundf and the clamp element by element.
+func quantizeQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ2_0(dst, src, false) }
+
+// encodeQ2_0's fast path: with id = 1/max|x| finite every x·id lies in
+// [−1−2^−23, 1+2^−23], where round(x·id)+1 clamped to 0..3 is roundTrit.
+func encodeQ2_0(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/64; b++ {
 		x := src[b*64 : (b+1)*64]
 		y := dst[b*q2_0Len : (b+1)*q2_0Len]
@@ -77,10 +103,16 @@ func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
 			id = 1 / amax
 		}
 		putF16(y, amax)
+		f := fast && fastTrits(id)
 		for j := 0; j < 16; j++ {
 			var q byte
 			for k := 0; k < 4; k++ {
-				v := clampI32(roundToInt(float32(x[4*j+k]*id))+1, 0, 3)
+				var v int32
+				if f {
+					v = roundTrit(float32(x[4*j+k] * id))
+				} else {
+					v = clampI32(roundToInt(float32(x[4*j+k]*id))+1, 0, 3)
+				}
 				q |= byte(v) << (2 * k)
 			}
 			y[2+j] = q

@@ -37,6 +37,21 @@ func ternaryTrit(v float32) int32 {
 	return int32(int64(math.Round(f)) + 1)
 }
 
+// roundTrit is ternaryTrit for |v| < 1.5 (what v·id is whenever id is
+// finite, |x| ≤ d and id = 1/d): lroundf(v) is then 1 for v ≥ 0.5, −1 for
+// v ≤ −0.5 and 0 otherwise, read without branches from the signs of
+// v − 0.5 and −0.5 − v (a float difference has the exact sign, and is +0
+// when the operands are equal). fastTrits says when it applies.
+func roundTrit(v float32) int32 {
+	up := 1 - signBit(v-0.5)
+	down := 1 - signBit(-0.5-v)
+	return int32(1 + up - down)
+}
+
+// fastTrits reports whether roundTrit may replace ternaryTrit for a block
+// scaled by id.
+func fastTrits(id float32) bool { return id <= math.MaxFloat32 }
+
 // ternaryScale returns the block's largest magnitude (C's MAX(amax, |v|))
 // and its inverse, 0 for an all-zero block.
 func ternaryScale(x []float32) (d, id float32) {
@@ -49,35 +64,57 @@ func ternaryScale(x []float32) (d, id float32) {
 	return d, id
 }
 
-// packTrits5 is one base-243 byte of TQ1_0: trits of x[0], x[s], …, x[4s]
-// times id (first trit most significant), scaled so that it reads back
-// with a multiply-and-shift.
-func packTrits5(x []float32, s int, id float32) byte {
+// trits computes the trit + 1 of each v·id of x with ternaryTrit, or with
+// roundTrit when fast (the encoders' fast twins; see fastTrits).
+func trits(t *[qkK]int32, x []float32, id float32, fast bool) {
+	x = x[:qkK]
+	if fast {
+		for i, v := range x {
+			t[i] = roundTrit(float32(v * id))
+		}
+		return
+	}
+	for i, v := range x {
+		t[i] = ternaryTrit(float32(v * id))
+	}
+}
+
+// packTrits5 is one base-243 byte of TQ1_0: the trits t[0], t[s], …, t[4s]
+// (first trit most significant), scaled so that it reads back with a
+// multiply-and-shift.
+func packTrits5(t []int32, s int) byte {
 	var q uint8
 	for n := 0; n < 5; n++ {
 		q = uint8(int32(q) * 3)
-		q = uint8(int32(q) + ternaryTrit(float32(x[n*s]*id)))
+		q = uint8(int32(q) + t[n*s])
 	}
 	return uint8((uint32(q)*256 + 242) / 243)
 }
 
-func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, true) }
+
+// quantizeTQ1_0Ref is quantizeTQ1_0 with lroundf's semantics element by element.
+func quantizeTQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, false) }
+
+func encodeTQ1_0(dst []byte, src []float32, fast bool) {
+	var t [qkK]int32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK]
 		y := dst[b*tq1Len : (b+1)*tq1Len]
 		d, id := ternaryScale(x)
 		putF16(y[52:], d)
+		trits(&t, x, id, fast && fastTrits(id))
 		for m := 0; m < 32; m++ {
-			y[m] = packTrits5(x[m:], 32, id)
+			y[m] = packTrits5(t[m:], 32)
 		}
 		for m := 0; m < 16; m++ {
-			y[32+m] = packTrits5(x[160+m:], 16, id)
+			y[32+m] = packTrits5(t[160+m:], 16)
 		}
 		for j := 0; j < 4; j++ {
 			var q uint8
 			for m := 0; m < 4; m++ {
 				q = uint8(int32(q) * 3)
-				q = uint8(int32(q) + ternaryTrit(float32(x[240+j+4*m]*id)))
+				q = uint8(int32(q) + t[240+j+4*m])
 			}
 			q = uint8(int32(q) * 3) // the first trit becomes the most significant of five
 			y[48+j] = uint8((uint32(q)*256 + 242) / 243)
@@ -116,17 +153,24 @@ func dequantizeTQ1_0(dst []float32, src []byte) {
 	}
 }
 
-func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, true) }
+
+// quantizeTQ2_0Ref is quantizeTQ2_0 with lroundf's semantics element by element.
+func quantizeTQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, false) }
+
+func encodeTQ2_0(dst []byte, src []float32, fast bool) {
+	var t [qkK]int32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK]
 		y := dst[b*tq2Len : (b+1)*tq2Len]
 		d, id := ternaryScale(x)
 		putF16(y[64:], d)
+		trits(&t, x, id, fast && fastTrits(id))
 		for c := 0; c < 2; c++ {
 			for m := 0; m < 32; m++ {
 				var q uint8
 				for n := 0; n < 4; n++ {
-					xi := ternaryTrit(float32(x[128*c+m+32*n] * id))
+					xi := t[128*c+m+32*n]
 					q = uint8(int32(q) + (xi&3)<<(2*n))
 				}
 				y[32*c+m] = q
