@@ -63,7 +63,8 @@ var fp4Magnitudes = [8]float32{0, 1, 2, 3, 4, 6, 8, 12}
 // Outside those conditions (e = 0, |x| > 16e, 16e not finite) the grid
 // hands the element to the reference.
 type fp4Grid struct {
-	v     [9]float32 // k·e for the eight magnitudes, then +Inf
+	v     [16]float32 // k·e for the eight magnitudes, then +Inf (the rest pads for index masks)
+	vb    [8]int64    // their bits (non-negative floats order as their bits do)
 	e     float32
 	limit float32 // 16e, or −1 when the fast path never applies
 }
@@ -72,8 +73,11 @@ func newFP4Grid(e float32) (g fp4Grid) {
 	g.e = e
 	for i, k := range fp4Magnitudes {
 		g.v[i] = float32(k * e)
+		g.vb[i] = int64(math.Float32bits(g.v[i]))
 	}
-	g.v[8] = float32(math.Inf(1))
+	for i := 8; i < 16; i++ {
+		g.v[i] = float32(math.Inf(1))
+	}
 	g.limit = 16 * e
 	if !(e > 0) || g.limit > math.MaxFloat32 {
 		g.limit = -1
@@ -81,25 +85,53 @@ func newFP4Grid(e float32) (g fp4Grid) {
 	return g
 }
 
-// signBit is 1 when f is negative (or −0), else 0.
-func signBit(f float32) uint32 { return math.Float32bits(f) >> 31 }
-
-// best is bestIndexFP4Ref(x, g.e), without branches on the data: the sign
-// of a difference of floats is exact (and a − v is +0, not −0, when they
-// are equal), so comparisons are read from sign bits.
+// best is bestIndexFP4Ref(x, g.e), without branches on the data: for
+// non-negative floats (|x|, the magnitudes, the errors) a ≥ b exactly when
+// bits(a) ≥ bits(b), so the comparisons are integer subtractions' signs.
 func (g *fp4Grid) best(x float32) uint8 {
 	a := abs32(x)
 	if !(a <= g.limit) {
 		return bestIndexFP4Ref(x, g.e)
 	}
-	// j: the largest magnitude ≤ a (v[0] = 0 always is)
-	j := 7 - (signBit(a-g.v[1]) + signBit(a-g.v[2]) + signBit(a-g.v[3]) + signBit(a-g.v[4]) +
-		signBit(a-g.v[5]) + signBit(a-g.v[6]) + signBit(a-g.v[7]))
-	lo := abs32(g.v[j] - a)
-	hi := abs32(g.v[j+1] - a) // +Inf above magnitude 12
-	j += signBit(hi - lo)     // the upper one only when strictly nearer
-	j += 8 * (signBit(x) & ((j + 7) >> 3))
+	ab := int64(math.Float32bits(a))
+	// j: the largest magnitude ≤ a (v[0] = 0 always is); (ab − v) >> 63 is −1 when ab < v
+	j := 7 + (ab-g.vb[1])>>63 + (ab-g.vb[2])>>63 + (ab-g.vb[3])>>63 + (ab-g.vb[4])>>63 +
+		(ab-g.vb[5])>>63 + (ab-g.vb[6])>>63 + (ab-g.vb[7])>>63
+	lo := int64(math.Float32bits(g.v[j&15]-a) &^ (1 << 31))
+	hi := int64(math.Float32bits(g.v[(j+1)&15]-a) &^ (1 << 31)) // +Inf above magnitude 12
+	j += (hi - lo) >> 63 & 1                                    // the upper one only when strictly nearer
+	j += 8 * (int64(math.Float32bits(x)>>31) & ((j + 7) >> 3))
 	return uint8(j)
+}
+
+// pack writes the codes of a group of 2h elements (x[:2h]) whose largest
+// magnitude is amax into y[:h]: element j in the low nibble of byte j,
+// element j+h in the high nibble. It is best, element by element, with the
+// range check done once for the group.
+func (g *fp4Grid) pack(y []byte, x []float32, h int, amax float32) {
+	y, xs := y[:h], x[:2*h]
+	if !(amax <= g.limit) {
+		for j := range y {
+			y[j] = g.best(xs[j]) | g.best(xs[j+h])<<4
+		}
+		return
+	}
+	v, vb := &g.v, &g.vb
+	for j := range y {
+		var c [2]int64
+		for k, x := range [2]float32{xs[j], xs[j+h]} {
+			xb := math.Float32bits(x)
+			ab := int64(xb &^ (1 << 31))
+			i := 7 + (ab-vb[1])>>63 + (ab-vb[2])>>63 + (ab-vb[3])>>63 + (ab-vb[4])>>63 +
+				(ab-vb[5])>>63 + (ab-vb[6])>>63 + (ab-vb[7])>>63
+			a := math.Float32frombits(uint32(ab))
+			lo := int64(math.Float32bits(v[i&15]-a) &^ (1 << 31))
+			hi := int64(math.Float32bits(v[(i+1)&15]-a) &^ (1 << 31))
+			i += (hi - lo) >> 63 & 1
+			c[k] = i + 8*(int64(xb>>31)&((i+7)>>3))
+		}
+		y[j] = uint8(c[0]) | uint8(c[1])<<4
+	}
 }
 
 // bestIndexFP4 is bestIndexFP4Ref through a one-off grid (for tests).
@@ -159,9 +191,7 @@ func encodeMXFP4(dst []byte, src []float32, fast bool) {
 		y[0] = e
 		if fast {
 			g := newFP4Grid(d)
-			for j := 0; j < 16; j++ {
-				y[1+j] = g.best(x[j]) | g.best(x[16+j])<<4
-			}
+			g.pack(y[1:], x, 16, amax)
 			continue
 		}
 		for j := 0; j < 16; j++ {
@@ -267,9 +297,7 @@ func encodeNVFP4(dst []byte, src []float32, fast bool) {
 			d := ue4m3HalfTable[ue]
 			if fast {
 				g := newFP4Grid(d)
-				for j := 0; j < 8; j++ {
-					y[4+8*s+j] = g.best(xb[j]) | g.best(xb[8+j])<<4
-				}
+				g.pack(y[4+8*s:], xb, 8, amax)
 				continue
 			}
 			for j := 0; j < 8; j++ {

@@ -37,6 +37,9 @@ func ternaryTrit(v float32) int32 {
 	return int32(int64(math.Round(f)) + 1)
 }
 
+// signBit is 1 when f is negative (or −0), else 0.
+func signBit(f float32) uint32 { return math.Float32bits(f) >> 31 }
+
 // roundTrit is ternaryTrit for |v| < 1.5 (what v·id is whenever id is
 // finite, |x| ≤ d and id = 1/d): lroundf(v) is then 1 for v ≥ 0.5, −1 for
 // v ≤ −0.5 and 0 otherwise, read without branches from the signs of
