@@ -77,10 +77,13 @@ class Target:
             (F32, F16, BF16, Q8_0), whose reference is the converter alone.
             It decides the metadata order and the tensor order of the plan.
         needs_imatrix: True when llama-quantize refuses to make the target
-            without an importance matrix: its mixture gives the attention or
-            feed-forward matrices of every model a type that requires one
-            (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS; Q2_K in a Q2_K_S
-            file). ``token_embd`` and ``output`` never need one.
+            without an importance matrix: its mixture gives attention or
+            feed-forward matrices a type that requires one (IQ1_S, IQ1_M,
+            IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS; Q2_K in a Q2_K_S file) — unless
+            a model's rows are not whole 256-element blocks, where the
+            fallback types need none. ``token_embd`` and ``output`` never
+            need one. The per-tensor check is
+            :func:`wick.convert.mixture.requires_imatrix`.
     """
 
     name: str
