@@ -2,6 +2,7 @@ package quant
 
 import (
 	"math"
+	"math/bits"
 )
 
 // The 4-bit float (E2M1) types MXFP4 and NVFP4: transcriptions of ggml's
@@ -116,22 +117,24 @@ func (g *fp4Grid) pack(y []byte, x []float32, h int, amax float32) {
 		}
 		return
 	}
-	v, vb := &g.v, &g.vb
 	for j := range y {
-		var c [2]int64
-		for k, x := range [2]float32{xs[j], xs[j+h]} {
-			xb := math.Float32bits(x)
-			ab := int64(xb &^ (1 << 31))
-			i := 7 + (ab-vb[1])>>63 + (ab-vb[2])>>63 + (ab-vb[3])>>63 + (ab-vb[4])>>63 +
-				(ab-vb[5])>>63 + (ab-vb[6])>>63 + (ab-vb[7])>>63
-			a := math.Float32frombits(uint32(ab))
-			lo := int64(math.Float32bits(v[i&15]-a) &^ (1 << 31))
-			hi := int64(math.Float32bits(v[(i+1)&15]-a) &^ (1 << 31))
-			i += (hi - lo) >> 63 & 1
-			c[k] = i + 8*(int64(xb>>31)&((i+7)>>3))
-		}
-		y[j] = uint8(c[0]) | uint8(c[1])<<4
+		y[j] = uint8(g.code(xs[j])) | uint8(g.code(xs[j+h]))<<4
 	}
+}
+
+// code is best for an x with |x| ≤ g.limit.
+func (g *fp4Grid) code(x float32) int64 {
+	xb := math.Float32bits(x)
+	ab := int64(xb &^ (1 << 31))
+	vb := &g.vb
+	// the largest magnitude ≤ |x| (v[0] = 0 always is); (ab − v) >> 63 is −1 when ab < v
+	i := 7 + (ab-vb[1])>>63 + (ab-vb[2])>>63 + (ab-vb[3])>>63 + (ab-vb[4])>>63 +
+		(ab-vb[5])>>63 + (ab-vb[6])>>63 + (ab-vb[7])>>63
+	a := math.Float32frombits(uint32(ab))
+	lo := int64(math.Float32bits(g.v[i&15]-a) &^ (1 << 31))
+	hi := int64(math.Float32bits(g.v[(i+1)&15]-a) &^ (1 << 31)) // +Inf above magnitude 12
+	i += (hi - lo) >> 63 & 1                                    // the upper one only when strictly nearer
+	return i + 8*(int64(xb>>31)&((i+7)>>3))
 }
 
 // bestIndexFP4 is bestIndexFP4Ref through a one-off grid (for tests).
@@ -160,6 +163,43 @@ func floorLog2f(x float32) float32 {
 	return float32(math.Floor(float64(float32(math.Log2(float64(x))))))
 }
 
+// log2fUp[k+149] is the bits of the smallest float x ≥ 2^(k−1) with
+// floorLog2f(x) ≥ k, for k = −148 … 128 (0x7F800000 when there is none),
+// found by bisection over floorLog2f, which is monotonic.
+var log2fUp = func() (t [278]uint32) {
+	for k := -148; k <= 128; k++ {
+		lo := math.Float32bits(float32(math.Ldexp(1, k-1)))
+		hi := uint32(0x7F800000)
+		if k <= 127 {
+			hi = math.Float32bits(float32(math.Ldexp(1, k)))
+		}
+		for lo < hi { // the first bits in [lo, hi] whose floorLog2f is ≥ k (hi if none)
+			mid := lo + (hi-lo)/2
+			if floorLog2f(math.Float32frombits(mid)) >= float32(k) {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		t[k+149] = lo
+	}
+	return t
+}()
+
+// floorLog2fFast is floorLog2f from the float's exponent: floor(log2 x)
+// exactly, plus one where glibc's rounding reaches the next power of two.
+func floorLog2fFast(x float32) float32 {
+	b := math.Float32bits(x)
+	k := int(b>>23) - 127
+	if b < 0x00800000 { // subnormal
+		k = bits.Len32(b) - 150
+	}
+	if b >= log2fUp[k+1+149] {
+		k++
+	}
+	return float32(k)
+}
+
 // mxfp4Exponent is the E8M0 exponent ggml stores for a block whose largest
 // magnitude is amax: (uint8_t)(floorf(log2f(amax)) − 2 + 127), the float →
 // uint8 conversion done as x86-64 does it (through a 32-bit integer, keeping
@@ -168,7 +208,7 @@ func mxfp4Exponent(amax float32) uint8 {
 	if !(amax > 0) {
 		return 0
 	}
-	return uint8(truncToInt32(floorLog2f(amax) - 2 + 127))
+	return uint8(truncToInt32(floorLog2fFast(amax) - 2 + 127))
 }
 
 func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) { encodeMXFP4(dst, src, true) }

@@ -23,6 +23,11 @@ func TestFloorLog2fThresholds(t *testing.T) {
 			t.Fatal(err)
 		}
 		x := math.Float32frombits(uint32(b))
+		for _, f := range []func(float32) float32{floorLog2f, floorLog2fFast} {
+			if got, below := f(x), f(math.Float32frombits(uint32(b-1))); got < k || b > 1 && below >= k {
+				t.Errorf("k=%v: floorLog2f(fast) is %v at the threshold %g and %v below it", k, got, x, below)
+			}
+		}
 		if got := floorLog2f(x); got < k {
 			t.Errorf("floorLog2f(%g) = %v, libm gives ≥ %v", x, got, k)
 		}
@@ -140,5 +145,31 @@ func TestSmallTypesFastMatchReference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFloorLog2fFast: the exponent-and-threshold twin of floorLog2f agrees
+// with it on every power of two, its neighbours and random floats.
+func TestFloorLog2fFast(t *testing.T) {
+	check := func(b uint32) {
+		x := math.Float32frombits(b)
+		if got, want := floorLog2fFast(x), floorLog2f(x); got != want {
+			t.Fatalf("floorLog2fFast(%g) = %v, floorLog2f %v", x, got, want)
+		}
+	}
+	for k := -149; k <= 127; k++ {
+		p := math.Float32bits(float32(math.Ldexp(1, k)))
+		for d := uint32(0); d < 64; d++ {
+			if p > d {
+				check(p - d)
+			}
+			if p+d < 0x7F800000 {
+				check(p + d)
+			}
+		}
+	}
+	r := rand.New(rand.NewSource(5))
+	for i := 0; i < 1_000_000; i++ {
+		check(r.Uint32()%0x7F7FFFFF + 1)
 	}
 }
