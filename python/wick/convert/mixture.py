@@ -313,7 +313,10 @@ def _fallback(name: str, ncols: int, chosen: str) -> Tuple[str, str]:
     elif qk <= 32:
         ret = chosen
     else:
-        raise ConvertError(f"convert: tensor {name!r}: no fallback type is defined for {chosen}")
+        raise ConvertError(f"convert: tensor {name!r}: its rows of {ncols} elements are not whole {chosen} blocks of "
+                           f"{qk}, and no fallback type is defined for {chosen} (llama-quantize: 'no tensor type "
+                           f"fallback is defined for type {chosen.lower()}'); choose another type for it "
+                           "(--tensor-type) or another target")
     if ncols % block_size(ret) != 0:
         ret = "F16"
     return ret, f"ne[0]={ncols} not a multiple of {qk}: {chosen} -> {ret}"
