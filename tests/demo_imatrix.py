@@ -35,10 +35,11 @@ def entries(layers: int = 4, hidden: int = 256, ffn: int = 768) -> dict:
     return out
 
 
-def write(directory: Path) -> Path:
-    """Write the file into ``directory`` and return its path."""
-    b = struct.pack("<i", len(entries()))
-    for name, v in entries().items():
+def write(directory: Path, drop: tuple = ()) -> Path:
+    """Write the file into ``directory`` and return its path; ``drop``: entries to leave out."""
+    es = {k: v for k, v in entries().items() if k not in drop}
+    b = struct.pack("<i", len(es))
+    for name, v in es.items():
         nb = name.encode()
         b += struct.pack("<i", len(nb)) + nb + struct.pack("<ii", 1, v.size) + v.astype("<f4").tobytes()
     d = DATASET.encode()

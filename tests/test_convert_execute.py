@@ -105,6 +105,23 @@ def test_requantize_is_llama_quantize(tiny_f32, tmp_path, monkeypatch, target):
     assert sha256(out) == want["sha256"], f"{target}: differs from llama-quantize's file"
 
 
+def test_required_imatrix_refused_as_llama_quantize_does(tiny, tmp_path):
+    """Without an imatrix, and with one that lacks a tensor's entry, the targets that need one are
+    refused naming the tensor (llama-quantize: 'this quantization requires an imatrix!' and 'Missing
+    importance matrix for tensor ... in a very low-bit quantization'); token_embd is exempt."""
+    from wick.convert.errors import ImatrixRequiredError
+
+    for target in ("Q2_K_S", "IQ2_XXS", "IQ1_S"):
+        with pytest.raises(ImatrixRequiredError, match="'blk.0.attn_k.weight'.*requires an importance matrix"):
+            build_plan(tiny, target)
+    im = demo_imatrix.write(tmp_path, drop=("blk.2.ffn_down.weight",))
+    with pytest.raises(ImatrixRequiredError, match="'blk.2.ffn_down.weight'.*no usable entry"):
+        build_plan(tiny, "Q2_K_S", imatrix=im)
+    plan = build_plan(tiny, "Q2_K_S", imatrix=demo_imatrix.write(tmp_path))
+    assert plan.tensor("token_embd.weight").imatrix is None  # no entry, and none needed
+    assert plan.tensor("blk.2.ffn_down.weight").imatrix == "blk.2.ffn_down.weight"
+
+
 def test_thread_count_does_not_change_the_file(tiny, tmp_path):
     a, b = tmp_path / "a.gguf", tmp_path / "b.gguf"
     wick.convert(tiny, a, "Q4_K_M", threads=1)
