@@ -68,7 +68,21 @@ type fp4Grid struct {
 	vb    [8]int64    // their bits (non-negative floats order as their bits do)
 	e     float32
 	limit float32 // 16e, or −1 when the fast path never applies
+	inv   float32 // 1/e when e is a normal power of two with a normal inverse (MXFP4), else 0
 }
+
+// fp4Below[n] is the largest magnitude index whose value (in units of e)
+// is ≤ n, for n = 0 … 31 (the magnitudes are whole numbers of e).
+var fp4Below = func() (t [32]int64) {
+	for n := range t {
+		for i, k := range fp4Magnitudes {
+			if k <= float32(n) {
+				t[n] = int64(i)
+			}
+		}
+	}
+	return
+}()
 
 func newFP4Grid(e float32) (g fp4Grid) {
 	g.e = e
@@ -82,6 +96,9 @@ func newFP4Grid(e float32) (g fp4Grid) {
 	g.limit = 16 * e
 	if !(e > 0) || g.limit > math.MaxFloat32 {
 		g.limit = -1
+	}
+	if b := math.Float32bits(e); b&0x7FFFFF == 0 && b >= 0x00800000 && b < 0x7F000000 {
+		g.inv = 1 / e // exact: a power of two in the normal range
 	}
 	return g
 }
@@ -117,9 +134,28 @@ func (g *fp4Grid) pack(y []byte, x []float32, h int, amax float32) {
 		}
 		return
 	}
+	if g.inv != 0 {
+		for j := range y {
+			y[j] = uint8(g.codePow2(xs[j])) | uint8(g.codePow2(xs[j+h]))<<4
+		}
+		return
+	}
 	for j := range y {
 		y[j] = uint8(g.code(xs[j])) | uint8(g.code(xs[j+h]))<<4
 	}
+}
+
+// codePow2 is code for a power-of-two scale: |x|/e is then exact (or, below
+// 2^−126, below 1 either way), so its integer part finds the largest
+// magnitude ≤ |x| in a table.
+func (g *fp4Grid) codePow2(x float32) int64 {
+	xb := math.Float32bits(x)
+	a := math.Float32frombits(xb &^ (1 << 31))
+	i := fp4Below[int32(a*g.inv)&31]
+	lo := int64(math.Float32bits(g.v[i&15]-a) &^ (1 << 31))
+	hi := int64(math.Float32bits(g.v[(i+1)&15]-a) &^ (1 << 31))
+	i += (hi - lo) >> 63 & 1
+	return i + 8*(int64(xb>>31)&((i+7)>>3))
 }
 
 // code is best for an x with |x| ≤ g.limit.

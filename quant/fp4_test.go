@@ -58,8 +58,18 @@ func TestBestIndexFP4Differential(t *testing.T) {
 	n := 0
 	check := func(x, e float32) {
 		n++
-		if got, want := bestIndexFP4(x, e), bestIndexFP4Ref(x, e); got != want {
+		want := bestIndexFP4Ref(x, e)
+		if got := bestIndexFP4(x, e); got != want {
 			t.Fatalf("bestIndexFP4(%g, %g) = %d, reference %d", x, e, got, want)
+		}
+		g := newFP4Grid(e)
+		if abs32(x) <= g.limit { // what pack hands to code and codePow2
+			if got := uint8(g.code(x)); got != want {
+				t.Fatalf("code(%g) with scale %g = %d, reference %d", x, e, got, want)
+			}
+			if got := uint8(g.codePow2(x)); g.inv != 0 && got != want {
+				t.Fatalf("codePow2(%g) with scale %g = %d, reference %d", x, e, got, want)
+			}
 		}
 	}
 	for _, e := range scales {
