@@ -103,6 +103,16 @@ func newFP4Grid(e float32) (g fp4Grid) {
 	return g
 }
 
+// mxfp4Grids and nvfp4Grids hold the grid of every E8M0 and UE4M3 scale
+// byte (2 × 256 × 136 bytes), so that a block only looks its grid up.
+var mxfp4Grids, nvfp4Grids = func() (m, n [256]fp4Grid) {
+	for i := range m {
+		m[i] = newFP4Grid(e8m0Half(uint8(i)))
+		n[i] = newFP4Grid(ue4m3HalfTable[i])
+	}
+	return
+}()
+
 // best is bestIndexFP4Ref(x, g.e), without branches on the data: for
 // non-negative floats (|x|, the magnitudes, the errors) a ≥ b exactly when
 // bits(a) ≥ bits(b), so the comparisons are integer subtractions' signs.
@@ -266,8 +276,7 @@ func encodeMXFP4(dst []byte, src []float32, fast bool) {
 		d := e8m0Half(e)
 		y[0] = e
 		if fast {
-			g := newFP4Grid(d)
-			g.pack(y[1:], x, 16, amax)
+			mxfp4Grids[e].pack(y[1:], x, 16, amax)
 			continue
 		}
 		for j := 0; j < 16; j++ {
@@ -372,8 +381,7 @@ func encodeNVFP4(dst []byte, src []float32, fast bool) {
 			y[s] = ue
 			d := ue4m3HalfTable[ue]
 			if fast {
-				g := newFP4Grid(d)
-				g.pack(y[4+8*s:], xb, 8, amax)
+				nvfp4Grids[ue].pack(y[4+8*s:], xb, 8, amax)
 				continue
 			}
 			for j := 0; j < 8; j++ {
