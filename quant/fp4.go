@@ -144,9 +144,18 @@ func (g *fp4Grid) pack(y []byte, x []float32, h int, amax float32) {
 		}
 		return
 	}
-	if g.inv != 0 {
+	if g.inv != 0 { // codePow2, written out for both nibbles
+		inv, v, below := g.inv, &g.v, &fp4Below
+		lo, hi := xs[:h], xs[h:2*h]
 		for j := range y {
-			y[j] = uint8(g.codePow2(xs[j])) | uint8(g.codePow2(xs[j+h]))<<4
+			xb0, xb1 := math.Float32bits(lo[j]), math.Float32bits(hi[j])
+			a0, a1 := math.Float32frombits(xb0&^(1<<31)), math.Float32frombits(xb1&^(1<<31))
+			i0, i1 := below[int32(a0*inv)&31], below[int32(a1*inv)&31]
+			i0 += (int64(math.Float32bits(v[(i0+1)&15]-a0)&^(1<<31)) - int64(math.Float32bits(v[i0&15]-a0)&^(1<<31))) >> 63 & 1
+			i1 += (int64(math.Float32bits(v[(i1+1)&15]-a1)&^(1<<31)) - int64(math.Float32bits(v[i1&15]-a1)&^(1<<31))) >> 63 & 1
+			i0 += 8 * (int64(xb0>>31) & ((i0 + 7) >> 3))
+			i1 += 8 * (int64(xb1>>31) & ((i1 + 7) >> 3))
+			y[j] = uint8(i0) | uint8(i1)<<4
 		}
 		return
 	}
