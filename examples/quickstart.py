@@ -29,7 +29,7 @@ def main() -> None:
 
     print(f"wick {wick.__version__}: quantizing a {w.shape[0]}×{w.shape[1]} float32 matrix "
           f"({w.nbytes / 2**20:.0f} MiB) on {wick.max_threads()} threads\n")
-    print(f"{'type':<6} {'bits/w':>6} {'MiB':>7} {'ms':>7} {'RMSE':>10} {'SNR dB':>7}  same bytes as gguf?")
+    print(f"{'type':<7} {'bits/w':>6} {'MiB':>7} {'ms':>7} {'RMSE':>10} {'SNR dB':>7}  same bytes as gguf?")
     for t in wick.types():
         if not t.can_quantize:
             continue
@@ -46,10 +46,10 @@ def main() -> None:
             try:
                 ref = np.ascontiguousarray(reference.quantize(w, T[t.name])).view(np.uint8).reshape(q.shape)
                 same = "yes" if np.array_equal(ref, q) else "NO"
-            except NotImplementedError:
+            except (NotImplementedError, KeyError):  # gguf has no quantizer, or no such type (Q2_0)
                 same = "(no numpy reference)"
         snr_s = f"{snr:7.1f}" if np.isfinite(snr) else "    inf"
-        print(f"{t.name:<6} {t.bits_per_weight:>6.2f} {q.nbytes / 2**20:>7.2f} {ms:>7.1f} {rmse:>10.3e} {snr_s}  {same}")
+        print(f"{t.name:<7} {t.bits_per_weight:>6.2f} {q.nbytes / 2**20:>7.2f} {ms:>7.1f} {rmse:>10.3e} {snr_s}  {same}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,13 @@ type goldenFile struct {
 	Reference    map[string]string   `json:"reference"`
 	Cases        []goldenCase        `json:"cases"`
 	DequantCases []goldenDequantCase `json:"dequant_cases"`
+	// Log2fFloor holds, for k = FromK, FromK+1, …, the bits of the smallest
+	// positive float32 x whose floorf(log2f(x)) is ≥ k in the C library
+	// llama.cpp calls (MXFP4's block exponent; see floorLog2f).
+	Log2fFloor struct {
+		FromK int      `json:"from_k"`
+		Bits  []string `json:"bits"`
+	} `json:"log2f_floor_thresholds"`
 }
 
 const golden64 = 0x9E3779B97F4A7C15
@@ -72,6 +79,19 @@ func goldenBits(dist string, seed uint64, rows, nPerRow int) []float32 {
 		kinds = make([]uint64, n/16)
 		for g := range kinds {
 			kinds[g] = mix64(seed+uint64(g)) % 8
+		}
+	}
+	var groupKind []uint64
+	switch dist {
+	case "tiny":
+		groupKind = make([]uint64, n/32)
+		for g := range groupKind {
+			groupKind[g] = mix64(seed+uint64(g)) % 4
+		}
+	case "edges":
+		groupKind = make([]uint64, n/16)
+		for g := range groupKind {
+			groupKind[g] = 107 + mix64(seed^uint64(g))%41
 		}
 	}
 	var colHot []bool
@@ -135,6 +155,26 @@ func goldenBits(dist string, seed uint64, rows, nPerRow int) []float32 {
 		case "wide":
 			e := 67 + (r>>24)%81
 			x[i] = math.Float32frombits(uint32(r&0x807FFFFF) | uint32(e)<<23)
+		case "tiny":
+			sub := uint32(r & 0x807FFFFF)
+			switch groupKind[i/32] {
+			case 1:
+				if flags%4 == 0 {
+					sub = 0
+				}
+			case 2:
+				sub |= uint32(1+(r>>24)%8) << 23
+			case 3:
+				sub |= 0x00400000
+			}
+			x[i] = math.Float32frombits(sub)
+		case "edges":
+			e := int64(groupKind[i/16])
+			v := e<<23 - (flags>>2)%6
+			if flags%4 != 0 {
+				v = (e-1-(flags>>4)%3)<<23 | int64(r&0x7FFFFF)
+			}
+			x[i] = math.Float32frombits(uint32(v) | uint32(r>>63)<<31)
 		case "huge":
 			e := 230 + (r>>24)%25
 			x[i] = math.Float32frombits(uint32(r&0x807FFFFF) | uint32(e)<<23)
@@ -340,6 +380,18 @@ func referenceTwin(t Type) quantizeFunc {
 		return quantizeQ6_KRef
 	case IQ4_NL:
 		return quantizeIQ4_NLRef
+	case TQ1_0:
+		return quantizeTQ1_0Ref
+	case TQ2_0:
+		return quantizeTQ2_0Ref
+	case Q1_0:
+		return quantizeQ1_0Ref
+	case Q2_0:
+		return quantizeQ2_0Ref
+	case MXFP4:
+		return quantizeMXFP4Ref
+	case NVFP4:
+		return quantizeNVFP4Ref
 	}
 	return nil
 }

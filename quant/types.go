@@ -43,6 +43,7 @@ const (
 	MXFP4   = ggmltype.MXFP4
 	NVFP4   = ggmltype.NVFP4
 	Q1_0    = ggmltype.Q1_0
+	Q2_0    = ggmltype.Q2_0
 )
 
 // Traits describes one ggml type: its name, block geometry (the type
@@ -91,6 +92,12 @@ var kernels = map[Type]struct {
 	IQ4_NL: {quantizeIQ4_NL, dequantizeIQ4_NL},
 	IQ4_XS: {nil, dequantizeIQ4_XS},
 	BF16:   {quantizeBF16, dequantizeBF16},
+	TQ1_0:  {quantizeTQ1_0, dequantizeTQ1_0},
+	TQ2_0:  {quantizeTQ2_0, dequantizeTQ2_0},
+	MXFP4:  {quantizeMXFP4, dequantizeMXFP4},
+	NVFP4:  {quantizeNVFP4, dequantizeNVFP4},
+	Q1_0:   {quantizeQ1_0, dequantizeQ1_0},
+	Q2_0:   {quantizeQ2_0, dequantizeQ2_0},
 }
 
 // table is the type table with the kernels, in ggml's order.

@@ -12,11 +12,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import demo_imatrix
 import numpy as np
 import pytest
 
 import wick
 from conftest import ROOT
+from wick.convert import build_plan
 from wick.convert.execute import execute
 from wick.convert.plan import Plan
 
@@ -44,16 +46,80 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def skip_unless_writable(tiny, target, **kw):
+    """Skip a target some of whose tensor types Wick cannot encode yet (the
+    golden holds llama.cpp's file for when it can)."""
+    plan = build_plan(tiny, target, **kw)
+    missing = sorted({t.type for t in plan.tensors if not wick.type_info(t.type).can_quantize})
+    if missing:
+        pytest.skip(f"Wick cannot write {', '.join(missing)} yet (needed by {target})")
+
+
 @pytest.mark.parametrize("target", sorted(GOLDEN["files"]))
-def test_byte_identical_to_llama_cpp(tiny, tmp_path, target):
-    if target == "IQ4_XS" and not wick.type_info("IQ4_XS").can_quantize:
-        pytest.skip("Wick cannot write IQ4_XS yet (the golden has llama.cpp's file for when it can)")
-    out = tmp_path / f"{target}.gguf"
-    report = wick.convert(tiny, out, target)
+def test_byte_identical_to_llama_cpp(tiny, tmp_path, monkeypatch, target):
     want = GOLDEN["files"][target]
+    kw = {}
+    if "imatrix" in want:
+        # made as `llama-quantize --imatrix tiny-llama.imatrix.dat`: the name as given is recorded
+        monkeypatch.chdir(tmp_path)
+        demo_imatrix.write(tmp_path)
+        kw["imatrix"] = want["imatrix"]
+    skip_unless_writable(tiny, target, **kw)
+    out = tmp_path / f"{target}.gguf"
+    report = wick.convert(tiny, out, target, **kw)
     assert out.stat().st_size == want["size"]
     assert sha256(out) == want["sha256"], f"{target}: differs from llama.cpp's {want['pipeline']}"
     assert report.file_bytes == want["size"] and report.target == target
+
+
+QUANTIZE_TARGETS = sorted(t for t, f in GOLDEN["files"].items() if f["pipeline"] == "llama-quantize(F32)")
+
+
+@pytest.fixture(scope="module")
+def tiny_f32(tiny, tmp_path_factory) -> Path:
+    """Wick's F32 file of the demo model: the converter's, which the golden's llama-quantize runs read."""
+    out = tmp_path_factory.mktemp("f32") / "tiny-llama-f32.gguf"
+    wick.convert(tiny, out, "F32")
+    assert sha256(out) == GOLDEN["files"]["F32"]["sha256"]
+    return out
+
+
+@pytest.mark.parametrize("target", QUANTIZE_TARGETS)
+def test_requantize_is_llama_quantize(tiny_f32, tmp_path, monkeypatch, target):
+    """`wick quantize F32-file --type T` writes llama-quantize's file (the golden's quantized files are
+    llama_model_quantize of that same F32 file)."""
+    from wick.convert import requantize_model, requantize_plan
+
+    want = GOLDEN["files"][target]
+    kw = {}
+    if "imatrix" in want:
+        monkeypatch.chdir(tmp_path)
+        demo_imatrix.write(tmp_path)
+        kw["imatrix"] = want["imatrix"]
+    missing = sorted({t.type for t in requantize_plan(tiny_f32, target, **kw).tensors
+                      if not wick.type_info(t.type).can_quantize})
+    if missing:
+        pytest.skip(f"Wick cannot write {', '.join(missing)} yet (needed by {target})")
+    out = tmp_path / f"{target}.gguf"
+    requantize_model(tiny_f32, out, target, **kw)
+    assert sha256(out) == want["sha256"], f"{target}: differs from llama-quantize's file"
+
+
+def test_required_imatrix_refused_as_llama_quantize_does(tiny, tmp_path):
+    """Without an imatrix, and with one that lacks a tensor's entry, the targets that need one are
+    refused naming the tensor (llama-quantize: 'this quantization requires an imatrix!' and 'Missing
+    importance matrix for tensor ... in a very low-bit quantization'); token_embd is exempt."""
+    from wick.convert.errors import ImatrixRequiredError
+
+    for target in ("Q2_K_S", "IQ2_XXS", "IQ1_S"):
+        with pytest.raises(ImatrixRequiredError, match="'blk.0.attn_k.weight'.*requires an importance matrix"):
+            build_plan(tiny, target)
+    im = demo_imatrix.write(tmp_path, drop=("blk.2.ffn_down.weight",))
+    with pytest.raises(ImatrixRequiredError, match="'blk.2.ffn_down.weight'.*no usable entry"):
+        build_plan(tiny, "Q2_K_S", imatrix=im)
+    plan = build_plan(tiny, "Q2_K_S", imatrix=demo_imatrix.write(tmp_path))
+    assert plan.tensor("token_embd.weight").imatrix is None  # no entry, and none needed
+    assert plan.tensor("blk.2.ffn_down.weight").imatrix == "blk.2.ffn_down.weight"
 
 
 def test_thread_count_does_not_change_the_file(tiny, tmp_path):

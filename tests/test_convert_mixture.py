@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from wick.convert import mixture as M
-from wick.convert.errors import UnknownTargetError
+from wick.convert.errors import ConvertError, ImatrixRequiredError, UnknownTargetError
 from wick.convert.ggml_types import TARGETS, target
+from wick.convert.imatrix_plan import ImatrixAssigner
 
 GOLDEN = Path(__file__).parent / "golden" / "mixture_types.json"
 DATA = json.loads(GOLDEN.read_text())
@@ -32,13 +33,40 @@ def _model(spec) -> M.MixtureModel:
     return M.MixtureModel(spec["arch"], spec["n_layer"], spec["n_head"], spec["n_head_kv"], spec["n_expert"])
 
 
+def _check_required(choices, tname, shapes):
+    ImatrixAssigner(None, tname).check_required(
+        [(c.name, c.type, M.allows_quantization(c.name, shapes[c.name])) for c in choices])
+
+
 @pytest.mark.parametrize("m,label", list(_cases()))
 def test_types_match_llama_quantize(m, label):
     spec = m["spec"]
     run = m["runs"][label]
     tname, _, extra = label.partition("+")
     opts = M.MixtureOptions(has_imatrix=extra == "imatrix")
-    choices = M.choose_types(_model(spec), tname, [(n, ne) for n, ne in m["tensors"]], opts)
+    tensors = [(n, ne) for n, ne in m["tensors"]]
+    shapes = dict(tensors)
+    failed = run.get("failed")
+    if failed is not None:
+        # llama_model_quantize refused this run: Wick refuses it for the same reason
+        err = failed["error"]
+        if err.startswith("invalid output file type"):
+            with pytest.raises(UnknownTargetError, match="no NVFP4 target"):
+                target(tname)
+        elif err.startswith("no tensor type fallback is defined"):
+            with pytest.raises(ConvertError, match="no fallback type is defined for " + tname):
+                M.choose_types(_model(spec), tname, tensors, opts)
+        elif err == "this quantization requires an imatrix!":
+            assert not opts.has_imatrix
+            choices = M.choose_types(_model(spec), tname, tensors, opts)
+            with pytest.raises(ImatrixRequiredError, match=f"tensor '{failed['tensor']}'"):
+                _check_required(choices, tname, shapes)
+        else:
+            pytest.fail(f"unexpected llama-quantize failure {err!r}")
+        return
+    choices = M.choose_types(_model(spec), tname, tensors, opts)
+    if not opts.has_imatrix:
+        _check_required(choices, tname, shapes)  # llama-quantize did not ask for one
     assert [c.name for c in choices] == m["output_tensor_order"]
     want = [CODES[c] for c in run["types"]]
     got = [c.type for c in choices]
@@ -50,9 +78,21 @@ def test_types_match_llama_quantize(m, label):
 def test_golden_covers_every_target():
     labels = set(DATA["models"][0]["runs"])
     assert {t for t in TARGETS} <= labels
+    # the i-quant, ternary, FP4 and 1/2-bit targets also with an imatrix, on two MoE models too
+    moe = [m for m in DATA["models"] if m["spec"]["n_expert"]]
+    assert len(moe) >= 2
+    for t in ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M",
+              "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4_MOE", "Q2_K_S", "Q1_0", "Q2_0"):
+        assert all(t in m["runs"] and t + "+imatrix" in m["runs"] for m in DATA["models"]), t
     # the golden exercises the interesting branches: these must all occur somewhere
-    seen = {CODES[c] for m in DATA["models"] for r in m["runs"].values() for c in r["types"]}
+    seen = {CODES[c] for m in DATA["models"] for r in m["runs"].values() for c in r.get("types", "")}
     assert {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "F16", "IQ4_NL"} <= seen
+    assert {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ4_XS", "TQ1_0", "TQ2_0",
+            "MXFP4", "Q1_0", "Q2_0"} <= seen
+    # and llama-quantize's refusals: a missing imatrix, NVFP4, Q1_0 without a fallback
+    errors = {r["failed"]["error"] for m in DATA["models"] for r in m["runs"].values() if "failed" in r}
+    assert {"this quantization requires an imatrix!", "invalid output file type 39",
+            "no tensor type fallback is defined for type q1_0"} <= errors
 
 
 def test_quantize_moves_file_type_keys_to_the_end():

@@ -247,6 +247,19 @@ def test_gpt_oss_block_targets_requantize(built):
     assert plan.meta("general.file_type") == 15
 
 
+def test_gpt_oss_mxfp4_moe_target(built):
+    """MXFP4_MOE: llama-quantize copies the experts the converter passed through as MXFP4 (already the
+    type its rule chooses for 3-D tensors) and makes every other matrix Q8_0 (the output too)."""
+    plan = build_plan(built("gpt_oss"), "MXFP4_MOE")
+    assert plan.meta("general.file_type") == 38 and plan.reference != "convert"
+    for name in ("blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_exps.weight", "blk.1.ffn_down_exps.weight"):
+        t = plan.tensor(name)
+        assert t.type == "MXFP4" and "copied: already MXFP4" in t.reason, (name, t.reason)
+    assert plan.tensor("blk.0.attn_q.weight").type == "Q8_0"
+    assert plan.tensor("output.weight").type == "Q8_0"
+    assert plan.tensor("blk.0.ffn_up_exps.bias").type == "F32"
+
+
 def test_gpt_oss_mxfp4_scales_missing(tmp_path):
     d = write_variant(tmp_path, "gpt_oss", drop={"model.layers.1.mlp.experts.down_proj_scales"})
     out = tmp_path / "out.gguf"

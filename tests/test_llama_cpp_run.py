@@ -6,11 +6,14 @@ tokenizes with Wick's tokenizer metadata exactly as the Hugging Face
 from __future__ import annotations
 
 import importlib.util
+import json
 
+import demo_imatrix
 import pytest
 
 import wick
 from conftest import ROOT
+from wick.convert import build_plan
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test WITH_LLAMA=1)")
 tokenizers = pytest.importorskip("tokenizers")
@@ -68,6 +71,34 @@ def test_llama_cpp_loads_and_generates(tiny, tmp_path, target):
     assert len(first) == 8 and first == again
     assert all(0 <= t < llm.n_vocab() for t in first)
     assert llm.detokenize(first)  # decodes to bytes
+    del llm
+
+
+# the targets made of i-quants, ternary, FP4 and 1/2-bit types; those
+# llama-quantize makes only with an importance matrix get the demo one
+# (tests/golden/tiny_gguf_sha256.json records which)
+LOW_BIT_TARGETS = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S",
+                   "IQ3_M", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4_MOE", "Q2_K_S", "Q1_0", "Q2_0"]
+TINY_GOLDEN = json.loads((ROOT / "tests" / "golden" / "tiny_gguf_sha256.json").read_text())["files"]
+
+
+@pytest.mark.parametrize("target", LOW_BIT_TARGETS)
+def test_llama_cpp_runs_low_bit_targets(tiny, tmp_path, target):
+    kw = {}
+    if "imatrix" in TINY_GOLDEN[target]:
+        kw["imatrix"] = demo_imatrix.write(tmp_path)
+    missing = sorted({t.type for t in build_plan(tiny, target, **kw).tensors
+                      if not wick.type_info(t.type).can_quantize})
+    if missing:
+        pytest.skip(f"Wick cannot write {', '.join(missing)} yet (needed by {target})")
+    out = tmp_path / f"{target}.gguf"
+    report = wick.convert(tiny, out, target, **kw)
+    assert report.target == target
+    llm = load(out)
+    ids = llm.tokenize(b"The quick brown fox", add_bos=True)
+    first = greedy(llm, ids, 8)
+    assert len(first) == 8 and all(0 <= t < llm.n_vocab() for t in first)
+    assert first == greedy(load(out), ids, 8)  # deterministic
     del llm
 
 

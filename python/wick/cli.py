@@ -25,7 +25,25 @@ def _cmd_types(args: argparse.Namespace) -> int:
         rows.append((t.name, str(t.id), str(t.block_size), str(t.type_size), f"{t.bits_per_weight:.4g}",
                      "yes" if t.can_quantize else "-", "yes" if t.can_dequantize else "-"))
     print(_display.table(rows, right=(1, 2, 3, 4)))
+    from wick.convert.ggml_types import TARGETS
+
+    print()
+    print("conversion targets (wick convert/quantize --type): llama-quantize's names and per-tensor mixtures")
+    rows = [("target", "llama_ftype", "default type", "imatrix")]
+    for tg in TARGETS.values():
+        im = "required" if tg.needs_imatrix else ("optional" if tg.via_quantize else "-")
+        rows.append((tg.name, str(tg.ftype), tg.default_type, im))
+    print(_display.table(rows, right=(1,)))
     return 0
+
+
+def _target_help() -> str:
+    """The --type choices, from the target table."""
+    from wick.convert.ggml_types import TARGETS
+
+    names = list(TARGETS)
+    need = [t.name for t in TARGETS.values() if t.needs_imatrix]
+    return ", ".join(names) + f" ({', '.join(need)} need --imatrix)"
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -345,8 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "cache, else downloaded; needs wick[hub])")
     p.add_argument("--list-architectures", action="store_true",
                    help="list the Hugging Face model classes Wick converts, with their GGUF architecture, and exit")
-    p.add_argument("--type", help="GGUF target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, "
-                   "Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL (default Q8_0)")
+    p.add_argument("--type", help=f"GGUF target (default Q8_0): {_target_help()}")
     _add_run_options(p)
     PlanOptions.add_arguments(p, CONVERT)
     _add_bnb_options(p)
@@ -367,8 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "file llama-quantize would write (same per-tensor types, metadata and bytes), optionally "
                        "weighted by an importance matrix (--imatrix).")
     p.add_argument("input", help="the GGUF model to requantize")
-    p.add_argument("--type", required=True, help="target: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
-                   "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, IQ4_NL")
+    p.add_argument("--type", required=True, help=f"target: {_target_help()}")
     _add_run_options(p)
     PlanOptions.add_arguments(p, REQUANTIZE)
     p.set_defaults(func=_cmd_quantize)

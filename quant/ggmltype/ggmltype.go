@@ -53,6 +53,7 @@ const (
 	MXFP4   Type = 39
 	NVFP4   Type = 40
 	Q1_0    Type = 41
+	Q2_0    Type = 42
 )
 
 // Info describes one ggml type: its name and block geometry. A row of n
@@ -113,6 +114,7 @@ var table = []Info{
 	{Type: MXFP4, Name: "MXFP4", BlockSize: 32, BlockBytes: 17},
 	{Type: NVFP4, Name: "NVFP4", BlockSize: 64, BlockBytes: 36},
 	{Type: Q1_0, Name: "Q1_0", BlockSize: 128, BlockBytes: 18},
+	{Type: Q2_0, Name: "Q2_0", BlockSize: 64, BlockBytes: 18},
 }
 
 var (

@@ -30,6 +30,7 @@ no libm function is involved. The algorithms are documented in
 
 import argparse
 import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -45,9 +46,16 @@ TYPES = {  # name: (ggml id, block size, block bytes)
     "Q8_0": (8, 32, 34), "Q2_K": (10, 256, 84), "Q3_K": (11, 256, 110), "Q4_K": (12, 256, 144),
     "Q5_K": (13, 256, 176), "Q6_K": (14, 256, 210), "Q8_K": (15, 256, 292),
     "IQ4_NL": (20, 32, 18), "IQ4_XS": (23, 256, 136),
+    "TQ1_0": (34, 256, 54), "TQ2_0": (35, 256, 66), "MXFP4": (39, 32, 17), "NVFP4": (40, 64, 36),
+    "Q1_0": (41, 128, 18), "Q2_0": (42, 64, 18),
 }
 QUANT_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"]
 DEQUANT_ONLY = ["Q8_K", "IQ4_XS"]
+# the ternary, FP4 and 1/2-bit types: the common distributions, then the
+# adversarial ones of EXTRA_DISTS (cases numbered on their own, so that the
+# cases of the types above stay as they were)
+SMALL_TYPES = ["TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0", "Q2_0"]
+EXTRA_DISTS = ["tiny", "edges"]
 DISTS = ["normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"]
 SHAPES = [(8, 256), (4, 512), (2, 768), (2, 1024), (1, 4096), (3, 3072), (5, 1280)]
 
@@ -152,6 +160,32 @@ def element_bits(dist, seed, rows, n_per_row):
         mant = r & np.uint64(0x807FFFFF)
         e = np.uint64(67) + ((r >> np.uint64(24)) % np.uint64(81))
         return (mant | (e << np.uint64(23))).astype(np.uint32)
+    if dist == "tiny":
+        # each 32-element group has a kind k = mix1(seed + group) % 4:
+        # 0 random subnormals; 1 random subnormals, one element in four zero;
+        # 2 normals with exponent field 1..8 (2**-126 .. 2**-118);
+        # 3 subnormals in [2**-127, 2**-126) (mantissa bit 22 set)
+        g = idx // 32
+        kinds = np.array([mix1(seed + int(k)) % 4 for k in range(n // 32)], dtype=np.int64)[g]
+        sub = (r & np.uint64(0x807FFFFF)).astype(np.uint32)
+        out = sub.copy()
+        out[(kinds == 1) & (flags % 4 == 0)] = 0
+        e = (np.uint64(1) + ((r >> np.uint64(24)) % np.uint64(8))).astype(np.uint32)
+        out[kinds == 2] = (sub | (e << np.uint32(23)))[kinds == 2]
+        out[kinds == 3] = (sub | np.uint32(0x00400000))[kinds == 3]
+        return out
+    if dist == "edges":
+        # block maxima at and just below powers of two: each 16-element group
+        # has an exponent field E = 107 + mix1(seed ^ group) % 41 (2**-20 ..
+        # 2**20); an element with flags % 4 == 0 is 2**(E-127) minus
+        # (flags >> 2) % 6 ulps, the others have a random mantissa and an
+        # exponent 1 .. 3 below E; random signs
+        g = idx // 16
+        E = np.array([107 + mix1(seed ^ int(k)) % 41 for k in range(n // 16)], dtype=np.int64)[g]
+        sign = ((r >> np.uint64(63)) << np.uint64(31)).astype(np.int64)
+        top = (E << 23) - ((flags >> 2) % 6)
+        low = ((E - 1 - (flags >> 4) % 3) << 23) | (r & np.uint64(0x7FFFFF)).astype(np.int64)
+        return (np.where(flags % 4 == 0, top, low) | sign).astype(np.uint32)
     if dist == "huge":
         # random sign and mantissa, exponent uniform in [230, 254] (2**103 .. 2**127)
         mant = r & np.uint64(0x807FFFFF)
@@ -212,6 +246,30 @@ class GGML:
         return out
 
 
+def log2f_floor_thresholds():
+    """floorf(log2f(x)) of the C library llama.cpp calls (MXFP4's block
+    exponent): for every k from -149 to 127, the bits of the smallest
+    positive float32 x with floorf(log2f(x)) >= k (log2f is monotonic)."""
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm.log2f.restype = ctypes.c_float
+    libm.log2f.argtypes = [ctypes.c_float]
+
+    def fl(bits):
+        return np.floor(np.float32(libm.log2f(np.uint32(bits).view(np.float32))))
+
+    out = []
+    for k in range(-149, 128):
+        lo, hi = 1, 0x7F7FFFFF  # fl(hi) >= k always; find the first bits with fl >= k
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if fl(mid) >= k:
+                hi = mid
+            else:
+                lo = mid + 1
+        out.append(f"{lo:08x}")
+    return {"from_k": -149, "bits": out, "libm": ctypes.util.find_library("m")}
+
+
 def verify_vectors(g, path):
     v = json.load(open(path))
     imx = np.array([int(h, 16) for h in v["imatrix"]["values_f32_bits"]], np.uint32).view(np.float32)
@@ -262,6 +320,16 @@ def main():
         for with_im in (False, True):
             seed = mix1(77 * tid + (5 if with_im else 3))
             cases.append((name, "normal", 32, 2048, seed, mix1(seed + 1) if with_im else None))
+    k = 0
+    for name in SMALL_TYPES:
+        tid, bs, bb = TYPES[name]
+        for di, dist in enumerate(DISTS + EXTRA_DISTS):
+            for with_im in (False, True):
+                rows, npr = SHAPES[k % len(SHAPES)]
+                k += 1
+                seed = mix1(2000003 * tid + 7919 * di + (1 if with_im else 0))
+                im_seed = mix1(seed ^ 0x1F2E3D4C) if with_im else None
+                cases.append((name, dist, rows, npr, seed, im_seed))
 
     out_cases = []
     for name, dist, rows, npr, seed, im_seed in cases:
@@ -283,7 +351,7 @@ def main():
         })
 
     deq_cases = []
-    for name in QUANT_TYPES + DEQUANT_ONLY:
+    for name in QUANT_TYPES + DEQUANT_ONLY + SMALL_TYPES:
         tid, bs, bb = TYPES[name]
         nblocks = 64
         seed = mix1(0xDE0 + tid)
@@ -303,6 +371,7 @@ def main():
         "sha256_of": "input: float32 bits of x then of the imatrix (little-endian); quantize: the encoded bytes; dequantize: float32 bits (little-endian), every NaN as 0x7FC00000",
         "cases": out_cases,
         "dequant_cases": deq_cases,
+        "log2f_floor_thresholds": log2f_floor_thresholds(),
     }
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=0, separators=(",", ":"))

@@ -21,11 +21,19 @@ matrix), and reads back with ``GGUFReader``:
 The models are chosen to exercise every branch of the rules Wick
 reimplements (``python/wick/convert/mixture.py``): GQA ratios 1, 2, 4, 5;
 tied and untied output; 4, 8, 16, 24, 32 and 80 layers (the use_more_bits
-patterns and the 70B rule, for llama and qwen2); an 8-expert MoE; Qwen2-MoE
-(4 experts, a shared expert and its gate), Qwen3-MoE (8 experts) and Llama 4
-(16 experts and a shared expert every second layer, dense layers between); qwen3 with
-head_dim != hidden/heads; row lengths that are not multiples of 256 (the
-K-quant fallback) and not multiples of 32 (the F16 fallback). Each model's
+patterns and the 70B rule, for llama and qwen2); an 8-expert MoE; a 4-expert
+qwen2moe with shared experts (two ffn_down per layer: the IQ1/IQ2 rules count
+tensors, the others parse layers); Qwen2-MoE (4 experts, a shared expert and its
+gate, narrower experts), Qwen3-MoE (8 experts) and Llama 4 (16 experts and a
+shared expert every second layer, dense layers between); qwen3 with head_dim !=
+hidden/heads; row lengths that are not multiples of 256 (the K-quant fallback),
+of 128 (Q1_0 has no fallback) and of 32 (the F16 fallback).
+
+Runs llama_model_quantize refuses are kept, with its reason: the targets
+that need an importance matrix run without one, NVFP4 (llama_ftype 39,
+which this llama.cpp cannot make), Q1_0 on rows that are not whole blocks.
+The i-quant targets' types come from llama_model_quantize's dry run (see
+DRY_RUN_TARGETS), checked against real runs on one model. Each model's
 description (arch, hyper-parameters, tensor names and shapes) is stored in the
 JSON so the test can replay it without this script.
 """
@@ -35,6 +43,8 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,8 +62,14 @@ FTYPES = {
     "F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9,
     "Q2_K": 10, "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15,
     "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30, "BF16": 32,
+    # the i-quant, ternary, FP4 and 1/2-bit targets
+    "IQ2_XXS": 19, "IQ2_XS": 20, "Q2_K_S": 21, "IQ3_XS": 22, "IQ3_XXS": 23, "IQ1_S": 24,
+    "IQ3_S": 26, "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29, "IQ1_M": 31, "TQ1_0": 36, "TQ2_0": 37,
+    "MXFP4_MOE": 38, "NVFP4": 39, "Q1_0": 40, "Q2_0": 41,
 }
-IMATRIX_TARGETS = ["Q4_0", "Q5_0", "IQ4_NL", "IQ4_XS", "Q4_K_M"]
+IMATRIX_TARGETS = ["Q4_0", "Q5_0", "IQ4_NL", "IQ4_XS", "Q4_K_M",
+                   "IQ2_XXS", "IQ2_XS", "Q2_K_S", "IQ3_XS", "IQ3_XXS", "IQ1_S", "IQ3_S", "IQ3_M",
+                   "IQ2_S", "IQ2_M", "IQ1_M", "TQ1_0", "TQ2_0", "MXFP4_MOE", "NVFP4", "Q1_0", "Q2_0"]
 
 # one character per ggml type keeps the file small: a run's "types" is a
 # string with one code per tensor of "output_tensor_order"
@@ -61,6 +77,8 @@ TYPE_CODES = {
     "F32": "f", "F16": "h", "BF16": "b", "Q4_0": "0", "Q4_1": "1", "Q5_0": "5", "Q5_1": "6",
     "Q8_0": "8", "Q2_K": "B", "Q3_K": "C", "Q4_K": "D", "Q5_K": "E", "Q6_K": "F",
     "IQ4_NL": "n", "IQ4_XS": "x",
+    "IQ1_S": "s", "IQ1_M": "m", "IQ2_XXS": "p", "IQ2_XS": "q", "IQ2_S": "r", "IQ3_XXS": "t",
+    "IQ3_S": "u", "TQ1_0": "T", "TQ2_0": "U", "MXFP4": "M", "NVFP4": "N", "Q1_0": "Q", "Q2_0": "R",
 }
 
 MODELS = [
@@ -83,6 +101,8 @@ MODELS = [
          head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=8, rope_freqs=False),
     dict(name="qwen3_8l_hd128", arch="qwen3", n_layer=8, n_embd=256, n_head=4, n_head_kv=2,
          head_dim=128, n_ff=512, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
+    dict(name="qwen2moe_16l_moe4_shexp", arch="qwen2moe", n_layer=16, n_embd=256, n_head=4, n_head_kv=4,
+         head_dim=64, n_ff=256, n_vocab=256, tied=False, n_expert=4, rope_freqs=False, shexp=True),
     dict(name="llama_4l_e272_untied", arch="llama", n_layer=4, n_embd=272, n_head=4, n_head_kv=4,
          head_dim=68, n_ff=256, n_vocab=256, tied=False, n_expert=0, rope_freqs=False),
     # issue 11's mixtures: routed experts beside shared experts (and their gate), 8 and 16 experts,
@@ -137,6 +157,11 @@ def tensor_list(m: dict) -> list[tuple[str, list[int]]]:
                 out.append((p + "ffn_gate_shexp.weight", [E, Fs]))
                 out.append((p + "ffn_up_shexp.weight", [E, Fs]))
                 out.append((p + "ffn_down_shexp.weight", [Fs, E]))
+            elif m.get("shexp"):  # the 1-D shared-expert gate, shared experts as wide as the routed ones
+                out.append((p + "ffn_gate_inp_shexp.weight", [E]))
+                out.append((p + "ffn_gate_shexp.weight", [E, F]))
+                out.append((p + "ffn_up_shexp.weight", [E, F]))
+                out.append((p + "ffn_down_shexp.weight", [F, E]))
         else:
             out.append((p + "ffn_gate.weight", [E, F]))
             out.append((p + "ffn_up.weight", [E, F]))
@@ -163,6 +188,9 @@ def write_f32_gguf(m: dict, path: str) -> None:
     if m["n_expert"]:
         w.add_expert_count(m["n_expert"])
         w.add_expert_used_count(2)
+    if m.get("shexp"):
+        w.add_expert_feed_forward_length(m["n_ff"])
+        w.add_expert_shared_feed_forward_length(m["n_ff"])
     w.add_file_type(0)
     if m["arch"] in ("llama", "llama4"):
         w.add_vocab_size(m["n_vocab"])
@@ -201,9 +229,53 @@ def write_f32_gguf(m: dict, path: str) -> None:
     w.close()
 
 
-def quantize(src: str, dst: str, ftype: int, imatrix: dict[str, np.ndarray] | None) -> None:
+_LOG: list[str] = []
+
+
+@llama_cpp.llama_log_callback
+def _log_callback(level, text, user_data):
+    _LOG.append(text.decode("utf-8", "replace"))
+
+
+def failure(log: str) -> dict:
+    """What a failed llama_model_quantize run logged: the reason (the
+    exception's text) and, for the imatrix checks, the offending tensor."""
+    out = {}
+    for line in log.splitlines():
+        if "failed to quantize: " in line:
+            out["error"] = line.split("failed to quantize: ", 1)[1].strip()
+        elif "offending tensor:" in line:
+            out["tensor"] = line.split("offending tensor:", 1)[1].strip()
+    if "error" not in out:
+        raise RuntimeError("llama_model_quantize failed without saying why:\n" + log[-2000:])
+    return out
+
+
+# targets whose encoders are slow in llama.cpp (grid searches): their types
+# come from llama_model_quantize's dry run, which runs the same type choice
+# (llama_tensor_get_type in the preliminary loop) and logs each tensor's type
+# without quantizing. A run that needs an imatrix it lacks is run for real
+# (it fails before quantizing anything), and SELF_CHECK_MODEL's runs are all
+# made both ways and must agree.
+DRY_RUN_TARGETS = {"IQ2_XXS", "IQ2_XS", "IQ3_XS", "IQ3_XXS", "IQ1_S", "IQ3_S", "IQ3_M", "IQ2_S", "IQ2_M", "IQ1_M"}
+SELF_CHECK_MODEL = "qwen3_8l_hd128"
+_DRY_LINE = re.compile(r"\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*(\S+), size = [^\n]*?(?:\((\w+)\))?\n")
+
+
+def dry_run_types(log: str) -> dict[str, str]:
+    """name -> type of every tensor of a dry run's log."""
+    out = {}
+    for name, cur, new in _DRY_LINE.findall(log):
+        out[name] = (new or cur).upper()
+    return out
+
+
+def quantize(src: str, dst: str, ftype: int, imatrix: dict[str, np.ndarray] | None,
+             dry_run: bool = False) -> str:
+    """Run llama_model_quantize; returns its log."""
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
+    params.dry_run = dry_run
     params.nthread = 2
     keep = []
     if imatrix:
@@ -217,18 +289,73 @@ def quantize(src: str, dst: str, ftype: int, imatrix: dict[str, np.ndarray] | No
         arr[len(imatrix)].name = None
         keep.append(arr)
         params.imatrix = ctypes.cast(arr, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+    _LOG.clear()
     rc = llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params))
     if rc != 0:
-        raise RuntimeError(f"llama_model_quantize({src} -> ftype {ftype}) failed with {rc}")
+        raise QuantizeFailed(failure("".join(_LOG)))
+    return "".join(_LOG)
+
+
+class QuantizeFailed(Exception):
+    """llama_model_quantize returned an error (recorded in the golden)."""
+
+
+# ggml type ids (ggml.h enum ggml_type); gguf-py 0.19's enum lacks Q2_0
+GGML_TYPE_NAMES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K",
+    11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
+    19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0",
+    35: "TQ2_0", 39: "MXFP4", 40: "NVFP4", 41: "Q1_0", 42: "Q2_0",
+}
 
 
 def read_back(path: str) -> dict:
-    r = gguf.GGUFReader(path)
-    types = {t.name: t.tensor_type.name for t in r.tensors}
-    order = [t.name for t in r.tensors]
-    keys = [f.name for f in r.fields.values() if not f.name.startswith("GGUF.")]
-    ft = r.fields["general.file_type"]
-    file_type = int(ft.parts[ft.data[0]][0])
+    """Tensor types and order, metadata key order and general.file_type of a
+    GGUF file, from its header (parsed here: gguf-py's reader refuses types
+    its enum lacks)."""
+    b = Path(path).read_bytes()
+    off = 0
+
+    def take(fmt):
+        nonlocal off
+        v = struct.unpack_from("<" + fmt, b, off)
+        off += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def string():
+        nonlocal off
+        n = take("Q")
+        off += n
+        return b[off - n:off].decode("utf-8")
+
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+    def value(vt):
+        if vt == 8:
+            return string()
+        if vt == 9:
+            et, n = take("I"), take("Q")
+            return [value(et) for _ in range(n)]
+        return take(scalar[vt])
+
+    assert b[:4] == b"GGUF" and take("4s") and take("I") == 3
+    n_tensors, n_kv = take("Q"), take("Q")
+    keys, file_type = [], None
+    for _ in range(n_kv):
+        k = string()
+        v = value(take("I"))
+        keys.append(k)
+        if k == "general.file_type":
+            file_type = v
+    order, types = [], {}
+    for _ in range(n_tensors):
+        name = string()
+        nd = take("I")
+        for _ in range(nd):
+            take("Q")
+        types[name] = GGML_TYPE_NAMES[take("I")]
+        take("Q")
+        order.append(name)
     return {"types": types, "order": order, "keys": keys, "file_type": file_type}
 
 
@@ -242,20 +369,39 @@ def llama_cpp_commit() -> str:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="llama_model_quantize's per-tensor types on small models")
+    ap.add_argument("--only", nargs="*", metavar="NAME",
+                    help="run only these models; the other models' entries are kept from the existing JSON")
+    args = ap.parse_args()
+    kept = {}
+    if args.only:
+        unknown = set(args.only) - {m["name"] for m in MODELS}
+        if unknown:
+            raise SystemExit(f"unknown model(s): {sorted(unknown)}")
+        kept = {e["spec"]["name"]: e for e in json.loads(OUT.read_text())["models"]}
     llama_cpp.llama_backend_init()
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
     result = {
         "generator": "tests/golden/gen_mixture_types.py",
-        "command": "/tmp/llvenv/bin/python tests/golden/gen_mixture_types.py",
+        "command": "nice -n 10 .venv/bin/python tests/golden/gen_mixture_types.py [--only NAME ...] "
+                   "(.venv with llama-cpp-python 0.3.36: make llama)",
         "llama_cpp_python": llama_cpp.__version__,
         "llama_cpp_commit": llama_cpp_commit(),
         "gguf_py": getattr(gguf, "__version__", "0.19.0"),
         "type_codes": TYPE_CODES,
         "note": "input files are F32 (convert_hf_to_gguf --outtype f32 shape); "
-                "'+imatrix' runs pass an all-ones importance matrix for every 2-D weight",
+                "'+imatrix' runs pass an all-ones importance matrix for every 2-D weight; "
+                "a run llama_model_quantize refused has 'failed': the exception's text ('error') "
+                "and, for the imatrix check, the offending tensor ('tensor')",
         "models": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
         for m in MODELS:
+            if args.only and m["name"] not in args.only:
+                result["models"].append(kept[m["name"]])
+                continue
             t0 = time.time()
             src = os.path.join(tmp, m["name"] + ".f32.gguf")
             write_f32_gguf(m, src)
@@ -269,15 +415,36 @@ def main() -> None:
                 for use_imatrix in ([False, True] if tname in IMATRIX_TARGETS else [False]):
                     label = tname + ("+imatrix" if use_imatrix else "")
                     dst = os.path.join(tmp, f"{m['name']}.{label}.gguf")
-                    quantize(src, dst, ft, imat if use_imatrix else None)
+                    dry = None
+                    if tname in DRY_RUN_TARGETS:
+                        log = quantize(src, dst, ft, imat if use_imatrix else None, dry_run=True)
+                        if use_imatrix or "will require an imatrix" not in log:
+                            dry = dry_run_types(log)
+                            if sorted(dry) != sorted(n for n, _ in tensors):
+                                raise RuntimeError(f"{m['name']} {label}: dry run log lists {len(dry)} tensors")
+                            if m["name"] != SELF_CHECK_MODEL:
+                                runs[label] = {"file_type": ft, "types": dry}  # coded below
+                                continue
+                    try:
+                        quantize(src, dst, ft, imat if use_imatrix else None)
+                    except QuantizeFailed as e:
+                        runs[label] = {"file_type": ft, "failed": e.args[0]}
+                        if os.path.exists(dst):
+                            os.remove(dst)
+                        continue
                     rb = read_back(dst)
                     os.remove(dst)
+                    if dry is not None and dry != rb["types"]:
+                        raise RuntimeError(f"{m['name']} {label}: the dry run's types differ from the real run's")
                     if order is None:
                         order = rb["order"]
                     elif rb["order"] != order:
                         raise RuntimeError(f"{m['name']}: tensor order differs for {label}")
                     runs[label] = {"file_type": rb["file_type"], "types": "".join(TYPE_CODES[rb["types"][n]] for n in order)}
                     key_orders.setdefault(json.dumps(rb["keys"]), []).append(label)
+            for run in runs.values():
+                if isinstance(run.get("types"), dict):
+                    run["types"] = "".join(TYPE_CODES[run["types"][n]] for n in order)
             in_keys = read_back(src)["keys"]
             os.remove(src)
             if len(key_orders) != 1:

@@ -76,12 +76,21 @@ class Target:
             False for the types ``convert_hf_to_gguf.py`` writes itself
             (F32, F16, BF16, Q8_0), whose reference is the converter alone.
             It decides the metadata order and the tensor order of the plan.
+        needs_imatrix: True when llama-quantize refuses to make the target
+            without an importance matrix: its mixture gives attention or
+            feed-forward matrices a type that requires one (IQ1_S, IQ1_M,
+            IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS; Q2_K in a Q2_K_S file) — unless
+            a model's rows are not whole 256-element blocks, where the
+            fallback types need none. ``token_embd`` and ``output`` never
+            need one. The per-tensor check is
+            :func:`wick.convert.mixture.requires_imatrix`.
     """
 
     name: str
     ftype: int
     default_type: str
     via_quantize: bool
+    needs_imatrix: bool = False
 
 
 _TARGET_LIST = [
@@ -101,15 +110,41 @@ _TARGET_LIST = [
     Target("Q5_K_S", 16, "Q5_K", True),
     Target("Q5_K_M", 17, "Q5_K", True),
     Target("Q6_K", 18, "Q6_K", True),
+    Target("IQ2_XXS", 19, "IQ2_XXS", True, needs_imatrix=True),
+    Target("IQ2_XS", 20, "IQ2_XS", True, needs_imatrix=True),
+    Target("Q2_K_S", 21, "Q2_K", True, needs_imatrix=True),
+    Target("IQ3_XS", 22, "IQ3_S", True, needs_imatrix=True),
+    Target("IQ3_XXS", 23, "IQ3_XXS", True, needs_imatrix=True),
+    Target("IQ1_S", 24, "IQ1_S", True, needs_imatrix=True),
     Target("IQ4_NL", 25, "IQ4_NL", True),
+    Target("IQ3_S", 26, "IQ3_S", True),
+    Target("IQ3_M", 27, "IQ3_S", True),
+    Target("IQ2_S", 28, "IQ2_XS", True, needs_imatrix=True),
+    Target("IQ2_M", 29, "IQ2_S", True, needs_imatrix=True),
     Target("IQ4_XS", 30, "IQ4_XS", True),
+    Target("IQ1_M", 31, "IQ1_M", True, needs_imatrix=True),
     Target("BF16", 32, "BF16", False),
+    Target("TQ1_0", 36, "TQ1_0", True),
+    Target("TQ2_0", 37, "TQ2_0", True),
+    Target("MXFP4_MOE", 38, "MXFP4", True),
+    Target("Q1_0", 40, "Q1_0", True),
+    Target("Q2_0", 41, "Q2_0", True),
 ]
 
 TARGETS: Dict[str, Target] = {t.name: t for t in _TARGET_LIST}
 
 # Accepted spellings besides the canonical names (llama-quantize's own aliases).
 _ALIASES = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"}
+
+# llama_ftype values llama.h defines that llama-quantize cannot make, and why
+# (the pinned llama.cpp: llama_ftype_get_default_type has no case for them,
+# so llama_model_quantize fails with "invalid output file type N", and
+# tools/quantize lists no such name).
+_NOT_TARGETS = {
+    "NVFP4": "llama-quantize has no NVFP4 target (llama_ftype 39 has no default type in llama.cpp 0c1e570: "
+             "'invalid output file type 39'); NVFP4 tensors can be chosen with tensor_types "
+             "(--tensor-type REGEX=NVFP4), as llama-quantize allows, or made with wick.quantize",
+}
 
 
 def target(name: str) -> Target:
@@ -118,6 +153,8 @@ def target(name: str) -> Target:
         raise UnknownTargetError(f"convert: target must be a string like 'Q4_K_M', got {type(name).__name__}")
     key = name.strip().upper()
     key = _ALIASES.get(key, key)
+    if key in _NOT_TARGETS:
+        raise UnknownTargetError(f"convert: target {name!r}: {_NOT_TARGETS[key]}")
     try:
         return TARGETS[key]
     except KeyError:

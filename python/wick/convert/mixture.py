@@ -225,8 +225,10 @@ def allows_quantization(name: str, ne: Sequence[int], options: MixtureOptions = 
 _REQUIRES_IMATRIX = frozenset({"IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_M", "IQ1_S"})
 
 # ggml quantizers that ignore the importance matrix they are given
-# (quantize_q8_0, quantize_tq1_0, quantize_tq2_0 and the float conversions)
-_IGNORES_IMATRIX = frozenset({"F32", "F16", "BF16", "Q8_0", "TQ1_0", "TQ2_0"})
+# (quantize_q8_0, quantize_tq1_0, quantize_tq2_0, quantize_mxfp4,
+# quantize_nvfp4, the float conversions; quantize_q1_0 and quantize_q2_0
+# take it but never read it)
+_IGNORES_IMATRIX = frozenset({"F32", "F16", "BF16", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0", "Q2_0"})
 
 
 def requires_imatrix(name: str, type_name: str, target_name: str) -> bool:
@@ -273,6 +275,14 @@ def _category(name: str) -> int:
     return _OTHER
 
 
+# targets whose own branch handles attn_v, attn_k, ffn_down and attn_output
+_IQ1_IQ2_TARGETS = frozenset({"IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"})
+# targets whose output tensor becomes Q5_K rather than Q6_K
+_OUTPUT_Q5_K_TARGETS = frozenset({"IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"})
+# targets whose attn_output becomes Q5_K in an 8-expert model
+_ATTN_OUT_MOE8_Q5_K = frozenset({"Q2_K", "IQ3_XS", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M",
+                                 "IQ3_S", "IQ3_M", "IQ4_XS"})
+
 _FALLBACK = {
     "IQ1_S": "IQ4_NL",
     "IQ1_M": "IQ4_NL",
@@ -282,6 +292,7 @@ _FALLBACK = {
     "IQ3_XXS": "IQ4_NL",
     "IQ3_S": "IQ4_NL",
     "IQ4_XS": "IQ4_NL",
+    "Q2_0": "Q4_0",
     "Q2_K": "Q4_0",
     "Q3_K": "Q4_0",
     "TQ1_0": "Q4_0",
@@ -302,7 +313,10 @@ def _fallback(name: str, ncols: int, chosen: str) -> Tuple[str, str]:
     elif qk <= 32:
         ret = chosen
     else:
-        raise ConvertError(f"convert: tensor {name!r}: no fallback type is defined for {chosen}")
+        raise ConvertError(f"convert: tensor {name!r}: its rows of {ncols} elements are not whole {chosen} blocks of "
+                           f"{qk}, and no fallback type is defined for {chosen} (llama-quantize: 'no tensor type "
+                           f"fallback is defined for type {chosen.lower()}'); choose another type for it "
+                           "(--tensor-type) or another target")
     if ncols % block_size(ret) != 0:
         ret = "F16"
     return ret, f"ne[0]={ncols} not a multiple of {qk}: {chosen} -> {ret}"
@@ -333,39 +347,74 @@ class _State:
         return counter, self.n_ffn
 
     def mixture(self, name: str, ne: Sequence[int], cat: int, new: str) -> Tuple[str, str]:
-        """llama_tensor_get_type_impl for the supported ftypes; returns (type, reason)."""
+        """llama_tensor_get_type_impl, branch for branch; returns (type, reason)."""
         ft = self.target.name
         m = self.model
-        arch = m.arch
-        falcon = arch == "falcon"
+        falcon = m.arch == "falcon"
+        iq_low = ft in _IQ1_IQ2_TARGETS
+        if m.arch == "glm5-next" and any(s in name for s in ("attn_q_a", "attn_q_b", "nextn.eh_proj")):
+            if new not in ("F32", "BF16", "F16"):
+                return "Q8_0", "glm5-next: attn_q_a/attn_q_b/nextn.eh_proj stay at Q8_0"
         if cat == _OUTPUT or (self.tied and cat == _TOKEN_EMBD):
             what = "output" if cat == _OUTPUT else "tied token_embd (is the output)"
             if self.opts.output_tensor_type is not None:
                 return self.opts.output_tensor_type, f"{what}: --output-tensor-type"
             nx = ne[0]
             qk = block_size(new)
+            if ft == "MXFP4_MOE":
+                return "Q8_0", f"{what}: MXFP4_MOE -> Q8_0"
             if falcon or nx % qk != 0:
                 return "Q8_0", f"{what}: ne[0]={nx} not a multiple of {qk} -> Q8_0"
+            if ft in _OUTPUT_Q5_K_TARGETS:
+                return "Q5_K", f"{what}: {ft} -> Q5_K"
             if new != "Q8_0":
                 return "Q6_K", f"{what} -> Q6_K"
             return new, what
+        if ft == "MXFP4_MOE":
+            # expert tensors (3-D) -> MXFP4, everything else -> Q8_0; bailingmoe3's
+            # 3-D MLA projections are not experts
+            if len(ne) > 2 and ne[2] > 1 and (m.arch != "bailingmoe3" or cat in (_FFN_UP, _FFN_GATE, _FFN_DOWN)):
+                return "MXFP4", "MXFP4_MOE: expert tensor"
+            return "Q8_0", "MXFP4_MOE: not an expert tensor -> Q8_0"
         if cat == _TOKEN_EMBD:
             if self.opts.token_embedding_type is not None:
                 return self.opts.token_embedding_type, "token_embd: --token-embedding-type"
+            if ft in ("IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"):
+                return "Q2_K", f"token_embd (untied): {ft} -> Q2_K"
+            if ft in ("IQ2_S", "IQ2_M", "IQ3_XXS"):
+                return "IQ3_S", f"token_embd (untied): {ft} -> IQ3_S"
+            if ft in ("TQ1_0", "TQ2_0", "Q2_0"):
+                return "Q4_K", f"token_embd (untied): {ft} -> Q4_K"
             return new, "token_embd (untied): default"
+        if iq_low:
+            return self._mixture_iq_low(ft, cat, new)
         if cat in (_V, _QKV, _KV_B):
             i, n = self.i_attention_wv, self.n_attention_wv
+            gqa = m.n_gqa
             reason = "attn_v: default"
             if ft == "Q2_K":
-                new = "Q4_K" if m.n_gqa >= 4 else "Q3_K"
-                reason = f"attn_v: Q2_K with n_gqa={m.n_gqa}"
+                new = "Q4_K" if gqa >= 4 else "Q3_K"
+                reason = f"attn_v: Q2_K with n_gqa={gqa}"
+            elif ft == "Q2_K_S" and gqa >= 4:
+                new, reason = "Q4_K", f"attn_v: Q2_K_S with n_gqa={gqa} >= 4"
+            elif ft == "IQ3_XXS":
+                if gqa >= 4:
+                    new, reason = "Q4_K", f"attn_v: n_gqa={gqa} >= 4"
+                elif not self.opts.has_imatrix:
+                    new, reason = "IQ3_S", "attn_v: IQ3_XXS without imatrix -> IQ3_S"
+                else:
+                    new, reason = "IQ3_XXS", "attn_v: IQ3_XXS with imatrix"
+            elif ft in ("IQ3_XS", "IQ3_S") and gqa >= 4:
+                new, reason = "Q4_K", f"attn_v: n_gqa={gqa} >= 4"
+            elif ft == "IQ3_M":
+                new, reason = "Q4_K", "attn_v: IQ3_M"
             elif ft == "Q3_K_M":
                 new = "Q5_K" if i < 2 else "Q4_K"
                 reason = f"attn_v #{i}: Q3_K_M"
             elif ft == "Q3_K_L":
                 new, reason = "Q5_K", "attn_v: Q3_K_L"
-            elif ft in ("IQ4_NL", "IQ4_XS") and m.n_gqa >= 4:
-                new, reason = "Q5_K", f"attn_v: n_gqa={m.n_gqa} >= 4"
+            elif ft in ("IQ4_NL", "IQ4_XS") and gqa >= 4:
+                new, reason = "Q5_K", f"attn_v: n_gqa={gqa} >= 4"
             elif ft in ("Q4_K_M", "Q5_K_M") and use_more_bits(i, n):
                 new, reason = "Q6_K", f"attn_v #{i}/{n}: use_more_bits"
             elif ft == "Q4_K_S" and i < 4:
@@ -379,12 +428,28 @@ class _State:
         if cat == _K:
             if m.n_expert == 8:
                 return "Q8_0", "attn_k: 8 experts"
+            if ft == "IQ3_XS":
+                return "IQ3_XXS", "attn_k: IQ3_XS -> IQ3_XXS"
+            if ft == "IQ3_XXS":
+                return "IQ2_S", "attn_k: IQ3_XXS -> IQ2_S"
+            return new, "default"
+        if cat == _Q:
+            if ft == "IQ3_XS":
+                return "IQ3_XXS", "attn_q: IQ3_XS -> IQ3_XXS"
+            if ft == "IQ3_XXS":
+                return "IQ2_S", "attn_q: IQ3_XXS -> IQ2_S"
             return new, "default"
         if cat == _FFN_DOWN:
             i, n = self.layer_info(self.i_ffn_down, name)
             reason = "default"
             if ft == "Q2_K":
                 new, reason = "Q3_K", "ffn_down: Q2_K"
+            elif ft == "Q2_K_S":
+                if i < n // 8:
+                    new, reason = "Q4_K", f"ffn_down layer {i} < {n}/8"
+            elif ft == "IQ3_XXS" and not self.opts.has_imatrix:
+                new = "Q4_K" if i < n // 8 else "Q3_K"
+                reason = f"ffn_down layer {i}: IQ3_XXS without imatrix"
             elif ft == "Q3_K_M":
                 if i < n // 16:
                     new, reason = "Q5_K", f"ffn_down layer {i} < {n}/16"
@@ -392,6 +457,8 @@ class _State:
                     new, reason = "Q4_K", "ffn_down: Q3_K_M"
                 else:
                     new = "Q3_K"
+            elif ft == "IQ3_M" and (i < n // 8 or (m.n_expert == 8 and use_more_bits(i, n))):
+                new, reason = "Q4_K", f"ffn_down layer {i}: IQ3_M"
             elif ft == "Q3_K_L":
                 new, reason = ("Q4_K" if falcon else "Q5_K"), "ffn_down: Q3_K_L"
             elif ft == "Q4_K_M":
@@ -413,28 +480,53 @@ class _State:
         if cat == _ATTN_OUT:
             if not falcon:
                 if m.n_expert == 8:
-                    if ft in ("Q2_K", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M", "IQ4_XS"):
+                    if ft in _ATTN_OUT_MOE8_Q5_K:
                         return "Q5_K", "attn_output: 8 experts"
                 else:
-                    if ft == "Q2_K":
-                        return "Q3_K", "attn_output: Q2_K"
-                    if ft == "Q3_K_M":
-                        return "Q4_K", "attn_output: Q3_K_M"
-                    if ft == "Q3_K_L":
-                        return "Q5_K", "attn_output: Q3_K_L"
+                    lift = {"Q2_K": "Q3_K", "IQ3_XXS": "IQ3_S", "Q3_K_M": "Q4_K", "Q3_K_L": "Q5_K", "IQ3_M": "Q4_K"}
+                    if ft in lift:
+                        return lift[ft], f"attn_output: {ft}"
             elif ft == "Q3_K_L":
                 return "Q4_K", "attn_output: Q3_K_L"
             return new, "default"
-        if cat == _QKV:  # pragma: no cover - unreachable: _QKV is handled with attn_v above
+        if cat in (_FFN_GATE, _FFN_UP):
+            counter = self.i_ffn_gate if cat == _FFN_GATE else self.i_ffn_up
+            i, n = self.layer_info(counter, name)
+            reason = "default"
+            if ft == "IQ3_XS" and n // 8 <= i < 7 * n // 8:
+                new, reason = "IQ3_XXS", f"{'ffn_gate' if cat == _FFN_GATE else 'ffn_up'} layer {i}: IQ3_XS"
+            if cat == _FFN_GATE:
+                self.i_ffn_gate += 1
+            else:
+                self.i_ffn_up += 1
+            return new, reason
+        return new, "default"
+
+    def _mixture_iq_low(self, ft: str, cat: int, new: str) -> Tuple[str, str]:
+        """The branch for the IQ1_S/IQ1_M/IQ2_* targets (it counts ffn_down
+        tensors, experts included, rather than parsing their layer)."""
+        m = self.model
+        iq2s = ft in ("IQ2_S", "IQ2_M")
+        if cat in (_V, _QKV, _KV_B):
+            self.i_attention_wv += 1
+            if m.n_gqa >= 4 or m.n_expert >= 4:
+                return "Q4_K", f"attn_v: n_gqa={m.n_gqa}, n_expert={m.n_expert}"
+            return ("IQ3_S" if iq2s else "Q2_K"), f"attn_v: {ft}"
+        if m.n_expert == 8 and cat == _K:
+            return "Q4_K", "attn_k: 8 experts"
+        if cat == _FFN_DOWN:
+            i = self.i_ffn_down
+            self.i_ffn_down += 1
+            if i < self.n_ffn // 8:
+                return ("IQ3_S" if iq2s else "Q2_K"), f"ffn_down #{i} < {self.n_ffn}/8"
             return new, "default"
-        if cat == _FFN_GATE:
-            self.layer_info(self.i_ffn_gate, name)
-            self.i_ffn_gate += 1
-            return new, "default"
-        if cat == _FFN_UP:
-            self.layer_info(self.i_ffn_up, name)
-            self.i_ffn_up += 1
-            return new, "default"
+        if cat == _ATTN_OUT:
+            if m.n_expert == 8:
+                return "Q5_K", "attn_output: 8 experts"
+            if ft in ("IQ1_S", "IQ1_M"):
+                return "IQ2_XXS", f"attn_output: {ft}"
+            if iq2s:
+                return "IQ3_S", f"attn_output: {ft}"
         return new, "default"
 
 
