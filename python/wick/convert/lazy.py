@@ -113,7 +113,9 @@ class LazyTensor:
         :class:`PlanError` (as after :meth:`permute_qk`)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        v = self._view("reshape")
+        if len(self.views) != 1:
+            raise PlanError(f"convert: reshape of a tensor made of {len(self.views)} parts ({self.name})")
+        v = self.views[0]  # as gathered (it may keep dimensions a previous reshape could not merge)
         try:
             return self._with_view(v.reshape(*shape))
         except PlanError:
