@@ -73,6 +73,8 @@ MTP_RENAMES = {"fc": "eh_proj", "pre_fc_norm_embedding": "enorm", "pre_fc_norm_h
                "norm": "shared_head.norm"}
 _LINEAR_KINDS = ("ATTN_QKV", "ATTN_GATE", "SSM_BETA", "SSM_ALPHA", "SSM_CONV1D", "SSM_NORM", "SSM_OUT")
 _FULL_KINDS = ("ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "ATTN_Q_NORM", "ATTN_K_NORM")
+#: TextModel's keys of the dense FF length (the MoE classes have none: no feed_forward_length)
+_DENSE_FF_KEYS = ["prefix_dense_intermediate_size", "dense_intermediate_size", "intermediate_size", "n_inner", "hidden_dim"]
 _NEXTN_KINDS = ("NEXTN_EH_PROJ", "NEXTN_ENORM", "NEXTN_HNORM", "NEXTN_SHARED_HEAD_NORM")
 
 
@@ -117,7 +119,7 @@ class _Qwen35Base(Adapter):
         """The decoder's hyper-parameters with the MTP layers counted as blocks (the MoE
         classes have no dense FF size: the expert one stands in for the shape checks)."""
         cfg = dict(config)
-        if self.moe and find_hparam(cfg, ["intermediate_size"], required=False) is None:
+        if self.moe and find_hparam(cfg, _DENSE_FF_KEYS, required=False) is None:
             cfg["intermediate_size"] = find_hparam(cfg, ["moe_intermediate_size"])
         hp = super().hparams(cfg)
         self._linear(cfg)
@@ -129,8 +131,7 @@ class _Qwen35Base(Adapter):
         """TextModel's keys (block count with the MTP layers), then Qwen2-MoE's, the MTP and the SSM keys."""
         a = self.gguf_arch
         kvs = super().metadata(config, hp, file_type)
-        if find_hparam(config, ["prefix_dense_intermediate_size", "dense_intermediate_size", "intermediate_size",
-                                "n_inner", "hidden_dim"], required=False) is None:
+        if find_hparam(config, _DENSE_FF_KEYS, required=False) is None:
             kvs = [kv for kv in kvs if kv.key != f"{a}.feed_forward_length"]
         if config.get("moe_intermediate_size") is not None:
             kvs.append(V.u32(f"{a}.expert_feed_forward_length", _int("moe_intermediate_size", config["moe_intermediate_size"])))
