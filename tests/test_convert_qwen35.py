@@ -203,3 +203,36 @@ def test_without_mtp(tmp_path):
     m = kv(plan, "qwen35")
     assert m["block_count"] == 4 and "nextn_predict_layers" not in m
     assert m["attention.recurrent_layers"] == [True, True, True, False]
+
+
+def test_fused_experts_disagree_with_the_expert_count(tmp_path):
+    """3 experts in the fused tensors, 4 in config.json: named with its file, no output."""
+    fx = copy.deepcopy(FIXTURES["qwen35moe"])
+    name = "model.layers.2.mlp.experts.gate_up_proj"
+    fx.tensors = [T(name, 3, 2 * 256, 256) if t.name == name else t for t in fx.tensors]
+    d = fx.write(tmp_path / "m")
+    out = tmp_path / "out.gguf"
+    with pytest.raises(TensorShapeError) as e:
+        wick.convert(d, out, type="Q4_K_M")
+    msg = str(e.value)
+    assert name in msg and "model.safetensors" in msg and "[4, 256, 256]" in msg
+    assert not out.exists()
+
+
+def test_per_expert_checkpoint_missing_an_expert(tmp_path):
+    fx = copy.deepcopy(FIXTURES["qwen35moe"])
+    fused = [t.name for t in fx.tensors if t.name.endswith(("experts.gate_up_proj", "experts.down_proj"))]
+    fx.tensors = [t for t in fx.tensors if t.name not in fused]
+    for name in fused:
+        if name.endswith("down_proj"):
+            p = name[:-len("down_proj")]
+            for i in range(4):
+                fx.tensors += [T(f"{p}{i}.{w}.weight", *((256, 256))) for w in ("gate_proj", "up_proj", "down_proj")]
+    fx.tensors = [t for t in fx.tensors if t.name != "model.layers.1.mlp.experts.2.up_proj.weight"]
+    d = fx.write(tmp_path / "m")
+    out = tmp_path / "out.gguf"
+    with pytest.raises(MissingTensorError) as e:
+        wick.convert(d, out, type="Q8_0")
+    msg = str(e.value)
+    assert "'model.layers.1.mlp.experts.2.up_proj.weight'" in msg and "model.safetensors" in msg
+    assert not out.exists()

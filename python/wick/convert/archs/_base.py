@@ -413,6 +413,7 @@ class Adapter:
         """
         buf = self._experts.setdefault(bid, {})
         buf[name] = t
+        self._expert_names[bid] = [expert_name.format(bid=bid, x=x, w=w) for w in weights for x in range(n_expert)]
         if len(buf) < n_expert * len(weights):
             return []
         out = []
@@ -474,6 +475,7 @@ class Adapter:
         self._names = tensor_name_map(self.gguf_arch, self.block_count(config, hp))
         self._sources = dict(tensors)
         self._experts: Dict[int, Dict[str, LazyTensor]] = {}
+        self._expert_names: Dict[int, List[str]] = {}  # each block's expected expert tensors (stack_experts)
         shapes = self.expected_shapes(hp, n_vocab)
         out: List[MappedTensor] = []
 
@@ -501,6 +503,12 @@ class Adapter:
         emit(self.finish(), "", None)
         if self._experts:
             bid, buf = next(iter(self._experts.items()))
+            missing = [n for n in self._expert_names.get(bid, []) if n not in buf]
+            if missing:
+                near = buf[sorted(buf)[0]].name  # a present sibling, as the checkpoint names it
+                raise MissingTensorError(
+                    f"convert: missing tensor {missing[0]!r} ({len(missing)} of layer {bid}'s expert tensors are "
+                    f"missing; the others, e.g. {near!r}, are in {self._file_of(near)})")
             raise MissingTensorError(f"convert: layer {bid} has only {len(buf)} expert tensors, e.g. {sorted(buf)[0]!r}")
         self._check_complete(out, hp)
         return out
