@@ -19,6 +19,7 @@ import wick
 from arch_fixtures._common import T
 from wick.convert import ConfigError, MissingTensorError, TensorShapeError, UnexpectedTensorError, build_plan
 from wick.convert.lazy import LazyTensor, SourceInfo
+from wick.convert.plan import LLAMA_FTYPE_MOSTLY_NVFP4
 from wick.convert.view import materialize
 
 FIXTURES = AF.by_name()
@@ -235,4 +236,57 @@ def test_per_expert_checkpoint_missing_an_expert(tmp_path):
         wick.convert(d, out, type="Q8_0")
     msg = str(e.value)
     assert "'model.layers.1.mlp.experts.2.up_proj.weight'" in msg and "model.safetensors" in msg
+    assert not out.exists()
+
+
+def nvfp4_variant(root, out_proj: bool):
+    """The qwen35 fixture with its linear-attention projections stored as ModelOpt NVFP4 blocks."""
+    import json
+
+    import quantized_models as QM
+    from arch_fixtures._common import tiny
+
+    d = FIXTURES["qwen35"].write(root)
+    names = (".in_proj_qkv", ".in_proj_z", ".in_proj_b", ".in_proj_a") + ((".out_proj",) if out_proj else ())
+    out = []
+    for i, (name, dt, shape, arr) in enumerate(QM._read_plain(d / "model.safetensors")):
+        base = name[:-len(".weight")]
+        if name.startswith("model.layers.") and name.endswith(".weight") and base.endswith(names):
+            out += QM._quantized("modelopt-nvfp4", base, tuple(shape), 1000 * (i + 1))
+        else:
+            out.append((name, dt, shape, arr))
+    tiny.write_safetensors(d / "model.safetensors", sorted(out, key=lambda t: t[0]), {"format": "pt"})
+    (d / "hf_quant_config.json").write_text(json.dumps({"producer": {"name": "modelopt", "version": "0.31.0"},
+                                                        "quantization": {"quant_algo": "NVFP4", "group_size": 16,
+                                                                         "exclude_modules": ["lm_head"]}}))
+    return d
+
+
+def test_nvfp4_projections_pass_through_with_rows_reordered(tmp_path):
+    """NVFP4 blocks pass through; the value-head re-ordering of in_proj_qkv / z / a / b is a gather of whole
+    block rows (byte-identical to the pinned converter's F32 file on this model, checked by hand: docs)."""
+    d = nvfp4_variant(tmp_path / "m", out_proj=False)
+    plan = build_plan(d, "F32")
+    c = FIXTURES["qwen35"].config
+    nk, dk, nv, dv = (c["linear_num_key_heads"], c["linear_key_head_dim"], c["linear_num_value_heads"],
+                      c["linear_value_head_dim"])
+    qkv = plan.tensor("blk.0.attn_qkv.weight")
+    assert qkv.type == "NVFP4" and plan.file_type == LLAMA_FTYPE_MOSTLY_NVFP4
+    assert plan.tensors[0].type == "NVFP4"  # passed-through blocks first, as the converter writes them
+    rows = np.arange(2 * nk * dk + nv * dv, dtype=np.float32)[:, None]
+    qk = 2 * nk * dk
+    want = np.concatenate([rows[:qk], reorder_v_heads(rows[qk:], 0, nk, nv // nk, dv)])[:, 0]
+    cols = c["hidden_size"]
+    got = materialize([np.repeat(rows, cols, axis=1)], qkv.parts).reshape(-1, cols)[:, 0]
+    np.testing.assert_array_equal(got, want)
+    wick.convert(d, tmp_path / "out.gguf", type="F32", threads=2)
+
+
+def test_nvfp4_out_proj_is_refused(tmp_path):
+    d = nvfp4_variant(tmp_path / "m", out_proj=True)
+    out = tmp_path / "out.gguf"
+    with pytest.raises(wick.convert.QuantizedTensorError) as e:
+        wick.convert(d, out, type="F32")
+    assert "model.layers.0.linear_attn.out_proj.weight" in str(e.value) and "model.safetensors" in str(e.value)
+    assert e.value.tensor == "model.layers.0.linear_attn.out_proj.weight"
     assert not out.exists()

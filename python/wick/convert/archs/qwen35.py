@@ -48,6 +48,15 @@ of the pinned converter's ``conversion/qwen.py``, through
   ``…ForConditionalGeneration`` checkpoints, whose vision tower is dropped).
   Tokenizer: byte-level BPE, pre ``qwen35``.
 
+NVFP4 checkpoints (ModelOpt, compressed-tensors) pass their blocks through
+as the converter does; the re-ordered rows of ``in_proj_qkv`` / ``_z`` /
+``_a`` / ``_b`` are row views of the blocks (checked byte for byte against the
+pinned converter by hand: docs/convert.md). An NVFP4 ``out_proj`` whose
+columns need re-ordering (key heads < value heads) is refused with
+:class:`~wick.convert.errors.QuantizedTensorError`: the converter permutes
+its packed codes in 16-column groups, which Wick's pass-through (whole rows)
+does not do.
+
 Difference from the converter: a checkpoint whose config has no (or zero)
 ``mtp_num_hidden_layers`` and no ``mtp.*`` tensors converts without MTP layers
 here; the pinned converter fails on it (an assertion meant for Qwen3-Next).
@@ -61,7 +70,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError
+from ..errors import ConfigError, MissingTensorError, QuantizedTensorError, TensorShapeError
 from ..lazy import LazyTensor
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, TensorSource, _int, _num, find_hparam
@@ -217,6 +226,13 @@ class _Qwen35Base(Adapter):
             q_k, v = data.split([qk, nv * dv], dim=0)
             return LazyTensor.cat([q_k, self._reorder_v(v, 0, dv)])
         if ".out_proj." in name:
+            for hf, src in t.sources:
+                if src.decode is not None and src.decode.passthrough:
+                    raise QuantizedTensorError(
+                        f"convert: {src.file}: tensor {hf!r} is stored as {src.decode.passthrough} blocks, whose "
+                        f"columns would have to be re-ordered per value head (linear_num_key_heads={nk} < "
+                        f"linear_num_value_heads={nv}; llama.cpp's converter permutes the packed codes); Wick passes "
+                        f"such blocks through only whole rows at a time", hf, src.file)
             if t.ndim != 2 or t.shape[1] != nv * dv:
                 raise TensorShapeError(f"convert: {self._file_of(t.name)}: tensor {t.name!r} has shape {list(t.shape)}; "
                                        f"expected {nv * dv} columns (linear_num_value_heads × linear_value_head_dim)")
