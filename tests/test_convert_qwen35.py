@@ -244,6 +244,7 @@ def nvfp4_variant(root, out_proj: bool):
     import json
 
     import quantized_models as QM
+
     from arch_fixtures._common import tiny
 
     d = FIXTURES["qwen35"].write(root)
