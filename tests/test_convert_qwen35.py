@@ -10,6 +10,8 @@ broken checkpoint gets (an error naming the tensor or key and the file, and no o
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ import pytest
 import arch_fixtures as AF
 import wick
 from arch_fixtures._common import T
+from conftest import ROOT
 from wick.convert import ConfigError, MissingTensorError, TensorShapeError, UnexpectedTensorError, build_plan
 from wick.convert.lazy import LazyTensor, SourceInfo
 from wick.convert.plan import LLAMA_FTYPE_MOSTLY_NVFP4
@@ -240,32 +243,32 @@ def test_per_expert_checkpoint_missing_an_expert(tmp_path):
 
 
 def nvfp4_variant(root, out_proj: bool):
-    """The qwen35 fixture with its linear-attention projections stored as ModelOpt NVFP4 blocks."""
-    import json
+    from arch_fixtures.qwen35 import write_nvfp4_variant
+    return write_nvfp4_variant(root, out_proj)
 
-    import quantized_models as QM
 
-    from arch_fixtures._common import tiny
+NVFP4_GOLD = json.loads((ROOT / "tests" / "golden" / "qwen35_nvfp4.json").read_text(encoding="utf-8"))
 
-    d = FIXTURES["qwen35"].write(root)
-    names = (".in_proj_qkv", ".in_proj_z", ".in_proj_b", ".in_proj_a") + ((".out_proj",) if out_proj else ())
-    out = []
-    for i, (name, dt, shape, arr) in enumerate(QM._read_plain(d / "model.safetensors")):
-        base = name[:-len(".weight")]
-        if name.startswith("model.layers.") and name.endswith(".weight") and base.endswith(names):
-            out += QM._quantized("modelopt-nvfp4", base, tuple(shape), 1000 * (i + 1))
-        else:
-            out.append((name, dt, shape, arr))
-    tiny.write_safetensors(d / "model.safetensors", sorted(out, key=lambda t: t[0]), {"format": "pt"})
-    (d / "hf_quant_config.json").write_text(json.dumps({"producer": {"name": "modelopt", "version": "0.31.0"},
-                                                        "quantization": {"quant_algo": "NVFP4", "group_size": 16,
-                                                                         "exclude_modules": ["lm_head"]}}))
+
+@pytest.fixture(scope="module")
+def nvfp4_dir(tmp_path_factory):
+    d = nvfp4_variant(tmp_path_factory.mktemp("nvfp4"), out_proj=False)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir()} == \
+        NVFP4_GOLD["variants"]["rows"]["files"], "the NVFP4 variant no longer builds the golden's files"
     return d
+
+
+@pytest.mark.parametrize("target", ["F32", "F16", "BF16", "Q8_0"])
+def test_nvfp4_matches_the_converter(nvfp4_dir, target, tmp_path):
+    """tests/golden/qwen35_nvfp4.json (gen_qwen35_nvfp4.py: the pinned converter's files): byte for byte."""
+    out = tmp_path / "out.gguf"
+    wick.convert(nvfp4_dir, out, type=target, threads=2)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == NVFP4_GOLD["variants"]["rows"]["targets"][target]
 
 
 def test_nvfp4_projections_pass_through_with_rows_reordered(tmp_path):
     """NVFP4 blocks pass through; the value-head re-ordering of in_proj_qkv / z / a / b is a gather of whole
-    block rows (byte-identical to the pinned converter's F32 file on this model, checked by hand: docs)."""
+    block rows."""
     d = nvfp4_variant(tmp_path / "m", out_proj=False)
     plan = build_plan(d, "F32")
     c = FIXTURES["qwen35"].config
@@ -284,6 +287,9 @@ def test_nvfp4_projections_pass_through_with_rows_reordered(tmp_path):
 
 
 def test_nvfp4_out_proj_is_refused(tmp_path):
+    """The converter re-orders the packed codes of an NVFP4 out_proj's columns (the golden records its
+    files); Wick refuses it, naming the tensor, and leaves nothing behind."""
+    assert NVFP4_GOLD["variants"]["out_proj"]["targets"]["F32"]
     d = nvfp4_variant(tmp_path / "m", out_proj=True)
     out = tmp_path / "out.gguf"
     with pytest.raises(wick.convert.QuantizedTensorError) as e:

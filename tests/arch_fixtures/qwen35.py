@@ -11,6 +11,8 @@ its gate). The ConditionalGeneration checkpoints use the transformers 5 layout
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import List
 
 from ._common import QWEN35_REGEX, Fixture, T, norm, pad_to, qwen_tokenizer
@@ -137,3 +139,31 @@ def fixtures() -> List[Fixture]:
             build("qwen35_vlm", "Qwen3_5ForConditionalGeneration", "Qwen3.5-9B", False, True),
             build("qwen35moe", "Qwen3_5MoeForCausalLM", "Qwen3.5-35B-A3B-text", True, False),
             build("qwen35moe_vlm", "Qwen3_5MoeForConditionalGeneration", "Qwen3.5-35B-A3B", True, True)]
+
+
+# ------------------------------------------------------------------ NVFP4 variant
+NVFP4_PROJECTIONS = (".in_proj_qkv", ".in_proj_z", ".in_proj_b", ".in_proj_a")
+
+
+def write_nvfp4_variant(root: Path, out_proj: bool = False) -> Path:
+    """The ``qwen35`` fixture with the linear-attention projections (and ``out_proj`` when asked) stored
+    as ModelOpt NVFP4 blocks (tests/quantized_models.py's deterministic builder) and an
+    hf_quant_config.json saying so; the model directory (tests/golden/gen_qwen35_nvfp4.py, the tests)."""
+    import quantized_models as QM  # noqa: PLC0415 - tests/ on sys.path, as for the other fixtures
+
+    from ._common import tiny
+    fx = next(f for f in fixtures() if f.name == "qwen35")
+    d = fx.write(Path(root))
+    names = NVFP4_PROJECTIONS + ((".out_proj",) if out_proj else ())
+    out = []
+    for i, (name, dt, shape, arr) in enumerate(QM._read_plain(d / "model.safetensors")):
+        base = name[:-len(".weight")]
+        if name.startswith("model.layers.") and name.endswith(".weight") and base.endswith(names):
+            out += QM._quantized("modelopt-nvfp4", base, tuple(shape), 1000 * (i + 1))
+        else:
+            out.append((name, dt, shape, arr))
+    tiny.write_safetensors(d / "model.safetensors", sorted(out, key=lambda t: t[0]), {"format": "pt"})
+    (d / "hf_quant_config.json").write_text(json.dumps({"producer": {"name": "modelopt", "version": "0.31.0"},
+                                                        "quantization": {"quant_algo": "NVFP4", "group_size": 16,
+                                                                         "exclude_modules": ["lm_head"]}}))
+    return d

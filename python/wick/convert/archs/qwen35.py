@@ -50,8 +50,8 @@ of the pinned converter's ``conversion/qwen.py``, through
 
 NVFP4 checkpoints (ModelOpt, compressed-tensors) pass their blocks through
 as the converter does; the re-ordered rows of ``in_proj_qkv`` / ``_z`` /
-``_a`` / ``_b`` are row views of the blocks (checked byte for byte against the
-pinned converter by hand: docs/convert.md). An NVFP4 ``out_proj`` whose
+``_a`` / ``_b`` are row views of the blocks (byte for byte as the pinned
+converter: tests/golden/qwen35_nvfp4.json). An NVFP4 ``out_proj`` whose
 columns need re-ordering (key heads < value heads) is refused with
 :class:`~wick.convert.errors.QuantizedTensorError`: the converter permutes
 its packed codes in 16-column groups, which Wick's pass-through (whole rows)
