@@ -251,19 +251,27 @@ NVFP4_GOLD = json.loads((ROOT / "tests" / "golden" / "qwen35_nvfp4.json").read_t
 
 
 @pytest.fixture(scope="module")
-def nvfp4_dir(tmp_path_factory):
-    d = nvfp4_variant(tmp_path_factory.mktemp("nvfp4"), out_proj=False)
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir()} == \
-        NVFP4_GOLD["variants"]["rows"]["files"], "the NVFP4 variant no longer builds the golden's files"
-    return d
+def nvfp4_dirs(tmp_path_factory):
+    cache = {}
+
+    def get(variant):
+        if variant not in cache:
+            d = nvfp4_variant(tmp_path_factory.mktemp(variant), out_proj=variant == "out_proj")
+            assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir()} == \
+                NVFP4_GOLD["variants"][variant]["files"], "the NVFP4 variant no longer builds the golden's files"
+            cache[variant] = d
+        return cache[variant]
+    return get
 
 
+@pytest.mark.parametrize("variant", ["rows", "out_proj"])
 @pytest.mark.parametrize("target", ["F32", "F16", "BF16", "Q8_0"])
-def test_nvfp4_matches_the_converter(nvfp4_dir, target, tmp_path):
-    """tests/golden/qwen35_nvfp4.json (gen_qwen35_nvfp4.py: the pinned converter's files): byte for byte."""
+def test_nvfp4_matches_the_converter(nvfp4_dirs, variant, target, tmp_path):
+    """tests/golden/qwen35_nvfp4.json (gen_qwen35_nvfp4.py: the pinned converter's files): byte for byte —
+    the NVFP4 rows re-ordered (qkv / z / a / b) and out_proj's columns re-ordered as whole blocks."""
     out = tmp_path / "out.gguf"
-    wick.convert(nvfp4_dir, out, type=target, threads=2)
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == NVFP4_GOLD["variants"]["rows"]["targets"][target]
+    wick.convert(nvfp4_dirs(variant), out, type=target, threads=2)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == NVFP4_GOLD["variants"][variant]["targets"][target]
 
 
 def test_nvfp4_projections_pass_through_with_rows_reordered(tmp_path):
@@ -286,14 +294,19 @@ def test_nvfp4_projections_pass_through_with_rows_reordered(tmp_path):
     wick.convert(d, tmp_path / "out.gguf", type="F32", threads=2)
 
 
-def test_nvfp4_out_proj_is_refused(tmp_path):
-    """The converter re-orders the packed codes of an NVFP4 out_proj's columns (the golden records its
-    files); Wick refuses it, naming the tensor, and leaves nothing behind."""
-    assert NVFP4_GOLD["variants"]["out_proj"]["targets"]["F32"]
-    d = nvfp4_variant(tmp_path / "m", out_proj=True)
-    out = tmp_path / "out.gguf"
+def test_nvfp4_out_proj_head_not_whole_blocks_is_refused():
+    """A value head of 32 columns would split NVFP4's 64-element blocks: refused, naming the tensor."""
+    from types import SimpleNamespace
+
+    from wick.convert.archs.qwen35 import Qwen35Adapter
+
+    a = Qwen35Adapter()
+    a.config = {**FIXTURES["qwen35"].config, "linear_value_head_dim": 32, "linear_num_value_heads": 8}
+    name = "model.layers.0.linear_attn.out_proj.weight"
+    src = SourceInfo("model-00002.safetensors", "F32", (256, 256), decode=SimpleNamespace(passthrough="NVFP4"))
     with pytest.raises(wick.convert.QuantizedTensorError) as e:
-        wick.convert(d, out, type="F32")
-    assert "model.layers.0.linear_attn.out_proj.weight" in str(e.value) and "model.safetensors" in str(e.value)
-    assert e.value.tensor == "model.layers.0.linear_attn.out_proj.weight"
-    assert not out.exists()
+        a._linear_attention(LazyTensor.of(name, src), name)
+    assert name in str(e.value) and "model-00002.safetensors" in str(e.value) and "linear_value_head_dim=32" in str(e.value)
+    assert e.value.tensor == name
+    a.config["linear_value_head_dim"], a.config["linear_num_value_heads"] = 64, 4   # whole blocks: a block gather
+    assert a._linear_attention(LazyTensor.of(name, src), name).shape == (256, 256)

@@ -50,12 +50,11 @@ of the pinned converter's ``conversion/qwen.py``, through
 
 NVFP4 checkpoints (ModelOpt, compressed-tensors) pass their blocks through
 as the converter does; the re-ordered rows of ``in_proj_qkv`` / ``_z`` /
-``_a`` / ``_b`` are row views of the blocks (byte for byte as the pinned
-converter: tests/golden/qwen35_nvfp4.json). An NVFP4 ``out_proj`` whose
-columns need re-ordering (key heads < value heads) is refused with
-:class:`~wick.convert.errors.QuantizedTensorError`: the converter permutes
-its packed codes in 16-column groups, which Wick's pass-through (whole rows)
-does not do.
+``_a`` / ``_b`` are row views of the blocks and the re-ordered columns of
+``out_proj`` a gather of whole blocks within each row (the executor's
+pass-through layout; byte for byte as the pinned converter:
+tests/golden/qwen35_nvfp4.json). A value head dimension that is not a whole
+number of blocks is refused (:class:`~wick.convert.errors.QuantizedTensorError`).
 
 Difference from the converter: a checkpoint whose config has no (or zero)
 ``mtp_num_hidden_layers`` and no ``mtp.*`` tensors converts without MTP layers
@@ -71,6 +70,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...gguf import values as V
 from ..errors import ConfigError, MissingTensorError, QuantizedTensorError, TensorShapeError
+from ..ggml_types import block_size
 from ..lazy import LazyTensor
 from . import register
 from ._base import CONFIG, Adapter, HParams, MappedTensor, TensorSource, _int, _num, find_hparam
@@ -227,12 +227,13 @@ class _Qwen35Base(Adapter):
             return LazyTensor.cat([q_k, self._reorder_v(v, 0, dv)])
         if ".out_proj." in name:
             for hf, src in t.sources:
-                if src.decode is not None and src.decode.passthrough:
+                blocks = src.decode.passthrough if src.decode is not None else ""
+                if blocks and dv % block_size(blocks):
                     raise QuantizedTensorError(
-                        f"convert: {src.file}: tensor {hf!r} is stored as {src.decode.passthrough} blocks, whose "
-                        f"columns would have to be re-ordered per value head (linear_num_key_heads={nk} < "
-                        f"linear_num_value_heads={nv}; llama.cpp's converter permutes the packed codes); Wick passes "
-                        f"such blocks through only whole rows at a time", hf, src.file)
+                        f"convert: {src.file}: tensor {hf!r} is stored as {blocks} blocks, whose columns are "
+                        f"re-ordered per value head (linear_num_key_heads={nk} < linear_num_value_heads={nv}); "
+                        f"Wick moves such blocks only whole, and linear_value_head_dim={dv} is not a multiple of "
+                        f"the {block_size(blocks)}-element {blocks} block", hf, src.file)
             if t.ndim != 2 or t.shape[1] != nv * dv:
                 raise TensorShapeError(f"convert: {self._file_of(t.name)}: tensor {t.name!r} has shape {list(t.shape)}; "
                                        f"expected {nv * dv} columns (linear_num_value_heads × linear_value_head_dim)")
