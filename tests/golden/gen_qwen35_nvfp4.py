@@ -15,8 +15,9 @@ Recorded per variant: the SHA-256 of each file (the NVFP4 blocks pass through, s
 targets Wick makes directly). Variants:
 
 * ``rows``: in_proj_qkv / z / b / a in NVFP4 (rows re-ordered per value head: whole block rows);
-* ``out_proj``: out_proj too, whose *columns* the converter re-orders (packed codes in 16-column groups);
-  recorded to document what Wick refuses (tests/test_convert_qwen35.py).
+* ``out_proj``: out_proj too, whose *columns* the converter re-orders (packed codes in 16-column groups,
+  with their scales): whole 64-element GGUF NVFP4 blocks when the value head dimension is a multiple of 64,
+  which Wick gathers within each row.
 """
 
 from __future__ import annotations
