@@ -243,35 +243,37 @@ def test_per_expert_checkpoint_missing_an_expert(tmp_path):
 
 
 def nvfp4_variant(root, out_proj: bool):
-    from arch_fixtures.qwen35 import write_nvfp4_variant
-    return write_nvfp4_variant(root, out_proj)
+    from arch_fixtures.qwen35 import write_quantized_variant
+    return write_quantized_variant(root, "out_proj" if out_proj else "rows")
 
 
-NVFP4_GOLD = json.loads((ROOT / "tests" / "golden" / "qwen35_nvfp4.json").read_text(encoding="utf-8"))
+QUANT_GOLD = json.loads((ROOT / "tests" / "golden" / "qwen35_quantized.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def nvfp4_dirs(tmp_path_factory):
+def quantized_dirs(tmp_path_factory):
+    from arch_fixtures.qwen35 import write_quantized_variant
     cache = {}
 
     def get(variant):
         if variant not in cache:
-            d = nvfp4_variant(tmp_path_factory.mktemp(variant), out_proj=variant == "out_proj")
+            d = write_quantized_variant(tmp_path_factory.mktemp(variant), variant)
             assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir()} == \
-                NVFP4_GOLD["variants"][variant]["files"], "the NVFP4 variant no longer builds the golden's files"
+                QUANT_GOLD["variants"][variant]["files"], "the NVFP4 variant no longer builds the golden's files"
             cache[variant] = d
         return cache[variant]
     return get
 
 
-@pytest.mark.parametrize("variant", ["rows", "out_proj"])
+@pytest.mark.parametrize("variant", ["rows", "out_proj", "fp8"])
 @pytest.mark.parametrize("target", ["F32", "F16", "BF16", "Q8_0"])
-def test_nvfp4_matches_the_converter(nvfp4_dirs, variant, target, tmp_path):
-    """tests/golden/qwen35_nvfp4.json (gen_qwen35_nvfp4.py: the pinned converter's files): byte for byte —
-    the NVFP4 rows re-ordered (qkv / z / a / b) and out_proj's columns re-ordered as whole blocks."""
+def test_quantized_checkpoints_match_the_converter(quantized_dirs, variant, target, tmp_path):
+    """tests/golden/qwen35_quantized.json (gen_qwen35_quantized.py: the pinned converter's files): byte for
+    byte — NVFP4 rows re-ordered (qkv / z / a / b), out_proj's columns re-ordered as whole blocks, and
+    block FP8 dequantized before the views."""
     out = tmp_path / "out.gguf"
-    wick.convert(nvfp4_dirs(variant), out, type=target, threads=2)
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == NVFP4_GOLD["variants"][variant]["targets"][target]
+    wick.convert(quantized_dirs(variant), out, type=target, threads=2)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == QUANT_GOLD["variants"][variant]["targets"][target]
 
 
 def test_nvfp4_projections_pass_through_with_rows_reordered(tmp_path):

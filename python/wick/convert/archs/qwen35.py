@@ -53,7 +53,7 @@ as the converter does; the re-ordered rows of ``in_proj_qkv`` / ``_z`` /
 ``_a`` / ``_b`` are row views of the blocks and the re-ordered columns of
 ``out_proj`` a gather of whole blocks within each row (the executor's
 pass-through layout; byte for byte as the pinned converter:
-tests/golden/qwen35_nvfp4.json). A value head dimension that is not a whole
+tests/golden/qwen35_quantized.json). A value head dimension that is not a whole
 number of blocks is refused (:class:`~wick.convert.errors.QuantizedTensorError`).
 
 Difference from the converter: a checkpoint whose config has no (or zero)
