@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/wick-ml/wick/convert/decode"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -536,11 +537,15 @@ func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowByte
 	rep.Source = s.Decode.Method
 	n0 := t.Shape[0]
 	rows := elements(t.Shape) / n0
-	order, err := t.passThroughRows() // nil: in order
+	tr, _ := quant.Lookup(t.Type)
+	order, blocks, err := t.passThroughLayout(int64(tr.BlockSize)) // nil: in order
 	if err != nil {
 		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 	}
 	rb := int64(rowBytes)
+	if blocks != nil {
+		return x.passThroughBlocks(t, raw, rep, order, blocks, tr.BlockBytes)
+	}
 	maxRows := int64(max(1, x.chunk/int(n0)))
 	for r := int64(0); r < rows; r += maxRows {
 		if x.cancelled() {
@@ -557,6 +562,49 @@ func (x *executor) passThrough(t Tensor, src *sources, rep TensorReport, rowByte
 				if err := raw.ReadRawRows(buf[(k-r)*rb:(k-r+1)*rb], order[k], order[k]+1); err != nil {
 					return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 				}
+			}
+		}
+		if err := x.out.send(buf); err != nil {
+			return rep, err
+		}
+		x.progress(int((hi - r) * n0))
+	}
+	return rep, nil
+}
+
+// passThroughBlocks writes a pass-through tensor whose rows gather blocks
+// of their source rows (passThroughLayout): each source row is read whole,
+// then its blocks are copied in the gathered order.
+func (x *executor) passThroughBlocks(t Tensor, raw decode.RawRows, rep TensorReport, order, blocks []int64, blockBytes int) (TensorReport, error) {
+	shape := t.Sources[0].logicalShape()
+	cols := shape[len(shape)-1]
+	tr, _ := quant.Lookup(t.Type)
+	srcBytes, err := tr.RowBytes(int(cols))
+	if err != nil {
+		return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+	}
+	n0 := t.Shape[0]
+	rows := elements(t.Shape) / n0
+	rowBytes := len(blocks) * blockBytes
+	scratch := make([]byte, srcBytes)
+	maxRows := int64(max(1, x.chunk/int(n0)))
+	for r := int64(0); r < rows; r += maxRows {
+		if x.cancelled() {
+			return rep, quant.ErrCancelled
+		}
+		hi := min(rows, r+maxRows)
+		buf := x.out.buffer(int(hi-r) * rowBytes)
+		for k := r; k < hi; k++ {
+			src := k
+			if order != nil {
+				src = order[k]
+			}
+			if err := raw.ReadRawRows(scratch, src, src+1); err != nil {
+				return rep, fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+			}
+			dst := buf[(k-r)*int64(rowBytes):]
+			for j, b := range blocks {
+				copy(dst[j*blockBytes:(j+1)*blockBytes], scratch[int(b)*blockBytes:(int(b)+1)*blockBytes])
 			}
 		}
 		if err := x.out.send(buf); err != nil {

@@ -550,3 +550,61 @@ func TestExecuteValidatesLikeLlamaQuantize(t *testing.T) {
 		}
 	}
 }
+
+// A pass-through tensor may re-order whole rows and, within its rows, whole
+// blocks (Qwen3.5's value heads of an NVFP4 out_proj): the blocks written
+// are the source's, copied in the gathered order; parts that split a block,
+// or that gather different blocks, are refused.
+func TestPassThroughBlockGather(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	blocks := quantizeRef(t, "Q8_0", randomF32(rng, 2*W), W) // 2 rows of 8 blocks of 34 bytes
+	st := []safetensors.Tensor{{Name: "q8", DType: safetensors.U8, Shape: []int64{int64(len(blocks))}, Data: blocks}}
+	if err := safetensors.WriteFile(filepath.Join(dir, "m.safetensors"), st, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	// columns [h=2][k=4][32] read as [k][h][32]; rows swapped (one part per row)
+	cols := func(off int64) Part {
+		return Part{Source: 0, Shape: []int64{4, 2, 32}, Strides: []int64{32, 128, 1}, Offset: off}
+	}
+	tensor := func(parts ...Part) Tensor {
+		return Tensor{Name: "g", Shape: []int64{W, 2}, Type: "Q8_0", NBytes: int64(len(blocks)), Parts: parts,
+			Sources: []Source{{File: "m.safetensors", Tensor: "q8", DType: "U8", Shape: []int64{int64(len(blocks))},
+				Decode: &decode.Spec{Method: "test_q8", Shape: []int64{2, W}, Output: "Q8_0"}}}}
+	}
+	p := &Plan{Schema: SchemaVersion, ModelDir: &dir, Tensors: []Tensor{tensor(cols(W), cols(0))}}
+	out := filepath.Join(t.TempDir(), "o.gguf")
+	if _, err := Execute(context.Background(), p, out, Options{ChunkElements: 100}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var want []byte
+	for _, r := range []int{1, 0} {
+		for k := 0; k < 4; k++ {
+			for h := 0; h < 2; h++ {
+				b := r*8 + h*4 + k
+				want = append(want, blocks[b*34:(b+1)*34]...)
+			}
+		}
+	}
+	if got, _ := g.TensorData("g"); !bytes.Equal(got, want) {
+		t.Fatal("gathered blocks differ")
+	}
+	for _, bad := range []struct {
+		parts []Part
+		err   string
+	}{
+		{[]Part{{Shape: []int64{2, 8, 2, 16}, Strides: []int64{W, 32, 16, 1}}}, "whole blocks"},
+		{[]Part{cols(W), {Shape: []int64{W}, Strides: []int64{1}}}, "other blocks"},
+		{[]Part{{Shape: []int64{2, 4, 2, 32}, Strides: []int64{W, 32, 128, 1}, Offset: 16}}, "whole blocks"},
+	} {
+		p.Tensors[0] = tensor(bad.parts...)
+		if _, err := Execute(context.Background(), p, out, Options{Overwrite: true}); err == nil || !strings.Contains(err.Error(), bad.err) {
+			t.Errorf("parts %v: want an error with %q, got %v", bad.parts, bad.err, err)
+		}
+	}
+}

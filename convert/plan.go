@@ -259,7 +259,7 @@ func (t *Tensor) check(haveImatrix bool) error {
 				return planErr(t.Name, "a pass-through of %s blocks needs a single source, no ops and the tensor type %s", s.Decode.Output, s.Decode.Output)
 			}
 			if s.Decode != nil && s.Decode.Output != "" && len(t.Parts) != 0 {
-				if _, err := t.passThroughRows(); err != nil {
+				if _, _, err := t.passThroughLayout(int64(tr.BlockSize)); err != nil {
 					return planErr(t.Name, "a pass-through of %s blocks: %v", s.Decode.Output, err)
 				}
 			}
@@ -279,43 +279,87 @@ func (t *Tensor) check(haveImatrix bool) error {
 	return nil
 }
 
-// passThroughRows maps each output row of a pass-through tensor to the
-// source row it copies: the parts may only move whole rows (a row
-// permutation such as llama's q/k reordering, which llama.cpp applies to the
-// NVFP4 blocks and their scales alike). nil means the rows in order.
-func (t *Tensor) passThroughRows() ([]int64, error) {
+// passThroughLayout maps a pass-through tensor's output to its source's
+// encoded blocks (block = the output type's block size in elements): rows[k]
+// is the source row output row k copies (nil: the rows in order), blocks[j]
+// the block of that row that output block j copies (nil: all, in order).
+// The parts may move whole rows (a row permutation such as llama's q/k
+// reordering, which llama.cpp applies to the NVFP4 blocks and their scales
+// alike) and, within a row, whole blocks (Qwen3.5's value heads of an NVFP4
+// out_proj, whose columns llama.cpp re-orders with their scales); every part
+// must gather the same blocks.
+func (t *Tensor) passThroughLayout(block int64) (rows, blocks []int64, err error) {
 	if len(t.Parts) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	shape := t.Sources[0].logicalShape()
 	cols := shape[len(shape)-1]
-	var rows []int64
+	nRows := elements(shape) / cols
+	if block <= 0 || cols%block != 0 {
+		return nil, nil, fmt.Errorf("source rows of %d elements are not whole blocks of %d", cols, block)
+	}
+	identity := true
 	for i, p := range t.Parts {
 		nd := len(p.Shape)
-		if nd == 0 || len(p.Strides) != nd || p.Shape[nd-1] != cols || p.Strides[nd-1] != 1 || p.Offset%cols != 0 {
-			return nil, fmt.Errorf("part %d does not move whole rows of %d encoded elements", i, cols)
+		if nd == 0 || len(p.Strides) != nd || p.Offset < 0 {
+			return nil, nil, fmt.Errorf("part %d does not move whole rows or whole blocks of %d encoded elements", i, cols)
 		}
-		for j := 0; j < nd-1; j++ {
-			if p.Strides[j]%cols != 0 || p.Shape[j] <= 0 {
-				return nil, fmt.Errorf("part %d does not move whole rows of %d encoded elements", i, cols)
+		// leading dimensions move rows; the rest stay within a row and move whole blocks
+		nr := 0
+		for nr < nd && p.Strides[nr]%cols == 0 && p.Shape[nr] > 0 {
+			nr++
+		}
+		inner := nd - 1
+		if nr == nd || p.Strides[inner] != 1 || p.Shape[inner]%block != 0 || (p.Offset%cols)%block != 0 {
+			return nil, nil, fmt.Errorf("part %d does not move whole rows or whole blocks of %d encoded elements", i, cols)
+		}
+		for j := nr; j < inner; j++ {
+			if p.Shape[j] <= 0 || p.Strides[j] <= 0 || p.Strides[j]%block != 0 || p.Strides[j]%cols == 0 {
+				return nil, nil, fmt.Errorf("part %d does not move whole rows or whole blocks of %d encoded elements", i, cols)
 			}
 		}
-		n := elements(p.Shape[:nd-1])
-		if n > 1<<26 {
-			return nil, fmt.Errorf("part %d has too many rows", i)
+		var got []int64
+		colIdx := make([]int64, inner-nr)
+		for nc := elements(p.Shape[nr:inner]); nc > 0; nc-- {
+			c := p.Offset % cols
+			for j := range colIdx {
+				c += colIdx[j] * p.Strides[nr+j]
+			}
+			for b := int64(0); b < p.Shape[inner]/block; b++ {
+				blk := c/block + b
+				if c+p.Shape[inner] > cols {
+					return nil, nil, fmt.Errorf("part %d reaches column %d of %d", i, c+p.Shape[inner], cols)
+				}
+				got = append(got, blk)
+			}
+			for j := len(colIdx) - 1; j >= 0; j-- {
+				if colIdx[j]++; colIdx[j] < p.Shape[nr+j] {
+					break
+				}
+				colIdx[j] = 0
+			}
 		}
-		idx := make([]int64, nd-1)
+		if i == 0 {
+			blocks = got
+		} else if !equalInt64(got, blocks) {
+			return nil, nil, fmt.Errorf("part %d gathers other blocks of its rows than part 0", i)
+		}
+		n := elements(p.Shape[:nr])
+		if n > 1<<26 {
+			return nil, nil, fmt.Errorf("part %d has too many rows", i)
+		}
+		idx := make([]int64, nr)
 		for k := int64(0); k < n; k++ {
 			off := p.Offset
 			for j := range idx {
 				off += idx[j] * p.Strides[j]
 			}
 			r := off / cols
-			if r < 0 || r >= elements(shape)/cols {
-				return nil, fmt.Errorf("part %d reaches row %d of %d", i, r, elements(shape)/cols)
+			if r < 0 || r >= nRows {
+				return nil, nil, fmt.Errorf("part %d reaches row %d of %d", i, r, nRows)
 			}
 			rows = append(rows, r)
-			for j := nd - 2; j >= 0; j-- {
+			for j := nr - 1; j >= 0; j-- {
 				if idx[j]++; idx[j] < p.Shape[j] {
 					break
 				}
@@ -324,7 +368,31 @@ func (t *Tensor) passThroughRows() ([]int64, error) {
 		}
 	}
 	if want := elements(t.Shape) / t.Shape[0]; int64(len(rows)) != want {
-		return nil, fmt.Errorf("parts hold %d rows; the tensor has %d", len(rows), want)
+		return nil, nil, fmt.Errorf("parts hold %d rows; the tensor has %d", len(rows), want)
 	}
-	return rows, nil
+	if int64(len(blocks))*block != t.Shape[0] {
+		return nil, nil, fmt.Errorf("parts gather %d blocks of %d per row; the tensor's rows have %d elements", len(blocks), block, t.Shape[0])
+	}
+	for j, b := range blocks {
+		if b != int64(j) || int64(len(blocks)) != cols/block {
+			identity = false
+			break
+		}
+	}
+	if identity {
+		blocks = nil
+	}
+	return rows, blocks, nil
+}
+
+func equalInt64(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,13 @@ tests/golden/mixture_types.json comes from llama.cpp's own llama_model_quantize
 (tests/golden/gen_mixture_types.py); every (model, target) pair it holds is
 replayed through Wick's rules and must match tensor for tensor, as must the
 tensor order and the metadata key order of the quantized files.
+
+``arch_models`` are the pinned converter's F32 files of architecture fixtures
+with experts (routed, shared, routers), MLA and SSM tensors, quantized to the
+K mixtures with and without an importance matrix: replayed with the model facts
+llama-quantize read from each file, and, where Wick has an adapter for the
+fixture's class, also through the adapter's plan (its hyper-parameters and
+tensor list must lead to the same choices).
 """
 
 from __future__ import annotations
@@ -75,6 +82,67 @@ def test_types_match_llama_quantize(m, label):
     assert run["file_type"] == target(tname).ftype
 
 
+def _arch_cases():
+    for m in DATA.get("arch_models", []):
+        for label in m["runs"]:
+            yield pytest.param(m, label, id=f"{m['fixture']}-{label}")
+
+
+def _replay(m, label, model: M.MixtureModel, tensors):
+    tname, _, extra = label.partition("+")
+    current = {n: CODES[c] for (n, _), c in zip(m["tensors"], m["input_types"])}
+    choices = M.choose_types(model, tname, tensors, M.MixtureOptions(has_imatrix=extra == "imatrix"),
+                             current_type=current)
+    assert [c.name for c in choices] == m["output_tensor_order"]
+    want = [CODES[c] for c in m["runs"][label]["types"]]
+    bad = [(c.name, c.type, w, c.reason) for c, w in zip(choices, want) if c.type != w]
+    assert not bad, f"{len(bad)} mismatches, first: {bad[:5]}"
+    assert m["runs"][label]["file_type"] == target(tname).ftype
+
+
+@pytest.mark.parametrize("m,label", list(_arch_cases()))
+def test_arch_types_match_llama_quantize(m, label):
+    """Experts, shared experts, routers, MLA and SSM tensors: the types llama-quantize chose."""
+    f = m["model"]
+    model = M.MixtureModel(f["arch"], f["n_layer"], f["n_head"], f["n_head_kv"], f["n_expert"])
+    _replay(m, label, model, [(n, ne) for n, ne in m["tensors"]])
+
+
+@pytest.fixture(scope="module")
+def arch_dirs(tmp_path_factory):
+    """The model directory of an architecture fixture whose class has an adapter (built once)."""
+    import arch_fixtures as AF
+    from wick.convert.archs import supported_architectures
+    fixtures = {f.name: f for f in AF.all_fixtures()}
+    cache = {}
+
+    def get(name):
+        fx = fixtures[name]
+        if fx.hf_class not in supported_architectures():
+            pytest.skip(f"{fx.hf_class} ({name}): Wick has no adapter for this class yet")
+        if name not in cache:
+            cache[name] = fx.write(tmp_path_factory.mktemp(name))
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("m,label", list(_arch_cases()))
+def test_arch_plan_types_match_llama_quantize(arch_dirs, m, label):
+    """The same runs through Wick's adapter and plan: its tensor list and hyper-parameters (block count
+    with next-token-prediction layers, MLA written as MQA, experts) give llama-quantize's choices."""
+    from wick.convert import build_plan
+
+    d = arch_dirs(m["fixture"])
+    tname, _, extra = label.partition("+")
+    names = [n for n, ne in m["tensors"] if len(ne) >= 2] if extra == "imatrix" else None
+    plan = build_plan(d, tname, imatrix_names=names)
+    assert [t.name for t in plan.tensors] == m["output_tensor_order"]
+    want = dict(zip(m["output_tensor_order"], (CODES[c] for c in m["runs"][label]["types"])))
+    bad = [(t.name, t.type, want[t.name], t.reason) for t in plan.tensors if t.type != want[t.name]]
+    assert not bad, f"{len(bad)} mismatches, first: {bad[:5]}"
+
+
 def test_golden_covers_every_target():
     labels = set(DATA["models"][0]["runs"])
     assert {t for t in TARGETS} <= labels
@@ -93,6 +161,24 @@ def test_golden_covers_every_target():
     errors = {r["failed"]["error"] for m in DATA["models"] for r in m["runs"].values() if "failed" in r}
     assert {"this quantization requires an imatrix!", "invalid output file type 39",
             "no tensor type fallback is defined for type q1_0"} <= errors
+
+
+def test_arch_golden_covers_experts_mla_and_ssm():
+    """The architecture runs hold each kind of tensor issue 11 names, with and without an imatrix for
+    every K mixture, and exercise the 8-expert rules (attn_v Q8_0, attn_output Q5_K)."""
+    models = DATA["arch_models"]
+    names = {n for m in models for n, _ in m["tensors"]}
+    for part in ("_exps.weight", "_shexp.weight", "ffn_gate_inp.weight", "ffn_gate_inp_shexp.weight", "attn_k_b.weight",
+                 "attn_v_b.weight", "attn_kv_a_mqa.weight", "attn_q_a.weight", "ssm_conv1d.weight", "ssm_out.weight",
+                 "ssm_alpha.weight", "attn_qkv.weight", "nextn.eh_proj.weight", "exp_probs_b.bias"):
+        assert any(n.endswith(part) for n in names), part
+    for m in models:
+        assert set(m["runs"]) == {t + x for t in DATA["arch_targets"] for x in ("", "+imatrix")}
+    assert {"Q4_K_M", "Q3_K_M", "Q2_K", "Q5_K_M", "Q6_K"} <= set(DATA["arch_targets"])
+    eight = [m for m in models if m["model"]["n_expert"] == 8]
+    assert eight and all(
+        CODES[m["runs"]["Q4_K_M"]["types"][m["output_tensor_order"].index("blk.0.attn_output.weight")]] == "Q5_K"
+        for m in eight if "blk.0.attn_output.weight" in m["output_tensor_order"])
 
 
 def test_quantize_moves_file_type_keys_to_the_end():

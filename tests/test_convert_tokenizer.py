@@ -56,6 +56,7 @@ def test_unknown_merges_format():
     (dict(regex=FX.LLAMA3_REGEX, ignore_merges=True), "smaug-bpe"),
     (dict(regex=FX.LLAMA3_REGEX, ignore_merges=False), "smaug-bpe"),
     (dict(regex=FX.QWEN2_REGEX, ignore_merges=False), "qwen2"),
+    (dict(regex=T.QWEN35_REGEX, ignore_merges=False), "qwen35"),   # Qwen3.5: \p{M} in letter runs
     (dict(regex=T.O200K_REGEX, ignore_merges=False), "gpt-4o"),
 ])
 def test_pre_tokenizer_from_split_regex(kw, want):

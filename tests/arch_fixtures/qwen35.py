@@ -11,6 +11,8 @@ its gate). The ConditionalGeneration checkpoints use the transformers 5 layout
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import List
 
 from ._common import QWEN35_REGEX, Fixture, T, norm, pad_to, qwen_tokenizer
@@ -137,3 +139,43 @@ def fixtures() -> List[Fixture]:
             build("qwen35_vlm", "Qwen3_5ForConditionalGeneration", "Qwen3.5-9B", False, True),
             build("qwen35moe", "Qwen3_5MoeForCausalLM", "Qwen3.5-35B-A3B-text", True, False),
             build("qwen35moe_vlm", "Qwen3_5MoeForConditionalGeneration", "Qwen3.5-35B-A3B", True, True)]
+
+
+# ------------------------------------------------------------------ quantized variants
+NVFP4_PROJECTIONS = (".in_proj_qkv", ".in_proj_z", ".in_proj_b", ".in_proj_a")
+QUANTIZED_VARIANTS = ("rows", "out_proj", "fp8")
+
+
+def write_quantized_variant(root: Path, variant: str) -> Path:
+    """The ``qwen35`` fixture with some weights stored quantized (tests/quantized_models.py's
+    deterministic builders); the model directory (tests/golden/gen_qwen35_quantized.py, the tests):
+
+    * ``rows``: the linear-attention projections in_proj_qkv / z / b / a as ModelOpt NVFP4 blocks;
+    * ``out_proj``: those and out_proj as NVFP4;
+    * ``fp8``: every 2-D layer weight as block FP8 (``weight_scale_inv``, 128 × 128)."""
+    import quantized_models as QM  # noqa: PLC0415 - tests/ on sys.path, as for the other fixtures
+
+    from ._common import tiny
+    fx = next(f for f in fixtures() if f.name == "qwen35")
+    d = fx.write(Path(root))
+    names = NVFP4_PROJECTIONS + ((".out_proj",) if variant == "out_proj" else ())
+    out = []
+    for i, (name, dt, shape, arr) in enumerate(QM._read_plain(d / "model.safetensors")):
+        base = name[:-len(".weight")]
+        layer = name.startswith("model.layers.") and name.endswith(".weight")
+        if variant == "fp8" and layer and len(shape) == 2 and "norm" not in name:
+            out += QM._quantized("fp8-block", base, tuple(shape), 1000 * (i + 1))
+        elif variant != "fp8" and layer and base.endswith(names):
+            out += QM._quantized("modelopt-nvfp4", base, tuple(shape), 1000 * (i + 1))
+        else:
+            out.append((name, dt, shape, arr))
+    tiny.write_safetensors(d / "model.safetensors", sorted(out, key=lambda t: t[0]), {"format": "pt"})
+    if variant == "fp8":
+        cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        cfg["quantization_config"] = QM.quantization_config("fp8-block")[0]
+        (d / "config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        (d / "hf_quant_config.json").write_text(json.dumps({"producer": {"name": "modelopt", "version": "0.31.0"},
+                                                            "quantization": {"quant_algo": "NVFP4", "group_size": 16,
+                                                                             "exclude_modules": ["lm_head"]}}))
+    return d

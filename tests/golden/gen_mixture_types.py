@@ -36,6 +36,27 @@ The i-quant targets' types come from llama_model_quantize's dry run (see
 DRY_RUN_TARGETS), checked against real runs on one model. Each model's
 description (arch, hyper-parameters, tensor names and shapes) is stored in the
 JSON so the test can replay it without this script.
+
+Mixture-of-experts, MLA and SSM models (``arch_models`` in the JSON; the
+section "architecture fixtures" below): the F32 GGUFs the pinned
+``convert_hf_to_gguf.py --outtype f32`` makes of some of the architecture
+fixtures (tests/arch_fixtures: Qwen2/3 MoE, Qwen3.5 dense and MoE,
+DeepSeek-V2-Lite / V3, GLM-4.5, GLM-4.7-Flash, gpt-oss, Llama 4, OLMoE,
+Granite MoE) are quantized to ARCH_TARGETS, each with and without an
+(all-ones) importance matrix; the converter runs in the interpreter named by
+``WICK_REFVENV_PYTHON`` (default ``/work/refvenv/bin/python``: torch,
+transformers 4.57.6) through tests/golden/_arch_convert_driver.py. Each
+entry records the model facts llama-quantize's rules read from the file
+(block count, heads, KV heads, experts), the tensors with their shapes and
+input types (gpt-oss's experts are MXFP4: those runs need
+``allow_requantize``, recorded), the output order and every run's types.
+Run (from the repository root, a few minutes)::
+
+    nice -n 10 .venv/bin/python tests/golden/gen_mixture_types.py
+
+with the worktree's ``.venv`` (``make llama``: llama-cpp-python 0.3.36,
+gguf, numpy). ``--arch-only`` regenerates only ``arch_models`` and keeps the
+other models' recorded entries (the dense models take most of the time).
 """
 
 from __future__ import annotations
@@ -368,13 +389,120 @@ def llama_cpp_commit() -> str:
         return "unknown"
 
 
+# ------------------------------------------------------------------------------------------------
+# architecture fixtures: MoE (routed + shared experts, routers), MLA and SSM tensors (arch_models)
+# ------------------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+PINNED_LLAMA_CPP = "/work/ref/llama_cpp_python-0.3.36/vendor/llama.cpp"
+ARCH_FIXTURES = ["qwen2moe", "qwen3moe", "qwen35", "qwen35moe", "deepseek_v2_lite", "deepseek_v3", "glm45",
+                 "glm47_flash", "gpt_oss", "llama4_text", "olmoe", "granitemoe"]
+ARCH_TARGETS = ["Q4_K_M", "Q3_K_M", "Q2_K", "Q5_K_M", "Q6_K"]
+
+
+def arch_f32_gguf(fx, tmp: Path) -> Path:
+    """The pinned converter's ``--outtype f32`` file of an architecture fixture."""
+    model = fx.write(tmp / "model")
+    out = tmp / "f32.gguf"
+    report = tmp / "driver.json"
+    py = os.environ.get("WICK_REFVENV_PYTHON", "/work/refvenv/bin/python")
+    env = dict(os.environ, PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="")
+    p = subprocess.run([py, str(ROOT / "tests" / "golden" / "_arch_convert_driver.py"), PINNED_LLAMA_CPP,
+                        str(report), fx.pre or "-", str(model), f"f32={out}"],
+                       capture_output=True, text=True, env=env, cwd=str(tmp))
+    if p.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{fx.name}: convert_hf_to_gguf --outtype f32 failed:\n{p.stderr[-2000:]}")
+    return out
+
+
+def model_facts(r) -> dict:
+    """What llama-quantize's rules read from the file's metadata (layer 0 where per layer)."""
+    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+
+    def get(key, default=None):
+        f = r.fields.get(f"{arch}.{key}")
+        return default if f is None else int(f.parts[f.data[0]][0])
+
+    n_head = get("attention.head_count")
+    return {"arch": arch, "n_layer": get("block_count"), "n_head": n_head,
+            "n_head_kv": get("attention.head_count_kv", n_head), "n_expert": get("expert_count", 0)}
+
+
+def quantize_allowing(src: str, dst: str, ftype: int, imatrix) -> bool:
+    """quantize(); if llama-quantize refuses a tensor that is already quantized (gpt-oss's MXFP4
+    experts), again as ``--allow-requantize``. Returns whether that was needed."""
+    try:
+        quantize(src, dst, ftype, imatrix)
+        return False
+    except RuntimeError:
+        real = llama_cpp.llama_model_quantize_default_params
+
+        def defaults():
+            p = real()
+            p.allow_requantize = True
+            return p
+
+        llama_cpp.llama_model_quantize_default_params = defaults
+        try:
+            quantize(src, dst, ftype, imatrix)
+        finally:
+            llama_cpp.llama_model_quantize_default_params = real
+        return True
+
+
+def arch_mixture_models() -> list:
+    """One ``arch_models`` entry per fixture of ARCH_FIXTURES (see the module docstring)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import arch_fixtures  # noqa: PLC0415
+
+    fixtures = {fx.name: fx for fx in arch_fixtures.all_fixtures()}
+    out = []
+    for name in ARCH_FIXTURES:
+        t0 = time.time()
+        fx = fixtures[name]
+        with tempfile.TemporaryDirectory(prefix=f"mix-{name}-") as tmp:
+            tmp = Path(tmp)
+            src = arch_f32_gguf(fx, tmp)
+            r = gguf.GGUFReader(str(src))
+            tensors = [(t.name, [int(x) for x in t.shape]) for t in r.tensors]
+            in_types = {t.name: t.tensor_type.name for t in r.tensors}
+            facts = model_facts(r)
+            del r
+            imat = {n: np.ones(ne[0] * (ne[2] if len(ne) > 2 else 1), dtype=np.float32)
+                    for n, ne in tensors if len(ne) >= 2}
+            runs, order, requant = {}, None, []
+            for tname in ARCH_TARGETS:
+                for use_imatrix in (False, True):
+                    label = tname + ("+imatrix" if use_imatrix else "")
+                    dst = str(tmp / f"{label}.gguf")
+                    if quantize_allowing(str(src), dst, FTYPES[tname], imat if use_imatrix else None):
+                        requant.append(label)
+                    rb = read_back(dst)
+                    os.remove(dst)
+                    if order is None:
+                        order = rb["order"]
+                    elif rb["order"] != order:
+                        raise RuntimeError(f"{name}: tensor order differs for {label}")
+                    runs[label] = {"file_type": rb["file_type"],
+                                   "types": "".join(TYPE_CODES[rb["types"][n]] for n in order)}
+        out.append({"fixture": name, "hf_class": fx.hf_class, "model": facts,
+                    "tensors": [[n, ne] for n, ne in tensors],
+                    "input_types": "".join(TYPE_CODES[in_types[n]] for n, _ in tensors),
+                    "allow_requantize": requant, "output_tensor_order": order, "runs": runs})
+        print(f"{name}: {len(runs)} runs in {time.time() - t0:.1f}s", file=sys.stderr)
+    return out
+# ------------------------------------------------------------------ end of the architecture fixtures
+
+
 def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description="llama_model_quantize's per-tensor types on small models")
     ap.add_argument("--only", nargs="*", metavar="NAME",
-                    help="run only these models; the other models' entries are kept from the existing JSON")
+                    help="run only these dense models; the other models' entries are kept from the existing JSON")
+    ap.add_argument("--arch-only", action="store_true",
+                    help="regenerate only arch_models (the architecture fixtures); keep the recorded dense models")
     args = ap.parse_args()
+    arch_only = args.arch_only
     kept = {}
     if args.only:
         unknown = set(args.only) - {m["name"] for m in MODELS}
@@ -385,7 +513,7 @@ def main() -> None:
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
     result = {
         "generator": "tests/golden/gen_mixture_types.py",
-        "command": "nice -n 10 .venv/bin/python tests/golden/gen_mixture_types.py [--only NAME ...] "
+        "command": "nice -n 10 .venv/bin/python tests/golden/gen_mixture_types.py [--only NAME ... | --arch-only] "
                    "(.venv with llama-cpp-python 0.3.36: make llama)",
         "llama_cpp_python": llama_cpp.__version__,
         "llama_cpp_commit": llama_cpp_commit(),
@@ -396,9 +524,13 @@ def main() -> None:
                 "a run llama_model_quantize refused has 'failed': the exception's text ('error') "
                 "and, for the imatrix check, the offending tensor ('tensor')",
         "models": [],
+        "arch_targets": ARCH_TARGETS,
+        "arch_models": [],
     }
+    if arch_only:  # keep the recorded dense models (see the module docstring)
+        result["models"] = json.loads(OUT.read_text())["models"]
     with tempfile.TemporaryDirectory() as tmp:
-        for m in MODELS:
+        for m in ([] if arch_only else MODELS):
             if args.only and m["name"] not in args.only:
                 result["models"].append(kept[m["name"]])
                 continue
@@ -458,13 +590,27 @@ def main() -> None:
                 "runs": runs,
             })
             print(f"{m['name']}: {len(runs)} runs in {time.time() - t0:.1f}s", file=sys.stderr)
+    if args.only:  # dense models only: the architecture fixtures' entries are kept
+        result["arch_models"] = json.loads(OUT.read_text())["arch_models"]
+    else:
+        result["arch_models"] = arch_mixture_models()
     # one line per model entry field keeps the file diffable yet compact
     lines = ["{"]
-    head = {k: v for k, v in result.items() if k != "models"}
+    head = {k: v for k, v in result.items() if k not in ("models", "arch_models")}
     for k, v in head.items():
         lines.append(f" {json.dumps(k)}: {json.dumps(v)},")
-    lines.append(' "models": [')
-    for mi, entry in enumerate(result["models"]):
+    for key in ("models", "arch_models"):
+        lines += _dump_list(key, result[key], last=key == "arch_models")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    json.loads(text)  # self-check
+    OUT.write_text(text)
+    print(f"wrote {OUT}", file=sys.stderr)
+
+
+def _dump_list(key: str, models: list, last: bool) -> list:
+    lines = [f' {json.dumps(key)}: [']
+    for mi, entry in enumerate(models):
         lines.append("  {")
         items = list(entry.items())
         for ki, (k, v) in enumerate(items):
@@ -477,13 +623,9 @@ def main() -> None:
                 lines.append("   }" + ("," if ki + 1 < len(items) else ""))
             else:
                 lines.append(f"   {json.dumps(k)}: {json.dumps(v)}" + ("," if ki + 1 < len(items) else ""))
-        lines.append("  }" + ("," if mi + 1 < len(result["models"]) else ""))
-    lines.append(" ]")
-    lines.append("}")
-    text = "\n".join(lines) + "\n"
-    json.loads(text)  # self-check
-    OUT.write_text(text)
-    print(f"wrote {OUT}", file=sys.stderr)
+        lines.append("  }" + ("," if mi + 1 < len(models) else ""))
+    lines.append(" ]" + ("" if last else ","))
+    return lines
 
 
 if __name__ == "__main__":

@@ -102,6 +102,37 @@ class LazyTensor:
 
     view = reshape
 
+    def contiguous_reshape(self, *shape: int) -> LazyTensor:
+        """torch ``.contiguous().reshape(shape)``: the values in the tensor's order under a new shape.
+
+        Where a strided view of that shape exists it is a plain :meth:`reshape`;
+        otherwise (torch would copy, e.g. after a permute) the view keeps its
+        dimensions and only the torch shape changes — the element order is the
+        same, so the tensor can be written or concatenated as it is; a later
+        shape operation must be expressible on the kept dimensions, else
+        :class:`PlanError` (as after :meth:`permute_qk`)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        if len(self.views) != 1:
+            raise PlanError(f"convert: reshape of a tensor made of {len(self.views)} parts ({self.name})")
+        v = self.views[0]  # as gathered (it may keep dimensions a previous reshape could not merge)
+        try:
+            return self._with_view(v.reshape(*shape))
+        except PlanError:
+            pass
+        shape = tuple(int(d) for d in shape)
+        if -1 in shape:
+            known = 1
+            for d in shape:
+                known *= d if d != -1 else 1
+            shape = tuple(v.numel // known if d == -1 else d for d in shape)
+        n = 1
+        for d in shape:
+            n *= d
+        if n != v.numel:
+            raise PlanError(f"convert: cannot reshape {list(self.shape)} ({v.numel} elements) to {list(shape)} ({self.name})")
+        return replace(self, views=(v,), shape=shape)
+
     def permute(self, *dims: int) -> LazyTensor:
         """torch ``permute``."""
         return self._with_view(self._view("permute").permute(*dims))

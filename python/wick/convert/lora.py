@@ -156,6 +156,14 @@ class LoraPair:
     # ------------------------------------------------------------ shape ops
     def reshape(self, *shape: Any) -> LoraPair:
         """torch ``reshape`` / ``view``: only the leading (row) dimensions may change."""
+        return self._reshape(shape, contiguous=False)
+
+    def contiguous_reshape(self, *shape: Any) -> LoraPair:
+        """torch ``.contiguous().reshape(shape)`` (see :meth:`LazyTensor.contiguous_reshape`): as
+        :meth:`reshape`, on factors that may have been permuted."""
+        return self._reshape(shape, contiguous=True)
+
+    def _reshape(self, shape: Tuple[Any, ...], contiguous: bool) -> LoraPair:
         new = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
         orig = self.shape
         if len(new) < 2:
@@ -170,6 +178,8 @@ class LoraPair:
             raise _PairOpError(f"reshape {list(orig)} to {list(new)} (the row length of a LoRA pair cannot change)")
         shape_a = (*(1 for _ in new[:-2]), self.rank, orig[-1])
         shape_b = (*new[:-1], self.rank)
+        if contiguous:
+            return LoraPair(self.a.contiguous_reshape(*shape_a), self.b.contiguous_reshape(*shape_b))
         return LoraPair(self.a.reshape(*shape_a), self.b.reshape(*shape_b))
 
     view = reshape

@@ -241,6 +241,9 @@ LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Qwen3.5 / 3.6: Qwen2's with combining marks (\p{M}) inside letter runs (llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN35)
+QWEN35_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 O200K_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
                r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
                r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -320,6 +323,7 @@ class _PreRule:
 _BYTE_LEVEL = ("ByteLevel", False, False)
 _PRE_RULES = (
     _PreRule("qwen2", (("Split", "regex", QWEN2_REGEX, "Isolated", False), _BYTE_LEVEL)),
+    _PreRule("qwen35", (("Split", "regex", QWEN35_REGEX, "Isolated", False), _BYTE_LEVEL)),
     _PreRule("tekken", (("Split", "regex", TEKKEN_REGEX, "Isolated", False), _BYTE_LEVEL)),
     _PreRule("gpt-4o", (("Split", "regex", O200K_REGEX, "Isolated", False), _BYTE_LEVEL), aliases=("llama4",)),
     _PreRule("llama-bpe", (("Split", "regex", LLAMA3_REGEX, "Isolated", False), _BYTE_LEVEL), bos=True),

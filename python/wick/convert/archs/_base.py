@@ -593,7 +593,7 @@ class Adapter:
 
     def _hf_name_for(self, gguf_name: str) -> str:
         """The checkpoint name llama.cpp's map expects for ``gguf_name``, in the checkpoint's own naming."""
-        base = gguf_name.rsplit(".", 1)[0]
+        base = gguf_name.rsplit(".", 1)[0] if gguf_name.endswith((".weight", ".bias")) else gguf_name  # ssm_a: no suffix
         suffix = gguf_name[len(base):]
         candidates = [k for k, (_kind, g) in self._names.mapping.items() if g == base and k != base]
         present = list(self._sources)
