@@ -1,9 +1,354 @@
 package quant
 
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Fast IQ3_XXS and IQ3_S encoders. They perform ggml's float operations
+// (iq3_ref.go) but reorganize the work, so that each value ggml computes is
+// computed the same way, once:
+//
+//   - the neighbour search of iq3_find_best_neighbour sums, for each
+//     neighbour, the four terms w_i·(s·q_i − x_i)² in order; each term
+//     depends only on the coordinate i and the level of q_i, so the terms are
+//     tabulated for the levels the neighbour list uses (iq3Tables.nbLo/nbHi)
+//     and each neighbour costs three additions of table entries;
+//   - the sums Σ (w·x)·q and Σ (w·q)·q of each candidate scale take their
+//     terms from per-element tables of the 8 levels, computed once per
+//     sub-block, and are reused when a candidate's levels equal the previous
+//     candidate's;
+//   - no allocation; the tables live on the stack.
+//
+// Differential tests against the reference: iq3_test.go.
+
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	quantizeIQ3_XXSRef(dst, src, nPerRow, imatrix)
+	t := iq3Grid(256)
+	var s iq3Scratch
+	b := 0
+	defer blockOfAbort(&b)
+	for ; b < len(src)/qkK; b++ {
+		var qw []float32
+		if imatrix != nil {
+			col := b * qkK % nPerRow
+			qw = imatrix[col : col+qkK]
+		}
+		iq3xxsBlock(t, &s, dst[b*iq3xxsLen:(b+1)*iq3xxsLen], src[b*qkK:(b+1)*qkK], qw)
+	}
 }
 
 func quantizeIQ3_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	quantizeIQ3_SRef(dst, src, nPerRow, imatrix)
+	t := iq3Grid(512)
+	var s iq3Scratch
+	b := 0
+	defer blockOfAbort(&b)
+	for ; b < len(src)/qkK; b++ {
+		var qw []float32
+		if imatrix != nil {
+			col := b * qkK % nPerRow
+			qw = imatrix[col : col+qkK]
+		}
+		iq3sBlock(t, &s, dst[b*iq3sLen:(b+1)*iq3sLen], src[b*qkK:(b+1)*qkK], qw)
+	}
+}
+
+// iq3Scratch is the per-call working memory of the fast encoders.
+type iq3Scratch struct {
+	weight, xval, waux [32]float32
+	tqx, tq2           [32][8]float32 // (w·x)·q and (w·q)·q per element and level
+	L, Laux            [32]int8
+}
+
+// iq3Search is the scale search and refinement of one 32-element sub-block
+// (the part of quantize_row_iq3_xxs_impl / quantize_row_iq3_s_impl between
+// the sign handling and the sign flip): candidates is = −nis..nis; xxs
+// selects IQ3_XXS's bookkeeping (groups start "on the grid" and only
+// off-grid groups are redone at the end) over IQ3_S's. It leaves the levels
+// in s.L and returns the scale.
+func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) float32 {
+	const kMaxQ = 8
+	for i := 0; i < 32; i++ {
+		w, x := s.weight[i], s.xval[i]
+		wx := float32(w * x)
+		for l := 0; l < 8; l++ {
+			q := float32(2*l + 1)
+			s.tqx[i][l] = float32(wx * q)
+			s.tq2[i][l] = float32(float32(w*q) * q)
+		}
+	}
+	var (
+		best                 float32
+		isOnGrid, isOnGridAx [8]bool
+		prev                 [32]int8
+		prevQX, prevQ2       float32
+		havePrev             bool
+	)
+	s.L = [32]int8{}
+	scale := max / (2*kMaxQ - 1)
+	if xxs {
+		isOnGrid = [8]bool{true, true, true, true, true, true, true, true}
+	}
+	for is := -nis; is <= nis; is++ {
+		id := float32(2*kMaxQ-1) + float32(float32(is)*0.2)
+		id /= max
+		thisScale := 1 / id
+		for k := 0; k < 8; k++ {
+			u := 0
+			for i := 0; i < 4; i++ {
+				l := iq3Level(id, s.xval[4*k+i])
+				s.Laux[4*k+i] = int8(l)
+				u |= l << (3 * i)
+			}
+			isOnGridAx[k] = true
+			if t.kmap[u] < 0 {
+				isOnGridAx[k] = false
+				gi := iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), thisScale)
+				for i := 0; i < 4; i++ {
+					s.Laux[4*k+i] = (t.grid[gi][i] - 1) / 2
+				}
+			}
+		}
+		var sumqx, sumq2 float32
+		if havePrev && prev == s.Laux {
+			sumqx, sumq2 = prevQX, prevQ2
+		} else {
+			for i := 0; i < 32; i++ {
+				sumqx += s.tqx[i][s.Laux[i]&7]
+				sumq2 += s.tq2[i][s.Laux[i]&7]
+			}
+			prev, prevQX, prevQ2, havePrev = s.Laux, sumqx, sumq2, true
+		}
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = float32(scale * sumqx)
+			s.L, isOnGrid = s.Laux, isOnGridAx
+		}
+	}
+	nNotOnGrid := 0
+	for _, on := range isOnGrid {
+		if !on {
+			nNotOnGrid++
+		}
+	}
+	if nNotOnGrid > 0 && scale > 0 {
+		id := 1 / scale
+		for k := 0; k < 8; k++ {
+			if xxs && isOnGrid[k] {
+				continue
+			}
+			u := 0
+			for i := 0; i < 4; i++ {
+				u |= iq3Level(id, s.xval[4*k+i]) << (3 * i)
+			}
+			gi := int(t.kmap[u])
+			if gi < 0 {
+				gi = iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), scale)
+			}
+			for i := 0; i < 4; i++ {
+				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2
+			}
+		}
+		var sumqx, sumq2 float32
+		for i := 0; i < 32; i++ {
+			sumqx += s.tqx[i][s.L[i]&7]
+			sumq2 += s.tq2[i][s.L[i]&7]
+		}
+		if sumq2 > 0 {
+			scale = sumqx / sumq2
+		}
+	}
+	return scale
+}
+
+// iq3BestNeighbour is iq3BestNeighbourRef for the off-grid point u with the
+// distance terms tabulated per coordinate and level.
+func iq3BestNeighbour(t *iq3Tables, u int, xv, wa *[4]float32, scale float32) int {
+	var T [4][8]float32
+	lo, hi := &t.nbLo[u], &t.nbHi[u]
+	for i := 0; i < 4; i++ {
+		x, w := xv[i], wa[i]
+		for l := lo[i]; l <= hi[i]; l++ {
+			diff := float32(scale*float32(2*int(l)+1)) - x
+			T[i][l&7] = float32(float32(w*diff) * diff)
+		}
+	}
+	nb := t.nb[t.nbAt[u] : int(t.nbAt[u])+int(t.nbN[u])]
+	bestD2 := float32(math.MaxFloat32)
+	gi := -1
+	for j := range nb {
+		e := &nb[j]
+		d2 := T[0][e.l[0]&7] + T[1][e.l[1]&7]
+		d2 += T[2][e.l[2]&7]
+		d2 += T[3][e.l[3]&7]
+		if d2 < bestD2 {
+			bestD2, gi = d2, int(e.idx)
+		}
+	}
+	if gi < 0 {
+		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq3_find_best_neighbour)"})
+	}
+	return gi
+}
+
+func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
+	var (
+		scales     [8]float32
+		blockSigns [4]uint8
+		q3         [64]byte
+		sas        [8]uint32
+	)
+	var maxScale float32
+	sigma2 := float32(2*sumSquares(xbl)) / qkK
+	for ib := 0; ib < 8; ib++ {
+		xb := (*[32]float32)(xbl[32*ib:])
+		if qw != nil {
+			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
+		} else {
+			for i, v := range xb {
+				s.weight[i] = float32(v * v)
+			}
+		}
+		for i, w := range s.weight {
+			s.waux[i] = sqrt32(w)
+		}
+		for k := 0; k < 4; k++ {
+			nflip := 0
+			var sg uint8
+			for i := 0; i < 8; i++ {
+				if v := xb[8*k+i]; v >= 0 {
+					s.xval[8*k+i] = v
+				} else {
+					s.xval[8*k+i] = -v
+					nflip++
+					sg |= 1 << i
+				}
+			}
+			if nflip%2 != 0 {
+				imin := 0
+				min := float32(float32(s.weight[8*k]*xb[8*k]) * xb[8*k])
+				for i := 1; i < 8; i++ {
+					if ax := float32(float32(s.weight[8*k+i]*xb[8*k+i]) * xb[8*k+i]); ax < min {
+						min, imin = ax, i
+					}
+				}
+				s.xval[8*k+imin] = -s.xval[8*k+imin]
+				sg ^= 1 << imin
+			}
+			blockSigns[k] = sg & 127
+		}
+		max := s.xval[0]
+		for i := 1; i < 32; i++ {
+			max = cmax(max, s.xval[i])
+		}
+		if max < groupMaxEpsIQ3XXS {
+			scales[ib] = 0
+			continue
+		}
+		scale := iq3Search(t, s, 15, true, max)
+		if scale < 0 {
+			scale = -scale
+			for k := range blockSigns {
+				blockSigns[k] = ^blockSigns[k] & 127
+			}
+		}
+		for k := 0; k < 8; k++ {
+			q3[8*ib+k] = byte(iq3GridIndex(t, s.L[4*k:4*k+4]))
+		}
+		sas[ib] = uint32(blockSigns[0]) | uint32(blockSigns[1])<<7 | uint32(blockSigns[2])<<14 | uint32(blockSigns[3])<<21
+		if !(scale >= 0) {
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq3_xxs_impl)"})
+		}
+		scales[ib] = scale
+		maxScale = cmax(maxScale, scale)
+	}
+	clear(y)
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, float32(d*1.0125))
+	id := 1 / d
+	for ib := 0; ib < 8; ib++ {
+		l := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
+		sas[ib] |= uint32(l) << 28
+	}
+	copy(y[2:], q3[:])
+	for ib, v := range sas {
+		binary.LittleEndian.PutUint32(y[66+4*ib:], v)
+	}
+}
+
+func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
+	var (
+		scales     [8]float32
+		blockSigns [4]uint8
+	)
+	clear(y)
+	qs, qh, signs := y[2:66], y[66:74], y[74:106]
+	var maxScale float32
+	sigma2 := float32(2*sumSquares(xbl)) / qkK
+	for ib := 0; ib < 8; ib++ {
+		xb := (*[32]float32)(xbl[32*ib:])
+		if qw != nil {
+			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
+		} else {
+			for i, v := range xb {
+				s.weight[i] = float32(v * v)
+			}
+		}
+		for i, w := range s.weight {
+			s.waux[i] = sqrt32(w)
+		}
+		for k := 0; k < 4; k++ {
+			var sg uint8
+			for i := 0; i < 8; i++ {
+				if v := xb[8*k+i]; v >= 0 {
+					s.xval[8*k+i] = v
+				} else {
+					s.xval[8*k+i] = -v
+					sg |= 1 << i
+				}
+			}
+			blockSigns[k] = sg
+		}
+		max := s.xval[0]
+		for i := 1; i < 32; i++ {
+			max = cmax(max, s.xval[i])
+		}
+		if max == 0 {
+			scales[ib] = 0
+			continue // ggml leaves qs and signs where they are (iq3_ref.go)
+		}
+		scale := iq3Search(t, s, 9, false, max)
+		if scale < 0 {
+			scale = -scale
+			for k := range blockSigns {
+				blockSigns[k] = ^blockSigns[k]
+			}
+		}
+		for k := 0; k < 8; k++ {
+			gi := iq3GridIndex(t, s.L[4*k:4*k+4])
+			qs[k] = byte(gi)
+			qh[ib] |= byte(gi>>8) << k
+		}
+		qs = qs[8:]
+		copy(signs, blockSigns[:])
+		signs = signs[4:]
+		if !(scale >= 0) {
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq3_s_impl)"})
+		}
+		scales[ib] = scale
+		maxScale = cmax(maxScale, scale)
+	}
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, float32(d*1.033))
+	id := 1 / d
+	for ib := 0; ib < 8; ib += 2 {
+		l1 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
+		l2 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib+1])-1))), 0, 15)
+		y[106+ib/2] = byte(l1 | l2<<4)
+	}
 }

@@ -35,6 +35,20 @@ type iq3Tables struct {
 	gridF      [][4]float32 // grid as float32, for the fast encoder
 	kmap       [4096]int32
 	neighbours []uint16
+
+	// For the fast encoder: each off-grid point's neighbours as (grid
+	// index, levels) entries, and per coordinate the range of levels they
+	// use; nbAt[u] is the offset of u's entries in nb, nbN[u] their number.
+	nb         []iq3Neighbour
+	nbAt       [4096]int32
+	nbN        [4096]uint16
+	nbLo, nbHi [4096][4]uint8
+}
+
+// iq3Neighbour is one entry of a neighbour list: its grid index and levels.
+type iq3Neighbour struct {
+	idx uint16
+	l   [4]uint8
 }
 
 var (
@@ -116,6 +130,24 @@ func buildIQ3Tables(size int) *iq3Tables {
 			n++
 		}
 		t.neighbours[offset] = uint16(n)
+	}
+	for u := range t.kmap {
+		if t.kmap[u] >= 0 {
+			continue
+		}
+		nbs := t.neighboursOf(u)
+		t.nbAt[u], t.nbN[u] = int32(len(t.nb)), uint16(len(nbs))
+		t.nbLo[u] = [4]uint8{7, 7, 7, 7}
+		for _, j := range nbs {
+			e := iq3Neighbour{idx: j}
+			for i := 0; i < 4; i++ {
+				l := uint8(t.grid[j][i]-1) / 2
+				e.l[i] = l
+				t.nbLo[u][i] = min(t.nbLo[u][i], l)
+				t.nbHi[u][i] = max(t.nbHi[u][i], l)
+			}
+			t.nb = append(t.nb, e)
+		}
 	}
 	return t
 }
