@@ -92,6 +92,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 		id := float32(2*kMaxQ-1) + float32(float32(is)*0.2)
 		id /= max
 		thisScale := 1 / id
+		sq := iq3ScaledLevels(thisScale)
 		for k := 0; k < 8; k++ {
 			u := 0
 			for i := 0; i < 4; i++ {
@@ -102,7 +103,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			isOnGridAx[k] = true
 			if t.kmap[u] < 0 {
 				isOnGridAx[k] = false
-				gi := iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), thisScale)
+				gi := iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), &sq)
 				for i := 0; i < 4; i++ {
 					s.Laux[4*k+i] = (t.grid[gi][i] - 1) / 2
 				}
@@ -132,6 +133,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	}
 	if nNotOnGrid > 0 && scale > 0 {
 		id := 1 / scale
+		sq := iq3ScaledLevels(scale)
 		for k := 0; k < 8; k++ {
 			if xxs && isOnGrid[k] {
 				continue
@@ -142,7 +144,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			}
 			gi := int(t.kmap[u])
 			if gi < 0 {
-				gi = iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), scale)
+				gi = iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), &sq)
 			}
 			for i := 0; i < 4; i++ {
 				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2
@@ -160,16 +162,25 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	return scale
 }
 
+// iq3ScaledLevels returns scale·q for the 8 grid values q = 2l+1.
+func iq3ScaledLevels(scale float32) (sq [8]float32) {
+	for l := range sq {
+		sq[l] = float32(scale * float32(2*l+1))
+	}
+	return sq
+}
+
 // iq3BestNeighbour is iq3BestNeighbourRef for the off-grid point u with the
-// distance terms tabulated per coordinate and level.
-func iq3BestNeighbour(t *iq3Tables, u int, xv, wa *[4]float32, scale float32) int {
+// distance terms tabulated per coordinate and level; sq holds scale·q.
+func iq3BestNeighbour(t *iq3Tables, u int, xv, wa *[4]float32, sq *[8]float32) int {
 	var T [4][8]float32
 	lo, hi := &t.nbLo[u], &t.nbHi[u]
 	for i := 0; i < 4; i++ {
 		x, w := xv[i], wa[i]
-		for l := lo[i]; l <= hi[i]; l++ {
-			diff := float32(scale*float32(2*int(l)+1)) - x
-			T[i][l&7] = float32(float32(w*diff) * diff)
+		Ti := &T[i]
+		for l := lo[i] & 7; l <= hi[i]&7; l++ {
+			diff := sq[l] - x
+			Ti[l] = float32(float32(w*diff) * diff)
 		}
 	}
 	nb := t.nb[t.nbAt[u] : int(t.nbAt[u])+int(t.nbN[u])]
