@@ -209,7 +209,7 @@ func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 		sas        [8]uint32
 	)
 	var maxScale float32
-	sigma2 := float32(2*sumSquares(xbl)) / qkK
+	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := (*[32]float32)(xbl[32*ib:])
 		if qw != nil {
@@ -297,7 +297,7 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 	clear(y)
 	qs, qh, signs := y[2:66], y[66:74], y[74:106]
 	var maxScale float32
-	sigma2 := float32(2*sumSquares(xbl)) / qkK
+	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := (*[32]float32)(xbl[32*ib:])
 		if qw != nil {
