@@ -57,6 +57,125 @@ type iq3Scratch struct {
 	weight, xval, waux [32]float32
 	tqx, tq2           [32][8]float32 // (w·x)·q and (w·q)·q per element and level
 	L, Laux            [32]int8
+
+	// The neighbour search's real-valued model (iq3Scratch.neighbour), per
+	// group k of 4 elements: aT, bT hold waux·q² and waux·q·x per element
+	// and level; grpU is the off-grid point whose neighbours' A = Σ waux·q²
+	// and B = Σ waux·q·x are in grpA, grpB; grpW, grpX are Σ waux and
+	// max |x|; grpOK says the group's values allow the model.
+	aT, bT     [32][8]float64
+	grpU       [8]int
+	grpA, grpB [8][iq3MaxNeighbours]float64
+	grpW, grpX [8]float64
+	grpOK      [8]bool
+	// The last full evaluation of group k's point grpU, if grpHave[k]: at
+	// scale grpS0 the neighbour grpWin won with gap grpG0 = f₂ − f_min (f
+	// as in neighbour); every neighbour's A is at most grpUp above and at
+	// most grpDown below the winner's.
+	grpHave                      [8]bool
+	grpWin                       [8]int
+	grpS0, grpG0, grpUp, grpDown [8]float64
+}
+
+// prepareNeighbours sets up the real-valued model of the neighbour search
+// for the sub-block in xval and waux.
+func (s *iq3Scratch) prepareNeighbours() {
+	for k := 0; k < 8; k++ {
+		s.grpU[k] = -1
+		ok := true
+		var ws, xm float64
+		for i := 4 * k; i < 4*k+4; i++ {
+			w, x := s.waux[i], abs32(s.xval[i])
+			if !(w == 0 || (w >= 0x1p-40 && w <= 0x1p40)) || !(x <= 0x1p40) {
+				ok = false
+				break
+			}
+			ws += float64(w)
+			xm = max(xm, float64(x))
+			w64, x64 := float64(w), float64(s.xval[i])
+			for l := 0; l < 8; l++ {
+				q := float64(2*l + 1)
+				s.aT[i][l] = float64(w64*q) * q
+				s.bT[i][l] = float64(w64*x64) * q
+			}
+		}
+		s.grpOK[k], s.grpW[k], s.grpX[k] = ok, ws, xm
+	}
+}
+
+// neighbour returns iq3BestNeighbourRef's choice for group k, off-grid
+// point u and scale sc (sq = sc·q). The squared distance ggml computes in
+// float32 for neighbour j differs from the real D_j = sc²·A_j − 2sc·B_j + C
+// by less than E = 2⁻¹⁹·S + 2⁻¹⁴⁰, with S = Σ waux·(15sc + |x|)² (per
+// term, the rounding of sc·q, of the difference, of the two products and
+// of the sum bounds the error by 9.1·2⁻²⁴·waux·(sc·q + |x|)²; the range
+// checks keep every intermediate normal or exact, and underflow costs at
+// most 2⁻¹⁴⁹ per term). When the smallest D_j is below every other by more
+// than 2E, ggml's float32 comparison picks the same neighbour; otherwise
+// the exact search decides. A_j and B_j are reused while the group stays
+// on the same point u.
+func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float32) int {
+	if !s.grpOK[k] || !(sc >= 0x1p-40 && sc <= 0x1p40) {
+		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
+	}
+	n := int(t.nbN[u])
+	nb := t.nb[t.nbAt[u] : int(t.nbAt[u])+n]
+	A, B := &s.grpA[k], &s.grpB[k]
+	if s.grpU[k] != u {
+		a0, a1, a2, a3 := &s.aT[4*k], &s.aT[4*k+1], &s.aT[4*k+2], &s.aT[4*k+3]
+		b0, b1, b2, b3 := &s.bT[4*k], &s.bT[4*k+1], &s.bT[4*k+2], &s.bT[4*k+3]
+		for j := range nb {
+			l := &nb[j].l
+			A[j] = a0[l[0]&7] + a1[l[1]&7] + a2[l[2]&7] + a3[l[3]&7]
+			B[j] = b0[l[0]&7] + b1[l[1]&7] + b2[l[2]&7] + b3[l[3]&7]
+		}
+		s.grpU[k] = u
+		s.grpHave[k] = false
+	}
+	s64 := float64(sc)
+	r := float64(15*s64) + s.grpX[k]
+	S := float64(s.grpW[k]*r) * r
+	E := float64(0x1p-19*S) + 0x1p-140
+	if !(S < 0x1p100) {
+		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
+	}
+	if s.grpHave[k] {
+		// f_j − f_win is linear in the scale with slope A_j − A_win, so
+		// above grpS0 no gap shrinks faster than grpDown per unit of scale,
+		// below it no faster than grpUp
+		d, slope := s64-s.grpS0[k], s.grpDown[k]
+		if d < 0 {
+			d, slope = -d, s.grpUp[k]
+		}
+		if gl := s.grpG0[k] - float64(slope*d); float64(s64*gl) > 2*E {
+			return s.grpWin[k]
+		}
+	}
+	fm, f2, m := math.Inf(1), math.Inf(1), 0
+	amin, amax := math.Inf(1), math.Inf(-1)
+	for j := 0; j < n; j++ {
+		a := A[j&(iq3MaxNeighbours-1)]
+		f := float64(a*s64) - float64(2*B[j&(iq3MaxNeighbours-1)])
+		if f < fm {
+			f2, fm, m = fm, f, j
+		} else if f < f2 {
+			f2 = f
+		}
+		if a < amin {
+			amin = a
+		}
+		if a > amax {
+			amax = a
+		}
+	}
+	if float64(s64*(f2-fm)) > 2*E {
+		s.grpHave[k], s.grpWin[k] = true, int(nb[m].idx)
+		s.grpS0[k], s.grpG0[k] = s64, f2-fm
+		s.grpUp[k], s.grpDown[k] = amax-A[m&(iq3MaxNeighbours-1)], A[m&(iq3MaxNeighbours-1)]-amin
+		return int(nb[m].idx)
+	}
+	s.grpHave[k] = false
+	return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 }
 
 // iq3Search is the scale search and refinement of one 32-element sub-block
@@ -83,6 +202,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 		prevQX, prevQ2       float32
 		havePrev             bool
 	)
+	s.prepareNeighbours()
 	s.L = [32]int8{}
 	scale := max / (2*kMaxQ - 1)
 	if xxs {
@@ -103,7 +223,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			isOnGridAx[k] = true
 			if t.kmap[u] < 0 {
 				isOnGridAx[k] = false
-				gi := iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), &sq)
+				gi := s.neighbour(t, k, u, thisScale, &sq)
 				for i := 0; i < 4; i++ {
 					s.Laux[4*k+i] = (t.grid[gi][i] - 1) / 2
 				}
@@ -144,7 +264,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			}
 			gi := int(t.kmap[u])
 			if gi < 0 {
-				gi = iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), &sq)
+				gi = s.neighbour(t, k, u, scale, &sq)
 			}
 			for i := 0; i < 4; i++ {
 				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2

@@ -45,6 +45,10 @@ type iq3Tables struct {
 	nbLo, nbHi [4096][4]uint8
 }
 
+// iq3MaxNeighbours bounds the length of a neighbour list (38 for IQ3_S's
+// grid; buildIQ3Tables checks it). A power of two.
+const iq3MaxNeighbours = 64
+
 // iq3Neighbour is one entry of a neighbour list: its grid index and levels.
 type iq3Neighbour struct {
 	idx uint16
@@ -136,6 +140,9 @@ func buildIQ3Tables(size int) *iq3Tables {
 			continue
 		}
 		nbs := t.neighboursOf(u)
+		if len(nbs) > iq3MaxNeighbours {
+			panic("quant: an IQ3 neighbour list is longer than iq3MaxNeighbours")
+		}
 		t.nbAt[u], t.nbN[u] = int32(len(t.nb)), uint16(len(nbs))
 		t.nbLo[u] = [4]uint8{7, 7, 7, 7}
 		for _, j := range nbs {
