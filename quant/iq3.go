@@ -68,13 +68,12 @@ type iq3Scratch struct {
 	grpA, grpB [8][iq3MaxNeighbours]float64
 	grpW, grpX [8]float64
 	grpOK      [8]bool
-	// The last full evaluation of group k's point grpU, if grpHave[k]: at
-	// scale grpS0 the neighbour grpWin won with gap grpG0 = f₂ − f_min (f
-	// as in neighbour); every neighbour's A is at most grpUp above and at
-	// most grpDown below the winner's.
-	grpHave                      [8]bool
-	grpWin                       [8]int
-	grpS0, grpG0, grpUp, grpDown [8]float64
+	// The last full evaluation of group k's point grpU, if grpHave[k]:
+	// neighbour grpWin is ggml's choice for every scale in [grpLo, grpHi].
+	grpHave      [8]bool
+	grpWin       [8]int
+	grpLo, grpHi [8]float64
+	f            [iq3MaxNeighbours]float64 // neighbour's f_j
 }
 
 // prepareNeighbours sets up the real-valued model of the neighbour search
@@ -133,49 +132,82 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 		s.grpHave[k] = false
 	}
 	s64 := float64(sc)
+	if s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k] {
+		return s.grpWin[k]
+	}
 	r := float64(15*s64) + s.grpX[k]
 	S := float64(s.grpW[k]*r) * r
 	E := float64(0x1p-19*S) + 0x1p-140
 	if !(S < 0x1p100) {
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
-	if s.grpHave[k] {
-		// f_j − f_win is linear in the scale with slope A_j − A_win, so
-		// above grpS0 no gap shrinks faster than grpDown per unit of scale,
-		// below it no faster than grpUp
-		d, slope := s64-s.grpS0[k], s.grpDown[k]
-		if d < 0 {
-			d, slope = -d, s.grpUp[k]
-		}
-		if gl := s.grpG0[k] - float64(slope*d); float64(s64*gl) > 2*E {
-			return s.grpWin[k]
-		}
-	}
+	f := &s.f
 	fm, f2, m := math.Inf(1), math.Inf(1), 0
-	amin, amax := math.Inf(1), math.Inf(-1)
 	for j := 0; j < n; j++ {
-		a := A[j&(iq3MaxNeighbours-1)]
-		f := float64(a*s64) - float64(2*B[j&(iq3MaxNeighbours-1)])
-		if f < fm {
-			f2, fm, m = fm, f, j
-		} else if f < f2 {
-			f2 = f
-		}
-		if a < amin {
-			amin = a
-		}
-		if a > amax {
-			amax = a
+		fj := float64(A[j&(iq3MaxNeighbours-1)]*s64) - float64(2*B[j&(iq3MaxNeighbours-1)])
+		f[j&(iq3MaxNeighbours-1)] = fj
+		if fj < fm {
+			f2, fm, m = fm, fj, j
+		} else if fj < f2 {
+			f2 = fj
 		}
 	}
-	if float64(s64*(f2-fm)) > 2*E {
-		s.grpHave[k], s.grpWin[k] = true, int(nb[m].idx)
-		s.grpS0[k], s.grpG0[k] = s64, f2-fm
-		s.grpUp[k], s.grpDown[k] = amax-A[m&(iq3MaxNeighbours-1)], A[m&(iq3MaxNeighbours-1)]-amin
-		return int(nb[m].idx)
+	if !(float64(s64*(f2-fm)) > 2*E) {
+		s.grpHave[k] = false
+		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
-	s.grpHave[k] = false
-	return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
+	s.grpWin[k] = int(nb[m].idx)
+	s.carryInterval(k, n, m, s64, f)
+	return s.grpWin[k]
+}
+
+// carryInterval sets [grpLo, grpHi] around the scale s0 at which neighbour
+// m won group k with every gap f_j − f_m above the margin (f as in
+// neighbour, in f[j]): since f_j − f_m is linear in the scale with slope
+// A_j − A_m, the interval keeps sc·(f_j − f_m) > 2E for every j, with E
+// bounded by its value at the interval's end (E grows with the scale) and
+// the interval within [s0/2, 3s0/2].
+func (s *iq3Scratch) carryInterval(k, n, m int, s0 float64, f *[iq3MaxNeighbours]float64) {
+	A := &s.grpA[k]
+	am, fm := A[m&(iq3MaxNeighbours-1)], f[m&(iq3MaxNeighbours-1)]
+	if !(s0 >= 0x1p-39 && s0 <= 0x1p39) {
+		s.grpHave[k] = false
+		return
+	}
+	e := func(sc float64) float64 {
+		r := float64(15*sc) + s.grpX[k]
+		return float64(0x1p-19*float64(float64(s.grpW[k]*r)*r)) + 0x1p-140
+	}
+	// above s0, up to s0 + dHi: s ≥ s0 and E ≤ E(3s0/2) =: eh, so
+	// s0·(g_j − (A_m − A_j)·d) > 2eh suffices for the j whose gap shrinks
+	eh, el := e(1.5*s0), e(s0)
+	if r := float64(15*1.5*s0) + s.grpX[k]; !(float64(float64(s.grpW[k]*r)*r) < 0x1p100) {
+		s.grpHave[k] = false
+		return
+	}
+	dHi, dLo := 0.5*s0, 0.5*s0
+	needHi, needLo := 2*eh/s0, 4*el/s0 // below s0: s ≥ s0/2 and E ≤ E(s0)
+	for j := 0; j < n; j++ {
+		if j == m {
+			continue
+		}
+		g, da := f[j&(iq3MaxNeighbours-1)]-fm, A[j&(iq3MaxNeighbours-1)]-am
+		switch {
+		case da < 0: // the gap shrinks as the scale grows
+			dHi = min(dHi, (g-needHi)/-da)
+		case da > 0:
+			dLo = min(dLo, (g-needLo)/da)
+		}
+		if !(g > needHi) {
+			dHi = 0
+		}
+		if !(g > needLo) {
+			dLo = 0
+		}
+	}
+	const shrink = 1 - 0x1p-30 // float64 rounding of the above, generously
+	s.grpHave[k] = dHi > 0 || dLo > 0
+	s.grpLo[k], s.grpHi[k] = s0-max(dLo, 0)*shrink, s0+max(dHi, 0)*shrink
 }
 
 // iq3Search is the scale search and refinement of one 32-element sub-block
@@ -223,10 +255,13 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			isOnGridAx[k] = true
 			if t.kmap[u] < 0 {
 				isOnGridAx[k] = false
-				gi := s.neighbour(t, k, u, thisScale, &sq)
-				for i := 0; i < 4; i++ {
-					s.Laux[4*k+i] = (t.grid[gi][i] - 1) / 2
+				var gi int
+				if s.grpU[k] == u && s.grpHave[k] && float64(thisScale) >= s.grpLo[k] && float64(thisScale) <= s.grpHi[k] {
+					gi = s.grpWin[k] // neighbour's first test, without the call
+				} else {
+					gi = s.neighbour(t, k, u, thisScale, &sq)
 				}
+				copy(s.Laux[4*k:4*k+4], t.levels[gi][:])
 			}
 		}
 		var sumqx, sumq2 float32

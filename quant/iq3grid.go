@@ -32,7 +32,7 @@ import (
 type iq3Tables struct {
 	size       int
 	grid       [][4]int8
-	gridF      [][4]float32 // grid as float32, for the fast encoder
+	levels     [][4]int8 // the levels l of each point (grid = 2l+1)
 	kmap       [4096]int32
 	neighbours []uint16
 
@@ -76,12 +76,12 @@ func buildIQ3Tables(size int) *iq3Tables {
 	if size == 512 {
 		kgrid, nwant = iq3KGrid512[:], 3
 	}
-	t := &iq3Tables{size: size, grid: make([][4]int8, size), gridF: make([][4]float32, size)}
+	t := &iq3Tables{size: size, grid: make([][4]int8, size), levels: make([][4]int8, size)}
 	for k, v := range kgrid {
 		for i := 0; i < 4; i++ {
 			l := int(v>>(3*i)) & 7
 			t.grid[k][i] = int8(2*l + 1)
-			t.gridF[k][i] = float32(2*l + 1)
+			t.levels[k][i] = int8(l)
 		}
 	}
 	for i := range t.kmap {
