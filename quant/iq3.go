@@ -161,53 +161,41 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 	return s.grpWin[k]
 }
 
-// carryInterval sets [grpLo, grpHi] around the scale s0 at which neighbour
-// m won group k with every gap f_j − f_m above the margin (f as in
-// neighbour, in f[j]): since f_j − f_m is linear in the scale with slope
-// A_j − A_m, the interval keeps sc·(f_j − f_m) > 2E for every j, with E
-// bounded by its value at the interval's end (E grows with the scale) and
-// the interval within [s0/2, 3s0/2].
+// carryInterval sets [grpLo, grpHi] = [s0 − d, s0] below the scale s0 at
+// which neighbour m won group k with every gap f_j − f_m above the margin
+// (f as in neighbour, in f[j]). The scale search visits decreasing scales,
+// so only the interval below s0 is kept. f_j − f_m is linear in the scale
+// with slope A_j − A_m; on [s0/2, s0] the scale is at least s0/2 and E at
+// most E(s0), so (s0/2)·(g_j − (A_j − A_m)·d) > 2E(s0) for every j keeps
+// sc·(f_j − f_m) > 2E there.
 func (s *iq3Scratch) carryInterval(k, n, m int, s0 float64, f *[iq3MaxNeighbours]float64) {
+	s.grpHave[k] = false
+	if !(s0 >= 0x1p-39 && s0 <= 0x1p39) {
+		return
+	}
 	A := &s.grpA[k]
 	am, fm := A[m&(iq3MaxNeighbours-1)], f[m&(iq3MaxNeighbours-1)]
-	if !(s0 >= 0x1p-39 && s0 <= 0x1p39) {
-		s.grpHave[k] = false
-		return
-	}
-	e := func(sc float64) float64 {
-		r := float64(15*sc) + s.grpX[k]
-		return float64(0x1p-19*float64(float64(s.grpW[k]*r)*r)) + 0x1p-140
-	}
-	// above s0, up to s0 + dHi: s ≥ s0 and E ≤ E(3s0/2) =: eh, so
-	// s0·(g_j − (A_m − A_j)·d) > 2eh suffices for the j whose gap shrinks
-	eh, el := e(1.5*s0), e(s0)
-	if r := float64(15*1.5*s0) + s.grpX[k]; !(float64(float64(s.grpW[k]*r)*r) < 0x1p100) {
-		s.grpHave[k] = false
-		return
-	}
-	dHi, dLo := 0.5*s0, 0.5*s0
-	needHi, needLo := 2*eh/s0, 4*el/s0 // below s0: s ≥ s0/2 and E ≤ E(s0)
+	r := float64(15*s0) + s.grpX[k]
+	e := float64(0x1p-19*float64(float64(s.grpW[k]*r)*r)) + 0x1p-140
+	need := 4 * e / s0
+	d := 0.5 * s0
 	for j := 0; j < n; j++ {
 		if j == m {
 			continue
 		}
 		g, da := f[j&(iq3MaxNeighbours-1)]-fm, A[j&(iq3MaxNeighbours-1)]-am
-		switch {
-		case da < 0: // the gap shrinks as the scale grows
-			dHi = min(dHi, (g-needHi)/-da)
-		case da > 0:
-			dLo = min(dLo, (g-needLo)/da)
+		if !(g > need) {
+			return
 		}
-		if !(g > needHi) {
-			dHi = 0
-		}
-		if !(g > needLo) {
-			dLo = 0
+		if da > 0 {
+			if dj := (g - need) / da; dj < d {
+				d = dj
+			}
 		}
 	}
 	const shrink = 1 - 0x1p-30 // float64 rounding of the above, generously
-	s.grpHave[k] = dHi > 0 || dLo > 0
-	s.grpLo[k], s.grpHi[k] = s0-max(dLo, 0)*shrink, s0+max(dHi, 0)*shrink
+	s.grpHave[k] = true
+	s.grpLo[k], s.grpHi[k] = s0-float64(d*shrink), s0
 }
 
 // iq3Search is the scale search and refinement of one 32-element sub-block
