@@ -80,7 +80,7 @@ type iq3Scratch struct {
 // for the sub-block in xval and waux.
 func (s *iq3Scratch) prepareNeighbours() {
 	for k := 0; k < 8; k++ {
-		s.grpU[k] = -1
+		s.grpU[k], s.grpHave[k] = -1, false
 		ok := true
 		var ws, xm float64
 		for i := 4 * k; i < 4*k+4; i++ {
@@ -115,6 +115,7 @@ func (s *iq3Scratch) prepareNeighbours() {
 // on the same point u.
 func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float32) int {
 	if !s.grpOK[k] || !(sc >= 0x1p-40 && sc <= 0x1p40) {
+		s.grpHave[k] = false
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
 	n := int(t.nbN[u])
@@ -139,6 +140,7 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 	S := float64(s.grpW[k]*r) * r
 	E := float64(0x1p-19*S) + 0x1p-140
 	if !(S < 0x1p100) {
+		s.grpHave[k] = false
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
 	f := &s.f
@@ -218,9 +220,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	var (
 		best                 float32
 		isOnGrid, isOnGridAx [8]bool
-		prev                 [32]int8
 		prevQX, prevQ2       float32
-		havePrev             bool
 	)
 	s.prepareNeighbours()
 	s.L = [32]int8{}
@@ -228,39 +228,60 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	if xxs {
 		isOnGrid = [8]bool{true, true, true, true, true, true, true, true}
 	}
+	// A group's levels and grid point only change when the candidate's id
+	// reaches gT[k] (below which none of its levels can rise, see
+	// iq3LevelBound) or, off the grid, when the scale leaves the interval
+	// over which the neighbour search's winner is proven (carryInterval);
+	// until then the group is skipped and keeps its part of Laux.
+	var gT [8]float64
 	for is := -nis; is <= nis; is++ {
 		id := float32(2*kMaxQ-1) + float32(float32(is)*0.2)
 		id /= max
 		thisScale := 1 / id
-		sq := iq3ScaledLevels(thisScale)
+		id64, s64 := float64(id), float64(thisScale)
+		var sq [8]float32
+		haveSq, changed := false, is == -nis
 		for k := 0; k < 8; k++ {
-			u := 0
-			for i := 0; i < 4; i++ {
-				l := iq3Level(id, s.xval[4*k+i])
-				s.Laux[4*k+i] = int8(l)
-				u |= l << (3 * i)
+			if is > -nis && id64 < gT[k] && (isOnGridAx[k] || (s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k])) {
+				continue
 			}
-			isOnGridAx[k] = true
-			if t.kmap[u] < 0 {
-				isOnGridAx[k] = false
+			u := 0
+			var g [4]int8
+			tk := math.Inf(1)
+			for i := 0; i < 4; i++ {
+				x := s.xval[4*k+i]
+				l := iq3Level(id, x)
+				g[i] = int8(l)
+				u |= l << (3 * i)
+				tk = min(tk, iq3LevelBound(l, x))
+			}
+			gT[k] = tk
+			isOnGridAx[k] = t.kmap[u] >= 0
+			if !isOnGridAx[k] {
 				var gi int
-				if s.grpU[k] == u && s.grpHave[k] && float64(thisScale) >= s.grpLo[k] && float64(thisScale) <= s.grpHi[k] {
+				if s.grpU[k] == u && s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k] {
 					gi = s.grpWin[k] // neighbour's first test, without the call
 				} else {
+					if !haveSq {
+						sq, haveSq = iq3ScaledLevels(thisScale), true
+					}
 					gi = s.neighbour(t, k, u, thisScale, &sq)
 				}
-				copy(s.Laux[4*k:4*k+4], t.levels[gi][:])
+				g = t.levels[gi]
+			}
+			if lg := (*[4]int8)(s.Laux[4*k:]); *lg != g {
+				*lg, changed = g, true
 			}
 		}
 		var sumqx, sumq2 float32
-		if havePrev && prev == s.Laux {
+		if !changed {
 			sumqx, sumq2 = prevQX, prevQ2
 		} else {
 			for i := 0; i < 32; i++ {
 				sumqx += s.tqx[i][s.Laux[i]&7]
 				sumq2 += s.tq2[i][s.Laux[i]&7]
 			}
-			prev, prevQX, prevQ2, havePrev = s.Laux, sumqx, sumq2, true
+			prevQX, prevQ2 = sumqx, sumq2
 		}
 		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
 			scale = sumqx / sumq2
@@ -303,6 +324,20 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 		}
 	}
 	return scale
+}
+
+// iq3LevelBound returns a bound below which the level iq3Level(id, x) = l
+// cannot rise, for ids met in increasing order: for x > 0 and l < 7, the
+// level reaches l+1 only once fl(id·x) ≥ 2l+2 (fl(id·x) − 1 is exact there
+// and halving it gives l + 0.5, the least value nearest_int takes to l+1),
+// which needs id·x ≥ (2l+2)/(1+2⁻²⁴); the bound (2l+2)/x·(1−2⁻²⁰) is below
+// that whatever the float64 rounding. For x ≤ 0, NaN or ±Inf the level is 0
+// for every id, and 7 is the largest.
+func iq3LevelBound(l int, x float32) float64 {
+	if l >= 7 || !(x > 0) || x > math.MaxFloat32 {
+		return math.Inf(1)
+	}
+	return float64(float64(2*l+2)/float64(x)) * (1 - 0x1p-20)
 }
 
 // iq3ScaledLevels returns scale·q for the 8 grid values q = 2l+1.
