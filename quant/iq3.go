@@ -189,10 +189,8 @@ func (s *iq3Scratch) carryInterval(k, n, m int, s0 float64, f *[iq3MaxNeighbours
 		if !(g > need) {
 			return
 		}
-		if da > 0 {
-			if dj := (g - need) / da; dj < d {
-				d = dj
-			}
+		if da > 0 && g-need < float64(d*da) { // (g − need)/da < d, without dividing every time
+			d = (g - need) / da
 		}
 	}
 	const shrink = 1 - 0x1p-30 // float64 rounding of the above, generously
