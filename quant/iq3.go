@@ -74,11 +74,15 @@ type iq3Scratch struct {
 	grpWin       [8]int
 	grpLo, grpHi [8]float64
 	f            [iq3MaxNeighbours]float64 // neighbour's f_j
+	lstep        [32]float64               // iq3LevelStep of xval
 }
 
 // prepareNeighbours sets up the real-valued model of the neighbour search
 // for the sub-block in xval and waux.
 func (s *iq3Scratch) prepareNeighbours() {
+	for i, x := range s.xval {
+		s.lstep[i] = iq3LevelStep(x)
+	}
 	for k := 0; k < 8; k++ {
 		s.grpU[k], s.grpHave[k] = -1, false
 		ok := true
@@ -251,7 +255,9 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 				l := iq3Level(id, x)
 				g[i] = int8(l)
 				u |= l << (3 * i)
-				tk = min(tk, iq3LevelBound(l, x))
+				if b := float64(float64(l+1) * s.lstep[4*k+i]); l < 7 && b < tk {
+					tk = b
+				}
 			}
 			gT[k] = tk
 			isOnGridAx[k] = t.kmap[u] >= 0
@@ -324,18 +330,18 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	return scale
 }
 
-// iq3LevelBound returns a bound below which the level iq3Level(id, x) = l
-// cannot rise, for ids met in increasing order: for x > 0 and l < 7, the
-// level reaches l+1 only once fl(id·x) ≥ 2l+2 (fl(id·x) − 1 is exact there
-// and halving it gives l + 0.5, the least value nearest_int takes to l+1),
-// which needs id·x ≥ (2l+2)/(1+2⁻²⁴); the bound (2l+2)/x·(1−2⁻²⁰) is below
-// that whatever the float64 rounding. For x ≤ 0, NaN or ±Inf the level is 0
-// for every id, and 7 is the largest.
-func iq3LevelBound(l int, x float32) float64 {
-	if l >= 7 || !(x > 0) || x > math.MaxFloat32 {
+// iq3LevelStep returns c such that (l+1)·c bounds the ids below which the
+// level iq3Level(id, x) = l cannot rise, for ids met in increasing order:
+// for x > 0 and l < 7, the level reaches l+1 only once fl(id·x) ≥ 2l+2
+// (fl(id·x) − 1 is exact there and halving it gives l + 0.5, the least
+// value nearest_int takes to l+1), which needs id·x ≥ (2l+2)/(1+2⁻²⁴); the
+// bound (l+1)·2/x·(1−2⁻²⁰) is below that whatever the float64 rounding.
+// For x ≤ 0, NaN or ±Inf the level is 0 for every id: c = +Inf.
+func iq3LevelStep(x float32) float64 {
+	if !(x > 0) || x > math.MaxFloat32 {
 		return math.Inf(1)
 	}
-	return float64(float64(2*l+2)/float64(x)) * (1 - 0x1p-20)
+	return float64(2/float64(x)) * (1 - 0x1p-20)
 }
 
 // iq3ScaledLevels returns scale·q for the 8 grid values q = 2l+1.
