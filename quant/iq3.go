@@ -125,37 +125,48 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 	n := int(t.nbN[u])
 	nb := t.nb[t.nbAt[u] : int(t.nbAt[u])+n]
 	A, B := &s.grpA[k], &s.grpB[k]
-	if s.grpU[k] != u {
-		a0, a1, a2, a3 := &s.aT[4*k], &s.aT[4*k+1], &s.aT[4*k+2], &s.aT[4*k+3]
-		b0, b1, b2, b3 := &s.bT[4*k], &s.bT[4*k+1], &s.bT[4*k+2], &s.bT[4*k+3]
-		for j := range nb {
-			l := &nb[j].l
-			A[j] = a0[l[0]&7] + a1[l[1]&7] + a2[l[2]&7] + a3[l[3]&7]
-			B[j] = b0[l[0]&7] + b1[l[1]&7] + b2[l[2]&7] + b3[l[3]&7]
-		}
+	s64 := float64(sc)
+	newU := s.grpU[k] != u
+	if newU {
 		s.grpU[k] = u
 		s.grpHave[k] = false
-	}
-	s64 := float64(sc)
-	if s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k] {
+	} else if s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k] {
 		return s.grpWin[k]
 	}
 	r := float64(15*s64) + s.grpX[k]
 	S := float64(s.grpW[k]*r) * r
 	E := float64(0x1p-19*S) + 0x1p-140
 	if !(S < 0x1p100) {
-		s.grpHave[k] = false
+		s.grpU[k], s.grpHave[k] = -1, false // A and B were not computed
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
 	f := &s.f
 	fm, f2, m := math.Inf(1), math.Inf(1), 0
-	for j := 0; j < n; j++ {
-		fj := float64(A[j&(iq3MaxNeighbours-1)]*s64) - float64(2*B[j&(iq3MaxNeighbours-1)])
-		f[j&(iq3MaxNeighbours-1)] = fj
-		if fj < fm {
-			f2, fm, m = fm, fj, j
-		} else if fj < f2 {
-			f2 = fj
+	if newU { // A_j and B_j of the new point's neighbours, then f_j
+		a0, a1, a2, a3 := &s.aT[4*k], &s.aT[4*k+1], &s.aT[4*k+2], &s.aT[4*k+3]
+		b0, b1, b2, b3 := &s.bT[4*k], &s.bT[4*k+1], &s.bT[4*k+2], &s.bT[4*k+3]
+		for j := range nb {
+			l := &nb[j].l
+			a := a0[l[0]&7] + a1[l[1]&7] + a2[l[2]&7] + a3[l[3]&7]
+			b := b0[l[0]&7] + b1[l[1]&7] + b2[l[2]&7] + b3[l[3]&7]
+			A[j&(iq3MaxNeighbours-1)], B[j&(iq3MaxNeighbours-1)] = a, b
+			fj := float64(a*s64) - float64(2*b)
+			f[j&(iq3MaxNeighbours-1)] = fj
+			if fj < fm {
+				f2, fm, m = fm, fj, j
+			} else if fj < f2 {
+				f2 = fj
+			}
+		}
+	} else {
+		for j := 0; j < n; j++ {
+			fj := float64(A[j&(iq3MaxNeighbours-1)]*s64) - float64(2*B[j&(iq3MaxNeighbours-1)])
+			f[j&(iq3MaxNeighbours-1)] = fj
+			if fj < fm {
+				f2, fm, m = fm, fj, j
+			} else if fj < f2 {
+				f2 = fj
+			}
 		}
 	}
 	if !(float64(s64*(f2-fm)) > 2*E) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -118,6 +119,13 @@ func TestIQKernelsFastMatchReference(t *testing.T) {
 		inputs[d+"/golden"] = goldenBits(d, rng.Uint64(), rows, 256)
 	}
 	inputs["random"] = randomBlocks(rng, 8*rows)
+	// large values: the bound of the IQ3 neighbour model (S < 2^100) holds
+	// for some candidate scales of a sub-block and not for others
+	big := goldenBits("normal", rng.Uint64(), 4*rows, 256)
+	for i := range big {
+		big[i] *= float32(math.Ldexp(1, 30+i/256%12))
+	}
+	inputs["large"] = big
 	for _, p := range iqKernelPairs {
 		for name, x := range inputs {
 			iqDiffCheck(t, p, name, x, 256, nil)
