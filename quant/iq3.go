@@ -174,7 +174,7 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
 	s.grpWin[k] = int(nb[m].idx)
-	s.carryInterval(k, n, m, s64, f)
+	s.carryInterval(k, n, m, s64, f2, f)
 	return s.grpWin[k]
 }
 
@@ -185,7 +185,7 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 // with slope A_j − A_m; on [s0/2, s0] the scale is at least s0/2 and E at
 // most E(s0), so (s0/2)·(g_j − (A_j − A_m)·d) > 2E(s0) for every j keeps
 // sc·(f_j − f_m) > 2E there.
-func (s *iq3Scratch) carryInterval(k, n, m int, s0 float64, f *[iq3MaxNeighbours]float64) {
+func (s *iq3Scratch) carryInterval(k, n, m int, s0, f2 float64, f *[iq3MaxNeighbours]float64) {
 	s.grpHave[k] = false
 	if !(s0 >= 0x1p-39 && s0 <= 0x1p39) {
 		return
@@ -195,22 +195,21 @@ func (s *iq3Scratch) carryInterval(k, n, m int, s0 float64, f *[iq3MaxNeighbours
 	r := float64(15*s0) + s.grpX[k]
 	e := float64(0x1p-19*float64(float64(s.grpW[k]*r)*r)) + 0x1p-140
 	need := 4 * e / s0
-	d := 0.5 * s0
+	if !(f2-fm > need) { // f2 − fm is the smallest gap
+		return
+	}
+	// d = min(s0/2, min over j with A_j > A_m of (g_j − need)/(A_j − A_m)),
+	// kept as the fraction num/den and compared by cross-multiplication
+	num, den := 0.5*s0, 1.0
 	for j := 0; j < n; j++ {
-		if j == m {
-			continue
-		}
 		g, da := f[j&(iq3MaxNeighbours-1)]-fm, A[j&(iq3MaxNeighbours-1)]-am
-		if !(g > need) {
-			return
-		}
-		if da > 0 && g-need < float64(d*da) { // (g − need)/da < d, without dividing every time
-			d = (g - need) / da
+		if da > 0 && float64((g-need)*den) < float64(num*da) {
+			num, den = g-need, da
 		}
 	}
 	const shrink = 1 - 0x1p-30 // float64 rounding of the above, generously
 	s.grpHave[k] = true
-	s.grpLo[k], s.grpHi[k] = s0-float64(d*shrink), s0
+	s.grpLo[k], s.grpHi[k] = s0-float64(num/den*shrink), s0
 }
 
 // iq3Search is the scale search and refinement of one 32-element sub-block
