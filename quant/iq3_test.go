@@ -215,3 +215,63 @@ func BenchmarkIQKernels(b *testing.B) {
 		}
 	}
 }
+
+// TestIQ3NeighbourModel drives the neighbour search's real-valued model
+// directly: for random groups and off-grid points, scales falling by about
+// 1% a step (as in the scale search) across the range where the model's
+// bound S < 2^100 starts to hold, and random jumps back up; every answer
+// must be ggml's (iq3BestNeighbourRef).
+func TestIQ3NeighbourModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, size := range []int{256, 512} {
+		tb := iq3Grid(size)
+		var off []int
+		for u, m := range tb.kmap {
+			if m < 0 {
+				off = append(off, u)
+			}
+		}
+		var s iq3Scratch
+		for trial := 0; trial < 300; trial++ {
+			mag := math.Ldexp(1, rng.IntN(80)-40)
+			for i := range s.xval {
+				s.xval[i] = float32(rng.Float64() * mag)
+				s.waux[i] = float32(rng.Float64() * mag)
+				if rng.IntN(10) == 0 {
+					s.waux[i] = 0
+				}
+			}
+			s.prepareNeighbours()
+			k, u := rng.IntN(8), off[rng.IntN(len(off))]
+			sc := float32(mag * (1 + rng.Float64()))
+			for step := 0; step < 200; step++ {
+				if rng.IntN(50) == 0 {
+					sc *= 1.5
+				}
+				sq := iq3ScaledLevels(sc)
+				got := abortsAs(func() int { return s.neighbour(tb, k, u, sc, &sq) })
+				want := abortsAs(func() int {
+					var L [4]int8
+					return iq3BestNeighbourRef(tb, tb.neighboursOf(u), s.xval[4*k:4*k+4], s.waux[4*k:4*k+4], sc, L[:])
+				})
+				if got != want {
+					t.Fatalf("grid %d, point %d, scale %v (step %d): neighbour %d, ggml's %d", size, u, sc, step, got, want)
+				}
+				sc *= 0.987
+			}
+		}
+	}
+}
+
+// abortsAs returns f(), or -1 if f panics with an *AbortError.
+func abortsAs(f func() int) (r int) {
+	defer func() {
+		if e := recover(); e != nil {
+			if _, ok := e.(*AbortError); !ok {
+				panic(e)
+			}
+			r = -1
+		}
+	}()
+	return f()
+}
