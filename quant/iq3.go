@@ -5,22 +5,27 @@ import (
 	"math"
 )
 
-// Fast IQ3_XXS and IQ3_S encoders. They perform ggml's float operations
-// (iq3_ref.go) but reorganize the work, so that each value ggml computes is
-// computed the same way, once:
+// Fast IQ3_XXS and IQ3_S encoders. They give the bytes of ggml's code
+// (iq3_ref.go) but skip the work whose outcome is proven, and compute every
+// value that reaches the output exactly as ggml does:
 //
-//   - the neighbour search of iq3_find_best_neighbour sums, for each
-//     neighbour, the four terms w_i·(s·q_i − x_i)² in order; each term
-//     depends only on the coordinate i and the level of q_i, so the terms are
-//     tabulated for the levels the neighbour list uses (iq3Tables.nbLo/nbHi)
-//     and each neighbour costs three additions of table entries;
-//   - the sums Σ (w·x)·q and Σ (w·q)·q of each candidate scale take their
-//     terms from per-element tables of the 8 levels, computed once per
-//     sub-block, and are reused when a candidate's levels equal the previous
-//     candidate's;
-//   - no allocation; the tables live on the stack.
+//   - the grid-neighbour searches (iq3_find_best_neighbour, ggml's hot spot)
+//     are decided by a real-valued model of the distances with a proven
+//     bound on ggml's float32 rounding (iq3Scratch.neighbour); when the bound
+//     cannot separate the best neighbour from the next, ggml's exact float32
+//     comparison decides (iq3BestNeighbour, with the distance terms
+//     tabulated per coordinate and level);
+//   - a winner is carried over the interval of scales where the model proves
+//     it (carryInterval), and a group of four values is not looked at again
+//     while none of its levels can change (iq3LevelStep) and its winner is
+//     proven, so most candidate scales touch one or two of the eight groups;
+//   - the sums Σ (w·x)·q and Σ (w·q)·q of a candidate take their terms from
+//     per-element tables of the 8 levels and are reused when no group
+//     changed;
+//   - no allocation per block: one iq3Scratch per call.
 //
-// Differential tests against the reference: iq3_test.go.
+// Differential tests against the reference: iq3_test.go (random, adversarial
+// and large inputs, a fuzz target, and the model alone along falling scales).
 
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(256)
