@@ -127,8 +127,8 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 		s.grpHave[k] = false
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
-	n := int(t.nbN[u])
-	nb := t.nb[t.nbAt[u] : int(t.nbAt[u])+n]
+	nb := t.neighboursOf(u)
+	n := len(nb)
 	A, B := &s.grpA[k], &s.grpB[k]
 	s64 := float64(sc)
 	newU := s.grpU[k] != u
@@ -150,8 +150,8 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 	if newU { // A_j and B_j of the new point's neighbours, then f_j
 		a0, a1, a2, a3 := &s.aT[4*k], &s.aT[4*k+1], &s.aT[4*k+2], &s.aT[4*k+3]
 		b0, b1, b2, b3 := &s.bT[4*k], &s.bT[4*k+1], &s.bT[4*k+2], &s.bT[4*k+3]
-		for j := range nb {
-			l := &nb[j].l
+		for j, gj := range nb {
+			l := &t.levels[gj]
 			a := a0[l[0]&7] + a1[l[1]&7] + a2[l[2]&7] + a3[l[3]&7]
 			b := b0[l[0]&7] + b1[l[1]&7] + b2[l[2]&7] + b3[l[3]&7]
 			A[j&(iq3MaxNeighbours-1)], B[j&(iq3MaxNeighbours-1)] = a, b
@@ -178,7 +178,7 @@ func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float3
 		s.grpHave[k] = false
 		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
 	}
-	s.grpWin[k] = int(nb[m].idx)
+	s.grpWin[k] = int(nb[m&(iq3MaxNeighbours-1)])
 	s.carryInterval(k, n, m, s64, f2, f)
 	return s.grpWin[k]
 }
@@ -380,16 +380,15 @@ func iq3BestNeighbour(t *iq3Tables, u int, xv, wa *[4]float32, sq *[8]float32) i
 			Ti[l] = float32(float32(w*diff) * diff)
 		}
 	}
-	nb := t.nb[t.nbAt[u] : int(t.nbAt[u])+int(t.nbN[u])]
 	bestD2 := float32(math.MaxFloat32)
 	gi := -1
-	for j := range nb {
-		e := &nb[j]
-		d2 := T[0][e.l[0]&7] + T[1][e.l[1]&7]
-		d2 += T[2][e.l[2]&7]
-		d2 += T[3][e.l[3]&7]
+	for _, j := range t.neighboursOf(u) {
+		l := &t.levels[j]
+		d2 := T[0][l[0]&7] + T[1][l[1]&7]
+		d2 += T[2][l[2]&7]
+		d2 += T[3][l[3]&7]
 		if d2 < bestD2 {
-			bestD2, gi = d2, int(e.idx)
+			bestD2, gi = d2, int(j)
 		}
 	}
 	if gi < 0 {

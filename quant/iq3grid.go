@@ -36,24 +36,14 @@ type iq3Tables struct {
 	kmap       [4096]int32
 	neighbours []uint16
 
-	// For the fast encoder: each off-grid point's neighbours as (grid
-	// index, levels) entries, and per coordinate the range of levels they
-	// use; nbAt[u] is the offset of u's entries in nb, nbN[u] their number.
-	nb         []iq3Neighbour
-	nbAt       [4096]int32
-	nbN        [4096]uint16
+	// For the fast encoder's exact search: per off-grid point and
+	// coordinate, the range of levels its neighbours use.
 	nbLo, nbHi [4096][4]uint8
 }
 
 // iq3MaxNeighbours bounds the length of a neighbour list (38 for IQ3_S's
 // grid; buildIQ3Tables checks it). A power of two.
 const iq3MaxNeighbours = 64
-
-// iq3Neighbour is one entry of a neighbour list: its grid index and levels.
-type iq3Neighbour struct {
-	idx uint16
-	l   [4]uint8
-}
 
 var (
 	iq3Once    [2]sync.Once
@@ -143,17 +133,13 @@ func buildIQ3Tables(size int) *iq3Tables {
 		if len(nbs) > iq3MaxNeighbours {
 			panic("quant: an IQ3 neighbour list is longer than iq3MaxNeighbours")
 		}
-		t.nbAt[u], t.nbN[u] = int32(len(t.nb)), uint16(len(nbs))
 		t.nbLo[u] = [4]uint8{7, 7, 7, 7}
 		for _, j := range nbs {
-			e := iq3Neighbour{idx: j}
 			for i := 0; i < 4; i++ {
-				l := uint8(t.grid[j][i]-1) / 2
-				e.l[i] = l
+				l := uint8(t.levels[j][i])
 				t.nbLo[u][i] = min(t.nbLo[u][i], l)
 				t.nbHi[u][i] = max(t.nbHi[u][i], l)
 			}
-			t.nb = append(t.nb, e)
 		}
 	}
 	return t
