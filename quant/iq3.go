@@ -20,8 +20,9 @@ import (
 //     while none of its levels can change (iq3LevelStep) and its winner is
 //     proven, so most candidate scales touch one or two of the eight groups;
 //   - the sums Σ (w·x)·q and Σ (w·q)·q of a candidate take their terms from
-//     per-element tables of the 8 levels and are reused when no group
-//     changed;
+//     per-element tables of the 8 levels, and only the part from the first
+//     changed element on is added again (the partial sums before it are the
+//     previous candidate's);
 //   - no allocation per block: one iq3Scratch per call.
 //
 // Differential tests against the reference: iq3_test.go (random, adversarial
@@ -79,14 +80,21 @@ type iq3Scratch struct {
 	grpWin       [8]int
 	grpLo, grpHi [8]float64
 	f            [iq3MaxNeighbours]float64 // neighbour's f_j
-	lstep        [32]float64               // iq3LevelStep of xval
+	lbound       [32][8]uint64             // bits of (l+1)·iq3LevelStep(xval), +Inf for l = 7
+	pqx, pq2     [33]float32               // prefix sums of the candidate sums (iq3Search)
 }
 
 // prepareNeighbours sets up the real-valued model of the neighbour search
 // for the sub-block in xval and waux.
 func (s *iq3Scratch) prepareNeighbours() {
 	for i, x := range s.xval {
-		s.lstep[i] = iq3LevelStep(x)
+		// non-negative float64s order as their bits, so the bounds are
+		// compared (and their minimum taken) as integers
+		step := iq3LevelStep(x)
+		for l := 0; l < 7; l++ {
+			s.lbound[i][l] = math.Float64bits(float64(float64(l+1) * step))
+		}
+		s.lbound[i][7] = math.Float64bits(math.Inf(1))
 	}
 	for k := 0; k < 8; k++ {
 		s.grpU[k], s.grpHave[k] = -1, false
@@ -237,7 +245,6 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	var (
 		best                 float32
 		isOnGrid, isOnGridAx [8]bool
-		prevQX, prevQ2       float32
 	)
 	s.prepareNeighbours()
 	s.L = [32]int8{}
@@ -247,7 +254,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 	}
 	// A group's levels and grid point only change when the candidate's id
 	// reaches gT[k] (below which none of its levels can rise, see
-	// iq3LevelBound) or, off the grid, when the scale leaves the interval
+	// iq3LevelStep) or, off the grid, when the scale leaves the interval
 	// over which the neighbour search's winner is proven (carryInterval);
 	// until then the group is skipped and keeps its part of Laux.
 	var gT [8]float64
@@ -257,24 +264,24 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 		thisScale := 1 / id
 		id64, s64 := float64(id), float64(thisScale)
 		var sq [8]float32
-		haveSq, changed := false, is == -nis
+		haveSq, from := false, 32 // from: the first element whose level changed
+		if is == -nis {
+			from = 0
+		}
 		for k := 0; k < 8; k++ {
 			if is > -nis && id64 < gT[k] && (isOnGridAx[k] || (s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k])) {
 				continue
 			}
 			u := 0
 			var g [4]int8
-			tk := math.Inf(1)
+			tk := uint64(math.MaxUint64)
 			for i := 0; i < 4; i++ {
-				x := s.xval[4*k+i]
-				l := iq3Level(id, x)
+				l := iq3Level(id, s.xval[4*k+i])
 				g[i] = int8(l)
 				u |= l << (3 * i)
-				if b := float64(float64(l+1) * s.lstep[4*k+i]); l < 7 && b < tk {
-					tk = b
-				}
+				tk = min(tk, s.lbound[4*k+i][l&7])
 			}
-			gT[k] = tk
+			gT[k] = math.Float64frombits(tk)
 			isOnGridAx[k] = t.kmap[u] >= 0
 			if !isOnGridAx[k] {
 				var gi int
@@ -289,18 +296,17 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 				g = t.levels[gi]
 			}
 			if lg := (*[4]int8)(s.Laux[4*k:]); *lg != g {
-				*lg, changed = g, true
+				*lg = g
+				from = min(from, 4*k)
 			}
 		}
-		var sumqx, sumq2 float32
-		if !changed {
-			sumqx, sumq2 = prevQX, prevQ2
-		} else {
-			for i := 0; i < 32; i++ {
-				sumqx += s.tqx[i][s.Laux[i]&7]
-				sumq2 += s.tq2[i][s.Laux[i]&7]
-			}
-			prevQX, prevQ2 = sumqx, sumq2
+		// the sums in index order, as ggml; the partial sums before the
+		// first changed element are those of the previous candidate
+		sumqx, sumq2 := s.pqx[from], s.pq2[from]
+		for i := from; i < 32; i++ {
+			sumqx += s.tqx[i][s.Laux[i]&7]
+			sumq2 += s.tq2[i][s.Laux[i]&7]
+			s.pqx[i+1], s.pq2[i+1] = sumqx, sumq2
 		}
 		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
 			scale = sumqx / sumq2
