@@ -263,6 +263,71 @@ func TestIQ3NeighbourModel(t *testing.T) {
 	}
 }
 
+// TestIQ3NeighbourModelSearch drives the neighbour search's real-valued model
+// directly, the way the scale search does: for random groups (magnitudes
+// 2⁻⁴⁰..2⁴⁰, so that the model's bound S < 2¹⁰⁰ holds for some and not
+// for others, zero weights, a negative value as IQ3_XXS's sign flip leaves)
+// and the candidate ids of a search, and then a scale off the sequence (the
+// refinement), every answer for a point off the grid must be ggml's
+// (iq3BestNeighbourRef).
+func TestIQ3NeighbourModelSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, size := range []int{256, 512} {
+		tb := iq3Grid(size)
+		var s iq3Scratch
+		checked := 0
+		for trial := 0; trial < 400; trial++ {
+			mag := math.Ldexp(1, rng.IntN(80)-40)
+			var max float32
+			for i := range s.xval {
+				s.xval[i] = float32(rng.Float64() * mag)
+				s.waux[i] = float32(rng.Float64() * mag)
+				if rng.IntN(10) == 0 {
+					s.waux[i] = 0
+				}
+				if rng.IntN(40) == 0 {
+					s.xval[i] = -s.xval[i]
+				}
+				max = cmax(max, s.xval[i])
+			}
+			s.prepareNeighbours()
+			check := func(k int, id, sc float32) {
+				u := 0
+				for i := 0; i < 4; i++ {
+					u |= iq3Level(id, s.xval[4*k+i]) << (3 * i)
+				}
+				if tb.kmap[u] >= 0 {
+					return
+				}
+				sq := iq3ScaledLevels(sc)
+				got := abortsAs(func() int { return s.neighbour(tb, k, u, sc, &sq) })
+				ref := abortsAs(func() int {
+					var L [4]int8
+					return iq3BestNeighbourRef(tb, tb.neighboursOf(u), s.xval[4*k:4*k+4], s.waux[4*k:4*k+4], sc, L[:])
+				})
+				if got != ref {
+					t.Fatalf("grid %d, point %d, scale %v: neighbour %d, ggml's %d", size, u, sc, got, ref)
+				}
+				checked++
+			}
+			for is := -15; is <= 15; is++ {
+				id := float32(15) + float32(float32(is)*0.2)
+				id /= max
+				for k := 0; k < 8; k++ {
+					check(k, id, 1/id)
+				}
+			}
+			sc := float32(float64(max) / (10 + 10*rng.Float64())) // a refinement's scale
+			for k := 0; k < 8; k++ {
+				check(k, 1/sc, sc)
+			}
+		}
+		if checked < 10000 {
+			t.Errorf("grid %d: only %d searches checked", size, checked)
+		}
+	}
+}
+
 // abortsAs returns f(), or -1 if f panics with an *AbortError.
 func abortsAs(f func() int) (r int) {
 	defer func() {
