@@ -11,7 +11,8 @@ Sections (``--section``, default all):
     (de)quantizers where it has one, and llama.cpp's ``ggml_quantize_chunk``
     (through llama-cpp-python) when installed. Ends with the issue's targets
     (≥ 4× llama.cpp for Q2_K…Q6_K and IQ4_NL at every thread count, ≥ 3× for
-    Q4_0/Q4_1 at 1 thread, ≥ 2× for TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0)
+    Q4_0/Q4_1 at 1 thread, ≥ 2× for the i-quants IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS,
+    IQ2_XS, IQ2_S, IQ1_S, IQ1_M and for TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0)
     and whether this run met them.
 ``blockwise``
     The bitsandbytes family: 8-bit block-wise at block sizes 4096, 256 and 64,
@@ -287,6 +288,7 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
 #: array, (type, minimum ratio, thread counts it applies to: None = every measured count).
 GGML_TARGETS = [(t, 4.0, None) for t in ("Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL")] + \
     [(t, 3.0, (1,)) for t in ("Q4_0", "Q4_1")] + \
+    [(t, 2.0, None) for t in ("IQ4_XS", "IQ3_XXS", "IQ3_S")] + \
     [(t, 2.0, None) for t in ("TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0", "Q2_0")]
 
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/bits"
 	"os"
@@ -28,6 +29,7 @@ type goldenCase struct {
 	SHA256        string  `json:"sha256"`
 	FirstBlock    string  `json:"first_block"`
 	DequantSHA256 string  `json:"dequant_sha256"`
+	Aborts        bool    `json:"aborts"` // ggml's encoder aborted the process
 }
 
 type goldenDequantCase struct {
@@ -92,6 +94,14 @@ func goldenBits(dist string, seed uint64, rows, nPerRow int) []float32 {
 		groupKind = make([]uint64, n/16)
 		for g := range groupKind {
 			groupKind[g] = 107 + mix64(seed^uint64(g))%41
+		}
+	}
+	var advKind, advSpike []int
+	if dist == "adversarial" {
+		advKind, advSpike = make([]int, n/256), make([]int, n/256)
+		for g := range advKind {
+			advKind[g] = int(mix64(seed+31*uint64(g)) % 8)
+			advSpike[g] = int(mix64(seed^(uint64(g)+0x5A5A)) % 256)
 		}
 	}
 	var colHot []bool
@@ -175,6 +185,36 @@ func goldenBits(dist string, seed uint64, rows, nPerRow int) []float32 {
 				v = (e-1-(flags>>4)%3)<<23 | int64(r&0x7FFFFF)
 			}
 			x[i] = math.Float32frombits(uint32(v) | uint32(r>>63)<<31)
+		case "adversarial":
+			g, j := i/256, i%256
+			x[i] = scaled(bell, -20)
+			switch advKind[g] {
+			case 0:
+				x[i] = 0
+			case 1:
+				if j == advSpike[g] {
+					x[i] = 1 << 40
+					if flags%2 != 0 {
+						x[i] = -(1 << 40)
+					}
+				}
+			case 2:
+				x[i] = scaled(bellOf(splitmix64(seed, uint64(256*g)+1)), -20)
+			case 3:
+				x[i] = scaled(bell, -100)
+			case 4:
+				x[i] = scaled(-max(bell, -bell), -20)
+			case 5:
+				if j < 128 {
+					x[i] = 0
+				}
+			case 6:
+				if j/32%2 == 1 {
+					x[i] = 0
+				}
+			case 7:
+				x[i] = math.Float32frombits(uint32(r & 0x807FFFFF))
+			}
 		case "huge":
 			e := 230 + (r>>24)%25
 			x[i] = math.Float32frombits(uint32(r&0x807FFFFF) | uint32(e)<<23)
@@ -273,6 +313,16 @@ func TestGoldenRandom(t *testing.T) {
 		}
 		if h := f32Hash(append(append([]float32(nil), x...), im...)); h != c.InputSHA256 {
 			t.Errorf("%s: regenerated input differs from the generator's (PRNG out of step)", name)
+			continue
+		}
+		if c.Aborts {
+			// llama.cpp aborted the process on this input: Wick refuses it
+			_, err := Quantize(tr.Type, make([]byte, len(x)/tr.BlockSize*tr.BlockBytes), F32Input(x), c.NPerRow, Options{Imatrix: im})
+			var ae *AbortError
+			if !errors.As(err, &ae) {
+				t.Errorf("%s: ggml aborts on it; Wick returned %v, want an *AbortError", name, err)
+			}
+			perType[c.Type]++
 			continue
 		}
 		var first []byte
@@ -392,6 +442,12 @@ func referenceTwin(t Type) quantizeFunc {
 		return quantizeMXFP4Ref
 	case NVFP4:
 		return quantizeNVFP4Ref
+	case IQ4_XS:
+		return quantizeIQ4_XSRef
+	case IQ3_XXS:
+		return quantizeIQ3_XXSRef
+	case IQ3_S:
+		return quantizeIQ3_SRef
 	}
 	return nil
 }
