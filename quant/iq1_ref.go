@@ -67,7 +67,7 @@ func iq1SortedIndex(idx []int, x []float32) {
 // distance (the first on ties). ggml falls back to a scan of the whole grid
 // when no distance is below FLT_MAX, and that scan reads past the group
 // (xval[i] with i the grid index), and then aborts if still nothing; Wick
-// panics with iqAbort there instead (see the callers).
+// panics with an *AbortError there instead (see the callers).
 func iq1FindBestNeighbour2Ref(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, xg *[3]float32, L []int8) int {
 	best := fltMax
 	index := -1
@@ -85,7 +85,7 @@ func iq1FindBestNeighbour2Ref(g *iqGrid, nb []uint16, xval, weight []float32, sc
 		}
 	}
 	if index < 0 {
-		panic(iqAbort("iq1_find_best_neighbour2: no neighbour at a finite distance"))
+		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq1_find_best_neighbour2)"})
 	}
 	for i := 0; i < 8; i++ {
 		L[i] = (g.pos[index][i] - 1) / 2
@@ -96,12 +96,12 @@ func iq1FindBestNeighbour2Ref(g *iqGrid, nb []uint16, xval, weight []float32, sc
 // ---------------------------------------------------------------- IQ1_S
 
 func quantizeIQ1_SRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, iq1sLen, iq1sBlockRef)
+	iqForBlocks(dst, src, nPerRow, imatrix, iq1sLen, iq1sBlockRef)
 }
 
 func iq1sBlockRef(y []byte, x, qw []float32) {
 	if qw == nil {
-		panic(iqAbort("IQ1_S needs an importance matrix"))
+		panic("quant: IQ1_S needs an importance matrix")
 	}
 	g := gridIQ1S.get()
 	const bs = iq1sBlock
@@ -204,7 +204,7 @@ func iq1sBlockRef(y []byte, x, qw []float32) {
 		}
 		qh[ib] = h
 		if !(scale >= 0) {
-			panic(iqAbort("IQ1_S: scale >= 0"))
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq1_s_impl)"})
 		}
 		scales[ib] = scale
 		shifts[ib] = int8(bestShift)
@@ -272,7 +272,7 @@ func iq1DecodeGroup(y []float32, k uint16, dl, delta float32) {
 // ---------------------------------------------------------------- IQ1_M
 
 func quantizeIQ1_MRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, iq1mLen, iq1mBlockRef)
+	iqForBlocks(dst, src, nPerRow, imatrix, iq1mLen, iq1mBlockRef)
 }
 
 // iq1mXX is the value table of group k of a sub-block with shift code
@@ -414,7 +414,7 @@ func iq1mBlockRef(y []byte, x, qw []float32) {
 		qs[2*ib+1] = byte(index[1])
 		qh[ib] = byte(index[0]>>8) | byte(index[1]>>8)<<4
 		if !(scale >= 0) {
-			panic(iqAbort("IQ1_M: scale >= 0"))
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq1_m_impl)"})
 		}
 		scales[ib] = scale
 		shifts[ib] = bestK

@@ -34,10 +34,6 @@ const (
 	fltMax          = float32(math.MaxFloat32)
 )
 
-// iqAbort is the panic of a reference encoder where ggml's would abort
-// (GGML_ASSERT / GGML_ABORT); see the callers.
-type iqAbort string
-
 // iq2FindBestNeighbourRef is iq2_find_best_neighbour: the neighbour of
 // smallest weighted distance to xval at the given scale (the first on
 // ties); L receives its levels. It returns −1 where ggml aborts (no
@@ -58,7 +54,7 @@ func iq2FindBestNeighbourRef(g *iqGrid, nb []uint16, xval, weight []float32, sca
 		}
 	}
 	if index < 0 {
-		panic(iqAbort("iq2_find_best_neighbour: no neighbour at a finite distance"))
+		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq2_find_best_neighbour)"})
 	}
 	for i := 0; i < 8; i++ {
 		L[i] = (g.pos[index][i] - 1) / 2
@@ -130,7 +126,7 @@ func iq2PackIndex(L []int8) int {
 // ---------------------------------------------------------------- IQ2_XXS
 
 func quantizeIQ2_XXSRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, iq2xxsLen, iq2xxsBlockRef)
+	iqForBlocks(dst, src, nPerRow, imatrix, iq2xxsLen, iq2xxsBlockRef)
 }
 
 func iq2xxsBlockRef(y []byte, x, qw []float32) {
@@ -148,7 +144,7 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 		sigma2       = sumSquares(x) / qkK
 	)
 	if qw == nil {
-		panic(iqAbort("IQ2_XXS needs an importance matrix"))
+		panic("quant: IQ2_XXS needs an importance matrix")
 	}
 	clear(y)
 	for ib := 0; ib < 8; ib++ {
@@ -227,13 +223,13 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 		for k := 0; k < 4; k++ {
 			index := g.kmap[iq2PackIndex(L[8*k:])]
 			if index < 0 {
-				panic(iqAbort("IQ2_XXS: found point not on grid"))
+				panic(&AbortError{What: "a point not on the grid (GGML_ABORT in quantize_row_iq2_xxs_impl)"})
 			}
 			q2[2*ib] |= uint32(index) << (8 * k)
 			q2[2*ib+1] |= uint32(blockSigns[k]) << (7 * k)
 		}
 		if !(scale >= 0) {
-			panic(iqAbort("IQ2_XXS: scale >= 0"))
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq2_xxs_impl)"})
 		}
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
@@ -284,12 +280,12 @@ func iq2DecodeGroup(y []float32, k uint16, db float32, signs uint8) {
 // ---------------------------------------------------------------- IQ2_XS
 
 func quantizeIQ2_XSRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, iq2xsLen, iq2xsBlockRef)
+	iqForBlocks(dst, src, nPerRow, imatrix, iq2xsLen, iq2xsBlockRef)
 }
 
 func iq2xsBlockRef(y []byte, x, qw []float32) {
 	if qw == nil {
-		panic(iqAbort("IQ2_XS needs an importance matrix"))
+		panic("quant: IQ2_XS needs an importance matrix")
 	}
 	iq2xsSBlockRef(y, x, qw, false)
 }
@@ -406,7 +402,7 @@ func iq2xsSBlockRef(y []byte, x, qw []float32, s bool) {
 		for k := 0; k < 2; k++ {
 			index := g.kmap[iq2PackIndex(L[8*k:])]
 			if index < 0 {
-				panic(iqAbort("IQ2_XS/IQ2_S: found point not on grid"))
+				panic(&AbortError{What: "a point not on the grid (GGML_ABORT in quantize_row_iq2_xs_impl / quantize_row_iq2_s_impl)"})
 			}
 			indices[2*ib+k] = int(index)
 			haveBlockIndex[2*ib+k] = true
@@ -414,7 +410,7 @@ func iq2xsSBlockRef(y []byte, x, qw []float32, s bool) {
 			q2[2*ib+k] = uint16(index) | uint16(blockSigns[k])<<9
 		}
 		if !(scale >= 0) {
-			panic(iqAbort("IQ2_XS/IQ2_S: scale >= 0"))
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq2_xs_impl / quantize_row_iq2_s_impl)"})
 		}
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
@@ -475,7 +471,7 @@ func dequantizeIQ2_XS(dst []float32, src []byte) {
 // ---------------------------------------------------------------- IQ2_S
 
 func quantizeIQ2_SRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	forSuperBlocks(dst, src, nPerRow, imatrix, iq2sLen, func(y []byte, x, qw []float32) {
+	iqForBlocks(dst, src, nPerRow, imatrix, iq2sLen, func(y []byte, x, qw []float32) {
 		iq2xsSBlockRef(y, x, qw, true)
 	})
 }

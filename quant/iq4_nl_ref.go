@@ -119,8 +119,8 @@ func dequantizeIQ4_NL(dst []float32, src []byte) {
 }
 
 // IQ4_XS (136 bytes per 256): fp16 d, u16 scales_h, 4 bytes scales_l, then
-// 128 bytes of IQ4_NL indices in 32-element sub-blocks. Only its decoder is
-// provided (ggml's dequantize_row_iq4_xs).
+// 128 bytes of IQ4_NL indices in 32-element sub-blocks. Its encoders are in
+// iq4_xs.go; this is ggml's dequantize_row_iq4_xs.
 const iq4xsLen = 136
 
 func dequantizeIQ4_XS(dst []float32, src []byte) {

@@ -147,21 +147,25 @@ func (g *iqGrid) build() {
 	}
 }
 
-// ksignsIQ2XS is ggml's ksigns_iq2xs: the 7 stored sign bits s of a group of
-// eight, with bit 7 set so that the number of minus signs is even.
-var ksignsIQ2XS = func() (t [128]uint8) {
-	for s := range t {
-		p := uint8(0)
-		for b := 0; b < 7; b++ {
-			p ^= uint8(s>>b) & 1
-		}
-		t[s] = uint8(s) | p<<7
-	}
-	return
-}()
-
 // iq2Level is the value of a 2-bit level in the IQ2 decoders' grids.
 var iq2Level = [4]float32{0x08, 0x19, 0x2b, 0x3e}
+
+// iqForBlocks runs f on each 256-value super-block of src, with the
+// importance weights of its columns (nil without an imatrix), like
+// forSuperBlocks, and adds the block index to an *AbortError f panics with.
+func iqForBlocks(dst []byte, src []float32, nPerRow int, imatrix []float32, blockLen int,
+	f func(y []byte, x, qw []float32)) {
+	b := 0
+	defer blockOfAbort(&b)
+	for ; b < len(src)/qkK; b++ {
+		var qw []float32
+		if imatrix != nil {
+			col := b * qkK % nPerRow
+			qw = imatrix[col : col+qkK]
+		}
+		f(dst[b*blockLen:(b+1)*blockLen], src[b*qkK:(b+1)*qkK], qw)
+	}
+}
 
 // RequiresImatrix reports whether ggml refuses to quantize to t without an
 // importance matrix: ggml_quantize_requires_imatrix is true for IQ2_XXS,

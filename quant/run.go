@@ -189,7 +189,10 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 				if opt.Imatrix != nil {
 					rowLen = nPerRow
 				}
-				tr.quantize(out, x, rowLen, opt.Imatrix)
+				if err := encodeOrAbort(tr, out, x, rowLen, opt.Imatrix); err != nil {
+					err.Block += s / tr.BlockSize
+					return err
+				}
 				if parts != nil {
 					parts[lo/per].add(tr, x, out)
 				}

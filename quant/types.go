@@ -89,12 +89,14 @@ var kernels = map[Type]struct {
 	Q6_K:    {quantizeQ6_K, dequantizeQ6_K},
 	Q8_K:    {nil, dequantizeQ8_K},
 	IQ4_NL:  {quantizeIQ4_NL, dequantizeIQ4_NL},
+	IQ4_XS:  {quantizeIQ4_XS, dequantizeIQ4_XS},
+	IQ3_XXS: {quantizeIQ3_XXS, dequantizeIQ3_XXS},
+	IQ3_S:   {quantizeIQ3_S, dequantizeIQ3_S},
 	IQ2_XXS: {quantizeIQ2_XXSRef, dequantizeIQ2_XXS},
 	IQ2_XS:  {quantizeIQ2_XSRef, dequantizeIQ2_XS},
 	IQ2_S:   {quantizeIQ2_SRef, dequantizeIQ2_S},
 	IQ1_S:   {quantizeIQ1_SRef, dequantizeIQ1_S},
 	IQ1_M:   {quantizeIQ1_MRef, dequantizeIQ1_M},
-	IQ4_XS:  {nil, dequantizeIQ4_XS},
 	BF16:    {quantizeBF16, dequantizeBF16},
 }
 

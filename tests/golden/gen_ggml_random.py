@@ -45,10 +45,26 @@ TYPES = {  # name: (ggml id, block size, block bytes)
     "Q8_0": (8, 32, 34), "Q2_K": (10, 256, 84), "Q3_K": (11, 256, 110), "Q4_K": (12, 256, 144),
     "Q5_K": (13, 256, 176), "Q6_K": (14, 256, 210), "Q8_K": (15, 256, 292),
     "IQ4_NL": (20, 32, 18), "IQ4_XS": (23, 256, 136),
+    "IQ3_XXS": (18, 256, 98), "IQ3_S": (21, 256, 110),
+    "IQ2_XXS": (16, 256, 66), "IQ2_XS": (17, 256, 74), "IQ2_S": (22, 256, 82),
+    "IQ1_S": (19, 256, 50), "IQ1_M": (29, 256, 56),
 }
-QUANT_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"]
-DEQUANT_ONLY = ["Q8_K", "IQ4_XS"]
+QUANT_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
+               "IQ4_XS", "IQ3_XXS", "IQ3_S"]
+# the IQ2/IQ1 family (grids with neighbour lists, quant/iqgrid.go)
+IQ_LOWBIT_TYPES = ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"]
+QUANT_TYPES += IQ_LOWBIT_TYPES
+# ggml_quantize_requires_imatrix: ggml_quantize_chunk asserts an imatrix for
+# them, so they have cases with one only (Wick refuses them without one)
+REQUIRES_IMATRIX = ["IQ2_XXS", "IQ2_XS", "IQ1_S"]
+DEQUANT_ONLY = ["Q8_K"]
 DISTS = ["normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"]
+# types that also get the "adversarial" distribution
+ADVERSARIAL_TYPES = ["IQ4_XS", "IQ3_XXS", "IQ3_S"] + IQ_LOWBIT_TYPES
+# types whose ggml encoder can abort the process (a GGML_ASSERT on a NaN
+# scale, reached by finite values whose squares overflow): their cases run
+# in a child process, and a case ggml aborts on is recorded as "aborts"
+ABORTING_TYPES = ["IQ3_XXS", "IQ3_S"] + IQ_LOWBIT_TYPES
 SHAPES = [(8, 256), (4, 512), (2, 768), (2, 1024), (1, 4096), (3, 3072), (5, 1280)]
 
 
@@ -152,6 +168,33 @@ def element_bits(dist, seed, rows, n_per_row):
         mant = r & np.uint64(0x807FFFFF)
         e = np.uint64(67) + ((r >> np.uint64(24)) % np.uint64(81))
         return (mant | (e << np.uint64(23))).astype(np.uint32)
+    if dist == "adversarial":
+        # each 256-element super-block has a kind k = mix1(seed + 31*block) % 8:
+        # 0 zeros; 1 bell*2**-20 with one spike of +-2**40 (sign flags % 2) at
+        # position mix1(seed ^ (block + 0x5A5A)) % 256; 2 one constant (bell of
+        # the block's first element * 2**-20); 3 tiny, bell*2**-100 (squares
+        # underflow to 0); 4 negative only, -|bell|*2**-20; 5 first half zeros,
+        # then bell*2**-20; 6 odd 32-element sub-blocks zero, others
+        # bell*2**-20; 7 random subnormals
+        g = idx // 256
+        nb = n // 256
+        kinds = np.array([mix1(seed + 31 * k) % 8 for k in range(nb)], dtype=np.int64)[g]
+        spos = np.array([mix1(seed ^ (k + 0x5A5A)) % 256 for k in range(nb)], dtype=np.int64)[g]
+        base = f32_from_int_scaled(bell, -20)
+        out = base.view(np.uint32).copy()
+        def sel(k):
+            return kinds == k
+        out[sel(0)] = 0
+        spike = sel(1) & (idx % 256 == spos)
+        out[spike] = np.where(flags[spike] % 2 == 0, np.float32(2.0 ** 40),
+                              np.float32(-(2.0 ** 40))).astype(np.float32).view(np.uint32)
+        out[sel(2)] = base[g * 256][sel(2)].view(np.uint32)
+        out[sel(3)] = f32_from_int_scaled(bell[sel(3)], -100).view(np.uint32)
+        out[sel(4)] = f32_from_int_scaled(-np.abs(bell[sel(4)]), -20).view(np.uint32)
+        out[sel(5) & (idx % 256 < 128)] = 0
+        out[sel(6) & ((idx % 256) // 32 % 2 == 1)] = 0
+        out[sel(7)] = (r[sel(7)] & np.uint64(0x807FFFFF)).astype(np.uint32)
+        return out
     if dist == "huge":
         # random sign and mantissa, exponent uniform in [230, 254] (2**103 .. 2**127)
         mant = r & np.uint64(0x807FFFFF)
@@ -190,7 +233,35 @@ class GGML:
         L.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                                           ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
         L.ggml_commit.restype = ctypes.c_char_p
+        L.ggml_quantize_init.restype = None
+        L.ggml_quantize_init.argtypes = [ctypes.c_int]
         L.ggml_version.restype = ctypes.c_char_p
+
+    def quantize_or_abort(self, name, x, rows, n_per_row, imatrix):
+        """quantize in a child process: the bytes, or None if ggml aborted."""
+        # build the type's tables (ggml_quantize_init) here, once, not in every child
+        self.lib.ggml_quantize_init(TYPES[name][0])
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(rfd)
+            null = os.open(os.devnull, os.O_WRONLY)  # ggml's abort message and gdb backtrace
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            try:
+                q = self.quantize(name, x, rows, n_per_row, imatrix)
+                with os.fdopen(wfd, "wb") as f:
+                    f.write(q)
+            finally:
+                os._exit(0)
+        os.close(wfd)
+        with os.fdopen(rfd, "rb") as f:
+            data = f.read()
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            return None
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        return data
 
     def quantize(self, name, x, rows, n_per_row, imatrix):
         tid, bs, bb = TYPES[name]
@@ -251,8 +322,11 @@ def main():
     k = 0
     for name in QUANT_TYPES:
         tid, bs, bb = TYPES[name]
-        for di, dist in enumerate(DISTS):
+        dists = DISTS + (["adversarial"] if name in ADVERSARIAL_TYPES else [])
+        for di, dist in enumerate(dists):
             for with_im in (False, True):
+                if not with_im and name in REQUIRES_IMATRIX:
+                    continue
                 rows, npr = SHAPES[k % len(SHAPES)]
                 k += 1
                 seed = mix1(1000003 * tid + 7919 * di + (1 if with_im else 0))
@@ -260,6 +334,8 @@ def main():
                 cases.append((name, dist, rows, npr, seed, im_seed))
         # one larger case per type and imatrix setting
         for with_im in (False, True):
+            if not with_im and name in REQUIRES_IMATRIX:
+                continue
             seed = mix1(77 * tid + (5 if with_im else 3))
             cases.append((name, "normal", 32, 2048, seed, mix1(seed + 1) if with_im else None))
 
@@ -268,11 +344,21 @@ def main():
         tid, bs, bb = TYPES[name]
         x = element_bits(dist, seed, rows, npr).view(np.float32)
         im = None if im_seed is None else imatrix_bits(im_seed, npr).view(np.float32)
-        q = g.quantize(name, x, rows, npr, im)
-        deq = g.dequantize(name, q, rows * npr)
         inputs = x.view(np.uint32).astype("<u4").tobytes()
         if im is not None:
             inputs += im.view(np.uint32).astype("<u4").tobytes()
+        if name in ABORTING_TYPES:
+            q = g.quantize_or_abort(name, x, rows, npr, im)
+            if q is None:
+                out_cases.append({
+                    "type": name, "dist": dist, "rows": rows, "n_per_row": npr, "seed": seed,
+                    "imatrix_seed": im_seed, "input_sha256": hashlib.sha256(inputs).hexdigest(),
+                    "aborts": True,
+                })
+                continue
+        else:
+            q = g.quantize(name, x, rows, npr, im)
+        deq = g.dequantize(name, q, rows * npr)
         out_cases.append({
             "type": name, "dist": dist, "rows": rows, "n_per_row": npr, "seed": seed,
             "imatrix_seed": im_seed,
@@ -285,7 +371,7 @@ def main():
     deq_cases = []
     for name in QUANT_TYPES + DEQUANT_ONLY:
         tid, bs, bb = TYPES[name]
-        nblocks = 64
+        nblocks = 512 if name in IQ_LOWBIT_TYPES else 64  # reach most grid points
         seed = mix1(0xDE0 + tid)
         data = random_bytes(seed, nblocks * bb)
         deq = g.dequantize(name, data, nblocks * bs)
@@ -300,6 +386,7 @@ def main():
                       "ggml_commit": g.lib.ggml_commit().decode(), "llama_version": "0.5.0-dev",
                       "vectors_reproduced": f"{total - bad}/{total}"},
         "prng": "splitmix64, state = seed + k*0x9E3779B97F4A7C15 for output k = 1, 2, ...",
+        "aborts": "a case with aborts: true is one on which ggml's encoder aborted the process (GGML_ASSERT)",
         "sha256_of": "input: float32 bits of x then of the imatrix (little-endian); quantize: the encoded bytes; dequantize: float32 bits (little-endian), every NaN as 0x7FC00000",
         "cases": out_cases,
         "dequant_cases": deq_cases,
