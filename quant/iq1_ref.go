@@ -117,7 +117,7 @@ func iq1sBlockRef(y []byte, x, qw []float32) {
 		maxScale   float32
 	)
 	clear(y)
-	sigma2 := float32(2*sumSquares(x)) / qkK
+	sigma2 := float32(float32(2*sumSquares(x)) / qkK)
 	for ib := 0; ib < qkK/bs; ib++ {
 		xb := x[bs*ib : bs*ib+bs]
 		imatrixWeightsRef(weight[:], xb, qw[bs*ib:bs*ib+bs], sigma2)
@@ -311,7 +311,7 @@ func iq1mBlockRef(y []byte, x, qw []float32) {
 	masks := [4]uint8{0x00, 0x80, 0x08, 0x88}
 	clear(y)
 	qs, qh := y[0:32], y[32:48]
-	sigma2 := float32(2*sumSquares(x)) / qkK
+	sigma2 := float32(float32(2*sumSquares(x)) / qkK)
 	p2, m2 := iq1XP[2], iq1XM[2]
 	cp1 := float32(iq1XP[0]*iq1XP[0]) - float32(iq1XP[1]*iq1XP[1])
 	cp2 := float32(iq1XP[1]*iq1XP[1]) - float32(iq1XP[2]*iq1XP[2])

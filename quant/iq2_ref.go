@@ -141,7 +141,7 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 		blockSigns   [4]uint8
 		q2           [16]uint32
 		maxScale     float32
-		sigma2       = sumSquares(x) / qkK
+		sigma2       = float32(sumSquares(x) / qkK) // float32(): no FMA with the division-turned-product
 	)
 	if qw == nil {
 		panic("quant: IQ2_XXS needs an importance matrix")
@@ -296,11 +296,11 @@ func iq2xsBlockRef(y []byte, x, qw []float32) {
 func iq2xsSBlockRef(y []byte, x, qw []float32, s bool) {
 	g := gridIQ2XS.get()
 	eps := groupMaxEps
-	sigma2 := sumSquares(x) / qkK
+	sigma2 := float32(sumSquares(x) / qkK)
 	if s {
 		g = gridIQ2S.get()
 		eps = groupMaxEpsIQ2S
-		sigma2 = float32(2*sumSquares(x)) / qkK
+		sigma2 = float32(float32(2*sumSquares(x)) / qkK)
 	}
 	const kMaxQ = 3
 	var (
