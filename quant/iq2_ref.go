@@ -221,7 +221,13 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 			}
 		}
 		for k := 0; k < 4; k++ {
-			index := g.kmap[iq2PackIndex(L[8*k:])]
+			u := iq2PackIndex(L[8*k:])
+			if u >= iqKmapSize {
+				// levels from make_qp_quants (0..4) survive only when the
+				// scale is NaN: ggml reads past kmap_q2xs, then aborts
+				panic(&AbortError{What: "a point outside the grid's map (quantize_row_iq2_xxs_impl reads past kmap_q2xs and aborts)"})
+			}
+			index := g.kmap[u]
 			if index < 0 {
 				panic(&AbortError{What: "a point not on the grid (GGML_ABORT in quantize_row_iq2_xxs_impl)"})
 			}
