@@ -11,7 +11,7 @@ Sections (``--section``, default all):
     (de)quantizers where it has one, and llama.cpp's ``ggml_quantize_chunk``
     (through llama-cpp-python) when installed. Ends with the issue's targets
     (≥ 4× llama.cpp for Q2_K…Q6_K and IQ4_NL at every thread count, ≥ 3× for
-    Q4_0/Q4_1 at 1 thread) and whether this run met them.
+    Q4_0/Q4_1 at 1 thread, ≥ 2× for IQ4_XS, IQ3_XXS and IQ3_S) and whether this run met them.
 ``blockwise``
     The bitsandbytes family: 8-bit block-wise at block sizes 4096, 256 and 64,
     NF4 and FP4 at 64, with and without double quantization (nested), float32
@@ -285,7 +285,8 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
 #: The issue's targets for the ggml types: Wick's speed-up over llama.cpp's ggml_quantize_chunk on the same
 #: array, (type, minimum ratio, thread counts it applies to: None = every measured count).
 GGML_TARGETS = [(t, 4.0, None) for t in ("Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL")] + \
-    [(t, 3.0, (1,)) for t in ("Q4_0", "Q4_1")]
+    [(t, 3.0, (1,)) for t in ("Q4_0", "Q4_1")] + \
+    [(t, 2.0, None) for t in ("IQ4_XS", "IQ3_XXS", "IQ3_S")]
 
 
 def ggml_targets(rows: list, nbytes: int, llama_missing: Optional[str]) -> list:

@@ -61,6 +61,7 @@ func classify(err error) int {
 	var (
 		arg   *quant.ArgumentError
 		nf    *quant.NonFiniteError
+		ab    *quant.AbortError
 		bnf   *quant.BlockwiseNonFiniteError
 		uns   *quant.UnsupportedError
 		pan   *quant.PanicError
@@ -85,7 +86,7 @@ func classify(err error) int {
 		return statusNotFound
 	case errors.Is(err, fs.ErrExist):
 		return statusExists
-	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf), errors.As(err, &inv):
+	case errors.As(err, &nf), errors.As(err, &bnf), errors.As(err, &cnf), errors.As(err, &inv), errors.As(err, &ab):
 		return statusNonFinite
 	case errors.As(err, &uns):
 		return statusUnsupported

@@ -18,7 +18,7 @@ var ggmlBenchInput = sync.OnceValues(func() ([]float32, []float32) {
 	return goldenBits("normal", 12345, rows, 4096), goldenImatrix(678, 4096)
 })
 
-var benchTypes = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL}
+var benchTypes = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S}
 
 // BenchmarkQuantize measures Quantize on 4096×4096 float32 per type, without
 // and with an importance matrix. Run with -cpu 1 for single-thread figures.

@@ -1,9 +1,561 @@
 package quant
 
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Fast IQ3_XXS and IQ3_S encoders. They give the bytes of ggml's code
+// (iq3_ref.go) but skip the work whose outcome is proven, and compute every
+// value that reaches the output exactly as ggml does:
+//
+//   - the grid-neighbour searches (iq3_find_best_neighbour, ggml's hot spot)
+//     are decided by a real-valued model of the distances with a proven
+//     bound on ggml's float32 rounding (iq3Scratch.neighbour); when the bound
+//     cannot separate the best neighbour from the next, ggml's exact float32
+//     comparison decides (iq3BestNeighbour, with the distance terms
+//     tabulated per coordinate and level);
+//   - a winner is carried over the interval of scales where the model proves
+//     it (carryInterval), and a group of four values is not looked at again
+//     while none of its levels can change (iq3LevelStep) and its winner is
+//     proven, so most candidate scales touch one or two of the eight groups;
+//   - the sums Σ (w·x)·q and Σ (w·q)·q of a candidate take their terms from
+//     per-element tables of the 8 levels and are reused when no group
+//     changed;
+//   - no allocation per block: one iq3Scratch per call.
+//
+// Differential tests against the reference: iq3_test.go (random, adversarial
+// and large inputs, a fuzz target, and the model alone along falling scales).
+
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	quantizeIQ3_XXSRef(dst, src, nPerRow, imatrix)
+	t := iq3Grid(256)
+	var s iq3Scratch
+	b := 0
+	defer blockOfAbort(&b)
+	for ; b < len(src)/qkK; b++ {
+		var qw []float32
+		if imatrix != nil {
+			col := b * qkK % nPerRow
+			qw = imatrix[col : col+qkK]
+		}
+		iq3xxsBlock(t, &s, dst[b*iq3xxsLen:(b+1)*iq3xxsLen], src[b*qkK:(b+1)*qkK], qw)
+	}
 }
 
 func quantizeIQ3_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	quantizeIQ3_SRef(dst, src, nPerRow, imatrix)
+	t := iq3Grid(512)
+	var s iq3Scratch
+	b := 0
+	defer blockOfAbort(&b)
+	for ; b < len(src)/qkK; b++ {
+		var qw []float32
+		if imatrix != nil {
+			col := b * qkK % nPerRow
+			qw = imatrix[col : col+qkK]
+		}
+		iq3sBlock(t, &s, dst[b*iq3sLen:(b+1)*iq3sLen], src[b*qkK:(b+1)*qkK], qw)
+	}
+}
+
+// iq3Scratch is the per-call working memory of the fast encoders.
+type iq3Scratch struct {
+	weight, xval, waux [32]float32
+	tqx, tq2           [32][8]float32 // (w·x)·q and (w·q)·q per element and level
+	L, Laux            [32]int8
+
+	// The neighbour search's real-valued model (iq3Scratch.neighbour), per
+	// group k of 4 elements: aT, bT hold waux·q² and waux·q·x per element
+	// and level; grpU is the off-grid point whose neighbours' A = Σ waux·q²
+	// and B = Σ waux·q·x are in grpA, grpB; grpW, grpX are Σ waux and
+	// max |x|; grpOK says the group's values allow the model.
+	aT, bT     [32][8]float64
+	grpU       [8]int
+	grpA, grpB [8][iq3MaxNeighbours]float64
+	grpW, grpX [8]float64
+	grpOK      [8]bool
+	// The last full evaluation of group k's point grpU, if grpHave[k]:
+	// neighbour grpWin is ggml's choice for every scale in [grpLo, grpHi].
+	grpHave      [8]bool
+	grpWin       [8]int
+	grpLo, grpHi [8]float64
+	f            [iq3MaxNeighbours]float64 // neighbour's f_j
+	lstep        [32]float64               // iq3LevelStep of xval
+}
+
+// prepareNeighbours sets up the real-valued model of the neighbour search
+// for the sub-block in xval and waux.
+func (s *iq3Scratch) prepareNeighbours() {
+	for i, x := range s.xval {
+		s.lstep[i] = iq3LevelStep(x)
+	}
+	for k := 0; k < 8; k++ {
+		s.grpU[k], s.grpHave[k] = -1, false
+		ok := true
+		var ws, xm float64
+		for i := 4 * k; i < 4*k+4; i++ {
+			w, x := s.waux[i], abs32(s.xval[i])
+			if !(w == 0 || (w >= 0x1p-40 && w <= 0x1p40)) || !(x <= 0x1p40) {
+				ok = false
+				break
+			}
+			ws += float64(w)
+			xm = max(xm, float64(x))
+			w64, x64 := float64(w), float64(s.xval[i])
+			for l := 0; l < 8; l++ {
+				q := float64(2*l + 1)
+				s.aT[i][l] = float64(w64*q) * q
+				s.bT[i][l] = float64(w64*x64) * q
+			}
+		}
+		s.grpOK[k], s.grpW[k], s.grpX[k] = ok, ws, xm
+	}
+}
+
+// neighbour returns iq3BestNeighbourRef's choice for group k, off-grid
+// point u and scale sc (sq = sc·q). The squared distance ggml computes in
+// float32 for neighbour j differs from the real D_j = sc²·A_j − 2sc·B_j + C
+// by less than E = 2⁻¹⁹·S + 2⁻¹⁴⁰, with S = Σ waux·(15sc + |x|)² (per
+// term, the rounding of sc·q, of the difference, of the two products and
+// of the sum bounds the error by 9.1·2⁻²⁴·waux·(sc·q + |x|)²; the range
+// checks keep every intermediate normal or exact, and underflow costs at
+// most 2⁻¹⁴⁹ per term). When the smallest D_j is below every other by more
+// than 2E, ggml's float32 comparison picks the same neighbour; otherwise
+// the exact search decides. A_j and B_j are reused while the group stays
+// on the same point u.
+func (s *iq3Scratch) neighbour(t *iq3Tables, k, u int, sc float32, sq *[8]float32) int {
+	if !s.grpOK[k] || !(sc >= 0x1p-40 && sc <= 0x1p40) {
+		s.grpHave[k] = false
+		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
+	}
+	nb := t.neighboursOf(u)
+	n := len(nb)
+	A, B := &s.grpA[k], &s.grpB[k]
+	s64 := float64(sc)
+	newU := s.grpU[k] != u
+	if newU {
+		s.grpU[k] = u
+		s.grpHave[k] = false
+	} else if s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k] {
+		return s.grpWin[k]
+	}
+	r := float64(15*s64) + s.grpX[k]
+	S := float64(s.grpW[k]*r) * r
+	E := float64(0x1p-19*S) + 0x1p-140
+	if !(S < 0x1p100) {
+		s.grpU[k], s.grpHave[k] = -1, false // A and B were not computed
+		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
+	}
+	f := &s.f
+	fm, f2, m := math.Inf(1), math.Inf(1), 0
+	if newU { // A_j and B_j of the new point's neighbours, then f_j
+		a0, a1, a2, a3 := &s.aT[4*k], &s.aT[4*k+1], &s.aT[4*k+2], &s.aT[4*k+3]
+		b0, b1, b2, b3 := &s.bT[4*k], &s.bT[4*k+1], &s.bT[4*k+2], &s.bT[4*k+3]
+		for j, gj := range nb {
+			l := &t.levels[gj]
+			a := a0[l[0]&7] + a1[l[1]&7] + a2[l[2]&7] + a3[l[3]&7]
+			b := b0[l[0]&7] + b1[l[1]&7] + b2[l[2]&7] + b3[l[3]&7]
+			A[j&(iq3MaxNeighbours-1)], B[j&(iq3MaxNeighbours-1)] = a, b
+			fj := float64(a*s64) - float64(2*b)
+			f[j&(iq3MaxNeighbours-1)] = fj
+			if fj < fm {
+				f2, fm, m = fm, fj, j
+			} else if fj < f2 {
+				f2 = fj
+			}
+		}
+	} else {
+		for j := 0; j < n; j++ {
+			fj := float64(A[j&(iq3MaxNeighbours-1)]*s64) - float64(2*B[j&(iq3MaxNeighbours-1)])
+			f[j&(iq3MaxNeighbours-1)] = fj
+			if fj < fm {
+				f2, fm, m = fm, fj, j
+			} else if fj < f2 {
+				f2 = fj
+			}
+		}
+	}
+	if !(float64(s64*(f2-fm)) > 2*E) {
+		s.grpHave[k] = false
+		return iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), sq)
+	}
+	s.grpWin[k] = int(nb[m&(iq3MaxNeighbours-1)])
+	s.carryInterval(k, n, m, s64, f2, f)
+	return s.grpWin[k]
+}
+
+// carryInterval sets [grpLo, grpHi] = [s0 − d, s0] below the scale s0 at
+// which neighbour m won group k with every gap f_j − f_m above the margin
+// (f as in neighbour, in f[j]). The scale search visits decreasing scales,
+// so only the interval below s0 is kept. f_j − f_m is linear in the scale
+// with slope A_j − A_m; on [s0/2, s0] the scale is at least s0/2 and E at
+// most E(s0), so (s0/2)·(g_j − (A_j − A_m)·d) > 2E(s0) for every j keeps
+// sc·(f_j − f_m) > 2E there.
+func (s *iq3Scratch) carryInterval(k, n, m int, s0, f2 float64, f *[iq3MaxNeighbours]float64) {
+	s.grpHave[k] = false
+	if !(s0 >= 0x1p-39 && s0 <= 0x1p39) {
+		return
+	}
+	A := &s.grpA[k]
+	am, fm := A[m&(iq3MaxNeighbours-1)], f[m&(iq3MaxNeighbours-1)]
+	r := float64(15*s0) + s.grpX[k]
+	e := float64(0x1p-19*float64(float64(s.grpW[k]*r)*r)) + 0x1p-140
+	need := 4 * e / s0
+	if !(f2-fm > need) { // f2 − fm is the smallest gap
+		return
+	}
+	// d = min(s0/2, min over j with A_j > A_m of (g_j − need)/(A_j − A_m)),
+	// kept as the fraction num/den and compared by cross-multiplication
+	num, den := 0.5*s0, 1.0
+	for j := 0; j < n; j++ {
+		g, da := f[j&(iq3MaxNeighbours-1)]-fm, A[j&(iq3MaxNeighbours-1)]-am
+		if da > 0 && float64((g-need)*den) < float64(num*da) {
+			num, den = g-need, da
+		}
+	}
+	const shrink = 1 - 0x1p-30 // float64 rounding of the above, generously
+	s.grpHave[k] = true
+	s.grpLo[k], s.grpHi[k] = s0-float64(num/den*shrink), s0
+}
+
+// iq3Search is the scale search and refinement of one 32-element sub-block
+// (the part of quantize_row_iq3_xxs_impl / quantize_row_iq3_s_impl between
+// the sign handling and the sign flip): candidates is = −nis..nis; xxs
+// selects IQ3_XXS's bookkeeping (groups start "on the grid" and only
+// off-grid groups are redone at the end) over IQ3_S's. It leaves the levels
+// in s.L and returns the scale.
+func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) float32 {
+	const kMaxQ = 8
+	for i := 0; i < 32; i++ {
+		w, x := s.weight[i], s.xval[i]
+		wx := float32(w * x)
+		for l := 0; l < 8; l++ {
+			q := float32(2*l + 1)
+			s.tqx[i][l] = float32(wx * q)
+			s.tq2[i][l] = float32(float32(w*q) * q)
+		}
+	}
+	var (
+		best                 float32
+		isOnGrid, isOnGridAx [8]bool
+		prevQX, prevQ2       float32
+	)
+	s.prepareNeighbours()
+	s.L = [32]int8{}
+	scale := max / (2*kMaxQ - 1)
+	if xxs {
+		isOnGrid = [8]bool{true, true, true, true, true, true, true, true}
+	}
+	// A group's levels and grid point only change when the candidate's id
+	// reaches gT[k] (below which none of its levels can rise, see
+	// iq3LevelBound) or, off the grid, when the scale leaves the interval
+	// over which the neighbour search's winner is proven (carryInterval);
+	// until then the group is skipped and keeps its part of Laux.
+	var gT [8]float64
+	for is := -nis; is <= nis; is++ {
+		id := float32(2*kMaxQ-1) + float32(float32(is)*0.2)
+		id /= max
+		thisScale := 1 / id
+		id64, s64 := float64(id), float64(thisScale)
+		var sq [8]float32
+		haveSq, changed := false, is == -nis
+		for k := 0; k < 8; k++ {
+			if is > -nis && id64 < gT[k] && (isOnGridAx[k] || (s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k])) {
+				continue
+			}
+			u := 0
+			var g [4]int8
+			tk := math.Inf(1)
+			for i := 0; i < 4; i++ {
+				x := s.xval[4*k+i]
+				l := iq3Level(id, x)
+				g[i] = int8(l)
+				u |= l << (3 * i)
+				if b := float64(float64(l+1) * s.lstep[4*k+i]); l < 7 && b < tk {
+					tk = b
+				}
+			}
+			gT[k] = tk
+			isOnGridAx[k] = t.kmap[u] >= 0
+			if !isOnGridAx[k] {
+				var gi int
+				if s.grpU[k] == u && s.grpHave[k] && s64 >= s.grpLo[k] && s64 <= s.grpHi[k] {
+					gi = s.grpWin[k] // neighbour's first test, without the call
+				} else {
+					if !haveSq {
+						sq, haveSq = iq3ScaledLevels(thisScale), true
+					}
+					gi = s.neighbour(t, k, u, thisScale, &sq)
+				}
+				g = t.levels[gi]
+			}
+			if lg := (*[4]int8)(s.Laux[4*k:]); *lg != g {
+				*lg, changed = g, true
+			}
+		}
+		var sumqx, sumq2 float32
+		if !changed {
+			sumqx, sumq2 = prevQX, prevQ2
+		} else {
+			for i := 0; i < 32; i++ {
+				sumqx += s.tqx[i][s.Laux[i]&7]
+				sumq2 += s.tq2[i][s.Laux[i]&7]
+			}
+			prevQX, prevQ2 = sumqx, sumq2
+		}
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = float32(scale * sumqx)
+			s.L, isOnGrid = s.Laux, isOnGridAx
+		}
+	}
+	nNotOnGrid := 0
+	for _, on := range isOnGrid {
+		if !on {
+			nNotOnGrid++
+		}
+	}
+	if nNotOnGrid > 0 && scale > 0 {
+		id := 1 / scale
+		sq := iq3ScaledLevels(scale)
+		for k := 0; k < 8; k++ {
+			if xxs && isOnGrid[k] {
+				continue
+			}
+			u := 0
+			for i := 0; i < 4; i++ {
+				u |= iq3Level(id, s.xval[4*k+i]) << (3 * i)
+			}
+			gi := int(t.kmap[u])
+			if gi < 0 {
+				gi = s.neighbour(t, k, u, scale, &sq)
+			}
+			for i := 0; i < 4; i++ {
+				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2
+			}
+		}
+		var sumqx, sumq2 float32
+		for i := 0; i < 32; i++ {
+			sumqx += s.tqx[i][s.L[i]&7]
+			sumq2 += s.tq2[i][s.L[i]&7]
+		}
+		if sumq2 > 0 {
+			scale = sumqx / sumq2
+		}
+	}
+	return scale
+}
+
+// iq3LevelStep returns c such that (l+1)·c bounds the ids below which the
+// level iq3Level(id, x) = l cannot rise, for ids met in increasing order:
+// for x > 0 and l < 7, the level reaches l+1 only once fl(id·x) ≥ 2l+2
+// (fl(id·x) − 1 is exact there and halving it gives l + 0.5, the least
+// value nearest_int takes to l+1), which needs id·x ≥ (2l+2)/(1+2⁻²⁴); the
+// bound (l+1)·2/x·(1−2⁻²⁰) is below that whatever the float64 rounding.
+// For x ≤ 0, NaN or ±Inf the level is 0 for every id: c = +Inf.
+func iq3LevelStep(x float32) float64 {
+	if !(x > 0) || x > math.MaxFloat32 {
+		return math.Inf(1)
+	}
+	return float64(2/float64(x)) * (1 - 0x1p-20)
+}
+
+// iq3ScaledLevels returns scale·q for the 8 grid values q = 2l+1.
+func iq3ScaledLevels(scale float32) (sq [8]float32) {
+	for l := range sq {
+		sq[l] = float32(scale * float32(2*l+1))
+	}
+	return sq
+}
+
+// iq3BestNeighbour is iq3BestNeighbourRef for the off-grid point u with the
+// distance terms tabulated per coordinate and level; sq holds scale·q.
+func iq3BestNeighbour(t *iq3Tables, u int, xv, wa *[4]float32, sq *[8]float32) int {
+	var T [4][8]float32
+	lo, hi := &t.nbLo[u], &t.nbHi[u]
+	for i := 0; i < 4; i++ {
+		x, w := xv[i], wa[i]
+		Ti := &T[i]
+		for l := lo[i] & 7; l <= hi[i]&7; l++ {
+			diff := sq[l] - x
+			Ti[l] = float32(float32(w*diff) * diff)
+		}
+	}
+	bestD2 := float32(math.MaxFloat32)
+	gi := -1
+	for _, j := range t.neighboursOf(u) {
+		l := &t.levels[j]
+		d2 := T[0][l[0]&7] + T[1][l[1]&7]
+		d2 += T[2][l[2]&7]
+		d2 += T[3][l[3]&7]
+		if d2 < bestD2 {
+			bestD2, gi = d2, int(j)
+		}
+	}
+	if gi < 0 {
+		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq3_find_best_neighbour)"})
+	}
+	return gi
+}
+
+func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
+	var (
+		scales     [8]float32
+		blockSigns [4]uint8
+		q3         [64]byte
+		sas        [8]uint32
+	)
+	var maxScale float32
+	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
+	for ib := 0; ib < 8; ib++ {
+		xb := (*[32]float32)(xbl[32*ib:])
+		if qw != nil {
+			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
+		} else {
+			for i, v := range xb {
+				s.weight[i] = float32(v * v)
+			}
+		}
+		for i, w := range s.weight {
+			s.waux[i] = sqrt32(w)
+		}
+		for k := 0; k < 4; k++ {
+			nflip := 0
+			var sg uint8
+			for i := 0; i < 8; i++ {
+				if v := xb[8*k+i]; v >= 0 {
+					s.xval[8*k+i] = v
+				} else {
+					s.xval[8*k+i] = -v
+					nflip++
+					sg |= 1 << i
+				}
+			}
+			if nflip%2 != 0 {
+				imin := 0
+				min := float32(float32(s.weight[8*k]*xb[8*k]) * xb[8*k])
+				for i := 1; i < 8; i++ {
+					if ax := float32(float32(s.weight[8*k+i]*xb[8*k+i]) * xb[8*k+i]); ax < min {
+						min, imin = ax, i
+					}
+				}
+				s.xval[8*k+imin] = -s.xval[8*k+imin]
+				sg ^= 1 << imin
+			}
+			blockSigns[k] = sg & 127
+		}
+		max := s.xval[0]
+		for i := 1; i < 32; i++ {
+			max = cmax(max, s.xval[i])
+		}
+		if max < groupMaxEpsIQ3XXS {
+			scales[ib] = 0
+			continue
+		}
+		scale := iq3Search(t, s, 15, true, max)
+		if scale < 0 {
+			scale = -scale
+			for k := range blockSigns {
+				blockSigns[k] = ^blockSigns[k] & 127
+			}
+		}
+		for k := 0; k < 8; k++ {
+			q3[8*ib+k] = byte(iq3GridIndex(t, s.L[4*k:4*k+4]))
+		}
+		sas[ib] = uint32(blockSigns[0]) | uint32(blockSigns[1])<<7 | uint32(blockSigns[2])<<14 | uint32(blockSigns[3])<<21
+		if !(scale >= 0) {
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq3_xxs_impl)"})
+		}
+		scales[ib] = scale
+		maxScale = cmax(maxScale, scale)
+	}
+	clear(y)
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, float32(d*1.0125))
+	id := 1 / d
+	for ib := 0; ib < 8; ib++ {
+		l := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
+		sas[ib] |= uint32(l) << 28
+	}
+	copy(y[2:], q3[:])
+	for ib, v := range sas {
+		binary.LittleEndian.PutUint32(y[66+4*ib:], v)
+	}
+}
+
+func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
+	var (
+		scales     [8]float32
+		blockSigns [4]uint8
+	)
+	clear(y)
+	qs, qh, signs := y[2:66], y[66:74], y[74:106]
+	var maxScale float32
+	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
+	for ib := 0; ib < 8; ib++ {
+		xb := (*[32]float32)(xbl[32*ib:])
+		if qw != nil {
+			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
+		} else {
+			for i, v := range xb {
+				s.weight[i] = float32(v * v)
+			}
+		}
+		for i, w := range s.weight {
+			s.waux[i] = sqrt32(w)
+		}
+		for k := 0; k < 4; k++ {
+			var sg uint8
+			for i := 0; i < 8; i++ {
+				if v := xb[8*k+i]; v >= 0 {
+					s.xval[8*k+i] = v
+				} else {
+					s.xval[8*k+i] = -v
+					sg |= 1 << i
+				}
+			}
+			blockSigns[k] = sg
+		}
+		max := s.xval[0]
+		for i := 1; i < 32; i++ {
+			max = cmax(max, s.xval[i])
+		}
+		if max == 0 {
+			scales[ib] = 0
+			continue // ggml leaves qs and signs where they are (iq3_ref.go)
+		}
+		scale := iq3Search(t, s, 9, false, max)
+		if scale < 0 {
+			scale = -scale
+			for k := range blockSigns {
+				blockSigns[k] = ^blockSigns[k]
+			}
+		}
+		for k := 0; k < 8; k++ {
+			gi := iq3GridIndex(t, s.L[4*k:4*k+4])
+			qs[k] = byte(gi)
+			qh[ib] |= byte(gi>>8) << k
+		}
+		qs = qs[8:]
+		copy(signs, blockSigns[:])
+		signs = signs[4:]
+		if !(scale >= 0) {
+			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq3_s_impl)"})
+		}
+		scales[ib] = scale
+		maxScale = cmax(maxScale, scale)
+	}
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, float32(d*1.033))
+	id := 1 / d
+	for ib := 0; ib < 8; ib += 2 {
+		l1 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
+		l2 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib+1])-1))), 0, 15)
+		y[106+ib/2] = byte(l1 | l2<<4)
+	}
 }

@@ -129,7 +129,7 @@ func iq3xxsBlockRef(t *iq3Tables, y []byte, xbl, qw []float32) {
 	for _, v := range xbl {
 		sumx2 += float32(v * v)
 	}
-	sigma2 := float32(2*sumx2) / qkK
+	sigma2 := float32(float32(2*sumx2) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := xbl[32*ib : 32*ib+32]
 		var qwb []float32
@@ -302,7 +302,7 @@ func iq3sBlockRef(t *iq3Tables, y []byte, xbl, qw []float32) {
 	for _, v := range xbl {
 		sumx2 += float32(v * v)
 	}
-	sigma2 := float32(2*sumx2) / qkK
+	sigma2 := float32(float32(2*sumx2) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := xbl[32*ib : 32*ib+32]
 		var qwb []float32

@@ -32,10 +32,18 @@ import (
 type iq3Tables struct {
 	size       int
 	grid       [][4]int8
-	gridF      [][4]float32 // grid as float32, for the fast encoder
+	levels     [][4]int8 // the levels l of each point (grid = 2l+1)
 	kmap       [4096]int32
 	neighbours []uint16
+
+	// For the fast encoder's exact search: per off-grid point and
+	// coordinate, the range of levels its neighbours use.
+	nbLo, nbHi [4096][4]uint8
 }
+
+// iq3MaxNeighbours bounds the length of a neighbour list (38 for IQ3_S's
+// grid; buildIQ3Tables checks it). A power of two.
+const iq3MaxNeighbours = 64
 
 var (
 	iq3Once    [2]sync.Once
@@ -58,12 +66,12 @@ func buildIQ3Tables(size int) *iq3Tables {
 	if size == 512 {
 		kgrid, nwant = iq3KGrid512[:], 3
 	}
-	t := &iq3Tables{size: size, grid: make([][4]int8, size), gridF: make([][4]float32, size)}
+	t := &iq3Tables{size: size, grid: make([][4]int8, size), levels: make([][4]int8, size)}
 	for k, v := range kgrid {
 		for i := 0; i < 4; i++ {
 			l := int(v>>(3*i)) & 7
 			t.grid[k][i] = int8(2*l + 1)
-			t.gridF[k][i] = float32(2*l + 1)
+			t.levels[k][i] = int8(l)
 		}
 	}
 	for i := range t.kmap {
@@ -116,6 +124,23 @@ func buildIQ3Tables(size int) *iq3Tables {
 			n++
 		}
 		t.neighbours[offset] = uint16(n)
+	}
+	for u := range t.kmap {
+		if t.kmap[u] >= 0 {
+			continue
+		}
+		nbs := t.neighboursOf(u)
+		if len(nbs) > iq3MaxNeighbours {
+			panic("quant: an IQ3 neighbour list is longer than iq3MaxNeighbours")
+		}
+		t.nbLo[u] = [4]uint8{7, 7, 7, 7}
+		for _, j := range nbs {
+			for i := 0; i < 4; i++ {
+				l := uint8(t.levels[j][i])
+				t.nbLo[u][i] = min(t.nbLo[u][i], l)
+				t.nbHi[u][i] = max(t.nbHi[u][i], l)
+			}
+		}
 	}
 	return t
 }

@@ -46,8 +46,6 @@ def sha256(path: Path) -> str:
 
 @pytest.mark.parametrize("target", sorted(GOLDEN["files"]))
 def test_byte_identical_to_llama_cpp(tiny, tmp_path, target):
-    if target == "IQ4_XS" and not wick.type_info("IQ4_XS").can_quantize:
-        pytest.skip("Wick cannot write IQ4_XS yet (the golden has llama.cpp's file for when it can)")
     out = tmp_path / f"{target}.gguf"
     report = wick.convert(tiny, out, target)
     want = GOLDEN["files"][target]

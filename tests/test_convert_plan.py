@@ -411,10 +411,17 @@ def test_plan_options_are_one_dataclass(tmp_path):
         PlanOptions(tensor_types=["ffn_up=Q8_0"])
 
 
-def test_messages_name_options_as_the_caller_spells_them(tmp_path, capsys):
+def test_messages_name_options_as_the_caller_spells_them(tmp_path, capsys, monkeypatch):
     """Python callers read keywords (dry_run=True), command-line users read flags (--dry-run)."""
+    import dataclasses
+
+    from wick import _types
     from wick.cli import main
 
+    # a target whose type Wick cannot write: IQ4_XS, made unwritable for the test
+    real = _types.type_info
+    monkeypatch.setattr(_types, "type_info", lambda t: (dataclasses.replace(real(t), can_quantize=False)
+                                                        if real(t).name == "IQ4_XS" else real(t)))
     d = tmp_path / "m"
     tiny.make(d, layers=1, hidden=256, heads=4, kv_heads=2, ffn=256)
     with pytest.raises(wick.WickUnsupportedError, match=r"IQ4_XS.*shown by dry_run=True"):
