@@ -34,14 +34,14 @@ IQ1_LEVELS = [0xFF, 0x00, 0x01]           # int8 -1, 0, 1
 
 
 def numbers(text, name, size):
-    m = re.search(r"static const uint16_t %s\[%s\] = \{(.*?)\};" % (name, size), text, re.S)
+    m = re.search(r"static const uint16_t " + name + r"\[" + str(size) + r"\] = \{(.*?)\};", text, re.S)
     if not m:
         sys.exit(f"{name} not found")
     return [int(v, 0) for v in m.group(1).replace("\n", " ").split(",") if v.strip()]
 
 
 def decoder_grid(text, name):
-    m = re.search(r"GGML_TABLE_BEGIN\(uint64_t, %s, \w+\)(.*?)GGML_TABLE_END" % name, text, re.S)
+    m = re.search(r"GGML_TABLE_BEGIN\(uint64_t, " + name + r", \w+\)(.*?)GGML_TABLE_END", text, re.S)
     if not m:
         sys.exit(f"{name} not found")
     return [int(v, 0) for v in m.group(1).replace("\n", " ").split(",") if v.strip()]
