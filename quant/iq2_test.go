@@ -106,3 +106,66 @@ func levelsOf(p [8]int8) []int8 {
 	}
 	return L
 }
+
+// iqTestInput is weight-like rows of 256-value blocks with the cases that
+// steer the encoders' branches: outliers, zero sub-blocks, equal values,
+// one sign only, tiny values.
+func iqTestInput(rng *rand.Rand, rows, nPerRow int) []float32 {
+	x := make([]float32, rows*nPerRow)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 0.02)
+		switch b := i / 256 % 8; {
+		case b == 1 && i%256 < 32:
+			x[i] = 0
+		case b == 2:
+			x[i] = float32(rng.Intn(9) - 4) // ties
+		case b == 3:
+			x[i] = -abs32(x[i])
+		case b == 4:
+			x[i] *= 1e-20
+		case b == 5 && i%97 == 0:
+			x[i] = 3
+		case b == 6:
+			x[i] = float32(rng.ExpFloat64()) * float32(rng.NormFloat64())
+		}
+	}
+	return x
+}
+
+// TestIQFastMatchesRef: the fast IQ2/IQ1 encoders give their reference
+// twins' bytes, with and without an importance matrix.
+func TestIQFastMatchesRef(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	const rows, nPerRow = 8, 1024
+	x := iqTestInput(rng, rows, nPerRow)
+	im := make([]float32, nPerRow)
+	for i := range im {
+		if i%13 != 0 {
+			im[i] = float32(rng.ExpFloat64())
+		}
+	}
+	for _, typ := range []Type{IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M} {
+		tr, _ := TraitsOf(typ)
+		ref := referenceTwin(typ)
+		for _, imx := range [][]float32{nil, im} {
+			if imx == nil && RequiresImatrix(typ) {
+				continue
+			}
+			want := make([]byte, len(x)/qkK*tr.BlockBytes)
+			got := make([]byte, len(want))
+			for r := 0; r < rows; r++ {
+				lo, hi := r*nPerRow, (r+1)*nPerRow
+				blo, bhi := lo/qkK*tr.BlockBytes, hi/qkK*tr.BlockBytes
+				ref(want[blo:bhi], x[lo:hi], nPerRow, imx)
+				tr.quantize(got[blo:bhi], x[lo:hi], nPerRow, imx)
+			}
+			for b := 0; b < len(want)/tr.BlockBytes; b++ {
+				w, g := want[b*tr.BlockBytes:(b+1)*tr.BlockBytes], got[b*tr.BlockBytes:(b+1)*tr.BlockBytes]
+				if string(w) != string(g) {
+					t.Errorf("%s (imatrix %v) block %d:\n got  %x\n want %x", tr.Name, imx != nil, b, g, w)
+					break
+				}
+			}
+		}
+	}
+}

@@ -38,8 +38,9 @@ type iqGrid struct {
 	kgrid []uint16
 	nwant int
 
-	pos  [][8]int8 // grid point j in 2l+1 coordinates (ggml's kgrid_q2xs)
-	kmap []int32   // ≥ 0: grid index; < 0: −(offset of the neighbour list)−1
+	pos    [][8]int8  // grid point j in 2l+1 coordinates (ggml's kgrid_q2xs)
+	levels [][8]uint8 // grid point j's levels l
+	kmap   []int32    // ≥ 0: grid index; < 0: −(offset of the neighbour list)−1
 	// neighbours holds, for each off-grid u, its count followed by that
 	// many grid indices (ggml's kneighbors_q2xs).
 	neighbours []uint16
@@ -69,8 +70,10 @@ func (g *iqGrid) neighboursOf(u int) []uint16 {
 func (g *iqGrid) build() {
 	n := len(g.kgrid)
 	g.pos = make([][8]int8, n)
+	g.levels = make([][8]uint8, n)
 	for j, k := range g.kgrid {
 		for i := 0; i < 8; i++ {
+			g.levels[j][i] = uint8(k >> (2 * i) & 3)
 			g.pos[j][i] = int8(2*(k>>(2*i)&3) + 1)
 		}
 	}
