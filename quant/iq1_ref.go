@@ -34,8 +34,8 @@ const (
 	iq1Delta        = float32(0.125)  // IQ1S_DELTA, IQ1M_DELTA
 	groupMaxEpsIQ1S = float32(1e-12)  // GROUP_MAX_EPS_IQ1_S
 	groupMaxEpsIQ1M = float32(1e-7)   // GROUP_MAX_EPS_IQ1_M
-	iq1sBlock       = 32              // IQ1S_BLOCK_SIZE
-	iq1mBlock       = 16              // IQ1M_BLOCK_SIZE
+	iq1sBS       = 32              // IQ1S_BLOCK_SIZE
+	iq1mBS       = 16              // IQ1M_BLOCK_SIZE
 	iq1sFudgeScale  = float32(1.125)  // ggml's "fudge factor" on d
 	iq1mFudgeScale  = float32(1.1125) // ditto
 )
@@ -104,7 +104,7 @@ func iq1sBlockRef(y []byte, x, qw []float32) {
 		panic("quant: IQ1_S needs an importance matrix")
 	}
 	g := gridIQ1S.get()
-	const bs = iq1sBlock
+	const bs = iq1sBS
 	var (
 		scales     [qkK / bs]float32
 		shifts     [qkK / bs]int8
@@ -296,7 +296,7 @@ func iq1mWeights(weight, xb, qw []float32, sigma2 float32) {
 
 func iq1mBlockRef(y []byte, x, qw []float32) {
 	g := gridIQ1S.get()
-	const bs = iq1mBlock
+	const bs = iq1mBS
 	var (
 		scales   [qkK / bs]float32
 		shifts   [qkK / bs]int

@@ -169,3 +169,39 @@ func TestIQFastMatchesRef(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkIQEncode(b *testing.B) {
+	rng := rand.New(rand.NewSource(3))
+	const rows, nPerRow = 16, 4096
+	x := make([]float32, rows*nPerRow)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	im := make([]float32, nPerRow)
+	for i := range im {
+		im[i] = float32(rng.ExpFloat64())
+	}
+	for _, typ := range []Type{IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M} {
+		tr, _ := TraitsOf(typ)
+		for _, fast := range []bool{true, false} {
+			name := tr.Name
+			enc := tr.quantize
+			if !fast {
+				name += "/ref"
+				enc = referenceTwin(typ)
+			}
+			b.Run(name, func(b *testing.B) {
+				dst := make([]byte, len(x)/qkK*tr.BlockBytes)
+				enc(dst[:tr.BlockBytes], x[:qkK], nPerRow, im) // build the grid
+				b.SetBytes(int64(4 * len(x)))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					for r := 0; r < rows; r++ {
+						lo := r * nPerRow
+						enc(dst[lo/qkK*tr.BlockBytes:], x[lo:lo+nPerRow], nPerRow, im)
+					}
+				}
+			})
+		}
+	}
+}

@@ -95,8 +95,8 @@ var kernels = map[Type]struct {
 	IQ2_XXS: {quantizeIQ2_XXS, dequantizeIQ2_XXS},
 	IQ2_XS:  {quantizeIQ2_XS, dequantizeIQ2_XS},
 	IQ2_S:   {quantizeIQ2_S, dequantizeIQ2_S},
-	IQ1_S:   {quantizeIQ1_SRef, dequantizeIQ1_S},
-	IQ1_M:   {quantizeIQ1_MRef, dequantizeIQ1_M},
+	IQ1_S:   {quantizeIQ1_S, dequantizeIQ1_S},
+	IQ1_M:   {quantizeIQ1_M, dequantizeIQ1_M},
 	BF16:    {quantizeBF16, dequantizeBF16},
 }
 
