@@ -34,8 +34,8 @@ const (
 	iq1Delta        = float32(0.125)  // IQ1S_DELTA, IQ1M_DELTA
 	groupMaxEpsIQ1S = float32(1e-12)  // GROUP_MAX_EPS_IQ1_S
 	groupMaxEpsIQ1M = float32(1e-7)   // GROUP_MAX_EPS_IQ1_M
-	iq1sBS       = 32              // IQ1S_BLOCK_SIZE
-	iq1mBS       = 16              // IQ1M_BLOCK_SIZE
+	iq1sBS          = 32              // IQ1S_BLOCK_SIZE
+	iq1mBS          = 16              // IQ1M_BLOCK_SIZE
 	iq1sFudgeScale  = float32(1.125)  // ggml's "fudge factor" on d
 	iq1mFudgeScale  = float32(1.1125) // ditto
 )
