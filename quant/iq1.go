@@ -288,14 +288,26 @@ func iq1mBlock(y []byte, x, qw []float32) {
 				qxP1, qxM1 := tp[1]-sx1, tm[1]-sx1
 				q2P0, q2M0 := k1p0+c2p[0][i2], k1m0+c2m[0][i2]
 				q2P1, q2M1 := k1p1+c2p[1][i2], k1m1+c2m[1][i2]
-				sumqx := [4]float32{qxP0 + qxP1, qxP0 + qxM1, qxM0 + qxP1, qxM0 + qxM1}
-				sumq2 := [4]float32{q2P0 + q2P1, q2P0 + q2M1, q2M0 + q2P1, q2M0 + q2M1}
-				for k := 0; k < 4; k++ {
-					if sumq2[k] > 0 && float32(sumqx[k]*sumqx[k]) > float32(bestScore*sumq2[k]) {
-						scale = sumqx[k] / sumq2[k]
-						bestScore = scale * sumqx[k]
-						besti1, besti2, bestK = i1, i2, k
-					}
+				// the four sign combinations k = 0..3, in ggml's order
+				if sx, s2 := qxP0+qxP1, q2P0+q2P1; s2 > 0 && float32(sx*sx) > float32(bestScore*s2) {
+					scale = sx / s2
+					bestScore = scale * sx
+					besti1, besti2, bestK = i1, i2, 0
+				}
+				if sx, s2 := qxP0+qxM1, q2P0+q2M1; s2 > 0 && float32(sx*sx) > float32(bestScore*s2) {
+					scale = sx / s2
+					bestScore = scale * sx
+					besti1, besti2, bestK = i1, i2, 1
+				}
+				if sx, s2 := qxM0+qxP1, q2M0+q2P1; s2 > 0 && float32(sx*sx) > float32(bestScore*s2) {
+					scale = sx / s2
+					bestScore = scale * sx
+					besti1, besti2, bestK = i1, i2, 2
+				}
+				if sx, s2 := qxM0+qxM1, q2M0+q2M1; s2 > 0 && float32(sx*sx) > float32(bestScore*s2) {
+					scale = sx / s2
+					bestScore = scale * sx
+					besti1, besti2, bestK = i1, i2, 3
 				}
 			}
 		}
