@@ -124,6 +124,9 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	if opt.Imatrix != nil && len(opt.Imatrix) != nPerRow {
 		return 0, argErr("imatrix", "has %d entries; expected one per column, %d", len(opt.Imatrix), nPerRow)
 	}
+	if opt.Imatrix == nil && RequiresImatrix(t) {
+		return 0, argErr("imatrix", "is required to quantize to %s (ggml refuses IQ2_XXS, IQ2_XS and IQ1_S without an importance matrix)", tr.Name)
+	}
 	if i := firstNonFinite(opt.Imatrix); i >= 0 {
 		// llama-quantize rejects such an imatrix too
 		return 0, argErr("imatrix", "entry %d is %v; expected finite weights", i, opt.Imatrix[i])

@@ -146,8 +146,8 @@ func TestArgumentErrors(t *testing.T) {
 		}
 	}
 	var ue *UnsupportedError
-	if _, err := Quantize(IQ2_XXS, make([]byte, 100), F32Input(x), 32, Options{}); !errors.As(err, &ue) {
-		t.Errorf("IQ2_XXS: got %v, want UnsupportedError", err)
+	if _, err := Quantize(Q8_K, make([]byte, 100), F32Input(x), 32, Options{}); !errors.As(err, &ue) {
+		t.Errorf("Q8_K: got %v, want UnsupportedError", err)
 	} else if !strings.Contains(err.Error(), "Q8_0") {
 		t.Errorf("UnsupportedError should list what Wick can do: %v", err)
 	}

@@ -20,6 +20,9 @@ func TestValidateRowsFindsEachScale(t *testing.T) {
 			continue
 		}
 		f, ok := scaleFields[tr.Name]
+		if tr.Type == IQ1_M {
+			ok = true // its scale is spread over four nibbles: corrupted below
+		}
 		if !ok {
 			t.Errorf("%s: no scale layout for ValidateRows", tr.Name)
 			continue
@@ -33,7 +36,14 @@ func TestValidateRowsFindsEachScale(t *testing.T) {
 			x[i] = float32(rng.NormFloat64())
 		}
 		enc := make([]byte, n/tr.BlockSize*tr.BlockBytes)
-		if _, err := Quantize(tr.Type, enc, F32Input(x), n, Options{}); err != nil {
+		var opt Options
+		if RequiresImatrix(tr.Type) {
+			opt.Imatrix = make([]float32, n)
+			for i := range opt.Imatrix {
+				opt.Imatrix[i] = 1
+			}
+		}
+		if _, err := Quantize(tr.Type, enc, F32Input(x), n, opt); err != nil {
 			t.Fatal(tr.Name, err)
 		}
 		if err := ValidateRows(tr.Type, enc); err != nil {
@@ -67,8 +77,20 @@ func TestValidateRowsFindsEachScale(t *testing.T) {
 				corrupt(func(b []byte) { binary.LittleEndian.PutUint16(b[base+off:], h) })
 			}
 		}
-		if f.e8m0 >= 0 {
+		if f.e8m0 >= 0 && tr.Type != IQ1_M {
 			corrupt(func(b []byte) { b[base+f.e8m0] = 0xff })
+		}
+		if tr.Type == IQ1_M {
+			// the float16 scale's nibbles are the top 4 bits of the four
+			// 16-bit words at offset 48, lowest nibble first
+			for _, h := range []uint16{0x7c00, 0xfc00, 0x7e00} {
+				corrupt(func(b []byte) {
+					for k := 0; k < 4; k++ {
+						w := binary.LittleEndian.Uint16(b[base+48+2*k:])
+						binary.LittleEndian.PutUint16(b[base+48+2*k:], w&0x0fff|(h>>(4*k)&0xf)<<12)
+					}
+				})
+			}
 		}
 	}
 }

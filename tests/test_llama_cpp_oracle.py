@@ -75,6 +75,8 @@ def edge_rows(n_per_row: int = 256) -> np.ndarray:
 # Types whose ggml encoder aborts the process (a GGML_ASSERT on a NaN scale) on
 # values whose squares overflow float32; Wick raises WickNonFiniteError instead.
 ABORTS_ON_HUGE = {"IQ3_XXS", "IQ3_S"}
+# Types for which ggml aborts on some of the edge rows only: the rows.
+ABORTS_ON_ROWS = {"IQ2_S": [3], "IQ1_M": [3]}
 
 
 @pytest.mark.parametrize("name", QUANTIZABLE)
@@ -89,6 +91,11 @@ def test_edge_rows_match_llama_cpp(name):
             with pytest.raises(wick.WickNonFiniteError, match="ggml aborts on it"):
                 wick.quantize(row[None], name)
         x = x[~huge]
+    if name in ABORTS_ON_ROWS:
+        for i in ABORTS_ON_ROWS[name]:
+            with pytest.raises(wick.WickNonFiniteError, match="ggml aborts on it"):
+                wick.quantize(x[i : i + 1], name)
+        x = np.delete(x, ABORTS_ON_ROWS[name], axis=0)
     want = REF.quantize(x, name)
     got = wick.quantize(x, name, threads=1)
     bad = np.flatnonzero(~np.all(got == want, axis=-1))

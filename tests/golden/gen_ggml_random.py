@@ -49,9 +49,17 @@ TYPES = {  # name: (ggml id, block size, block bytes)
     "TQ1_0": (34, 256, 54), "TQ2_0": (35, 256, 66), "MXFP4": (39, 32, 17), "NVFP4": (40, 64, 36),
     "Q1_0": (41, 128, 18), "Q2_0": (42, 64, 18),
     "IQ3_XXS": (18, 256, 98), "IQ3_S": (21, 256, 110),
+    "IQ2_XXS": (16, 256, 66), "IQ2_XS": (17, 256, 74), "IQ2_S": (22, 256, 82),
+    "IQ1_S": (19, 256, 50), "IQ1_M": (29, 256, 56),
 }
 QUANT_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
                "IQ4_XS", "IQ3_XXS", "IQ3_S"]
+# the IQ2/IQ1 family (grids with neighbour lists, quant/iqgrid.go)
+IQ_LOWBIT_TYPES = ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"]
+QUANT_TYPES += IQ_LOWBIT_TYPES
+# ggml_quantize_requires_imatrix: ggml_quantize_chunk asserts an imatrix for
+# them, so they have cases with one only (Wick refuses them without one)
+REQUIRES_IMATRIX = ["IQ2_XXS", "IQ2_XS", "IQ1_S"]
 DEQUANT_ONLY = ["Q8_K"]
 # the ternary, FP4 and 1/2-bit types: the common distributions, then the
 # adversarial ones of EXTRA_DISTS (cases numbered on their own, so that the
@@ -60,11 +68,11 @@ SMALL_TYPES = ["TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0", "Q2_0"]
 EXTRA_DISTS = ["tiny", "edges"]
 DISTS = ["normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge"]
 # types that also get the "adversarial" distribution
-ADVERSARIAL_TYPES = ["IQ4_XS", "IQ3_XXS", "IQ3_S"]
+ADVERSARIAL_TYPES = ["IQ4_XS", "IQ3_XXS", "IQ3_S"] + IQ_LOWBIT_TYPES
 # types whose ggml encoder can abort the process (a GGML_ASSERT on a NaN
 # scale, reached by finite values whose squares overflow): their cases run
 # in a child process, and a case ggml aborts on is recorded as "aborts"
-ABORTING_TYPES = ["IQ3_XXS", "IQ3_S"]
+ABORTING_TYPES = ["IQ3_XXS", "IQ3_S"] + IQ_LOWBIT_TYPES
 SHAPES = [(8, 256), (4, 512), (2, 768), (2, 1024), (1, 4096), (3, 3072), (5, 1280)]
 
 
@@ -259,10 +267,14 @@ class GGML:
         L.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                                           ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
         L.ggml_commit.restype = ctypes.c_char_p
+        L.ggml_quantize_init.restype = None
+        L.ggml_quantize_init.argtypes = [ctypes.c_int]
         L.ggml_version.restype = ctypes.c_char_p
 
     def quantize_or_abort(self, name, x, rows, n_per_row, imatrix):
         """quantize in a child process: the bytes, or None if ggml aborted."""
+        # build the type's tables (ggml_quantize_init) here, once, not in every child
+        self.lib.ggml_quantize_init(TYPES[name][0])
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
@@ -371,6 +383,8 @@ def main():
         dists = DISTS + (["adversarial"] if name in ADVERSARIAL_TYPES else [])
         for di, dist in enumerate(dists):
             for with_im in (False, True):
+                if not with_im and name in REQUIRES_IMATRIX:
+                    continue
                 rows, npr = SHAPES[k % len(SHAPES)]
                 k += 1
                 seed = mix1(1000003 * tid + 7919 * di + (1 if with_im else 0))
@@ -378,6 +392,8 @@ def main():
                 cases.append((name, dist, rows, npr, seed, im_seed))
         # one larger case per type and imatrix setting
         for with_im in (False, True):
+            if not with_im and name in REQUIRES_IMATRIX:
+                continue
             seed = mix1(77 * tid + (5 if with_im else 3))
             cases.append((name, "normal", 32, 2048, seed, mix1(seed + 1) if with_im else None))
     k = 0
@@ -423,7 +439,7 @@ def main():
     deq_cases = []
     for name in QUANT_TYPES + DEQUANT_ONLY + SMALL_TYPES:
         tid, bs, bb = TYPES[name]
-        nblocks = 64
+        nblocks = 512 if name in IQ_LOWBIT_TYPES else 64  # reach most grid points
         seed = mix1(0xDE0 + tid)
         data = random_bytes(seed, nblocks * bb)
         deq = g.dequantize(name, data, nblocks * bs)
