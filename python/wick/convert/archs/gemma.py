@@ -82,7 +82,7 @@ per-expert scales the converter folds into the experts' ``weight_scale_2``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -91,7 +91,7 @@ from ..errors import ConfigError, MissingTensorError, TensorShapeError, Unsuppor
 from ..lazy import LazyTensor
 from ..tokenizer import parse_sentencepiece, special_vocab
 from . import register
-from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num
+from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num, f32_value
 
 # transformers 4.57.6 Gemma2Config defaults (structural sizes, head_dim and KV heads are not defaulted)
 _GEMMA2 = {"max_position_embeddings": 8192, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "sliding_window": 4096,
@@ -175,6 +175,33 @@ class _GemmaBase(Adapter):
         return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "ATTN_POST_NORM",
                                                "FFN_PRE_NORM", "FFN_GATE", "FFN_UP", "FFN_DOWN", "FFN_POST_NORM")
 
+    # ------------------------------------------------------------ export-hf
+    #: the block count llama.cpp takes for the 27B model, whose queries it scales by
+    #: 1/sqrt(hidden_size / heads) instead of 1/sqrt(head_dim) (None: no such rule)
+    layers_27b: Optional[int] = None
+    hf_tensor_names = {
+        **Adapter.hf_tensor_names, "ATTN_POST_NORM": "model.layers.{bid}.post_attention_layernorm",
+        "FFN_PRE_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
+        "FFN_POST_NORM": "model.layers.{bid}.post_feedforward_layernorm",
+    }
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return self.hf_architectures[0]
+
+    def export_tokenizer_class(self, ggml_model: str) -> str:
+        return "GemmaTokenizerFast" if ggml_model == "llama" else super().export_tokenizer_class(ggml_model)
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys and ``query_pre_attn_scalar`` as llama.cpp scales the queries (the file has
+        no key for it): ``head_dim``, or hidden_size / heads for the 27B model (:attr:`layers_27b`
+        blocks), as Gemma's own configs have it."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if self.layers_27b is not None:
+            cfg["query_pre_attn_scalar"] = (cfg["hidden_size"] // cfg["num_attention_heads"]
+                                            if cfg["num_hidden_layers"] == self.layers_27b else cfg["head_dim"])
+        return cfg
+
 
 @register
 class Gemma2Adapter(_GemmaBase):
@@ -236,6 +263,23 @@ class Gemma2Adapter(_GemmaBase):
         for k in ("ATTN_Q_NORM", "ATTN_K_NORM"):
             shapes.pop(k, None)
         return shapes
+
+    model_types = {"Gemma2ForCausalLM": "gemma2"}
+    layers_27b = 46
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Gemma's keys, the two soft-caps and the sliding window; ``rope_theta`` 10000, which the
+        file does not hold (the converter writes no RoPE base; llama.cpp's default is 10000)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg.setdefault("rope_theta", 10000.0)
+        for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if md.get(f"{a}.{key}") is not None:
+                cfg[key] = f32_value(md[f"{a}.{key}"])
+        if md.get(f"{a}.attention.sliding_window") is not None:
+            cfg["sliding_window"] = int(md[f"{a}.attention.sliding_window"])
+        return cfg
 
 
 @register
@@ -323,6 +367,30 @@ class Gemma3Adapter(_GemmaBase):
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         glob, per_block = super().required_kinds(hp)
         return glob, per_block + ("ATTN_Q_NORM", "ATTN_K_NORM")
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Gemma3ForCausalLM": "gemma3_text"}
+    layers_27b = 62
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Gemma's keys, the local RoPE base, the final soft-cap (null when the file has none), and
+        the sliding window with llama.cpp's pattern: every 6th layer global when the file has a window
+        (``sliding_window_pattern`` 6), else none (1). A Gemma3ForConditionalGeneration file is
+        written as its language model, Gemma3ForCausalLM."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if md.get(f"{a}.rope.freq_base_swa") is not None:
+            cfg["rope_local_base_freq"] = f32_value(md[f"{a}.rope.freq_base_swa"])
+        soft = md.get(f"{a}.final_logit_softcapping")
+        cfg["final_logit_softcapping"] = None if soft is None else f32_value(soft)
+        cfg["attn_logit_softcapping"] = None
+        window = md.get(f"{a}.attention.sliding_window")
+        if window is not None and int(window) > 0:
+            cfg["sliding_window"], cfg["sliding_window_pattern"] = int(window), 6
+        else:
+            cfg["sliding_window_pattern"] = 1
+        return cfg
 
 
 @register
