@@ -152,12 +152,34 @@ def qwen3() -> Fixture:
     return Fixture("qwen3", "Qwen3ForCausalLM", "Qwen3-0.6B", cfg, ts, files, pre="qwen2")
 
 
+def _gemma(name: str, arch_name: str) -> Fixture:
+    """A Gemma 2 / 3 architecture fixture in bfloat16 with ``query_pre_attn_scalar`` = head_dim, as
+    Gemma's real configs below 27B have it and llama.cpp scales the queries (the GGUF has no key for
+    it; the architecture fixtures keep 256 with a smaller head_dim)."""
+    base = AF.by_name()[arch_name]
+    cfg = dict(base.config, query_pre_attn_scalar=base.config["head_dim"], torch_dtype="bfloat16")
+    ts = [T(t.name, *t.shape, std=t.std, mean=t.mean) for t in base.tensors]
+    return Fixture(name, base.hf_class, base.dir_name, cfg, ts, dict(base.files))
+
+
+def gemma2() -> Fixture:
+    """Gemma 2 in bfloat16 (the architecture fixture's float16 norms + 1 lose bits in float16, which
+    tests/test_export_hf.py::test_float16_norm_shift checks on its own)."""
+    return _gemma("gemma2", "gemma2")
+
+
+def gemma3() -> Fixture:
+    """Gemma 3 1B-shaped (text): norms + 1, q/k norms, sliding window every 6th layer global."""
+    return _gemma("gemma3", "gemma3_text")
+
+
 def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
-    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3())}
+    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma2(), gemma3())}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
-                 "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash"):
+                 "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash",
+                 "qwen2moe", "qwen3moe"):
         out[name] = arch[name]
     return out
 

@@ -41,7 +41,12 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
                                      "moe_intermediate_size", "first_k_dense_replace", "n_shared_experts",
                                      "n_routed_experts", "routed_scaling_factor", "norm_topk_prob"),
               "olmo3": ("sliding_window", "layer_types"), "exaone4": ("sliding_window",),
-              "phi35_mini": ("sliding_window",), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
+              "phi35_mini": ("sliding_window",),
+              "qwen2moe": ("num_experts", "moe_intermediate_size", "shared_expert_intermediate_size", "norm_topk_prob"),
+              "gemma2": ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar"),
+              "gemma3": ("final_logit_softcapping", "sliding_window", "sliding_window_pattern", "rope_local_base_freq",
+                         "query_pre_attn_scalar"),
+              "qwen3moe": ("num_experts", "moe_intermediate_size", "norm_topk_prob", "attention_bias"), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
