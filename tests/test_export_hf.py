@@ -482,3 +482,32 @@ def test_ignore_merges_follows_llama_cpp(round_trips):
     for name, want in (("control_llama32", True), ("glm45", True), ("qwen2", False)):
         _src, _g1, out, *_ = round_trips(name)
         assert json.loads((out / "tokenizer.json").read_text())["model"]["ignore_merges"] is want, name
+
+
+def test_float16_norm_shift(tmp_path):
+    """Gemma 2 in float16: the conversion adds 1 to the norms in float16 (as torch does), which loses the
+    low bits of weights near 0.3. The f16 export subtracts it again and gives weights whose norm + 1 is
+    the file's: converting the export gives the same GGUF bytes, every other tensor comes back bit for
+    bit, and each norm differs from the source only where float16(w + 1) cannot tell them apart."""
+    import arch_fixtures as AF
+
+    src = AF.by_name()["gemma2"].write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="F16", progress=False)
+    out = tmp_path / "exp" / src.name
+    export_hf(g1, out, dtype="f16")
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="F16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
+    changed = 0
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        assert sorted(a) == sorted(b)
+        for n in a:
+            assert b.tensors[n].dtype == "F16"
+            if not n.endswith("norm.weight"):
+                assert a.raw(n).tobytes() == b.raw(n).tobytes(), n
+                continue
+            x, y = a.get(n).astype(np.float16), b.get(n).astype(np.float16)
+            assert np.array_equal(x + np.float16(1), y + np.float16(1)), n
+            changed += int(np.count_nonzero(x != y))
+    assert changed  # the float16 addition does lose bits of these weights
