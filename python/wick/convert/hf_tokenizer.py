@@ -10,7 +10,8 @@ The inverse of :mod:`wick.convert.tokenizer`, for the two vocabulary kinds it wr
     table, :func:`wick.convert.tokenizer.pre_tokenizer_json`), the family's
     normalizer (Qwen's NFC), ``ignore_merges`` where llama.cpp ignores merges
     for that pre-tokenizer (Llama 3, GLM-4, Tekken), a ByteLevel decoder, and a post-processor that
-    prepends BOS when ``tokenizer.ggml.add_bos_token`` is set.
+    prepends BOS when ``tokenizer.ggml.add_bos_token`` is set (or, when the file sets
+    ``add_eos_token`` first, a template that appends EOS alone, as GPT-NeoX's and OLMoE's do).
 ``llama`` (SentencePiece)
     ``tokenizer.model``, a SentencePiece ``ModelProto`` of the pieces, scores
     and types (model type BPE, byte fallback when the vocabulary has byte
@@ -133,8 +134,19 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[s
     add_order = [k for k in md if k in ("tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
                                         "tokenizer.ggml.add_sep_token")]
     template_alone = add_order[:2] == ["tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_sep_token"]
+    # a template that only appends EOS (GPT-NeoX's, OLMoE's) sets eos alone; bos then comes from
+    # tokenizer_config.json, after it
+    eos_alone = add_order[:1] == ["tokenizer.ggml.add_eos_token"] and add_eos and eos and not add_bos
     tc_flags = False
-    if add_bos is None and add_eos is None:
+    if eos_alone:
+        specials = {eos[0]: {"id": eos[0], "ids": [eos[1]], "tokens": [eos[0]]}}
+        post = {"type": "TemplateProcessing",
+                "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": eos[0], "type_id": 0}}],
+                "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                         {"SpecialToken": {"id": eos[0], "type_id": 1}}],
+                "special_tokens": specials}
+        tc_flags = True
+    elif add_bos is None and add_eos is None:
         post = None
     elif (add_bos and bos) or (add_eos and eos):
         template = _template(bos if add_bos else None, eos if add_eos else None)
