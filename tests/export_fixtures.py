@@ -173,13 +173,29 @@ def gemma3() -> Fixture:
     return _gemma("gemma3", "gemma3_text")
 
 
+def granitemoeshared() -> Fixture:
+    """GraniteMoeShared (Granite 4.0 tiny-style MoE with a shared expert): the granitemoe architecture
+    fixture plus each layer's fused ``shared_mlp.input_linear`` [2·shared ff, hidden] and
+    ``shared_mlp.output_linear``."""
+    base = AF.by_name()["granitemoe"]
+    E, FS = base.config["hidden_size"], 384
+    cfg = dict(base.config, architectures=["GraniteMoeSharedForCausalLM"], model_type="granitemoeshared",
+               shared_intermediate_size=FS)
+    ts = list(base.tensors)
+    for i in range(base.config["num_hidden_layers"]):
+        p = f"model.layers.{i}.shared_mlp."
+        ts += [T(p + "input_linear.weight", 2 * FS, E), T(p + "output_linear.weight", E, FS)]
+    return Fixture("granitemoeshared", "GraniteMoeSharedForCausalLM", "granite-moe-shared", cfg, ts, dict(base.files))
+
+
 def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
-    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma2(), gemma3())}
+    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma2(), gemma3(),
+                                             granitemoeshared())}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
                  "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash",
-                 "qwen2moe", "qwen3moe", "olmoe"):
+                 "qwen2moe", "qwen3moe", "olmoe", "granitemoe"):
         out[name] = arch[name]
     return out
 

@@ -46,6 +46,7 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
               "gemma2": ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar"),
               "gemma3": ("final_logit_softcapping", "sliding_window", "sliding_window_pattern", "rope_local_base_freq",
                          "query_pre_attn_scalar"),
+              "granitemoeshared": ("shared_intermediate_size",),
               "olmoe": ("num_experts", "norm_topk_prob", "attention_bias", "clip_qkv"),
               "qwen3moe": ("num_experts", "moe_intermediate_size", "norm_topk_prob", "attention_bias"), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
@@ -262,6 +263,9 @@ def test_architecture_option(round_trips, tmp_path):
     _src, g1, *_ = round_trips("qwen2")
     with pytest.raises(ExportError, match="qwen3.*'qwen2'"):
         export_hf(g1, tmp_path / "o", architecture="Qwen3ForCausalLM")
+    _src, g1, *_ = round_trips("granitemoe")  # GraniteMoeAdapter subclasses the dense Granite adapter
+    with pytest.raises(ExportError, match="GraniteForCausalLM.*'granite'.*'granitemoe'"):
+        export_hf(g1, tmp_path / "o", architecture="GraniteForCausalLM")
     _src, g1, *_ = round_trips("llama2")
     export_hf(g1, tmp_path / "m", architecture="MistralForCausalLM")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
