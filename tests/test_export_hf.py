@@ -47,6 +47,8 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
               "gemma3": ("final_logit_softcapping", "sliding_window", "sliding_window_pattern", "rope_local_base_freq",
                          "query_pre_attn_scalar"),
               "granitemoeshared": ("shared_intermediate_size",),
+              "llama4_text": ("intermediate_size_mlp", "interleave_moe_layer_step", "moe_layers", "no_rope_layers",
+                              "attention_chunk_size", "use_qk_norm"),
               "olmoe": ("num_experts", "norm_topk_prob", "attention_bias", "clip_qkv"),
               "qwen3moe": ("num_experts", "moe_intermediate_size", "norm_topk_prob", "attention_bias"), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
@@ -516,3 +518,30 @@ def test_float16_norm_shift(tmp_path):
             assert np.array_equal(x + np.float16(1), y + np.float16(1)), n
             changed += int(np.count_nonzero(x != y))
     assert changed  # the float16 addition does lose bits of these weights
+
+
+@pytest.mark.parametrize("name,cls", [("llama4_vlm", "Llama4ForCausalLM"), ("gemma3_vlm", "Gemma3ForCausalLM")])
+def test_vision_language_file_exports_its_text_model(tmp_path, name, cls):
+    """A GGUF converted from a vision-language checkpoint holds its text model (llama.cpp writes the
+    vision tower to an mmproj file): it exports as the text class, with the language model's tensors
+    bit for bit (Gemma 3's embedding as the conversion trimmed it to the tokenizer), and converting the
+    export gives the same GGUF bytes."""
+    import arch_fixtures as AF
+
+    src = AF.by_name()[name].write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="BF16", progress=False)
+    out = tmp_path / "exp" / src.name
+    assert export_hf(g1, out).architecture == cls
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        for n in b:
+            x = a.get(next(s for s in (n.replace("model.", "model.language_model.", 1),
+                                       "language_model." + n) if s in a.tensors))
+            y = b.get(n)
+            if n == "model.embed_tokens.weight" and x.shape != y.shape:
+                assert name == "gemma3_vlm" and y.shape[0] < x.shape[0]
+                x = x[:y.shape[0]]
+            assert x.shape == y.shape and np.array_equal(x, y), n
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="BF16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
