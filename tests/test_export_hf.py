@@ -257,8 +257,8 @@ def test_unsupported_architecture_lists_the_supported_ones(tmp_path):
     with pytest.raises(UnsupportedExportError, match=r"'bert'.*supported: .*qwen3 \(Qwen3ForCausalLM\)"):
         export_hf(g, tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    with pytest.raises(UnsupportedExportError, match="GemmaForCausalLM.*supported"):
-        export_hf(g, tmp_path / "out", architecture="GemmaForCausalLM")
+    with pytest.raises(UnsupportedExportError, match="GptOssForCausalLM.*supported"):
+        export_hf(g, tmp_path / "out", architecture="GptOssForCausalLM")
 
 
 def test_architecture_option(round_trips, tmp_path):
@@ -331,7 +331,9 @@ def test_cli(round_trips, tmp_path, capsys):
     assert main(["export-hf", str(g1), "-o", str(tmp_path / "o"), "--no-progress"]) == 1
     assert "exists" in capsys.readouterr().err
     assert main(["export-hf", "--list-architectures"]) == 0
-    assert "MixtralForCausalLM" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MixtralForCausalLM" in out and "Qwen3MoeForCausalLM" in out
+    assert out.splitlines()[-1].startswith("not exported yet") and "gpt-oss" in out.splitlines()[-1]
 
 
 @pytest.mark.skipif(not _HAVE_TORCH, reason="loading the exported directory needs torch and transformers (make test-bnb)")

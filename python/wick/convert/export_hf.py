@@ -53,7 +53,7 @@ from .general import _SAMPLING
 from .hf_tokenizer import tokenizer_files
 from .lazy import SourceInfo
 
-__all__ = ["export_hf", "ExportResult", "DTYPES", "exportable_architectures"]
+__all__ = ["export_hf", "ExportResult", "DTYPES", "exportable_architectures", "unexported_architectures"]
 
 #: output dtypes: name → (safetensors dtype, config.json torch_dtype, bytes per element)
 DTYPES = {"bf16": ("BF16", "bfloat16", 2), "f16": ("F16", "float16", 2), "f32": ("F32", "float32", 4)}
@@ -95,6 +95,13 @@ def exportable_architectures() -> List[Tuple[str, str]]:
             if hf in cls.hf_architectures:  # a subclass inherits its parent's table, not its classes
                 out.add((cls.gguf_arch, hf))
     return sorted(out)
+
+
+def unexported_architectures() -> List[str]:
+    """GGUF architectures ``wick convert`` writes that export-hf cannot write back yet, sorted."""
+    _load_all()
+    done = {a for a, _ in exportable_architectures()}
+    return sorted({cls.gguf_arch for cls in set(_ADAPTERS.values())} - done)
 
 
 def _supported() -> str:
