@@ -168,6 +168,19 @@ def gemma2() -> Fixture:
     return _gemma("gemma2", "gemma2")
 
 
+def gemma() -> Fixture:
+    """Gemma 1 (7B-shaped, shrunk; bfloat16): Gemma 2's fixture with two norms per layer and without the
+    soft-capping and sliding-window keys."""
+    base = _gemma("gemma", "gemma2")
+    cfg = {k: v for k, v in base.config.items()
+           if k not in ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar",
+                        "cache_implementation")}
+    cfg.update(architectures=["GemmaForCausalLM"], model_type="gemma", eos_token_id=1)
+    ts = [t for t in base.tensors if not t.name.endswith(("pre_feedforward_layernorm.weight",
+                                                          "post_feedforward_layernorm.weight"))]
+    return Fixture("gemma", "GemmaForCausalLM", "gemma-7b", cfg, ts, dict(base.files))
+
+
 def gemma3() -> Fixture:
     """Gemma 3 1B-shaped (text): norms + 1, q/k norms, sliding window every 6th layer global."""
     return _gemma("gemma3", "gemma3_text")
@@ -190,7 +203,7 @@ def granitemoeshared() -> Fixture:
 
 def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
-    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma2(), gemma3(),
+    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma(), gemma2(), gemma3(),
                                              granitemoeshared())}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",

@@ -316,6 +316,10 @@ class GemmaAdapter(Gemma2Adapter):
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         return Adapter.required_kinds(self, hp)
 
+    # ------------------------------------------------------------ export-hf
+    model_types = {"GemmaForCausalLM": "gemma"}
+    layers_27b = None  # Gemma 1 scales the queries by 1/sqrt(head_dim), as llama.cpp does
+
 
 @register
 class Gemma3Adapter(_GemmaBase):
