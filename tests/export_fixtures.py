@@ -201,14 +201,23 @@ def granitemoeshared() -> Fixture:
     return Fixture("granitemoeshared", "GraniteMoeSharedForCausalLM", "granite-moe-shared", cfg, ts, dict(base.files))
 
 
+def _variant(name: str, **config) -> Fixture:
+    """A variant of tests/dense_variants.py, its config.json updated with ``config``."""
+    import dense_variants as DV
+
+    fx = DV.build(DV.by_name()[name])
+    return Fixture(name, fx.hf_class, fx.dir_name, dict(fx.config, **config), list(fx.tensors), dict(fx.files))
+
+
 def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
     out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma(), gemma2(), gemma3(),
-                                             granitemoeshared())}
+                                             granitemoeshared(), _variant("gemma4_per_layer"),
+                                             _variant("gemma3_pattern1_softcap", query_pre_attn_scalar=128))}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
                  "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash",
-                 "qwen2moe", "qwen3moe", "olmoe", "granitemoe", "llama4_text"):
+                 "qwen2moe", "qwen3moe", "olmoe", "granitemoe", "llama4_text", "gemma4_text"):
         out[name] = arch[name]
     return out
 

@@ -44,6 +44,11 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
               "phi35_mini": ("sliding_window",),
               "qwen2moe": ("num_experts", "moe_intermediate_size", "shared_expert_intermediate_size", "norm_topk_prob"),
               "gemma2": ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar"),
+              "gemma4_text": ("global_head_dim", "layer_types", "num_global_key_value_heads", "attention_k_eq_v",
+                              "num_kv_shared_layers", "sliding_window", "final_logit_softcapping", "rope_parameters",
+                              "hidden_size_per_layer_input", "use_double_wide_mlp", "vocab_size_per_layer_input",
+                              "enable_moe_block"),
+              "gemma3_pattern1_softcap": ("final_logit_softcapping", "sliding_window_pattern"),
               "gemma3": ("final_logit_softcapping", "sliding_window", "sliding_window_pattern", "rope_local_base_freq",
                          "query_pre_attn_scalar"),
               "granitemoeshared": ("shared_intermediate_size",),
@@ -52,6 +57,7 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
               "olmoe": ("num_experts", "norm_topk_prob", "attention_bias", "clip_qkv"),
               "qwen3moe": ("num_experts", "moe_intermediate_size", "norm_topk_prob", "attention_bias"), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
+CARRIED_BY["gemma4_per_layer"] = CARRIED_BY["gemma4_text"]
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
@@ -344,8 +350,9 @@ def test_transformers_loads_the_directory(round_trips, name):
 
     if name in NOT_BF16:
         pytest.skip(f"{name}'s source is block-FP8 (transformers needs an accelerator to load it)")
-    if name == "glm47_flash":
-        pytest.skip("transformers 4.57.6 does not know model_type glm4_moe_lite")
+    unknown = {"glm47_flash": "glm4_moe_lite", "gemma4_text": "gemma4_text", "gemma4_per_layer": "gemma4_text"}
+    if name in unknown:
+        pytest.skip(f"transformers 4.57.6 does not know model_type {unknown[name]}")
     src, _g1, out, _g2, _ = round_trips(name)
     ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
     logits = []
@@ -522,7 +529,8 @@ def test_float16_norm_shift(tmp_path):
     assert changed  # the float16 addition does lose bits of these weights
 
 
-@pytest.mark.parametrize("name,cls", [("llama4_vlm", "Llama4ForCausalLM"), ("gemma3_vlm", "Gemma3ForCausalLM")])
+@pytest.mark.parametrize("name,cls", [("llama4_vlm", "Llama4ForCausalLM"), ("gemma3_vlm", "Gemma3ForCausalLM"),
+                                      ("gemma4_vlm", "Gemma4ForCausalLM")])
 def test_vision_language_file_exports_its_text_model(tmp_path, name, cls):
     """A GGUF converted from a vision-language checkpoint holds its text model (llama.cpp writes the
     vision tower to an mmproj file): it exports as the text class, with the language model's tensors

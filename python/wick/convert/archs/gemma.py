@@ -103,6 +103,11 @@ _GEMMA3 = {"num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, 
            "rope_scaling": None, "rope_local_base_freq": 10_000.0, "use_bidirectional_attention": False}
 
 
+def _kinds(arch: str) -> Any:
+    from ..gguf_names import arch_tensors
+    return arch_tensors(arch)
+
+
 def _put(kvs: List[V.KV], kv: V.KV) -> None:
     """GGUFWriter's add: a key already written takes the new value in its place; a new key is appended."""
     for i, old in enumerate(kvs):
@@ -567,6 +572,74 @@ class Gemma4Adapter(Gemma3Adapter):
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         glob, per_block = super().required_kinds(hp)
         return glob, tuple(k for k in per_block if k not in ("ATTN_K", "ATTN_V", "ATTN_K_NORM"))
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Gemma4ForCausalLM": "gemma4_text"}
+    layers_27b = None
+    hf_tensor_names = {**_GemmaBase.hf_tensor_names, "FFN_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
+                       "FFN_PRE_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
+                       "LAYER_OUT_SCALE": "model.layers.{bid}.layer_scalar"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """Gemma4ForCausalLM for a dense file (a Gemma4ForConditionalGeneration file is its text model);
+        a mixture-of-experts Gemma 4 file is not exported yet."""
+        return None if md.get(f"{self.gguf_arch}.expert_count") else "Gemma4ForCausalLM"
+
+    def export_tokenizer_class(self, ggml_model: str) -> str:
+        return "GemmaTokenizerFast"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The inverse of :meth:`metadata`: the sliding and full layers' head sizes and KV heads (from
+        the per-layer array), ``layer_types`` from the sliding-window pattern, ``attention_k_eq_v`` from
+        the full layers without ``attn_v``, the KV-shared layers, the double-wide MLP, and
+        ``rope_parameters`` with the full layers' ``partial_rotary_factor`` read off ``rope_freqs``
+        (its 1.0 entries; the tensor is then checked by recomputing it)."""
+        a = self.gguf_arch
+        kv_arr = md.get(f"{a}.attention.head_count_kv")
+        ff_arr = md.get(f"{a}.feed_forward_length")
+        swa = [bool(x) for x in md[f"{a}.attention.sliding_window_pattern"]]
+        flat = dict(md)
+        if isinstance(kv_arr, list):
+            flat[f"{a}.attention.head_count_kv"] = next((k for k, s in zip(kv_arr, swa) if s), kv_arr[0])
+        if isinstance(ff_arr, list):
+            flat[f"{a}.feed_forward_length"] = ff_arr[0]
+        cfg = Adapter.export_config(self, flat, tensors, hf_class, read)
+        n = cfg["num_hidden_layers"]
+        hd_full, hd_swa = int(md[f"{a}.attention.key_length"]), int(md[f"{a}.attention.key_length_swa"])
+        cfg["head_dim"], cfg["global_head_dim"] = hd_swa, hd_full
+        cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in swa]
+        if isinstance(kv_arr, list):
+            cfg["num_global_key_value_heads"] = next((k for k, s in zip(kv_arr, swa) if not s), kv_arr[0])
+        n_shared = int(md.get(f"{a}.attention.shared_kv_layers", 0))
+        cfg["num_kv_shared_layers"] = n_shared
+        cfg["attention_k_eq_v"] = any(not swa[b] and self.tensor_name("ATTN_V", b) not in tensors
+                                      for b in range(n - n_shared))
+        cfg["use_double_wide_mlp"] = isinstance(ff_arr, list) and len(set(ff_arr)) > 1
+        cfg["hidden_size_per_layer_input"] = int(md.get(f"{a}.embedding_length_per_layer_input", 0))
+        per_layer = self.tensor_name("PER_LAYER_TOKEN_EMBD") if "PER_LAYER_TOKEN_EMBD" in _kinds(a) else None
+        cfg["vocab_size_per_layer_input"] = int(tensors[per_layer][0]) if per_layer in tensors else cfg["vocab_size"]
+        if md.get(f"{a}.attention.sliding_window") is not None:
+            cfg["sliding_window"] = int(md[f"{a}.attention.sliding_window"])
+        soft = md.get(f"{a}.final_logit_softcapping")
+        cfg["final_logit_softcapping"] = None if soft is None else f32_value(soft)
+        freqs = read(self.tensor_name("ROPE_FREQS"))
+        full = {"partial_rotary_factor": 2 * int(np.count_nonzero(freqs == 1.0)) / hd_full,
+                "rope_theta": cfg.pop("rope_theta", 10000.0), "rope_type": "proportional"}
+        cfg["rope_parameters"] = {"full_attention": full, "sliding_attention": {
+            "rope_theta": f32_value(md.get(f"{a}.rope.freq_base_swa", 10000.0)), "rope_type": "default"}}
+        rot_swa = int(md.get(f"{a}.rope.dimension_count_swa", hd_swa))
+        if rot_swa != hd_swa:
+            cfg["rope_parameters"]["partial_rotary_factor"] = rot_swa / hd_swa
+        cfg["enable_moe_block"] = False
+        cfg["tie_word_embeddings"] = True
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        """The base listing, with ``layer_scalar`` and ``per_dim_scale`` under their checkpoint names
+        (stored without ``.weight``)."""
+        return {(n[:-len(".weight")] if n.endswith(("layer_scalar.weight", "per_dim_scale.weight")) else n): s
+                for n, s in super().export_listing(tensors, hp).items()}
 
     def _check_complete(self, out: List[MappedTensor], hp: HParams) -> None:
         super()._check_complete(out, hp)
