@@ -212,7 +212,7 @@ def _variant(name: str, **config) -> Fixture:
 def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
     out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma(), gemma2(), gemma3(),
-                                             granitemoeshared(), _variant("gemma4_per_layer"),
+                                             granitemoeshared(), _variant("gemma4_per_layer"), _variant("gemma4_moe"),
                                              _variant("gemma3_pattern1_softcap", query_pre_attn_scalar=128))}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",

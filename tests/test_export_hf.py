@@ -58,6 +58,7 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
               "qwen3moe": ("num_experts", "moe_intermediate_size", "norm_topk_prob", "attention_bias"), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
 CARRIED_BY["gemma4_per_layer"] = CARRIED_BY["gemma4_text"]
+CARRIED_BY["gemma4_moe"] = CARRIED_BY["gemma4_text"] + ("num_experts", "top_k_experts", "moe_intermediate_size")
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
@@ -350,7 +351,8 @@ def test_transformers_loads_the_directory(round_trips, name):
 
     if name in NOT_BF16:
         pytest.skip(f"{name}'s source is block-FP8 (transformers needs an accelerator to load it)")
-    unknown = {"glm47_flash": "glm4_moe_lite", "gemma4_text": "gemma4_text", "gemma4_per_layer": "gemma4_text"}
+    unknown = {"glm47_flash": "glm4_moe_lite", "gemma4_text": "gemma4_text", "gemma4_per_layer": "gemma4_text",
+               "gemma4_moe": "gemma4_text"}
     if name in unknown:
         pytest.skip(f"transformers 4.57.6 does not know model_type {unknown[name]}")
     src, _g1, out, _g2, _ = round_trips(name)

@@ -87,7 +87,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
+from ..errors import ConfigError, ExportError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from ..tokenizer import parse_sentencepiece, special_vocab
 from . import register
@@ -578,12 +578,14 @@ class Gemma4Adapter(Gemma3Adapter):
     layers_27b = None
     hf_tensor_names = {**_GemmaBase.hf_tensor_names, "FFN_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
                        "FFN_PRE_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
-                       "LAYER_OUT_SCALE": "model.layers.{bid}.layer_scalar"}
+                       "LAYER_OUT_SCALE": "model.layers.{bid}.layer_scalar",
+                       "FFN_GATE_INP": "model.layers.{bid}.router.proj",
+                       "FFN_GATE_UP_EXP": "model.layers.{bid}.experts.gate_up_proj",
+                       "FFN_DOWN_EXP": "model.layers.{bid}.experts.down_proj"}
 
     def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
-        """Gemma4ForCausalLM for a dense file (a Gemma4ForConditionalGeneration file is its text model);
-        a mixture-of-experts Gemma 4 file is not exported yet."""
-        return None if md.get(f"{self.gguf_arch}.expert_count") else "Gemma4ForCausalLM"
+        """Gemma4ForCausalLM (a Gemma4ForConditionalGeneration file is its text model)."""
+        return "Gemma4ForCausalLM"
 
     def export_tokenizer_class(self, ggml_model: str) -> str:
         return "GemmaTokenizerFast"
@@ -631,15 +633,30 @@ class Gemma4Adapter(Gemma3Adapter):
         rot_swa = int(md.get(f"{a}.rope.dimension_count_swa", hd_swa))
         if rot_swa != hd_swa:
             cfg["rope_parameters"]["partial_rotary_factor"] = rot_swa / hd_swa
-        cfg["enable_moe_block"] = False
+        cfg["enable_moe_block"] = "num_local_experts" in cfg
+        cfg["num_experts"] = cfg.pop("num_local_experts", None)
+        cfg["top_k_experts"] = cfg.pop("num_experts_per_tok", None)
+        ff_exp = md.get(f"{a}.expert_feed_forward_length")
+        cfg["moe_intermediate_size"] = None if ff_exp is None else int(ff_exp)
         cfg["tie_word_embeddings"] = True
         return cfg
 
     def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
         """The base listing, with ``layer_scalar`` and ``per_dim_scale`` under their checkpoint names
         (stored without ``.weight``)."""
-        return {(n[:-len(".weight")] if n.endswith(("layer_scalar.weight", "per_dim_scale.weight")) else n): s
-                for n, s in super().export_listing(tensors, hp).items()}
+        scales = {n: s for n, s in tensors.items() if n.endswith(".scale")}
+        out = {(n[:-len(".weight")] if n.endswith(("layer_scalar.weight", "per_dim_scale.weight")) or
+                ".experts." in n else n): s
+               for n, s in super().export_listing({n: s for n, s in tensors.items() if n not in scales}, hp).items()}
+        for name, shape in scales.items():  # the router's scales (mixture of experts)
+            bid = int(name.split(".")[1])
+            if name == self.tensor_name("FFN_GATE_INP", bid, ".scale"):
+                out[f"model.layers.{bid}.router.scale"] = tuple(shape)
+            elif name == self.tensor_name("FFN_DOWN_EXP", bid, ".scale"):
+                out[f"model.layers.{bid}.router.per_expert_scale"] = tuple(shape)
+            else:
+                raise ExportError(f"export-hf: GGUF tensor {name!r} is not a tensor of architecture {self.gguf_arch!r}")
+        return out
 
     def _check_complete(self, out: List[MappedTensor], hp: HParams) -> None:
         super()._check_complete(out, hp)
