@@ -221,10 +221,12 @@ def test_other_dtypes_convert_the_values(round_trips, tmp_path, dtype):
                 assert np.array_equal(want.astype(np.float16).astype(np.float32), got), n
 
 
-def test_quantized_gguf_gives_the_dequantized_values(round_trips, tmp_path):
+@pytest.mark.parametrize("name", ["llama2", "qwen3moe", "gemma3", "llama4_text"])
+def test_quantized_gguf_gives_the_dequantized_values(round_trips, tmp_path, name):
     """A Q8_0 file: the exported tensors are its dequantized values, every transform undone exactly
-    (converting the f32 export to F32 gives back each dequantized GGUF tensor bit for bit)."""
-    src, *_ = round_trips("llama2")
+    (q/k permutation, stacked or fused experts, Gemma's norm + 1: converting the f32 export to F32 gives
+    back each dequantized GGUF tensor bit for bit)."""
+    src, *_ = round_trips(name)
     q = tmp_path / "q.gguf"
     wick.convert(str(src), str(q), type="Q8_0", progress=False)
     out = tmp_path / "exp" / src.name
