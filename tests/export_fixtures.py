@@ -178,7 +178,10 @@ def gemma() -> Fixture:
     cfg.update(architectures=["GemmaForCausalLM"], model_type="gemma", eos_token_id=1)
     ts = [t for t in base.tensors if not t.name.endswith(("pre_feedforward_layernorm.weight",
                                                           "post_feedforward_layernorm.weight"))]
-    return Fixture("gemma", "GemmaForCausalLM", "gemma-7b", cfg, ts, dict(base.files))
+    files = dict(base.files)
+    # the end-of-turn id named by the tokenizer files (not llama.cpp's default 107): it must come back
+    files["tokenizer_config.json"] = dict(files["tokenizer_config.json"], eot_token="<end_of_turn>")
+    return Fixture("gemma", "GemmaForCausalLM", "gemma-7b", cfg, ts, files)
 
 
 def gemma3() -> Fixture:

@@ -394,6 +394,7 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
         listing, where = _plan(adapter, config, shapes, reader, path)
         tok = tokenizer_files(md, adapter.export_tokenizer_class(str(md.get("tokenizer.ggml.model"))),
                               lambda t: adapter.export_added_token(md, t))
+        adapter.export_tokenizer_config(md, tok["tokenizer_config.json"])
         # a 1-D float32 tensor of the file that the dtype would round (DeepSeek V3's router bias,
         # kept float32 by its checkpoint) stays F32; the norms of a BF16 conversion come back exactly
         exact32 = _Reader(f, "F32")

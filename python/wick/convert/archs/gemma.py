@@ -325,6 +325,13 @@ class GemmaAdapter(Gemma2Adapter):
     model_types = {"GemmaForCausalLM": "gemma"}
     layers_27b = None  # Gemma 1 scales the queries by 1/sqrt(head_dim), as llama.cpp does
 
+    def export_tokenizer_config(self, md: Mapping[str, Any], tc: Dict[str, Any]) -> None:
+        """``eot_token`` when the file's end-of-turn id is not the converter's default 107 (the tokenizer
+        files named it: :meth:`tokenizer_quirks` reads it back from there)."""
+        eot, tokens = md.get("tokenizer.ggml.eot_token_id"), md.get("tokenizer.ggml.tokens") or []
+        if eot is not None and int(eot) != 107 and int(eot) < len(tokens):
+            tc["eot_token"] = tokens[int(eot)]
+
 
 @register
 class Gemma3Adapter(_GemmaBase):
