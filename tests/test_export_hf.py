@@ -559,3 +559,35 @@ def test_vision_language_file_exports_its_text_model(tmp_path, name, cls):
     g2 = tmp_path / "b.gguf"
     wick.convert(str(out), str(g2), type="BF16", progress=False)
     assert g1.read_bytes() == g2.read_bytes()
+
+
+def test_fused_expert_checkpoint_exports_per_expert(tmp_path):
+    """A Qwen3-MoE checkpoint storing its experts fused and 3-D (``mlp.experts.gate_up_proj``,
+    ``down_proj``) gives the GGUF a per-expert one would: the export writes the per-expert layout
+    transformers 4.57's Qwen3MoeForCausalLM loads (each expert's gate / up rows and down matrix), and
+    converting it gives the same GGUF bytes."""
+    from arch_fixtures._common import T
+
+    base = FIXTURES["qwen3moe"]
+    x, e, f = base.config["num_experts"], base.config["hidden_size"], base.config["moe_intermediate_size"]
+    ts = [t for t in base.tensors if ".mlp.experts." not in t.name]
+    for i in range(base.config["num_hidden_layers"]):
+        p = f"model.layers.{i}.mlp.experts."
+        ts += [T(p + "gate_up_proj", x, 2 * f, e), T(p + "down_proj", x, e, f)]
+    fused = EF.Fixture("qwen3moe_fused", base.hf_class, base.dir_name, base.config, ts, dict(base.files))
+    src = fused.write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="BF16", progress=False)
+    out = tmp_path / "exp" / src.name
+    export_hf(g1, out)
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        for i in range(base.config["num_hidden_layers"]):
+            p = f"model.layers.{i}.mlp.experts."
+            gu, down = a.get(p + "gate_up_proj"), a.get(p + "down_proj")
+            for j in range(x):
+                for w, want in (("gate_proj", gu[j, :f]), ("up_proj", gu[j, f:]), ("down_proj", down[j])):
+                    got = b.get(f"{p}{j}.{w}.weight")
+                    assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="BF16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
