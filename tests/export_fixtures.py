@@ -220,7 +220,7 @@ def fixtures() -> Dict[str, Fixture]:
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
                  "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash",
-                 "qwen2moe", "qwen3moe", "olmoe", "granitemoe", "llama4_text", "gemma4_text"):
+                 "qwen2moe", "qwen3moe", "olmoe", "granitemoe", "llama4_text", "gemma4_text", "ministral3_text"):
         out[name] = arch[name]
     return out
 

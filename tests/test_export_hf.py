@@ -48,6 +48,7 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
                               "num_kv_shared_layers", "sliding_window", "final_logit_softcapping", "rope_parameters",
                               "hidden_size_per_layer_input", "use_double_wide_mlp", "vocab_size_per_layer_input",
                               "enable_moe_block"),
+              "ministral3_text": ("rope_parameters",),
               "gemma3_pattern1_softcap": ("final_logit_softcapping", "sliding_window_pattern"),
               "gemma3": ("final_logit_softcapping", "sliding_window", "sliding_window_pattern", "rope_local_base_freq",
                          "query_pre_attn_scalar"),
@@ -116,6 +117,9 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
         rs = c.get("rope_scaling")
         if isinstance(rs, dict) and "type" in rs and "rope_type" not in rs and "long_factor" not in rs:
             rs["rope_type"] = rs.pop("type")
+        rp = c.get("rope_parameters")
+        if isinstance(rp, dict) and rp.get("type") == rp.get("rope_type"):  # the legacy spelling beside the new one
+            rp.pop("type", None)
     for k in CARRIED + CARRIED_BY.get(name, ()):
         if k in c1 and (name, k) != ("glm47_flash", "partial_rotary_factor"):  # not read for deepseek2
             if k == "rope_scaling" and isinstance(c1[k], dict) and "long_factor" in c1[k]:
@@ -354,7 +358,7 @@ def test_transformers_loads_the_directory(round_trips, name):
     if name in NOT_BF16:
         pytest.skip(f"{name}'s source is block-FP8 (transformers needs an accelerator to load it)")
     unknown = {"glm47_flash": "glm4_moe_lite", "gemma4_text": "gemma4_text", "gemma4_per_layer": "gemma4_text",
-               "gemma4_moe": "gemma4_text"}
+               "gemma4_moe": "gemma4_text", "ministral3_text": "ministral3"}
     if name in unknown:
         pytest.skip(f"transformers 4.57.6 does not know model_type {unknown[name]}")
     src, _g1, out, _g2, _ = round_trips(name)
@@ -534,7 +538,7 @@ def test_float16_norm_shift(tmp_path):
 
 
 @pytest.mark.parametrize("name,cls", [("llama4_vlm", "Llama4ForCausalLM"), ("gemma3_vlm", "Gemma3ForCausalLM"),
-                                      ("gemma4_vlm", "Gemma4ForCausalLM")])
+                                      ("gemma4_vlm", "Gemma4ForCausalLM"), ("mistral3_vlm", "Ministral3ForCausalLM")])
 def test_vision_language_file_exports_its_text_model(tmp_path, name, cls):
     """A GGUF converted from a vision-language checkpoint holds its text model (llama.cpp writes the
     vision tower to an mmproj file): it exports as the text class, with the language model's tensors
