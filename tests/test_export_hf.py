@@ -595,3 +595,18 @@ def test_fused_expert_checkpoint_exports_per_expert(tmp_path):
     g2 = tmp_path / "b.gguf"
     wick.convert(str(out), str(g2), type="BF16", progress=False)
     assert g1.read_bytes() == g2.read_bytes()
+
+
+def test_architectures_not_exported_yet_are_refused(tmp_path):
+    """Every GGUF architecture ``wick convert`` writes that export-hf does not (gpt-oss: MXFP4 experts) is
+    refused with the list of supported ones, and nothing is written."""
+    from wick.convert.export_hf import unexported_architectures
+
+    missing = unexported_architectures()
+    assert "gpt-oss" in missing and not {a for a, _ in exportable_architectures()} & set(missing)
+    for arch in missing:
+        g = tmp_path / f"{arch}.gguf"
+        wick.gguf.write(g, metadata={"general.architecture": arch}, tensors={"x": np.zeros((2, 32), np.float32)})
+        with pytest.raises(UnsupportedExportError, match=f"'{arch}'.*supported: "):
+            export_hf(g, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
