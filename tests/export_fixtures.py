@@ -152,12 +152,75 @@ def qwen3() -> Fixture:
     return Fixture("qwen3", "Qwen3ForCausalLM", "Qwen3-0.6B", cfg, ts, files, pre="qwen2")
 
 
+def _gemma(name: str, arch_name: str) -> Fixture:
+    """A Gemma 2 / 3 architecture fixture in bfloat16 with ``query_pre_attn_scalar`` = head_dim, as
+    Gemma's real configs below 27B have it and llama.cpp scales the queries (the GGUF has no key for
+    it; the architecture fixtures keep 256 with a smaller head_dim)."""
+    base = AF.by_name()[arch_name]
+    cfg = dict(base.config, query_pre_attn_scalar=base.config["head_dim"], torch_dtype="bfloat16")
+    ts = [T(t.name, *t.shape, std=t.std, mean=t.mean) for t in base.tensors]
+    return Fixture(name, base.hf_class, base.dir_name, cfg, ts, dict(base.files))
+
+
+def gemma2() -> Fixture:
+    """Gemma 2 in bfloat16 (the architecture fixture's float16 norms + 1 lose bits in float16, which
+    tests/test_export_hf.py::test_float16_norm_shift checks on its own)."""
+    return _gemma("gemma2", "gemma2")
+
+
+def gemma() -> Fixture:
+    """Gemma 1 (7B-shaped, shrunk; bfloat16): Gemma 2's fixture with two norms per layer and without the
+    soft-capping and sliding-window keys."""
+    base = _gemma("gemma", "gemma2")
+    cfg = {k: v for k, v in base.config.items()
+           if k not in ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar",
+                        "cache_implementation")}
+    cfg.update(architectures=["GemmaForCausalLM"], model_type="gemma", eos_token_id=1)
+    ts = [t for t in base.tensors if not t.name.endswith(("pre_feedforward_layernorm.weight",
+                                                          "post_feedforward_layernorm.weight"))]
+    files = dict(base.files)
+    # the end-of-turn id named by the tokenizer files (not llama.cpp's default 107): it must come back
+    files["tokenizer_config.json"] = dict(files["tokenizer_config.json"], eot_token="<end_of_turn>")
+    return Fixture("gemma", "GemmaForCausalLM", "gemma-7b", cfg, ts, files)
+
+
+def gemma3() -> Fixture:
+    """Gemma 3 1B-shaped (text): norms + 1, q/k norms, sliding window every 6th layer global."""
+    return _gemma("gemma3", "gemma3_text")
+
+
+def granitemoeshared() -> Fixture:
+    """GraniteMoeShared (Granite 4.0 tiny-style MoE with a shared expert): the granitemoe architecture
+    fixture plus each layer's fused ``shared_mlp.input_linear`` [2·shared ff, hidden] and
+    ``shared_mlp.output_linear``."""
+    base = AF.by_name()["granitemoe"]
+    E, FS = base.config["hidden_size"], 384
+    cfg = dict(base.config, architectures=["GraniteMoeSharedForCausalLM"], model_type="granitemoeshared",
+               shared_intermediate_size=FS)
+    ts = list(base.tensors)
+    for i in range(base.config["num_hidden_layers"]):
+        p = f"model.layers.{i}.shared_mlp."
+        ts += [T(p + "input_linear.weight", 2 * FS, E), T(p + "output_linear.weight", E, FS)]
+    return Fixture("granitemoeshared", "GraniteMoeSharedForCausalLM", "granite-moe-shared", cfg, ts, dict(base.files))
+
+
+def _variant(name: str, **config) -> Fixture:
+    """A variant of tests/dense_variants.py, its config.json updated with ``config``."""
+    import dense_variants as DV
+
+    fx = DV.build(DV.by_name()[name])
+    return Fixture(name, fx.hf_class, fx.dir_name, dict(fx.config, **config), list(fx.tensors), dict(fx.files))
+
+
 def fixtures() -> Dict[str, Fixture]:
     """Every round-trip fixture by name: these and the architecture fixtures export-hf covers."""
-    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3())}
+    out = {f.name: f for f in (llama2(), llama3_untied(), mistral(), mixtral(), qwen2(), qwen3(), gemma(), gemma2(), gemma3(),
+                                             granitemoeshared(), _variant("gemma4_per_layer"), _variant("gemma4_moe"),
+                                             _variant("gemma3_pattern1_softcap", query_pre_attn_scalar=128))}
     arch = AF.by_name()
     for name in ("control_llama32", "phi35_mini", "phi4_mini", "phi4", "smollm3", "olmo2", "olmo3", "granite",
-                 "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash"):
+                 "exaone4", "cohere2", "ernie45", "deepseek_v2_lite", "deepseek_v3", "glm45", "glm47_flash",
+                 "qwen2moe", "qwen3moe", "olmoe", "granitemoe", "llama4_text", "gemma4_text", "ministral3_text"):
         out[name] = arch[name]
     return out
 

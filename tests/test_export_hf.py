@@ -41,8 +41,25 @@ CARRIED_BY = {"deepseek_v2_lite": ("kv_lora_rank", "q_lora_rank", "qk_rope_head_
                                      "moe_intermediate_size", "first_k_dense_replace", "n_shared_experts",
                                      "n_routed_experts", "routed_scaling_factor", "norm_topk_prob"),
               "olmo3": ("sliding_window", "layer_types"), "exaone4": ("sliding_window",),
-              "phi35_mini": ("sliding_window",), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
+              "phi35_mini": ("sliding_window",),
+              "qwen2moe": ("num_experts", "moe_intermediate_size", "shared_expert_intermediate_size", "norm_topk_prob"),
+              "gemma2": ("attn_logit_softcapping", "final_logit_softcapping", "sliding_window", "query_pre_attn_scalar"),
+              "gemma4_text": ("global_head_dim", "layer_types", "num_global_key_value_heads", "attention_k_eq_v",
+                              "num_kv_shared_layers", "sliding_window", "final_logit_softcapping", "rope_parameters",
+                              "hidden_size_per_layer_input", "use_double_wide_mlp", "vocab_size_per_layer_input",
+                              "enable_moe_block"),
+              "ministral3_text": ("rope_parameters",),
+              "gemma3_pattern1_softcap": ("final_logit_softcapping", "sliding_window_pattern"),
+              "gemma3": ("final_logit_softcapping", "sliding_window", "sliding_window_pattern", "rope_local_base_freq",
+                         "query_pre_attn_scalar"),
+              "granitemoeshared": ("shared_intermediate_size",),
+              "llama4_text": ("intermediate_size_mlp", "interleave_moe_layer_step", "moe_layers", "no_rope_layers",
+                              "attention_chunk_size", "use_qk_norm"),
+              "olmoe": ("num_experts", "norm_topk_prob", "attention_bias", "clip_qkv"),
+              "qwen3moe": ("num_experts", "moe_intermediate_size", "norm_topk_prob", "attention_bias"), "cohere2": ("logit_scale", "sliding_window", "rotary_pct",
                                                              "layer_norm_eps")}
+CARRIED_BY["gemma4_per_layer"] = CARRIED_BY["gemma4_text"]
+CARRIED_BY["gemma4_moe"] = CARRIED_BY["gemma4_text"] + ("num_experts", "top_k_experts", "moe_intermediate_size")
 _HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
@@ -100,6 +117,9 @@ def test_round_trip_tensors_config_and_gguf(round_trips, name):
         rs = c.get("rope_scaling")
         if isinstance(rs, dict) and "type" in rs and "rope_type" not in rs and "long_factor" not in rs:
             rs["rope_type"] = rs.pop("type")
+        rp = c.get("rope_parameters")
+        if isinstance(rp, dict) and rp.get("type") == rp.get("rope_type"):  # the legacy spelling beside the new one
+            rp.pop("type", None)
     for k in CARRIED + CARRIED_BY.get(name, ()):
         if k in c1 and (name, k) != ("glm47_flash", "partial_rotary_factor"):  # not read for deepseek2
             if k == "rope_scaling" and isinstance(c1[k], dict) and "long_factor" in c1[k]:
@@ -205,10 +225,12 @@ def test_other_dtypes_convert_the_values(round_trips, tmp_path, dtype):
                 assert np.array_equal(want.astype(np.float16).astype(np.float32), got), n
 
 
-def test_quantized_gguf_gives_the_dequantized_values(round_trips, tmp_path):
+@pytest.mark.parametrize("name", ["llama2", "qwen3moe", "gemma3", "llama4_text"])
+def test_quantized_gguf_gives_the_dequantized_values(round_trips, tmp_path, name):
     """A Q8_0 file: the exported tensors are its dequantized values, every transform undone exactly
-    (converting the f32 export to F32 gives back each dequantized GGUF tensor bit for bit)."""
-    src, *_ = round_trips("llama2")
+    (q/k permutation, stacked or fused experts, Gemma's norm + 1: converting the f32 export to F32 gives
+    back each dequantized GGUF tensor bit for bit)."""
+    src, *_ = round_trips(name)
     q = tmp_path / "q.gguf"
     wick.convert(str(src), str(q), type="Q8_0", progress=False)
     out = tmp_path / "exp" / src.name
@@ -248,14 +270,17 @@ def test_unsupported_architecture_lists_the_supported_ones(tmp_path):
     with pytest.raises(UnsupportedExportError, match=r"'bert'.*supported: .*qwen3 \(Qwen3ForCausalLM\)"):
         export_hf(g, tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    with pytest.raises(UnsupportedExportError, match="GemmaForCausalLM.*supported"):
-        export_hf(g, tmp_path / "out", architecture="GemmaForCausalLM")
+    with pytest.raises(UnsupportedExportError, match="GptOssForCausalLM.*supported"):
+        export_hf(g, tmp_path / "out", architecture="GptOssForCausalLM")
 
 
 def test_architecture_option(round_trips, tmp_path):
     _src, g1, *_ = round_trips("qwen2")
     with pytest.raises(ExportError, match="qwen3.*'qwen2'"):
         export_hf(g1, tmp_path / "o", architecture="Qwen3ForCausalLM")
+    _src, g1, *_ = round_trips("granitemoe")  # GraniteMoeAdapter subclasses the dense Granite adapter
+    with pytest.raises(ExportError, match="GraniteForCausalLM.*'granite'.*'granitemoe'"):
+        export_hf(g1, tmp_path / "o", architecture="GraniteForCausalLM")
     _src, g1, *_ = round_trips("llama2")
     export_hf(g1, tmp_path / "m", architecture="MistralForCausalLM")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
@@ -319,7 +344,9 @@ def test_cli(round_trips, tmp_path, capsys):
     assert main(["export-hf", str(g1), "-o", str(tmp_path / "o"), "--no-progress"]) == 1
     assert "exists" in capsys.readouterr().err
     assert main(["export-hf", "--list-architectures"]) == 0
-    assert "MixtralForCausalLM" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MixtralForCausalLM" in out and "Qwen3MoeForCausalLM" in out
+    assert out.splitlines()[-1].startswith("not exported yet") and "gpt-oss" in out.splitlines()[-1]
 
 
 @pytest.mark.skipif(not _HAVE_TORCH, reason="loading the exported directory needs torch and transformers (make test-bnb)")
@@ -330,8 +357,10 @@ def test_transformers_loads_the_directory(round_trips, name):
 
     if name in NOT_BF16:
         pytest.skip(f"{name}'s source is block-FP8 (transformers needs an accelerator to load it)")
-    if name == "glm47_flash":
-        pytest.skip("transformers 4.57.6 does not know model_type glm4_moe_lite")
+    unknown = {"glm47_flash": "glm4_moe_lite", "gemma4_text": "gemma4_text", "gemma4_per_layer": "gemma4_text",
+               "gemma4_moe": "gemma4_text", "ministral3_text": "ministral3"}
+    if name in unknown:
+        pytest.skip(f"transformers 4.57.6 does not know model_type {unknown[name]}")
     src, _g1, out, _g2, _ = round_trips(name)
     ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
     logits = []
@@ -477,3 +506,107 @@ def test_ignore_merges_follows_llama_cpp(round_trips):
     for name, want in (("control_llama32", True), ("glm45", True), ("qwen2", False)):
         _src, _g1, out, *_ = round_trips(name)
         assert json.loads((out / "tokenizer.json").read_text())["model"]["ignore_merges"] is want, name
+
+
+def test_float16_norm_shift(tmp_path):
+    """Gemma 2 in float16: the conversion adds 1 to the norms in float16 (as torch does), which loses the
+    low bits of weights near 0.3. The f16 export subtracts it again and gives weights whose norm + 1 is
+    the file's: converting the export gives the same GGUF bytes, every other tensor comes back bit for
+    bit, and each norm differs from the source only where float16(w + 1) cannot tell them apart."""
+    import arch_fixtures as AF
+
+    src = AF.by_name()["gemma2"].write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="F16", progress=False)
+    out = tmp_path / "exp" / src.name
+    export_hf(g1, out, dtype="f16")
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="F16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
+    changed = 0
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        assert sorted(a) == sorted(b)
+        for n in a:
+            assert b.tensors[n].dtype == "F16"
+            if not n.endswith("norm.weight"):
+                assert a.raw(n).tobytes() == b.raw(n).tobytes(), n
+                continue
+            x, y = a.get(n).astype(np.float16), b.get(n).astype(np.float16)
+            assert np.array_equal(x + np.float16(1), y + np.float16(1)), n
+            changed += int(np.count_nonzero(x != y))
+    assert changed  # the float16 addition does lose bits of these weights
+
+
+@pytest.mark.parametrize("name,cls", [("llama4_vlm", "Llama4ForCausalLM"), ("gemma3_vlm", "Gemma3ForCausalLM"),
+                                      ("gemma4_vlm", "Gemma4ForCausalLM"), ("mistral3_vlm", "Ministral3ForCausalLM")])
+def test_vision_language_file_exports_its_text_model(tmp_path, name, cls):
+    """A GGUF converted from a vision-language checkpoint holds its text model (llama.cpp writes the
+    vision tower to an mmproj file): it exports as the text class, with the language model's tensors
+    bit for bit (Gemma 3's embedding as the conversion trimmed it to the tokenizer), and converting the
+    export gives the same GGUF bytes."""
+    import arch_fixtures as AF
+
+    src = AF.by_name()[name].write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="BF16", progress=False)
+    out = tmp_path / "exp" / src.name
+    assert export_hf(g1, out).architecture == cls
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        for n in b:
+            x = a.get(next(s for s in (n.replace("model.", "model.language_model.", 1),
+                                       "language_model." + n) if s in a.tensors))
+            y = b.get(n)
+            if n == "model.embed_tokens.weight" and x.shape != y.shape:
+                assert name == "gemma3_vlm" and y.shape[0] < x.shape[0]
+                x = x[:y.shape[0]]
+            assert x.shape == y.shape and np.array_equal(x, y), n
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="BF16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
+
+
+def test_fused_expert_checkpoint_exports_per_expert(tmp_path):
+    """A Qwen3-MoE checkpoint storing its experts fused and 3-D (``mlp.experts.gate_up_proj``,
+    ``down_proj``) gives the GGUF a per-expert one would: the export writes the per-expert layout
+    transformers 4.57's Qwen3MoeForCausalLM loads (each expert's gate / up rows and down matrix), and
+    converting it gives the same GGUF bytes."""
+    from arch_fixtures._common import T
+
+    base = FIXTURES["qwen3moe"]
+    x, e, f = base.config["num_experts"], base.config["hidden_size"], base.config["moe_intermediate_size"]
+    ts = [t for t in base.tensors if ".mlp.experts." not in t.name]
+    for i in range(base.config["num_hidden_layers"]):
+        p = f"model.layers.{i}.mlp.experts."
+        ts += [T(p + "gate_up_proj", x, 2 * f, e), T(p + "down_proj", x, e, f)]
+    fused = EF.Fixture("qwen3moe_fused", base.hf_class, base.dir_name, base.config, ts, dict(base.files))
+    src = fused.write(tmp_path / "src")
+    g1 = tmp_path / "a.gguf"
+    wick.convert(str(src), str(g1), type="BF16", progress=False)
+    out = tmp_path / "exp" / src.name
+    export_hf(g1, out)
+    with wick.safetensors.open(src) as a, wick.safetensors.open(out) as b:
+        for i in range(base.config["num_hidden_layers"]):
+            p = f"model.layers.{i}.mlp.experts."
+            gu, down = a.get(p + "gate_up_proj"), a.get(p + "down_proj")
+            for j in range(x):
+                for w, want in (("gate_proj", gu[j, :f]), ("up_proj", gu[j, f:]), ("down_proj", down[j])):
+                    got = b.get(f"{p}{j}.{w}.weight")
+                    assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    g2 = tmp_path / "b.gguf"
+    wick.convert(str(out), str(g2), type="BF16", progress=False)
+    assert g1.read_bytes() == g2.read_bytes()
+
+
+def test_architectures_not_exported_yet_are_refused(tmp_path):
+    """Every GGUF architecture ``wick convert`` writes that export-hf does not (gpt-oss: MXFP4 experts) is
+    refused with the list of supported ones, and nothing is written."""
+    from wick.convert.export_hf import unexported_architectures
+
+    missing = unexported_architectures()
+    assert "gpt-oss" in missing and not {a for a, _ in exportable_architectures()} & set(missing)
+    for arch in missing:
+        g = tmp_path / f"{arch}.gguf"
+        wick.gguf.write(g, metadata={"general.architecture": arch}, tensors={"x": np.zeros((2, 32), np.float32)})
+        with pytest.raises(UnsupportedExportError, match=f"'{arch}'.*supported: "):
+            export_hf(g, tmp_path / "out")
+        assert not (tmp_path / "out").exists()

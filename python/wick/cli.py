@@ -242,11 +242,14 @@ def _cmd_convert_lora(args: argparse.Namespace) -> int:
 
     return _run_plan(args, lambda: build_lora_plan(args.adapter, args.base, args.type))
 def _cmd_export_hf(args: argparse.Namespace) -> int:
-    from wick.convert.export_hf import export_hf, exportable_architectures
+    from wick.convert.export_hf import export_hf, exportable_architectures, unexported_architectures
 
     if args.list_architectures:
-        for arch, hf in exportable_architectures():
-            print(f"{arch:<8}  {hf}")
+        pairs = exportable_architectures()
+        width = max(len(a) for a, _ in pairs)
+        for arch, hf in pairs:
+            print(f"{arch:<{width}}  {hf}")
+        print(f"not exported yet (wick convert writes them): {', '.join(unexported_architectures())}")
         return 0
     if not args.gguf or not args.output:
         raise SystemExit("wick: error: export-hf needs a GGUF file and -o/--output")

@@ -53,7 +53,7 @@ from .general import _SAMPLING
 from .hf_tokenizer import tokenizer_files
 from .lazy import SourceInfo
 
-__all__ = ["export_hf", "ExportResult", "DTYPES", "exportable_architectures"]
+__all__ = ["export_hf", "ExportResult", "DTYPES", "exportable_architectures", "unexported_architectures"]
 
 #: output dtypes: name → (safetensors dtype, config.json torch_dtype, bytes per element)
 DTYPES = {"bf16": ("BF16", "bfloat16", 2), "f16": ("F16", "float16", 2), "f32": ("F32", "float32", 4)}
@@ -95,6 +95,13 @@ def exportable_architectures() -> List[Tuple[str, str]]:
             if hf in cls.hf_architectures:  # a subclass inherits its parent's table, not its classes
                 out.add((cls.gguf_arch, hf))
     return sorted(out)
+
+
+def unexported_architectures() -> List[str]:
+    """GGUF architectures ``wick convert`` writes that export-hf cannot write back yet, sorted."""
+    _load_all()
+    done = {a for a, _ in exportable_architectures()}
+    return sorted({cls.gguf_arch for cls in set(_ADAPTERS.values())} - done)
 
 
 def _supported() -> str:
@@ -387,6 +394,7 @@ def export_hf(gguf: Union[str, os.PathLike[str]], output: Union[str, os.PathLike
         listing, where = _plan(adapter, config, shapes, reader, path)
         tok = tokenizer_files(md, adapter.export_tokenizer_class(str(md.get("tokenizer.ggml.model"))),
                               lambda t: adapter.export_added_token(md, t))
+        adapter.export_tokenizer_config(md, tok["tokenizer_config.json"])
         # a 1-D float32 tensor of the file that the dtype would round (DeepSeek V3's router bias,
         # kept float32 by its checkpoint) stays F32; the norms of a BF16 conversion come back exactly
         exact32 = _Reader(f, "F32")

@@ -10,7 +10,8 @@ The inverse of :mod:`wick.convert.tokenizer`, for the two vocabulary kinds it wr
     table, :func:`wick.convert.tokenizer.pre_tokenizer_json`), the family's
     normalizer (Qwen's NFC), ``ignore_merges`` where llama.cpp ignores merges
     for that pre-tokenizer (Llama 3, GLM-4, Tekken), a ByteLevel decoder, and a post-processor that
-    prepends BOS when ``tokenizer.ggml.add_bos_token`` is set.
+    prepends BOS when ``tokenizer.ggml.add_bos_token`` is set (or, when the file sets
+    ``add_eos_token`` first, a template that appends EOS alone, as GPT-NeoX's and OLMoE's do).
 ``llama`` (SentencePiece)
     ``tokenizer.model``, a SentencePiece ``ModelProto`` of the pieces, scores
     and types (model type BPE, byte fallback when the vocabulary has byte
@@ -133,8 +134,19 @@ def _gpt2(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[s
     add_order = [k for k in md if k in ("tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
                                         "tokenizer.ggml.add_sep_token")]
     template_alone = add_order[:2] == ["tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_sep_token"]
+    # a template that only appends EOS (GPT-NeoX's, OLMoE's) sets eos alone; bos then comes from
+    # tokenizer_config.json, after it
+    eos_alone = add_order[:1] == ["tokenizer.ggml.add_eos_token"] and add_eos and eos and not add_bos
     tc_flags = False
-    if add_bos is None and add_eos is None:
+    if eos_alone:
+        specials = {eos[0]: {"id": eos[0], "ids": [eos[1]], "tokens": [eos[0]]}}
+        post = {"type": "TemplateProcessing",
+                "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": eos[0], "type_id": 0}}],
+                "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                         {"SpecialToken": {"id": eos[0], "type_id": 1}}],
+                "special_tokens": specials}
+        tc_flags = True
+    elif add_bos is None and add_eos is None:
         post = None
     elif (add_bos and bos) or (add_eos and eos):
         template = _template(bos if add_bos else None, eos if add_eos else None)
@@ -269,6 +281,41 @@ def _llama(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[
     return {"tokenizer.model": proto, "tokenizer.json": tj, "tokenizer_config.json": tc}
 
 
+def _gemma4(md: Mapping[str, Any], tokenizer_class: str, adjust: Adjust) -> Dict[str, Any]:
+    """Gemma 4's tokenizer.json (``tokenizer.ggml.model`` ``gemma4``): SentencePiece-style BPE over
+    ``▁`` with byte fallback and the file's merges, spaces split off before each word as Gemma's
+    tokenizer.json does; CONTROL tokens are special added tokens named in tokenizer_config.json
+    (the reader makes exactly the named ones CONTROL), USER_DEFINED ones (the chat-parser markers)
+    plain added tokens."""
+    tokens: List[str] = list(md["tokenizer.ggml.tokens"])
+    types: List[int] = list(md.get("tokenizer.ggml.token_type") or [NORMAL] * len(tokens))
+    merges: List[str] = list(md.get("tokenizer.ggml.merges") or [])
+    ids = dict(_special_ids(md))
+    added = [adjust(dict(_added(i, t, ty == CONTROL), normalized=False)) for i, (t, ty) in enumerate(zip(tokens, types))
+             if ty in (CONTROL, USER_DEFINED, UNKNOWN)]
+    add_bos = md.get("tokenizer.ggml.add_bos_token")
+    bos = (tokens[ids["bos"]], ids["bos"]) if "bos" in ids and add_bos else None
+    eos = (tokens[ids["eos"]], ids["eos"]) if "eos" in ids and md.get("tokenizer.ggml.add_eos_token") else None
+    tj = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+        "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": False},
+        "post_processor": _template(bos, eos) if (bos or eos) else None,
+        "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                     {"type": "ByteFallback"}, {"type": "Fuse"}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": tokens[ids["unk"]] if "unk" in ids else None,
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                  "byte_fallback": BYTE in types, "ignore_merges": False,
+                  "vocab": {t: i for i, t in enumerate(tokens)}, "merges": [m.split(" ", 1) for m in merges]},
+    }
+    tc = _tokenizer_config(md, tokens, [a for a in added if a["special"]], tokenizer_class, add_flags=False)
+    named = {tc[k] for k in tc if k.endswith("_token") and isinstance(tc[k], str)}
+    extra = [t for t, ty in zip(tokens, types) if ty == CONTROL and t not in named]
+    if extra:
+        tc["additional_special_tokens"] = extra
+    return {"tokenizer.json": tj, "tokenizer_config.json": tc}
+
+
 def tokenizer_files(md: Mapping[str, Any], tokenizer_class: str, adjust: Optional[Adjust] = None) -> Dict[str, Any]:
     """The tokenizer files (name → JSON-able dict, or bytes) for a GGUF file's metadata ``md``;
     ``tokenizer_class`` is tokenizer_config.json's, ``adjust`` may change each added token's
@@ -279,5 +326,7 @@ def tokenizer_files(md: Mapping[str, Any], tokenizer_class: str, adjust: Optiona
         return _gpt2(md, tokenizer_class, adjust)
     if model == "llama":
         return _llama(md, tokenizer_class, adjust)
+    if model == "gemma4":
+        return _gemma4(md, tokenizer_class, adjust)
     raise UnsupportedExportError(f"export-hf: tokenizer.ggml.model {model!r} cannot be rebuilt yet; supported: "
-                                 "'gpt2' (byte-level BPE), 'llama' (SentencePiece)")
+                                 "'gpt2' (byte-level BPE), 'llama' (SentencePiece), 'gemma4'")

@@ -722,6 +722,10 @@ class Adapter:
         ``tokenizer.ggml.model`` ``ggml_model`` (``"gpt2"`` or ``"llama"``)."""
         return "LlamaTokenizerFast" if ggml_model == "llama" else "PreTrainedTokenizerFast"
 
+    def export_tokenizer_config(self, md: Mapping[str, Any], tc: Dict[str, Any]) -> None:
+        """export-hf: add to tokenizer_config.json ``tc`` what this family's tokenizer reading takes
+        from it beyond the generic special tokens (the base: nothing)."""
+
     def export_added_token(self, md: Mapping[str, Any], token: Dict[str, Any]) -> Dict[str, Any]:
         """export-hf: an added token of tokenizer.json (``content``, ``special``, ``lstrip``,
         ``rstrip``, …) with the flags the GGUF does not record but llama.cpp applies to this

@@ -82,16 +82,16 @@ per-expert scales the converter folds into the experts' ``weight_scale_2``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ...gguf import values as V
-from ..errors import ConfigError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
+from ..errors import ConfigError, ExportError, MissingTensorError, TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from ..tokenizer import parse_sentencepiece, special_vocab
 from . import register
-from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num
+from ._base import CONFIG, Adapter, HParams, MappedTensor, _int, _num, f32_value
 
 # transformers 4.57.6 Gemma2Config defaults (structural sizes, head_dim and KV heads are not defaulted)
 _GEMMA2 = {"max_position_embeddings": 8192, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "sliding_window": 4096,
@@ -101,6 +101,11 @@ _GEMMA3 = {"num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, 
            "max_position_embeddings": 131_072, "rms_norm_eps": 1e-6, "rope_theta": 1_000_000.0,
            "sliding_window": 4096, "final_logit_softcapping": None, "attn_logit_softcapping": None,
            "rope_scaling": None, "rope_local_base_freq": 10_000.0, "use_bidirectional_attention": False}
+
+
+def _kinds(arch: str) -> Any:
+    from ..gguf_names import arch_tensors
+    return arch_tensors(arch)
 
 
 def _put(kvs: List[V.KV], kv: V.KV) -> None:
@@ -175,6 +180,33 @@ class _GemmaBase(Adapter):
         return ("TOKEN_EMBD", "OUTPUT_NORM"), ("ATTN_NORM", "ATTN_Q", "ATTN_K", "ATTN_V", "ATTN_OUT", "ATTN_POST_NORM",
                                                "FFN_PRE_NORM", "FFN_GATE", "FFN_UP", "FFN_DOWN", "FFN_POST_NORM")
 
+    # ------------------------------------------------------------ export-hf
+    #: the block count llama.cpp takes for the 27B model, whose queries it scales by
+    #: 1/sqrt(hidden_size / heads) instead of 1/sqrt(head_dim) (None: no such rule)
+    layers_27b: Optional[int] = None
+    hf_tensor_names = {
+        **Adapter.hf_tensor_names, "ATTN_POST_NORM": "model.layers.{bid}.post_attention_layernorm",
+        "FFN_PRE_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
+        "FFN_POST_NORM": "model.layers.{bid}.post_feedforward_layernorm",
+    }
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return self.hf_architectures[0]
+
+    def export_tokenizer_class(self, ggml_model: str) -> str:
+        return "GemmaTokenizerFast" if ggml_model == "llama" else super().export_tokenizer_class(ggml_model)
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys and ``query_pre_attn_scalar`` as llama.cpp scales the queries (the file has
+        no key for it): ``head_dim``, or hidden_size / heads for the 27B model (:attr:`layers_27b`
+        blocks), as Gemma's own configs have it."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if self.layers_27b is not None:
+            cfg["query_pre_attn_scalar"] = (cfg["hidden_size"] // cfg["num_attention_heads"]
+                                            if cfg["num_hidden_layers"] == self.layers_27b else cfg["head_dim"])
+        return cfg
+
 
 @register
 class Gemma2Adapter(_GemmaBase):
@@ -237,6 +269,23 @@ class Gemma2Adapter(_GemmaBase):
             shapes.pop(k, None)
         return shapes
 
+    model_types = {"Gemma2ForCausalLM": "gemma2"}
+    layers_27b = 46
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Gemma's keys, the two soft-caps and the sliding window; ``rope_theta`` 10000, which the
+        file does not hold (the converter writes no RoPE base; llama.cpp's default is 10000)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        cfg.setdefault("rope_theta", 10000.0)
+        for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if md.get(f"{a}.{key}") is not None:
+                cfg[key] = f32_value(md[f"{a}.{key}"])
+        if md.get(f"{a}.attention.sliding_window") is not None:
+            cfg["sliding_window"] = int(md[f"{a}.attention.sliding_window"])
+        return cfg
+
 
 @register
 class GemmaAdapter(Gemma2Adapter):
@@ -271,6 +320,17 @@ class GemmaAdapter(Gemma2Adapter):
 
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         return Adapter.required_kinds(self, hp)
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"GemmaForCausalLM": "gemma"}
+    layers_27b = None  # Gemma 1 scales the queries by 1/sqrt(head_dim), as llama.cpp does
+
+    def export_tokenizer_config(self, md: Mapping[str, Any], tc: Dict[str, Any]) -> None:
+        """``eot_token`` when the file's end-of-turn id is not the converter's default 107 (the tokenizer
+        files named it: :meth:`tokenizer_quirks` reads it back from there)."""
+        eot, tokens = md.get("tokenizer.ggml.eot_token_id"), md.get("tokenizer.ggml.tokens") or []
+        if eot is not None and int(eot) != 107 and int(eot) < len(tokens):
+            tc["eot_token"] = tokens[int(eot)]
 
 
 @register
@@ -323,6 +383,30 @@ class Gemma3Adapter(_GemmaBase):
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         glob, per_block = super().required_kinds(hp)
         return glob, per_block + ("ATTN_Q_NORM", "ATTN_K_NORM")
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Gemma3ForCausalLM": "gemma3_text"}
+    layers_27b = 62
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Gemma's keys, the local RoPE base, the final soft-cap (null when the file has none), and
+        the sliding window with llama.cpp's pattern: every 6th layer global when the file has a window
+        (``sliding_window_pattern`` 6), else none (1). A Gemma3ForConditionalGeneration file is
+        written as its language model, Gemma3ForCausalLM."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if md.get(f"{a}.rope.freq_base_swa") is not None:
+            cfg["rope_local_base_freq"] = f32_value(md[f"{a}.rope.freq_base_swa"])
+        soft = md.get(f"{a}.final_logit_softcapping")
+        cfg["final_logit_softcapping"] = None if soft is None else f32_value(soft)
+        cfg["attn_logit_softcapping"] = None
+        window = md.get(f"{a}.attention.sliding_window")
+        if window is not None and int(window) > 0:
+            cfg["sliding_window"], cfg["sliding_window_pattern"] = int(window), 6
+        else:
+            cfg["sliding_window_pattern"] = 1
+        return cfg
 
 
 @register
@@ -495,6 +579,91 @@ class Gemma4Adapter(Gemma3Adapter):
     def required_kinds(self, hp: HParams) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         glob, per_block = super().required_kinds(hp)
         return glob, tuple(k for k in per_block if k not in ("ATTN_K", "ATTN_V", "ATTN_K_NORM"))
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Gemma4ForCausalLM": "gemma4_text"}
+    layers_27b = None
+    hf_tensor_names = {**_GemmaBase.hf_tensor_names, "FFN_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
+                       "FFN_PRE_NORM": "model.layers.{bid}.pre_feedforward_layernorm",
+                       "LAYER_OUT_SCALE": "model.layers.{bid}.layer_scalar",
+                       "FFN_GATE_INP": "model.layers.{bid}.router.proj",
+                       "FFN_GATE_UP_EXP": "model.layers.{bid}.experts.gate_up_proj",
+                       "FFN_DOWN_EXP": "model.layers.{bid}.experts.down_proj"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """Gemma4ForCausalLM (a Gemma4ForConditionalGeneration file is its text model)."""
+        return "Gemma4ForCausalLM"
+
+    def export_tokenizer_class(self, ggml_model: str) -> str:
+        return "GemmaTokenizerFast"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The inverse of :meth:`metadata`: the sliding and full layers' head sizes and KV heads (from
+        the per-layer array), ``layer_types`` from the sliding-window pattern, ``attention_k_eq_v`` from
+        the full layers without ``attn_v``, the KV-shared layers, the double-wide MLP, and
+        ``rope_parameters`` with the full layers' ``partial_rotary_factor`` read off ``rope_freqs``
+        (its 1.0 entries; the tensor is then checked by recomputing it)."""
+        a = self.gguf_arch
+        kv_arr = md.get(f"{a}.attention.head_count_kv")
+        ff_arr = md.get(f"{a}.feed_forward_length")
+        swa = [bool(x) for x in md[f"{a}.attention.sliding_window_pattern"]]
+        flat = dict(md)
+        if isinstance(kv_arr, list):
+            flat[f"{a}.attention.head_count_kv"] = next((k for k, s in zip(kv_arr, swa) if s), kv_arr[0])
+        if isinstance(ff_arr, list):
+            flat[f"{a}.feed_forward_length"] = ff_arr[0]
+        cfg = Adapter.export_config(self, flat, tensors, hf_class, read)
+        n = cfg["num_hidden_layers"]
+        hd_full, hd_swa = int(md[f"{a}.attention.key_length"]), int(md[f"{a}.attention.key_length_swa"])
+        cfg["head_dim"], cfg["global_head_dim"] = hd_swa, hd_full
+        cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in swa]
+        if isinstance(kv_arr, list):
+            cfg["num_global_key_value_heads"] = next((k for k, s in zip(kv_arr, swa) if not s), kv_arr[0])
+        n_shared = int(md.get(f"{a}.attention.shared_kv_layers", 0))
+        cfg["num_kv_shared_layers"] = n_shared
+        cfg["attention_k_eq_v"] = any(not swa[b] and self.tensor_name("ATTN_V", b) not in tensors
+                                      for b in range(n - n_shared))
+        cfg["use_double_wide_mlp"] = isinstance(ff_arr, list) and len(set(ff_arr)) > 1
+        cfg["hidden_size_per_layer_input"] = int(md.get(f"{a}.embedding_length_per_layer_input", 0))
+        per_layer = self.tensor_name("PER_LAYER_TOKEN_EMBD") if "PER_LAYER_TOKEN_EMBD" in _kinds(a) else None
+        cfg["vocab_size_per_layer_input"] = int(tensors[per_layer][0]) if per_layer in tensors else cfg["vocab_size"]
+        if md.get(f"{a}.attention.sliding_window") is not None:
+            cfg["sliding_window"] = int(md[f"{a}.attention.sliding_window"])
+        soft = md.get(f"{a}.final_logit_softcapping")
+        cfg["final_logit_softcapping"] = None if soft is None else f32_value(soft)
+        freqs = read(self.tensor_name("ROPE_FREQS"))
+        full = {"partial_rotary_factor": 2 * int(np.count_nonzero(freqs == 1.0)) / hd_full,
+                "rope_theta": cfg.pop("rope_theta", 10000.0), "rope_type": "proportional"}
+        cfg["rope_parameters"] = {"full_attention": full, "sliding_attention": {
+            "rope_theta": f32_value(md.get(f"{a}.rope.freq_base_swa", 10000.0)), "rope_type": "default"}}
+        rot_swa = int(md.get(f"{a}.rope.dimension_count_swa", hd_swa))
+        if rot_swa != hd_swa:
+            cfg["rope_parameters"]["partial_rotary_factor"] = rot_swa / hd_swa
+        cfg["enable_moe_block"] = "num_local_experts" in cfg
+        cfg["num_experts"] = cfg.pop("num_local_experts", None)
+        cfg["top_k_experts"] = cfg.pop("num_experts_per_tok", None)
+        ff_exp = md.get(f"{a}.expert_feed_forward_length")
+        cfg["moe_intermediate_size"] = None if ff_exp is None else int(ff_exp)
+        cfg["tie_word_embeddings"] = True
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        """The base listing, with ``layer_scalar`` and ``per_dim_scale`` under their checkpoint names
+        (stored without ``.weight``)."""
+        scales = {n: s for n, s in tensors.items() if n.endswith(".scale")}
+        out = {(n[:-len(".weight")] if n.endswith(("layer_scalar.weight", "per_dim_scale.weight")) or
+                ".experts." in n else n): s
+               for n, s in super().export_listing({n: s for n, s in tensors.items() if n not in scales}, hp).items()}
+        for name, shape in scales.items():  # the router's scales (mixture of experts)
+            bid = int(name.split(".")[1])
+            if name == self.tensor_name("FFN_GATE_INP", bid, ".scale"):
+                out[f"model.layers.{bid}.router.scale"] = tuple(shape)
+            elif name == self.tensor_name("FFN_DOWN_EXP", bid, ".scale"):
+                out[f"model.layers.{bid}.router.per_expert_scale"] = tuple(shape)
+            else:
+                raise ExportError(f"export-hf: GGUF tensor {name!r} is not a tensor of architecture {self.gguf_arch!r}")
+        return out
 
     def _check_complete(self, out: List[MappedTensor], hp: HParams) -> None:
         super()._check_complete(out, hp)

@@ -33,7 +33,7 @@ from ...gguf import values as V
 from ..errors import TensorShapeError, UnsupportedArchitectureError
 from ..lazy import LazyTensor
 from . import register
-from ._base import CONFIG, HParams, _int, _num, f32_value
+from ._base import CONFIG, Adapter, HParams, _int, _num, f32_value
 from .llama import LlamaAdapter
 
 # transformers 4.57 GraniteConfig defaults (structural sizes are not defaulted)
@@ -99,6 +99,7 @@ class GraniteAdapter(LlamaAdapter):
             cfg[src] = 0.0 if v is None else f32_value(v)
         return cfg
 
+
 @register
 class GraniteMoeAdapter(GraniteAdapter):
     """GraniteMoeForCausalLM / GraniteMoeSharedForCausalLM → ``granitemoe``.
@@ -160,3 +161,44 @@ class GraniteMoeAdapter(GraniteAdapter):
         if self.config.get("shared_intermediate_size") and hp.n_expert:
             block += ("FFN_GATE_SHEXP", "FFN_UP_SHEXP", "FFN_DOWN_SHEXP")
         return glob, block
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"GraniteMoeForCausalLM": "granitemoe", "GraniteMoeSharedForCausalLM": "granitemoeshared"}
+    EXPERTS = None  # stored fused and 3-D, not per expert as Mixtral's (LlamaAdapter)
+    hf_tensor_names = {**Adapter.hf_tensor_names, "FFN_GATE_INP": "model.layers.{bid}.block_sparse_moe.router.layer",
+                       "FFN_DOWN_EXP": "model.layers.{bid}.block_sparse_moe.output_linear",
+                       "FFN_DOWN_SHEXP": "model.layers.{bid}.shared_mlp.output_linear"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """GraniteMoeShared when the file has a shared expert, else GraniteMoe; a file without routed
+        experts (the converter's dense shared-MLP case) is not exported."""
+        a = self.gguf_arch
+        if not md.get(f"{a}.expert_count"):
+            return None
+        return "GraniteMoeSharedForCausalLM" if md.get(f"{a}.expert_shared_feed_forward_length") else \
+            "GraniteMoeForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Granite's keys, the experts, and GraniteMoeShared's ``shared_intermediate_size``."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        shared = md.get(f"{self.gguf_arch}.expert_shared_feed_forward_length")
+        if shared:
+            cfg["shared_intermediate_size"] = int(shared)
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        """The base listing, with each block's gate and up experts (and shared gate and up) back in
+        one fused ``input_linear`` [.., 2·ff, hidden], gate rows first."""
+        fused = {"ffn_gate_exps": "block_sparse_moe.input_linear", "ffn_gate_shexp": "shared_mlp.input_linear"}
+        pairs = {"ffn_gate_exps": "ffn_up_exps", "ffn_gate_shexp": "ffn_up_shexp"}
+        split = set(fused) | set(pairs.values())
+        rest = {n: s for n, s in tensors.items() if n.split(".")[2:3] == [] or n.split(".")[2] not in split}
+        out = super().export_listing(rest, hp)
+        for name, shape in tensors.items():
+            parts = name.split(".")
+            if len(parts) == 4 and parts[2] in fused:
+                up = tensors[f"blk.{parts[1]}.{pairs[parts[2]]}.weight"]
+                out[f"model.layers.{parts[1]}.{fused[parts[2]]}.weight"] = \
+                    tuple(shape[:-2]) + (shape[-2] + up[-2], shape[-1])
+        return out

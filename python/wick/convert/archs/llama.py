@@ -70,25 +70,26 @@ def llama3_rope_factors(base: float, dim: int, factor: float = 8.0, low_freq_fac
     return out
 
 
-def llama3_rope_scaling(freqs: np.ndarray, base: float, dim: int) -> Dict[str, Any]:
+def llama3_rope_scaling(freqs: np.ndarray, base: float, dim: int, equal: bool = False) -> Dict[str, Any]:
     """config.json's ``rope_scaling`` of type ``llama3`` whose :func:`llama3_rope_factors` are exactly
     ``freqs`` (export-hf: the GGUF keeps only the tensor).
 
     ``factor`` is the largest value; ``low_freq_factor``, ``high_freq_factor`` and
     ``original_max_position_embeddings`` are searched among the values Llama 3.1–3.3 use and
     their neighbours (factors 0.5–32, contexts 1024–131072), and accepted only when the
-    recomputed tensor matches bit for bit. Raises :class:`ExportError` when none does.
+    recomputed tensor matches bit for bit. With ``equal`` (Llama 4, whose configs have
+    ``high_freq_factor == low_freq_factor``: no transition band) equal factors are tried first
+    for each context and low factor. Raises :class:`ExportError` when none matches.
     """
     freqs = np.asarray(freqs, dtype=np.float32).reshape(-1)
     factor = f32_value(np.max(freqs))
     tried = 0
     for orig in (8192, 4096, 2048, 16384, 32768, 65536, 131072, 1024):
         for low in (1.0, 2.0, 0.5, 4.0):
-            for high in (4.0, 8.0, 2.0, 16.0, 32.0, 1.0):
-                if high == low:
-                    continue
+            for high in ([low] if equal else []) + [h for h in (4.0, 8.0, 2.0, 16.0, 32.0, 1.0) if h != low]:
                 tried += 1
-                got = llama3_rope_factors(base, dim, factor, low, high, orig)
+                with np.errstate(divide="ignore", invalid="ignore"):  # an empty band divides by 0 only on its bound
+                    got = llama3_rope_factors(base, dim, factor, low, high, orig)
                 if got.shape == freqs.shape and np.array_equal(got.view(np.uint32), freqs.view(np.uint32)):
                     return {"factor": factor, "high_freq_factor": high, "low_freq_factor": low,
                             "original_max_position_embeddings": orig, "rope_type": "llama3"}
@@ -194,5 +195,6 @@ class LlamaAdapter(Adapter):
             cfg["mlp_bias"] = True
         if "rope_freqs.weight" in tensors:
             head_dim = int(md.get(f"{self.gguf_arch}.rope.dimension_count") or cfg["hidden_size"] // cfg["num_attention_heads"])
-            cfg["rope_scaling"] = llama3_rope_scaling(read("rope_freqs.weight"), cfg.get("rope_theta", 10000.0), head_dim)
+            cfg["rope_scaling"] = llama3_rope_scaling(read("rope_freqs.weight"), cfg.get("rope_theta", 10000.0), head_dim,
+                                                      equal=self.equal_freq_factors)
         return cfg

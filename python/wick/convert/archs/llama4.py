@@ -32,7 +32,9 @@ probe hash names ``llama4``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError, MissingTensorError, TensorShapeError
@@ -136,4 +138,61 @@ class Llama4Adapter(LlamaAdapter):
                     raise MissingTensorError(f"convert: missing tensor {self._hf_name_for(g)!r} (GGUF {g!r}) in "
                                              f"{self._checkpoint()} ({CONFIG}: layer {bid} is "
                                              f"{'a mixture-of-experts' if bid in moe else 'a dense'} layer)")
+        return out
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Llama4ForCausalLM": "llama4_text"}
+    EXPERTS = None  # stored fused and 3-D, not per expert as Mixtral's (LlamaAdapter)
+    hf_tensor_names = {
+        **Adapter.hf_tensor_names, "FFN_GATE_INP": "model.layers.{bid}.feed_forward.router",
+        "FFN_GATE": "model.layers.{bid}.feed_forward.gate_proj", "FFN_UP": "model.layers.{bid}.feed_forward.up_proj",
+        "FFN_DOWN": "model.layers.{bid}.feed_forward.down_proj",
+        "FFN_GATE_SHEXP": "model.layers.{bid}.feed_forward.shared_expert.gate_proj",
+        "FFN_UP_SHEXP": "model.layers.{bid}.feed_forward.shared_expert.up_proj",
+        "FFN_DOWN_SHEXP": "model.layers.{bid}.feed_forward.shared_expert.down_proj",
+    }
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """Llama4ForCausalLM (a Llama4ForConditionalGeneration file is its text model)."""
+        return "Llama4ForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Llama's keys (llama3 RoPE factors with equal high/low factors), the two FFN sizes swapped
+        back, the MoE layers from the tensors, and the attention llama.cpp runs, which the file does
+        not spell out: with ``attention.sliding_window`` 0 every layer is full attention with RoPE;
+        without it, 8192-token chunked attention and RoPE in 3 of 4 layers, NoPE with temperature
+        tuning in every 4th (``no_rope_layers``), and q/k L2 norms unless the model has 128 experts
+        (Maverick)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        n = cfg["num_hidden_layers"]
+        cfg["intermediate_size_mlp"] = cfg["intermediate_size"]
+        cfg["intermediate_size"] = int(md[f"{a}.expert_feed_forward_length"])
+        cfg["interleave_moe_layer_step"] = int(md[f"{a}.interleave_moe_layer_step"])
+        cfg["moe_layers"] = [b for b in range(n) if self.tensor_name("FFN_GATE_INP", b) in tensors]
+        if md.get(f"{a}.attention.sliding_window") == 0:
+            cfg.update(no_rope_layers=[1] * n, layer_types=["full_attention"] * n, attn_temperature_tuning=False)
+        else:
+            cfg.update(no_rope_layers=[int((b + 1) % 4 != 0) for b in range(n)], attention_chunk_size=8192,
+                       attn_temperature_tuning=True, floor_scale=8192, attn_scale=0.1)
+        cfg["use_qk_norm"] = cfg.get("num_local_experts") != 128
+        return cfg
+
+    def export_listing(self, tensors: Mapping[str, Tuple[int, ...]], hp: HParams) -> Dict[str, Tuple[int, ...]]:
+        """The base listing, with each MoE block's gate and up experts back in one
+        ``experts.gate_up_proj`` [experts, hidden, 2·ff] and ``ffn_down_exps`` as
+        ``experts.down_proj`` [experts, ff, hidden] (both stored without ``.weight``)."""
+        exps = ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
+        out = super().export_listing({n: s for n, s in tensors.items() if n.split(".")[-2] not in exps}, hp)
+        for name, shape in tensors.items():
+            parts = name.split(".")
+            if len(parts) != 4 or parts[2] not in ("ffn_gate_exps", "ffn_down_exps"):
+                continue
+            x, rows, cols = shape
+            p = f"model.layers.{parts[1]}.feed_forward.experts."
+            if parts[2] == "ffn_gate_exps":
+                out[p + "gate_up_proj"] = (x, cols, rows + tensors[f"blk.{parts[1]}.ffn_up_exps.weight"][1])
+            else:
+                out[p + "down_proj"] = (x, cols, rows)
         return out

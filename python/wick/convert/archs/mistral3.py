@@ -26,12 +26,14 @@ read (Wick needs config.json and tokenizer.json).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import ConfigError, UnsupportedArchitectureError
 from . import register
-from ._base import CONFIG, HParams, _num
+from ._base import CONFIG, HParams, _num, f32_value
 from .llama import LlamaAdapter
 from .mistral import _MISTRAL
 
@@ -73,3 +75,29 @@ class Mistral3Adapter(LlamaAdapter):
         a = self.gguf_arch
         return kv + [V.f32(f"{a}.rope.scaling.yarn_log_multiplier", _num("mscale_all_dim", rp["mscale_all_dim"])),
                      V.f32(f"{a}.attention.temperature_scale", _num("llama_4_scaling_beta", rp["llama_4_scaling_beta"]))]
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Ministral3ForCausalLM": "ministral3"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        """Ministral3ForCausalLM for a Ministral 3 file (it has the YaRN log multiplier); a Mistral
+        Small 3.x text model (``model_type`` mistral inside Mistral3ForConditionalGeneration, no such
+        key) is not exported: its text-only class, MistralForCausalLM, converts to arch ``llama``."""
+        return "Ministral3ForCausalLM" if f"{self.gguf_arch}.rope.scaling.yarn_log_multiplier" in md else None
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """Llama's keys with the RoPE ones as Ministral 3 spells them: ``rope_parameters`` holding the
+        YaRN scaling, ``rope_theta``, ``mscale_all_dim`` (the log multiplier; ``mscale``, not in the
+        file, taken equal) and ``llama_4_scaling_beta`` (the temperature scale)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        rp = dict(cfg.pop("rope_scaling", None) or {})
+        rp["rope_theta"] = cfg.pop("rope_theta", 10000.0)
+        m = f32_value(md[f"{a}.rope.scaling.yarn_log_multiplier"])
+        rp.update(mscale=m, mscale_all_dim=m)
+        if md.get(f"{a}.attention.temperature_scale") is not None:
+            rp["llama_4_scaling_beta"] = f32_value(md[f"{a}.attention.temperature_scale"])
+        cfg["rope_parameters"] = rp
+        cfg["sliding_window"] = None
+        return cfg

@@ -18,7 +18,9 @@ which the converter's probe hash names ``olmo``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..lazy import LazyTensor
@@ -50,9 +52,8 @@ class OlmoeAdapter(MoeExpertsMixin, Adapter):
 
     def modify_tensors(self, t: LazyTensor, name: str, bid: Optional[int]) -> Iterable[Tuple[str, LazyTensor]]:
         if "experts" in name:  # OlmoeModel knows only the per-expert layout
-            return self.stack_experts(t, name, bid, self.n_routed(), ("down_proj", "gate_proj", "up_proj"),
-                                      "model.layers.{bid}.mlp.experts.{x}.{w}.weight",
-                                      "model.layers.{bid}.mlp.experts.{w}.weight")
+            expert, weights, merged = self.EXPERTS
+            return self.stack_experts(t, name, bid, self.n_routed(), weights, expert, merged)
         return super().modify_tensors(t, name, bid)
 
     def expected_shapes(self, hp: HParams, n_vocab: int) -> Dict[str, Tuple[int, ...]]:
@@ -66,3 +67,23 @@ class OlmoeAdapter(MoeExpertsMixin, Adapter):
         glob, block = super().required_kinds(hp)
         return glob, block + ("ATTN_Q_NORM", "ATTN_K_NORM")
 
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"OlmoeForCausalLM": "olmoe"}
+    hf_tensor_names = {**Adapter.hf_tensor_names, "FFN_GATE_INP": "model.layers.{bid}.mlp.gate"}
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return "OlmoeForCausalLM"
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys with the experts under ``num_experts``, ``attention_bias`` from the
+        tensors and ``norm_topk_prob`` false, as llama.cpp runs OLMoE (the file has no key for it).
+        ``rms_norm_eps`` is the file's 1e-5, which the converter writes whatever config.json said."""
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if "num_local_experts" in cfg:
+            cfg["num_experts"] = cfg.pop("num_local_experts")
+        cfg["attention_bias"] = "blk.0.attn_q.bias" in tensors
+        cfg["norm_topk_prob"] = False
+        cfg["clip_qkv"] = None
+        return cfg

@@ -28,7 +28,9 @@ the pinned converter's ``conversion/qwen.py``):
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from ...gguf import values as V
 from ..errors import MissingTensorError, TensorShapeError, UnsupportedArchitectureError
@@ -50,6 +52,9 @@ class MoeExpertsMixin:
 
     #: the config keys of the routed expert count
     expert_count_keys = ("num_local_experts", "num_experts")
+    #: the per-expert layout (what :meth:`Adapter.stack_experts` stacks and export-hf unstacks)
+    EXPERTS = ("model.layers.{bid}.mlp.experts.{x}.{w}.weight", ("down_proj", "gate_proj", "up_proj"),
+               "model.layers.{bid}.mlp.experts.{w}.weight")
 
     def n_routed(self) -> int:
         return _int(self.expert_count_keys[-1], find_hparam(self.config, list(self.expert_count_keys)), 1)
@@ -69,9 +74,8 @@ class MoeExpertsMixin:
             return [(self.map_name(base + ".gate_proj.weight"), t[:, :n_ff, :]),
                     (self.map_name(base + ".up_proj.weight"), t[:, n_ff:, :])]
         if "experts" in name:
-            return self.stack_experts(t, name, bid, self.n_routed(), ("down_proj", "gate_proj", "up_proj"),
-                                      "model.layers.{bid}.mlp.experts.{x}.{w}.weight",
-                                      "model.layers.{bid}.mlp.experts.{w}.weight")
+            expert, weights, merged = self.EXPERTS
+            return self.stack_experts(t, name, bid, self.n_routed(), weights, expert, merged)
         return None
 
     def expert_shapes(self, hp: HParams, n_ff_exp: int) -> Dict[str, Tuple[int, ...]]:
@@ -120,6 +124,40 @@ class Qwen2MoeAdapter(MoeExpertsMixin, Adapter):
 
     #: the FFN kinds of a sparse layer beside the routed experts
     shared_kinds: Tuple[str, ...] = ("FFN_GATE_SHEXP", "FFN_UP_SHEXP", "FFN_DOWN_SHEXP", "FFN_GATE_INP_SHEXP")
+
+    # ------------------------------------------------------------ export-hf
+    model_types = {"Qwen2MoeForCausalLM": "qwen2_moe"}
+    hf_tensor_names = {
+        **Adapter.hf_tensor_names, "FFN_GATE_INP": "model.layers.{bid}.mlp.gate",
+        "FFN_GATE_SHEXP": "model.layers.{bid}.mlp.shared_expert.gate_proj",
+        "FFN_UP_SHEXP": "model.layers.{bid}.mlp.shared_expert.up_proj",
+        "FFN_DOWN_SHEXP": "model.layers.{bid}.mlp.shared_expert.down_proj",
+        "FFN_GATE_INP_SHEXP": "model.layers.{bid}.mlp.shared_expert_gate",
+    }
+    #: llama.cpp's build of this architecture renormalizes the chosen experts' weights (qwen3moe)
+    #: or not (qwen2moe) whatever config.json said: the exported ``norm_topk_prob``
+    norm_topk_prob = False
+
+    def export_class(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]]) -> Optional[str]:
+        return self.hf_architectures[0]
+
+    def export_config(self, md: Mapping[str, Any], tensors: Mapping[str, Tuple[int, ...]], hf_class: str,
+                      read: Callable[[str], np.ndarray]) -> Dict[str, Any]:
+        """The generic keys with the experts under ``num_experts``, the expert and shared-expert
+        sizes, the q/k/v biases from the tensors (``qkv_bias`` for Qwen2-MoE, ``attention_bias`` for
+        Qwen3-MoE), and ``norm_topk_prob`` as llama.cpp runs the architecture (the file has no key)."""
+        a = self.gguf_arch
+        cfg = super().export_config(md, tensors, hf_class, read)
+        if "num_local_experts" in cfg:
+            cfg["num_experts"] = cfg.pop("num_local_experts")
+        for hf, key in (("moe_intermediate_size", "expert_feed_forward_length"),
+                        ("shared_expert_intermediate_size", "expert_shared_feed_forward_length")):
+            if md.get(f"{a}.{key}") is not None:
+                cfg[hf] = int(md[f"{a}.{key}"])
+        cfg["qkv_bias" if hf_class == "Qwen2MoeForCausalLM" else "attention_bias"] = "blk.0.attn_q.bias" in tensors
+        cfg["norm_topk_prob"] = self.norm_topk_prob
+        cfg["decoder_sparse_step"], cfg["mlp_only_layers"] = 1, []
+        return cfg
 
     def hparams(self, config: Dict[str, Any]) -> HParams:
         """The base hyper-parameters; a config.json with dense layers is refused (:meth:`sparse_layers`)."""
@@ -170,3 +208,5 @@ class Qwen3MoeAdapter(Qwen2MoeAdapter):
     vocab_readers = ("gpt2",)
     config_defaults = _QWEN3MOE
     shared_kinds = ()
+    model_types = {"Qwen3MoeForCausalLM": "qwen3_moe"}
+    norm_topk_prob = True
