@@ -81,9 +81,29 @@ func roundToInt(f float32) int32 {
 	return truncToInt32(float32(math.Round(float64(f))))
 }
 
-func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) { encodeQ2_0(dst, src, true) }
+// quantizeQ2_0 is encodeQ2_0 with each code read from a comparison of the
+// element's bits with the block's threshold (tritThreshold, tritAt: with
+// id = 1/max|x| finite, clamp(round(x·id)+1, 0, 3) is the trit + 1); blocks
+// the threshold does not cover take encodeQ2_0's fast path.
+func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+	for b := 0; b < len(src)/64; b++ {
+		x := src[b*64 : (b+1)*64 : (b+1)*64]
+		y := dst[b*q2_0Len : (b+1)*q2_0Len : (b+1)*q2_0Len]
+		d, th, ok := tritThreshold(absMaxBits(x))
+		if !ok {
+			encodeQ2_0(y, x, true)
+			continue
+		}
+		putF16(y, d)
+		q := y[2:18:18]
+		for j := range q {
+			xj := x[4*j : 4*j+4 : 4*j+4]
+			q[j] = uint8(tritAt(xj[0], th) | tritAt(xj[1], th)<<2 | tritAt(xj[2], th)<<4 | tritAt(xj[3], th)<<6)
+		}
+	}
+}
 
-// quantizeQ2_0Ref is quantizeQ2_0 with roundf and the clamp element by element.
+// quantizeQ2_0Ref is encodeQ2_0 with roundf and the clamp element by element.
 func quantizeQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ2_0(dst, src, false) }
 
 // encodeQ2_0's fast path: with id = 1/max|x| finite every x·id lies in

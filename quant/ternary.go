@@ -94,9 +94,50 @@ func packTrits5(t []int32, s int) byte {
 	return uint8((uint32(q)*256 + 242) / 243)
 }
 
-func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, true) }
+// quantizeTQ1_0 is encodeTQ1_0 with each trit read from a comparison of the
+// element's bits with the block's threshold (tritThreshold, tritAt) and the
+// five trits of a byte combined straight from the input; blocks the
+// threshold does not cover take encodeTQ1_0's fast path.
+func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) {
+	for b := 0; b < len(src)/qkK; b++ {
+		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
+		y := dst[b*tq1Len : (b+1)*tq1Len : (b+1)*tq1Len]
+		d, th, ok := tritThreshold(absMaxBits(x))
+		if !ok {
+			encodeTQ1_0(y, x, true)
+			continue
+		}
+		putF16(y[52:], d)
+		lo, hi := x[:160:160], x[160:240:240]
+		for m := 0; m < 32; m++ {
+			q := (((tritAt(lo[m], th)*3+tritAt(lo[32+m], th))*3+tritAt(lo[64+m], th))*3+
+				tritAt(lo[96+m], th))*3 + tritAt(lo[128+m], th)
+			y[m] = tq1Scaled[uint8(q)]
+		}
+		for m := 0; m < 16; m++ {
+			q := (((tritAt(hi[m], th)*3+tritAt(hi[16+m], th))*3+tritAt(hi[32+m], th))*3+
+				tritAt(hi[48+m], th))*3 + tritAt(hi[64+m], th)
+			y[32+m] = tq1Scaled[uint8(q)]
+		}
+		last := x[240:256:256]
+		for j := 0; j < 4; j++ {
+			q := (((tritAt(last[j], th)*3+tritAt(last[4+j], th))*3+tritAt(last[8+j], th))*3 +
+				tritAt(last[12+j], th)) * 3
+			y[48+j] = tq1Scaled[uint8(q)]
+		}
+	}
+}
 
-// quantizeTQ1_0Ref is quantizeTQ1_0 with lroundf's semantics element by element.
+// tq1Scaled[q] is the stored byte of the base-3 number q ≤ 242:
+// ⌈q·256/243⌉ as ggml computes it, (q·256 + 242)/243.
+var tq1Scaled = func() (t [256]uint8) {
+	for q := range 243 {
+		t[q] = uint8((uint32(q)*256 + 242) / 243)
+	}
+	return
+}()
+
+// quantizeTQ1_0Ref is encodeTQ1_0 with lroundf's semantics element by element.
 func quantizeTQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, false) }
 
 func encodeTQ1_0(dst []byte, src []float32, fast bool) {
@@ -156,9 +197,31 @@ func dequantizeTQ1_0(dst []float32, src []byte) {
 	}
 }
 
-func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, true) }
+// quantizeTQ2_0 is encodeTQ2_0 with each trit read from a comparison of the
+// element's bits with the block's threshold (tritThreshold, tritAt) and the
+// four trits of a byte combined straight from the input; blocks the
+// threshold does not cover take encodeTQ2_0's fast path.
+func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+	for b := 0; b < len(src)/qkK; b++ {
+		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
+		y := dst[b*tq2Len : (b+1)*tq2Len : (b+1)*tq2Len]
+		d, th, ok := tritThreshold(absMaxBits(x))
+		if !ok {
+			encodeTQ2_0(y, x, true)
+			continue
+		}
+		putF16(y[64:], d)
+		for c := 0; c < 2; c++ {
+			xc, yc := x[128*c:128*c+128:128*c+128], y[32*c:32*c+32:32*c+32]
+			for m := range yc {
+				yc[m] = uint8(tritAt(xc[m], th) | tritAt(xc[32+m], th)<<2 |
+					tritAt(xc[64+m], th)<<4 | tritAt(xc[96+m], th)<<6)
+			}
+		}
+	}
+}
 
-// quantizeTQ2_0Ref is quantizeTQ2_0 with lroundf's semantics element by element.
+// quantizeTQ2_0Ref is encodeTQ2_0 with lroundf's semantics element by element.
 func quantizeTQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, false) }
 
 func encodeTQ2_0(dst []byte, src []float32, fast bool) {
