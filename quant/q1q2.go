@@ -81,11 +81,12 @@ func roundToInt(f float32) int32 {
 	return truncToInt32(float32(math.Round(float64(f))))
 }
 
-// quantizeQ2_0 is encodeQ2_0 with each code read from a comparison of the
-// element's bits with the block's threshold (tritThreshold, tritAt: with
+// quantizeQ2_0 is encodeQ2_0 with the codes read from comparisons of the
+// elements' bits with the block's threshold (tritThreshold, tritBytes: with
 // id = 1/max|x| finite, clamp(round(x·id)+1, 0, 3) is the trit + 1); blocks
 // the threshold does not cover take encodeQ2_0's fast path.
 func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+	var t [64]byte
 	for b := 0; b < len(src)/64; b++ {
 		x := src[b*64 : (b+1)*64 : (b+1)*64]
 		y := dst[b*q2_0Len : (b+1)*q2_0Len : (b+1)*q2_0Len]
@@ -95,10 +96,12 @@ func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
 			continue
 		}
 		putF16(y, d)
-		q := y[2:18:18]
-		for j := range q {
-			xj := x[4*j : 4*j+4 : 4*j+4]
-			q[j] = uint8(tritAt(xj[0], th) | tritAt(xj[1], th)<<2 | tritAt(xj[2], th)<<4 | tritAt(xj[3], th)<<6)
+		tritBytes(t[:], x, th)
+		for j := 0; j < 8; j++ { // element 4i+k in bits 2k..2k+1 of byte i: w's byte k shifted down by 6k
+			w := le64(t[8*j:])
+			q := w | w>>6 | w>>12 | w>>18
+			y[2+2*j] = uint8(q)
+			y[3+2*j] = uint8(q >> 32)
 		}
 	}
 }

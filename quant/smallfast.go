@@ -6,14 +6,14 @@ import "math"
 // fp4.go): a branch-free block maximum and the rounding of x·id to a trit
 // as one integer comparison per element.
 
-// absMaxBits returns the bits of the block's largest magnitude, C's
+// absMaxBitsGeneric returns the bits of the block's largest magnitude, C's
 // MAX(amax, |v|) over x (starting from 0), for an x without NaN: for
 // non-negative floats the order of the values is the order of their bits,
 // so an integer maximum of the bits with the sign cleared finds it, without
 // the data-dependent branch of a float comparison. A result above
 // 0x7F800000 says x holds a NaN (the caller then takes the plain path,
 // whose comparisons NaN affects); 0x7F800000 is an infinity.
-func absMaxBits(x []float32) uint32 {
+func absMaxBitsGeneric(x []float32) uint32 {
 	var m0, m1, m2, m3 uint32
 	for len(x) >= 4 {
 		m0 = max(m0, math.Float32bits(x[0])&0x7FFFFFFF)
@@ -56,6 +56,15 @@ func tritAt(v float32, t uint32) uint32 {
 	b := math.Float32bits(v)
 	ge := (t - 1 - b&0x7FFFFFFF) >> 31 // 1 when bits(|v|) ≥ t (t ≥ 1, both below 2^31)
 	return 1 + ge - (ge&(b>>31))<<1
+}
+
+// tritBytesGeneric writes tritAt(x[i], th) to t[i] for every element of x
+// (tritBytes, with an assembly twin).
+func tritBytesGeneric(t []byte, x []float32, th uint32) {
+	t = t[:len(x)]
+	for i, v := range x {
+		t[i] = uint8(tritAt(v, th))
+	}
 }
 
 // tritThreshold is the threshold of a block whose largest magnitude has the

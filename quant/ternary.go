@@ -1,6 +1,9 @@
 package quant
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // The ternary types TQ1_0 and TQ2_0 (BitNet b1.58 and TriLM weights): every
 // element is one of −d, 0, +d with d the block's largest magnitude, stored
@@ -94,11 +97,13 @@ func packTrits5(t []int32, s int) byte {
 	return uint8((uint32(q)*256 + 242) / 243)
 }
 
-// quantizeTQ1_0 is encodeTQ1_0 with each trit read from a comparison of the
-// element's bits with the block's threshold (tritThreshold, tritAt) and the
-// five trits of a byte combined straight from the input; blocks the
-// threshold does not cover take encodeTQ1_0's fast path.
+// quantizeTQ1_0 is encodeTQ1_0 with the trits read from comparisons of the
+// elements' bits with the block's threshold (tritThreshold, tritBytes) and
+// five of them combined into a byte eight bytes at a time (each base-3
+// number is at most 242, so the byte lanes of a uint64 never carry); blocks
+// the threshold does not cover take encodeTQ1_0's fast path.
 func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) {
+	var t [qkK]byte
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
 		y := dst[b*tq1Len : (b+1)*tq1Len : (b+1)*tq1Len]
@@ -108,23 +113,29 @@ func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) {
 			continue
 		}
 		putF16(y[52:], d)
-		lo, hi := x[:160:160], x[160:240:240]
-		for m := 0; m < 32; m++ {
-			q := (((tritAt(lo[m], th)*3+tritAt(lo[32+m], th))*3+tritAt(lo[64+m], th))*3+
-				tritAt(lo[96+m], th))*3 + tritAt(lo[128+m], th)
-			y[m] = tq1Scaled[uint8(q)]
+		tritBytes(t[:], x, th)
+		for m := 0; m < 32; m += 8 {
+			q := le64(t[m:])*81 + le64(t[32+m:])*27 + le64(t[64+m:])*9 + le64(t[96+m:])*3 + le64(t[128+m:])
+			putTQ1Bytes(y[m:m+8:m+8], q)
 		}
-		for m := 0; m < 16; m++ {
-			q := (((tritAt(hi[m], th)*3+tritAt(hi[16+m], th))*3+tritAt(hi[32+m], th))*3+
-				tritAt(hi[48+m], th))*3 + tritAt(hi[64+m], th)
-			y[32+m] = tq1Scaled[uint8(q)]
+		for m := 0; m < 16; m += 8 {
+			q := le64(t[160+m:])*81 + le64(t[176+m:])*27 + le64(t[192+m:])*9 + le64(t[208+m:])*3 + le64(t[224+m:])
+			putTQ1Bytes(y[32+m:40+m:40+m], q)
 		}
-		last := x[240:256:256]
-		for j := 0; j < 4; j++ {
-			q := (((tritAt(last[j], th)*3+tritAt(last[4+j], th))*3+tritAt(last[8+j], th))*3 +
-				tritAt(last[12+j], th)) * 3
-			y[48+j] = tq1Scaled[uint8(q)]
-		}
+		// four trits, then ×3: the first becomes the most significant of five
+		q := (le32(t[240:])*27 + le32(t[244:])*9 + le32(t[248:])*3 + le32(t[252:])) * 3
+		putTQ1Bytes(y[48:52:52], uint64(q))
+	}
+}
+
+// le32 reads a little-endian word of trit bytes (le64: kpack.go).
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+
+// putTQ1Bytes stores the scaled byte of each base-3 number in the byte
+// lanes of q, lowest lane first, one per byte of y.
+func putTQ1Bytes(y []byte, q uint64) {
+	for k := range y {
+		y[k] = tq1Scaled[uint8(q>>(8*k))]
 	}
 }
 
@@ -197,11 +208,13 @@ func dequantizeTQ1_0(dst []float32, src []byte) {
 	}
 }
 
-// quantizeTQ2_0 is encodeTQ2_0 with each trit read from a comparison of the
-// element's bits with the block's threshold (tritThreshold, tritAt) and the
-// four trits of a byte combined straight from the input; blocks the
-// threshold does not cover take encodeTQ2_0's fast path.
+// quantizeTQ2_0 is encodeTQ2_0 with the trits read from comparisons of the
+// elements' bits with the block's threshold (tritThreshold, tritBytes) and
+// four of them combined into a byte eight bytes at a time (trit + 1 fits
+// two bits, so shifted byte lanes never overlap); blocks the threshold does
+// not cover take encodeTQ2_0's fast path.
 func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+	var t [qkK]byte
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
 		y := dst[b*tq2Len : (b+1)*tq2Len : (b+1)*tq2Len]
@@ -211,11 +224,12 @@ func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) {
 			continue
 		}
 		putF16(y[64:], d)
+		tritBytes(t[:], x, th)
 		for c := 0; c < 2; c++ {
-			xc, yc := x[128*c:128*c+128:128*c+128], y[32*c:32*c+32:32*c+32]
-			for m := range yc {
-				yc[m] = uint8(tritAt(xc[m], th) | tritAt(xc[32+m], th)<<2 |
-					tritAt(xc[64+m], th)<<4 | tritAt(xc[96+m], th)<<6)
+			for m := 0; m < 32; m += 8 {
+				o := 128*c + m
+				q := le64(t[o:]) | le64(t[o+32:])<<2 | le64(t[o+64:])<<4 | le64(t[o+96:])<<6
+				binary.LittleEndian.PutUint64(y[32*c+m:], q)
 			}
 		}
 	}

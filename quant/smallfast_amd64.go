@@ -1,0 +1,33 @@
+//go:build amd64 && !noasm
+
+package quant
+
+// absMaxBitsAVX2 is absMaxBitsGeneric over x[:n], n > 0 a multiple of 16
+// (smallfast_amd64.s).
+//
+//go:noescape
+func absMaxBitsAVX2(x *float32, n int) uint32
+
+// tritBytesAVX2 is tritBytesGeneric over n elements, n > 0 a multiple of 32
+// (smallfast_amd64.s).
+//
+//go:noescape
+func tritBytesAVX2(t *byte, x *float32, n int, th uint32)
+
+// absMaxBits is absMaxBitsGeneric, with AVX2 when the length allows.
+func absMaxBits(x []float32) uint32 {
+	if useAVX2 && len(x) > 0 && len(x)%16 == 0 {
+		return absMaxBitsAVX2(&x[0], len(x))
+	}
+	return absMaxBitsGeneric(x)
+}
+
+// tritBytes is tritBytesGeneric, with AVX2 when the length allows.
+func tritBytes(t []byte, x []float32, th uint32) {
+	if useAVX2 && len(x) > 0 && len(x)%32 == 0 {
+		_ = t[len(x)-1]
+		tritBytesAVX2(&t[0], &x[0], len(x), th)
+		return
+	}
+	tritBytesGeneric(t, x, th)
+}

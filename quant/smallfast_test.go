@@ -1,0 +1,78 @@
+package quant
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestSmallFastKernels: absMaxBits and tritBytes (assembly where the build
+// has it) agree with their Go loops on random bit patterns (NaN, infinities,
+// subnormals and signed zeros included) at every length and threshold.
+func TestSmallFastKernels(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	for iter := 0; iter < 2000; iter++ {
+		n := 32 * (1 + r.Intn(9))
+		if iter%3 == 0 {
+			n = 16 * (1 + r.Intn(20))
+		}
+		x := make([]float32, n)
+		for i := range x {
+			switch r.Intn(8) {
+			case 0:
+				x[i] = math.Float32frombits(r.Uint32())
+			case 1:
+				x[i] = math.Float32frombits(r.Uint32() & 0x807FFFFF) // subnormal or zero
+			case 2:
+				x[i] = float32(math.Copysign(0, float64(r.Intn(2)*2-1)))
+			default:
+				x[i] = float32(r.NormFloat64())
+			}
+		}
+		if got, want := absMaxBits(x), absMaxBitsGeneric(x); got != want {
+			t.Fatalf("absMaxBits(n=%d) = %#x, Go loop %#x", n, got, want)
+		}
+		th := uint32(1 + r.Intn(0x7FFFFFFF))
+		if iter%2 == 0 {
+			th = math.Float32bits(abs32(x[r.Intn(n)])) + uint32(r.Intn(3)) // at and beside an element
+			th = min(max(th, 1), 0x7FFFFFFF)
+		}
+		got, want := make([]byte, n), make([]byte, n)
+		tritBytes(got, x, th)
+		tritBytesGeneric(want, x, th)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("tritBytes(n=%d, th=%#x)[%d] (x=%g) = %d, Go loop %d", n, th, i, x[i], got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestTritThreshold: tritAt with the threshold of a block agrees with
+// roundTrit(float32(v·id)) for the elements around ±d/2 and the block
+// maximum, over random maxima of every binade (id = 1/d finite).
+func TestTritThreshold(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	for iter := 0; iter < 200000; iter++ {
+		m := r.Uint32()%0x7F7FFFFF + 1
+		d, th, ok := tritThreshold(m)
+		id := 1 / d
+		if !fastTrits(id) {
+			if ok {
+				t.Fatalf("threshold for d=%g although 1/d overflows", d)
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("no threshold for d=%g", d)
+		}
+		h := math.Float32bits(float32(d * 0.5))
+		for _, c := range []uint32{h - 2, h - 1, h, h + 1, h + 2, th - 1, th, m - 1, m, r.Uint32() % (m + 1)} {
+			for _, v := range []float32{math.Float32frombits(c), -math.Float32frombits(c)} {
+				if got, want := tritAt(v, th), roundTrit(float32(v*id)); int32(got) != want {
+					t.Fatalf("d=%g x=%g: tritAt %d, roundTrit %d", d, v, got, want)
+				}
+			}
+		}
+	}
+}
