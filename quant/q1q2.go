@@ -85,12 +85,19 @@ func roundToInt(f float32) int32 {
 // elements' bits with the block's threshold (tritThreshold, tritBytes: with
 // id = 1/max|x| finite, clamp(round(x·id)+1, 0, 3) is the trit + 1); blocks
 // the threshold does not cover take encodeQ2_0's fast path.
-func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) { quantizeQ2_0Checked(dst, src) }
+
+// quantizeQ2_0Checked is quantizeQ2_0 reporting whether every value was
+// finite (checkedEncoder), from the block maxima it computes anyway.
+func quantizeQ2_0Checked(dst []byte, src []float32) (finite bool) {
 	var t [64]byte
+	var top uint32
 	for b := 0; b < len(src)/64; b++ {
 		x := src[b*64 : (b+1)*64 : (b+1)*64]
 		y := dst[b*q2_0Len : (b+1)*q2_0Len : (b+1)*q2_0Len]
-		d, th, ok := tritThreshold(absMaxBits(x))
+		m := absMaxBits(x)
+		top = max(top, m)
+		d, th, ok := tritThreshold(m)
 		if !ok {
 			encodeQ2_0(y, x, true)
 			continue
@@ -104,6 +111,7 @@ func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) {
 			y[3+2*j] = uint8(q >> 32)
 		}
 	}
+	return top < 0x7F800000
 }
 
 // quantizeQ2_0Ref is encodeQ2_0 with roundf and the clamp element by element.

@@ -1,6 +1,9 @@
 package quant
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // Shared shortcuts of the small types' fast encoders (ternary.go, q1q2.go,
 // fp4.go): a branch-free block maximum and the rounding of x·id to a trit
@@ -87,4 +90,60 @@ func tritThreshold(m uint32) (d float32, t uint32, ok bool) {
 	}
 	t, ok = halfThreshold(d, id)
 	return d, t, ok
+}
+
+// mxfp4Thresholds returns, for every E8M0 scale byte e, one less than the
+// bits of the smallest |x| whose code magnitude is k or more, for k = 1…7
+// (entry 0 unused): the nearest magnitude (fp4Grid.code, which equals
+// ggml's search there) never decreases as |x| grows, so the magnitude of
+// an |x| ≤ the grid's limit is the number of thresholds its bits exceed,
+// and its code adds 8 for x < 0 unless the magnitude is 0. A magnitude no
+// |x| ≤ the limit reaches gets 0x7F800000 (no finite |x| exceeds it). Only
+// scales with a limit (fp4Grid.limit ≥ 0) are filled; a bisection per
+// magnitude, computed on first use.
+var mxfp4Thresholds = sync.OnceValue(func() *[256][8]uint32 {
+	var t [256][8]uint32
+	for e := range t {
+		g := &mxfp4Grids[e]
+		if g.limit < 0 {
+			continue
+		}
+		top := math.Float32bits(g.limit)
+		for k := int64(1); k < 8; k++ {
+			lo, hi := uint32(0), top+1 // the first bits in [lo, hi) reaching k, or hi
+			for lo < hi {
+				mid := lo + (hi-lo)/2
+				if g.code(math.Float32frombits(mid)) >= k {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			if lo > top {
+				lo = 0x7F800001
+			}
+			t[e][k] = lo - 1
+		}
+	}
+	return &t
+})
+
+// mxfp4CodesGeneric writes the 16 code bytes of an MXFP4 group x[:32]
+// whose largest magnitude is within its scale's limit, from the scale's
+// thresholds (mxfp4Thresholds): element j in the low nibble of byte j,
+// element j+16 in the high nibble. mxfp4Codes has an assembly twin.
+func mxfp4CodesGeneric(y []byte, x []float32, thm1 *[8]uint32) {
+	y, x = y[:16], x[:32]
+	code := func(v float32) uint8 {
+		b := math.Float32bits(v)
+		a := b & 0x7FFFFFFF
+		var i uint32
+		for k := 1; k < 8; k++ {
+			i += (thm1[k] - a) >> 31 // 1 when a > thm1[k] (both below 2^31)
+		}
+		return uint8(i | 8*(b>>31&((i+7)>>3)))
+	}
+	for j := range y {
+		y[j] = code(x[j]) | code(x[j+16])<<4
+	}
 }

@@ -31,3 +31,18 @@ func tritBytes(t []byte, x []float32, th uint32) {
 	}
 	tritBytesGeneric(t, x, th)
 }
+
+// mxfp4CodesAVX2 is mxfp4CodesGeneric (smallfast_amd64.s).
+//
+//go:noescape
+func mxfp4CodesAVX2(y *byte, x *float32, thm1 *[8]uint32)
+
+// mxfp4Codes is mxfp4CodesGeneric, with AVX2 when available.
+func mxfp4Codes(y []byte, x []float32, thm1 *[8]uint32) {
+	if useAVX2 {
+		_, _ = y[15], x[31]
+		mxfp4CodesAVX2(&y[0], &x[0], thm1)
+		return
+	}
+	mxfp4CodesGeneric(y, x, thm1)
+}

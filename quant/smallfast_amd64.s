@@ -119,3 +119,57 @@ tritloop:
 	JNZ  tritloop
 	VZEROUPPER
 	RET
+
+// func mxfp4CodesAVX2(y *byte, x *float32, thm1 *[8]uint32)
+// One MXFP4 group of 32: mxfp4CodesGeneric.
+TEXT ·mxfp4CodesAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ thm1+16(FP), BX
+	VPBROADCASTD 4(BX), Y8
+	VPBROADCASTD 8(BX), Y9
+	VPBROADCASTD 12(BX), Y10
+	VPBROADCASTD 16(BX), Y11
+	VPBROADCASTD 20(BX), Y12
+	VPBROADCASTD 24(BX), Y13
+	VPBROADCASTD 28(BX), Y14
+	MOVL $0x7FFFFFFF, AX
+	VMOVD AX, X0
+	VPBROADCASTD X0, Y0           // magnitude mask
+	MOVL $8, AX
+	VMOVD AX, X1
+	VPBROADCASTD X1, Y1           // 8
+	VPXOR Y2, Y2, Y2              // 0
+
+#define FP4CODES(off, r) \
+	VMOVDQU  off(SI), Y7; \
+	VPAND    Y0, Y7, Y6; \
+	VPXOR    r, r, r; \
+	VPCMPGTD Y8, Y6, Y5; VPSUBD Y5, r, r; \
+	VPCMPGTD Y9, Y6, Y5; VPSUBD Y5, r, r; \
+	VPCMPGTD Y10, Y6, Y5; VPSUBD Y5, r, r; \
+	VPCMPGTD Y11, Y6, Y5; VPSUBD Y5, r, r; \
+	VPCMPGTD Y12, Y6, Y5; VPSUBD Y5, r, r; \
+	VPCMPGTD Y13, Y6, Y5; VPSUBD Y5, r, r; \
+	VPCMPGTD Y14, Y6, Y5; VPSUBD Y5, r, r; \
+	VPSRAD   $31, Y7, Y7; \
+	VPCMPGTD Y2, r, Y5; \
+	VPAND    Y7, Y5, Y5; \
+	VPAND    Y1, Y5, Y5; \
+	VPOR     Y5, r, r
+
+	FP4CODES(0, Y3)
+	FP4CODES(32, Y4)
+	FP4CODES(64, Y15)
+	VPSLLD $4, Y15, Y15
+	VPOR   Y15, Y3, Y3            // bytes 0..7: element j low, j+16 high
+	FP4CODES(96, Y15)
+	VPSLLD $4, Y15, Y15
+	VPOR   Y15, Y4, Y4            // bytes 8..15
+	VPACKUSDW Y4, Y3, Y3
+	VPACKUSWB Y3, Y3, Y3          // dwords: b0a b1a b0a b1a | b0b b1b b0b b1b
+	VMOVDQU   tritPerm<>(SB), Y15 // 0 4 1 5 …
+	VPERMD    Y3, Y15, Y3
+	VMOVDQU   X3, (DI)
+	VZEROUPPER
+	RET

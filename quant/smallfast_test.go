@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"errors"
 	"math"
 	"math/rand"
 	"testing"
@@ -72,6 +73,40 @@ func TestTritThreshold(t *testing.T) {
 				if got, want := tritAt(v, th), roundTrit(float32(v*id)); int32(got) != want {
 					t.Fatalf("d=%g x=%g: tritAt %d, roundTrit %d", d, v, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestSmallCheckedEncoders: the checked encoders of TQ1_0, TQ2_0, Q2_0 and
+// MXFP4 report a NaN or an infinity anywhere in the input, and only then;
+// Quantize turns that into a NonFiniteError naming the element.
+func TestSmallCheckedEncoders(t *testing.T) {
+	r := rand.New(rand.NewSource(13))
+	x := make([]float32, 2048)
+	for _, typ := range []Type{TQ1_0, TQ2_0, Q2_0, MXFP4} {
+		tr := mustTraits(typ)
+		enc := checkedEncoder(typ, false)
+		if enc == nil {
+			t.Fatalf("%s has no checked encoder", tr.Name)
+		}
+		out := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
+		for iter := 0; iter < 50; iter++ {
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			if !enc(out, x) {
+				t.Fatalf("%s: finite input reported non-finite", tr.Name)
+			}
+			at := r.Intn(len(x))
+			x[at] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[iter%3]
+			if enc(out, x) {
+				t.Fatalf("%s: %v at %d not reported", tr.Name, x[at], at)
+			}
+			_, err := Quantize(typ, out, F32Input(x), 1024, Options{})
+			var nf *NonFiniteError
+			if !errors.As(err, &nf) || nf.Index != at {
+				t.Fatalf("%s: Quantize with %v at %d: %v", tr.Name, x[at], at, err)
 			}
 		}
 	}

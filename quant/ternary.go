@@ -102,12 +102,19 @@ func packTrits5(t []int32, s int) byte {
 // five of them combined into a byte eight bytes at a time (each base-3
 // number is at most 242, so the byte lanes of a uint64 never carry); blocks
 // the threshold does not cover take encodeTQ1_0's fast path.
-func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) { quantizeTQ1_0Checked(dst, src) }
+
+// quantizeTQ1_0Checked is quantizeTQ1_0 reporting whether every value was
+// finite (checkedEncoder), from the block maxima it computes anyway.
+func quantizeTQ1_0Checked(dst []byte, src []float32) (finite bool) {
 	var t [qkK]byte
+	var top uint32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
 		y := dst[b*tq1Len : (b+1)*tq1Len : (b+1)*tq1Len]
-		d, th, ok := tritThreshold(absMaxBits(x))
+		m := absMaxBits(x)
+		top = max(top, m)
+		d, th, ok := tritThreshold(m)
 		if !ok {
 			encodeTQ1_0(y, x, true)
 			continue
@@ -126,6 +133,7 @@ func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) {
 		q := (le32(t[240:])*27 + le32(t[244:])*9 + le32(t[248:])*3 + le32(t[252:])) * 3
 		putTQ1Bytes(y[48:52:52], uint64(q))
 	}
+	return top < 0x7F800000
 }
 
 // le32 reads a little-endian word of trit bytes (le64: kpack.go).
@@ -213,12 +221,19 @@ func dequantizeTQ1_0(dst []float32, src []byte) {
 // four of them combined into a byte eight bytes at a time (trit + 1 fits
 // two bits, so shifted byte lanes never overlap); blocks the threshold does
 // not cover take encodeTQ2_0's fast path.
-func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) {
+func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) { quantizeTQ2_0Checked(dst, src) }
+
+// quantizeTQ2_0Checked is quantizeTQ2_0 reporting whether every value was
+// finite (checkedEncoder), from the block maxima it computes anyway.
+func quantizeTQ2_0Checked(dst []byte, src []float32) (finite bool) {
 	var t [qkK]byte
+	var top uint32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
 		y := dst[b*tq2Len : (b+1)*tq2Len : (b+1)*tq2Len]
-		d, th, ok := tritThreshold(absMaxBits(x))
+		m := absMaxBits(x)
+		top = max(top, m)
+		d, th, ok := tritThreshold(m)
 		if !ok {
 			encodeTQ2_0(y, x, true)
 			continue
@@ -233,6 +248,7 @@ func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) {
 			}
 		}
 	}
+	return top < 0x7F800000
 }
 
 // quantizeTQ2_0Ref is encodeTQ2_0 with lroundf's semantics element by element.
