@@ -134,16 +134,19 @@ var mxfp4Thresholds = sync.OnceValue(func() *[256][8]uint32 {
 // element j+16 in the high nibble. mxfp4Codes has an assembly twin.
 func mxfp4CodesGeneric(y []byte, x []float32, thm1 *[8]uint32) {
 	y, x = y[:16], x[:32]
-	code := func(v float32) uint8 {
-		b := math.Float32bits(v)
-		a := b & 0x7FFFFFFF
-		var i uint32
-		for k := 1; k < 8; k++ {
-			i += (thm1[k] - a) >> 31 // 1 when a > thm1[k] (both below 2^31)
-		}
-		return uint8(i | 8*(b>>31&((i+7)>>3)))
-	}
 	for j := range y {
-		y[j] = code(x[j]) | code(x[j+16])<<4
+		y[j] = fp4CodeAt(x[j], thm1) | fp4CodeAt(x[j+16], thm1)<<4
 	}
+}
+
+// fp4CodeAt is the code of v from its scale's thresholds (mxfp4Thresholds):
+// the number of thresholds bits(|v|) exceeds, plus 8 for a negative v with
+// a non-zero magnitude.
+func fp4CodeAt(v float32, thm1 *[8]uint32) uint8 {
+	b := math.Float32bits(v)
+	a := b & 0x7FFFFFFF
+	// (t − a) >> 31 is 1 when a > t (both below 2^31)
+	i := (thm1[1]-a)>>31 + (thm1[2]-a)>>31 + (thm1[3]-a)>>31 + (thm1[4]-a)>>31 +
+		(thm1[5]-a)>>31 + (thm1[6]-a)>>31 + (thm1[7]-a)>>31
+	return uint8(i | 8*(b>>31&((i+7)>>3)))
 }
