@@ -111,3 +111,45 @@ func TestSmallCheckedEncoders(t *testing.T) {
 		}
 	}
 }
+
+// TestMXFP4Codes: for every E8M0 scale with a limit, the codes from the
+// thresholds (mxfp4Codes, assembly where the build has it, and
+// mxfp4CodesGeneric) equal ggml's 16-code search on groups within the
+// limit, elements drawn at, beside and between the thresholds.
+func TestMXFP4Codes(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	th := mxfp4Thresholds()
+	x := make([]float32, 32)
+	got, gen := make([]byte, 16), make([]byte, 16)
+	for e := range 256 {
+		g := &mxfp4Grids[e]
+		if g.limit < 0 {
+			continue
+		}
+		top := math.Float32bits(g.limit)
+		for iter := 0; iter < 40; iter++ {
+			for i := range x {
+				var b uint32
+				switch r.Intn(3) {
+				case 0:
+					k := 1 + r.Intn(7)
+					b = min(th[e][k]+uint32(r.Intn(3)), top) // at and beside a threshold
+				case 1:
+					b = r.Uint32() % (top + 1)
+				default:
+					b = math.Float32bits(float32(r.Float64()) * g.limit)
+				}
+				x[i] = math.Float32frombits(b | uint32(r.Intn(2))<<31)
+			}
+			mxfp4Codes(got, x, &th[e])
+			mxfp4CodesGeneric(gen, x, &th[e])
+			for j := range got {
+				want := bestIndexFP4Ref(x[j], g.e) | bestIndexFP4Ref(x[j+16], g.e)<<4
+				if got[j] != want || gen[j] != want {
+					t.Fatalf("scale byte %d, byte %d (x=%g, %g): codes %#x, Go loop %#x, ggml %#x",
+						e, j, x[j], x[j+16], got[j], gen[j], want)
+				}
+			}
+		}
+	}
+}
