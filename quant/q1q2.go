@@ -83,8 +83,10 @@ func roundToInt(f float32) int32 {
 
 // quantizeQ2_0 is encodeQ2_0 with the codes read from comparisons of the
 // elements' bits with the block's threshold (tritThreshold, tritBytes: with
-// id = 1/max|x| finite, clamp(round(x·id)+1, 0, 3) is the trit + 1); blocks
-// the threshold does not cover take encodeQ2_0's fast path.
+// id = 1/max|x| finite every x·id lies in [−1−2^−23, 1+2^−23], where
+// clamp(round(x·id)+1, 0, 3) is roundTrit's trit + 1); blocks the threshold
+// does not cover (a NaN or an infinity, a 1/d that overflows) take
+// encodeQ2_0, ggml's transcription.
 func quantizeQ2_0(dst []byte, src []float32, _ int, _ []float32) { quantizeQ2_0Checked(dst, src) }
 
 // quantizeQ2_0Checked is quantizeQ2_0 reporting whether every value was
@@ -99,7 +101,7 @@ func quantizeQ2_0Checked(dst []byte, src []float32) (finite bool) {
 		top = max(top, m)
 		d, th, ok := tritThreshold(m)
 		if !ok {
-			encodeQ2_0(y, x, true)
+			encodeQ2_0(y, x)
 			continue
 		}
 		putF16(y, d)
@@ -115,11 +117,10 @@ func quantizeQ2_0Checked(dst []byte, src []float32) (finite bool) {
 }
 
 // quantizeQ2_0Ref is encodeQ2_0 with roundf and the clamp element by element.
-func quantizeQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ2_0(dst, src, false) }
+func quantizeQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ2_0(dst, src) }
 
-// encodeQ2_0's fast path: with id = 1/max|x| finite every x·id lies in
-// [−1−2^−23, 1+2^−23], where round(x·id)+1 clamped to 0..3 is roundTrit.
-func encodeQ2_0(dst []byte, src []float32, fast bool) {
+// encodeQ2_0 is ggml's quantize_row_q2_0_ref step by step.
+func encodeQ2_0(dst []byte, src []float32) {
 	for b := 0; b < len(src)/64; b++ {
 		x := src[b*64 : (b+1)*64]
 		y := dst[b*q2_0Len : (b+1)*q2_0Len]
@@ -134,16 +135,10 @@ func encodeQ2_0(dst []byte, src []float32, fast bool) {
 			id = 1 / amax
 		}
 		putF16(y, amax)
-		f := fast && fastTrits(id)
 		for j := 0; j < 16; j++ {
 			var q byte
 			for k := 0; k < 4; k++ {
-				var v int32
-				if f {
-					v = roundTrit(float32(x[4*j+k] * id))
-				} else {
-					v = clampI32(roundToInt(float32(x[4*j+k]*id))+1, 0, 3)
-				}
+				v := clampI32(roundToInt(float32(x[4*j+k]*id))+1, 0, 3)
 				q |= byte(v) << (2 * k)
 			}
 			y[2+j] = q

@@ -153,3 +153,37 @@ func TestMXFP4Codes(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallTypesNonFiniteBlocks: blocks holding NaN or ±Inf (which
+// Quantize rejects, but the kernels must still treat as ggml does) get the
+// reference twins' bytes from the fast encoders. (An infinite MXFP4 block
+// maximum used to index past floorLog2fFast's table; llama.cpp writes that
+// block as exponent 0 with every code 0, as quantizeMXFP4Ref does.)
+func TestSmallTypesNonFiniteBlocks(t *testing.T) {
+	r := rand.New(rand.NewSource(15))
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	for i := 0; i < len(x); i += 64 + r.Intn(400) {
+		x[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[r.Intn(3)]
+	}
+	for _, c := range []struct {
+		typ       Type
+		fast, ref quantizeFunc
+	}{
+		{TQ1_0, quantizeTQ1_0, quantizeTQ1_0Ref}, {TQ2_0, quantizeTQ2_0, quantizeTQ2_0Ref},
+		{Q2_0, quantizeQ2_0, quantizeQ2_0Ref}, {MXFP4, quantizeMXFP4, quantizeMXFP4Ref},
+	} {
+		tr := mustTraits(c.typ)
+		a := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
+		b := make([]byte, len(a))
+		c.fast(a, x, len(x), nil)
+		c.ref(b, x, len(x), nil)
+		for k := range a {
+			if a[k] != b[k] {
+				t.Fatalf("%s: block %d differs from the reference", tr.Name, k/tr.BlockBytes)
+			}
+		}
+	}
+}

@@ -70,16 +70,9 @@ func ternaryScale(x []float32) (d, id float32) {
 	return d, id
 }
 
-// trits computes the trit + 1 of each v·id of x with ternaryTrit, or with
-// roundTrit when fast (the encoders' fast twins; see fastTrits).
-func trits(t *[qkK]int32, x []float32, id float32, fast bool) {
+// trits computes the trit + 1 of each v·id of x with ternaryTrit.
+func trits(t *[qkK]int32, x []float32, id float32) {
 	x = x[:qkK]
-	if fast {
-		for i, v := range x {
-			t[i] = roundTrit(float32(v * id))
-		}
-		return
-	}
 	for i, v := range x {
 		t[i] = ternaryTrit(float32(v * id))
 	}
@@ -101,7 +94,8 @@ func packTrits5(t []int32, s int) byte {
 // elements' bits with the block's threshold (tritThreshold, tritBytes) and
 // five of them combined into a byte eight bytes at a time (each base-3
 // number is at most 242, so the byte lanes of a uint64 never carry); blocks
-// the threshold does not cover take encodeTQ1_0's fast path.
+// the threshold does not cover (a NaN or an infinity, a 1/d that overflows)
+// take encodeTQ1_0, ggml's transcription.
 func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) { quantizeTQ1_0Checked(dst, src) }
 
 // quantizeTQ1_0Checked is quantizeTQ1_0 reporting whether every value was
@@ -116,7 +110,7 @@ func quantizeTQ1_0Checked(dst []byte, src []float32) (finite bool) {
 		top = max(top, m)
 		d, th, ok := tritThreshold(m)
 		if !ok {
-			encodeTQ1_0(y, x, true)
+			encodeTQ1_0(y, x)
 			continue
 		}
 		putF16(y[52:], d)
@@ -156,17 +150,18 @@ var tq1Scaled = func() (t [256]uint8) {
 	return
 }()
 
-// quantizeTQ1_0Ref is encodeTQ1_0 with lroundf's semantics element by element.
-func quantizeTQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, false) }
+// quantizeTQ1_0Ref is encodeTQ1_0: ggml's steps, lroundf's semantics element
+// by element.
+func quantizeTQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src) }
 
-func encodeTQ1_0(dst []byte, src []float32, fast bool) {
+func encodeTQ1_0(dst []byte, src []float32) {
 	var t [qkK]int32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK]
 		y := dst[b*tq1Len : (b+1)*tq1Len]
 		d, id := ternaryScale(x)
 		putF16(y[52:], d)
-		trits(&t, x, id, fast && fastTrits(id))
+		trits(&t, x, id)
 		for m := 0; m < 32; m++ {
 			y[m] = packTrits5(t[m:], 32)
 		}
@@ -220,7 +215,8 @@ func dequantizeTQ1_0(dst []float32, src []byte) {
 // elements' bits with the block's threshold (tritThreshold, tritBytes) and
 // four of them combined into a byte eight bytes at a time (trit + 1 fits
 // two bits, so shifted byte lanes never overlap); blocks the threshold does
-// not cover take encodeTQ2_0's fast path.
+// not cover (a NaN or an infinity, a 1/d that overflows) take encodeTQ2_0,
+// ggml's transcription.
 func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) { quantizeTQ2_0Checked(dst, src) }
 
 // quantizeTQ2_0Checked is quantizeTQ2_0 reporting whether every value was
@@ -235,7 +231,7 @@ func quantizeTQ2_0Checked(dst []byte, src []float32) (finite bool) {
 		top = max(top, m)
 		d, th, ok := tritThreshold(m)
 		if !ok {
-			encodeTQ2_0(y, x, true)
+			encodeTQ2_0(y, x)
 			continue
 		}
 		putF16(y[64:], d)
@@ -251,17 +247,18 @@ func quantizeTQ2_0Checked(dst []byte, src []float32) (finite bool) {
 	return top < 0x7F800000
 }
 
-// quantizeTQ2_0Ref is encodeTQ2_0 with lroundf's semantics element by element.
-func quantizeTQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, false) }
+// quantizeTQ2_0Ref is encodeTQ2_0: ggml's steps, lroundf's semantics element
+// by element.
+func quantizeTQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src) }
 
-func encodeTQ2_0(dst []byte, src []float32, fast bool) {
+func encodeTQ2_0(dst []byte, src []float32) {
 	var t [qkK]int32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK]
 		y := dst[b*tq2Len : (b+1)*tq2Len]
 		d, id := ternaryScale(x)
 		putF16(y[64:], d)
-		trits(&t, x, id, fast && fastTrits(id))
+		trits(&t, x, id)
 		for c := 0; c < 2; c++ {
 			for m := 0; m < 32; m++ {
 				var q uint8
