@@ -132,6 +132,8 @@ func checkedEncoder(t Type, stream bool) func(dst []byte, src []float32) (finite
 		f = quantizeTQ1_0Checked
 	case TQ2_0:
 		f = quantizeTQ2_0Checked
+	case Q1_0:
+		f = quantizeQ1_0Checked
 	case Q2_0:
 		f = quantizeQ2_0Checked
 	case MXFP4:

@@ -22,6 +22,21 @@ const (
 
 func quantizeQ1_0(dst []byte, src []float32, _ int, _ []float32) { encodeQ1_0(dst, src, true) }
 
+// quantizeQ1_0Checked is quantizeQ1_0 reporting whether every value was
+// finite (checkedEncoder): a block's sum of |x| is finite when all its
+// values are, and only a block whose sum is not (a non-finite value, or
+// finite ones whose sum overflows) is scanned.
+func quantizeQ1_0Checked(dst []byte, src []float32) (finite bool) {
+	finite = true
+	for b := 0; b < len(src)/128; b++ {
+		x := src[b*128 : (b+1)*128 : (b+1)*128]
+		if !encodeQ1_0Block(dst[b*q1_0Len:(b+1)*q1_0Len:(b+1)*q1_0Len], x, true) && firstNonFinite(x) >= 0 {
+			finite = false
+		}
+	}
+	return finite
+}
+
 // quantizeQ1_0Ref is quantizeQ1_0 testing x ≥ 0 with a comparison.
 func quantizeQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ1_0(dst, src, false) }
 
@@ -35,29 +50,35 @@ func nonNegativeBit(x float32) byte {
 
 func encodeQ1_0(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/128; b++ {
-		x := src[b*128 : (b+1)*128]
-		y := dst[b*q1_0Len : (b+1)*q1_0Len]
-		var sum float32
-		for _, v := range x {
-			sum += abs32(v)
-		}
-		putF16(y, sum/128)
-		for j := 0; j < 16; j++ {
-			var q byte
-			if fast {
-				for k := 0; k < 8; k++ {
-					q |= nonNegativeBit(x[8*j+k]) << k
-				}
-			} else {
-				for k := 0; k < 8; k++ {
-					if x[8*j+k] >= 0 {
-						q |= 1 << k
-					}
+		encodeQ1_0Block(dst[b*q1_0Len:(b+1)*q1_0Len], src[b*128:(b+1)*128], fast)
+	}
+}
+
+// encodeQ1_0Block encodes one block and reports whether its sum of |x| was
+// finite.
+func encodeQ1_0Block(y []byte, x []float32, fast bool) bool {
+	y, x = y[:q1_0Len], x[:128]
+	var sum float32
+	for _, v := range x {
+		sum += abs32(v)
+	}
+	putF16(y, sum/128)
+	for j := 0; j < 16; j++ {
+		var q byte
+		if fast {
+			for k := 0; k < 8; k++ {
+				q |= nonNegativeBit(x[8*j+k]) << k
+			}
+		} else {
+			for k := 0; k < 8; k++ {
+				if x[8*j+k] >= 0 {
+					q |= 1 << k
 				}
 			}
-			y[2+j] = q
 		}
+		y[2+j] = q
 	}
+	return sum <= math.MaxFloat32
 }
 
 func dequantizeQ1_0(dst []float32, src []byte) {

@@ -78,13 +78,13 @@ func TestTritThreshold(t *testing.T) {
 	}
 }
 
-// TestSmallCheckedEncoders: the checked encoders of TQ1_0, TQ2_0, Q2_0 and
-// MXFP4 report a NaN or an infinity anywhere in the input, and only then;
+// TestSmallCheckedEncoders: the checked encoders of TQ1_0, TQ2_0, Q1_0,
+// Q2_0 and MXFP4 report a NaN or an infinity anywhere in the input, and only then;
 // Quantize turns that into a NonFiniteError naming the element.
 func TestSmallCheckedEncoders(t *testing.T) {
 	r := rand.New(rand.NewSource(13))
 	x := make([]float32, 2048)
-	for _, typ := range []Type{TQ1_0, TQ2_0, Q2_0, MXFP4} {
+	for _, typ := range []Type{TQ1_0, TQ2_0, Q1_0, Q2_0, MXFP4} {
 		tr := mustTraits(typ)
 		enc := checkedEncoder(typ, false)
 		if enc == nil {
@@ -94,6 +94,11 @@ func TestSmallCheckedEncoders(t *testing.T) {
 		for iter := 0; iter < 50; iter++ {
 			for i := range x {
 				x[i] = float32(r.NormFloat64())
+			}
+			if iter%10 == 9 { // finite values whose block sums overflow (Q1_0)
+				for i := range 256 {
+					x[i] = math.MaxFloat32
+				}
 			}
 			if !enc(out, x) {
 				t.Fatalf("%s: finite input reported non-finite", tr.Name)
