@@ -37,16 +37,9 @@ func quantizeQ1_0Checked(dst []byte, src []float32) (finite bool) {
 	return finite
 }
 
-// quantizeQ1_0Ref is quantizeQ1_0 testing x ≥ 0 with a comparison.
+// quantizeQ1_0Ref is encodeQ1_0 with ggml's x ≥ 0 test written out (the
+// fast path's q1Signs compares eight elements per instruction).
 func quantizeQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeQ1_0(dst, src, false) }
-
-// nonNegativeBit is 1 when x ≥ 0 (−0 included), else 0, for a non-NaN x,
-// without a branch: the sign bit, cleared when the magnitude is zero.
-func nonNegativeBit(x float32) byte {
-	b := math.Float32bits(x)
-	nonzero := (b&0x7FFFFFFF + 0x7FFFFFFF) >> 31
-	return byte(1 ^ (b >> 31 & nonzero))
-}
 
 func encodeQ1_0(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/128; b++ {
@@ -63,17 +56,15 @@ func encodeQ1_0Block(y []byte, x []float32, fast bool) bool {
 		sum += abs32(v)
 	}
 	putF16(y, sum/128)
+	if fast {
+		q1Signs(y[2:], x)
+		return sum <= math.MaxFloat32
+	}
 	for j := 0; j < 16; j++ {
 		var q byte
-		if fast {
-			for k := 0; k < 8; k++ {
-				q |= nonNegativeBit(x[8*j+k]) << k
-			}
-		} else {
-			for k := 0; k < 8; k++ {
-				if x[8*j+k] >= 0 {
-					q |= 1 << k
-				}
+		for k := 0; k < 8; k++ {
+			if x[8*j+k] >= 0 {
+				q |= 1 << k
 			}
 		}
 		y[2+j] = q

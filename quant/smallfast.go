@@ -150,3 +150,19 @@ func fp4CodeAt(v float32, thm1 *[8]uint32) uint8 {
 		(thm1[5]-a)>>31 + (thm1[6]-a)>>31 + (thm1[7]-a)>>31
 	return uint8(i | 8*(b>>31&((i+7)>>3)))
 }
+
+// q1SignsGeneric writes the 16 sign bytes of a Q1_0 block x[:128]: bit k of
+// byte j set when x[8j+k] ≥ 0 (ggml's comparison: −0 counts, NaN does not).
+// q1Signs has an assembly twin.
+func q1SignsGeneric(y []byte, x []float32) {
+	y, x = y[:16], x[:128]
+	for j := range y {
+		var q byte
+		for k, v := range x[8*j : 8*j+8] {
+			if v >= 0 {
+				q |= 1 << k
+			}
+		}
+		y[j] = q
+	}
+}

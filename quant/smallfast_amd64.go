@@ -46,3 +46,18 @@ func mxfp4Codes(y []byte, x []float32, thm1 *[8]uint32) {
 	}
 	mxfp4CodesGeneric(y, x, thm1)
 }
+
+// q1SignsAVX2 is q1SignsGeneric (smallfast_amd64.s).
+//
+//go:noescape
+func q1SignsAVX2(y *byte, x *float32)
+
+// q1Signs is q1SignsGeneric, with AVX2 when available.
+func q1Signs(y []byte, x []float32) {
+	if useAVX2 {
+		_, _ = y[15], x[127]
+		q1SignsAVX2(&y[0], &x[0])
+		return
+	}
+	q1SignsGeneric(y, x)
+}

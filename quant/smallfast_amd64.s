@@ -173,3 +173,24 @@ TEXT ·mxfp4CodesAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU   X3, (DI)
 	VZEROUPPER
 	RET
+
+// func q1SignsAVX2(y *byte, x *float32)
+// One Q1_0 block: q1SignsGeneric (bit k of byte j set when x[8j+k] ≥ 0,
+// an ordered comparison: false for NaN, true for −0).
+TEXT ·q1SignsAVX2(SB), NOSPLIT, $0-16
+	MOVQ   y+0(FP), DI
+	MOVQ   x+8(FP), SI
+	VXORPS Y0, Y0, Y0
+	MOVQ   $16, CX
+
+q1loop:
+	VMOVUPS   (SI), Y1
+	VCMPPS    $0x1D, Y0, Y1, Y1 // GE_OQ: Y1 ≥ 0
+	VMOVMSKPS Y1, AX
+	MOVB      AX, (DI)
+	ADDQ      $32, SI
+	INCQ      DI
+	DECQ      CX
+	JNZ       q1loop
+	VZEROUPPER
+	RET

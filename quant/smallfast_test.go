@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestSmallFastKernels: absMaxBits and tritBytes (assembly where the build
-// has it) agree with their Go loops on random bit patterns (NaN, infinities,
+// TestSmallFastKernels: absMaxBits, tritBytes and q1Signs (assembly where
+// the build has it) agree with their Go loops on random bit patterns (NaN, infinities,
 // subnormals and signed zeros included) at every length and threshold.
 func TestSmallFastKernels(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
@@ -28,6 +28,14 @@ func TestSmallFastKernels(t *testing.T) {
 				x[i] = float32(math.Copysign(0, float64(r.Intn(2)*2-1)))
 			default:
 				x[i] = float32(r.NormFloat64())
+			}
+		}
+		if n >= 128 {
+			got, want := make([]byte, 16), make([]byte, 16)
+			q1Signs(got, x)
+			q1SignsGeneric(want, x)
+			if string(got) != string(want) {
+				t.Fatalf("q1Signs = %x, Go loop %x", got, want)
 			}
 		}
 		if got, want := absMaxBits(x), absMaxBitsGeneric(x); got != want {
