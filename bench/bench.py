@@ -260,8 +260,9 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
                  ("llama.cpp", 16), ("×llama", 7)])
     for name in names:
         t = wick.type_info(name)
-        qtype = gguf.GGMLQuantizationType[name] if gguf else None
-        has_gguf = bool(gguf) and gguf_supports(quants, qtype, x[:1, : 256 if t.block_size <= 256 else t.block_size])
+        # the gguf package may predate a type (0.19.0 has no Q1_0/Q2_0): no gguf column then
+        qtype = gguf.GGMLQuantizationType.__members__.get(name) if gguf else None
+        has_gguf = qtype is not None and gguf_supports(quants, qtype, x[:1, : 256 if t.block_size <= 256 else t.block_size])
         # the types ggml (and so Wick) refuses without an importance matrix get one, both sides
         im = None
         try:
@@ -291,7 +292,7 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
             r["wick"] = measure(lambda encoded=encoded, name=name, threads=threads:
                                 wick.dequantize(encoded, name, x.shape, threads=threads), args.repeats)
             r["gguf"] = (measure(split_rows(owning(lambda a, qtype=qtype: quants.dequantize(a, qtype)), encoded, threads), args.repeats)
-                         if gguf else None)
+                         if qtype is not None else None)
             r["llama.cpp"] = None
             doc["results"].append(r)
             row(["dequantize", name, threads, fmt_rate(r["wick"], nbytes), fmt_rate(r["gguf"], nbytes),

@@ -18,7 +18,12 @@ var ggmlBenchInput = sync.OnceValues(func() ([]float32, []float32) {
 	return goldenBits("normal", 12345, rows, 4096), goldenImatrix(678, 4096)
 })
 
-var benchTypes = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S}
+var benchTypes = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S,
+	TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0}
+
+// ignoresImatrix are the benchmarked types whose encoders never read an
+// importance matrix (as in ggml): they get no "+imatrix" run.
+var ignoresImatrix = map[Type]bool{TQ1_0: true, TQ2_0: true, MXFP4: true, NVFP4: true, Q1_0: true, Q2_0: true}
 
 // BenchmarkQuantize measures Quantize on 4096×4096 float32 per type, without
 // and with an importance matrix. Run with -cpu 1 for single-thread figures.
@@ -31,7 +36,7 @@ func BenchmarkQuantizeGGML(b *testing.B) {
 			name := tr.Name
 			opt := Options{}
 			if withIm {
-				if typ == Q8_0 {
+				if typ == Q8_0 || ignoresImatrix[typ] {
 					continue
 				}
 				name += "+imatrix"

@@ -242,9 +242,14 @@ var log2fUp = func() (t [278]uint32) {
 }()
 
 // floorLog2fFast is floorLog2f from the float's exponent: floor(log2 x)
-// exactly, plus one where glibc's rounding reaches the next power of two.
+// exactly, plus one where glibc's rounding reaches the next power of two;
+// +Inf for +Inf (an infinite block maximum: its exponent byte is then
+// (uint8_t)(int)∞ = 0, as x86-64 converts).
 func floorLog2fFast(x float32) float32 {
 	b := math.Float32bits(x)
+	if b >= 0x7F800000 { // +Inf (floorf(log2f(∞)) = ∞), or NaN
+		return x
+	}
 	k := int(b>>23) - 127
 	if b < 0x00800000 { // subnormal
 		k = bits.Len32(b) - 150
@@ -266,9 +271,39 @@ func mxfp4Exponent(amax float32) uint8 {
 	return uint8(truncToInt32(floorLog2fFast(amax) - 2 + 127))
 }
 
-func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) { encodeMXFP4(dst, src, true) }
+// quantizeMXFP4 is encodeMXFP4 with the block maximum from absMaxBits and
+// the codes from the scale's thresholds (mxfp4Thresholds, mxfp4Codes);
+// blocks with a NaN, or beyond their scale's limit, take encodeMXFP4's
+// fast path.
+func quantizeMXFP4(dst []byte, src []float32, _ int, _ []float32) { quantizeMXFP4Checked(dst, src) }
 
-// quantizeMXFP4Ref is quantizeMXFP4 with ggml's 16-code search.
+// quantizeMXFP4Checked is quantizeMXFP4 reporting whether every value was
+// finite (checkedEncoder), from the block maxima it computes anyway.
+func quantizeMXFP4Checked(dst []byte, src []float32) (finite bool) {
+	th := mxfp4Thresholds()
+	var top uint32
+	for b := 0; b < len(src)/32; b++ {
+		x := src[b*32 : (b+1)*32 : (b+1)*32]
+		y := dst[b*mxfp4Len : (b+1)*mxfp4Len : (b+1)*mxfp4Len]
+		m := absMaxBits(x)
+		top = max(top, m)
+		if m > 0x7F800000 {
+			encodeMXFP4(y, x, true)
+			continue
+		}
+		amax := math.Float32frombits(m)
+		e := mxfp4Exponent(amax)
+		if !(amax <= mxfp4Grids[e].limit) {
+			encodeMXFP4(y, x, true)
+			continue
+		}
+		y[0] = e
+		mxfp4Codes(y[1:], x, &th[e])
+	}
+	return top < 0x7F800000
+}
+
+// quantizeMXFP4Ref is encodeMXFP4 with ggml's 16-code search.
 func quantizeMXFP4Ref(dst []byte, src []float32, _ int, _ []float32) { encodeMXFP4(dst, src, false) }
 
 func encodeMXFP4(dst []byte, src []float32, fast bool) {

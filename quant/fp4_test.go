@@ -101,8 +101,8 @@ func TestBestIndexFP4Differential(t *testing.T) {
 // TestSmallTypesFastMatchReference: the fast encoders of TQ1_0, TQ2_0,
 // Q1_0, Q2_0, MXFP4 and NVFP4 write their reference twins' bytes on every
 // input distribution of the golden generator and on rows of exact ties
-// (x·id = ±0.5), signed zeros, subnormal blocks (1/d overflows) and
-// maxima just below powers of two.
+// (x·id = ±0.5), near-ties of arbitrary maxima, signed zeros, subnormal
+// blocks (1/d overflows) and maxima just below powers of two.
 func TestSmallTypesFastMatchReference(t *testing.T) {
 	var rows [][]float32
 	for i, dist := range []string{"normal", "heavy", "outliers", "nearzero", "ints", "wide", "huge", "tiny", "edges"} {
@@ -131,7 +131,24 @@ func TestSmallTypesFastMatchReference(t *testing.T) {
 			special[i] = float32(r.NormFloat64()) * float32(math.Ldexp(1, r.Intn(40)-20))
 		}
 	}
-	rows = append(rows, special)
+	// near-ties of arbitrary maxima: each 64 elements start with the block
+	// maximum d (one per 256), the rest lie within a few ulps of ±d/2
+	nearHalf := make([]float32, 4096)
+	for i := range nearHalf {
+		if i%256 == 0 {
+			nearHalf[i] = float32(r.NormFloat64()) * float32(math.Ldexp(1, r.Intn(200)-100))
+		}
+		d := abs32(nearHalf[i/256*256])
+		if i%64 == 0 {
+			nearHalf[i] = d
+			continue
+		}
+		nearHalf[i] = math.Float32frombits(uint32(int32(math.Float32bits(d*0.5)) + int32(r.Intn(7)-3)))
+		if r.Intn(2) == 0 {
+			nearHalf[i] = -nearHalf[i]
+		}
+	}
+	rows = append(rows, special, nearHalf)
 	for _, c := range []struct {
 		name      string
 		fast, ref quantizeFunc

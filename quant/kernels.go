@@ -128,6 +128,16 @@ func checkedEncoder(t Type, stream bool) func(dst []byte, src []float32) (finite
 		f = kern.quantizeQ8_0
 	case Q4_0, Q4_1:
 		f = legacyCheckedEncoder(t)
+	case TQ1_0:
+		f = quantizeTQ1_0Checked
+	case TQ2_0:
+		f = quantizeTQ2_0Checked
+	case Q1_0:
+		f = quantizeQ1_0Checked
+	case Q2_0:
+		f = quantizeQ2_0Checked
+	case MXFP4:
+		f = quantizeMXFP4Checked
 	}
 	if f == nil {
 		return nil

@@ -1,6 +1,9 @@
 package quant
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // The ternary types TQ1_0 and TQ2_0 (BitNet b1.58 and TriLM weights): every
 // element is one of −d, 0, +d with d the block's largest magnitude, stored
@@ -67,16 +70,9 @@ func ternaryScale(x []float32) (d, id float32) {
 	return d, id
 }
 
-// trits computes the trit + 1 of each v·id of x with ternaryTrit, or with
-// roundTrit when fast (the encoders' fast twins; see fastTrits).
-func trits(t *[qkK]int32, x []float32, id float32, fast bool) {
+// trits computes the trit + 1 of each v·id of x with ternaryTrit.
+func trits(t *[qkK]int32, x []float32, id float32) {
 	x = x[:qkK]
-	if fast {
-		for i, v := range x {
-			t[i] = roundTrit(float32(v * id))
-		}
-		return
-	}
 	for i, v := range x {
 		t[i] = ternaryTrit(float32(v * id))
 	}
@@ -94,19 +90,78 @@ func packTrits5(t []int32, s int) byte {
 	return uint8((uint32(q)*256 + 242) / 243)
 }
 
-func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, true) }
+// quantizeTQ1_0 is encodeTQ1_0 with the trits read from comparisons of the
+// elements' bits with the block's threshold (tritThreshold, tritBytes) and
+// five of them combined into a byte eight bytes at a time (each base-3
+// number is at most 242, so the byte lanes of a uint64 never carry); blocks
+// the threshold does not cover (a NaN or an infinity, a 1/d that overflows)
+// take encodeTQ1_0, ggml's transcription.
+func quantizeTQ1_0(dst []byte, src []float32, _ int, _ []float32) { quantizeTQ1_0Checked(dst, src) }
 
-// quantizeTQ1_0Ref is quantizeTQ1_0 with lroundf's semantics element by element.
-func quantizeTQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src, false) }
+// quantizeTQ1_0Checked is quantizeTQ1_0 reporting whether every value was
+// finite (checkedEncoder), from the block maxima it computes anyway.
+func quantizeTQ1_0Checked(dst []byte, src []float32) (finite bool) {
+	var t [qkK]byte
+	var top uint32
+	for b := 0; b < len(src)/qkK; b++ {
+		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
+		y := dst[b*tq1Len : (b+1)*tq1Len : (b+1)*tq1Len]
+		m := absMaxBits(x)
+		top = max(top, m)
+		d, th, ok := tritThreshold(m)
+		if !ok {
+			encodeTQ1_0(y, x)
+			continue
+		}
+		putF16(y[52:], d)
+		tritBytes(t[:], x, th)
+		for m := 0; m < 32; m += 8 {
+			q := le64(t[m:])*81 + le64(t[32+m:])*27 + le64(t[64+m:])*9 + le64(t[96+m:])*3 + le64(t[128+m:])
+			putTQ1Bytes(y[m:m+8:m+8], q)
+		}
+		for m := 0; m < 16; m += 8 {
+			q := le64(t[160+m:])*81 + le64(t[176+m:])*27 + le64(t[192+m:])*9 + le64(t[208+m:])*3 + le64(t[224+m:])
+			putTQ1Bytes(y[32+m:40+m:40+m], q)
+		}
+		// four trits, then ×3: the first becomes the most significant of five
+		q := (le32(t[240:])*27 + le32(t[244:])*9 + le32(t[248:])*3 + le32(t[252:])) * 3
+		putTQ1Bytes(y[48:52:52], uint64(q))
+	}
+	return top < 0x7F800000
+}
 
-func encodeTQ1_0(dst []byte, src []float32, fast bool) {
+// le32 reads a little-endian word of trit bytes (le64: kpack.go).
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+
+// putTQ1Bytes stores the scaled byte of each base-3 number in the byte
+// lanes of q, lowest lane first, one per byte of y.
+func putTQ1Bytes(y []byte, q uint64) {
+	for k := range y {
+		y[k] = tq1Scaled[uint8(q>>(8*k))]
+	}
+}
+
+// tq1Scaled[q] is the stored byte of the base-3 number q ≤ 242:
+// ⌈q·256/243⌉ as ggml computes it, (q·256 + 242)/243.
+var tq1Scaled = func() (t [256]uint8) {
+	for q := range 243 {
+		t[q] = uint8((uint32(q)*256 + 242) / 243)
+	}
+	return
+}()
+
+// quantizeTQ1_0Ref is encodeTQ1_0: ggml's steps, lroundf's semantics element
+// by element.
+func quantizeTQ1_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ1_0(dst, src) }
+
+func encodeTQ1_0(dst []byte, src []float32) {
 	var t [qkK]int32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK]
 		y := dst[b*tq1Len : (b+1)*tq1Len]
 		d, id := ternaryScale(x)
 		putF16(y[52:], d)
-		trits(&t, x, id, fast && fastTrits(id))
+		trits(&t, x, id)
 		for m := 0; m < 32; m++ {
 			y[m] = packTrits5(t[m:], 32)
 		}
@@ -156,19 +211,54 @@ func dequantizeTQ1_0(dst []float32, src []byte) {
 	}
 }
 
-func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, true) }
+// quantizeTQ2_0 is encodeTQ2_0 with the trits read from comparisons of the
+// elements' bits with the block's threshold (tritThreshold, tritBytes) and
+// four of them combined into a byte eight bytes at a time (trit + 1 fits
+// two bits, so shifted byte lanes never overlap); blocks the threshold does
+// not cover (a NaN or an infinity, a 1/d that overflows) take encodeTQ2_0,
+// ggml's transcription.
+func quantizeTQ2_0(dst []byte, src []float32, _ int, _ []float32) { quantizeTQ2_0Checked(dst, src) }
 
-// quantizeTQ2_0Ref is quantizeTQ2_0 with lroundf's semantics element by element.
-func quantizeTQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src, false) }
+// quantizeTQ2_0Checked is quantizeTQ2_0 reporting whether every value was
+// finite (checkedEncoder), from the block maxima it computes anyway.
+func quantizeTQ2_0Checked(dst []byte, src []float32) (finite bool) {
+	var t [qkK]byte
+	var top uint32
+	for b := 0; b < len(src)/qkK; b++ {
+		x := src[b*qkK : (b+1)*qkK : (b+1)*qkK]
+		y := dst[b*tq2Len : (b+1)*tq2Len : (b+1)*tq2Len]
+		m := absMaxBits(x)
+		top = max(top, m)
+		d, th, ok := tritThreshold(m)
+		if !ok {
+			encodeTQ2_0(y, x)
+			continue
+		}
+		putF16(y[64:], d)
+		tritBytes(t[:], x, th)
+		for c := 0; c < 2; c++ {
+			for m := 0; m < 32; m += 8 {
+				o := 128*c + m
+				q := le64(t[o:]) | le64(t[o+32:])<<2 | le64(t[o+64:])<<4 | le64(t[o+96:])<<6
+				binary.LittleEndian.PutUint64(y[32*c+m:], q)
+			}
+		}
+	}
+	return top < 0x7F800000
+}
 
-func encodeTQ2_0(dst []byte, src []float32, fast bool) {
+// quantizeTQ2_0Ref is encodeTQ2_0: ggml's steps, lroundf's semantics element
+// by element.
+func quantizeTQ2_0Ref(dst []byte, src []float32, _ int, _ []float32) { encodeTQ2_0(dst, src) }
+
+func encodeTQ2_0(dst []byte, src []float32) {
 	var t [qkK]int32
 	for b := 0; b < len(src)/qkK; b++ {
 		x := src[b*qkK : (b+1)*qkK]
 		y := dst[b*tq2Len : (b+1)*tq2Len]
 		d, id := ternaryScale(x)
 		putF16(y[64:], d)
-		trits(&t, x, id, fast && fastTrits(id))
+		trits(&t, x, id)
 		for c := 0; c < 2; c++ {
 			for m := 0; m < 32; m++ {
 				var q uint8
