@@ -22,7 +22,11 @@ pseudo-random in [0.5, 2)) is written once, in llama-imatrix's GGUF layout
 (``save_imatrix``: general.type, imatrix.datasets/chunk_count/chunk_size,
 ``<name>.in_sum2`` and ``<name>.counts`` in name order), into
 ``<--out>/<model dir>.imatrix.gguf``; then ``wick convert --type T --imatrix
-FILE`` and llama.cpp's llama-quantize step with the same file — a child
+FILE --intermediate F16`` (llama.cpp's two steps round every weight to F16
+first; bf16 values below F16's normal range lose bits there, which changes
+an occasional block: without the flag Wick quantizes the exact bf16 values
+and its file differs from llama.cpp's in a few tensors) and llama.cpp's
+llama-quantize step with the same file — a child
 process that does what tools/quantize/quantize.cpp does around the library
 call: loads the GGUF imatrix (read with the ``gguf`` package; weights =
 in_sum2 / count), passes them as ``params.imatrix`` with the tool's
@@ -575,19 +579,20 @@ def sha256(path: Path) -> str:
 
 
 def iq_rows(args, wick: list, f16: Path, step1: dict, have_llama: bool) -> list:
-    """``--iq-types``: wick convert --imatrix beside llama-quantize --imatrix on the F16 file; byte-identity checked."""
+    """``--iq-types``: wick convert --imatrix --intermediate F16 beside llama-quantize --imatrix on the F16 file;
+    byte-identity checked."""
     imatrix = bench_imatrix(args, f16)
     size = (args.model / "model.safetensors").stat().st_size
     rows = []
     for t in args.iq_types:
         out, report = args.out / f"synth-{t}-imatrix.gguf", args.out / f"synth-{t}-imatrix.json"
         w = measured(wick + ["convert", str(args.model), "-o", str(out), "--type", t, "--imatrix", str(imatrix),
-                             "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
+                             "--intermediate", "F16", "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
         w["executor_s"] = json.loads(report.read_text())["seconds"]
         w["input_mb_per_s"] = size / w["wall_s"] / 1e6
         row = {"type": f"{t}+imatrix", "threads": args.threads, "wick": w, "wick_f16_step": step1,
                "imatrix": str(imatrix)}
-        line = (f"  {t:<7} +imatrix wick (one step) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) "
+        line = (f"  {t:<7} +imatrix wick (one step, --intermediate F16) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) "
                 f"{w['input_mb_per_s']:5.0f} MB/s of bf16 input [tensors alone: {w['executor_s']:.1f} s]  "
                 f"{w['peak_rss_mib']:6.0f} MiB")
         if not have_llama:
