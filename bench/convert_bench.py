@@ -471,7 +471,9 @@ def imatrix_stats(entries: dict) -> dict:
 def write_imatrix_gguf(path: Path, stats: dict) -> None:
     """A GGUF v3 file laid out as llama-imatrix's save_imatrix writes it through ggml's gguf API: general.type,
     imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size, then per entry in name order ``<name>.in_sum2`` (F32
-    [ne0]) and ``<name>.counts`` (F32 [1]); ggml_n_dims drops the trailing 1 of their [ne0, 1] / [1, 1] shapes."""
+    [ne0]) and ``<name>.counts`` (F32 [1]); ggml_n_dims drops the trailing 1 of their [ne0, 1] / [1, 1] shapes.
+    Checked by hand (2026-12-06): byte-identical to what tests/golden/gen_model_goldens.py's write_imatrix_gguf,
+    which makes save_imatrix's calls into ggml's gguf API, writes for the same statistics."""
     import struct
 
     import numpy as np
