@@ -3,6 +3,7 @@
 
     python bench/convert_bench.py [--model DIR] [--types Q8_0 Q4_K_M] [--threads N] [--no-gguf] [--no-bnb]
                                   [--bnb-python PYTHON] [--fp8-repeats N]
+                                  [--iq-types IQ2_XXS IQ1_S]
 
 Converts a Llama-3.2-1B-shaped bf16 model (written once by
 bench/make_synthetic_1b.py into ``--model``, default ``bench/.cache/synth-1b``;
@@ -13,6 +14,26 @@ i.e. llama-quantize) on the F16 GGUF file that llama.cpp's
 ``convert_hf_to_gguf.py --outtype f16`` would write (Wick writes that file
 byte-identically; its own time is printed as the stand-in for the first of
 llama.cpp's two steps), at the same thread count, and prints the ratios.
+
+Types that want an importance matrix (``--iq-types IQ2_XXS IQ1_S``; default
+none): a deterministic importance matrix for the model (every 2-D weight of
+its F16 file but ``token_embd``, 51200 tokens each, mean weights
+pseudo-random in [0.5, 2)) is written once, in llama-imatrix's GGUF layout
+(``save_imatrix``: general.type, imatrix.datasets/chunk_count/chunk_size,
+``<name>.in_sum2`` and ``<name>.counts`` in name order), into
+``<--out>/<model dir>.imatrix.gguf``; then ``wick convert --type T --imatrix
+FILE --intermediate F16`` (llama.cpp's two steps round every weight to F16
+first; bf16 values below F16's normal range lose bits there, which changes
+an occasional block: without the flag Wick quantizes the exact bf16 values
+and its file differs from llama.cpp's in a few tensors) and llama.cpp's
+llama-quantize step with the same file — a child
+process that does what tools/quantize/quantize.cpp does around the library
+call: loads the GGUF imatrix (read with the ``gguf`` package; weights =
+in_sum2 / count), passes them as ``params.imatrix`` with the tool's
+``quantize.imatrix.*`` kv overrides, and calls ``llama_model_quantize`` on
+the F16 file. The two outputs must be byte-identical (SHA-256: printed as
+"identical" or "DIFFERENT"); wall, CPU and peak RSS are printed side by side
+with Wick's ratio to llama.cpp's two steps and to llama-quantize alone.
 
 llama.cpp's first step itself (``convert_hf_to_gguf.py``) needs torch and
 transformers and is timed by hand (bench/README.md); ``--llama-step1-s`` gives
@@ -165,6 +186,9 @@ def main() -> int:
                     help="wall seconds of llama.cpp's convert_hf_to_gguf.py --outtype f16 on this model, timed by hand "
                          "(default %(default)s: bench/README.md)")
     ap.add_argument("--fp8-repeats", type=int, default=2)
+    ap.add_argument("--iq-types", nargs="*", default=[], choices=sorted(IQ_FTYPES), metavar="TYPE",
+                    help="also convert to these types with a synthetic importance matrix, beside llama-quantize "
+                         "--imatrix, and check the files are identical (default: none; e.g. IQ2_XXS IQ1_S)")
     ap.add_argument("--no-gguf", action="store_true", help="skip the GGUF targets")
     ap.add_argument("--no-bnb", action="store_true", help="skip the bitsandbytes output")
     ap.add_argument("--no-gemma", action="store_true", help="skip the Gemma 3 1B conversion")
@@ -193,7 +217,7 @@ def main() -> int:
             {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": str(args.moe_model), "rows": rows}, indent=1))
         return 0
 
-    if not (args.no_gguf and args.no_bnb) and not (args.model / "model.safetensors").exists():
+    if not (args.no_gguf and args.no_bnb and not args.iq_types) and not (args.model / "model.safetensors").exists():
         print(f"writing the synthetic model to {args.model} (once) ...", flush=True)
         subprocess.run([sys.executable, str(HERE / "make_synthetic_1b.py"), str(args.model)], check=True)
     try:
@@ -206,11 +230,11 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     f16 = args.out / "synth-F16.gguf"
     rows = []
-    if not (args.no_gguf and args.no_bnb):
+    if not (args.no_gguf and args.no_bnb and not args.iq_types):
         print(f"model {args.model} ({(args.model / 'model.safetensors').stat().st_size / 2**30:.2f} GiB bf16), "
               f"{args.threads} threads; wall s (CPU s), peak RSS MiB")
     step1 = None
-    if not args.no_gguf:
+    if not args.no_gguf or args.iq_types:
         step1 = measured(wick + ["convert", str(args.model), "-o", str(f16), "--type", "F16", "--force", "--no-progress",
                                  "--threads", str(args.threads)])
         print(f"  wick convert → F16 (llama.cpp's step 1 writes this same file): {step1['wall_s']:.1f} s "
@@ -256,6 +280,8 @@ def main() -> int:
             note = "" if args.threads == 2 else f" (the targets are for 2 threads; this run used {args.threads})"
             print(f"    targets for Q4_K_M{note}: " + "; ".join(verdicts), flush=True)
         rows.append(row)
+    if args.iq_types:
+        rows += iq_rows(args, wick, f16, step1, have_llama)
     if args.fp8_repeats > 0 and not args.no_gguf:
         rows.append(fp8_row(wick, args))
     if not args.no_gemma:
@@ -410,6 +436,188 @@ def fp8_row(wick: list, args) -> dict:
           f"({med['bf16']['cpu_s']:6.1f}) {med['bf16']['peak_rss_mib']:6.0f} MiB | wall ×{row['wall_ratio']:.2f}, "
           f"CPU ×{row['cpu_ratio']:.2f} (target ≤ 1.1); tensors {'identical' if same else 'DIFFER'}", flush=True)
     return row
+
+
+#: llama_ftype of the targets --iq-types accepts (llama.h enum llama_ftype).
+IQ_FTYPES = {"IQ2_XXS": 19, "IQ2_XS": 20, "IQ3_XS": 22, "IQ3_XXS": 23, "IQ1_S": 24, "IQ4_NL": 25, "IQ3_S": 26,
+             "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29, "IQ4_XS": 30, "IQ1_M": 31, "Q2_K_S": 21}
+#: the synthetic importance matrix's metadata: tokens per entry = chunks × chunk size
+IMATRIX_DATASET, IMATRIX_CHUNKS, IMATRIX_CHUNK_SIZE = "synthetic-bench", 100, 512
+
+
+def imatrix_entries(f16: Path) -> dict:
+    """GGUF name → row length (ne[0]) of every 2-D weight in ``f16`` but token_embd: what llama-imatrix records."""
+    import gguf
+
+    r = gguf.GGUFReader(f16)
+    return {t.name: int(t.shape[0]) for t in r.tensors
+            if len(t.shape) == 2 and t.name != "token_embd.weight"}
+
+
+def imatrix_stats(entries: dict) -> dict:
+    """name → (in_sum2 float32[ne0], count): mean weights pseudo-random in [0.5, 2), seeded by the name."""
+    import zlib
+
+    import numpy as np
+
+    count = IMATRIX_CHUNKS * IMATRIX_CHUNK_SIZE
+    out = {}
+    for name, ne0 in entries.items():
+        u = np.random.default_rng(zlib.crc32(name.encode())).random(ne0)
+        out[name] = ((0.5 + 1.5 * u) * count).astype(np.float32), count
+    return out
+
+
+def write_imatrix_gguf(path: Path, stats: dict) -> None:
+    """A GGUF v3 file laid out as llama-imatrix's save_imatrix writes it through ggml's gguf API: general.type,
+    imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size, then per entry in name order ``<name>.in_sum2`` (F32
+    [ne0]) and ``<name>.counts`` (F32 [1]); ggml_n_dims drops the trailing 1 of their [ne0, 1] / [1, 1] shapes.
+    Checked by hand (2026-12-06): byte-identical to what tests/golden/gen_model_goldens.py's write_imatrix_gguf,
+    which makes save_imatrix's calls into ggml's gguf API, writes for the same statistics."""
+    import struct
+
+    import numpy as np
+
+    def text(v: str) -> bytes:
+        b = v.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    kv = (text("general.type") + struct.pack("<I", 8) + text("imatrix")
+          + text("imatrix.datasets") + struct.pack("<IIQ", 9, 8, 1) + text(IMATRIX_DATASET)
+          + text("imatrix.chunk_count") + struct.pack("<II", 4, IMATRIX_CHUNKS)
+          + text("imatrix.chunk_size") + struct.pack("<II", 4, IMATRIX_CHUNK_SIZE))
+    infos, blobs, off = b"", [], 0
+    for name in sorted(stats):
+        sums, count = stats[name]
+        for suffix, arr in ((".in_sum2", sums), (".counts", np.array([count], np.float32))):
+            infos += text(name + suffix) + struct.pack("<IQIQ", 1, arr.size, 0, off)
+            data = arr.astype("<f4").tobytes()
+            pad = -len(data) % 32
+            blobs.append(data + b"\0" * pad)
+            off += len(data) + pad
+    head = b"GGUF" + struct.pack("<IQQ", 3, 2 * len(stats), 4) + kv + infos
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(head + b"\0" * (-len(head) % 32) + b"".join(blobs))
+    tmp.replace(path)
+
+
+def bench_imatrix(args, f16: Path) -> Path:
+    """The model's synthetic importance matrix, written once into ``args.out`` (rewritten if its entries differ)."""
+    import gguf
+
+    path = args.out / f"{args.model.name}.imatrix.gguf"
+    entries = imatrix_entries(f16)
+    if path.exists():
+        have = {t.name[:-len(".in_sum2")]: int(t.shape[0]) for t in gguf.GGUFReader(path).tensors
+                if t.name.endswith(".in_sum2")}
+        if have == entries:
+            return path
+    print(f"writing the importance matrix {path} ({len(entries)} entries, once) ...", flush=True)
+    write_imatrix_gguf(path, imatrix_stats(entries))
+    return path
+
+
+# llama-quantize --imatrix FILE as tools/quantize/quantize.cpp does it around llama_model_quantize: load_imatrix
+# (GGUF: weights = in_sum2 / float(count), 1 where the count is 0), params.imatrix, then the kv overrides
+# quantize.imatrix.file / .dataset / .entries_count / .chunks_count in the tool's order. Loading is timed too.
+LLAMA_QUANTIZE_IMATRIX = r"""
+import ctypes, sys
+import gguf, llama_cpp, numpy as np
+src, dst, imatrix_file, ftype, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+r = gguf.GGUFReader(imatrix_file)
+fields = {f.name: f for f in r.fields.values()}
+if not all(k in fields for k in ("imatrix.datasets", "imatrix.chunk_count", "imatrix.chunk_size")):
+    sys.exit(f"missing imatrix metadata in file {imatrix_file}")
+ds = fields["imatrix.datasets"]
+datasets = [bytes(ds.parts[i]).decode() for i in ds.data]
+cc = fields["imatrix.chunk_count"]
+chunks = int(cc.parts[cc.data[0]][0])
+sums = {t.name[:-8]: np.asarray(t.data, np.float32).reshape(-1) for t in r.tensors if t.name.endswith(".in_sum2")}
+counts = {t.name[:-7]: np.asarray(t.data, np.float32).reshape(-1) for t in r.tensors if t.name.endswith(".counts")}
+weights = {}
+for name, s in sums.items():
+    c = counts[name]
+    ne0 = s.size // c.size
+    w = np.empty(s.size, np.float32)
+    for j in range(c.size):
+        cnt = np.float32(int(np.floor(np.float64(c[j]) + 0.5)))  # common_imatrix_load keeps int64 counts (lround)
+        w[j * ne0:(j + 1) * ne0] = s[j * ne0:(j + 1) * ne0] / cnt if cnt > 0 else np.float32(1)
+    weights[name] = w
+p = llama_cpp.llama_model_quantize_default_params()
+p.nthread, p.ftype = threads, ftype
+arr = (llama_cpp.llama_model_imatrix_data * (len(weights) + 1))()
+for i, (name, w) in enumerate(weights.items()):
+    arr[i].name, arr[i].data, arr[i].size = name.encode(), w.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), w.size
+arr[len(weights)].name = None
+p.imatrix = ctypes.cast(arr, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+STR, INT = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_STR, llama_cpp.LLAMA_KV_OVERRIDE_TYPE_INT
+items = [("quantize.imatrix.file", STR, imatrix_file.encode()[:127])]
+if datasets:
+    items.append(("quantize.imatrix.dataset", STR, datasets[0].encode()[:127]))
+items.append(("quantize.imatrix.entries_count", INT, len(weights)))
+if chunks > 0:
+    items.append(("quantize.imatrix.chunks_count", INT, chunks))
+kvo = (llama_cpp.llama_model_kv_override * (len(items) + 1))()
+for i, (k, tag, v) in enumerate(items):
+    kvo[i].key, kvo[i].tag = k.encode(), tag
+    if tag == STR:
+        kvo[i].value.val_str = v
+    else:
+        kvo[i].value.val_i64 = v
+kvo[len(items)].key = b""
+p.kv_overrides = ctypes.cast(kvo, ctypes.POINTER(llama_cpp.llama_model_kv_override))
+sys.exit(llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(p)))
+"""
+
+
+def sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iq_rows(args, wick: list, f16: Path, step1: dict, have_llama: bool) -> list:
+    """``--iq-types``: wick convert --imatrix --intermediate F16 beside llama-quantize --imatrix on the F16 file;
+    byte-identity checked."""
+    imatrix = bench_imatrix(args, f16)
+    size = (args.model / "model.safetensors").stat().st_size
+    rows = []
+    for t in args.iq_types:
+        out, report = args.out / f"synth-{t}-imatrix.gguf", args.out / f"synth-{t}-imatrix.json"
+        w = measured(wick + ["convert", str(args.model), "-o", str(out), "--type", t, "--imatrix", str(imatrix),
+                             "--intermediate", "F16", "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
+        w["executor_s"] = json.loads(report.read_text())["seconds"]
+        w["input_mb_per_s"] = size / w["wall_s"] / 1e6
+        row = {"type": f"{t}+imatrix", "threads": args.threads, "wick": w, "wick_f16_step": step1,
+               "imatrix": str(imatrix)}
+        line = (f"  {t:<7} +imatrix wick (one step, --intermediate F16) {w['wall_s']:6.1f} s ({w['cpu_s']:6.1f}) "
+                f"{w['input_mb_per_s']:5.0f} MB/s of bf16 input [tensors alone: {w['executor_s']:.1f} s]  "
+                f"{w['peak_rss_mib']:6.0f} MiB")
+        if not have_llama:
+            print(line + " | llama-quantize not run (llama-cpp-python missing)", flush=True)
+            rows.append(row)
+            continue
+        ref = args.out / f"llama-{t}-imatrix.gguf"
+        q = measured([sys.executable, "-c", LLAMA_QUANTIZE_IMATRIX, str(f16), str(ref), str(imatrix),
+                      str(IQ_FTYPES[t]), str(args.threads)])
+        same = sha256(out) == sha256(ref)
+        real_two = args.llama_step1_s + q["wall_s"]
+        two = step1["wall_s"] + q["wall_s"]
+        row.update(llama_quantize=q, identical=same, llama_two_steps_s=real_two,
+                   wall_ratio_two_steps=w["wall_s"] / real_two, wall_ratio_quantize=w["wall_s"] / q["wall_s"],
+                   cpu_ratio_quantize=w["cpu_s"] / q["cpu_s"], rss_ratio_quantize=w["peak_rss_mib"] / q["peak_rss_mib"])
+        print(line + f" | llama-quantize --imatrix {q['wall_s']:6.1f} s ({q['cpu_s']:6.1f}) {q['peak_rss_mib']:6.0f} MiB"
+              f" | files {'identical' if same else 'DIFFERENT'} (SHA-256)", flush=True)
+        print(f"    wall ×{row['wall_ratio_two_steps']:.2f} of llama.cpp's two steps ({args.llama_step1_s:.1f} s by hand + "
+              f"{q['wall_s']:.1f} s), ×{w['wall_s'] / two:.2f} with Wick's F16 run as step 1, "
+              f"×{row['wall_ratio_quantize']:.2f} of llama-quantize alone; CPU ×{row['cpu_ratio_quantize']:.2f} and "
+              f"peak RSS ×{row['rss_ratio_quantize']:.2f} of llama-quantize's", flush=True)
+        rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":
