@@ -84,13 +84,7 @@ func iq1FindBestNeighbour2Ref(g *iqGrid, nb []uint16, xval, weight []float32, sc
 			index = int(j)
 		}
 	}
-	if index < 0 {
-		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq1_find_best_neighbour2)"})
-	}
-	for i := 0; i < 8; i++ {
-		L[i] = (g.pos[index][i] - 1) / 2
-	}
-	return index
+	return iqNeighbourLevels(g, index, L, "iq1_find_best_neighbour2")
 }
 
 // ---------------------------------------------------------------- IQ1_S

@@ -53,8 +53,17 @@ func iq2FindBestNeighbourRef(g *iqGrid, nb []uint16, xval, weight []float32, sca
 			index = int(j)
 		}
 	}
+	return iqNeighbourLevels(g, index, L, "iq2_find_best_neighbour")
+}
+
+// iqNeighbourLevels ends a grid neighbour search (iq1_find_best_neighbour2,
+// iq2_find_best_neighbour, fn names which): it writes the 8 levels
+// (pos−1)/2 of grid point index to L and returns index. index < 0 (no
+// neighbour at a finite distance, which only non-finite arithmetic gives)
+// panics with an *AbortError where ggml's GGML_ASSERT(grid_index >= 0) aborts.
+func iqNeighbourLevels(g *iqGrid, index int, L []int8, fn string) int {
 	if index < 0 {
-		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq2_find_best_neighbour)"})
+		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in " + fn + ")"})
 	}
 	for i := 0; i < 8; i++ {
 		L[i] = (g.pos[index][i] - 1) / 2
