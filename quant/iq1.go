@@ -83,10 +83,7 @@ func iq1sBlock(y []byte, x, qw []float32) {
 	for ib := 0; ib < qkK/bs; ib++ {
 		xb := x[bs*ib : bs*ib+bs]
 		imatrixWeights(weight[:], xb, qw[bs*ib:bs*ib+bs], sigma2)
-		max := abs32(xb[0])
-		for i := 1; i < bs; i++ {
-			max = cmax(max, abs32(xb[i]))
-		}
+		max := iq1GroupMax(xb)
 		if max < groupMaxEpsIQ1S {
 			scales[ib] = 0
 			shifts[ib] = 1
@@ -247,10 +244,7 @@ func iq1mBlock(y []byte, x, qw []float32) {
 	}
 	for ib := 0; ib < qkK/bs; ib++ {
 		xb := weights(ib)
-		max := abs32(xb[0])
-		for i := 1; i < bs; i++ {
-			max = cmax(max, abs32(xb[i]))
-		}
+		max := iq1GroupMax(xb)
 		if max < groupMaxEpsIQ1M {
 			scales[ib] = 0
 			shifts[ib] = 0
