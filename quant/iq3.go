@@ -84,6 +84,22 @@ type iq3Scratch struct {
 	pqx, pq2     [33]float32               // prefix sums of the candidate sums (iq3Search)
 }
 
+// setWeights fills s.weight with sub-block ib's importance weights (its
+// 32 imatrix values through imatrixWeights, or xb² without an imatrix) and
+// s.waux with their square roots, as both IQ3 encoders start a sub-block.
+func (s *iq3Scratch) setWeights(xb *[32]float32, qw []float32, ib int, sigma2 float32) {
+	if qw != nil {
+		imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
+	} else {
+		for i, v := range xb {
+			s.weight[i] = float32(v * v)
+		}
+	}
+	for i, w := range s.weight {
+		s.waux[i] = sqrt32(w)
+	}
+}
+
 // prepareNeighbours sets up the real-valued model of the neighbour search
 // for the sub-block in xval and waux.
 func (s *iq3Scratch) prepareNeighbours() {
@@ -414,16 +430,7 @@ func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := (*[32]float32)(xbl[32*ib:])
-		if qw != nil {
-			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
-		} else {
-			for i, v := range xb {
-				s.weight[i] = float32(v * v)
-			}
-		}
-		for i, w := range s.weight {
-			s.waux[i] = sqrt32(w)
-		}
+		s.setWeights(xb, qw, ib, sigma2)
 		for k := 0; k < 4; k++ {
 			nflip := 0
 			var sg uint8
@@ -502,16 +509,7 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := (*[32]float32)(xbl[32*ib:])
-		if qw != nil {
-			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
-		} else {
-			for i, v := range xb {
-				s.weight[i] = float32(v * v)
-			}
-		}
-		for i, w := range s.weight {
-			s.waux[i] = sqrt32(w)
-		}
+		s.setWeights(xb, qw, ib, sigma2)
 		for k := 0; k < 4; k++ {
 			var sg uint8
 			for i := 0; i < 8; i++ {
