@@ -107,12 +107,7 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / effMax
 			thisScale := 1 / id
 			for k := 0; k < 4; k++ {
-				u := 0
-				for i := 0; i < 8; i++ {
-					l := iq2Level4(id, xval[8*k+i])
-					Laux[8*k+i] = l
-					u |= int(l) << (2 * i)
-				}
+				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
 				if g.kmap[u] < 0 {
 					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
 				}
@@ -257,12 +252,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / max
 			thisScale := 1 / id
 			for k := 0; k < 2; k++ {
-				u := 0
-				for i := 0; i < 8; i++ {
-					l := iq2Level4(id, xval[8*k+i])
-					Laux[8*k+i] = l
-					u |= int(l) << (2 * i)
-				}
+				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
 				onAux[k] = true
 				if g.kmap[u] < 0 {
 					onAux[k] = false
@@ -283,12 +273,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 				if onGrid[k] {
 					continue
 				}
-				u := 0
-				for i := 0; i < 8; i++ {
-					l := iq2Level4(id, xval[8*k+i])
-					L[8*k+i] = l
-					u |= int(l) << (2 * i)
-				}
+				u := iq2GroupLevels(id, xval[8*k:], L[8*k:])
 				if g.kmap[u] < 0 {
 					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], scale, L[8*k:])
 				}
