@@ -31,31 +31,13 @@ import (
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(256)
 	var s iq3Scratch
-	b := 0
-	defer blockOfAbort(&b)
-	for ; b < len(src)/qkK; b++ {
-		var qw []float32
-		if imatrix != nil {
-			col := b * qkK % nPerRow
-			qw = imatrix[col : col+qkK]
-		}
-		iq3xxsBlock(t, &s, dst[b*iq3xxsLen:(b+1)*iq3xxsLen], src[b*qkK:(b+1)*qkK], qw)
-	}
+	iqForBlocks(dst, src, nPerRow, imatrix, iq3xxsLen, func(y []byte, x, qw []float32) { iq3xxsBlock(t, &s, y, x, qw) })
 }
 
 func quantizeIQ3_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(512)
 	var s iq3Scratch
-	b := 0
-	defer blockOfAbort(&b)
-	for ; b < len(src)/qkK; b++ {
-		var qw []float32
-		if imatrix != nil {
-			col := b * qkK % nPerRow
-			qw = imatrix[col : col+qkK]
-		}
-		iq3sBlock(t, &s, dst[b*iq3sLen:(b+1)*iq3sLen], src[b*qkK:(b+1)*qkK], qw)
-	}
+	iqForBlocks(dst, src, nPerRow, imatrix, iq3sLen, func(y []byte, x, qw []float32) { iq3sBlock(t, &s, y, x, qw) })
 }
 
 // iq3Scratch is the per-call working memory of the fast encoders.
