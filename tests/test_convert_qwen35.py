@@ -33,9 +33,7 @@ def built(tmp_path_factory):
     return AF.builder(tmp_path_factory)
 
 
-
-def kv(plan, prefix):
-    return {k.key[len(prefix) + 1:]: k.value for k in plan.metadata if k.key.startswith(prefix + ".")}
+kv = AF.plan_kv
 
 
 def reorder_v_heads(x, dim, nk, r, hd):

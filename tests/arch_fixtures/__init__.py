@@ -21,7 +21,7 @@ from typing import Callable, Dict, List
 
 from ._common import Fixture, file_hashes
 
-__all__ = ["Fixture", "all_fixtures", "build", "builder", "by_name", "file_hashes", "write_variant", "FAMILY_MODULES"]
+__all__ = ["Fixture", "all_fixtures", "build", "builder", "by_name", "file_hashes", "plan_kv", "write_variant", "FAMILY_MODULES"]
 
 FAMILY_MODULES = ["gemma", "phi3", "mistral3", "olmo", "granite", "smollm3", "cohere2", "exaone4", "ernie",
                   "qwen_moe", "qwen35", "deepseek", "glm", "gpt_oss", "llama4", "control"]
@@ -81,3 +81,8 @@ def write_variant(root: Path, name: str, *, config=None, text_config=None, drop=
             t.shape = reshape[t.name]
     fx.files.update(files or {})
     return fx.write(root)
+
+
+def plan_kv(plan, prefix: str) -> dict:
+    """The metadata of ``plan`` under ``prefix.``, keyed by the rest of the key."""
+    return {k.key[len(prefix) + 1:]: k.value for k in plan.metadata if k.key.startswith(prefix + ".")}
