@@ -26,7 +26,7 @@ import json
 import struct
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -166,23 +166,30 @@ def write_weights(path: Path, specs: List[Tuple[str, Tuple[int, ...]]], seed: in
     return off
 
 
+def write_model(out: Path, cfg: dict, generation_config: dict, write_tokenizer: Callable[[Path, int], None],
+                tensor_specs: Callable[[dict], List[Tuple[str, Tuple[int, ...]]]], seed: int) -> None:
+    """Write a synthetic model directory ``out``: config.json (``cfg``), generation_config.json,
+    the tokenizer files (``write_tokenizer(out, seed)``) and model.safetensors (the tensors
+    ``tensor_specs(cfg)`` streamed by :func:`write_weights`); print how long each part took."""
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    (out / "generation_config.json").write_text(json.dumps(generation_config, indent=2) + "\n")
+    write_tokenizer(out, seed)
+    t1 = time.time()
+    nbytes = write_weights(out / "model.safetensors", tensor_specs(cfg), seed)
+    print(f"wrote {out}: tokenizer in {t1 - t0:.1f}s, {nbytes / 2**30:.2f} GiB of weights in {time.time() - t1:.1f}s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--layers", type=int, default=16, help="number of layers (16 = the real size)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    a.out.mkdir(parents=True, exist_ok=True)
-    cfg = dict(CONFIG, num_hidden_layers=a.layers)
-    t0 = time.time()
-    (a.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    (a.out / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": 128000, "do_sample": True, "eos_token_id": 128001, "temperature": 0.6, "top_p": 0.9,
-         "transformers_version": "4.45.0"}, indent=2) + "\n")
-    write_tokenizer(a.out, a.seed)
-    t1 = time.time()
-    nbytes = write_weights(a.out / "model.safetensors", tensor_specs(cfg), a.seed)
-    print(f"wrote {a.out}: tokenizer in {t1 - t0:.1f}s, {nbytes / 2**30:.2f} GiB of weights in {time.time() - t1:.1f}s")
+    write_model(a.out, dict(CONFIG, num_hidden_layers=a.layers),
+                {"bos_token_id": 128000, "do_sample": True, "eos_token_id": 128001, "temperature": 0.6, "top_p": 0.9,
+                 "transformers_version": "4.45.0"}, write_tokenizer, tensor_specs, a.seed)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,13 @@ import argparse
 import json
 import struct
 import sys
-import time
 from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_synthetic_1b import write_weights  # noqa: E402
+from make_synthetic_1b import write_model  # noqa: E402
 
 CONFIG = {
     "architectures": ["Gemma3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
@@ -138,17 +137,10 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=26, help="number of layers (26 = the real size)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    a.out.mkdir(parents=True, exist_ok=True)
-    cfg = dict(CONFIG, num_hidden_layers=a.layers)
-    t0 = time.time()
-    (a.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    (a.out / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": 2, "cache_implementation": "hybrid", "do_sample": True, "eos_token_id": [1, 106],
-         "pad_token_id": 0, "top_k": 64, "top_p": 0.95, "transformers_version": "4.50.0.dev0"}, indent=2) + "\n")
-    write_tokenizer(a.out, a.seed)
-    t1 = time.time()
-    nbytes = write_weights(a.out / "model.safetensors", tensor_specs(cfg), a.seed)
-    print(f"wrote {a.out}: tokenizer in {t1 - t0:.1f}s, {nbytes / 2**30:.2f} GiB of weights in {time.time() - t1:.1f}s")
+    write_model(a.out, dict(CONFIG, num_hidden_layers=a.layers),
+                {"bos_token_id": 2, "cache_implementation": "hybrid", "do_sample": True, "eos_token_id": [1, 106],
+                 "pad_token_id": 0, "top_k": 64, "top_p": 0.95, "transformers_version": "4.50.0.dev0"},
+                write_tokenizer, tensor_specs, a.seed)
 
 
 if __name__ == "__main__":

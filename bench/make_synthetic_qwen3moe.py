@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import List, Tuple
 
@@ -104,18 +103,12 @@ def main() -> None:
     ap.add_argument("--experts", type=int, default=128, help="experts per layer (128 = the real count)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    a.out.mkdir(parents=True, exist_ok=True)
     cfg = dict(CONFIG, num_hidden_layers=a.layers, max_window_layers=a.layers, num_experts=a.experts,
                num_experts_per_tok=min(8, a.experts))
-    t0 = time.time()
-    (a.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    (a.out / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": 151643, "do_sample": True, "eos_token_id": [151645, 151643], "pad_token_id": 151643,
-         "temperature": 0.6, "top_k": 20, "top_p": 0.95, "transformers_version": "4.51.0"}, indent=2) + "\n")
-    write_tokenizer(a.out, a.seed)
-    t1 = time.time()
-    nbytes = S1B.write_weights(a.out / "model.safetensors", tensor_specs(cfg), a.seed)
-    print(f"wrote {a.out}: tokenizer in {t1 - t0:.1f}s, {nbytes / 2**30:.2f} GiB of weights in {time.time() - t1:.1f}s")
+    S1B.write_model(a.out, cfg,
+                    {"bos_token_id": 151643, "do_sample": True, "eos_token_id": [151645, 151643], "pad_token_id": 151643,
+                     "temperature": 0.6, "top_k": 20, "top_p": 0.95, "transformers_version": "4.51.0"},
+                    write_tokenizer, tensor_specs, a.seed)
 
 
 if __name__ == "__main__":

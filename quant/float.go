@@ -78,6 +78,18 @@ func BF16ToF32(h uint16) float32 { return half.BF16ToF32(h) }
 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ 0x80000000) }
 
+// absMax is the largest |v| in x, 0 for an empty or all-zero x; a NaN
+// compares false and is skipped.
+func absMax(x []float32) float32 {
+	var amax float32
+	for _, v := range x {
+		if a := abs32(v); a > amax {
+			amax = a
+		}
+	}
+	return amax
+}
+
 // The generic slice kernels of the F32, F16 and BF16 types (see kernels.go
 // for the contracts). Byte buffers are little-endian. The encoders report
 // whether every value was finite, keeping the largest magnitude they saw.

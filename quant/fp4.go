@@ -310,12 +310,7 @@ func encodeMXFP4(dst []byte, src []float32, fast bool) {
 	for b := 0; b < len(src)/32; b++ {
 		x := src[b*32 : (b+1)*32]
 		y := dst[b*mxfp4Len : (b+1)*mxfp4Len]
-		var amax float32
-		for _, v := range x {
-			if a := abs32(v); amax < a {
-				amax = a
-			}
-		}
+		amax := absMax(x)
 		e := mxfp4Exponent(amax)
 		d := e8m0Half(e)
 		y[0] = e
@@ -415,12 +410,7 @@ func encodeNVFP4(dst []byte, src []float32, fast bool) {
 		y := dst[b*nvfp4Len : (b+1)*nvfp4Len]
 		for s := 0; s < 4; s++ {
 			xb := src[b*64+16*s : b*64+16*(s+1)]
-			var amax float32
-			for _, v := range xb {
-				if a := abs32(v); amax < a {
-					amax = a
-				}
-			}
+			amax := absMax(xb)
 			ue := f32ToUE4M3(amax / 6)
 			y[s] = ue
 			d := ue4m3HalfTable[ue]

@@ -15,7 +15,17 @@ import "encoding/binary"
 // iq1FindBestNeighbour2 is iq1FindBestNeighbour2Ref with the per-coordinate
 // errors computed once per level.
 func iq1FindBestNeighbour2(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, xg *[3]float32, L []int8) int {
-	var e [8][4]float32
+	return iqFindBestNeighbour(g, nb, xval, weight, scale, xg, L, "iq1_find_best_neighbour2")
+}
+
+// iqFindBestNeighbour is the fast neighbour search of IQ1 and IQ2: the
+// neighbour in nb minimising Σ weight·(scale·xg[level] − xval)² over the 8
+// coordinates, with the 8×3 per-coordinate errors computed once per level
+// and summed in coordinate order, as the reference twins sum them. The
+// chosen neighbour's levels go to L; fn names the ggml function whose
+// GGML_ASSERT the no-neighbour abort reports.
+func iqFindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, xg *[3]float32, L []int8, fn string) int {
+	var e [8][4]float32 // [4]: a level masked with &3 needs no bounds check
 	for l := 0; l < 3; l++ {
 		sq := float32(scale * xg[l])
 		for i := 0; i < 8; i++ {
@@ -40,13 +50,7 @@ func iq1FindBestNeighbour2(g *iqGrid, nb []uint16, xval, weight []float32, scale
 			index = int(j)
 		}
 	}
-	if index < 0 {
-		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq1_find_best_neighbour2)"})
-	}
-	for i := 0; i < 8; i++ {
-		L[i] = int8(g.levels[index][i])
-	}
-	return index
+	return iqNeighbourLevels(g, index, L, fn)
 }
 
 func quantizeIQ1_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
@@ -79,10 +83,7 @@ func iq1sBlock(y []byte, x, qw []float32) {
 	for ib := 0; ib < qkK/bs; ib++ {
 		xb := x[bs*ib : bs*ib+bs]
 		imatrixWeights(weight[:], xb, qw[bs*ib:bs*ib+bs], sigma2)
-		max := abs32(xb[0])
-		for i := 1; i < bs; i++ {
-			max = cmax(max, abs32(xb[i]))
-		}
+		max := iq1GroupMax(xb)
 		if max < groupMaxEpsIQ1S {
 			scales[ib] = 0
 			shifts[ib] = 1
@@ -243,10 +244,7 @@ func iq1mBlock(y []byte, x, qw []float32) {
 	}
 	for ib := 0; ib < qkK/bs; ib++ {
 		xb := weights(ib)
-		max := abs32(xb[0])
-		for i := 1; i < bs; i++ {
-			max = cmax(max, abs32(xb[i]))
-		}
+		max := iq1GroupMax(xb)
 		if max < groupMaxEpsIQ1M {
 			scales[ib] = 0
 			shifts[ib] = 0

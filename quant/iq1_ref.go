@@ -84,13 +84,17 @@ func iq1FindBestNeighbour2Ref(g *iqGrid, nb []uint16, xval, weight []float32, sc
 			index = int(j)
 		}
 	}
-	if index < 0 {
-		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq1_find_best_neighbour2)"})
+	return iqNeighbourLevels(g, index, L, "iq1_find_best_neighbour2")
+}
+
+// iq1GroupMax is the group maximum of IQ1_S and IQ1_M: ggml's
+// max = fabsf(xb[0]) then MAX(max, fabsf(xb[i])) for the rest, in order.
+func iq1GroupMax(xb []float32) float32 {
+	max := abs32(xb[0])
+	for i := 1; i < len(xb); i++ {
+		max = cmax(max, abs32(xb[i]))
 	}
-	for i := 0; i < 8; i++ {
-		L[i] = (g.pos[index][i] - 1) / 2
-	}
-	return index
+	return max
 }
 
 // ---------------------------------------------------------------- IQ1_S
@@ -121,10 +125,7 @@ func iq1sBlockRef(y []byte, x, qw []float32) {
 	for ib := 0; ib < qkK/bs; ib++ {
 		xb := x[bs*ib : bs*ib+bs]
 		imatrixWeightsRef(weight[:], xb, qw[bs*ib:bs*ib+bs], sigma2)
-		max := abs32(xb[0])
-		for i := 1; i < bs; i++ {
-			max = cmax(max, abs32(xb[i]))
-		}
+		max := iq1GroupMax(xb)
 		if max < groupMaxEpsIQ1S {
 			scales[ib] = 0
 			shifts[ib] = 1
@@ -324,10 +325,7 @@ func iq1mBlockRef(y []byte, x, qw []float32) {
 			qwb = qw[bs*ib : bs*ib+bs]
 		}
 		iq1mWeights(weight[:], xb, qwb, sigma2)
-		max := abs32(xb[0])
-		for i := 1; i < bs; i++ {
-			max = cmax(max, abs32(xb[i]))
-		}
+		max := iq1GroupMax(xb)
 		if max < groupMaxEpsIQ1M {
 			scales[ib] = 0
 			shifts[ib] = 0

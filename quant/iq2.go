@@ -43,41 +43,13 @@ func (f *iq2Fit) sums(L []int8, n int) (sumqx, sumq2 float32) {
 	return
 }
 
+// iq2Levels are the IQ2 grid's three magnitudes 2·l+1.
+var iq2Levels = [3]float32{1, 3, 5}
+
 // iq2FindBestNeighbour is iq2FindBestNeighbourRef with the per-coordinate
 // errors computed once per level.
 func iq2FindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, L []int8) int {
-	var e [8][4]float32 // [4]: a level masked with &3 needs no bounds check
-	for l := 0; l < 3; l++ {
-		sq := float32(scale * float32(2*l+1))
-		for i := 0; i < 8; i++ {
-			diff := sq - xval[i]
-			e[i][l] = float32(float32(weight[i]*diff) * diff)
-		}
-	}
-	best := fltMax
-	index := -1
-	for _, j := range nb {
-		lv := &g.levels[j]
-		d2 := e[0][lv[0]&3]
-		d2 += e[1][lv[1]&3]
-		d2 += e[2][lv[2]&3]
-		d2 += e[3][lv[3]&3]
-		d2 += e[4][lv[4]&3]
-		d2 += e[5][lv[5]&3]
-		d2 += e[6][lv[6]&3]
-		d2 += e[7][lv[7]&3]
-		if d2 < best {
-			best = d2
-			index = int(j)
-		}
-	}
-	if index < 0 {
-		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq2_find_best_neighbour)"})
-	}
-	for i := 0; i < 8; i++ {
-		L[i] = int8(g.levels[index][i])
-	}
-	return index
+	return iqFindBestNeighbour(g, nb, xval, weight, scale, &iq2Levels, L, "iq2_find_best_neighbour")
 }
 
 func quantizeIQ2_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
@@ -135,12 +107,7 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / effMax
 			thisScale := 1 / id
 			for k := 0; k < 4; k++ {
-				u := 0
-				for i := 0; i < 8; i++ {
-					l := iq2Level4(id, xval[8*k+i])
-					Laux[8*k+i] = l
-					u |= int(l) << (2 * i)
-				}
+				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
 				if g.kmap[u] < 0 {
 					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
 				}
@@ -285,12 +252,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / max
 			thisScale := 1 / id
 			for k := 0; k < 2; k++ {
-				u := 0
-				for i := 0; i < 8; i++ {
-					l := iq2Level4(id, xval[8*k+i])
-					Laux[8*k+i] = l
-					u |= int(l) << (2 * i)
-				}
+				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
 				onAux[k] = true
 				if g.kmap[u] < 0 {
 					onAux[k] = false
@@ -311,12 +273,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 				if onGrid[k] {
 					continue
 				}
-				u := 0
-				for i := 0; i < 8; i++ {
-					l := iq2Level4(id, xval[8*k+i])
-					L[8*k+i] = l
-					u |= int(l) << (2 * i)
-				}
+				u := iq2GroupLevels(id, xval[8*k:], L[8*k:])
 				if g.kmap[u] < 0 {
 					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], scale, L[8*k:])
 				}

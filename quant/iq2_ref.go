@@ -53,8 +53,17 @@ func iq2FindBestNeighbourRef(g *iqGrid, nb []uint16, xval, weight []float32, sca
 			index = int(j)
 		}
 	}
+	return iqNeighbourLevels(g, index, L, "iq2_find_best_neighbour")
+}
+
+// iqNeighbourLevels ends a grid neighbour search (iq1_find_best_neighbour2,
+// iq2_find_best_neighbour, fn names which): it writes the 8 levels
+// (pos−1)/2 of grid point index to L and returns index. index < 0 (no
+// neighbour at a finite distance, which only non-finite arithmetic gives)
+// panics with an *AbortError where ggml's GGML_ASSERT(grid_index >= 0) aborts.
+func iqNeighbourLevels(g *iqGrid, index int, L []int8, fn string) int {
 	if index < 0 {
-		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq2_find_best_neighbour)"})
+		panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in " + fn + ")"})
 	}
 	for i := 0; i < 8; i++ {
 		L[i] = (g.pos[index][i] - 1) / 2
@@ -123,6 +132,15 @@ func iq2PackIndex(L []int8) int {
 	return u
 }
 
+// iq2GroupLevels sets the levels of a group of 8, L[i] = iq2Level4(id,
+// xval[i]), and returns their packed index (ggml's two loops over Laux[8*k+i]).
+func iq2GroupLevels(id float32, xval []float32, L []int8) int {
+	for i := 0; i < 8; i++ {
+		L[i] = iq2Level4(id, xval[i])
+	}
+	return iq2PackIndex(L)
+}
+
 // ---------------------------------------------------------------- IQ2_XXS
 
 func quantizeIQ2_XXSRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
@@ -178,10 +196,7 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / effMax
 			thisScale := 1 / id
 			for k := 0; k < 4; k++ {
-				for i := 0; i < 8; i++ {
-					Laux[8*k+i] = iq2Level4(id, xval[8*k+i])
-				}
-				u := iq2PackIndex(Laux[8*k:])
+				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
 				if g.kmap[u] < 0 {
 					iq2FindBestNeighbourRef(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
 				}
@@ -197,10 +212,7 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 			id := 1 / scale
 			for k := 0; k < 4; k++ {
 				var lv [8]int8
-				for i := 0; i < 8; i++ {
-					lv[i] = iq2Level4(id, xval[8*k+i])
-				}
-				u := iq2PackIndex(lv[:])
+				u := iq2GroupLevels(id, xval[8*k:], lv[:])
 				index := int(g.kmap[u])
 				if index < 0 {
 					index = iq2FindBestNeighbourRef(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], scale, L[8*k:])
@@ -359,10 +371,7 @@ func iq2xsSBlockRef(y []byte, x, qw []float32, s bool) {
 			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / max
 			thisScale := 1 / id
 			for k := 0; k < 2; k++ {
-				for i := 0; i < 8; i++ {
-					Laux[8*k+i] = iq2Level4(id, xval[8*k+i])
-				}
-				u := iq2PackIndex(Laux[8*k:])
+				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
 				onAux[k] = true
 				if g.kmap[u] < 0 {
 					onAux[k] = false
@@ -383,10 +392,7 @@ func iq2xsSBlockRef(y []byte, x, qw []float32, s bool) {
 				if onGrid[k] {
 					continue
 				}
-				for i := 0; i < 8; i++ {
-					L[8*k+i] = iq2Level4(id, xval[8*k+i])
-				}
-				u := iq2PackIndex(L[8*k:])
+				u := iq2GroupLevels(id, xval[8*k:], L[8*k:])
 				if g.kmap[u] < 0 {
 					iq2FindBestNeighbourRef(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], scale, L[8*k:])
 				}

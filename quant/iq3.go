@@ -31,31 +31,13 @@ import (
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(256)
 	var s iq3Scratch
-	b := 0
-	defer blockOfAbort(&b)
-	for ; b < len(src)/qkK; b++ {
-		var qw []float32
-		if imatrix != nil {
-			col := b * qkK % nPerRow
-			qw = imatrix[col : col+qkK]
-		}
-		iq3xxsBlock(t, &s, dst[b*iq3xxsLen:(b+1)*iq3xxsLen], src[b*qkK:(b+1)*qkK], qw)
-	}
+	iqForBlocks(dst, src, nPerRow, imatrix, iq3xxsLen, func(y []byte, x, qw []float32) { iq3xxsBlock(t, &s, y, x, qw) })
 }
 
 func quantizeIQ3_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(512)
 	var s iq3Scratch
-	b := 0
-	defer blockOfAbort(&b)
-	for ; b < len(src)/qkK; b++ {
-		var qw []float32
-		if imatrix != nil {
-			col := b * qkK % nPerRow
-			qw = imatrix[col : col+qkK]
-		}
-		iq3sBlock(t, &s, dst[b*iq3sLen:(b+1)*iq3sLen], src[b*qkK:(b+1)*qkK], qw)
-	}
+	iqForBlocks(dst, src, nPerRow, imatrix, iq3sLen, func(y []byte, x, qw []float32) { iq3sBlock(t, &s, y, x, qw) })
 }
 
 // iq3Scratch is the per-call working memory of the fast encoders.
@@ -82,6 +64,22 @@ type iq3Scratch struct {
 	f            [iq3MaxNeighbours]float64 // neighbour's f_j
 	lbound       [32][8]uint64             // bits of (l+1)·iq3LevelStep(xval), +Inf for l = 7
 	pqx, pq2     [33]float32               // prefix sums of the candidate sums (iq3Search)
+}
+
+// setWeights fills s.weight with sub-block ib's importance weights (its
+// 32 imatrix values through imatrixWeights, or xb² without an imatrix) and
+// s.waux with their square roots, as both IQ3 encoders start a sub-block.
+func (s *iq3Scratch) setWeights(xb *[32]float32, qw []float32, ib int, sigma2 float32) {
+	if qw != nil {
+		imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
+	} else {
+		for i, v := range xb {
+			s.weight[i] = float32(v * v)
+		}
+	}
+	for i, w := range s.weight {
+		s.waux[i] = sqrt32(w)
+	}
 }
 
 // prepareNeighbours sets up the real-valued model of the neighbour search
@@ -414,16 +412,7 @@ func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := (*[32]float32)(xbl[32*ib:])
-		if qw != nil {
-			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
-		} else {
-			for i, v := range xb {
-				s.weight[i] = float32(v * v)
-			}
-		}
-		for i, w := range s.weight {
-			s.waux[i] = sqrt32(w)
-		}
+		s.setWeights(xb, qw, ib, sigma2)
 		for k := 0; k < 4; k++ {
 			nflip := 0
 			var sg uint8
@@ -502,16 +491,7 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 	sigma2 := float32(float32(2*sumSquares(xbl)) / qkK) // float32(): no fusion of the scaling into an addition
 	for ib := 0; ib < 8; ib++ {
 		xb := (*[32]float32)(xbl[32*ib:])
-		if qw != nil {
-			imatrixWeights(s.weight[:], xb[:], qw[32*ib:32*ib+32], sigma2)
-		} else {
-			for i, v := range xb {
-				s.weight[i] = float32(v * v)
-			}
-		}
-		for i, w := range s.weight {
-			s.waux[i] = sqrt32(w)
-		}
+		s.setWeights(xb, qw, ib, sigma2)
 		for k := 0; k < 4; k++ {
 			var sg uint8
 			for i := 0; i < 8; i++ {

@@ -48,16 +48,7 @@ var ksignsIQ2XS = func() (t [128]uint8) {
 
 func quantizeIQ3_XXSRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(256)
-	b := 0
-	defer blockOfAbort(&b)
-	for ; b < len(src)/qkK; b++ {
-		var qw []float32
-		if imatrix != nil {
-			col := b * qkK % nPerRow
-			qw = imatrix[col : col+qkK]
-		}
-		iq3xxsBlockRef(t, dst[b*iq3xxsLen:(b+1)*iq3xxsLen], src[b*qkK:(b+1)*qkK], qw)
-	}
+	iqForBlocks(dst, src, nPerRow, imatrix, iq3xxsLen, func(y []byte, x, qw []float32) { iq3xxsBlockRef(t, y, x, qw) })
 }
 
 // iq3Level is 0.5·(id·x − 1) rounded by nearest_int and clamped to 0..7.
@@ -275,16 +266,7 @@ func iq3GridIndex(t *iq3Tables, L []int8) int {
 
 func quantizeIQ3_SRef(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(512)
-	b := 0
-	defer blockOfAbort(&b)
-	for ; b < len(src)/qkK; b++ {
-		var qw []float32
-		if imatrix != nil {
-			col := b * qkK % nPerRow
-			qw = imatrix[col : col+qkK]
-		}
-		iq3sBlockRef(t, dst[b*iq3sLen:(b+1)*iq3sLen], src[b*qkK:(b+1)*qkK], qw)
-	}
+	iqForBlocks(dst, src, nPerRow, imatrix, iq3sLen, func(y []byte, x, qw []float32) { iq3sBlockRef(t, y, x, qw) })
 }
 
 func iq3sBlockRef(t *iq3Tables, y []byte, xbl, qw []float32) {

@@ -136,12 +136,7 @@ func encodeQ2_0(dst []byte, src []float32) {
 	for b := 0; b < len(src)/64; b++ {
 		x := src[b*64 : (b+1)*64]
 		y := dst[b*q2_0Len : (b+1)*q2_0Len]
-		var amax float32
-		for _, v := range x {
-			if a := abs32(v); a > amax {
-				amax = a
-			}
-		}
+		amax := absMax(x)
 		var id float32
 		if amax > 0 {
 			id = 1 / amax

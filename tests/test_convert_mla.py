@@ -38,26 +38,10 @@ FIXTURES = AF.by_name()
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = FIXTURES[name].write(tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return AF.builder(tmp_path_factory)
 
 
-def write_variant(tmp_path, name, *, config=None, drop=(), files=None):
-    """A copy of fixture ``name`` with config.json keys changed, tensors dropped or files replaced."""
-    fx = copy.deepcopy(FIXTURES[name])
-    fx.config.update(config or {})
-    fx.tensors = [t for t in fx.tensors if t.name not in drop]
-    fx.files.update(files or {})
-    return fx.write(tmp_path)
-
-
-def kv(plan, prefix):
-    return {k.key[len(prefix) + 1:]: k.value for k in plan.metadata if k.key.startswith(prefix + ".")}
+kv = AF.plan_kv
 
 
 # ------------------------------------------------------------------ DeepSeek
@@ -99,7 +83,7 @@ def test_deepseek_metadata_and_tensors(built):
 
 
 def test_kv_b_inconsistent_with_config(tmp_path):
-    d = write_variant(tmp_path, "deepseek_v2_lite", config={"qk_nope_head_dim": 16})
+    d = AF.write_variant(tmp_path, "deepseek_v2_lite", config={"qk_nope_head_dim": 16})
     out = tmp_path / "out.gguf"
     with pytest.raises(TensorShapeError) as e:
         wick.convert(d, out, type="Q8_0")
@@ -110,7 +94,7 @@ def test_kv_b_inconsistent_with_config(tmp_path):
 
 
 def test_fp8_scale_missing(tmp_path):
-    d = write_variant(tmp_path, "deepseek_v3", drop={"model.layers.1.mlp.experts.3.up_proj.weight_scale_inv"})
+    d = AF.write_variant(tmp_path, "deepseek_v3", drop={"model.layers.1.mlp.experts.3.up_proj.weight_scale_inv"})
     out = tmp_path / "out.gguf"
     with pytest.raises(QuantizedTensorError) as e:
         wick.convert(d, out, type="Q8_0")
@@ -121,7 +105,7 @@ def test_fp8_scale_missing(tmp_path):
 
 
 def test_mla_config_key_missing(tmp_path):
-    d = write_variant(tmp_path, "kimi_k2_standin", config={"qk_rope_head_dim": None})
+    d = AF.write_variant(tmp_path, "kimi_k2_standin", config={"qk_rope_head_dim": None})
     cfg = json.loads((d / "config.json").read_text())
     del cfg["qk_rope_head_dim"]
     (d / "config.json").write_text(json.dumps(cfg))
@@ -261,7 +245,7 @@ def test_gpt_oss_mxfp4_moe_target(built):
 
 
 def test_gpt_oss_mxfp4_scales_missing(tmp_path):
-    d = write_variant(tmp_path, "gpt_oss", drop={"model.layers.1.mlp.experts.down_proj_scales"})
+    d = AF.write_variant(tmp_path, "gpt_oss", drop={"model.layers.1.mlp.experts.down_proj_scales"})
     out = tmp_path / "out.gguf"
     with pytest.raises(QuantizedTensorError) as e:
         wick.convert(d, out, type="F16")
@@ -274,7 +258,7 @@ def test_glm_nextn_layer_without_experts(tmp_path):
     """The NextN layer is a full MoE block: without its experts the checkpoint is incomplete."""
     fx = FIXTURES["glm45"]
     drop = {t.name for t in fx.tensors if t.name.startswith("model.layers.2.mlp.experts.")}
-    d = write_variant(tmp_path, "glm45", drop=drop)
+    d = AF.write_variant(tmp_path, "glm45", drop=drop)
     out = tmp_path / "out.gguf"
     with pytest.raises(wick.convert.MissingTensorError, match=r"blk\.2\.ffn_gate_exps") as e:
         wick.convert(d, out, type="Q8_0")

@@ -32,28 +32,10 @@ FIXTURES = AF.by_name()
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = FIXTURES[name].write(tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return AF.builder(tmp_path_factory)
 
 
-def variant(tmp_path, name, *, config=None, drop=(), add=(), reshape=None):
-    """A copy of fixture ``name`` with config.json keys changed, tensors dropped / added / re-shaped."""
-    fx = copy.deepcopy(FIXTURES[name])
-    fx.config.update(config or {})
-    fx.tensors = [t for t in fx.tensors if t.name not in drop] + list(add)
-    for t in fx.tensors:
-        if reshape and t.name in reshape:
-            t.shape = reshape[t.name]
-    return fx.write(tmp_path)
-
-
-def kv(plan, prefix):
-    return {k.key[len(prefix) + 1:]: k.value for k in plan.metadata if k.key.startswith(prefix + ".")}
+kv = AF.plan_kv
 
 
 def refused(tmp_path, d, err, *needles):
@@ -96,7 +78,7 @@ def test_qwen3moe_fused_experts(tmp_path):
     for i in range(2):
         p = f"model.layers.{i}.mlp.experts."
         add += [T(p + "gate_up_proj", x, 2 * f, e), T(p + "down_proj", x, e, f)]
-    d = variant(tmp_path, "qwen3moe", drop=drop, add=add)
+    d = AF.write_variant(tmp_path, "qwen3moe", drop=drop, add=add)
     plan = build_plan(d, "F16")
     gate, up, down = (plan.tensor(f"blk.1.ffn_{w}_exps.weight") for w in ("gate", "up", "down"))
     assert gate.shape == up.shape == [e, f, x] and down.shape == [f, e, x]
@@ -137,7 +119,7 @@ def test_granitemoe_shared(tmp_path):
     for i in range(2):
         p = f"model.layers.{i}.shared_mlp."
         add += [T(p + "input_linear.weight", 2 * fs, e), T(p + "output_linear.weight", e, fs)]
-    d = variant(tmp_path, "granitemoe", add=add,
+    d = AF.write_variant(tmp_path, "granitemoe", add=add,
                 config={"architectures": ["GraniteMoeSharedForCausalLM"], "shared_intermediate_size": fs})
     plan = build_plan(d, "F16")
     assert kv(plan, "granitemoe")["expert_shared_feed_forward_length"] == fs
@@ -172,19 +154,19 @@ def test_llama4_plan(built):
 
 
 def test_llama4_all_full_attention(tmp_path):
-    d = variant(tmp_path, "llama4_text", config={"layer_types": ["full_attention"] * 4})
+    d = AF.write_variant(tmp_path, "llama4_text", config={"layer_types": ["full_attention"] * 4})
     assert kv(build_plan(d, "F16"), "llama4")["attention.sliding_window"] == 0
 
 
 # -------------------------------------------------------------- bad input
 def test_missing_expert_tensor(tmp_path):
-    d = variant(tmp_path, "qwen3moe", drop={"model.layers.1.mlp.experts.5.up_proj.weight"})
+    d = AF.write_variant(tmp_path, "qwen3moe", drop={"model.layers.1.mlp.experts.5.up_proj.weight"})
     msg = refused(tmp_path, d, MissingTensorError, "model.layers.1.mlp.experts.5.up_proj.weight", "model.safetensors")
     assert "gives 8 experts" in msg
 
 
 def test_missing_expert_shard(tmp_path):
-    d = variant(tmp_path, "llama4_vlm")
+    d = AF.write_variant(tmp_path, "llama4_vlm")
     index = json.loads((d / "model.safetensors.index.json").read_text())
     shard = index["weight_map"]["language_model.model.layers.3.feed_forward.experts.down_proj"]
     (d / shard).unlink()
@@ -209,7 +191,7 @@ def test_missing_expert_file_without_index(tmp_path):
 
 
 def test_more_experts_than_config(tmp_path):
-    d = variant(tmp_path, "qwen3moe", config={"num_experts": 4})
+    d = AF.write_variant(tmp_path, "qwen3moe", config={"num_experts": 4})
     refused(tmp_path, d, UnexpectedTensorError, "model.layers.0.mlp.experts.4.", "model.safetensors",
             "config.json gives 4 experts")
 
@@ -217,25 +199,25 @@ def test_more_experts_than_config(tmp_path):
 def test_fewer_experts_than_config(tmp_path):
     """The router's rows tell first (it follows the experts in the walk); without a router
     (dropped here) the first missing expert is named."""
-    d = variant(tmp_path, "olmoe", config={"num_experts": 16})
+    d = AF.write_variant(tmp_path, "olmoe", config={"num_experts": 16})
     refused(tmp_path, d, TensorShapeError, "model.layers.0.mlp.gate.weight", "model.safetensors", "[16, 256]")
-    d = variant(tmp_path / "b", "olmoe", config={"num_experts": 16},
+    d = AF.write_variant(tmp_path / "b", "olmoe", config={"num_experts": 16},
                 drop={"model.layers.0.mlp.gate.weight", "model.layers.1.mlp.gate.weight"})
     refused(tmp_path / "b", d, MissingTensorError, "model.layers.0.mlp.experts.8.down_proj.weight",
             "config.json gives 16 experts", "model.safetensors")
 
 
 def test_experts_of_unequal_shapes(tmp_path):
-    d = variant(tmp_path, "qwen2moe", reshape={"model.layers.1.mlp.experts.2.gate_proj.weight": (320, 256)})
+    d = AF.write_variant(tmp_path, "qwen2moe", reshape={"model.layers.1.mlp.experts.2.gate_proj.weight": (320, 256)})
     refused(tmp_path, d, TensorShapeError, "model.layers.1.mlp.experts.2.gate_proj.weight", "model.safetensors",
             "[320, 256]", "[352, 256]")
 
 
 def test_fused_experts_count_disagrees(tmp_path):
-    d = variant(tmp_path, "granitemoe", config={"num_local_experts": 4})
+    d = AF.write_variant(tmp_path, "granitemoe", config={"num_local_experts": 4})
     refused(tmp_path, d, TensorShapeError, "model.layers.0.block_sparse_moe.input_linear.weight", "model.safetensors",
             "[4, 256, 256]")
-    d2 = variant(tmp_path / "l4", "llama4_text",
+    d2 = AF.write_variant(tmp_path / "l4", "llama4_text",
                  reshape={"model.layers.3.feed_forward.experts.down_proj": (7, 256, 256)})
     refused(tmp_path / "l4", d2, TensorShapeError, "model.layers.3.feed_forward.experts.down_proj",
             "model.safetensors")
@@ -245,7 +227,7 @@ def test_moe_layer_without_experts(tmp_path):
     """A layer config.json makes sparse must have its experts (and Qwen2-MoE's shared expert)."""
     fx = FIXTURES["qwen2moe"]
     drop = {t.name for t in fx.tensors if t.name.startswith("model.layers.1.mlp.shared_expert.")}
-    d = variant(tmp_path, "qwen2moe", drop=drop)
+    d = AF.write_variant(tmp_path, "qwen2moe", drop=drop)
     refused(tmp_path, d, MissingTensorError, "model.layers.1.mlp.shared_expert.", "mixture-of-experts layer")
 
 
@@ -256,9 +238,9 @@ def test_qwen_dense_layers_refused(tmp_path):
     drop = {t.name for t in fx.tensors if t.name.startswith(("model.layers.0.mlp.experts.", "model.layers.0.mlp.gate."))}
     dense = [T(f"model.layers.0.mlp.{w}_proj.weight", *shape)
              for w, shape in (("gate", (512, 256)), ("up", (512, 256)), ("down", (256, 512)))]
-    d = variant(tmp_path, "qwen3moe", drop=drop, add=dense, config={"mlp_only_layers": [0], "intermediate_size": 512})
+    d = AF.write_variant(tmp_path, "qwen3moe", drop=drop, add=dense, config={"mlp_only_layers": [0], "intermediate_size": 512})
     refused(tmp_path, d, wick.convert.UnsupportedArchitectureError, "mlp_only_layers=[0]", "'qwen3moe'")
-    d2 = variant(tmp_path / "b", "qwen3moe", drop=drop, add=dense, config={"intermediate_size": 512})
+    d2 = AF.write_variant(tmp_path / "b", "qwen3moe", drop=drop, add=dense, config={"intermediate_size": 512})
     refused(tmp_path / "b", d2, UnexpectedTensorError, "model.layers.0.mlp.down_proj.weight", "model.safetensors")
 
 

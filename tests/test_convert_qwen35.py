@@ -30,26 +30,10 @@ FIXTURES = AF.by_name()
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = FIXTURES[name].write(tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return AF.builder(tmp_path_factory)
 
 
-def write_variant(tmp_path, name, *, config=None, drop=(), add=(), text_config=None):
-    fx = copy.deepcopy(FIXTURES[name])
-    fx.config.update(config or {})
-    if text_config:
-        fx.config["text_config"].update(text_config)
-    fx.tensors = [t for t in fx.tensors if t.name not in drop] + list(add)
-    return fx.write(tmp_path)
-
-
-def kv(plan, prefix):
-    return {k.key[len(prefix) + 1:]: k.value for k in plan.metadata if k.key.startswith(prefix + ".")}
+kv = AF.plan_kv
 
 
 def reorder_v_heads(x, dim, nk, r, hd):
@@ -127,7 +111,7 @@ def test_default_mrope_section_is_appended_last(tmp_path):
     """Without mrope_section the converter's mixin writes [11, 11, 10, 0] after every other key."""
     rope = dict(FIXTURES["qwen35"].config["rope_parameters"])
     del rope["mrope_section"]
-    plan = build_plan(write_variant(tmp_path, "qwen35", config={"rope_parameters": rope}), "F16")
+    plan = build_plan(AF.write_variant(tmp_path, "qwen35", config={"rope_parameters": rope}), "F16")
     keys = [k.key for k in plan.metadata if k.key.startswith("qwen35.")]
     assert keys[-1] == "qwen35.rope.dimension_sections"
     assert kv(plan, "qwen35")["rope.dimension_sections"] == [11, 11, 10, 0]
@@ -157,7 +141,7 @@ def test_per_expert_checkpoint(tmp_path):
 
 
 def test_missing_linear_attention_tensor(tmp_path):
-    d = write_variant(tmp_path, "qwen35", drop={"model.layers.1.linear_attn.A_log"})
+    d = AF.write_variant(tmp_path, "qwen35", drop={"model.layers.1.linear_attn.A_log"})
     out = tmp_path / "out.gguf"
     with pytest.raises(MissingTensorError) as e:
         wick.convert(d, out, type="Q8_0")
@@ -167,14 +151,14 @@ def test_missing_linear_attention_tensor(tmp_path):
 
 
 def test_missing_mtp_tensor(tmp_path):
-    d = write_variant(tmp_path, "qwen35moe", drop={"mtp.fc.weight"})
+    d = AF.write_variant(tmp_path, "qwen35moe", drop={"mtp.fc.weight"})
     with pytest.raises(MissingTensorError, match=r"blk\.4\.nextn\.eh_proj") as e:
         build_plan(d, "Q8_0")
     assert "MTP block" in str(e.value)
 
 
 def test_linear_attention_shape_disagrees_with_config(tmp_path):
-    d = write_variant(tmp_path, "qwen35", config={"linear_key_head_dim": 32})
+    d = AF.write_variant(tmp_path, "qwen35", config={"linear_key_head_dim": 32})
     out = tmp_path / "out.gguf"
     with pytest.raises(TensorShapeError) as e:
         wick.convert(d, out, type="Q8_0")
@@ -184,13 +168,13 @@ def test_linear_attention_shape_disagrees_with_config(tmp_path):
 
 
 def test_value_heads_not_a_multiple_of_key_heads(tmp_path):
-    d = write_variant(tmp_path, "qwen35_vlm", text_config={"linear_num_value_heads": 3})
+    d = AF.write_variant(tmp_path, "qwen35_vlm", text_config={"linear_num_value_heads": 3})
     with pytest.raises(ConfigError, match="linear_num_value_heads 3 is not a multiple of linear_num_key_heads 2"):
         build_plan(d, "Q8_0")
 
 
 def test_layer_types_length(tmp_path):
-    d = write_variant(tmp_path, "qwen35", config={"layer_types": ["linear_attention"] * 3})
+    d = AF.write_variant(tmp_path, "qwen35", config={"layer_types": ["linear_attention"] * 3})
     with pytest.raises(ConfigError, match="layer_types"):
         build_plan(d, "Q8_0")
 
@@ -198,11 +182,11 @@ def test_layer_types_length(tmp_path):
 def test_without_mtp(tmp_path):
     """No MTP layers in config.json: mtp.* tensors are refused (a layer beyond the blocks); with none, the
     model converts without NextN layers (the pinned converter fails there: documented difference)."""
-    d = write_variant(tmp_path / "a", "qwen35", config={"mtp_num_hidden_layers": 0})
+    d = AF.write_variant(tmp_path / "a", "qwen35", config={"mtp_num_hidden_layers": 0})
     with pytest.raises(UnexpectedTensorError, match="mtp"):
         build_plan(d, "Q8_0")
     mtp = {t.name for t in FIXTURES["qwen35"].tensors if t.name.startswith("mtp.")}
-    d = write_variant(tmp_path / "b", "qwen35", config={"mtp_num_hidden_layers": 0}, drop=mtp)
+    d = AF.write_variant(tmp_path / "b", "qwen35", config={"mtp_num_hidden_layers": 0}, drop=mtp)
     plan = build_plan(d, "Q4_K_M")
     m = kv(plan, "qwen35")
     assert m["block_count"] == 4 and "nextn_predict_layers" not in m
