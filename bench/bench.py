@@ -164,9 +164,10 @@ def dist_version(name: str) -> str:
         return "installed"
 
 
-def gguf_supports(quants, qtype, x_small: np.ndarray) -> bool:
+def gguf_supports(quants, qtype, x_small: np.ndarray, dequantize: bool = False) -> bool:
+    """Whether the gguf package quantizes (or, with dequantize=True, dequantizes) this type."""
     try:
-        quants.quantize(x_small, qtype)
+        (quants.dequantize if dequantize else quants.quantize)(x_small, qtype)
         return True
     except NotImplementedError:
         return False
@@ -286,13 +287,15 @@ def section_ggml(args, x: np.ndarray, thread_counts: list, doc: dict) -> None:
                  fmt_ratio(r["wick"], r["gguf"]), fmt_rate(r["llama.cpp"], nbytes), fmt_ratio(r["wick"], r["llama.cpp"])])
         if args.no_dequantize or not t.can_dequantize:
             continue
+        # the gguf package may quantize a type's name without dequantizing it (0.19.0: Q1_0)
+        gguf_dequantizes = qtype is not None and gguf_supports(quants, qtype, encoded[:1], dequantize=True)
         for threads in thread_counts:
             # dequantize figures count the float32 output bytes, so rows compare
             r = {"section": "ggml", "op": "dequantize", "type": name, "threads": threads, "output_bytes": nbytes}
             r["wick"] = measure(lambda encoded=encoded, name=name, threads=threads:
                                 wick.dequantize(encoded, name, x.shape, threads=threads), args.repeats)
             r["gguf"] = (measure(split_rows(owning(lambda a, qtype=qtype: quants.dequantize(a, qtype)), encoded, threads), args.repeats)
-                         if qtype is not None else None)
+                         if gguf_dequantizes else None)
             r["llama.cpp"] = None
             doc["results"].append(r)
             row(["dequantize", name, threads, fmt_rate(r["wick"], nbytes), fmt_rate(r["gguf"], nbytes),
