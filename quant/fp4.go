@@ -336,6 +336,18 @@ func dequantizeMXFP4(dst []float32, src []byte) {
 	}
 }
 
+// E8M0Half, UE4M3Half and FP4Value are ggml's decoders for the parts of the FP4
+// formats (ggml_e8m0_to_fp32_half, ggml_ue4m3_to_fp32, kvalues_mxfp4), for the
+// packages that read those formats from checkpoints (convert/decode), so that
+// one definition serves the encoder, the decoder and the checkpoint reader.
+func E8M0Half(x uint8) float32 { return e8m0Half(x) }
+
+// UE4M3Half: see E8M0Half (a scale byte of 0 or 0x7F reads as 0).
+func UE4M3Half(x uint8) float32 { return ue4m3Half(x) }
+
+// FP4Value is kvalues_mxfp4[code & 15]: twice the E2M1 value of the code.
+func FP4Value(code uint8) float32 { return float32(kvaluesFP4[code&0xF]) }
+
 // ue4m3Half is ggml_ue4m3_to_fp32: the value of an unsigned E4M3 byte
 // (bias 7, 3 mantissa bits; 0 and 0x7F read as 0) times 0.5.
 func ue4m3Half(x uint8) float32 {

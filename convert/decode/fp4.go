@@ -1,6 +1,6 @@
 package decode
 
-import "math"
+import "github.com/wick-ml/wick/quant"
 
 // The 4-bit float (E2M1) formats MXFP4 and NVFP4. Both store two codes per
 // byte, element 2i in the low nibble of byte i, and one scale per group of
@@ -17,44 +17,16 @@ import "math"
 // compute from those blocks: kvalues[code] · d, with kvalues = 2 × the E2M1
 // values and d = half the scale.
 
-// kvaluesFP4 is ggml's kvalues_mxfp4 (= kvalues_fp4).
-var kvaluesFP4 = [16]float32{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}
-
-// e8m0Half is ggml_e8m0_to_fp32_half: 2^(x−128), exact (subnormal for x < 2).
-func e8m0Half(x uint8) float32 {
-	if x < 2 {
-		return math.Float32frombits(0x00200000 << x)
-	}
-	return math.Float32frombits(uint32(x-1) << 23)
-}
-
-// ue4m3Half is ggml_ue4m3_to_fp32 (which includes the factor 0.5) for a
-// scale byte already masked with 0x7F: 0 for 0 and 0x7F.
-func ue4m3Half(x uint8) float32 {
-	if x == 0 || x == 0x7F {
-		return 0
-	}
-	exp := int(x>>3) & 0xF
-	man := float32(x & 7)
-	var raw float32
-	if exp == 0 {
-		raw = float32(math.Ldexp(float64(man), -9))
-	} else {
-		raw = float32(math.Ldexp(float64(1+man/8), exp-7))
-	}
-	return raw * 0.5
-}
-
 var ue4m3HalfTable = func() (t [128]float32) {
 	for i := range t {
-		t[i] = ue4m3Half(uint8(i))
+		t[i] = quant.UE4M3Half(uint8(i))
 	}
 	return
 }()
 
 var e8m0HalfTable = func() (t [256]float32) {
 	for i := range t {
-		t[i] = e8m0Half(uint8(i))
+		t[i] = quant.E8M0Half(uint8(i))
 	}
 	return
 }()
@@ -157,8 +129,8 @@ func (x *fp4) ReadRows(dst []float32, r0, r1 int64) error {
 			yb := y[int64(g)*gs : int64(g+1)*gs]
 			wb := w[int64(g)*gs/2 : int64(g+1)*gs/2]
 			for i, b := range wb {
-				yb[2*i] = kvaluesFP4[b&0x0F] * d
-				yb[2*i+1] = kvaluesFP4[b>>4] * d
+				yb[2*i] = quant.FP4Value(b&0x0F) * d
+				yb[2*i+1] = quant.FP4Value(b>>4) * d
 			}
 		}
 	}

@@ -99,21 +99,21 @@ func fp4Ref(x *fp4, r, c int64) float32 {
 		b := row[c/64*36:]
 		sub := (c % 64) / 16
 		j := c % 16
-		d := ue4m3Half(b[sub])
+		d := quant.UE4M3Half(b[sub])
 		q := b[4+sub*8+j%8]
 		if j < 8 {
-			return kvaluesFP4[q&0x0F] * d
+			return quant.FP4Value(q&0x0F) * d
 		}
-		return kvaluesFP4[q>>4] * d
+		return quant.FP4Value(q>>4) * d
 	}
 	b := row[c/32*17:]
-	d := e8m0Half(b[0])
+	d := quant.E8M0Half(b[0])
 	j := c % 32
 	q := b[1+j%16]
 	if j < 16 {
-		return kvaluesFP4[q&0x0F] * d
+		return quant.FP4Value(q&0x0F) * d
 	}
-	return kvaluesFP4[q>>4] * d
+	return quant.FP4Value(q>>4) * d
 }
 
 func bnb4Ref(x *bnb4, r, c int64) float32 {
