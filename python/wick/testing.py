@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -95,4 +95,16 @@ class GGMLReference:
                 w.start()
             for w in workers:
                 w.join()
+        return out
+
+    def dequantize(self, data: np.ndarray, t: _types.TypeLike, shape: Tuple[int, ...]) -> np.ndarray:
+        """Decode ``data`` (bytes of type ``t``, as :func:`wick.quantize` returns them) with ggml's
+        ``dequantize_row_<type>`` into float32 of ``shape``, like :func:`wick.dequantize`."""
+        ti = _types.type_info(t)
+        fn = getattr(self._lib, "dequantize_row_" + ti.name.lower())
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+        src = np.ascontiguousarray(data)
+        out = np.empty(shape, np.float32)
+        fn(src.ctypes.data, out.ctypes.data, out.size)
         return out
