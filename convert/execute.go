@@ -243,18 +243,6 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 	return rep, nil
 }
 
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 type executor struct {
 	ctx    context.Context
 	opt    Options

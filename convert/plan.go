@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/wick-ml/wick/convert/decode"
@@ -341,7 +342,7 @@ func (t *Tensor) passThroughLayout(block int64) (rows, blocks []int64, err error
 		}
 		if i == 0 {
 			blocks = got
-		} else if !equalInt64(got, blocks) {
+		} else if !slices.Equal(got, blocks) {
 			return nil, nil, fmt.Errorf("part %d gathers other blocks of its rows than part 0", i)
 		}
 		n := elements(p.Shape[:nr])
@@ -383,16 +384,4 @@ func (t *Tensor) passThroughLayout(block int64) (rows, blocks []int64, err error
 		blocks = nil
 	}
 	return rows, blocks, nil
-}
-
-func equalInt64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

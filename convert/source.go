@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/wick-ml/wick/convert/decode"
@@ -179,7 +180,7 @@ func (ss *sources) stored(format, file, tensor, dtype string, shape []int64) (so
 	if err != nil {
 		return nil, nil, err
 	}
-	if dt != dtype || !equalShape(sh, shape) {
+	if dt != dtype || !slices.Equal(sh, shape) {
 		return nil, nil, planErr("", "source %q in %s is %s %v; the plan expects %s %v", tensor, file, dt, sh, dtype, shape)
 	}
 	return f, data, nil

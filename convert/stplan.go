@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/wick-ml/wick/io/safetensors"
@@ -232,14 +233,14 @@ func (t *Tensor) checkSt(byName map[string]*Tensor) error {
 	n := elements(s.logicalShape())
 	switch t.Type {
 	case "copy":
-		if s.Decode != nil || s.DType != t.DType || !equalShape(s.Shape, t.Shape) {
+		if s.Decode != nil || s.DType != t.DType || !slices.Equal(s.Shape, t.Shape) {
 			return planErr(t.Name, "a copy is the stored source %q as it is: dtype %s shape %v, not %s %v", s.Tensor, s.DType, s.Shape, t.DType, t.Shape)
 		}
 	case "bnb.int8":
 		if t.Bnb == nil || (t.Bnb.Rules != "cuda" && t.Bnb.Rules != "cpu") {
 			return planErr(t.Name, "needs bnb parameters with rules \"cuda\" or \"cpu\"")
 		}
-		if d != safetensors.I8 || !equalShape(s.logicalShape(), t.Shape) || len(t.Shape) < 2 {
+		if d != safetensors.I8 || !slices.Equal(s.logicalShape(), t.Shape) || len(t.Shape) < 2 {
 			return planErr(t.Name, "LLM.int8 codes are I8 of the source's shape %v (at least 2-D), not %s %v", s.logicalShape(), t.DType, t.Shape)
 		}
 	default: // 4-bit
@@ -252,7 +253,7 @@ func (t *Tensor) checkSt(byName map[string]*Tensor) error {
 		}
 		packed := (n + 1) / 2
 		size := int64(d.Bits() / 8)
-		if d.Bits()%8 != 0 || packed%size != 0 || !equalShape(t.Shape, []int64{packed / size, 1}) {
+		if d.Bits()%8 != 0 || packed%size != 0 || !slices.Equal(t.Shape, []int64{packed / size, 1}) {
 			return planErr(t.Name, "%d packed bytes stored as %s need shape [%d, 1]; got %v", packed, t.DType, packed/max(size, 1), t.Shape)
 		}
 	}
@@ -327,7 +328,7 @@ func (t *Tensor) checkAux(d safetensors.DType, byName map[string]*Tensor) error 
 		if nested != (q.OffsetAt >= 0) || q.OffsetAt > len(q.JSON) {
 			return planErr(t.Name, "offset_at %d: a nested state's JSON takes the offset at a position within it, a plain one takes none (-1)", q.OffsetAt)
 		}
-		if q.OffsetAt < 0 && !equalShape(t.Shape, []int64{int64(len(q.JSON))}) {
+		if q.OffsetAt < 0 && !slices.Equal(t.Shape, []int64{int64(len(q.JSON))}) {
 			return planErr(t.Name, "shape %v is not [%d], the JSON's length", t.Shape, len(q.JSON))
 		}
 		return nil
@@ -336,7 +337,7 @@ func (t *Tensor) checkAux(d safetensors.DType, byName map[string]*Tensor) error 
 	case "bnb.weight_format":
 		wantD, wantShape = safetensors.U8, []int64{}
 	}
-	if d != wantD || !equalShape(t.Shape, wantShape) {
+	if d != wantD || !slices.Equal(t.Shape, wantShape) {
 		return planErr(t.Name, "%s of %q is %v %v, not %s %v", t.Type, t.Of, wantD, wantShape, t.DType, t.Shape)
 	}
 	return nil

@@ -3,6 +3,7 @@ package decode
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/wick-ml/wick/quant"
 )
@@ -92,7 +93,7 @@ func newBnb4(s *setup) (any, error) {
 		if err := s.wantDType(qm, "F32"); err != nil {
 			return nil, err
 		}
-		if !equal(qm.Shape, []int64{16}) {
+		if !slices.Equal(qm.Shape, []int64{16}) {
 			return nil, s.errAt(qm, "quant_map shape %v is not [16]", qm.Shape)
 		}
 	}
@@ -104,7 +105,7 @@ func newBnb4(s *setup) (any, error) {
 	if hasNested != hasMap {
 		return nil, s.errf("a double-quantized state needs both nested_absmax and nested_quant_map")
 	}
-	if !equal(at.Shape, []int64{blocks}) {
+	if !slices.Equal(at.Shape, []int64{blocks}) {
 		return nil, s.errAt(at, "absmax shape %v is not [%d] (%d elements in blocks of %d)", at.Shape, blocks, n, bs)
 	}
 	x.absmax = at.Data
@@ -136,13 +137,13 @@ func newBnb4(s *setup) (any, error) {
 	if err := s.wantDType(na, "F32"); err != nil {
 		return nil, err
 	}
-	if !equal(na.Shape, []int64{(blocks + nb - 1) / nb}) {
+	if !slices.Equal(na.Shape, []int64{(blocks + nb - 1) / nb}) {
 		return nil, s.errAt(na, "nested_absmax shape %v is not [%d] (%d absmax codes in blocks of %d)", na.Shape, (blocks+nb-1)/nb, blocks, nb)
 	}
 	if err := s.wantDType(nm, "F32"); err != nil {
 		return nil, err
 	}
-	if !equal(nm.Shape, []int64{256}) {
+	if !slices.Equal(nm.Shape, []int64{256}) {
 		return nil, s.errAt(nm, "nested_quant_map shape %v is not [256]", nm.Shape)
 	}
 	if x.nested, err = s.widen(na); err != nil {
@@ -218,10 +219,10 @@ func newBnbInt8(s *setup) (any, error) {
 	if err := s.wantDType(st, "F32"); err != nil {
 		return nil, err
 	}
-	if len(m.Shape) != 2 || !equal(s.spec.Shape, m.Shape) {
+	if len(m.Shape) != 2 || !slices.Equal(s.spec.Shape, m.Shape) {
 		return nil, s.errf("the int8 weight of shape %v must be 2-D and equal the decoded shape %v", m.Shape, s.spec.Shape)
 	}
-	if !equal(st.Shape, []int64{m.Shape[0]}) {
+	if !slices.Equal(st.Shape, []int64{m.Shape[0]}) {
 		return nil, s.errAt(st, "SCB shape %v is not [%d] (one statistic per row of %q)", st.Shape, m.Shape[0], m.Name)
 	}
 	scb, err := s.widen(st)

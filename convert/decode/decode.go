@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -181,7 +182,7 @@ func validated(mk ctor, spec Spec, main Tensor, aux map[string]Tensor) (any, err
 		if !ok {
 			return nil, s.errf("the spec names %q (%s) but it was not given", ref.Tensor, role)
 		}
-		if ref.DType != "" && ref.DType != t.DType || ref.Shape != nil && !equal(ref.Shape, t.Shape) {
+		if ref.DType != "" && ref.DType != t.DType || ref.Shape != nil && !slices.Equal(ref.Shape, t.Shape) {
 			return nil, s.errAt(t, "is %s %v; the spec expects %s %v", t.DType, t.Shape, ref.DType, ref.Shape)
 		}
 	}
@@ -431,18 +432,6 @@ func checkedElements(shape []int64) (int64, error) {
 		n *= d
 	}
 	return n, nil
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // geometry is the 2-D flattening of a logical shape.

@@ -1,6 +1,10 @@
 package decode
 
-import "github.com/wick-ml/wick/quant"
+import (
+	"slices"
+
+	"github.com/wick-ml/wick/quant"
+)
 
 // The 4-bit float (E2M1) formats MXFP4 and NVFP4. Both store two codes per
 // byte, element 2i in the low nibble of byte i, and one scale per group of
@@ -93,11 +97,11 @@ func newFP4(s *setup, nv bool) (any, error) {
 	} else {
 		wantW = append(append([]int64(nil), shape[:nd-1]...), cols/2)
 	}
-	if !equal(m.Shape, wantW) {
+	if !slices.Equal(m.Shape, wantW) {
 		return nil, s.errf("packed shape %v does not hold %v (%s layout: expected %v)", m.Shape, shape, layout, wantW)
 	}
 	wantS := append(append([]int64(nil), shape[:nd-1]...), cols/group)
-	if !equal(st.Shape, wantS) {
+	if !slices.Equal(st.Shape, wantS) {
 		return nil, s.errAt(st, "%s scale shape %v does not match %v for weight %q of logical shape %v",
 			name, st.Shape, wantS, m.Name, shape)
 	}

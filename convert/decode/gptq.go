@@ -1,5 +1,7 @@
 package decode
 
+import "slices"
+
 // gptq is method "gptq": GPTQ's packed int32 layout, as llama.cpp's
 // dequant_gptq reads it (GPTQModel's dequantization):
 //
@@ -77,7 +79,7 @@ func newGPTQ(s *setup) (any, error) {
 		return nil, s.errf("qweight shape %v is not 2-D", m.Shape)
 	}
 	in, out := m.Shape[0]*pack, m.Shape[1]
-	if !equal(s.spec.Shape, []int64{out, in}) {
+	if !slices.Equal(s.spec.Shape, []int64{out, in}) {
 		return nil, s.errf("the decoded shape %v is not [out, in] = [%d, %d] for qweight of shape %v at %d bits",
 			s.spec.Shape, out, in, m.Shape, bits)
 	}
@@ -85,10 +87,10 @@ func newGPTQ(s *setup) (any, error) {
 		return nil, s.errAt(st, "scales shape %v is not [groups, %d]", st.Shape, out)
 	}
 	groups := st.Shape[0]
-	if out%pack != 0 || !equal(zt.Shape, []int64{groups, out / pack}) {
+	if out%pack != 0 || !slices.Equal(zt.Shape, []int64{groups, out / pack}) {
 		return nil, s.errAt(zt, "qzeros shape %v is not [%d, %d] (groups, out/%d)", zt.Shape, groups, out/pack, pack)
 	}
-	if !equal(gt.Shape, []int64{in}) {
+	if !slices.Equal(gt.Shape, []int64{in}) {
 		return nil, s.errAt(gt, "g_idx shape %v is not [%d] (one group per input column)", gt.Shape, in)
 	}
 	g64, err := s.ints(gt)

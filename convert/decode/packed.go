@@ -1,6 +1,9 @@
 package decode
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // intPacked is method "int_packed": compressed-tensors' pack-quantized
 // integer format (GPTQ/AWQ-style int4/int8 weights made with llm-compressor),
@@ -67,14 +70,14 @@ func newIntPacked(s *setup) (any, error) {
 	rows, cols := s.spec.Shape[0], s.spec.Shape[1]
 	pack := 32 / bits
 	words := (cols + pack - 1) / pack
-	if !equal(m.Shape, []int64{rows, words}) {
+	if !slices.Equal(m.Shape, []int64{rows, words}) {
 		return nil, s.errf("weight_packed shape %v is not [%d, %d] for a [%d, %d] weight at %d bits", m.Shape, rows, words, rows, cols, bits)
 	}
 	if cols%group != 0 {
 		return nil, s.errf("%d columns are not a whole number of groups of %d", cols, group)
 	}
 	groups := cols / group
-	if !equal(st.Shape, []int64{rows, groups}) {
+	if !slices.Equal(st.Shape, []int64{rows, groups}) {
 		return nil, s.errAt(st, "weight_scale shape %v is not [%d, %d] (rows, columns/group_size %d)", st.Shape, rows, groups, group)
 	}
 	if hasShape {
@@ -92,7 +95,7 @@ func newIntPacked(s *setup) (any, error) {
 		if err := s.wantDType(zt, "I32"); err != nil {
 			return nil, err
 		}
-		if !equal(zt.Shape, []int64{(rows + pack - 1) / pack, groups}) {
+		if !slices.Equal(zt.Shape, []int64{(rows + pack - 1) / pack, groups}) {
 			return nil, s.errAt(zt, "weight_zero_point shape %v is not [%d, %d] (rows packed %d to a word, groups)",
 				zt.Shape, (rows+pack-1)/pack, groups, pack)
 		}

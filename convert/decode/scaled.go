@@ -2,6 +2,7 @@ package decode
 
 import (
 	"math"
+	"slices"
 
 	"github.com/wick-ml/wick/io/safetensors"
 )
@@ -68,7 +69,7 @@ func newScaled(s *setup) (any, error) {
 	if err := s.wantDType(m, "F8_E4M3", "F8_E5M2", "I8", "BF16", "F16", "F32"); err != nil {
 		return nil, err
 	}
-	if !equal(s.spec.Shape, m.Shape) {
+	if !slices.Equal(s.spec.Shape, m.Shape) {
 		return nil, s.errf("the decoded shape %v differs from the stored shape %v", s.spec.Shape, m.Shape)
 	}
 	st, err := s.need("scale")
