@@ -12,7 +12,8 @@ import (
 // for bit, on every output type, block sizes from 1 to 4096, ranges that
 // start and end inside blocks, and hostile scales (±0, subnormals, huge,
 // ±Inf, NaN). The public entry points are checked the same way, with and
-// without the assembly.
+// without the assembly (600001 values: a float32 or 16-bit output of more
+// than streamBytes, written with non-temporal stores).
 
 func hostileScales(rng *rand.Rand, n int) []float32 {
 	a := make([]float32, n)
@@ -174,7 +175,7 @@ func TestBnbDecodersMatchGeneric(t *testing.T) {
 // bits with the assembly kernels on and off, at 1 and 3 threads.
 func TestBnbDequantizeWithAndWithoutAsm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(83, 84))
-	for _, n := range []int{1, 63, 64, 1000, 70001} {
+	for _, n := range []int{1, 63, 64, 1000, 70001, 600001} {
 		for _, dt := range []DType{DTypeF32, DTypeF16, DTypeBF16} {
 			bs := blockSizes4[rng.IntN(len(blockSizes4))]
 			packed := make([]uint8, (n+1)/2)
