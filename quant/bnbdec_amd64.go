@@ -47,6 +47,13 @@ func decode4HalfShiftNT(dst *uint16, packed *uint8, absmax *float32, nblocks, bl
 func decode8AVX512(dst unsafe.Pointer, codes *uint8, absmax *float32, n, first, blocksize int,
 	code *[256]float32, kind int, offset float32, nested bool)
 
+// decode8NT is decode8AVX512 (not nested) with non-temporal stores: dst
+// 64-byte aligned for float32 output, 32-byte aligned for the 16-bit ones,
+// n a multiple of 16, blocksize ≥ 16.
+//
+//go:noescape
+func decode8NT(dst unsafe.Pointer, codes *uint8, absmax *float32, n, first, blocksize int, code *[256]float32, kind int)
+
 // decode8RunAVX2 decodes a run of n (a multiple of 8) codes of one block
 // with scale a: float32 (kind 0), float16 (1) or bfloat16 (2) output;
 // with nested, the values plus offset.
@@ -92,13 +99,15 @@ func decode4Fast(dst Output, lo, hi int, packed []uint8, absmax []float32, block
 
 // decode8Fast writes dst[lo:hi] = code[q[i]]·absmax of each element's block
 // (decodeCodes, decodeCodesHalf) with the AVX-512 or the AVX2 kernel and
-// reports whether it did (false without AVX2).
-func decode8Fast(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize int, code *[256]float32) bool {
+// reports whether it did (false without AVX2). stream asks for
+// non-temporal stores (see decode4Fast), which the AVX-512 path uses for
+// block sizes of 16 or more: decode8NT from the first aligned address on,
+// decode8AVX512 for the values before it and the last few.
+func decode8Fast(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize int, code *[256]float32, stream bool) bool {
 	n := hi - lo
 	if !useAVX2 || n <= 0 {
 		return false
 	}
-	b := lo / blocksize
 	_, _ = q[n-1], absmax[(hi-1)/blocksize]
 	kind, size := 0, 4
 	var p unsafe.Pointer
@@ -111,7 +120,32 @@ func decode8Fast(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize 
 		}
 	}
 	if useAVX512 {
-		decode8AVX512(p, &q[0], &absmax[b], n, lo-b*blocksize, blocksize, code, kind, 0, false)
+		plain := func(i, j int) {
+			if i < j {
+				bi := (lo + i) / blocksize
+				decode8AVX512(unsafe.Add(p, i*size), &q[i], &absmax[bi], j-i, lo+i-bi*blocksize, blocksize, code, kind, 0, false)
+			}
+		}
+		if !stream || blocksize < 16 {
+			plain(0, n)
+			return true
+		}
+		align := 64
+		if size == 2 {
+			align = 32
+		}
+		head := (align - int(uintptr(p)%uintptr(align))) % align / size
+		if head >= n {
+			plain(0, n)
+			return true
+		}
+		m := (n - head) &^ 15
+		plain(0, head)
+		if m > 0 {
+			bi := (lo + head) / blocksize
+			decode8NT(unsafe.Add(p, head*size), &q[head], &absmax[bi], m, lo+head-bi*blocksize, blocksize, code, kind)
+		}
+		plain(head+m, n)
 		return true
 	}
 	// AVX2: the kernel takes runs of 8 inside a block, Go the rest.

@@ -599,3 +599,75 @@ d4hs_first:
 	VMOVDQU16 Z3, K3, (DI)
 	XORL R11, R11
 	JMP d4hs_next
+
+// func decode8NT(dst unsafe.Pointer, codes *uint8, absmax *float32, n, first, blocksize int, code *[256]float32, kind int)
+//
+// decode8AVX512 (not nested) with non-temporal stores: dst is 64-byte
+// aligned for float32 output (kind 0), 32-byte aligned for float16 (1) or
+// bfloat16 (2); n is a multiple of 16 and blocksize at least 16. The
+// vectors of 16 values run on the output's grid, not the blocks': one that
+// holds the end of a block takes the next block's scale in the lanes past
+// it (a merge-masked broadcast), so each value is still
+// code[codes[i]]·absmax of its own block.
+TEXT ·decode8NT(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ codes+8(FP), SI
+	MOVQ absmax+16(FP), R8
+	MOVQ n+24(FP), R9
+	MOVQ first+32(FP), BX
+	MOVQ blocksize+40(FP), R10
+	MOVQ code+48(FP), DX
+	MOVQ kind+56(FP), R11
+	SHRQ $4, R9                    // vectors
+	JZ d8n_done
+	HALF_CONSTS
+	NEGQ BX
+	ADDQ R10, BX                   // values left in the current block
+d8n_vec:
+	VPMOVZXBD (SI), Z2
+	KXNORW K1, K1, K1
+	VGATHERDPS (DX)(Z2*4), K1, Z0
+	CMPQ BX, $16
+	JLT d8n_straddle
+	VBROADCASTSS (R8), Z20
+	SUBQ $16, BX
+	JNZ d8n_mul
+	ADDQ $4, R8                    // the block ends with this vector
+	MOVQ R10, BX
+	JMP d8n_mul
+d8n_straddle:                      // BX (1..15) lanes of this block, the rest of the next
+	VBROADCASTSS 4(R8), Z20
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	VBROADCASTSS (R8), K2, Z20
+	ADDQ $4, R8
+	ADDQ R10, BX
+	SUBQ $16, BX
+d8n_mul:
+	VMULPS Z20, Z0, Z0
+	TESTQ R11, R11
+	JNZ d8n_half
+	VMOVNTPS Z0, (DI)
+	ADDQ $64, DI
+	JMP d8n_next
+d8n_half:
+	CMPQ R11, $1
+	JNE d8n_bf
+	TO_F16
+	JMP d8n_hstore
+d8n_bf:
+	TO_BF16
+d8n_hstore:
+	VMOVNTDQ Y0, (DI)
+	ADDQ $32, DI
+d8n_next:
+	ADDQ $16, SI
+	DECQ R9
+	JNZ d8n_vec
+	SFENCE
+d8n_done:
+	VZEROUPPER
+	RET

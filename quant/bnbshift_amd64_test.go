@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"unsafe"
 )
 
 // TestBnbDecode4ShiftedStores: the non-temporal 4-bit decoders at every
@@ -56,27 +55,6 @@ func TestBnbDecode4ShiftedStores(t *testing.T) {
 			}
 		}
 	}
-}
-
-// shiftedOutput is outputOf with n values whose element pad sits m values
-// past a 64-byte boundary.
-func shiftedOutput(dt DType, n, pad, m int) Output {
-	o := outputOf(dt, n+64)
-	if dt == DTypeF32 {
-		f := o.f32
-		k := (m - pad%16 + 16) % 16
-		o.f32 = f[k : k+n]
-		if uintptr(unsafe.Pointer(&o.f32[pad]))%64 != uintptr(4*m) {
-			panic("shiftedOutput")
-		}
-		return o
-	}
-	k := (m - pad%32 + 32) % 32
-	o.u16 = o.u16[k : k+n]
-	if uintptr(unsafe.Pointer(&o.u16[pad]))%64 != uintptr(2*m) {
-		panic("shiftedOutput")
-	}
-	return o
 }
 
 // shiftPacked and shiftAbsmax put a tensor's packed codes and scales at
