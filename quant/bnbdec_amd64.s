@@ -268,6 +268,7 @@ d8_vec:
 	JLT d8_tail
 	VPMOVZXBD (SI), Z2
 	KXNORW K1, K1, K1
+	VPXORD Z0, Z0, Z0              // no merge with the last result: gathers overlap
 	VGATHERDPS (DX)(Z2*4), K1, Z0
 	VMULPS Z20, Z0, Z0
 	TESTQ R13, R13
@@ -626,6 +627,7 @@ TEXT ·decode8NT(SB), NOSPLIT, $0-64
 d8n_vec:
 	VPMOVZXBD (SI), Z2
 	KXNORW K1, K1, K1
+	VPXORD Z0, Z0, Z0              // no merge with the last result: gathers overlap
 	VGATHERDPS (DX)(Z2*4), K1, Z0
 	CMPQ BX, $16
 	JLT d8n_straddle
