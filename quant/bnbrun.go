@@ -12,7 +12,7 @@ import (
 
 // forChunksCaller is forChunks for the bitsandbytes decoders, whose whole
 // call is a millisecond or less of store-bound work: the calling goroutine
-// takes chunks itself beside opt.Threads-1 helper goroutines, and it waits
+// takes chunks itself beside opt.Threads-1 helpers (startHelper), and it waits
 // for the helpers only while one is inside a chunk (a spin of a chunk's
 // length at most), not for a helper that has not started.
 //
@@ -49,7 +49,7 @@ func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]f
 	}
 	r := &callerRun{n: n, per: per, chunks: chunks, opt: opt, work: work, errChunk: chunks}
 	for range threads - 1 {
-		go r.helper()
+		startHelper(r)
 	}
 	r.worker()
 	// Wait for helpers inside a chunk: spin a while (they finish within a
@@ -60,9 +60,80 @@ func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]f
 			time.Sleep(20 * time.Microsecond)
 		}
 	}
+	// A helper that comes later finds no chunk and reads neither field: drop
+	// them so that a job left in helperJobs holds on to nothing of the caller.
+	r.work, r.opt = nil, Options{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.firstErr
+}
+
+// Helpers come from a small pool of goroutines that outlive the call: after
+// its work a pool goroutine polls for the next job for helperSpin before it
+// parks. Calls that follow each other closely (a model's tensors, a
+// benchmark's loop) then find a helper already running on the other core,
+// instead of waiting for a thread to wake up; that is what OpenMP runtimes
+// do too (bitsandbytes' threads spin between parallel regions). The pool
+// holds at most helperMax goroutines; past that, a plain goroutine helps
+// once and exits.
+const (
+	helperSpin = 300 * time.Microsecond
+	helperMax  = 8
+)
+
+var (
+	helperJobs  = make(chan *callerRun, helperMax)
+	helperCount atomic.Int32 // pool goroutines alive
+	helperIdle  atomic.Int32 // pool goroutines waiting for a job
+)
+
+// startHelper gives r to an idle pool goroutine, or starts one. A job that
+// no goroutine takes in time is harmless: the caller does the chunks
+// itself, and a helper that comes late finds none.
+func startHelper(r *callerRun) {
+	if helperIdle.Load() > 0 {
+		select {
+		case helperJobs <- r:
+			return
+		default:
+		}
+	}
+	if helperCount.Add(1) <= helperMax {
+		go poolHelper(r)
+		return
+	}
+	helperCount.Add(-1)
+	go r.helper()
+}
+
+// poolHelper helps with r, then with each job it receives.
+func poolHelper(r *callerRun) {
+	for {
+		r.helper()
+		r = nil // the finished job is not kept while waiting
+		helperIdle.Add(1)
+		r = awaitJob()
+		helperIdle.Add(-1)
+	}
+}
+
+// awaitJob polls helperJobs for helperSpin (yielding now and then, so that
+// other goroutines still run), then blocks on it.
+func awaitJob() *callerRun {
+	deadline := time.Now().Add(helperSpin)
+	for i := 1; ; i++ {
+		select {
+		case r := <-helperJobs:
+			return r
+		default:
+		}
+		if i%64 == 0 {
+			if time.Now().After(deadline) {
+				return <-helperJobs
+			}
+			runtime.Gosched()
+		}
+	}
 }
 
 // callerRun is the shared state of one forChunksCaller call.

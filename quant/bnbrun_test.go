@@ -3,6 +3,7 @@ package quant
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -72,4 +73,47 @@ func TestForChunksCaller(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Many callers at once share the helper pool (more callers than pool
+// goroutines, jobs left in the channel): each still gets every element of
+// its own call once, and nothing of a call runs after it returned.
+func TestForChunksCallerConcurrent(t *testing.T) {
+	calls := 300
+	if testing.Short() {
+		calls = 60
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 12; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := 0; c < calls; c++ {
+				n := 1 + (g*7919+c*104729)%5000
+				seen := make([]int32, n)
+				var returned atomic.Bool
+				err := forChunksCaller(n, 1+c%37, Options{Threads: 2 + g%3}, func(lo, hi int, _ *[]float32) error {
+					if returned.Load() {
+						panic("work called after forChunksCaller returned")
+					}
+					for i := lo; i < hi; i++ {
+						atomic.AddInt32(&seen[i], 1)
+					}
+					return nil
+				})
+				returned.Store(true)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for i, k := range seen {
+					if k != 1 {
+						t.Errorf("goroutine %d call %d: element %d of %d processed %d times", g, c, i, n, k)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
