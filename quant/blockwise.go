@@ -441,7 +441,7 @@ func DequantizeBlockwise(dst Output, codes []uint8, absmax []float32, code *[256
 		return nil
 	}
 	// Any cut works: each element finds its own block.
-	per := chunkElements
+	per := decodeChunk
 	stream := n*dst.elemSize() >= streamBytes
 	return forChunksCaller(n, per, opt, func(lo, hi int, _ *[]float32) error {
 		if decode8Fast(dst, lo, hi, codes[lo:hi], absmax, blocksize, code, stream) {

@@ -235,7 +235,7 @@ func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]flo
 	if n == 0 {
 		return nil
 	}
-	per := chunkFor(blocksize)
+	per := decodeChunkFor(blocksize)
 	stream := n*dst.elemSize() >= streamBytes
 	return forChunksCaller(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		lo += decode4Fast(dst, lo, hi, packed, absmax, blocksize, table, stream)
