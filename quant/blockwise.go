@@ -81,6 +81,14 @@ func (o Output) Len() int {
 	return len(o.u16)
 }
 
+// elemSize returns the bytes of one output value.
+func (o Output) elemSize() int {
+	if o.dtype == DTypeF32 {
+		return 4
+	}
+	return 2
+}
+
 // DType returns the element encoding.
 func (o Output) DType() DType { return o.dtype }
 
@@ -433,9 +441,10 @@ func DequantizeBlockwise(dst Output, codes []uint8, absmax []float32, code *[256
 		return nil
 	}
 	// Any cut works: each element finds its own block.
-	per := chunkElements
-	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
-		if decode8Fast(dst, lo, hi, codes[lo:hi], absmax, blocksize, code) {
+	per := decodeChunk
+	stream := n*dst.elemSize() >= streamBytes
+	return forChunksCaller(n, per, opt, func(lo, hi int, _ *[]float32) error {
+		if decode8Fast(dst, lo, hi, codes[lo:hi], absmax, blocksize, code, stream) {
 			return nil
 		}
 		if dst.dtype == DTypeF32 {

@@ -986,7 +986,7 @@ func TestBlockwiseArgumentErrors(t *testing.T) {
 
 func TestBlockwiseCancelAndProgress(t *testing.T) {
 	rng := rand.New(rand.NewPCG(49, 50))
-	x := randomBnb(rng, 10*chunkElements+5)
+	x := randomBnb(rng, 10*decodeChunk+5) // ten chunks of the decoders, more of the encoders
 	var done atomic.Int64
 	opt := Options{Threads: 2, Progress: func(n int) { done.Add(int64(n)) }}
 	quant8(t, x, nil, 256, opt)

@@ -23,7 +23,7 @@ func decode4Fast(dst Output, lo, hi int, packed []uint8, absmax []float32, block
 	return 0
 }
 
-func decode8Fast(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize int, code *[256]float32) bool {
+func decode8Fast(dst Output, lo, hi int, q []uint8, absmax []float32, blocksize int, code *[256]float32, stream bool) bool {
 	return false
 }
 

@@ -268,6 +268,7 @@ d8_vec:
 	JLT d8_tail
 	VPMOVZXBD (SI), Z2
 	KXNORW K1, K1, K1
+	VPXORD Z0, Z0, Z0              // no merge with the last result: gathers overlap
 	VGATHERDPS (DX)(Z2*4), K1, Z0
 	VMULPS Z20, Z0, Z0
 	TESTQ R13, R13
@@ -418,5 +419,257 @@ d8r_next:
 	DECQ CX
 	JNZ d8r_loop
 d8r_done:
+	VZEROUPPER
+	RET
+
+// Dword and word indices 0, 1, 2, … for the shifted stores below.
+DATA d4iota<>+0(SB)/8, $0x0000000100000000
+DATA d4iota<>+8(SB)/8, $0x0000000300000002
+DATA d4iota<>+16(SB)/8, $0x0000000500000004
+DATA d4iota<>+24(SB)/8, $0x0000000700000006
+DATA d4iota<>+32(SB)/8, $0x0000000900000008
+DATA d4iota<>+40(SB)/8, $0x0000000b0000000a
+DATA d4iota<>+48(SB)/8, $0x0000000d0000000c
+DATA d4iota<>+56(SB)/8, $0x0000000f0000000e
+GLOBL d4iota<>(SB), RODATA|NOPTR, $64
+DATA d4iotaw<>+0(SB)/8, $0x0003000200010000
+DATA d4iotaw<>+8(SB)/8, $0x0007000600050004
+DATA d4iotaw<>+16(SB)/8, $0x000b000a00090008
+DATA d4iotaw<>+24(SB)/8, $0x000f000e000d000c
+DATA d4iotaw<>+32(SB)/8, $0x0013001200110010
+DATA d4iotaw<>+40(SB)/8, $0x0017001600150014
+DATA d4iotaw<>+48(SB)/8, $0x001b001a00190018
+DATA d4iotaw<>+56(SB)/8, $0x001f001e001d001c
+GLOBL d4iotaw<>(SB), RODATA|NOPTR, $64
+
+// func decode4F32ShiftNT(dst *float32, packed *uint8, absmax *float32, nblocks, blocksize int, table *[16]float32)
+//
+// decode4F32AVX512 with non-temporal stores for a dst that is not 64-byte
+// aligned (dst = P + 4m, P aligned, 0 < m < 16). The values are computed
+// as there, 16 at a time (v0, v1, …, v_k for element 16k on); the line at
+// P + 64t holds the last m values of v_{t-1} and the first 16-m of v_t,
+// which one VPERMT2PS puts together (index i + 16 - m). The first line
+// (before dst) and the last (after the run) are written with masked plain
+// stores of only the run's lanes, every line between them with VMOVNTPS.
+TEXT ·decode4F32ShiftNT(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ packed+8(FP), SI
+	MOVQ absmax+16(FP), R8
+	MOVQ nblocks+24(FP), R9
+	MOVQ blocksize+32(FP), R10
+	SHRQ $5, R10                   // units of 16 bytes (32 values) per block
+	MOVQ table+40(FP), DX
+	TESTQ R9, R9
+	JZ d4s_done
+	VMOVUPS (DX), Z20
+	VMOVDQU64 d4idx0<>(SB), Z21
+	VMOVDQU64 d4idx1<>(SB), Z22
+	VMOVDQU64 d4shd<>(SB), Z23
+	MOVQ DI, CX
+	ANDQ $63, CX
+	SHRQ $2, CX                    // m
+	ANDQ $-64, DI                  // P
+	MOVL $16, AX
+	SUBL CX, AX
+	VPBROADCASTD AX, Z25
+	VPADDD d4iota<>(SB), Z25, Z25  // i + 16 - m
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K4                   // lanes < m: the last line
+	NOTL AX
+	KMOVW AX, K3                   // lanes ≥ m: the first line
+	VPXORD Z27, Z27, Z27           // v_{t-1}
+	MOVL $1, R11                   // the first line is still to write
+d4s_block:
+	VMULPS.BCST (R8), Z20, Z24     // table·a
+	MOVQ R10, CX
+d4s_unit:
+	VMOVDQU (SI), X0
+	VPERMB Z0, Z21, Z1
+	VPERMB Z0, Z22, Z2
+	VPSRLVD Z23, Z1, Z1
+	VPSRLVD Z23, Z2, Z2
+	VPERMPS Z24, Z1, Z1
+	VPERMPS Z24, Z2, Z2
+	VMOVAPS Z27, Z3
+	VPERMT2PS Z1, Z25, Z3          // line: v_{t-1} high lanes, v_t low lanes
+	TESTL R11, R11
+	JNZ d4s_first
+	VMOVNTPS Z3, (DI)
+d4s_second:
+	VMOVAPS Z1, Z4
+	VPERMT2PS Z2, Z25, Z4
+	VMOVNTPS Z4, 64(DI)
+	VMOVAPS Z2, Z27
+	ADDQ $16, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ d4s_unit
+	ADDQ $4, R8
+	DECQ R9
+	JNZ d4s_block
+	VMOVAPS Z27, Z3
+	VPERMT2PS Z27, Z25, Z3         // lanes < m: the last m values
+	VMOVUPS Z3, K4, (DI)
+	SFENCE
+d4s_done:
+	VZEROUPPER
+	RET
+d4s_first:
+	VMOVUPS Z3, K3, (DI)
+	XORL R11, R11
+	JMP d4s_second
+
+// func decode4HalfShiftNT(dst *uint16, packed *uint8, absmax *float32, nblocks, blocksize int, table *[16]float32, bf16 bool)
+//
+// decode4HalfAVX512 with non-temporal stores for a dst that is not 64-byte
+// aligned (dst = P + 2m, P aligned, 0 < m < 32), as decode4F32ShiftNT does
+// it: each 32-value result joins the last m words of the one before it
+// (VPERMT2W, index i + 32 - m) to fill the aligned line at P + 64t; the
+// first and last lines are masked plain stores.
+TEXT ·decode4HalfShiftNT(SB), NOSPLIT, $0-49
+	MOVQ dst+0(FP), DI
+	MOVQ packed+8(FP), SI
+	MOVQ absmax+16(FP), R8
+	MOVQ nblocks+24(FP), R9
+	MOVQ blocksize+32(FP), R10
+	SHRQ $5, R10                   // units of 16 bytes (32 values) per block
+	MOVQ table+40(FP), DX
+	MOVBLZX bf16+48(FP), R12
+	TESTQ R9, R9
+	JZ d4hs_done
+	HALF_CONSTS
+	VMOVUPS (DX), Z20
+	VMOVDQU64 d4idxw<>(SB), Z21
+	VMOVDQU64 d4shw<>(SB), Z22
+	MOVQ DI, CX
+	ANDQ $63, CX
+	SHRQ $1, CX                    // m
+	ANDQ $-64, DI                  // P
+	MOVL $32, AX
+	SUBL CX, AX
+	VPBROADCASTW AX, Z19
+	VPADDW d4iotaw<>(SB), Z19, Z19 // i + 32 - m
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVD AX, K4                   // lanes < m: the last line
+	NOTL AX
+	KMOVD AX, K3                   // lanes ≥ m: the first line
+	VPXORD Z18, Z18, Z18           // the previous 32 values
+	MOVL $1, R11
+d4hs_block:
+	VMULPS.BCST (R8), Z20, Z0      // table·a
+	TESTQ R12, R12
+	JNZ d4hs_bf16
+	TO_F16
+	JMP d4hs_table
+d4hs_bf16:
+	TO_BF16
+d4hs_table:
+	VINSERTI64X4 $1, Y0, Z0, Z24   // 32 entries: the 16, twice
+	MOVQ R10, CX
+d4hs_unit:
+	VMOVDQU (SI), X0
+	VPERMB Z0, Z21, Z1
+	VPSRLVW Z22, Z1, Z1
+	VPERMW Z24, Z1, Z1
+	VMOVDQA64 Z18, Z3
+	VPERMT2W Z1, Z19, Z3
+	TESTL R11, R11
+	JNZ d4hs_first
+	VMOVNTDQ Z3, (DI)
+d4hs_next:
+	VMOVDQA64 Z1, Z18
+	ADDQ $16, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ d4hs_unit
+	ADDQ $4, R8
+	DECQ R9
+	JNZ d4hs_block
+	VMOVDQA64 Z18, Z3
+	VPERMT2W Z18, Z19, Z3          // lanes < m: the last m values
+	VMOVDQU16 Z3, K4, (DI)
+	SFENCE
+d4hs_done:
+	VZEROUPPER
+	RET
+d4hs_first:
+	VMOVDQU16 Z3, K3, (DI)
+	XORL R11, R11
+	JMP d4hs_next
+
+// func decode8NT(dst unsafe.Pointer, codes *uint8, absmax *float32, n, first, blocksize int, code *[256]float32, kind int)
+//
+// decode8AVX512 (not nested) with non-temporal stores: dst is 64-byte
+// aligned for float32 output (kind 0), 32-byte aligned for float16 (1) or
+// bfloat16 (2); n is a multiple of 16 and blocksize at least 16. The
+// vectors of 16 values run on the output's grid, not the blocks': one that
+// holds the end of a block takes the next block's scale in the lanes past
+// it (a merge-masked broadcast), so each value is still
+// code[codes[i]]·absmax of its own block.
+TEXT ·decode8NT(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ codes+8(FP), SI
+	MOVQ absmax+16(FP), R8
+	MOVQ n+24(FP), R9
+	MOVQ first+32(FP), BX
+	MOVQ blocksize+40(FP), R10
+	MOVQ code+48(FP), DX
+	MOVQ kind+56(FP), R11
+	SHRQ $4, R9                    // vectors
+	JZ d8n_done
+	HALF_CONSTS
+	NEGQ BX
+	ADDQ R10, BX                   // values left in the current block
+d8n_vec:
+	VPMOVZXBD (SI), Z2
+	KXNORW K1, K1, K1
+	VPXORD Z0, Z0, Z0              // no merge with the last result: gathers overlap
+	VGATHERDPS (DX)(Z2*4), K1, Z0
+	CMPQ BX, $16
+	JLT d8n_straddle
+	VBROADCASTSS (R8), Z20
+	SUBQ $16, BX
+	JNZ d8n_mul
+	ADDQ $4, R8                    // the block ends with this vector
+	MOVQ R10, BX
+	JMP d8n_mul
+d8n_straddle:                      // BX (1..15) lanes of this block, the rest of the next
+	VBROADCASTSS 4(R8), Z20
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	VBROADCASTSS (R8), K2, Z20
+	ADDQ $4, R8
+	ADDQ R10, BX
+	SUBQ $16, BX
+d8n_mul:
+	VMULPS Z20, Z0, Z0
+	TESTQ R11, R11
+	JNZ d8n_half
+	VMOVNTPS Z0, (DI)
+	ADDQ $64, DI
+	JMP d8n_next
+d8n_half:
+	CMPQ R11, $1
+	JNE d8n_bf
+	TO_F16
+	JMP d8n_hstore
+d8n_bf:
+	TO_BF16
+d8n_hstore:
+	VMOVNTDQ Y0, (DI)
+	ADDQ $32, DI
+d8n_next:
+	ADDQ $16, SI
+	DECQ R9
+	JNZ d8n_vec
+	SFENCE
+d8n_done:
 	VZEROUPPER
 	RET

@@ -12,7 +12,8 @@ import (
 // for bit, on every output type, block sizes from 1 to 4096, ranges that
 // start and end inside blocks, and hostile scales (±0, subnormals, huge,
 // ±Inf, NaN). The public entry points are checked the same way, with and
-// without the assembly.
+// without the assembly (600001 values: a float32 or 16-bit output of more
+// than streamBytes, written with non-temporal stores).
 
 func hostileScales(rng *rand.Rand, n int) []float32 {
 	a := make([]float32, n)
@@ -60,6 +61,27 @@ func outputOf(dt DType, n int) Output {
 		return F16Output(u)
 	}
 	return BF16Output(u)
+}
+
+// shiftedOutput is outputOf with n values whose element pad sits m values
+// past a 64-byte boundary.
+func shiftedOutput(dt DType, n, pad, m int) Output {
+	o := outputOf(dt, n+64)
+	if dt == DTypeF32 {
+		f := o.f32
+		k := (m - pad%16 + 16) % 16
+		o.f32 = f[k : k+n]
+		if uintptr(unsafe.Pointer(&o.f32[pad]))%64 != uintptr(4*m) {
+			panic("shiftedOutput")
+		}
+		return o
+	}
+	k := (m - pad%32 + 32) % 32
+	o.u16 = o.u16[k : k+n]
+	if uintptr(unsafe.Pointer(&o.u16[pad]))%64 != uintptr(2*m) {
+		panic("shiftedOutput")
+	}
+	return o
 }
 
 func sameOutput(a, b Output) (int, bool) {
@@ -135,14 +157,17 @@ func TestBnbDecodersMatchGeneric(t *testing.T) {
 			decodeCodesHalf(want, lo8, hi8, codes[lo8:hi8], abs8, bs8, code)
 		}
 		for _, avx512 := range []bool{true, false} {
-			restore := setAVX512(avx512)
-			got := outputOf(dt, n8)
-			if !decode8Fast(got, lo8, hi8, codes[lo8:hi8], abs8, bs8, code) {
-				got = want
-			}
-			restore()
-			if i, ok := sameOutput(got, want); !ok {
-				t.Fatalf("8-bit (AVX-512 %v) dtype %d bs %d [%d, %d): element %d differs", avx512, dt, bs8, lo8, hi8, i)
+			for _, stream := range []bool{true, false} {
+				restore := setAVX512(avx512)
+				// element lo8 anywhere in a line: the non-temporal path starts at the first aligned one
+				got := shiftedOutput(dt, n8, lo8, rng.IntN(64/outputOf(dt, 1).elemSize()))
+				if !decode8Fast(got, lo8, hi8, codes[lo8:hi8], abs8, bs8, code, stream) {
+					got = want
+				}
+				restore()
+				if i, ok := sameOutput(got, want); !ok {
+					t.Fatalf("8-bit (AVX-512 %v, stream %v) dtype %d bs %d [%d, %d): element %d differs", avx512, stream, dt, bs8, lo8, hi8, i)
+				}
 			}
 		}
 		// nested absmax
@@ -174,7 +199,7 @@ func TestBnbDecodersMatchGeneric(t *testing.T) {
 // bits with the assembly kernels on and off, at 1 and 3 threads.
 func TestBnbDequantizeWithAndWithoutAsm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(83, 84))
-	for _, n := range []int{1, 63, 64, 1000, 70001} {
+	for _, n := range []int{1, 63, 64, 1000, 70001, 600001} {
 		for _, dt := range []DType{DTypeF32, DTypeF16, DTypeBF16} {
 			bs := blockSizes4[rng.IntN(len(blockSizes4))]
 			packed := make([]uint8, (n+1)/2)
@@ -258,7 +283,7 @@ func TestBnbHalfRounding(t *testing.T) {
 			for _, avx512 := range []bool{true, false} {
 				restore := setAVX512(avx512)
 				got := outputOf(dt, n)
-				ok := decode8Fast(got, 0, n, codes, absmax, 256, &code)
+				ok := decode8Fast(got, 0, n, codes, absmax, 256, &code, avx512)
 				restore()
 				if !ok {
 					t.Skip("no fast decoder on this machine")

@@ -235,9 +235,9 @@ func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]flo
 	if n == 0 {
 		return nil
 	}
-	per := chunkFor(blocksize)
-	stream := 4*n >= streamBytes
-	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+	per := decodeChunkFor(blocksize)
+	stream := n*dst.elemSize() >= streamBytes
+	return forChunksCaller(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		lo += decode4Fast(dst, lo, hi, packed, absmax, blocksize, table, stream)
 		if lo == hi {
 			return nil

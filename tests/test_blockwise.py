@@ -118,7 +118,11 @@ def test_dequantize_4bit_against_bitsandbytes_cpu_kernels(part):
         rules = "cuda" if case["kernel"] == "native-scalar" else "cpu"
         assert _cpu_deq_case(case, rules) == case["sha256"], case
         if case["quant_type"] == "fp4" and case["kernel"] == "native-avx512":
-            assert case["neg_zero"] == 0 and _cpu_deq_case(case, "cuda") != case["sha256"], case
+            assert _cpu_deq_case(case, "cuda") != case["sha256"], case
+            # no -0.0 at all, unless a block has absmax 0 (the third, ABSMAX[2]:
+            # only the large case has one), where negative codes give -0.0 anyway
+            if math.prod(case["shape"]) <= 2 * case["blocksize"]:
+                assert case["neg_zero"] == 0, case
 
 
 def test_nested_offset_needs_double_quantization():

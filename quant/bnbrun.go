@@ -1,0 +1,230 @@
+package quant
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wick-ml/wick/internal/parallel"
+)
+
+// forChunksCaller is forChunks for the bitsandbytes decoders, whose whole
+// call is a millisecond or less of store-bound work: the calling goroutine
+// takes chunks itself beside opt.Threads-1 helpers (startHelper), and it waits
+// for the helpers only while one is inside a chunk (a spin of a chunk's
+// length at most), not for a helper that has not started.
+//
+// Why: called from C (cgo), the calling goroutine is locked to its thread.
+// With parallel.Run it parks in Wait, which hands its P to another thread
+// and puts its own thread to sleep; each worker then starts only after a
+// thread wake-up, and the caller after another. On a virtual machine one
+// wake-up of an idle vCPU can cost a good part of such a call, and the
+// bench saw 2-thread decodes run no faster than one thread (CPU/wall near
+// 1.0). Here the caller starts at once, a late helper only takes fewer
+// chunks, and the end needs no wake-up.
+//
+// The guarantees are parallel.Run's: chunks are handed out in increasing
+// order and the error of the lowest failed chunk is returned; Cancelled is
+// polled before each chunk; a panic in work becomes a *parallel.PanicError;
+// when forChunksCaller returns, no work, Cancelled or Progress call is
+// running or will start. (A helper that has not claimed a chunk by then
+// finds none and exits without calling anything.)
+func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]float32) error) error {
+	if n <= 0 {
+		return nil
+	}
+	if per <= 0 {
+		per = n
+	}
+	chunks := (n + per - 1) / per
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	threads = min(threads, chunks)
+	if threads <= 1 {
+		return forChunks(n, per, opt, work)
+	}
+	r := &callerRun{n: n, per: per, chunks: chunks, opt: opt, work: work, errChunk: chunks}
+	for range threads - 1 {
+		startHelper(r)
+	}
+	r.worker()
+	// Wait for helpers inside a chunk: spin a while (they finish within a
+	// chunk), then poll with sleeps.
+	start := time.Now()
+	for spins := 0; r.inflight.Load() != 0; spins++ {
+		if spins&1023 == 1023 && time.Since(start) > 200*time.Microsecond {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	// A helper that comes later finds no chunk and reads neither field: drop
+	// them so that a job left in helperJobs holds on to nothing of the caller.
+	r.work, r.opt = nil, Options{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firstErr
+}
+
+// decodeChunk is the bitsandbytes decoders' work unit, in values: four
+// times chunkElements, because a chunk of streamed output takes only a
+// microsecond or two and each claim moves the cache line of the shared
+// counter between the cores (about a tenth of a microsecond); 64 Ki values
+// keep that near 1% while a late thread waits at most a chunk (5-20 us).
+const decodeChunk = 4 * chunkElements
+
+// decodeChunkFor is decodeChunk rounded down to whole blocks (at least one).
+func decodeChunkFor(blocksize int) int { return max(1, decodeChunk/blocksize) * blocksize }
+
+// Helpers come from a small pool of goroutines that outlive the call: after
+// its work a pool goroutine polls for the next job for helperSpin before it
+// parks. Calls that follow each other closely (a model's tensors, a
+// benchmark's loop) then find a helper already running on the other core,
+// instead of waiting for a thread to wake up; that is what OpenMP runtimes
+// do too (bitsandbytes' threads spin between parallel regions). The pool
+// holds at most helperMax goroutines; past that, a plain goroutine helps
+// once and exits.
+const (
+	helperSpin = 300 * time.Microsecond
+	helperMax  = 8
+)
+
+var (
+	helperJobs  = make(chan *callerRun, helperMax)
+	helperCount atomic.Int32 // pool goroutines alive
+	helperIdle  atomic.Int32 // pool goroutines waiting for a job
+)
+
+// startHelper gives r to an idle pool goroutine, or starts one. A job that
+// no goroutine takes in time is harmless: the caller does the chunks
+// itself, and a helper that comes late finds none.
+func startHelper(r *callerRun) {
+	if helperIdle.Load() > 0 {
+		select {
+		case helperJobs <- r:
+			return
+		default:
+		}
+	}
+	if helperCount.Add(1) <= helperMax {
+		go poolHelper(r)
+		return
+	}
+	helperCount.Add(-1)
+	go r.helper()
+}
+
+// poolHelper helps with r, then with each job it receives.
+func poolHelper(r *callerRun) {
+	for {
+		r.helper()
+		r = nil // the finished job is not kept while waiting
+		helperIdle.Add(1)
+		r = awaitJob()
+		helperIdle.Add(-1)
+	}
+}
+
+// awaitJob polls helperJobs for helperSpin (yielding now and then, so that
+// other goroutines still run), then blocks on it.
+func awaitJob() *callerRun {
+	deadline := time.Now().Add(helperSpin)
+	for i := 1; ; i++ {
+		select {
+		case r := <-helperJobs:
+			return r
+		default:
+		}
+		if i%64 == 0 {
+			if time.Now().After(deadline) {
+				return <-helperJobs
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// callerRun is the shared state of one forChunksCaller call.
+type callerRun struct {
+	n, per, chunks int
+	opt            Options
+	work           func(lo, hi int, scratch *[]float32) error
+
+	// next and inflight each on a cache line of their own: the caller and a
+	// helper both add to next, only helpers to inflight
+	_        [64]byte
+	next     atomic.Int64
+	_        [56]byte
+	inflight atomic.Int32 // helpers between their claim of a chunk and its end
+	_        [60]byte
+	stop     atomic.Bool
+
+	mu       sync.Mutex
+	errChunk int
+	firstErr error
+}
+
+func (r *callerRun) fail(c int, err error) {
+	r.mu.Lock()
+	if c < r.errChunk {
+		r.errChunk, r.firstErr = c, err
+	}
+	r.mu.Unlock()
+	r.stop.Store(true)
+}
+
+// worker takes chunks until there are none left or one failed (the
+// caller's loop).
+func (r *callerRun) worker() {
+	var scratch []float32
+	for r.chunk(&scratch) {
+	}
+}
+
+// helper is worker on a goroutine of its own: inflight counts it from
+// before each claim to the end of that chunk, so that the caller knows when
+// no chunk is running.
+func (r *callerRun) helper() {
+	var scratch []float32
+	for {
+		r.inflight.Add(1)
+		more := r.chunk(&scratch)
+		r.inflight.Add(-1)
+		if !more {
+			return
+		}
+	}
+}
+
+// chunk claims and runs one chunk; false when there was none to run (all
+// handed out, a failure, cancellation) or it failed.
+func (r *callerRun) chunk(scratch *[]float32) (more bool) {
+	if r.stop.Load() {
+		return false
+	}
+	c := int(r.next.Add(1) - 1)
+	if c >= r.chunks {
+		return false
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.fail(c, &parallel.PanicError{Value: p, Stack: debug.Stack()})
+			more = false
+		}
+	}()
+	if r.opt.Cancelled != nil && r.opt.Cancelled() {
+		r.fail(c, parallel.ErrCancelled)
+		return false
+	}
+	lo, hi := c*r.per, min(r.n, (c+1)*r.per)
+	if err := r.work(lo, hi, scratch); err != nil {
+		r.fail(c, err)
+		return false
+	}
+	if r.opt.Progress != nil {
+		r.opt.Progress(hi - lo)
+	}
+	return true
+}
