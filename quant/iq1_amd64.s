@@ -1,0 +1,315 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX-512 versions of the IQ1 split searches (iq1.go): 16 values of i2 per
+// ZMM register, each lane computing exactly the float32 operations of
+// iq1sSplit.pair / iq1mSplit.pair and iq1Beats (no FMA: every product is
+// rounded by VMULPS before anything consumes it; for VEX/EVEX instructions
+// Go's middle operand is the first source, so VSUBPS b, a, d is d = a − b).
+// A compare with predicate 0x1E (GT_OQ) is false on NaN, like Go's >.
+// The tables are padded so that a 16-lane load from any i2 ≤ bs stays
+// inside them, and lanes past bs fail every test (their sumq2 is NaN).
+//
+// Where a chunk has a lane that beats the best, the updates are replayed in
+// ggml's order: the candidates' scale = sumqx/sumq2 and score =
+// scale*sumqx are computed lane-wise (VDIVPS, VMULPS: the same roundings as
+// the scalar code); the first passing lane's candidates, in order, set the
+// best (broadcast from that lane with VPERMPS) and the result, every test
+// of the chunk is redone against the new best, and the next passing lane
+// after it is taken, until none is left.
+
+// Offsets in iq1sSplit (48 float32 per table, then the state).
+#define S_SUMX 0
+#define S_SUMW 192
+#define S_CXP 384
+#define S_CXM 576
+#define S_CWP 768
+#define S_CWM 960
+#define S_AXP 1152
+#define S_AXM 1344
+#define S_AWP 1536
+#define S_AWM 1728
+#define S_XP1 1920
+#define S_BEST 1924
+#define S_SCALE 1928
+#define S_BI1 1932
+#define S_BI2 1936
+#define S_SHIFT 1940
+
+// S_RETEST sets K1 (x_p) and K2 (x_m) to the lanes beating best (Z28).
+#define S_RETEST \
+	VMULPS  Z3, Z28, Z7 \
+	VMULPS  Z5, Z28, Z9 \
+	VCMPPS  $0x1E, Z27, Z3, K1 \
+	VCMPPS  $0x1E, Z7, Z6, K1, K1 \
+	VCMPPS  $0x1E, Z27, Z5, K2 \
+	VCMPPS  $0x1E, Z9, Z8, K2, K2
+
+// func iq1sSearchAVX512(t *iq1sSplit)
+//
+// Reference: iq1sSearchGeneric. For i1 = 0..32, i2 = i1..32:
+//	b = (sumx[i2]-sumx[i1])*xp1; bw = ((sumw[i2]-sumw[i1])*xp1)*xp1
+//	x_p: sumqx = (axp[i1]+b)+cxp[i2]; sumq2 = (awp[i1]+bw)+cwp[i2]
+//	x_m: sumqx = (axm[i1]-b)+cxm[i2]; sumq2 = (awm[i1]+bw)+cwm[i2]
+//	each in turn: if sumq2 > 0 && sumqx*sumqx > best*sumq2 {
+//		scale = sumqx/sumq2; best = scale*sumqx; bi1, bi2, shift = i1, i2, ±1 }
+TEXT ·iq1sSearchAVX512(SB), NOSPLIT, $0-8
+	MOVQ t+0(FP), DI
+	XORQ SI, SI                      // i1
+	XORQ DX, DX                      // i2
+	VBROADCASTSS S_BEST(DI), Z28
+	VBROADCASTSS S_XP1(DI), Z26
+	VPXORD Z27, Z27, Z27
+
+s_row:
+	VBROADCASTSS S_SUMX(DI)(SI*4), Z20
+	VBROADCASTSS S_SUMW(DI)(SI*4), Z21
+	VBROADCASTSS S_AXP(DI)(SI*4), Z22
+	VBROADCASTSS S_AXM(DI)(SI*4), Z23
+	VBROADCASTSS S_AWP(DI)(SI*4), Z24
+	VBROADCASTSS S_AWM(DI)(SI*4), Z25
+
+s_chunk:
+	VMOVUPS S_SUMX(DI)(DX*4), Z0
+	VSUBPS  Z20, Z0, Z0              // sumx[i2] - sumx[i1]
+	VMULPS  Z26, Z0, Z0              // b
+	VMOVUPS S_SUMW(DI)(DX*4), Z1
+	VSUBPS  Z21, Z1, Z1              // sumw[i2] - sumw[i1]
+	VMULPS  Z26, Z1, Z1
+	VMULPS  Z26, Z1, Z1              // bw
+	VADDPS  Z0, Z22, Z2              // axp + b
+	VADDPS  S_CXP(DI)(DX*4), Z2, Z2  // sumqx of x_p
+	VADDPS  Z1, Z24, Z3              // awp + bw
+	VADDPS  S_CWP(DI)(DX*4), Z3, Z3  // sumq2 of x_p
+	VSUBPS  Z0, Z23, Z4              // axm - b
+	VADDPS  S_CXM(DI)(DX*4), Z4, Z4  // sumqx of x_m
+	VADDPS  Z1, Z25, Z5              // awm + bw
+	VADDPS  S_CWM(DI)(DX*4), Z5, Z5  // sumq2 of x_m
+	VMULPS  Z2, Z2, Z6               // sumqx*sumqx
+	VMULPS  Z4, Z4, Z8
+	S_RETEST
+	KORTESTW K1, K2
+	JNZ     s_hit
+
+s_cont:
+	ADDQ $16, DX
+	CMPQ DX, $32
+	JLE  s_chunk
+	INCQ SI
+	MOVQ SI, DX
+	CMPQ SI, $32
+	JLE  s_row
+	VMOVSS X28, S_BEST(DI)
+	VZEROUPPER
+	RET
+
+s_hit:
+	VDIVPS Z3, Z2, Z10               // scale of x_p
+	VMULPS Z2, Z10, Z11              // its score
+	VDIVPS Z5, Z4, Z12               // scale of x_m
+	VMULPS Z4, Z12, Z13              // its score
+	XORL   CX, CX                    // first lane not yet done
+
+s_next:
+	KORW   K1, K2, K3
+	KMOVW  K3, AX
+	SHRL   CX, AX
+	TESTL  AX, AX
+	JZ     s_cont
+	TZCNTL AX, AX
+	LEAL   (AX)(CX*1), BX            // the lane
+	VPBROADCASTD BX, Z14
+	KMOVW  K1, AX
+	BTL    BX, AX
+	JCC    s_m
+	VPERMPS Z11, Z14, Z28            // best = its score
+	VPERMPS Z10, Z14, Z15
+	VMOVSS X15, S_SCALE(DI)
+	MOVL   SI, S_BI1(DI)
+	LEAL   (DX)(BX*1), AX
+	MOVL   AX, S_BI2(DI)
+	MOVL   $1, S_SHIFT(DI)
+	S_RETEST
+
+s_m:
+	KMOVW  K2, AX
+	BTL    BX, AX
+	JCC    s_lane_done
+	VPERMPS Z13, Z14, Z28
+	VPERMPS Z12, Z14, Z15
+	VMOVSS X15, S_SCALE(DI)
+	MOVL   SI, S_BI1(DI)
+	LEAL   (DX)(BX*1), AX
+	MOVL   AX, S_BI2(DI)
+	MOVL   $-1, S_SHIFT(DI)
+	S_RETEST
+
+s_lane_done:
+	LEAL 1(BX), CX
+	JMP  s_next
+
+// Offsets in iq1mSplit (32 float32 per table, then the state).
+#define M_PX0 0
+#define M_PX1 128
+#define M_C2P0 256
+#define M_C2P1 384
+#define M_C2M0 512
+#define M_C2M1 640
+#define M_K1P0 768
+#define M_K1P1 896
+#define M_K1M0 1024
+#define M_K1M1 1152
+#define M_TP0 1280
+#define M_TP1 1284
+#define M_TM0 1288
+#define M_TM1 1292
+#define M_BEST 1296
+#define M_SCALE 1300
+#define M_BI1 1304
+#define M_BI2 1308
+#define M_K 1312
+
+// M_TEST sets k to the lanes where the candidate with sumqx*sumqx in sq
+// and sumq2 in s2 beats best (Z30), with Z31 = 0 and tmp scratch.
+#define M_TEST(sq, s2, tmp, k) \
+	VMULPS s2, Z30, tmp \
+	VCMPPS $0x1E, Z31, s2, k \
+	VCMPPS $0x1E, tmp, sq, k, k
+
+// M_RETEST redoes the four tests (K1..K4) against the current best, with
+// Z22..Z25 (the row's constants, reloaded after the replay) as scratch.
+#define M_RETEST \
+	M_TEST(Z18, Z14, Z22, K1) \
+	M_TEST(Z19, Z15, Z23, K2) \
+	M_TEST(Z0, Z16, Z24, K3) \
+	M_TEST(Z1, Z17, Z25, K4)
+
+// M_UPDATE: if lane BX of k passes, the candidate of scale S and score B
+// (lane BX) becomes the best, as sign combination kk; then the tests are
+// redone.
+#define M_UPDATE(k, S, B, kk, skip) \
+	KMOVW  k, AX \
+	BTL    BX, AX \
+	JCC    skip \
+	VPERMPS B, Z20, Z30 \
+	VPERMPS S, Z20, Z21 \
+	VMOVSS X21, M_SCALE(DI) \
+	MOVL   SI, M_BI1(DI) \
+	LEAL   (DX)(BX*1), AX \
+	MOVL   AX, M_BI2(DI) \
+	MOVL   $kk, M_K(DI) \
+	M_RETEST \
+skip:
+
+// func iq1mSearchAVX512(t *iq1mSplit)
+//
+// Reference: iq1mSearchGeneric. For i1 = 0..16, i2 = i1..16:
+//	sx0 = px0[i1]+px0[i2]; sx1 = px1[i1]+px1[i2]
+//	qxP0 = tp0-sx0; qxM0 = tm0-sx0; qxP1 = tp1-sx1; qxM1 = tm1-sx1
+//	q2P0 = k1p0[i1]+c2p0[i2]; q2M0 = k1m0[i1]+c2m0[i2]
+//	q2P1 = k1p1[i1]+c2p1[i2]; q2M1 = k1m1[i1]+c2m1[i2]
+//	candidates k = 0..3 in turn: (qxP0+qxP1, q2P0+q2P1), (qxP0+qxM1, q2P0+q2M1),
+//	    (qxM0+qxP1, q2M0+q2P1), (qxM0+qxM1, q2M0+q2M1), each:
+//	if sumq2 > 0 && sumqx*sumqx > best*sumq2 {
+//		scale = sumqx/sumq2; best = scale*sumqx; bi1, bi2, k = i1, i2, k }
+TEXT ·iq1mSearchAVX512(SB), NOSPLIT, $0-8
+	MOVQ t+0(FP), DI
+	XORQ SI, SI                      // i1
+	XORQ DX, DX                      // i2
+	VBROADCASTSS M_BEST(DI), Z30
+	VBROADCASTSS M_TP0(DI), Z26
+	VBROADCASTSS M_TP1(DI), Z27
+	VBROADCASTSS M_TM0(DI), Z28
+	VBROADCASTSS M_TM1(DI), Z29
+	VPXORD Z31, Z31, Z31
+
+m_row:
+	VBROADCASTSS M_PX0(DI)(SI*4), Z20
+	VBROADCASTSS M_PX1(DI)(SI*4), Z21
+	VBROADCASTSS M_K1P0(DI)(SI*4), Z22
+	VBROADCASTSS M_K1P1(DI)(SI*4), Z23
+	VBROADCASTSS M_K1M0(DI)(SI*4), Z24
+	VBROADCASTSS M_K1M1(DI)(SI*4), Z25
+
+m_chunk:
+	VADDPS M_PX0(DI)(DX*4), Z20, Z0  // sx0
+	VADDPS M_PX1(DI)(DX*4), Z21, Z1  // sx1
+	VSUBPS Z0, Z26, Z2               // qxP0
+	VSUBPS Z0, Z28, Z3               // qxM0
+	VSUBPS Z1, Z27, Z4               // qxP1
+	VSUBPS Z1, Z29, Z5               // qxM1
+	VADDPS M_C2P0(DI)(DX*4), Z22, Z6 // q2P0
+	VADDPS M_C2M0(DI)(DX*4), Z24, Z7 // q2M0
+	VADDPS M_C2P1(DI)(DX*4), Z23, Z8 // q2P1
+	VADDPS M_C2M1(DI)(DX*4), Z25, Z9 // q2M1
+	VADDPS Z4, Z2, Z10               // sumqx, k = 0
+	VADDPS Z5, Z2, Z11               // k = 1
+	VADDPS Z4, Z3, Z12               // k = 2
+	VADDPS Z5, Z3, Z13               // k = 3
+	VADDPS Z8, Z6, Z14               // sumq2, k = 0
+	VADDPS Z9, Z6, Z15
+	VADDPS Z8, Z7, Z16
+	VADDPS Z9, Z7, Z17
+	VMULPS Z10, Z10, Z18             // sumqx*sumqx
+	VMULPS Z11, Z11, Z19
+	VMULPS Z12, Z12, Z0
+	VMULPS Z13, Z13, Z1
+	M_TEST(Z18, Z14, Z2, K1)
+	M_TEST(Z19, Z15, Z3, K2)
+	M_TEST(Z0, Z16, Z4, K3)
+	M_TEST(Z1, Z17, Z5, K4)
+	KORW K1, K2, K5
+	KORW K3, K4, K6
+	KORTESTW K5, K6
+	JNZ  m_hit
+
+m_cont:
+	ADDQ $16, DX
+	CMPQ DX, $16
+	JLE  m_chunk
+	INCQ SI
+	MOVQ SI, DX
+	CMPQ SI, $16
+	JLE  m_row
+	VMOVSS X30, M_BEST(DI)
+	VZEROUPPER
+	RET
+
+m_hit:
+	VDIVPS Z14, Z10, Z2              // scales
+	VDIVPS Z15, Z11, Z3
+	VDIVPS Z16, Z12, Z4
+	VDIVPS Z17, Z13, Z5
+	VMULPS Z10, Z2, Z6               // scores
+	VMULPS Z11, Z3, Z7
+	VMULPS Z12, Z4, Z8
+	VMULPS Z13, Z5, Z9
+	XORL   CX, CX                    // first lane not yet done
+
+m_next:
+	KORW   K1, K2, K5
+	KORW   K3, K4, K6
+	KORW   K5, K6, K5
+	KMOVW  K5, AX
+	SHRL   CX, AX
+	TESTL  AX, AX
+	JZ     m_reload
+	TZCNTL AX, AX
+	LEAL   (AX)(CX*1), BX            // the lane
+	VPBROADCASTD BX, Z20
+	M_UPDATE(K1, Z2, Z6, 0, m_k1)
+	M_UPDATE(K2, Z3, Z7, 1, m_k2)
+	M_UPDATE(K3, Z4, Z8, 2, m_k3)
+	M_UPDATE(K4, Z5, Z9, 3, m_k4)
+	LEAL 1(BX), CX
+	JMP  m_next
+
+m_reload:
+	VBROADCASTSS M_PX0(DI)(SI*4), Z20
+	VBROADCASTSS M_PX1(DI)(SI*4), Z21
+	VBROADCASTSS M_K1P0(DI)(SI*4), Z22
+	VBROADCASTSS M_K1P1(DI)(SI*4), Z23
+	VBROADCASTSS M_K1M0(DI)(SI*4), Z24
+	VBROADCASTSS M_K1M1(DI)(SI*4), Z25
+	JMP m_cont
