@@ -15,10 +15,47 @@ import (
 // neighbour search computes each coordinate's error once per level.
 // Differential tests against the reference twins: iq2_test.go.
 
-// iq1FindBestNeighbour2 is iq1FindBestNeighbour2Ref with the per-coordinate
-// errors computed once per level.
-func iq1FindBestNeighbour2(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, xg *[3]float32, L []int8) int {
-	return iqFindBestNeighbour(g, nb, xval, weight, scale, xg, L, "iq1_find_best_neighbour2")
+// iq1BestNeighbour is iq1FindBestNeighbour2Ref for the neighbours of the
+// off-grid packed levels u: with AVX-512, 16 neighbours at a time
+// (iq1NeighbourAVX512); otherwise iqFindBestNeighbour, with the
+// per-coordinate errors computed once per level.
+func iq1BestNeighbour(g *iqGrid, u int, xval, weight []float32, scale float32, xg *[3]float32, L []int8) int {
+	if iq1NeighbourVec() {
+		var e [32]float32 // e[4i+l]: coordinate i's error at level l
+		for l := 0; l < 3; l++ {
+			sq := float32(scale * xg[l])
+			for i := 0; i < 8; i++ {
+				diff := sq - xval[i]
+				e[4*i+l] = float32(float32(weight[i]*diff) * diff)
+			}
+		}
+		off := int(-g.kmap[u])
+		n := int(g.neighbours[off-1])
+		index := iq1Neighbour(iq1NbLevels()[off:off+n], g.neighbours[off:off+n], &e)
+		return iqNeighbourLevels(g, index, L, "iq1_find_best_neighbour2")
+	}
+	return iqFindBestNeighbour(g, g.neighboursOf(u), xval, weight, scale, xg, L, "iq1_find_best_neighbour2")
+}
+
+// iq1NeighbourGeneric returns the neighbour nb[k] minimising
+// e[4·0+l0] + e[4·1+l1] + … + e[4·7+l7] (summed in coordinate order) where
+// li = lv[k]>>2i & 3 are its levels; the first on ties, −1 if no sum is
+// below FLT_MAX. It is the reference of iq1NeighbourAVX512.
+func iq1NeighbourGeneric(lv, nb []uint16, e *[32]float32) int {
+	best := fltMax
+	index := -1
+	for k, j := range nb {
+		p := lv[k]
+		d2 := e[p&3]
+		for i := 1; i < 8; i++ {
+			d2 += e[4*i+int(p>>(2*i)&3)]
+		}
+		if d2 < best {
+			best = d2
+			index = int(j)
+		}
+	}
+	return index
 }
 
 // iqFindBestNeighbour is the fast neighbour search of IQ1 and IQ2: the
@@ -122,7 +159,7 @@ func iq1sBlock(y []byte, x, qw []float32) {
 			gi := int(g.kmap[u])
 			if gi < 0 {
 				allOnGrid = false
-				gi = iq1FindBestNeighbour2(g, g.neighboursOf(u), xb[8*k:], weight[8*k:], scale, xx, L[8*k:])
+				gi = iq1BestNeighbour(g, u, xb[8*k:], weight[8*k:], scale, xx, L[8*k:])
 			}
 			index[k] = gi
 		}
@@ -271,7 +308,7 @@ func iq1mBlock(y []byte, x, qw []float32) {
 			gi := int(g.kmap[u])
 			if gi < 0 {
 				allOnGrid = false
-				gi = iq1FindBestNeighbour2(g, g.neighboursOf(u), xb[8*k:], weight[8*k:], scale, iq1mXX(bestK, k), L[8*k:])
+				gi = iq1BestNeighbour(g, u, xb[8*k:], weight[8*k:], scale, iq1mXX(bestK, k), L[8*k:])
 			}
 			index[k] = gi
 		}

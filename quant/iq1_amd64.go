@@ -31,3 +31,21 @@ func iq1mSearch(t *iq1mSplit) {
 	}
 	iq1mSearchGeneric(t)
 }
+
+// iq1NeighbourAVX512 is iq1NeighbourGeneric for the n neighbours at nb,
+// whose packed levels are at lv (readable 16 entries past n).
+//
+//go:noescape
+func iq1NeighbourAVX512(lv, nb *uint16, n int, e *[32]float32) int
+
+// iq1NeighbourVec reports whether iq1BestNeighbour uses iq1Neighbour.
+func iq1NeighbourVec() bool { return useAVX512 }
+
+// iq1Neighbour is iq1NeighbourGeneric; lv must be a slice of iq1NbLevels
+// (padded past its end).
+func iq1Neighbour(lv, nb []uint16, e *[32]float32) int {
+	if len(nb) == 0 {
+		return -1
+	}
+	return iq1NeighbourAVX512(&lv[0], &nb[0], len(nb), e)
+}

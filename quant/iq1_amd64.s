@@ -313,3 +313,115 @@ m_reload:
 	VBROADCASTSS M_K1M0(DI)(SI*4), Z24
 	VBROADCASTSS M_K1M1(DI)(SI*4), Z25
 	JMP m_cont
+
+// func iq1NeighbourAVX512(lv, nb *uint16, n int, e *[32]float32) int
+//
+// Reference: iq1NeighbourGeneric. 16 neighbours per ZMM register: lane k's
+// level of coordinate i, (lv[k]>>2i)&3 + 4(i%4), looks up e (e[0..15] for
+// i < 4, e[16..31] for i ≥ 4) with VPERMPS, and the 8 errors are summed in
+// coordinate order. Lanes past n and NaN sums become +Inf (never below
+// FLT_MAX, like NaN in the scalar test). The chunk's minimum replaces the
+// best if strictly smaller, its first lane giving the index: the first
+// minimum in list order, as the sequential strict < keeps it.
+TEXT ·iq1NeighbourAVX512(SB), NOSPLIT, $0-40
+	MOVQ lv+0(FP), DI
+	MOVQ nb+8(FP), SI
+	MOVQ n+16(FP), R10
+	MOVQ e+24(FP), DX
+	VMOVUPS 0(DX), Z30
+	VMOVUPS 64(DX), Z31
+	MOVL $3, AX
+	VPBROADCASTD AX, Z29
+	MOVL $4, AX
+	VPBROADCASTD AX, Z24
+	MOVL $8, AX
+	VPBROADCASTD AX, Z25
+	MOVL $12, AX
+	VPBROADCASTD AX, Z26
+	MOVL $0x7F800000, AX             // +Inf
+	VPBROADCASTD AX, Z28
+	MOVL $0x7F7FFFFF, AX             // FLT_MAX: the best so far
+	VPBROADCASTD AX, Z27
+	MOVQ $-1, AX                     // index
+	XORQ BX, BX                      // chunk start
+
+nb_loop:
+	MOVQ R10, CX
+	SUBQ BX, CX                      // neighbours left
+	JLE  nb_done
+	MOVL $0xFFFF, R9
+	CMPQ CX, $16
+	JGE  nb_full
+	MOVL $1, R9
+	SHLL CX, R9
+	DECL R9                          // (1<<left)-1
+
+nb_full:
+	KMOVW R9, K1                     // lanes in the list
+	VPMOVZXWD (DI)(BX*2), Z0         // packed levels
+	VPANDD  Z29, Z0, Z1
+	VPERMPS Z30, Z1, Z2              // d2 = e(coordinate 0)
+	VPSRLD  $2, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPORD   Z24, Z1, Z1
+	VPERMPS Z30, Z1, Z3
+	VADDPS  Z3, Z2, Z2
+	VPSRLD  $4, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPORD   Z25, Z1, Z1
+	VPERMPS Z30, Z1, Z3
+	VADDPS  Z3, Z2, Z2
+	VPSRLD  $6, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPORD   Z26, Z1, Z1
+	VPERMPS Z30, Z1, Z3
+	VADDPS  Z3, Z2, Z2
+	VPSRLD  $8, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPERMPS Z31, Z1, Z3
+	VADDPS  Z3, Z2, Z2
+	VPSRLD  $10, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPORD   Z24, Z1, Z1
+	VPERMPS Z31, Z1, Z3
+	VADDPS  Z3, Z2, Z2
+	VPSRLD  $12, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPORD   Z25, Z1, Z1
+	VPERMPS Z31, Z1, Z3
+	VADDPS  Z3, Z2, Z2
+	VPSRLD  $14, Z0, Z1
+	VPANDD  Z29, Z1, Z1
+	VPORD   Z26, Z1, Z1
+	VPERMPS Z31, Z1, Z3
+	VADDPS  Z3, Z2, Z2               // d2, coordinates 0..7 in order
+	VCMPPS  $0x03, Z2, Z2, K2        // NaN
+	KNOTW   K1, K3
+	KORW    K2, K3, K2
+	VMOVAPS Z28, K2, Z2              // NaN and lanes past n: +Inf
+	VSHUFF32X4 $0x4E, Z2, Z2, Z3     // minimum over the 16 lanes
+	VMINPS  Z3, Z2, Z3
+	VSHUFF32X4 $0xB1, Z3, Z3, Z4
+	VMINPS  Z4, Z3, Z3
+	VPERMILPS $0x4E, Z3, Z4
+	VMINPS  Z4, Z3, Z3
+	VPERMILPS $0xB1, Z3, Z4
+	VMINPS  Z4, Z3, Z3
+	VCMPPS  $0x11, Z27, Z3, K4       // minimum < best (LT_OQ)
+	KORTESTW K4, K4
+	JZ      nb_next
+	VMOVAPS Z3, Z27
+	VCMPPS  $0x00, Z3, Z2, K5        // lanes equal to the minimum (EQ_OQ)
+	KMOVW   K5, R9
+	TZCNTL  R9, R9
+	ADDQ    BX, R9
+	MOVWQZX (SI)(R9*2), AX
+
+nb_next:
+	ADDQ $16, BX
+	JMP  nb_loop
+
+nb_done:
+	MOVQ AX, ret+32(FP)
+	VZEROUPPER
+	RET

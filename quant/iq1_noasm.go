@@ -7,3 +7,7 @@ package quant
 func iq1sSearch(t *iq1sSplit) { iq1sSearchGeneric(t) }
 
 func iq1mSearch(t *iq1mSplit) { iq1mSearchGeneric(t) }
+
+func iq1NeighbourVec() bool { return false }
+
+func iq1Neighbour(lv, nb []uint16, e *[32]float32) int { return iq1NeighbourGeneric(lv, nb, e) }
