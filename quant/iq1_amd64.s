@@ -54,7 +54,7 @@
 //	x_m: sumqx = (axm[i1]-b)+cxm[i2]; sumq2 = (awm[i1]+bw)+cwm[i2]
 //	each in turn: if sumq2 > 0 && sumqx*sumqx > best*sumq2 {
 //		scale = sumqx/sumq2; best = scale*sumqx; bi1, bi2, shift = i1, i2, ±1 }
-TEXT ·iq1sSearchAVX512(SB), NOSPLIT, $0-8
+TEXT ·iq1sSearchAVX512(SB), NOSPLIT, $256-8
 	MOVQ t+0(FP), DI
 	XORQ SI, SI                      // i1
 	XORQ DX, DX                      // i2
@@ -105,49 +105,52 @@ s_cont:
 	RET
 
 s_hit:
-	VDIVPS Z3, Z2, Z10               // scale of x_p
-	VMULPS Z2, Z10, Z11              // its score
-	VDIVPS Z5, Z4, Z12               // scale of x_m
-	VMULPS Z4, Z12, Z13              // its score
-	XORL   CX, CX                    // first lane not yet done
+	VDIVPS  Z3, Z2, Z10              // scale of x_p
+	VMULPS  Z2, Z10, Z11             // its score
+	VDIVPS  Z5, Z4, Z12              // scale of x_m
+	VMULPS  Z4, Z12, Z13             // its score
+	VMOVUPS Z10, 0(SP)               // scales [shift][lane]
+	VMOVUPS Z12, 64(SP)
+	VMOVUPS Z11, 128(SP)             // scores [shift][lane]
+	VMOVUPS Z13, 192(SP)
+	MOVQ    $-1, R11                 // last candidate replayed (2·lane + shift)
 
-s_next:
-	KORW   K1, K2, K3
-	KMOVW  K3, AX
-	SHRL   CX, AX
-	TESTL  AX, AX
-	JZ     s_cont
-	TZCNTL AX, AX
-	LEAL   (AX)(CX*1), BX            // the lane
-	VPBROADCASTD BX, Z14
-	KMOVW  K1, AX
-	BTL    BX, AX
-	JCC    s_m
-	VPERMPS Z11, Z14, Z28            // best = its score
-	VPERMPS Z10, Z14, Z15
-	VMOVSS X15, S_SCALE(DI)
-	MOVL   SI, S_BI1(DI)
-	LEAL   (DX)(BX*1), AX
-	MOVL   AX, S_BI2(DI)
-	MOVL   $1, S_SHIFT(DI)
+s_word:
+	// bit 2·lane+s of AX: candidate (lane, s) beats best, in ggml's order
+	KMOVW   K1, AX
+	MOVL    $0x55555555, R8
+	PDEPL   R8, AX, AX
+	KMOVW   K2, BX
+	MOVL    $0xAAAAAAAA, R8
+	PDEPL   R8, BX, BX
+	ORL     BX, AX
+	LEAQ    1(R11), CX
+	CMPQ    CX, $32
+	JGE     s_cont
+	SHRL    CX, AX                   // candidates after the last replayed
+	TESTL   AX, AX
+	JZ      s_cont
+	TZCNTL  AX, AX
+	ADDQ    CX, AX
+	MOVQ    AX, R11                  // the next candidate that beats best
+	MOVQ    AX, R8
+	ANDQ    $1, R8                   // shift: 0 for x_p, 1 for x_m
+	SHRQ    $1, AX                   // lane
+	MOVQ    R8, R9
+	SHLQ    $6, R9
+	LEAQ    (R9)(AX*4), R9           // its offset in the scale and score rows
+	VBROADCASTSS 128(SP)(R9*1), Z28  // best = its score
+	MOVL    0(SP)(R9*1), R10
+	MOVL    R10, S_SCALE(DI)
+	MOVL    SI, S_BI1(DI)
+	ADDQ    DX, AX
+	MOVL    AX, S_BI2(DI)
+	SHLL    $1, R8
+	NEGL    R8
+	INCL    R8                       // 1 - 2·shift
+	MOVL    R8, S_SHIFT(DI)
 	S_RETEST
-
-s_m:
-	KMOVW  K2, AX
-	BTL    BX, AX
-	JCC    s_lane_done
-	VPERMPS Z13, Z14, Z28
-	VPERMPS Z12, Z14, Z15
-	VMOVSS X15, S_SCALE(DI)
-	MOVL   SI, S_BI1(DI)
-	LEAL   (DX)(BX*1), AX
-	MOVL   AX, S_BI2(DI)
-	MOVL   $-1, S_SHIFT(DI)
-	S_RETEST
-
-s_lane_done:
-	LEAL 1(BX), CX
-	JMP  s_next
+	JMP     s_word
 
 // Offsets in iq1mSplit (32 float32 per table, then the state).
 #define M_PX0 0
@@ -185,23 +188,6 @@ s_lane_done:
 	M_TEST(Z0, Z16, Z24, K3) \
 	M_TEST(Z1, Z17, Z25, K4)
 
-// M_UPDATE: if lane BX of k passes, the candidate of scale S and score B
-// (lane BX) becomes the best, as sign combination kk; then the tests are
-// redone.
-#define M_UPDATE(k, S, B, kk, skip) \
-	KMOVW  k, AX \
-	BTL    BX, AX \
-	JCC    skip \
-	VPERMPS B, Z20, Z30 \
-	VPERMPS S, Z20, Z21 \
-	VMOVSS X21, M_SCALE(DI) \
-	MOVL   SI, M_BI1(DI) \
-	LEAL   (DX)(BX*1), AX \
-	MOVL   AX, M_BI2(DI) \
-	MOVL   $kk, M_K(DI) \
-	M_RETEST \
-skip:
-
 // func iq1mSearchAVX512(t *iq1mSplit)
 //
 // Reference: iq1mSearchGeneric. For i1 = 0..16, i2 = i1..16:
@@ -213,7 +199,7 @@ skip:
 //	    (qxM0+qxP1, q2M0+q2P1), (qxM0+qxM1, q2M0+q2M1), each:
 //	if sumq2 > 0 && sumqx*sumqx > best*sumq2 {
 //		scale = sumqx/sumq2; best = scale*sumqx; bi1, bi2, k = i1, i2, k }
-TEXT ·iq1mSearchAVX512(SB), NOSPLIT, $0-8
+TEXT ·iq1mSearchAVX512(SB), NOSPLIT, $512-8
 	MOVQ t+0(FP), DI
 	XORQ SI, SI                      // i1
 	XORQ DX, DX                      // i2
@@ -277,33 +263,65 @@ m_cont:
 	RET
 
 m_hit:
-	VDIVPS Z14, Z10, Z2              // scales
-	VDIVPS Z15, Z11, Z3
-	VDIVPS Z16, Z12, Z4
-	VDIVPS Z17, Z13, Z5
-	VMULPS Z10, Z2, Z6               // scores
-	VMULPS Z11, Z3, Z7
-	VMULPS Z12, Z4, Z8
-	VMULPS Z13, Z5, Z9
-	XORL   CX, CX                    // first lane not yet done
+	VDIVPS  Z14, Z10, Z2             // scales
+	VDIVPS  Z15, Z11, Z3
+	VDIVPS  Z16, Z12, Z4
+	VDIVPS  Z17, Z13, Z5
+	VMULPS  Z10, Z2, Z6              // scores
+	VMULPS  Z11, Z3, Z7
+	VMULPS  Z12, Z4, Z8
+	VMULPS  Z13, Z5, Z9
+	VMOVUPS Z2, 0(SP)                // scales [k][lane]
+	VMOVUPS Z3, 64(SP)
+	VMOVUPS Z4, 128(SP)
+	VMOVUPS Z5, 192(SP)
+	VMOVUPS Z6, 256(SP)              // scores [k][lane]
+	VMOVUPS Z7, 320(SP)
+	VMOVUPS Z8, 384(SP)
+	VMOVUPS Z9, 448(SP)
+	MOVQ    $-1, R11                 // last candidate replayed (4·lane + k)
 
-m_next:
-	KORW   K1, K2, K5
-	KORW   K3, K4, K6
-	KORW   K5, K6, K5
-	KMOVW  K5, AX
-	SHRL   CX, AX
-	TESTL  AX, AX
-	JZ     m_reload
-	TZCNTL AX, AX
-	LEAL   (AX)(CX*1), BX            // the lane
-	VPBROADCASTD BX, Z20
-	M_UPDATE(K1, Z2, Z6, 0, m_k1)
-	M_UPDATE(K2, Z3, Z7, 1, m_k2)
-	M_UPDATE(K3, Z4, Z8, 2, m_k3)
-	M_UPDATE(K4, Z5, Z9, 3, m_k4)
-	LEAL 1(BX), CX
-	JMP  m_next
+m_word:
+	// bit 4·lane+k of AX: candidate (lane, k) beats best, in ggml's order
+	KMOVW   K1, AX
+	MOVQ    $0x1111111111111111, R8
+	PDEPQ   R8, AX, AX
+	KMOVW   K2, BX
+	MOVQ    $0x2222222222222222, R8
+	PDEPQ   R8, BX, BX
+	ORQ     BX, AX
+	KMOVW   K3, BX
+	MOVQ    $0x4444444444444444, R8
+	PDEPQ   R8, BX, BX
+	ORQ     BX, AX
+	KMOVW   K4, BX
+	MOVQ    $0x8888888888888888, R8
+	PDEPQ   R8, BX, BX
+	ORQ     BX, AX
+	LEAQ    1(R11), CX
+	CMPQ    CX, $64
+	JGE     m_reload
+	SHRQ    CX, AX                   // candidates after the last replayed
+	TESTQ   AX, AX
+	JZ      m_reload
+	TZCNTQ  AX, AX
+	ADDQ    CX, AX
+	MOVQ    AX, R11                  // the next candidate that beats best
+	MOVQ    AX, R8
+	ANDQ    $3, R8                   // k
+	SHRQ    $2, AX                   // lane
+	MOVQ    R8, R9
+	SHLQ    $6, R9
+	LEAQ    (R9)(AX*4), R9           // its offset in the scale and score rows
+	VBROADCASTSS 256(SP)(R9*1), Z30  // best = its score
+	MOVL    0(SP)(R9*1), R10
+	MOVL    R10, M_SCALE(DI)
+	MOVL    SI, M_BI1(DI)
+	ADDQ    DX, AX
+	MOVL    AX, M_BI2(DI)
+	MOVL    R8, M_K(DI)
+	M_RETEST
+	JMP     m_word
 
 m_reload:
 	VBROADCASTSS M_PX0(DI)(SI*4), Z20
