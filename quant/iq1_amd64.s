@@ -11,13 +11,26 @@
 // The tables are padded so that a 16-lane load from any i2 ≤ bs stays
 // inside them, and lanes past bs fail every test (their sumq2 is NaN).
 //
-// Where a chunk has a lane that beats the best, the updates are replayed in
-// ggml's order: the candidates' scale = sumqx/sumq2 and score =
+// Where a chunk has a candidate that beats the best, its updates are
+// replayed in ggml's order: the candidates' scale = sumqx/sumq2 and score =
 // scale*sumqx are computed lane-wise (VDIVPS, VMULPS: the same roundings as
-// the scalar code); the first passing lane's candidates, in order, set the
-// best (broadcast from that lane with VPERMPS) and the result, every test
-// of the chunk is redone against the new best, and the next passing lane
-// after it is taken, until none is left.
+// the scalar code) and kept on the stack; the masks of the candidates that
+// beat best are interleaved (PDEP) into one word in ggml's order (lane
+// major, then x_p before x_m, or k = 0..3), whose lowest set bit is the
+// next update; best becomes that candidate's score, the tests are redone,
+// and the next set bit after it is taken, until none is left.
+//
+// Shortcut (IQ1_M): with sumq2 finite and positive the test is monotone in
+// best (a larger best fails at least where a smaller one fails: b·sumq2
+// rounds monotonically). Let c* be the first candidate of highest score
+// among those beating the best b0 in force at the chunk, and V the largest
+// of b0 and the scores of the chunk's candidates before c* with sumq2 > 0.
+// Whatever updates happen before c*, the best just before it is b0 or one
+// of those scores, so at most V; if c* beats V, it is updated, and if then
+// no candidate after it beats its score, it is the chunk's last update, and
+// the chunk ends with c*'s scale and score, as the one-by-one replay would.
+// Where a check fails, or a lane has sumq2 = +Inf or sumq2 > 0 with a NaN
+// score (where monotonicity fails), the replay runs instead.
 
 // Offsets in iq1sSplit (48 float32 per table, then the state).
 #define S_SUMX 0
@@ -188,6 +201,50 @@ s_word:
 	M_TEST(Z0, Z16, Z24, K3) \
 	M_TEST(Z1, Z17, Z25, K4)
 
+// M_ODD jumps to m_seq where a lane has sumq2 = +Inf (Z20), or sumq2 > 0
+// and a NaN score.
+#define M_ODD(s2, b) \
+	VCMPPS $0x1E, Z31, s2, K5 \
+	VCMPPS $0x03, b, b, K5, K6 \
+	VCMPPS $0x00, Z20, s2, K7 \
+	KORTESTW K6, K7 \
+	JNZ m_seq
+
+// HMAX sets every lane of z to the largest of its lanes (no NaN), t
+// scratch.
+#define HMAX(z, t) \
+	VSHUFF32X4 $0x4E, z, z, t \
+	VMAXPS t, z, z \
+	VSHUFF32X4 $0xB1, z, z, t \
+	VMAXPS t, z, z \
+	VPERMILPS $0x4E, z, t \
+	VMAXPS t, z, z \
+	VPERMILPS $0xB1, z, t \
+	VMAXPS t, z, z
+
+// M_BEFORE takes into Z22 the scores b of the candidates k before c* (the
+// lanes before l*, and l* itself if k < k*) with sumq2 s2 > 0.
+#define M_BEFORE(k, s2, b) \
+	MOVL R14, AX \
+	CMPQ R13, $k \
+	CMOVLGT R10, AX \
+	KMOVW AX, K5 \
+	VCMPPS $0x1E, Z31, s2, K5, K6 \
+	VMAXPS b, Z22, K6, Z22
+
+// M_AFTER jumps to m_seq if a candidate k after c* (the lanes after l*,
+// and l* itself if k > k*) beats c*'s score (Z24).
+#define M_AFTER(k, s2, sq) \
+	MOVL R8, AX \
+	CMPQ R13, $k \
+	CMOVLLT R11, AX \
+	KMOVW AX, K5 \
+	VMULPS s2, Z24, Z25 \
+	VCMPPS $0x1E, Z31, s2, K5, K6 \
+	VCMPPS $0x1E, Z25, sq, K6, K6 \
+	KORTESTW K6, K6 \
+	JNZ m_seq
+
 // func iq1mSearchAVX512(t *iq1mSplit)
 //
 // Reference: iq1mSearchGeneric. For i1 = 0..16, i2 = i1..16:
@@ -199,7 +256,7 @@ s_word:
 //	    (qxM0+qxP1, q2M0+q2P1), (qxM0+qxM1, q2M0+q2M1), each:
 //	if sumq2 > 0 && sumqx*sumqx > best*sumq2 {
 //		scale = sumqx/sumq2; best = scale*sumqx; bi1, bi2, k = i1, i2, k }
-TEXT ·iq1mSearchAVX512(SB), NOSPLIT, $512-8
+TEXT ·iq1mSearchAVX512(SB), $1024-8
 	MOVQ t+0(FP), DI
 	XORQ SI, SI                      // i1
 	XORQ DX, DX                      // i2
@@ -279,6 +336,102 @@ m_hit:
 	VMOVUPS Z7, 320(SP)
 	VMOVUPS Z8, 384(SP)
 	VMOVUPS Z9, 448(SP)
+	VMOVUPS Z14, 512(SP)             // sumq2 [k][lane]
+	VMOVUPS Z15, 576(SP)
+	VMOVUPS Z16, 640(SP)
+	VMOVUPS Z17, 704(SP)
+	VMOVUPS Z18, 768(SP)             // sumqx*sumqx [k][lane]
+	VMOVUPS Z19, 832(SP)
+	VMOVUPS Z0, 896(SP)
+	VMOVUPS Z1, 960(SP)
+
+	// Shortcut (see "Shortcut" above): c* = the first candidate of
+	// highest score among those beating best (b0, Z30); V = the largest
+	// of b0 and the scores of the candidates before c* with sumq2 > 0.
+	// If c* beats V and no candidate after c* beats c*'s score, c* is the
+	// chunk's last update whatever came before it. Otherwise, or with a
+	// sumq2 of +Inf or a NaN score (where the test is not monotone in
+	// best), the updates are replayed one by one (m_seq).
+	MOVL $0x7F800000, AX
+	VPBROADCASTD AX, Z20             // +Inf
+	M_ODD(Z14, Z6)
+	M_ODD(Z15, Z7)
+	M_ODD(Z16, Z8)
+	M_ODD(Z17, Z9)
+	MOVL $0xFF800000, AX
+	VPBROADCASTD AX, Z21             // -Inf
+	VMAXPS Z6, Z21, K1, Z21
+	VMAXPS Z7, Z21, K2, Z21
+	VMAXPS Z8, Z21, K3, Z21
+	VMAXPS Z9, Z21, K4, Z21
+	HMAX(Z21, Z22)                   // highest score beating best
+	VCMPPS  $0x00, Z21, Z6, K1, K5
+	KMOVW   K5, AX
+	MOVQ    $0x1111111111111111, R8
+	PDEPQ   R8, AX, AX
+	VCMPPS  $0x00, Z21, Z7, K2, K5
+	KMOVW   K5, BX
+	MOVQ    $0x2222222222222222, R8
+	PDEPQ   R8, BX, BX
+	ORQ     BX, AX
+	VCMPPS  $0x00, Z21, Z8, K3, K5
+	KMOVW   K5, BX
+	MOVQ    $0x4444444444444444, R8
+	PDEPQ   R8, BX, BX
+	ORQ     BX, AX
+	VCMPPS  $0x00, Z21, Z9, K4, K5
+	KMOVW   K5, BX
+	MOVQ    $0x8888888888888888, R8
+	PDEPQ   R8, BX, BX
+	ORQ     BX, AX
+	TESTQ   AX, AX
+	JZ      m_seq
+	TZCNTQ  AX, AX                   // c* = 4·lane + k
+	MOVQ    AX, R12
+	SHRQ    $2, R12                  // its lane l*
+	MOVQ    AX, R13
+	ANDQ    $3, R13                  // its k*
+	MOVQ    R13, R9
+	SHLQ    $6, R9
+	LEAQ    (R9)(R12*4), R9          // its offset in the rows
+	MOVQ    R12, CX
+	MOVL    $1, BX
+	SHLL    CX, BX                   // bit of lane l*
+	LEAL    -1(BX), R14              // lanes before l*
+	LEAL    -1(BX)(BX*1), R10        // lanes up to l*
+	MOVL    R10, R8
+	NOTL    R8
+	ANDL    $0xFFFF, R8              // lanes after l*
+	MOVL    R8, R11
+	ORL     BX, R11                  // lanes from l*
+	VMOVAPS Z30, Z22
+	M_BEFORE(0, Z14, Z6)
+	M_BEFORE(1, Z15, Z7)
+	M_BEFORE(2, Z16, Z8)
+	M_BEFORE(3, Z17, Z9)
+	HMAX(Z22, Z23)                   // V
+	VBROADCASTSS 512(SP)(R9*1), Z23
+	VMULPS  Z23, Z22, Z23            // V·sumq2 of c*
+	VBROADCASTSS 768(SP)(R9*1), Z24
+	VCMPPS  $0x1E, Z23, Z24, K5
+	KORTESTW K5, K5
+	JZ      m_seq                    // c* does not beat V
+	VBROADCASTSS 256(SP)(R9*1), Z24  // c*'s score
+	M_AFTER(0, Z14, Z18)
+	M_AFTER(1, Z15, Z19)
+	M_AFTER(2, Z16, Z0)
+	M_AFTER(3, Z17, Z1)
+	VMOVAPS Z24, Z30                 // best = c*'s score
+	MOVL    0(SP)(R9*1), R10
+	MOVL    R10, M_SCALE(DI)
+	MOVL    SI, M_BI1(DI)
+	MOVQ    R12, AX
+	ADDQ    DX, AX
+	MOVL    AX, M_BI2(DI)
+	MOVL    R13, M_K(DI)
+	JMP     m_reload
+
+m_seq:
 	MOVQ    $-1, R11                 // last candidate replayed (4·lane + k)
 
 m_word:
