@@ -20,7 +20,7 @@
 // next update; best becomes that candidate's score, the tests are redone,
 // and the next set bit after it is taken, until none is left.
 //
-// Shortcut (IQ1_M): with sumq2 finite and positive the test is monotone in
+// Shortcut: with sumq2 finite and positive the test is monotone in
 // best (a larger best fails at least where a smaller one fails: b·sumq2
 // rounds monotonically). Let c* be the first candidate of highest score
 // among those beating the best b0 in force at the chunk, and V the largest
@@ -59,6 +59,51 @@
 	VCMPPS  $0x1E, Z27, Z5, K2 \
 	VCMPPS  $0x1E, Z9, Z8, K2, K2
 
+// S_ODD jumps to s_seq where a lane has sumq2 = +Inf (Z29), or sumq2 > 0
+// and a NaN score.
+#define S_ODD(s2, b) \
+	VCMPPS $0x1E, Z27, s2, K5 \
+	VCMPPS $0x03, b, b, K5, K6 \
+	VCMPPS $0x00, Z29, s2, K7 \
+	KORTESTW K6, K7 \
+	JNZ s_seq
+
+// HMAX sets every lane of z to the largest of its lanes (no NaN), t
+// scratch.
+#define HMAX(z, t) \
+	VSHUFF32X4 $0x4E, z, z, t \
+	VMAXPS t, z, z \
+	VSHUFF32X4 $0xB1, z, z, t \
+	VMAXPS t, z, z \
+	VPERMILPS $0x4E, z, t \
+	VMAXPS t, z, z \
+	VPERMILPS $0xB1, z, t \
+	VMAXPS t, z, z
+
+// S_BEFORE takes into Z15 the scores b of the candidates of shift s
+// (0: x_p) before c* (the lanes before l*, and l* itself if s < s*) with
+// sumq2 s2 > 0.
+#define S_BEFORE(s, s2, b) \
+	MOVL R14, AX \
+	CMPQ R13, $s \
+	CMOVLGT R10, AX \
+	KMOVW AX, K5 \
+	VCMPPS $0x1E, Z27, s2, K5, K6 \
+	VMAXPS b, Z15, K6, Z15
+
+// S_AFTER jumps to s_seq if a candidate of shift s after c* (the lanes
+// after l*, and l* itself if s > s*) beats c*'s score (Z17).
+#define S_AFTER(s, s2, sq) \
+	MOVL R8, AX \
+	CMPQ R13, $s \
+	CMOVLLT R11, AX \
+	KMOVW AX, K5 \
+	VMULPS s2, Z17, Z18 \
+	VCMPPS $0x1E, Z27, s2, K5, K6 \
+	VCMPPS $0x1E, Z18, sq, K6, K6 \
+	KORTESTW K6, K6 \
+	JNZ s_seq
+
 // func iq1sSearchAVX512(t *iq1sSplit)
 //
 // Reference: iq1sSearchGeneric. For i1 = 0..32, i2 = i1..32:
@@ -67,7 +112,7 @@
 //	x_m: sumqx = (axm[i1]-b)+cxm[i2]; sumq2 = (awm[i1]+bw)+cwm[i2]
 //	each in turn: if sumq2 > 0 && sumqx*sumqx > best*sumq2 {
 //		scale = sumqx/sumq2; best = scale*sumqx; bi1, bi2, shift = i1, i2, ±1 }
-TEXT ·iq1sSearchAVX512(SB), NOSPLIT, $256-8
+TEXT ·iq1sSearchAVX512(SB), NOSPLIT, $512-8
 	MOVQ t+0(FP), DI
 	XORQ SI, SI                      // i1
 	XORQ DX, DX                      // i2
@@ -126,6 +171,78 @@ s_hit:
 	VMOVUPS Z12, 64(SP)
 	VMOVUPS Z11, 128(SP)             // scores [shift][lane]
 	VMOVUPS Z13, 192(SP)
+	VMOVUPS Z3, 256(SP)              // sumq2 [shift][lane]
+	VMOVUPS Z5, 320(SP)
+	VMOVUPS Z6, 384(SP)              // sumqx*sumqx [shift][lane]
+	VMOVUPS Z8, 448(SP)
+
+	// The shortcut (see "Shortcut" above), with x_p and x_m as the
+	// candidates of a lane.
+	MOVL $0x7F800000, AX
+	VPBROADCASTD AX, Z29             // +Inf
+	S_ODD(Z3, Z11)
+	S_ODD(Z5, Z13)
+	MOVL $0xFF800000, AX
+	VPBROADCASTD AX, Z14             // -Inf
+	VMAXPS Z11, Z14, K1, Z14
+	VMAXPS Z13, Z14, K2, Z14
+	HMAX(Z14, Z15)                   // highest score beating best
+	VCMPPS  $0x00, Z14, Z11, K1, K5
+	KMOVW   K5, AX
+	MOVL    $0x55555555, R8
+	PDEPL   R8, AX, AX
+	VCMPPS  $0x00, Z14, Z13, K2, K5
+	KMOVW   K5, BX
+	MOVL    $0xAAAAAAAA, R8
+	PDEPL   R8, BX, BX
+	ORL     BX, AX
+	TESTL   AX, AX
+	JZ      s_seq
+	TZCNTL  AX, AX                   // c* = 2·lane + shift
+	MOVQ    AX, R12
+	SHRQ    $1, R12                  // its lane l*
+	MOVQ    AX, R13
+	ANDQ    $1, R13                  // its shift s* (0: x_p)
+	MOVQ    R13, R9
+	SHLQ    $6, R9
+	LEAQ    (R9)(R12*4), R9          // its offset in the rows
+	MOVQ    R12, CX
+	MOVL    $1, BX
+	SHLL    CX, BX                   // bit of lane l*
+	LEAL    -1(BX), R14              // lanes before l*
+	LEAL    -1(BX)(BX*1), R10        // lanes up to l*
+	MOVL    R10, R8
+	NOTL    R8
+	ANDL    $0xFFFF, R8              // lanes after l*
+	MOVL    R8, R11
+	ORL     BX, R11                  // lanes from l*
+	VMOVAPS Z28, Z15
+	S_BEFORE(0, Z3, Z11)
+	S_BEFORE(1, Z5, Z13)
+	HMAX(Z15, Z16)                   // V
+	VBROADCASTSS 256(SP)(R9*1), Z16
+	VMULPS  Z16, Z15, Z16            // V·sumq2 of c*
+	VBROADCASTSS 384(SP)(R9*1), Z17
+	VCMPPS  $0x1E, Z16, Z17, K5
+	KORTESTW K5, K5
+	JZ      s_seq                    // c* does not beat V
+	VBROADCASTSS 128(SP)(R9*1), Z17  // c*'s score
+	S_AFTER(0, Z3, Z6)
+	S_AFTER(1, Z5, Z8)
+	VMOVAPS Z17, Z28                 // best = c*'s score
+	MOVL    0(SP)(R9*1), R10
+	MOVL    R10, S_SCALE(DI)
+	MOVL    SI, S_BI1(DI)
+	MOVQ    R12, AX
+	ADDQ    DX, AX
+	MOVL    AX, S_BI2(DI)
+	SHLL    $1, R13
+	NEGL    R13
+	INCL    R13                      // 1 - 2·shift
+	MOVL    R13, S_SHIFT(DI)
+	JMP     s_cont
+
+s_seq:
 	MOVQ    $-1, R11                 // last candidate replayed (2·lane + shift)
 
 s_word:
@@ -209,18 +326,6 @@ s_word:
 	VCMPPS $0x00, Z20, s2, K7 \
 	KORTESTW K6, K7 \
 	JNZ m_seq
-
-// HMAX sets every lane of z to the largest of its lanes (no NaN), t
-// scratch.
-#define HMAX(z, t) \
-	VSHUFF32X4 $0x4E, z, z, t \
-	VMAXPS t, z, z \
-	VSHUFF32X4 $0xB1, z, z, t \
-	VMAXPS t, z, z \
-	VPERMILPS $0x4E, z, t \
-	VMAXPS t, z, z \
-	VPERMILPS $0xB1, z, t \
-	VMAXPS t, z, z
 
 // M_BEFORE takes into Z22 the scores b of the candidates k before c* (the
 // lanes before l*, and l* itself if k < k*) with sumq2 s2 > 0.
