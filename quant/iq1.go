@@ -126,7 +126,7 @@ func iq1sBlock(y []byte, x, qw []float32) {
 			shifts[ib] = 1
 			continue
 		}
-		iq1SortedIndex(idx[:], xb)
+		iq1Sort(idx[:], xb)
 		for j := 0; j < bs; j++ {
 			i := idx[j]
 			t.sumx[j+1] = t.sumx[j] + float32(weight[i]*xb[i])
@@ -261,7 +261,7 @@ func iq1mBlock(y []byte, x, qw []float32) {
 			shifts[ib] = 0
 			continue
 		}
-		iq1SortedIndex(idx[:], xb)
+		iq1Sort(idx[:], xb)
 		for j := 0; j < bs; j++ {
 			i := idx[j]
 			h := 0

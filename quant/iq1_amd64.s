@@ -701,3 +701,64 @@ nb_done:
 	MOVQ AX, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func iq1RankAVX512(idx *int, x *float32, n int) bool
+//
+// Reference: iq1SortedIndex for n = 16 or 32 values without NaN (it
+// reports false, writing nothing, if x has a NaN). Without NaN, < is a
+// strict weak order (±0 equivalent) and the stable sort puts x[i] at rank
+// #{j : x[j] < x[i]} + #{j < i : x[j] == x[i]}: idx[rank] = i. For n = 16
+// the upper 16 values are +Inf, which no x[i] exceeds and which count as
+// equal only after every i < 16.
+TEXT ·iq1RankAVX512(SB), NOSPLIT, $0-25
+	MOVQ idx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPS (SI), Z0
+	MOVL $0x7F800000, AX
+	VPBROADCASTD AX, Z1              // +Inf
+	CMPQ CX, $32
+	JNE  rk_check
+	VMOVUPS 64(SI), Z1
+
+rk_check:
+	VCMPPS $0x03, Z0, Z0, K1         // NaN
+	VCMPPS $0x03, Z1, Z1, K2
+	KORTESTW K1, K2
+	JNZ  rk_nan
+	XORQ R8, R8                      // i
+
+rk_loop:
+	VBROADCASTSS (SI)(R8*4), Z2
+	VCMPPS $0x11, Z2, Z0, K1         // x[j] < x[i], j < 16
+	VCMPPS $0x11, Z2, Z1, K2         // j ≥ 16
+	VCMPPS $0x00, Z2, Z0, K3         // x[j] == x[i]
+	VCMPPS $0x00, Z2, Z1, K4
+	KMOVW  K1, AX
+	KMOVW  K2, BX
+	SHLL   $16, BX
+	ORL    BX, AX
+	KMOVW  K3, R9
+	KMOVW  K4, BX
+	SHLL   $16, BX
+	ORL    BX, R9
+	MOVL   $1, R10
+	MOVQ   R8, CX
+	SHLL   CX, R10
+	DECL   R10                       // j < i
+	ANDL   R10, R9
+	POPCNTL AX, AX
+	POPCNTL R9, R9
+	ADDL   R9, AX
+	MOVQ   R8, (DI)(AX*8)
+	INCQ   R8
+	CMPQ   R8, n+16(FP)
+	JLT    rk_loop
+	MOVB $1, ret+24(FP)
+	VZEROUPPER
+	RET
+
+rk_nan:
+	MOVB $0, ret+24(FP)
+	VZEROUPPER
+	RET

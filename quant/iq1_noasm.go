@@ -11,3 +11,5 @@ func iq1mSearch(t *iq1mSplit) { iq1mSearchGeneric(t) }
 func iq1NeighbourVec() bool { return false }
 
 func iq1Neighbour(lv, nb []uint16, e *[32]float32) int { return iq1NeighbourGeneric(lv, nb, e) }
+
+func iq1Sort(idx []int, x []float32) { iq1SortedIndex(idx, x) }
