@@ -7,13 +7,16 @@ import (
 
 // Fast IQ1_S and IQ1_M encoders: iq1sBlockRef and iq1mBlockRef with the
 // same float32 operations in the same order, less repeated work. The
-// exhaustive split search (all i1 ≤ i2 of the sorted sub-block) is where
-// the time goes; there every term that depends on i1 or i2 alone is
-// computed once per i1 or i2 instead of once per pair, and IQ1_S's two
-// shifts share the middle term, which for x_m is exactly the negation of
-// x_p's (x_m[1] = −x_p[1], and IEEE products are sign-symmetric). The
-// neighbour search computes each coordinate's error once per level.
-// Differential tests against the reference twins: iq2_test.go.
+// exhaustive split search (all i1 ≤ i2 of the sorted sub-block) works from
+// tables of the terms that depend on i1 or i2 alone (computed once per i1
+// or i2 instead of once per pair; IQ1_S's two shifts share the middle
+// term, which for x_m is exactly the negation of x_p's: x_m[1] = −x_p[1],
+// and IEEE products are sign-symmetric); see "split search" below. With
+// AVX-512 (iq1_amd64.s) the split search runs 16 values of i2 at a time,
+// the neighbour search 16 neighbours at a time, and the sub-block sort by
+// ranks; the generic code is the fallback and the differential reference
+// of the assembly (iq1_amd64_test.go). Differential tests of the encoders
+// against the reference twins: iq2_test.go, iq1_amd64_test.go.
 
 // iq1BestNeighbour is iq1FindBestNeighbour2Ref for the neighbours of the
 // off-grid packed levels u: with AVX-512, 16 neighbours at a time
@@ -386,11 +389,13 @@ func iq1mBlock(y []byte, x, qw []float32) {
 // tables of the terms that depend on i1 or i2 alone. The assembly searches
 // (iq1_amd64.s) evaluate 16 values of i2 at once, each lane with exactly
 // the float32 operations of pair and iq1Beats, against the current best;
-// most candidates fail. Where some lane passes, the update is replayed in
-// order: the first passing lane's candidates update best in ggml's order,
-// the remaining lanes are tested again against the new best, and so on; a
-// lane that failed against the best in force when it comes in order is the
-// same failure as ggml's, so the result is the sequential one.
+// most candidates fail. Where some pass, the chunk's last update is found
+// in one step where that is provably the sequential result (the test is
+// monotone in best; see the "Shortcut" comment there), else the updates
+// are replayed in ggml's order: the first passing candidate updates best,
+// the rest are tested again against the new best, and so on; a candidate
+// that fails against the best in force when it comes in order is the same
+// failure as ggml's, so the result is the sequential one.
 
 // iq1sTab is the length of the IQ1_S split tables: bs+1 entries and 15 of
 // padding, so that a 16-lane load from any i2 ≤ bs stays inside.
