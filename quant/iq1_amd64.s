@@ -84,7 +84,8 @@
 // (0: x_p) before c* (the lanes before l*, and l* itself if s < s*) with
 // sumq2 s2 > 0.
 #define S_BEFORE(s, s2, b) \
-	MOVL R14, AX \
+	MOVL R10, AX \
+	SHRL $1, AX \
 	CMPQ R13, $s \
 	CMOVLGT R10, AX \
 	KMOVW AX, K5 \
@@ -209,7 +210,6 @@ s_hit:
 	MOVQ    R12, CX
 	MOVL    $1, BX
 	SHLL    CX, BX                   // bit of lane l*
-	LEAL    -1(BX), R14              // lanes before l*
 	LEAL    -1(BX)(BX*1), R10        // lanes up to l*
 	MOVL    R10, R8
 	NOTL    R8
@@ -330,7 +330,8 @@ s_word:
 // M_BEFORE takes into Z22 the scores b of the candidates k before c* (the
 // lanes before l*, and l* itself if k < k*) with sumq2 s2 > 0.
 #define M_BEFORE(k, s2, b) \
-	MOVL R14, AX \
+	MOVL R10, AX \
+	SHRL $1, AX \
 	CMPQ R13, $k \
 	CMOVLGT R10, AX \
 	KMOVW AX, K5 \
@@ -502,7 +503,6 @@ m_hit:
 	MOVQ    R12, CX
 	MOVL    $1, BX
 	SHLL    CX, BX                   // bit of lane l*
-	LEAL    -1(BX), R14              // lanes before l*
 	LEAL    -1(BX)(BX*1), R10        // lanes up to l*
 	MOVL    R10, R8
 	NOTL    R8
