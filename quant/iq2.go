@@ -4,22 +4,30 @@ import "encoding/binary"
 
 // Fast IQ2_XXS, IQ2_XS and IQ2_S encoders: iq2xxsBlockRef and
 // iq2xsSBlockRef with the same float32 operations in the same order, less
-// repeated work:
+// repeated work and lanes across the candidate scales:
 //
 //   - the per-element products of the fit, w·x and (w·q)·q for the three
 //     values q = 1, 3, 5 a level can take, are computed once per sub-block
 //     instead of once per candidate scale;
+//   - the candidate scales of a sub-block (13 for IQ2_XXS, 19 for IQ2_XS
+//     and IQ2_S) are independent until ggml's sequential best-scale
+//     update, so their levels (iq2Levels16), their neighbour searches (one
+//     iqSearch batch for all the off-grid groups of all the scales) and
+//     their fit sums (iq2Sums16) are computed for 16 scales at a time
+//     (iqsearch.go; AVX-512 where available), and only the strict-compare
+//     best update runs scale by scale, in ggml's order;
 //   - the neighbour search computes each coordinate's error
 //     ((w·(s·q − x))·(s·q − x)) once per level and scale, then adds the
-//     eight errors of each neighbour in ggml's order, instead of
-//     recomputing them for every neighbour.
+//     eight errors of each neighbour in ggml's order (16 neighbours at a
+//     time with AVX-512).
 //
-// Differential tests against the reference twins: iq2_test.go.
+// Differential tests against the reference twins: iq2_test.go (encoders)
+// and iqsearch_test.go (the lane kernels against their generic twins).
 
 // iq2Fit holds a sub-block's precomputed fit products.
 type iq2Fit struct {
 	wx  [32]float32    // float32(w·x)
-	wq2 [32][3]float32 // float32(float32(w·q)·q) for q = 2l+1
+	wq2 [32][4]float32 // float32(float32(w·q)·q) for q = 2l+1, l < 3 (and a pad)
 }
 
 func (f *iq2Fit) init(xval, weight []float32) {
@@ -36,7 +44,7 @@ func (f *iq2Fit) init(xval, weight []float32) {
 // sums is iq2SumsRef over the first n elements.
 func (f *iq2Fit) sums(L []int8, n int) (sumqx, sumq2 float32) {
 	for i := 0; i < n; i++ {
-		l := L[i]
+		l := L[i] & 3
 		sumqx += float32(f.wx[i] * float32(2*int32(l)+1))
 		sumq2 += f.wq2[i][l]
 	}
@@ -46,31 +54,132 @@ func (f *iq2Fit) sums(L []int8, n int) (sumqx, sumq2 float32) {
 // iq2Levels are the IQ2 grid's three magnitudes 2·l+1.
 var iq2Levels = [3]float32{1, 3, 5}
 
+// iq2Levels4 is iq2Levels padded for iqTask.xg.
+var iq2Levels4 = [4]float32{1, 3, 5, 0}
+
 // iq2FindBestNeighbour is iq2FindBestNeighbourRef with the per-coordinate
 // errors computed once per level.
 func iq2FindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, L []int8) int {
 	return iqFindBestNeighbour(g, nb, xval, weight, scale, &iq2Levels, L, "iq2_find_best_neighbour")
 }
 
-func quantizeIQ2_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	iqForBlocks(dst, src, nPerRow, imatrix, iq2xxsLen, iq2xxsBlock)
+// iq2Num holds the candidate scales' numerators 2·kMaxQ−1 + is·0.1 (ggml's
+// float expression, kMaxQ = 3) in lanes of 16: iq2NumXXS for is = −6..6,
+// iq2NumXS for is = −9..9 (lanes past the last repeat it).
+var iq2NumXXS, iq2NumXS = iq2Nums(-6, 6), iq2Nums(-9, 9)
+
+func iq2Nums(lo, hi int) (num [2][16]float32) {
+	for s := 0; s < 32; s++ {
+		is := min(lo+s, hi)
+		num[s/16][s%16] = float32(5 + float32(float32(is)*0.1))
+	}
+	return
 }
 
-func iq2xxsBlock(y []byte, x, qw []float32) {
+// iq2Scratch is one encoder call's working memory (allocated once per call:
+// the search tasks point into it).
+type iq2Scratch struct {
+	weight, xval, waux [32]float32
+	fit                iq2Fit
+	id, sc             [2][16]float32
+	lv                 [2][32][16]uint8 // lv[v][i][s]: level of element i at scale 16v+s
+	u                  [2][4][16]int32  // packed index of group k at scale 16v+s
+	sums               [2][2][16]float32
+	offGrid            [2][16]uint8 // bit k: group k was off the grid
+	tasks              [64]iqTask
+	taskAt             [64]uint16 // v<<8 | s<<2 | k
+	taskList           [64]int32  // the list's offset in g.neighbours
+}
+
+// candidates evaluates the nScales candidate scales id = num/div of the
+// sub-block s.xval[:n] (n = 32 or 16): levels, the nearest grid
+// neighbours of the off-grid groups (at scale 1/id, with weights s.waux),
+// and the fit sums, into s.lv, s.offGrid and s.sums.
+func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales int, div float32) {
+	nt := 0
+	for v := 0; v < (nScales+15)/16; v++ {
+		iq2Levels16(s.xval[:n], &num[v], div, &s.id[v], &s.sc[v], &s.lv[v], &s.u[v])
+		for c := 0; c < 16 && 16*v+c < nScales; c++ {
+			var off uint8
+			for k := 0; k < n/8; k++ {
+				m := g.kmap[s.u[v][k][c]]
+				if m >= 0 {
+					continue
+				}
+				off |= 1 << k
+				list := -m
+				s.tasks[nt] = iqTask{nib: &g.nib[list], n: int32(g.neighbours[list-1]), scale: s.sc[v][c],
+					x: &s.xval[8*k], w: &s.waux[8*k], xg: &iq2Levels4}
+				s.taskAt[nt] = uint16(v<<8 | c<<2 | k)
+				s.taskList[nt] = list
+				nt++
+			}
+			s.offGrid[v][c] = off
+		}
+	}
+	iqSearch(s.tasks[:nt])
+	for t := 0; t < nt; t++ {
+		pos := s.tasks[t].pos
+		if pos < 0 {
+			iqNeighbourLevels(g, -1, nil, "iq2_find_best_neighbour") // panics as ggml aborts
+		}
+		lv := &g.levels[g.neighbours[s.taskList[t]+pos]]
+		at := s.taskAt[t]
+		v, c, k := at>>8, at>>2&63, at&3
+		for i := 0; i < 8; i++ {
+			s.lv[v][8*k+uint16(i)][c] = lv[i]
+		}
+	}
+	for v := 0; v < (nScales+15)/16; v++ {
+		iq2Sums16(&s.lv[v], n, &s.fit.wx, &s.fit.wq2, &s.sums[v])
+	}
+}
+
+// best runs ggml's best-scale update over the candidates in order: the
+// first of largest sumqx²/sumq2 (strict compare, from best = 0). It
+// returns the chosen candidate (−1 if none) and its scale sumqx/sumq2.
+func (s *iq2Scratch) best(nScales int) (int, float32) {
+	var best, scale float32
+	bi := -1
+	for c := 0; c < nScales; c++ {
+		sumqx, sumq2 := s.sums[c/16][0][c%16], s.sums[c/16][1][c%16]
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = scale * sumqx
+			bi = c
+		}
+	}
+	return bi, scale
+}
+
+// levelsOf copies candidate c's first n levels to L.
+func (s *iq2Scratch) levelsOf(c, n int, L []int8) {
+	lv := &s.lv[c/16]
+	for i := 0; i < n; i++ {
+		L[i] = int8(lv[i][c%16])
+	}
+}
+
+func quantizeIQ2_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
+	s := new(iq2Scratch)
+	iqForBlocks(dst, src, nPerRow, imatrix, iq2xxsLen, func(y []byte, x, qw []float32) {
+		iq2xxsBlock(s, y, x, qw)
+	})
+}
+
+func iq2xxsBlock(sc *iq2Scratch, y []byte, x, qw []float32) {
 	g := gridIQ2XXS.get()
 	const kMaxQ = 3
 	var (
-		scales       [8]float32
-		weight, xval [32]float32
-		waux         [32]float32
-		L, Laux      [32]int8
-		Lqp          [32]uint8
-		blockSigns   [4]uint8
-		q2           [16]uint32
-		maxScale     float32
-		fit          iq2Fit
-		sigma2       = float32(sumSquares(x) / qkK)
+		scales     [8]float32
+		L          [32]int8
+		Lqp        [32]uint8
+		blockSigns [4]uint8
+		q2         [16]uint32
+		maxScale   float32
+		sigma2     = float32(sumSquares(x) / qkK)
 	)
+	weight, xval, waux := &sc.weight, &sc.xval, &sc.waux
 	if qw == nil {
 		panic("quant: IQ2_XXS needs an importance matrix")
 	}
@@ -101,23 +210,11 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 			scales[ib] = 0
 			continue
 		}
-		fit.init(xval[:], weight[:])
-		var best float32
-		for is := -6; is <= 6; is++ {
-			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / effMax
-			thisScale := 1 / id
-			for k := 0; k < 4; k++ {
-				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
-				if g.kmap[u] < 0 {
-					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
-				}
-			}
-			sumqx, sumq2 := fit.sums(Laux[:], 32)
-			if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
-				scale = sumqx / sumq2
-				best = scale * sumqx
-				L = Laux
-			}
+		sc.fit.init(xval[:], weight[:])
+		sc.candidates(g, 32, &iq2NumXXS, 13, effMax)
+		if c, s := sc.best(13); c >= 0 {
+			scale = s
+			sc.levelsOf(c, 32, L[:])
 		}
 		if scale > 0 {
 			id := 1 / scale
@@ -134,7 +231,7 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 					L[8*k+i] = int8(g.levels[index][i])
 				}
 			}
-			sumqx, sumq2 := fit.sums(L[:], 32)
+			sumqx, sumq2 := sc.fit.sums(L[:], 32)
 			if sumq2 > 0 {
 				scale = sumqx / sumq2
 			}
@@ -178,22 +275,25 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 }
 
 func quantizeIQ2_XS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
+	s := new(iq2Scratch)
 	iqForBlocks(dst, src, nPerRow, imatrix, iq2xsLen, func(y []byte, x, qw []float32) {
 		if qw == nil {
 			panic("quant: IQ2_XS needs an importance matrix")
 		}
-		iq2xsSBlock(y, x, qw, false)
+		iq2xsSBlock(s, y, x, qw, false)
 	})
 }
 
 func quantizeIQ2_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
+	s := new(iq2Scratch)
 	iqForBlocks(dst, src, nPerRow, imatrix, iq2sLen, func(y []byte, x, qw []float32) {
-		iq2xsSBlock(y, x, qw, true)
+		iq2xsSBlock(s, y, x, qw, true)
 	})
 }
 
-// iq2xsSBlock is iq2xsSBlockRef with the shared products precomputed.
-func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
+// iq2xsSBlock is iq2xsSBlockRef with the shared products precomputed and
+// the candidate scales in lanes.
+func iq2xsSBlock(sc *iq2Scratch, y []byte, x, qw []float32, s bool) {
 	g := gridIQ2XS.get()
 	eps := groupMaxEps
 	sigma2 := float32(sumSquares(x) / qkK)
@@ -204,22 +304,20 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 	}
 	const kMaxQ = 3
 	var (
-		scales        [16]float32
-		weight, xval  [16]float32
-		waux          [16]float32
-		L, Laux       [16]int8
-		onGrid, onAux [2]bool
-		blockSigns    [2]uint8
-		q2            [32]uint16
-		maxScale      float32
-		fit           iq2Fit
-		scalesOut     [8]uint8
+		scales     [16]float32
+		L          [16]int8
+		onGrid     [2]bool
+		blockSigns [2]uint8
+		q2         [32]uint16
+		maxScale   float32
+		scalesOut  [8]uint8
 	)
+	weight, xval, waux := sc.weight[:16], sc.xval[:16], sc.waux[:16]
 	clear(y)
 	for ib := 0; ib < 16; ib++ {
 		xb := x[16*ib : 16*ib+16]
 		if qw != nil {
-			imatrixWeights(weight[:], xb, qw[16*ib:16*ib+16], sigma2)
+			imatrixWeights(weight, xb, qw[16*ib:16*ib+16], sigma2)
 		} else {
 			for i := range weight {
 				weight[i] = float32(0.25*sigma2) + float32(xb[i]*xb[i])
@@ -244,28 +342,15 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 			scales[ib] = 0
 			continue
 		}
-		fit.init(xval[:], weight[:])
-		var best float32
+		sc.fit.init(xval, weight)
 		scale := max / (2*kMaxQ - 1)
 		onGrid = [2]bool{true, true}
-		for is := -9; is <= 9; is++ {
-			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / max
-			thisScale := 1 / id
-			for k := 0; k < 2; k++ {
-				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
-				onAux[k] = true
-				if g.kmap[u] < 0 {
-					onAux[k] = false
-					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
-				}
-			}
-			sumqx, sumq2 := fit.sums(Laux[:], 16)
-			if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
-				scale = sumqx / sumq2
-				best = scale * sumqx
-				L = Laux
-				onGrid = onAux
-			}
+		sc.candidates(g, 16, &iq2NumXS, 19, max)
+		if c, bs := sc.best(19); c >= 0 {
+			scale = bs
+			sc.levelsOf(c, 16, L[:])
+			off := sc.offGrid[c/16][c%16]
+			onGrid = [2]bool{off&1 == 0, off&2 == 0}
 		}
 		if (!onGrid[0] || !onGrid[1]) && scale > 0 {
 			id := 1 / scale
@@ -278,7 +363,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], scale, L[8*k:])
 				}
 			}
-			sumqx, sumq2 := fit.sums(L[:], 16)
+			sumqx, sumq2 := sc.fit.sums(L[:], 16)
 			if sumq2 > 0 {
 				scale = sumqx / sumq2
 			}

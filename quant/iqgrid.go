@@ -1,6 +1,9 @@
 package quant
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // The lattice grids of IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and IQ1_M, and the
 // search tables their encoders use, built the way ggml's iq2xs_init_impl
@@ -44,6 +47,9 @@ type iqGrid struct {
 	// neighbours holds, for each off-grid u, its count followed by that
 	// many grid indices (ggml's kneighbors_q2xs).
 	neighbours []uint16
+	// nib is neighbours with each grid index j replaced by the nibble word
+	// of its levels (iqNibWord; the counts by 0): what iqSearch reads.
+	nib []uint32
 }
 
 var (
@@ -148,6 +154,32 @@ func (g *iqGrid) build() {
 		}
 		g.neighbours[start] = uint16(len(g.neighbours) - start - 1)
 	}
+	g.nib = make([]uint32, len(g.neighbours))
+	for off := 0; off < len(g.neighbours); {
+		n := int(g.neighbours[off])
+		for p := off + 1; p <= off+n; p++ {
+			g.nib[p] = iqNibWord(g.kgrid[g.neighbours[p]])
+		}
+		off += n + 1
+	}
+}
+
+// nibFor returns the nibble words parallel to nb, a neighbour list of g
+// (a sub-slice of g.neighbours, as neighboursOf returns).
+func (g *iqGrid) nibFor(nb []uint16) []uint32 {
+	off := (uintptr(unsafe.Pointer(unsafe.SliceData(nb))) - uintptr(unsafe.Pointer(unsafe.SliceData(g.neighbours)))) / 2
+	if off >= uintptr(len(g.nib)) || int(off)+len(nb) > len(g.nib) {
+		panic("quant: nibFor: not a neighbour list of this grid")
+	}
+	return g.nib[off : int(off)+len(nb)]
+}
+
+// nibOf returns the nibble words of the neighbour list of the off-grid
+// index u, parallel to neighboursOf(u).
+func (g *iqGrid) nibOf(u int) []uint32 {
+	off := -g.kmap[u] - 1
+	n := int32(g.neighbours[off])
+	return g.nib[off+1 : off+1+n]
 }
 
 // iq2Level is the value of a 2-bit level in the IQ2 decoders' grids.

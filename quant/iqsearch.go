@@ -1,0 +1,123 @@
+package quant
+
+import "unsafe"
+
+// Lane kernels of the IQ2 encoders (iq2.go) and of the IQ1/IQ2 neighbour
+// search (iqFindBestNeighbour in iq1.go). Each has a generic Go version
+// here, the reference the AVX-512 versions (iqsearch_amd64.s) are tested
+// against bit for bit (iqsearch_test.go); every float32 operation is the
+// reference twins', in their order, so the generic versions are also
+// checked by the encoders' differential tests against iq2_ref.go.
+//
+//   - iqSearch: a batch of independent neighbour searches
+//     (iq2_find_best_neighbour / iq1_find_best_neighbour2). A search
+//     reads its list as "nibble words" (iqGrid.nib): neighbour j's 8
+//     levels l_i as the nibbles l_i | 4·(i mod 4), so that the AVX-512
+//     kernel can look each coordinate's error up with one VPERMPS in a
+//     16-entry table of e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i)
+//     (coordinates 0..3 in one table, 4..7 in the other) for 16
+//     neighbours at a time; the 8 errors are added in coordinate order,
+//     and the winner is the first neighbour in list order of smallest
+//     sum below FLT_MAX (ggml's strict `<` scan from FLT_MAX: NaN and
+//     sums ≥ FLT_MAX never win).
+//   - iq2Levels16: the levels clamp(nearest_int(0.5·(id·x − 1)), 0, 2) of a
+//     sub-block for 16 candidate scales id = num/div at once (lanes over
+//     scales), with their packed 8-level indices;
+//   - iq2Sums16: the weighted fit sums Σ (w·x)·q and Σ (w·q)·q over a
+//     sub-block's elements in order, for 16 candidate scales at once.
+
+// iqTask is one neighbour search of an iqSearch batch. The layout is read
+// by the assembly kernel: keep the field order and sizes.
+type iqTask struct {
+	nib   *uint32     // 0: the neighbour list as nibble words (iqGrid.nib)
+	n     int32       // 8: its length (> 0)
+	scale float32     // 12
+	x     *float32    // 16: the 8 values
+	w     *float32    // 24: the 8 weights
+	xg    *[4]float32 // 32: the values of levels 0, 1, 2 (and a pad)
+	pos   int32       // 40: result: position in the list of the best, or −1
+	_     int32
+}
+
+// iqSearchGeneric runs the searches of tasks: the generic twin of
+// iqSearchAVX512.
+func iqSearchGeneric(tasks []iqTask) {
+	for t := range tasks {
+		tk := &tasks[t]
+		x := (*[8]float32)(unsafe.Pointer(tk.x))
+		w := (*[8]float32)(unsafe.Pointer(tk.w))
+		var e [8][4]float32
+		for l := 0; l < 3; l++ {
+			sq := float32(tk.scale * tk.xg[l])
+			for i := 0; i < 8; i++ {
+				diff := sq - x[i]
+				e[i][l] = float32(float32(w[i]*diff) * diff)
+			}
+		}
+		nib := unsafe.Slice(tk.nib, tk.n)
+		best := fltMax
+		pos := int32(-1)
+		for p, v := range nib {
+			d2 := e[0][v&3]
+			d2 += e[1][v>>4&3]
+			d2 += e[2][v>>8&3]
+			d2 += e[3][v>>12&3]
+			d2 += e[4][v>>16&3]
+			d2 += e[5][v>>20&3]
+			d2 += e[6][v>>24&3]
+			d2 += e[7][v>>28&3]
+			if d2 < best {
+				best = d2
+				pos = int32(p)
+			}
+		}
+		tk.pos = pos
+	}
+}
+
+// iqNibWord is the nibble word of a grid point with packed 2-bit levels k:
+// nibble i is l_i | 4·(i mod 4).
+func iqNibWord(k uint16) uint32 {
+	var v uint32
+	for i := 0; i < 8; i++ {
+		v |= (uint32(k>>(2*i)&3) | uint32(4*(i%4))) << (4 * i)
+	}
+	return v
+}
+
+// iq2LevelsGeneric is iq2Levels16's generic twin: for each lane s < 16,
+// id[s] = num[s]/div, sc[s] = 1/id[s], lv[i][s] = iq2Level4(id[s], x[i])
+// for i < n (n a multiple of 8, at most 32) and u[k][s] the packed index
+// of lv[8k..8k+7][s].
+func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
+	for s := 0; s < 16; s++ {
+		id[s] = num[s] / div
+		sc[s] = 1 / id[s]
+	}
+	for k := 0; k < len(x)/8; k++ {
+		for s := 0; s < 16; s++ {
+			var p int32
+			for i := 0; i < 8; i++ {
+				l := iq2Level4(id[s], x[8*k+i])
+				lv[8*k+i][s] = uint8(l)
+				p |= int32(l) << (2 * i)
+			}
+			u[k][s] = p
+		}
+	}
+}
+
+// iq2SumsGeneric is iq2Sums16's generic twin: for each lane s < 16, over
+// i < n in order, with q = 2·lv[i][s]+1: out[0][s] = Σ float32(wx[i]·q),
+// out[1][s] = Σ wq2[i][lv[i][s]].
+func iq2SumsGeneric(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+	for s := 0; s < 16; s++ {
+		var sumqx, sumq2 float32
+		for i := 0; i < n; i++ {
+			l := lv[i][s] & 3
+			sumqx += float32(wx[i] * float32(2*int32(l)+1))
+			sumq2 += wq2[i][l]
+		}
+		out[0][s], out[1][s] = sumqx, sumq2
+	}
+}

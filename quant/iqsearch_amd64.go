@@ -1,0 +1,45 @@
+//go:build amd64 && !noasm
+
+package quant
+
+// iqSearchAVX512, iq2Levels16AVX512 and iq2Sums16AVX512 are in
+// iqsearch_amd64.s; their generic twins and contracts are in iqsearch.go.
+
+//go:noescape
+func iqSearchAVX512(tasks *iqTask, n int)
+
+//go:noescape
+func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32)
+
+//go:noescape
+func iq2Sums16AVX512(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
+
+// iqSearch runs the neighbour searches of tasks (see iqTask).
+func iqSearch(tasks []iqTask) {
+	if !useAVX512 || len(tasks) == 0 {
+		iqSearchGeneric(tasks)
+		return
+	}
+	iqSearchAVX512(&tasks[0], len(tasks))
+}
+
+// iq2Levels16 computes the levels of x (len 8, 16, 24 or 32) for 16
+// candidate scales; see iq2LevelsGeneric.
+func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
+	n := len(x)
+	if !useAVX512 || n == 0 || n%8 != 0 || n > 32 {
+		iq2LevelsGeneric(x, num, div, id, sc, lv, u)
+		return
+	}
+	iq2Levels16AVX512(&x[0], n, num, div, id, sc, lv, u)
+}
+
+// iq2Sums16 computes the fit sums of 16 candidate scales' levels over the
+// first n ≤ 32 elements; see iq2SumsGeneric.
+func iq2Sums16(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+	if !useAVX512 || n <= 0 || n > 32 {
+		iq2SumsGeneric(lv, n, wx, wq2, out)
+		return
+	}
+	iq2Sums16AVX512(lv, n, wx, wq2, out)
+}

@@ -1,0 +1,268 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX-512 kernels of the IQ1/IQ2 encoders; their generic twins and
+// contracts are in iqsearch.go. No FMA is used: every product is rounded by
+// VMULPS before a VADDPS/VSUBPS consumes it, and each lane does the generic
+// twin's float32 operations in the same order (for VEX/EVEX instructions,
+// Go's middle operand is the first source).
+
+// iqSearchExpA/B expand the 8 coordinates to the 16 lanes 4·(i mod 4)+l
+// of the error tables: lane → coordinate i (0..3 for A, 4..7 for B).
+DATA iqSearchExpA<>+0(SB)/8, $0x0000000000000000
+DATA iqSearchExpA<>+8(SB)/8, $0x0000000000000000
+DATA iqSearchExpA<>+16(SB)/8, $0x0000000100000001
+DATA iqSearchExpA<>+24(SB)/8, $0x0000000100000001
+DATA iqSearchExpA<>+32(SB)/8, $0x0000000200000002
+DATA iqSearchExpA<>+40(SB)/8, $0x0000000200000002
+DATA iqSearchExpA<>+48(SB)/8, $0x0000000300000003
+DATA iqSearchExpA<>+56(SB)/8, $0x0000000300000003
+GLOBL iqSearchExpA<>(SB), RODATA|NOPTR, $64
+
+DATA iqSearchExpB<>+0(SB)/8, $0x0000000400000004
+DATA iqSearchExpB<>+8(SB)/8, $0x0000000400000004
+DATA iqSearchExpB<>+16(SB)/8, $0x0000000500000005
+DATA iqSearchExpB<>+24(SB)/8, $0x0000000500000005
+DATA iqSearchExpB<>+32(SB)/8, $0x0000000600000006
+DATA iqSearchExpB<>+40(SB)/8, $0x0000000600000006
+DATA iqSearchExpB<>+48(SB)/8, $0x0000000700000007
+DATA iqSearchExpB<>+56(SB)/8, $0x0000000700000007
+GLOBL iqSearchExpB<>(SB), RODATA|NOPTR, $64
+
+// iqSearchIota is the lane numbers 0..15.
+DATA iqSearchIota<>+0(SB)/8, $0x0000000100000000
+DATA iqSearchIota<>+8(SB)/8, $0x0000000300000002
+DATA iqSearchIota<>+16(SB)/8, $0x0000000500000004
+DATA iqSearchIota<>+24(SB)/8, $0x0000000700000006
+DATA iqSearchIota<>+32(SB)/8, $0x0000000900000008
+DATA iqSearchIota<>+40(SB)/8, $0x0000000B0000000A
+DATA iqSearchIota<>+48(SB)/8, $0x0000000D0000000C
+DATA iqSearchIota<>+56(SB)/8, $0x0000000F0000000E
+GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
+
+// ERRADD adds the error of coordinate i (nibble i of the words in Z13,
+// looked up in table tab) to the running sums Z14.
+#define ERRADD(sh, tab) \
+	VPSRLD $sh, Z13, Z15 \
+	VPERMPS tab, Z15, Z15 \
+	VADDPS Z15, Z14, Z14
+
+// func iqSearchAVX512(tasks *iqTask, n int)
+//
+// Reference: iqSearchGeneric. Per task: the error tables EA (Z8), EB (Z9)
+// hold e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i) at lane 4·(i mod 4)+l;
+// 16 neighbours at a time, d2 = e0 + e1 + … + e7 in coordinate order by
+// VPERMPS lookups of the nibble words; per lane, the first position of the
+// lane's smallest d2 < FLT_MAX (strict <, so NaN never enters); then the
+// smallest such value over lanes and, among the lanes holding it, the
+// smallest position: ggml's first best in list order.
+TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-16
+	MOVQ tasks+0(FP), R8
+	MOVQ n+8(FP), BX
+	TESTQ BX, BX
+	JLE search_done
+	VMOVDQU32 iqSearchExpA<>(SB), Z20
+	VMOVDQU32 iqSearchExpB<>(SB), Z21
+	VMOVDQU32 iqSearchIota<>(SB), Z24
+	MOVL $0x7F7FFFFF, AX           // FLT_MAX
+	VPBROADCASTD AX, Z23
+	MOVL $16, AX
+	VPBROADCASTD AX, Z25
+
+search_task:
+	MOVQ 0(R8), SI                 // nibble words
+	MOVLQSX 8(R8), CX              // list length
+	MOVL $-1, AX
+	TESTQ CX, CX
+	JLE search_store
+	VBROADCASTSS 12(R8), Z0        // scale
+	MOVQ 16(R8), AX
+	VMOVUPS (AX), Y1               // x[0..7]
+	MOVQ 24(R8), AX
+	VMOVUPS (AX), Y2               // w[0..7]
+	MOVQ 32(R8), AX
+	VBROADCASTF32X4 (AX), Z3       // xg[0..3] in every 128-bit lane
+	VMULPS Z3, Z0, Z3              // sq = scale·xg[l]
+	VPERMPS Z1, Z20, Z4            // x_i, coordinates 0..3
+	VPERMPS Z1, Z21, Z5            // x_i, coordinates 4..7
+	VPERMPS Z2, Z20, Z6            // w_i
+	VPERMPS Z2, Z21, Z7
+	VSUBPS Z4, Z3, Z4              // diff = sq − x
+	VSUBPS Z5, Z3, Z5
+	VMULPS Z4, Z6, Z6              // w·diff
+	VMULPS Z5, Z7, Z7
+	VMULPS Z4, Z6, Z8              // EA = (w·diff)·diff
+	VMULPS Z5, Z7, Z9              // EB
+	VMOVAPS Z23, Z10               // per-lane best d2
+	VPXORD Z11, Z11, Z11           // per-lane best position
+	VMOVDQA32 Z24, Z12             // positions of this chunk
+	XORQ DX, DX
+
+search_chunk:
+	MOVQ CX, R10
+	SUBQ DX, R10
+	CMPQ R10, $16
+	JLE search_mask
+	MOVQ $16, R10
+
+search_mask:
+	MOVL $0xFFFF, AX
+	BZHIL R10, AX, AX
+	KMOVW AX, K1
+	VMOVDQU32.Z (SI)(DX*4), K1, Z13
+	VPERMPS Z8, Z13, Z14           // d2 = e0
+	ERRADD(4, Z8)
+	ERRADD(8, Z8)
+	ERRADD(12, Z8)
+	ERRADD(16, Z9)
+	ERRADD(20, Z9)
+	ERRADD(24, Z9)
+	ERRADD(28, Z9)
+	VCMPPS $0x11, Z10, Z14, K1, K2 // d2 < best (LT_OQ), in the list
+	VMOVAPS Z14, K2, Z10
+	VMOVDQA32 Z12, K2, Z11
+	VPADDD Z25, Z12, Z12
+	ADDQ $16, DX
+	CMPQ DX, CX
+	JLT search_chunk
+
+	// smallest best over lanes
+	VSHUFF32X4 $0x4E, Z10, Z10, Z16
+	VMINPS Z16, Z10, Z16
+	VSHUFF32X4 $0xB1, Z16, Z16, Z17
+	VMINPS Z17, Z16, Z16
+	VPERMILPS $0x4E, Z16, Z17
+	VMINPS Z17, Z16, Z16
+	VPERMILPS $0xB1, Z16, Z17
+	VMINPS Z17, Z16, Z16
+	VCMPPS $0x00, Z16, Z10, K2     // lanes holding it
+	VCMPPS $0x11, Z23, Z10, K2, K2 // that found one below FLT_MAX
+	MOVL $-1, AX
+	KORTESTW K2, K2
+	JZ search_store
+	VPTERNLOGD $0xFF, Z18, Z18, Z18 // all ones: no position
+	VMOVDQA32 Z11, K2, Z18
+	VSHUFI32X4 $0x4E, Z18, Z18, Z16
+	VPMINUD Z16, Z18, Z18
+	VSHUFI32X4 $0xB1, Z18, Z18, Z16
+	VPMINUD Z16, Z18, Z18
+	VPSHUFD $0x4E, Z18, Z16
+	VPMINUD Z16, Z18, Z18
+	VPSHUFD $0xB1, Z18, Z16
+	VPMINUD Z16, Z18, Z18
+	VMOVD X18, AX
+
+search_store:
+	MOVL AX, 40(R8)
+	ADDQ $48, R8
+	DECQ BX
+	JNZ search_task
+
+search_done:
+	VZEROUPPER
+	RET
+
+// LEVEL computes the levels of element i for the 16 scales in Z0, stores
+// them as bytes and ORs them into the packed indices Z12.
+#define LEVEL(i) \
+	VBROADCASTSS (4*i)(SI), Z11 \
+	VMULPS Z11, Z0, Z11 \
+	VSUBPS Z2, Z11, Z11 \
+	VMULPS Z5, Z11, Z11 \
+	VADDPS Z6, Z11, Z11 \
+	VPANDD Z7, Z11, Z11 \
+	VPSUBD Z8, Z11, Z11 \
+	VPMAXSD Z9, Z11, Z11 \
+	VPMINSD Z10, Z11, Z11 \
+	VPMOVDB Z11, (16*i)(DI) \
+	VPSLLD $(2*i), Z11, Z11 \
+	VPORD Z11, Z12, Z12
+
+// func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32)
+//
+// Reference: iq2LevelsGeneric. id = num/div, sc = 1/id; per lane,
+// l = clamp(nearestInt(0.5·(id·x − 1)), 0, 2) with nearestInt's magic add
+// (+1.5·2^23, low 23 bits, −2^22); u[k] = Σ l_{8k+i} << 2i.
+TEXT ·iq2Levels16AVX512(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ num+16(FP), AX
+	VMOVUPS (AX), Z0
+	VBROADCASTSS div+24(FP), Z1
+	VDIVPS Z1, Z0, Z0              // id = num/div
+	MOVQ id+32(FP), AX
+	VMOVUPS Z0, (AX)
+	MOVL $0x3F800000, AX           // 1
+	VPBROADCASTD AX, Z2
+	VDIVPS Z0, Z2, Z3              // 1/id
+	MOVQ sc+40(FP), AX
+	VMOVUPS Z3, (AX)
+	MOVL $0x3F000000, AX           // 0.5
+	VPBROADCASTD AX, Z5
+	MOVL $0x4B400000, AX           // 12582912
+	VPBROADCASTD AX, Z6
+	MOVL $0x007FFFFF, AX
+	VPBROADCASTD AX, Z7
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z8
+	VPXORD Z9, Z9, Z9
+	MOVL $2, AX
+	VPBROADCASTD AX, Z10
+	MOVQ lv+48(FP), DI
+	MOVQ u+56(FP), DX
+
+levels_group:
+	VPXORD Z12, Z12, Z12
+	LEVEL(0)
+	LEVEL(1)
+	LEVEL(2)
+	LEVEL(3)
+	LEVEL(4)
+	LEVEL(5)
+	LEVEL(6)
+	LEVEL(7)
+	VMOVDQU32 Z12, (DX)
+	ADDQ $32, SI
+	ADDQ $128, DI
+	ADDQ $64, DX
+	SUBQ $8, CX
+	JG levels_group
+	VZEROUPPER
+	RET
+
+// func iq2Sums16AVX512(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
+//
+// Reference: iq2SumsGeneric. Per lane, over i < n in order, q = 2l+1:
+// sumqx += wx[i]·q; sumq2 += wq2[i][l] (a VPERMPS lookup in the row).
+TEXT ·iq2Sums16AVX512(SB), NOSPLIT, $0-40
+	MOVQ lv+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ wx+16(FP), DX
+	MOVQ wq2+24(FP), BX
+	VPXORD Z0, Z0, Z0              // sumqx
+	VPXORD Z1, Z1, Z1              // sumq2
+	MOVL $1, AX
+	VPBROADCASTD AX, Z2
+
+sums_loop:
+	VPMOVZXBD (SI), Z3             // l
+	VBROADCASTF32X4 (BX), Z4       // wq2[i][0..3]
+	VPERMPS Z4, Z3, Z5             // wq2[i][l]
+	VPADDD Z3, Z3, Z3
+	VPADDD Z2, Z3, Z3
+	VCVTDQ2PS Z3, Z3               // q = 2l+1
+	VBROADCASTSS (DX), Z6
+	VMULPS Z3, Z6, Z6              // wx·q
+	VADDPS Z6, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	ADDQ $16, SI
+	ADDQ $4, DX
+	ADDQ $16, BX
+	DECQ CX
+	JNZ sums_loop
+	MOVQ out+32(FP), AX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VZEROUPPER
+	RET

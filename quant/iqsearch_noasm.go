@@ -1,0 +1,15 @@
+//go:build !amd64 || noasm
+
+package quant
+
+// Without assembly the IQ lane kernels are their generic twins (iqsearch.go).
+
+func iqSearch(tasks []iqTask) { iqSearchGeneric(tasks) }
+
+func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
+	iq2LevelsGeneric(x, num, div, id, sc, lv, u)
+}
+
+func iq2Sums16(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+	iq2SumsGeneric(lv, n, wx, wq2, out)
+}
