@@ -1,0 +1,241 @@
+package quant
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// Differential tests of the IQ lane kernels (iqsearch.go): the dispatched
+// kernels (AVX-512 where the CPU has it) against their generic twins, bit
+// for bit, and the generic neighbour search against the reference twins
+// iq2FindBestNeighbourRef / iq1FindBestNeighbour2Ref. Random and
+// adversarial inputs: ties (integer-valued errors, zero weights, ±0),
+// NaN, ±Inf, overflowing squares, subnormals.
+
+// iqAdversarial returns a float32 of the given kind: 0 normal-ish, 1 small
+// integer, 2 special (NaN, ±Inf, huge, subnormal, ±0), 3 a mixture.
+func iqAdversarial(rng *rand.Rand, kind int, scale float64) float32 {
+	if kind == 3 {
+		kind = rng.Intn(3)
+		if rng.Intn(8) != 0 && kind == 2 {
+			kind = 0
+		}
+	}
+	switch kind {
+	case 1:
+		return float32(rng.Intn(7) - 1)
+	case 2:
+		return []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, -3e38, 1e20,
+			1e-42, -1e-42, 0, float32(math.Copysign(0, -1)), 1.5, -2}[rng.Intn(12)]
+	}
+	return float32(rng.NormFloat64() * scale)
+}
+
+func iqRandomTask(rng *rand.Rand, kind int, iq1 bool, x, w *[8]float32, xg *[4]float32) float32 {
+	for i := range x {
+		x[i] = iqAdversarial(rng, kind, 0.05)
+		w[i] = iqAdversarial(rng, kind, 1)
+		if kind == 0 {
+			w[i] = abs32(w[i])
+		}
+	}
+	if kind == 1 && rng.Intn(3) == 0 {
+		for i := range w {
+			w[i] = 0 // every neighbour ties: the first wins
+		}
+	}
+	*xg = [4]float32{1, 3, 5, 0}
+	if iq1 {
+		delta := float32(0.125)
+		if rng.Intn(2) == 0 {
+			delta = -delta
+		}
+		*xg = [4]float32{-1 + delta, delta, 1 + delta, 0}
+		if kind == 2 {
+			xg[rng.Intn(3)] = iqAdversarial(rng, 2, 1)
+		}
+	}
+	switch kind {
+	case 1:
+		return float32(rng.Intn(3))
+	case 2:
+		return iqAdversarial(rng, 3, 0.01)
+	}
+	return float32(rng.ExpFloat64() * 0.01)
+}
+
+// TestIQSearchKernel: every neighbour list of every grid (exhaustive over
+// the lists), with random and adversarial values, the dispatched search
+// against the generic twin, and the generic twin against the reference
+// searches (the grid index, or both aborting).
+func TestIQSearchKernel(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, c := range []struct {
+		name string
+		g    *iqGrid
+		iq1  bool
+	}{{"IQ2_XXS", gridIQ2XXS, false}, {"IQ2_XS", gridIQ2XS, false}, {"IQ2_S", gridIQ2S, false}, {"IQ1_S", gridIQ1S, true}} {
+		g := c.g.get()
+		const batch = 37
+		var (
+			tasks, want [batch]iqTask
+			xs, ws      [batch][8]float32
+			xgs         [batch][4]float32
+			us          [batch]int
+		)
+		nt, checked, aborts := 0, 0, 0
+		flush := func() {
+			want = tasks
+			iqSearchGeneric(want[:nt])
+			iqSearch(tasks[:nt])
+			for i := 0; i < nt; i++ {
+				if tasks[i].pos != want[i].pos {
+					t.Fatalf("%s u=%d x=%v w=%v scale=%v xg=%v: kernel pos %d, generic %d",
+						c.name, us[i], xs[i], ws[i], tasks[i].scale, xgs[i], tasks[i].pos, want[i].pos)
+				}
+				nb := g.neighboursOf(us[i])
+				wantIndex := -1
+				if want[i].pos >= 0 {
+					wantIndex = int(nb[want[i].pos])
+				} else {
+					aborts++
+				}
+				refIndex := func() (index int) {
+					defer func() {
+						if recover() != nil {
+							index = -1
+						}
+					}()
+					var L [8]int8
+					xg3 := [3]float32{xgs[i][0], xgs[i][1], xgs[i][2]}
+					if c.iq1 {
+						return iq1FindBestNeighbour2Ref(g, nb, xs[i][:], ws[i][:], tasks[i].scale, &xg3, L[:])
+					}
+					return iq2FindBestNeighbourRef(g, nb, xs[i][:], ws[i][:], tasks[i].scale, L[:])
+				}()
+				if refIndex != wantIndex {
+					t.Fatalf("%s u=%d x=%v w=%v scale=%v: generic index %d, reference %d",
+						c.name, us[i], xs[i], ws[i], tasks[i].scale, wantIndex, refIndex)
+				}
+				checked++
+			}
+			nt = 0
+		}
+		for u := 0; u < iqKmapSize; u++ {
+			if g.kmap[u] >= 0 {
+				continue
+			}
+			kind := u % 4
+			scale := iqRandomTask(rng, kind, c.iq1, &xs[nt], &ws[nt], &xgs[nt])
+			nib := g.nibOf(u)
+			tasks[nt] = iqTask{nib: &nib[0], n: int32(len(nib)), scale: scale, x: &xs[nt][0], w: &ws[nt][0], xg: &xgs[nt]}
+			us[nt] = u
+			nt++
+			if nt == batch {
+				flush()
+			}
+		}
+		flush()
+		if aborts == 0 || aborts == checked {
+			t.Errorf("%s: %d of %d searches found no neighbour: the abort path is not exercised both ways", c.name, aborts, checked)
+		}
+	}
+}
+
+// TestIQNibWords: the nibble words hold the levels of the listed points.
+func TestIQNibWords(t *testing.T) {
+	for _, g := range []*iqGrid{gridIQ2XXS, gridIQ2XS, gridIQ2S, gridIQ1S} {
+		g := g.get()
+		for u := 0; u < iqKmapSize; u += 7 {
+			if g.kmap[u] >= 0 {
+				continue
+			}
+			nb, nib := g.neighboursOf(u), g.nibOf(u)
+			if len(nb) != len(nib) || &g.nibFor(nb)[0] != &nib[0] {
+				t.Fatalf("u=%d: nibble list not parallel to the neighbour list", u)
+			}
+			for p, j := range nb {
+				for i := 0; i < 8; i++ {
+					if want := uint32(g.levels[j][i]) | uint32(4*(i%4)); nib[p]>>(4*i)&15 != want {
+						t.Fatalf("u=%d neighbour %d coordinate %d: nibble %d, want %d", u, p, i, nib[p]>>(4*i)&15, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestIQ2LaneKernels: iq2Levels16 and iq2Sums16 against their generic
+// twins, bit for bit, including rounding ties (0.5·(id·x − 1) exactly
+// k + ½), values past the clamp, NaN and ±Inf.
+func TestIQ2LaneKernels(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	f32 := math.Float32bits
+	for trial := 0; trial < 4000; trial++ {
+		kind := trial % 4
+		n := 8 * (1 + rng.Intn(4))
+		x := make([]float32, n)
+		var num [16]float32
+		for s := range num {
+			num[s] = float32(5 + float32(float32(rng.Intn(19)-9)*0.1))
+			if kind == 2 && rng.Intn(4) == 0 {
+				num[s] = iqAdversarial(rng, 2, 1)
+			}
+		}
+		div := float32(rng.ExpFloat64() * 0.05)
+		switch kind {
+		case 1: // ties: id = 1 and x = 2k+2 give 0.5·(x−1) = k+½
+			div = 5
+			for s := range num {
+				num[s] = 5
+			}
+		case 2:
+			div = iqAdversarial(rng, 3, 0.05)
+		}
+		for i := range x {
+			x[i] = abs32(iqAdversarial(rng, kind, 0.05))
+			if kind == 1 {
+				x[i] = float32(rng.Intn(12)) / 2
+			}
+		}
+		var (
+			id1, sc1, id2, sc2 [16]float32
+			lv1, lv2           [32][16]uint8
+			u1, u2             [4][16]int32
+		)
+		iq2Levels16(x, &num, div, &id1, &sc1, &lv1, &u1)
+		iq2LevelsGeneric(x, &num, div, &id2, &sc2, &lv2, &u2)
+		for s := 0; s < 16; s++ {
+			if f32(id1[s]) != f32(id2[s]) || f32(sc1[s]) != f32(sc2[s]) {
+				t.Fatalf("trial %d lane %d: id/sc %v/%v, generic %v/%v", trial, s, id1[s], sc1[s], id2[s], sc2[s])
+			}
+		}
+		if lv1 != lv2 || u1 != u2 {
+			t.Fatalf("trial %d: levels differ from the generic twin\n x=%v num=%v div=%v\n got  %v %v\n want %v %v",
+				trial, x, num, div, lv1[:n], u1, lv2[:n], u2)
+		}
+
+		var (
+			wx         [32]float32
+			wq2        [32][4]float32
+			out1, out2 [2][16]float32
+		)
+		for i := 0; i < n; i++ {
+			wx[i] = iqAdversarial(rng, kind, 1)
+			for l := 0; l < 4; l++ {
+				wq2[i][l] = iqAdversarial(rng, kind, 1)
+			}
+		}
+		iq2Sums16(&lv1, n, &wx, &wq2, &out1)
+		iq2SumsGeneric(&lv1, n, &wx, &wq2, &out2)
+		for k := 0; k < 2; k++ {
+			for s := 0; s < 16; s++ {
+				a, b := out1[k][s], out2[k][s]
+				if f32(a) != f32(b) && !(a != a && b != b) {
+					t.Fatalf("trial %d sum %d lane %d: %v, generic %v", trial, k, s, a, b)
+				}
+			}
+		}
+	}
+}
