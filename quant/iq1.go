@@ -29,12 +29,9 @@ func iq1FindBestNeighbour2(g *iqGrid, nb []uint16, xval, weight []float32, scale
 func iqFindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, xg *[3]float32, L []int8, fn string) int {
 	index := -1
 	if len(nb) > 0 {
-		nib := g.nibFor(nb)
 		xg4 := [4]float32{xg[0], xg[1], xg[2], 0}
-		_, _ = xval[7], weight[7]
-		t := [1]iqTask{{nib: &nib[0], n: int32(len(nib)), scale: scale, x: &xval[0], w: &weight[0], xg: &xg4}}
-		iqSearch(t[:])
-		if t[0].pos >= 0 {
+		t := [1]iqTask{{list: int32(g.listOffset(nb)), n: int32(len(nb)), scale: scale}}
+		if iqSearch(t[:], g.nib, xval[:8], weight[:8], &xg4, nil) == 0 {
 			index = int(nb[t[0].pos])
 		}
 	}

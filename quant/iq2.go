@@ -1,6 +1,9 @@
 package quant
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // Fast IQ2_XXS, IQ2_XS and IQ2_S encoders: iq2xxsBlockRef and
 // iq2xsSBlockRef with the same float32 operations in the same order, less
@@ -87,8 +90,6 @@ type iq2Scratch struct {
 	sums               [2][2][16]float32
 	offGrid            [2][16]uint8 // bit k: group k was off the grid
 	tasks              [64]iqTask
-	taskAt             [64]uint16 // v<<8 | s<<2 | k
-	taskList           [64]int32  // the list's offset in g.neighbours
 }
 
 // candidates evaluates the nScales candidate scales id = num/div of the
@@ -108,27 +109,16 @@ func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales i
 				}
 				off |= 1 << k
 				list := -m
-				s.tasks[nt] = iqTask{nib: &g.nib[list], n: int32(g.neighbours[list-1]), scale: s.sc[v][c],
-					x: &s.xval[8*k], w: &s.waux[8*k], xg: &iq2Levels4}
-				s.taskAt[nt] = uint16(v<<8 | c<<2 | k)
-				s.taskList[nt] = list
+				s.tasks[nt] = iqTask{list: list, n: int32(g.neighbours[list-1]), scale: s.sc[v][c],
+					xoff: int32(8 * k), lvoff: int32(512*v + 128*k + c)}
 				nt++
 			}
 			s.offGrid[v][c] = off
 		}
 	}
-	iqSearch(s.tasks[:nt])
-	for t := 0; t < nt; t++ {
-		pos := s.tasks[t].pos
-		if pos < 0 {
-			iqNeighbourLevels(g, -1, nil, "iq2_find_best_neighbour") // panics as ggml aborts
-		}
-		lv := &g.levels[g.neighbours[s.taskList[t]+pos]]
-		at := s.taskAt[t]
-		v, c, k := at>>8, at>>2&63, at&3
-		for i := 0; i < 8; i++ {
-			s.lv[v][8*k+uint16(i)][c] = lv[i]
-		}
+	lv := unsafe.Slice(&s.lv[0][0][0], len(s.lv)*32*16)
+	if iqSearch(s.tasks[:nt], g.nib, s.xval[:], s.waux[:], &iq2Levels4, lv) != 0 {
+		iqNeighbourLevels(g, -1, nil, "iq2_find_best_neighbour") // panics as ggml aborts
 	}
 	for v := 0; v < (nScales+15)/16; v++ {
 		iq2Sums16(&s.lv[v], n, &s.fit.wx, &s.fit.wq2, &s.sums[v])

@@ -164,14 +164,14 @@ func (g *iqGrid) build() {
 	}
 }
 
-// nibFor returns the nibble words parallel to nb, a neighbour list of g
-// (a sub-slice of g.neighbours, as neighboursOf returns).
-func (g *iqGrid) nibFor(nb []uint16) []uint32 {
+// listOffset returns the offset in g.neighbours (and g.nib) of nb, a
+// neighbour list of g (a sub-slice of g.neighbours, as neighboursOf returns).
+func (g *iqGrid) listOffset(nb []uint16) int {
 	off := (uintptr(unsafe.Pointer(unsafe.SliceData(nb))) - uintptr(unsafe.Pointer(unsafe.SliceData(g.neighbours)))) / 2
 	if off >= uintptr(len(g.nib)) || int(off)+len(nb) > len(g.nib) {
-		panic("quant: nibFor: not a neighbour list of this grid")
+		panic("quant: listOffset: not a neighbour list of this grid")
 	}
-	return g.nib[off : int(off)+len(nb)]
+	return int(off)
 }
 
 // nibOf returns the nibble words of the neighbour list of the off-grid

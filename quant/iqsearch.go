@@ -1,7 +1,5 @@
 package quant
 
-import "unsafe"
-
 // Lane kernels of the IQ2 encoders (iq2.go) and of the IQ1/IQ2 neighbour
 // search (iqFindBestNeighbour in iq1.go). Each has a generic Go version
 // here, the reference the AVX-512 versions (iqsearch_amd64.s) are tested
@@ -26,38 +24,40 @@ import "unsafe"
 //   - iq2Sums16: the weighted fit sums Σ (w·x)·q and Σ (w·q)·q over a
 //     sub-block's elements in order, for 16 candidate scales at once.
 
-// iqTask is one neighbour search of an iqSearch batch. The layout is read
-// by the assembly kernel: keep the field order and sizes.
+// iqTask is one neighbour search of an iqSearch batch. It holds no
+// pointers (the batch's arrays are iqSearch's arguments), and its layout
+// is read by the assembly kernel: keep the field order and sizes.
 type iqTask struct {
-	nib   *uint32     // 0: the neighbour list as nibble words (iqGrid.nib)
-	n     int32       // 8: its length (> 0)
-	scale float32     // 12
-	x     *float32    // 16: the 8 values
-	w     *float32    // 24: the 8 weights
-	xg    *[4]float32 // 32: the values of levels 0, 1, 2 (and a pad)
-	pos   int32       // 40: result: position in the list of the best, or −1
-	_     int32
+	list  int32   // 0: offset of the neighbour list in nib (> 0 entries)
+	n     int32   // 4: its length
+	scale float32 // 8
+	xoff  int32   // 12: offset of the group's 8 values in x and w
+	lvoff int32   // 16: offset in lv of the winner's levels (rows of 16 bytes)
+	pos   int32   // 20: result: position in the list of the best, or −1
 }
 
-// iqSearchGeneric runs the searches of tasks: the generic twin of
-// iqSearchAVX512.
-func iqSearchGeneric(tasks []iqTask) {
+// iqSearchGeneric runs the searches of tasks: for each, the position in
+// nib[list : list+n] of the neighbour minimising Σ_i e[i][l_i] (summed in
+// coordinate order) with e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i),
+// x_i = x[xoff+i], w_i = w[xoff+i]; the first of the smallest below
+// FLT_MAX, or −1. If lv is not nil the winner's levels go to
+// lv[lvoff+16·i]. It returns how many searches found no neighbour (where
+// ggml aborts). The generic twin of iqSearchAVX512.
+func iqSearchGeneric(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint8) (fails int) {
 	for t := range tasks {
 		tk := &tasks[t]
-		x := (*[8]float32)(unsafe.Pointer(tk.x))
-		w := (*[8]float32)(unsafe.Pointer(tk.w))
+		x, w := x[tk.xoff:tk.xoff+8], w[tk.xoff:tk.xoff+8]
 		var e [8][4]float32
 		for l := 0; l < 3; l++ {
-			sq := float32(tk.scale * tk.xg[l])
+			sq := float32(tk.scale * xg[l])
 			for i := 0; i < 8; i++ {
 				diff := sq - x[i]
 				e[i][l] = float32(float32(w[i]*diff) * diff)
 			}
 		}
-		nib := unsafe.Slice(tk.nib, tk.n)
 		best := fltMax
 		pos := int32(-1)
-		for p, v := range nib {
+		for p, v := range nib[tk.list : tk.list+tk.n] {
 			d2 := e[0][v&3]
 			d2 += e[1][v>>4&3]
 			d2 += e[2][v>>8&3]
@@ -72,7 +72,18 @@ func iqSearchGeneric(tasks []iqTask) {
 			}
 		}
 		tk.pos = pos
+		if pos < 0 {
+			fails++
+			continue
+		}
+		if lv != nil {
+			v := nib[tk.list+pos]
+			for i := 0; i < 8; i++ {
+				lv[int(tk.lvoff)+16*i] = uint8(v >> (4 * i) & 3)
+			}
+		}
 	}
+	return fails
 }
 
 // iqNibWord is the nibble word of a grid point with packed 2-bit levels k:

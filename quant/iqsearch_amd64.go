@@ -6,7 +6,7 @@ package quant
 // iqsearch_amd64.s; their generic twins and contracts are in iqsearch.go.
 
 //go:noescape
-func iqSearchAVX512(tasks *iqTask, n int)
+func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint8) (fails int)
 
 //go:noescape
 func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32)
@@ -14,13 +14,18 @@ func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc 
 //go:noescape
 func iq2Sums16AVX512(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
 
-// iqSearch runs the neighbour searches of tasks (see iqTask).
-func iqSearch(tasks []iqTask) {
+// iqSearch runs the neighbour searches of tasks; see iqSearchGeneric. The
+// tasks' offsets must lie within nib, x, w and lv (the callers build them
+// from the grid's own lists): the assembly kernel does not check them.
+func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint8) int {
 	if !useAVX512 || len(tasks) == 0 {
-		iqSearchGeneric(tasks)
-		return
+		return iqSearchGeneric(tasks, nib, x, w, xg, lv)
 	}
-	iqSearchAVX512(&tasks[0], len(tasks))
+	var lvp *uint8
+	if lv != nil {
+		lvp = &lv[0]
+	}
+	return iqSearchAVX512(&tasks[0], len(tasks), &nib[0], &x[0], &w[0], xg, lvp)
 }
 
 // iq2Levels16 computes the levels of x (len 8, 16, 24 or 32) for 16

@@ -4,7 +4,9 @@ package quant
 
 // Without assembly the IQ lane kernels are their generic twins (iqsearch.go).
 
-func iqSearch(tasks []iqTask) { iqSearchGeneric(tasks) }
+func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint8) int {
+	return iqSearchGeneric(tasks, nib, x, w, xg, lv)
+}
 
 func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
 	iq2LevelsGeneric(x, num, div, id, sc, lv, u)

@@ -32,7 +32,7 @@ func iqAdversarial(rng *rand.Rand, kind int, scale float64) float32 {
 	return float32(rng.NormFloat64() * scale)
 }
 
-func iqRandomTask(rng *rand.Rand, kind int, iq1 bool, x, w *[8]float32, xg *[4]float32) float32 {
+func iqRandomValues(rng *rand.Rand, kind int, x, w []float32) float32 {
 	for i := range x {
 		x[i] = iqAdversarial(rng, kind, 0.05)
 		w[i] = iqAdversarial(rng, kind, 1)
@@ -45,17 +45,6 @@ func iqRandomTask(rng *rand.Rand, kind int, iq1 bool, x, w *[8]float32, xg *[4]f
 			w[i] = 0 // every neighbour ties: the first wins
 		}
 	}
-	*xg = [4]float32{1, 3, 5, 0}
-	if iq1 {
-		delta := float32(0.125)
-		if rng.Intn(2) == 0 {
-			delta = -delta
-		}
-		*xg = [4]float32{-1 + delta, delta, 1 + delta, 0}
-		if kind == 2 {
-			xg[rng.Intn(3)] = iqAdversarial(rng, 2, 1)
-		}
-	}
 	switch kind {
 	case 1:
 		return float32(rng.Intn(3))
@@ -65,10 +54,26 @@ func iqRandomTask(rng *rand.Rand, kind int, iq1 bool, x, w *[8]float32, xg *[4]f
 	return float32(rng.ExpFloat64() * 0.01)
 }
 
+func iqRandomXG(rng *rand.Rand, iq1 bool) [4]float32 {
+	if !iq1 {
+		return [4]float32{1, 3, 5, 0}
+	}
+	delta := float32(0.125)
+	if rng.Intn(2) == 0 {
+		delta = -delta
+	}
+	xg := [4]float32{-1 + delta, delta, 1 + delta, 0}
+	if rng.Intn(20) == 0 {
+		xg[rng.Intn(3)] = iqAdversarial(rng, 2, 1)
+	}
+	return xg
+}
+
 // TestIQSearchKernel: every neighbour list of every grid (exhaustive over
 // the lists), with random and adversarial values, the dispatched search
-// against the generic twin, and the generic twin against the reference
-// searches (the grid index, or both aborting).
+// against the generic twin (positions, failures and the levels written),
+// and the generic twin against the reference searches (the grid index, or
+// both aborting).
 func TestIQSearchKernel(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	for _, c := range []struct {
@@ -80,24 +85,35 @@ func TestIQSearchKernel(t *testing.T) {
 		const batch = 37
 		var (
 			tasks, want [batch]iqTask
-			xs, ws      [batch][8]float32
-			xgs         [batch][4]float32
+			xs, ws      [batch * 8]float32
 			us          [batch]int
+			lv1, lv2    [128 * (batch/16 + 1)]uint8
 		)
+		xg := iqRandomXG(rng, c.iq1)
 		nt, checked, aborts := 0, 0, 0
 		flush := func() {
 			want = tasks
-			iqSearchGeneric(want[:nt])
-			iqSearch(tasks[:nt])
+			lv1, lv2 = [128 * (batch/16 + 1)]uint8{}, [128 * (batch/16 + 1)]uint8{}
+			f2 := iqSearchGeneric(want[:nt], g.nib, xs[:], ws[:], &xg, lv2[:])
+			f1 := iqSearch(tasks[:nt], g.nib, xs[:], ws[:], &xg, lv1[:])
+			if f1 != f2 || lv1 != lv2 {
+				t.Fatalf("%s: kernel failures %d / levels written differ from the generic twin's (%d)", c.name, f1, f2)
+			}
 			for i := 0; i < nt; i++ {
+				x, w := xs[8*i:8*i+8], ws[8*i:8*i+8]
 				if tasks[i].pos != want[i].pos {
 					t.Fatalf("%s u=%d x=%v w=%v scale=%v xg=%v: kernel pos %d, generic %d",
-						c.name, us[i], xs[i], ws[i], tasks[i].scale, xgs[i], tasks[i].pos, want[i].pos)
+						c.name, us[i], x, w, tasks[i].scale, xg, tasks[i].pos, want[i].pos)
 				}
 				nb := g.neighboursOf(us[i])
 				wantIndex := -1
 				if want[i].pos >= 0 {
 					wantIndex = int(nb[want[i].pos])
+					for k := 0; k < 8; k++ {
+						if at := int(want[i].lvoff) + 16*k; lv2[at] != g.levels[wantIndex][k] {
+							t.Fatalf("%s u=%d: level %d written %d, want %d", c.name, us[i], k, lv2[at], g.levels[wantIndex][k])
+						}
+					}
 				} else {
 					aborts++
 				}
@@ -108,28 +124,28 @@ func TestIQSearchKernel(t *testing.T) {
 						}
 					}()
 					var L [8]int8
-					xg3 := [3]float32{xgs[i][0], xgs[i][1], xgs[i][2]}
+					xg3 := [3]float32{xg[0], xg[1], xg[2]}
 					if c.iq1 {
-						return iq1FindBestNeighbour2Ref(g, nb, xs[i][:], ws[i][:], tasks[i].scale, &xg3, L[:])
+						return iq1FindBestNeighbour2Ref(g, nb, x, w, tasks[i].scale, &xg3, L[:])
 					}
-					return iq2FindBestNeighbourRef(g, nb, xs[i][:], ws[i][:], tasks[i].scale, L[:])
+					return iq2FindBestNeighbourRef(g, nb, x, w, tasks[i].scale, L[:])
 				}()
 				if refIndex != wantIndex {
 					t.Fatalf("%s u=%d x=%v w=%v scale=%v: generic index %d, reference %d",
-						c.name, us[i], xs[i], ws[i], tasks[i].scale, wantIndex, refIndex)
+						c.name, us[i], x, w, tasks[i].scale, wantIndex, refIndex)
 				}
 				checked++
 			}
 			nt = 0
+			xg = iqRandomXG(rng, c.iq1)
 		}
 		for u := 0; u < iqKmapSize; u++ {
 			if g.kmap[u] >= 0 {
 				continue
 			}
-			kind := u % 4
-			scale := iqRandomTask(rng, kind, c.iq1, &xs[nt], &ws[nt], &xgs[nt])
-			nib := g.nibOf(u)
-			tasks[nt] = iqTask{nib: &nib[0], n: int32(len(nib)), scale: scale, x: &xs[nt][0], w: &ws[nt][0], xg: &xgs[nt]}
+			scale := iqRandomValues(rng, u%4, xs[8*nt:8*nt+8], ws[8*nt:8*nt+8])
+			list := -g.kmap[u]
+			tasks[nt] = iqTask{list: list, n: int32(g.neighbours[list-1]), scale: scale, xoff: int32(8 * nt), lvoff: int32(128*(nt/16) + nt%16)}
 			us[nt] = u
 			nt++
 			if nt == batch {
@@ -152,7 +168,7 @@ func TestIQNibWords(t *testing.T) {
 				continue
 			}
 			nb, nib := g.neighboursOf(u), g.nibOf(u)
-			if len(nb) != len(nib) || &g.nibFor(nb)[0] != &nib[0] {
+			if len(nb) != len(nib) || &g.nib[g.listOffset(nb)] != &nib[0] {
 				t.Fatalf("u=%d: nibble list not parallel to the neighbour list", u)
 			}
 			for p, j := range nb {
