@@ -79,6 +79,89 @@ func iq2Nums(lo, hi int) (num [2][16]float32) {
 	return
 }
 
+// iq2MakeQpQuants is makeQpQuantsRef (ggml's make_qp_quants) with the
+// weighted errors of the first scale and of the eight trial scales computed
+// in lanes (qpMse16), each lane the reference's loop; the choice among them
+// (strict <, in the reference's order) and the rest are the reference's.
+func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) float32 {
+	var max float32
+	for i := 0; i < n; i++ {
+		max = cmax(max, x[i])
+	}
+	if max < groupMaxEps {
+		for i := 0; i < n; i++ {
+			L[i] = 0
+		}
+		return 0
+	}
+	var is, sc, mse [16]float32
+	is[0] = float32(nmax) / max
+	sc[0] = 1 / is[0]
+	c := 1
+	for k := -4; k <= 4; k++ {
+		if k != 0 {
+			is[c] = (float32(0.1*float32(k)) + float32(nmax)) / max
+			sc[c] = 1 / is[c]
+			c++
+		}
+	}
+	for ; c < 16; c++ {
+		is[c], sc[c] = is[1], sc[1]
+	}
+	qpMse16(x[:n], qw[:n], &is, &sc, nmax, &mse)
+	iscale, bestMse := is[0], mse[0]
+	for c := 1; c <= 8; c++ {
+		if mse[c] < bestMse {
+			bestMse = mse[c]
+			iscale = is[c]
+		}
+	}
+	var sumlx, suml2 float32
+	for i := 0; i < n; i++ {
+		l := nearestInt(float32(iscale * x[i]))
+		if l > nmax {
+			l = nmax
+		}
+		L[i] = uint8(l)
+		fl := float32(l)
+		sumlx += float32(float32(qw[i]*x[i]) * fl)
+		suml2 += float32(float32(qw[i]*fl) * fl)
+	}
+	for itry := 0; itry < 5; itry++ {
+		changed := 0
+		for i := 0; i < n; i++ {
+			w := qw[i]
+			li := float32(L[i])
+			slx := sumlx - float32(float32(w*x[i])*li)
+			sl2 := suml2 - float32(float32(w*li)*li)
+			if slx > 0 && sl2 > 0 {
+				newL := nearestInt(float32(x[i]*sl2) / slx)
+				if newL > nmax {
+					newL = nmax
+				}
+				if newL != int32(L[i]) {
+					fl := float32(newL)
+					slx += float32(float32(w*x[i]) * fl)
+					sl2 += float32(float32(w*fl) * fl)
+					if float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+						L[i] = uint8(newL)
+						sumlx = slx
+						suml2 = sl2
+						changed++
+					}
+				}
+			}
+		}
+		if changed == 0 {
+			break
+		}
+	}
+	if suml2 > 0 {
+		return sumlx / suml2
+	}
+	return 0
+}
+
 // iq2Scratch is one encoder call's working memory (allocated once per call:
 // the search tasks point into it).
 type iq2Scratch struct {
@@ -191,7 +274,7 @@ func iq2xxsBlock(sc *iq2Scratch, y []byte, x, qw []float32) {
 			scales[ib] = 0
 			continue
 		}
-		scale := makeQpQuantsRef(32, kMaxQ+1, xval[:], Lqp[:], weight[:])
+		scale := iq2MakeQpQuants(32, kMaxQ+1, xval[:], Lqp[:], weight[:])
 		for i := range L {
 			L[i] = int8(Lqp[i])
 		}

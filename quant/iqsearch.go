@@ -132,3 +132,25 @@ func iq2SumsGeneric(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float
 		out[0][s], out[1][s] = sumqx, sumq2
 	}
 }
+
+// qpMseGeneric is qpMse16's generic twin: make_qp_quants' weighted errors
+// of 16 candidate scales at once. For each lane s < 16, over i < n in
+// order: l = nearest_int(is[s]·x[i]), then l mod 256 (the uint8 L[i] of
+// ggml's first pass) in lane 0 and min(l, nmax) in the others;
+// mse[s] += (qw[i]·(x[i] − sc[s]·l))·(x[i] − sc[s]·l).
+func qpMseGeneric(x, qw []float32, is, sc *[16]float32, nmax int32, mse *[16]float32) {
+	for s := 0; s < 16; s++ {
+		var m float32
+		for i := range x {
+			l := nearestInt(float32(is[s] * x[i]))
+			if s == 0 {
+				l = int32(uint8(l))
+			} else if l > nmax {
+				l = nmax
+			}
+			diff := x[i] - float32(sc[s]*float32(l))
+			m += float32(float32(qw[i]*diff) * diff)
+		}
+		mse[s] = m
+	}
+}

@@ -48,3 +48,17 @@ func iq2Sums16(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, o
 	}
 	iq2Sums16AVX512(lv, n, wx, wq2, out)
 }
+
+//go:noescape
+func qpMse16AVX512(x, qw *float32, n int, is, sc *[16]float32, nmax int32, mse *[16]float32)
+
+// qpMse16 is make_qp_quants' errors for 16 candidate scales; see
+// qpMseGeneric.
+func qpMse16(x, qw []float32, is, sc *[16]float32, nmax int32, mse *[16]float32) {
+	n := len(x)
+	if !useAVX512 || n == 0 || len(qw) < n {
+		qpMseGeneric(x, qw, is, sc, nmax, mse)
+		return
+	}
+	qpMse16AVX512(&x[0], &qw[0], n, is, sc, nmax, mse)
+}

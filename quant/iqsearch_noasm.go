@@ -15,3 +15,7 @@ func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32
 func iq2Sums16(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
 	iq2SumsGeneric(lv, n, wx, wq2, out)
 }
+
+func qpMse16(x, qw []float32, is, sc *[16]float32, nmax int32, mse *[16]float32) {
+	qpMseGeneric(x, qw, is, sc, nmax, mse)
+}

@@ -255,3 +255,47 @@ func TestIQ2LaneKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestIQ2MakeQpQuants: the lane version of make_qp_quants against
+// makeQpQuantsRef (scale bits and levels), and qpMse16 against its generic
+// twin, on random and adversarial sub-blocks (negative values as the IQ2
+// sign-parity flip leaves them, ties, specials).
+func TestIQ2MakeQpQuants(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	f32 := math.Float32bits
+	for trial := 0; trial < 20000; trial++ {
+		kind := trial % 4
+		n := []int{32, 32, 16, 8, 5}[trial%5]
+		nmax := []int32{4, 4, 15, 63, 1}[trial/5%5]
+		x := make([]float32, n)
+		qw := make([]float32, n)
+		for i := range x {
+			x[i] = abs32(iqAdversarial(rng, kind, 0.05))
+			if kind == 1 {
+				x[i] = float32(rng.Intn(9)) / 4
+			}
+			if rng.Intn(16) == 0 {
+				x[i] = -x[i]
+			}
+			qw[i] = abs32(iqAdversarial(rng, kind, 1))
+		}
+		L1, L2 := make([]uint8, n), make([]uint8, n)
+		s1 := iq2MakeQpQuants(n, nmax, x, L1, qw)
+		s2 := makeQpQuantsRef(n, nmax, x, L2, qw)
+		if f32(s1) != f32(s2) || string(L1) != string(L2) {
+			t.Fatalf("trial %d (n %d nmax %d) x=%v qw=%v: scale %v L %v, reference %v %v", trial, n, nmax, x, qw, s1, L1, s2, L2)
+		}
+		var is, sc, m1, m2 [16]float32
+		for s := range is {
+			is[s] = iqAdversarial(rng, kind, 100)
+			sc[s] = iqAdversarial(rng, kind, 0.01)
+		}
+		qpMse16(x, qw, &is, &sc, nmax, &m1)
+		qpMseGeneric(x, qw, &is, &sc, nmax, &m2)
+		for s := range m1 {
+			if f32(m1[s]) != f32(m2[s]) && !(m1[s] != m1[s] && m2[s] != m2[s]) {
+				t.Fatalf("trial %d lane %d: qpMse16 %v, generic %v", trial, s, m1[s], m2[s])
+			}
+		}
+	}
+}
