@@ -30,7 +30,7 @@ func iqFindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale f
 	index := -1
 	if len(nb) > 0 {
 		xg4 := [4]float32{xg[0], xg[1], xg[2], 0}
-		t := [1]iqTask{{list: int32(g.listOffset(nb)), n: int32(len(nb)), scale: scale}}
+		t := [1]iqTask{{list: int32(g.listOffset(nb)), scale: scale}}
 		if iqSearch(t[:], g.nib, xval[:8], weight[:8], &xg4, nil) == 0 {
 			index = int(nb[t[0].pos])
 		}

@@ -192,8 +192,7 @@ func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales i
 				}
 				off |= 1 << k
 				list := -m
-				s.tasks[nt] = iqTask{list: list, n: int32(g.neighbours[list-1]), scale: s.sc[v][c],
-					xoff: int32(8 * k), lvoff: int32(512*v + 128*k + c)}
+				s.tasks[nt] = iqTask{list: list, scale: s.sc[v][c], xoff: int32(8 * k), lvoff: int32(512*v + 128*k + c)}
 				nt++
 			}
 			s.offGrid[v][c] = off

@@ -48,7 +48,7 @@ type iqGrid struct {
 	// many grid indices (ggml's kneighbors_q2xs).
 	neighbours []uint16
 	// nib is neighbours with each grid index j replaced by the nibble word
-	// of its levels (iqNibWord; the counts by 0): what iqSearch reads.
+	// of its levels (iqNibWord), the counts kept: what iqSearch reads.
 	nib []uint32
 }
 
@@ -157,6 +157,7 @@ func (g *iqGrid) build() {
 	g.nib = make([]uint32, len(g.neighbours))
 	for off := 0; off < len(g.neighbours); {
 		n := int(g.neighbours[off])
+		g.nib[off] = uint32(n)
 		for p := off + 1; p <= off+n; p++ {
 			g.nib[p] = iqNibWord(g.kgrid[g.neighbours[p]])
 		}
@@ -165,10 +166,10 @@ func (g *iqGrid) build() {
 }
 
 // listOffset returns the offset in g.neighbours (and g.nib) of nb, a
-// neighbour list of g (a sub-slice of g.neighbours, as neighboursOf returns).
+// neighbour list of g (as neighboursOf returns it: all of one list).
 func (g *iqGrid) listOffset(nb []uint16) int {
 	off := (uintptr(unsafe.Pointer(unsafe.SliceData(nb))) - uintptr(unsafe.Pointer(unsafe.SliceData(g.neighbours)))) / 2
-	if off >= uintptr(len(g.nib)) || int(off)+len(nb) > len(g.nib) {
+	if off == 0 || off >= uintptr(len(g.nib)) || int(off)+len(nb) > len(g.nib) || int(g.nib[off-1]) != len(nb) {
 		panic("quant: listOffset: not a neighbour list of this grid")
 	}
 	return int(off)

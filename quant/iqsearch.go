@@ -28,16 +28,15 @@ package quant
 // pointers (the batch's arrays are iqSearch's arguments), and its layout
 // is read by the assembly kernel: keep the field order and sizes.
 type iqTask struct {
-	list  int32   // 0: offset of the neighbour list in nib (> 0 entries)
-	n     int32   // 4: its length
-	scale float32 // 8
-	xoff  int32   // 12: offset of the group's 8 values in x and w
-	lvoff int32   // 16: offset in lv of the winner's levels (rows of 16 bytes)
-	pos   int32   // 20: result: position in the list of the best, or −1
+	list  int32   // 0: offset in nib of the neighbour list (its length at list−1)
+	scale float32 // 4
+	xoff  int32   // 8: offset of the group's 8 values in x and w
+	lvoff int32   // 12: offset in lv of the winner's levels (rows of 16 bytes)
+	pos   int32   // 16: result: position in the list of the best, or −1
 }
 
 // iqSearchGeneric runs the searches of tasks: for each, the position in
-// nib[list : list+n] of the neighbour minimising Σ_i e[i][l_i] (summed in
+// nib[list : list+n], n = nib[list−1], of the neighbour minimising Σ_i e[i][l_i] (summed in
 // coordinate order) with e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i),
 // x_i = x[xoff+i], w_i = w[xoff+i]; the first of the smallest below
 // FLT_MAX, or −1. If lv is not nil the winner's levels go to
@@ -57,7 +56,7 @@ func iqSearchGeneric(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float3
 		}
 		best := fltMax
 		pos := int32(-1)
-		for p, v := range nib[tk.list : tk.list+tk.n] {
+		for p, v := range nib[tk.list : tk.list+int32(nib[tk.list-1])] {
 			d2 := e[0][v&3]
 			d2 += e[1][v>>4&3]
 			d2 += e[2][v>>8&3]

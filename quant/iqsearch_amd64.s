@@ -48,7 +48,14 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 	VPERMPS tab, Z15, Z15 \
 	VADDPS Z15, Z14, Z14
 
-// func iqSearchAVX512(tasks *iqTask, n int)
+// LVPUT writes level i of the nibble word in R11 to (16*i)(R10).
+#define LVPUT(i) \
+	MOVL R11, AX \
+	SHRL $(4*i), AX \
+	ANDL $3, AX \
+	MOVB AX, (16*i)(R10)
+
+// func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint8) (fails int)
 //
 // Reference: iqSearchGeneric. Per task: the error tables EA (Z8), EB (Z9)
 // hold e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i) at lane 4·(i mod 4)+l;
@@ -56,10 +63,18 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 // VPERMPS lookups of the nibble words; per lane, the first position of the
 // lane's smallest d2 < FLT_MAX (strict <, so NaN never enters); then the
 // smallest such value over lanes and, among the lanes holding it, the
-// smallest position: ggml's first best in list order.
-TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-16
+// smallest position: ggml's first best in list order. The winner's levels
+// go to lv (rows of 16 bytes) when lv is not nil.
+TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-64
+	MOVQ $0, fails+56(FP)
 	MOVQ tasks+0(FP), R8
 	MOVQ n+8(FP), BX
+	MOVQ nib+16(FP), R9
+	MOVQ x+24(FP), R13
+	MOVQ w+32(FP), DI
+	MOVQ xg+40(FP), AX
+	VBROADCASTF32X4 (AX), Z22      // xg[0..3] in every 128-bit lane
+	MOVQ lv+48(FP), R12
 	TESTQ BX, BX
 	JLE search_done
 	VMOVDQU32 iqSearchExpA<>(SB), Z20
@@ -71,19 +86,17 @@ TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-16
 	VPBROADCASTD AX, Z25
 
 search_task:
-	MOVQ 0(R8), SI                 // nibble words
-	MOVLQSX 8(R8), CX              // list length
+	MOVLQSX 0(R8), SI
+	LEAQ (R9)(SI*4), SI            // the list's nibble words
+	MOVL -4(SI), CX                // its length
 	MOVL $-1, AX
 	TESTQ CX, CX
 	JLE search_store
-	VBROADCASTSS 12(R8), Z0        // scale
-	MOVQ 16(R8), AX
-	VMOVUPS (AX), Y1               // x[0..7]
-	MOVQ 24(R8), AX
-	VMOVUPS (AX), Y2               // w[0..7]
-	MOVQ 32(R8), AX
-	VBROADCASTF32X4 (AX), Z3       // xg[0..3] in every 128-bit lane
-	VMULPS Z3, Z0, Z3              // sq = scale·xg[l]
+	VBROADCASTSS 4(R8), Z0         // scale
+	MOVLQSX 8(R8), R11
+	VMOVUPS (R13)(R11*4), Y1       // x[0..7]
+	VMOVUPS (DI)(R11*4), Y2        // w[0..7]
+	VMULPS Z22, Z0, Z3             // sq = scale·xg[l]
 	VPERMPS Z1, Z20, Z4            // x_i, coordinates 0..3
 	VPERMPS Z1, Z21, Z5            // x_i, coordinates 4..7
 	VPERMPS Z2, Z20, Z6            // w_i
@@ -154,8 +167,29 @@ search_mask:
 	VMOVD X18, AX
 
 search_store:
-	MOVL AX, 40(R8)
-	ADDQ $48, R8
+	MOVL AX, 16(R8)
+	TESTL AX, AX
+	JS search_fail
+	TESTQ R12, R12
+	JZ search_next
+	MOVL (SI)(AX*4), R11           // the winner's nibble word
+	MOVLQSX 12(R8), R10
+	ADDQ R12, R10
+	LVPUT(0)
+	LVPUT(1)
+	LVPUT(2)
+	LVPUT(3)
+	LVPUT(4)
+	LVPUT(5)
+	LVPUT(6)
+	LVPUT(7)
+	JMP search_next
+
+search_fail:
+	INCQ fails+56(FP)
+
+search_next:
+	ADDQ $20, R8
 	DECQ BX
 	JNZ search_task
 
@@ -264,5 +298,57 @@ sums_loop:
 	MOVQ out+32(FP), AX
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
+	VZEROUPPER
+	RET
+
+// func qpMse16AVX512(x, qw *float32, n int, is, sc *[16]float32, nmax int32, mse *[16]float32)
+//
+// Reference: qpMseGeneric. Per lane, over i < n in order:
+// l = nearestInt(is·x) (magic add), l & 255 in lane 0, min(l, nmax) in the
+// others; diff = x − sc·l; mse += (qw·diff)·diff.
+TEXT ·qpMse16AVX512(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ qw+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ is+24(FP), AX
+	VMOVUPS (AX), Z0               // is
+	MOVQ sc+32(FP), AX
+	VMOVUPS (AX), Z1               // sc
+	MOVL nmax+40(FP), AX
+	VPBROADCASTD AX, Z2
+	MOVL $0x4B400000, AX           // 12582912
+	VPBROADCASTD AX, Z6
+	MOVL $0x007FFFFF, AX
+	VPBROADCASTD AX, Z7
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z8
+	MOVL $255, AX
+	VPBROADCASTD AX, Z9
+	MOVL $1, AX
+	KMOVW AX, K1                   // lane 0
+	VPXORD Z10, Z10, Z10           // mse
+
+qpmse_loop:
+	VBROADCASTSS (SI), Z11         // x
+	VBROADCASTSS (DI), Z12         // qw
+	VMULPS Z11, Z0, Z13            // is·x
+	VADDPS Z6, Z13, Z13
+	VPANDD Z7, Z13, Z13
+	VPSUBD Z8, Z13, Z13            // l
+	VPANDD Z9, Z13, Z14            // l & 255
+	VPMINSD Z2, Z13, Z13           // min(l, nmax)
+	VMOVDQA32 Z14, K1, Z13
+	VCVTDQ2PS Z13, Z13
+	VMULPS Z13, Z1, Z13            // sc·l
+	VSUBPS Z13, Z11, Z13           // diff = x − sc·l
+	VMULPS Z13, Z12, Z14           // qw·diff
+	VMULPS Z13, Z14, Z14           // (qw·diff)·diff
+	VADDPS Z14, Z10, Z10
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ qpmse_loop
+	MOVQ mse+48(FP), AX
+	VMOVUPS Z10, (AX)
 	VZEROUPPER
 	RET

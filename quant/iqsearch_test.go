@@ -145,7 +145,7 @@ func TestIQSearchKernel(t *testing.T) {
 			}
 			scale := iqRandomValues(rng, u%4, xs[8*nt:8*nt+8], ws[8*nt:8*nt+8])
 			list := -g.kmap[u]
-			tasks[nt] = iqTask{list: list, n: int32(g.neighbours[list-1]), scale: scale, xoff: int32(8 * nt), lvoff: int32(128*(nt/16) + nt%16)}
+			tasks[nt] = iqTask{list: list, scale: scale, xoff: int32(8 * nt), lvoff: int32(128*(nt/16) + nt%16)}
 			us[nt] = u
 			nt++
 			if nt == batch {
