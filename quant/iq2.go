@@ -168,7 +168,7 @@ type iq2Scratch struct {
 	weight, xval, waux [32]float32
 	fit                iq2Fit
 	id, sc             [2][16]float32
-	lv                 [2][32][16]uint8 // lv[v][i][s]: level of element i at scale 16v+s
+	lv                 [2][4][16]uint32 // level word of group k at scale 16v+s
 	u                  [2][4][16]int32  // packed index of group k at scale 16v+s
 	sums               [2][2][16]float32
 	offGrid            [2][16]uint8 // bit k: group k was off the grid
@@ -192,13 +192,13 @@ func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales i
 				}
 				off |= 1 << k
 				list := -m
-				s.tasks[nt] = iqTask{list: list, scale: s.sc[v][c], xoff: int32(8 * k), lvoff: int32(512*v + 128*k + c)}
+				s.tasks[nt] = iqTask{list: list, scale: s.sc[v][c], xoff: int32(8 * k), lvoff: int32(64*v + 16*k + c)}
 				nt++
 			}
 			s.offGrid[v][c] = off
 		}
 	}
-	lv := unsafe.Slice(&s.lv[0][0][0], len(s.lv)*32*16)
+	lv := unsafe.Slice(&s.lv[0][0][0], len(s.lv)*4*16)
 	if iqSearch(s.tasks[:nt], g.nib, s.xval[:], s.waux[:], &iq2Levels4, lv) != 0 {
 		iqNeighbourLevels(g, -1, nil, "iq2_find_best_neighbour") // panics as ggml aborts
 	}
@@ -228,7 +228,7 @@ func (s *iq2Scratch) best(nScales int) (int, float32) {
 func (s *iq2Scratch) levelsOf(c, n int, L []int8) {
 	lv := &s.lv[c/16]
 	for i := 0; i < n; i++ {
-		L[i] = int8(lv[i][c%16])
+		L[i] = int8(lv[i/8][c%16] >> (4 * (i % 8)) & 3)
 	}
 }
 

@@ -20,7 +20,7 @@ package quant
 //     sums ≥ FLT_MAX never win).
 //   - iq2Levels16: the levels clamp(nearest_int(0.5·(id·x − 1)), 0, 2) of a
 //     sub-block for 16 candidate scales id = num/div at once (lanes over
-//     scales), with their packed 8-level indices;
+//     scales), as level words (4 bits a level) and packed 8-level indices;
 //   - iq2Sums16: the weighted fit sums Σ (w·x)·q and Σ (w·q)·q over a
 //     sub-block's elements in order, for 16 candidate scales at once.
 
@@ -31,7 +31,7 @@ type iqTask struct {
 	list  int32   // 0: offset in nib of the neighbour list (its length at list−1)
 	scale float32 // 4
 	xoff  int32   // 8: offset of the group's 8 values in x and w
-	lvoff int32   // 12: offset in lv of the winner's levels (rows of 16 bytes)
+	lvoff int32   // 12: offset in lv of the winner's levels (a level word)
 	pos   int32   // 16: result: position in the list of the best, or −1
 }
 
@@ -39,10 +39,11 @@ type iqTask struct {
 // nib[list : list+n], n = nib[list−1], of the neighbour minimising Σ_i e[i][l_i] (summed in
 // coordinate order) with e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i),
 // x_i = x[xoff+i], w_i = w[xoff+i]; the first of the smallest below
-// FLT_MAX, or −1. If lv is not nil the winner's levels go to
-// lv[lvoff+16·i]. It returns how many searches found no neighbour (where
+// FLT_MAX, or −1. If lv is not nil the winner's levels go to lv[lvoff]
+// as a level word (level i in bits 4i, 4i+1: its nibble word &
+// 0x33333333). It returns how many searches found no neighbour (where
 // ggml aborts). The generic twin of iqSearchAVX512.
-func iqSearchGeneric(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint8) (fails int) {
+func iqSearchGeneric(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint32) (fails int) {
 	for t := range tasks {
 		tk := &tasks[t]
 		x, w := x[tk.xoff:tk.xoff+8], w[tk.xoff:tk.xoff+8]
@@ -76,10 +77,7 @@ func iqSearchGeneric(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float3
 			continue
 		}
 		if lv != nil {
-			v := nib[tk.list+pos]
-			for i := 0; i < 8; i++ {
-				lv[int(tk.lvoff)+16*i] = uint8(v >> (4 * i) & 3)
-			}
+			lv[tk.lvoff] = nib[tk.list+pos] & 0x33333333
 		}
 	}
 	return fails
@@ -96,10 +94,11 @@ func iqNibWord(k uint16) uint32 {
 }
 
 // iq2LevelsGeneric is iq2Levels16's generic twin: for each lane s < 16,
-// id[s] = num[s]/div, sc[s] = 1/id[s], lv[i][s] = iq2Level4(id[s], x[i])
-// for i < n (n a multiple of 8, at most 32) and u[k][s] the packed index
-// of lv[8k..8k+7][s].
-func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
+// id[s] = num[s]/div, sc[s] = 1/id[s], and for each group k of 8 of the n
+// values (n a multiple of 8, at most 32) the levels l_i = iq2Level4(id[s],
+// x[8k+i]) as the level word lv[k][s] = Σ l_i << 4i and as the packed
+// index u[k][s] = Σ l_i << 2i.
+func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
 	for s := 0; s < 16; s++ {
 		id[s] = num[s] / div
 		sc[s] = 1 / id[s]
@@ -107,24 +106,26 @@ func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, id, sc *[16]fl
 	for k := 0; k < len(x)/8; k++ {
 		for s := 0; s < 16; s++ {
 			var p int32
+			var word uint32
 			for i := 0; i < 8; i++ {
 				l := iq2Level4(id[s], x[8*k+i])
-				lv[8*k+i][s] = uint8(l)
+				word |= uint32(l) << (4 * i)
 				p |= int32(l) << (2 * i)
 			}
-			u[k][s] = p
+			lv[k][s], u[k][s] = word, p
 		}
 	}
 }
 
 // iq2SumsGeneric is iq2Sums16's generic twin: for each lane s < 16, over
-// i < n in order, with q = 2·lv[i][s]+1: out[0][s] = Σ float32(wx[i]·q),
-// out[1][s] = Σ wq2[i][lv[i][s]].
-func iq2SumsGeneric(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+// i < n in order, with l the level of element i (bits 4(i mod 8) of the
+// level word lv[i/8][s]) and q = 2l+1: out[0][s] = Σ float32(wx[i]·q),
+// out[1][s] = Σ wq2[i][l].
+func iq2SumsGeneric(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
 	for s := 0; s < 16; s++ {
 		var sumqx, sumq2 float32
 		for i := 0; i < n; i++ {
-			l := lv[i][s] & 3
+			l := lv[i/8][s] >> (4 * (i % 8)) & 3
 			sumqx += float32(wx[i] * float32(2*int32(l)+1))
 			sumq2 += wq2[i][l]
 		}

@@ -6,22 +6,22 @@ package quant
 // iqsearch_amd64.s; their generic twins and contracts are in iqsearch.go.
 
 //go:noescape
-func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint8) (fails int)
+func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint32) (fails int)
 
 //go:noescape
-func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32)
+func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32)
 
 //go:noescape
-func iq2Sums16AVX512(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
+func iq2Sums16AVX512(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
 
 // iqSearch runs the neighbour searches of tasks; see iqSearchGeneric. The
 // tasks' offsets must lie within nib, x, w and lv (the callers build them
 // from the grid's own lists): the assembly kernel does not check them.
-func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint8) int {
+func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint32) int {
 	if !useAVX512 || len(tasks) == 0 {
 		return iqSearchGeneric(tasks, nib, x, w, xg, lv)
 	}
-	var lvp *uint8
+	var lvp *uint32
 	if lv != nil {
 		lvp = &lv[0]
 	}
@@ -30,7 +30,7 @@ func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv [
 
 // iq2Levels16 computes the levels of x (len 8, 16, 24 or 32) for 16
 // candidate scales; see iq2LevelsGeneric.
-func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
+func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
 	n := len(x)
 	if !useAVX512 || n == 0 || n%8 != 0 || n > 32 {
 		iq2LevelsGeneric(x, num, div, id, sc, lv, u)
@@ -40,9 +40,10 @@ func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32
 }
 
 // iq2Sums16 computes the fit sums of 16 candidate scales' levels over the
-// first n ≤ 32 elements; see iq2SumsGeneric.
-func iq2Sums16(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
-	if !useAVX512 || n <= 0 || n > 32 {
+// first n ≤ 32 elements (a multiple of 8 for the assembly); see
+// iq2SumsGeneric.
+func iq2Sums16(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+	if !useAVX512 || n <= 0 || n > 32 || n%8 != 0 {
 		iq2SumsGeneric(lv, n, wx, wq2, out)
 		return
 	}

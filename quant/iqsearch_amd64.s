@@ -48,14 +48,7 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 	VPERMPS tab, Z15, Z15 \
 	VADDPS Z15, Z14, Z14
 
-// LVPUT writes level i of the nibble word in R11 to (16*i)(R10).
-#define LVPUT(i) \
-	MOVL R11, AX \
-	SHRL $(4*i), AX \
-	ANDL $3, AX \
-	MOVB AX, (16*i)(R10)
-
-// func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint8) (fails int)
+// func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint32) (fails int)
 //
 // Reference: iqSearchGeneric. Per task: the error tables EA (Z8), EB (Z9)
 // hold e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i) at lane 4·(i mod 4)+l;
@@ -63,8 +56,9 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 // VPERMPS lookups of the nibble words; per lane, the first position of the
 // lane's smallest d2 < FLT_MAX (strict <, so NaN never enters); then the
 // smallest such value over lanes and, among the lanes holding it, the
-// smallest position: ggml's first best in list order. The winner's levels
-// go to lv (rows of 16 bytes) when lv is not nil.
+// smallest position: ggml's first best in list order (for a list of at
+// most 16, the first lane holding the smallest). The winner's level word
+// goes to lv[lvoff] when lv is not nil.
 TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-64
 	MOVQ $0, fails+56(FP)
 	MOVQ tasks+0(FP), R8
@@ -107,6 +101,40 @@ search_task:
 	VMULPS Z5, Z7, Z7
 	VMULPS Z4, Z6, Z8              // EA = (w·diff)·diff
 	VMULPS Z5, Z7, Z9              // EB
+	CMPQ CX, $16
+	JGT search_long
+	MOVL $0xFFFF, AX               // one chunk: no positions to track
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+	VMOVDQU32.Z (SI), K1, Z13
+	VPERMPS Z8, Z13, Z14           // d2 = e0
+	ERRADD(4, Z8)
+	ERRADD(8, Z8)
+	ERRADD(12, Z8)
+	ERRADD(16, Z9)
+	ERRADD(20, Z9)
+	ERRADD(24, Z9)
+	ERRADD(28, Z9)
+	VCMPPS $0x11, Z23, Z14, K1, K2 // d2 < FLT_MAX (LT_OQ), in the list
+	VMOVAPS Z23, Z10
+	VMOVAPS Z14, K2, Z10           // the candidates, FLT_MAX elsewhere
+	VSHUFF32X4 $0x4E, Z10, Z10, Z16
+	VMINPS Z16, Z10, Z16
+	VSHUFF32X4 $0xB1, Z16, Z16, Z17
+	VMINPS Z17, Z16, Z16
+	VPERMILPS $0x4E, Z16, Z17
+	VMINPS Z17, Z16, Z16
+	VPERMILPS $0xB1, Z16, Z17
+	VMINPS Z17, Z16, Z16
+	VCMPPS $0x00, Z16, Z10, K2, K3 // the candidates holding the smallest
+	KMOVW K3, R11
+	MOVL $-1, AX
+	TZCNTL R11, R10
+	TESTL R11, R11
+	CMOVLNE R10, AX
+	JMP search_store
+
+search_long:
 	VMOVAPS Z23, Z10               // per-lane best d2
 	VPXORD Z11, Z11, Z11           // per-lane best position
 	VMOVDQA32 Z24, Z12             // positions of this chunk
@@ -173,16 +201,9 @@ search_store:
 	TESTQ R12, R12
 	JZ search_next
 	MOVL (SI)(AX*4), R11           // the winner's nibble word
+	ANDL $0x33333333, R11          // its level word
 	MOVLQSX 12(R8), R10
-	ADDQ R12, R10
-	LVPUT(0)
-	LVPUT(1)
-	LVPUT(2)
-	LVPUT(3)
-	LVPUT(4)
-	LVPUT(5)
-	LVPUT(6)
-	LVPUT(7)
+	MOVL R11, (R12)(R10*4)
 	JMP search_next
 
 search_fail:
@@ -197,8 +218,8 @@ search_done:
 	VZEROUPPER
 	RET
 
-// LEVEL computes the levels of element i for the 16 scales in Z0, stores
-// them as bytes and ORs them into the packed indices Z12.
+// LEVEL computes the levels of element i for the 16 scales in Z0 and ORs
+// them into the level words Z13 (<< 4i) and the packed indices Z12 (<< 2i).
 #define LEVEL(i) \
 	VBROADCASTSS (4*i)(SI), Z11 \
 	VMULPS Z11, Z0, Z11 \
@@ -209,15 +230,17 @@ search_done:
 	VPSUBD Z8, Z11, Z11 \
 	VPMAXSD Z9, Z11, Z11 \
 	VPMINSD Z10, Z11, Z11 \
-	VPMOVDB Z11, (16*i)(DI) \
+	VPSLLD $(4*i), Z11, Z14 \
+	VPORD Z14, Z13, Z13 \
 	VPSLLD $(2*i), Z11, Z11 \
 	VPORD Z11, Z12, Z12
 
-// func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32)
+// func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32)
 //
 // Reference: iq2LevelsGeneric. id = num/div, sc = 1/id; per lane,
 // l = clamp(nearestInt(0.5·(id·x − 1)), 0, 2) with nearestInt's magic add
-// (+1.5·2^23, low 23 bits, −2^22); u[k] = Σ l_{8k+i} << 2i.
+// (+1.5·2^23, low 23 bits, −2^22); lv[k] = Σ l_{8k+i} << 4i,
+// u[k] = Σ l_{8k+i} << 2i.
 TEXT ·iq2Levels16AVX512(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -248,6 +271,7 @@ TEXT ·iq2Levels16AVX512(SB), NOSPLIT, $0-64
 
 levels_group:
 	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
 	LEVEL(0)
 	LEVEL(1)
 	LEVEL(2)
@@ -257,17 +281,33 @@ levels_group:
 	LEVEL(6)
 	LEVEL(7)
 	VMOVDQU32 Z12, (DX)
+	VMOVDQU32 Z13, (DI)
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ $64, DI
 	ADDQ $64, DX
 	SUBQ $8, CX
 	JG levels_group
 	VZEROUPPER
 	RET
 
-// func iq2Sums16AVX512(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
+// SUM adds element j of the group in Z7 (level word lanes) to the sums.
+#define SUM(j) \
+	VPSRLD $(4*j), Z7, Z3 \
+	VPANDD Z8, Z3, Z3 \
+	VBROADCASTF32X4 (16*j)(BX), Z4 \
+	VPERMPS Z4, Z3, Z5 \
+	VPADDD Z3, Z3, Z3 \
+	VPADDD Z2, Z3, Z3 \
+	VCVTDQ2PS Z3, Z3 \
+	VBROADCASTSS (4*j)(DX), Z6 \
+	VMULPS Z3, Z6, Z6 \
+	VADDPS Z6, Z0, Z0 \
+	VADDPS Z5, Z1, Z1
+
+// func iq2Sums16AVX512(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32)
 //
-// Reference: iq2SumsGeneric. Per lane, over i < n in order, q = 2l+1:
+// Reference: iq2SumsGeneric. Per lane, over i < n (a multiple of 8) in
+// order, l = bits 4(i mod 8) of the level word lv[i/8], q = 2l+1:
 // sumqx += wx[i]·q; sumq2 += wq2[i][l] (a VPERMPS lookup in the row).
 TEXT ·iq2Sums16AVX512(SB), NOSPLIT, $0-40
 	MOVQ lv+0(FP), SI
@@ -278,23 +318,24 @@ TEXT ·iq2Sums16AVX512(SB), NOSPLIT, $0-40
 	VPXORD Z1, Z1, Z1              // sumq2
 	MOVL $1, AX
 	VPBROADCASTD AX, Z2
+	MOVL $3, AX
+	VPBROADCASTD AX, Z8
 
-sums_loop:
-	VPMOVZXBD (SI), Z3             // l
-	VBROADCASTF32X4 (BX), Z4       // wq2[i][0..3]
-	VPERMPS Z4, Z3, Z5             // wq2[i][l]
-	VPADDD Z3, Z3, Z3
-	VPADDD Z2, Z3, Z3
-	VCVTDQ2PS Z3, Z3               // q = 2l+1
-	VBROADCASTSS (DX), Z6
-	VMULPS Z3, Z6, Z6              // wx·q
-	VADDPS Z6, Z0, Z0
-	VADDPS Z5, Z1, Z1
-	ADDQ $16, SI
-	ADDQ $4, DX
-	ADDQ $16, BX
-	DECQ CX
-	JNZ sums_loop
+sums_group:
+	VMOVDQU32 (SI), Z7
+	SUM(0)
+	SUM(1)
+	SUM(2)
+	SUM(3)
+	SUM(4)
+	SUM(5)
+	SUM(6)
+	SUM(7)
+	ADDQ $64, SI
+	ADDQ $32, DX
+	ADDQ $128, BX
+	SUBQ $8, CX
+	JG sums_group
 	MOVQ out+32(FP), AX
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)

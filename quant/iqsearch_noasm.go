@@ -4,15 +4,15 @@ package quant
 
 // Without assembly the IQ lane kernels are their generic twins (iqsearch.go).
 
-func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint8) int {
+func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint32) int {
 	return iqSearchGeneric(tasks, nib, x, w, xg, lv)
 }
 
-func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[32][16]uint8, u *[4][16]int32) {
+func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
 	iq2LevelsGeneric(x, num, div, id, sc, lv, u)
 }
 
-func iq2Sums16(lv *[32][16]uint8, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+func iq2Sums16(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
 	iq2SumsGeneric(lv, n, wx, wq2, out)
 }
 

@@ -87,13 +87,13 @@ func TestIQSearchKernel(t *testing.T) {
 			tasks, want [batch]iqTask
 			xs, ws      [batch * 8]float32
 			us          [batch]int
-			lv1, lv2    [128 * (batch/16 + 1)]uint8
+			lv1, lv2    [batch]uint32
 		)
 		xg := iqRandomXG(rng, c.iq1)
 		nt, checked, aborts := 0, 0, 0
 		flush := func() {
 			want = tasks
-			lv1, lv2 = [128 * (batch/16 + 1)]uint8{}, [128 * (batch/16 + 1)]uint8{}
+			lv1, lv2 = [batch]uint32{}, [batch]uint32{}
 			f2 := iqSearchGeneric(want[:nt], g.nib, xs[:], ws[:], &xg, lv2[:])
 			f1 := iqSearch(tasks[:nt], g.nib, xs[:], ws[:], &xg, lv1[:])
 			if f1 != f2 || lv1 != lv2 {
@@ -110,8 +110,8 @@ func TestIQSearchKernel(t *testing.T) {
 				if want[i].pos >= 0 {
 					wantIndex = int(nb[want[i].pos])
 					for k := 0; k < 8; k++ {
-						if at := int(want[i].lvoff) + 16*k; lv2[at] != g.levels[wantIndex][k] {
-							t.Fatalf("%s u=%d: level %d written %d, want %d", c.name, us[i], k, lv2[at], g.levels[wantIndex][k])
+						if l := lv2[want[i].lvoff] >> (4 * k) & 15; l != uint32(g.levels[wantIndex][k]) {
+							t.Fatalf("%s u=%d: level %d written %d, want %d", c.name, us[i], k, l, g.levels[wantIndex][k])
 						}
 					}
 				} else {
@@ -145,7 +145,7 @@ func TestIQSearchKernel(t *testing.T) {
 			}
 			scale := iqRandomValues(rng, u%4, xs[8*nt:8*nt+8], ws[8*nt:8*nt+8])
 			list := -g.kmap[u]
-			tasks[nt] = iqTask{list: list, scale: scale, xoff: int32(8 * nt), lvoff: int32(128*(nt/16) + nt%16)}
+			tasks[nt] = iqTask{list: list, scale: scale, xoff: int32(8 * nt), lvoff: int32(batch - 1 - nt)}
 			us[nt] = u
 			nt++
 			if nt == batch {
@@ -217,7 +217,7 @@ func TestIQ2LaneKernels(t *testing.T) {
 		}
 		var (
 			id1, sc1, id2, sc2 [16]float32
-			lv1, lv2           [32][16]uint8
+			lv1, lv2           [4][16]uint32
 			u1, u2             [4][16]int32
 		)
 		iq2Levels16(x, &num, div, &id1, &sc1, &lv1, &u1)
@@ -229,7 +229,7 @@ func TestIQ2LaneKernels(t *testing.T) {
 		}
 		if lv1 != lv2 || u1 != u2 {
 			t.Fatalf("trial %d: levels differ from the generic twin\n x=%v num=%v div=%v\n got  %v %v\n want %v %v",
-				trial, x, num, div, lv1[:n], u1, lv2[:n], u2)
+				trial, x, num, div, lv1, u1, lv2, u2)
 		}
 
 		var (
