@@ -108,7 +108,7 @@ func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 	for ; c < 16; c++ {
 		is[c], sc[c] = is[1], sc[1]
 	}
-	qpMse16(x[:n], qw[:n], &is, &sc, nmax, &mse)
+	qpMse16(x[:n], qw[:n], &is, &sc, nmax, 9, &mse)
 	iscale, bestMse := is[0], mse[0]
 	for c := 1; c <= 8; c++ {
 		if mse[c] < bestMse {
@@ -182,7 +182,7 @@ type iq2Scratch struct {
 func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales int, div float32) {
 	nt := 0
 	for v := 0; v < (nScales+15)/16; v++ {
-		iq2Levels16(s.xval[:n], &num[v], div, &s.id[v], &s.sc[v], &s.lv[v], &s.u[v])
+		iq2Levels16(s.xval[:n], &num[v], div, min(16, nScales-16*v), &s.id[v], &s.sc[v], &s.lv[v], &s.u[v])
 		for c := 0; c < 16 && 16*v+c < nScales; c++ {
 			var off uint8
 			for k := 0; k < n/8; k++ {
@@ -203,7 +203,7 @@ func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales i
 		iqNeighbourLevels(g, -1, nil, "iq2_find_best_neighbour") // panics as ggml aborts
 	}
 	for v := 0; v < (nScales+15)/16; v++ {
-		iq2Sums16(&s.lv[v], n, &s.fit.wx, &s.fit.wq2, &s.sums[v])
+		iq2Sums16(&s.lv[v], n, min(16, nScales-16*v), &s.fit.wx, &s.fit.wq2, &s.sums[v])
 	}
 }
 

@@ -93,18 +93,19 @@ func iqNibWord(k uint16) uint32 {
 	return v
 }
 
-// iq2LevelsGeneric is iq2Levels16's generic twin: for each lane s < 16,
+// iq2LevelsGeneric is iq2Levels16's generic twin: for each lane s < lanes
+// (≤ 16; the assembly computes all 16),
 // id[s] = num[s]/div, sc[s] = 1/id[s], and for each group k of 8 of the n
 // values (n a multiple of 8, at most 32) the levels l_i = iq2Level4(id[s],
 // x[8k+i]) as the level word lv[k][s] = Σ l_i << 4i and as the packed
 // index u[k][s] = Σ l_i << 2i.
-func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
-	for s := 0; s < 16; s++ {
+func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, lanes int, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
+	for s := 0; s < lanes; s++ {
 		id[s] = num[s] / div
 		sc[s] = 1 / id[s]
 	}
 	for k := 0; k < len(x)/8; k++ {
-		for s := 0; s < 16; s++ {
+		for s := 0; s < lanes; s++ {
 			var p int32
 			var word uint32
 			for i := 0; i < 8; i++ {
@@ -117,12 +118,12 @@ func iq2LevelsGeneric(x []float32, num *[16]float32, div float32, id, sc *[16]fl
 	}
 }
 
-// iq2SumsGeneric is iq2Sums16's generic twin: for each lane s < 16, over
+// iq2SumsGeneric is iq2Sums16's generic twin: for each lane s < lanes, over
 // i < n in order, with l the level of element i (bits 4(i mod 8) of the
 // level word lv[i/8][s]) and q = 2l+1: out[0][s] = Σ float32(wx[i]·q),
 // out[1][s] = Σ wq2[i][l].
-func iq2SumsGeneric(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
-	for s := 0; s < 16; s++ {
+func iq2SumsGeneric(lv *[4][16]uint32, n, lanes int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+	for s := 0; s < lanes; s++ {
 		var sumqx, sumq2 float32
 		for i := 0; i < n; i++ {
 			l := lv[i/8][s] >> (4 * (i % 8)) & 3
@@ -134,12 +135,13 @@ func iq2SumsGeneric(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float
 }
 
 // qpMseGeneric is qpMse16's generic twin: make_qp_quants' weighted errors
-// of 16 candidate scales at once. For each lane s < 16, over i < n in
+// of 16 candidate scales at once. For each lane s < lanes (≤ 16; the
+// assembly computes all 16), over i < n in
 // order: l = nearest_int(is[s]·x[i]), then l mod 256 (the uint8 L[i] of
 // ggml's first pass) in lane 0 and min(l, nmax) in the others;
 // mse[s] += (qw[i]·(x[i] − sc[s]·l))·(x[i] − sc[s]·l).
-func qpMseGeneric(x, qw []float32, is, sc *[16]float32, nmax int32, mse *[16]float32) {
-	for s := 0; s < 16; s++ {
+func qpMseGeneric(x, qw []float32, is, sc *[16]float32, nmax int32, lanes int, mse *[16]float32) {
+	for s := 0; s < lanes; s++ {
 		var m float32
 		for i := range x {
 			l := nearestInt(float32(is[s] * x[i]))

@@ -29,11 +29,12 @@ func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv [
 }
 
 // iq2Levels16 computes the levels of x (len 8, 16, 24 or 32) for 16
-// candidate scales; see iq2LevelsGeneric.
-func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
+// candidate scales, of which the caller needs the first lanes; see
+// iq2LevelsGeneric.
+func iq2Levels16(x []float32, num *[16]float32, div float32, lanes int, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32) {
 	n := len(x)
 	if !useAVX512 || n == 0 || n%8 != 0 || n > 32 {
-		iq2LevelsGeneric(x, num, div, id, sc, lv, u)
+		iq2LevelsGeneric(x, num, div, lanes, id, sc, lv, u)
 		return
 	}
 	iq2Levels16AVX512(&x[0], n, num, div, id, sc, lv, u)
@@ -42,9 +43,9 @@ func iq2Levels16(x []float32, num *[16]float32, div float32, id, sc *[16]float32
 // iq2Sums16 computes the fit sums of 16 candidate scales' levels over the
 // first n ≤ 32 elements (a multiple of 8 for the assembly); see
 // iq2SumsGeneric.
-func iq2Sums16(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
+func iq2Sums16(lv *[4][16]uint32, n, lanes int, wx *[32]float32, wq2 *[32][4]float32, out *[2][16]float32) {
 	if !useAVX512 || n <= 0 || n > 32 || n%8 != 0 {
-		iq2SumsGeneric(lv, n, wx, wq2, out)
+		iq2SumsGeneric(lv, n, lanes, wx, wq2, out)
 		return
 	}
 	iq2Sums16AVX512(lv, n, wx, wq2, out)
@@ -53,12 +54,12 @@ func iq2Sums16(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]float32, o
 //go:noescape
 func qpMse16AVX512(x, qw *float32, n int, is, sc *[16]float32, nmax int32, mse *[16]float32)
 
-// qpMse16 is make_qp_quants' errors for 16 candidate scales; see
-// qpMseGeneric.
-func qpMse16(x, qw []float32, is, sc *[16]float32, nmax int32, mse *[16]float32) {
+// qpMse16 is make_qp_quants' errors for 16 candidate scales, of which the
+// caller needs the first lanes; see qpMseGeneric.
+func qpMse16(x, qw []float32, is, sc *[16]float32, nmax int32, lanes int, mse *[16]float32) {
 	n := len(x)
 	if !useAVX512 || n == 0 || len(qw) < n {
-		qpMseGeneric(x, qw, is, sc, nmax, mse)
+		qpMseGeneric(x, qw, is, sc, nmax, lanes, mse)
 		return
 	}
 	qpMse16AVX512(&x[0], &qw[0], n, is, sc, nmax, mse)

@@ -220,8 +220,8 @@ func TestIQ2LaneKernels(t *testing.T) {
 			lv1, lv2           [4][16]uint32
 			u1, u2             [4][16]int32
 		)
-		iq2Levels16(x, &num, div, &id1, &sc1, &lv1, &u1)
-		iq2LevelsGeneric(x, &num, div, &id2, &sc2, &lv2, &u2)
+		iq2Levels16(x, &num, div, 16, &id1, &sc1, &lv1, &u1)
+		iq2LevelsGeneric(x, &num, div, 16, &id2, &sc2, &lv2, &u2)
 		for s := 0; s < 16; s++ {
 			if f32(id1[s]) != f32(id2[s]) || f32(sc1[s]) != f32(sc2[s]) {
 				t.Fatalf("trial %d lane %d: id/sc %v/%v, generic %v/%v", trial, s, id1[s], sc1[s], id2[s], sc2[s])
@@ -243,8 +243,8 @@ func TestIQ2LaneKernels(t *testing.T) {
 				wq2[i][l] = iqAdversarial(rng, kind, 1)
 			}
 		}
-		iq2Sums16(&lv1, n, &wx, &wq2, &out1)
-		iq2SumsGeneric(&lv1, n, &wx, &wq2, &out2)
+		iq2Sums16(&lv1, n, 16, &wx, &wq2, &out1)
+		iq2SumsGeneric(&lv1, n, 16, &wx, &wq2, &out2)
 		for k := 0; k < 2; k++ {
 			for s := 0; s < 16; s++ {
 				a, b := out1[k][s], out2[k][s]
@@ -290,8 +290,8 @@ func TestIQ2MakeQpQuants(t *testing.T) {
 			is[s] = iqAdversarial(rng, kind, 100)
 			sc[s] = iqAdversarial(rng, kind, 0.01)
 		}
-		qpMse16(x, qw, &is, &sc, nmax, &m1)
-		qpMseGeneric(x, qw, &is, &sc, nmax, &m2)
+		qpMse16(x, qw, &is, &sc, nmax, 16, &m1)
+		qpMseGeneric(x, qw, &is, &sc, nmax, 16, &m2)
 		for s := range m1 {
 			if f32(m1[s]) != f32(m2[s]) && !(m1[s] != m1[s] && m2[s] != m2[s]) {
 				t.Fatalf("trial %d lane %d: qpMse16 %v, generic %v", trial, s, m1[s], m2[s])
