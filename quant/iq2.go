@@ -2,6 +2,8 @@ package quant
 
 import (
 	"encoding/binary"
+	"math"
+	"math/bits"
 	"unsafe"
 )
 
@@ -162,6 +164,38 @@ func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 	return 0
 }
 
+// iq2Signs is iq2SignsRef without data-dependent branches in the sign
+// loop (the signs of weights are random, so the branch mispredicts half
+// the time): element i is negative when !(xb[i] >= 0), i.e. its bits, as
+// an unsigned integer, exceed 0x80000000 (negative, not −0) or, without
+// the sign, exceed 0x7F800000 (NaN); xval[i] is xb[i] with that sign bit
+// flipped (−0 stays −0, a NaN is flipped, as ggml's −xb[i] does). The
+// parity flip is iq2SignsRef's.
+func iq2Signs(xval, xb, weight []float32, flipParity bool) uint8 {
+	_, _, _ = xval[7], xb[7], weight[7]
+	var s uint32
+	for i := 0; i < 8; i++ {
+		b := math.Float32bits(xb[i])
+		neg := uint32((uint64(0x80000000)-uint64(b))>>63 | (uint64(0x7F800000)-uint64(b&0x7FFFFFFF))>>63)
+		s |= neg << i
+		xval[i] = math.Float32frombits(b ^ neg<<31)
+	}
+	if flipParity && bits.OnesCount32(s)%2 != 0 {
+		imin := 0
+		min := float32(float32(weight[0]*xb[0]) * xb[0])
+		for i := 1; i < 8; i++ {
+			ax := float32(float32(weight[i]*xb[i]) * xb[i])
+			if ax < min {
+				min = ax
+				imin = i
+			}
+		}
+		xval[imin] = -xval[imin]
+		s ^= 1 << imin
+	}
+	return uint8(s)
+}
+
 // iq2Scratch is one encoder call's working memory (allocated once per call:
 // the search tasks point into it).
 type iq2Scratch struct {
@@ -186,14 +220,13 @@ func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales i
 		for c := 0; c < 16 && 16*v+c < nScales; c++ {
 			var off uint8
 			for k := 0; k < n/8; k++ {
+				// off the grid (m < 0): a search task; written always and
+				// kept by advancing nt, without a branch on the data
 				m := g.kmap[s.u[v][k][c]]
-				if m >= 0 {
-					continue
-				}
-				off |= 1 << k
-				list := -m
-				s.tasks[nt] = iqTask{list: list, scale: s.sc[v][c], xoff: int32(8 * k), lvoff: int32(64*v + 16*k + c)}
-				nt++
+				neg := int(uint32(m) >> 31)
+				s.tasks[nt] = iqTask{list: -m, scale: s.sc[v][c], xoff: int32(8 * k), lvoff: int32(64*v + 16*k + c)}
+				off |= uint8(neg) << k
+				nt += neg
 			}
 			s.offGrid[v][c] = off
 		}
@@ -263,7 +296,7 @@ func iq2xxsBlock(sc *iq2Scratch, y []byte, x, qw []float32) {
 			waux[i] = sqrt32(weight[i])
 		}
 		for k := 0; k < 4; k++ {
-			blockSigns[k] = iq2SignsRef(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], true) & 127
+			blockSigns[k] = iq2Signs(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], true) & 127
 		}
 		max := xval[0]
 		for i := 1; i < 32; i++ {
@@ -399,7 +432,7 @@ func iq2xsSBlock(sc *iq2Scratch, y []byte, x, qw []float32, s bool) {
 			waux[i] = sqrt32(weight[i])
 		}
 		for k := 0; k < 2; k++ {
-			bs := iq2SignsRef(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], !s)
+			bs := iq2Signs(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], !s)
 			if !s {
 				bs &= 127
 			}

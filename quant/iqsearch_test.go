@@ -299,3 +299,49 @@ func TestIQ2MakeQpQuants(t *testing.T) {
 		}
 	}
 }
+
+// TestIQ2Signs: the branch-free sign split against iq2SignsRef, bit for
+// bit, on every combination of special values (±0, NaN of both signs, ±Inf,
+// ±1, subnormals) over the first coordinates and random groups.
+func TestIQ2Signs(t *testing.T) {
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
+		float32(math.Inf(1)), float32(math.Inf(-1)), 1, -1, 1e-45, -1e-45, math.MaxFloat32, -math.MaxFloat32}
+	rng := rand.New(rand.NewSource(13))
+	check := func(xb, w []float32) {
+		for _, flip := range []bool{false, true} {
+			var v1, v2 [8]float32
+			s1 := iq2Signs(v1[:], xb, w, flip)
+			s2 := iq2SignsRef(v2[:], xb, w, flip)
+			for i := range v1 {
+				if math.Float32bits(v1[i]) != math.Float32bits(v2[i]) {
+					t.Fatalf("xb=%v w=%v flip %v: xval %v, reference %v", xb, w, flip, v1, v2)
+				}
+			}
+			if s1 != s2 {
+				t.Fatalf("xb=%v w=%v flip %v: signs %08b, reference %08b", xb, w, flip, s1, s2)
+			}
+		}
+	}
+	xb, w := make([]float32, 8), make([]float32, 8)
+	for _, a := range specials {
+		for _, b := range specials {
+			for _, c := range specials {
+				xb[0], xb[1], xb[2] = a, b, c
+				for i := 3; i < 8; i++ {
+					xb[i] = float32(rng.NormFloat64())
+				}
+				for i := range w {
+					w[i] = iqAdversarial(rng, 3, 1)
+				}
+				check(xb, w)
+			}
+		}
+	}
+	for trial := 0; trial < 20000; trial++ {
+		for i := range xb {
+			xb[i] = iqAdversarial(rng, trial%4, 1)
+			w[i] = iqAdversarial(rng, trial%4, 1)
+		}
+		check(xb, w)
+	}
+}
