@@ -48,6 +48,27 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 	VPERMPS tab, Z15, Z15 \
 	VADDPS Z15, Z14, Z14
 
+// ERRADD2 is ERRADD on two chunks at once: words Z13, sums Z14 and words
+// Z26, sums Z27.
+#define ERRADD2(sh, tab) \
+	VPSRLD $sh, Z13, Z15 \
+	VPSRLD $sh, Z26, Z28 \
+	VPERMPS tab, Z15, Z15 \
+	VPERMPS tab, Z28, Z28 \
+	VADDPS Z15, Z14, Z14 \
+	VADDPS Z28, Z27, Z27
+
+// HMIN puts the smallest lane of src (no NaN) in every lane of dst.
+#define HMIN(src, dst, tmp) \
+	VSHUFF32X4 $0x4E, src, src, dst \
+	VMINPS dst, src, dst \
+	VSHUFF32X4 $0xB1, dst, dst, tmp \
+	VMINPS tmp, dst, dst \
+	VPERMILPS $0x4E, dst, tmp \
+	VMINPS tmp, dst, dst \
+	VPERMILPS $0xB1, dst, tmp \
+	VMINPS tmp, dst, dst
+
 // func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint32) (fails int)
 //
 // Reference: iqSearchGeneric. Per task: the error tables EA (Z8), EB (Z9)
@@ -57,7 +78,7 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 // lane's smallest d2 < FLT_MAX (strict <, so NaN never enters); then the
 // smallest such value over lanes and, among the lanes holding it, the
 // smallest position: ggml's first best in list order (for a list of at
-// most 16, the first lane holding the smallest). The winner's level word
+// most 16 or 32, the first lane holding the smallest, in chunk 0 first). The winner's level word
 // goes to lv[lvoff] when lv is not nil.
 TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-64
 	MOVQ $0, fails+56(FP)
@@ -102,7 +123,7 @@ search_task:
 	VMULPS Z4, Z6, Z8              // EA = (w·diff)·diff
 	VMULPS Z5, Z7, Z9              // EB
 	CMPQ CX, $16
-	JGT search_long
+	JGT search_two
 	MOVL $0xFFFF, AX               // one chunk: no positions to track
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -130,6 +151,50 @@ search_task:
 	KMOVW K3, R11
 	MOVL $-1, AX
 	TZCNTL R11, R10
+	TESTL R11, R11
+	CMOVLNE R10, AX
+	JMP search_store
+
+search_two:
+	CMPQ CX, $32
+	JGT search_long
+	MOVQ CX, R10                   // two chunks side by side: the first
+	SUBQ $16, R10                  // lane of the smallest in chunk 0, or
+	MOVL $0xFFFF, AX               // else in chunk 1
+	BZHIL R10, AX, AX
+	KMOVW AX, K1
+	VMOVDQU32 (SI), Z13
+	VMOVDQU32.Z 64(SI), K1, Z26
+	VPERMPS Z8, Z13, Z14           // d2 = e0
+	VPERMPS Z8, Z26, Z27
+	ERRADD2(4, Z8)
+	ERRADD2(8, Z8)
+	ERRADD2(12, Z8)
+	ERRADD2(16, Z9)
+	ERRADD2(20, Z9)
+	ERRADD2(24, Z9)
+	ERRADD2(28, Z9)
+	VCMPPS $0x11, Z23, Z14, K2     // chunk 0: d2 < FLT_MAX (LT_OQ)
+	VCMPPS $0x11, Z23, Z27, K1, K4 // chunk 1: the same, in the list
+	VMOVAPS Z23, Z10
+	VMOVAPS Z14, K2, Z10
+	VMOVAPS Z23, Z29
+	VMOVAPS Z27, K4, Z29
+	VMINPS Z29, Z10, Z30
+	HMIN(Z30, Z16, Z17)
+	VCMPPS $0x00, Z16, Z10, K2, K3
+	KMOVW K3, R11
+	TESTL R11, R11
+	JZ search_two_b
+	TZCNTL R11, AX
+	JMP search_store
+
+search_two_b:
+	VCMPPS $0x00, Z16, Z29, K4, K5
+	KMOVW K5, R11
+	MOVL $-1, AX
+	TZCNTL R11, R10
+	ADDL $16, R10
 	TESTL R11, R11
 	CMOVLNE R10, AX
 	JMP search_store
