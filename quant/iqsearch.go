@@ -22,7 +22,13 @@ package quant
 //     sub-block for 16 candidate scales id = num/div at once (lanes over
 //     scales), as level words (4 bits a level) and packed 8-level indices;
 //   - iq2Sums16: the weighted fit sums Σ (w·x)·q and Σ (w·q)·q over a
-//     sub-block's elements in order, for 16 candidate scales at once.
+//     sub-block's elements in order, for 16 candidate scales at once;
+//   - qpMse16: make_qp_quants' weighted errors for its first and eight
+//     trial scales at once (IQ2_XXS's iq2MakeQpQuants).
+//
+// Without AVX-512 (or with the noasm tag) the generic versions run: the
+// encoders are then about as fast as before these kernels (an AVX2 port of
+// iqSearch would be the next step there).
 
 // iqTask is one neighbour search of an iqSearch batch. It holds no
 // pointers (the batch's arrays are iqSearch's arguments), and its layout
@@ -36,8 +42,8 @@ type iqTask struct {
 }
 
 // iqSearchGeneric runs the searches of tasks: for each, the position in
-// nib[list : list+n], n = nib[list−1], of the neighbour minimising Σ_i e[i][l_i] (summed in
-// coordinate order) with e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i),
+// nib[list : list+n], n = nib[list−1], of the neighbour minimising
+// Σ_i e[i][l_i] (summed in coordinate order) with e[i][l] = (w_i·(s·xg[l] − x_i))·(s·xg[l] − x_i),
 // x_i = x[xoff+i], w_i = w[xoff+i]; the first of the smallest below
 // FLT_MAX, or −1. If lv is not nil the winner's levels go to lv[lvoff]
 // as a level word (level i in bits 4i, 4i+1: its nibble word &
