@@ -173,7 +173,8 @@ func TestIQFastMatchesRef(t *testing.T) {
 // BenchmarkIQEncode times the IQ2/IQ1 encoders on N(0, 0.02) rows with
 // bench/bench.py's fixed importance matrix (IQ2_S and IQ1_M without one,
 // as bench.py runs them): the fast encoder with the assembly kernels, with
-// their generic twins ("generic"), and the reference twin ("ref").
+// the AVX2 ones only ("avx2"), with their generic twins ("generic"), and
+// the reference twin ("ref").
 // Besides wall-clock MB/s it reports cpu-MB/s, throughput per CPU-second
 // of the process (the machines are shared).
 func BenchmarkIQEncode(b *testing.B) {
@@ -193,14 +194,17 @@ func BenchmarkIQEncode(b *testing.B) {
 		if !RequiresImatrix(typ) {
 			imx = nil
 		}
-		for _, variant := range []string{"", "/generic", "/ref"} {
+		for _, variant := range []string{"", "/avx2", "/generic", "/ref"} {
 			name := tr.Name + variant
 			enc := tr.quantize
 			if variant == "/ref" {
 				enc = referenceTwin(typ)
 			}
 			b.Run(name, func(b *testing.B) {
-				if variant == "/generic" {
+				switch variant {
+				case "/avx2": // the AVX2 kernels alone (the AVX-512 ones switched off)
+					defer setAVX512(false)()
+				case "/generic":
 					defer setAsm(false)()
 				}
 				dst := make([]byte, len(x)/qkK*tr.BlockBytes)

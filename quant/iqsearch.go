@@ -26,9 +26,9 @@ package quant
 //   - qpMse16: make_qp_quants' weighted errors for its first and eight
 //     trial scales at once (IQ2_XXS's iq2MakeQpQuants).
 //
-// Without AVX-512 (or with the noasm tag) the generic versions run: the
-// encoders are then about as fast as before these kernels (an AVX2 port of
-// iqSearch would be the next step there).
+// Without AVX-512, iqSearch has an AVX2 version (8 neighbours at a time,
+// the error tables per coordinate pair) and the other kernels run their
+// generic versions; with the noasm tag everything is generic.
 
 // iqTask is one neighbour search of an iqSearch batch. It holds no
 // pointers (the batch's arrays are iqSearch's arguments), and its layout

@@ -2,11 +2,15 @@
 
 package quant
 
-// iqSearchAVX512, iq2Levels16AVX512 and iq2Sums16AVX512 are in
+// iqSearchAVX512, iqSearchAVX2, iq2Levels16AVX512, iq2Sums16AVX512 and
+// qpMse16AVX512 are in
 // iqsearch_amd64.s; their generic twins and contracts are in iqsearch.go.
 
 //go:noescape
 func iqSearchAVX512(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint32) (fails int)
+
+//go:noescape
+func iqSearchAVX2(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint32) (fails int)
 
 //go:noescape
 func iq2Levels16AVX512(x *float32, n int, num *[16]float32, div float32, id, sc *[16]float32, lv *[4][16]uint32, u *[4][16]int32)
@@ -18,12 +22,15 @@ func iq2Sums16AVX512(lv *[4][16]uint32, n int, wx *[32]float32, wq2 *[32][4]floa
 // tasks' offsets must lie within nib, x, w and lv (the callers build them
 // from the grid's own lists): the assembly kernel does not check them.
 func iqSearch(tasks []iqTask, nib []uint32, x, w []float32, xg *[4]float32, lv []uint32) int {
-	if !useAVX512 || len(tasks) == 0 {
+	if !useAVX2 || len(tasks) == 0 {
 		return iqSearchGeneric(tasks, nib, x, w, xg, lv)
 	}
 	var lvp *uint32
 	if lv != nil {
 		lvp = &lv[0]
+	}
+	if !useAVX512 {
+		return iqSearchAVX2(&tasks[0], len(tasks), &nib[0], &x[0], &w[0], xg, lvp)
 	}
 	return iqSearchAVX512(&tasks[0], len(tasks), &nib[0], &x[0], &w[0], xg, lvp)
 }

@@ -458,3 +458,191 @@ qpmse_loop:
 	VMOVUPS Z10, (AX)
 	VZEROUPPER
 	RET
+
+// iqSearchPair01..67 expand the 8 coordinates to the 8 lanes 4·(i mod 2)+l
+// of the AVX2 error tables of the coordinate pairs (0,1), (2,3), (4,5),
+// (6,7).
+DATA iqSearchPair<>+0(SB)/8, $0x0000000000000000
+DATA iqSearchPair<>+8(SB)/8, $0x0000000000000000
+DATA iqSearchPair<>+16(SB)/8, $0x0000000100000001
+DATA iqSearchPair<>+24(SB)/8, $0x0000000100000001
+DATA iqSearchPair<>+32(SB)/8, $0x0000000200000002
+DATA iqSearchPair<>+40(SB)/8, $0x0000000200000002
+DATA iqSearchPair<>+48(SB)/8, $0x0000000300000003
+DATA iqSearchPair<>+56(SB)/8, $0x0000000300000003
+DATA iqSearchPair<>+64(SB)/8, $0x0000000400000004
+DATA iqSearchPair<>+72(SB)/8, $0x0000000400000004
+DATA iqSearchPair<>+80(SB)/8, $0x0000000500000005
+DATA iqSearchPair<>+88(SB)/8, $0x0000000500000005
+DATA iqSearchPair<>+96(SB)/8, $0x0000000600000006
+DATA iqSearchPair<>+104(SB)/8, $0x0000000600000006
+DATA iqSearchPair<>+112(SB)/8, $0x0000000700000007
+DATA iqSearchPair<>+120(SB)/8, $0x0000000700000007
+GLOBL iqSearchPair<>(SB), RODATA|NOPTR, $128
+
+// PAIRTAB builds the error table of a coordinate pair in dst from the
+// expansion at off: e = (w·(sq − x))·(sq − x), with x in Y1, w in Y2, sq in
+// Y3 (clobbers Y8, Y9).
+#define PAIRTAB(off, dst) \
+	VMOVDQU iqSearchPair<>+off(SB), Y8 \
+	VPERMPS Y1, Y8, Y9 \
+	VPERMPS Y2, Y8, Y8 \
+	VSUBPS Y9, Y3, Y9 \
+	VMULPS Y9, Y8, Y8 \
+	VMULPS Y9, Y8, dst
+
+// ERRADD8 adds the error of the coordinate whose nibble is at bit sh of
+// the words in Y8, looked up in table tab, to the sums in Y9.
+#define ERRADD8(sh, tab) \
+	VPSRLD $sh, Y8, Y10 \
+	VPERMPS tab, Y10, Y10 \
+	VADDPS Y10, Y9, Y9
+
+// D2CHUNK8 computes the sums d2 of the 8 words in Y8 into Y9.
+#define D2CHUNK8 \
+	VPERMPS Y4, Y8, Y9 \
+	ERRADD8(4, Y4) \
+	ERRADD8(8, Y5) \
+	ERRADD8(12, Y5) \
+	ERRADD8(16, Y6) \
+	ERRADD8(20, Y6) \
+	ERRADD8(24, Y7) \
+	ERRADD8(28, Y7)
+
+// HMIN8 puts the smallest lane of src (no NaN) in every lane of Y1.
+#define HMIN8(src) \
+	VPERM2F128 $0x01, src, src, Y1 \
+	VMINPS Y1, src, Y1 \
+	VPERMILPS $0x4E, Y1, Y2 \
+	VMINPS Y2, Y1, Y1 \
+	VPERMILPS $0xB1, Y1, Y2 \
+	VMINPS Y2, Y1, Y1
+
+// func iqSearchAVX2(tasks *iqTask, n int, nib *uint32, x, w *float32, xg *[4]float32, lv *uint32) (fails int)
+//
+// Reference: iqSearchGeneric. iqSearchAVX512 on 8 lanes: the error tables
+// of the coordinate pairs (Y4..Y7, lane 4·(i mod 2)+l, which the low three
+// bits of nibble i select), 8 neighbours at a time, d2 = e0 + … + e7 in
+// coordinate order; for a list of at most 8 the first lane holding the
+// smallest d2 < FLT_MAX, otherwise per lane the first position of the
+// lane's smallest (strict <), then the smallest position among the lanes
+// holding the overall smallest.
+TEXT ·iqSearchAVX2(SB), NOSPLIT, $0-64
+	MOVQ $0, fails+56(FP)
+	MOVQ tasks+0(FP), R8
+	MOVQ n+8(FP), BX
+	MOVQ nib+16(FP), R9
+	MOVQ x+24(FP), R13
+	MOVQ w+32(FP), DI
+	MOVQ lv+48(FP), R12
+	TESTQ BX, BX
+	JLE avx2_done
+	MOVL $0x7F7FFFFF, AX           // FLT_MAX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+
+avx2_task:
+	MOVLQSX 0(R8), SI
+	LEAQ (R9)(SI*4), SI            // the list's nibble words
+	MOVL -4(SI), CX                // its length
+	MOVL $-1, AX
+	TESTQ CX, CX
+	JLE avx2_store
+	VBROADCASTSS 4(R8), Y0         // scale
+	MOVQ xg+40(FP), AX
+	VBROADCASTF128 (AX), Y3        // xg[0..3] in both halves
+	VMULPS Y3, Y0, Y3              // sq = scale·xg[l]
+	MOVLQSX 8(R8), R11
+	VMOVUPS (R13)(R11*4), Y1       // x[0..7]
+	VMOVUPS (DI)(R11*4), Y2        // w[0..7]
+	PAIRTAB(0, Y4)
+	PAIRTAB(32, Y5)
+	PAIRTAB(64, Y6)
+	PAIRTAB(96, Y7)
+	CMPQ CX, $8
+	JGT avx2_long
+	VMOVD CX, X15                  // one chunk: the first lane of the smallest
+	VPBROADCASTD X15, Y15
+	VPCMPGTD iqSearchIota<>(SB), Y15, Y15 // lane < n
+	VPMASKMOVD (SI), Y15, Y8
+	D2CHUNK8
+	VCMPPS $0x11, Y14, Y9, Y10     // d2 < FLT_MAX (LT_OQ)
+	VPAND Y15, Y10, Y10            // in the list
+	VBLENDVPS Y10, Y9, Y14, Y11    // the candidates, FLT_MAX elsewhere
+	HMIN8(Y11)
+	VCMPPS $0x00, Y1, Y11, Y12
+	VPAND Y10, Y12, Y12            // the candidates holding the smallest
+	VMOVMSKPS Y12, R11
+	MOVL $-1, AX
+	TZCNTL R11, R10
+	TESTL R11, R11
+	CMOVLNE R10, AX
+	JMP avx2_store
+
+avx2_long:
+	VMOVAPS Y14, Y11               // per-lane best d2
+	VPXOR Y12, Y12, Y12            // per-lane best position
+	VMOVDQU iqSearchIota<>(SB), Y13 // positions of this chunk
+	MOVL $8, AX
+	VMOVD AX, X0
+	VPBROADCASTD X0, Y0
+	XORQ DX, DX
+
+avx2_chunk:
+	MOVQ CX, R10
+	SUBQ DX, R10
+	VMOVD R10, X15
+	VPBROADCASTD X15, Y15
+	VPCMPGTD iqSearchIota<>(SB), Y15, Y15 // lane < remaining
+	VPMASKMOVD (SI)(DX*4), Y15, Y8
+	D2CHUNK8
+	VCMPPS $0x11, Y11, Y9, Y10     // d2 < best (LT_OQ)
+	VPAND Y15, Y10, Y10            // in the list
+	VBLENDVPS Y10, Y9, Y11, Y11
+	VBLENDVPS Y10, Y13, Y12, Y12
+	VPADDD Y0, Y13, Y13
+	ADDQ $8, DX
+	CMPQ DX, CX
+	JLT avx2_chunk
+
+	HMIN8(Y11)
+	VCMPPS $0x00, Y1, Y11, Y10     // lanes holding the smallest
+	VCMPPS $0x11, Y14, Y11, Y2     // that found one below FLT_MAX
+	VPAND Y2, Y10, Y10
+	MOVL $-1, AX
+	VMOVMSKPS Y10, R11
+	TESTL R11, R11
+	JZ avx2_store
+	VPCMPEQD Y3, Y3, Y3            // all ones: no position
+	VBLENDVPS Y10, Y12, Y3, Y3
+	VPERM2I128 $0x01, Y3, Y3, Y1
+	VPMINUD Y1, Y3, Y3
+	VPSHUFD $0x4E, Y3, Y1
+	VPMINUD Y1, Y3, Y3
+	VPSHUFD $0xB1, Y3, Y1
+	VPMINUD Y1, Y3, Y3
+	VMOVD X3, AX
+
+avx2_store:
+	MOVL AX, 16(R8)
+	TESTL AX, AX
+	JS avx2_fail
+	TESTQ R12, R12
+	JZ avx2_next
+	MOVL (SI)(AX*4), R11           // the winner's nibble word
+	ANDL $0x33333333, R11          // its level word
+	MOVLQSX 12(R8), R10
+	MOVL R11, (R12)(R10*4)
+	JMP avx2_next
+
+avx2_fail:
+	INCQ fails+56(FP)
+
+avx2_next:
+	ADDQ $20, R8
+	DECQ BX
+	JNZ avx2_task
+
+avx2_done:
+	VZEROUPPER
+	RET

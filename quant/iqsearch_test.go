@@ -45,6 +45,14 @@ func iqRandomValues(rng *rand.Rand, kind int, x, w []float32) float32 {
 			w[i] = 0 // every neighbour ties: the first wins
 		}
 	}
+	if kind == 1 && rng.Intn(7) == 0 {
+		// every sum exactly FLT_MAX: not below it, so no neighbour (ggml aborts)
+		for i := range w {
+			x[i], w[i] = 1, 0
+		}
+		w[0] = math.MaxFloat32
+		return 0
+	}
 	switch kind {
 	case 1:
 		return float32(rng.Intn(3))
@@ -95,6 +103,21 @@ func TestIQSearchKernel(t *testing.T) {
 			want = tasks
 			lv1, lv2 = [batch]uint32{}, [batch]uint32{}
 			f2 := iqSearchGeneric(want[:nt], g.nib, xs[:], ws[:], &xg, lv2[:])
+			// the AVX2 kernel (on an AVX-512 machine: with AVX-512 switched off)
+			avx2 := tasks
+			restore := setAVX512(false)
+			f3 := iqSearch(avx2[:nt], g.nib, xs[:], ws[:], &xg, lv1[:])
+			restore()
+			for i := 0; i < nt; i++ {
+				if avx2[i].pos != want[i].pos {
+					t.Fatalf("%s u=%d x=%v w=%v scale=%v: AVX2 kernel pos %d, generic %d", c.name, us[i],
+						xs[8*i:8*i+8], ws[8*i:8*i+8], avx2[i].scale, avx2[i].pos, want[i].pos)
+				}
+			}
+			if f3 != f2 || lv1 != lv2 {
+				t.Fatalf("%s: AVX2 kernel failures %d / levels written differ from the generic twin's (%d)", c.name, f3, f2)
+			}
+			lv1 = [batch]uint32{}
 			f1 := iqSearch(tasks[:nt], g.nib, xs[:], ws[:], &xg, lv1[:])
 			if f1 != f2 || lv1 != lv2 {
 				t.Fatalf("%s: kernel failures %d / levels written differ from the generic twin's (%d)", c.name, f1, f2)
