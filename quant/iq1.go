@@ -62,35 +62,20 @@ func iq1NeighbourGeneric(lv, nb []uint16, e *[32]float32) int {
 }
 
 // iqFindBestNeighbour is the fast neighbour search of IQ1 and IQ2: the
-// neighbour in nb minimising Σ weight·(scale·xg[level] − xval)² over the 8
-// coordinates, with the 8×3 per-coordinate errors computed once per level
-// and summed in coordinate order, as the reference twins sum them. The
-// chosen neighbour's levels go to L; fn names the ggml function whose
-// GGML_ASSERT the no-neighbour abort reports.
+// neighbour in nb (a list of g.neighbours) minimising
+// Σ weight·(scale·xg[level] − xval)² over the 8 coordinates, with the 8×3
+// per-coordinate errors computed once per level and summed in coordinate
+// order, as the reference twins sum them; one iqSearch task (iqsearch.go:
+// AVX-512 lanes over the neighbours where available). The chosen
+// neighbour's levels go to L; fn names the ggml function whose GGML_ASSERT
+// the no-neighbour abort reports.
 func iqFindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, xg *[3]float32, L []int8, fn string) int {
-	var e [8][4]float32 // [4]: a level masked with &3 needs no bounds check
-	for l := 0; l < 3; l++ {
-		sq := float32(scale * xg[l])
-		for i := 0; i < 8; i++ {
-			diff := sq - xval[i]
-			e[i][l] = float32(float32(weight[i]*diff) * diff)
-		}
-	}
-	best := fltMax
 	index := -1
-	for _, j := range nb {
-		lv := &g.levels[j]
-		d2 := e[0][lv[0]&3]
-		d2 += e[1][lv[1]&3]
-		d2 += e[2][lv[2]&3]
-		d2 += e[3][lv[3]&3]
-		d2 += e[4][lv[4]&3]
-		d2 += e[5][lv[5]&3]
-		d2 += e[6][lv[6]&3]
-		d2 += e[7][lv[7]&3]
-		if d2 < best {
-			best = d2
-			index = int(j)
+	if len(nb) > 0 {
+		xg4 := [4]float32{xg[0], xg[1], xg[2], 0}
+		t := [1]iqTask{{list: int32(g.listOffset(nb)), scale: scale}}
+		if iqSearch(t[:], g.nib, xval[:8], weight[:8], &xg4, nil) == 0 {
+			index = int(nb[t[0].pos])
 		}
 	}
 	return iqNeighbourLevels(g, index, L, fn)

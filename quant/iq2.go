@@ -1,25 +1,38 @@
 package quant
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"unsafe"
+)
 
 // Fast IQ2_XXS, IQ2_XS and IQ2_S encoders: iq2xxsBlockRef and
 // iq2xsSBlockRef with the same float32 operations in the same order, less
-// repeated work:
+// repeated work and lanes across the candidate scales:
 //
 //   - the per-element products of the fit, w·x and (w·q)·q for the three
 //     values q = 1, 3, 5 a level can take, are computed once per sub-block
 //     instead of once per candidate scale;
+//   - the candidate scales of a sub-block (13 for IQ2_XXS, 19 for IQ2_XS
+//     and IQ2_S) are independent until ggml's sequential best-scale
+//     update, so their levels (iq2Levels16), their neighbour searches (one
+//     iqSearch batch for all the off-grid groups of all the scales) and
+//     their fit sums (iq2Sums16) are computed for 16 scales at a time
+//     (iqsearch.go; AVX-512 where available), and only the strict-compare
+//     best update runs scale by scale, in ggml's order;
 //   - the neighbour search computes each coordinate's error
 //     ((w·(s·q − x))·(s·q − x)) once per level and scale, then adds the
-//     eight errors of each neighbour in ggml's order, instead of
-//     recomputing them for every neighbour.
+//     eight errors of each neighbour in ggml's order (16 neighbours at a
+//     time with AVX-512).
 //
-// Differential tests against the reference twins: iq2_test.go.
+// Differential tests against the reference twins: iq2_test.go (encoders)
+// and iqsearch_test.go (the lane kernels against their generic twins).
 
 // iq2Fit holds a sub-block's precomputed fit products.
 type iq2Fit struct {
 	wx  [32]float32    // float32(w·x)
-	wq2 [32][3]float32 // float32(float32(w·q)·q) for q = 2l+1
+	wq2 [32][4]float32 // float32(float32(w·q)·q) for q = 2l+1, l < 3 (and a pad)
 }
 
 func (f *iq2Fit) init(xval, weight []float32) {
@@ -36,7 +49,7 @@ func (f *iq2Fit) init(xval, weight []float32) {
 // sums is iq2SumsRef over the first n elements.
 func (f *iq2Fit) sums(L []int8, n int) (sumqx, sumq2 float32) {
 	for i := 0; i < n; i++ {
-		l := L[i]
+		l := L[i] & 3
 		sumqx += float32(f.wx[i] * float32(2*int32(l)+1))
 		sumq2 += f.wq2[i][l]
 	}
@@ -46,31 +59,232 @@ func (f *iq2Fit) sums(L []int8, n int) (sumqx, sumq2 float32) {
 // iq2Levels are the IQ2 grid's three magnitudes 2·l+1.
 var iq2Levels = [3]float32{1, 3, 5}
 
+// iq2Levels4 is iq2Levels padded for iqTask.xg.
+var iq2Levels4 = [4]float32{1, 3, 5, 0}
+
 // iq2FindBestNeighbour is iq2FindBestNeighbourRef with the per-coordinate
 // errors computed once per level.
 func iq2FindBestNeighbour(g *iqGrid, nb []uint16, xval, weight []float32, scale float32, L []int8) int {
 	return iqFindBestNeighbour(g, nb, xval, weight, scale, &iq2Levels, L, "iq2_find_best_neighbour")
 }
 
-func quantizeIQ2_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
-	iqForBlocks(dst, src, nPerRow, imatrix, iq2xxsLen, iq2xxsBlock)
+// iq2Num holds the candidate scales' numerators 2·kMaxQ−1 + is·0.1 (ggml's
+// float expression, kMaxQ = 3) in lanes of 16: iq2NumXXS for is = −6..6,
+// iq2NumXS for is = −9..9 (lanes past the last repeat it).
+var iq2NumXXS, iq2NumXS = iq2Nums(-6, 6), iq2Nums(-9, 9)
+
+func iq2Nums(lo, hi int) (num [2][16]float32) {
+	for s := 0; s < 32; s++ {
+		is := min(lo+s, hi)
+		num[s/16][s%16] = float32(5 + float32(float32(is)*0.1))
+	}
+	return
 }
 
-func iq2xxsBlock(y []byte, x, qw []float32) {
+// iq2MakeQpQuants is makeQpQuantsRef (ggml's make_qp_quants) with the
+// weighted errors of the first scale and of the eight trial scales computed
+// in lanes (qpMse16), each lane the reference's loop; the choice among them
+// (strict <, in the reference's order) and the rest are the reference's.
+func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) float32 {
+	var max float32
+	for i := 0; i < n; i++ {
+		max = cmax(max, x[i])
+	}
+	if max < groupMaxEps {
+		for i := 0; i < n; i++ {
+			L[i] = 0
+		}
+		return 0
+	}
+	var is, sc, mse [16]float32
+	is[0] = float32(nmax) / max
+	sc[0] = 1 / is[0]
+	c := 1
+	for k := -4; k <= 4; k++ {
+		if k != 0 {
+			is[c] = (float32(0.1*float32(k)) + float32(nmax)) / max
+			sc[c] = 1 / is[c]
+			c++
+		}
+	}
+	for ; c < 16; c++ {
+		is[c], sc[c] = is[1], sc[1]
+	}
+	qpMse16(x[:n], qw[:n], &is, &sc, nmax, 9, &mse)
+	iscale, bestMse := is[0], mse[0]
+	for c := 1; c <= 8; c++ {
+		if mse[c] < bestMse {
+			bestMse = mse[c]
+			iscale = is[c]
+		}
+	}
+	var sumlx, suml2 float32
+	for i := 0; i < n; i++ {
+		l := nearestInt(float32(iscale * x[i]))
+		if l > nmax {
+			l = nmax
+		}
+		L[i] = uint8(l)
+		fl := float32(l)
+		sumlx += float32(float32(qw[i]*x[i]) * fl)
+		suml2 += float32(float32(qw[i]*fl) * fl)
+	}
+	for itry := 0; itry < 5; itry++ {
+		changed := 0
+		for i := 0; i < n; i++ {
+			w := qw[i]
+			li := float32(L[i])
+			slx := sumlx - float32(float32(w*x[i])*li)
+			sl2 := suml2 - float32(float32(w*li)*li)
+			if slx > 0 && sl2 > 0 {
+				newL := nearestInt(float32(x[i]*sl2) / slx)
+				if newL > nmax {
+					newL = nmax
+				}
+				if newL != int32(L[i]) {
+					fl := float32(newL)
+					slx += float32(float32(w*x[i]) * fl)
+					sl2 += float32(float32(w*fl) * fl)
+					if float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+						L[i] = uint8(newL)
+						sumlx = slx
+						suml2 = sl2
+						changed++
+					}
+				}
+			}
+		}
+		if changed == 0 {
+			break
+		}
+	}
+	if suml2 > 0 {
+		return sumlx / suml2
+	}
+	return 0
+}
+
+// iq2Signs is iq2SignsRef without data-dependent branches in the sign
+// loop (the signs of weights are random, so the branch mispredicts half
+// the time): element i is negative when !(xb[i] >= 0), i.e. its bits, as
+// an unsigned integer, exceed 0x80000000 (negative, not −0) or, without
+// the sign, exceed 0x7F800000 (NaN); xval[i] is xb[i] with that sign bit
+// flipped (−0 stays −0, a NaN is flipped, as ggml's −xb[i] does). The
+// parity flip is iq2SignsRef's.
+func iq2Signs(xval, xb, weight []float32, flipParity bool) uint8 {
+	_, _, _ = xval[7], xb[7], weight[7]
+	var s uint32
+	for i := 0; i < 8; i++ {
+		b := math.Float32bits(xb[i])
+		neg := uint32((uint64(0x80000000)-uint64(b))>>63 | (uint64(0x7F800000)-uint64(b&0x7FFFFFFF))>>63)
+		s |= neg << i
+		xval[i] = math.Float32frombits(b ^ neg<<31)
+	}
+	if flipParity && bits.OnesCount32(s)%2 != 0 {
+		imin := 0
+		min := float32(float32(weight[0]*xb[0]) * xb[0])
+		for i := 1; i < 8; i++ {
+			ax := float32(float32(weight[i]*xb[i]) * xb[i])
+			if ax < min {
+				min = ax
+				imin = i
+			}
+		}
+		xval[imin] = -xval[imin]
+		s ^= 1 << imin
+	}
+	return uint8(s)
+}
+
+// iq2Scratch is one encoder call's working memory (allocated once per call:
+// the search tasks point into it).
+type iq2Scratch struct {
+	weight, xval, waux [32]float32
+	fit                iq2Fit
+	id, sc             [2][16]float32
+	lv                 [2][4][16]uint32 // level word of group k at scale 16v+s
+	u                  [2][4][16]int32  // packed index of group k at scale 16v+s
+	sums               [2][2][16]float32
+	offGrid            [2][16]uint8 // bit k: group k was off the grid
+	tasks              [64]iqTask
+}
+
+// candidates evaluates the nScales candidate scales id = num/div of the
+// sub-block s.xval[:n] (n = 32 or 16): levels, the nearest grid
+// neighbours of the off-grid groups (at scale 1/id, with weights s.waux),
+// and the fit sums, into s.lv, s.offGrid and s.sums.
+func (s *iq2Scratch) candidates(g *iqGrid, n int, num *[2][16]float32, nScales int, div float32) {
+	nt := 0
+	for v := 0; v < (nScales+15)/16; v++ {
+		iq2Levels16(s.xval[:n], &num[v], div, min(16, nScales-16*v), &s.id[v], &s.sc[v], &s.lv[v], &s.u[v])
+		for c := 0; c < 16 && 16*v+c < nScales; c++ {
+			var off uint8
+			for k := 0; k < n/8; k++ {
+				// off the grid (m < 0): a search task; written always and
+				// kept by advancing nt, without a branch on the data
+				m := g.kmap[s.u[v][k][c]]
+				neg := int(uint32(m) >> 31)
+				s.tasks[nt] = iqTask{list: -m, scale: s.sc[v][c], xoff: int32(8 * k), lvoff: int32(64*v + 16*k + c)}
+				off |= uint8(neg) << k
+				nt += neg
+			}
+			s.offGrid[v][c] = off
+		}
+	}
+	lv := unsafe.Slice(&s.lv[0][0][0], len(s.lv)*4*16)
+	if iqSearch(s.tasks[:nt], g.nib, s.xval[:], s.waux[:], &iq2Levels4, lv) != 0 {
+		iqNeighbourLevels(g, -1, nil, "iq2_find_best_neighbour") // panics as ggml aborts
+	}
+	for v := 0; v < (nScales+15)/16; v++ {
+		iq2Sums16(&s.lv[v], n, min(16, nScales-16*v), &s.fit.wx, &s.fit.wq2, &s.sums[v])
+	}
+}
+
+// best runs ggml's best-scale update over the candidates in order: the
+// first of largest sumqx²/sumq2 (strict compare, from best = 0). It
+// returns the chosen candidate (−1 if none) and its scale sumqx/sumq2.
+func (s *iq2Scratch) best(nScales int) (int, float32) {
+	var best, scale float32
+	bi := -1
+	for c := 0; c < nScales; c++ {
+		sumqx, sumq2 := s.sums[c/16][0][c%16], s.sums[c/16][1][c%16]
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = scale * sumqx
+			bi = c
+		}
+	}
+	return bi, scale
+}
+
+// levelsOf copies candidate c's first n levels to L.
+func (s *iq2Scratch) levelsOf(c, n int, L []int8) {
+	lv := &s.lv[c/16]
+	for i := 0; i < n; i++ {
+		L[i] = int8(lv[i/8][c%16] >> (4 * (i % 8)) & 3)
+	}
+}
+
+func quantizeIQ2_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
+	s := new(iq2Scratch)
+	iqForBlocks(dst, src, nPerRow, imatrix, iq2xxsLen, func(y []byte, x, qw []float32) {
+		iq2xxsBlock(s, y, x, qw)
+	})
+}
+
+func iq2xxsBlock(sc *iq2Scratch, y []byte, x, qw []float32) {
 	g := gridIQ2XXS.get()
 	const kMaxQ = 3
 	var (
-		scales       [8]float32
-		weight, xval [32]float32
-		waux         [32]float32
-		L, Laux      [32]int8
-		Lqp          [32]uint8
-		blockSigns   [4]uint8
-		q2           [16]uint32
-		maxScale     float32
-		fit          iq2Fit
-		sigma2       = float32(sumSquares(x) / qkK)
+		scales     [8]float32
+		L          [32]int8
+		Lqp        [32]uint8
+		blockSigns [4]uint8
+		q2         [16]uint32
+		maxScale   float32
+		sigma2     = float32(sumSquares(x) / qkK)
 	)
+	weight, xval, waux := &sc.weight, &sc.xval, &sc.waux
 	if qw == nil {
 		panic("quant: IQ2_XXS needs an importance matrix")
 	}
@@ -82,7 +296,7 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 			waux[i] = sqrt32(weight[i])
 		}
 		for k := 0; k < 4; k++ {
-			blockSigns[k] = iq2SignsRef(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], true) & 127
+			blockSigns[k] = iq2Signs(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], true) & 127
 		}
 		max := xval[0]
 		for i := 1; i < 32; i++ {
@@ -92,7 +306,7 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 			scales[ib] = 0
 			continue
 		}
-		scale := makeQpQuantsRef(32, kMaxQ+1, xval[:], Lqp[:], weight[:])
+		scale := iq2MakeQpQuants(32, kMaxQ+1, xval[:], Lqp[:], weight[:])
 		for i := range L {
 			L[i] = int8(Lqp[i])
 		}
@@ -101,23 +315,11 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 			scales[ib] = 0
 			continue
 		}
-		fit.init(xval[:], weight[:])
-		var best float32
-		for is := -6; is <= 6; is++ {
-			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / effMax
-			thisScale := 1 / id
-			for k := 0; k < 4; k++ {
-				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
-				if g.kmap[u] < 0 {
-					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
-				}
-			}
-			sumqx, sumq2 := fit.sums(Laux[:], 32)
-			if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
-				scale = sumqx / sumq2
-				best = scale * sumqx
-				L = Laux
-			}
+		sc.fit.init(xval[:], weight[:])
+		sc.candidates(g, 32, &iq2NumXXS, 13, effMax)
+		if c, s := sc.best(13); c >= 0 {
+			scale = s
+			sc.levelsOf(c, 32, L[:])
 		}
 		if scale > 0 {
 			id := 1 / scale
@@ -134,7 +336,7 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 					L[8*k+i] = int8(g.levels[index][i])
 				}
 			}
-			sumqx, sumq2 := fit.sums(L[:], 32)
+			sumqx, sumq2 := sc.fit.sums(L[:], 32)
 			if sumq2 > 0 {
 				scale = sumqx / sumq2
 			}
@@ -178,22 +380,25 @@ func iq2xxsBlock(y []byte, x, qw []float32) {
 }
 
 func quantizeIQ2_XS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
+	s := new(iq2Scratch)
 	iqForBlocks(dst, src, nPerRow, imatrix, iq2xsLen, func(y []byte, x, qw []float32) {
 		if qw == nil {
 			panic("quant: IQ2_XS needs an importance matrix")
 		}
-		iq2xsSBlock(y, x, qw, false)
+		iq2xsSBlock(s, y, x, qw, false)
 	})
 }
 
 func quantizeIQ2_S(dst []byte, src []float32, nPerRow int, imatrix []float32) {
+	s := new(iq2Scratch)
 	iqForBlocks(dst, src, nPerRow, imatrix, iq2sLen, func(y []byte, x, qw []float32) {
-		iq2xsSBlock(y, x, qw, true)
+		iq2xsSBlock(s, y, x, qw, true)
 	})
 }
 
-// iq2xsSBlock is iq2xsSBlockRef with the shared products precomputed.
-func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
+// iq2xsSBlock is iq2xsSBlockRef with the shared products precomputed and
+// the candidate scales in lanes.
+func iq2xsSBlock(sc *iq2Scratch, y []byte, x, qw []float32, s bool) {
 	g := gridIQ2XS.get()
 	eps := groupMaxEps
 	sigma2 := float32(sumSquares(x) / qkK)
@@ -204,22 +409,20 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 	}
 	const kMaxQ = 3
 	var (
-		scales        [16]float32
-		weight, xval  [16]float32
-		waux          [16]float32
-		L, Laux       [16]int8
-		onGrid, onAux [2]bool
-		blockSigns    [2]uint8
-		q2            [32]uint16
-		maxScale      float32
-		fit           iq2Fit
-		scalesOut     [8]uint8
+		scales     [16]float32
+		L          [16]int8
+		onGrid     [2]bool
+		blockSigns [2]uint8
+		q2         [32]uint16
+		maxScale   float32
+		scalesOut  [8]uint8
 	)
+	weight, xval, waux := sc.weight[:16], sc.xval[:16], sc.waux[:16]
 	clear(y)
 	for ib := 0; ib < 16; ib++ {
 		xb := x[16*ib : 16*ib+16]
 		if qw != nil {
-			imatrixWeights(weight[:], xb, qw[16*ib:16*ib+16], sigma2)
+			imatrixWeights(weight, xb, qw[16*ib:16*ib+16], sigma2)
 		} else {
 			for i := range weight {
 				weight[i] = float32(0.25*sigma2) + float32(xb[i]*xb[i])
@@ -229,7 +432,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 			waux[i] = sqrt32(weight[i])
 		}
 		for k := 0; k < 2; k++ {
-			bs := iq2SignsRef(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], !s)
+			bs := iq2Signs(xval[8*k:8*k+8], xb[8*k:8*k+8], weight[8*k:8*k+8], !s)
 			if !s {
 				bs &= 127
 			}
@@ -244,28 +447,15 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 			scales[ib] = 0
 			continue
 		}
-		fit.init(xval[:], weight[:])
-		var best float32
+		sc.fit.init(xval, weight)
 		scale := max / (2*kMaxQ - 1)
 		onGrid = [2]bool{true, true}
-		for is := -9; is <= 9; is++ {
-			id := float32(2*kMaxQ-1+float32(float32(is)*0.1)) / max
-			thisScale := 1 / id
-			for k := 0; k < 2; k++ {
-				u := iq2GroupLevels(id, xval[8*k:], Laux[8*k:])
-				onAux[k] = true
-				if g.kmap[u] < 0 {
-					onAux[k] = false
-					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], thisScale, Laux[8*k:])
-				}
-			}
-			sumqx, sumq2 := fit.sums(Laux[:], 16)
-			if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
-				scale = sumqx / sumq2
-				best = scale * sumqx
-				L = Laux
-				onGrid = onAux
-			}
+		sc.candidates(g, 16, &iq2NumXS, 19, max)
+		if c, bs := sc.best(19); c >= 0 {
+			scale = bs
+			sc.levelsOf(c, 16, L[:])
+			off := sc.offGrid[c/16][c%16]
+			onGrid = [2]bool{off&1 == 0, off&2 == 0}
 		}
 		if (!onGrid[0] || !onGrid[1]) && scale > 0 {
 			id := 1 / scale
@@ -278,7 +468,7 @@ func iq2xsSBlock(y []byte, x, qw []float32, s bool) {
 					iq2FindBestNeighbour(g, g.neighboursOf(u), xval[8*k:], waux[8*k:], scale, L[8*k:])
 				}
 			}
-			sumqx, sumq2 := fit.sums(L[:], 16)
+			sumqx, sumq2 := sc.fit.sums(L[:], 16)
 			if sumq2 > 0 {
 				scale = sumqx / sumq2
 			}

@@ -170,6 +170,13 @@ func TestIQFastMatchesRef(t *testing.T) {
 	}
 }
 
+// BenchmarkIQEncode times the IQ2/IQ1 encoders on N(0, 0.02) rows with
+// bench/bench.py's fixed importance matrix (IQ2_S and IQ1_M without one,
+// as bench.py runs them): the fast encoder with the assembly kernels, with
+// the AVX2 ones only ("avx2"), with their generic twins ("generic"), and
+// the reference twin ("ref").
+// Besides wall-clock MB/s it reports cpu-MB/s, throughput per CPU-second
+// of the process (the machines are shared).
 func BenchmarkIQEncode(b *testing.B) {
 	rng := rand.New(rand.NewSource(3))
 	const rows, nPerRow = 16, 4096
@@ -179,27 +186,40 @@ func BenchmarkIQEncode(b *testing.B) {
 	}
 	im := make([]float32, nPerRow)
 	for i := range im {
-		im[i] = float32(rng.ExpFloat64())
+		im[i] = 0.25 * float32(1+i*7919%16)
 	}
 	for _, typ := range []Type{IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M} {
 		tr, _ := TraitsOf(typ)
-		for _, fast := range []bool{true, false} {
-			name := tr.Name
+		imx := im
+		if !RequiresImatrix(typ) {
+			imx = nil
+		}
+		for _, variant := range []string{"", "/avx2", "/generic", "/ref"} {
+			name := tr.Name + variant
 			enc := tr.quantize
-			if !fast {
-				name += "/ref"
+			if variant == "/ref" {
 				enc = referenceTwin(typ)
 			}
 			b.Run(name, func(b *testing.B) {
+				switch variant {
+				case "/avx2": // the AVX2 kernels alone (the AVX-512 ones switched off)
+					defer setAVX512(false)()
+				case "/generic":
+					defer setAsm(false)()
+				}
 				dst := make([]byte, len(x)/qkK*tr.BlockBytes)
-				enc(dst[:tr.BlockBytes], x[:qkK], nPerRow, im) // build the grid
+				enc(dst[:tr.BlockBytes], x[:qkK], nPerRow, imx) // build the grid
 				b.SetBytes(int64(4 * len(x)))
 				b.ResetTimer()
+				c0 := processCPUSeconds()
 				for i := 0; i < b.N; i++ {
 					for r := 0; r < rows; r++ {
 						lo := r * nPerRow
-						enc(dst[lo/qkK*tr.BlockBytes:], x[lo:lo+nPerRow], nPerRow, im)
+						enc(dst[lo/qkK*tr.BlockBytes:], x[lo:lo+nPerRow], nPerRow, imx)
 					}
+				}
+				if c := processCPUSeconds() - c0; c > 0 {
+					b.ReportMetric(float64(b.N)*float64(4*len(x))/1e6/c, "cpu-MB/s")
 				}
 			})
 		}

@@ -1,6 +1,9 @@
 package quant
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // The lattice grids of IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and IQ1_M, and the
 // search tables their encoders use, built the way ggml's iq2xs_init_impl
@@ -44,6 +47,9 @@ type iqGrid struct {
 	// neighbours holds, for each off-grid u, its count followed by that
 	// many grid indices (ggml's kneighbors_q2xs).
 	neighbours []uint16
+	// nib is neighbours with each grid index j replaced by the nibble word
+	// of its levels (iqNibWord), the counts kept: what iqSearch reads.
+	nib []uint32
 }
 
 var (
@@ -148,6 +154,33 @@ func (g *iqGrid) build() {
 		}
 		g.neighbours[start] = uint16(len(g.neighbours) - start - 1)
 	}
+	g.nib = make([]uint32, len(g.neighbours))
+	for off := 0; off < len(g.neighbours); {
+		n := int(g.neighbours[off])
+		g.nib[off] = uint32(n)
+		for p := off + 1; p <= off+n; p++ {
+			g.nib[p] = iqNibWord(g.kgrid[g.neighbours[p]])
+		}
+		off += n + 1
+	}
+}
+
+// listOffset returns the offset in g.neighbours (and g.nib) of nb, a
+// neighbour list of g (as neighboursOf returns it: all of one list).
+func (g *iqGrid) listOffset(nb []uint16) int {
+	off := (uintptr(unsafe.Pointer(unsafe.SliceData(nb))) - uintptr(unsafe.Pointer(unsafe.SliceData(g.neighbours)))) / 2
+	if off == 0 || off >= uintptr(len(g.nib)) || int(off)+len(nb) > len(g.nib) || int(g.nib[off-1]) != len(nb) {
+		panic("quant: listOffset: not a neighbour list of this grid")
+	}
+	return int(off)
+}
+
+// nibOf returns the nibble words of the neighbour list of the off-grid
+// index u, parallel to neighboursOf(u).
+func (g *iqGrid) nibOf(u int) []uint32 {
+	off := -g.kmap[u] - 1
+	n := int32(g.neighbours[off])
+	return g.nib[off+1 : off+1+n]
 }
 
 // iq2Level is the value of a 2-bit level in the IQ2 decoders' grids.
