@@ -64,6 +64,8 @@ type iq3Scratch struct {
 	f            [iq3MaxNeighbours]float64 // neighbour's f_j
 	lbound       [32][8]uint64             // bits of (l+1)·iq3LevelStep(xval), +Inf for l = 7
 	pqx, pq2     [33]float32               // prefix sums of the candidate sums (iq3Search)
+
+	lanes iq3Lanes // iq3SearchLanes's working memory
 }
 
 // setWeights fills s.weight with sub-block ib's importance weights (its
@@ -231,15 +233,7 @@ func (s *iq3Scratch) carryInterval(k, n, m int, s0, f2 float64, f *[iq3MaxNeighb
 // in s.L and returns the scale.
 func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) float32 {
 	const kMaxQ = 8
-	for i := 0; i < 32; i++ {
-		w, x := s.weight[i], s.xval[i]
-		wx := float32(w * x)
-		for l := 0; l < 8; l++ {
-			q := float32(2*l + 1)
-			s.tqx[i][l] = float32(wx * q)
-			s.tq2[i][l] = float32(float32(w*q) * q)
-		}
-	}
+	s.fillSumTables()
 	var (
 		best                 float32
 		isOnGrid, isOnGridAx [8]bool
@@ -312,6 +306,29 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			s.L, isOnGrid = s.Laux, isOnGridAx
 		}
 	}
+	return s.refine(t, xxs, &isOnGrid, scale, true)
+}
+
+// fillSumTables sets tqx[i][l] = (w·x)·q and tq2[i][l] = (w·q)·q for
+// q = 2l+1, the terms of ggml's candidate sums.
+func (s *iq3Scratch) fillSumTables() {
+	for i := 0; i < 32; i++ {
+		w, x := s.weight[i], s.xval[i]
+		wx := float32(w * x)
+		for l := 0; l < 8; l++ {
+			q := float32(2*l + 1)
+			s.tqx[i][l] = float32(wx * q)
+			s.tq2[i][l] = float32(float32(w*q) * q)
+		}
+	}
+}
+
+// refine is the end of ggml's sub-block search: with the best candidate's
+// levels in s.L and scale, the off-grid groups (IQ3_XXS: those of the best
+// candidate; IQ3_S: all groups) are searched again at that scale and the
+// scale recomputed. model selects the neighbour model (iq3Scratch.neighbour,
+// set up by iq3Search) over the exact search.
+func (s *iq3Scratch) refine(t *iq3Tables, xxs bool, isOnGrid *[8]bool, scale float32, model bool) float32 {
 	nNotOnGrid := 0
 	for _, on := range isOnGrid {
 		if !on {
@@ -331,7 +348,11 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			}
 			gi := int(t.kmap[u])
 			if gi < 0 {
-				gi = s.neighbour(t, k, u, scale, &sq)
+				if model {
+					gi = s.neighbour(t, k, u, scale, &sq)
+				} else {
+					gi = iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), &sq)
+				}
 			}
 			for i := 0; i < 4; i++ {
 				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2
@@ -446,7 +467,7 @@ func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 			scales[ib] = 0
 			continue
 		}
-		scale := iq3Search(t, s, 15, true, max)
+		scale := iq3SearchAuto(t, s, 15, true, max)
 		if scale < 0 {
 			scale = -scale
 			for k := range blockSigns {
@@ -512,7 +533,7 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 			scales[ib] = 0
 			continue // ggml leaves qs and signs where they are (iq3_ref.go)
 		}
-		scale := iq3Search(t, s, 9, false, max)
+		scale := iq3SearchAuto(t, s, 9, false, max)
 		if scale < 0 {
 			scale = -scale
 			for k := range blockSigns {
@@ -544,4 +565,186 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 		l2 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib+1])-1))), 0, 15)
 		y[106+ib/2] = byte(l1 | l2<<4)
 	}
+}
+
+// The lane-parallel scale search (iq3SearchLanes) keeps ggml's structure —
+// for every candidate scale: round all 32 levels, search the neighbours of
+// each off-grid group, add the sums, update the best in candidate order —
+// but runs the candidates side by side, one per lane (at most 32), and each
+// neighbour search over 16 neighbours at once. Every lane performs ggml's
+// float32 operations in ggml's order, so the result is the reference's by
+// construction; the three kernels (levels, neighbours, sums) have an
+// AVX-512 version (iq3_amd64.s) and the plain Go twins below, compared by
+// iq3_test.go.
+
+// iq3Lanes is the working memory of iq3SearchLanes; the assembly kernels
+// rely on its layout (byte offsets in the comments).
+type iq3Lanes struct {
+	lv  [32][32]int32     // 0: lv[i][c], the level of element i for candidate c
+	u   [8][32]int32      // 4096: group k's packed levels l0 | l1<<3 | l2<<6 | l3<<9
+	km  [8][32]int32      // 5120: kmap[u]: < 0 off the grid
+	ids [32]float32       // 6144: candidate c's id
+	scl [32]float32       // 6272: candidate c's scale 1/id
+	sqx [32]float32       // 6400: candidate c's Σ (w·x)·q
+	sq2 [32]float32       // 6528: candidate c's Σ (w·q)·q
+	xw  [8][4][16]float32 // 6656: group k's x0×8 x1×8, x2×8 x3×8, waux likewise
+}
+
+// iq3LevelsGeneric fills w.lv, w.u and w.km from w.ids for all 32 lanes:
+// lv[i][c] = iq3Level(ids[c], xval[i]).
+func iq3LevelsGeneric(w *iq3Lanes, xval *[32]float32, kmap *[4096]int32) {
+	for k := 0; k < 8; k++ {
+		for c := 0; c < 32; c++ {
+			u := 0
+			for i := 0; i < 4; i++ {
+				l := iq3Level(w.ids[c], xval[4*k+i])
+				w.lv[4*k+i][c] = int32(l)
+				u |= l << (3 * i)
+			}
+			w.u[k][c], w.km[k][c] = int32(u), kmap[u]
+		}
+	}
+}
+
+// iq3NeighboursGeneric runs ggml's neighbour search (iq3BestNeighbourRef,
+// with waux as the weights) for group k and every candidate c in cmask
+// whose point is off the grid, at scale scl[c], and writes the winner's
+// levels into w.lv. It returns false, leaving the rest undone, if a search
+// finds no neighbour at a finite distance (ggml aborts there).
+func iq3NeighboursGeneric(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
+	xw := &w.xw[k]
+	for c := 0; c < 32; c++ {
+		if cmask>>c&1 == 0 || w.km[k][c] >= 0 {
+			continue
+		}
+		u := int(w.u[k][c])
+		sc := w.scl[c]
+		var T [32]float32 // T[8i + l]: coordinate i's term for level l
+		for i := 0; i < 4; i++ {
+			x, wa := xw[i/2][8*(i%2)], xw[2+i/2][8*(i%2)]
+			for l := 0; l < 8; l++ {
+				diff := float32(sc*float32(2*l+1)) - x
+				T[8*i+l] = float32(float32(wa*diff) * diff)
+			}
+		}
+		off, n := int(t.nbOff[u]), int(t.nbCnt[u])
+		bestD2 := float32(math.MaxFloat32)
+		best := -1
+		for j := 0; j < n; j++ {
+			ch := t.nbIdx[off+64*(j/16)+j%16:]
+			d2 := T[ch[0]] + T[ch[16]]
+			d2 += T[ch[32]]
+			d2 += T[ch[48]]
+			if d2 < bestD2 {
+				bestD2, best = d2, j
+			}
+		}
+		if best < 0 {
+			return false
+		}
+		ch := t.nbIdx[off+64*(best/16)+best%16:]
+		for i := 0; i < 4; i++ {
+			w.lv[4*k+i][c] = int32(ch[16*i]) - int32(8*i)
+		}
+	}
+	return true
+}
+
+// iq3SumsGeneric sets sqx[c] and sq2[c] to the sums Σ tqx[i][l] and
+// Σ tq2[i][l], l = lv[i][c], added in index order from 0, as ggml does.
+func iq3SumsGeneric(w *iq3Lanes, tqx, tq2 *[32][8]float32) {
+	for c := 0; c < 32; c++ {
+		var sumqx, sumq2 float32
+		for i := 0; i < 32; i++ {
+			sumqx += tqx[i][w.lv[i][c]&7]
+			sumq2 += tq2[i][w.lv[i][c]&7]
+		}
+		w.sqx[c], w.sq2[c] = sumqx, sumq2
+	}
+}
+
+// iq3Mode chooses the search for the tests: 0 the fastest available
+// (iq3SearchLanes with the assembly kernels where they run, else
+// iq3Search), 1 iq3Search, 2 iq3SearchLanes with the Go twins.
+var iq3Mode = 0
+
+// iq3SearchAuto is the scale search iq3Mode selects.
+func iq3SearchAuto(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) float32 {
+	switch {
+	case iq3Mode == 2 || (iq3Mode == 0 && iq3LanesOn()):
+		return iq3SearchLanes(t, s, &s.lanes, nis, xxs, max)
+	default:
+		return iq3Search(t, s, nis, xxs, max)
+	}
+}
+
+// iq3SearchLanes is iq3Search with the candidates in lanes (see iq3Lanes);
+// same arguments and results. nis is at most 15.
+func iq3SearchLanes(t *iq3Tables, s *iq3Scratch, w *iq3Lanes, nis int, xxs bool, max float32) float32 {
+	const kMaxQ = 8
+	s.fillSumTables()
+	ncand := 2*nis + 1
+	for c := 0; c < 32; c++ {
+		is := min(c, ncand-1) - nis // spare lanes repeat the last candidate
+		id := float32(2*kMaxQ-1) + float32(float32(is)*0.2)
+		id /= max
+		w.ids[c], w.scl[c] = id, 1/id
+	}
+	for k := 0; k < 8; k++ {
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 8; j++ {
+				w.xw[k][i][j], w.xw[k][i][8+j] = s.xval[4*k+2*i], s.xval[4*k+2*i+1]
+				w.xw[k][2+i][j], w.xw[k][2+i][8+j] = s.waux[4*k+2*i], s.waux[4*k+2*i+1]
+			}
+		}
+	}
+	cmask := uint32(1)<<ncand - 1
+	asm := iq3LanesAsm && iq3Mode != 2
+	if asm {
+		iq3LevelsAsm(w, &s.xval, &t.kmap)
+	} else {
+		iq3LevelsGeneric(w, &s.xval, &t.kmap)
+	}
+	for k := 0; k < 8; k++ {
+		var ok bool
+		if asm {
+			ok = iq3NeighboursAsm(w, k, cmask, t)
+		} else {
+			ok = iq3NeighboursGeneric(w, k, cmask, t)
+		}
+		if !ok {
+			panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq3_find_best_neighbour)"})
+		}
+	}
+	if asm {
+		iq3SumsAsm(w, &s.tqx, &s.tq2)
+	} else {
+		iq3SumsGeneric(w, &s.tqx, &s.tq2)
+	}
+	var best float32
+	scale := max / (2*kMaxQ - 1)
+	bc := -1
+	for c := 0; c < ncand; c++ {
+		sumqx, sumq2 := w.sqx[c], w.sq2[c]
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = float32(scale * sumqx)
+			bc = c
+		}
+	}
+	var isOnGrid [8]bool
+	if bc >= 0 {
+		for i := 0; i < 32; i++ {
+			s.L[i] = int8(w.lv[i][bc])
+		}
+		for k := 0; k < 8; k++ {
+			isOnGrid[k] = w.km[k][bc] >= 0
+		}
+	} else {
+		s.L = [32]int8{}
+		if xxs {
+			isOnGrid = [8]bool{true, true, true, true, true, true, true, true}
+		}
+	}
+	return s.refine(t, xxs, &isOnGrid, scale, false)
 }

@@ -212,6 +212,15 @@ func BenchmarkIQKernels(b *testing.B) {
 			}
 			b.Run(tr.Name+suffix+"/fast", func(b *testing.B) { benchKernel(b, p.fast, p.typ, withIm) })
 			b.Run(tr.Name+suffix+"/ref", func(b *testing.B) { benchKernel(b, p.ref, p.typ, withIm) })
+			if p.typ == IQ3_XXS || p.typ == IQ3_S { // the other searches
+				for mode, name := range map[int]string{1: "event", 2: "lanesgo"} {
+					b.Run(tr.Name+suffix+"/"+name, func(b *testing.B) {
+						defer func(old int) { iq3Mode = old }(iq3Mode)
+						iq3Mode = mode
+						benchKernel(b, p.fast, p.typ, withIm)
+					})
+				}
+			}
 		}
 	}
 }

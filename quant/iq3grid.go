@@ -39,6 +39,15 @@ type iq3Tables struct {
 	// For the fast encoder's exact search: per off-grid point and
 	// coordinate, the range of levels its neighbours use.
 	nbLo, nbHi [4096][4]uint8
+
+	// For the lane-parallel search (iq3SearchLanes): the neighbour list of
+	// each off-grid point u in chunks of 16 at byte offset nbOff[u] of
+	// nbIdx, nbCnt[u] entries. A chunk is 64 bytes: for coordinate i, the
+	// 16 bytes 8i + l_i of its entries' levels (the index of the distance
+	// term in a 32-entry table holding coordinate i's 8 terms at 8i..8i+7);
+	// lanes past the list's end are 0. For points on the grid both are 0.
+	nbOff, nbCnt [4096]int32
+	nbIdx        []byte
 }
 
 // iq3MaxNeighbours bounds the length of a neighbour list (38 for IQ3_S's
@@ -132,6 +141,16 @@ func buildIQ3Tables(size int) *iq3Tables {
 		nbs := t.neighboursOf(u)
 		if len(nbs) > iq3MaxNeighbours {
 			panic("quant: an IQ3 neighbour list is longer than iq3MaxNeighbours")
+		}
+		t.nbOff[u], t.nbCnt[u] = int32(len(t.nbIdx)), int32(len(nbs))
+		for c := 0; c < len(nbs); c += 16 {
+			var chunk [64]byte
+			for lane := 0; lane < 16 && c+lane < len(nbs); lane++ {
+				for i := 0; i < 4; i++ {
+					chunk[16*i+lane] = byte(8*i) + byte(t.levels[nbs[c+lane]][i])
+				}
+			}
+			t.nbIdx = append(t.nbIdx, chunk[:]...)
 		}
 		t.nbLo[u] = [4]uint8{7, 7, 7, 7}
 		for _, j := range nbs {
