@@ -6,8 +6,11 @@ import (
 )
 
 // Fast IQ3_XXS and IQ3_S encoders. They give the bytes of ggml's code
-// (iq3_ref.go) but skip the work whose outcome is proven, and compute every
-// value that reaches the output exactly as ggml does:
+// (iq3_ref.go). Where the AVX-512 kernels run, the scale search is
+// iq3SearchLanes: ggml's own structure with the candidate scales side by
+// side in SIMD lanes (see iq3Lanes). Elsewhere it is iq3Search, which
+// skips the work whose outcome is proven, and computes every value that
+// reaches the output exactly as ggml does:
 //
 //   - the grid-neighbour searches (iq3_find_best_neighbour, ggml's hot spot)
 //     are decided by a real-valued model of the distances with a proven
@@ -26,7 +29,8 @@ import (
 //   - no allocation per block: one iq3Scratch per call.
 //
 // Differential tests against the reference: iq3_test.go (random, adversarial
-// and large inputs, a fuzz target, and the model alone along falling scales).
+// and large inputs and a fuzz target, through every search; the model alone
+// along falling scales; the lane kernels against their Go twins).
 
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(256)
