@@ -310,7 +310,7 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			s.L, isOnGrid = s.Laux, isOnGridAx
 		}
 	}
-	return s.refine(t, xxs, &isOnGrid, scale, true)
+	return s.refine(t, xxs, &isOnGrid, scale, iq3RefineModel)
 }
 
 // fillSumTables sets tqx[i][l] = (w·x)·q and tq2[i][l] = (w·q)·q for
@@ -330,9 +330,10 @@ func (s *iq3Scratch) fillSumTables() {
 // refine is the end of ggml's sub-block search: with the best candidate's
 // levels in s.L and scale, the off-grid groups (IQ3_XXS: those of the best
 // candidate; IQ3_S: all groups) are searched again at that scale and the
-// scale recomputed. model selects the neighbour model (iq3Scratch.neighbour,
-// set up by iq3Search) over the exact search.
-func (s *iq3Scratch) refine(t *iq3Tables, xxs bool, isOnGrid *[8]bool, scale float32, model bool) float32 {
+// scale recomputed. The neighbour searches use nb: the model
+// (iq3Scratch.neighbour, set up by iq3Search), or candidate lane 31 of
+// s.lanes with the assembly kernel or its Go twin.
+func (s *iq3Scratch) refine(t *iq3Tables, xxs bool, isOnGrid *[8]bool, scale float32, nb iq3RefineSearch) float32 {
 	nNotOnGrid := 0
 	for _, on := range isOnGrid {
 		if !on {
@@ -351,21 +352,33 @@ func (s *iq3Scratch) refine(t *iq3Tables, xxs bool, isOnGrid *[8]bool, scale flo
 				u |= iq3Level(id, s.xval[4*k+i]) << (3 * i)
 			}
 			gi := int(t.kmap[u])
-			if gi < 0 {
-				if model {
-					gi = s.neighbour(t, k, u, scale, &sq)
+			switch {
+			case gi >= 0:
+				*(*[4]int8)(s.L[4*k:]) = t.levels[gi]
+			case nb == iq3RefineModel:
+				*(*[4]int8)(s.L[4*k:]) = t.levels[s.neighbour(t, k, u, scale, &sq)]
+			default:
+				w := &s.lanes
+				w.scl[31], w.u[k][31], w.km[k][31] = scale, int32(u), int32(gi)
+				var ok bool
+				if nb == iq3RefineLanesAsm {
+					ok = iq3NeighboursAsm(w, k, 1<<31, t)
 				} else {
-					gi = iq3BestNeighbour(t, u, (*[4]float32)(s.xval[4*k:]), (*[4]float32)(s.waux[4*k:]), &sq)
+					ok = iq3NeighboursGeneric(w, k, 1<<31, t)
 				}
-			}
-			for i := 0; i < 4; i++ {
-				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2
+				if !ok {
+					panic(&AbortError{What: iq3NoNeighbour})
+				}
+				for i := 0; i < 4; i++ {
+					s.L[4*k+i] = int8(w.lv[4*k+i][31])
+				}
 			}
 		}
 		var sumqx, sumq2 float32
 		for i := 0; i < 32; i++ {
-			sumqx += s.tqx[i][s.L[i]&7]
-			sumq2 += s.tq2[i][s.L[i]&7]
+			w, q := s.weight[i], float32(2*int(s.L[i])+1)
+			sumqx += float32(float32(w*s.xval[i]) * q)
+			sumq2 += float32(float32(w*q) * q)
 		}
 		if sumq2 > 0 {
 			scale = sumqx / sumq2
@@ -654,14 +667,15 @@ func iq3NeighboursGeneric(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
 	return true
 }
 
-// iq3SumsGeneric sets sqx[c] and sq2[c] to the sums Σ tqx[i][l] and
-// Σ tq2[i][l], l = lv[i][c], added in index order from 0, as ggml does.
-func iq3SumsGeneric(w *iq3Lanes, tqx, tq2 *[32][8]float32) {
+// iq3SumsGeneric sets sqx[c] and sq2[c] to ggml's sums Σ (w·x)·q and
+// Σ (w·q)·q, q = 2·lv[i][c] + 1, added in index order from 0.
+func iq3SumsGeneric(w *iq3Lanes, weight, xval *[32]float32) {
 	for c := 0; c < 32; c++ {
 		var sumqx, sumq2 float32
 		for i := 0; i < 32; i++ {
-			sumqx += tqx[i][w.lv[i][c]&7]
-			sumq2 += tq2[i][w.lv[i][c]&7]
+			wi, q := weight[i], float32(2*w.lv[i][c]+1)
+			sumqx += float32(float32(wi*xval[i]) * q)
+			sumq2 += float32(float32(wi*q) * q)
 		}
 		w.sqx[c], w.sq2[c] = sumqx, sumq2
 	}
@@ -686,7 +700,6 @@ func iq3SearchAuto(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) 
 // same arguments and results. nis is at most 15.
 func iq3SearchLanes(t *iq3Tables, s *iq3Scratch, w *iq3Lanes, nis int, xxs bool, max float32) float32 {
 	const kMaxQ = 8
-	s.fillSumTables()
 	ncand := 2*nis + 1
 	for c := 0; c < 32; c++ {
 		is := min(c, ncand-1) - nis // spare lanes repeat the last candidate
@@ -717,13 +730,13 @@ func iq3SearchLanes(t *iq3Tables, s *iq3Scratch, w *iq3Lanes, nis int, xxs bool,
 			ok = iq3NeighboursGeneric(w, k, cmask, t)
 		}
 		if !ok {
-			panic(&AbortError{What: "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq3_find_best_neighbour)"})
+			panic(&AbortError{What: iq3NoNeighbour})
 		}
 	}
 	if asm {
-		iq3SumsAsm(w, &s.tqx, &s.tq2)
+		iq3SumsAsm(w, &s.weight, &s.xval)
 	} else {
-		iq3SumsGeneric(w, &s.tqx, &s.tq2)
+		iq3SumsGeneric(w, &s.weight, &s.xval)
 	}
 	var best float32
 	scale := max / (2*kMaxQ - 1)
@@ -750,5 +763,21 @@ func iq3SearchLanes(t *iq3Tables, s *iq3Scratch, w *iq3Lanes, nis int, xxs bool,
 			isOnGrid = [8]bool{true, true, true, true, true, true, true, true}
 		}
 	}
-	return s.refine(t, xxs, &isOnGrid, scale, false)
+	nb := iq3RefineLanesGo
+	if asm {
+		nb = iq3RefineLanesAsm
+	}
+	return s.refine(t, xxs, &isOnGrid, scale, nb)
 }
+
+// iq3RefineSearch names the neighbour search of iq3Scratch.refine.
+type iq3RefineSearch int
+
+const (
+	iq3RefineModel iq3RefineSearch = iota
+	iq3RefineLanesAsm
+	iq3RefineLanesGo
+)
+
+// iq3NoNeighbour is the abort of iq3_find_best_neighbour.
+const iq3NoNeighbour = "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq3_find_best_neighbour)"

@@ -19,7 +19,7 @@ func iq3LevelsAVX512(w *iq3Lanes, xval *[32]float32, kmap *[4096]int32)
 func iq3NeighboursAVX512(w *iq3Lanes, k int, cmask uint32, off, cnt *[4096]int32, idx *byte) int
 
 //go:noescape
-func iq3SumsAVX512(w *iq3Lanes, tqx, tq2 *[32][8]float32)
+func iq3SumsAVX512(w *iq3Lanes, weight, xval *[32]float32)
 
 func iq3LevelsAsm(w *iq3Lanes, xval *[32]float32, kmap *[4096]int32) {
 	iq3LevelsAVX512(w, xval, kmap)
@@ -29,4 +29,4 @@ func iq3NeighboursAsm(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
 	return iq3NeighboursAVX512(w, k, cmask, &t.nbOff, &t.nbCnt, &t.nbIdx[0]) == 0
 }
 
-func iq3SumsAsm(w *iq3Lanes, tqx, tq2 *[32][8]float32) { iq3SumsAVX512(w, tqx, tq2) }
+func iq3SumsAsm(w *iq3Lanes, weight, xval *[32]float32) { iq3SumsAVX512(w, weight, xval) }

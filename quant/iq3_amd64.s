@@ -249,36 +249,47 @@ abort:
 	MOVQ $1, ret+48(FP)
 	RET
 
-// func iq3SumsAVX512(w *iq3Lanes, tqx, tq2 *[32][8]float32)
+// func iq3SumsAVX512(w *iq3Lanes, weight, xval *[32]float32)
 //
-// sqx[c] = Σ_i tqx[i][lv[i][c]] and sq2 likewise, added in index order from
-// zero.
+// sqx[c] = Σ_i (w_i·x_i)·q and sq2[c] = Σ_i (w_i·q)·q with q = 2·lv[i][c] + 1,
+// added in index order from zero.
 TEXT ·iq3SumsAVX512(SB), NOSPLIT, $0-24
 	MOVQ w+0(FP), DI
-	MOVQ tqx+8(FP), SI
-	MOVQ tq2+16(FP), DX
+	MOVQ weight+8(FP), SI
+	MOVQ xval+16(FP), DX
 	MOVQ DI, R8
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	MOVL $1, AX
+	VPBROADCASTD AX, Z15
 	MOVQ $32, CX
 
 sumloop:
-	VMOVUPS (SI), Y4
-	VMOVUPS (DX), Y5
+	VBROADCASTSS (SI), Z4    // w
+	VBROADCASTSS (DX), Z5
+	VMULPS Z5, Z4, Z5        // w·x
 	VMOVDQU32 (R8), Z6
 	VMOVDQU32 64(R8), Z7
-	VPERMPS Z4, Z6, Z8
-	VPERMPS Z4, Z7, Z9
-	VPERMPS Z5, Z6, Z10
-	VPERMPS Z5, Z7, Z11
+	VPADDD Z6, Z6, Z6
+	VPADDD Z7, Z7, Z7
+	VPADDD Z15, Z6, Z6
+	VPADDD Z15, Z7, Z7
+	VCVTDQ2PS Z6, Z6         // q
+	VCVTDQ2PS Z7, Z7
+	VMULPS Z6, Z5, Z8        // (w·x)·q
+	VMULPS Z7, Z5, Z9
+	VMULPS Z6, Z4, Z10       // (w·q)·q
+	VMULPS Z7, Z4, Z11
+	VMULPS Z6, Z10, Z10
+	VMULPS Z7, Z11, Z11
 	VADDPS Z8, Z0, Z0
 	VADDPS Z9, Z1, Z1
 	VADDPS Z10, Z2, Z2
 	VADDPS Z11, Z3, Z3
-	ADDQ $32, SI
-	ADDQ $32, DX
+	ADDQ $4, SI
+	ADDQ $4, DX
 	ADDQ $128, R8
 	DECQ CX
 	JNZ sumloop

@@ -17,4 +17,4 @@ func iq3NeighboursAsm(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
 	return iq3NeighboursGeneric(w, k, cmask, t)
 }
 
-func iq3SumsAsm(w *iq3Lanes, tqx, tq2 *[32][8]float32) { iq3SumsGeneric(w, tqx, tq2) }
+func iq3SumsAsm(w *iq3Lanes, weight, xval *[32]float32) { iq3SumsGeneric(w, weight, xval) }

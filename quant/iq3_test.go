@@ -492,11 +492,9 @@ func TestIQ3LaneKernels(t *testing.T) {
 				t.Fatalf("trial %d group %d: neighbours differ (ok %v vs %v):\nasm %v\ngo  %v\nscl %v xw %v", trial, k, okGot, okWant, got.lv, want.lv, w.scl, w.xw[k])
 			}
 		}
-		var tqx, tq2 [32][8]float32
-		for i := range tqx {
-			for l := range tqx[i] {
-				tqx[i][l], tq2[i][l] = iq3LaneFloat(rng, 1)*float32(2*l+1), iq3LaneFloat(rng, 1)
-			}
+		var weight [32]float32
+		for i := range weight {
+			weight[i] = iq3LaneFloat(rng, 1)
 		}
 		if rng.IntN(2) == 0 {
 			for i := range got.lv {
@@ -506,8 +504,8 @@ func TestIQ3LaneKernels(t *testing.T) {
 			}
 			want.lv = got.lv
 		}
-		iq3SumsAsm(&got, &tqx, &tq2)
-		iq3SumsGeneric(&want, &tqx, &tq2)
+		iq3SumsAsm(&got, &weight, &xval)
+		iq3SumsGeneric(&want, &weight, &xval)
 		for c := 0; c < 32; c++ {
 			if math.Float32bits(got.sqx[c]) != math.Float32bits(want.sqx[c]) || math.Float32bits(got.sq2[c]) != math.Float32bits(want.sq2[c]) {
 				t.Fatalf("trial %d candidate %d: sums %v %v, want %v %v", trial, c, got.sqx[c], got.sq2[c], want.sqx[c], want.sq2[c])
