@@ -470,6 +470,7 @@ func TestIQ3LaneKernels(t *testing.T) {
 	if testing.Short() {
 		n = 3000
 	}
+	var long [3]int // searches over lists of ≤ 16, 17..32 and more entries
 	for trial := 0; trial < n; trial++ {
 		tb := iq3Grid([]int{256, 512}[trial%2])
 		var w iq3Lanes
@@ -480,6 +481,13 @@ func TestIQ3LaneKernels(t *testing.T) {
 		iq3LevelsGeneric(&want, &xval, &tb.kmap)
 		if got.lv != want.lv || got.u != want.u || got.km != want.km {
 			t.Fatalf("trial %d: levels differ:\nasm %v %v\ngo  %v %v\nids %v x %v", trial, got.lv, got.km, want.lv, want.km, w.ids, xval)
+		}
+		for k := 0; k < 8; k++ {
+			for c := 0; c < 32; c++ {
+				if u := got.u[k][c]; tb.kmap[u] < 0 {
+					long[min(tb.nbCnt[u]/16, 2)]++
+				}
+			}
 		}
 		cmask := rng.Uint32()
 		if rng.IntN(2) == 0 {
@@ -511,5 +519,9 @@ func TestIQ3LaneKernels(t *testing.T) {
 				t.Fatalf("trial %d candidate %d: sums %v %v, want %v %v", trial, c, got.sqx[c], got.sq2[c], want.sqx[c], want.sq2[c])
 			}
 		}
+	}
+	t.Logf("searches by list length (≤16, ≤32, more): %v", long)
+	if long[1] == 0 || long[2] == 0 {
+		t.Errorf("searches by list length (≤16, ≤32, more): %v; the multi-chunk paths were not exercised", long)
 	}
 }
