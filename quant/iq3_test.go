@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 )
 
@@ -523,5 +525,50 @@ func TestIQ3LaneKernels(t *testing.T) {
 	t.Logf("searches by list length (≤16, ≤32, more): %v", long)
 	if long[1] == 0 || long[2] == 0 {
 		t.Errorf("searches by list length (≤16, ≤32, more): %v; the multi-chunk paths were not exercised", long)
+	}
+}
+
+// TestIQ3NeighbourLists checks every neighbour list against ggml's way of
+// making it (iq3xs_init_impl): sort all (distance, index) pairs, keep
+// those up to the nwant-th distinct distance.
+func TestIQ3NeighbourLists(t *testing.T) {
+	for _, size := range []int{256, 512} {
+		tb, nwant := iq3Grid(size), map[int]int{256: 2, 512: 3}[size]
+		type pair struct{ d2, j int }
+		for u := range tb.kmap {
+			if tb.kmap[u] >= 0 {
+				continue
+			}
+			var dist []pair
+			for j, p := range tb.grid {
+				d2 := 0
+				for i := 0; i < 4; i++ {
+					d := int(p[i]) - (2*(u>>(3*i)&7) + 1)
+					d2 += d * d
+				}
+				dist = append(dist, pair{d2, j})
+			}
+			sort.Slice(dist, func(a, b int) bool {
+				if dist[a].d2 != dist[b].d2 {
+					return dist[a].d2 < dist[b].d2
+				}
+				return dist[a].j < dist[b].j
+			})
+			var want []uint16
+			d2, nhave := dist[0].d2, 1
+			for _, p := range dist {
+				if p.d2 > d2 {
+					if nhave == nwant {
+						break
+					}
+					d2 = p.d2
+					nhave++
+				}
+				want = append(want, uint16(p.j))
+			}
+			if got := tb.neighboursOf(u); !slices.Equal(got, want) {
+				t.Fatalf("grid %d point %d: neighbours %v, want %v", size, u, got, want)
+			}
+		}
 	}
 }

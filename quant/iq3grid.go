@@ -1,7 +1,7 @@
 package quant
 
 import (
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -93,46 +93,18 @@ func buildIQ3Tables(size int) *iq3Tables {
 		}
 		t.kmap[u] = int32(k)
 	}
-	type pair struct{ d2, j int }
-	dist := make([]pair, size)
+	dist := make([]int, size)
 	for u := 0; u < len(t.kmap); u++ {
 		if t.kmap[u] >= 0 {
 			continue
 		}
-		var pos [4]int
-		for i := 0; i < 4; i++ {
-			pos[i] = 2*(u>>(3*i)&7) + 1
-		}
-		for j, p := range t.grid {
-			d2 := 0
-			for i := 0; i < 4; i++ {
-				d := int(p[i]) - pos[i]
-				d2 += d * d
-			}
-			dist[j] = pair{d2, j}
-		}
-		sort.Slice(dist, func(a, b int) bool {
-			if dist[a].d2 != dist[b].d2 {
-				return dist[a].d2 < dist[b].d2
-			}
-			return dist[a].j < dist[b].j
-		})
 		offset := len(t.neighbours)
 		t.kmap[u] = -int32(offset + 1)
 		t.neighbours = append(t.neighbours, 0)
-		d2, nhave, n := dist[0].d2, 1, 0
-		for _, p := range dist {
-			if p.d2 > d2 {
-				if nhave == nwant {
-					break
-				}
-				d2 = p.d2
-				nhave++
-			}
-			t.neighbours = append(t.neighbours, uint16(p.j))
-			n++
+		for _, j := range iq3NeighbourList(t.grid, u, nwant, dist) {
+			t.neighbours = append(t.neighbours, uint16(j))
 		}
-		t.neighbours[offset] = uint16(n)
+		t.neighbours[offset] = uint16(len(t.neighbours) - offset - 1)
 	}
 	for u := range t.kmap {
 		if t.kmap[u] >= 0 {
@@ -162,6 +134,41 @@ func buildIQ3Tables(size int) *iq3Tables {
 		}
 	}
 	return t
+}
+
+// iq3NeighbourList returns the neighbour list of the point u: the grid
+// points whose squared distance to u is one of the nwant smallest, ordered
+// by distance then index — the start of ggml's qsort of the (distance,
+// index) pairs, which are distinct. dist is scratch of len(grid).
+func iq3NeighbourList(grid [][4]int8, u, nwant int, dist []int) []int {
+	var pos [4]int
+	for i := 0; i < 4; i++ {
+		pos[i] = 2*(u>>(3*i)&7) + 1
+	}
+	var small []int // the nwant smallest distinct distances, increasing
+	for j, p := range grid {
+		d2 := 0
+		for i := 0; i < 4; i++ {
+			d := int(p[i]) - pos[i]
+			d2 += d * d
+		}
+		dist[j] = d2
+		if k, found := slices.BinarySearch(small, d2); !found && k < nwant {
+			small = slices.Insert(small, k, d2)
+			if len(small) > nwant {
+				small = small[:nwant]
+			}
+		}
+	}
+	var list []int
+	for _, d2 := range small {
+		for j := range grid {
+			if dist[j] == d2 {
+				list = append(list, j)
+			}
+		}
+	}
+	return list
 }
 
 // neighboursOf returns the neighbour list of the off-grid point u (kmap[u] < 0).
