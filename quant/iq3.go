@@ -597,14 +597,15 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 // iq3Lanes is the working memory of iq3SearchLanes; the assembly kernels
 // rely on its layout (byte offsets in the comments).
 type iq3Lanes struct {
-	lv  [32][32]int32     // 0: lv[i][c], the level of element i for candidate c
-	u   [8][32]int32      // 4096: group k's packed levels l0 | l1<<3 | l2<<6 | l3<<9
-	km  [8][32]int32      // 5120: kmap[u]: < 0 off the grid
-	ids [32]float32       // 6144: candidate c's id
-	scl [32]float32       // 6272: candidate c's scale 1/id
-	sqx [32]float32       // 6400: candidate c's Σ (w·x)·q
-	sq2 [32]float32       // 6528: candidate c's Σ (w·q)·q
-	xw  [8][4][16]float32 // 6656: group k's x0×8 x1×8, x2×8 x3×8, waux likewise
+	lv  [32][32]int32 // 0: lv[i][c], the level of element i for candidate c
+	u   [8][32]int32  // 4096: group k's packed levels l0 | l1<<3 | l2<<6 | l3<<9
+	km  [8][32]int32  // 5120: kmap[u]: < 0 off the grid
+	ids [32]float32   // 6144: candidate c's id
+	scl [32]float32   // 6272: candidate c's scale 1/id
+	sqx [32]float32   // 6400: candidate c's Σ (w·x)·q
+	sq2 [32]float32   // 6528: candidate c's Σ (w·q)·q
+	xv  [32]float32   // 6656: the sub-block's xval
+	wv  [32]float32   // 6784: and waux, the neighbour search's weights
 }
 
 // iq3LevelsGeneric fills w.lv, w.u and w.km from w.ids for all 32 lanes:
@@ -629,7 +630,6 @@ func iq3LevelsGeneric(w *iq3Lanes, xval *[32]float32, kmap *[4096]int32) {
 // levels into w.lv. It returns false, leaving the rest undone, if a search
 // finds no neighbour at a finite distance (ggml aborts there).
 func iq3NeighboursGeneric(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
-	xw := &w.xw[k]
 	for c := 0; c < 32; c++ {
 		if cmask>>c&1 == 0 || w.km[k][c] >= 0 {
 			continue
@@ -638,7 +638,7 @@ func iq3NeighboursGeneric(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
 		sc := w.scl[c]
 		var T [32]float32 // T[8i + l]: coordinate i's term for level l
 		for i := 0; i < 4; i++ {
-			x, wa := xw[i/2][8*(i%2)], xw[2+i/2][8*(i%2)]
+			x, wa := w.xv[4*k+i], w.wv[4*k+i]
 			for l := 0; l < 8; l++ {
 				diff := float32(sc*float32(2*l+1)) - x
 				T[8*i+l] = float32(float32(wa*diff) * diff)
@@ -701,20 +701,15 @@ func iq3SearchAuto(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) 
 func iq3SearchLanes(t *iq3Tables, s *iq3Scratch, w *iq3Lanes, nis int, xxs bool, max float32) float32 {
 	const kMaxQ = 8
 	ncand := 2*nis + 1
-	for c := 0; c < 32; c++ {
-		is := min(c, ncand-1) - nis // spare lanes repeat the last candidate
-		id := float32(2*kMaxQ-1) + float32(float32(is)*0.2)
+	for c := 0; c < ncand; c++ {
+		id := float32(2*kMaxQ-1) + float32(float32(c-nis)*0.2)
 		id /= max
 		w.ids[c], w.scl[c] = id, 1/id
 	}
-	for k := 0; k < 8; k++ {
-		for i := 0; i < 2; i++ {
-			for j := 0; j < 8; j++ {
-				w.xw[k][i][j], w.xw[k][i][8+j] = s.xval[4*k+2*i], s.xval[4*k+2*i+1]
-				w.xw[k][2+i][j], w.xw[k][2+i][8+j] = s.waux[4*k+2*i], s.waux[4*k+2*i+1]
-			}
-		}
+	for c := ncand; c < 32; c++ { // spare lanes repeat the last candidate
+		w.ids[c], w.scl[c] = w.ids[ncand-1], w.scl[ncand-1]
 	}
+	w.xv, w.wv = s.xval, s.waux
 	cmask := uint32(1)<<ncand - 1
 	asm := iq3LanesAsm && iq3Mode != 2
 	if asm {

@@ -7,7 +7,7 @@
 // iq3SumsGeneric they match bit for bit). Lane c of a vector is candidate
 // scale c; each lane performs ggml's float32 operations in ggml's order
 // (no FMA). Offsets into iq3Lanes: lv 0, u 4096, km 5120, scl 6272,
-// sqx 6400, sq2 6528, xw 6656, ids 6144.
+// sqx 6400, sq2 6528, xv 6656, wv 6784, ids 6144.
 
 // q = 2l+1 for l = 0..7, twice
 DATA iq3q<>+0(SB)/4, $0x3f800000
@@ -27,6 +27,41 @@ DATA iq3q<>+52(SB)/4, $0x41300000
 DATA iq3q<>+56(SB)/4, $0x41500000
 DATA iq3q<>+60(SB)/4, $0x41700000
 GLOBL iq3q<>(SB), RODATA|NOPTR, $64
+
+// the element of each lane: 0×8 1×8, 2×8 3×8
+DATA iq3sel<>+0(SB)/4, $0
+DATA iq3sel<>+4(SB)/4, $0
+DATA iq3sel<>+8(SB)/4, $0
+DATA iq3sel<>+12(SB)/4, $0
+DATA iq3sel<>+16(SB)/4, $0
+DATA iq3sel<>+20(SB)/4, $0
+DATA iq3sel<>+24(SB)/4, $0
+DATA iq3sel<>+28(SB)/4, $0
+DATA iq3sel<>+32(SB)/4, $1
+DATA iq3sel<>+36(SB)/4, $1
+DATA iq3sel<>+40(SB)/4, $1
+DATA iq3sel<>+44(SB)/4, $1
+DATA iq3sel<>+48(SB)/4, $1
+DATA iq3sel<>+52(SB)/4, $1
+DATA iq3sel<>+56(SB)/4, $1
+DATA iq3sel<>+60(SB)/4, $1
+DATA iq3sel<>+64(SB)/4, $2
+DATA iq3sel<>+68(SB)/4, $2
+DATA iq3sel<>+72(SB)/4, $2
+DATA iq3sel<>+76(SB)/4, $2
+DATA iq3sel<>+80(SB)/4, $2
+DATA iq3sel<>+84(SB)/4, $2
+DATA iq3sel<>+88(SB)/4, $2
+DATA iq3sel<>+92(SB)/4, $2
+DATA iq3sel<>+96(SB)/4, $3
+DATA iq3sel<>+100(SB)/4, $3
+DATA iq3sel<>+104(SB)/4, $3
+DATA iq3sel<>+108(SB)/4, $3
+DATA iq3sel<>+112(SB)/4, $3
+DATA iq3sel<>+116(SB)/4, $3
+DATA iq3sel<>+120(SB)/4, $3
+DATA iq3sel<>+124(SB)/4, $3
+GLOBL iq3sel<>(SB), RODATA|NOPTR, $128
 
 DATA iq3maxf<>+0(SB)/4, $0x7f7fffff // FLT_MAX
 GLOBL iq3maxf<>(SB), RODATA|NOPTR, $4
@@ -138,12 +173,16 @@ TEXT ·iq3NeighboursAVX512(SB), NOSPLIT, $256-56
 	SHLQ $9, BX
 	LEAQ (DI)(BX*1), SI      // &lv[4k]
 	MOVQ AX, BX
-	SHLQ $8, BX
-	LEAQ 6656(DI)(BX*1), BX  // &xw[k]
-	VMOVUPS (BX), Z10
-	VMOVUPS 64(BX), Z11
-	VMOVUPS 128(BX), Z12
-	VMOVUPS 192(BX), Z13
+	SHLQ $4, BX
+	LEAQ 6656(DI)(BX*1), BX  // &xv[4k]
+	VMOVUPS iq3sel<>(SB), Z6
+	VMOVUPS iq3sel<>+64(SB), Z7
+	VMOVUPS (BX), X8
+	VMOVUPS 128(BX), X9
+	VPERMPS Z8, Z6, Z10      // x0×8 x1×8
+	VPERMPS Z8, Z7, Z11      // x2×8 x3×8
+	VPERMPS Z9, Z6, Z12      // waux likewise
+	VPERMPS Z9, Z7, Z13
 	VMOVUPS iq3q<>(SB), Z14
 	MOVL $0x7f800000, AX
 	VPBROADCASTD AX, Z15     // +Inf

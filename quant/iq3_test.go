@@ -432,16 +432,11 @@ func iq3LaneCase(rng *rand.Rand, w *iq3Lanes, xval *[32]float32) {
 			w.scl[c] = iq3LaneFloat(rng, sc)
 		}
 	}
-	for k := range w.xw {
-		for i := 0; i < 4; i++ {
-			x, wa := xval[4*k+i], iq3LaneFloat(rng, 1)
-			if rng.IntN(3) == 0 {
-				wa = abs32(x)
-			}
-			for j := 0; j < 8; j++ {
-				w.xw[k][i/2][8*(i%2)+j] = x
-				w.xw[k][2+i/2][8*(i%2)+j] = wa
-			}
+	w.xv = *xval
+	for i := range w.wv {
+		w.wv[i] = iq3LaneFloat(rng, 1)
+		if rng.IntN(3) == 0 {
+			w.wv[i] = abs32(xval[i])
 		}
 	}
 }
@@ -499,7 +494,7 @@ func TestIQ3LaneKernels(t *testing.T) {
 			okGot := iq3NeighboursAsm(&got, k, cmask, tb)
 			okWant := iq3NeighboursGeneric(&want, k, cmask, tb)
 			if okGot != okWant || got.lv != want.lv {
-				t.Fatalf("trial %d group %d: neighbours differ (ok %v vs %v):\nasm %v\ngo  %v\nscl %v xw %v", trial, k, okGot, okWant, got.lv, want.lv, w.scl, w.xw[k])
+				t.Fatalf("trial %d group %d: neighbours differ (ok %v vs %v):\nasm %v\ngo  %v\nscl %v x %v w %v", trial, k, okGot, okWant, got.lv, want.lv, w.scl, w.xv, w.wv)
 			}
 		}
 		var weight [32]float32
