@@ -6,8 +6,11 @@ import (
 )
 
 // Fast IQ3_XXS and IQ3_S encoders. They give the bytes of ggml's code
-// (iq3_ref.go) but skip the work whose outcome is proven, and compute every
-// value that reaches the output exactly as ggml does:
+// (iq3_ref.go). Where the AVX-512 kernels run, the scale search is
+// iq3SearchLanes: ggml's own structure with the candidate scales side by
+// side in SIMD lanes (see iq3Lanes). Elsewhere it is iq3Search, which
+// skips the work whose outcome is proven, and computes every value that
+// reaches the output exactly as ggml does:
 //
 //   - the grid-neighbour searches (iq3_find_best_neighbour, ggml's hot spot)
 //     are decided by a real-valued model of the distances with a proven
@@ -26,7 +29,8 @@ import (
 //   - no allocation per block: one iq3Scratch per call.
 //
 // Differential tests against the reference: iq3_test.go (random, adversarial
-// and large inputs, a fuzz target, and the model alone along falling scales).
+// and large inputs and a fuzz target, through every search; the model alone
+// along falling scales; the lane kernels against their Go twins).
 
 func quantizeIQ3_XXS(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	t := iq3Grid(256)
@@ -64,6 +68,8 @@ type iq3Scratch struct {
 	f            [iq3MaxNeighbours]float64 // neighbour's f_j
 	lbound       [32][8]uint64             // bits of (l+1)·iq3LevelStep(xval), +Inf for l = 7
 	pqx, pq2     [33]float32               // prefix sums of the candidate sums (iq3Search)
+
+	lanes iq3Lanes // iq3SearchLanes's working memory
 }
 
 // setWeights fills s.weight with sub-block ib's importance weights (its
@@ -231,15 +237,7 @@ func (s *iq3Scratch) carryInterval(k, n, m int, s0, f2 float64, f *[iq3MaxNeighb
 // in s.L and returns the scale.
 func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) float32 {
 	const kMaxQ = 8
-	for i := 0; i < 32; i++ {
-		w, x := s.weight[i], s.xval[i]
-		wx := float32(w * x)
-		for l := 0; l < 8; l++ {
-			q := float32(2*l + 1)
-			s.tqx[i][l] = float32(wx * q)
-			s.tq2[i][l] = float32(float32(w*q) * q)
-		}
-	}
+	s.fillSumTables()
 	var (
 		best                 float32
 		isOnGrid, isOnGridAx [8]bool
@@ -312,6 +310,30 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 			s.L, isOnGrid = s.Laux, isOnGridAx
 		}
 	}
+	return s.refine(t, xxs, &isOnGrid, scale, iq3RefineModel)
+}
+
+// fillSumTables sets tqx[i][l] = (w·x)·q and tq2[i][l] = (w·q)·q for
+// q = 2l+1, the terms of ggml's candidate sums.
+func (s *iq3Scratch) fillSumTables() {
+	for i := 0; i < 32; i++ {
+		w, x := s.weight[i], s.xval[i]
+		wx := float32(w * x)
+		for l := 0; l < 8; l++ {
+			q := float32(2*l + 1)
+			s.tqx[i][l] = float32(wx * q)
+			s.tq2[i][l] = float32(float32(w*q) * q)
+		}
+	}
+}
+
+// refine is the end of ggml's sub-block search: with the best candidate's
+// levels in s.L and scale, the off-grid groups (IQ3_XXS: those of the best
+// candidate; IQ3_S: all groups) are searched again at that scale and the
+// scale recomputed. The neighbour searches use nb: the model
+// (iq3Scratch.neighbour, set up by iq3Search), or candidate lane 31 of
+// s.lanes with the assembly kernel or its Go twin.
+func (s *iq3Scratch) refine(t *iq3Tables, xxs bool, isOnGrid *[8]bool, scale float32, nb iq3RefineSearch) float32 {
 	nNotOnGrid := 0
 	for _, on := range isOnGrid {
 		if !on {
@@ -330,17 +352,33 @@ func iq3Search(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) floa
 				u |= iq3Level(id, s.xval[4*k+i]) << (3 * i)
 			}
 			gi := int(t.kmap[u])
-			if gi < 0 {
-				gi = s.neighbour(t, k, u, scale, &sq)
-			}
-			for i := 0; i < 4; i++ {
-				s.L[4*k+i] = (t.grid[gi][i] - 1) / 2
+			switch {
+			case gi >= 0:
+				*(*[4]int8)(s.L[4*k:]) = t.levels[gi]
+			case nb == iq3RefineModel:
+				*(*[4]int8)(s.L[4*k:]) = t.levels[s.neighbour(t, k, u, scale, &sq)]
+			default:
+				w := &s.lanes
+				w.scl[31], w.u[k][31], w.km[k][31] = scale, int32(u), int32(gi)
+				var ok bool
+				if nb == iq3RefineLanesAsm {
+					ok = iq3NeighboursAsm(w, k, 1<<31, t)
+				} else {
+					ok = iq3NeighboursGeneric(w, k, 1<<31, t)
+				}
+				if !ok {
+					panic(&AbortError{What: iq3NoNeighbour})
+				}
+				for i := 0; i < 4; i++ {
+					s.L[4*k+i] = int8(w.lv[4*k+i][31])
+				}
 			}
 		}
 		var sumqx, sumq2 float32
 		for i := 0; i < 32; i++ {
-			sumqx += s.tqx[i][s.L[i]&7]
-			sumq2 += s.tq2[i][s.L[i]&7]
+			w, q := s.weight[i], float32(2*int(s.L[i])+1)
+			sumqx += float32(float32(w*s.xval[i]) * q)
+			sumq2 += float32(float32(w*q) * q)
 		}
 		if sumq2 > 0 {
 			scale = sumqx / sumq2
@@ -446,7 +484,7 @@ func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 			scales[ib] = 0
 			continue
 		}
-		scale := iq3Search(t, s, 15, true, max)
+		scale := iq3SearchAuto(t, s, 15, true, max)
 		if scale < 0 {
 			scale = -scale
 			for k := range blockSigns {
@@ -512,7 +550,7 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 			scales[ib] = 0
 			continue // ggml leaves qs and signs where they are (iq3_ref.go)
 		}
-		scale := iq3Search(t, s, 9, false, max)
+		scale := iq3SearchAuto(t, s, 9, false, max)
 		if scale < 0 {
 			scale = -scale
 			for k := range blockSigns {
@@ -545,3 +583,196 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 		y[106+ib/2] = byte(l1 | l2<<4)
 	}
 }
+
+// The lane-parallel scale search (iq3SearchLanes) keeps ggml's structure —
+// for every candidate scale: round all 32 levels, search the neighbours of
+// each off-grid group, add the sums, update the best in candidate order —
+// but runs the candidates side by side, one per lane (at most 32), and each
+// neighbour search over 16 neighbours at once. Every lane performs ggml's
+// float32 operations in ggml's order, so the result is the reference's by
+// construction; the three kernels (levels, neighbours, sums) have an
+// AVX-512 version (iq3_amd64.s) and the plain Go twins below, compared by
+// iq3_test.go.
+
+// iq3Lanes is the working memory of iq3SearchLanes; the assembly kernels
+// rely on its layout (byte offsets in the comments).
+type iq3Lanes struct {
+	lv  [32][32]int32 // 0: lv[i][c], the level of element i for candidate c
+	u   [8][32]int32  // 4096: group k's packed levels l0 | l1<<3 | l2<<6 | l3<<9
+	km  [8][32]int32  // 5120: kmap[u]: < 0 off the grid
+	ids [32]float32   // 6144: candidate c's id
+	scl [32]float32   // 6272: candidate c's scale 1/id
+	sqx [32]float32   // 6400: candidate c's Σ (w·x)·q
+	sq2 [32]float32   // 6528: candidate c's Σ (w·q)·q
+	xv  [32]float32   // 6656: the sub-block's xval
+	wv  [32]float32   // 6784: and waux, the neighbour search's weights
+}
+
+// iq3LevelsGeneric fills w.lv, w.u and w.km from w.ids for all 32 lanes:
+// lv[i][c] = iq3Level(ids[c], xval[i]).
+func iq3LevelsGeneric(w *iq3Lanes, xval *[32]float32, kmap *[4096]int32) {
+	for k := 0; k < 8; k++ {
+		for c := 0; c < 32; c++ {
+			u := 0
+			for i := 0; i < 4; i++ {
+				l := iq3Level(w.ids[c], xval[4*k+i])
+				w.lv[4*k+i][c] = int32(l)
+				u |= l << (3 * i)
+			}
+			w.u[k][c], w.km[k][c] = int32(u), kmap[u]
+		}
+	}
+}
+
+// iq3NeighboursGeneric runs ggml's neighbour search (iq3BestNeighbourRef,
+// with waux as the weights) for group k and every candidate c in cmask
+// whose point is off the grid, at scale scl[c], and writes the winner's
+// levels into w.lv. It returns false, leaving the rest undone, if a search
+// finds no neighbour at a finite distance (ggml aborts there).
+func iq3NeighboursGeneric(w *iq3Lanes, k int, cmask uint32, t *iq3Tables) bool {
+	for c := 0; c < 32; c++ {
+		if cmask>>c&1 == 0 || w.km[k][c] >= 0 {
+			continue
+		}
+		u := int(w.u[k][c])
+		sc := w.scl[c]
+		var T [32]float32 // T[8i + l]: coordinate i's term for level l
+		for i := 0; i < 4; i++ {
+			x, wa := w.xv[4*k+i], w.wv[4*k+i]
+			for l := 0; l < 8; l++ {
+				diff := float32(sc*float32(2*l+1)) - x
+				T[8*i+l] = float32(float32(wa*diff) * diff)
+			}
+		}
+		off, n := int(t.nbOff[u]), int(t.nbCnt[u])
+		bestD2 := float32(math.MaxFloat32)
+		best := -1
+		for j := 0; j < n; j++ {
+			ch := t.nbIdx[off+64*(j/16)+j%16:]
+			d2 := T[ch[0]] + T[ch[16]]
+			d2 += T[ch[32]]
+			d2 += T[ch[48]]
+			if d2 < bestD2 {
+				bestD2, best = d2, j
+			}
+		}
+		if best < 0 {
+			return false
+		}
+		ch := t.nbIdx[off+64*(best/16)+best%16:]
+		for i := 0; i < 4; i++ {
+			w.lv[4*k+i][c] = int32(ch[16*i]) - int32(8*i)
+		}
+	}
+	return true
+}
+
+// iq3SumsGeneric sets sqx[c] and sq2[c] to ggml's sums Σ (w·x)·q and
+// Σ (w·q)·q, q = 2·lv[i][c] + 1, added in index order from 0.
+func iq3SumsGeneric(w *iq3Lanes, weight, xval *[32]float32) {
+	for c := 0; c < 32; c++ {
+		var sumqx, sumq2 float32
+		for i := 0; i < 32; i++ {
+			wi, q := weight[i], float32(2*w.lv[i][c]+1)
+			sumqx += float32(float32(wi*xval[i]) * q)
+			sumq2 += float32(float32(wi*q) * q)
+		}
+		w.sqx[c], w.sq2[c] = sumqx, sumq2
+	}
+}
+
+// iq3Mode chooses the search for the tests: 0 the fastest available
+// (iq3SearchLanes with the assembly kernels where they run, else
+// iq3Search), 1 iq3Search, 2 iq3SearchLanes with the Go twins.
+var iq3Mode = 0
+
+// iq3SearchAuto is the scale search iq3Mode selects.
+func iq3SearchAuto(t *iq3Tables, s *iq3Scratch, nis int, xxs bool, max float32) float32 {
+	switch {
+	case iq3Mode == 2 || (iq3Mode == 0 && iq3LanesOn()):
+		return iq3SearchLanes(t, s, &s.lanes, nis, xxs, max)
+	default:
+		return iq3Search(t, s, nis, xxs, max)
+	}
+}
+
+// iq3SearchLanes is iq3Search with the candidates in lanes (see iq3Lanes);
+// same arguments and results. nis is at most 15.
+func iq3SearchLanes(t *iq3Tables, s *iq3Scratch, w *iq3Lanes, nis int, xxs bool, max float32) float32 {
+	const kMaxQ = 8
+	ncand := 2*nis + 1
+	for c := 0; c < ncand; c++ {
+		id := float32(2*kMaxQ-1) + float32(float32(c-nis)*0.2)
+		id /= max
+		w.ids[c], w.scl[c] = id, 1/id
+	}
+	for c := ncand; c < 32; c++ { // spare lanes repeat the last candidate
+		w.ids[c], w.scl[c] = w.ids[ncand-1], w.scl[ncand-1]
+	}
+	w.xv, w.wv = s.xval, s.waux
+	cmask := uint32(1)<<ncand - 1
+	asm := iq3LanesAsm && iq3Mode != 2
+	if asm {
+		iq3LevelsAsm(w, &s.xval, &t.kmap)
+	} else {
+		iq3LevelsGeneric(w, &s.xval, &t.kmap)
+	}
+	for k := 0; k < 8; k++ {
+		var ok bool
+		if asm {
+			ok = iq3NeighboursAsm(w, k, cmask, t)
+		} else {
+			ok = iq3NeighboursGeneric(w, k, cmask, t)
+		}
+		if !ok {
+			panic(&AbortError{What: iq3NoNeighbour})
+		}
+	}
+	if asm {
+		iq3SumsAsm(w, &s.weight, &s.xval)
+	} else {
+		iq3SumsGeneric(w, &s.weight, &s.xval)
+	}
+	var best float32
+	scale := max / (2*kMaxQ - 1)
+	bc := -1
+	for c := 0; c < ncand; c++ {
+		sumqx, sumq2 := w.sqx[c], w.sq2[c]
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = float32(scale * sumqx)
+			bc = c
+		}
+	}
+	var isOnGrid [8]bool
+	if bc >= 0 {
+		for i := 0; i < 32; i++ {
+			s.L[i] = int8(w.lv[i][bc])
+		}
+		for k := 0; k < 8; k++ {
+			isOnGrid[k] = w.km[k][bc] >= 0
+		}
+	} else {
+		s.L = [32]int8{}
+		if xxs {
+			isOnGrid = [8]bool{true, true, true, true, true, true, true, true}
+		}
+	}
+	nb := iq3RefineLanesGo
+	if asm {
+		nb = iq3RefineLanesAsm
+	}
+	return s.refine(t, xxs, &isOnGrid, scale, nb)
+}
+
+// iq3RefineSearch names the neighbour search of iq3Scratch.refine.
+type iq3RefineSearch int
+
+const (
+	iq3RefineModel iq3RefineSearch = iota
+	iq3RefineLanesAsm
+	iq3RefineLanesGo
+)
+
+// iq3NoNeighbour is the abort of iq3_find_best_neighbour.
+const iq3NoNeighbour = "no grid neighbour at a finite distance (GGML_ASSERT(grid_index >= 0) in iq3_find_best_neighbour)"

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 )
 
@@ -127,11 +129,35 @@ func TestIQKernelsFastMatchReference(t *testing.T) {
 	}
 	inputs["large"] = big
 	for _, p := range iqKernelPairs {
-		for name, x := range inputs {
-			iqDiffCheck(t, p, name, x, 256, nil)
-			iqDiffCheck(t, p, name+"+imatrix", x, 256, randomImatrix(rng, 256))
-			iqDiffCheck(t, p, name+"+imatrix/rows of 512", x[:len(x)/512*512], 512, randomImatrix(rng, 512))
-		}
+		forIQ3Modes(p.typ, func(mode string) {
+			for name, x := range inputs {
+				iqDiffCheck(t, p, name+mode, x, 256, nil)
+				iqDiffCheck(t, p, name+"+imatrix"+mode, x, 256, randomImatrix(rng, 256))
+				iqDiffCheck(t, p, name+"+imatrix/rows of 512"+mode, x[:len(x)/512*512], 512, randomImatrix(rng, 512))
+			}
+		})
+	}
+}
+
+// forIQ3Modes runs f once per IQ3 scale search (iq3Mode: the default,
+// the event search, the lane search with its Go twins; and where AVX-512
+// runs, the default with AVX-512 turned off) for the IQ3 types, once for
+// other types; f gets a suffix naming the search.
+func forIQ3Modes(typ Type, f func(mode string)) {
+	if typ != IQ3_XXS && typ != IQ3_S {
+		f("")
+		return
+	}
+	defer func(old int) { iq3Mode = old }(iq3Mode)
+	for mode, name := range []string{"", " [event search]", " [lane search, Go twins]"} {
+		iq3Mode = mode
+		f(name)
+	}
+	iq3Mode = 0
+	if iq3LanesOn() {
+		restore := setAVX512(false)
+		f(" [AVX-512 off]")
+		restore()
 	}
 }
 
@@ -156,7 +182,7 @@ func FuzzIQKernels(f *testing.F) {
 			im = randomImatrix(rng, 256)
 		}
 		for _, p := range iqKernelPairs {
-			iqDiffCheck(t, p, "fuzz", x, 256, im)
+			forIQ3Modes(p.typ, func(mode string) { iqDiffCheck(t, p, "fuzz"+mode, x, 256, im) })
 		}
 	})
 }
@@ -212,6 +238,15 @@ func BenchmarkIQKernels(b *testing.B) {
 			}
 			b.Run(tr.Name+suffix+"/fast", func(b *testing.B) { benchKernel(b, p.fast, p.typ, withIm) })
 			b.Run(tr.Name+suffix+"/ref", func(b *testing.B) { benchKernel(b, p.ref, p.typ, withIm) })
+			if p.typ == IQ3_XXS || p.typ == IQ3_S { // the other searches
+				for mode, name := range map[int]string{1: "event", 2: "lanesgo"} {
+					b.Run(tr.Name+suffix+"/"+name, func(b *testing.B) {
+						defer func(old int) { iq3Mode = old }(iq3Mode)
+						iq3Mode = mode
+						benchKernel(b, p.fast, p.typ, withIm)
+					})
+				}
+			}
 		}
 	}
 }
@@ -339,4 +374,204 @@ func abortsAs(f func() int) (r int) {
 		}
 	}()
 	return f()
+}
+
+// iq3LaneFloat draws a float32 for the lane kernels' tests: mostly
+// ordinary values, sometimes zeros, subnormals, huge values, ±Inf, NaN or
+// negative values.
+func iq3LaneFloat(rng *rand.Rand, scale float32) float32 {
+	switch rng.IntN(24) {
+	case 0:
+		return 0
+	case 1:
+		return float32(math.Copysign(0, -1))
+	case 2:
+		return float32(math.Inf(1))
+	case 3:
+		return float32(math.NaN())
+	case 4:
+		return math.Float32frombits(rng.Uint32N(0x800000)) // subnormal
+	case 5:
+		return float32(rng.Float64() * 3e38)
+	case 6:
+		return -scale * float32(rng.Float64())
+	case 7:
+		return float32(math.Ldexp(rng.Float64(), rng.IntN(200)-100))
+	case 8, 9, 10: // small integers: exact ties in the neighbour search
+		return float32(rng.IntN(16)) * scale / 8
+	}
+	return scale * float32(rng.Float64())
+}
+
+// iq3LaneCase fills w with a random sub-block's candidates (ids as the
+// search makes them for a random max, or arbitrary) and values.
+func iq3LaneCase(rng *rand.Rand, w *iq3Lanes, xval *[32]float32) {
+	sc := float32(math.Ldexp(1, rng.IntN(40)-20))
+	for i := range xval {
+		xval[i] = iq3LaneFloat(rng, sc)
+	}
+	max := abs32(xval[rng.IntN(32)])
+	arbitrary := rng.IntN(4) == 0
+	for c := range w.ids {
+		id := float32(15) + float32(float32(c%31-15)*0.2)
+		id /= max
+		if arbitrary {
+			id = iq3LaneFloat(rng, 1/sc)
+		}
+		if rng.IntN(8) == 0 { // a level boundary of element i: 0.5(id·x − 1) = l + 0.5
+			i, l := rng.IntN(32), rng.IntN(9)
+			if xval[i] != 0 {
+				id = float32(2*l+2) / xval[i]
+				for d := rng.IntN(5) - 2; d != 0; d -= sign(d) {
+					id = nextFloat32(id, d > 0)
+				}
+			}
+		}
+		w.ids[c], w.scl[c] = id, 1/id
+		if rng.IntN(6) == 0 {
+			w.scl[c] = iq3LaneFloat(rng, sc)
+		}
+	}
+	w.xv = *xval
+	for i := range w.wv {
+		w.wv[i] = iq3LaneFloat(rng, 1)
+		if rng.IntN(3) == 0 {
+			w.wv[i] = abs32(xval[i])
+		}
+	}
+}
+
+func sign(d int) int {
+	if d < 0 {
+		return -1
+	}
+	return 1
+}
+
+func nextFloat32(f float32, up bool) float32 {
+	if up {
+		return math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return math.Nextafter32(f, float32(math.Inf(-1)))
+}
+
+// TestIQ3LaneKernels compares the assembly kernels of the lane search
+// with their Go twins, output for output (bit patterns, including the
+// neighbour search's abort), on random, tie-prone and adversarial input.
+func TestIQ3LaneKernels(t *testing.T) {
+	if !iq3LanesOn() {
+		t.Skip("no AVX-512 lane kernels here")
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
+	var long [3]int // searches over lists of ≤ 16, 17..32 and more entries
+	for trial := 0; trial < n; trial++ {
+		tb := iq3Grid([]int{256, 512}[trial%2])
+		var w iq3Lanes
+		var xval [32]float32
+		iq3LaneCase(rng, &w, &xval)
+		got, want := w, w
+		iq3LevelsAsm(&got, &xval, &tb.kmap)
+		iq3LevelsGeneric(&want, &xval, &tb.kmap)
+		if got.lv != want.lv || got.u != want.u || got.km != want.km {
+			t.Fatalf("trial %d: levels differ:\nasm %v %v\ngo  %v %v\nids %v x %v", trial, got.lv, got.km, want.lv, want.km, w.ids, xval)
+		}
+		for k := 0; k < 8; k++ {
+			for c := 0; c < 32; c++ {
+				if u := got.u[k][c]; tb.kmap[u] < 0 {
+					long[min(tb.nbCnt[u]/16, 2)]++
+				}
+			}
+		}
+		cmask := rng.Uint32()
+		if rng.IntN(2) == 0 {
+			cmask = 1<<(2*(rng.IntN(7)+9)+1) - 1
+		}
+		for k := 0; k < 8; k++ {
+			okGot := iq3NeighboursAsm(&got, k, cmask, tb)
+			okWant := iq3NeighboursGeneric(&want, k, cmask, tb)
+			if okGot != okWant || got.lv != want.lv {
+				t.Fatalf("trial %d group %d: neighbours differ (ok %v vs %v):\nasm %v\ngo  %v\nscl %v x %v w %v", trial, k, okGot, okWant, got.lv, want.lv, w.scl, w.xv, w.wv)
+			}
+		}
+		var weight [32]float32
+		for i := range weight {
+			weight[i] = iq3LaneFloat(rng, 1)
+		}
+		if rng.IntN(2) == 0 {
+			for i := range got.lv {
+				for c := range got.lv[i] {
+					got.lv[i][c] = int32(rng.IntN(8))
+				}
+			}
+			want.lv = got.lv
+		}
+		iq3SumsAsm(&got, &weight, &xval)
+		iq3SumsGeneric(&want, &weight, &xval)
+		for c := 0; c < 32; c++ {
+			if !sameFloat32(got.sqx[c], want.sqx[c]) || !sameFloat32(got.sq2[c], want.sq2[c]) {
+				t.Fatalf("trial %d candidate %d: sums %v %v, want %v %v", trial, c, got.sqx[c], got.sq2[c], want.sqx[c], want.sq2[c])
+			}
+		}
+	}
+	t.Logf("searches by list length (≤16, ≤32, more): %v", long)
+	if long[1] == 0 || long[2] == 0 {
+		t.Errorf("searches by list length (≤16, ≤32, more): %v; the multi-chunk paths were not exercised", long)
+	}
+}
+
+// TestIQ3NeighbourLists checks every neighbour list against ggml's way of
+// making it (iq3xs_init_impl): sort all (distance, index) pairs, keep
+// those up to the nwant-th distinct distance.
+func TestIQ3NeighbourLists(t *testing.T) {
+	for _, size := range []int{256, 512} {
+		tb, nwant := iq3Grid(size), map[int]int{256: 2, 512: 3}[size]
+		type pair struct{ d2, j int }
+		for u := range tb.kmap {
+			if tb.kmap[u] >= 0 {
+				continue
+			}
+			var dist []pair
+			for j, p := range tb.grid {
+				d2 := 0
+				for i := 0; i < 4; i++ {
+					d := int(p[i]) - (2*(u>>(3*i)&7) + 1)
+					d2 += d * d
+				}
+				dist = append(dist, pair{d2, j})
+			}
+			sort.Slice(dist, func(a, b int) bool {
+				if dist[a].d2 != dist[b].d2 {
+					return dist[a].d2 < dist[b].d2
+				}
+				return dist[a].j < dist[b].j
+			})
+			var want []uint16
+			d2, nhave := dist[0].d2, 1
+			for _, p := range dist {
+				if p.d2 > d2 {
+					if nhave == nwant {
+						break
+					}
+					d2 = p.d2
+					nhave++
+				}
+				want = append(want, uint16(p.j))
+			}
+			if got := tb.neighboursOf(u); !slices.Equal(got, want) {
+				t.Fatalf("grid %d point %d: neighbours %v, want %v", size, u, got, want)
+			}
+		}
+	}
+}
+
+// sameFloat32 compares bit patterns, except that all NaNs are the same: a
+// NaN's payload depends on the operand order the compiler picks for a
+// commutative operation (it differs under -race), and no NaN sum reaches
+// the output (the search only compares them; a NaN final scale aborts).
+func sameFloat32(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }

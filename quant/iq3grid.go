@@ -1,7 +1,7 @@
 package quant
 
 import (
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -39,6 +39,15 @@ type iq3Tables struct {
 	// For the fast encoder's exact search: per off-grid point and
 	// coordinate, the range of levels its neighbours use.
 	nbLo, nbHi [4096][4]uint8
+
+	// For the lane-parallel search (iq3SearchLanes): the neighbour list of
+	// each off-grid point u in chunks of 16 at byte offset nbOff[u] of
+	// nbIdx, nbCnt[u] entries. A chunk is 64 bytes: for coordinate i, the
+	// 16 bytes 8i + l_i of its entries' levels (the index of the distance
+	// term in a 32-entry table holding coordinate i's 8 terms at 8i..8i+7);
+	// lanes past the list's end are 0. For points on the grid both are 0.
+	nbOff, nbCnt [4096]int32
+	nbIdx        []byte
 }
 
 // iq3MaxNeighbours bounds the length of a neighbour list (38 for IQ3_S's
@@ -84,46 +93,18 @@ func buildIQ3Tables(size int) *iq3Tables {
 		}
 		t.kmap[u] = int32(k)
 	}
-	type pair struct{ d2, j int }
-	dist := make([]pair, size)
+	dist := make([]int, size)
 	for u := 0; u < len(t.kmap); u++ {
 		if t.kmap[u] >= 0 {
 			continue
 		}
-		var pos [4]int
-		for i := 0; i < 4; i++ {
-			pos[i] = 2*(u>>(3*i)&7) + 1
-		}
-		for j, p := range t.grid {
-			d2 := 0
-			for i := 0; i < 4; i++ {
-				d := int(p[i]) - pos[i]
-				d2 += d * d
-			}
-			dist[j] = pair{d2, j}
-		}
-		sort.Slice(dist, func(a, b int) bool {
-			if dist[a].d2 != dist[b].d2 {
-				return dist[a].d2 < dist[b].d2
-			}
-			return dist[a].j < dist[b].j
-		})
 		offset := len(t.neighbours)
 		t.kmap[u] = -int32(offset + 1)
 		t.neighbours = append(t.neighbours, 0)
-		d2, nhave, n := dist[0].d2, 1, 0
-		for _, p := range dist {
-			if p.d2 > d2 {
-				if nhave == nwant {
-					break
-				}
-				d2 = p.d2
-				nhave++
-			}
-			t.neighbours = append(t.neighbours, uint16(p.j))
-			n++
+		for _, j := range iq3NeighbourList(t.grid, u, nwant, dist) {
+			t.neighbours = append(t.neighbours, uint16(j))
 		}
-		t.neighbours[offset] = uint16(n)
+		t.neighbours[offset] = uint16(len(t.neighbours) - offset - 1)
 	}
 	for u := range t.kmap {
 		if t.kmap[u] >= 0 {
@@ -132,6 +113,16 @@ func buildIQ3Tables(size int) *iq3Tables {
 		nbs := t.neighboursOf(u)
 		if len(nbs) > iq3MaxNeighbours {
 			panic("quant: an IQ3 neighbour list is longer than iq3MaxNeighbours")
+		}
+		t.nbOff[u], t.nbCnt[u] = int32(len(t.nbIdx)), int32(len(nbs))
+		for c := 0; c < len(nbs); c += 16 {
+			var chunk [64]byte
+			for lane := 0; lane < 16 && c+lane < len(nbs); lane++ {
+				for i := 0; i < 4; i++ {
+					chunk[16*i+lane] = byte(8*i) + byte(t.levels[nbs[c+lane]][i])
+				}
+			}
+			t.nbIdx = append(t.nbIdx, chunk[:]...)
 		}
 		t.nbLo[u] = [4]uint8{7, 7, 7, 7}
 		for _, j := range nbs {
@@ -143,6 +134,41 @@ func buildIQ3Tables(size int) *iq3Tables {
 		}
 	}
 	return t
+}
+
+// iq3NeighbourList returns the neighbour list of the point u: the grid
+// points whose squared distance to u is one of the nwant smallest, ordered
+// by distance then index — the start of ggml's qsort of the (distance,
+// index) pairs, which are distinct. dist is scratch of len(grid).
+func iq3NeighbourList(grid [][4]int8, u, nwant int, dist []int) []int {
+	var pos [4]int
+	for i := 0; i < 4; i++ {
+		pos[i] = 2*(u>>(3*i)&7) + 1
+	}
+	var small []int // the nwant smallest distinct distances, increasing
+	for j, p := range grid {
+		d2 := 0
+		for i := 0; i < 4; i++ {
+			d := int(p[i]) - pos[i]
+			d2 += d * d
+		}
+		dist[j] = d2
+		if k, found := slices.BinarySearch(small, d2); !found && k < nwant {
+			small = slices.Insert(small, k, d2)
+			if len(small) > nwant {
+				small = small[:nwant]
+			}
+		}
+	}
+	var list []int
+	for _, d2 := range small {
+		for j := range grid {
+			if dist[j] == d2 {
+				list = append(list, j)
+			}
+		}
+	}
+	return list
 }
 
 // neighboursOf returns the neighbour list of the off-grid point u (kmap[u] < 0).
