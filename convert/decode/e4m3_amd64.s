@@ -78,3 +78,62 @@ group:
 done:
 	VZEROUPPER
 	RET
+
+// func e4m3BlocksAVX512(dst *float32, src *byte, n int, scales *float32, cb int, sub *[16]float32)
+//
+// e4m3BlocksAVX2 sixteen codes at a time (k < n &^ 15; cb a multiple of
+// 16), the same construction with opmasks: VPERMPS on sixteen lanes takes
+// the low 4 bits of the code as index, which for a subnormal code (exponent
+// 0) is its mantissa, so sub[8:] is never picked.
+TEXT ·e4m3BlocksAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ scales+24(FP), R8
+	MOVQ cb+32(FP), R9
+	MOVQ sub+40(FP), AX
+	VMOVUPS (AX), Z9            // subnormal values
+	SHRQ $4, CX                 // groups of 16 left
+	SHRQ $4, R9                 // groups per block
+	MOVL $0x07f00000, AX        // magnitude bits
+	VPBROADCASTD AX, Z13
+	MOVL $0x3c000000, AX        // exponent bias 127 - 7
+	VPBROADCASTD AX, Z14
+	MOVL $0x00800000, AX        // mag below this: exponent 0, subnormal
+	VPBROADCASTD AX, Z12
+	MOVL $0x7ff00000, AX        // a NaN code's magnitude as float32
+	VPBROADCASTD AX, Z10
+	MOVL $0x80000000, AX        // sign
+	VPBROADCASTD AX, Z8
+
+block512:
+	TESTQ CX, CX
+	JZ    done512
+	VBROADCASTSS (R8), Z11
+	ADDQ  $4, R8
+	MOVQ  R9, DX
+	CMPQ  DX, CX
+	CMOVQGT CX, DX              // groups in this block
+	SUBQ  DX, CX
+
+group512:
+	VPMOVSXBD  (SI), Z0         // sign in bits 7..31
+	VPSLLD     $20, Z0, Z1
+	VPANDD     Z13, Z1, Z1      // mag
+	VPADDD     Z14, Z1, Z2      // normal value
+	VPCMPUD    $1, Z12, Z1, K1  // mag < 0x00800000: subnormal lanes
+	VPERMPS    Z9, Z0, K1, Z2   // their values (index: the low 4 bits)
+	VPCMPEQD   Z13, Z1, K2      // NaN lanes
+	VMOVAPS    Z10, K2, Z2
+	VPTERNLOGD $0xF8, Z8, Z0, Z2 // Z2 | Z0&sign
+	VMULPS     Z11, Z2, Z2
+	VMOVUPS    Z2, (DI)
+	ADDQ       $16, SI
+	ADDQ       $64, DI
+	DECQ       DX
+	JNZ        group512
+	JMP        block512
+
+done512:
+	VZEROUPPER
+	RET

@@ -44,29 +44,31 @@ func checkE4M3(t *testing.T, src []byte, scales []float32, cb int) {
 }
 
 // TestE4M3BlocksAllCodesAllScales: every code in every lane position of
-// a vector (the 256 codes shifted by 0..7), times every adversarial scale,
+// a vector (the 256 codes shifted by 0..15), times every adversarial scale,
 // bit for bit as the table loop, through both kernels where the CPU has
 // them.
 func TestE4M3BlocksAllCodesAllScales(t *testing.T) {
 	for _, asm := range kernelSettings() {
 		restore := asm()
-		for shift := range 8 {
+		for shift := range 16 {
 			src := make([]byte, 256+shift)
 			for i := range src {
 				src[i] = byte(i - shift)
 			}
 			for _, s := range e4m3Scales {
-				checkE4M3(t, src, []float32{s}, 264)
+				checkE4M3(t, src, []float32{s}, 272)
 			}
-			// a different scale every 8 codes
-			scales := make([]float32, len(src)/8+1)
-			for i := range scales {
-				scales[i] = e4m3Scales[(i+shift)%len(e4m3Scales)]
-				if scales[i] != scales[i] {
-					scales[i] = 2
+			// a different scale every 8 or 16 codes (the vector widths)
+			for _, cb := range []int{8, 16} {
+				scales := make([]float32, len(src)/cb+1)
+				for i := range scales {
+					scales[i] = e4m3Scales[(i+shift)%len(e4m3Scales)]
+					if scales[i] != scales[i] {
+						scales[i] = 2
+					}
 				}
+				checkE4M3(t, src, scales, cb)
 			}
-			checkE4M3(t, src, scales, 8)
 		}
 		restore()
 	}

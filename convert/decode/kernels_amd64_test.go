@@ -2,15 +2,15 @@
 
 package decode
 
-// kernelSettings are the kernel choices a test runs under: the assembly
-// kernel (when the CPU has AVX2) and the generic one.
+// kernelSettings are the kernel choices a test runs under: the AVX-512 and
+// AVX2 kernels (where the CPU has them), AVX2 alone, and the generic one.
 func kernelSettings() []func() (restore func()) {
-	set := func(on bool) func() (restore func()) {
+	set := func(avx2, avx512 bool) func() (restore func()) {
 		return func() func() {
-			old := useAVX2
-			useAVX2 = on && hasAVX2
-			return func() { useAVX2 = old }
+			old2, old512 := useAVX2, useAVX512
+			useAVX2, useAVX512 = avx2 && hasAVX2, avx512 && hasAVX512
+			return func() { useAVX2, useAVX512 = old2, old512 }
 		}
 	}
-	return []func() func(){set(true), set(false)}
+	return []func() func(){set(true, true), set(true, false), set(false, false)}
 }
