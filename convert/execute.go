@@ -507,6 +507,9 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 				if err != nil {
 					return fail(err)
 				}
+				if contiguous {
+					rs.release(w.r0, w.r1)
+				}
 				r = hi
 				continue
 			}

@@ -212,3 +212,43 @@ func TestFusedDecodingErrors(t *testing.T) {
 		}
 	}
 }
+
+// recordingFile is a source file that records the ranges released.
+type recordingFile struct {
+	sourceFile
+	released [][3]int64 // tensor index (0: w0), offset, length
+}
+
+func (r *recordingFile) releaseRange(name string, off, n int64) {
+	if name == "w0" {
+		r.released = append(r.released, [3]int64{0, off, n})
+	}
+	r.sourceFile.releaseRange(name, off, n)
+}
+
+// TestDecodedSourceReleasesRows: an FP8 source drops the pages of the rows
+// it is done with (its stored rows: one byte per weight), as a plain
+// source does, and everything when done.
+func TestDecodedSourceReleasesRows(t *testing.T) {
+	dir := t.TempDir()
+	p := fp8Model(t, dir, "Q4_K", [][2]int64{{40, 768}}, -1)
+	ss := &sources{p: p, files: map[string]sourceFile{}}
+	src := p.Tensors[0].Sources[0]
+	f, err := ss.file(src.Format, src.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingFile{sourceFile: f}
+	ss.files[src.Format+":"+p.path(src.File)] = rec
+	defer ss.close()
+	rs, err := ss.open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.release(3, 10)
+	rs.done()
+	want := [][3]int64{{0, 3 * 768, 7 * 768}, {0, 0, 40 * 768}}
+	if !reflect.DeepEqual(rec.released, want) {
+		t.Fatalf("released %v, want %v", rec.released, want)
+	}
+}

@@ -95,11 +95,14 @@ func (s *plainSource) done() { s.f.releaseRange(s.name, 0, int64(len(s.data))) }
 
 // decodedSource is a quantized checkpoint tensor read through a decoder.
 type decodedSource struct {
-	rows    decode.Rows
-	cols    int64
-	drop    func() // releases the stored tensors' pages
-	f32     []float32
-	threads int // goroutines a read decodes on
+	rows decode.Rows
+	cols int64
+	drop func() // releases the stored tensors' pages
+	// dropRows, if set, releases the pages of the main tensor that rows
+	// [r0, r1) are read from (decode.MainRows)
+	dropRows func(r0, r1 int64)
+	f32      []float32
+	threads  int // goroutines a read decodes on
 }
 
 func (s *decodedSource) dtype() string { return "F32" }
@@ -151,8 +154,12 @@ func (s *decodedSource) decode(vals []float32, r0, r1 int64) error {
 	})
 }
 
-func (s *decodedSource) release(r0, r1 int64) {}
-func (s *decodedSource) done()                { s.drop() }
+func (s *decodedSource) release(r0, r1 int64) {
+	if s.dropRows != nil {
+		s.dropRows(r0, r1)
+	}
+}
+func (s *decodedSource) done() { s.drop() }
 
 func grow(buf *[]byte, n int) []byte {
 	if cap(*buf) < n {
@@ -243,7 +250,14 @@ func (ss *sources) open(s Source) (rowSource, error) {
 	if !ok {
 		return nil, planErr("", "source %q: decode method %s yields encoded blocks, not values", s.Tensor, s.Decode.Method)
 	}
-	return &decodedSource{rows: rows, cols: s.Decode.Shape[len(s.Decode.Shape)-1], drop: release, threads: ss.threads}, nil
+	ds := &decodedSource{rows: rows, cols: s.Decode.Shape[len(s.Decode.Shape)-1], drop: release, threads: ss.threads}
+	if m, ok := dec.(decode.MainRows); ok {
+		ds.dropRows = func(r0, r1 int64) {
+			off, n := m.MainRange(r0, r1)
+			f.releaseRange(s.Tensor, off, n)
+		}
+	}
+	return ds, nil
 }
 
 // openRaw returns the encoded rows of a pass-through source.

@@ -149,6 +149,13 @@ func newScaled(s *setup) (any, error) {
 	}, nil
 }
 
+// MainRange is the byte range of the main tensor rows [r0, r1) are read
+// from: the stored rows themselves (the decoded shape is the stored one).
+func (x *scaled) MainRange(r0, r1 int64) (off, n int64) {
+	rb := x.cols * x.size
+	return r0 * rb, (r1 - r0) * rb
+}
+
 // rowBase is the scale index of element 0 of row r.
 func (x *scaled) rowBase(r int64) int64 {
 	var off int64
