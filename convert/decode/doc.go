@@ -37,7 +37,10 @@
 // A decoder reads only the stored bytes of the rows asked for: the memory a
 // read uses is dst. Transposed layouts (GPTQ stores the weight as
 // [in, out]) are read as tiles: logical rows r0..r1 are columns r0..r1 of the
-// stored matrix. New widens small auxiliary tensors to float32 once (scales
+// stored matrix. A decoder whose rows come from one byte range of the main
+// tensor ("scaled") says which (MainRows), so that the executor drops the
+// mapped pages of the rows it is done with, chunk by chunk.
+// New widens small auxiliary tensors to float32 once (scales
 // of FP8 blocks, GPTQ and compressed-tensors groups, the bitsandbytes int8
 // row statistics, g_idx): at most one value per 16 weights, and usually far
 // fewer. Block scales of NVFP4/MXFP4 and the bitsandbytes absmax are read
