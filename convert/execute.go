@@ -479,9 +479,11 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 		size := elemSize(dtype)
 		contiguous := v.contiguous()
 		// a decoded source whose view is made of whole source rows is
-		// decoded piece by piece where it is quantized
+		// decoded piece by piece where it is quantized, when its decoder
+		// reads a few rows as fast as many (decode.MainRows: row-major
+		// storage; GPTQ's transposed tiles are read whole chunks at a time)
 		var fused *rowMap
-		if ds, ok := rs.(*decodedSource); ok && fuseDecoded && len(t.Ops) == 0 && n0%tr.BlockSize == 0 {
+		if ds, ok := rs.(*decodedSource); ok && ds.dropRows != nil && fuseDecoded && len(t.Ops) == 0 && n0%tr.BlockSize == 0 {
 			if fused = v.rowMap(); fused != nil {
 				fused.src = ds
 			}

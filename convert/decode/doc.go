@@ -38,8 +38,10 @@
 // read uses is dst. Transposed layouts (GPTQ stores the weight as
 // [in, out]) are read as tiles: logical rows r0..r1 are columns r0..r1 of the
 // stored matrix. A decoder whose rows come from one byte range of the main
-// tensor ("scaled") says which (MainRows), so that the executor drops the
-// mapped pages of the rows it is done with, chunk by chunk.
+// tensor ("scaled", "int_packed", "bnb_int8") says which (MainRows), so that
+// the executor drops the mapped pages of the rows it is done with, chunk by
+// chunk, and reads it a few rows at a time (which costs no more than many
+// rows, unlike a transposed layout).
 // New widens small auxiliary tensors to float32 once (scales
 // of FP8 blocks, GPTQ and compressed-tensors groups, the bitsandbytes int8
 // row statistics, g_idx): at most one value per 16 weights, and usually far
