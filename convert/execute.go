@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/wick-ml/wick/convert/decode"
+	"github.com/wick-ml/wick/internal/parallel"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -136,7 +138,10 @@ func Execute(ctx context.Context, p *Plan, out string, opt Options) (rep *Report
 		return nil, err
 	}
 	start := time.Now()
-	src := &sources{p: p, files: map[string]sourceFile{}}
+	src := &sources{p: p, files: map[string]sourceFile{}, threads: opt.Threads}
+	if src.threads <= 0 {
+		src.threads = runtime.GOMAXPROCS(0)
+	}
 	defer src.close()
 	// Open and check every source before writing anything.
 	var total int64
@@ -394,12 +399,13 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 	}
 
 	maxRows := int64(max(1, x.chunk/n0))
-	encode := func(in quant.Input, firstRow int64) error {
-		rows := in.Len() / n0
+	// encodeWith encodes rows whose values quantize writes into buf (as
+	// quant.Quantize would, with opt), validates them and queues them.
+	encodeWith := func(rows int, firstRow int64, quantize func(buf []byte, opt quant.Options) error) error {
 		buf := x.out.buffer(rows * rowBytes)
 		opt := quant.Options{Threads: x.opt.Threads, Imatrix: imFor(firstRow), Stats: &stats,
 			Cancelled: x.cancelled, Progress: x.progress}
-		if _, err := quant.Quantize(tr.Type, buf, in, n0, opt); err != nil {
+		if err := quantize(buf, opt); err != nil {
 			var nf *quant.NonFiniteError
 			if errors.As(err, &nf) {
 				return &NonFiniteError{Row: firstRow + int64(nf.Row), Column: nf.Column, Value: nf.Value, Type: tr.Name}
@@ -419,6 +425,12 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 			}
 		}
 		return x.out.send(buf)
+	}
+	encode := func(in quant.Input, firstRow int64) error {
+		return encodeWith(in.Len()/n0, firstRow, func(buf []byte, opt quant.Options) error {
+			_, err := quant.Quantize(tr.Type, buf, in, n0, opt)
+			return err
+		})
 	}
 
 	if t.Data != nil {
@@ -466,6 +478,16 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 		dtype := rs.dtype()
 		size := elemSize(dtype)
 		contiguous := v.contiguous()
+		// a decoded source whose view is made of whole source rows is
+		// decoded piece by piece where it is quantized, when its decoder
+		// reads a few rows as fast as many (decode.MainRows: row-major
+		// storage; GPTQ's transposed tiles are read whole chunks at a time)
+		var fused *rowMap
+		if ds, ok := rs.(*decodedSource); ok && ds.dropRows != nil && fuseDecoded && len(t.Ops) == 0 && n0%tr.BlockSize == 0 {
+			if fused = v.rowMap(); fused != nil {
+				fused.src = ds
+			}
+		}
 		rows := v.n / int64(n0)
 		for r := int64(0); r < rows; {
 			hi := min(rows, r+maxRows)
@@ -479,11 +501,24 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 				hi = r + (hi-r)/2
 				w = v.window(r*int64(n0), hi*int64(n0))
 			}
+			n := (hi - r) * int64(n0)
+			if fused != nil {
+				err := encodeWith(int(hi-r), outRow+r, func(buf []byte, opt quant.Options) error {
+					return quantizeDecoded(fused, r*int64(n0), int(n), n0, tr, buf, opt)
+				})
+				if err != nil {
+					return fail(err)
+				}
+				if contiguous {
+					rs.release(w.r0, w.r1)
+				}
+				r = hi
+				continue
+			}
 			win, err := rs.read(w, &x.win)
 			if err != nil {
 				return fail(err)
 			}
-			n := (hi - r) * int64(n0)
 			var chunk []byte
 			if contiguous && w.c0 == 0 && w.c1 == v.cols && w.size() == n {
 				chunk = win // the window is the chunk: read in place
@@ -510,6 +545,80 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 	rep.SumSqErr = Float(stats.SumSqErr)
 	rep.SumSq = Float(stats.SumSq)
 	return rep, nil
+}
+
+// fuseDecoded lets the executor decode a chunk of a decoded source piece by
+// piece inside the quantization (quantizeDecoded); tests clear it to
+// compare with decoding the whole chunk first.
+var fuseDecoded = true
+
+// quantChunk is quant.Quantize's unit of work (its chunkElements): an
+// input is cut into pieces of max(1, quantChunk/unit)·unit elements, unit
+// the block size, or the row length with an importance matrix, whose error
+// statistics are merged in order.
+const quantChunk = 1 << 14
+
+// quantizeDecoded writes into buf what quant.Quantize(tr.Type, buf, vals,
+// n0, opt) writes, vals being elements [e0, e0+n) of the view m, and returns
+// the same error and adds the same figures to opt.Stats, without the
+// float32 values of the whole chunk ever being in memory: each of the
+// pieces Quantize would cut vals into is decoded by the goroutine that
+// quantizes it, into its own small buffer, still in cache when the
+// quantizer reads it. The pieces' statistics are merged in order, as
+// Quantize merges them.
+func quantizeDecoded(m *rowMap, e0 int64, n, n0 int, tr quant.Traits, buf []byte, opt quant.Options) error {
+	unit := tr.BlockSize
+	if opt.Imatrix != nil {
+		unit = n0
+	}
+	per := max(1, quantChunk/unit) * unit
+	var stats []quant.ErrorStats
+	if opt.Stats != nil {
+		stats = make([]quant.ErrorStats, (n+per-1)/per)
+	}
+	sc := m.cols
+	err := parallel.Run(n, per, parallel.Options{Threads: opt.Threads, Cancelled: opt.Cancelled}, func(lo, hi int, scratch *[]float32) error {
+		a, b := (e0+int64(lo))/sc, (e0+int64(hi)+sc-1)/sc // the view's rows holding [lo, hi)
+		need := int((b - a) * sc)
+		if cap(*scratch) < need {
+			*scratch = make([]float32, need)
+		}
+		vals := (*scratch)[:need]
+		if err := m.read(vals, a, b); err != nil {
+			return err
+		}
+		off := int(e0 - a*sc)
+		po := opt
+		po.Threads, po.Cancelled = 1, nil
+		if stats != nil {
+			po.Stats = &stats[lo/per]
+		}
+		rowLen := n0
+		if opt.Imatrix == nil {
+			rowLen = hi - lo // rows matter only to an importance matrix
+		}
+		bb := tr.BlockBytes
+		_, err := quant.Quantize(tr.Type, buf[lo/tr.BlockSize*bb:hi/tr.BlockSize*bb], quant.F32Input(vals[off+lo:off+hi]), rowLen, po)
+		var nf *quant.NonFiniteError
+		var ab *quant.AbortError
+		switch {
+		case errors.As(err, &nf):
+			at := lo + nf.Index
+			return &quant.NonFiniteError{Type: nf.Type, Index: at, Row: at / n0, Column: at % n0, Value: nf.Value}
+		case errors.As(err, &ab):
+			e := *ab
+			e.Block += lo / tr.BlockSize
+			return &e
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i := range stats {
+		opt.Stats.Merge(stats[i])
+	}
+	return nil
 }
 
 // passThrough writes a tensor whose encoded blocks come from its source as

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/wick-ml/wick/convert/decode"
+	"github.com/wick-ml/wick/internal/parallel"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 )
@@ -97,22 +98,37 @@ type decodedSource struct {
 	rows decode.Rows
 	cols int64
 	drop func() // releases the stored tensors' pages
-	f32  []float32
+	// dropRows, if set, releases the pages of the main tensor that rows
+	// [r0, r1) are read from (decode.MainRows)
+	dropRows func(r0, r1 int64)
+	f32      []float32
+	threads  int // goroutines a read decodes on
 }
 
 func (s *decodedSource) dtype() string { return "F32" }
 
+// decodeRowsPer is the least work a goroutine of a parallel read takes, in
+// elements.
+const decodeRowsPer = 1 << 16
+
 func (s *decodedSource) read(w window, buf *[]byte) ([]byte, error) {
 	n := int((w.r1 - w.r0) * s.cols)
-	if cap(s.f32) < n {
-		s.f32 = make([]float32, n)
+	whole := w.c0 == 0 && w.c1 == s.cols
+	var vals []float32
+	if out := grow(buf, 4*n); whole && (n == 0 || uintptr(unsafe.Pointer(&out[0]))%4 == 0) {
+		// straight into the caller's buffer, which lives across tensors
+		vals = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(out))), n)
+	} else {
+		if cap(s.f32) < n {
+			s.f32 = make([]float32, n)
+		}
+		vals = s.f32[:n]
 	}
-	vals := s.f32[:n]
-	if err := s.rows.ReadRows(vals, w.r0, w.r1); err != nil {
+	if err := s.decode(vals, w.r0, w.r1); err != nil {
 		return nil, err
 	}
 	all := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), 4*n)
-	if w.c0 == 0 && w.c1 == s.cols {
+	if whole {
 		return all, nil
 	}
 	wb := (w.c1 - w.c0) * 4
@@ -123,8 +139,27 @@ func (s *decodedSource) read(w window, buf *[]byte) ([]byte, error) {
 	return out, nil
 }
 
-func (s *decodedSource) release(r0, r1 int64) {}
-func (s *decodedSource) done()                { s.drop() }
+// decode reads rows [r0, r1) into vals, split across s.threads goroutines
+// (the decoders allow concurrent reads; the values do not depend on the
+// split).
+func (s *decodedSource) decode(vals []float32, r0, r1 int64) error {
+	per := max(1, decodeRowsPer/int(s.cols))
+	if s.threads <= 1 || int(r1-r0) < 2*per {
+		return s.rows.ReadRows(vals, r0, r1)
+	}
+	per = max(per, int(r1-r0+int64(4*s.threads)-1)/(4*s.threads))
+	c := int(s.cols)
+	return parallel.Run(int(r1-r0), per, parallel.Options{Threads: s.threads}, func(lo, hi int, _ *[]float32) error {
+		return s.rows.ReadRows(vals[lo*c:hi*c], r0+int64(lo), r0+int64(hi))
+	})
+}
+
+func (s *decodedSource) release(r0, r1 int64) {
+	if s.dropRows != nil {
+		s.dropRows(r0, r1)
+	}
+}
+func (s *decodedSource) done() { s.drop() }
 
 func grow(buf *[]byte, n int) []byte {
 	if cap(*buf) < n {
@@ -138,6 +173,9 @@ func grow(buf *[]byte, n int) []byte {
 type sources struct {
 	p     *Plan
 	files map[string]sourceFile
+	// threads is the number of goroutines decoded sources read on (≤ 1:
+	// the calling one)
+	threads int
 }
 
 func (ss *sources) close() {
@@ -212,7 +250,14 @@ func (ss *sources) open(s Source) (rowSource, error) {
 	if !ok {
 		return nil, planErr("", "source %q: decode method %s yields encoded blocks, not values", s.Tensor, s.Decode.Method)
 	}
-	return &decodedSource{rows: rows, cols: s.Decode.Shape[len(s.Decode.Shape)-1], drop: release}, nil
+	ds := &decodedSource{rows: rows, cols: s.Decode.Shape[len(s.Decode.Shape)-1], drop: release, threads: ss.threads}
+	if m, ok := dec.(decode.MainRows); ok {
+		ds.dropRows = func(r0, r1 int64) {
+			off, n := m.MainRange(r0, r1)
+			f.releaseRange(s.Tensor, off, n)
+		}
+	}
+	return ds, nil
 }
 
 // openRaw returns the encoded rows of a pass-through source.

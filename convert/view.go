@@ -163,6 +163,73 @@ func (v *view) contiguous() bool {
 	return true
 }
 
+// rowMap is a view whose every cols consecutive elements are one whole
+// source row, in order (a whole tensor, a row slice, a q/k permutation, a
+// head re-ordering: anything but column slices and transposes), read from
+// a decoded source row by row.
+type rowMap struct {
+	v    *view
+	cols int64
+	rows []viewDim // the dimensions that move whole rows
+	src  *decodedSource
+}
+
+// rowMap returns the view as a rowMap, or nil when it is not one.
+func (v *view) rowMap() *rowMap {
+	if v.col0 != 0 || v.cols <= 0 || v.n%v.cols != 0 {
+		return nil
+	}
+	// the innermost dimensions make up one row, contiguously
+	want, j := int64(1), len(v.dims)-1
+	for ; j >= 0 && want < v.cols; j-- {
+		d := v.dims[j]
+		if d.n == 1 {
+			continue
+		}
+		if d.rowStr != 0 || d.colStr != want {
+			return nil
+		}
+		want *= d.n
+	}
+	if want != v.cols {
+		return nil
+	}
+	for _, d := range v.dims[:j+1] {
+		if d.colStr != 0 {
+			return nil
+		}
+	}
+	return &rowMap{v: v, cols: v.cols, rows: v.dims[:j+1]}
+}
+
+// sourceRow returns the source row of row q of the view.
+func (m *rowMap) sourceRow(q int64) int64 {
+	r := m.v.row0
+	for j := len(m.rows) - 1; j >= 0; j-- {
+		d := m.rows[j]
+		r += q % d.n * d.rowStr
+		q /= d.n
+	}
+	return r
+}
+
+// read decodes rows [a, b) of the view into dst, runs of consecutive source
+// rows at a time.
+func (m *rowMap) read(dst []float32, a, b int64) error {
+	for q := a; q < b; {
+		r0 := m.sourceRow(q)
+		e := q + 1
+		for e < b && m.sourceRow(e) == r0+(e-q) {
+			e++
+		}
+		if err := m.src.rows.ReadRows(dst[(q-a)*m.cols:(e-a)*m.cols], r0, r0+(e-q)); err != nil {
+			return err
+		}
+		q = e
+	}
+	return nil
+}
+
 // window is the rectangle of source rows and columns that elements
 // [e0, e1) of the view touch.
 type window struct{ r0, r1, c0, c1 int64 } // half-open

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 )
@@ -110,5 +111,83 @@ func TestViewRejectsDimensionsAcrossRows(t *testing.T) {
 		if _, err := analyzeView(tc.p, tc.shape); err == nil {
 			t.Errorf("view %+v of %v accepted", tc.p, tc.shape)
 		}
+	}
+}
+
+// rowsOf is a decoded source whose element (r, c) is r·cols + c.
+type rowsOf struct{ cols int64 }
+
+func (s rowsOf) ReadRows(dst []float32, r0, r1 int64) error {
+	for i := range dst {
+		dst[i] = float32(r0*s.cols + int64(i))
+	}
+	return nil
+}
+
+// TestRowMapMatchesDefinition: a view rowMap accepts is, row by row, whole
+// source rows in order (by the definition of a Part, through gatherRef),
+// and reading any range of its rows gives them; the views that are whole
+// rows by that definition and that rowMap refuses are only the ones that
+// split a row across dimensions it does not recognise (none here).
+func TestRowMapMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	accepted, rejected := 0, 0
+	for iter := range 3000 {
+		var shape []int64
+		for range 1 + rng.IntN(3) {
+			shape = append(shape, 1+rng.Int64N(12))
+		}
+		n := elements(shape)
+		cols := shape[len(shape)-1]
+		data := make([]byte, 4*int(n)) // element i holds i
+		for i := range n {
+			binary.LittleEndian.PutUint32(data[4*i:], uint32(i))
+		}
+		p := randomView(rng, shape)
+		v, err := analyzeView(p, shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, 4*int(v.n))
+		gatherRef(want, data, 4, p, 0, v.n)
+		elem := func(e int64) int64 { return int64(binary.LittleEndian.Uint32(want[4*e:])) }
+		// by the definition: every run of cols elements is a source row
+		whole := v.n%cols == 0
+		for q := int64(0); whole && q < v.n/cols; q++ {
+			for c := range cols {
+				if elem(q*cols+c) != elem(q*cols)+c || elem(q*cols)%cols != 0 {
+					whole = false
+					break
+				}
+			}
+		}
+		m := v.rowMap()
+		if m == nil {
+			rejected++
+			if whole && v.n > cols {
+				// rows reached through a split inner dimension only
+				t.Logf("iter %d: view %+v of %v is whole rows but refused", iter, p, shape)
+			}
+			continue
+		}
+		accepted++
+		if !whole {
+			t.Fatalf("iter %d: view %+v of %v accepted but not whole rows", iter, p, shape)
+		}
+		m.src = &decodedSource{rows: rowsOf{cols}, cols: cols}
+		a := rng.Int64N(v.n / cols)
+		b := a + 1 + rng.Int64N(v.n/cols-a)
+		got := make([]float32, (b-a)*cols)
+		if err := m.read(got, a, b); err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range got {
+			if int64(x) != elem(a*cols+int64(i)) {
+				t.Fatalf("iter %d: view %+v of %v: rows [%d, %d) element %d = %v, want %d", iter, p, shape, a, b, i, x, elem(a*cols+int64(i)))
+			}
+		}
+	}
+	if accepted < 300 || rejected < 300 {
+		t.Fatalf("accepted %d views, refused %d: the test covers too little", accepted, rejected)
 	}
 }

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +42,28 @@ func BenchmarkDecoders(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkE4M3Kernel decodes a row of 8192 e4m3 codes in blocks of 128
+// (in cache) under each kernel setting of kernelSettings, in order.
+func BenchmarkE4M3Kernel(b *testing.B) {
+	const n = 8192
+	y, src, sc := make([]float32, n), make([]byte, n), make([]float32, n/128)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	for i := range sc {
+		sc[i] = 1e-3
+	}
+	for k, set := range kernelSettings() {
+		b.Run(fmt.Sprint(k), func(b *testing.B) {
+			defer set()()
+			b.SetBytes(n)
+			for i := 0; i < b.N; i++ {
+				e4m3Blocks(y, src, sc, 128)
 			}
 		})
 	}

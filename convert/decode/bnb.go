@@ -232,6 +232,11 @@ func newBnbInt8(s *setup) (any, error) {
 	return &bnbInt8{geometry: geometryOf(m.Shape), q: m.Data, scb: scb}, nil
 }
 
+// MainRange is the byte range of the int8 codes of rows [r0, r1).
+func (x *bnbInt8) MainRange(r0, r1 int64) (off, n int64) {
+	return r0 * x.cols, (r1 - r0) * x.cols
+}
+
 func (x *bnbInt8) ReadRows(dst []float32, r0, r1 int64) error {
 	if err := x.checkRange(len(dst), r0, r1, x.cols); err != nil {
 		return err

@@ -60,6 +60,14 @@ type RawRows interface {
 	ReadRawRows(dst []byte, r0, r1 int64) error
 }
 
+// MainRows is implemented by decoders that read logical rows [r0, r1) from
+// one byte range of the main tensor (and from small auxiliary tensors,
+// widened once): MainRange returns that range, so that a reader can drop
+// the pages of the rows it is done with.
+type MainRows interface {
+	MainRange(r0, r1 int64) (off, n int64)
+}
+
 // SpecError reports a decode entry that does not fit the stored tensors:
 // a bad method or parameter, a wrong dtype or shape, inconsistent scales or
 // out-of-range indices. Tensor and File name the stored tensor at fault.

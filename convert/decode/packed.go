@@ -107,6 +107,11 @@ func newIntPacked(s *setup) (any, error) {
 	return x, nil
 }
 
+// MainRange is the byte range of the packed words of rows [r0, r1).
+func (x *intPacked) MainRange(r0, r1 int64) (off, n int64) {
+	return 4 * r0 * x.words, 4 * (r1 - r0) * x.words
+}
+
 func (x *intPacked) ReadRows(dst []float32, r0, r1 int64) error {
 	if err := x.checkRange(len(dst), r0, r1, x.cols); err != nil {
 		return err

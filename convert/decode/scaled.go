@@ -149,6 +149,13 @@ func newScaled(s *setup) (any, error) {
 	}, nil
 }
 
+// MainRange is the byte range of the main tensor rows [r0, r1) are read
+// from: the stored rows themselves (the decoded shape is the stored one).
+func (x *scaled) MainRange(r0, r1 int64) (off, n int64) {
+	rb := x.cols * x.size
+	return r0 * rb, (r1 - r0) * rb
+}
+
 // rowBase is the scale index of element 0 of row r.
 func (x *scaled) rowBase(r int64) int64 {
 	var off int64
@@ -170,7 +177,14 @@ func (x *scaled) ReadRows(dst []float32, r0, r1 int64) error {
 		y := dst[(r-r0)*c : (r-r0+1)*c]
 		base := x.rowBase(r)
 		src := x.data[r*c*x.size : (r+1)*c*x.size]
-		if x.table != nil {
+		switch {
+		case x.dtype == e4m3 && cs == 0: // one scale for the row
+			e4m3Blocks(y, src, x.scale[base:base+1], int(c+7)&^7)
+			continue
+		case x.dtype == e4m3 && cs == 1 && cb%8 == 0: // blocks along the row
+			e4m3Blocks(y, src, x.scale[base:base+(c+cb-1)/cb], int(cb))
+			continue
+		case x.table != nil:
 			scaleRow8(y, src, x.table, x.scale, base, cb, cs)
 			continue
 		}
@@ -186,6 +200,16 @@ func (x *scaled) ReadRows(dst []float32, r0, r1 int64) error {
 		}
 	}
 	return nil
+}
+
+// e4m3 is float8 e4m3fn, the dtype of most FP8 checkpoints, which has a
+// fast kernel (e4m3Blocks).
+var e4m3, _ = safetensors.ParseDType("F8_E4M3")
+
+// e4m3BlocksGeneric is e4m3Blocks in plain Go, with the table: y[k] =
+// e4m3(src[k]) · scales[k/cb].
+func e4m3BlocksGeneric(y []float32, src []byte, scales []float32, cb int) {
+	scaleRow8(y, src, tables["F8_E4M3"], scales, 0, int64(cb), 1)
 }
 
 // scaleRow8 writes y[k] = table[src[k]] · scale[base + (k/cb)·cs].
