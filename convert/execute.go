@@ -552,12 +552,6 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 // compare with decoding the whole chunk first.
 var fuseDecoded = true
 
-// quantChunk is quant.Quantize's unit of work (its chunkElements): an
-// input is cut into pieces of max(1, quantChunk/unit)·unit elements, unit
-// the block size, or the row length with an importance matrix, whose error
-// statistics are merged in order.
-const quantChunk = 1 << 14
-
 // quantizeDecoded writes into buf what quant.Quantize(tr.Type, buf, vals,
 // n0, opt) writes, vals being elements [e0, e0+n) of the view m, and returns
 // the same error and adds the same figures to opt.Stats, without the
@@ -571,7 +565,7 @@ func quantizeDecoded(m *rowMap, e0 int64, n, n0 int, tr quant.Traits, buf []byte
 	if opt.Imatrix != nil {
 		unit = n0
 	}
-	per := max(1, quantChunk/unit) * unit
+	per := quant.ChunkLen(unit)
 	var stats []quant.ErrorStats
 	if opt.Stats != nil {
 		stats = make([]quant.ErrorStats, (n+per-1)/per)

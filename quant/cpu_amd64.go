@@ -77,3 +77,11 @@ func setAVX512(on bool) (restore func()) {
 	useAVX512 = on && hasAVX512 && useAVX2
 	return func() { useAVX512 = old }
 }
+
+// HasAVX2 reports whether this build's AVX2 kernels can run here (see
+// hasAVX2), for other packages' assembly.
+func HasAVX2() bool { return hasAVX2 }
+
+// HasAVX512 reports whether this build's AVX-512 kernels can run here (F,
+// BW, DQ, VL and VBMI; see hasAVX512), for other packages' assembly.
+func HasAVX512() bool { return hasAVX512 }

@@ -95,6 +95,14 @@ type Options struct {
 // scheduling costs nothing.
 const chunkElements = 1 << 14
 
+// ChunkLen is the number of elements in each piece Quantize cuts its input
+// into, unit being the type's block size, or the row length with an
+// importance matrix (whose rows keep their identity). The pieces' error
+// statistics are merged in piece order, so a caller that quantizes the same
+// pieces itself (convert decodes a quantized source piece by piece) gets
+// the same figures.
+func ChunkLen(unit int) int { return max(1, chunkElements/unit) * unit }
+
 // sliceElements is the size of the slices a chunk is processed in (8 KiB of
 // float32, well inside L1).
 const sliceElements = 1 << 11
@@ -145,7 +153,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	if opt.Imatrix != nil {
 		unit = nPerRow
 	}
-	per := max(1, chunkElements/unit) * unit
+	per := ChunkLen(unit)
 	var parts []ErrorStats // per chunk, merged in chunk order below
 	if opt.Stats != nil {
 		if !tr.CanDequantize() {

@@ -2,44 +2,12 @@
 
 package decode
 
-// cpuid and xgetbv are in cpu_amd64.s.
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-func xgetbv() (eax, edx uint32)
+import "github.com/wick-ml/wick/quant"
 
-// hasAVX2 reports whether the CPU and the operating system support AVX2
-// (with the YMM state saved by the OS).
-var hasAVX2 = func() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const (
-		osxsave = 1 << 27
-		avx     = 1 << 28
-	)
-	if ecx1&(osxsave|avx) != osxsave|avx {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0
-}()
-
-// hasAVX512 reports whether the CPU and the operating system support
-// AVX-512F (with the opmask and ZMM state saved by the OS).
-var hasAVX512 = func() bool {
-	if !hasAVX2 {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&0xE6 != 0xE6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<16) != 0
-}()
+// hasAVX2 and hasAVX512 say whether the CPU runs the kernels below (the
+// AVX-512 one needs only AVX-512F, but quant's test for its own, larger
+// set of subsets is the one place the CPU is asked).
+var hasAVX2, hasAVX512 = quant.HasAVX2(), quant.HasAVX512()
 
 // useAVX2 and useAVX512 select the assembly kernels; tests clear them to
 // run the others.
