@@ -148,6 +148,7 @@ func executeSafetensors(ctx context.Context, p *Plan, out string, opt Options) (
 	var done atomic.Int64
 	x.executor = &executor{ctx: ctx, opt: opt, chunk: chunk, done: &done, total: x.work()}
 
+	debugPhase("sources")
 	dir, err := safetensors.CreateModelDir(out, opt.Overwrite)
 	if err != nil {
 		return nil, err
@@ -192,9 +193,11 @@ func executeSafetensors(ctx context.Context, p *Plan, out string, opt Options) (
 			}
 		}
 	}
+	debugPhase("other files")
 	if err := dir.Commit(); err != nil {
 		return nil, err
 	}
+	debugPhase("directory commit")
 	rep = &Report{Output: out, Target: p.Target}
 	for _, f := range p.Files {
 		path := filepath.Join(out, f.Name)
@@ -343,6 +346,7 @@ func (x *stExec) writeFile(dir *safetensors.ModelDir, f OutFile, sizes map[strin
 	if err := x.firstPass(first); err != nil {
 		return err
 	}
+	debugPhase("first pass")
 	// LLM.int8 row scales in this file, of a weight in a later one
 	for _, n := range f.Tensors {
 		t := &x.p.Tensors[x.index[n]]
@@ -442,10 +446,13 @@ func (x *stExec) writeFile(dir *safetensors.ModelDir, f OutFile, sizes map[strin
 		g.parts = make([][]quant.ErrorStats, njobs)
 		g.jobsLeft.Store(int64(njobs))
 	}
-	slices.SortStableFunc(jobs, func(a, b stJob) int { return cmp.Compare(a.pos(), b.pos()) })
+	jobs = interleave(jobs)
 
 	// 3. the jobs
-	if err := x.runJobs(jobs); err != nil {
+	debugPhase("header, known parts")
+	err = x.runJobs(jobs)
+	debugPhase("jobs")
+	if err != nil {
 		if errors.Is(err, quant.ErrCancelled) || x.ctx.Err() != nil {
 			return quant.ErrCancelled
 		}
@@ -467,6 +474,7 @@ func (x *stExec) writeFile(dir *safetensors.ModelDir, f OutFile, sizes map[strin
 	}
 	stopWriteback()
 	x.dw = nil
+	defer debugPhase("commit")
 	return sw.Commit()
 }
 
@@ -476,6 +484,9 @@ func (x *stExec) maybeDrop(g *bnbGroup) {
 		g.absmax, g.codes, g.nestedAbsmax, g.scb, g.json = nil, nil, nil, nil, nil
 	}
 }
+
+// debugPhase marks the end of a phase of writeFile (for tests timing them).
+var debugPhase = func(string) {}
 
 // Job kinds.
 const (
@@ -496,6 +507,34 @@ type stJob struct {
 	part   int   // the job's index within its weight
 	lo, hi int64 // elements (bytes for a copy)
 	off    int64 // copy: where the tensor's bytes start in the data
+}
+
+// interleave orders the jobs: the weights' chunks in file order (the first
+// failing one gives the error), the copies spread evenly among them, so
+// that the threads encode while a copy's write holds the file.
+func interleave(jobs []stJob) []stJob {
+	var copies, enc []stJob
+	for _, j := range jobs {
+		if j.kind == jobCopy {
+			copies = append(copies, j)
+		} else {
+			enc = append(enc, j)
+		}
+	}
+	slices.SortStableFunc(enc, func(a, b stJob) int { return cmp.Compare(a.pos(), b.pos()) })
+	if len(copies) == 0 || len(enc) == 0 {
+		return append(copies, enc...)
+	}
+	out := make([]stJob, 0, len(jobs))
+	c := 0
+	for i, j := range enc {
+		// copies due by the time i+1 of the len(enc) chunks are handed out
+		for ; c < len(copies) && int64(c)*int64(len(enc)) <= int64(i)*int64(len(copies)); c++ {
+			out = append(out, copies[c])
+		}
+		out = append(out, j)
+	}
+	return append(out, copies[c:]...)
 }
 
 // pos orders the jobs: by where they write in the file.
@@ -625,14 +664,24 @@ func (w *stWorker) source(g *bnbGroup) (rowSource, error) {
 // flatChunk returns elements [e0, e1) of a source of cols columns as quant
 // input (in place where possible).
 func (x *executor) flatChunk(rs rowSource, cols, e0, e1 int64) (quant.Input, error) {
-	r0, r1 := e0/cols, (e1+cols-1)/cols
-	win, err := rs.read(window{r0: r0, r1: r1, c0: 0, c1: cols}, &x.win)
+	raw, err := x.flatRaw(rs, cols, e0, e1)
 	if err != nil {
 		return quant.Input{}, err
 	}
+	return x.input(raw, rs.dtype(), nil)
+}
+
+// flatRaw returns elements [e0, e1) of a source of cols columns as the
+// source gives them (rs.dtype()), in place where possible.
+func (x *executor) flatRaw(rs rowSource, cols, e0, e1 int64) ([]byte, error) {
+	r0, r1 := e0/cols, (e1+cols-1)/cols
+	win, err := rs.read(window{r0: r0, r1: r1, c0: 0, c1: cols}, &x.win)
+	if err != nil {
+		return nil, err
+	}
 	size := int64(elemSize(rs.dtype()))
 	off := (e0 - r0*cols) * size
-	return x.input(win[off:off+(e1-e0)*size], rs.dtype(), nil)
+	return win[off : off+(e1-e0)*size], nil
 }
 
 // writeAt writes b at off of the file's data, and has it written back.
@@ -701,7 +750,11 @@ func (x *stExec) firstPass(gs []*bnbGroup) error {
 // weight's statistics.
 func (w *stWorker) absmaxPass(j *stJob) error {
 	g, x := j.g, w.x
-	in, err := w.read(j)
+	rs, err := w.source(g)
+	if err != nil {
+		return err
+	}
+	raw, err := w.flatRaw(rs, g.cols, j.lo, j.hi)
 	if err != nil {
 		return err
 	}
@@ -709,14 +762,29 @@ func (w *stWorker) absmaxPass(j *stJob) error {
 	// absmax is kept from the weight's first chunk to its last only
 	g.firstOnce.Do(func() { g.first = make([]float32, (g.n+bs-1)/bs) })
 	a := g.first[j.lo/bs : (j.hi+bs-1)/bs]
-	opt := quant.Options{Threads: 1}
-	if g.cpu {
-		err = quant.Absmax4BitCPU(a, in, g.bs, opt)
-	} else {
-		err = quant.Absmax4Bit(a, in, g.bs, opt)
+	// bfloat16 (CUDA rules): the maxima of the bit patterns, unless a value
+	// is not finite, for which Absmax4Bit gives the error
+	ok := false
+	if rs.dtype() == "BF16" && !g.cpu && uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%2 == 0 {
+		bits := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/2)
+		if ok, err = quant.BlockAbsmaxBF16(a, bits, g.bs); err != nil {
+			return x.tensorErr(g, j.lo, err)
+		}
 	}
-	if err != nil {
-		return x.tensorErr(g, j.lo, err)
+	if !ok {
+		in, err := w.input(raw, rs.dtype(), nil)
+		if err != nil {
+			return err
+		}
+		opt := quant.Options{Threads: 1}
+		if g.cpu {
+			err = quant.Absmax4BitCPU(a, in, g.bs, opt)
+		} else {
+			err = quant.Absmax4Bit(a, in, g.bs, opt)
+		}
+		if err != nil {
+			return x.tensorErr(g, j.lo, err)
+		}
 	}
 	if w.done(j, &g.statsLeft) {
 		err := x.finishStats(g, g.first)

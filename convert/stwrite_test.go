@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -453,5 +454,67 @@ func TestSafetensorsPlanChecks(t *testing.T) {
 	}
 	if err := fx.plan("nf4", true, "cuda", 64).check(); err != nil {
 		t.Errorf("the fixture's plan: %v", err)
+	}
+}
+
+// A weight's parts may be in another file than the weight (shards split
+// where the sizes say): the parts after it are kept until their file is
+// written, row scales before it computed by a first pass. Every
+// tensor's bytes are those of the plan with each weight and its parts in
+// one file.
+func TestSafetensorsPlanPartsAcrossFiles(t *testing.T) {
+	fx := newStFixture(t)
+	for _, c := range []struct {
+		typ    string
+		nested bool
+		rules  string
+	}{{"nf4", true, "cuda"}, {"fp4", false, "cuda"}, {"nf4", true, "cpu"}} {
+		ref := readOut(t, func() string {
+			out := filepath.Join(t.TempDir(), "ref")
+			if _, err := Execute(context.Background(), fx.plan(c.typ, c.nested, c.rules, 64), out, Options{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}())
+		p := fx.plan(c.typ, c.nested, c.rules, 64)
+		move := func(name string, from, to int, front bool) {
+			f := &p.Files[from]
+			i := slices.Index(f.Tensors, name)
+			if i < 0 {
+				t.Fatalf("%s not in file %d", name, from)
+			}
+			f.Tensors = slices.Delete(f.Tensors, i, i+1)
+			if front {
+				p.Files[to].Tensors = append([]string{name}, p.Files[to].Tensors...)
+			} else {
+				p.Files[to].Tensors = append(p.Files[to].Tensors, name)
+			}
+		}
+		a := "model.layers.0.mlp.a.weight"
+		move(a+".absmax", 0, 1, true)
+		move(a+".quant_state.bitsandbytes__"+c.typ, 0, 1, false)
+		if c.nested {
+			move(a+".nested_absmax", 0, 1, false)
+		}
+		if c.nested {
+			move("model.layers.0.mlp.c.SCB", 1, 0, false) // before its weight
+		} else {
+			move("model.layers.0.mlp.c.weight", 1, 0, false) // its SCB after it
+		}
+		for _, threads := range []int{1, 3} {
+			out := filepath.Join(t.TempDir(), "split")
+			if _, err := Execute(context.Background(), p, out, Options{Threads: threads, ChunkElements: 5000}); err != nil {
+				t.Fatalf("%s %s: %v", c.typ, c.rules, err)
+			}
+			got := readOut(t, out)
+			if len(got) != len(ref) {
+				t.Errorf("%d tensors, want %d", len(got), len(ref))
+			}
+			for n, b := range ref {
+				if !bytes.Equal(got[n], b) {
+					t.Errorf("%s %s threads %d: %s differs", c.typ, c.rules, threads, n)
+				}
+			}
+		}
 	}
 }
