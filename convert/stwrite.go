@@ -923,9 +923,18 @@ func (w *stWorker) encode4Bit(j *stJob) error {
 		in.Float32Range(xs, int(s0), int(s1))
 		ab := absmax[s0/bs : (s1+bs-1)/bs]
 		pk := packed[s0/2 : (s1+1)/2]
-		if g.cpu {
+		ok := false
+		if !g.cpu {
+			// finite values (else Quantize4Bit gives the error)
+			if ok, err = quant.Quantize4BitF32(pk, ab, xs, g.typ, g.bs); err != nil {
+				return x.tensorErr(g, j.lo+s0, err)
+			}
+		}
+		switch {
+		case ok:
+		case g.cpu:
 			err = quant.Quantize4BitCPU(pk, ab, quant.F32Input(xs), g.typ, g.bs, opt)
-		} else {
+		default:
 			err = quant.Quantize4Bit(pk, ab, quant.F32Input(xs), g.typ, g.bs, opt)
 		}
 		if err != nil {
