@@ -435,7 +435,11 @@ func TestSafetensorsPlanChecks(t *testing.T) {
 		{func(p *Plan) { p.Files[1].Tensors = append(p.Files[1].Tensors, p.Files[0].Tensors[0]) }, "is in both"},
 		{func(p *Plan) { p.Files[3].Name = "../config.json" }, "plain file name"},
 		{func(p *Plan) { p.Files[4].Kind = "link" }, "unknown kind"},
-		{func(p *Plan) { f := p.Files[0].Tensors; f[3], f[4] = f[4], f[3] }, "before its weight"},
+		{func(p *Plan) {
+			b := "model.layers.0.mlp.b.weight.absmax"
+			p.Files[1].Tensors = slices.DeleteFunc(p.Files[1].Tensors, func(n string) bool { return n == b })
+			p.Files[0].Tensors = append(p.Files[0].Tensors, b)
+		}, "before its weight"},
 		{func(p *Plan) { p.Tensors[4].DType = "F16" }, "absmax"},
 		{func(p *Plan) {
 			q := &p.Tensors[5]
@@ -457,9 +461,10 @@ func TestSafetensorsPlanChecks(t *testing.T) {
 	}
 }
 
-// A weight's parts may be in another file than the weight (shards split
-// where the sizes say): the parts after it are kept until their file is
-// written, row scales before it computed by a first pass. Every
+// A weight's parts may come before it in its file (safetensors orders by
+// dtype, F32 first), or be in another file (shards split where the sizes
+// say): the parts in a later file are kept until it is written, row scales
+// in an earlier one computed by a first pass. Every
 // tensor's bytes are those of the plan with each weight and its parts in
 // one file.
 func TestSafetensorsPlanPartsAcrossFiles(t *testing.T) {
@@ -496,6 +501,8 @@ func TestSafetensorsPlanPartsAcrossFiles(t *testing.T) {
 		if c.nested {
 			move(a+".nested_absmax", 0, 1, false)
 		}
+		// in its file, b's absmax before b (safetensors' order for F32)
+		move("model.layers.0.mlp.b.weight.absmax", 1, 1, true)
 		if c.nested {
 			move("model.layers.0.mlp.c.SCB", 1, 0, false) // before its weight
 		} else {
