@@ -12,6 +12,12 @@ import "math"
 //go:noescape
 func encodeNF4AVX512(dst []uint8, x []float32, r float32, thr *[16]float32)
 
+// encodeNF4BlocksAVX512 is encodeNF4AVX512 for len(r) whole blocks of
+// blocksize (a multiple of 32) elements of x, block b scaled by r[b].
+//
+//go:noescape
+func encodeNF4BlocksAVX512(dst []uint8, x []float32, r []float32, blocksize int, thr *[16]float32)
+
 var nf4Thresholds16 = func() (t [16]float32) {
 	copy(t[:], nf4ThresholdValues[:])
 	t[15] = float32(math.Inf(1))
@@ -28,4 +34,20 @@ func encodeNF4Vec512(dst []uint8, x []float32, r float32) int {
 	_ = dst[n/2-1]
 	encodeNF4AVX512(dst[:n/2], x[:n], r, &nf4Thresholds16)
 	return n
+}
+
+// encodeNF4Blocks512 encodes len(r) whole blocks of x, block b scaled by
+// r[b], with the AVX-512 kernel, and reports whether it could (AVX-512,
+// blocksize a multiple of 32).
+func encodeNF4Blocks512(dst []uint8, x []float32, r []float32, blocksize int) bool {
+	if !useAVX512 || blocksize%32 != 0 {
+		return false
+	}
+	n := len(r) * blocksize
+	if n == 0 {
+		return true
+	}
+	_, _ = dst[n/2-1], x[n-1]
+	encodeNF4BlocksAVX512(dst[:n/2], x[:n], r, blocksize, &nf4Thresholds16)
+	return true
 }

@@ -19,7 +19,28 @@ func Quantize4BitF32(packed []uint8, absmax []float32, x []float32, typ FourBitT
 	if !haveAVX2 {
 		dec = typ.decider()
 	}
-	for lo := 0; lo < len(x); lo += blocksize {
+	lo := 0
+	if typ == NF4 {
+		// whole blocks: scaled here, encoded by the AVX-512 kernel in groups
+		var r [256]float32
+		for full := len(x) / blocksize * blocksize; lo < full; {
+			g := min(len(r), (full-lo)/blocksize)
+			for k := range g {
+				xb := x[lo+k*blocksize : lo+(k+1)*blocksize]
+				s, bad := scaleBlock(xb, true, false)
+				if bad >= 0 {
+					return false, nil
+				}
+				absmax[lo/blocksize+k] = s.absmax
+				r[k] = s.r
+			}
+			if !encodeNF4Blocks512(packed[lo/2:(lo+g*blocksize)/2], x[lo:lo+g*blocksize], r[:g], blocksize) {
+				break // no AVX-512 kernel: the loop below does these blocks again
+			}
+			lo += g * blocksize
+		}
+	}
+	for ; lo < len(x); lo += blocksize {
 		hi := min(lo+blocksize, len(x))
 		xb := x[lo:hi]
 		s, bad := scaleBlock(xb, hi-lo == blocksize, false)

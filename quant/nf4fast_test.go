@@ -44,6 +44,34 @@ func TestEncodeNF4AVX512(t *testing.T) {
 	}
 }
 
+// The multi-block AVX-512 encoder against the rule, each block with its
+// own scale (0, +Inf, tiny, huge, random).
+func TestEncodeNF4BlocksAVX512(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, bs := range []int{32, 64, 4096} {
+		const blocks = 37
+		x := make([]float32, blocks*bs)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		r := make([]float32, blocks)
+		for b := range r {
+			r[b] = []float32{0, float32(math.Inf(1)), 1e-30, 1e30, float32(rng.Float64() * 3)}[b%5]
+		}
+		got := make([]uint8, len(x)/2)
+		if !encodeNF4Blocks512(got, x, r, bs) {
+			t.Skip("no AVX-512 kernel on this machine or build")
+		}
+		want := make([]uint8, len(x)/2)
+		for b := range r {
+			encode4Ref(want[b*bs/2:(b+1)*bs/2], x[b*bs:(b+1)*bs], r[b], nf4CodeRef)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("blocksize %d: codes differ from the rule", bs)
+		}
+	}
+}
+
 // Quantize4BitF32 against Quantize4Bit (all kernels: AVX-512, AVX2, none)
 // on random, constant, zero, subnormal, huge and non-finite blocks, every
 // block size, whole and partial last blocks, odd lengths.
@@ -55,7 +83,11 @@ func TestQuantize4BitF32(t *testing.T) {
 		restore512 := setAVX512(m.avx512)
 		for _, typ := range []FourBitType{NF4, FP4} {
 			for _, bs := range blockSizes4 {
-				for _, n := range []int{0, 1, 33, bs - 1, bs, bs + 1, 3*bs + 17, 4 * bs} {
+				ns := []int{0, 1, 33, bs - 1, bs, bs + 1, 3*bs + 17, 4 * bs}
+				if bs <= 64 {
+					ns = append(ns, 300*bs+5, 512*bs) // more than one group of 256 blocks
+				}
+				for _, n := range ns {
 					for kind := range 7 {
 						x := make([]float32, n)
 						for i := range x {
