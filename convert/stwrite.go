@@ -399,6 +399,12 @@ func (x *stExec) writeFile(dir *safetensors.ModelDir, f OutFile, sizes map[strin
 
 	// 2. the parts written from what is known, and the jobs
 	var jobs []stJob
+	opened := map[string]*os.File{}
+	defer func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}()
 	var weights []*bnbGroup
 	for i, n := range f.Tensors {
 		k := x.index[n]
@@ -411,9 +417,15 @@ func (x *stExec) writeFile(dir *safetensors.ModelDir, f OutFile, sizes map[strin
 			if err != nil {
 				return fmt.Errorf("convert: tensor %q: %w", t.Name, err)
 			}
+			// copied inside the kernel from the file where it can be
+			src, srcOff, err := x.copySource(sf, s.Tensor, opened)
+			if err != nil {
+				return fmt.Errorf("convert: tensor %q: %w", t.Name, err)
+			}
 			per := int64(4 * x.chunk)
 			for lo := int64(0); lo < int64(len(data)); lo += per {
-				jobs = append(jobs, stJob{kind: jobCopy, t: t, index: k, sf: sf, data: data, lo: lo, hi: min(int64(len(data)), lo+per), off: offs[i]})
+				jobs = append(jobs, stJob{kind: jobCopy, t: t, index: k, sf: sf, data: data, lo: lo, hi: min(int64(len(data)), lo+per), off: offs[i],
+					src: src, srcOff: srcOff})
 			}
 		case isBnbWeight(t.Type):
 			g := x.groups[n]
@@ -503,8 +515,10 @@ type stJob struct {
 	index  int     // the tensor's index in Plan.Tensors
 	sf     sourceFile
 	data   []byte // copy: the stored bytes
+	src    *os.File // copy: the source file, to copy from inside the kernel
+	srcOff int64    // copy: where the tensor's bytes start in src
 	g      *bnbGroup
-	part   int   // the job's index within its weight
+	part   int // the job's index within its weight
 	lo, hi int64 // elements (bytes for a copy)
 	off    int64 // copy: where the tensor's bytes start in the data
 }
@@ -689,18 +703,63 @@ func (x *stExec) writeAt(b []byte, off int64) error {
 	if _, err := x.dw.WriteAt(b, off); err != nil {
 		return err
 	}
-	if len(b) >= 1<<16 {
-		select {
-		case x.wb <- [2]int64{off, int64(len(b))}:
-		default: // only a hint
-		}
-	}
+	x.writeback(off, int64(len(b)))
 	return nil
 }
 
+// writeback has bytes [off, off+n) of the data written back (large
+// ranges; only a hint).
+func (x *stExec) writeback(off, n int64) {
+	if n >= 1<<16 {
+		select {
+		case x.wb <- [2]int64{off, n}:
+		default:
+		}
+	}
+}
+
+// noKernelCopy makes copies go through WriteAt (for tests of that path).
+var noKernelCopy = false
+
+// copySource opens (once, into opened) the file of a stored tensor for
+// copies inside the kernel and returns it with the tensor's offset in it;
+// nil when the source is not a safetensors file.
+func (x *stExec) copySource(sf sourceFile, tensor string, opened map[string]*os.File) (*os.File, int64, error) {
+	st, ok := sf.(stFile)
+	if !ok {
+		return nil, 0, nil
+	}
+	info, err := st.f.Tensor(tensor)
+	if err != nil {
+		return nil, 0, err
+	}
+	f := opened[st.f.Path()]
+	if f == nil {
+		if f, err = os.Open(st.f.Path()); err != nil {
+			return nil, 0, err
+		}
+		opened[st.f.Path()] = f
+	}
+	return f, 8 + st.f.HeaderSize() + info.DataOffsets[0], nil
+}
+
 func (w *stWorker) copyPiece(j *stJob) error {
-	if err := w.x.writeAt(j.data[j.lo:j.hi], j.off+j.lo); err != nil {
-		return err
+	x := w.x
+	copied := false
+	if j.src != nil && !noKernelCopy {
+		ok, err := x.dw.CopyAt(j.src, j.srcOff+j.lo, j.hi-j.lo, j.off+j.lo)
+		if err != nil {
+			return err
+		}
+		copied = ok
+		if ok {
+			x.writeback(j.off+j.lo, j.hi-j.lo)
+		}
+	}
+	if !copied {
+		if err := x.writeAt(j.data[j.lo:j.hi], j.off+j.lo); err != nil {
+			return err
+		}
 	}
 	s := j.t.Sources[0]
 	j.sf.releaseRange(s.Tensor, j.lo, j.hi-j.lo)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 
 	"github.com/wick-ml/wick/io/internal/atomicfile"
@@ -120,6 +121,23 @@ func (s *StreamWriter) DataWriter() (*DataWriter, error) {
 	s.file.Preallocate(s.header + s.total)
 	s.at = &DataWriter{s: s}
 	return s.at, nil
+}
+
+// CopyAt copies n bytes of src from srcOff to offset off of the tensor
+// data inside the kernel (copy_file_range on Linux), as WriteAt would write
+// them. It reports false, having written nothing, where the system cannot
+// copy so; the caller then writes the bytes with WriteAt.
+func (d *DataWriter) CopyAt(src *os.File, srcOff, n, off int64) (bool, error) {
+	s := d.s
+	if off < 0 || off > s.total || n > s.total-off {
+		return false, argErr("", s.lastName(), ErrSizeMismatch, "%d bytes at offset %d: past the %d bytes of tensor data the header announced",
+			n, off, s.total)
+	}
+	ok, err := s.file.CopyFrom(src, srcOff, n, s.header+off)
+	if ok && err == nil {
+		d.written.Add(n)
+	}
+	return ok, err
 }
 
 // StartWriteback asks the system to start writing the data bytes [off,

@@ -167,8 +167,26 @@ func TestDataWriter(t *testing.T) {
 	if len(offs) != 5 || offs[0] != 0 || offs[3] != 25 || offs[4] != 30 {
 		t.Errorf("Offsets %v", offs)
 	}
+	// a.weight copied from a file inside the kernel (where the system can)
+	srcPath := filepath.Join(dir, "src")
+	os.WriteFile(srcPath, append([]byte("xyz"), ts[0].Data...), 0o644)
+	src, err := os.Open(srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	copied, err := dw.CopyAt(src, 3, int64(len(ts[0].Data)), offs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dw.CopyAt(src, 0, 2, 32); !errors.Is(err, ErrSizeMismatch) {
+		t.Errorf("a copy past the end: %v", err)
+	}
 	var wg sync.WaitGroup
 	for i := len(ts) - 1; i >= 0; i-- { // last tensor first, one byte per goroutine
+		if i == 0 && copied {
+			continue
+		}
 		for k := range ts[i].Data {
 			wg.Add(1)
 			go func() {

@@ -1,0 +1,9 @@
+//go:build !linux || !(amd64 || arm64)
+
+package atomicfile
+
+import "os"
+
+// CopyFrom reports false: this system has no in-kernel copy here (see
+// copy_linux.go).
+func (a *File) CopyFrom(src *os.File, srcOff, n, off int64) (bool, error) { return false, nil }
