@@ -514,11 +514,11 @@ type stJob struct {
 	t      *Tensor // copy
 	index  int     // the tensor's index in Plan.Tensors
 	sf     sourceFile
-	data   []byte // copy: the stored bytes
+	data   []byte   // copy: the stored bytes
 	src    *os.File // copy: the source file, to copy from inside the kernel
 	srcOff int64    // copy: where the tensor's bytes start in src
 	g      *bnbGroup
-	part   int // the job's index within its weight
+	part   int   // the job's index within its weight
 	lo, hi int64 // elements (bytes for a copy)
 	off    int64 // copy: where the tensor's bytes start in the data
 }
