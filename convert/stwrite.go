@@ -23,17 +23,18 @@ import (
 // directory into a temporary directory beside the output, file by file, and
 // renames it into place when everything succeeded.
 //
-// Each safetensors file's header is written first, from the planned shapes;
-// then every tensor's bytes, streamed chunk by chunk. A bitsandbytes weight
-// is read (memory-mapped) and encoded a chunk of whole blocks at a time.
-// Some parts of its state come before its codes in a file (the order
-// transformers writes puts F32 tensors first) or shape the header (the
-// length of the quant-state JSON depends on the nested offset, the mean of
-// every block's absmax): for those weights a first pass over the source
-// computes the statistics (absmax, offset and double-quantized absmax of a
-// 4-bit weight; the row scales of an LLM.int8 one) before the file's header
-// is written. Memory stays at a few chunks plus, per weight being written,
-// its absmax (1/16 of its packed size with double quantization).
+// Each safetensors file's header is written first, from the planned shapes,
+// and then its data by position (see writeFile): a bitsandbytes weight is
+// read (memory-mapped) and encoded a chunk of whole blocks at a time, by
+// the worker threads, each chunk written in place as soon as it is done,
+// its absmax (or absmax codes, or row scales) too. The header depends on
+// the data through the length of a double-quantized weight's quant-state
+// JSON (its nested offset, the mean of every block's absmax): a first pass
+// over those weights computes their statistics (offset, double-quantized
+// absmax, JSON) before the header is written. Parts in another file than
+// their weight are kept in memory (or, LLM.int8 row scales in an earlier
+// file, computed by a first pass). Memory stays at a few chunks per thread
+// plus the absmax of the weights in their first pass.
 
 // bnbGroup is a bitsandbytes weight and what its state parts need.
 type bnbGroup struct {
