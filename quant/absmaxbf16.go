@@ -43,3 +43,10 @@ func absmaxBF16Ref(bits []uint16) (float32, bool) {
 }
 
 func bf16Float(m uint16) float32 { return math.Float32frombits(uint32(m) << 16) }
+
+// blockMaxAbsBitsGo is blockMaxAbsBits' Go twin: maxAbsBits block by block.
+func blockMaxAbsBitsGo(dst []uint32, x []float32, blocksize int) {
+	for b := range dst {
+		dst[b] = maxAbsBits(x[b*blocksize : (b+1)*blocksize])
+	}
+}

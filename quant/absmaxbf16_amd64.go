@@ -18,3 +18,20 @@ func blockAbsmaxBF16Vec(absmax []float32, bits []uint16, blocksize int) (int, ui
 	}
 	return len(absmax), blockAbsmaxBF16AVX2(absmax, bits[:len(absmax)*blocksize], blocksize)
 }
+
+// blockMaxAbsBitsAVX2 writes dst[b] = maxAbsBits(block b of x) for len(dst)
+// whole blocks of blocksize (a multiple of 32) values.
+//
+//go:noescape
+func blockMaxAbsBitsAVX2(dst []uint32, x []float32, blocksize int)
+
+// blockMaxAbsBits writes dst[b] = maxAbsBits(x[b·blocksize:(b+1)·blocksize])
+// for len(dst) whole blocks, with the vector kernel where it applies.
+func blockMaxAbsBits(dst []uint32, x []float32, blocksize int) {
+	if useAVX2 && blocksize%32 == 0 && len(dst) > 0 {
+		_ = x[len(dst)*blocksize-1]
+		blockMaxAbsBitsAVX2(dst, x, blocksize)
+		return
+	}
+	blockMaxAbsBitsGo(dst, x, blocksize)
+}

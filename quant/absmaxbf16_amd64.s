@@ -57,3 +57,60 @@ done:
 	MOVW AX, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func blockMaxAbsBitsAVX2(dst []uint32, x []float32, blocksize int)
+// dst[b] = the unsigned maximum of x[i] & 0x7fffffff over block b, for
+// len(dst) whole blocks of blocksize (a multiple of 32) values: maxAbsBits
+// block by block, 32 values per step in four accumulators.
+TEXT ·blockMaxAbsBitsAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), R10
+	MOVQ x_base+24(FP), SI
+	MOVQ blocksize+48(FP), DX
+	SHRQ $5, DX
+	TESTQ R10, R10
+	JZ mdone
+	TESTQ DX, DX
+	JZ mdone
+	MOVL $0x7fffffff, AX
+	MOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+mblock:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ DX, CX
+
+mloop:
+	VPAND (SI), Y15, Y5
+	VPAND 32(SI), Y15, Y6
+	VPAND 64(SI), Y15, Y7
+	VPAND 96(SI), Y15, Y8
+	VPMAXUD Y5, Y0, Y0
+	VPMAXUD Y6, Y1, Y1
+	VPMAXUD Y7, Y2, Y2
+	VPMAXUD Y8, Y3, Y3
+	ADDQ $128, SI
+	DECQ CX
+	JNZ mloop
+
+	VPMAXUD Y1, Y0, Y0
+	VPMAXUD Y3, Y2, Y2
+	VPMAXUD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPMAXUD X1, X0, X0
+	VMOVD X0, AX
+	MOVL AX, (DI)
+	ADDQ $4, DI
+	DECQ R10
+	JNZ mblock
+	VZEROUPPER
+
+mdone:
+	RET

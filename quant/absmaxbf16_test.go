@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -104,4 +105,33 @@ func fill16(n int, v uint16) []uint16 {
 		b[i] = v
 	}
 	return b
+}
+
+// blockMaxAbsBits (vector kernel and Go twin) against maxAbsBits block by
+// block: random values, every bfloat16 pattern widened, NaN and ±Inf.
+func TestBlockMaxAbsBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, asm := range []bool{true, false} {
+		restore := setAsm(asm)
+		for _, bs := range blockSizes4 {
+			blocks := max(3, (1<<16)/bs)
+			x := make([]float32, blocks*bs)
+			for i := range x {
+				if i < 1<<16 {
+					x[i] = math.Float32frombits(uint32(i) << 16)
+				} else {
+					x[i] = float32(rng.NormFloat64())
+				}
+			}
+			rng.Shuffle(len(x), func(i, j int) { x[i], x[j] = x[j], x[i] })
+			got := make([]uint32, blocks)
+			blockMaxAbsBits(got, x, bs)
+			for b := range got {
+				if want := maxAbsBits(x[b*bs : (b+1)*bs]); got[b] != want {
+					t.Fatalf("asm %v blocksize %d block %d: %#x, maxAbsBits %#x", asm, bs, b, got[b], want)
+				}
+			}
+		}
+		restore()
+	}
 }

@@ -51,3 +51,7 @@ func encodeNF4Blocks512(dst []uint8, x []float32, r []float32, blocksize int) bo
 	encodeNF4BlocksAVX512(dst[:n/2], x[:n], r, blocksize, &nf4Thresholds16)
 	return true
 }
+
+// haveNF4Blocks512 reports whether encodeNF4Blocks512 encodes blocks of
+// blocksize.
+func haveNF4Blocks512(blocksize int) bool { return useAVX512 && blocksize%32 == 0 }

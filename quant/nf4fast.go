@@ -20,23 +20,23 @@ func Quantize4BitF32(packed []uint8, absmax []float32, x []float32, typ FourBitT
 		dec = typ.decider()
 	}
 	lo := 0
-	if typ == NF4 {
-		// whole blocks: scaled here, encoded by the AVX-512 kernel in groups
+	if typ == NF4 && haveNF4Blocks512(blocksize) {
+		// whole blocks in groups: their maxima (scaleBlock's, for finite
+		// values) by one vector call, the codes by the AVX-512 kernel
 		var r [256]float32
+		var m [256]uint32
 		for full := len(x) / blocksize * blocksize; lo < full; {
 			g := min(len(r), (full-lo)/blocksize)
+			blockMaxAbsBits(m[:g], x[lo:lo+g*blocksize], blocksize)
 			for k := range g {
-				xb := x[lo+k*blocksize : lo+(k+1)*blocksize]
-				s, bad := scaleBlock(xb, true, false)
-				if bad >= 0 {
+				if m[k] >= 0x7F800000 {
 					return false, nil
 				}
-				absmax[lo/blocksize+k] = s.absmax
-				r[k] = s.r
+				a := math.Float32frombits(m[k])
+				absmax[lo/blocksize+k] = a
+				r[k] = 1 / a
 			}
-			if !encodeNF4Blocks512(packed[lo/2:(lo+g*blocksize)/2], x[lo:lo+g*blocksize], r[:g], blocksize) {
-				break // no AVX-512 kernel: the loop below does these blocks again
-			}
+			encodeNF4Blocks512(packed[lo/2:(lo+g*blocksize)/2], x[lo:lo+g*blocksize], r[:g], blocksize)
 			lo += g * blocksize
 		}
 	}
