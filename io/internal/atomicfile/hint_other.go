@@ -4,6 +4,3 @@ package atomicfile
 
 // Preallocate is a no-op off Linux (see hint_linux.go).
 func (a *File) Preallocate(size int64) {}
-
-// StartWriteback is a no-op off Linux (see hint_linux.go).
-func (a *File) StartWriteback(off, n int64) {}
