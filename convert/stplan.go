@@ -171,18 +171,17 @@ func (p *Plan) checkSafetensors() error {
 			return planErr(t.Name, "is in no output file")
 		}
 	}
-	// A weight's absmax is known only once the weight is encoded.
-	pos := map[string]int{}
-	k := 0
-	for _, f := range p.Files {
+	// A weight's absmax is known once the weight is encoded: in its file
+	// (written by position, in any order) or a later one.
+	fileOf := map[string]int{}
+	for i, f := range p.Files {
 		for _, n := range f.Tensors {
-			pos[n] = k
-			k++
+			fileOf[n] = i
 		}
 	}
 	for _, t := range p.Tensors {
-		if t.Type == "bnb.absmax" && pos[t.Name] < pos[t.Of] {
-			return planErr(t.Name, "is written before its weight %q; the executor needs it after", t.Of)
+		if t.Type == "bnb.absmax" && fileOf[t.Name] < fileOf[t.Of] {
+			return planErr(t.Name, "is in a file before its weight %q's; the executor needs it in the same file or a later one", t.Of)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -310,6 +311,7 @@ func TestSafetensorsPlanDeterministic(t *testing.T) {
 	fx := newStFixture(t)
 	var ref map[string][]byte
 	for i, opt := range []Options{{Threads: 1}, {Threads: 4, ChunkElements: 16384}, {Threads: 2, ChunkElements: 1}} {
+		noKernelCopy = i == 1 // the copies written by WriteAt, not copy_file_range
 		out := filepath.Join(t.TempDir(), "o")
 		var last, total atomic.Int64
 		opt.Progress = func(d, tot int64, _ int) {
@@ -321,7 +323,9 @@ func TestSafetensorsPlanDeterministic(t *testing.T) {
 			}
 			total.Store(tot)
 		}
-		if _, err := Execute(context.Background(), fx.plan("nf4", true, "cuda", 64), out, opt); err != nil {
+		_, err := Execute(context.Background(), fx.plan("nf4", true, "cuda", 64), out, opt)
+		noKernelCopy = false
+		if err != nil {
 			t.Fatal(err)
 		}
 		if last.Load() != total.Load() || total.Load() == 0 {
@@ -434,7 +438,11 @@ func TestSafetensorsPlanChecks(t *testing.T) {
 		{func(p *Plan) { p.Files[1].Tensors = append(p.Files[1].Tensors, p.Files[0].Tensors[0]) }, "is in both"},
 		{func(p *Plan) { p.Files[3].Name = "../config.json" }, "plain file name"},
 		{func(p *Plan) { p.Files[4].Kind = "link" }, "unknown kind"},
-		{func(p *Plan) { f := p.Files[0].Tensors; f[3], f[4] = f[4], f[3] }, "before its weight"},
+		{func(p *Plan) {
+			b := "model.layers.0.mlp.b.weight.absmax"
+			p.Files[1].Tensors = slices.DeleteFunc(p.Files[1].Tensors, func(n string) bool { return n == b })
+			p.Files[0].Tensors = append(p.Files[0].Tensors, b)
+		}, "before its weight"},
 		{func(p *Plan) { p.Tensors[4].DType = "F16" }, "absmax"},
 		{func(p *Plan) {
 			q := &p.Tensors[5]
@@ -453,5 +461,70 @@ func TestSafetensorsPlanChecks(t *testing.T) {
 	}
 	if err := fx.plan("nf4", true, "cuda", 64).check(); err != nil {
 		t.Errorf("the fixture's plan: %v", err)
+	}
+}
+
+// A weight's parts may come before it in its file (safetensors orders by
+// dtype, F32 first), or be in another file (shards split where the sizes
+// say): the parts in a later file are kept until it is written, row scales
+// in an earlier one computed by a first pass. Every
+// tensor's bytes are those of the plan with each weight and its parts in
+// one file.
+func TestSafetensorsPlanPartsAcrossFiles(t *testing.T) {
+	fx := newStFixture(t)
+	for _, c := range []struct {
+		typ    string
+		nested bool
+		rules  string
+	}{{"nf4", true, "cuda"}, {"fp4", false, "cuda"}, {"nf4", true, "cpu"}} {
+		ref := readOut(t, func() string {
+			out := filepath.Join(t.TempDir(), "ref")
+			if _, err := Execute(context.Background(), fx.plan(c.typ, c.nested, c.rules, 64), out, Options{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}())
+		p := fx.plan(c.typ, c.nested, c.rules, 64)
+		move := func(name string, from, to int, front bool) {
+			f := &p.Files[from]
+			i := slices.Index(f.Tensors, name)
+			if i < 0 {
+				t.Fatalf("%s not in file %d", name, from)
+			}
+			f.Tensors = slices.Delete(f.Tensors, i, i+1)
+			if front {
+				p.Files[to].Tensors = append([]string{name}, p.Files[to].Tensors...)
+			} else {
+				p.Files[to].Tensors = append(p.Files[to].Tensors, name)
+			}
+		}
+		a := "model.layers.0.mlp.a.weight"
+		move(a+".absmax", 0, 1, true)
+		move(a+".quant_state.bitsandbytes__"+c.typ, 0, 1, false)
+		if c.nested {
+			move(a+".nested_absmax", 0, 1, false)
+		}
+		// in its file, b's absmax before b (safetensors' order for F32)
+		move("model.layers.0.mlp.b.weight.absmax", 1, 1, true)
+		if c.nested {
+			move("model.layers.0.mlp.c.SCB", 1, 0, false) // before its weight
+		} else {
+			move("model.layers.0.mlp.c.weight", 1, 0, false) // its SCB after it
+		}
+		for _, threads := range []int{1, 3} {
+			out := filepath.Join(t.TempDir(), "split")
+			if _, err := Execute(context.Background(), p, out, Options{Threads: threads, ChunkElements: 5000}); err != nil {
+				t.Fatalf("%s %s: %v", c.typ, c.rules, err)
+			}
+			got := readOut(t, out)
+			if len(got) != len(ref) {
+				t.Errorf("%d tensors, want %d", len(got), len(ref))
+			}
+			for n, b := range ref {
+				if !bytes.Equal(got[n], b) {
+					t.Errorf("%s %s threads %d: %s differs", c.typ, c.rules, threads, n)
+				}
+			}
+		}
 	}
 }

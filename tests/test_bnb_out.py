@@ -93,8 +93,8 @@ def test_directory_matches_transformers_save_pretrained(models, tmp_path, case):
     assert sorted(f.name for f in out.glob("*.safetensors")) == shards
     for name, want in g["files"].items():
         path = out / name
-        if name.endswith(".safetensors") and len(next(iter(g["tensors"].values()))) == 4:
-            continue  # layouts differ where documented; the tensors were compared above
+        if name.endswith(".safetensors") and len(shards) > 1:
+            continue  # the split points differ where documented; the tensors were compared above
         if name == "model.safetensors.index.json":
             index = json.loads(path.read_text())
             assert index["metadata"] == g["index_metadata"]

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
+	"sync/atomic"
 
 	"github.com/wick-ml/wick/io/internal/atomicfile"
 )
@@ -32,6 +34,8 @@ type StreamWriter struct {
 	written int64 // tensor data bytes written
 	total   int64
 	err     error // sticky
+	header  int64 // bytes before the tensor data: 8 + the header's length
+	at      *DataWriter
 }
 
 // NewStreamWriter validates the tensor descriptions (as Write does) and
@@ -43,7 +47,7 @@ func NewStreamWriter(w io.Writer, tensors []TensorHeader, metadata map[string]st
 	if err != nil {
 		return nil, err
 	}
-	s := &StreamWriter{dst: w, bw: bufio.NewWriterSize(w, 1<<20), heads: tensors, sizes: sizes}
+	s := &StreamWriter{dst: w, bw: bufio.NewWriterSize(w, 1<<20), heads: tensors, sizes: sizes, header: 8 + int64(len(header))}
 	for _, n := range sizes {
 		s.total += n
 	}
@@ -91,6 +95,86 @@ func (s *StreamWriter) advance() {
 	}
 }
 
+// DataWriter writes a StreamWriter's tensor data by position: for
+// callers that fill the tensors out of order, from several goroutines.
+type DataWriter struct {
+	s       *StreamWriter
+	written atomic.Int64
+}
+
+// DataWriter switches a writer made by CreateStream to positional writes:
+// the header is written out now and the file's whole size reserved
+// (fallocate where the system has it), and the tensor data comes through
+// the returned DataWriter's WriteAt instead of Write (which fails from now
+// on). Commit then checks that the byte count matches the header.
+func (s *StreamWriter) DataWriter() (*DataWriter, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.file == nil || s.written != 0 || s.at != nil {
+		return nil, fmt.Errorf("safetensors: DataWriter needs a StreamWriter made by CreateStream, before any Write")
+	}
+	if err := s.bw.Flush(); err != nil {
+		s.err = err
+		return nil, err
+	}
+	s.file.Preallocate(s.header + s.total)
+	s.at = &DataWriter{s: s}
+	return s.at, nil
+}
+
+// CopyAt copies n bytes of src from srcOff to offset off of the tensor
+// data inside the kernel (copy_file_range on Linux), as WriteAt would write
+// them. It reports false, having written nothing, where the system cannot
+// copy so; the caller then writes the bytes with WriteAt.
+func (d *DataWriter) CopyAt(src *os.File, srcOff, n, off int64) (bool, error) {
+	s := d.s
+	if off < 0 || off > s.total || n > s.total-off {
+		return false, argErr("", s.lastName(), ErrSizeMismatch, "%d bytes at offset %d: past the %d bytes of tensor data the header announced",
+			n, off, s.total)
+	}
+	ok, err := s.file.CopyFrom(src, srcOff, n, s.header+off)
+	if ok && err == nil {
+		d.written.Add(n)
+	}
+	return ok, err
+}
+
+// StartWriteback asks the system to start writing the data bytes [off,
+// off+n) to disk now, without waiting, so that the sync at Commit has less
+// left to do (a no-op where the system has no such call). It may be called
+// from several goroutines at once.
+func (d *DataWriter) StartWriteback(off, n int64) {
+	d.s.file.StartWriteback(d.s.header+off, n)
+}
+
+// Offsets returns the start of each tensor's bytes within the data (the
+// offset WriteAt takes), in header order.
+func (s *StreamWriter) Offsets() []int64 {
+	offs := make([]int64, len(s.sizes))
+	var o int64
+	for i, n := range s.sizes {
+		offs[i] = o
+		o += n
+	}
+	return offs
+}
+
+// WriteAt writes p at offset off of the tensor data (0 is the first byte
+// of the first tensor). Each byte must be written exactly once; writing
+// past the announced data is an error (ErrSizeMismatch). WriteAt may be
+// called from several goroutines at once.
+func (d *DataWriter) WriteAt(p []byte, off int64) (int, error) {
+	s := d.s
+	if off < 0 || off > s.total || int64(len(p)) > s.total-off {
+		return 0, argErr("", s.lastName(), ErrSizeMismatch, "%d bytes at offset %d: past the %d bytes of tensor data the header announced",
+			len(p), off, s.total)
+	}
+	n, err := s.file.WriteAt(p, s.header+off)
+	d.written.Add(int64(n))
+	return n, err
+}
+
 // Sizes returns the byte size of each tensor, in header order.
 func (s *StreamWriter) Sizes() []int64 { return append([]int64(nil), s.sizes...) }
 
@@ -104,6 +188,9 @@ func (s *StreamWriter) Next() (tensor int, left int64) { return s.cur, s.left }
 func (s *StreamWriter) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
+	}
+	if s.at != nil {
+		return 0, fmt.Errorf("safetensors: Write after DataWriter")
 	}
 	if int64(len(p)) > s.total-s.written {
 		s.err = argErr("", s.lastName(), ErrSizeMismatch, "%d bytes written past the %d bytes of tensor data the header announced",
@@ -136,6 +223,13 @@ func (s *StreamWriter) lastName() string {
 func (s *StreamWriter) Close() error {
 	if s.err != nil {
 		return s.err
+	}
+	if s.at != nil {
+		if w := s.at.written.Load(); w != s.total {
+			s.err = argErr("", s.lastName(), ErrSizeMismatch, "%d bytes of tensor data written by position, %d announced", w, s.total)
+			return s.err
+		}
+		return nil
 	}
 	if s.written != s.total {
 		h := s.heads[s.cur]

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -134,5 +135,95 @@ func TestCreateStreamIsAtomic(t *testing.T) {
 	s.Abort()
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
 		t.Errorf("Abort left %v", es)
+	}
+}
+
+// Positional writes, in any order and from several goroutines, make the
+// same file as Write; a missing or excess byte count is an error.
+func TestDataWriter(t *testing.T) {
+	ts := streamTensors()
+	meta := map[string]string{"format": "pt"}
+	var want bytes.Buffer
+	if err := Write(&want, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.safetensors")
+	s, err := CreateStream(path, heads(ts), meta, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dw, err := s.DataWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DataWriter(); err == nil {
+		t.Error("a second DataWriter")
+	}
+	if _, err := s.Write([]byte{1}); err == nil {
+		t.Error("Write after DataWriter succeeded")
+	}
+	offs := s.Offsets()
+	if len(offs) != 5 || offs[0] != 0 || offs[3] != 25 || offs[4] != 30 {
+		t.Errorf("Offsets %v", offs)
+	}
+	// a.weight copied from a file inside the kernel (where the system can)
+	srcPath := filepath.Join(dir, "src")
+	os.WriteFile(srcPath, append([]byte("xyz"), ts[0].Data...), 0o644)
+	src, err := os.Open(srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	copied, err := dw.CopyAt(src, 3, int64(len(ts[0].Data)), offs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dw.CopyAt(src, 0, 2, 32); !errors.Is(err, ErrSizeMismatch) {
+		t.Errorf("a copy past the end: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i := len(ts) - 1; i >= 0; i-- { // last tensor first, one byte per goroutine
+		if i == 0 && copied {
+			continue
+		}
+		for k := range ts[i].Data {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := dw.WriteAt(ts[i].Data[k:k+1], offs[i]+int64(k)); err != nil {
+					t.Error(err)
+				}
+				dw.StartWriteback(offs[i]+int64(k), 1)
+			}()
+		}
+	}
+	wg.Wait()
+	if _, err := dw.WriteAt([]byte{1, 2}, 32); !errors.Is(err, ErrSizeMismatch) {
+		t.Errorf("past the end: %v", err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, want.Bytes()) {
+		t.Error("the file written by position differs from Write's")
+	}
+
+	// a byte missing
+	path2 := filepath.Join(dir, "short.safetensors")
+	s, _ = CreateStream(path2, heads(ts), meta, false)
+	dw, _ = s.DataWriter()
+	dw.WriteAt(make([]byte, 32), 0)
+	if err := s.Commit(); !errors.Is(err, ErrSizeMismatch) {
+		t.Errorf("a byte missing: %v", err)
+	}
+	if _, err := os.Stat(path2); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a failed Commit left the file")
+	}
+
+	// only for files
+	s, _ = NewStreamWriter(&bytes.Buffer{}, heads(ts), meta)
+	if _, err := s.DataWriter(); err == nil {
+		t.Error("DataWriter on a plain io.Writer")
 	}
 }

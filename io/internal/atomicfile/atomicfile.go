@@ -92,6 +92,10 @@ func (a *File) Dest() string { return a.dst }
 // Write writes to the temporary file.
 func (a *File) Write(p []byte) (int, error) { return a.f.Write(p) }
 
+// WriteAt writes to the temporary file at offset off (pwrite(2)). Unlike
+// the rest of File, it may be called from several goroutines at once.
+func (a *File) WriteAt(p []byte, off int64) (int, error) { return a.f.WriteAt(p, off) }
+
 // Commit syncs the file, puts it at its destination and syncs the
 // directory. On failure nothing is left (unless only the final directory
 // sync failed: then the file is in place and the error says so). Commit

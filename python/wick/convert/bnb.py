@@ -50,10 +50,8 @@ Where Wick's directory differs from ``save_pretrained``'s: config.json keeps
 the source's keys as they are (transformers rewrites the whole config
 through its config class); shards follow a natural order of the checkpoint's
 names rather than the model's module order, so with several shards the
-split points can differ; without double quantization a 4-bit weight's F32
-``absmax`` is written just after its codes (safetensors' order would put it
-first; the executor streams codes before their absmax). Single-file outputs
-are byte-identical to transformers' (tests/test_bnb_out.py).
+split points can differ. Single-file outputs are byte-identical to
+transformers' (tests/test_bnb_out.py).
 """
 
 from __future__ import annotations
@@ -571,12 +569,6 @@ def build_bnb_plan(model: Union[str, os.PathLike[str], ModelParts], options: Opt
     for i, names in enumerate(groups):
         fname = "model.safetensors" if len(groups) == 1 else f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
         order = sorted(names, key=lambda n: (-_ST_RANK[by_name[n].dtype], n))
-        # the executor writes an absmax after its codes: move a plain F32
-        # absmax that safetensors' order puts first to just after its weight
-        for n in [n for n in order if by_name[n].type == "bnb.absmax" and by_name[n].of in order
-                  and order.index(n) < order.index(by_name[n].of)]:
-            order.remove(n)
-            order.insert(order.index(by_name[n].of) + 1, n)
         files.append(OutFile(fname, "safetensors", tensors=order, metadata={"format": "pt"}))
     if len(groups) > 1:
         files.append(OutFile("model.safetensors.index.json", "index", index={"total_parameters": params}))

@@ -173,7 +173,7 @@ tensor ``type`` says how the bytes are made:
   float16 rounding, row-wise.
 * the parts of a weight's state, with ``of`` naming the weight and no
   sources: ``bnb.absmax`` (F32 ``[blocks]``, U8 codes with double
-  quantization; written after its weight), ``bnb.quant_map`` (F32 ``[16]``,
+  quantization; in its weight's file or a later one), ``bnb.quant_map`` (F32 ``[16]``,
   the NF4/FP4 table), ``bnb.nested_absmax`` (F32 ``[ceil(blocks/256)]``),
   ``bnb.nested_quant_map`` (F32 ``[256]``, the signed dynamic map),
   ``bnb.quant_state`` (U8: ``quant_state.json``; with double quantization
