@@ -72,7 +72,8 @@ blocksize=64, quant_type="nf4", compress_statistics=True)`` on every linear
 weight, at the same torch thread count; only the quantization calls are
 timed, not reading the weights nor writing anything) where torch and
 bitsandbytes are importable by ``--bnb-python`` (default: this Python).
-Target: Wick ≥ 10× faster.
+Wick's figures are the medians of three runs, each into a fresh directory
+(the previous one is deleted untimed). Target: Wick ≥ 10× faster.
 
 Mixture of experts (``--no-moe`` skips it; ``--moe-only`` runs nothing else): a
 Qwen3-30B-A3B-shaped bf16 model with all 128 experts per layer and its layers
@@ -95,6 +96,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -149,12 +152,23 @@ print(json.dumps({"quantize_s": total, "quantize_cpu_s": cpu, "elements": n}))
 """
 
 
+BNB_REPEATS = 3
+
+
 def bnb_row(args, wick: list) -> dict:
     """wick convert --format bnb-nf4 beside bitsandbytes' CPU quantize_4bit of the same weights."""
     out = args.out / "synth-bnb-nf4"
     report = args.out / "synth-bnb-nf4.json"
-    w = measured(wick + ["convert", str(args.model), "-o", str(out), "--format", "bnb-nf4", "--force", "--no-progress",
-                         "--threads", str(args.threads), "--json-report", str(report)])
+    # Median of BNB_REPEATS runs. The previous run's directory is deleted
+    # before each (untimed): replacing a 1 GB file costs 0.3-0.5 s of wall on
+    # a disk mounted with discard, and bitsandbytes' figure has no I/O at all.
+    runs = []
+    for _ in range(BNB_REPEATS):
+        shutil.rmtree(out, ignore_errors=True)
+        runs.append(measured(wick + ["convert", str(args.model), "-o", str(out), "--format", "bnb-nf4", "--force",
+                                     "--no-progress", "--threads", str(args.threads), "--json-report", str(report)]))
+    w = {m: statistics.median(r[m] for r in runs) for m in ("wall_s", "cpu_s", "peak_rss_mib")}
+    w["runs"] = runs
     rep = json.loads(report.read_text())
     w["executor_s"] = rep["seconds"]
     quantized = [t["name"] for t in rep["tensors"] if t["type"] == "NF4"]
