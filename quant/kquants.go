@@ -6,6 +6,8 @@ package quant
 // requantization runs as one vector pass per group. TestKQuantsFastMatchReference
 // checks byte equality with the twins.
 
+import "unsafe"
+
 func quantizeQ2_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	var (
 		ws    qkxWork
@@ -112,7 +114,14 @@ func quantizeQ3_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 		ws  q3Work
 		qws qxWork
 	)
+	// Quantize hands the kernel slices of a few superblocks and scans each
+	// for non-finite values first; that scan is the slice's first touch and
+	// stalled on memory. Prefetching the values that follow src, a KiB per
+	// superblock encoded, has them in cache by then.
+	ahead := uintptr(unsafe.Pointer(unsafe.SliceData(src))) + uintptr(len(src))*4
 	forSuperBlocks(dst, src, nPerRow, imatrix, q3_KLen, func(y []byte, x, qw []float32) {
+		prefetch1K(ahead)
+		ahead += 4 * qkK
 		q3_KBlock(&ws, &qws, y, x, qw)
 	})
 }
