@@ -45,3 +45,50 @@ func TestKPackers(t *testing.T) {
 		}
 	}
 }
+
+// TestPackQ3Scales: packQ3Scales against packP3 group by group on cleared
+// bytes, and q3Scale reading each scale back: every value 0..63 in every
+// position (the others 0, 63 or random), then random sets of 16.
+func TestPackQ3Scales(t *testing.T) {
+	check := func(ls *[16]uint8) {
+		t.Helper()
+		var got, want [12]byte
+		packQ3Scales(&got, ls)
+		for j := range ls {
+			packP3(want[:], j, int8(ls[j]))
+		}
+		if got != want {
+			t.Fatalf("scales %v: packQ3Scales % x, packP3 % x", *ls, got, want)
+		}
+		for j := range ls {
+			if s := q3Scale(got[:], j); int(s) != int(ls[j])-32 {
+				t.Fatalf("scales %v: q3Scale(%d) = %d", *ls, j, s)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(73, 74))
+	for _, rest := range []int{0, 63, -1} {
+		for j := 0; j < 16; j++ {
+			for v := 0; v < 64; v++ {
+				var ls [16]uint8
+				for i := range ls {
+					switch rest {
+					case -1:
+						ls[i] = uint8(rng.IntN(64))
+					default:
+						ls[i] = uint8(rest)
+					}
+				}
+				ls[j] = uint8(v)
+				check(&ls)
+			}
+		}
+	}
+	for it := 0; it < 20000; it++ {
+		var ls [16]uint8
+		for i := range ls {
+			ls[i] = uint8(rng.IntN(64))
+		}
+		check(&ls)
+	}
+}
