@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -90,5 +91,38 @@ func TestPackQ3Scales(t *testing.T) {
 			ls[i] = uint8(rng.IntN(64))
 		}
 		check(&ls)
+	}
+}
+
+// TestQ3MaxScale: q3MaxScale against the float loop of q3_KBlockRef (the
+// first scale of largest magnitude, 0 if none beats 0), compared bit for
+// bit, on scales drawn from values with ties of either sign, signed zeros,
+// subnormals, infinities and NaNs.
+func TestQ3MaxScale(t *testing.T) {
+	ref := func(scales *[16]float32) float32 {
+		var maxScale, amax float32
+		for j := 0; j < 16; j++ {
+			if s := abs32(scales[j]); s > amax {
+				amax, maxScale = s, scales[j]
+			}
+		}
+		return maxScale
+	}
+	pool := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, -0.5, 3, -3, 1e-45, -1e-45,
+		math.MaxFloat32, -math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0xFFC00001), math.Float32frombits(0x7F800001)}
+	rng := rand.New(rand.NewPCG(75, 76))
+	for it := 0; it < 200000; it++ {
+		var sc [16]float32
+		for j := range sc {
+			if it%2 == 0 {
+				sc[j] = pool[rng.IntN(len(pool))]
+			} else {
+				sc[j] = float32(rng.NormFloat64()) * float32(math.Ldexp(1, rng.IntN(40)-20))
+			}
+		}
+		if got, want := q3MaxScale(&sc), ref(&sc); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("scales %v: q3MaxScale %v (%#x), reference loop %v (%#x)", sc, got, math.Float32bits(got), want, math.Float32bits(want))
+		}
 	}
 }

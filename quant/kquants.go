@@ -140,12 +140,7 @@ func q3_KBlock(ws *q3Work, qws *qxWork, y []byte, x, qw []float32) {
 		transposeGroups16(ws.xt[:], x, 16, 16, 0)
 		q3Search(ws)
 		scales = ws.scale
-		var maxScale, amax float32
-		for j := 0; j < 16; j++ {
-			if s := abs32(scales[j]); s > amax {
-				amax, maxScale = s, scales[j]
-			}
-		}
+		maxScale := q3MaxScale(&scales)
 		if maxScale != 0 {
 			iscale := -32 / maxScale
 			for j := 0; j < 16; j++ {
