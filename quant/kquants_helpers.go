@@ -370,3 +370,37 @@ func makeQpQuantsRef(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 	}
 	return 0
 }
+
+// packQ3Scales writes the 12 scale bytes of a Q3_K block for the 6-bit group
+// scales ls (each 0..63, the signed scale + 32): the bytes packP3 leaves in
+// cleared sc for j = 0..15, so that q3Scale(sc, j) = ls[j] − 32. It writes
+// all 12 bytes at once instead of or-ing them together group by group.
+func packQ3Scales(sc *[12]byte, ls *[16]uint8) {
+	for j := 0; j < 8; j++ {
+		sc[j] = ls[j]&0xF | ls[j+8]<<4
+	}
+	for k := 0; k < 4; k++ {
+		sc[8+k] = ls[k]>>4 | ls[k+4]>>4<<2 | ls[k+8]>>4<<4 | ls[k+12]>>4<<6
+	}
+}
+
+// q3MaxScale is the group scale of largest magnitude, the first of equal
+// ones, as q3_KBlockRef's loop (ggml's fabsf(scales[j]) > amax from 0)
+// finds it, and 0 when all are zero or NaN. It compares the magnitudes' bit
+// patterns, which order non-negative floats as their values do, so that the
+// compiler can use conditional moves instead of branches that the data
+// make unpredictable; a NaN's magnitude counts as 0, which never wins.
+func q3MaxScale(scales *[16]float32) float32 {
+	var amax, maxBits uint32
+	for j := 0; j < 16; j++ {
+		b := math.Float32bits(scales[j])
+		a := b &^ (1 << 31)
+		if a > 0x7F800000 {
+			a = 0
+		}
+		if a > amax {
+			amax, maxBits = a, b
+		}
+	}
+	return math.Float32frombits(maxBits)
+}

@@ -177,7 +177,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		}
 	}
-	err := forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
+	err := forChunksCaller(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		if src.dtype != DTypeF32 && len(*scratch) < step {
 			*scratch = make([]float32, step)
 		}
