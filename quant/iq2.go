@@ -118,50 +118,7 @@ func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 			iscale = is[c]
 		}
 	}
-	var sumlx, suml2 float32
-	for i := 0; i < n; i++ {
-		l := nearestInt(float32(iscale * x[i]))
-		if l > nmax {
-			l = nmax
-		}
-		L[i] = uint8(l)
-		fl := float32(l)
-		sumlx += float32(float32(qw[i]*x[i]) * fl)
-		suml2 += float32(float32(qw[i]*fl) * fl)
-	}
-	for itry := 0; itry < 5; itry++ {
-		changed := 0
-		for i := 0; i < n; i++ {
-			w := qw[i]
-			li := float32(L[i])
-			slx := sumlx - float32(float32(w*x[i])*li)
-			sl2 := suml2 - float32(float32(w*li)*li)
-			if slx > 0 && sl2 > 0 {
-				newL := nearestInt(float32(x[i]*sl2) / slx)
-				if newL > nmax {
-					newL = nmax
-				}
-				if newL != int32(L[i]) {
-					fl := float32(newL)
-					slx += float32(float32(w*x[i]) * fl)
-					sl2 += float32(float32(w*fl) * fl)
-					if float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
-						L[i] = uint8(newL)
-						sumlx = slx
-						suml2 = sl2
-						changed++
-					}
-				}
-			}
-		}
-		if changed == 0 {
-			break
-		}
-	}
-	if suml2 > 0 {
-		return sumlx / suml2
-	}
-	return 0
+	return qpRefine(n, nmax, iscale, x, L, qw)
 }
 
 // iq2Signs is iq2SignsRef without data-dependent branches in the sign

@@ -325,6 +325,14 @@ func makeQpQuantsRef(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 			iscale = iscaleIs
 		}
 	}
+	return qpRefine(n, nmax, iscale, x, L, qw)
+}
+
+// qpRefine is the end of make_qp_quants, from the chosen inverse scale
+// iscale: the levels it gives, then up to five passes that move single
+// levels while the weighted fit improves; it returns the fitted scale.
+// makeQpQuantsRef and its lane-parallel variant iq2MakeQpQuants share it.
+func qpRefine(n int, nmax int32, iscale float32, x []float32, L []uint8, qw []float32) float32 {
 	var sumlx, suml2 float32
 	for i := 0; i < n; i++ {
 		l := nearestInt(float32(iscale * x[i]))
