@@ -740,10 +740,14 @@ def _merges(files: TokenizerFiles) -> List[str]:
             return list(merges)
         if isinstance(merges[0], list) and len(merges[0]) == 2 and isinstance(merges[0][0], str):
             out = []
+            append, g = out.append, "\u0120"  # a 128K-merge vocabulary: this loop is a visible part of planning
             for i, pair in enumerate(merges):
-                if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-                    raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.merges[{i}] is not a pair of strings", TOKENIZER_JSON)
-                out.append(" ".join(p.replace(" ", "\u0120") for p in pair))
+                if isinstance(pair, list) and len(pair) == 2:
+                    a, b = pair
+                    if isinstance(a, str) and isinstance(b, str):
+                        append(f"{a.replace(' ', g)} {b.replace(' ', g)}")
+                        continue
+                raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.merges[{i}] is not a pair of strings", TOKENIZER_JSON)
             return out
         raise TokenizerError(f"convert: {TOKENIZER_JSON}: unknown model.merges format (first entry {merges[0]!r})", TOKENIZER_JSON)
     if files.merges_txt is not None:
