@@ -64,7 +64,7 @@ func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]f
 		}
 	}
 	// A helper that comes later finds no chunk and reads neither field: drop
-	// them so that a job left in helperJobs holds on to nothing of the caller.
+	// them so that a job left in spinJobs holds on to nothing of the caller.
 	r.work, r.opt = nil, Options{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -94,19 +94,35 @@ const (
 	helperMax  = 8
 )
 
+// A job goes to a spinning helper if there is one, else wakes a parked
+// one, else starts a goroutine. Spinning and parked helpers take jobs from
+// different channels: a send on a channel with a blocked receiver hands
+// the value to that receiver, so with one channel a parked helper (a
+// thread wake-up away, up to a millisecond on a virtual machine) would
+// take the job while a spinning one polled in vain, and a call of a
+// millisecond would run on one thread.
 var (
-	helperJobs  = make(chan *callerRun, helperMax)
-	helperCount atomic.Int32 // pool goroutines alive
-	helperIdle  atomic.Int32 // pool goroutines waiting for a job
+	spinJobs     = make(chan *callerRun, helperMax) // polled by spinning helpers
+	wakeJobs     = make(chan *callerRun)            // received by parked helpers
+	helperCount  atomic.Int32                       // pool goroutines alive
+	helperSpins  atomic.Int32                       // pool goroutines polling spinJobs
+	helperParked atomic.Int32                       // pool goroutines blocked on wakeJobs
 )
 
 // startHelper gives r to an idle pool goroutine, or starts one. A job that
 // no goroutine takes in time is harmless: the caller does the chunks
 // itself, and a helper that comes late finds none.
 func startHelper(r *callerRun) {
-	if helperIdle.Load() > 0 {
+	if helperSpins.Load() > 0 {
 		select {
-		case helperJobs <- r:
+		case spinJobs <- r:
+			return
+		default:
+		}
+	}
+	if helperParked.Load() > 0 {
+		select {
+		case wakeJobs <- r: // unbuffered: taken only by a parked helper
 			return
 		default:
 		}
@@ -124,29 +140,35 @@ func poolHelper(r *callerRun) {
 	for {
 		r.helper()
 		r = nil // the finished job is not kept while waiting
-		helperIdle.Add(1)
 		r = awaitJob()
-		helperIdle.Add(-1)
 	}
 }
 
-// awaitJob polls helperJobs for helperSpin (yielding now and then, so that
-// other goroutines still run), then blocks on it.
+// awaitJob polls spinJobs for helperSpin (yielding now and then, so that
+// other goroutines still run), then parks on wakeJobs. A job posted to
+// spinJobs just as the last spinner gave up stays there until a helper
+// spins again; it is harmless (its caller did the chunks, see startHelper).
 func awaitJob() *callerRun {
+	helperSpins.Add(1)
 	deadline := time.Now().Add(helperSpin)
 	for i := 1; ; i++ {
 		select {
-		case r := <-helperJobs:
+		case r := <-spinJobs:
+			helperSpins.Add(-1)
 			return r
 		default:
 		}
 		if i%64 == 0 {
 			if time.Now().After(deadline) {
-				return <-helperJobs
+				break
 			}
 			runtime.Gosched()
 		}
 	}
+	helperSpins.Add(-1)
+	helperParked.Add(1)
+	defer helperParked.Add(-1)
+	return <-wakeJobs // never blocked on spinJobs: that would make this helper its receiver
 }
 
 // callerRun is the shared state of one forChunksCaller call.
