@@ -179,21 +179,7 @@ func iq1sBlock(y []byte, x, qw []float32) {
 		shifts[ib] = int8(bestShift)
 		maxScale = cmax(maxScale, scale)
 	}
-	if maxScale != 0 {
-		d := maxScale / 15
-		putF16(y, float32(d*iq1sFudgeScale))
-		id := 1 / d
-		for ib := range scales {
-			l := uint16(clampI32(nearestInt(float32(0.5*float32(float32(id*scales[ib])-1))), 0, 7))
-			if shifts[ib] == -1 {
-				l |= 8
-			}
-			qh[ib] |= l << 12
-		}
-	}
-	for ib, h := range qh {
-		binary.LittleEndian.PutUint16(y[34+2*ib:], h)
-	}
+	iq1sPackScales(y, &scales, &shifts, &qh, maxScale)
 }
 
 func quantizeIQ1_M(dst []byte, src []float32, nPerRow int, imatrix []float32) {

@@ -211,6 +211,17 @@ func iq1sBlockRef(y []byte, x, qw []float32) {
 		shifts[ib] = int8(bestShift)
 		maxScale = cmax(maxScale, scale)
 	}
+	iq1sPackScales(y, &scales, &shifts, &qh, maxScale)
+}
+
+// iq1Levels sets the levels of a split: the besti1 smallest values 0, the
+// next up to besti2 1, the rest 2.
+// iq1sPackScales ends an IQ1_S super-block as quantize_row_iq1_s_impl
+// does: the super-block scale d = maxScale/15 (times the format's fudge
+// factor) as float16, and each sub-block's 3-bit scale and shift sign in
+// the top bits of its qh word, which it then stores. It is shared by the
+// fast encoder and its reference twin: only the searches differ.
+func iq1sPackScales(y []byte, scales *[qkK / iq1sBS]float32, shifts *[qkK / iq1sBS]int8, qh *[qkK / iq1sBS]uint16, maxScale float32) {
 	if maxScale != 0 {
 		d := maxScale / 15
 		putF16(y, float32(d*iq1sFudgeScale))
@@ -228,8 +239,6 @@ func iq1sBlockRef(y []byte, x, qw []float32) {
 	}
 }
 
-// iq1Levels sets the levels of a split: the besti1 smallest values 0, the
-// next up to besti2 1, the rest 2.
 func iq1Levels(L []int8, idx []int, besti1, besti2 int) {
 	for j := range idx {
 		switch {
