@@ -298,42 +298,11 @@ func iq2xxsBlock(sc *iq2Scratch, y []byte, x, qw []float32) {
 				scale = sumqx / sumq2
 			}
 		}
-		if scale < 0 {
-			scale = -scale
-			for k := range blockSigns {
-				blockSigns[k] = ^blockSigns[k] & 127
-			}
-		}
-		for k := 0; k < 4; k++ {
-			u := iq2PackIndex(L[8*k:])
-			if u >= iqKmapSize {
-				panic(&AbortError{What: "a point outside the grid's map (quantize_row_iq2_xxs_impl reads past kmap_q2xs and aborts)"})
-			}
-			index := g.kmap[u]
-			if index < 0 {
-				panic(&AbortError{What: "a point not on the grid (GGML_ABORT in quantize_row_iq2_xxs_impl)"})
-			}
-			q2[2*ib] |= uint32(index) << (8 * k)
-			q2[2*ib+1] |= uint32(blockSigns[k]) << (7 * k)
-		}
-		if !(scale >= 0) {
-			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq2_xxs_impl)"})
-		}
+		scale = iq2xxsPackSubBlock(g, &q2, ib, &L, &blockSigns, scale)
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
 	}
-	if maxScale == 0 {
-		return
-	}
-	d := maxScale / 31
-	putF16(y, d)
-	id := 1 / d
-	for ib := 0; ib < 8; ib++ {
-		q2[2*ib+1] |= uint32(iq2Scale4(id, scales[ib])) << 28
-	}
-	for i, v := range q2 {
-		binary.LittleEndian.PutUint32(y[2+4*i:], v)
-	}
+	iq2xxsPackScales(y, &q2, &scales, maxScale)
 }
 
 func quantizeIQ2_XS(dst []byte, src []float32, nPerRow int, imatrix []float32) {

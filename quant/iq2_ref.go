@@ -226,44 +226,11 @@ func iq2xxsBlockRef(y []byte, x, qw []float32) {
 				scale = sumqx / sumq2
 			}
 		}
-		if scale < 0 {
-			scale = -scale
-			for k := range blockSigns {
-				blockSigns[k] = ^blockSigns[k] & 127
-			}
-		}
-		for k := 0; k < 4; k++ {
-			u := iq2PackIndex(L[8*k:])
-			if u >= iqKmapSize {
-				// levels from make_qp_quants (0..4) survive only when the
-				// scale is NaN: ggml reads past kmap_q2xs, then aborts
-				panic(&AbortError{What: "a point outside the grid's map (quantize_row_iq2_xxs_impl reads past kmap_q2xs and aborts)"})
-			}
-			index := g.kmap[u]
-			if index < 0 {
-				panic(&AbortError{What: "a point not on the grid (GGML_ABORT in quantize_row_iq2_xxs_impl)"})
-			}
-			q2[2*ib] |= uint32(index) << (8 * k)
-			q2[2*ib+1] |= uint32(blockSigns[k]) << (7 * k)
-		}
-		if !(scale >= 0) {
-			panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq2_xxs_impl)"})
-		}
+		scale = iq2xxsPackSubBlock(g, &q2, ib, &L, &blockSigns, scale)
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
 	}
-	if maxScale == 0 {
-		return
-	}
-	d := maxScale / 31
-	putF16(y, d)
-	id := 1 / d
-	for ib := 0; ib < 8; ib++ {
-		q2[2*ib+1] |= uint32(iq2Scale4(id, scales[ib])) << 28
-	}
-	for i, v := range q2 {
-		binary.LittleEndian.PutUint32(y[2+4*i:], v)
-	}
+	iq2xxsPackScales(y, &q2, &scales, maxScale)
 }
 
 func dequantizeIQ2_XXS(dst []float32, src []byte) {
@@ -501,5 +468,56 @@ func dequantizeIQ2_S(dst []float32, src []byte) {
 				iq2DecodeGroup(y[32*ib+8*l:], kgridIQ2S[index], db[l/2], signs[4*ib+l])
 			}
 		}
+	}
+}
+
+// iq2xxsPackSubBlock ends IQ2_XXS sub-block ib as quantize_row_iq2_xxs_impl
+// does, once its levels L and scale are chosen: a negative scale flips the
+// block signs, each group's levels become a grid index (aborting where ggml
+// reads past kmap_q2xs or finds no grid point), the indices and signs go
+// into q2, and a NaN scale aborts. It returns |scale|. Shared by the fast
+// encoder and its reference twin: only the searches differ.
+func iq2xxsPackSubBlock(g *iqGrid, q2 *[16]uint32, ib int, L *[32]int8, blockSigns *[4]uint8, scale float32) float32 {
+	if scale < 0 {
+		scale = -scale
+		for k := range blockSigns {
+			blockSigns[k] = ^blockSigns[k] & 127
+		}
+	}
+	for k := 0; k < 4; k++ {
+		u := iq2PackIndex(L[8*k:])
+		if u >= iqKmapSize {
+			// levels from make_qp_quants (0..4) survive only when the
+			// scale is NaN: ggml reads past kmap_q2xs, then aborts
+			panic(&AbortError{What: "a point outside the grid's map (quantize_row_iq2_xxs_impl reads past kmap_q2xs and aborts)"})
+		}
+		index := g.kmap[u]
+		if index < 0 {
+			panic(&AbortError{What: "a point not on the grid (GGML_ABORT in quantize_row_iq2_xxs_impl)"})
+		}
+		q2[2*ib] |= uint32(index) << (8 * k)
+		q2[2*ib+1] |= uint32(blockSigns[k]) << (7 * k)
+	}
+	if !(scale >= 0) {
+		panic(&AbortError{What: "a sub-block scale is NaN (GGML_ASSERT(scale >= 0) in quantize_row_iq2_xxs_impl)"})
+	}
+	return scale
+}
+
+// iq2xxsPackScales stores an IQ2_XXS super-block: d = maxScale/31 as
+// float16 and each sub-block's 4-bit scale in the top bits of its second
+// q2 word (nothing but zeros when every sub-block was empty).
+func iq2xxsPackScales(y []byte, q2 *[16]uint32, scales *[8]float32, maxScale float32) {
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, d)
+	id := 1 / d
+	for ib := 0; ib < 8; ib++ {
+		q2[2*ib+1] |= uint32(iq2Scale4(id, scales[ib])) << 28
+	}
+	for i, v := range q2 {
+		binary.LittleEndian.PutUint32(y[2+4*i:], v)
 	}
 }
