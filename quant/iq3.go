@@ -1,9 +1,6 @@
 package quant
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "math"
 
 // Fast IQ3_XXS and IQ3_S encoders. They give the bytes of ggml's code
 // (iq3_ref.go). Where the AVX-512 kernels run, the scale search is
@@ -501,21 +498,7 @@ func iq3xxsBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
 	}
-	clear(y)
-	if maxScale == 0 {
-		return
-	}
-	d := maxScale / 31
-	putF16(y, float32(d*1.0125))
-	id := 1 / d
-	for ib := 0; ib < 8; ib++ {
-		l := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
-		sas[ib] |= uint32(l) << 28
-	}
-	copy(y[2:], q3[:])
-	for ib, v := range sas {
-		binary.LittleEndian.PutUint32(y[66+4*ib:], v)
-	}
+	iq3xxsPack(y, &q3, &sas, &scales, maxScale)
 }
 
 func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
@@ -571,17 +554,7 @@ func iq3sBlock(t *iq3Tables, s *iq3Scratch, y []byte, xbl, qw []float32) {
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
 	}
-	if maxScale == 0 {
-		return
-	}
-	d := maxScale / 31
-	putF16(y, float32(d*1.033))
-	id := 1 / d
-	for ib := 0; ib < 8; ib += 2 {
-		l1 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
-		l2 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib+1])-1))), 0, 15)
-		y[106+ib/2] = byte(l1 | l2<<4)
-	}
+	iq3sPackScales(y, &scales, maxScale)
 }
 
 // The lane-parallel scale search (iq3SearchLanes) keeps ggml's structure —

@@ -235,21 +235,7 @@ func iq3xxsBlockRef(t *iq3Tables, y []byte, xbl, qw []float32) {
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
 	}
-	clear(y)
-	if maxScale == 0 {
-		return
-	}
-	d := maxScale / 31
-	putF16(y, float32(d*1.0125))
-	id := 1 / d
-	for ib := 0; ib < 8; ib++ {
-		l := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
-		sas[ib] |= uint32(l) << 28
-	}
-	copy(y[2:], q3[:])
-	for ib, v := range sas {
-		binary.LittleEndian.PutUint32(y[66+4*ib:], v)
-	}
+	iq3xxsPack(y, &q3, &sas, &scales, maxScale)
 }
 
 // iq3GridIndex returns the grid index of the levels L[0:4], which must be
@@ -385,17 +371,7 @@ func iq3sBlockRef(t *iq3Tables, y []byte, xbl, qw []float32) {
 		scales[ib] = scale
 		maxScale = cmax(maxScale, scale)
 	}
-	if maxScale == 0 {
-		return
-	}
-	d := maxScale / 31
-	putF16(y, float32(d*1.033))
-	id := 1 / d
-	for ib := 0; ib < 8; ib += 2 {
-		l1 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
-		l2 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib+1])-1))), 0, 15)
-		y[106+ib/2] = byte(l1 | l2<<4)
-	}
+	iq3sPackScales(y, &scales, maxScale)
 }
 
 // dequantizeIQ3_XXS is ggml's dequantize_row_iq3_xxs.
@@ -451,5 +427,46 @@ func dequantizeIQ3_S(dst []float32, src []byte) {
 				y = y[8:]
 			}
 		}
+	}
+}
+
+// iq3xxsPack stores an IQ3_XXS super-block as quantize_row_iq3_xxs_impl
+// does: zeros when every sub-block was empty; else d = maxScale/31 (times
+// the format's 1.0125) as float16, the grid indices q3, and each
+// sub-block's signs word with its 4-bit scale in the top bits. Shared by
+// the fast encoder and its reference twin: only the searches differ.
+func iq3xxsPack(y []byte, q3 *[64]byte, sas *[8]uint32, scales *[8]float32, maxScale float32) {
+	clear(y)
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, float32(d*1.0125))
+	id := 1 / d
+	for ib := 0; ib < 8; ib++ {
+		l := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
+		sas[ib] |= uint32(l) << 28
+	}
+	copy(y[2:], q3[:])
+	for ib, v := range sas {
+		binary.LittleEndian.PutUint32(y[66+4*ib:], v)
+	}
+}
+
+// iq3sPackScales ends an IQ3_S super-block as quantize_row_iq3_s_impl does
+// (the rest of y is written sub-block by sub-block): d = maxScale/31
+// (times 1.033) as float16 and the 4-bit sub-block scales, two per byte.
+// Shared by the fast encoder and its reference twin.
+func iq3sPackScales(y []byte, scales *[8]float32, maxScale float32) {
+	if maxScale == 0 {
+		return
+	}
+	d := maxScale / 31
+	putF16(y, float32(d*1.033))
+	id := 1 / d
+	for ib := 0; ib < 8; ib += 2 {
+		l1 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib])-1))), 0, 15)
+		l2 := clampI32(nearestInt(float32(0.5*(float32(id*scales[ib+1])-1))), 0, 15)
+		y[106+ib/2] = byte(l1 | l2<<4)
 	}
 }
