@@ -257,5 +257,17 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 // forChunks runs work over [0, n) in chunks of per elements on up to
 // opt.Threads goroutines; see parallel.Run for the guarantees.
 func forChunks(n, per int, opt Options, work func(lo, hi int, scratch *[]float32) error) error {
-	return parallel.Run(n, per, parallel.Options{Threads: opt.Threads, Cancelled: opt.Cancelled, Progress: opt.Progress}, work)
+	return parallel.Run(n, per, opt.parallel(), work)
+}
+
+// forChunksCaller is forChunks on parallel.RunCaller: the calling goroutine
+// works beside pooled helpers. For Quantize and the bitsandbytes decoders,
+// whose calls from C can last a millisecond or less.
+func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]float32) error) error {
+	return parallel.RunCaller(n, per, opt.parallel(), work)
+}
+
+// parallel is the part of opt that parallel.Run and RunCaller take.
+func (opt Options) parallel() parallel.Options {
+	return parallel.Options{Threads: opt.Threads, Cancelled: opt.Cancelled, Progress: opt.Progress}
 }

@@ -49,15 +49,7 @@ func Run(n, per int, opt Options, work Work) error {
 	if n <= 0 {
 		return nil
 	}
-	if per <= 0 {
-		per = n
-	}
-	chunks := (n + per - 1) / per
-	threads := opt.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	threads = min(threads, chunks)
+	per, chunks, threads := split(n, per, opt.Threads)
 
 	var (
 		next     atomic.Int64
@@ -115,4 +107,18 @@ func Run(n, per int, opt Options, work Work) error {
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// split plans Run's and RunCaller's chunks for n > 0 elements: per ≤ 0
+// means one chunk; threads ≤ 0 means GOMAXPROCS, and never more threads
+// than chunks.
+func split(n, per, threads int) (int, int, int) {
+	if per <= 0 {
+		per = n
+	}
+	chunks := (n + per - 1) / per
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return per, chunks, min(threads, chunks)
 }

@@ -1,4 +1,4 @@
-package quant
+package parallel
 
 import (
 	"runtime"
@@ -6,49 +6,39 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/wick-ml/wick/internal/parallel"
 )
 
-// forChunksCaller is forChunks for Quantize and the bitsandbytes decoders
-// (whose whole call is a millisecond or less of store-bound work): the calling goroutine
+// RunCaller is Run for work called from C whose whole call may last a
+// millisecond or less (quant's Quantize and bitsandbytes decoders): the calling goroutine
 // takes chunks itself beside opt.Threads-1 helpers (startHelper), and it waits
 // for the helpers only while one is inside a chunk (a spin of a chunk's
 // length at most), not for a helper that has not started.
 //
 // Why: called from C (cgo), the calling goroutine is locked to its thread.
-// With parallel.Run it parks in Wait, which hands its P to another thread
+// With Run it parks in Wait, which hands its P to another thread
 // and puts its own thread to sleep; each worker then starts only after a
 // thread wake-up, and the caller after another. On a virtual machine one
 // wake-up of an idle vCPU can cost a good part of such a call, and the
 // bench saw 2-thread decodes run no faster than one thread (CPU/wall near
 // 1.0). Here the caller starts at once, a late helper only takes fewer
 // chunks, and the end needs no wake-up. Quantize gains too: with
-// parallel.Run, two threads spent about 7% more CPU per value on Q3_K than
+// Run, two threads spent about 7% more CPU per value on Q3_K than
 // one (goroutine start-up and the scheduler's spinning around the parked
 // caller); with this pool, the same as one.
 //
-// The guarantees are parallel.Run's: chunks are handed out in increasing
+// The guarantees are Run's: chunks are handed out in increasing
 // order and the error of the lowest failed chunk is returned; Cancelled is
-// polled before each chunk; a panic in work becomes a *parallel.PanicError;
-// when forChunksCaller returns, no work, Cancelled or Progress call is
+// polled before each chunk; a panic in work becomes a *PanicError;
+// when RunCaller returns, no work, Cancelled or Progress call is
 // running or will start. (A helper that has not claimed a chunk by then
 // finds none and exits without calling anything.)
-func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]float32) error) error {
+func RunCaller(n, per int, opt Options, work Work) error {
 	if n <= 0 {
 		return nil
 	}
-	if per <= 0 {
-		per = n
-	}
-	chunks := (n + per - 1) / per
-	threads := opt.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	threads = min(threads, chunks)
+	per, chunks, threads := split(n, per, opt.Threads)
 	if threads <= 1 {
-		return forChunks(n, per, opt, work)
+		return Run(n, per, opt, work)
 	}
 	r := &callerRun{n: n, per: per, chunks: chunks, opt: opt, work: work, errChunk: chunks}
 	for range threads - 1 {
@@ -70,16 +60,6 @@ func forChunksCaller(n, per int, opt Options, work func(lo, hi int, scratch *[]f
 	defer r.mu.Unlock()
 	return r.firstErr
 }
-
-// decodeChunk is the bitsandbytes decoders' work unit, in values: four
-// times chunkElements, because a chunk of streamed output takes only a
-// microsecond or two and each claim moves the cache line of the shared
-// counter between the cores (about a tenth of a microsecond); 64 Ki values
-// keep that near 1% while a late thread waits at most a chunk (5-20 us).
-const decodeChunk = 4 * chunkElements
-
-// decodeChunkFor is decodeChunk rounded down to whole blocks (at least one).
-func decodeChunkFor(blocksize int) int { return max(1, decodeChunk/blocksize) * blocksize }
 
 // Helpers come from a small pool of goroutines that outlive the call: after
 // its work a pool goroutine polls for the next job for helperSpin before it
@@ -171,11 +151,11 @@ func awaitJob() *callerRun {
 	return <-wakeJobs // never blocked on spinJobs: that would make this helper its receiver
 }
 
-// callerRun is the shared state of one forChunksCaller call.
+// callerRun is the shared state of one RunCaller call.
 type callerRun struct {
 	n, per, chunks int
 	opt            Options
-	work           func(lo, hi int, scratch *[]float32) error
+	work           Work
 
 	// next and inflight each on a cache line of their own: the caller and a
 	// helper both add to next, only helpers to inflight
@@ -235,12 +215,12 @@ func (r *callerRun) chunk(scratch *[]float32) (more bool) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r.fail(c, &parallel.PanicError{Value: p, Stack: debug.Stack()})
+			r.fail(c, &PanicError{Value: p, Stack: debug.Stack()})
 			more = false
 		}
 	}()
 	if r.opt.Cancelled != nil && r.opt.Cancelled() {
-		r.fail(c, parallel.ErrCancelled)
+		r.fail(c, ErrCancelled)
 		return false
 	}
 	lo, hi := c*r.per, min(r.n, (c+1)*r.per)

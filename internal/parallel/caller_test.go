@@ -1,4 +1,4 @@
-package quant
+package parallel
 
 import (
 	"errors"
@@ -6,25 +6,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/wick-ml/wick/internal/parallel"
 )
 
-// forChunksCaller keeps parallel.Run's guarantees: every element once,
+// RunCaller keeps Run's guarantees: every element once,
 // the lowest failing chunk's error whatever the scheduling, panics turned
 // into errors, cancellation between chunks, progress per chunk, and no
 // call into work after it returned.
-func TestForChunksCaller(t *testing.T) {
+func TestRunCaller(t *testing.T) {
 	for _, tc := range []struct{ n, per, threads int }{
 		{1, 1, 1}, {10, 3, 2}, {100, 7, 8}, {1000, 1000, 4}, {1001, 1000, 4}, {5, 100, 3}, {64, 0, 2}, {100000, 10, 2},
 	} {
 		seen := make([]int32, tc.n)
 		var progress atomic.Int64
 		var returned atomic.Bool
-		err := forChunksCaller(tc.n, tc.per, Options{Threads: tc.threads, Progress: func(k int) { progress.Add(int64(k)) }},
+		err := RunCaller(tc.n, tc.per, Options{Threads: tc.threads, Progress: func(k int) { progress.Add(int64(k)) }},
 			func(lo, hi int, _ *[]float32) error {
 				if returned.Load() {
-					panic("work called after forChunksCaller returned")
+					panic("work called after RunCaller returned")
 				}
 				for i := lo; i < hi; i++ {
 					atomic.AddInt32(&seen[i], 1)
@@ -46,7 +44,7 @@ func TestForChunksCaller(t *testing.T) {
 	}
 	for threads := 1; threads <= 4; threads++ {
 		for rep := 0; rep < 50; rep++ {
-			err := forChunksCaller(100, 1, Options{Threads: threads}, func(lo, _ int, _ *[]float32) error {
+			err := RunCaller(100, 1, Options{Threads: threads}, func(lo, _ int, _ *[]float32) error {
 				if lo%10 == 7 {
 					return fmt.Errorf("chunk %d", lo)
 				}
@@ -55,18 +53,18 @@ func TestForChunksCaller(t *testing.T) {
 			if err == nil || err.Error() != "chunk 7" {
 				t.Fatalf("threads=%d: got %v, want chunk 7", threads, err)
 			}
-			err = forChunksCaller(100, 1, Options{Threads: threads}, func(lo, _ int, _ *[]float32) error {
+			err = RunCaller(100, 1, Options{Threads: threads}, func(lo, _ int, _ *[]float32) error {
 				if lo == 3 || lo == 60 {
 					panic("boom")
 				}
 				return nil
 			})
-			var pe *parallel.PanicError
+			var pe *PanicError
 			if !errors.As(err, &pe) || pe.Value != "boom" {
 				t.Fatalf("threads=%d: got %v, want the panic as a PanicError", threads, err)
 			}
 			var calls atomic.Int32
-			err = forChunksCaller(100, 1, Options{Threads: threads, Cancelled: func() bool { return calls.Load() >= 5 }},
+			err = RunCaller(100, 1, Options{Threads: threads, Cancelled: func() bool { return calls.Load() >= 5 }},
 				func(int, int, *[]float32) error { calls.Add(1); return nil })
 			if !errors.Is(err, ErrCancelled) || calls.Load() < 5 || calls.Load() > 5+int32(threads) {
 				t.Fatalf("threads=%d: got %v after %d chunks, want ErrCancelled after 5 or a few more", threads, err, calls.Load())
@@ -78,7 +76,7 @@ func TestForChunksCaller(t *testing.T) {
 // Many callers at once share the helper pool (more callers than pool
 // goroutines, jobs left in the channel): each still gets every element of
 // its own call once, and nothing of a call runs after it returned.
-func TestForChunksCallerConcurrent(t *testing.T) {
+func TestRunCallerConcurrent(t *testing.T) {
 	calls := 300
 	if testing.Short() {
 		calls = 60
@@ -92,9 +90,9 @@ func TestForChunksCallerConcurrent(t *testing.T) {
 				n := 1 + (g*7919+c*104729)%5000
 				seen := make([]int32, n)
 				var returned atomic.Bool
-				err := forChunksCaller(n, 1+c%37, Options{Threads: 2 + g%3}, func(lo, hi int, _ *[]float32) error {
+				err := RunCaller(n, 1+c%37, Options{Threads: 2 + g%3}, func(lo, hi int, _ *[]float32) error {
 					if returned.Load() {
-						panic("work called after forChunksCaller returned")
+						panic("work called after RunCaller returned")
 					}
 					for i := lo; i < hi; i++ {
 						atomic.AddInt32(&seen[i], 1)
