@@ -40,7 +40,7 @@ func RunCaller(n, per int, opt Options, work Work) error {
 	if threads <= 1 {
 		return Run(n, per, opt, work)
 	}
-	r := &callerRun{n: n, per: per, chunks: chunks, opt: opt, work: work, errChunk: chunks}
+	r := &run{n: n, per: per, chunks: chunks, opt: opt, work: work, errChunk: chunks}
 	for range threads - 1 {
 		startHelper(r)
 	}
@@ -82,17 +82,17 @@ const (
 // take the job while a spinning one polled in vain, and a call of a
 // millisecond would run on one thread.
 var (
-	spinJobs     = make(chan *callerRun, helperMax) // polled by spinning helpers
-	wakeJobs     = make(chan *callerRun)            // received by parked helpers
-	helperCount  atomic.Int32                       // pool goroutines alive
-	helperSpins  atomic.Int32                       // pool goroutines polling spinJobs
-	helperParked atomic.Int32                       // pool goroutines blocked on wakeJobs
+	spinJobs     = make(chan *run, helperMax) // polled by spinning helpers
+	wakeJobs     = make(chan *run)            // received by parked helpers
+	helperCount  atomic.Int32                 // pool goroutines alive
+	helperSpins  atomic.Int32                 // pool goroutines polling spinJobs
+	helperParked atomic.Int32                 // pool goroutines blocked on wakeJobs
 )
 
 // startHelper gives r to an idle pool goroutine, or starts one. A job that
 // no goroutine takes in time is harmless: the caller does the chunks
 // itself, and a helper that comes late finds none.
-func startHelper(r *callerRun) {
+func startHelper(r *run) {
 	if helperSpins.Load() > 0 {
 		select {
 		case spinJobs <- r:
@@ -116,7 +116,7 @@ func startHelper(r *callerRun) {
 }
 
 // poolHelper helps with r, then with each job it receives.
-func poolHelper(r *callerRun) {
+func poolHelper(r *run) {
 	for {
 		r.helper()
 		r = nil // the finished job is not kept while waiting
@@ -128,7 +128,7 @@ func poolHelper(r *callerRun) {
 // other goroutines still run), then parks on wakeJobs. A job posted to
 // spinJobs just as the last spinner gave up stays there until a helper
 // spins again; it is harmless (its caller did the chunks, see startHelper).
-func awaitJob() *callerRun {
+func awaitJob() *run {
 	helperSpins.Add(1)
 	deadline := time.Now().Add(helperSpin)
 	for i := 1; ; i++ {
@@ -151,14 +151,14 @@ func awaitJob() *callerRun {
 	return <-wakeJobs // never blocked on spinJobs: that would make this helper its receiver
 }
 
-// callerRun is the shared state of one RunCaller call.
-type callerRun struct {
+// run is the shared state of one Run or RunCaller call.
+type run struct {
 	n, per, chunks int
 	opt            Options
 	work           Work
 
 	// next and inflight each on a cache line of their own: the caller and a
-	// helper both add to next, only helpers to inflight
+	// helper both add to next, only RunCaller's helpers to inflight
 	_        [64]byte
 	next     atomic.Int64
 	_        [56]byte
@@ -171,7 +171,7 @@ type callerRun struct {
 	firstErr error
 }
 
-func (r *callerRun) fail(c int, err error) {
+func (r *run) fail(c int, err error) {
 	r.mu.Lock()
 	if c < r.errChunk {
 		r.errChunk, r.firstErr = c, err
@@ -180,9 +180,9 @@ func (r *callerRun) fail(c int, err error) {
 	r.stop.Store(true)
 }
 
-// worker takes chunks until there are none left or one failed (the
-// caller's loop).
-func (r *callerRun) worker() {
+// worker takes chunks until there are none left or one failed (Run's
+// goroutines, RunCaller's caller).
+func (r *run) worker() {
 	var scratch []float32
 	for r.chunk(&scratch) {
 	}
@@ -191,7 +191,7 @@ func (r *callerRun) worker() {
 // helper is worker on a goroutine of its own: inflight counts it from
 // before each claim to the end of that chunk, so that the caller knows when
 // no chunk is running.
-func (r *callerRun) helper() {
+func (r *run) helper() {
 	var scratch []float32
 	for {
 		r.inflight.Add(1)
@@ -205,7 +205,7 @@ func (r *callerRun) helper() {
 
 // chunk claims and runs one chunk; false when there was none to run (all
 // handed out, a failure, cancellation) or it failed.
-func (r *callerRun) chunk(scratch *[]float32) (more bool) {
+func (r *run) chunk(scratch *[]float32) (more bool) {
 	if r.stop.Load() {
 		return false
 	}

@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 )
 
 // ErrCancelled is returned when Options.Cancelled reported true before the
@@ -50,63 +48,21 @@ func Run(n, per int, opt Options, work Work) error {
 		return nil
 	}
 	per, chunks, threads := split(n, per, opt.Threads)
-
-	var (
-		next     atomic.Int64
-		mu       sync.Mutex
-		errChunk = chunks // index of the lowest failed chunk so far
-		firstErr error
-		stop     atomic.Bool
-	)
-	fail := func(c int, err error) {
-		mu.Lock()
-		if c < errChunk {
-			errChunk, firstErr = c, err
-		}
-		mu.Unlock()
-		stop.Store(true)
-	}
-	worker := func() {
-		var scratch []float32
-		c := -1
-		defer func() {
-			if r := recover(); r != nil {
-				fail(c, &PanicError{Value: r, Stack: debug.Stack()})
-			}
-		}()
-		for !stop.Load() {
-			c = int(next.Add(1) - 1)
-			if c >= chunks {
-				return
-			}
-			if opt.Cancelled != nil && opt.Cancelled() {
-				fail(c, ErrCancelled)
-				return
-			}
-			lo, hi := c*per, min(n, (c+1)*per)
-			if err := work(lo, hi, &scratch); err != nil {
-				fail(c, err)
-				return
-			}
-			if opt.Progress != nil {
-				opt.Progress(hi - lo)
-			}
-		}
-	}
+	r := &run{n: n, per: per, chunks: chunks, opt: opt, work: work, errChunk: chunks}
 	if threads <= 1 {
-		worker()
-		return firstErr
+		r.worker()
+		return r.firstErr
 	}
 	var wg sync.WaitGroup
 	for range threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			worker()
+			r.worker()
 		}()
 	}
 	wg.Wait()
-	return firstErr
+	return r.firstErr
 }
 
 // split plans Run's and RunCaller's chunks for n > 0 elements: per ≤ 0
