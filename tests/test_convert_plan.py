@@ -347,6 +347,40 @@ def test_values_types():
     assert V.array("a", ValueType.FLOAT32, [0.1, 1]).value == [float(np.float32(0.1)), 1.0]
 
 
+@pytest.mark.parametrize("values, message", [
+    (["a", "b", 3, "d"], r"\[2\]: expected a string, got int"),
+    (["a", None], r"\[1\]: expected a string, got NoneType"),
+    (["a", b"b"], r"\[1\]: expected a string, got bytes"),
+    (["a", "\ud800"], "not valid Unicode"),
+])
+def test_string_arrays_name_the_bad_element(values, message):
+    from wick.gguf import values as V
+    with pytest.raises(V.MetadataError, match=message):
+        V.array("k", ValueType.STRING, values)
+
+
+@pytest.mark.parametrize("values, message", [
+    ([1, True, 3], r"\[1\]: True is not a valid INT32"),
+    ([0, 2 ** 31], r"\[1\]: 2147483648 is not a valid INT32"),
+    ([-2 ** 31 - 1, 0], r"\[0\]: -2147483649 is not a valid INT32"),
+    ([1, 2.0], r"\[1\]: 2.0 is not a valid INT32"),
+    ([1, "2"], r"\[1\]: '2' is not a valid INT32"),
+])
+def test_int_arrays_name_the_bad_element(values, message):
+    from wick.gguf import values as V
+    with pytest.raises(V.MetadataError, match=message):
+        V.array("k", ValueType.INT32, values)
+
+
+def test_int_arrays_take_numpy_integers_as_python_ints():
+    from wick.gguf import values as V
+    kv = V.array("k", ValueType.INT32, [np.int64(5), 6, np.uint8(7)])
+    assert kv.value == [5, 6, 7] and all(type(x) is int for x in kv.value)
+    kv = V.array("k", ValueType.UINT32, range(3))
+    assert kv.value == [0, 1, 2] and [type(x) for x in kv.value] == [int] * 3
+    assert V.array("k", ValueType.INT32, [-2 ** 31, 2 ** 31 - 1]).value == [-2 ** 31, 2 ** 31 - 1]
+
+
 def test_dry_run_cli(tmp_path, capsys):
     from wick.cli import main
     tiny.make(tmp_path / "m", layers=1, hidden=64, heads=4, kv_heads=2, ffn=128)

@@ -36,6 +36,22 @@ def test_pair_merges_with_spaces_are_escaped():
     assert T._merges(TokenizerFiles(tokenizer_json=tj))[-1] == "a\u0120b c"
 
 
+@pytest.mark.parametrize("bad", [["a", 1], ["a", "b", "c"], "a b", ["a"], ["a", ["b"]]])
+def test_pair_merges_name_a_bad_entry(bad):
+    tj = small_bpe(merges_form="pairs")
+    n = len(tj["model"]["merges"])
+    tj["model"]["merges"].append(bad)
+    tj["model"]["merges"].append(["x", "y"])
+    with pytest.raises(TokenizerError, match=rf"model\.merges\[{n}\] is not a pair of strings"):
+        T._merges(TokenizerFiles(tokenizer_json=tj))
+
+
+def test_pair_merges_keep_their_order_and_escape_only_inner_spaces():
+    tj = small_bpe(merges_form="pairs")
+    tj["model"]["merges"] = [["a", "b"], [" x", "y "], ["c", "d"]]
+    assert T._merges(TokenizerFiles(tokenizer_json=tj)) == ["a b", "\u0120x y\u0120", "c d"]
+
+
 def test_merges_txt_fallback():
     tj = small_bpe()
     del tj["model"]["merges"]

@@ -739,8 +739,19 @@ def _merges(files: TokenizerFiles) -> List[str]:
                     raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.merges[{i}] is not a string", TOKENIZER_JSON)
             return list(merges)
         if isinstance(merges[0], list) and len(merges[0]) == 2 and isinstance(merges[0][0], str):
+            # A 280K-merge vocabulary makes this a visible part of planning, so the
+            # common case runs at C speed: every entry a list of two strings
+            # (" ".join refuses a non-string) with no space inside a part, which
+            # the loop below would turn into "\u0120" (as the converter does).
+            if set(map(type, merges)) == {list} and set(map(len, merges)) == {2}:
+                try:
+                    out = list(map(" ".join, merges))
+                except TypeError:
+                    out = None
+                if out is not None and "".join(out).count(" ") == len(out):
+                    return out
             out = []
-            append, g = out.append, "\u0120"  # a 128K-merge vocabulary: this loop is a visible part of planning
+            append, g = out.append, "\u0120"
             for i, pair in enumerate(merges):
                 if isinstance(pair, list) and len(pair) == 2:
                     a, b = pair
