@@ -130,6 +130,10 @@ func arrayJSON(v Value) (json.RawMessage, error) {
 // UnmarshalJSON decodes kv from the JSON form described above, checking
 // every integer against its type's range.
 func (kv *KV) UnmarshalJSON(b []byte) error {
+	if q, ok := quickKV(b); ok { // a vocabulary-sized array (jsonfast.go)
+		*kv = q
+		return nil
+	}
 	var j jsonKV
 	if err := strictUnmarshal(b, &j); err != nil {
 		return fmt.Errorf("gguf: metadata entry: %w", err)
@@ -264,6 +268,9 @@ func parseArray(elemName string, raw json.RawMessage) (Value, error) {
 	elem, ok := typesByName[elemName]
 	if !ok {
 		return Value{}, fmt.Errorf("unknown element type %q", elemName)
+	}
+	if v, ok := quickArray(elemName, raw); ok {
+		return v, nil
 	}
 	switch elem {
 	case TypeString: // the big arrays (vocabularies): decode in one go

@@ -1,0 +1,226 @@
+package gguf
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// strictKV decodes an entry with encoding/json alone, as KV.UnmarshalJSON
+// did before its fast paths: the reference they are checked against.
+func strictKV(b []byte) (KV, error) {
+	var j jsonKV
+	if err := strictUnmarshal(b, &j); err != nil {
+		return KV{}, err
+	}
+	t, ok := typesByName[j.Type]
+	if !ok || t != TypeArray {
+		return KV{}, fmt.Errorf("not an array entry")
+	}
+	elem, ok := typesByName[j.ElementType]
+	if !ok {
+		return KV{}, fmt.Errorf("unknown element type")
+	}
+	if elem == TypeString {
+		var xs []string
+		if err := json.Unmarshal(j.Value, &xs); err != nil {
+			return KV{}, err
+		}
+		return KV{Key: j.Key, Value: Array(xs)}, nil
+	}
+	var items []json.RawMessage
+	if err := strictUnmarshal(j.Value, &items); err != nil {
+		return KV{}, err
+	}
+	vals := make([]Value, len(items))
+	for i, it := range items {
+		v, err := parseScalar(elem, it)
+		if err != nil {
+			return KV{}, err
+		}
+		vals[i] = v
+	}
+	return KV{Key: j.Key, Value: collect(elem, vals)}, nil
+}
+
+// pythonJSON writes an entry as Python's json.dumps(ensure_ascii=False)
+// does (", " and ": " separators, no HTML escaping, non-ASCII as itself).
+func pythonJSON(key, elem string, value any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(value); err != nil {
+		panic(err)
+	}
+	v := bytes.TrimSpace(buf.Bytes())
+	v = bytes.ReplaceAll(v, []byte(`","`), []byte(`", "`)) // strings never contain an unescaped quote
+	return []byte(fmt.Sprintf(`{"key": %q, "type": "ARRAY", "element_type": %q, "value": %s}`, key, elem, v))
+}
+
+var tokenPieces = []string{"a", "Ġthe", "\"", "\\", "/", "\n", "\t", "\r", "\b", "\f", "\x01", "\x1f", "é", "ü",
+	"𝄞", "\u2028", "<", ">", "&", "\x7f", "", " ", "[", "]", ",", "{", "}", ":", "Ċ", "\u0000", "\ufffd"}
+
+func randomTokens(r *rand.Rand, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		var sb strings.Builder
+		for k := r.IntN(5); k >= 0; k-- {
+			sb.WriteString(tokenPieces[r.IntN(len(tokenPieces))])
+		}
+		out[i] = sb.String()
+	}
+	return out
+}
+
+// TestQuickStringArraysMatchEncodingJSON: vocabulary-like string arrays, as
+// Python writes them and as Go's encoder writes them (\u escapes for <, >
+// and &), decode on the fast path to what encoding/json gives.
+func TestQuickStringArraysMatchEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 200; trial++ {
+		xs := randomTokens(r, 1+r.IntN(50))
+		goJSON, _ := json.Marshal(map[string]any{"key": "tokenizer.ggml.tokens", "type": "ARRAY", "element_type": "STRING", "value": xs})
+		for _, b := range [][]byte{pythonJSON("tokenizer.ggml.tokens", "STRING", xs), goJSON} {
+			want, err := strictKV(b)
+			if err != nil {
+				t.Fatalf("reference failed on %s: %v", b, err)
+			}
+			var got KV
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+			if got.Key != want.Key || !reflect.DeepEqual(got.Value.Any(), want.Value.Any()) {
+				t.Fatalf("%s:\n got %q\nwant %q", b, got.Value.Any(), want.Value.Any())
+			}
+		}
+		if _, ok := quickKV(pythonJSON("k", "STRING", xs)); !ok {
+			t.Fatalf("the planner's layout missed the fast path: %s", pythonJSON("k", "STRING", xs))
+		}
+	}
+}
+
+// TestQuickStringsInvalidUTF8: bytes that are not UTF-8 become U+FFFD, as
+// encoding/json makes them, whether the element has escapes or not.
+func TestQuickStringsInvalidUTF8(t *testing.T) {
+	for _, raw := range []string{"[\"a\xffb\"]", "[\"\\\"\xc3\"]", "[\"ok\", \"\xed\xa0\x80\"]", "[\"\xf0\x9d\x84\"]"} {
+		got, ok := quickStrings([]byte(raw))
+		var want []string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %q (%v), want %q", raw, got, ok, want)
+		}
+	}
+}
+
+// TestQuickIntArrays: every integer type at its bounds and beyond; what the
+// fast path takes equals encoding/json's reading, and what it refuses
+// (out of range, fractions, exponents, leading zeros, 19+ digits) is left
+// to encoding/json, whose error messages stay what they were.
+func TestQuickIntArrays(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for name, rg := range map[string]struct {
+		lo int64
+		hi uint64
+	}{"UINT8": {0, math.MaxUint8}, "INT8": {math.MinInt8, math.MaxInt8}, "UINT16": {0, math.MaxUint16},
+		"INT16": {math.MinInt16, math.MaxInt16}, "UINT32": {0, math.MaxUint32}, "INT32": {math.MinInt32, math.MaxInt32},
+		"UINT64": {0, math.MaxUint64}, "INT64": {math.MinInt64, math.MaxInt64}} {
+		edges := []string{strconv.FormatInt(rg.lo, 10), strconv.FormatUint(rg.hi, 10), "0", "-0", "1", "-1",
+			strconv.FormatInt(rg.lo-1, 10), strconv.FormatUint(rg.hi+1, 10), "01", "1.0", "1e2", "+1", "999999999999999999",
+			"-999999999999999999", "1000000000000000000"}
+		for trial := 0; trial < 300; trial++ {
+			n := 1 + r.IntN(6)
+			items := make([]string, n)
+			for i := range items {
+				if r.IntN(3) == 0 {
+					items[i] = edges[r.IntN(len(edges))]
+				} else {
+					items[i] = strconv.FormatInt(r.Int64N(1000)-500, 10)
+				}
+			}
+			b := []byte(fmt.Sprintf(`{"key": "k", "type": "ARRAY", "element_type": %q, "value": [%s]}`, name, strings.Join(items, ", ")))
+			want, werr := strictKV(b)
+			var got KV
+			gerr := json.Unmarshal(b, &got)
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("%s: error %v, reference error %v", b, gerr, werr)
+			}
+			if werr == nil && !reflect.DeepEqual(got.Value.Any(), want.Value.Any()) {
+				t.Fatalf("%s: got %v, want %v", b, got.Value.Any(), want.Value.Any())
+			}
+			if q, ok := quickKV(b); ok && (werr != nil || !reflect.DeepEqual(q.Value.Any(), want.Value.Any())) {
+				t.Fatalf("%s: the fast path took what encoding/json reads otherwise (%v)", b, werr)
+			}
+		}
+	}
+}
+
+// TestQuickKVLeavesOtherLayouts: an entry the fast path does not take is
+// decoded, or refused, exactly as before.
+func TestQuickKVLeavesOtherLayouts(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"value": ["a"], "key": "k", "type": "ARRAY", "element_type": "STRING"}`, ""},
+		{`{"key": "k", "type": "ARRAY", "element_type": "STRING", "value": ["a"], "key": "z"}`, ""},
+		{`{"key": "k", "type": "ARRAY", "element_type": "STRING", "value": ["a"], "extra": 1}`, "unknown field"},
+		{`{"key": "k", "type": "ARRAY", "element_type": "STRING", "value": ["a", 1]}`, "expected an array of strings"},
+		{`{"key": "k", "type": "ARRAY", "element_type": "INT32", "value": [1, 2147483648]}`, "[1]"},
+		{`{"key": "k\u0041", "type": "ARRAY", "element_type": "INT32", "value": [1]}`, ""},
+		{`{"key": "k", "type": "ARRAY", "element_type": "FLOAT32", "value": [1.5]}`, ""},
+		{`{"key": "k", "type": "ARRAY", "element_type": "STRING", "value": []}`, ""},
+		{` { "key" : "k" , "type" : "ARRAY" , "element_type" : "UINT8" , "value" : [ 1 , 2 ] } `, ""},
+	} {
+		var kv KV
+		err := json.Unmarshal([]byte(tc.in), &kv)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.in, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.in, err, tc.want)
+		}
+	}
+	var kv KV
+	if err := json.Unmarshal([]byte(`{"value": ["a"], "key": "k", "type": "ARRAY", "element_type": "STRING", "key": "z"}`), &kv); err != nil || kv.Key != "z" {
+		t.Errorf("a repeated member: the last one wins in encoding/json; got %q, %v", kv.Key, err)
+	}
+}
+
+// FuzzQuickArrays: whatever the fast paths accept, they decode as
+// encoding/json does.
+func FuzzQuickArrays(f *testing.F) {
+	for _, s := range []string{`["a", "b\"c", "\u00e9"]`, `[1, -2, 3]`, `[]`, `["\ud800"]`, "[\"\xff\"]", `[1e3]`, `[ "x" ] `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, ok := quickStrings(raw); ok {
+			var want []string
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatalf("%q: fast path took what encoding/json refuses: %v", raw, err)
+			}
+			if !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("%q: got %q, want %q", raw, got, want)
+			}
+		}
+		if got, ok := quickInts[int64](raw, math.MinInt64, math.MaxInt64); ok {
+			var nums []json.Number
+			if err := json.Unmarshal(raw, &nums); err != nil {
+				t.Fatalf("%q: fast path took what encoding/json refuses: %v", raw, err)
+			}
+			for i, n := range nums {
+				v, err := strconv.ParseInt(n.String(), 10, 64)
+				if err != nil || v != got[i] {
+					t.Fatalf("%q: [%d] = %d, encoding/json reads %s", raw, i, got[i], n)
+				}
+			}
+		}
+	})
+}
