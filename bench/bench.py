@@ -54,9 +54,13 @@ the same malloc); ``--fresh-pages`` measures with the default allocator instead.
 
 Figures are MB/s of float32 input (decimal MB: 10^6 bytes; for float16/bfloat16
 input and for dequantization: the float32 size of the same elements), the median
-of ``--repeats`` runs after one warm-up, with the median CPU time / wall time
-beside them: about 1.0 per thread when the process had its cores to itself,
-lower when the shared machine was busy. Results are also written as JSON
+of ``--repeats`` runs after one warm-up, or of more runs for a short call, until
+they took ``--min-seconds`` (default 0.2 s) in all: the same rule for every
+implementation, so that a millisecond figure is not decided by a few
+milliseconds of other work on the machine. The median CPU time / wall time is
+beside each figure: about 1.0 per thread when the process had its cores to
+itself, lower when the shared machine was busy (for calls of a millisecond or
+so it is coarse: the kernel adds other threads' CPU time at scheduler ticks). Results are also written as JSON
 (``bench/results/latest.json`` and a timestamped copy) for later comparison.
 """
 
@@ -89,11 +93,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = ("ggml", "blockwise", "zerocopy", "calls")
 
 
+#: a figure's runs last at least this long in all (``--min-seconds``), so that a millisecond call
+#: is the median of enough runs that a short burst of other work on the machine does not decide it
+MIN_SECONDS = 0.2
+#: at most this many runs per figure
+MAX_RUNS = 400
+
+
 def measure(fn: Callable[[], object], repeats: int) -> dict:
-    """Median wall time and median CPU/wall ratio of ``fn`` over ``repeats`` runs."""
+    """Median wall time and median CPU/wall ratio of ``fn`` over at least ``repeats`` runs, and more until the
+    runs took MIN_SECONDS in all (at most MAX_RUNS)."""
     fn()  # warm-up: page faults, caches, lazy loading
     walls, ratios = [], []
-    for _ in range(repeats):
+    while len(walls) < repeats or (sum(walls) < MIN_SECONDS and len(walls) < MAX_RUNS):
         c0, w0 = time.process_time(), time.perf_counter()
         fn()
         w, c = time.perf_counter() - w0, time.process_time() - c0
@@ -676,6 +688,8 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=2048, help="rows of the test array (default %(default)s)")
     ap.add_argument("--cols", type=int, default=4096, help="row length (default %(default)s)")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per figure (default %(default)s)")
+    ap.add_argument("--min-seconds", type=float, default=MIN_SECONDS,
+                    help="more runs for a short call, until the runs of a figure took this long (default %(default)s)")
     ap.add_argument("--types", nargs="*", help="ggml types to run (default: every type Wick can quantize)")
     ap.add_argument("--threads", nargs="*", type=int, help="thread counts (default: 1 and every core)")
     ap.add_argument("--no-dequantize", action="store_true", help="skip the ggml dequantize rows")
@@ -684,6 +698,8 @@ def main() -> int:
     ap.add_argument("--fresh-pages", action="store_true",
                     help="keep glibc's default allocator: every large output is a fresh mmap (page faults included)")
     args = ap.parse_args()
+    global MIN_SECONDS
+    MIN_SECONDS = args.min_seconds
     sections = args.section or list(SECTIONS)
     heap_reuse = False if args.fresh_pages else reuse_heap_memory()
 
@@ -692,7 +708,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((args.rows, args.cols)) * 0.02).astype(np.float32)
 
-    print(f"Wick {wick.__version__} benchmark, sections {', '.join(sections)}: median of {args.repeats} runs; "
+    print(f"Wick {wick.__version__} benchmark, sections {', '.join(sections)}: median of ≥ {args.repeats} runs (≥ {MIN_SECONDS:g} s); "
           f"MB/s (CPU time/wall time)")
     print(f"machine: {machine()['cpu']}, {ncpu} threads available; outputs from "
           f"{'reused heap memory' if heap_reuse else 'fresh pages'}")
@@ -706,6 +722,7 @@ def main() -> int:
         "shape": [args.rows, args.cols],
         "threads": thread_counts,
         "repeats": args.repeats,
+        "min_seconds": MIN_SECONDS,
         "heap_reuse": heap_reuse,
         "units": "MB/s = input_bytes (or output_bytes, or float32_bytes) / wall_s / 1e6",
         "results": [],

@@ -45,7 +45,12 @@ llama.cpp's two steps; for Q4_K_M on 2 threads, wall time ≤ 0.15× of
 llama.cpp's two steps and ≤ 6 s. Each run also prints the fixed cost outside
 the tensor pass (the whole run minus the executor's own seconds: interpreter
 start, planning, tokenizer and metadata, the C boundary, the report).
-Results are appended to bench/results/convert-latest.json.
+Results are appended to bench/results/convert-latest.json. Each Wick GGUF
+row is the run of median wall time of ``--wick-repeats`` runs (default 3;
+llama-quantize runs once), and the wick package's bytecode is written before
+any timed run, as installing a wheel writes it (an editable checkout would
+otherwise compile the modules it imports, at every run when
+PYTHONDONTWRITEBYTECODE is set).
 
 Quantized input (``--fp8-repeats N``, default 2; 0 skips it): the same
 model's linear weights as an FP8 checkpoint with 128x128 block scales and as
@@ -113,6 +118,33 @@ MOE_WALL_RATIO, MOE_RSS_RATIO = 0.5, 0.25
 DEFAULT_LLAMA_CPP = os.environ.get("WICK_LLAMA_CPP", "/work/ref/llama_cpp_python-0.3.36/vendor/llama.cpp")
 #: Targets for Q4_K_M at 2 threads: wall ≤ this fraction of llama.cpp's two steps, and ≤ this many seconds.
 Q4_K_M_RATIO, Q4_K_M_SECONDS = 0.15, 6.0
+
+
+def measured_median(cmd: list, runs: int, report: Path) -> dict:
+    """``measured(cmd)`` ``runs`` times: the run of median wall time (its CPU time, RSS and the executor's own
+    seconds from its JSON report ``report`` with it), and every run's wall time as ``wall_s_all``."""
+    results = []
+    for _ in range(max(1, runs)):
+        r = measured(cmd)
+        r["executor_s"] = json.loads(report.read_text())["seconds"]
+        results.append(r)
+    results.sort(key=lambda r: r["wall_s"])
+    median = dict(results[len(results) // 2])
+    median["wall_s_all"] = [r["wall_s"] for r in results]
+    return median
+
+
+def compile_wick_bytecode() -> None:
+    """Write the bytecode of every module of the wick package, as installing a wheel does, so that no timed run
+    compiles Python source (an editable checkout otherwise compiles at first import, or at every import when
+    PYTHONDONTWRITEBYTECODE is set)."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("wick")
+    if spec is not None and spec.submodule_search_locations:
+        for d in spec.submodule_search_locations:
+            compileall.compile_dir(d, quiet=1)
 
 
 def measured(cmd: list) -> dict:
@@ -200,6 +232,9 @@ def main() -> int:
                     help="wall seconds of llama.cpp's convert_hf_to_gguf.py --outtype f16 on this model, timed by hand "
                          "(default %(default)s: bench/README.md)")
     ap.add_argument("--fp8-repeats", type=int, default=2)
+    ap.add_argument("--wick-repeats", type=int, default=3,
+                    help="runs of each Wick GGUF conversion; its row is the run of median wall time (default "
+                         "%(default)s; llama-quantize runs once)")
     ap.add_argument("--iq-types", nargs="*", default=[], choices=sorted(IQ_FTYPES), metavar="TYPE",
                     help="also convert to these types with a synthetic importance matrix, beside llama-quantize "
                          "--imatrix, and check the files are identical (default: none; e.g. IQ2_XXS IQ1_S)")
@@ -223,6 +258,7 @@ def main() -> int:
                     help="a Python with torch and bitsandbytes for the reference timing (default: this one)")
     args = ap.parse_args()
     wick = [sys.executable, "-m", "wick.cli"]
+    compile_wick_bytecode()
     if args.moe_only:
         args.out.mkdir(parents=True, exist_ok=True)
         rows = [moe_row(args, wick)]
@@ -255,9 +291,9 @@ def main() -> int:
               f"({step1['cpu_s']:.1f}), {step1['peak_rss_mib']:.0f} MiB", flush=True)
     for t in ([] if args.no_gguf else args.types):
         report = args.out / f"synth-{t}.json"
-        w = measured(wick + ["convert", str(args.model), "-o", str(args.out / f"synth-{t}.gguf"), "--type", t,
-                             "--force", "--no-progress", "--threads", str(args.threads), "--json-report", str(report)])
-        w["executor_s"] = json.loads(report.read_text())["seconds"]
+        w = measured_median(wick + ["convert", str(args.model), "-o", str(args.out / f"synth-{t}.gguf"), "--type", t,
+                                    "--force", "--no-progress", "--threads", str(args.threads), "--json-report",
+                                    str(report)], args.wick_repeats, report)
         row = {"type": t, "threads": args.threads, "wick": w, "wick_f16_step": step1}
         size = (args.model / "model.safetensors").stat().st_size
         w["input_mb_per_s"] = size / w["wall_s"] / 1e6
