@@ -229,6 +229,9 @@ def _model_vocab(tj: Dict[str, Any]) -> Dict[str, int]:
     if not isinstance(vocab, dict):
         raise TokenizerError(f"convert: {TOKENIZER_JSON}: 'model.vocab' must be an object token → id "
                              f"(model type {model.get('type')!r} is not supported)", TOKENIZER_JSON)
+    ids = vocab.values()
+    if set(map(type, ids)) <= {int} and min(ids, default=0) >= 0:
+        return vocab  # plain non-negative ints: checked at C speed
     for tok, i in vocab.items():
         if isinstance(i, bool) or not isinstance(i, int) or i < 0:
             raise TokenizerError(f"convert: {TOKENIZER_JSON}: model.vocab[{tok!r}] must be a non-negative integer id, got {i!r}",
@@ -691,11 +694,14 @@ def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: 
         raise TokenizerError(f"convert: {TOKENIZER_JSON}: token {worst!r} has id {full[worst]}, but config.json vocab_size is {n}",
                              TOKENIZER_JSON)
     pre = pre_override if pre_override is not None else detect_pre_tokenizer(tj, pre_names)
-    reverse: Dict[int, str] = {}
-    for tok, i in full.items():
-        if i in reverse and reverse[i] != tok:
-            raise TokenizerError(f"convert: {TOKENIZER_JSON}: id {i} is used by both {reverse[i]!r} and {tok!r}", TOKENIZER_JSON)
-        reverse[i] = tok
+    reverse: Dict[int, str] = {i: tok for tok, i in full.items()}
+    if len(reverse) != len(full):  # two tokens share an id: name them
+        seen: Dict[int, str] = {}
+        for tok, i in full.items():
+            if i in seen:
+                raise TokenizerError(f"convert: {TOKENIZER_JSON}: id {i} is used by both {seen[i]!r} and {tok!r}",
+                                     TOKENIZER_JSON)
+            seen[i] = tok
     # What transformers treats as added tokens, and which of them are special:
     # tokenizer.json added_tokens, tokenizer_config.json added_tokens_decoder
     # (whose flags win), and the tokens tokenizer_config.json names as special
@@ -707,24 +713,22 @@ def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: 
     for tid, data in atd.items():
         special_by_id[tid] = bool(data.get("special"))
     added_contents = {a["content"] for a in added} | {d["content"] for d in atd.values()} | (named & set(full))
-    tokens: List[str] = []
-    types: List[int] = []
-    for i in range(n):
-        tok = reverse.get(i)
-        if tok is None:
-            tokens.append(f"[PAD{i}]")
-            types.append(UNUSED)
+    # Every id is NORMAL but the few added tokens and the holes, which are
+    # visited alone (a 128K-token vocabulary is a visible part of planning).
+    tokens: List[Any] = list(map(reverse.get, range(n)))
+    types: List[int] = [NORMAL] * n
+    if len(reverse) < n:
+        for i in [i for i, tok in enumerate(tokens) if tok is None]:
+            tokens[i], types[i] = f"[PAD{i}]", UNUSED
+    for tok in added_contents:
+        i = full.get(tok)
+        if i is None:
             continue
-        if tok in added_contents:
-            special = special_by_id.get(i, False) or tok in named
-            if special or does_token_look_special(tok):
-                types.append(CONTROL)
-            else:
-                tok = tok.replace("\u2581", " ")
-                types.append(USER_DEFINED)
+        special = special_by_id.get(i, False) or tok in named
+        if special or does_token_look_special(tok):
+            types[i] = CONTROL
         else:
-            types.append(NORMAL)
-        tokens.append(tok)
+            tokens[i], types[i] = tok.replace("\u2581", " "), USER_DEFINED
     return Vocab("gpt2", pre, tokens, types, None, reader="gpt2")
 
 
