@@ -393,3 +393,26 @@ def test_pre_tokenizer_gpt4o_and_deepseek(want):
     tj["pre_tokenizer"]["pretokenizers"] = tj["pre_tokenizer"]["pretokenizers"][1:]  # one rule short
     with pytest.raises(UnsupportedTokenizerError):
         T.detect_pre_tokenizer(tj)
+
+
+def test_repeated_token_strings_are_refused_by_name():
+    """An added token whose U+2581 becomes a space can repeat a vocabulary entry;
+    llama.cpp needs unique strings, and the error names both ids."""
+    tj = small_bpe()
+    tj["model"]["vocab"][" "] = 302
+    tj["added_tokens"].append({"id": 303, "content": "\u2581", "single_word": False, "lstrip": False, "rstrip": False,
+                               "normalized": False, "special": False})
+    with pytest.raises(TokenizerError, match=r"token string ' ' appears at ids 302 and 303"):
+        meta(TokenizerFiles(tokenizer_json=tj), {"vocab_size": 304})
+    del tj["model"]["vocab"][" "]
+    tj["model"]["vocab"]["x"] = 302
+    vocab, kv, _ = meta(TokenizerFiles(tokenizer_json=tj), {"vocab_size": 304})
+    assert vocab.tokens[302:] == ["x", " "] and kv["tokenizer.ggml.token_type"].value[302:] == [T.NORMAL, T.USER_DEFINED]
+
+
+def test_two_tokens_with_one_id_are_refused_by_name():
+    tj = small_bpe()
+    tj["model"]["vocab"]["zz"] = 5
+    first = next(t for t, i in tj["model"]["vocab"].items() if i == 5)
+    with pytest.raises(TokenizerError, match=rf"id 5 is used by both {first!r} and 'zz'"):
+        meta(TokenizerFiles(tokenizer_json=tj), CFG)

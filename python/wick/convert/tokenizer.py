@@ -1205,11 +1205,12 @@ def tokenizer_metadata(readers: Sequence[str], files: TokenizerFiles, config: Di
             raise TokenizerError(f"convert: {TOKENIZER_CONFIG}: 'add_prefix_space' must be a bool, got {aps!r}", TOKENIZER_CONFIG)
         kvs.add(V.boolean("tokenizer.ggml.add_space_prefix", aps))
     vocab = read_vocab(readers, files, vocab_size, pre_override, pre_names)
-    seen: Dict[str, int] = {}
-    for i, t in enumerate(vocab.tokens):
-        j = seen.setdefault(t, i)
-        if j != i:
-            raise TokenizerError(f"convert: token string {t!r} appears at ids {j} and {i}; llama.cpp requires unique tokens")
+    if len(set(vocab.tokens)) != len(vocab.tokens):  # name the first repeat
+        seen: Dict[str, int] = {}
+        for i, t in enumerate(vocab.tokens):
+            j = seen.setdefault(t, i)
+            if j != i:
+                raise TokenizerError(f"convert: token string {t!r} appears at ids {j} and {i}; llama.cpp requires unique tokens")
     kvs.add(V.string("tokenizer.ggml.model", vocab.model))
     if vocab.pre:
         kvs.add(V.string("tokenizer.ggml.pre", vocab.pre))
