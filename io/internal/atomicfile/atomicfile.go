@@ -47,7 +47,14 @@ type File struct {
 	overwrite bool
 	done      bool
 	placed    string // during CommitAll: the name the data got (dst or a temporary name)
+	appended  int64  // bytes written by Write (at the file's offset, from 0)
+	kicked    int64  // Write's bytes [0, kicked) have had their write-back started
 }
+
+// writebackEvery is how many bytes Write lets accumulate before it starts
+// their write-back (StartWriteback), so that Commit's sync finds most of a
+// big file already on its way to disk instead of all of it.
+const writebackEvery = 32 << 20
 
 // forceNamed makes Create use a named temporary file even where O_TMPFILE
 // works (tests of the fallback).
@@ -89,8 +96,18 @@ func Create(dst string, overwrite bool) (*File, error) {
 // Dest returns the destination path.
 func (a *File) Dest() string { return a.dst }
 
-// Write writes to the temporary file.
-func (a *File) Write(p []byte) (int, error) { return a.f.Write(p) }
+// Write writes to the temporary file, and starts the write-back of every
+// writebackEvery bytes it wrote (without waiting for it, see
+// StartWriteback).
+func (a *File) Write(p []byte) (int, error) {
+	n, err := a.f.Write(p)
+	a.appended += int64(n)
+	if a.appended-a.kicked >= writebackEvery {
+		a.StartWriteback(a.kicked, a.appended-a.kicked)
+		a.kicked = a.appended
+	}
+	return n, err
+}
 
 // WriteAt writes to the temporary file at offset off (pwrite(2)). Unlike
 // the rest of File, it may be called from several goroutines at once.

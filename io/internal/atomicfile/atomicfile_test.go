@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -491,6 +492,49 @@ func TestCommitAllOverwrite(t *testing.T) {
 	for i, d := range dsts {
 		if b, _ := os.ReadFile(d); string(b) != string(rune('0'+i)) {
 			t.Errorf("%s holds %q", d, b)
+		}
+	}
+}
+
+// TestWriteStartsWriteback: Write starts the write-back of each
+// writebackEvery bytes as they accumulate, whatever the pieces' sizes, and
+// the file holds every byte written.
+func TestWriteStartsWriteback(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "big")
+	a, err := Create(dst, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	piece := make([]byte, 3<<20+5)
+	for i := range piece {
+		piece[i] = byte(i * 7)
+	}
+	var total int64
+	for total < 2*writebackEvery+1 {
+		if _, err := a.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(piece))
+		if a.appended != total || a.kicked > total || total-a.kicked >= writebackEvery {
+			t.Fatalf("after %d bytes: appended %d, write-back started up to %d", total, a.appended, a.kicked)
+		}
+	}
+	if a.kicked < 2*writebackEvery {
+		t.Fatalf("write-back started up to %d of %d bytes", a.kicked, total)
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) != total {
+		t.Fatalf("file holds %d bytes, want %d", len(got), total)
+	}
+	for off := int64(0); off < total; off += int64(len(piece)) {
+		if !bytes.Equal(got[off:off+int64(len(piece))], piece) {
+			t.Fatalf("bytes at %d differ", off)
 		}
 	}
 }
