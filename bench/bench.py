@@ -683,6 +683,7 @@ def section_calls(args, x: np.ndarray, doc: dict) -> None:
 
 
 def main() -> int:
+    global MIN_SECONDS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--section", nargs="*", choices=SECTIONS, help="sections to run (default: all)")
     ap.add_argument("--rows", type=int, default=2048, help="rows of the test array (default %(default)s)")
@@ -698,7 +699,6 @@ def main() -> int:
     ap.add_argument("--fresh-pages", action="store_true",
                     help="keep glibc's default allocator: every large output is a fresh mmap (page faults included)")
     args = ap.parse_args()
-    global MIN_SECONDS
     MIN_SECONDS = args.min_seconds
     sections = args.section or list(SECTIONS)
     heap_reuse = False if args.fresh_pages else reuse_heap_memory()
