@@ -93,6 +93,40 @@ func BenchmarkDequantize4Bit(b *testing.B) {
 	})
 }
 
+// BenchmarkStoreBound sets NF4 → float32 dequantization of the benchmark
+// section's size (8 Mi values, a 32 MiB output) beside clearing the same
+// output with the runtime's memclr, at 1 and 2 goroutines: the bound that
+// store bandwidth puts on any decoder of a float32 output (bench/README.md,
+// "bitsandbytes dequantization").
+func BenchmarkStoreBound(b *testing.B) {
+	x := make([]float32, 8<<20)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	packed := make([]uint8, len(x)/2)
+	absmax := make([]float32, numBlocks(len(x), 64))
+	if err := Quantize4Bit(packed, absmax, F32Input(x), NF4, 64, Options{}); err != nil {
+		b.Fatal(err)
+	}
+	y := make([]float32, len(x))
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("nf4/threads=%d", threads), func(b *testing.B) {
+			benchLoop(b, 4*len(y), func() error {
+				return Dequantize4Bit(F32Output(y), packed, absmax, NF4, 64, Options{Threads: threads})
+			})
+		})
+		b.Run(fmt.Sprintf("memclr/threads=%d", threads), func(b *testing.B) {
+			benchLoop(b, 4*len(y), func() error {
+				return forChunksCaller(len(y), len(y)/threads, Options{Threads: threads}, func(lo, hi int, _ *[]float32) error {
+					clear(y[lo:hi])
+					return nil
+				})
+			})
+		})
+	}
+}
+
 func BenchmarkMaxAbsBits(b *testing.B) {
 	x := bnbBenchInput()
 	var sink uint32

@@ -222,9 +222,6 @@ func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]flo
 	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
 		return err
 	}
-	if err := checkBlocksize("blocksize", blocksize, blockSizes4); err != nil {
-		return err
-	}
 	n := dst.Len()
 	if err := checkPackedLen(len(packed), n, "out"); err != nil {
 		return err
