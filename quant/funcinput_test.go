@@ -2,6 +2,7 @@ package quant
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -289,7 +290,7 @@ func TestFuncInputBitsandbytes(t *testing.T) {
 		x[i] = max(min(x[i], 6e4), -6e4) // LLM.int8 rounds to float16
 	}
 	type run func(in Input, opt Options) ([]byte, error)
-	f32s := func(v []float32) []byte { return f32Bytes(v) }
+	f32s := func(v []float32) []byte { return f32LE(v) }
 	runs := map[string]run{
 		"QuantizeBlockwise": func(in Input, opt Options) ([]byte, error) {
 			codes, am := make([]uint8, n), make([]float32, numBlocks(n, 256))
@@ -394,4 +395,13 @@ func TestFuncInputBasics(t *testing.T) {
 	if _, err := Quantize(Q8_0, make([]byte, 34), FuncInput(0, nil), 32, Options{}); err == nil {
 		t.Fatal("an empty FuncInput was accepted")
 	}
+}
+
+// f32LE returns the little-endian bytes of v.
+func f32LE(v []float32) []byte {
+	b := make([]byte, 0, 4*len(v))
+	for _, f := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	return b
 }

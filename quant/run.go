@@ -241,10 +241,10 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	// float32 input.
 	step := per
 	var encode func(dst []byte, src []float32) (finite bool)
-	wide := src.dtype == DTypeF32 || src.dtype == dtypeFunc // float32 chunks
+	f32Chunks := src.dtype == DTypeF32 || src.dtype == dtypeFunc // chunks are float32 slices
 	if opt.Imatrix == nil {
 		encode = checkedEncoder(t, need >= streamBytes && opt.Stats == nil)
-		if encode == nil || !wide {
+		if encode == nil || !f32Chunks {
 			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		}
 	}
@@ -267,7 +267,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 		for s := lo; s < hi; s += step {
 			e := min(s+step, hi)
 			var x []float32
-			if wide {
+			if f32Chunks {
 				x = chunk[s-base : e-base]
 			} else {
 				x = src.floats(s, e, *scratch)
