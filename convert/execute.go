@@ -398,13 +398,13 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 	}
 
 	maxRows := int64(max(1, x.chunk/n0))
-	// encodeWith encodes rows whose values quantize writes into buf (as
-	// quant.Quantize would, with opt), validates them and queues them.
-	encodeWith := func(rows int, firstRow int64, quantize func(buf []byte, opt quant.Options) error) error {
-		buf := x.out.buffer(rows * rowBytes)
+	// encode quantizes the rows of in (firstRow the first), validates them
+	// and queues them.
+	encode := func(in quant.Input, firstRow int64) error {
+		buf := x.out.buffer(in.Len() / n0 * rowBytes)
 		opt := quant.Options{Threads: x.opt.Threads, Imatrix: imFor(firstRow), Stats: &stats,
 			Cancelled: x.cancelled, Progress: x.progress}
-		if err := quantize(buf, opt); err != nil {
+		if _, err := quant.Quantize(tr.Type, buf, in, n0, opt); err != nil {
 			var nf *quant.NonFiniteError
 			if errors.As(err, &nf) {
 				return &NonFiniteError{Row: firstRow + int64(nf.Row), Column: nf.Column, Value: nf.Value, Type: tr.Name}
@@ -424,12 +424,6 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 			}
 		}
 		return x.out.send(buf)
-	}
-	encode := func(in quant.Input, firstRow int64) error {
-		return encodeWith(in.Len()/n0, firstRow, func(buf []byte, opt quant.Options) error {
-			_, err := quant.Quantize(tr.Type, buf, in, n0, opt)
-			return err
-		})
 	}
 
 	if t.Data != nil {
