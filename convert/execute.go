@@ -15,7 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/wick-ml/wick/convert/decode"
-	"github.com/wick-ml/wick/internal/parallel"
 	"github.com/wick-ml/wick/io/gguf"
 	"github.com/wick-ml/wick/io/safetensors"
 	"github.com/wick-ml/wick/quant"
@@ -399,13 +398,13 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 	}
 
 	maxRows := int64(max(1, x.chunk/n0))
-	// encodeWith encodes rows whose values quantize writes into buf (as
-	// quant.Quantize would, with opt), validates them and queues them.
-	encodeWith := func(rows int, firstRow int64, quantize func(buf []byte, opt quant.Options) error) error {
-		buf := x.out.buffer(rows * rowBytes)
+	// encode quantizes the rows of in (firstRow the first), validates them
+	// and queues them.
+	encode := func(in quant.Input, firstRow int64) error {
+		buf := x.out.buffer(in.Len() / n0 * rowBytes)
 		opt := quant.Options{Threads: x.opt.Threads, Imatrix: imFor(firstRow), Stats: &stats,
 			Cancelled: x.cancelled, Progress: x.progress}
-		if err := quantize(buf, opt); err != nil {
+		if _, err := quant.Quantize(tr.Type, buf, in, n0, opt); err != nil {
 			var nf *quant.NonFiniteError
 			if errors.As(err, &nf) {
 				return &NonFiniteError{Row: firstRow + int64(nf.Row), Column: nf.Column, Value: nf.Value, Type: tr.Name}
@@ -425,12 +424,6 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 			}
 		}
 		return x.out.send(buf)
-	}
-	encode := func(in quant.Input, firstRow int64) error {
-		return encodeWith(in.Len()/n0, firstRow, func(buf []byte, opt quant.Options) error {
-			_, err := quant.Quantize(tr.Type, buf, in, n0, opt)
-			return err
-		})
 	}
 
 	if t.Data != nil {
@@ -503,10 +496,11 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 			}
 			n := (hi - r) * int64(n0)
 			if fused != nil {
-				err := encodeWith(int(hi-r), outRow+r, func(buf []byte, opt quant.Options) error {
-					return quantizeDecoded(fused, r*int64(n0), int(n), n0, tr, buf, opt)
+				e0 := r * int64(n0)
+				in := quant.FuncInput(int(n), func(dst []float32, lo, hi int) error {
+					return fused.fill(dst, e0+int64(lo), e0+int64(hi))
 				})
-				if err != nil {
+				if err := encode(in, outRow+r); err != nil {
 					return fail(err)
 				}
 				if contiguous {
@@ -548,72 +542,10 @@ func (x *executor) write(t Tensor, src *sources) (TensorReport, error) {
 }
 
 // fuseDecoded lets the executor decode a chunk of a decoded source piece by
-// piece inside the quantization (quantizeDecoded); tests clear it to
-// compare with decoding the whole chunk first.
+// piece inside the quantization (a quant.FuncInput reading the view's rows
+// with rowMap.fill); tests clear it to compare with decoding the whole chunk
+// first.
 var fuseDecoded = true
-
-// quantizeDecoded writes into buf what quant.Quantize(tr.Type, buf, vals,
-// n0, opt) writes, vals being elements [e0, e0+n) of the view m, and returns
-// the same error and adds the same figures to opt.Stats, without the
-// float32 values of the whole chunk ever being in memory: each of the
-// pieces Quantize would cut vals into is decoded by the goroutine that
-// quantizes it, into its own small buffer, still in cache when the
-// quantizer reads it. The pieces' statistics are merged in order, as
-// Quantize merges them.
-func quantizeDecoded(m *rowMap, e0 int64, n, n0 int, tr quant.Traits, buf []byte, opt quant.Options) error {
-	unit := tr.BlockSize
-	if opt.Imatrix != nil {
-		unit = n0
-	}
-	per := quant.ChunkLen(unit)
-	var stats []quant.ErrorStats
-	if opt.Stats != nil {
-		stats = make([]quant.ErrorStats, (n+per-1)/per)
-	}
-	sc := m.cols
-	err := parallel.Run(n, per, parallel.Options{Threads: opt.Threads, Cancelled: opt.Cancelled}, func(lo, hi int, scratch *[]float32) error {
-		a, b := (e0+int64(lo))/sc, (e0+int64(hi)+sc-1)/sc // the view's rows holding [lo, hi)
-		need := int((b - a) * sc)
-		if cap(*scratch) < need {
-			*scratch = make([]float32, need)
-		}
-		vals := (*scratch)[:need]
-		if err := m.read(vals, a, b); err != nil {
-			return err
-		}
-		off := int(e0 - a*sc)
-		po := opt
-		po.Threads, po.Cancelled = 1, nil
-		if stats != nil {
-			po.Stats = &stats[lo/per]
-		}
-		rowLen := n0
-		if opt.Imatrix == nil {
-			rowLen = hi - lo // rows matter only to an importance matrix
-		}
-		bb := tr.BlockBytes
-		_, err := quant.Quantize(tr.Type, buf[lo/tr.BlockSize*bb:hi/tr.BlockSize*bb], quant.F32Input(vals[off+lo:off+hi]), rowLen, po)
-		var nf *quant.NonFiniteError
-		var ab *quant.AbortError
-		switch {
-		case errors.As(err, &nf):
-			at := lo + nf.Index
-			return &quant.NonFiniteError{Type: nf.Type, Index: at, Row: at / n0, Column: at % n0, Value: nf.Value}
-		case errors.As(err, &ab):
-			e := *ab
-			e.Block += lo / tr.BlockSize
-			return &e
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for i := range stats {
-		opt.Stats.Merge(stats[i])
-	}
-	return nil
-}
 
 // passThrough writes a tensor whose encoded blocks come from its source as
 // they are (a lossless re-layout, such as MXFP4 checkpoint blocks to GGUF
@@ -743,7 +675,9 @@ func (x *executor) input(chunk []byte, dtype string, ops []Op) (quant.Input, err
 		x.f32 = make([]float32, n)
 	}
 	vals := x.f32[:n]
-	in.Float32(vals)
+	if err := in.Float32(vals); err != nil {
+		return quant.Input{}, err
+	}
 	applyOps(vals, ops)
 	return quant.F32Input(vals), nil
 }

@@ -80,13 +80,14 @@ func runBoth(t *testing.T, p *Plan, opt Options) (outs [2][]byte, reps [2]*Repor
 }
 
 // TestFusedDecodingChangesNothing: quantizing decoded chunks piece by piece
-// (quantizeDecoded) writes the same bytes and reports the same error
-// figures, bit for bit, as decoding each chunk first and quantizing it in
-// one call, whatever the type, the row length (dividing quant's unit of
-// work or not), the chunk size, the thread count or an importance matrix;
-// and the result is the quantization of the decoded values.
+// (a quant.FuncInput over the view's rows) writes the same bytes and
+// reports the same error figures, bit for bit, as decoding each chunk first
+// and quantizing it in one call, whatever the type, the row length
+// (dividing quant's unit of work or not, or longer than it), the chunk size,
+// the thread count or an importance matrix; and the result is the
+// quantization of the decoded values.
 func TestFusedDecodingChangesNothing(t *testing.T) {
-	shapes := [][2]int64{{40, 768}, {9, 2560}, {130, 256}, {3, 8448}, {64, 512}, {64, 512}, {32, 256}, {32, 256}, {1024, 256}}
+	shapes := [][2]int64{{40, 768}, {9, 2560}, {130, 256}, {3, 8448}, {64, 512}, {64, 512}, {32, 256}, {32, 256}, {1024, 256}, {2, 33024}}
 	for _, typ := range []string{"Q4_K", "Q6_K", "Q8_0", "Q4_0", "F16", "IQ4_XS", "TQ1_0"} {
 		for _, chunk := range []int{0, 20000, 3 * 8448} {
 			for _, threads := range []int{1, 2, 3} {
@@ -139,7 +140,8 @@ func TestFusedDecodingChangesNothing(t *testing.T) {
 // views gives tensors 4 to 8 of an fp8Model plan views: a q/k permutation
 // (8 heads of 8 rows) of w4, rows 3..59 of w5, two "experts" w6 and w7
 // stacked, and the transpose of w8 (not made of whole source rows: it
-// takes the path that decodes whole chunks first).
+// takes the path that decodes whole chunks first); tensors after w8 stay
+// as they are.
 func views(p *Plan) {
 	t4, t5, t6, t8 := &p.Tensors[4], &p.Tensors[5], &p.Tensors[6], &p.Tensors[8]
 	tr, _ := quant.Lookup(t5.Type)
@@ -152,7 +154,7 @@ func views(p *Plan) {
 	t6.Shape, t6.NBytes = []int64{256, 32, 2}, int64(rb)*64
 	t8.Parts = []Part{{Source: 0, Shape: []int64{256, 1024}, Strides: []int64{1, 256}}}
 	t8.Shape = []int64{1024, 256}
-	p.Tensors = append(p.Tensors[:7], p.Tensors[8])
+	p.Tensors = append(p.Tensors[:7], p.Tensors[8:]...)
 }
 
 // checkAgainstDecoded quantizes each tensor's decoded values in one call

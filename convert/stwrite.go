@@ -980,7 +980,9 @@ func (w *stWorker) encode4Bit(j *stJob) error {
 	for s0 := int64(0); s0 < n; s0 += sub {
 		s1 := min(n, s0+sub)
 		xs := growF32(&w.xs, int(s1-s0))
-		in.Float32Range(xs, int(s0), int(s1))
+		if err := in.Float32Range(xs, int(s0), int(s1)); err != nil {
+			return x.tensorErr(g, j.lo+s0, err)
+		}
 		ab := absmax[s0/bs : (s1+bs-1)/bs]
 		pk := packed[s0/2 : (s1+1)/2]
 		ok := false
@@ -1074,7 +1076,9 @@ func (w *stWorker) encodeInt8(j *stJob) error {
 	r0, r1 := j.lo/g.cols, j.hi/g.cols
 	opt := quant.Options{Threads: 1}
 	xs := growF32(&w.xs, in.Len())
-	in.Float32(xs)
+	if err := in.Float32(xs); err != nil {
+		return x.tensorErr(g, j.lo, err)
+	}
 	buf := grow(&w.packed, int(j.hi-j.lo))
 	q := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf))
 	scb := growF32(&w.scb, int(r1-r0))

@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"math/bits"
+	"sync"
 )
 
 // A Part (plan.go) is a strided view of a source's row-major elements. The
@@ -229,6 +230,32 @@ func (m *rowMap) read(dst []float32, a, b int64) error {
 	}
 	return nil
 }
+
+// fill writes elements [e0, e1) of the view into dst: it decodes the view
+// rows holding them, straight into dst when the range is made of whole rows,
+// else into a pooled buffer it copies the range from. It is safe for
+// concurrent use (the decoders' ReadRows are), as quant.FuncInput asks.
+func (m *rowMap) fill(dst []float32, e0, e1 int64) error {
+	a, b := e0/m.cols, (e1+m.cols-1)/m.cols // the view's rows holding [e0, e1)
+	if e0 == a*m.cols && e1 == b*m.cols {
+		return m.read(dst[:e1-e0], a, b)
+	}
+	need := int((b - a) * m.cols)
+	p := rowScratch.Get().(*[]float32)
+	defer rowScratch.Put(p)
+	if cap(*p) < need {
+		*p = make([]float32, need)
+	}
+	buf := (*p)[:need]
+	if err := m.read(buf, a, b); err != nil {
+		return err
+	}
+	copy(dst[:e1-e0], buf[e0-a*m.cols:])
+	return nil
+}
+
+// rowScratch holds the buffers rowMap.fill decodes partly used rows into.
+var rowScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // window is the rectangle of source rows and columns that elements
 // [e0, e1) of the view touch.

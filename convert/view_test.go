@@ -126,9 +126,10 @@ func (s rowsOf) ReadRows(dst []float32, r0, r1 int64) error {
 
 // TestRowMapMatchesDefinition: a view rowMap accepts is, row by row, whole
 // source rows in order (by the definition of a Part, through gatherRef),
-// and reading any range of its rows gives them; the views that are whole
-// rows by that definition and that rowMap refuses are only the ones that
-// split a row across dimensions it does not recognise (none here).
+// reading any range of its rows gives them, and filling any range of its
+// elements gives those; the views that are whole rows by that definition
+// and that rowMap refuses are only the ones that split a row across
+// dimensions it does not recognise (none here).
 func TestRowMapMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
 	accepted, rejected := 0, 0
@@ -185,6 +186,22 @@ func TestRowMapMatchesDefinition(t *testing.T) {
 			if int64(x) != elem(a*cols+int64(i)) {
 				t.Fatalf("iter %d: view %+v of %v: rows [%d, %d) element %d = %v, want %d", iter, p, shape, a, b, i, x, elem(a*cols+int64(i)))
 			}
+		}
+		// fill: any range of elements, whole rows or not
+		e0 := rng.Int64N(v.n)
+		e1 := e0 + 1 + rng.Int64N(v.n-e0)
+		got = make([]float32, e1-e0+1)
+		got[e1-e0] = -1 // fill writes e1-e0 values, no more
+		if err := m.fill(got[:e1-e0], e0, e1); err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range got[:e1-e0] {
+			if int64(x) != elem(e0+int64(i)) {
+				t.Fatalf("iter %d: view %+v of %v: fill [%d, %d) element %d = %v, want %d", iter, p, shape, e0, e1, i, x, elem(e0+int64(i)))
+			}
+		}
+		if got[e1-e0] != -1 {
+			t.Fatalf("iter %d: fill [%d, %d) wrote past its range", iter, e0, e1)
 		}
 	}
 	if accepted < 300 || rejected < 300 {

@@ -237,7 +237,10 @@ func quantizeBlocks(src Input, absmax []float32, blocksize int, opt Options, for
 	encode func(lo, hi int, x []float32, s blockScale)) error {
 	per := chunkFor(blocksize)
 	return forChunks(src.Len(), per, opt, func(lo, hi int, scratch *[]float32) error {
-		x := chunkFloats(src, lo, hi, per, scratch)
+		x, err := chunkFloats(src, lo, hi, per, scratch)
+		if err != nil {
+			return err
+		}
 		for b := lo; b < hi; b += blocksize {
 			e := min(b+blocksize, hi)
 			xb := x[b-lo : e-lo]
@@ -260,15 +263,19 @@ func fillBytes(b []byte, v byte) {
 
 // chunkFloats returns src[lo:hi] as float32 values, converted into scratch
 // (grown to per values when needed) for half inputs: by the vector kernel
-// where there is one, the rest by Input.floats.
-func chunkFloats(src Input, lo, hi, per int, scratch *[]float32) []float32 {
-	if src.dtype == DTypeF32 {
-		return src.f32[lo:hi]
+// where there is one, the rest by Input.floats; a FuncInput fills scratch,
+// and its error is the only one returned.
+func chunkFloats(src Input, lo, hi, per int, scratch *[]float32) ([]float32, error) {
+	switch src.dtype {
+	case DTypeF32:
+		return src.f32[lo:hi], nil
+	case dtypeFunc:
+		return src.fillChunk(lo, hi, per, scratch)
 	}
 	if len(*scratch) < hi-lo {
 		*scratch = make([]float32, per)
 	}
-	return src.floats(lo, hi, *scratch)
+	return src.floats(lo, hi, *scratch), nil
 }
 
 // blockScale is the normalization of one block.

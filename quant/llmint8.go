@@ -41,28 +41,23 @@ func QuantizeInt8Rows(dst []int8, scb []float32, src Input, cols int, opt Option
 			*scratch = make([]float32, per)
 		}
 		x := (*scratch)[:hi-lo]
-		src.Float32Range(x, lo, hi)
+		if err := src.Float32Range(x, lo, hi); err != nil {
+			return err
+		}
 		for r := lo; r < hi; r += cols {
 			row := x[r-lo : r-lo+cols]
 			if bad := roundRowF16(row); bad >= 0 {
-				return &NonFiniteError{Type: F16, Index: r + bad, Row: r / cols, Column: bad, Value: srcValue(src, r+bad)}
+				// row now holds the rounded values: report the input's
+				var v [1]float32
+				if err := src.Float32Range(v[:], r+bad, r+bad+1); err != nil {
+					return err
+				}
+				return &NonFiniteError{Type: F16, Index: r + bad, Row: r / cols, Column: bad, Value: v[0]}
 			}
 			scb[r/cols] = encodeInt8Row(dst[r:r+cols], row)
 		}
 		return nil
 	})
-}
-
-// Float32Range writes values [lo, hi) of in, converted exactly to float32,
-// into dst, which must hold hi-lo values.
-func (in Input) Float32Range(dst []float32, lo, hi int) {
-	copy(dst, in.floats(lo, hi, dst))
-}
-
-func srcValue(src Input, i int) float32 {
-	var v [1]float32
-	src.Float32Range(v[:], i, i+1)
-	return v[0]
 }
 
 func int8RowsArgs(ndst, nscb, n, cols int, opt Options) error {
@@ -189,7 +184,10 @@ func Int8RowScales(scb []float32, src Input, cols int, opt Options) error {
 	}
 	per := max(1, chunkElements/cols) * cols
 	return forChunks(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		x := chunkFloats(src, lo, hi, per, scratch)
+		x, err := chunkFloats(src, lo, hi, per, scratch)
+		if err != nil {
+			return err
+		}
 		for r := lo; r < hi; r += cols {
 			row := x[r-lo : r-lo+cols]
 			m, v := maxAbsBitsVec(row)

@@ -12,12 +12,19 @@ const (
 	DTypeBF16              // bfloat16 bits
 )
 
+// dtypeFunc marks an Input whose values a function produces (FuncInput).
+// It is not an encoding callers pass in: DType reports such an input as
+// DTypeF32, the type of the values the function writes.
+const dtypeFunc DType = -1
+
 // Input is a read-only view of the values to quantize. Make one with
-// F32Input, F16Input or BF16Input; the zero Input is empty.
+// F32Input, F16Input, BF16Input or FuncInput; the zero Input is empty.
 type Input struct {
 	dtype DType
 	f32   []float32
 	u16   []uint16
+	n     int                                   // FuncInput: the number of values
+	fill  func(dst []float32, lo, hi int) error // FuncInput: the producer
 }
 
 // F32Input views float32 values.
@@ -29,19 +36,53 @@ func F16Input(bits []uint16) Input { return Input{dtype: DTypeF16, u16: bits} }
 // BF16Input views bfloat16 values given as their bit patterns.
 func BF16Input(bits []uint16) Input { return Input{dtype: DTypeBF16, u16: bits} }
 
+// FuncInput is an input of n float32 values that are produced on demand
+// rather than held in memory, for sources that must be decoded first (FP8
+// weights and their scales, say): the consumer asks for each piece of work
+// just before it encodes it, so that the decoded values are still in cache
+// and the whole tensor is never in memory as float32.
+//
+// fill writes values [lo, hi) into dst (len(dst) == hi-lo) and returns nil,
+// or returns an error, which becomes the error of the call that asked (when
+// several pieces fail, the lowest one's error, as for any error of a
+// chunked call). It is called concurrently from the workers of Quantize (and
+// of the other quantizers taking an Input) for disjoint ranges, each range
+// inside one piece of work: Quantize calls it once per piece, whose length
+// is ChunkLen of its unit. It must be safe for concurrent use. Input.Float32
+// and Input.Float32Range call it once for the range asked for.
+//
+// The result of every quantizer is the one it gives for F32Input of the
+// same values, with the same Options.
+func FuncInput(n int, fill func(dst []float32, lo, hi int) error) Input {
+	if n < 0 {
+		n = 0
+	}
+	return Input{dtype: dtypeFunc, n: n, fill: fill}
+}
+
 // Len returns the number of values.
 func (in Input) Len() int {
-	if in.dtype == DTypeF32 {
+	switch in.dtype {
+	case DTypeF32:
 		return len(in.f32)
+	case dtypeFunc:
+		return in.n
 	}
 	return len(in.u16)
 }
 
-// DType returns the element encoding.
-func (in Input) DType() DType { return in.dtype }
+// DType returns the element encoding: that of the bits viewed, or DTypeF32
+// for a FuncInput (its values are written as float32).
+func (in Input) DType() DType {
+	if in.dtype == dtypeFunc {
+		return DTypeF32
+	}
+	return in.dtype
+}
 
 // floats returns values [lo, hi) as float32: the input itself when it is
-// float32, otherwise converted (exactly) into scratch.
+// float32, otherwise converted (exactly) into scratch. A FuncInput has no
+// values to return: the callers fill it per piece (fillChunk) instead.
 func (in Input) floats(lo, hi int, scratch []float32) []float32 {
 	switch in.dtype {
 	case DTypeF16:
@@ -52,15 +93,42 @@ func (in Input) floats(lo, hi int, scratch []float32) []float32 {
 		out := scratch[:hi-lo]
 		kern.widenBF16(out, in.u16[lo:hi])
 		return out
+	case dtypeFunc:
+		panic("quant: Input.floats on a FuncInput")
 	default:
 		return in.f32[lo:hi]
 	}
 }
 
+// fillChunk asks a FuncInput for values [lo, hi) in scratch, grown to per
+// values when it is too short, and returns them.
+func (in Input) fillChunk(lo, hi, per int, scratch *[]float32) ([]float32, error) {
+	if len(*scratch) < hi-lo {
+		*scratch = make([]float32, max(per, hi-lo))
+	}
+	x := (*scratch)[:hi-lo]
+	if err := in.fill(x, lo, hi); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
 // Float32 writes the values, converted exactly to float32, into dst, which
-// must hold Len() values.
-func (in Input) Float32(dst []float32) {
-	copy(dst, in.floats(0, in.Len(), dst))
+// must hold Len() values. The error is a FuncInput's fill error; the other
+// inputs never fail.
+func (in Input) Float32(dst []float32) error {
+	return in.Float32Range(dst[:in.Len()], 0, in.Len())
+}
+
+// Float32Range writes values [lo, hi) of in, converted exactly to float32,
+// into dst, which must hold hi-lo values. The error is a FuncInput's fill
+// error; the other inputs never fail.
+func (in Input) Float32Range(dst []float32, lo, hi int) error {
+	if in.dtype == dtypeFunc {
+		return in.fill(dst[:hi-lo], lo, hi)
+	}
+	copy(dst, in.floats(lo, hi, dst))
+	return nil
 }
 
 // Options tunes Quantize and Dequantize. The zero value is ready to use.
@@ -97,10 +165,9 @@ const chunkElements = 1 << 14
 
 // ChunkLen is the number of elements in each piece Quantize cuts its input
 // into, unit being the type's block size, or the row length with an
-// importance matrix (whose rows keep their identity). The pieces' error
-// statistics are merged in piece order, so a caller that quantizes the same
-// pieces itself (convert decodes a quantized source piece by piece) gets
-// the same figures.
+// importance matrix (whose rows keep their identity). A FuncInput's fill is
+// called once per piece. The pieces' error statistics are merged in piece
+// order, so the figures do not depend on the thread count.
 func ChunkLen(unit int) int { return max(1, chunkElements/unit) * unit }
 
 // sliceElements is the size of the slices a chunk is processed in (8 KiB of
@@ -169,21 +236,42 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	// kernel reads it, so neither costs an extra trip to memory. A checked
 	// kernel on float32 input takes the whole chunk at once. With an
 	// importance matrix the kernel needs whole rows: one slice per chunk.
+	// A FuncInput fills the whole chunk into the worker's scratch first (one
+	// call of fill per chunk: a decoder reads its rows once) and is then
+	// float32 input.
 	step := per
 	var encode func(dst []byte, src []float32) (finite bool)
+	f32Chunks := src.dtype == DTypeF32 || src.dtype == dtypeFunc // chunks are float32 slices
 	if opt.Imatrix == nil {
 		encode = checkedEncoder(t, need >= streamBytes && opt.Stats == nil)
-		if encode == nil || src.dtype != DTypeF32 {
+		if encode == nil || !f32Chunks {
 			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		}
 	}
 	err := forChunksCaller(n, per, opt, func(lo, hi int, scratch *[]float32) error {
-		if src.dtype != DTypeF32 && len(*scratch) < step {
-			*scratch = make([]float32, step)
+		// chunk[s-base:e-base] is slice [s, e) when the input is float32
+		chunk, base := src.f32, 0
+		switch src.dtype {
+		case DTypeF32:
+		case dtypeFunc:
+			x, err := src.fillChunk(lo, hi, per, scratch)
+			if err != nil {
+				return err
+			}
+			chunk, base = x, lo
+		default:
+			if len(*scratch) < step {
+				*scratch = make([]float32, step)
+			}
 		}
 		for s := lo; s < hi; s += step {
 			e := min(s+step, hi)
-			x := src.floats(s, e, *scratch)
+			var x []float32
+			if f32Chunks {
+				x = chunk[s-base : e-base]
+			} else {
+				x = src.floats(s, e, *scratch)
+			}
 			out := dst[s/tr.BlockSize*tr.BlockBytes : e/tr.BlockSize*tr.BlockBytes]
 			if encode != nil {
 				if encode(out, x) || !checkFinite {
