@@ -23,22 +23,22 @@ import (
 // escapes, unknown or repeated members, a scalar, an array the fast paths
 // below do not take) is left to encoding/json.
 func quickKV(b []byte) (KV, bool) {
-	i := skipSpaceBytes(b, 0)
+	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return KV{}, false
 	}
 	var fields [3]string // key, type, element_type
 	var seen [3]bool
 	for i++; ; {
-		name, j, ok := plainString(b, skipSpaceBytes(b, i))
+		name, j, ok := plainString(b, skipSpace(b, i))
 		if !ok {
 			return KV{}, false
 		}
-		j = skipSpaceBytes(b, j)
+		j = skipSpace(b, j)
 		if j >= len(b) || b[j] != ':' {
 			return KV{}, false
 		}
-		j = skipSpaceBytes(b, j+1)
+		j = skipSpace(b, j+1)
 		if name == "value" {
 			end := len(b) - 1
 			for end > j && (b[end] == ' ' || b[end] == '\n' || b[end] == '\t' || b[end] == '\r') {
@@ -63,7 +63,7 @@ func quickKV(b []byte) (KV, bool) {
 			return KV{}, false
 		}
 		seen[k] = true
-		i = skipSpaceBytes(b, i)
+		i = skipSpace(b, i)
 		if i >= len(b) || b[i] != ',' {
 			return KV{}, false
 		}
@@ -111,13 +111,11 @@ func quickArray(elemName string, raw []byte) (Value, bool) {
 func quickStrings(raw []byte) (out []string, ok bool) {
 	text := string(raw)             // one copy: every plain element is a substring of it
 	valid := utf8.ValidString(text) // then so is every element, cut at ASCII quotes
-	i := skipSpace(text, 0)
-	if i >= len(text) || text[i] != '[' {
+	i, empty, ok := arrayStart(text)
+	if !ok {
 		return nil, false
-	}
-	i = skipSpace(text, i+1)
-	if i < len(text) && text[i] == ']' {
-		return []string{}, skipSpace(text, i+1) == len(text)
+	} else if empty {
+		return []string{}, true
 	}
 	out = make([]string, 0, bytes.Count(raw, []byte{','})+1)
 	for {
@@ -154,17 +152,11 @@ func quickStrings(raw []byte) (out []string, ok bool) {
 			}
 		}
 		out = append(out, s)
-		i = skipSpace(text, i+1)
-		if i >= len(text) {
+		var end bool
+		if i, end, ok = arrayNext(text, i+1); !ok {
 			return nil, false
-		}
-		switch text[i] {
-		case ',':
-			i = skipSpace(text, i+1)
-		case ']':
-			return out, skipSpace(text, i+1) == len(text)
-		default:
-			return nil, false
+		} else if end {
+			return out, true
 		}
 	}
 }
@@ -172,13 +164,11 @@ func quickStrings(raw []byte) (out []string, ok bool) {
 // quickInts decodes a JSON array of plain integers (no fraction, exponent
 // or leading '+'; at most 18 digits) that all lie in [lo, hi].
 func quickInts[T int8 | uint8 | int16 | uint16 | int32 | uint32 | int64 | uint64](raw []byte, lo, hi int64) (out []T, ok bool) {
-	i := skipSpaceBytes(raw, 0)
-	if i >= len(raw) || raw[i] != '[' {
+	i, empty, ok := arrayStart(raw)
+	if !ok {
 		return nil, false
-	}
-	i = skipSpaceBytes(raw, i+1)
-	if i < len(raw) && raw[i] == ']' {
-		return []T{}, skipSpaceBytes(raw, i+1) == len(raw)
+	} else if empty {
+		return []T{}, true
 	}
 	out = make([]T, 0, len(raw)/4)
 	for {
@@ -202,17 +192,11 @@ func quickInts[T int8 | uint8 | int16 | uint16 | int32 | uint32 | int64 | uint64
 			return nil, false
 		}
 		out = append(out, T(v))
-		i = skipSpaceBytes(raw, i)
-		if i >= len(raw) {
+		var end bool // a '.' or an 'e' after the digits is not a separator: encoding/json decides
+		if i, end, ok = arrayNext(raw, i); !ok {
 			return nil, false
-		}
-		switch raw[i] {
-		case ',':
-			i = skipSpaceBytes(raw, i+1)
-		case ']':
-			return out, skipSpaceBytes(raw, i+1) == len(raw)
-		default:
-			return nil, false // '.', 'e', or anything else: encoding/json decides
+		} else if end {
+			return out, true
 		}
 	}
 }
@@ -295,17 +279,42 @@ func noEscapes(s string) bool {
 	return true
 }
 
-// skipSpace returns the index of the first byte at or after i that is not
-// JSON whitespace.
-func skipSpace(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
-		i++
+// arrayStart reads the '[' that opens a JSON array (after any whitespace)
+// and returns the index of its first element, or empty=true for "[]" with
+// nothing after it but whitespace; ok is false for anything else.
+func arrayStart[S ~string | ~[]byte](s S) (i int, empty, ok bool) {
+	i = skipSpace(s, 0)
+	if i >= len(s) || s[i] != '[' {
+		return 0, false, false
 	}
-	return i
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return i, true, skipSpace(s, i+1) == len(s)
+	}
+	return i, false, true
 }
 
-func skipSpaceBytes(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+// arrayNext reads what follows an element ending before i: a ',' and the
+// index of the next element, or the closing ']' (end=true) with nothing after
+// it but whitespace; ok is false for anything else.
+func arrayNext[S ~string | ~[]byte](s S, i int) (next int, end, ok bool) {
+	i = skipSpace(s, i)
+	if i >= len(s) {
+		return 0, false, false
+	}
+	switch s[i] {
+	case ',':
+		return skipSpace(s, i+1), false, true
+	case ']':
+		return i, true, skipSpace(s, i+1) == len(s)
+	}
+	return 0, false, false
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace[S ~string | ~[]byte](s S, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
 		i++
 	}
 	return i
