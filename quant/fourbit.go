@@ -76,33 +76,54 @@ func Quantize4Bit(packed []uint8, absmax []float32, src Input, typ FourBitType, 
 	if err := fourBitArgs(packed, absmax, src.Len(), typ, blocksize, opt); err != nil || src.Len() == 0 {
 		return err
 	}
-	rule := typ.rule()
-	nan := rule(float32(math.NaN()))
-	var dec *decider // only needed where there is no vector kernel
-	if !haveAVX2 {
-		dec = typ.decider()
-	}
+	enc := newFourBitEncoder(typ)
 	return quantizeBlocks(src, absmax, blocksize, opt, typ.String(), opt.AllowNonFinite, func(lo, hi int, x []float32, s blockScale) {
-		out := packed[lo/2 : (hi+1)/2]
-		// The vector kernel evaluates the rule itself, for any input; the
-		// rest (all of it without a vector unit, else fewer than 16
-		// elements) goes to the decider when there is one and the block
-		// allows it, else to the rule.
-		v := encode4Vec(out, x, s.r, typ)
-		switch {
-		case s.fast && dec != nil:
-			dec.encode4(out[v/2:], x[v:], s.r)
-		case s.absmax == 0:
-			// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
-			fillBytes(out[v/2:], nan<<4|nan)
-		default:
-			encode4Ref(out[v/2:], x[v:], s.r, rule)
-		}
-		if len(x)%2 == 1 {
-			// The kernel pads the block with zeros and quantizes them too.
-			out[len(out)-1] |= rule(0 * s.r)
-		}
+		enc.block(packed[lo/2:(hi+1)/2], x, s)
 	})
+}
+
+// fourBitEncoder writes the packed codes of one block as Quantize4Bit
+// does; Quantize4Bit and Quantize4BitF32 share it.
+type fourBitEncoder struct {
+	typ  FourBitType
+	rule func(float32) uint8
+	nan  uint8    // the code of NaN
+	dec  *decider // only needed where there is no vector kernel
+}
+
+func newFourBitEncoder(typ FourBitType) fourBitEncoder {
+	e := fourBitEncoder{typ: typ, rule: typ.rule()}
+	e.nan = e.rule(float32(math.NaN()))
+	if !haveAVX2 {
+		e.dec = typ.decider()
+	}
+	return e
+}
+
+// block writes the codes of block x, scaled by s, into out (packed two per
+// byte, high nibble first). The vector kernels (AVX-512 for NF4, then AVX2)
+// evaluate the rule themselves, for any input; the rest (all of it without
+// a vector unit, else fewer than 16 elements) goes to the decider when there
+// is one and the block allows it, else to the rule.
+func (e *fourBitEncoder) block(out []uint8, x []float32, s blockScale) {
+	v := 0
+	if e.typ == NF4 {
+		v = encodeNF4Vec512(out, x, s.r)
+	}
+	v += encode4Vec(out[v/2:], x[v:], s.r, e.typ)
+	switch {
+	case s.fast && e.dec != nil:
+		e.dec.encode4(out[v/2:], x[v:], s.r)
+	case s.absmax == 0:
+		// All ±0 (or NaN): x·r = 0·Inf = NaN everywhere.
+		fillBytes(out[v/2:], e.nan<<4|e.nan)
+	default:
+		encode4Ref(out[v/2:], x[v:], s.r, e.rule)
+	}
+	if len(x)%2 == 1 {
+		// The kernel pads the block with zeros and quantizes them too.
+		out[len(out)-1] |= e.rule(0 * s.r)
+	}
 }
 
 // fourBitArgs validates the arguments of the 4-bit quantizers.

@@ -5,7 +5,8 @@ import "math"
 // Quantize4BitF32 is Quantize4Bit(packed, absmax, F32Input(x), typ,
 // blocksize, Options{Threads: 1}) for finite x, run on the calling
 // goroutine without the parallel driver and its scratch copies, and for
-// NF4 with an AVX-512 encoder where the CPU has one. It reports false when
+// NF4 whole blocks in groups by the multi-block AVX-512 encoder where the
+// CPU has one (the rest as Quantize4Bit encodes each block). It reports false when
 // x holds a NaN or ±Inf: packed and absmax are then partly written, and
 // Quantize4Bit gives the error (or, with Options.AllowNonFinite, the
 // codes). Arguments are checked as Quantize4Bit checks them.
@@ -13,12 +14,7 @@ func Quantize4BitF32(packed []uint8, absmax []float32, x []float32, typ FourBitT
 	if err := fourBitArgs(packed, absmax, len(x), typ, blocksize, Options{}); err != nil {
 		return false, err
 	}
-	rule := typ.rule()
-	nan := rule(float32(math.NaN()))
-	var dec *decider // as in Quantize4Bit: only where there is no vector kernel
-	if !haveAVX2 {
-		dec = typ.decider()
-	}
+	enc := newFourBitEncoder(typ)
 	lo := 0
 	if typ == NF4 && haveNF4Blocks512(blocksize) {
 		// whole blocks in groups: their maxima (scaleBlock's, for finite
@@ -48,24 +44,7 @@ func Quantize4BitF32(packed []uint8, absmax []float32, x []float32, typ FourBitT
 			return false, nil
 		}
 		absmax[lo/blocksize] = s.absmax
-		out := packed[lo/2 : (hi+1)/2]
-		// what Quantize4Bit's encoder does, the AVX-512 kernel first
-		v := 0
-		if typ == NF4 {
-			v = encodeNF4Vec512(out, xb, s.r)
-		}
-		v += encode4Vec(out[v/2:], xb[v:], s.r, typ)
-		switch {
-		case s.fast && dec != nil:
-			dec.encode4(out[v/2:], xb[v:], s.r)
-		case s.absmax == 0:
-			fillBytes(out[v/2:], nan<<4|nan)
-		default:
-			encode4Ref(out[v/2:], xb[v:], s.r, rule)
-		}
-		if len(xb)%2 == 1 {
-			out[len(out)-1] |= rule(0 * s.r)
-		}
+		enc.block(packed[lo/2:(hi+1)/2], xb, s)
 	}
 	return true, nil
 }
