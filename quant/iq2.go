@@ -86,14 +86,8 @@ func iq2Nums(lo, hi int) (num [2][16]float32) {
 // in lanes (qpMse16), each lane the reference's loop; the choice among them
 // (strict <, in the reference's order) and the rest are the reference's.
 func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) float32 {
-	var max float32
-	for i := 0; i < n; i++ {
-		max = cmax(max, x[i])
-	}
-	if max < groupMaxEps {
-		for i := 0; i < n; i++ {
-			L[i] = 0
-		}
+	max, ok := qpMax(n, x, L)
+	if !ok {
 		return 0
 	}
 	var is, sc, mse [16]float32
@@ -127,7 +121,7 @@ func iq2MakeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 // an unsigned integer, exceed 0x80000000 (negative, not −0) or, without
 // the sign, exceed 0x7F800000 (NaN); xval[i] is xb[i] with that sign bit
 // flipped (−0 stays −0, a NaN is flipped, as ggml's −xb[i] does). The
-// parity flip is iq2SignsRef's.
+// parity flip is iq2SignsRef's (iq2FlipLeast).
 func iq2Signs(xval, xb, weight []float32, flipParity bool) uint8 {
 	_, _, _ = xval[7], xb[7], weight[7]
 	var s uint32
@@ -138,17 +132,7 @@ func iq2Signs(xval, xb, weight []float32, flipParity bool) uint8 {
 		xval[i] = math.Float32frombits(b ^ neg<<31)
 	}
 	if flipParity && bits.OnesCount32(s)%2 != 0 {
-		imin := 0
-		min := float32(float32(weight[0]*xb[0]) * xb[0])
-		for i := 1; i < 8; i++ {
-			ax := float32(float32(weight[i]*xb[i]) * xb[i])
-			if ax < min {
-				min = ax
-				imin = i
-			}
-		}
-		xval[imin] = -xval[imin]
-		s ^= 1 << imin
+		return iq2FlipLeast(xval, xb, weight, uint8(s))
 	}
 	return uint8(s)
 }

@@ -97,19 +97,27 @@ func iq2SignsRef(xval, xb, weight []float32, flipParity bool) uint8 {
 		}
 	}
 	if flipParity && nflip%2 != 0 {
-		imin := 0
-		min := float32(float32(weight[0]*xb[0]) * xb[0])
-		for i := 1; i < 8; i++ {
-			ax := float32(float32(weight[i]*xb[i]) * xb[i])
-			if ax < min {
-				min = ax
-				imin = i
-			}
-		}
-		xval[imin] = -xval[imin]
-		s ^= 1 << imin
+		s = iq2FlipLeast(xval, xb, weight, s)
 	}
 	return s
+}
+
+// iq2FlipLeast makes the count of negatives in the sign bits s of a group
+// of eight even, as ggml does: the element of least weight·x² (the first
+// of equals) changes sign, in xval and in the returned bits. iq2SignsRef
+// and iq2Signs share it.
+func iq2FlipLeast(xval, xb, weight []float32, s uint8) uint8 {
+	imin := 0
+	min := float32(float32(weight[0]*xb[0]) * xb[0])
+	for i := 1; i < 8; i++ {
+		ax := float32(float32(weight[i]*xb[i]) * xb[i])
+		if ax < min {
+			min = ax
+			imin = i
+		}
+	}
+	xval[imin] = -xval[imin]
+	return s ^ 1<<imin
 }
 
 // iq2SumsRef is the weighted fit of levels L (values 2L+1) to xval.

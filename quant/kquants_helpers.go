@@ -285,14 +285,8 @@ func makeQkxQuantsRef(n int, nmax int32, x, weights []float32, L, Laux []uint8,
 // L is uint8 like ggml's, so a negative level (possible only for degenerate
 // input) wraps exactly as it does there.
 func makeQpQuantsRef(n int, nmax int32, x []float32, L []uint8, qw []float32) float32 {
-	var max float32
-	for i := 0; i < n; i++ {
-		max = cmax(max, x[i])
-	}
-	if max < groupMaxEps {
-		for i := 0; i < n; i++ {
-			L[i] = 0
-		}
+	max, ok := qpMax(n, x, L)
+	if !ok {
 		return 0
 	}
 	iscale := float32(nmax) / max
@@ -326,6 +320,22 @@ func makeQpQuantsRef(n int, nmax int32, x []float32, L []uint8, qw []float32) fl
 		}
 	}
 	return qpRefine(n, nmax, iscale, x, L, qw)
+}
+
+// qpMax is the start of make_qp_quants: the largest of x[:n] (and 0). When
+// that is below GROUP_MAX_EPS, every level L[:n] is 0 and ok is false (the
+// scale is then 0). makeQpQuantsRef and iq2MakeQpQuants share it.
+func qpMax(n int, x []float32, L []uint8) (max float32, ok bool) {
+	for i := 0; i < n; i++ {
+		max = cmax(max, x[i])
+	}
+	if max < groupMaxEps {
+		for i := 0; i < n; i++ {
+			L[i] = 0
+		}
+		return max, false
+	}
+	return max, true
 }
 
 // qpRefine is the end of make_qp_quants, from the chosen inverse scale
