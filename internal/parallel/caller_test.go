@@ -12,24 +12,31 @@ import (
 // the lowest failing chunk's error whatever the scheduling, panics turned
 // into errors, cancellation between chunks, progress per chunk, and no
 // call into work after it returned.
+// runCounting runs RunCaller over n elements in chunks of per and returns
+// how many times each element was processed, with RunCaller's error; the
+// work panics if it is called after RunCaller returned.
+func runCounting(n, per int, opt Options) ([]int32, error) {
+	seen := make([]int32, n)
+	var returned atomic.Bool
+	err := RunCaller(n, per, opt, func(lo, hi int, _ *[]float32) error {
+		if returned.Load() {
+			panic("work called after RunCaller returned")
+		}
+		for i := lo; i < hi; i++ {
+			atomic.AddInt32(&seen[i], 1)
+		}
+		return nil
+	})
+	returned.Store(true)
+	return seen, err
+}
+
 func TestRunCaller(t *testing.T) {
 	for _, tc := range []struct{ n, per, threads int }{
 		{1, 1, 1}, {10, 3, 2}, {100, 7, 8}, {1000, 1000, 4}, {1001, 1000, 4}, {5, 100, 3}, {64, 0, 2}, {100000, 10, 2},
 	} {
-		seen := make([]int32, tc.n)
 		var progress atomic.Int64
-		var returned atomic.Bool
-		err := RunCaller(tc.n, tc.per, Options{Threads: tc.threads, Progress: func(k int) { progress.Add(int64(k)) }},
-			func(lo, hi int, _ *[]float32) error {
-				if returned.Load() {
-					panic("work called after RunCaller returned")
-				}
-				for i := lo; i < hi; i++ {
-					atomic.AddInt32(&seen[i], 1)
-				}
-				return nil
-			})
-		returned.Store(true)
+		seen, err := runCounting(tc.n, tc.per, Options{Threads: tc.threads, Progress: func(k int) { progress.Add(int64(k)) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,18 +95,7 @@ func TestRunCallerConcurrent(t *testing.T) {
 			defer wg.Done()
 			for c := 0; c < calls; c++ {
 				n := 1 + (g*7919+c*104729)%5000
-				seen := make([]int32, n)
-				var returned atomic.Bool
-				err := RunCaller(n, 1+c%37, Options{Threads: 2 + g%3}, func(lo, hi int, _ *[]float32) error {
-					if returned.Load() {
-						panic("work called after RunCaller returned")
-					}
-					for i := lo; i < hi; i++ {
-						atomic.AddInt32(&seen[i], 1)
-					}
-					return nil
-				})
-				returned.Store(true)
+				seen, err := runCounting(n, 1+c%37, Options{Threads: 2 + g%3})
 				if err != nil {
 					t.Error(err)
 					return
