@@ -18,6 +18,54 @@ GLOBL nf4Mul512<>(SB), RODATA|NOPTR, $32
 	VCMPPS $0x1e, Z21, x, K1 \
 	VPADDD step, c, K1, c
 
+// NF4_CONSTS loads the search's constants from the thresholds at R8: Z14
+// the thresholds, Y13 the byte multipliers, Z8/Z4/Z2/Z1 the steps, Z3 and
+// Z0 the offsets 3 and 0, Z7 thr[7] in every lane.
+#define NF4_CONSTS \
+	VMOVUPS (R8), Z14 \
+	VMOVDQU nf4Mul512<>(SB), Y13 \
+	MOVL $8, AX \
+	VPBROADCASTD AX, Z8 \
+	MOVL $4, AX \
+	VPBROADCASTD AX, Z4 \
+	MOVL $2, AX \
+	VPBROADCASTD AX, Z2 \
+	MOVL $1, AX \
+	VPBROADCASTD AX, Z1 \
+	MOVL $3, AX \
+	VPBROADCASTD AX, Z3 \
+	VPXORD Z0, Z0, Z0 \
+	MOVL $7, AX \
+	VPBROADCASTD AX, Z7 \
+	VPERMPS Z14, Z7, Z7
+
+// NF4_UNIT encodes the 32 floats at SI, scaled by Z15, into 16 bytes at DI
+// (two searches of 16 lanes side by side: the first step against thr[7],
+// then STEP) and advances SI and DI.
+#define NF4_UNIT \
+	VMULPS (SI), Z15, Z10 \
+	VMULPS 64(SI), Z15, Z11 \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VCMPPS $0x1e, Z7, Z10, K1 \
+	VPADDD Z8, Z16, K1, Z16 \
+	VCMPPS $0x1e, Z7, Z11, K2 \
+	VPADDD Z8, Z17, K2, Z17 \
+	STEP(Z10, Z16, Z3, Z4) \
+	STEP(Z11, Z17, Z3, Z4) \
+	STEP(Z10, Z16, Z1, Z2) \
+	STEP(Z11, Z17, Z1, Z2) \
+	STEP(Z10, Z16, Z0, Z1) \
+	STEP(Z11, Z17, Z0, Z1) \
+	VPMOVDB Z16, X18 \
+	VPMOVDB Z17, X19 \
+	VINSERTI32X4 $1, X19, Y18, Y18 \
+	VPMADDUBSW Y13, Y18, Y18 \
+	VPMOVWB Y18, X18 \
+	VMOVDQU32 X18, (DI) \
+	ADDQ $128, SI \
+	ADDQ $16, DI
+
 // func encodeNF4AVX512(dst []uint8, x []float32, r float32, thr *[16]float32)
 // For the first len(x) &^ 31 elements: code = the number of the 15 sorted
 // thresholds x[i]·r is strictly above, found by a binary search (steps 8,
@@ -31,46 +79,10 @@ TEXT ·encodeNF4AVX512(SB), NOSPLIT, $0-64
 	SHRQ $5, CX
 	JZ done
 	VBROADCASTSS r+48(FP), Z15
-	VMOVUPS (R8), Z14
-	VMOVDQU nf4Mul512<>(SB), Y13
-	MOVL $8, AX
-	VPBROADCASTD AX, Z8
-	MOVL $4, AX
-	VPBROADCASTD AX, Z4
-	MOVL $2, AX
-	VPBROADCASTD AX, Z2
-	MOVL $1, AX
-	VPBROADCASTD AX, Z1
-	MOVL $3, AX
-	VPBROADCASTD AX, Z3
-	VPXORD Z0, Z0, Z0
-	MOVL $7, AX
-	VPBROADCASTD AX, Z7
-	VPERMPS Z14, Z7, Z7            // thr[7] in every lane
+	NF4_CONSTS
 
 loop:
-	VMULPS (SI), Z15, Z10
-	VMULPS 64(SI), Z15, Z11
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VCMPPS $0x1e, Z7, Z10, K1
-	VPADDD Z8, Z16, K1, Z16
-	VCMPPS $0x1e, Z7, Z11, K2
-	VPADDD Z8, Z17, K2, Z17
-	STEP(Z10, Z16, Z3, Z4)
-	STEP(Z11, Z17, Z3, Z4)
-	STEP(Z10, Z16, Z1, Z2)
-	STEP(Z11, Z17, Z1, Z2)
-	STEP(Z10, Z16, Z0, Z1)
-	STEP(Z11, Z17, Z0, Z1)
-	VPMOVDB Z16, X18
-	VPMOVDB Z17, X19
-	VINSERTI32X4 $1, X19, Y18, Y18
-	VPMADDUBSW Y13, Y18, Y18
-	VPMOVWB Y18, X18
-	VMOVDQU32 X18, (DI)
-	ADDQ $128, SI
-	ADDQ $16, DI
+	NF4_UNIT
 	DECQ CX
 	JNZ loop
 	VZEROUPPER
@@ -93,50 +105,14 @@ TEXT ·encodeNF4BlocksAVX512(SB), NOSPLIT, $0-88
 	JZ bdone
 	TESTQ DX, DX
 	JZ bdone
-	VMOVUPS (R8), Z14
-	VMOVDQU nf4Mul512<>(SB), Y13
-	MOVL $8, AX
-	VPBROADCASTD AX, Z8
-	MOVL $4, AX
-	VPBROADCASTD AX, Z4
-	MOVL $2, AX
-	VPBROADCASTD AX, Z2
-	MOVL $1, AX
-	VPBROADCASTD AX, Z1
-	MOVL $3, AX
-	VPBROADCASTD AX, Z3
-	VPXORD Z0, Z0, Z0
-	MOVL $7, AX
-	VPBROADCASTD AX, Z7
-	VPERMPS Z14, Z7, Z7            // thr[7] in every lane
+	NF4_CONSTS
 
 bblock:
 	VBROADCASTSS (R9), Z15
 	MOVQ DX, CX
 
 bloop:
-	VMULPS (SI), Z15, Z10
-	VMULPS 64(SI), Z15, Z11
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VCMPPS $0x1e, Z7, Z10, K1
-	VPADDD Z8, Z16, K1, Z16
-	VCMPPS $0x1e, Z7, Z11, K2
-	VPADDD Z8, Z17, K2, Z17
-	STEP(Z10, Z16, Z3, Z4)
-	STEP(Z11, Z17, Z3, Z4)
-	STEP(Z10, Z16, Z1, Z2)
-	STEP(Z11, Z17, Z1, Z2)
-	STEP(Z10, Z16, Z0, Z1)
-	STEP(Z11, Z17, Z0, Z1)
-	VPMOVDB Z16, X18
-	VPMOVDB Z17, X19
-	VINSERTI32X4 $1, X19, Y18, Y18
-	VPMADDUBSW Y13, Y18, Y18
-	VPMOVWB Y18, X18
-	VMOVDQU32 X18, (DI)
-	ADDQ $128, SI
-	ADDQ $16, DI
+	NF4_UNIT
 	DECQ CX
 	JNZ bloop
 
