@@ -61,16 +61,33 @@ DATA d4shw<>+48(SB)/8, $0x0000000400000004
 DATA d4shw<>+56(SB)/8, $0x0000000400000004
 GLOBL d4shw<>(SB), RODATA|NOPTR, $64
 
-// D4F_UNIT decodes 16 packed bytes at SI into 32 floats at DI (stored
-// with STORE), Z24 the scaled table; it ends with DECQ CX.
-#define D4F_UNIT(STORE) \
+// D4_ARGS loads the arguments the 4-bit decoders share: DI dst, SI
+// packed, R8 absmax, R9 nblocks, R10 units of 16 packed bytes (32 values)
+// per block, DX table.
+#define D4_ARGS \
+	MOVQ dst+0(FP), DI \
+	MOVQ packed+8(FP), SI \
+	MOVQ absmax+16(FP), R8 \
+	MOVQ nblocks+24(FP), R9 \
+	MOVQ blocksize+32(FP), R10 \
+	SHRQ $5, R10 \
+	MOVQ table+40(FP), DX
+
+// D4F_VALUES decodes the 16 packed bytes at SI into 32 floats, Z1 (the
+// first 16) and Z2, Z24 being the scaled table.
+#define D4F_VALUES \
 	VMOVDQU (SI), X0 \
 	VPERMB Z0, Z21, Z1 \
 	VPERMB Z0, Z22, Z2 \
 	VPSRLVD Z23, Z1, Z1 \
 	VPSRLVD Z23, Z2, Z2 \
 	VPERMPS Z24, Z1, Z1 \
-	VPERMPS Z24, Z2, Z2 \
+	VPERMPS Z24, Z2, Z2
+
+// D4F_UNIT decodes 16 packed bytes at SI into 32 floats at DI (stored
+// with STORE), Z24 the scaled table; it ends with DECQ CX.
+#define D4F_UNIT(STORE) \
+	D4F_VALUES \
 	STORE Z1, (DI) \
 	STORE Z2, 64(DI) \
 	ADDQ $16, SI \
@@ -85,13 +102,7 @@ GLOBL d4shw<>(SB), RODATA|NOPTR, $64
 // same products) and looked up with VPERMPS, which reads the low four bits
 // of each index.
 TEXT ·decode4F32AVX512(SB), NOSPLIT, $0-49
-	MOVQ dst+0(FP), DI
-	MOVQ packed+8(FP), SI
-	MOVQ absmax+16(FP), R8
-	MOVQ nblocks+24(FP), R9
-	MOVQ blocksize+32(FP), R10
-	SHRQ $5, R10                   // units of 16 bytes (32 values) per block
-	MOVQ table+40(FP), DX
+	D4_ARGS
 	VMOVUPS (DX), Z20
 	VMOVDQU64 d4idx0<>(SB), Z21
 	VMOVDQU64 d4idx1<>(SB), Z22
@@ -166,13 +177,18 @@ d4f_done:
 	VPSRLD $16, Z1, Z0 \
 	VPMOVDW Z0, Y0
 
-// D4H_UNIT decodes 16 packed bytes at SI into 32 half values at DI
-// (stored with STORE), Z24 the table; it ends with DECQ CX.
-#define D4H_UNIT(STORE) \
+// D4H_VALUES decodes the 16 packed bytes at SI into 32 half values in Z1,
+// Z24 being the table of rounded values.
+#define D4H_VALUES \
 	VMOVDQU (SI), X0 \
 	VPERMB Z0, Z21, Z1 \
 	VPSRLVW Z22, Z1, Z1 \
-	VPERMW Z24, Z1, Z1 \
+	VPERMW Z24, Z1, Z1
+
+// D4H_UNIT decodes 16 packed bytes at SI into 32 half values at DI
+// (stored with STORE), Z24 the table; it ends with DECQ CX.
+#define D4H_UNIT(STORE) \
+	D4H_VALUES \
 	STORE Z1, (DI) \
 	ADDQ $16, SI \
 	ADDQ $64, DI \
@@ -185,13 +201,7 @@ d4f_done:
 // (TO_F16 / TO_BF16) into a word table, duplicated to 32 entries, and
 // looked up with VPERMW, which reads the low five bits of each index.
 TEXT ·decode4HalfAVX512(SB), NOSPLIT, $0-50
-	MOVQ dst+0(FP), DI
-	MOVQ packed+8(FP), SI
-	MOVQ absmax+16(FP), R8
-	MOVQ nblocks+24(FP), R9
-	MOVQ blocksize+32(FP), R10
-	SHRQ $5, R10                   // units of 16 bytes (32 values) per block
-	MOVQ table+40(FP), DX
+	D4_ARGS
 	MOVBLZX bf16+48(FP), R11
 	HALF_CONSTS
 	VMOVUPS (DX), Z20
@@ -452,13 +462,7 @@ GLOBL d4iotaw<>(SB), RODATA|NOPTR, $64
 // (before dst) and the last (after the run) are written with masked plain
 // stores of only the run's lanes, every line between them with VMOVNTPS.
 TEXT ·decode4F32ShiftNT(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ packed+8(FP), SI
-	MOVQ absmax+16(FP), R8
-	MOVQ nblocks+24(FP), R9
-	MOVQ blocksize+32(FP), R10
-	SHRQ $5, R10                   // units of 16 bytes (32 values) per block
-	MOVQ table+40(FP), DX
+	D4_ARGS
 	TESTQ R9, R9
 	JZ d4s_done
 	VMOVUPS (DX), Z20
@@ -485,13 +489,7 @@ d4s_block:
 	VMULPS.BCST (R8), Z20, Z24     // table·a
 	MOVQ R10, CX
 d4s_unit:
-	VMOVDQU (SI), X0
-	VPERMB Z0, Z21, Z1
-	VPERMB Z0, Z22, Z2
-	VPSRLVD Z23, Z1, Z1
-	VPSRLVD Z23, Z2, Z2
-	VPERMPS Z24, Z1, Z1
-	VPERMPS Z24, Z2, Z2
+	D4F_VALUES
 	VMOVAPS Z27, Z3
 	VPERMT2PS Z1, Z25, Z3          // line: v_{t-1} high lanes, v_t low lanes
 	TESTL R11, R11
@@ -529,13 +527,7 @@ d4s_first:
 // (VPERMT2W, index i + 32 - m) to fill the aligned line at P + 64t; the
 // first and last lines are masked plain stores.
 TEXT ·decode4HalfShiftNT(SB), NOSPLIT, $0-49
-	MOVQ dst+0(FP), DI
-	MOVQ packed+8(FP), SI
-	MOVQ absmax+16(FP), R8
-	MOVQ nblocks+24(FP), R9
-	MOVQ blocksize+32(FP), R10
-	SHRQ $5, R10                   // units of 16 bytes (32 values) per block
-	MOVQ table+40(FP), DX
+	D4_ARGS
 	MOVBLZX bf16+48(FP), R12
 	TESTQ R9, R9
 	JZ d4hs_done
@@ -571,10 +563,7 @@ d4hs_table:
 	VINSERTI64X4 $1, Y0, Z0, Z24   // 32 entries: the 16, twice
 	MOVQ R10, CX
 d4hs_unit:
-	VMOVDQU (SI), X0
-	VPERMB Z0, Z21, Z1
-	VPSRLVW Z22, Z1, Z1
-	VPERMW Z24, Z1, Z1
+	D4H_VALUES
 	VMOVDQA64 Z18, Z3
 	VPERMT2W Z1, Z19, Z3
 	TESTL R11, R11
