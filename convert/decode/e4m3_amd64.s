@@ -2,6 +2,27 @@
 
 #include "textflag.h"
 
+// E4M3_ARGS loads the arguments both kernels share: DI dst, SI src, CX n,
+// R8 scales, R9 cb, AX sub.
+#define E4M3_ARGS \
+	MOVQ dst+0(FP), DI \
+	MOVQ src+8(FP), SI \
+	MOVQ n+16(FP), CX \
+	MOVQ scales+24(FP), R8 \
+	MOVQ cb+32(FP), R9 \
+	MOVQ sub+40(FP), AX
+
+// NEXT_BLOCK broadcasts the next block's scale into SCALE and sets DX to
+// the groups of that block still to do (at most the CX left, which it
+// counts down by them).
+#define NEXT_BLOCK(SCALE) \
+	VBROADCASTSS (R8), SCALE \
+	ADDQ $4, R8 \
+	MOVQ R9, DX \
+	CMPQ DX, CX \
+	CMOVQGT CX, DX \
+	SUBQ DX, CX
+
 // func e4m3BlocksAVX2(dst *float32, src *byte, n int, scales *float32, cb int, sub *[8]float32)
 //
 // dst[k] = f32(e4m3 code src[k]) · scales[k/cb] for k < n &^ 7; cb > 0 is a
@@ -20,12 +41,7 @@
 // same single rounding as table[code] · scale (a quiet NaN times a number
 // that is not NaN is that NaN, bit for bit).
 TEXT ·e4m3BlocksAVX2(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ scales+24(FP), R8
-	MOVQ cb+32(FP), R9
-	MOVQ sub+40(FP), AX
+	E4M3_ARGS
 	VMOVUPS (AX), Y9            // subnormal values
 	SHRQ $3, CX                 // groups of 8 left
 	SHRQ $3, R9                 // groups per block
@@ -48,12 +64,7 @@ TEXT ·e4m3BlocksAVX2(SB), NOSPLIT, $0-48
 block:
 	TESTQ CX, CX
 	JZ    done
-	VBROADCASTSS (R8), Y11
-	ADDQ  $4, R8
-	MOVQ  R9, DX
-	CMPQ  DX, CX
-	CMOVQGT CX, DX              // groups in this block
-	SUBQ  DX, CX
+	NEXT_BLOCK(Y11)
 
 group:
 	VPMOVSXBD (SI), Y0          // sign in bits 7..31
@@ -86,12 +97,7 @@ done:
 // the low 4 bits of the code as index, which for a subnormal code (exponent
 // 0) is its mantissa, so sub[8:] is never picked.
 TEXT ·e4m3BlocksAVX512(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ scales+24(FP), R8
-	MOVQ cb+32(FP), R9
-	MOVQ sub+40(FP), AX
+	E4M3_ARGS
 	VMOVUPS (AX), Z9            // subnormal values
 	SHRQ $4, CX                 // groups of 16 left
 	SHRQ $4, R9                 // groups per block
@@ -109,12 +115,7 @@ TEXT ·e4m3BlocksAVX512(SB), NOSPLIT, $0-48
 block512:
 	TESTQ CX, CX
 	JZ    done512
-	VBROADCASTSS (R8), Z11
-	ADDQ  $4, R8
-	MOVQ  R9, DX
-	CMPQ  DX, CX
-	CMOVQGT CX, DX              // groups in this block
-	SUBQ  DX, CX
+	NEXT_BLOCK(Z11)
 
 group512:
 	VPMOVSXBD  (SI), Z0         // sign in bits 7..31
