@@ -80,6 +80,24 @@
 	VPERMILPS $0xB1, z, t \
 	VMAXPS t, z, z
 
+// WINNER_AT sets, for the winning candidate in lane l* (R12) of row r*
+// (R13: the shift or k): R9 its byte offset in the rows (64·r* + 4·l*), BX
+// the bit of lane l*, R10 the lanes up to l*, R8 the lanes after it, R11
+// the lanes from it. CX is clobbered.
+#define WINNER_AT \
+	MOVQ R13, R9 \
+	SHLQ $6, R9 \
+	LEAQ (R9)(R12*4), R9 \
+	MOVQ R12, CX \
+	MOVL $1, BX \
+	SHLL CX, BX \
+	LEAL -1(BX)(BX*1), R10 \
+	MOVL R10, R8 \
+	NOTL R8 \
+	ANDL $0xFFFF, R8 \
+	MOVL R8, R11 \
+	ORL BX, R11
+
 // S_BEFORE takes into Z15 the scores b of the candidates of shift s
 // (0: x_p) before c* (the lanes before l*, and l* itself if s < s*) with
 // sumq2 s2 > 0.
@@ -204,18 +222,7 @@ s_hit:
 	SHRQ    $1, R12                  // its lane l*
 	MOVQ    AX, R13
 	ANDQ    $1, R13                  // its shift s* (0: x_p)
-	MOVQ    R13, R9
-	SHLQ    $6, R9
-	LEAQ    (R9)(R12*4), R9          // its offset in the rows
-	MOVQ    R12, CX
-	MOVL    $1, BX
-	SHLL    CX, BX                   // bit of lane l*
-	LEAL    -1(BX)(BX*1), R10        // lanes up to l*
-	MOVL    R10, R8
-	NOTL    R8
-	ANDL    $0xFFFF, R8              // lanes after l*
-	MOVL    R8, R11
-	ORL     BX, R11                  // lanes from l*
+	WINNER_AT
 	VMOVAPS Z28, Z15
 	S_BEFORE(0, Z3, Z11)
 	S_BEFORE(1, Z5, Z13)
@@ -351,6 +358,16 @@ s_word:
 	KORTESTW K6, K6 \
 	JNZ m_seq
 
+// M_ROW broadcasts the terms of i1 = SI into every lane: px0[i1], px1[i1]
+// (Z20, Z21) and k1p0, k1p1, k1m0, k1m1[i1] (Z22–Z25).
+#define M_ROW \
+	VBROADCASTSS M_PX0(DI)(SI*4), Z20 \
+	VBROADCASTSS M_PX1(DI)(SI*4), Z21 \
+	VBROADCASTSS M_K1P0(DI)(SI*4), Z22 \
+	VBROADCASTSS M_K1P1(DI)(SI*4), Z23 \
+	VBROADCASTSS M_K1M0(DI)(SI*4), Z24 \
+	VBROADCASTSS M_K1M1(DI)(SI*4), Z25
+
 // func iq1mSearchAVX512(t *iq1mSplit)
 //
 // Reference: iq1mSearchGeneric. For i1 = 0..16, i2 = i1..16:
@@ -374,12 +391,7 @@ TEXT ·iq1mSearchAVX512(SB), $1024-8
 	VPXORD Z31, Z31, Z31
 
 m_row:
-	VBROADCASTSS M_PX0(DI)(SI*4), Z20
-	VBROADCASTSS M_PX1(DI)(SI*4), Z21
-	VBROADCASTSS M_K1P0(DI)(SI*4), Z22
-	VBROADCASTSS M_K1P1(DI)(SI*4), Z23
-	VBROADCASTSS M_K1M0(DI)(SI*4), Z24
-	VBROADCASTSS M_K1M1(DI)(SI*4), Z25
+	M_ROW
 
 m_chunk:
 	VADDPS M_PX0(DI)(DX*4), Z20, Z0  // sx0
@@ -497,18 +509,7 @@ m_hit:
 	SHRQ    $2, R12                  // its lane l*
 	MOVQ    AX, R13
 	ANDQ    $3, R13                  // its k*
-	MOVQ    R13, R9
-	SHLQ    $6, R9
-	LEAQ    (R9)(R12*4), R9          // its offset in the rows
-	MOVQ    R12, CX
-	MOVL    $1, BX
-	SHLL    CX, BX                   // bit of lane l*
-	LEAL    -1(BX)(BX*1), R10        // lanes up to l*
-	MOVL    R10, R8
-	NOTL    R8
-	ANDL    $0xFFFF, R8              // lanes after l*
-	MOVL    R8, R11
-	ORL     BX, R11                  // lanes from l*
+	WINNER_AT
 	VMOVAPS Z30, Z22
 	M_BEFORE(0, Z14, Z6)
 	M_BEFORE(1, Z15, Z7)
@@ -582,12 +583,7 @@ m_word:
 	JMP     m_word
 
 m_reload:
-	VBROADCASTSS M_PX0(DI)(SI*4), Z20
-	VBROADCASTSS M_PX1(DI)(SI*4), Z21
-	VBROADCASTSS M_K1P0(DI)(SI*4), Z22
-	VBROADCASTSS M_K1P1(DI)(SI*4), Z23
-	VBROADCASTSS M_K1M0(DI)(SI*4), Z24
-	VBROADCASTSS M_K1M1(DI)(SI*4), Z25
+	M_ROW
 	JMP m_cont
 
 // func iq1NeighbourAVX512(lv, nb *uint16, n int, e *[32]float32) int
