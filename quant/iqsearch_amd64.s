@@ -41,12 +41,35 @@ DATA iqSearchIota<>+48(SB)/8, $0x0000000D0000000C
 DATA iqSearchIota<>+56(SB)/8, $0x0000000F0000000E
 GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 
+// IQS_ARGS zeroes the result fails and loads the arguments both searches
+// share: R8 tasks, BX n, R9 nib, R13 x, DI w, R12 lv.
+#define IQS_ARGS \
+	MOVQ $0, fails+56(FP) \
+	MOVQ tasks+0(FP), R8 \
+	MOVQ n+8(FP), BX \
+	MOVQ nib+16(FP), R9 \
+	MOVQ x+24(FP), R13 \
+	MOVQ w+32(FP), DI \
+	MOVQ lv+48(FP), R12
+
 // ERRADD adds the error of coordinate i (nibble i of the words in Z13,
 // looked up in table tab) to the running sums Z14.
 #define ERRADD(sh, tab) \
 	VPSRLD $sh, Z13, Z15 \
 	VPERMPS tab, Z15, Z15 \
 	VADDPS Z15, Z14, Z14
+
+// D2SUM sums the errors of the 8 coordinates of the words in Z13 into Z14,
+// in coordinate order: e0 from EA (Z8, nibbles 0–3), then EB (Z9).
+#define D2SUM \
+	VPERMPS Z8, Z13, Z14 \
+	ERRADD(4, Z8) \
+	ERRADD(8, Z8) \
+	ERRADD(12, Z8) \
+	ERRADD(16, Z9) \
+	ERRADD(20, Z9) \
+	ERRADD(24, Z9) \
+	ERRADD(28, Z9)
 
 // ERRADD2 is ERRADD on two chunks at once: words Z13, sums Z14 and words
 // Z26, sums Z27.
@@ -81,15 +104,9 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 // most 16 or 32, the first lane holding the smallest, in chunk 0 first). The winner's level word
 // goes to lv[lvoff] when lv is not nil.
 TEXT ·iqSearchAVX512(SB), NOSPLIT, $0-64
-	MOVQ $0, fails+56(FP)
-	MOVQ tasks+0(FP), R8
-	MOVQ n+8(FP), BX
-	MOVQ nib+16(FP), R9
-	MOVQ x+24(FP), R13
-	MOVQ w+32(FP), DI
+	IQS_ARGS
 	MOVQ xg+40(FP), AX
 	VBROADCASTF32X4 (AX), Z22      // xg[0..3] in every 128-bit lane
-	MOVQ lv+48(FP), R12
 	TESTQ BX, BX
 	JLE search_done
 	VMOVDQU32 iqSearchExpA<>(SB), Z20
@@ -128,25 +145,11 @@ search_task:
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
 	VMOVDQU32.Z (SI), K1, Z13
-	VPERMPS Z8, Z13, Z14           // d2 = e0
-	ERRADD(4, Z8)
-	ERRADD(8, Z8)
-	ERRADD(12, Z8)
-	ERRADD(16, Z9)
-	ERRADD(20, Z9)
-	ERRADD(24, Z9)
-	ERRADD(28, Z9)
+	D2SUM
 	VCMPPS $0x11, Z23, Z14, K1, K2 // d2 < FLT_MAX (LT_OQ), in the list
 	VMOVAPS Z23, Z10
 	VMOVAPS Z14, K2, Z10           // the candidates, FLT_MAX elsewhere
-	VSHUFF32X4 $0x4E, Z10, Z10, Z16
-	VMINPS Z16, Z10, Z16
-	VSHUFF32X4 $0xB1, Z16, Z16, Z17
-	VMINPS Z17, Z16, Z16
-	VPERMILPS $0x4E, Z16, Z17
-	VMINPS Z17, Z16, Z16
-	VPERMILPS $0xB1, Z16, Z17
-	VMINPS Z17, Z16, Z16
+	HMIN(Z10, Z16, Z17)
 	VCMPPS $0x00, Z16, Z10, K2, K3 // the candidates holding the smallest
 	KMOVW K3, R11
 	MOVL $-1, AX
@@ -217,14 +220,7 @@ search_mask:
 	BZHIL R10, AX, AX
 	KMOVW AX, K1
 	VMOVDQU32.Z (SI)(DX*4), K1, Z13
-	VPERMPS Z8, Z13, Z14           // d2 = e0
-	ERRADD(4, Z8)
-	ERRADD(8, Z8)
-	ERRADD(12, Z8)
-	ERRADD(16, Z9)
-	ERRADD(20, Z9)
-	ERRADD(24, Z9)
-	ERRADD(28, Z9)
+	D2SUM
 	VCMPPS $0x11, Z10, Z14, K1, K2 // d2 < best (LT_OQ), in the list
 	VMOVAPS Z14, K2, Z10
 	VMOVDQA32 Z12, K2, Z11
@@ -234,14 +230,7 @@ search_mask:
 	JLT search_chunk
 
 	// smallest best over lanes
-	VSHUFF32X4 $0x4E, Z10, Z10, Z16
-	VMINPS Z16, Z10, Z16
-	VSHUFF32X4 $0xB1, Z16, Z16, Z17
-	VMINPS Z17, Z16, Z16
-	VPERMILPS $0x4E, Z16, Z17
-	VMINPS Z17, Z16, Z16
-	VPERMILPS $0xB1, Z16, Z17
-	VMINPS Z17, Z16, Z16
+	HMIN(Z10, Z16, Z17)
 	VCMPPS $0x00, Z16, Z10, K2     // lanes holding it
 	VCMPPS $0x11, Z23, Z10, K2, K2 // that found one below FLT_MAX
 	MOVL $-1, AX
@@ -528,13 +517,7 @@ GLOBL iqSearchPair<>(SB), RODATA|NOPTR, $128
 // lane's smallest (strict <), then the smallest position among the lanes
 // holding the overall smallest.
 TEXT ·iqSearchAVX2(SB), NOSPLIT, $0-64
-	MOVQ $0, fails+56(FP)
-	MOVQ tasks+0(FP), R8
-	MOVQ n+8(FP), BX
-	MOVQ nib+16(FP), R9
-	MOVQ x+24(FP), R13
-	MOVQ w+32(FP), DI
-	MOVQ lv+48(FP), R12
+	IQS_ARGS
 	TESTQ BX, BX
 	JLE avx2_done
 	MOVL $0x7F7FFFFF, AX           // FLT_MAX
