@@ -52,6 +52,22 @@ GLOBL iqSearchIota<>(SB), RODATA|NOPTR, $64
 	MOVQ w+32(FP), DI \
 	MOVQ lv+48(FP), R12
 
+// WINNER_STORE stores the winning position AX in the task at R8, jumps to
+// fail when it is negative (no neighbour below FLT_MAX), and otherwise, when
+// lv (R12) is not nil, writes the winner's level word (its nibble word from
+// SI, masked) to lv[lvoff] before it jumps to next.
+#define WINNER_STORE(fail, next) \
+	MOVL AX, 16(R8) \
+	TESTL AX, AX \
+	JS fail \
+	TESTQ R12, R12 \
+	JZ next \
+	MOVL (SI)(AX*4), R11 \
+	ANDL $0x33333333, R11 \
+	MOVLQSX 12(R8), R10 \
+	MOVL R11, (R12)(R10*4) \
+	JMP next
+
 // ERRADD adds the error of coordinate i (nibble i of the words in Z13,
 // looked up in table tab) to the running sums Z14.
 #define ERRADD(sh, tab) \
@@ -249,16 +265,7 @@ search_mask:
 	VMOVD X18, AX
 
 search_store:
-	MOVL AX, 16(R8)
-	TESTL AX, AX
-	JS search_fail
-	TESTQ R12, R12
-	JZ search_next
-	MOVL (SI)(AX*4), R11           // the winner's nibble word
-	ANDL $0x33333333, R11          // its level word
-	MOVLQSX 12(R8), R10
-	MOVL R11, (R12)(R10*4)
-	JMP search_next
+	WINNER_STORE(search_fail, search_next)
 
 search_fail:
 	INCQ fails+56(FP)
@@ -607,16 +614,7 @@ avx2_chunk:
 	VMOVD X3, AX
 
 avx2_store:
-	MOVL AX, 16(R8)
-	TESTL AX, AX
-	JS avx2_fail
-	TESTQ R12, R12
-	JZ avx2_next
-	MOVL (SI)(AX*4), R11           // the winner's nibble word
-	ANDL $0x33333333, R11          // its level word
-	MOVLQSX 12(R8), R10
-	MOVL R11, (R12)(R10*4)
-	JMP avx2_next
+	WINNER_STORE(avx2_fail, avx2_next)
 
 avx2_fail:
 	INCQ fails+56(FP)
