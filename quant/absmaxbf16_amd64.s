@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "maxabs_amd64.h"
 
 // func blockAbsmaxBF16AVX2(absmax []float32, bits []uint16, blocksize int) uint16
 // Per block: the unsigned maximum of bits[i] & 0x7fff over 32 values per
@@ -77,35 +78,15 @@ TEXT ·blockMaxAbsBitsAVX2(SB), NOSPLIT, $0-56
 	VPBROADCASTD X15, Y15
 
 mblock:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
+	MAXABS_ZERO
 	MOVQ DX, CX
 
 mloop:
-	VPAND (SI), Y15, Y5
-	VPAND 32(SI), Y15, Y6
-	VPAND 64(SI), Y15, Y7
-	VPAND 96(SI), Y15, Y8
-	VPMAXUD Y5, Y0, Y0
-	VPMAXUD Y6, Y1, Y1
-	VPMAXUD Y7, Y2, Y2
-	VPMAXUD Y8, Y3, Y3
-	ADDQ $128, SI
+	MAXABS_STEP(Y15)
 	DECQ CX
 	JNZ mloop
 
-	VPMAXUD Y1, Y0, Y0
-	VPMAXUD Y3, Y2, Y2
-	VPMAXUD Y2, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPMAXUD X1, X0, X0
-	VPSHUFD $0x4e, X0, X1
-	VPMAXUD X1, X0, X0
-	VPSHUFD $0xb1, X0, X1
-	VPMAXUD X1, X0, X0
-	VMOVD X0, AX
+	MAXABS_REDUCE
 	MOVL AX, (DI)
 	ADDQ $4, DI
 	DECQ R10

@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "maxabs_amd64.h"
 
 // AVX2 kernels of the bitsandbytes quantizers. Their Go twins and the
 // contracts are in bnb_amd64.go.
@@ -24,37 +25,17 @@ TEXT ·maxAbsBitsAVX2(SB), NOSPLIT, $0-28
 	MOVQ x_len+8(FP), CX
 	SHRQ $5, CX
 	VPBROADCASTD absMask<>(SB), Y4
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
+	MAXABS_ZERO
 	TESTQ CX, CX
 	JZ reduce
 
 loop:
-	VPAND (SI), Y4, Y5
-	VPAND 32(SI), Y4, Y6
-	VPAND 64(SI), Y4, Y7
-	VPAND 96(SI), Y4, Y8
-	VPMAXUD Y5, Y0, Y0
-	VPMAXUD Y6, Y1, Y1
-	VPMAXUD Y7, Y2, Y2
-	VPMAXUD Y8, Y3, Y3
-	ADDQ $128, SI
+	MAXABS_STEP(Y4)
 	DECQ CX
 	JNZ loop
 
 reduce:
-	VPMAXUD Y1, Y0, Y0
-	VPMAXUD Y3, Y2, Y2
-	VPMAXUD Y2, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPMAXUD X1, X0, X0
-	VPSHUFD $0x4e, X0, X1
-	VPMAXUD X1, X0, X0
-	VPSHUFD $0xb1, X0, X1
-	VPMAXUD X1, X0, X0
-	VMOVD X0, AX
+	MAXABS_REDUCE
 	MOVL AX, ret+24(FP)
 	VZEROUPPER
 	RET
