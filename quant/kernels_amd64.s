@@ -624,3 +624,41 @@ el_loop:
 	VZEROUPPER
 el_done:
 	RET
+
+// func errorLanesAVX512(x, y []float32, acc *[24]float64)
+// Reference: errorLanesGeneric for the first len(x)&^7 elements, the same
+// lanes as errorLanesAVX2: one ZMM holds lanes 0–7 as float64 (Z0 sums of
+// d², Z1 sums of x², Z2 maxima of |d|), so each lane adds its elements in
+// the same order with the same operations.
+TEXT ·errorLanesAVX512(SB), NOSPLIT, $0-56
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ y_base+24(FP), DI
+	MOVQ acc+48(FP), DX
+	SHRQ $3, CX
+	JZ   el5_done
+	VMOVUPD 0(DX), Z0
+	VMOVUPD 64(DX), Z1
+	VMOVUPD 128(DX), Z2
+	MOVQ $0x7FFFFFFFFFFFFFFF, AX
+	VPBROADCASTQ AX, Z15
+el5_loop:
+	VCVTPS2PD 0(SI), Z6
+	VCVTPS2PD 0(DI), Z8
+	VSUBPD Z6, Z8, Z8
+	VMULPD Z8, Z8, Z10
+	VADDPD Z10, Z0, Z0
+	VMULPD Z6, Z6, Z12
+	VADDPD Z12, Z1, Z1
+	VPANDQ Z15, Z8, Z8
+	VMAXPD Z2, Z8, Z2
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  el5_loop
+	VMOVUPD Z0, 0(DX)
+	VMOVUPD Z1, 64(DX)
+	VMOVUPD Z2, 128(DX)
+	VZEROUPPER
+el5_done:
+	RET

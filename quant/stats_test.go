@@ -52,10 +52,19 @@ func TestErrorStats(t *testing.T) {
 	}
 }
 
-// TestErrorLanesKernelsAgree: every kernel set's errorLanes gives the
-// generic lanes bit for bit, at every length and alignment, with NaN, ±Inf,
-// zeros and huge values among the inputs.
+// TestErrorLanesKernelsAgree: every kernel set's errorLanes, with the
+// AVX-512 kernel and without, gives the generic lanes bit for bit, at every
+// length and alignment, with NaN, ±Inf, zeros and huge values among the
+// inputs.
 func TestErrorLanesKernelsAgree(t *testing.T) {
+	for _, avx512 := range []bool{true, false} {
+		restore := setAVX512(avx512)
+		testErrorLanesKernelsAgree(t, avx512)
+		restore()
+	}
+}
+
+func testErrorLanesKernelsAgree(t *testing.T, avx512 bool) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
 		float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
@@ -78,7 +87,7 @@ func TestErrorLanesKernelsAgree(t *testing.T) {
 				errorLanesGeneric(x, y, &want)
 				for l := range got {
 					if math.Float64bits(got[l]) != math.Float64bits(want[l]) {
-						t.Fatalf("%s n=%d off=%d lane %d: %v, generic %v", ks.name, n, off, l, got[l], want[l])
+						t.Fatalf("%s (AVX-512 %v) n=%d off=%d lane %d: %v, generic %v", ks.name, avx512, n, off, l, got[l], want[l])
 					}
 				}
 			}
