@@ -394,9 +394,10 @@ func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	}
 }
 
-// squares sets w[i] = x[i]·x[i] (make_qx_quants' weights without an
-// imatrix).
-func squares(w, x []float32) {
+// squaresGeneric sets w[i] = x[i]·x[i] (make_qx_quants' weights without an
+// imatrix); squares (lanes_amd64.go, lanes_noasm.go) is it with the
+// fastest kernel available.
+func squaresGeneric(w, x []float32) {
 	for i, v := range x[:len(w)] {
 		w[i] = float32(v * v)
 	}

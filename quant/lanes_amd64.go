@@ -84,6 +84,21 @@ func transposeGroups16(dst, src []float32, groups, n, off int) {
 	transposeGroups(dst, src, groups, n, 16, off)
 }
 
+// squaresAVX2 is squaresGeneric for n values, n a positive multiple of 8.
+//
+//go:noescape
+func squaresAVX2(w, x *float32, n int)
+
+// squares is squaresGeneric, 8 values per instruction where it can.
+func squares(w, x []float32) {
+	n := len(w) &^ 7
+	if useAVX2 && n > 0 {
+		_ = x[n-1]
+		squaresAVX2(&w[0], &x[0], n)
+	}
+	squaresGeneric(w[n:], x[n:len(w)])
+}
+
 // groupWeights2x16AVX512 is groupWeightsGeneric on the 16 lanes of each
 // of the first sets (1 or 2) sets of ws.
 //

@@ -1548,3 +1548,23 @@ rg5_next:
 	JNZ rg5_group
 	VZEROUPPER
 	RET
+
+// func squaresAVX2(w, x *float32, n int)
+//
+// Reference: squaresGeneric, w[i] = x[i]·x[i] for i < n (n a positive
+// multiple of 8), one VMULPS per 8 values.
+TEXT ·squaresAVX2(SB), NOSPLIT, $0-24
+	MOVQ w+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+sq_loop:
+	VMOVUPS (SI), Y0
+	VMULPS Y0, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ sq_loop
+	VZEROUPPER
+	RET

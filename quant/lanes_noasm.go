@@ -11,6 +11,8 @@ func transposeGroups16(dst, src []float32, groups, n, off int) {
 	transposeGroups(dst, src, groups, n, 16, off)
 }
 
+func squares(w, x []float32) { squaresGeneric(w, x) }
+
 func groupWeights16(wt, xt []float32, n, kind int) { groupWeightsGeneric(wt, xt, 16, n, kind) }
 
 func qxSearch16Asm(ws *qxWork, sets, n int, nmax int32, num *[24]float32, r *[2]qxLanes) int {

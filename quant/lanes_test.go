@@ -412,3 +412,30 @@ func TestQ3LanesMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// TestSquaresAgree: squares gives squaresGeneric's bits at every length
+// and alignment, with NaN, ±Inf, ±0, subnormals and overflowing values.
+func TestSquaresAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-20, -3e19}
+	for n := 0; n <= 70; n++ {
+		for off := 0; off < 3; off++ {
+			x := make([]float32, n+off)[off:]
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+				if rng.IntN(5) == 0 {
+					x[i] = special[rng.IntN(len(special))]
+				}
+			}
+			got, want := make([]float32, n+off)[off:], make([]float32, n)
+			squares(got, x)
+			squaresGeneric(want, x)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d off=%d element %d: x=%v, %v, generic %v", n, off, i, x[i], got[i], want[i])
+				}
+			}
+		}
+	}
+}
