@@ -145,8 +145,16 @@ func planErr(tensor, format string, a ...any) error {
 // ParsePlan decodes and checks a plan.
 func ParsePlan(b []byte) (*Plan, error) {
 	var p Plan
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, planErr("", "%v", err)
+	// The metadata (a vocabulary: most of the plan's bytes) is decoded
+	// apart, without encoding/json's scans of it; anything unusual, and
+	// every error, goes through encoding/json alone.
+	if rest, kvs, ok := gguf.CutMember(b, "metadata"); ok && json.Unmarshal(rest, &p) == nil {
+		p.Metadata = kvs
+	} else {
+		p = Plan{}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, planErr("", "%v", err)
+		}
 	}
 	if err := p.check(); err != nil {
 		return nil, err

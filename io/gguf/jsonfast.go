@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -108,9 +109,155 @@ func quickArray(elemName string, raw []byte) (Value, bool) {
 // quickStrings decodes a JSON array of strings. A string without escapes
 // and of valid UTF-8 is taken as it is, a slice of one copy of raw; any
 // other string is decoded by encoding/json alone.
+//
+// Two checks of the whole array let the loop jump from quote to quote
+// (strings.IndexByte) instead of looking at every byte: that raw is valid
+// UTF-8 (validUTF8; then so is every element, cut at ASCII quotes) and that it holds
+// no control character (which JSON allows only as whitespace between
+// elements, never inside a string). An array that fails either takes the
+// byte-by-byte loop, quickStringsBytewise.
 func quickStrings(raw []byte) (out []string, ok bool) {
-	text := string(raw)             // one copy: every plain element is a substring of it
-	valid := utf8.ValidString(text) // then so is every element, cut at ASCII quotes
+	text := string(raw) // one copy: every plain element is a substring of it
+	valid := validUTF8(text)
+	if !valid || hasControl(text) {
+		return quickStringsBytewise(raw, text, valid)
+	}
+	i, empty, ok := arrayStart(text)
+	if !ok {
+		return nil, false
+	} else if empty {
+		return []string{}, true
+	}
+	out = make([]string, 0, bytes.Count(raw, []byte{','})+1)
+	for {
+		if i >= len(text) || text[i] != '"' {
+			return nil, false
+		}
+		start := i
+		q := strings.IndexByte(text[i+1:], '"')
+		if q < 0 {
+			return nil, false
+		}
+		i += 1 + q
+		s := text[start+1 : i]
+		if strings.IndexByte(s, '\\') >= 0 { // the quote may be escaped: walk from the first backslash
+			if i, ok = closingQuote(text, start+1); !ok {
+				return nil, false
+			}
+			var unescaped bool
+			if s, unescaped = unescape(text[start+1 : i]); !unescaped {
+				if json.Unmarshal(raw[start:i+1], &s) != nil {
+					return nil, false
+				}
+			}
+		}
+		out = append(out, s)
+		var end bool
+		if i, end, ok = arrayNext(text, i+1); !ok {
+			return nil, false
+		} else if end {
+			return out, true
+		}
+	}
+}
+
+// closingQuote returns the index of the quote that closes the JSON string
+// whose body starts at text[i], skipping escaped characters.
+func closingQuote(text string, i int) (int, bool) {
+	for ; i < len(text); i++ {
+		switch text[i] {
+		case '"':
+			return i, true
+		case '\\':
+			i++ // the escaped character (checked by unescape or encoding/json)
+		}
+	}
+	return 0, false
+}
+
+// hasControl reports whether s holds a byte below 0x20, eight bytes at a
+// time: a byte b < 0x20 is one where b − 0x20 borrows and b's top bit is
+// clear; a borrow only propagates upwards from such a byte, so the test
+// finds one exactly when there is one.
+func hasControl(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if w := le64(s, i); (w-0x20*ones)&^w&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// validUTF8 is utf8.ValidString, eight bytes at a time while the text is
+// ASCII and two-byte sequences, as most of a vocabulary is (utf8.ValidString
+// goes rune by rune through such text, with a branch per byte that the
+// mix of ASCII and non-ASCII makes unpredictable).
+//
+// In a block of eight bytes (byte k in bits 8k…8k+7 of w), the top bits
+// classify each byte: 0xxxxxxx ASCII, 10xxxxxx a continuation, 110xxxxx
+// the lead byte of a two-byte sequence (valid unless it is 0xC0 or 0xC1,
+// whose bits 1–4 are zero), 111xxxxx the lead of a longer sequence. Such
+// text is valid exactly when every continuation byte directly follows a
+// lead byte and every lead byte is directly followed by one: the
+// continuation mask equals the lead mask moved up one byte, plus the lead
+// that ended the block before (carry). A block where this fails, or that
+// holds a longer sequence's lead, is checked by utf8.ValidString, from the
+// start of the sequence it begins in to the first byte after it that is
+// not a continuation byte: cutting valid UTF-8 before a byte that is not a
+// continuation leaves two valid pieces, and cutting invalid UTF-8 anywhere
+// leaves an invalid piece, so the pieces decide for the whole.
+func validUTF8(s string) bool {
+	const (
+		highs = 0x8080808080808080
+		ones  = 0x0101010101010101
+	)
+	var carry uint64 // 0x80 when the last byte seen is a two-byte sequence's lead
+	i := 0
+	for i+8 <= len(s) {
+		w := le64(s, i)
+		hi := w & highs
+		if hi|carry == 0 {
+			i += 8
+			continue
+		}
+		bit6, bit5 := (w<<1)&highs, (w<<2)&highs
+		lead, cont := hi&bit6&^bit5, hi&^bit6
+		t := w & (0x1E * ones)             // bits 1–4 of each byte, ≤ 0x1E: adding 0x7F cannot carry out
+		nonzero := (t + 0x7F*ones) & highs // top bit set where t ≠ 0
+		if hi&bit6&bit5 != 0 || lead&^nonzero != 0 || cont != lead<<8|carry {
+			start, k := i-int(carry>>7), i+8
+			for end := min(k+3, len(s)); k < end && s[k]&0xC0 == 0x80; k++ {
+			}
+			if !utf8.ValidString(s[start:k]) {
+				return false
+			}
+			i, carry = k, 0
+			continue
+		}
+		i, carry = i+8, lead>>56
+	}
+	return utf8.ValidString(s[i-int(carry>>7):])
+}
+
+// le64 reads the eight bytes of s at i as a little-endian word (the
+// compiler makes this one load).
+func le64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// quickStringsBytewise is quickStrings for an array text (raw as a string)
+// that is not valid UTF-8 (valid=false) or holds control characters: every
+// byte of every element is looked at.
+func quickStringsBytewise(raw []byte, text string, valid bool) (out []string, ok bool) {
 	i, empty, ok := arrayStart(text)
 	if !ok {
 		return nil, false
@@ -318,4 +465,175 @@ func skipSpace[S ~string | ~[]byte](s S, i int) int {
 		i++
 	}
 	return i
+}
+
+// CutMember finds the array that is the value of the top-level member name
+// of the JSON object doc and decodes it as metadata entries (as
+// []KV's UnmarshalJSON would); rest is doc with that array replaced by
+// null. It is how a conversion plan's metadata, most of its bytes, is read
+// without encoding/json scanning it twice (once to check the whole
+// document, once to find the end of each entry) before the fast paths
+// read it again: the caller decodes rest with encoding/json, which checks
+// everything else, and sets the metadata field from kvs.
+//
+// ok is false when doc is not of that shape (not an object, a key with an
+// escape or a non-ASCII byte, name missing or another key equal to it
+// under case folding, which encoding/json would also match, a value that
+// is not an array) or when an entry does not decode; the caller then
+// decodes the whole of doc with encoding/json, which gives the result or
+// the error message it always gave. When ok is true, rest is valid JSON
+// exactly when doc is, since the array put back in place of null is.
+func CutMember(doc []byte, name string) (rest []byte, kvs []KV, ok bool) {
+	start, end, ok := memberSpan(doc, name)
+	if !ok {
+		return nil, nil, false
+	}
+	if kvs, ok = quickKVs(doc[start:end]); !ok {
+		return nil, nil, false
+	}
+	rest = make([]byte, 0, len(doc)-(end-start)+4)
+	rest = append(append(append(rest, doc[:start]...), "null"...), doc[end:]...)
+	return rest, kvs, true
+}
+
+// memberSpan returns where the value of the top-level member name of the
+// object doc starts and ends, if it is an array (see CutMember).
+func memberSpan(doc []byte, name string) (start, end int, ok bool) {
+	i := skipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return 0, 0, false
+	}
+	found := false
+	for i = skipSpace(doc, i+1); ; {
+		if i >= len(doc) || doc[i] != '"' {
+			return 0, 0, false
+		}
+		j, ok := skipString(doc, i)
+		if !ok {
+			return 0, 0, false
+		}
+		key := doc[i+1 : j-1]
+		for _, c := range key {
+			if c == '\\' || c >= utf8.RuneSelf {
+				return 0, 0, false
+			}
+		}
+		i = skipSpace(doc, j)
+		if i >= len(doc) || doc[i] != ':' {
+			return 0, 0, false
+		}
+		i = skipSpace(doc, i+1)
+		v := i
+		if i, ok = skipValue(doc, i); !ok {
+			return 0, 0, false
+		}
+		if bytes.EqualFold(key, []byte(name)) {
+			if found || string(key) != name || doc[v] != '[' {
+				return 0, 0, false
+			}
+			found, start, end = true, v, i
+		}
+		i = skipSpace(doc, i)
+		if i >= len(doc) {
+			return 0, 0, false
+		}
+		if doc[i] == '}' {
+			return start, end, found
+		}
+		if doc[i] != ',' {
+			return 0, 0, false
+		}
+		i = skipSpace(doc, i+1)
+	}
+}
+
+// quickKVs decodes a JSON array of metadata entries, each with
+// KV.UnmarshalJSON, ok=false on anything else.
+func quickKVs(raw []byte) ([]KV, bool) {
+	i, empty, ok := arrayStart(raw)
+	if !ok {
+		return nil, false
+	} else if empty {
+		return []KV{}, true
+	}
+	var kvs []KV
+	for {
+		j, ok := skipValue(raw, i)
+		if !ok {
+			return nil, false
+		}
+		var kv KV
+		if kv.UnmarshalJSON(raw[i:j]) != nil {
+			return nil, false
+		}
+		kvs = append(kvs, kv)
+		var end bool
+		if i, end, ok = arrayNext(raw, j); !ok {
+			return nil, false
+		} else if end {
+			return kvs, true
+		}
+	}
+}
+
+// skipValue returns the index just after the JSON value that starts at
+// b[i]. It finds the end of every valid value; it does not check the value
+// (brackets of either kind count alike, scalars end at the next delimiter),
+// which is left to whoever decodes it.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				j, ok := skipString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = j
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case ',', ']', '}', ':', ' ', '\t', '\n', '\r':
+			return j, j > i
+		}
+	}
+	return len(b), true
+}
+
+// skipString returns the index just after the JSON string that starts at
+// b[i] (a quote), skipping escaped characters; the string's bytes are not
+// checked.
+func skipString(b []byte, i int) (int, bool) {
+	for i++; ; {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return 0, false
+		}
+		bs := bytes.IndexByte(b[i:i+q], '\\')
+		if bs < 0 {
+			return i + q + 1, true
+		}
+		i += bs + 2 // past the backslash and the character it escapes
+		if i > len(b) {
+			return 0, false
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // strictKV decodes an entry with encoding/json alone, as KV.UnmarshalJSON
@@ -120,6 +121,98 @@ func TestQuickStringsInvalidUTF8(t *testing.T) {
 	}
 }
 
+// TestQuickStringsControlCharacters: whitespace that is a control
+// character (newlines, tabs) between elements takes the byte-by-byte loop
+// and decodes as encoding/json does; a raw control character inside a
+// string, which JSON forbids, is left to encoding/json.
+func TestQuickStringsControlCharacters(t *testing.T) {
+	for _, raw := range []string{"[\n\t\"a\",\r\n \"b\\\"c\"\n]", "[\"x\",\t\"\u00e9\"]\n"} {
+		got, ok := quickStrings([]byte(raw))
+		var want []string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %q (%v), want %q", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{"[\"a\nb\"]", "[\"ok\", \"\x01\"]", "[\"\\\x1f\"]"} {
+		if got, ok := quickStrings([]byte(raw)); ok {
+			t.Errorf("%q: took %q, which encoding/json refuses", raw, got)
+		}
+	}
+}
+
+// TestHasControl: every byte value at every position of 1–17 bytes of
+// otherwise printable text, and random text with the top bit set (where a
+// borrow could go wrong).
+func TestHasControl(t *testing.T) {
+	for n := 1; n <= 17; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[pos] = byte(c)
+				if got, want := hasControl(string(b)), c < 0x20; got != want {
+					t.Fatalf("n=%d byte %#x at %d: %v, want %v", n, c, pos, got, want)
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 20000; trial++ {
+		b := make([]byte, r.IntN(40))
+		want := false
+		for i := range b {
+			b[i] = byte(0x20 + r.IntN(224))
+			if r.IntN(60) == 0 {
+				b[i] = byte(r.IntN(0x20))
+			}
+			want = want || b[i] < 0x20
+		}
+		if got := hasControl(string(b)); got != want {
+			t.Fatalf("%q: %v, want %v", b, got, want)
+		}
+	}
+}
+
+// TestValidUTF8: validUTF8 agrees with utf8.ValidString on every pair of
+// bytes at every offset of a 19-byte text (ASCII or two-byte sequences
+// around it), and on random texts of bytes at the class boundaries, with
+// valid sequences of every length mixed in.
+func TestValidUTF8(t *testing.T) {
+	fills := []string{"abcdefghijklmnopqrs", "ĠĠĠĠĠĠĠĠĠ", "aĠbĠcĠdĠeĠfĠ"}
+	for _, fill := range fills {
+		for off := 0; off+2 <= len(fill); off++ {
+			b := []byte(fill)
+			for c0 := 0; c0 < 256; c0++ {
+				for c1 := 0; c1 < 256; c1++ {
+					b[off], b[off+1] = byte(c0), byte(c1)
+					if got, want := validUTF8(string(b)), utf8.Valid(b); got != want {
+						t.Fatalf("%q: %v, want %v", b, got, want)
+					}
+				}
+			}
+		}
+	}
+	edges := []byte{0x00, 0x1f, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xc4, 0xdf, 0xe0,
+		0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff}
+	pieces := []string{"a", "Ġ", "é", "€", "中", "\ufffd", "𝄞", "\U0010ffff", "\u0800", "\u07ff", "\x7f"}
+	r := rand.New(rand.NewPCG(7, 8))
+	for trial := 0; trial < 300000; trial++ {
+		var b []byte
+		for n := r.IntN(40); len(b) < n; {
+			if r.IntN(4) == 0 {
+				b = append(b, edges[r.IntN(len(edges))])
+			} else {
+				b = append(b, pieces[r.IntN(len(pieces))]...)
+			}
+		}
+		if got, want := validUTF8(string(b)), utf8.Valid(b); got != want {
+			t.Fatalf("%q: %v, want %v", b, got, want)
+		}
+	}
+}
+
 // TestQuickIntArrays: every integer type at its bounds and beyond; what the
 // fast path takes equals encoding/json's reading, and what it refuses
 // (out of range, fractions, exponents, leading zeros, 19+ digits) is left
@@ -201,6 +294,9 @@ func FuzzQuickArrays(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := validUTF8(string(raw)), utf8.Valid(raw); got != want {
+			t.Fatalf("%q: validUTF8 %v, utf8.Valid %v", raw, got, want)
+		}
 		if got, ok := quickStrings(raw); ok {
 			var want []string
 			if err := json.Unmarshal(raw, &want); err != nil {
@@ -221,6 +317,126 @@ func FuzzQuickArrays(f *testing.F) {
 					t.Fatalf("%q: [%d] = %d, encoding/json reads %s", raw, i, got[i], n)
 				}
 			}
+		}
+	})
+}
+
+// cutDoc is the shape of a plan for the CutMember tests: the metadata
+// member and others around it, some with brackets and quotes in strings.
+type cutDoc struct {
+	Schema   int              `json:"schema"`
+	Name     string           `json:"name"`
+	Metadata []KV             `json:"metadata"`
+	Tensors  []map[string]any `json:"tensors"`
+}
+
+// decodeCut decodes doc as ParsePlan does: through CutMember when it
+// answers and encoding/json takes the rest, else with encoding/json alone.
+func decodeCut(doc []byte) (d cutDoc, fast bool, err error) {
+	if rest, kvs, ok := CutMember(doc, "metadata"); ok && json.Unmarshal(rest, &d) == nil {
+		d.Metadata = kvs
+		return d, true, nil
+	}
+	d = cutDoc{}
+	return d, false, json.Unmarshal(doc, &d)
+}
+
+// jsonText is s as a JSON string.
+func jsonText(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func randomCutDoc(r *rand.Rand) []byte {
+	var kvs []string
+	for n := r.IntN(5); len(kvs) < n; {
+		switch r.IntN(4) {
+		case 0:
+			kvs = append(kvs, string(pythonJSON("tokenizer.ggml.tokens", "STRING", randomTokens(r, 1+r.IntN(20)))))
+		case 1:
+			kvs = append(kvs, string(pythonJSON("tokenizer.ggml.token_type", "INT32", []int{1, 2, 3, -4})))
+		case 2:
+			kvs = append(kvs, fmt.Sprintf(`{"key": %s, "type": "UINT32", "value": %d}`, jsonText(randomTokens(r, 1)[0]), r.IntN(1000)))
+		default:
+			kvs = append(kvs, `{"key": "general.name", "type": "STRING", "value": "a [b] {c} \"d\""}`)
+		}
+	}
+	members := []string{
+		`"schema": 3`,
+		`"name": ` + jsonText(strings.Join(randomTokens(r, 3), "]}[{")),
+		`"metadata": [` + strings.Join(kvs, ", ") + `]`,
+		`"tensors": [{"name": "t\"]", "shape": [1, 2], "ops": [{"op": "scale", "value": 1.5e-3}], "data": null}, {}]`,
+	}
+	r.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
+	return []byte("{" + strings.Join(members, ", ") + "}")
+}
+
+// TestCutMemberMatchesEncodingJSON: documents shaped like plans decode
+// through CutMember exactly as encoding/json decodes them, members in any
+// order; documents CutMember must leave alone (a second member matching
+// under case folding, escaped keys, a metadata value that is not an array
+// or an entry that does not decode, invalid JSON around it) are decoded,
+// or refused with the same error, by encoding/json.
+func TestCutMemberMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for trial := 0; trial < 300; trial++ {
+		doc := randomCutDoc(r)
+		got, fast, err := decodeCut(doc)
+		var want cutDoc
+		if werr := json.Unmarshal(doc, &want); err != nil || werr != nil || !fast {
+			t.Fatalf("%s: fast=%v err=%v, encoding/json: %v", doc, fast, err, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", doc, got, want)
+		}
+	}
+	md := `[{"key": "a", "type": "UINT8", "value": 7}]`
+	for _, doc := range []string{
+		`{"metadata": ` + md + `, "Metadata": []}`,
+		`{"METADATA": ` + md + `}`,
+		`{"metadata": ` + md + `, "metadata": ` + md + `}`,
+		`{"meta\u0064ata": ` + md + `}`,
+		`{"metadata": null}`,
+		`{"metadata": {}}`,
+		`{"metadata": [{"key": "a", "type": "UINT8", "value": 700}]}`,
+		`{"metadata": [{"key": "a", "type": "UINT8", "value": 7},]}`,
+		`{"metadata": ` + md + `, "schema": 01}`,
+		`{"metadata": ` + md + `} x`,
+		`{"metadata": ` + md + `, "name": "a` + "\x01" + `"}`,
+		`[` + md + `]`,
+		`{"metadata": ` + md,
+	} {
+		got, _, err := decodeCut([]byte(doc))
+		var want cutDoc
+		werr := json.Unmarshal([]byte(doc), &want)
+		if fmt.Sprint(err) != fmt.Sprint(werr) || (werr == nil && !reflect.DeepEqual(got, want)) {
+			t.Errorf("%s: got %+v, %v; encoding/json %+v, %v", doc, got, err, want, werr)
+		}
+	}
+	if _, fast, _ := decodeCut([]byte(`{"METADATA": ` + md + `}`)); fast {
+		t.Error("a key matching metadata only under case folding took the fast path")
+	}
+}
+
+// FuzzCutMember: whatever document CutMember and encoding/json (on the
+// rest) accept, encoding/json accepts as a whole and decodes the same.
+func FuzzCutMember(f *testing.F) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 8; i++ {
+		f.Add(randomCutDoc(r))
+	}
+	f.Add([]byte(`{"metadata": [], "name": "x"}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		got, fast, err := decodeCut(doc)
+		if !fast {
+			return
+		}
+		var want cutDoc
+		if werr := json.Unmarshal(doc, &want); werr != nil || err != nil {
+			t.Fatalf("%q: fast path took what encoding/json refuses: %v", doc, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", doc, got, want)
 		}
 	})
 }
