@@ -69,6 +69,24 @@ def test_abi_version_and_info():
     assert wick.max_threads() >= 1
 
 
+def test_version_is_read_on_first_use():
+    """``wick.__version__`` is the installed package's version, read from its metadata
+    when first asked for: a plain ``import wick`` does not load importlib.metadata."""
+    r = run_python("""
+        import sys, wick
+        before = "importlib.metadata" in sys.modules
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            expected = version("wick")
+        except PackageNotFoundError:
+            expected = "0+unknown"
+        from wick import __version__
+        print(before, wick.__version__ == expected == __version__, "__version__" in vars(wick))
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True", "True"]
+
+
 def test_type_table_matches_gguf_package():
     """Wick's table (read from Go) agrees with the gguf package's GGML_QUANT_SIZES."""
     gguf = pytest.importorskip("gguf")

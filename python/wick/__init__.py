@@ -76,8 +76,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-__version__ = _version()
-
 # Fail at import, with instructions, if the library was never built. It is
 # opened lazily (first call), which keeps `import wick` cheap and fork-safe.
 if not _native.library_path().exists():
@@ -85,6 +83,12 @@ if not _native.library_path().exists():
 
 
 def __getattr__(name: str):
+    # __version__ is read from the installed package's metadata on first use:
+    # importlib.metadata costs about 30 ms of every `import wick`.
+    if name == "__version__":
+        global __version__
+        __version__ = _version()
+        return __version__
     # wick.convert (the converter, callable as wick.convert(model, out, type=...))
     # is imported on first use: it carries the model knowledge, which plain
     # quantization does not need.
