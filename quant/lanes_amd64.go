@@ -91,8 +91,11 @@ func squaresAVX2(w, x *float32, n int)
 
 // squares is squaresGeneric, 8 values per instruction where it can.
 func squares(w, x []float32) {
-	n := len(w) &^ 7
-	if useAVX2 && n > 0 {
+	n := 0
+	if useAVX2 {
+		n = len(w) &^ 7
+	}
+	if n > 0 {
 		_ = x[n-1]
 		squaresAVX2(&w[0], &x[0], n)
 	}

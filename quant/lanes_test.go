@@ -413,9 +413,18 @@ func TestQ3LanesMatchReference(t *testing.T) {
 	}
 }
 
-// TestSquaresAgree: squares gives squaresGeneric's bits at every length
-// and alignment, with NaN, ±Inf, ±0, subnormals and overflowing values.
+// TestSquaresAgree: squares, with the assembly and without, gives
+// squaresGeneric's bits at every length and alignment, with NaN, ±Inf, ±0,
+// subnormals and overflowing values.
 func TestSquaresAgree(t *testing.T) {
+	for _, asm := range []bool{true, false} {
+		restore := setAsm(asm)
+		testSquaresAgree(t)
+		restore()
+	}
+}
+
+func testSquaresAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
 		float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-20, -3e19}
