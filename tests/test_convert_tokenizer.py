@@ -448,3 +448,27 @@ def test_read_json_matches_a_text_mode_read(tmp_path, data):
         with pytest.raises(TokenizerError) as e:
             _read_json(p, True, TokenizerError)
         assert str(want_err) in str(e.value)
+
+
+@pytest.mark.parametrize("extra", [0, 8])
+def test_gpt2_vocab_in_any_order_reads_the_same(extra):
+    """The GPT-2 reader takes tokens listed in id order, with no holes, as they are
+    (the usual layout); the same vocabulary listed in another order (added tokens
+    first, base ones shuffled) gives the same tokens, types and holes at the end."""
+    import random
+    tj = small_bpe()
+    base = [t for t, _ in sorted(tj["model"]["vocab"].items(), key=lambda kv: kv[1])]
+    k = len(base)
+    added = [dict(a, id=k + j) for j, a in enumerate(sorted(tj["added_tokens"], key=lambda a: a["id"]))]
+    dense = dict(tj, model=dict(tj["model"], vocab={t: i for i, t in enumerate(base)}), added_tokens=added)
+    ids = list(dense["model"]["vocab"].values()) + [a["id"] for a in added]
+    assert ids == list(range(len(ids)))  # the layout the reader takes as it is
+    n = len(ids) + extra
+    want = T._vocab_gpt2(TokenizerFiles(tokenizer_json=dense), n, None)
+    items = list(dense["model"]["vocab"].items())
+    random.Random(5).shuffle(items)
+    shuffled = dict(dense, model=dict(dense["model"], vocab=dict(items)), added_tokens=added[::-1])
+    got = T._vocab_gpt2(TokenizerFiles(tokenizer_json=shuffled), n, None)
+    assert (got.tokens, got.types) == (want.tokens, want.types)
+    assert want.tokens[:k] == base and want.types[k:k + 2] == [T.CONTROL] * 2
+    assert want.tokens[len(ids):] == [f"[PAD{i}]" for i in range(len(ids), n)]
