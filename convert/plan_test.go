@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,6 +78,28 @@ func TestParsePlanMetadataApart(t *testing.T) {
 // token types; real plans also carry the merges).
 func BenchmarkParsePlan(b *testing.B) {
 	buf := vocabularyPlan(b, 128256)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := ParsePlan(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParsePlanFile parses the plan saved in $WICK_PLAN_FILE (skipped
+// when unset), e.g. the one `wick convert` builds for the synthetic 1B model:
+//
+//	.venv/bin/python -c "from wick.convert import build_plan; open('/tmp/plan.json','wb').write(build_plan('/work/bench-cache/synth-1b','Q4_K_M').to_json_bytes())"
+//	WICK_PLAN_FILE=/tmp/plan.json go test -run '^$' -bench ParsePlanFile ./convert
+func BenchmarkParsePlanFile(b *testing.B) {
+	name := os.Getenv("WICK_PLAN_FILE")
+	if name == "" {
+		b.Skip("WICK_PLAN_FILE is not set")
+	}
+	buf, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
 		if _, err := ParsePlan(buf); err != nil {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -357,6 +358,21 @@ def test_string_arrays_name_the_bad_element(values, message):
     from wick.gguf import values as V
     with pytest.raises(V.MetadataError, match=message):
         V.array("k", ValueType.STRING, values)
+
+
+def test_string_arrays_refuse_surrogates_as_utf8_does():
+    """Elements are checked by encoding them as UTF-16 (faster): exactly the strings
+    UTF-8 refuses (surrogate code points, alone or as a pair, anywhere) are refused,
+    with UTF-8's reason in the message; every other code point passes."""
+    from wick.gguf import values as V
+    cases = ["\ud800", "\udfff", "a\ud834\udd1eb", "\udbff", "x" * 100 + "\udc00"]
+    for bad in cases:
+        with pytest.raises(UnicodeEncodeError) as utf8:
+            bad.encode("utf-8")
+        with pytest.raises(V.MetadataError, match=re.escape(f"not valid Unicode ({utf8.value.reason})")):
+            V.array("k", ValueType.STRING, ["ok", bad, "é"])
+    good = ["\U0001d11e", "\ud7ff\ue000", "\U0010ffff", "\x00\x7f\x80\xff", "Ġ\u0100", ""]
+    assert V.array("k", ValueType.STRING, good).value == good
 
 
 @pytest.mark.parametrize("values, message", [

@@ -416,3 +416,59 @@ def test_two_tokens_with_one_id_are_refused_by_name():
     first = next(t for t, i in tj["model"]["vocab"].items() if i == 5)
     with pytest.raises(TokenizerError, match=rf"id 5 is used by both {first!r} and 'zz'"):
         meta(TokenizerFiles(tokenizer_json=tj), CFG)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": [1, "x\\u00e9"],\r\n "b": "\xc3\xa9"}\r\n',  # CRLF whitespace: the same value
+    b'{"a":\r1}\r',  # lone CRs between tokens
+    b'\xef\xbb\xbf{"a": 1}',  # a BOM: refused by both readings
+    b'{"a": "x\ry"}',  # a raw CR inside a string: refused (a text-mode read makes it a LF)
+    b'{"a": 1,\r\n\r\n "b": }',  # invalid JSON after CRLFs: line and column as before
+    b'{"a": "' + b"x" * 20000 + b'\xff"}',  # invalid UTF-8 past the text reader's first chunk
+    b'{"a": "\xed\xa0\x80"}',  # an encoded surrogate
+    b'[NaN, 1e400, -0.0, 12345678901234567890]',
+])
+def test_read_json_matches_a_text_mode_read(tmp_path, data):
+    """_read_json reads the file's bytes at once (faster than a text-mode read); it gives
+    the value, or raises the error with the message, that reading it as text gave."""
+    import json
+
+    from wick.convert.load import _read_json
+    p = tmp_path / "tokenizer.json"
+    p.write_bytes(data)
+    try:
+        with open(p, encoding="utf-8") as f:
+            want, want_err = json.load(f), None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        want, want_err = None, e
+    if want_err is None:
+        got = _read_json(p, True, TokenizerError)
+        assert got is not None and json.dumps(got) == json.dumps(want)  # NaN-safe (NaN != NaN)
+    else:
+        with pytest.raises(TokenizerError) as e:
+            _read_json(p, True, TokenizerError)
+        assert str(want_err) in str(e.value)
+
+
+@pytest.mark.parametrize("extra", [0, 8])
+def test_gpt2_vocab_in_any_order_reads_the_same(extra):
+    """The GPT-2 reader takes tokens listed in id order, with no holes, as they are
+    (the usual layout); the same vocabulary listed in another order (added tokens
+    first, base ones shuffled) gives the same tokens, types and holes at the end."""
+    import random
+    tj = small_bpe()
+    base = [t for t, _ in sorted(tj["model"]["vocab"].items(), key=lambda kv: kv[1])]
+    k = len(base)
+    added = [dict(a, id=k + j) for j, a in enumerate(sorted(tj["added_tokens"], key=lambda a: a["id"]))]
+    dense = dict(tj, model=dict(tj["model"], vocab={t: i for i, t in enumerate(base)}), added_tokens=added)
+    ids = list(dense["model"]["vocab"].values()) + [a["id"] for a in added]
+    assert ids == list(range(len(ids)))  # the layout the reader takes as it is
+    n = len(ids) + extra
+    want = T._vocab_gpt2(TokenizerFiles(tokenizer_json=dense), n, None)
+    items = list(dense["model"]["vocab"].items())
+    random.Random(5).shuffle(items)
+    shuffled = dict(dense, model=dict(dense["model"], vocab=dict(items)), added_tokens=added[::-1])
+    got = T._vocab_gpt2(TokenizerFiles(tokenizer_json=shuffled), n, None)
+    assert (got.tokens, got.types) == (want.tokens, want.types)
+    assert want.tokens[:k] == base and want.types[k:k + 2] == [T.CONTROL] * 2
+    assert want.tokens[len(ids):] == [f"[PAD{i}]" for i in range(len(ids), n)]

@@ -107,15 +107,18 @@ func quickArray(elemName string, raw []byte) (Value, bool) {
 }
 
 // quickStrings decodes a JSON array of strings. A string without escapes
-// and of valid UTF-8 is taken as it is, a slice of one copy of raw; any
-// other string is decoded by encoding/json alone.
+// and of valid UTF-8 is taken as it is, a substring of one copy of raw; the
+// one-character escapes (\" \\ \/ \n \t \r \b \f) are decoded here, into
+// one buffer shared by the array; a string with a \u escape is decoded by
+// encoding/json alone.
 //
 // Two checks of the whole array let the loop jump from quote to quote
 // (strings.IndexByte) instead of looking at every byte: that raw is valid
 // UTF-8 (validUTF8; then so is every element, cut at ASCII quotes) and that it holds
 // no control character (which JSON allows only as whitespace between
-// elements, never inside a string). An array that fails either takes the
-// byte-by-byte loop, quickStringsBytewise.
+// elements, never inside a string). The next backslash is looked for once
+// per backslash, not once per element. An array that fails either check
+// takes the byte-by-byte loop, quickStringsBytewise.
 func quickStrings(raw []byte) (out []string, ok bool) {
 	text := string(raw) // one copy: every plain element is a substring of it
 	valid := validUTF8(text)
@@ -129,9 +132,17 @@ func quickStrings(raw []byte) (out []string, ok bool) {
 		return []string{}, true
 	}
 	out = make([]string, 0, bytes.Count(raw, []byte{','})+1)
+	// bs is the index of the first backslash at or after i (len(text) if
+	// none), found once per backslash rather than once per element. An
+	// element with one has its escapes decoded into arena; those elements
+	// become substrings of one string made of arena at the end (fixes).
+	bs := nextByte(text, 0, '\\')
+	var arena []byte
+	type fix struct{ k, off, end int }
+	var fixes []fix
 	for {
-		if i >= len(text) || text[i] != '"' {
-			return nil, false
+		if i >= len(text) || text[i] != '"' || bs < i {
+			return nil, false // a backslash between elements is not JSON either
 		}
 		start := i
 		q := strings.IndexByte(text[i+1:], '"')
@@ -140,25 +151,99 @@ func quickStrings(raw []byte) (out []string, ok bool) {
 		}
 		i += 1 + q
 		s := text[start+1 : i]
-		if strings.IndexByte(s, '\\') >= 0 { // the quote may be escaped: walk from the first backslash
-			if i, ok = closingQuote(text, start+1); !ok {
-				return nil, false
+		if bs < i { // an escape, and the quote found may be an escaped one
+			if arena == nil { // one buffer: what is decoded is never longer than what is left of text
+				arena = make([]byte, 0, len(text)-start)
 			}
-			var unescaped bool
-			if s, unescaped = unescape(text[start+1 : i]); !unescaped {
-				if json.Unmarshal(raw[start:i+1], &s) != nil {
+			off := len(arena)
+			arena = append(arena, text[start+1:bs]...)
+			j, ok := unescapeInto(&arena, text, bs)
+			if j < 0 {
+				return nil, false // no closing quote, or an escape JSON does not have
+			}
+			i = j
+			if ok {
+				fixes = append(fixes, fix{len(out), off, len(arena)})
+				s = ""
+			} else { // a \u escape: encoding/json decodes this element
+				arena = arena[:off]
+				if i, ok = closingQuote(text, start+1); !ok {
 					return nil, false
 				}
+				var u string // not s: its address would move s to the heap at every element
+				if json.Unmarshal(raw[start:i+1], &u) != nil {
+					return nil, false
+				}
+				s = u
 			}
+			bs = nextByte(text, i+1, '\\')
 		}
 		out = append(out, s)
 		var end bool
 		if i, end, ok = arrayNext(text, i+1); !ok {
 			return nil, false
 		} else if end {
+			if len(fixes) > 0 {
+				all := string(arena)
+				for _, f := range fixes {
+					out[f.k] = all[f.off:f.end]
+				}
+			}
 			return out, true
 		}
 	}
+}
+
+// nextByte is the index of the first c in text at or after i, len(text) if
+// there is none.
+func nextByte(text string, i int, c byte) int {
+	if k := strings.IndexByte(text[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(text)
+}
+
+// unescapeInto decodes the rest of a JSON string's body, from the
+// backslash at text[i] to the closing quote, appending it to *dst, and
+// returns the closing quote's index. ok is false, with *dst partly written,
+// when the body holds a \u escape (which the caller leaves to
+// encoding/json); j is -1 when there is no closing quote or an escape is not
+// one of JSON's. text must hold no control characters.
+func unescapeInto(dst *[]byte, text string, i int) (j int, ok bool) {
+	b := *dst
+	for ; i < len(text); i++ {
+		c := text[i]
+		if c == '"' {
+			*dst = b
+			return i, true
+		}
+		if c != '\\' {
+			b = append(b, c)
+			continue
+		}
+		if i++; i >= len(text) {
+			return -1, false
+		}
+		switch text[i] {
+		case '"', '\\', '/':
+			b = append(b, text[i])
+		case 'n':
+			b = append(b, '\n')
+		case 't':
+			b = append(b, '\t')
+		case 'r':
+			b = append(b, '\r')
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'u':
+			return i, false
+		default:
+			return -1, false
+		}
+	}
+	return -1, false
 }
 
 // closingQuote returns the index of the quote that closes the JSON string
@@ -484,11 +569,8 @@ func skipSpace[S ~string | ~[]byte](s S, i int) int {
 // the error message it always gave. When ok is true, rest is valid JSON
 // exactly when doc is, since the array put back in place of null is.
 func CutMember(doc []byte, name string) (rest []byte, kvs []KV, ok bool) {
-	start, end, ok := memberSpan(doc, name)
+	start, end, kvs, ok := memberKVs(doc, name)
 	if !ok {
-		return nil, nil, false
-	}
-	if kvs, ok = quickKVs(doc[start:end]); !ok {
 		return nil, nil, false
 	}
 	rest = make([]byte, 0, len(doc)-(end-start)+4)
@@ -496,103 +578,109 @@ func CutMember(doc []byte, name string) (rest []byte, kvs []KV, ok bool) {
 	return rest, kvs, true
 }
 
-// memberSpan returns where the value of the top-level member name of the
-// object doc starts and ends, if it is an array (see CutMember).
-func memberSpan(doc []byte, name string) (start, end int, ok bool) {
+// memberKVs returns where the value of the top-level member name of the
+// object doc starts and ends, if it is an array, and that array decoded by
+// quickKVsAt (see CutMember). The other members' values are skipped.
+func memberKVs(doc []byte, name string) (start, end int, kvs []KV, ok bool) {
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
-		return 0, 0, false
+		return 0, 0, nil, false
 	}
-	found := false
+	found, bs := false, -1
 	for i = skipSpace(doc, i+1); ; {
 		if i >= len(doc) || doc[i] != '"' {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
-		j, ok := skipString(doc, i)
+		j, ok := skipString(doc, i, &bs)
 		if !ok {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
 		key := doc[i+1 : j-1]
 		for _, c := range key {
 			if c == '\\' || c >= utf8.RuneSelf {
-				return 0, 0, false
+				return 0, 0, nil, false
 			}
 		}
 		i = skipSpace(doc, j)
 		if i >= len(doc) || doc[i] != ':' {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
 		i = skipSpace(doc, i+1)
 		v := i
-		if i, ok = skipValue(doc, i); !ok {
-			return 0, 0, false
-		}
 		if bytes.EqualFold(key, []byte(name)) {
-			if found || string(key) != name || doc[v] != '[' {
-				return 0, 0, false
+			if found || string(key) != name || i >= len(doc) || doc[v] != '[' {
+				return 0, 0, nil, false
+			}
+			if kvs, i, ok = quickKVsAt(doc, v, &bs); !ok {
+				return 0, 0, nil, false
 			}
 			found, start, end = true, v, i
+		} else if i, ok = skipValue(doc, i, &bs); !ok {
+			return 0, 0, nil, false
 		}
 		i = skipSpace(doc, i)
 		if i >= len(doc) {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
 		if doc[i] == '}' {
-			return start, end, found
+			return start, end, kvs, found
 		}
 		if doc[i] != ',' {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
 		i = skipSpace(doc, i+1)
 	}
 }
 
-// quickKVs decodes a JSON array of metadata entries, each with
-// KV.UnmarshalJSON, ok=false on anything else.
-func quickKVs(raw []byte) ([]KV, bool) {
-	i, empty, ok := arrayStart(raw)
-	if !ok {
-		return nil, false
-	} else if empty {
-		return []KV{}, true
+// quickKVsAt decodes the JSON array of metadata entries that starts at
+// b[i] (a '['), each entry with KV.UnmarshalJSON, and returns the index
+// after its closing bracket; ok=false on anything else. bs is skipString's.
+func quickKVsAt(b []byte, i int, bs *int) (kvs []KV, end int, ok bool) {
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return []KV{}, i + 1, true
 	}
-	var kvs []KV
 	for {
-		j, ok := skipValue(raw, i)
+		j, ok := skipValue(b, i, bs)
 		if !ok {
-			return nil, false
+			return nil, 0, false
 		}
 		var kv KV
-		if kv.UnmarshalJSON(raw[i:j]) != nil {
-			return nil, false
+		if kv.UnmarshalJSON(b[i:j]) != nil {
+			return nil, 0, false
 		}
 		kvs = append(kvs, kv)
-		var end bool
-		if i, end, ok = arrayNext(raw, j); !ok {
-			return nil, false
-		} else if end {
-			return kvs, true
+		if i = skipSpace(b, j); i >= len(b) {
+			return nil, 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return kvs, i + 1, true
+		default:
+			return nil, 0, false
 		}
 	}
 }
 
 // skipValue returns the index just after the JSON value that starts at
-// b[i]. It finds the end of every valid value; it does not check the value
+// b[i] (bs is skipString's). It finds the end of every valid value; it does not check the value
 // (brackets of either kind count alike, scalars end at the next delimiter),
 // which is left to whoever decodes it.
-func skipValue(b []byte, i int) (int, bool) {
+func skipValue(b []byte, i int, bs *int) (int, bool) {
 	if i >= len(b) {
 		return 0, false
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return skipString(b, i, bs)
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				j, ok := skipString(b, i)
+				j, ok := skipString(b, i, bs)
 				if !ok {
 					return 0, false
 				}
@@ -620,18 +708,26 @@ func skipValue(b []byte, i int) (int, bool) {
 
 // skipString returns the index just after the JSON string that starts at
 // b[i] (a quote), skipping escaped characters; the string's bytes are not
-// checked.
-func skipString(b []byte, i int) (int, bool) {
+// checked. *bs remembers where the next backslash is between calls: when
+// *bs ≥ i, b holds no backslash in [i, *bs) and *bs is one or len(b);
+// otherwise it is looked for again (start with *bs = -1).
+func skipString(b []byte, i int, bs *int) (int, bool) {
 	for i++; ; {
 		q := bytes.IndexByte(b[i:], '"')
 		if q < 0 {
 			return 0, false
 		}
-		bs := bytes.IndexByte(b[i:i+q], '\\')
-		if bs < 0 {
+		if *bs < i {
+			if k := bytes.IndexByte(b[i:], '\\'); k >= 0 {
+				*bs = i + k
+			} else {
+				*bs = len(b)
+			}
+		}
+		if *bs > i+q {
 			return i + q + 1, true
 		}
-		i += bs + 2 // past the backslash and the character it escapes
+		i = *bs + 2 // past the backslash and the character it escapes
 		if i > len(b) {
 			return 0, false
 		}

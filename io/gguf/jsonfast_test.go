@@ -143,6 +143,75 @@ func TestQuickStringsControlCharacters(t *testing.T) {
 	}
 }
 
+// TestQuickStringsEscapes: elements with escapes (decoded into one shared
+// buffer) beside plain ones and ones with a \u escape (left to
+// encoding/json, after other escapes of the same element were already
+// decoded), at the start, middle and end of the array, decode as
+// encoding/json decodes them; a backslash outside a string, an escape JSON
+// does not have, or an escaped quote where the closing one should be is
+// refused.
+func TestQuickStringsEscapes(t *testing.T) {
+	for _, raw := range []string{
+		`["\"", "a", "b\\", "c"]`,
+		`["x", "\"\\\/\n\t\r\b\f", "y\"z"]`,
+		`["a\"b\u00e9c", "\\", "d\u0022", "e\"\"", "f"]`,
+		`["\\\"", "\u005c", "\"\u005c\"", "g"]`,
+		`["é\"ü", "𝄞\\", "Ġ\u2028", "\""]`,
+		`[ "\"" , "\\" ]  `,
+		`["\ud834\udd1e", "\"", "\ud800x"]`,
+		`["", "\"", "", "\\", ""]`,
+	} {
+		got, ok := quickStrings([]byte(raw))
+		var want []string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %q (%v), want %q", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{
+		`["a"\, "b"]`, `["a", \"b"]`, `["a\x"]`, `["a\'"]`, `["a\"]`, `["a\`, `["\"", "b\"]`,
+		`["\u00zz"]`, `["a\\"\"]`, `["\"" "b"]`, `["\""]]`, `["\"", ]`,
+	} {
+		var want []string
+		werr := json.Unmarshal([]byte(raw), &want)
+		if werr == nil {
+			t.Fatalf("%s: encoding/json takes it", raw)
+		}
+		if got, ok := quickStrings([]byte(raw)); ok {
+			t.Errorf("%s: took %q, which encoding/json refuses (%v)", raw, got, werr)
+		}
+	}
+}
+
+// TestSkipStringRemembersBackslashes: skipString with the remembered
+// backslash over a run of strings, with and without escapes, finds the same
+// ends as a byte-by-byte scan.
+func TestSkipStringRemembersBackslashes(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for trial := 0; trial < 500; trial++ {
+		var doc []byte
+		var ends []int
+		for _, tok := range randomTokens(r, 1+r.IntN(20)) {
+			doc = append(doc, jsonText(tok)...)
+			ends = append(ends, len(doc))
+			doc = append(doc, ", "[:r.IntN(3)]...)
+		}
+		bs, i := -1, 0
+		for k, want := range ends {
+			for doc[i] != '"' {
+				i++
+			}
+			j, ok := skipString(doc, i, &bs)
+			if !ok || j != want {
+				t.Fatalf("%s: string %d ends at %d (%v), want %d", doc, k, j, ok, want)
+			}
+			i = j
+		}
+	}
+}
+
 // TestHasControl: every byte value at every position of 1–17 bytes of
 // otherwise printable text, and random text with the top bit set (where a
 // borrow could go wrong).

@@ -694,14 +694,21 @@ def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: 
         raise TokenizerError(f"convert: {TOKENIZER_JSON}: token {worst!r} has id {full[worst]}, but config.json vocab_size is {n}",
                              TOKENIZER_JSON)
     pre = pre_override if pre_override is not None else detect_pre_tokenizer(tj, pre_names)
-    reverse: Dict[int, str] = {i: tok for tok, i in full.items()}
-    if len(reverse) != len(full):  # two tokens share an id: name them
-        seen: Dict[int, str] = {}
-        for tok, i in full.items():
-            if i in seen:
-                raise TokenizerError(f"convert: {TOKENIZER_JSON}: id {i} is used by both {seen[i]!r} and {tok!r}",
-                                     TOKENIZER_JSON)
-            seen[i] = tok
+    ids = list(full.values())
+    if ids == list(range(len(ids))):
+        # The usual layout (tokens listed in id order, added ones after them): the
+        # tokens are the keys as they are, no id is shared, the holes are at the end.
+        tokens: List[Any] = list(full) + [None] * (n - len(ids))
+    else:
+        reverse: Dict[int, str] = {i: tok for tok, i in full.items()}
+        if len(reverse) != len(full):  # two tokens share an id: name them
+            seen: Dict[int, str] = {}
+            for tok, i in full.items():
+                if i in seen:
+                    raise TokenizerError(f"convert: {TOKENIZER_JSON}: id {i} is used by both {seen[i]!r} and {tok!r}",
+                                         TOKENIZER_JSON)
+                seen[i] = tok
+        tokens = list(map(reverse.get, range(n)))
     # What transformers treats as added tokens, and which of them are special:
     # tokenizer.json added_tokens, tokenizer_config.json added_tokens_decoder
     # (whose flags win), and the tokens tokenizer_config.json names as special
@@ -715,9 +722,8 @@ def _vocab_gpt2(files: TokenizerFiles, vocab_size: Optional[int], pre_override: 
     added_contents = {a["content"] for a in added} | {d["content"] for d in atd.values()} | (named & set(full))
     # Every id is NORMAL but the few added tokens and the holes, which are
     # visited alone (a 128K-token vocabulary is a visible part of planning).
-    tokens: List[Any] = list(map(reverse.get, range(n)))
     types: List[int] = [NORMAL] * n
-    if len(reverse) < n:
+    if len(ids) < n:  # holes (ids are distinct by now)
         for i in [i for i, tok in enumerate(tokens) if tok is None]:
             tokens[i], types[i] = f"[PAD{i}]", UNUSED
     for tok in added_contents:

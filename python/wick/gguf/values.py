@@ -170,9 +170,13 @@ def array(key: str, element_type: ValueType, values: Iterable[Any]) -> KV:
     if element_type == ValueType.STRING:
         # One join and one encode check every element at C speed (a 128K-token
         # vocabulary is a visible part of planning); join refuses a non-string,
-        # and only then are the elements walked, to name the first.
+        # and only then are the elements walked, to name the first. A str fails
+        # to encode as UTF-8 exactly when it holds a surrogate code point, and
+        # so does it as UTF-16, which CPython encodes several times faster (a
+        # copy of the code units, against a branch per character): the
+        # vocabulary's UTF-8 is made once, with the plan's JSON.
         try:
-            "".join(vals).encode("utf-8")
+            "".join(vals).encode("utf-16-le")
         except TypeError:
             i, bad = next((i, s) for i, s in enumerate(vals) if not isinstance(s, str))
             raise MetadataError(f"gguf: metadata {key!r}[{i}]: expected a string, got {type(bad).__name__}") from None
