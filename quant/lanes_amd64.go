@@ -188,6 +188,22 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 	requantGroupsAVX2(&out[0], &x[0], &ml[0], &dl[0], g, groupLen, lo, hi, off)
 }
 
+// requantPackQ4KAVX512 is requantPackQ4KGeneric.
+//
+//go:noescape
+func requantPackQ4KAVX512(qs *[128]byte, x *float32, ml, dl *[8]float32)
+
+// requantPackQ4K is requantPackQ4KGeneric, in one AVX-512 pass where
+// available.
+func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float32) {
+	if useAVX512 {
+		_ = x[qkK-1]
+		requantPackQ4KAVX512(qs, &x[0], ml, dl)
+		return
+	}
+	requantPackQ4KGeneric(qs, L, x, ml, dl)
+}
+
 // q3Quants16AVX512 is makeQ3QuantsLanesGeneric.
 //
 //go:noescape

@@ -1549,6 +1549,64 @@ rg5_next:
 	VZEROUPPER
 	RET
 
+// RQ4 sets dst to the levels clamp(nearestInt((x+ml)/dl), 0, 15) of the
+// 16 values at off(SI) (requantGroupsAVX512's steps with lo = 0, hi = 15,
+// off = 0; Z2 = 0, Z3 = 15, Z5..Z7 ggml's rounding constants).
+#define RQ4(off, ml, dl, dst) \
+	VADDPS off(SI), ml, dst \
+	VDIVPS dl, dst, dst \
+	VADDPS Z5, dst, dst \
+	VPANDD Z6, dst, dst \
+	VPSUBD Z7, dst, dst \
+	VPMINSD Z3, dst, dst \
+	VPMAXSD Z2, dst, dst
+
+// func requantPackQ4KAVX512(qs *[128]byte, x *[256]float32, ml, dl *[8]float32)
+//
+// Reference: requantPackQ4KGeneric (requantGroupsGeneric with groups of 32,
+// levels 0..15, then packQ4K) for a super-block none of whose dl is 0:
+// groups 2c and 2c+1 are requantized together, element l of the second
+// shifted into the high nibble of element l of the first, and the 32 bytes
+// stored as qs[32c:32c+32] by two VPMOVDB.
+TEXT ·requantPackQ4KAVX512(SB), NOSPLIT, $0-32
+	MOVQ qs+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ ml+16(FP), R10
+	MOVQ dl+24(FP), R11
+	VPXORD Z2, Z2, Z2
+	MOVL $15, AX
+	VPBROADCASTD AX, Z3
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z5
+	MOVL $0x007FFFFF, AX
+	VPBROADCASTD AX, Z6
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z7
+	MOVQ $4, CX
+rp4_loop:
+	VBROADCASTSS (R10), Z0         // group 2c
+	VBROADCASTSS (R11), Z1
+	VBROADCASTSS 4(R10), Z10       // group 2c+1
+	VBROADCASTSS 4(R11), Z11
+	RQ4(0, Z0, Z1, Z8)
+	RQ4(64, Z0, Z1, Z9)
+	RQ4(128, Z10, Z11, Z12)
+	RQ4(192, Z10, Z11, Z13)
+	VPSLLD $4, Z12, Z12
+	VPORD Z12, Z8, Z8
+	VPMOVDB Z8, (DI)
+	VPSLLD $4, Z13, Z13
+	VPORD Z13, Z9, Z9
+	VPMOVDB Z9, 16(DI)
+	ADDQ $256, SI
+	ADDQ $32, DI
+	ADDQ $8, R10
+	ADDQ $8, R11
+	DECQ CX
+	JNZ rp4_loop
+	VZEROUPPER
+	RET
+
 // func squaresAVX2(w, x *float32, n int)
 //
 // Reference: squaresGeneric, w[i] = x[i]·x[i] for i < n (n a positive
