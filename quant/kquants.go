@@ -442,14 +442,21 @@ func q6_KFinish(y []byte, x []float32, r *qxLanes) {
 	}
 	d := getF16(y[208:])
 	var dl, ml [16]float32
+	kept := false
 	for j := 0; j < 16; j++ {
 		dl[j] = float32(d * float32(int8(sc[j])))
 		if dl[j] == 0 { // ggml keeps the search's levels
 			qxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r, j, 32)
+			kept = true
 		}
 	}
+	ql, qh := (*[128]byte)(y[0:128]), (*[64]byte)(y[128:192])
+	if !kept {
+		requantPackQ6K(ql, qh, &L, x, &dl)
+		return
+	}
 	requantGroups(L[:], x, ml[:], dl[:], 16, -32, 31, 32)
-	packQ6K((*[128]byte)(y[0:128]), (*[64]byte)(y[128:192]), &L)
+	packQ6K(ql, qh, &L)
 }
 
 // makeQpQuants is make_qp_quants; it runs on 8 or 16 values per

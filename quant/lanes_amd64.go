@@ -204,6 +204,22 @@ func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float3
 	requantPackQ4KGeneric(qs, L, x, ml, dl)
 }
 
+// requantPackQ6KAVX512 is requantPackQ6KGeneric.
+//
+//go:noescape
+func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *float32, dl *[16]float32)
+
+// requantPackQ6K is requantPackQ6KGeneric, in one AVX-512 pass where
+// available.
+func requantPackQ6K(ql *[128]byte, qh *[64]byte, L *[qkK]uint8, x []float32, dl *[16]float32) {
+	if useAVX512 {
+		_ = x[qkK-1]
+		requantPackQ6KAVX512(ql, qh, &x[0], dl)
+		return
+	}
+	requantPackQ6KGeneric(ql, qh, L, x, dl)
+}
+
 // q3Quants16AVX512 is makeQ3QuantsLanesGeneric.
 //
 //go:noescape

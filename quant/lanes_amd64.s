@@ -1607,6 +1607,88 @@ rp4_loop:
 	VZEROUPPER
 	RET
 
+// RQ6 sets dst to the Q6_K levels clamp(nearestInt(x/dl), -32, 31) + 32
+// of the 16 values at xoff(SI), dl at dloff(R11) (requantGroupsAVX512's
+// steps with ml = 0: x + 0 differs from x only for x = -0, whose quotient
+// ±0 rounds to 0 either way).
+#define RQ6(xoff, dloff, dst) \
+	VBROADCASTSS dloff(R11), Z1 \
+	VMOVUPS xoff(SI), dst \
+	VDIVPS Z1, dst, dst \
+	VADDPS Z5, dst, dst \
+	VPANDD Z6, dst, dst \
+	VPSUBD Z7, dst, dst \
+	VPMINSD Z3, dst, dst \
+	VPMAXSD Z2, dst, dst \
+	VPADDD Z4, dst, dst
+
+// PQ6 requantizes the four vectors of levels l0..l3 (elements at byte
+// offsets x0..x3 of x, group scales at d0..d3 of dl) and stores
+// l0&15 | l2<<4 at qlo(DI), l1&15 | l3<<4 at qlo2(DI) and their top two
+// bits l0>>4 | (l1>>4)<<2 | (l2>>4)<<4 | (l3>>4)<<6 at qho(R9) (packQ6K's
+// bytes; VPMOVDB keeps the low 8 bits of each level's lane).
+#define PQ6(x0, x1, x2, x3, d0, d1, d2, d3, qlo, qlo2, qho) \
+	RQ6(x0, d0, Z8) \
+	RQ6(x1, d1, Z9) \
+	RQ6(x2, d2, Z10) \
+	RQ6(x3, d3, Z11) \
+	VPSLLD $4, Z10, Z12 \
+	VPANDD Z14, Z8, Z13 \
+	VPORD Z12, Z13, Z13 \
+	VPMOVDB Z13, qlo(DI) \
+	VPSLLD $4, Z11, Z12 \
+	VPANDD Z14, Z9, Z13 \
+	VPORD Z12, Z13, Z13 \
+	VPMOVDB Z13, qlo2(DI) \
+	VPSRLD $4, Z8, Z12 \
+	VPSRLD $2, Z9, Z13 \
+	VPANDD Z15, Z13, Z13 \
+	VPORD Z13, Z12, Z12 \
+	VPANDD Z16, Z10, Z13 \
+	VPORD Z13, Z12, Z12 \
+	VPSLLD $2, Z11, Z13 \
+	VPANDD Z17, Z13, Z13 \
+	VPORD Z13, Z12, Z12 \
+	VPMOVDB Z12, qho(R9)
+
+// func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *[256]float32, dl *[16]float32)
+//
+// Reference: requantPackQ6KGeneric (requantGroupsGeneric with groups of
+// 16, ml = 0, levels -32..31 + 32, then packQ6K) for a super-block none of
+// whose dl is 0: levels 128h+l, +32, +64, +96 (l < 32, 16 at a time) are
+// computed side by side and packed in registers.
+TEXT ·requantPackQ6KAVX512(SB), NOSPLIT, $0-32
+	MOVQ ql+0(FP), DI
+	MOVQ qh+8(FP), R9
+	MOVQ x+16(FP), SI
+	MOVQ dl+24(FP), R11
+	MOVL $-32, AX
+	VPBROADCASTD AX, Z2
+	MOVL $31, AX
+	VPBROADCASTD AX, Z3
+	MOVL $32, AX
+	VPBROADCASTD AX, Z4
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z5
+	MOVL $0x007FFFFF, AX
+	VPBROADCASTD AX, Z6
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z7
+	MOVL $0x0F, AX
+	VPBROADCASTD AX, Z14
+	MOVL $0x0C, AX
+	VPBROADCASTD AX, Z15
+	MOVL $0x30, AX
+	VPBROADCASTD AX, Z16
+	MOVL $0xC0, AX
+	VPBROADCASTD AX, Z17
+	PQ6(0, 128, 256, 384, 0, 8, 16, 24, 0, 32, 0)
+	PQ6(64, 192, 320, 448, 4, 12, 20, 28, 16, 48, 16)
+	PQ6(512, 640, 768, 896, 32, 40, 48, 56, 64, 96, 32)
+	PQ6(576, 704, 832, 960, 36, 44, 52, 60, 80, 112, 48)
+	VZEROUPPER
+	RET
+
 // func squaresAVX2(w, x *float32, n int)
 //
 // Reference: squaresGeneric, w[i] = x[i]·x[i] for i < n (n a positive

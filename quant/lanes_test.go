@@ -495,6 +495,70 @@ func TestRequantPackQ4K(t *testing.T) {
 	}
 }
 
+// TestRequantPackQ6K: requantPackQ6K (the fused AVX-512 kernel where
+// available, and without it) against requantPackQ6KGeneric on random
+// super-blocks, on values at and near the half-integer quotients, ±0, and
+// with NaN, negative, tiny and huge group scales (none 0).
+func TestRequantPackQ6K(t *testing.T) {
+	rng := rand.New(rand.NewPCG(83, 84))
+	iters := 3000
+	if testing.Short() {
+		iters = 600
+	}
+	for it := 0; it < iters; it++ {
+		var dl [16]float32
+		x := make([]float32, qkK)
+		if it%2 == 0 {
+			copy(x, searchValues(rng, qkK))
+		}
+		for j := range dl {
+			for dl[j] == 0 {
+				dl[j] = float32(math.Ldexp(1+rng.Float64(), rng.IntN(40)-30))
+				switch rng.IntN(8) {
+				case 0:
+					dl[j] = -dl[j]
+				case 1:
+					dl[j] = float32(math.NaN())
+				case 2:
+					dl[j] = float32(rng.IntN(255)-127) * F16ToF32(uint16(rng.IntN(0x7c00)))
+				}
+			}
+			if it%2 == 0 {
+				continue
+			}
+			span := []float64{40, 300, 1 << 23}[rng.IntN(3)]
+			for i := 0; i < 16; i++ {
+				k := math.Floor((rng.Float64()*2 - 1) * span)
+				v := float32((k + 0.5) * float64(dl[j]))
+				for s := rng.IntN(5) - 2; s != 0; {
+					if s > 0 {
+						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
+					} else {
+						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
+					}
+				}
+				if rng.IntN(16) == 0 {
+					v = float32(math.Copysign(0, float64(rng.IntN(2)*2-1)))
+				}
+				x[16*j+i] = v
+			}
+		}
+		var want [192]byte
+		var L [qkK]uint8
+		requantPackQ6KGeneric((*[128]byte)(want[:128]), (*[64]byte)(want[128:]), &L, x, &dl)
+		for _, avx512 := range []bool{true, false} {
+			restore := setAVX512(avx512)
+			var got [192]byte
+			var L2 [qkK]uint8
+			requantPackQ6K((*[128]byte)(got[:128]), (*[64]byte)(got[128:]), &L2, x, &dl)
+			restore()
+			if got != want {
+				t.Fatalf("requantPackQ6K (AVX-512 %v) differs (dl %v):\n got  %v\n want %v", avx512, dl, got, want)
+			}
+		}
+	}
+}
+
 // TestQ3LanesMatchReference: q3Search with every kernel the machine has
 // against makeQ3QuantsLanesGeneric, and that against makeQ3QuantsRef on
 // each group alone.
