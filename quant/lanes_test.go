@@ -662,3 +662,47 @@ func BenchmarkRequantGroups(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRequantPack: Q4_K's and Q6_K's requantization and packing of
+// one super-block, fused (requantPackQ4K, requantPackQ6K) and as
+// requantGroups followed by packQ4K / packQ6K.
+func BenchmarkRequantPack(b *testing.B) {
+	rng := rand.New(rand.NewPCG(85, 86))
+	x := make([]float32, qkK)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	var ml4, dl4 [8]float32
+	var ml6, dl6 [16]float32
+	for j := range dl4 {
+		dl4[j], ml4[j] = 0.4*float32(1+0.1*rng.Float64()), 3
+	}
+	for j := range dl6 {
+		dl6[j] = 0.1 * float32(1+0.1*rng.Float64())
+	}
+	var L [qkK]uint8
+	var y [192]byte
+	qs, ql, qh := (*[128]byte)(y[:128]), (*[128]byte)(y[:128]), (*[64]byte)(y[128:])
+	b.Run("Q4_K/fused", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantPackQ4K(qs, &L, x, &ml4, &dl4)
+		}
+	})
+	b.Run("Q4_K/separate", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantGroups(L[:], x, ml4[:], dl4[:], 32, 0, 15, 0)
+			packQ4K(qs, &L)
+		}
+	})
+	b.Run("Q6_K/fused", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantPackQ6K(ql, qh, &L, x, &dl6)
+		}
+	})
+	b.Run("Q6_K/separate", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantGroups(L[:], x, ml6[:], dl6[:], 16, -32, 31, 32)
+			packQ6K(ql, qh, &L)
+		}
+	})
+}
