@@ -191,14 +191,15 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 // requantPackQ4KAVX512 is requantPackQ4KGeneric.
 //
 //go:noescape
-func requantPackQ4KAVX512(qs *[128]byte, x *float32, ml, dl *[8]float32)
+func requantPackQ4KAVX512(qs *[128]byte, x *float32, ml, dl, rcp *[8]float32)
 
 // requantPackQ4K is requantPackQ4KGeneric, in one AVX-512 pass where
 // available.
 func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float32) {
 	if useAVX512 {
+		var rcp [8]float32
 		_ = x[qkK-1]
-		requantPackQ4KAVX512(qs, &x[0], ml, dl)
+		requantPackQ4KAVX512(qs, &x[0], ml, dl, &rcp)
 		return
 	}
 	requantPackQ4KGeneric(qs, L, x, ml, dl)
@@ -207,14 +208,15 @@ func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float3
 // requantPackQ6KAVX512 is requantPackQ6KGeneric.
 //
 //go:noescape
-func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *float32, dl *[16]float32)
+func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *float32, dl, rcp *[16]float32)
 
 // requantPackQ6K is requantPackQ6KGeneric, in one AVX-512 pass where
 // available.
 func requantPackQ6K(ql *[128]byte, qh *[64]byte, L *[qkK]uint8, x []float32, dl *[16]float32) {
 	if useAVX512 {
+		var rcp [16]float32
 		_ = x[qkK-1]
-		requantPackQ6KAVX512(ql, qh, &x[0], dl)
+		requantPackQ6KAVX512(ql, qh, &x[0], dl, &rcp)
 		return
 	}
 	requantPackQ6KGeneric(ql, qh, L, x, dl)
