@@ -214,10 +214,7 @@ func quantizeQ4_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
 	)
 	for b := 0; b < len(src)/qkK; b += 4 {
 		count := superBlockBatch(&y, &x, &qw, dst, src, nPerRow, imatrix, q4_KLen, b, 4)
-		q45_KScales(&ws, &y, &x, &qw, &L, 15, count)
-		for h := 0; h < count; h++ {
-			packQ4K((*[128]byte)(y[h][16:144]), &L[h])
-		}
+		q45_KScales(&ws, &y, &x, &qw, &L, 15, count) // packs the levels too
 	}
 }
 
@@ -260,7 +257,8 @@ func superBlockBatch(y *[4][]byte, x, qw *[4][]float32, dst []byte, src []float3
 // q45_KScales is q45_KScalesRef for count (1..4) super-blocks at once,
 // with all their sub-block searches run side by side (qkxSearch):
 // sub-block j of block h is lane 8(h%2)+j of set h/2 (an odd count leaves
-// lanes 8..15 of the last set as a copy of lanes 0..7).
+// lanes 8..15 of the last set as a copy of lanes 0..7). For Q4_K
+// (nmax 15) it also packs the levels into y[h][16:144] (packQ4K).
 func q45_KScales(ws *qkxWork, y *[4][]byte, x, qw *[4][]float32, L *[4][qkK]uint8, nmax int32, count int) {
 	var (
 		r  [2]qkxLanes
@@ -306,14 +304,20 @@ func q45_KScales(ws *qkxWork, y *[4][]byte, x, qw *[4][]float32, L *[4][qkK]uint
 	}
 	qkxSearch(ws, sets, 32, cfg, &r)
 	for h := 0; h < count; h++ {
-		q45_KFinish(y[h][0:16], x[h], imatrix, &L[h], nmax, &r[h/2], 8*(h%2), &sw[h])
+		var qs *[128]byte
+		if nmax == 15 {
+			qs = (*[128]byte)(y[h][16:144])
+		}
+		q45_KFinish(y[h][0:16], qs, x[h], imatrix, &L[h], nmax, &r[h/2], 8*(h%2), &sw[h])
 	}
 }
 
 // q45_KFinish is the rest of q45_KScalesRef for one super-block whose
 // search results are lanes off..off+7 of r (sw: the sums of its sub-blocks'
-// imatrix weights): the 6-bit scales and mins, d and dmin, and the levels.
-func q45_KFinish(hdr []byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int32, r *qkxLanes, off int, sw *[8]float32) {
+// imatrix weights): the 6-bit scales and mins, d and dmin, and the levels
+// in L; for Q4_K (qs not nil) the levels packed into qs (packQ4K), L then
+// being scratch.
+func q45_KFinish(hdr []byte, qs *[128]byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int32, r *qkxLanes, off int, sw *[8]float32) {
 	var (
 		scales = (*[8]float32)(r.scale[off:])
 		mins   = (*[8]float32)(r.theMin[off:])
@@ -359,15 +363,24 @@ func q45_KFinish(hdr []byte, x []float32, imatrix bool, L *[qkK]uint8, nmax int3
 	}
 	d, dmin := getF16(hdr[0:]), getF16(hdr[2:])
 	var dl, ml [8]float32
+	kept := false
 	for j := 0; j < 8; j++ {
 		s, m := getScaleMinK4(j, sc)
 		dl[j] = float32(d * float32(s))
 		ml[j] = float32(dmin * float32(m))
 		if dl[j] == 0 { // ggml keeps the search's levels
 			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[off+j], r.min[off+j], nmax)
+			kept = true
 		}
 	}
+	if qs != nil && !kept {
+		requantPackQ4K(qs, L, x, &ml, &dl)
+		return
+	}
 	requantGroups(L[:], x, ml[:], dl[:], 32, 0, nmax, 0)
+	if qs != nil {
+		packQ4K(qs, L)
+	}
 }
 
 func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
@@ -429,14 +442,21 @@ func q6_KFinish(y []byte, x []float32, r *qxLanes) {
 	}
 	d := getF16(y[208:])
 	var dl, ml [16]float32
+	kept := false
 	for j := 0; j < 16; j++ {
 		dl[j] = float32(d * float32(int8(sc[j])))
 		if dl[j] == 0 { // ggml keeps the search's levels
 			qxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r, j, 32)
+			kept = true
 		}
 	}
+	ql, qh := (*[128]byte)(y[0:128]), (*[64]byte)(y[128:192])
+	if !kept {
+		requantPackQ6K(ql, qh, &L, x, &dl)
+		return
+	}
 	requantGroups(L[:], x, ml[:], dl[:], 16, -32, 31, 32)
-	packQ6K((*[128]byte)(y[0:128]), (*[64]byte)(y[128:192]), &L)
+	packQ6K(ql, qh, &L)
 }
 
 // makeQpQuants is make_qp_quants; it runs on 8 or 16 values per

@@ -188,6 +188,43 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 	requantGroupsAVX2(&out[0], &x[0], &ml[0], &dl[0], g, groupLen, lo, hi, off)
 }
 
+// requantPackQ4KAVX512 is requantPackQ4KGeneric.
+//
+//go:noescape
+func requantPackQ4KAVX512(qs *[128]byte, x *float32, ml, dl, rcp *[8]float32)
+
+// requantPackQ4K is requantPackQ4KGeneric, in one AVX-512 pass where
+// available, else with requantGroups' kernels.
+func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float32) {
+	if useAVX512 {
+		var rcp [8]float32
+		_ = x[qkK-1]
+		requantPackQ4KAVX512(qs, &x[0], ml, dl, &rcp)
+		return
+	}
+	requantGroups(L[:], x, ml[:], dl[:], 32, 0, 15, 0) // AVX2 where available
+	packQ4K(qs, L)
+}
+
+// requantPackQ6KAVX512 is requantPackQ6KGeneric.
+//
+//go:noescape
+func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *float32, dl, rcp *[16]float32)
+
+// requantPackQ6K is requantPackQ6KGeneric, in one AVX-512 pass where
+// available, else with requantGroups' kernels.
+func requantPackQ6K(ql *[128]byte, qh *[64]byte, L *[qkK]uint8, x []float32, dl *[16]float32) {
+	if useAVX512 {
+		var rcp [16]float32
+		_ = x[qkK-1]
+		requantPackQ6KAVX512(ql, qh, &x[0], dl, &rcp)
+		return
+	}
+	var ml [16]float32
+	requantGroups(L[:], x, ml[:], dl[:], 16, -32, 31, 32) // AVX2 where available
+	packQ6K(ql, qh, L)
+}
+
 // q3Quants16AVX512 is makeQ3QuantsLanesGeneric.
 //
 //go:noescape

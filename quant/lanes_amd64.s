@@ -1549,6 +1549,255 @@ rg5_next:
 	VZEROUPPER
 	RET
 
+// The fused requantization kernels (requantPackQ4KAVX512,
+// requantPackQ6KAVX512) compute ggml's level nearestInt((x+ml)/dl) without
+// the division where it cannot matter. q = (x+ml)·r, with r = 1/dl
+// rounded once per group, is within 3.0001·2⁻²⁴·|q| of the rounded
+// quotient f = (x+ml)/dl (three roundings of relative error ≤ 2⁻²⁴;
+// 1/dl is a normal number for every dl a K-quant produces, and a NaN or
+// infinite q fails the test below). When |q| < 256 that is below
+// 4.6·10⁻⁵, so q ∓ 2⁻¹³, each rounded within 2⁻¹⁶, bracket f; rounding to
+// nearest even is monotonic, so when VCVTPS2DQ gives both ends the same
+// integer, f rounds to it too, and that is nearestInt(f) (ggml's 1.5·2²³
+// trick equals round-to-nearest-even for |f| < 2²²). Four vectors are
+// tried at a time; if some lane fails (|q| ≥ 256, NaN, a half-integer
+// within 2⁻¹³ of q: about 1.6% of the fours on N(0, 1) data), the four are
+// computed again with the division and ggml's trick (RQS).
+// Constants: Z5..Z7 ggml's rounding trick, Z15 = 2⁻¹³, Z16 = 256,
+// Z17 = -256.
+
+// RQF sets dst to nearestInt((x+ml)·r) of the 16 values at xoff(SI) (ml in
+// a register, r broadcast from rm), clearing the lanes of K7 where that is
+// not proven to be nearestInt((x+ml)/dl). Scratch: Z19, Z20.
+#define RQF(xoff, ml, rm, dst) \
+	VBROADCASTSS rm, Z20 \
+	VADDPS xoff(SI), ml, Z19 \
+	VMULPS Z20, Z19, Z19 \
+	VSUBPS Z15, Z19, dst \
+	VADDPS Z15, Z19, Z20 \
+	VCVTPS2DQ dst, dst \
+	VCVTPS2DQ Z20, Z20 \
+	VPCMPEQD Z20, dst, K7, K7 \
+	VCMPPS $0x11, Z16, Z19, K7, K7 \
+	VCMPPS $0x1e, Z17, Z19, K7, K7
+
+// RQS sets dst to nearestInt((x+ml)/dl) as ggml computes it (dl broadcast
+// from dm). Scratch: Z20.
+#define RQS(xoff, ml, dm, dst) \
+	VBROADCASTSS dm, Z20 \
+	VADDPS xoff(SI), ml, dst \
+	VDIVPS Z20, dst, dst \
+	VADDPS Z5, dst, dst \
+	VPANDD Z6, dst, dst \
+	VPSUBD Z7, dst, dst
+
+// RQ_CONSTS loads Z5..Z7 and Z15..Z17 (see above) and sets the first 16
+// (reg = Z1) or 8 (reg = Y1) floats at R12 to 1/dl (dl at R11).
+#define RQ_CONSTS(reg) \
+	MOVL $0x4B400000, AX \
+	VPBROADCASTD AX, Z5 \
+	MOVL $0x007FFFFF, AX \
+	VPBROADCASTD AX, Z6 \
+	MOVL $0x00400000, AX \
+	VPBROADCASTD AX, Z7 \
+	MOVL $0x39000000, AX \
+	VPBROADCASTD AX, Z15 \
+	MOVL $0x43800000, AX \
+	VPBROADCASTD AX, Z16 \
+	MOVL $0xC3800000, AX \
+	VPBROADCASTD AX, Z17 \
+	MOVL $0x3F800000, AX \
+	VPBROADCASTD AX, reg \
+	VDIVPS (R11), reg, reg \
+	VMOVUPS reg, (R12)
+
+// func requantPackQ4KAVX512(qs *[128]byte, x *float32, ml, dl, rcp *[8]float32)
+//
+// Reference: requantPackQ4KGeneric (requantGroupsGeneric with groups of 32,
+// levels 0..15, then packQ4K) for a super-block none of whose dl is 0 (rcp:
+// scratch): groups 2c and 2c+1 are requantized together, element l of the
+// second shifted into the high nibble of element l of the first, and the
+// 32 bytes stored as qs[32c:32c+32] by two VPMOVDB.
+TEXT ·requantPackQ4KAVX512(SB), NOSPLIT, $0-40
+	MOVQ qs+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ ml+16(FP), R10
+	MOVQ dl+24(FP), R11
+	MOVQ rcp+32(FP), R12
+	RQ_CONSTS(Y1)
+	VPXORD Z2, Z2, Z2
+	MOVL $15, AX
+	VPBROADCASTD AX, Z3
+	MOVQ $4, CX
+rp4_loop:
+	VBROADCASTSS (R10), Z0         // group 2c
+	VBROADCASTSS 4(R10), Z10       // group 2c+1
+	KXNORW K7, K7, K7
+	RQF(0, Z0, (R12), Z8)
+	RQF(64, Z0, (R12), Z9)
+	RQF(128, Z10, 4(R12), Z12)
+	RQF(192, Z10, 4(R12), Z13)
+	KORTESTW K7, K7
+	JCC rp4_slow                   // some lane not proven
+rp4_pack:
+	VPMINSD Z3, Z8, Z8
+	VPMAXSD Z2, Z8, Z8
+	VPMINSD Z3, Z9, Z9
+	VPMAXSD Z2, Z9, Z9
+	VPMINSD Z3, Z12, Z12
+	VPMAXSD Z2, Z12, Z12
+	VPMINSD Z3, Z13, Z13
+	VPMAXSD Z2, Z13, Z13
+	VPSLLD $4, Z12, Z12
+	VPORD Z12, Z8, Z8
+	VPMOVDB Z8, (DI)
+	VPSLLD $4, Z13, Z13
+	VPORD Z13, Z9, Z9
+	VPMOVDB Z9, 16(DI)
+	ADDQ $256, SI
+	ADDQ $32, DI
+	ADDQ $8, R10
+	ADDQ $8, R11
+	ADDQ $8, R12
+	DECQ CX
+	JNZ rp4_loop
+	VZEROUPPER
+	RET
+rp4_slow:
+	RQS(0, Z0, (R11), Z8)
+	RQS(64, Z0, (R11), Z9)
+	RQS(128, Z10, 4(R11), Z12)
+	RQS(192, Z10, 4(R11), Z13)
+	JMP rp4_pack
+
+// PQ6 clamps the four vectors of levels Z8..Z11 (l0..l3) to -32..31, adds
+// 32, and stores l0&15 | l2<<4 at qlo(DI), l1&15 | l3<<4 at qlo2(DI) and
+// their top two bits l0>>4 | (l1>>4)<<2 | (l2>>4)<<4 | (l3>>4)<<6 at
+// qho(R9) (packQ6K's bytes; VPMOVDB keeps the low 8 bits of each lane).
+#define PQ6(qlo, qlo2, qho) \
+	VPMINSD Z3, Z8, Z8 \
+	VPMAXSD Z2, Z8, Z8 \
+	VPADDD Z4, Z8, Z8 \
+	VPMINSD Z3, Z9, Z9 \
+	VPMAXSD Z2, Z9, Z9 \
+	VPADDD Z4, Z9, Z9 \
+	VPMINSD Z3, Z10, Z10 \
+	VPMAXSD Z2, Z10, Z10 \
+	VPADDD Z4, Z10, Z10 \
+	VPMINSD Z3, Z11, Z11 \
+	VPMAXSD Z2, Z11, Z11 \
+	VPADDD Z4, Z11, Z11 \
+	VPSLLD $4, Z10, Z12 \
+	VPANDD Z14, Z8, Z13 \
+	VPORD Z12, Z13, Z13 \
+	VPMOVDB Z13, qlo(DI) \
+	VPSLLD $4, Z11, Z12 \
+	VPANDD Z14, Z9, Z13 \
+	VPORD Z12, Z13, Z13 \
+	VPMOVDB Z13, qlo2(DI) \
+	VPSRLD $4, Z8, Z12 \
+	VPSRLD $2, Z9, Z13 \
+	VPANDD Z0, Z13, Z13 \
+	VPORD Z13, Z12, Z12 \
+	VPANDD Z1, Z10, Z13 \
+	VPORD Z13, Z12, Z12 \
+	VPSLLD $2, Z11, Z13 \
+	VPANDD Z21, Z13, Z13 \
+	VPORD Z13, Z12, Z12 \
+	VPMOVDB Z12, qho(R9)
+
+// func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *float32, dl, rcp *[16]float32)
+//
+// Reference: requantPackQ6KGeneric (requantGroupsGeneric with groups of
+// 16, ml = 0, levels -32..31 + 32, then packQ6K) for a super-block none of
+// whose dl is 0 (rcp: scratch): levels 128h+l, +32, +64, +96 (l < 32, 16
+// at a time) are computed side by side and packed in registers. ml = 0 is
+// added like any other (x + 0 differs from x only for x = -0).
+TEXT ·requantPackQ6KAVX512(SB), NOSPLIT, $0-40
+	MOVQ ql+0(FP), DI
+	MOVQ qh+8(FP), R9
+	MOVQ x+16(FP), SI
+	MOVQ dl+24(FP), R11
+	MOVQ rcp+32(FP), R12
+	RQ_CONSTS(Z1)
+	MOVL $-32, AX
+	VPBROADCASTD AX, Z2
+	MOVL $31, AX
+	VPBROADCASTD AX, Z3
+	MOVL $32, AX
+	VPBROADCASTD AX, Z4
+	MOVL $0x0F, AX
+	VPBROADCASTD AX, Z14
+	MOVL $0x0C, AX
+	VPBROADCASTD AX, Z0
+	MOVL $0x30, AX
+	VPBROADCASTD AX, Z1
+	MOVL $0xC0, AX
+	VPBROADCASTD AX, Z21
+	VPXORD Z18, Z18, Z18           // ml
+	KXNORW K7, K7, K7
+	RQF(0, Z18, 0(R12), Z8)
+	RQF(128, Z18, 8(R12), Z9)
+	RQF(256, Z18, 16(R12), Z10)
+	RQF(384, Z18, 24(R12), Z11)
+	KORTESTW K7, K7
+	JCC rp6_slow0
+rp6_pack0:
+	PQ6(0, 32, 0)
+	KXNORW K7, K7, K7
+	RQF(64, Z18, 4(R12), Z8)
+	RQF(192, Z18, 12(R12), Z9)
+	RQF(320, Z18, 20(R12), Z10)
+	RQF(448, Z18, 28(R12), Z11)
+	KORTESTW K7, K7
+	JCC rp6_slow1
+rp6_pack1:
+	PQ6(16, 48, 16)
+	KXNORW K7, K7, K7
+	RQF(512, Z18, 32(R12), Z8)
+	RQF(640, Z18, 40(R12), Z9)
+	RQF(768, Z18, 48(R12), Z10)
+	RQF(896, Z18, 56(R12), Z11)
+	KORTESTW K7, K7
+	JCC rp6_slow2
+rp6_pack2:
+	PQ6(64, 96, 32)
+	KXNORW K7, K7, K7
+	RQF(576, Z18, 36(R12), Z8)
+	RQF(704, Z18, 44(R12), Z9)
+	RQF(832, Z18, 52(R12), Z10)
+	RQF(960, Z18, 60(R12), Z11)
+	KORTESTW K7, K7
+	JCC rp6_slow3
+rp6_pack3:
+	PQ6(80, 112, 48)
+	VZEROUPPER
+	RET
+rp6_slow0:
+	RQS(0, Z18, 0(R11), Z8)
+	RQS(128, Z18, 8(R11), Z9)
+	RQS(256, Z18, 16(R11), Z10)
+	RQS(384, Z18, 24(R11), Z11)
+	JMP rp6_pack0
+rp6_slow1:
+	RQS(64, Z18, 4(R11), Z8)
+	RQS(192, Z18, 12(R11), Z9)
+	RQS(320, Z18, 20(R11), Z10)
+	RQS(448, Z18, 28(R11), Z11)
+	JMP rp6_pack1
+rp6_slow2:
+	RQS(512, Z18, 32(R11), Z8)
+	RQS(640, Z18, 40(R11), Z9)
+	RQS(768, Z18, 48(R11), Z10)
+	RQS(896, Z18, 56(R11), Z11)
+	JMP rp6_pack2
+rp6_slow3:
+	RQS(576, Z18, 36(R11), Z8)
+	RQS(704, Z18, 44(R11), Z9)
+	RQS(832, Z18, 52(R11), Z10)
+	RQS(960, Z18, 60(R11), Z11)
+	JMP rp6_pack3
+
 // func squaresAVX2(w, x *float32, n int)
 //
 // Reference: squaresGeneric, w[i] = x[i]·x[i] for i < n (n a positive

@@ -23,6 +23,14 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 	requantGroupsGeneric(out, x, ml, dl, groupLen, lo, hi, off)
 }
 
+func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float32) {
+	requantPackQ4KGeneric(qs, L, x, ml, dl)
+}
+
+func requantPackQ6K(ql *[128]byte, qh *[64]byte, L *[qkK]uint8, x []float32, dl *[16]float32) {
+	requantPackQ6KGeneric(ql, qh, L, x, dl)
+}
+
 func q3Search(ws *q3Work) { makeQ3QuantsLanesGeneric(ws) }
 
 func qkxWeights(ws *qkxWork, sets, n, kind int) {

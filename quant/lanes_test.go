@@ -375,6 +375,190 @@ func TestRequantGroups(t *testing.T) {
 	}
 }
 
+// TestRequantGroupsHalfway: requantGroups against the generic loops on
+// values whose quotients (x+ml)/dl lie at or within a few ulps of
+// half-integers (where the AVX-512 kernel's multiplication by 1/dl must
+// hand over to the division), of either sign, near the ±256 bound of its
+// fast path, and beyond 2²² (ggml's rounding trick gives other integers).
+func TestRequantGroupsHalfway(t *testing.T) {
+	rng := rand.New(rand.NewPCG(77, 78))
+	iters := 3000
+	if testing.Short() {
+		iters = 600
+	}
+	for it := 0; it < iters; it++ {
+		gl := []int{16, 32}[rng.IntN(2)]
+		g := qkK / gl
+		x := make([]float32, qkK)
+		ml, dl := make([]float32, g), make([]float32, g)
+		for j := range dl {
+			dl[j] = float32(math.Ldexp(1+rng.Float64(), rng.IntN(40)-30))
+			if rng.IntN(2) == 0 {
+				dl[j] = -dl[j]
+			}
+			if rng.IntN(4) == 0 {
+				dl[j] = float32(int32(rng.IntN(64)-32)) * F16ToF32(uint16(rng.IntN(0x7c00)))
+			}
+			if rng.IntN(2) == 0 {
+				ml[j] = float32(rng.NormFloat64()) * dl[j] * 4
+			}
+			span := []float64{40, 300, 1 << 23}[rng.IntN(3)]
+			for i := 0; i < gl; i++ {
+				k := math.Floor((rng.Float64()*2 - 1) * span)
+				v := float32(float32((k+0.5)*float64(dl[j])) - ml[j])
+				for s := rng.IntN(7) - 3; s != 0; {
+					if s > 0 {
+						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
+					} else {
+						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
+					}
+				}
+				x[gl*j+i] = v
+			}
+		}
+		lo, hi, off := []int32{0, -4, -32}[it%3], []int32{3, 15, 31, 3, 31}[it%5], []int32{0, 4, 32}[it%3]
+		var want [qkK]uint8
+		requantGroupsGeneric(want[:], x, ml, dl, gl, lo, hi, off)
+		for _, avx512 := range []bool{true, false} {
+			restore := setAVX512(avx512)
+			var got [qkK]uint8
+			requantGroups(got[:], x, ml, dl, gl, lo, hi, off)
+			restore()
+			if got != want {
+				t.Fatalf("requantGroups (AVX-512 %v) differs (group %d, dl %v, ml %v):\n got  %v\n want %v", avx512, gl, dl, ml, got, want)
+			}
+		}
+	}
+}
+
+// TestRequantPackQ4K: requantPackQ4K (the fused AVX-512 kernel where
+// available, and without it) against requantPackQ4KGeneric on random
+// super-blocks, on values at and near the half-integer quotients, and with
+// NaN, negative, tiny and huge group scales (none 0).
+func TestRequantPackQ4K(t *testing.T) {
+	rng := rand.New(rand.NewPCG(81, 82))
+	iters := 3000
+	if testing.Short() {
+		iters = 600
+	}
+	for it := 0; it < iters; it++ {
+		var ml, dl [8]float32
+		x := make([]float32, qkK)
+		if it%2 == 0 {
+			copy(x, searchValues(rng, qkK))
+		}
+		for j := range dl {
+			for dl[j] == 0 {
+				dl[j] = float32(math.Ldexp(1+rng.Float64(), rng.IntN(40)-30))
+				switch rng.IntN(8) {
+				case 0:
+					dl[j] = -dl[j]
+				case 1:
+					dl[j] = float32(math.NaN())
+				case 2:
+					dl[j] = float32(rng.IntN(64)) * F16ToF32(uint16(rng.IntN(0x7c00)))
+				}
+			}
+			if rng.IntN(2) == 0 {
+				ml[j] = float32(rng.NormFloat64()) * dl[j] * 8
+			}
+			if it%2 == 0 {
+				continue
+			}
+			span := []float64{20, 300, 1 << 23}[rng.IntN(3)]
+			for i := 0; i < 32; i++ {
+				k := math.Floor((rng.Float64()*1.2 - 0.1) * span)
+				v := float32(float32((k+0.5)*float64(dl[j])) - ml[j])
+				for s := rng.IntN(5) - 2; s != 0; {
+					if s > 0 {
+						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
+					} else {
+						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
+					}
+				}
+				x[32*j+i] = v
+			}
+		}
+		var want [128]byte
+		var L [qkK]uint8
+		requantPackQ4KGeneric(&want, &L, x, &ml, &dl)
+		for _, avx512 := range []bool{true, false} {
+			restore := setAVX512(avx512)
+			var got [128]byte
+			var L2 [qkK]uint8
+			requantPackQ4K(&got, &L2, x, &ml, &dl)
+			restore()
+			if got != want {
+				t.Fatalf("requantPackQ4K (AVX-512 %v) differs (dl %v, ml %v):\n got  %v\n want %v", avx512, dl, ml, got, want)
+			}
+		}
+	}
+}
+
+// TestRequantPackQ6K: requantPackQ6K (the fused AVX-512 kernel where
+// available, and without it) against requantPackQ6KGeneric on random
+// super-blocks, on values at and near the half-integer quotients, ±0, and
+// with NaN, negative, tiny and huge group scales (none 0).
+func TestRequantPackQ6K(t *testing.T) {
+	rng := rand.New(rand.NewPCG(83, 84))
+	iters := 3000
+	if testing.Short() {
+		iters = 600
+	}
+	for it := 0; it < iters; it++ {
+		var dl [16]float32
+		x := make([]float32, qkK)
+		if it%2 == 0 {
+			copy(x, searchValues(rng, qkK))
+		}
+		for j := range dl {
+			for dl[j] == 0 {
+				dl[j] = float32(math.Ldexp(1+rng.Float64(), rng.IntN(40)-30))
+				switch rng.IntN(8) {
+				case 0:
+					dl[j] = -dl[j]
+				case 1:
+					dl[j] = float32(math.NaN())
+				case 2:
+					dl[j] = float32(rng.IntN(255)-127) * F16ToF32(uint16(rng.IntN(0x7c00)))
+				}
+			}
+			if it%2 == 0 {
+				continue
+			}
+			span := []float64{40, 300, 1 << 23}[rng.IntN(3)]
+			for i := 0; i < 16; i++ {
+				k := math.Floor((rng.Float64()*2 - 1) * span)
+				v := float32((k + 0.5) * float64(dl[j]))
+				for s := rng.IntN(5) - 2; s != 0; {
+					if s > 0 {
+						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
+					} else {
+						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
+					}
+				}
+				if rng.IntN(16) == 0 {
+					v = float32(math.Copysign(0, float64(rng.IntN(2)*2-1)))
+				}
+				x[16*j+i] = v
+			}
+		}
+		var want [192]byte
+		var L [qkK]uint8
+		requantPackQ6KGeneric((*[128]byte)(want[:128]), (*[64]byte)(want[128:]), &L, x, &dl)
+		for _, avx512 := range []bool{true, false} {
+			restore := setAVX512(avx512)
+			var got [192]byte
+			var L2 [qkK]uint8
+			requantPackQ6K((*[128]byte)(got[:128]), (*[64]byte)(got[128:]), &L2, x, &dl)
+			restore()
+			if got != want {
+				t.Fatalf("requantPackQ6K (AVX-512 %v) differs (dl %v):\n got  %v\n want %v", avx512, dl, got, want)
+			}
+		}
+	}
+}
+
 // TestQ3LanesMatchReference: q3Search with every kernel the machine has
 // against makeQ3QuantsLanesGeneric, and that against makeQ3QuantsRef on
 // each group alone.
@@ -447,4 +631,78 @@ func testSquaresAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkRequantGroups: requantGroups on one super-block of N(0, 1)
+// values with Q4_K's (8 groups of 32, levels 0..15) and Q6_K's (16 of 16,
+// −32..31 + 32) shapes and typical scales.
+func BenchmarkRequantGroups(b *testing.B) {
+	rng := rand.New(rand.NewPCG(79, 80))
+	x := make([]float32, qkK)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for _, c := range []struct {
+		name            string
+		gl              int
+		lo, hi, off     int32
+		scale, minShift float32
+	}{{"Q4_K", 32, 0, 15, 0, 6.0 / 15, 3}, {"Q6_K", 16, -32, 31, 32, 3.0 / 32, 0}} {
+		g := qkK / c.gl
+		ml, dl := make([]float32, g), make([]float32, g)
+		for j := range dl {
+			dl[j], ml[j] = c.scale*float32(1+0.1*rng.Float64()), c.minShift
+		}
+		var out [qkK]uint8
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(4 * qkK)
+			for i := 0; i < b.N; i++ {
+				requantGroups(out[:], x, ml, dl, c.gl, c.lo, c.hi, c.off)
+			}
+		})
+	}
+}
+
+// BenchmarkRequantPack: Q4_K's and Q6_K's requantization and packing of
+// one super-block, fused (requantPackQ4K, requantPackQ6K) and as
+// requantGroups followed by packQ4K / packQ6K.
+func BenchmarkRequantPack(b *testing.B) {
+	rng := rand.New(rand.NewPCG(85, 86))
+	x := make([]float32, qkK)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	var ml4, dl4 [8]float32
+	var ml6, dl6 [16]float32
+	for j := range dl4 {
+		dl4[j], ml4[j] = 0.4*float32(1+0.1*rng.Float64()), 3
+	}
+	for j := range dl6 {
+		dl6[j] = 0.1 * float32(1+0.1*rng.Float64())
+	}
+	var L [qkK]uint8
+	var y [192]byte
+	qs, ql, qh := (*[128]byte)(y[:128]), (*[128]byte)(y[:128]), (*[64]byte)(y[128:])
+	b.Run("Q4_K/fused", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantPackQ4K(qs, &L, x, &ml4, &dl4)
+		}
+	})
+	b.Run("Q4_K/separate", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantGroups(L[:], x, ml4[:], dl4[:], 32, 0, 15, 0)
+			packQ4K(qs, &L)
+		}
+	})
+	b.Run("Q6_K/fused", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantPackQ6K(ql, qh, &L, x, &dl6)
+		}
+	})
+	b.Run("Q6_K/separate", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			requantGroups(L[:], x, ml6[:], dl6[:], 16, -32, 31, 32)
+			packQ6K(ql, qh, &L)
+		}
+	})
 }
