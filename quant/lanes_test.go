@@ -375,6 +375,22 @@ func TestRequantGroups(t *testing.T) {
 	}
 }
 
+// halfwayValue returns the value x whose requantization quotient
+// (x+ml)/dl is the half-integer k+½, computed as float32(float32((k+½)·dl) −
+// ml), moved by a random number of ulps in −steps…steps: the values where
+// rounding to the nearest integer is hardest to get right.
+func halfwayValue(rng *rand.Rand, k float64, dl, ml float32, steps int) float32 {
+	v := float32(float32((k+0.5)*float64(dl)) - ml)
+	for s := rng.IntN(2*steps+1) - steps; s != 0; {
+		if s > 0 {
+			v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
+		} else {
+			v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
+		}
+	}
+	return v
+}
+
 // TestRequantGroupsHalfway: requantGroups against the generic loops on
 // values whose quotients (x+ml)/dl lie at or within a few ulps of
 // half-integers (where the AVX-512 kernel's multiplication by 1/dl must
@@ -404,16 +420,7 @@ func TestRequantGroupsHalfway(t *testing.T) {
 			}
 			span := []float64{40, 300, 1 << 23}[rng.IntN(3)]
 			for i := 0; i < gl; i++ {
-				k := math.Floor((rng.Float64()*2 - 1) * span)
-				v := float32(float32((k+0.5)*float64(dl[j])) - ml[j])
-				for s := rng.IntN(7) - 3; s != 0; {
-					if s > 0 {
-						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
-					} else {
-						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
-					}
-				}
-				x[gl*j+i] = v
+				x[gl*j+i] = halfwayValue(rng, math.Floor((rng.Float64()*2-1)*span), dl[j], ml[j], 3)
 			}
 		}
 		lo, hi, off := []int32{0, -4, -32}[it%3], []int32{3, 15, 31, 3, 31}[it%5], []int32{0, 4, 32}[it%3]
@@ -467,16 +474,7 @@ func TestRequantPackQ4K(t *testing.T) {
 			}
 			span := []float64{20, 300, 1 << 23}[rng.IntN(3)]
 			for i := 0; i < 32; i++ {
-				k := math.Floor((rng.Float64()*1.2 - 0.1) * span)
-				v := float32(float32((k+0.5)*float64(dl[j])) - ml[j])
-				for s := rng.IntN(5) - 2; s != 0; {
-					if s > 0 {
-						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
-					} else {
-						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
-					}
-				}
-				x[32*j+i] = v
+				x[32*j+i] = halfwayValue(rng, math.Floor((rng.Float64()*1.2-0.1)*span), dl[j], ml[j], 2)
 			}
 		}
 		var want [128]byte
@@ -528,15 +526,7 @@ func TestRequantPackQ6K(t *testing.T) {
 			}
 			span := []float64{40, 300, 1 << 23}[rng.IntN(3)]
 			for i := 0; i < 16; i++ {
-				k := math.Floor((rng.Float64()*2 - 1) * span)
-				v := float32((k + 0.5) * float64(dl[j]))
-				for s := rng.IntN(5) - 2; s != 0; {
-					if s > 0 {
-						v, s = math.Nextafter32(v, float32(math.Inf(1))), s-1
-					} else {
-						v, s = math.Nextafter32(v, float32(math.Inf(-1))), s+1
-					}
-				}
+				v := halfwayValue(rng, math.Floor((rng.Float64()*2-1)*span), dl[j], 0, 2)
 				if rng.IntN(16) == 0 {
 					v = float32(math.Copysign(0, float64(rng.IntN(2)*2-1)))
 				}
