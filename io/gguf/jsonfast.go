@@ -224,24 +224,14 @@ func unescapeInto(dst *[]byte, text string, i int) (j int, ok bool) {
 		if i++; i >= len(text) {
 			return -1, false
 		}
-		switch text[i] {
-		case '"', '\\', '/':
-			b = append(b, text[i])
-		case 'n':
-			b = append(b, '\n')
-		case 't':
-			b = append(b, '\t')
-		case 'r':
-			b = append(b, '\r')
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'u':
+		if text[i] == 'u' {
 			return i, false
-		default:
+		}
+		e, ok := oneCharEscape(text[i])
+		if !ok {
 			return -1, false
 		}
+		b = append(b, e)
 	}
 	return -1, false
 }
@@ -482,24 +472,33 @@ func unescape(s string) (string, bool) {
 		if i >= len(s) {
 			return "", false
 		}
-		switch s[i] {
-		case '"', '\\', '/':
-			b = append(b, s[i])
-		case 'n':
-			b = append(b, '\n')
-		case 't':
-			b = append(b, '\t')
-		case 'r':
-			b = append(b, '\r')
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		default:
+		e, ok := oneCharEscape(s[i])
+		if !ok {
 			return "", false
 		}
+		b = append(b, e)
 	}
 	return string(b), true
+}
+
+// oneCharEscape is the byte that the JSON escape \c stands for, ok=false
+// when c is not one of the one-character escapes (\u is not).
+func oneCharEscape(c byte) (byte, bool) {
+	switch c {
+	case '"', '\\', '/':
+		return c, true
+	case 'n':
+		return '\n', true
+	case 't':
+		return '\t', true
+	case 'r':
+		return '\r', true
+	case 'b':
+		return '\b', true
+	case 'f':
+		return '\f', true
+	}
+	return 0, false
 }
 
 func noEscapes(s string) bool {

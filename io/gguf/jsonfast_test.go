@@ -106,18 +106,25 @@ func TestQuickStringArraysMatchEncodingJSON(t *testing.T) {
 	}
 }
 
+// wantQuickStrings checks that quickStrings takes the array raw and decodes
+// it as encoding/json does.
+func wantQuickStrings(t *testing.T, raw string) {
+	t.Helper()
+	got, ok := quickStrings([]byte(raw))
+	var want []string
+	if err := json.Unmarshal([]byte(raw), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Errorf("%q: got %q (%v), want %q", raw, got, ok, want)
+	}
+}
+
 // TestQuickStringsInvalidUTF8: bytes that are not UTF-8 become U+FFFD, as
 // encoding/json makes them, whether the element has escapes or not.
 func TestQuickStringsInvalidUTF8(t *testing.T) {
 	for _, raw := range []string{"[\"a\xffb\"]", "[\"\\\"\xc3\"]", "[\"ok\", \"\xed\xa0\x80\"]", "[\"\xf0\x9d\x84\"]"} {
-		got, ok := quickStrings([]byte(raw))
-		var want []string
-		if err := json.Unmarshal([]byte(raw), &want); err != nil {
-			t.Fatal(err)
-		}
-		if !ok || !reflect.DeepEqual(got, want) {
-			t.Errorf("%q: got %q (%v), want %q", raw, got, ok, want)
-		}
+		wantQuickStrings(t, raw)
 	}
 }
 
@@ -127,14 +134,7 @@ func TestQuickStringsInvalidUTF8(t *testing.T) {
 // string, which JSON forbids, is left to encoding/json.
 func TestQuickStringsControlCharacters(t *testing.T) {
 	for _, raw := range []string{"[\n\t\"a\",\r\n \"b\\\"c\"\n]", "[\"x\",\t\"\u00e9\"]\n"} {
-		got, ok := quickStrings([]byte(raw))
-		var want []string
-		if err := json.Unmarshal([]byte(raw), &want); err != nil {
-			t.Fatal(err)
-		}
-		if !ok || !reflect.DeepEqual(got, want) {
-			t.Errorf("%q: got %q (%v), want %q", raw, got, ok, want)
-		}
+		wantQuickStrings(t, raw)
 	}
 	for _, raw := range []string{"[\"a\nb\"]", "[\"ok\", \"\x01\"]", "[\"\\\x1f\"]"} {
 		if got, ok := quickStrings([]byte(raw)); ok {
