@@ -363,24 +363,19 @@ func q45_KFinish(hdr []byte, qs *[128]byte, x []float32, imatrix bool, L *[qkK]u
 	}
 	d, dmin := getF16(hdr[0:]), getF16(hdr[2:])
 	var dl, ml [8]float32
-	kept := false
 	for j := 0; j < 8; j++ {
 		s, m := getScaleMinK4(j, sc)
 		dl[j] = float32(d * float32(s))
 		ml[j] = float32(dmin * float32(m))
 		if dl[j] == 0 { // ggml keeps the search's levels
 			qkxLevels(L[32*j:32*j+32], x[32*j:32*j+32], r.is[off+j], r.min[off+j], nmax)
-			kept = true
 		}
 	}
-	if qs != nil && !kept {
+	if qs != nil {
 		requantPackQ4K(qs, L, x, &ml, &dl)
 		return
 	}
 	requantGroups(L[:], x, ml[:], dl[:], 32, 0, nmax, 0)
-	if qs != nil {
-		packQ4K(qs, L)
-	}
 }
 
 func quantizeQ6_K(dst []byte, src []float32, nPerRow int, imatrix []float32) {
@@ -441,22 +436,14 @@ func q6_KFinish(y []byte, x []float32, r *qxLanes) {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
 	d := getF16(y[208:])
-	var dl, ml [16]float32
-	kept := false
+	var dl [16]float32
 	for j := 0; j < 16; j++ {
 		dl[j] = float32(d * float32(int8(sc[j])))
 		if dl[j] == 0 { // ggml keeps the search's levels
 			qxLevels(L[16*j:16*j+16], x[16*j:16*j+16], r, j, 32)
-			kept = true
 		}
 	}
-	ql, qh := (*[128]byte)(y[0:128]), (*[64]byte)(y[128:192])
-	if !kept {
-		requantPackQ6K(ql, qh, &L, x, &dl)
-		return
-	}
-	requantGroups(L[:], x, ml[:], dl[:], 16, -32, 31, 32)
-	packQ6K(ql, qh, &L)
+	requantPackQ6K((*[128]byte)(y[0:128]), (*[64]byte)(y[128:192]), &L, x, &dl)
 }
 
 // makeQpQuants is make_qp_quants; it runs on 8 or 16 values per

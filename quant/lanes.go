@@ -300,18 +300,20 @@ func requantGroupsGeneric(out []uint8, x, ml, dl []float32, groupLen int, lo, hi
 }
 
 // requantPackQ4KGeneric is Q4_K's requantization and packing of a
-// super-block none of whose group scales dl is 0: requantGroupsGeneric
-// (groups of 32, levels 0..15) into L, then packQ4K of L into qs.
-// requantPackQ4K, its fast version, may leave L unwritten.
+// super-block: requantGroupsGeneric (groups of 32, levels 0..15) into L,
+// whose groups with dl = 0 keep the levels they hold, then packQ4K of L
+// into qs. requantPackQ4K, its fast version, may leave L unwritten when no
+// dl is 0.
 func requantPackQ4KGeneric(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float32) {
 	requantGroupsGeneric(L[:], x, ml[:], dl[:], 32, 0, 15, 0)
 	packQ4K(qs, L)
 }
 
 // requantPackQ6KGeneric is Q6_K's requantization and packing of a
-// super-block none of whose group scales dl is 0: requantGroupsGeneric
-// (groups of 16, ml = 0, levels -32..31 + 32) into L, then packQ6K of L
-// into ql and qh. requantPackQ6K, its fast version, may leave L unwritten.
+// super-block: requantGroupsGeneric (groups of 16, ml = 0, levels
+// -32..31 + 32) into L, whose groups with dl = 0 keep the levels they
+// hold, then packQ6K of L into ql and qh. requantPackQ6K, its fast
+// version, may leave L unwritten when no dl is 0.
 func requantPackQ6KGeneric(ql *[128]byte, qh *[64]byte, L *[qkK]uint8, x []float32, dl *[16]float32) {
 	var ml [16]float32
 	requantGroupsGeneric(L[:], x, ml[:], dl[:], 16, -32, 31, 32)

@@ -2,6 +2,8 @@
 
 package quant
 
+import "slices"
+
 // Assembly versions (lanes_amd64.s) of the group-parallel searches of
 // lanes.go; TestLanesAsmMatchGeneric compares them with the generic code.
 
@@ -194,9 +196,10 @@ func requantGroups(out []uint8, x, ml, dl []float32, groupLen int, lo, hi, off i
 func requantPackQ4KAVX512(qs *[128]byte, x *float32, ml, dl, rcp *[8]float32)
 
 // requantPackQ4K is requantPackQ4KGeneric, in one AVX-512 pass where
-// available, else with requantGroups' kernels.
+// available and no group keeps its levels (no dl is 0), else with
+// requantGroups' kernels.
 func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float32) {
-	if useAVX512 {
+	if useAVX512 && !slices.Contains(dl[:], 0) {
 		var rcp [8]float32
 		_ = x[qkK-1]
 		requantPackQ4KAVX512(qs, &x[0], ml, dl, &rcp)
@@ -212,9 +215,10 @@ func requantPackQ4K(qs *[128]byte, L *[qkK]uint8, x []float32, ml, dl *[8]float3
 func requantPackQ6KAVX512(ql *[128]byte, qh *[64]byte, x *float32, dl, rcp *[16]float32)
 
 // requantPackQ6K is requantPackQ6KGeneric, in one AVX-512 pass where
-// available, else with requantGroups' kernels.
+// available and no group keeps its levels (no dl is 0), else with
+// requantGroups' kernels.
 func requantPackQ6K(ql *[128]byte, qh *[64]byte, L *[qkK]uint8, x []float32, dl *[16]float32) {
-	if useAVX512 {
+	if useAVX512 && !slices.Contains(dl[:], 0) {
 		var rcp [16]float32
 		_ = x[qkK-1]
 		requantPackQ6KAVX512(ql, qh, &x[0], dl, &rcp)

@@ -440,10 +440,11 @@ func TestRequantGroupsHalfway(t *testing.T) {
 
 // TestRequantPackQ4K: requantPackQ4K (the fused AVX-512 kernel where
 // available, and without it) against requantPackQ4KGeneric on random
-// super-blocks, on values at and near the half-integer quotients, and with
-// NaN, negative, tiny and huge group scales (none 0).
+// super-blocks, on values at and near the half-integer quotients, with
+// NaN, negative, tiny and huge group scales, and in every fifth super-block
+// a group with dl = 0, which keeps the levels it holds.
 func TestRequantPackQ4K(t *testing.T) {
-	rng := rand.New(rand.NewPCG(81, 82))
+	rng, keep := rand.New(rand.NewPCG(81, 82)), rand.New(rand.NewPCG(85, 86))
 	iters := 3000
 	if testing.Short() {
 		iters = 600
@@ -479,11 +480,18 @@ func TestRequantPackQ4K(t *testing.T) {
 		}
 		var want [128]byte
 		var L [qkK]uint8
+		if it%5 == 4 {
+			dl[keep.IntN(8)] = 0
+			for i := range L {
+				L[i] = uint8(keep.IntN(16))
+			}
+		}
+		L0 := L
 		requantPackQ4KGeneric(&want, &L, x, &ml, &dl)
 		for _, avx512 := range []bool{true, false} {
 			restore := setAVX512(avx512)
 			var got [128]byte
-			var L2 [qkK]uint8
+			L2 := L0
 			requantPackQ4K(&got, &L2, x, &ml, &dl)
 			restore()
 			if got != want {
@@ -495,10 +503,11 @@ func TestRequantPackQ4K(t *testing.T) {
 
 // TestRequantPackQ6K: requantPackQ6K (the fused AVX-512 kernel where
 // available, and without it) against requantPackQ6KGeneric on random
-// super-blocks, on values at and near the half-integer quotients, ±0, and
-// with NaN, negative, tiny and huge group scales (none 0).
+// super-blocks, on values at and near the half-integer quotients, ±0,
+// with NaN, negative, tiny and huge group scales, and in every fifth
+// super-block a group with dl = 0, which keeps the levels it holds.
 func TestRequantPackQ6K(t *testing.T) {
-	rng := rand.New(rand.NewPCG(83, 84))
+	rng, keep := rand.New(rand.NewPCG(83, 84)), rand.New(rand.NewPCG(87, 88))
 	iters := 3000
 	if testing.Short() {
 		iters = 600
@@ -535,11 +544,18 @@ func TestRequantPackQ6K(t *testing.T) {
 		}
 		var want [192]byte
 		var L [qkK]uint8
+		if it%5 == 4 {
+			dl[keep.IntN(16)] = 0
+			for i := range L {
+				L[i] = uint8(keep.IntN(64))
+			}
+		}
+		L0 := L
 		requantPackQ6KGeneric((*[128]byte)(want[:128]), (*[64]byte)(want[128:]), &L, x, &dl)
 		for _, avx512 := range []bool{true, false} {
 			restore := setAVX512(avx512)
 			var got [192]byte
-			var L2 [qkK]uint8
+			L2 := L0
 			requantPackQ6K((*[128]byte)(got[:128]), (*[64]byte)(got[128:]), &L2, x, &dl)
 			restore()
 			if got != want {
