@@ -203,12 +203,14 @@ func nextByte(text string, i int, c byte) int {
 	return len(text)
 }
 
-// unescapeInto decodes the rest of a JSON string's body, from the
-// backslash at text[i] to the closing quote, appending it to *dst, and
+// unescapeInto decodes a JSON string's body, or the rest of it, from
+// text[i] (its first backslash, or the body's start) to the closing quote,
+// appending it to *dst, and
 // returns the closing quote's index. ok is false, with *dst partly written,
 // when the body holds a \u escape (which the caller leaves to
 // encoding/json); j is -1 when there is no closing quote or an escape is not
-// one of JSON's. text must hold no control characters.
+// one of JSON's. The string's body must hold no raw control character
+// (quickStrings checks the whole array, quickStringsBytewise each body).
 func unescapeInto(dst *[]byte, text string, i int) (j int, ok bool) {
 	b := *dst
 	for ; i < len(text); i++ {
@@ -244,7 +246,7 @@ func closingQuote(text string, i int) (int, bool) {
 		case '"':
 			return i, true
 		case '\\':
-			i++ // the escaped character (checked by unescape or encoding/json)
+			i++ // the escaped character (checked by unescapeInto or encoding/json)
 		}
 	}
 	return 0, false
@@ -365,12 +367,12 @@ func quickStringsBytewise(raw []byte, text string, valid bool) (out []string, ok
 			if json.Unmarshal(raw[start:i+1], &s) != nil {
 				return nil, false
 			}
-		} else if !plain && !noEscapes(s) {
-			var ok bool
-			if s, ok = unescape(s); !ok {
-				if json.Unmarshal(raw[start:i+1], &s) != nil {
-					return nil, false
-				}
+		} else if !plain && strings.IndexByte(s, '\\') >= 0 {
+			var b []byte
+			if _, ok := unescapeInto(&b, text, start+1); ok {
+				s = string(b)
+			} else if json.Unmarshal(raw[start:i+1], &s) != nil {
+				return nil, false
 			}
 		}
 		out = append(out, s)
@@ -457,30 +459,6 @@ func quickValue[T Elem](xs []T, ok bool) (Value, bool) {
 	return Array(xs), true
 }
 
-// unescape decodes the one-character escapes of a JSON string's body s
-// (valid UTF-8); ok is false when s holds a \u escape (or a malformed one),
-// which encoding/json then decodes.
-func unescape(s string) (string, bool) {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			b = append(b, c)
-			continue
-		}
-		i++
-		if i >= len(s) {
-			return "", false
-		}
-		e, ok := oneCharEscape(s[i])
-		if !ok {
-			return "", false
-		}
-		b = append(b, e)
-	}
-	return string(b), true
-}
-
 // oneCharEscape is the byte that the JSON escape \c stands for, ok=false
 // when c is not one of the one-character escapes (\u is not).
 func oneCharEscape(c byte) (byte, bool) {
@@ -499,15 +477,6 @@ func oneCharEscape(c byte) (byte, bool) {
 		return '\f', true
 	}
 	return 0, false
-}
-
-func noEscapes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // arrayStart reads the '[' that opens a JSON array (after any whitespace)
