@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 )
 
 // This file holds bitsandbytes' 8-bit block-wise quantization
@@ -91,6 +92,16 @@ func (o Output) elemSize() int {
 
 // DType returns the element encoding.
 func (o Output) DType() DType { return o.dtype }
+
+// stream reports whether the decoders should write o with non-temporal
+// stores (streamTo).
+func (o Output) stream() bool {
+	p := unsafe.Pointer(unsafe.SliceData(o.u16))
+	if o.dtype == DTypeF32 {
+		p = unsafe.Pointer(unsafe.SliceData(o.f32))
+	}
+	return streamTo(p, o.Len()*o.elemSize())
+}
 
 // toHalf rounds f to the 16-bit encoding of o (nearest, ties to even).
 func (o Output) toHalf(f float32) uint16 {
@@ -459,7 +470,7 @@ func DequantizeBlockwise(dst Output, codes []uint8, absmax []float32, code *[256
 	}
 	// Any cut works: each element finds its own block.
 	per := decodeChunk
-	stream := n*dst.elemSize() >= streamBytes
+	stream := dst.stream()
 	return forChunksCaller(n, per, opt, func(lo, hi int, _ *[]float32) error {
 		if decode8Fast(dst, lo, hi, codes[lo:hi], absmax, blocksize, code, stream) {
 			return nil

@@ -254,7 +254,7 @@ func dequantize4Bit(dst Output, packed []uint8, absmax []float32, table *[16]flo
 		return nil
 	}
 	per := decodeChunkFor(blocksize)
-	stream := n*dst.elemSize() >= streamBytes
+	stream := dst.stream()
 	return forChunksCaller(n, per, opt, func(lo, hi int, scratch *[]float32) error {
 		lo += decode4Fast(dst, lo, hi, packed, absmax, blocksize, table, stream)
 		if lo == hi {

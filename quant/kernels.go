@@ -1,5 +1,7 @@
 package quant
 
+import "unsafe"
+
 // This file names the slice kernels the type table and the driver call, and
 // holds the one choice between their implementations.
 //
@@ -111,6 +113,19 @@ func firstNonFinite(x []float32) int { return kern.firstNonFinite(x) }
 // streaming kernels: larger than the caches a core can count on, so the
 // output would only evict the input (the same threshold as Go's memmove).
 const streamBytes = 1 << 20
+
+// streamTo reports whether a kernel writing the n bytes at p should use
+// non-temporal stores: when they are streamBytes or more and already
+// mapped. Such an output is usually not in cache (a buffer that the
+// allocator hands back), and plain stores would read each line before
+// writing it; streaming stores write whole lines without reading them.
+// Memory that is not mapped yet (unfaulted) is the opposite case: the
+// kernel zeroes each page at its first store, so its lines are in cache
+// and plain stores are the fast ones. The choice never changes a byte of
+// the output, only its speed.
+func streamTo(p unsafe.Pointer, n int) bool {
+	return n >= streamBytes && !unfaulted(p, n)
+}
 
 // checkedEncoder returns the kernel that encodes type t and reports whether
 // every value was finite (the streaming one if stream and the set has it),

@@ -1,6 +1,10 @@
 package quant
 
-import "github.com/wick-ml/wick/internal/parallel"
+import (
+	"unsafe"
+
+	"github.com/wick-ml/wick/internal/parallel"
+)
 
 // DType is the element encoding of an input buffer.
 type DType int
@@ -243,7 +247,7 @@ func Quantize(t Type, dst []byte, src Input, nPerRow int, opt Options) (int, err
 	var encode func(dst []byte, src []float32) (finite bool)
 	f32Chunks := src.dtype == DTypeF32 || src.dtype == dtypeFunc // chunks are float32 slices
 	if opt.Imatrix == nil {
-		encode = checkedEncoder(t, need >= streamBytes && opt.Stats == nil)
+		encode = checkedEncoder(t, opt.Stats == nil && streamTo(unsafe.Pointer(unsafe.SliceData(dst)), need))
 		if encode == nil || !f32Chunks {
 			step = max(1, sliceElements/tr.BlockSize) * tr.BlockSize
 		}
@@ -335,7 +339,7 @@ func Dequantize(t Type, dst []float32, src []byte, opt Options) error {
 		return argErr("data", "holds %d bytes; expected at least %d for %d %s values", len(src), need, n, tr.Name)
 	}
 	per := max(1, chunkElements/tr.BlockSize) * tr.BlockSize
-	dequantize := decoder(t, tr, 4*n >= streamBytes)
+	dequantize := decoder(t, tr, streamTo(unsafe.Pointer(unsafe.SliceData(dst)), 4*n))
 	return forChunks(n, per, opt, func(lo, hi int, _ *[]float32) error {
 		dequantize(dst[lo:hi], src[lo/tr.BlockSize*tr.BlockBytes:hi/tr.BlockSize*tr.BlockBytes])
 		return nil
