@@ -46,11 +46,13 @@ the harness copies the result, so that "quantizing" to F32 is a copy for everyon
 
 Output arrays are allocated by each call, for every implementation. glibc serves
 allocations of 32 MiB and more (every float32 output here) with a fresh ``mmap``,
-so each call would pay its page faults: about as long as the work itself, the same
-for everyone, and it hides the kernels' differences. The harness therefore raises
-glibc's mmap and trim thresholds (``mallopt``) so that every implementation's
-outputs come from reused, already-mapped heap memory (torch's CPU allocator uses
-the same malloc); ``--fresh-pages`` measures with the default allocator instead.
+so each call pays its page faults, often more than the work itself, and not the
+same for everyone: numpy asks for huge pages for large arrays (17 faults per
+32 MiB output), torch's CPU allocator does not (8193). To compare the kernels,
+the harness raises glibc's mmap and trim thresholds (``mallopt``) so that every
+implementation's outputs come from reused, already-mapped heap memory (torch's
+CPU allocator uses the same malloc). ``--fresh-pages`` keeps the default
+allocator: what a script that allocates each output gets.
 
 Figures are MB/s of float32 input (decimal MB: 10^6 bytes; for float16/bfloat16
 input and for dequantization: the float32 size of the same elements), the median

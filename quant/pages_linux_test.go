@@ -4,6 +4,7 @@ package quant
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -127,5 +128,51 @@ func TestStoreChoiceKeepsBytes(t *testing.T) {
 		both("8-bit → "+o.name, o.size*n, func(b []byte) error {
 			return DequantizeBlockwise(o.out(b), codes, absmax8, &code, 256, opt)
 		})
+	}
+}
+
+// BenchmarkFreshOutput: NF4 → float32 into 32 MiB mapped just before (with
+// MADV_HUGEPAGE, as numpy maps its large arrays, and without, as torch
+// does), one thread, with plain
+// stores (what streamTo chooses for such memory) and with streaming ones,
+// beside clearing it. Each call maps and unmaps its output, so the page
+// faults and the kernel's zeroing are part of every figure.
+func BenchmarkFreshOutput(b *testing.B) {
+	const n = 8 << 20
+	rng := rand.New(rand.NewPCG(63, 64))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	packed, absmax := make([]uint8, n/2), make([]float32, n/64)
+	if err := Quantize4Bit(packed, absmax, F32Input(x), NF4, 64, Options{}); err != nil {
+		b.Fatal(err)
+	}
+	decode := func(stream bool) func([]float32) {
+		return func(y []float32) {
+			if decode4Fast(F32Output(y), 0, n, packed, absmax, 64, NF4.dequantTable(), stream) != n {
+				b.Skip("no vector 4-bit decoder on this CPU or build")
+			}
+		}
+	}
+	for _, huge := range []bool{true, false} {
+		for _, c := range []struct {
+			name  string
+			write func([]float32)
+		}{{"nf4-plain", decode(false)}, {"nf4-stream", decode(true)}, {"memclr", func(y []float32) { clear(y) }}} {
+			b.Run(fmt.Sprintf("%s/huge=%v", c.name, huge), func(b *testing.B) {
+				benchLoop(b, 4*n, func() error {
+					m, err := syscall.Mmap(-1, 0, 4*n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+					if err != nil {
+						return err
+					}
+					if huge {
+						_ = syscall.Madvise(m, 14) // MADV_HUGEPAGE; refused where huge pages are off
+					}
+					c.write(unsafe.Slice((*float32)(ptr(m)), n))
+					return syscall.Munmap(m)
+				})
+			})
+		}
 	}
 }
