@@ -78,11 +78,13 @@ $(VENV)/.bnb: | $(VENV)/.installed
 
 bnb: $(VENV)/.bnb
 
-# The native library, rebuilt whenever a Go source changes.
-$(LIB): $(GO_SOURCES) | $(VENV)/.installed
+# The native library, rebuilt whenever a Go source changes (or the code that writes
+# the prebuilt cffi declarations beside it).
+FFI_SOURCES := build_native.py python/wick/_headers.py
+$(LIB): $(GO_SOURCES) $(FFI_SOURCES) | $(VENV)/.installed
 	$(PY) build_native.py
 
-$(TESTLIB): $(GO_SOURCES) | $(VENV)/.installed
+$(TESTLIB): $(GO_SOURCES) $(FFI_SOURCES) | $(VENV)/.installed
 	$(PY) build_native.py --test-hooks
 
 lib: $(LIB) $(TESTLIB)

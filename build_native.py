@@ -112,7 +112,46 @@ def build(output_dir: Optional[Path] = None, *, test_hooks: bool = False) -> Pat
     # libwick.h includes the shared typedefs from export/wick.h: ship both.
     shutil.copyfile(ROOT / "export" / "wick.h", output_dir / "wick.h")
     tmp.replace(target)
+    write_ffi_module(target)
     return target
+
+
+def _headers_module():
+    """python/wick/_headers.py, loaded by its path: the package itself needs numpy and the
+    library, which a build environment may not have."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_wick_headers", ROOT / "python" / "wick" / "_headers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_ffi_module(lib_path: Path) -> Optional[Path]:
+    """Write cffi's out-of-line ABI module of the headers beside the library at
+    ``lib_path`` (``_wick_ffi.py``: the declarations already parsed, so that ``import
+    wick`` needs no C parser), stamped with the digest of the headers it was made from.
+    Without cffi in the build environment nothing is written (any older module is
+    removed), and the package parses the headers at import instead."""
+    headers = _headers_module()
+    out = lib_path.with_name(headers.FFI_MODULE)
+    try:
+        from cffi import FFI
+    except ImportError:
+        out.unlink(missing_ok=True)
+        print("cffi is not importable here: no prebuilt declarations; Python will parse the headers at import")
+        return None
+    builder = FFI()
+    builder.cdef(headers.declarations(lib_path))
+    builder.set_source("_wick_ffi", None)
+    tmp = out.with_name(".building-" + out.name)
+    builder.emit_python_code(str(tmp))
+    with open(tmp, "a", encoding="utf-8") as f:
+        f.write(f"\n# the headers this module was made from (wick._native uses it only for the same bytes)\n"
+                f"{headers.DIGEST_NAME} = {headers.headers_digest(lib_path)!r}\n")
+    tmp.replace(out)
+    return out
 
 
 # Every kind of file `go list` reports that a build may need. Ignored*Files are

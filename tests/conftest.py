@@ -4,7 +4,8 @@ The suite tests the installed package (``pip install -e .`` as ``make test``
 does) with the test suite's build of the native library: the release library
 plus the ``wick_debug_*`` hooks (build tag ``wick_testhooks``), which
 ``make lib`` builds into build/test-lib/ and which this file points
-``WICK_LIBRARY`` at (rebuilding it first when a Go source is newer), for this
+``WICK_LIBRARY`` at (rebuilding it first when a Go source is newer, and its
+prebuilt cffi declarations when they are older than it), for this
 process and every subprocess. Tests that need optional references
 (llama-cpp-python, ml_dtypes) skip cleanly when those are missing.
 """
@@ -37,6 +38,12 @@ def _test_library() -> Path:
         newest = 0.0
     if not lib.exists() or lib.stat().st_mtime < newest:
         build_native.build(test_hooks=True)
+    # the prebuilt cffi declarations beside it, written again when older than the library
+    # or than the code that writes them
+    module = lib.with_name("_wick_ffi.py")
+    writers = max((ROOT / f).stat().st_mtime for f in ("build_native.py", "python/wick/_headers.py"))
+    if not module.exists() or module.stat().st_mtime < max(lib.stat().st_mtime, writers):
+        build_native.write_ffi_module(lib)
     return lib
 
 

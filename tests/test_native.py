@@ -49,6 +49,42 @@ def test_missing_header_is_a_clear_import_error(tmp_path):
     assert "ImportError:" in r.stdout and "without its header" in r.stdout and "wick.h" in r.stdout, r.stdout + r.stderr
 
 
+C_PARSER_PROBE = """
+    import sys, numpy as np, wick
+    wick.quantize(np.ones((1, 32), np.float32), "Q8_0")
+    print(sorted({m.split(".")[0] for m in sys.modules} & {"cffi", "pycparser"}))
+    """
+
+
+def test_import_uses_the_prebuilt_declarations():
+    """The build writes cffi's out-of-line module of the headers beside the library; with it,
+    importing Wick and calling it imports neither cffi's Python side nor pycparser."""
+    assert _native.library_path().with_name(_native.FFI_MODULE).is_file()
+    r = run_python(C_PARSER_PROBE)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("prebuilt", ["same headers", "missing", "other headers", "not a cffi module"])
+def test_declarations_are_parsed_when_the_prebuilt_module_does_not_match(tmp_path, prebuilt):
+    """A library whose prebuilt module is missing, was made from other headers (its digest
+    differs) or does not load works as well: its headers are parsed at import."""
+    src = _native.library_path()
+    for name in (_native.library_name(), _native.HEADER, _native.SHARED_HEADER):
+        shutil.copy(src.with_name(name), tmp_path / name)
+    module = src.with_name(_native.FFI_MODULE).read_text()
+    digest_line = re.compile(rf"^{_native.DIGEST_NAME} = '[0-9a-f]{{64}}'$", re.M)
+    assert len(digest_line.findall(module)) == 1
+    if prebuilt == "same headers":
+        (tmp_path / _native.FFI_MODULE).write_text(module)
+    elif prebuilt == "other headers":
+        (tmp_path / _native.FFI_MODULE).write_text(digest_line.sub(f"{_native.DIGEST_NAME} = '{'0' * 64}'", module))
+    elif prebuilt == "not a cffi module":
+        (tmp_path / _native.FFI_MODULE).write_text("raise RuntimeError('not a cffi module')\n")
+    r = run_python(C_PARSER_PROBE, env={"WICK_LIBRARY": str(tmp_path / _native.library_name())})
+    want = "[]" if prebuilt == "same headers" else "['cffi', 'pycparser']"
+    assert r.returncode == 0 and r.stdout.strip() == want, r.stdout + r.stderr
+
+
 def test_test_hooks_only_in_the_test_library():
     """The suite runs on the test build (wick_debug_* exports, build tag wick_testhooks);
     the release library beside the package, which wheels ship, has none of them."""

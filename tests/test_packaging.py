@@ -98,7 +98,8 @@ def test_wheel_is_manylinux_and_carries_the_release_library(dists):
         meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
         lib = next(n for n in names if n.startswith("wick/_lib/libwick."))
         lib_bytes, header = z.read(lib), z.read("wick/_lib/libwick.h").decode()
-    assert {"wick/__init__.py", "wick/__init__.pyi", "wick/py.typed", "wick/_lib/libwick.h", "wick/_lib/wick.h"} <= names
+    assert {"wick/__init__.py", "wick/__init__.pyi", "wick/py.typed", "wick/_lib/libwick.h", "wick/_lib/wick.h",
+            "wick/_lib/_wick_ffi.py"} <= names
     assert "Root-Is-Purelib: false" in meta
     assert "wick_convert" in header
     assert b"wick_debug_" not in lib_bytes and "wick_debug_" not in header, "the release library has test hooks"

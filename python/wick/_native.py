@@ -3,9 +3,13 @@
 This is the lowest layer of the Python package (see ``docs/architecture.md``):
 
 * The C declarations for cffi (ABI mode: no compiler at install or import
-  time) are read from the headers the build ships beside the library
+  time) come from the headers the build ships beside the library
   (``libwick.h``, which ``go build`` generates from the exports, and
-  ``wick.h``, the shared types): nothing is restated here.
+  ``wick.h``, the shared types): nothing is restated here. The build also
+  writes cffi's out-of-line module of them (``_wick_ffi.py``, see
+  :mod:`wick._headers`), which is used when it was made from the same header
+  bytes: then ``import wick`` neither imports pycparser nor parses C (about
+  40 ms). Otherwise the headers are parsed at import, as before.
 * The library is opened on first use, not at ``import wick``: a program that
   imports Wick and then forks stays safe. Opening it after a fork is fine; using
   a library that was opened *before* the fork raises :class:`WickForkError`
@@ -33,16 +37,13 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from cffi import FFI
-
+from ._headers import DIGEST_NAME, FFI_MODULE, HEADER, SHARED_HEADER, declarations, headers_digest  # noqa: F401
 from .errors import WickForkError, status_exception
 
 #: ABI version this Python code speaks (export/main.go: abiVersion).
 ABI_VERSION = 6
 
 ERRLEN = 4096  # bytes of the error-message buffer handed to every call
-
-ffi = FFI()
 
 
 def library_name() -> str:
@@ -61,33 +62,47 @@ def library_path() -> Path:
     return Path(__file__).resolve().parent / "_lib" / library_name()
 
 
-HEADER = "libwick.h"     # what `go build -buildmode=c-shared` writes: the exported functions
-SHARED_HEADER = "wick.h"  # export/wick.h, which HEADER includes: the shared types
+def _prebuilt_ffi(path: Path) -> Any:
+    """The FFI of the prebuilt module beside the library at ``path`` (``_headers.FFI_MODULE``,
+    written by the build), or None when there is none or it was made from other headers."""
+    module_path = path.with_name(FFI_MODULE)
+    try:
+        digest = headers_digest(path)
+        if not module_path.is_file():
+            return None
+    except OSError:
+        return None
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wick._prebuilt_ffi", module_path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception:  # unreadable, or from another cffi version: parse the headers instead
+        return None
+    if getattr(module, DIGEST_NAME, None) != digest:
+        return None
+    return module.ffi
 
 
-def declarations(lib_path: Path) -> str:
-    """The C declarations for cffi, read from the headers the build ships beside
-    the library: the types of ``wick.h`` (comments and preprocessor lines
-    removed) and the ``extern`` function declarations of ``libwick.h``
-    (``extern`` removed). Nothing is restated here."""
-    import re
+def _parsing_ffi() -> Any:
+    """A new cffi FFI that is given the declarations by parsing the headers (``_declare``)."""
+    from cffi import FFI
 
-    shared = (lib_path.with_name(SHARED_HEADER)).read_text(encoding="utf-8")
-    shared = re.sub(r"/\*.*?\*/", "", shared, flags=re.S)
-    types = "\n".join(line for line in shared.splitlines() if line.strip() and not line.lstrip().startswith("#"))
-    header = lib_path.with_name(HEADER).read_text(encoding="utf-8")
-    body = header[header.index('extern "C" {'):] if 'extern "C" {' in header else header
-    funcs = [m.group(1) for m in re.finditer(r"^extern\s+(.*\);)\s*$", body, flags=re.M)]
-    if not funcs:
-        raise ImportError(f"{lib_path.with_name(HEADER)} declares no function: the build is broken")
-    return types + "\n" + "\n".join(funcs) + "\n"
+    return FFI()
 
 
-_declared = False
+ffi: Any = _prebuilt_ffi(library_path())
+_declared = ffi is not None
+if ffi is None:
+    ffi = _parsing_ffi()
 
 
 def _declare(path: Path) -> None:
-    """Give cffi the library's declarations (once), or raise ImportError saying what is missing."""
+    """Give cffi the library's declarations (once), or raise ImportError saying what is missing.
+    With the prebuilt module they are there from the start."""
     global _declared
     if _declared:
         return
