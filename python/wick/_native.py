@@ -9,7 +9,7 @@ This is the lowest layer of the Python package (see ``docs/architecture.md``):
   writes cffi's out-of-line module of them (``_wick_ffi.py``, see
   :mod:`wick._headers`), which is used when it was made from the same header
   bytes: then ``import wick`` neither imports pycparser nor parses C (about
-  40 ms). Otherwise the headers are parsed at import, as before.
+  30 ms of a process's start). Otherwise the headers are parsed at import.
 * The library is opened on first use, not at ``import wick``: a program that
   imports Wick and then forks stays safe. Opening it after a fork is fine; using
   a library that was opened *before* the fork raises :class:`WickForkError`
