@@ -205,6 +205,55 @@ def test_stored_8bit_map_is_used():
     assert np.array_equal(wick.dequantize_blockwise(codes, wick.QuantState.from_dict(d)), -wick.dequantize_blockwise(codes, state))
 
 
+def _decoders(x):
+    """(name, decode, encoded, state) for the 4-bit and the 8-bit decoder, both double-quantized,
+    and a 4-bit state with a stored map of its own (decoded in Python)."""
+    packed, state4 = wick.quantize_4bit(x, blocksize=64, compress_statistics=True)
+    codes, state8 = wick.quantize_blockwise(x, blocksize=256, nested=True)
+    d = state4.as_dict()
+    d["quant_map"] = d["quant_map"] * np.float32(2)
+    return [("4-bit", wick.dequantize_4bit, packed, state4), ("8-bit", wick.dequantize_blockwise, codes, state8),
+            ("4-bit, stored map", wick.dequantize_4bit, packed, wick.QuantState.from_dict(d))]
+
+
+@pytest.mark.parametrize("out_dtype", ["float32", "float16", "bfloat16"])
+def test_dequantize_into_out(out_dtype):
+    """``out=``: the same bits as a new array, written into the given array and returned;
+    its dtype is the output dtype (uint16 only as bfloat16 bit patterns)."""
+    x = GOLD["input/normal"][:6144].reshape(64, 96)
+    for name, decode, enc, state in _decoders(x):
+        want = decode(enc, state, out_dtype=out_dtype)
+        for out_type in {want.dtype, np.dtype(np.uint16)} if out_dtype == "bfloat16" else {want.dtype}:
+            out = np.full(want.shape, 0x7B, out_type)
+            kw = {"out_dtype": "bfloat16"} if out_type == np.uint16 else {}
+            got = decode(enc, state, out=out, **kw)
+            assert got is out, name
+            assert same_bits(got, want), (name, out_type)
+            out[...] = 0x7B  # the same buffer again, out_dtype given as well
+            assert same_bits(decode(enc, state, out=out, out_dtype=out_dtype), want), (name, out_type)
+
+
+def test_dequantize_out_is_checked():
+    x = GOLD["input/normal"][:6144].reshape(64, 96)
+    for _name, decode, enc, state in _decoders(x)[:2]:
+        good = decode(enc, state)
+        cases = [
+            (np.empty((96, 64), np.float32), wick.WickValueError, "out: has shape (96, 64)"),
+            (np.empty(good.shape, np.float64), wick.WickTypeError, "out: has dtype float64; expected float32, float16"),
+            (np.empty(good.shape, np.uint16), wick.WickTypeError, "out: is uint16"),
+            (np.empty((64, 192), np.float32)[:, ::2], wick.WickValueError, "out: must be C-contiguous"),
+            ([[0.0] * 96] * 64, wick.WickTypeError, "out: expected a numpy array, got list"),
+        ]
+        read_only = np.empty(good.shape, np.float32)
+        read_only.flags.writeable = False
+        cases.append((read_only, wick.WickValueError, "out: is read-only"))
+        for out, exc, text in cases:
+            with pytest.raises(exc, match=re.escape(text)):
+                decode(enc, state, out=out)
+        with pytest.raises(wick.WickTypeError, match=re.escape("out: has dtype float16, but out_dtype is float32")):
+            decode(enc, state, out=np.empty(good.shape, np.float16), out_dtype="float32")
+
+
 def test_custom_code_table():
     x = GOLD["input/normal"][:4096]
     table = np.linspace(-1, 1, 256, dtype=np.float32)

@@ -128,7 +128,12 @@ def quantize_blockwise(
     nested_offset: Optional[float] = ...,
 ) -> Tuple[npt.NDArray[np.uint8], QuantState]: ...
 def dequantize_blockwise(
-    codes: npt.ArrayLike, state: QuantState, *, out_dtype: Any = ..., threads: Optional[int] = ...
+    codes: npt.ArrayLike,
+    state: QuantState,
+    *,
+    out_dtype: Any = ...,
+    threads: Optional[int] = ...,
+    out: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
 def quantize_4bit(
     x: npt.ArrayLike,
@@ -149,6 +154,7 @@ def dequantize_4bit(
     out_dtype: Any = ...,
     threads: Optional[int] = ...,
     rules: str = ...,
+    out: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
 
 # ``wick.convert_lora``: a PEFT LoRA adapter directory to the GGUF adapter llama.cpp

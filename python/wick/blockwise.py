@@ -143,6 +143,33 @@ def _empty_output(shape: Tuple[int, ...], dtype: str) -> Tuple[np.ndarray, np.nd
     return out, out.reshape(-1).view(np.uint8)
 
 
+def _output(out: Any, out_dtype: Any, default: str, shape: Tuple[int, ...]) -> Tuple[str, np.ndarray, np.ndarray]:
+    """(output dtype name, array to return, its uint8 view for the core): a new array, or
+    ``out`` checked to be usable as the result. ``out``'s dtype decides the output dtype
+    (uint16 holds bfloat16 bit patterns, and only with ``out_dtype="bfloat16"``); an
+    ``out_dtype`` given beside it must agree."""
+    if out is None:
+        dtype = _out_dtype(out_dtype, default)
+        return (dtype, *_empty_output(shape, dtype))
+    if not isinstance(out, np.ndarray):
+        raise WickTypeError(f"out: expected a numpy array, got {type(out).__name__}")
+    asked = None if out_dtype is None else _out_dtype(out_dtype, default)
+    if out.dtype == np.uint16:
+        if asked != "bfloat16":
+            raise WickTypeError("out: is uint16, which holds bfloat16 bit patterns only with out_dtype='bfloat16'; "
+                                "expected a float32, float16 or bfloat16 array")
+        dtype = "bfloat16"
+    else:
+        found = _arrays._encoding_of(out.dtype)
+        if found is None:
+            raise WickTypeError(f"out: has dtype {_arrays.describe(out.dtype)}; expected float32, float16 or bfloat16")
+        if asked is not None and asked != found:
+            raise WickTypeError(f"out: has dtype {found}, but out_dtype is {asked}")
+        dtype = found
+    _arrays.output_array(out, shape, out.dtype)
+    return dtype, out, out.reshape(-1).view(np.uint8)
+
+
 def _dtype_code(name: str) -> int:
     return _native.info()["src_dtypes"][name]
 
@@ -247,7 +274,8 @@ def quantize_blockwise(
 
 
 def dequantize_blockwise(
-    codes: Any, state: QuantState, *, out_dtype: Any = None, threads: Optional[int] = None
+    codes: Any, state: QuantState, *, out_dtype: Any = None, threads: Optional[int] = None,
+    out: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Reverse :func:`quantize_blockwise`: ``code[codes] * absmax`` per block, rounded
     to ``out_dtype`` (default: the dtype the state records).
@@ -256,6 +284,12 @@ def dequantize_blockwise(
     double-quantized absmax), so a state read from a checkpoint decodes with the
     map stored in it. bfloat16 output is an ``ml_dtypes.bfloat16`` array when
     ml_dtypes is installed, else uint16 bit patterns.
+
+    ``out``, as bitsandbytes' ``out``: a preallocated result (writable, C-contiguous,
+    the shape of ``codes``; float32, float16 or bfloat16, or uint16 bit patterns with
+    ``out_dtype="bfloat16"``), written in place and returned. Its dtype is the output
+    dtype; an ``out_dtype`` beside it must agree. Decoding into the same buffer again
+    skips the page faults of a new array (docs/bitsandbytes.md).
     """
     if not isinstance(state, QuantState):
         raise WickTypeError(f"state: expected a QuantState, got {type(state).__name__}")
@@ -270,8 +304,7 @@ def dequantize_blockwise(
         raise WickValueError(f"state: holds {absmax.size} absmax values; {c.size} codes in blocks of "
                              f"{state.blocksize} need {-(-c.size // state.blocksize)}")
     table = np.require(state.code, dtype=np.float32, requirements=["C", "A"])
-    dtype = _out_dtype(out_dtype, state.dtype)
-    out, raw = _empty_output(c.shape, dtype)
+    dtype, out, raw = _output(out, out_dtype, state.dtype, c.shape)
     ctl, err = ffi.new("wick_ctl *"), _native.errbuf()
     args = (_arrays.ptr(c, "uint8_t[]"), c.size, _arrays.ptr(absmax, "float[]"), absmax.size,
             _arrays.ptr(table, "float[]"), table.size, int(state.blocksize), _dtype_code(dtype),
@@ -329,7 +362,7 @@ def quantize_4bit(
 
 
 def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, threads: Optional[int] = None,
-                    rules: str = "cuda") -> np.ndarray:
+                    rules: str = "cuda", out: Optional[np.ndarray] = None) -> np.ndarray:
     """Reverse :func:`quantize_4bit`: an array of ``state.shape`` in ``out_dtype``
     (default: the state's dtype), bit-exact with bitsandbytes' dequantizer.
 
@@ -343,6 +376,9 @@ def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, th
 
     A state whose ``quant_map`` differs from the built-in table of its quant_type
     (possible only for a hand-made checkpoint) is decoded with the stored map.
+
+    ``out``, as bitsandbytes' ``out``: a preallocated result of ``state.shape``
+    (see :func:`dequantize_blockwise`), written in place and returned.
     """
     if not isinstance(state, QuantState):
         raise WickTypeError(f"state: expected a QuantState, got {type(state).__name__}")
@@ -356,12 +392,12 @@ def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, th
     if p.size != (n + 1) // 2:
         raise WickValueError(f"packed: holds {p.size} bytes; a state of shape {state.shape} needs {(n + 1) // 2}")
     rule = _rules(rules)
+    dtype, out, raw = _output(out, out_dtype, state.dtype, tuple(state.shape))
     absmax = _rebuild_absmax(state)
-    dtype = _out_dtype(out_dtype, state.dtype)
     stored = np.asarray(state.code, dtype=np.float32)
     if not np.array_equal(stored.view(np.uint32), code_table(state.quant_type).view(np.uint32)):
-        return _dequantize_4bit_custom(p, n, absmax, stored, state, dtype)
-    out, raw = _empty_output(tuple(state.shape), dtype)
+        _dequantize_4bit_custom(p, n, absmax, stored, state, dtype, raw)
+        return out
     ctl, err = ffi.new("wick_ctl *"), _native.errbuf()
     args = (_arrays.ptr(p, "uint8_t[]"), p.size, n, _arrays.ptr(absmax, "float[]"), absmax.size,
             _quant_type(state.quant_type), int(state.blocksize), rule, _dtype_code(dtype), _arrays.ptr(raw, "uint8_t[]", True),
@@ -371,8 +407,9 @@ def dequantize_4bit(packed: Any, state: QuantState, *, out_dtype: Any = None, th
 
 
 def _dequantize_4bit_custom(p: np.ndarray, n: int, absmax: np.ndarray, table: np.ndarray, state: QuantState,
-                            dtype: str) -> np.ndarray:
-    """Decode with a non-standard stored quant_map: f32(map[code] * absmax)."""
+                            dtype: str, raw: np.ndarray) -> None:
+    """Decode with a non-standard stored quant_map, f32(map[code] * absmax), into ``raw``
+    (the bytes of the output array)."""
     from ._quantize import quantize
 
     codes = np.empty(2 * p.size, np.uint8)
@@ -381,8 +418,7 @@ def _dequantize_4bit_custom(p: np.ndarray, n: int, absmax: np.ndarray, table: np
     codes = codes[:n]
     values = (table[codes] * absmax[np.arange(n) // state.blocksize]).astype(np.float32)
     if dtype == "float32":
-        return values.reshape(state.shape)
+        raw.view(np.float32)[:] = values
+        return
     bits = quantize(values.reshape(1, -1), "F16" if dtype == "float16" else "BF16", allow_non_finite=True).view(np.uint16)
-    out, raw = _empty_output(tuple(state.shape), dtype)
     raw.view(np.uint16)[:] = bits.reshape(-1)
-    return out
