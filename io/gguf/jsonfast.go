@@ -121,10 +121,6 @@ func quickArray(elemName string, raw []byte) (Value, bool) {
 // takes the byte-by-byte loop, quickStringsBytewise.
 func quickStrings(raw []byte) (out []string, ok bool) {
 	text := string(raw) // one copy: every plain element is a substring of it
-	valid := validUTF8(text)
-	if !valid || hasControl(text) {
-		return quickStringsBytewise(raw, text, valid)
-	}
 	i, empty, ok := arrayStart(text)
 	if !ok {
 		return nil, false
@@ -132,6 +128,9 @@ func quickStrings(raw []byte) (out []string, ok bool) {
 		return []string{}, true
 	}
 	out = make([]string, 0, bytes.Count(raw, []byte{','})+1)
+	if valid := validUTF8(text); !valid || hasControl(text) {
+		return quickStringsBytewise(raw, text, i, out, valid)
+	}
 	// bs is the index of the first backslash at or after i (len(text) if
 	// none), found once per backslash rather than once per element. An
 	// element with one has its escapes decoded into arena; those elements
@@ -331,17 +330,11 @@ func le64(s string, i int) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// quickStringsBytewise is quickStrings for an array text (raw as a string)
-// that is not valid UTF-8 (valid=false) or holds control characters: every
-// byte of every element is looked at.
-func quickStringsBytewise(raw []byte, text string, valid bool) (out []string, ok bool) {
-	i, empty, ok := arrayStart(text)
-	if !ok {
-		return nil, false
-	} else if empty {
-		return []string{}, true
-	}
-	out = make([]string, 0, bytes.Count(raw, []byte{','})+1)
+// quickStringsBytewise is quickStrings from its first element (at i of
+// text, raw as a string; out empty, with room for the elements) for an
+// array that is not valid UTF-8 (valid=false) or holds control
+// characters: every byte of every element is looked at.
+func quickStringsBytewise(raw []byte, text string, i int, out []string, valid bool) (_ []string, ok bool) {
 	for {
 		if i >= len(text) || text[i] != '"' {
 			return nil, false
