@@ -61,16 +61,6 @@ func TestUnfaulted(t *testing.T) {
 	}
 }
 
-// residentBytes returns n bytes of Go memory with every page written, so
-// that a large output in it takes the streaming kernels (streamTo).
-func residentBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = 0xA5
-	}
-	return b
-}
-
 // TestStoreChoiceKeepsBytes: the public entry points write the same bytes
 // into a new mapping (plain stores, unfaulted) as into written memory
 // (streaming stores), for every output type of every family that streams.

@@ -13,13 +13,14 @@ import (
 	"github.com/wick-ml/wick/quant/ggmltype"
 )
 
+// residentBytes returns n bytes with every page written, so that a large
+// output in them takes the streaming kernels (streamTo).
+func residentBytes(n int) []byte { return bytes.Repeat([]byte{0xA5}, n) }
+
 func mustQuantize(t *testing.T, typ Type, src Input, nPerRow int, opt Options) []byte {
 	t.Helper()
 	tr, _ := TraitsOf(typ)
-	out := make([]byte, src.Len()/tr.BlockSize*tr.BlockBytes)
-	for i := range out { // written first, so that a large output takes the streaming kernels (streamTo)
-		out[i] = 0xA5
-	}
+	out := residentBytes(src.Len() / tr.BlockSize * tr.BlockBytes)
 	n, err := Quantize(typ, out, src, nPerRow, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +274,7 @@ func TestDriverKernelSetsAgree(t *testing.T) {
 				var firstErr string
 				for _, ks := range sets {
 					kern = ks
-					out := bytes.Repeat([]byte{0xA5}, n/tr.BlockSize*tr.BlockBytes) // written: streaming kernels
+					out := residentBytes(n / tr.BlockSize * tr.BlockBytes)
 					_, err := Quantize(typ, out, in.in, 96, opt)
 					var nf *NonFiniteError
 					if err != nil && !errors.As(err, &nf) {
