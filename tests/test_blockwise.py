@@ -241,6 +241,7 @@ def test_dequantize_out_is_checked():
             (np.empty((96, 64), np.float32), wick.WickValueError, "out: has shape (96, 64)"),
             (np.empty(good.shape, np.float64), wick.WickTypeError, "out: has dtype float64; expected float32, float16"),
             (np.empty(good.shape, np.uint16), wick.WickTypeError, "out: is uint16"),
+            (np.empty(good.shape, ">f4"), wick.WickTypeError, "out: has dtype float32 (non-native byte order)"),
             (np.empty((64, 192), np.float32)[:, ::2], wick.WickValueError, "out: must be C-contiguous"),
             ([[0.0] * 96] * 64, wick.WickTypeError, "out: expected a numpy array, got list"),
         ]

@@ -154,6 +154,8 @@ def _output(out: Any, out_dtype: Any, default: str, shape: Tuple[int, ...]) -> T
     if not isinstance(out, np.ndarray):
         raise WickTypeError(f"out: expected a numpy array, got {type(out).__name__}")
     asked = None if out_dtype is None else _out_dtype(out_dtype, default)
+    if not out.dtype.isnative:  # the core writes native bytes
+        raise WickTypeError(f"out: has dtype {_arrays.describe(out.dtype)}; expected native byte order")
     if out.dtype == np.uint16:
         if asked != "bfloat16":
             raise WickTypeError("out: is uint16, which holds bfloat16 bit patterns only with out_dtype='bfloat16'; "
